@@ -1,0 +1,39 @@
+/**
+ * The `nextdb` command line: a thin frame over commander. Each subcommand
+ * lives in its own module and is loaded only when used, so `nextdb --help`
+ * stays fast. Subcommands that are not built yet say so and exit non-zero.
+ */
+
+import { Command } from 'commander';
+
+export async function main(argv: readonly string[]): Promise<void> {
+  const program = new Command();
+  program.name('nextdb').description('NextDB: a distributed SQL database speaking PostgreSQL').version('0.1.0');
+
+  program
+    .command('server')
+    .description('run a NextDB server (PostgreSQL wire protocol and HTTP on one port)')
+    .argument('[port]', 'port to listen on', '8080')
+    .allowUnknownOption(true)
+    .action(() => notBuilt('server', 'the PostgreSQL wire protocol server'));
+
+  program
+    .command('client')
+    .description('interactive SQL shell')
+    .argument('[hostport]', 'host:port of a NextDB server', '127.0.0.1:8080')
+    .allowUnknownOption(true)
+    .action(() => notBuilt('client', 'the interactive SQL client'));
+
+  program
+    .command('benchmark')
+    .description('run the benchmark suite')
+    .allowUnknownOption(true)
+    .action(() => notBuilt('benchmark', 'the benchmark suite'));
+
+  await program.parseAsync(argv as string[]);
+}
+
+function notBuilt(command: string, what: string): never {
+  process.stderr.write(`nextdb ${command}: ${what} is not built yet (see README.md, "Status").\n`);
+  process.exit(2);
+}

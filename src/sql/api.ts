@@ -1,0 +1,88 @@
+/**
+ * The boundary between the SQL engine and the protocol server (src/server)
+ * and the embedded API. The server never looks inside plans: it hands text
+ * and parameters to a Session and writes back what comes out.
+ *
+ * Values cross this boundary already formatted for the wire: text format
+ * (PostgreSQL's output functions) or binary format (PostgreSQL's send
+ * functions), as the client asked, so the server stays type-agnostic.
+ */
+
+export interface ColumnDescription {
+  readonly name: string;
+  /** Table OID and attribute number when the column comes straight from a table; else 0. */
+  readonly tableOid: number;
+  readonly columnAttr: number;
+  readonly typeOid: number;
+  readonly typeSize: number;
+  readonly typeMod: number;
+}
+
+/** One finished statement. */
+export interface StatementResult {
+  /** PostgreSQL's command tag, e.g. 'SELECT 3', 'INSERT 0 1', 'BEGIN'. */
+  readonly commandTag: string;
+  /** Present for statements that return rows (also zero rows). */
+  readonly columns?: readonly ColumnDescription[];
+  /** Each row's values, formatted per the requested formats; null is SQL NULL. */
+  readonly rows?: readonly (readonly (Buffer | null)[])[];
+  /** Notices raised while running (e.g. "table does not exist, skipping"). */
+  readonly notices?: readonly Notice[];
+}
+
+export interface Notice {
+  readonly severity: 'NOTICE' | 'WARNING' | 'INFO' | 'DEBUG' | 'LOG';
+  readonly code: string;
+  readonly message: string;
+  readonly detail?: string;
+  readonly hint?: string;
+}
+
+/** 'I' idle, 'T' in a transaction block, 'E' in a failed transaction block. */
+export type TxnStatus = 'I' | 'T' | 'E';
+
+export const FormatCode = { text: 0, binary: 1 } as const;
+export type FormatCode = (typeof FormatCode)[keyof typeof FormatCode];
+
+export interface PreparedStatementInfo {
+  /** Parameter type OIDs (resolved; 0 never appears here). */
+  readonly paramTypes: readonly number[];
+  /** Result columns, or undefined for statements that return no rows. */
+  readonly columns: readonly ColumnDescription[] | undefined;
+}
+
+export interface PortalResult extends StatementResult {
+  /** True when the row limit stopped execution before the end (PortalSuspended). */
+  readonly suspended: boolean;
+}
+
+/** One connection's SQL session: transaction state, settings, prepared statements. */
+export interface Session {
+  readonly txnStatus: TxnStatus;
+  /** Current value of a setting (SHOW), for ParameterStatus. */
+  getSetting(name: string): string | undefined;
+  /** Simple query protocol: one or more statements separated by ';'. Stops at the first error (which is thrown). */
+  simpleQuery(sql: string): Promise<StatementResult[]>;
+
+  /** Extended protocol. `paramTypes` may contain 0 for "infer". */
+  prepare(name: string, sql: string, paramTypes: readonly number[]): Promise<PreparedStatementInfo>;
+  describeStatement(name: string): PreparedStatementInfo;
+  bind(
+    portal: string,
+    statement: string,
+    paramFormats: readonly FormatCode[],
+    params: readonly (Buffer | null)[],
+    resultFormats: readonly FormatCode[],
+  ): void;
+  describePortal(portal: string): readonly ColumnDescription[] | undefined;
+  /** Runs a portal; maxRows 0 means all. */
+  execute(portal: string, maxRows: number): Promise<PortalResult>;
+  closeStatement(name: string): void;
+  closePortal(portal: string): void;
+  /** End of an extended-protocol cycle: closes the implicit transaction if any. */
+  sync(): Promise<void>;
+
+  /** Requests cancellation of the running statement (CancelRequest). */
+  cancel(): void;
+  close(): Promise<void>;
+}

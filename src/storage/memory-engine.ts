@@ -1,0 +1,235 @@
+/**
+ * MemoryEngine: the Engine contract held entirely in memory.
+ *
+ * A sorted-btree keyed by latin1 strings (one char per byte, so string order
+ * is byte order). Snapshots are O(1) copy-on-write clones of the tree. Nothing
+ * is durable: `sync()` resolves at once and `close()` drops everything. It is
+ * the reference the LSM engine is tested against and the engine behind
+ * `--memory` databases.
+ */
+
+import sortedBtree from 'sorted-btree';
+import { fromLatin1, toLatin1 } from '../util/bytes.ts';
+import { scanIterator } from './engine.ts';
+import type { Engine, EngineIterator, EngineStats, Reader, ScanOptions, Snapshot } from './engine.ts';
+import { OpKind, type WriteBatch } from './write-batch.ts';
+
+// sorted-btree is CommonJS; under NodeNext its class is the `default` export property.
+// (Loaded through a CommonJS transpiler, the default import is the class itself.)
+const BTree: typeof sortedBtree.default = (sortedBtree as { default?: typeof sortedBtree.default }).default ?? (sortedBtree as unknown as typeof sortedBtree.default);
+type Tree = InstanceType<typeof BTree<string, Buffer>>;
+
+export class MemoryEngine implements Engine {
+  private tree: Tree = new BTree<string, Buffer>();
+  private closed = false;
+  private bytes = 0;
+
+  get(key: Uint8Array): Buffer | undefined {
+    this.checkOpen();
+    return this.tree.get(toLatin1(key));
+  }
+
+  iterator(options: ScanOptions = {}): EngineIterator {
+    this.checkOpen();
+    return new TreeIterator(this.tree, options);
+  }
+
+  scan(options?: ScanOptions): IterableIterator<[Buffer, Buffer]> {
+    return scanIterator(this, options);
+  }
+
+  put(key: Uint8Array, value: Uint8Array): void {
+    this.checkOpen();
+    this.setKey(toLatin1(key), Buffer.from(value));
+  }
+
+  delete(key: Uint8Array): void {
+    this.checkOpen();
+    this.deleteKey(toLatin1(key));
+  }
+
+  write(batch: WriteBatch): void {
+    this.checkOpen();
+    for (const op of batch.ops) {
+      if (op.kind === OpKind.put) this.setKey(toLatin1(op.key), op.value);
+      else this.deleteKey(toLatin1(op.key));
+    }
+  }
+
+  sync(): Promise<void> {
+    this.checkOpen();
+    return Promise.resolve();
+  }
+
+  snapshot(): Snapshot {
+    this.checkOpen();
+    return new TreeSnapshot(this.tree.clone());
+  }
+
+  flush(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  compact(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  stats(): EngineStats {
+    return { keys: this.tree.size, memoryBytes: this.bytes };
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    this.tree = new BTree<string, Buffer>();
+    this.bytes = 0;
+    return Promise.resolve();
+  }
+
+  private setKey(k: string, v: Buffer): void {
+    const old = this.tree.get(k);
+    this.bytes += v.length - (old === undefined ? -k.length : old.length);
+    this.tree.set(k, v, true);
+  }
+
+  private deleteKey(k: string): void {
+    const old = this.tree.get(k);
+    if (old === undefined) return;
+    this.bytes -= k.length + old.length;
+    this.tree.delete(k);
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new Error('MemoryEngine is closed');
+  }
+}
+
+class TreeSnapshot implements Snapshot {
+  private released = false;
+  constructor(private readonly tree: Tree) {}
+  get(key: Uint8Array): Buffer | undefined {
+    this.check();
+    return this.tree.get(toLatin1(key));
+  }
+  iterator(options: ScanOptions = {}): EngineIterator {
+    this.check();
+    return new TreeIterator(this.tree, options);
+  }
+  scan(options?: ScanOptions): IterableIterator<[Buffer, Buffer]> {
+    return scanIterator(this as Reader, options);
+  }
+  release(): void {
+    this.released = true;
+  }
+  private check(): void {
+    if (this.released) throw new Error('snapshot used after release');
+  }
+}
+
+/**
+ * Cursor over a btree within bounds. The tree may change underneath (the
+ * engine's live tree); like LevelDB's iterators over a live memtable this
+ * cursor then sees a consistent-enough order but not a snapshot. Callers
+ * that need a consistent view iterate a snapshot.
+ */
+class TreeIterator implements EngineIterator {
+  private readonly lo: string | undefined;
+  private readonly loInclusive: boolean;
+  private readonly hi: string | undefined;
+  private readonly hiInclusive: boolean;
+  private readonly reverse: boolean;
+  private remaining: number;
+  private cur: [string, Buffer] | undefined;
+  private keyBuf: Buffer | undefined;
+
+  constructor(
+    private readonly tree: Tree,
+    options: ScanOptions,
+  ) {
+    if (options.gt !== undefined) {
+      this.lo = toLatin1(options.gt);
+      this.loInclusive = false;
+    } else {
+      this.lo = options.gte === undefined ? undefined : toLatin1(options.gte);
+      this.loInclusive = true;
+    }
+    if (options.lt !== undefined) {
+      this.hi = toLatin1(options.lt);
+      this.hiInclusive = false;
+    } else {
+      this.hi = options.lte === undefined ? undefined : toLatin1(options.lte);
+      this.hiInclusive = true;
+    }
+    this.reverse = options.reverse === true;
+    this.remaining = options.limit ?? Infinity;
+    if (this.reverse) this.positionAtOrBelow(this.hi, this.hiInclusive);
+    else this.positionAtOrAbove(this.lo, this.loInclusive);
+  }
+
+  valid(): boolean {
+    return this.cur !== undefined;
+  }
+
+  key(): Buffer {
+    if (this.cur === undefined) throw new Error('iterator not valid');
+    this.keyBuf ??= fromLatin1(this.cur[0]);
+    return this.keyBuf;
+  }
+
+  value(): Buffer {
+    if (this.cur === undefined) throw new Error('iterator not valid');
+    return this.cur[1];
+  }
+
+  next(): void {
+    if (this.cur === undefined) return;
+    const k = this.cur[0];
+    if (this.reverse) this.positionAtOrBelow(k, false);
+    else this.positionAtOrAbove(k, false);
+  }
+
+  seek(key: Uint8Array): void {
+    const k = toLatin1(key);
+    if (this.reverse) {
+      const bound = this.hi !== undefined && (k > this.hi || (k === this.hi && !this.hiInclusive)) ? this.hi : k;
+      this.positionAtOrBelow(bound, bound === k ? true : this.hiInclusive);
+    } else {
+      const bound = this.lo !== undefined && (k < this.lo || (k === this.lo && !this.loInclusive)) ? this.lo : k;
+      this.positionAtOrAbove(bound, bound === k ? true : this.loInclusive);
+    }
+  }
+
+  close(): void {
+    this.cur = undefined;
+  }
+
+  private positionAtOrAbove(k: string | undefined, inclusive: boolean): void {
+    this.keyBuf = undefined;
+    let pair: [string, Buffer] | undefined;
+    if (k === undefined) pair = this.tree.nextHigherPair(undefined);
+    else pair = inclusive ? this.tree.getPairOrNextHigher(k) : this.tree.nextHigherPair(k);
+    this.settle(pair);
+  }
+
+  private positionAtOrBelow(k: string | undefined, inclusive: boolean): void {
+    this.keyBuf = undefined;
+    let pair: [string, Buffer] | undefined;
+    if (k === undefined) pair = this.tree.nextLowerPair(undefined);
+    else pair = inclusive ? this.tree.getPairOrNextLower(k) : this.tree.nextLowerPair(k);
+    this.settle(pair);
+  }
+
+  private settle(pair: [string, Buffer] | undefined): void {
+    if (pair === undefined || this.remaining <= 0 || !this.inBounds(pair[0])) {
+      this.cur = undefined;
+      return;
+    }
+    this.remaining--;
+    this.cur = pair;
+  }
+
+  private inBounds(k: string): boolean {
+    if (this.lo !== undefined && (k < this.lo || (k === this.lo && !this.loInclusive))) return false;
+    if (this.hi !== undefined && (k > this.hi || (k === this.hi && !this.hiInclusive))) return false;
+    return true;
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The transaction API the SQL layer (and later the distributed KV layer)
+ * codes against. The implementation lives beside this file in src/txn.
+ *
+ * Contract:
+ * - Keys are user keys (bytes, bytewise order); the MVCC layer adds
+ *   timestamps and intents underneath and never exposes them.
+ * - Every read/write method may wait (a write-write conflict queues behind
+ *   the earlier writer; a read may meet another transaction's intent), so
+ *   they return Promises. Implementations resolve without delay when there
+ *   is nothing to wait for.
+ * - Errors are NextDbError: SQLSTATE 40001 (serialization failure) or 40P01
+ *   (deadlock victim) with a message saying what conflicted and that a retry
+ *   is the fix; after such an error the transaction is aborted and only
+ *   `rollback()` is accepted.
+ * - READ COMMITTED takes a fresh snapshot at each `beginStatement()`;
+ *   REPEATABLE READ and SERIALIZABLE keep the first snapshot.
+ */
+
+export type IsolationLevel = 'serializable' | 'repeatable read' | 'read committed';
+
+export interface TxnOptions {
+  /** Default: 'serializable'. */
+  readonly isolation?: IsolationLevel;
+  readonly readOnly?: boolean;
+}
+
+export interface KeyValue {
+  readonly key: Buffer;
+  readonly value: Buffer;
+}
+
+export interface TxnScanOptions {
+  /** Inclusive start. */
+  readonly start: Uint8Array;
+  /** Exclusive end. */
+  readonly end: Uint8Array;
+  readonly reverse?: boolean;
+  /** At most this many pairs are returned; callers page by calling again. */
+  readonly limit?: number;
+}
+
+export type TxnState = 'active' | 'committed' | 'aborted';
+
+export interface Txn {
+  readonly id: string;
+  readonly isolation: IsolationLevel;
+  readonly readOnly: boolean;
+  readonly state: TxnState;
+
+  /** Marks a statement boundary (fresh snapshot under READ COMMITTED). */
+  beginStatement(): void;
+
+  get(key: Uint8Array): Promise<Buffer | undefined>;
+  /** Returns up to `limit` pairs in order within [start, end). */
+  scan(options: TxnScanOptions): Promise<KeyValue[]>;
+  put(key: Uint8Array, value: Uint8Array): Promise<void>;
+  delete(key: Uint8Array): Promise<void>;
+  /**
+   * Takes a lock on the key as a write would (SELECT ... FOR UPDATE), so a
+   * later writer waits, without changing the value.
+   */
+  lockForUpdate(key: Uint8Array): Promise<void>;
+
+  savepoint(name: string): void;
+  rollbackToSavepoint(name: string): Promise<void>;
+  releaseSavepoint(name: string): void;
+
+  /** Durable when it resolves; 40001 if serializability would break. */
+  commit(): Promise<void>;
+  rollback(): Promise<void>;
+}
+
+/** Where transactions come from: one per node (later: per cluster view). */
+export interface TxnManager {
+  begin(options?: TxnOptions): Txn;
+  /** Reads outside any transaction at the latest committed state. */
+  close(): Promise<void>;
+}
