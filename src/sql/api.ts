@@ -86,3 +86,39 @@ export interface Session {
   cancel(): void;
   close(): Promise<void>;
 }
+
+/**
+ * A role as the catalog stores it (pg_authid), for the protocol server's
+ * authentication. Added for the server (issue 5): the SQL engine offers
+ * `lookupRole(name)` (see RoleLookup) so logins are checked against
+ * `CREATE ROLE ... LOGIN PASSWORD`.
+ */
+export interface RoleInfo {
+  readonly name: string;
+  readonly canLogin: boolean;
+  readonly superuser: boolean;
+  /**
+   * PostgreSQL's rolpassword: a SCRAM-SHA-256 verifier (make one with
+   * `scramVerifier` from src/wire/password-auth.ts), an md5 verifier
+   * ('md5' + md5hex(password || name)), or null when the role has none.
+   */
+  readonly password: string | null;
+}
+
+/**
+ * Implemented by the SQL engine for the server: the role a login names, or
+ * undefined when no such role exists. Never throws for a missing role.
+ */
+export interface RoleLookup {
+  lookupRole(name: string): RoleInfo | undefined | Promise<RoleInfo | undefined>;
+}
+
+/**
+ * An error thrown by `Session.simpleQuery` after some of its statements have
+ * completed may carry their results here, so the server sends them before
+ * the ErrorResponse, as PostgreSQL does. Optional: without it the client
+ * sees only the error.
+ */
+export interface PartialResultsCarrier {
+  readonly completedResults?: readonly StatementResult[];
+}
