@@ -1,0 +1,401 @@
+/**
+ * The NextDB client library: a pool that knows several hosts, routes to a
+ * healthy one, pushes back when exhausted, and retries what is safe to retry.
+ *
+ *   createClient({ hosts: ['h1:8080', 'h2:8080'] })
+ *        │
+ *        ├── PoolGate  (≤ pool.max operations at once, bounded wait)
+ *        ├── HostState per host: a `postgres` (postgres.js) pool, up/down
+ *        │     marks from failures and periodic health checks
+ *        └── retry policy (retry.ts): conflicts always, connection failures
+ *              only where nothing can have been applied twice
+ *
+ * The wire protocol is postgres.js's (pipelining, prepared statements); this
+ * module adds routing, back-pressure, retries and PostgreSQL-shaped errors.
+ * Operations stick to one preferred host while it is healthy, so a session's
+ * reads see its own writes; when that host fails the preference moves on.
+ *
+ * Limits: cluster membership is taken from the configured hosts; asking a
+ * node for the current members arrives with the cluster (issue 7).
+ */
+
+import postgres from 'postgres';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ConnectionOptions } from 'node:tls';
+import { NextDbError } from '../util/errors.ts';
+import { PoolGate } from './pool-gate.ts';
+import { backoffMs, classifyFailure, sleep, toClientError, type RetryOptions } from './retry.ts';
+
+export type IsolationLevel = 'serializable' | 'repeatable read' | 'read committed';
+
+export interface PoolOptions {
+  /** Concurrent operations (and connections per host). Default 10. */
+  readonly max?: number;
+  /** Close connections idle this long. Default 30 000. */
+  readonly idleTimeoutMs?: number;
+  /** Longest wait for a free slot before a 53300 error. Default 10 000. */
+  readonly acquireTimeoutMs?: number;
+  /** Callers allowed to wait at once; more get 53300 at once. Default 10 000. */
+  readonly maxWaiting?: number;
+  /** Replace connections older than this. Default 30 minutes. */
+  readonly maxLifetimeMs?: number;
+}
+
+export interface ClientOptions {
+  /** 'host:port' entries; default port 8080. Ignored when `url` is given. */
+  readonly hosts?: readonly string[];
+  /** A postgres:// URL (single host). */
+  readonly url?: string;
+  readonly user?: string;
+  readonly password?: string;
+  readonly database?: string;
+  readonly pool?: PoolOptions;
+  readonly tls?: boolean | ConnectionOptions;
+  readonly retry?: RetryOptions;
+  /** How often hosts marked down are probed. Default 1000 ms. */
+  readonly healthCheckIntervalMs?: number;
+  /** Connect timeout per attempt. Default 5000 ms. */
+  readonly connectTimeoutMs?: number;
+}
+
+export interface Field {
+  readonly name: string;
+  readonly typeOid: number;
+}
+
+export interface QueryResult<R> {
+  readonly rows: R[];
+  /** Rows returned or affected, as in the command tag. */
+  readonly rowCount: number;
+  /** The command tag's verb: SELECT, INSERT, ... */
+  readonly command: string;
+  readonly fields: readonly Field[];
+}
+
+export type Row = Record<string, unknown>;
+export type Param = string | number | bigint | boolean | null | Date | Buffer | readonly unknown[] | Record<string, unknown>;
+
+export interface QueryOptions {
+  /**
+   * The statement may run twice without harm. Read-only statements are
+   * detected; say so for idempotent writes to have them retried after a
+   * lost connection.
+   */
+  readonly idempotent?: boolean;
+}
+
+export interface TransactionOptions {
+  readonly isolation?: IsolationLevel;
+  readonly readOnly?: boolean;
+  /** Overrides retry.maxAttempts for this transaction. */
+  readonly maxAttempts?: number;
+}
+
+/** What a transaction body gets: queries on the transaction's connection. */
+export interface Transaction {
+  query<R extends Row = Row>(text: string, params?: readonly Param[]): Promise<QueryResult<R>>;
+  sql<R extends Row = Row>(strings: TemplateStringsArray, ...values: Param[]): Promise<QueryResult<R>>;
+  /** Runs `fn` inside a savepoint; an error rolls back to it and is rethrown. */
+  savepoint<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
+}
+
+export interface HostStatus {
+  readonly host: string;
+  readonly port: number;
+  readonly healthy: boolean;
+  readonly preferred: boolean;
+}
+
+type Sql = postgres.Sql;
+type TxSql = postgres.TransactionSql;
+
+interface HostState {
+  readonly host: string;
+  readonly port: number;
+  readonly sql: Sql;
+  /** Epoch ms until which the host is considered down; 0 when up. */
+  downUntil: number;
+}
+
+const READ_ONLY_STATEMENT = /^\s*(select|show|values|table|explain)\b/i;
+const HOST_COOLDOWN_MS = 1000;
+
+export class NextDbClient {
+  private readonly hosts: HostState[];
+  private preferred = 0;
+  private readonly gate: PoolGate;
+  private readonly retry: RetryOptions;
+  private readonly healthTimer: NodeJS.Timeout;
+  private closed = false;
+  private readonly idle: (() => void)[] = [];
+
+  constructor(options: ClientOptions) {
+    const pool = options.pool ?? {};
+    const max = pool.max ?? 10;
+    this.gate = new PoolGate(max, pool.acquireTimeoutMs ?? 10_000, pool.maxWaiting ?? 10_000);
+    this.retry = { maxAttempts: 10, baseDelayMs: 10, maxDelayMs: 1000, ...options.retry };
+    const base: postgres.Options<Record<string, postgres.PostgresType>> = {
+      max,
+      idle_timeout: (pool.idleTimeoutMs ?? 30_000) / 1000,
+      max_lifetime: (pool.maxLifetimeMs ?? 30 * 60_000) / 1000,
+      connect_timeout: (options.connectTimeoutMs ?? 5000) / 1000,
+      onnotice: () => {},
+      // postgres.js retries connects on its own; our retry loop does the routing instead.
+      backoff: false,
+      ...(options.user === undefined ? {} : { user: options.user }),
+      ...(options.password === undefined ? {} : { password: options.password }),
+      ...(options.database === undefined ? {} : { database: options.database }),
+      ...(options.tls === undefined ? {} : { ssl: options.tls === true ? 'require' : options.tls }),
+    };
+    if (options.url !== undefined) {
+      const u = new URL(options.url);
+      this.hosts = [{ host: u.hostname, port: Number(u.port || 5432), sql: postgres(options.url, base), downUntil: 0 }];
+    } else {
+      const list = options.hosts ?? ['127.0.0.1:8080'];
+      if (list.length === 0) throw new RangeError('hosts must not be empty');
+      this.hosts = list.map((hp) => {
+        const { host, port } = parseHostPort(hp);
+        return { host, port, sql: postgres({ ...base, host, port }), downUntil: 0 };
+      });
+    }
+    this.healthTimer = setInterval(() => void this.checkDownHosts(), options.healthCheckIntervalMs ?? 1000);
+    this.healthTimer.unref();
+  }
+
+  /** Runs one statement (an implicit transaction), retrying where safe. */
+  query<R extends Row = Row>(text: string, params: readonly Param[] = [], options: QueryOptions = {}): Promise<QueryResult<R>> {
+    const idempotent = options.idempotent ?? READ_ONLY_STATEMENT.test(text);
+    return this.withRetries(this.retry.maxAttempts ?? 10, async (host) => {
+      try {
+        return toResult<R>(await host.sql.unsafe(text, params as postgres.ParameterOrJSON<never>[]));
+      } catch (err) {
+        throw new Attempt(err, idempotent);
+      }
+    });
+  }
+
+  /** Tagged-template query: values become parameters, never string pieces. */
+  sql<R extends Row = Row>(strings: TemplateStringsArray, ...values: Param[]): Promise<QueryResult<R>> {
+    return this.query<R>(templateText(strings), values);
+  }
+
+  /**
+   * Runs `fn` in a transaction and commits it. A serialization failure or a
+   * connection lost before COMMIT runs the whole function again (so `fn`
+   * must not have effects outside the database that cannot repeat), with
+   * jittered backoff, up to maxAttempts.
+   */
+  transaction<T>(fn: (tx: Transaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    const mode = `isolation level ${options.isolation ?? 'serializable'}${options.readOnly === true ? ' read only' : ''}`;
+    return this.withRetries(options.maxAttempts ?? this.retry.maxAttempts ?? 10, async (host) => {
+      let bodyDone = false;
+      try {
+        const out = await host.sql.begin(mode, async (txSql) => {
+          const value = await fn(new TxHandle(txSql));
+          bodyDone = true;
+          return value;
+        });
+        return out as T;
+      } catch (err) {
+        if (bodyDone && classifyFailure(err) === 'connection-lost') {
+          throw new NextDbError('08007', 'connection lost while committing: the transaction may or may not have committed', {
+            cause: err,
+            hint: 'Check whether its effects are present before running it again.',
+          });
+        }
+        throw new Attempt(err, !bodyDone);
+      }
+    });
+  }
+
+  /** Streams a large result in batches of `batchSize` rows (a server-side cursor). */
+  async *stream<R extends Row = Row>(text: string, params: readonly Param[] = [], batchSize = 100): AsyncGenerator<R> {
+    await this.acquire();
+    const host = this.pickHost();
+    try {
+      const cursor = host.sql.unsafe(text, params as postgres.ParameterOrJSON<never>[]).cursor(batchSize);
+      for await (const rows of cursor) for (const row of rows) yield row as unknown as R;
+    } catch (err) {
+      throw toClientError(err);
+    } finally {
+      this.releaseSlot();
+    }
+  }
+
+  /** COPY ... FROM STDIN fed from `source` (text or CSV chunks, as the statement says). */
+  async copyFrom(copyStatement: string, source: Iterable<string | Buffer> | AsyncIterable<string | Buffer>): Promise<void> {
+    await this.acquire();
+    const host = this.pickHost();
+    try {
+      const sink: Writable = await host.sql.unsafe(copyStatement).writable();
+      await pipeline(Readable.from(source), sink);
+    } catch (err) {
+      throw toClientError(err);
+    } finally {
+      this.releaseSlot();
+    }
+  }
+
+  /** COPY ... TO STDOUT as a stream of Buffers. */
+  async *copyTo(copyStatement: string): AsyncGenerator<Buffer> {
+    await this.acquire();
+    const host = this.pickHost();
+    try {
+      const source: Readable = await host.sql.unsafe(copyStatement).readable();
+      for await (const chunk of source) yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
+    } catch (err) {
+      throw toClientError(err);
+    } finally {
+      this.releaseSlot();
+    }
+  }
+
+  /** The hosts this client knows and what it thinks of them. */
+  members(): HostStatus[] {
+    const now = Date.now();
+    return this.hosts.map((h, i) => ({ host: h.host, port: h.port, healthy: h.downUntil <= now, preferred: i === this.preferred }));
+  }
+
+  /** Operations running and callers waiting, for monitoring. */
+  poolStats(): { active: number; waiting: number; max: number } {
+    return { active: this.gate.activeCount, waiting: this.gate.waitingCount, max: this.gate.max };
+  }
+
+  /**
+   * Stops taking new work, waits for running operations (up to timeoutMs),
+   * then closes every connection.
+   */
+  async close(timeoutMs = 5000): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.healthTimer);
+    this.gate.close(new NextDbError('08003', 'the client is closed'));
+    if (this.gate.activeCount > 0) {
+      await Promise.race([new Promise<void>((r) => this.idle.push(r)), sleep(timeoutMs)]);
+    }
+    await Promise.all(this.hosts.map((h) => h.sql.end({ timeout: Math.max(0, timeoutMs / 1000) })));
+  }
+
+  private async withRetries<T>(maxAttempts: number, op: (host: HostState) => Promise<T>): Promise<T> {
+    let last: unknown;
+    for (let attempt = 0; attempt < maxAttempts; attempt++) {
+      if (attempt > 0) await sleep(backoffMs(attempt, this.retry));
+      await this.acquire();
+      const host = this.pickHost();
+      try {
+        return await op(host);
+      } catch (err) {
+        const { cause, retryUnsafeFailures } = err instanceof Attempt ? err : { cause: err, retryUnsafeFailures: false };
+        const kind = classifyFailure(cause);
+        if (kind === 'not-sent' || kind === 'connection-lost') this.markDown(host);
+        const retryable = kind === 'conflict' || kind === 'not-sent' || (kind === 'connection-lost' && retryUnsafeFailures);
+        if (!retryable || this.closed) throw toClientError(cause);
+        last = cause;
+      } finally {
+        this.releaseSlot();
+      }
+    }
+    throw toClientError(last);
+  }
+
+  private acquire(): Promise<void> {
+    return this.gate.acquire();
+  }
+
+  private releaseSlot(): void {
+    this.gate.release();
+    if (this.gate.activeCount === 0) for (const r of this.idle.splice(0)) r();
+  }
+
+  /** The preferred host if healthy, else the next healthy one, else the one that went down first. */
+  private pickHost(): HostState {
+    const now = Date.now();
+    for (let i = 0; i < this.hosts.length; i++) {
+      const idx = (this.preferred + i) % this.hosts.length;
+      const h = this.hosts[idx] as HostState;
+      if (h.downUntil <= now) {
+        this.preferred = idx;
+        return h;
+      }
+    }
+    let best = this.hosts[0] as HostState;
+    for (const h of this.hosts) if (h.downUntil < best.downUntil) best = h;
+    return best;
+  }
+
+  private markDown(host: HostState): void {
+    host.downUntil = Date.now() + HOST_COOLDOWN_MS;
+  }
+
+  private async checkDownHosts(): Promise<void> {
+    const now = Date.now();
+    for (const h of this.hosts) {
+      if (h.downUntil === 0 || this.closed) continue;
+      try {
+        await h.sql.unsafe('SELECT 1');
+        h.downUntil = 0;
+      } catch {
+        h.downUntil = now + HOST_COOLDOWN_MS;
+      }
+    }
+  }
+}
+
+/** Carries whether a connection-lost failure of this attempt may be retried. */
+class Attempt extends Error {
+  constructor(
+    override readonly cause: unknown,
+    readonly retryUnsafeFailures: boolean,
+  ) {
+    super('attempt failed');
+  }
+}
+
+class TxHandle implements Transaction {
+  constructor(private readonly txSql: TxSql) {}
+
+  async query<R extends Row = Row>(text: string, params: readonly Param[] = []): Promise<QueryResult<R>> {
+    try {
+      return toResult<R>(await this.txSql.unsafe(text, params as postgres.ParameterOrJSON<never>[]));
+    } catch (err) {
+      // Keep the driver error (and its code) so the retry loop classifies it.
+      throw toClientError(err);
+    }
+  }
+
+  sql<R extends Row = Row>(strings: TemplateStringsArray, ...values: Param[]): Promise<QueryResult<R>> {
+    return this.query<R>(templateText(strings), values);
+  }
+
+  async savepoint<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
+    const out = await this.txSql.savepoint(async (sp) => fn(new TxHandle(sp)));
+    return out as T;
+  }
+}
+
+export function createClient(options: ClientOptions = {}): NextDbClient {
+  return new NextDbClient(options);
+}
+
+function parseHostPort(hp: string): { host: string; port: number } {
+  const m = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(hp.trim());
+  if (m === null || m[1] === undefined) throw new RangeError(`bad host "${hp}", expected host:port`);
+  return { host: m[1], port: m[2] === undefined ? 8080 : Number(m[2]) };
+}
+
+function templateText(strings: TemplateStringsArray): string {
+  let text = strings[0] ?? '';
+  for (let i = 1; i < strings.length; i++) text += `$${i}${strings[i] ?? ''}`;
+  return text;
+}
+
+function toResult<R>(res: postgres.RowList<postgres.Row[]>): QueryResult<R> {
+  const columns = (res as { columns?: readonly { name: string; type: number }[] }).columns ?? [];
+  return {
+    rows: [...res] as unknown as R[],
+    rowCount: res.count ?? res.length,
+    command: res.command,
+    fields: columns.map((c) => ({ name: c.name, typeOid: c.type })),
+  };
+}
