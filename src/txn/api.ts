@@ -13,8 +13,24 @@
  *   (deadlock victim) with a message saying what conflicted and that a retry
  *   is the fix; after such an error the transaction is aborted and only
  *   `rollback()` is accepted.
- * - READ COMMITTED takes a fresh snapshot at each `beginStatement()`;
- *   REPEATABLE READ and SERIALIZABLE keep the first snapshot.
+ * - The snapshot is taken at the first statement (first `beginStatement()`
+ *   or first operation), as in PostgreSQL. READ COMMITTED takes a fresh
+ *   snapshot at each `beginStatement()`; REPEATABLE READ and SERIALIZABLE
+ *   keep the first snapshot. Call `beginStatement()` before every SQL
+ *   statement.
+ * - Write-write conflicts: a writer (put/delete/lockForUpdate) that meets a
+ *   key another live transaction wrote or locked waits for it to end. Then
+ *   REPEATABLE READ / SERIALIZABLE fail with 40001 if that transaction
+ *   committed a change (first updater wins); READ COMMITTED proceeds.
+ * - UPDATE/DELETE under READ COMMITTED (PostgreSQL's EvalPlanQual): find
+ *   candidate rows with the statement snapshot, then for each call
+ *   `getForUpdate(key)`: it waits for a concurrent writer, locks the key and
+ *   returns the LATEST committed version (or undefined if it was deleted);
+ *   re-check the WHERE clause on it and compute the new row from it. Under
+ *   REPEATABLE READ / SERIALIZABLE the same call returns the snapshot
+ *   version (40001 if it changed). Reads of keys a READ COMMITTED
+ *   transaction has locked always show the latest committed version.
+ * - Buffers returned by reads must not be mutated.
  */
 
 export type IsolationLevel = 'serializable' | 'repeatable read' | 'read committed';
@@ -61,6 +77,8 @@ export interface Txn {
    * later writer waits, without changing the value.
    */
   lockForUpdate(key: Uint8Array): Promise<void>;
+  /** lockForUpdate, then get: the version an UPDATE must start from (see the header). */
+  getForUpdate(key: Uint8Array): Promise<Buffer | undefined>;
 
   savepoint(name: string): void;
   rollbackToSavepoint(name: string): Promise<void>;
@@ -74,6 +92,11 @@ export interface Txn {
 /** Where transactions come from: one per node (later: per cluster view). */
 export interface TxnManager {
   begin(options?: TxnOptions): Txn;
-  /** Reads outside any transaction at the latest committed state. */
+  /**
+   * Removes versions no live transaction can read any more (below the
+   * oldest snapshot in use, minus the configured retention).
+   */
+  gc(): Promise<{ readonly horizon: number; readonly versionsRemoved: number; readonly headsRemoved: number }>;
+  /** Aborts live transactions and refuses new ones; does not close the engine. */
   close(): Promise<void>;
 }

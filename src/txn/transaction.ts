@@ -1,0 +1,522 @@
+/**
+ * MvccTxn: one transaction over the MVCC keyspace (see txn-manager.ts for
+ * the shared machinery and keys.ts / head.ts for the format).
+ *
+ * Snapshot: taken at the first statement (first `beginStatement()` or first
+ * operation), as PostgreSQL does; READ COMMITTED takes a fresh one at every
+ * `beginStatement()`. A read at snapshot `ts` sees, per key:
+ *   - this transaction's own intent, if any (a lock-only intent shows the
+ *     latest committed version: the key is locked so it cannot change);
+ *   - else the newest committed version with commit ts <= ts (the head, or
+ *     history when the head is newer);
+ *   - another transaction's intent is invisible, except when its owner is
+ *     committing with commit ts <= ts: then the reader waits for the commit
+ *     to be durable and resolved, and reads again.
+ * Single node, commit timestamps come from the same monotonic HLC after the
+ * owner's last write, so a pending intent always commits above the snapshot
+ * of anyone who ignored it.
+ *
+ * Writes: an intent on the head is the key's write lock. A writer that meets
+ * another live transaction's intent waits (deadlock check first: every txn
+ * waits for at most one other, so a cycle is found by walking the chain);
+ * then, under REPEATABLE READ and SERIALIZABLE, a committed version newer
+ * than the snapshot fails it with 40001 (first updater wins); READ
+ * COMMITTED proceeds on the latest version (reads of keys it has locked see
+ * the latest committed version: PostgreSQL's EvalPlanQual re-check).
+ *
+ * SERIALIZABLE: read refresh. The transaction records the keys it read and
+ * the ranges it scanned; at commit, with its commit timestamp chosen, it
+ * checks that nothing in them got a committed version newer than its
+ * snapshot. If so its reads are still true at the commit timestamp, its
+ * writes land there, and the history is serializable in commit-timestamp
+ * order; otherwise 40001. Read-only transactions need no refresh: they
+ * serialize at their snapshot.
+ *
+ * Savepoints keep an undo log in memory (the previous intent of each write);
+ * rolling back restores those intents, releasing locks taken after the
+ * savepoint. After a 40001/40P01 the transaction is already rolled back and
+ * accepts only `rollback()`.
+ */
+
+import { WriteBatch } from '../storage/write-batch.ts';
+import { assert } from '../util/assert.ts';
+import type { NextDbError } from '../util/errors.ts';
+import type { IsolationLevel, KeyValue, Txn, TxnScanOptions, TxnState } from './api.ts';
+import {
+  concurrentUpdate,
+  deadlockVictim,
+  managerClosed,
+  noSuchSavepoint,
+  readOnlyWrite,
+  readWriteConflict,
+  txnAborted,
+  txnFinished,
+} from './conflict-errors.ts';
+import { decodeHead, decodeHistoryValue, encodeHead, IntentKind, type Head } from './head.ts';
+import type { Timestamp } from './hlc.ts';
+import { formatTxnId, headKey, historyKey, historyRange, recordKey, userKeyOfHead } from './keys.ts';
+import type { MvccTxnManager } from './txn-manager.ts';
+import { encodeTxnRecord } from './txn-record.ts';
+
+type Phase = 'active' | 'committing' | 'committed' | 'aborted';
+
+/** One write's undo entry: the intent this transaction had on the key before (undefined: none). */
+interface UndoEntry {
+  readonly hk: Buffer;
+  readonly prevKind: IntentKind | undefined;
+  readonly prevValue: Buffer | undefined;
+}
+
+interface Savepoint {
+  readonly name: string;
+  readonly undoLength: number;
+}
+
+interface Span {
+  readonly gte: Buffer;
+  readonly lt: Buffer;
+}
+
+/** Result of looking at a head from a reader's point of view. */
+const Look = {
+  /** Use the committed part (at the snapshot). */
+  committed: 0,
+  /** Own put/delete intent: use the intent. */
+  ownIntent: 1,
+  /** Own lock: latest committed version. */
+  ownLock: 2,
+  /** Owner committing at or below the snapshot: wait, then look again. */
+  wait: 3,
+  /** Owner gone: resolve, then look again. */
+  orphan: 4,
+} as const;
+type Look = (typeof Look)[keyof typeof Look];
+
+const MAX_WAIT_CHAIN = 10_000;
+
+export class MvccTxn implements Txn {
+  private phase: Phase = 'active';
+  /** 0 until the first statement takes the snapshot. */
+  private readTs: Timestamp = 0;
+  private commitTs: Timestamp = 0;
+  /** Heads this transaction holds an intent on, by latin1 key. */
+  private readonly intents = new Map<string, Buffer>();
+  private readonly undo: UndoEntry[] = [];
+  private readonly savepoints: Savepoint[] = [];
+  /** SERIALIZABLE read set: head keys read and head ranges scanned. */
+  private readonly readKeys: Buffer[] = [];
+  private readonly readSpans: Span[] = [];
+  private readonly trackReads: boolean;
+  /** The transaction this one waits for (deadlock detection). */
+  waitingFor: MvccTxn | undefined;
+  private waiters: (() => void)[] = [];
+  private idText: string | undefined;
+
+  constructor(
+    private readonly mgr: MvccTxnManager,
+    readonly numericId: number,
+    readonly isolation: IsolationLevel,
+    readonly readOnly: boolean,
+  ) {
+    this.trackReads = isolation === 'serializable' && !readOnly;
+  }
+
+  get id(): string {
+    this.idText ??= formatTxnId(this.numericId);
+    return this.idText;
+  }
+
+  get state(): TxnState {
+    return this.phase === 'committing' ? 'active' : this.phase;
+  }
+
+  /** Commit timestamp while committing or after commit; 0 otherwise. */
+  get committedAt(): Timestamp {
+    return this.commitTs;
+  }
+
+  get isCommitting(): boolean {
+    return this.phase === 'committing';
+  }
+
+  snapshotTsIfTaken(): Timestamp {
+    return this.readTs;
+  }
+
+  beginStatement(): void {
+    this.checkActive();
+    if (this.readTs === 0 || this.isolation === 'read committed') this.readTs = this.mgr.now();
+  }
+
+  // ─── reads ────────────────────────────────────────────────────────────
+
+  async get(key: Uint8Array): Promise<Buffer | undefined> {
+    this.checkActive();
+    const ts = this.snapshot();
+    const hk = headKey(key);
+    for (;;) {
+      const raw = this.mgr.engine.get(hk);
+      if (raw === undefined) break;
+      const h = decodeHead(raw);
+      const look = this.look(h, ts);
+      if (look === Look.committed) {
+        if (this.trackReads) this.readKeys.push(hk);
+        return h.committedTs <= ts ? h.committedValue : this.historyAt(key, ts);
+      }
+      if (look === Look.ownIntent) return h.intentValue;
+      if (look === Look.ownLock) return h.committedValue;
+      if (look === Look.orphan) this.mgr.resolveOrphan(hk, h);
+      else await this.waitFor(this.owner(h), key);
+    }
+    if (this.trackReads) this.readKeys.push(hk);
+    return undefined;
+  }
+
+  async scan(options: TxnScanOptions): Promise<KeyValue[]> {
+    this.checkActive();
+    const ts = this.snapshot();
+    const reverse = options.reverse === true;
+    const limit = options.limit ?? Infinity;
+    const out: KeyValue[] = [];
+    let lo = headKey(options.start);
+    let hi = headKey(options.end);
+    if (limit <= 0 || Buffer.compare(lo, hi) >= 0) return out;
+    for (;;) {
+      let stopAt: { hk: Buffer; head: Head } | undefined;
+      const it = this.mgr.engine.iterator(reverse ? { gte: lo, lt: hi, reverse } : { gte: lo, lt: hi });
+      try {
+        for (; it.valid() && out.length < limit; it.next()) {
+          const h = decodeHead(it.value());
+          const look = this.look(h, ts);
+          let v: Buffer | undefined;
+          if (look === Look.committed) {
+            v = h.committedTs <= ts ? h.committedValue : this.historyAt(userKeyOfHead(it.key()), ts);
+          } else if (look === Look.ownIntent) {
+            v = h.intentValue;
+          } else if (look === Look.ownLock) {
+            v = h.committedValue;
+          } else {
+            // Resolving or waiting changes the keyspace: leave the iterator first.
+            stopAt = { hk: Buffer.from(it.key()), head: h };
+            break;
+          }
+          if (v !== undefined) out.push({ key: Buffer.from(userKeyOfHead(it.key())), value: Buffer.from(v) });
+        }
+      } finally {
+        it.close();
+      }
+      if (stopAt === undefined) break;
+      if (this.look(stopAt.head, ts) === Look.orphan) this.mgr.resolveOrphan(stopAt.hk, stopAt.head);
+      else await this.waitFor(this.owner(stopAt.head), userKeyOfHead(stopAt.hk));
+      // Resume at the key we stopped on (inclusive).
+      if (reverse) hi = Buffer.concat([stopAt.hk, ZERO_BYTE]);
+      else lo = stopAt.hk;
+    }
+    if (this.trackReads) {
+      // The range actually examined: up to the last returned key when the limit cut the scan short.
+      const full = out.length < limit;
+      const start = headKey(options.start);
+      const end = headKey(options.end);
+      const last = out[out.length - 1];
+      if (full || last === undefined) this.readSpans.push({ gte: start, lt: end });
+      else if (reverse) this.readSpans.push({ gte: headKey(last.key), lt: end });
+      else this.readSpans.push({ gte: start, lt: Buffer.concat([headKey(last.key), ZERO_BYTE]) });
+    }
+    return out;
+  }
+
+  // ─── writes ───────────────────────────────────────────────────────────
+
+  put(key: Uint8Array, value: Uint8Array): Promise<void> {
+    return this.write(key, IntentKind.put, Buffer.from(value));
+  }
+
+  delete(key: Uint8Array): Promise<void> {
+    return this.write(key, IntentKind.delete, undefined);
+  }
+
+  lockForUpdate(key: Uint8Array): Promise<void> {
+    return this.write(key, IntentKind.lock, undefined);
+  }
+
+  /**
+   * Locks the key, then reads it: the snapshot's version under REPEATABLE
+   * READ / SERIALIZABLE (40001 if it changed since), the latest committed
+   * version under READ COMMITTED. What UPDATE / SELECT FOR UPDATE need.
+   */
+  async getForUpdate(key: Uint8Array): Promise<Buffer | undefined> {
+    await this.lockForUpdate(key);
+    return this.get(key);
+  }
+
+  private async write(key: Uint8Array, kind: IntentKind, value: Buffer | undefined): Promise<void> {
+    this.checkActive();
+    if (this.readOnly) throw readOnlyWrite();
+    const ts = this.snapshot();
+    const hk = headKey(key);
+    const engine = this.mgr.engine;
+    for (;;) {
+      const raw = engine.get(hk);
+      const h = raw === undefined ? undefined : decodeHead(raw);
+      if (h !== undefined && h.intentTxn !== 0 && h.intentTxn !== this.numericId) {
+        if (this.mgr.live.has(h.intentTxn)) await this.waitFor(this.owner(h), key);
+        else this.mgr.resolveOrphan(hk, h);
+        continue;
+      }
+      if (this.isolation !== 'read committed' && h !== undefined && h.committedTs > ts) {
+        throw this.fail(concurrentUpdate(key, formatTxnId(h.committedTxn), h.committedTs));
+      }
+      const own = h !== undefined && h.intentTxn === this.numericId;
+      if (kind === IntentKind.lock && own) return; // already locked (or written): never downgrade
+      this.undo.push({ hk, prevKind: own ? h.intentKind : undefined, prevValue: own ? h.intentValue : undefined });
+      this.intents.set(hk.toString('latin1'), hk);
+      const next = encodeHead({
+        committedTs: h?.committedTs ?? 0,
+        committedTxn: h?.committedTxn ?? 0,
+        committedValue: h?.committedValue,
+        intentTxn: this.numericId,
+        intentKind: kind,
+        intentValue: value,
+      });
+      assert(next !== undefined, 'intent head encodes to nothing');
+      engine.put(hk, next);
+      return;
+    }
+  }
+
+  // ─── savepoints ───────────────────────────────────────────────────────
+
+  savepoint(name: string): void {
+    this.checkActive();
+    this.savepoints.push({ name, undoLength: this.undo.length });
+  }
+
+  async rollbackToSavepoint(name: string): Promise<void> {
+    this.checkActive();
+    const i = this.findSavepoint(name);
+    const sp = this.savepoints[i]!;
+    const engine = this.mgr.engine;
+    const batch = new WriteBatch();
+    // Undo in reverse so that several writes to one key restore the oldest state.
+    // Batch ops on one key apply in order, so the last restore (the oldest) wins.
+    const latest = new Map<string, Head>();
+    for (let j = this.undo.length - 1; j >= sp.undoLength; j--) {
+      const u = this.undo[j]!;
+      const k = u.hk.toString('latin1');
+      let h = latest.get(k);
+      if (h === undefined) {
+        const raw = engine.get(u.hk);
+        assert(raw !== undefined, 'own intent vanished');
+        h = decodeHead(raw);
+        assert(h.intentTxn === this.numericId, 'own intent replaced by another transaction');
+      }
+      const restored: Head = {
+        ...h,
+        intentTxn: u.prevKind === undefined ? 0 : this.numericId,
+        intentKind: u.prevKind ?? IntentKind.lock,
+        intentValue: u.prevValue,
+      };
+      latest.set(k, restored);
+      const enc = encodeHead(restored);
+      if (enc === undefined) batch.delete(u.hk);
+      else batch.put(u.hk, enc);
+      if (u.prevKind === undefined) this.intents.delete(k);
+    }
+    engine.write(batch);
+    this.undo.length = sp.undoLength;
+    this.savepoints.length = i + 1;
+    this.notifyWaiters(); // locks taken after the savepoint are gone
+  }
+
+  releaseSavepoint(name: string): void {
+    this.checkActive();
+    this.savepoints.length = this.findSavepoint(name);
+  }
+
+  private findSavepoint(name: string): number {
+    for (let i = this.savepoints.length - 1; i >= 0; i--) if (this.savepoints[i]!.name === name) return i;
+    throw noSuchSavepoint(name);
+  }
+
+  // ─── commit / rollback ────────────────────────────────────────────────
+
+  async commit(): Promise<void> {
+    this.checkActive();
+    if (this.intents.size === 0) {
+      // Nothing written: serializes at its snapshot, nothing to make durable.
+      this.finish('committed');
+      return;
+    }
+    let commitTs: Timestamp;
+    for (;;) {
+      commitTs = this.mgr.now();
+      if (!this.trackReads || this.mgr.lastCommitTs <= this.readTs) break;
+      const blocker = this.refresh(commitTs);
+      if (blocker === undefined) break;
+      await this.waitFor(blocker, undefined);
+    }
+    // From here to the record put nothing awaits: no one can commit in between.
+    this.phase = 'committing';
+    this.commitTs = commitTs;
+    if (commitTs > this.mgr.lastCommitTs) this.mgr.lastCommitTs = commitTs;
+    const engine = this.mgr.engine;
+    const rk = recordKey(this.numericId);
+    const hks = [...this.intents.values()];
+    engine.put(rk, encodeTxnRecord(commitTs, hks.map((hk) => userKeyOfHead(hk))));
+    try {
+      await engine.sync(); // the commit point: durable record flip
+    } finally {
+      // Even when sync fails the record is in the engine, so the engine's
+      // state says committed; resolving keeps memory consistent with it and
+      // releases the locks. The caller still sees the I/O error.
+      const batch = new WriteBatch();
+      for (const hk of hks) this.mgr.resolveIntentInto(batch, hk, this.numericId, commitTs);
+      batch.delete(rk);
+      engine.write(batch);
+      this.finish('committed');
+    }
+  }
+
+  async rollback(): Promise<void> {
+    if (this.phase === 'aborted') return;
+    if (this.phase !== 'active') throw txnFinished(this.phase);
+    this.abortNow();
+  }
+
+  /** Called by the manager at close. */
+  abortFromManager(): void {
+    if (this.phase === 'active') this.abortNow();
+  }
+
+  private abortNow(): void {
+    const batch = new WriteBatch();
+    for (const hk of this.intents.values()) this.mgr.resolveIntentInto(batch, hk, this.numericId, undefined);
+    if (batch.length > 0) this.mgr.engine.write(batch);
+    this.finish('aborted');
+  }
+
+  private finish(phase: 'committed' | 'aborted'): void {
+    this.phase = phase;
+    this.intents.clear();
+    this.undo.length = 0;
+    this.readKeys.length = 0;
+    this.readSpans.length = 0;
+    this.mgr.live.delete(this.numericId);
+    this.notifyWaiters();
+  }
+
+  /** Aborts and returns the error to throw. */
+  private fail(err: NextDbError): NextDbError {
+    if (this.phase === 'active') this.abortNow();
+    return err;
+  }
+
+  /**
+   * Read refresh: undefined if nothing read changed since the snapshot;
+   * throws 40001 if something did; returns a committing transaction to
+   * wait for when one holds an intent on something read.
+   */
+  private refresh(commitTs: Timestamp): MvccTxn | undefined {
+    const engine = this.mgr.engine;
+    const check = (hk: Buffer, raw: Buffer, what: 'key' | 'range'): MvccTxn | undefined => {
+      const h = decodeHead(raw);
+      if (h.intentTxn !== 0 && h.intentTxn !== this.numericId) {
+        const owner = this.mgr.live.get(h.intentTxn);
+        if (owner !== undefined && owner.isCommitting) {
+          assert(owner.committedAt < commitTs, 'committing transaction above a later commit timestamp');
+          return owner;
+        }
+      }
+      if (h.committedTs > this.readTs) throw this.fail(readWriteConflict(userKeyOfHead(hk), formatTxnId(h.committedTxn), h.committedTs, what));
+      return undefined;
+    };
+    for (const hk of this.readKeys) {
+      const raw = engine.get(hk);
+      if (raw === undefined) continue;
+      const w = check(hk, raw, 'key');
+      if (w !== undefined) return w;
+    }
+    for (const span of this.readSpans) {
+      const it = engine.iterator({ gte: span.gte, lt: span.lt });
+      try {
+        for (; it.valid(); it.next()) {
+          const w = check(it.key(), it.value(), 'range');
+          if (w !== undefined) return w;
+        }
+      } finally {
+        it.close();
+      }
+    }
+    return undefined;
+  }
+
+  // ─── helpers ──────────────────────────────────────────────────────────
+
+  private snapshot(): Timestamp {
+    if (this.readTs === 0) this.readTs = this.mgr.now();
+    return this.readTs;
+  }
+
+  private look(h: Head, ts: Timestamp): Look {
+    if (h.intentTxn === 0) return Look.committed;
+    if (h.intentTxn === this.numericId) return h.intentKind === IntentKind.lock ? Look.ownLock : Look.ownIntent;
+    const owner = this.mgr.live.get(h.intentTxn);
+    if (owner === undefined) return Look.orphan;
+    if (owner.phase === 'committing' && owner.commitTs <= ts) return Look.wait;
+    return Look.committed;
+  }
+
+  private owner(h: Head): MvccTxn {
+    const o = this.mgr.live.get(h.intentTxn);
+    assert(o !== undefined, 'owner of intent is not live');
+    return o;
+  }
+
+  /** The newest history version of `userKey` at or below `ts`. */
+  private historyAt(userKey: Uint8Array, ts: Timestamp): Buffer | undefined {
+    const it = this.mgr.engine.iterator({ gte: historyKey(userKey, ts), lt: historyRange(userKey).lt });
+    try {
+      if (!it.valid()) return undefined;
+      const v = decodeHistoryValue(it.value()).value;
+      return v === undefined ? undefined : Buffer.from(v);
+    } finally {
+      it.close();
+    }
+  }
+
+  /** Waits until `owner` releases something (ends, or rolls back to a savepoint). */
+  private async waitFor(owner: MvccTxn, key: Uint8Array | undefined): Promise<void> {
+    assert(owner !== this, 'transaction waits for itself');
+    const cycle: string[] = [this.id, owner.id];
+    let t = owner.waitingFor;
+    for (let n = 0; t !== undefined && n < MAX_WAIT_CHAIN; n++, t = t.waitingFor) {
+      cycle.push(t.id);
+      if (t === this) throw this.fail(deadlockVictim(cycle, key ?? Buffer.alloc(0)));
+    }
+    this.waitingFor = owner;
+    try {
+      await new Promise<void>((resolve) => owner.waiters.push(resolve));
+    } finally {
+      this.waitingFor = undefined;
+    }
+    this.checkActive();
+  }
+
+  private notifyWaiters(): void {
+    const w = this.waiters;
+    if (w.length === 0) return;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  private checkActive(): void {
+    if (this.phase === 'active') {
+      if (this.mgr.isClosed) throw this.fail(managerClosed());
+      return;
+    }
+    if (this.phase === 'aborted') throw txnAborted();
+    throw txnFinished(this.phase);
+  }
+}
+
+const ZERO_BYTE = Buffer.from([0]);

@@ -1,0 +1,319 @@
+/**
+ * MvccTxnManager: hands out transactions over one Engine and owns what they
+ * share: the HLC, the table of live transactions (for intent ownership and
+ * lock waits), recovery at open, intent resolution and garbage collection.
+ *
+ * Life of a write (see docs/internals/transactions.md for the whole story):
+ *
+ *   put ──► head gets an intent {txn id, value}      (visible to nobody else;
+ *                                                      it is the key's lock)
+ *   commit ──► record {committed, commitTs, keys} ──► await engine.sync()
+ *          ──► one batch: every head := committed version @commitTs, the
+ *              superseded version moved to history, record deleted
+ *
+ * Crash safety: before the record is durable the transaction is aborted
+ * (its intents are orphans: no live owner, no record); after, recovery at
+ * open finishes the resolution batch from the record. Either way all or
+ * none of the transaction is visible. Intents of the previous boot can never
+ * be mistaken for a live transaction's because transaction ids carry a boot
+ * epoch that is persisted and bumped at every open.
+ *
+ * Waiting is in memory only (a txn's `waiters`), never in the on-disk
+ * format: an intent just names its owner, and whoever meets it asks the
+ * owner's state here.
+ */
+
+import type { Engine } from '../storage/engine.ts';
+import { WriteBatch } from '../storage/write-batch.ts';
+import { assert } from '../util/assert.ts';
+import { systemClock, type Clock } from '../util/clock.ts';
+import type { IsolationLevel, Txn, TxnManager, TxnOptions } from './api.ts';
+import { managerClosed } from './conflict-errors.ts';
+import { decodeHead, encodeHead, encodeHistoryValue, IntentKind, type Head } from './head.ts';
+import { Hlc, LOGICAL_PER_MS, type Timestamp } from './hlc.ts';
+import {
+  BOOT_KEY,
+  decodeHistoryKey,
+  HEAD_SPACE_END,
+  HEAD_SPACE_START,
+  headKey,
+  HISTORY_SPACE_END,
+  HISTORY_SPACE_START,
+  historyKey,
+  HLC_CEILING_KEY,
+  readU64,
+  RECORD_SPACE_END,
+  RECORD_SPACE_START,
+  recordKey,
+  u64Bytes,
+  userKeyOfHead,
+} from './keys.ts';
+import { MvccTxn } from './transaction.ts';
+import { decodeTxnRecord } from './txn-record.ts';
+
+export interface TxnManagerOptions {
+  /** Time source for the HLC (default: the system clock). */
+  readonly clock?: Clock;
+  /** Versions younger than this stay readable even when no transaction needs them (default 0). */
+  readonly gcRetentionMs?: number;
+}
+
+export interface GcStats {
+  readonly horizon: Timestamp;
+  readonly versionsRemoved: number;
+  readonly headsRemoved: number;
+}
+
+/** How far ahead of handed-out timestamps the persisted HLC ceiling runs. */
+const HLC_CEILING_WINDOW = 10_000 * LOGICAL_PER_MS;
+/** GC writes its deletions in batches of at most this many keys. */
+const GC_BATCH_KEYS_MAX = 1024;
+const TWO_32 = 0x1_0000_0000;
+const BOOT_MAX = 0x1f_ffff; // ids are boot * 2^32 + seq and must stay safe integers
+
+export class MvccTxnManager implements TxnManager {
+  readonly hlc: Hlc;
+  /** Live (active or committing) transactions by numeric id. */
+  readonly live = new Map<number, MvccTxn>();
+  /** The largest commit timestamp handed to any transaction; lets read refresh skip work. */
+  lastCommitTs: Timestamp = 0;
+  private seq = 0;
+  private ceiling: Timestamp = 0;
+  private closed = false;
+
+  private constructor(
+    readonly engine: Engine,
+    readonly boot: number,
+    clock: Clock,
+    private readonly gcRetentionMs: number,
+  ) {
+    this.hlc = new Hlc(clock);
+  }
+
+  /** Opens the manager: bumps the boot epoch, restores the HLC, finishes committed transactions. */
+  static async open(engine: Engine, options: TxnManagerOptions = {}): Promise<MvccTxnManager> {
+    const bootRaw = engine.get(BOOT_KEY);
+    const boot = (bootRaw === undefined ? 0 : bootRaw.readUInt32BE(0)) + 1;
+    assert(boot <= BOOT_MAX, 'boot epoch exhausted');
+    const bootBuf = Buffer.allocUnsafe(4);
+    bootBuf.writeUInt32BE(boot, 0);
+    engine.put(BOOT_KEY, bootBuf);
+    const m = new MvccTxnManager(engine, boot, options.clock ?? systemClock, options.gcRetentionMs ?? 0);
+    const ceilingRaw = engine.get(HLC_CEILING_KEY);
+    if (ceilingRaw !== undefined) m.hlc.update(readU64(ceilingRaw, 0));
+    m.now(); // persists a fresh ceiling
+    m.recover();
+    await engine.sync();
+    return m;
+  }
+
+  begin(options: TxnOptions = {}): Txn {
+    return this.beginTxn(options.isolation ?? 'serializable', options.readOnly ?? false);
+  }
+
+  beginTxn(isolation: IsolationLevel, readOnly: boolean): MvccTxn {
+    if (this.closed) throw managerClosed();
+    const id = this.boot * TWO_32 + this.seq++;
+    assert(this.seq < TWO_32, 'transaction id space of this boot exhausted');
+    const txn = new MvccTxn(this, id, isolation, readOnly);
+    this.live.set(id, txn);
+    return txn;
+  }
+
+  /** A fresh timestamp; keeps the persisted ceiling ahead of it. */
+  now(): Timestamp {
+    const ts = this.hlc.now();
+    if (ts >= this.ceiling) {
+      // Written without its own sync: any commit at a timestamp above the
+      // old ceiling syncs after this put, and the engine makes writes
+      // durable in order.
+      this.ceiling = ts + HLC_CEILING_WINDOW;
+      this.engine.put(HLC_CEILING_KEY, u64Bytes(this.ceiling));
+    }
+    return ts;
+  }
+
+  /**
+   * Adds to `batch` the resolution of `txnId`'s intent on the key, as
+   * committed at `commitTs` or (undefined) aborted. Skips keys whose head
+   * no longer carries that transaction's intent, so it is idempotent.
+   */
+  resolveIntentInto(batch: WriteBatch, hk: Buffer, txnId: number, commitTs: Timestamp | undefined): void {
+    const raw = this.engine.get(hk);
+    if (raw === undefined) return;
+    const h = decodeHead(raw);
+    if (h.intentTxn !== txnId) return;
+    const next = resolvedHead(h, hk, txnId, commitTs, batch);
+    if (next === undefined) batch.delete(hk);
+    else batch.put(hk, next);
+  }
+
+  /**
+   * Resolves an intent whose owner is not live: the owner committed if its
+   * record says so (then the whole record is finished), else it is aborted.
+   */
+  resolveOrphan(hk: Buffer, h: Head): void {
+    assert(!this.live.has(h.intentTxn), 'resolveOrphan on a live transaction');
+    const rk = recordKey(h.intentTxn);
+    const rec = this.engine.get(rk);
+    const batch = new WriteBatch();
+    if (rec !== undefined) {
+      const r = decodeTxnRecord(rec);
+      for (const k of r.keys) this.resolveIntentInto(batch, headKey(k), h.intentTxn, r.commitTs);
+      batch.delete(rk);
+    } else {
+      this.resolveIntentInto(batch, hk, h.intentTxn, undefined);
+    }
+    this.engine.write(batch);
+  }
+
+  /** Finishes the resolution of every committed record left by a crash. */
+  private recover(): void {
+    const records: [Buffer, Buffer][] = [...this.engine.scan({ gte: RECORD_SPACE_START, lt: RECORD_SPACE_END })];
+    for (const [rk, rv] of records) {
+      const txnId = readU64(rk, 1);
+      const r = decodeTxnRecord(rv);
+      this.hlc.update(r.commitTs);
+      const batch = new WriteBatch();
+      for (const k of r.keys) this.resolveIntentInto(batch, headKey(k), txnId, r.commitTs);
+      batch.delete(rk);
+      this.engine.write(batch);
+    }
+  }
+
+  /** The oldest timestamp any live transaction (or the retention window) may still read at. */
+  horizon(): Timestamp {
+    let h = this.hlc.now() - Math.floor(this.gcRetentionMs * LOGICAL_PER_MS);
+    for (const t of this.live.values()) {
+      const ts = t.snapshotTsIfTaken();
+      if (ts !== 0 && ts < h) h = ts;
+    }
+    return h;
+  }
+
+  /**
+   * Removes versions no reader at or above the horizon can see: history
+   * versions older than the newest one at or below the horizon, and
+   * tombstone heads at or below it (with all their history).
+   */
+  async gc(): Promise<GcStats> {
+    if (this.closed) throw managerClosed();
+    const horizon = this.horizon();
+    let versionsRemoved = 0;
+    let headsRemoved = 0;
+
+    // History: per user key, newest first. A version at or below the horizon
+    // is needed only if it is the newest such (the head is newer than the horizon).
+    let from: Buffer = HISTORY_SPACE_START;
+    let currentUser: Buffer | undefined;
+    let haveVisibleAtHorizon = false;
+    for (;;) {
+      const dels: Buffer[] = [];
+      let resumeAt: Buffer | undefined;
+      const it = this.engine.iterator({ gte: from, lt: HISTORY_SPACE_END });
+      try {
+        for (; it.valid(); it.next()) {
+          if (dels.length >= GC_BATCH_KEYS_MAX) {
+            resumeAt = Buffer.from(it.key());
+            break;
+          }
+          const { userKey, ts } = decodeHistoryKey(it.key());
+          if (currentUser === undefined || !currentUser.equals(userKey)) {
+            currentUser = userKey;
+            const head = this.engine.get(headKey(userKey));
+            const h = head === undefined ? undefined : decodeHead(head);
+            haveVisibleAtHorizon = h === undefined || h.committedTs === 0 || h.committedTs <= horizon;
+          }
+          if (ts > horizon) continue;
+          if (!haveVisibleAtHorizon) {
+            haveVisibleAtHorizon = true;
+            continue;
+          }
+          dels.push(Buffer.from(it.key()));
+        }
+      } finally {
+        it.close();
+      }
+      if (dels.length > 0) {
+        const batch = new WriteBatch();
+        for (const k of dels) batch.delete(k);
+        this.engine.write(batch);
+        versionsRemoved += dels.length;
+      }
+      if (resumeAt === undefined) break;
+      from = resumeAt;
+      currentUser = undefined; // the head may change while we yield; re-read it (keeping more is safe)
+      await Promise.resolve(); // let other work run between batches
+    }
+
+    // Heads: tombstones at or below the horizon go (keeping any intent).
+    from = HEAD_SPACE_START;
+    for (;;) {
+      const batch = new WriteBatch();
+      let resumeAt: Buffer | undefined;
+      const it = this.engine.iterator({ gte: from, lt: HEAD_SPACE_END });
+      try {
+        for (; it.valid(); it.next()) {
+          if (batch.length >= GC_BATCH_KEYS_MAX) {
+            resumeAt = Buffer.from(it.key());
+            break;
+          }
+          const h = decodeHead(it.value());
+          if (h.committedTs === 0 || h.committedValue !== undefined || h.committedTs > horizon) continue;
+          const next = encodeHead({ ...h, committedTs: 0, committedTxn: 0, committedValue: undefined });
+          if (next === undefined) batch.delete(it.key());
+          else batch.put(it.key(), next);
+          headsRemoved++;
+        }
+      } finally {
+        it.close();
+      }
+      if (batch.length > 0) this.engine.write(batch);
+      if (resumeAt === undefined) break;
+      from = resumeAt;
+      await Promise.resolve();
+    }
+    return { horizon, versionsRemoved, headsRemoved };
+  }
+
+  stats(): { live: number; boot: number; lastCommitTs: Timestamp } {
+    return { live: this.live.size, boot: this.boot, lastCommitTs: this.lastCommitTs };
+  }
+
+  /** Aborts live transactions and refuses new ones. Does not close the engine (the caller owns it). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of [...this.live.values()]) t.abortFromManager();
+    await this.engine.sync();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+}
+
+/**
+ * The head after resolving `txnId`'s intent; for a committed put/delete the
+ * superseded committed version is added to `batch` as history.
+ */
+function resolvedHead(h: Head, hk: Buffer, txnId: number, commitTs: Timestamp | undefined, batch: WriteBatch): Buffer | undefined {
+  if (commitTs === undefined || h.intentKind === IntentKind.lock) {
+    return encodeHead({ ...h, intentTxn: 0, intentKind: IntentKind.lock, intentValue: undefined });
+  }
+  assert(commitTs > h.committedTs, 'commit timestamp not above the previous version');
+  if (h.committedTs !== 0) {
+    batch.put(historyKey(userKeyOfHead(hk), h.committedTs), encodeHistoryValue(h.committedTxn, h.committedValue));
+  } else if (h.intentKind === IntentKind.delete) {
+    return undefined; // deleting a key that never had a committed version leaves nothing
+  }
+  return encodeHead({
+    committedTs: commitTs,
+    committedTxn: txnId,
+    committedValue: h.intentKind === IntentKind.put ? (h.intentValue ?? Buffer.alloc(0)) : undefined,
+    intentTxn: 0,
+    intentKind: IntentKind.lock,
+    intentValue: undefined,
+  });
+}
+

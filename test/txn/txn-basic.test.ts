@@ -1,0 +1,275 @@
+// Behaviour of single transactions and simple pairs over the MemoryEngine:
+// snapshots, own writes, scans, savepoints, waiting, deadlock, first-updater
+// wins, read refresh, GC. The anomaly matrix and the bank test live beside it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MemoryEngine } from '../../src/storage/memory-engine.ts';
+import { ManualClock } from '../../src/util/clock.ts';
+import { NextDbError } from '../../src/util/errors.ts';
+import { openTxnManager, type MvccTxnManager } from '../../src/txn/index.ts';
+
+const b = (s: string): Buffer => Buffer.from(s);
+const str = (v: Buffer | undefined): string | undefined => v?.toString();
+
+async function open(): Promise<MvccTxnManager> {
+  return openTxnManager(new MemoryEngine(), { clock: new ManualClock(1_000) });
+}
+
+async function seed(m: MvccTxnManager, kv: Record<string, string>): Promise<void> {
+  const t = m.begin();
+  for (const [k, v] of Object.entries(kv)) await t.put(b(k), b(v));
+  await t.commit();
+}
+
+async function code(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'ok';
+  } catch (e) {
+    if (e instanceof NextDbError) return e.code;
+    throw e;
+  }
+}
+
+test('own writes are visible to self only until commit; snapshot is stable', async () => {
+  const m = await open();
+  await seed(m, { a: '1' });
+  const t1 = m.begin({ isolation: 'repeatable read' });
+  const t2 = m.begin({ isolation: 'repeatable read' });
+  assert.equal(str(await t2.get(b('a'))), '1'); // t2 snapshot taken here
+  await t1.put(b('a'), b('2'));
+  await t1.put(b('b'), b('x'));
+  assert.equal(str(await t1.get(b('a'))), '2');
+  assert.equal(str(await t2.get(b('a'))), '1');
+  assert.equal(await t2.get(b('b')), undefined);
+  await t1.commit();
+  assert.equal(str(await t2.get(b('a'))), '1');
+  assert.equal(await t2.get(b('b')), undefined);
+  await t2.commit();
+  const t3 = m.begin();
+  assert.equal(str(await t3.get(b('a'))), '2');
+  assert.deepEqual(
+    (await t3.scan({ start: b(''), end: b('z') })).map((kv) => `${kv.key}=${kv.value}`),
+    ['a=2', 'b=x'],
+  );
+  await t3.commit();
+  await m.close();
+});
+
+test('scan: bounds, reverse, limit, deletes, own intents, history versions', async () => {
+  const m = await open();
+  await seed(m, { a: '1', b: '2', c: '3', d: '4' });
+  const old = m.begin({ isolation: 'repeatable read' });
+  old.beginStatement();
+  const t = m.begin();
+  await t.delete(b('b'));
+  await t.put(b('c'), b('33'));
+  await t.put(b('bb'), b('new'));
+  const fmt = (kvs: { key: Buffer; value: Buffer }[]): string => kvs.map((kv) => `${kv.key}=${kv.value}`).join(',');
+  assert.equal(fmt(await t.scan({ start: b('a'), end: b('d') })), 'a=1,bb=new,c=33');
+  assert.equal(fmt(await t.scan({ start: b('a'), end: b('e'), reverse: true, limit: 2 })), 'd=4,c=33');
+  await t.commit();
+  assert.equal(fmt(await old.scan({ start: b('a'), end: b('e') })), 'a=1,b=2,c=3,d=4');
+  assert.equal(fmt(await old.scan({ start: b('b'), end: b('e'), limit: 2 })), 'b=2,c=3');
+  const now = m.begin();
+  assert.equal(fmt(await now.scan({ start: b('a'), end: b('e') })), 'a=1,bb=new,c=33,d=4');
+  await now.commit();
+  await old.commit();
+  await m.close();
+});
+
+test('keys containing zero bytes keep their order and history', async () => {
+  const m = await open();
+  const keys = [Buffer.from([1]), Buffer.from([1, 0]), Buffer.from([1, 0, 0]), Buffer.from([1, 0, 1]), Buffer.from([1, 1])];
+  for (let round = 0; round < 3; round++) {
+    const t = m.begin();
+    for (const k of keys) await t.put(k, Buffer.from(`${k.toString('hex')}-${round}`));
+    await t.commit();
+  }
+  const t = m.begin();
+  const kvs = await t.scan({ start: Buffer.alloc(0), end: Buffer.from([2]) });
+  assert.deepEqual(
+    kvs.map((kv) => kv.key.toString('hex')),
+    keys.map((k) => k.toString('hex')),
+  );
+  assert.ok(kvs.every((kv) => kv.value.toString().endsWith('-2')));
+  await t.commit();
+  await m.close();
+});
+
+test('savepoints: nested rollback-to undoes later writes and keeps earlier ones', async () => {
+  const m = await open();
+  await seed(m, { a: '0' });
+  const t = m.begin();
+  await t.put(b('a'), b('1'));
+  t.savepoint('s1');
+  await t.put(b('a'), b('2'));
+  await t.put(b('b'), b('2'));
+  t.savepoint('s2');
+  await t.delete(b('a'));
+  assert.equal(await t.get(b('a')), undefined);
+  await t.rollbackToSavepoint('s2');
+  assert.equal(str(await t.get(b('a'))), '2');
+  await t.rollbackToSavepoint('s1');
+  assert.equal(str(await t.get(b('a'))), '1');
+  assert.equal(await t.get(b('b')), undefined);
+  assert.equal(await code(t.rollbackToSavepoint('s2')), '3B001');
+  t.savepoint('s3');
+  await t.put(b('c'), b('3'));
+  t.releaseSavepoint('s3');
+  assert.throws(() => t.releaseSavepoint('s3'), /does not exist/);
+  await t.commit();
+  const r = m.begin();
+  assert.equal(str(await r.get(b('a'))), '1');
+  assert.equal(await r.get(b('b')), undefined);
+  assert.equal(str(await r.get(b('c'))), '3');
+  await r.commit();
+  await m.close();
+});
+
+test('rollback-to releases a lock taken after the savepoint', async () => {
+  const m = await open();
+  await seed(m, { a: '0' });
+  const t1 = m.begin({ isolation: 'read committed' });
+  t1.savepoint('s');
+  await t1.put(b('a'), b('1'));
+  const t2 = m.begin({ isolation: 'read committed' });
+  let done = false;
+  const w = t2.put(b('a'), b('2')).then(() => (done = true));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(done, false);
+  await t1.rollbackToSavepoint('s');
+  await w;
+  assert.equal(done, true);
+  await t2.commit();
+  await t1.commit();
+  await m.close();
+});
+
+test('rollback discards writes; aborted transactions accept only rollback', async () => {
+  const m = await open();
+  await seed(m, { a: '1' });
+  const t = m.begin();
+  await t.put(b('a'), b('2'));
+  await t.rollback();
+  assert.equal(t.state, 'aborted');
+  assert.equal(await code(t.get(b('a'))), '25P02');
+  const r = m.begin({ readOnly: true });
+  assert.equal(str(await r.get(b('a'))), '1');
+  assert.equal(await code(r.put(b('a'), b('3'))), '25006');
+  await r.commit();
+  await m.close();
+});
+
+test('repeatable read: second updater waits, then fails with 40001 naming key and txn', async () => {
+  const m = await open();
+  await seed(m, { x: '1' });
+  const t1 = m.begin({ isolation: 'repeatable read' });
+  const t2 = m.begin({ isolation: 'repeatable read' });
+  t1.beginStatement();
+  t2.beginStatement();
+  await t1.put(b('x'), b('2'));
+  let settled = false;
+  const p = t2.put(b('x'), b('3')).then(
+    () => 'ok',
+    (e: NextDbError) => e,
+  );
+  void p.then(() => (settled = true));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(settled, false, 'second writer must wait');
+  await t1.commit();
+  const err = await p;
+  assert.ok(err instanceof NextDbError);
+  assert.equal(err.code, '40001');
+  assert.match(err.message, /"x"/);
+  assert.match(err.message, new RegExp(t1.id.replace('.', '\\.')));
+  assert.match(err.message, /retry/);
+  assert.equal(t2.state, 'aborted');
+  await m.close();
+});
+
+test('read committed: second updater waits, then proceeds on the latest version', async () => {
+  const m = await open();
+  await seed(m, { x: '1' });
+  const t1 = m.begin({ isolation: 'read committed' });
+  const t2 = m.begin({ isolation: 'read committed' });
+  t1.beginStatement();
+  await t1.put(b('x'), b(String(Number(str(await t1.getForUpdate(b('x')))) + 1)));
+  t2.beginStatement();
+  const p = (async () => {
+    const v = await t2.getForUpdate(b('x'));
+    await t2.put(b('x'), b(String(Number(str(v)) + 1)));
+  })();
+  await new Promise((r) => setImmediate(r));
+  await t1.commit();
+  await p;
+  await t2.commit();
+  const r = m.begin();
+  assert.equal(str(await r.get(b('x'))), '3');
+  await r.commit();
+  await m.close();
+});
+
+test('deadlock: the transaction that closes the cycle gets 40P01', async () => {
+  const m = await open();
+  await seed(m, { a: '0', b: '0' });
+  const t1 = m.begin();
+  const t2 = m.begin();
+  await t1.put(b('a'), b('1'));
+  await t2.put(b('b'), b('2'));
+  const p1 = t1.put(b('b'), b('1'));
+  await new Promise((r) => setImmediate(r));
+  const c2 = await code(t2.put(b('a'), b('2')));
+  assert.equal(c2, '40P01');
+  await p1;
+  await t1.commit();
+  const r = m.begin();
+  assert.equal(str(await r.get(b('a'))), '1');
+  assert.equal(str(await r.get(b('b'))), '1');
+  await r.commit();
+  await m.close();
+});
+
+test('serializable: write skew aborts the second committer; read-only never needs refresh', async () => {
+  const m = await open();
+  await seed(m, { x: '1', y: '1' });
+  const t1 = m.begin();
+  const t2 = m.begin();
+  const ro = m.begin({ readOnly: true });
+  for (const t of [t1, t2, ro]) {
+    await t.get(b('x'));
+    await t.get(b('y'));
+  }
+  await t1.put(b('x'), b('0'));
+  await t2.put(b('y'), b('0'));
+  await t1.commit();
+  assert.equal(await code(t2.commit()), '40001');
+  assert.equal(await code(ro.commit()), 'ok');
+  await m.close();
+});
+
+test('gc removes versions below the horizon and keeps what a live snapshot needs', async () => {
+  const clock = new ManualClock(1_000);
+  const m = await openTxnManager(new MemoryEngine(), { clock });
+  for (let i = 0; i < 5; i++) await seed(m, { k: `v${i}`, gone: `g${i}` });
+  const old = m.begin({ isolation: 'repeatable read' });
+  old.beginStatement();
+  for (let i = 5; i < 8; i++) await seed(m, { k: `v${i}` });
+  const del = m.begin();
+  await del.delete(b('gone'));
+  await del.commit();
+  const s1 = await m.gc();
+  assert.ok(s1.versionsRemoved >= 6, `removed ${s1.versionsRemoved}`);
+  assert.equal(str(await old.get(b('k'))), 'v4');
+  assert.equal(str(await old.get(b('gone'))), 'g4');
+  await old.commit();
+  const s2 = await m.gc();
+  assert.ok(s2.versionsRemoved >= 3);
+  assert.equal(s2.headsRemoved, 1);
+  const r = m.begin();
+  assert.equal(str(await r.get(b('k'))), 'v7');
+  assert.equal(await r.get(b('gone')), undefined);
+  await r.commit();
+  assert.equal(m.engine.stats()['keys'], 3); // boot, hlc ceiling, head of k
+  await m.close();
+});
