@@ -26,9 +26,23 @@ export async function main(argv: readonly string[]): Promise<void> {
 
   program
     .command('benchmark')
-    .description('run the benchmark suite')
-    .allowUnknownOption(true)
-    .action(() => notBuilt('benchmark', 'the benchmark suite'));
+    .description('run the benchmark suite (embedded by default, or against --url)')
+    .option('--url <url>', 'postgres:// URL of a server to benchmark (NextDB or PostgreSQL)')
+    .option('--workload <names>', 'comma-separated workloads, or "all"', 'all')
+    .option('--duration <seconds>', 'measured seconds per workload', Number, 4)
+    .option('--warmup <seconds>', 'warm-up seconds per workload (excluded)', Number, 1)
+    .option('--clients <n>', 'concurrent clients (default 4 embedded, 8 with --url)', Number)
+    .option('--rows <n>', 'rows in the data set', Number, 10_000)
+    .option('--distribution <d>', 'key choice: uniform or zipfian', 'uniform')
+    .option('--seed <n>', 'seed for key choice', Number, 1)
+    .option('--data <dir>', 'data directory for the embedded database (default: temporary)')
+    .option('--json <file>', 'write the raw figures as JSON')
+    .option('--html <file>', 'write a self-contained HTML report')
+    .action(async (opts: Record<string, unknown>) => {
+      const { runBenchmark } = await import('./benchmark/command.ts');
+      const defined = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
+      await runBenchmark(defined);
+    });
 
   await program.parseAsync(argv as string[]);
 }
