@@ -1,0 +1,696 @@
+/**
+ * PgConnection: the state machine of one PostgreSQL protocol connection.
+ *
+ *   startup ──SSLRequest──► 'S'/'N' (TLS upgrade) ──► startup
+ *      │ ──GSSENCRequest──► 'N'
+ *      │ ──CancelRequest──► cancel the matching session, close
+ *      ▼ StartupMessage
+ *   authenticating (trust | cleartext | md5 | SCRAM-SHA-256 rounds)
+ *      ▼ AuthenticationOk, ParameterStatus…, BackendKeyData, ReadyForQuery
+ *   ready ◄──────────────────────────────────────────────┐
+ *      Query ─► results… ReadyForQuery ──────────────────┤
+ *      Parse/Bind/Describe/Execute/Close/Flush ─► replies│
+ *      (error ─► ErrorResponse, discard until Sync)      │
+ *      Sync ─► ReadyForQuery(txnStatus) ─────────────────┘
+ *      Terminate / EOF / protocol error ─► closed
+ *
+ * Messages are handled strictly one at a time in arrival order (a pump
+ * drains the parser, awaiting the session between messages), so pipelined
+ * clients get replies in order. Replies accumulate in one BackendWriter and
+ * leave in one write at each ReadyForQuery, Flush, authentication step,
+ * or when the batch grows past `flushBytes`, so one round trip costs one
+ * write.
+ *
+ * Any framing error or protocol violation gets a FATAL ErrorResponse (when
+ * the protocol allows one) and closes this connection only. An exception
+ * that is not a NextDbError is a bug: it is logged and reported as XX000.
+ */
+
+import { performance } from 'node:perf_hooks';
+import { randomBytes } from 'node:crypto';
+import type { FormatCode, PartialResultsCarrier, RoleInfo, Session, StatementResult } from '../sql/api.ts';
+import { NextDbError, SqlState } from '../util/errors.ts';
+import { assertNever } from '../util/assert.ts';
+import { BackendWriter, type ErrorNoticeFields } from '../wire/backend-writer.ts';
+import { FrontendParser } from '../wire/frontend-parser.ts';
+import { type FrontendMessage, parsePasswordMessage, parseSaslInitialResponse } from '../wire/frontend-messages.ts';
+import { ProtocolError } from '../wire/protocol-error.ts';
+import { ScramServerExchange, checkPassword, md5ExpectedResponse, constantTimeEqual, scramMechanism, scramSecretFor } from '../wire/password-auth.ts';
+import type { ConnectionRegistry, RegisteredConnection } from './connection-registry.ts';
+import type { AuthConfig, AuthMethod, Logger, QueryObserver, ServerLimits, SessionProvider, Transport } from './server-types.ts';
+
+/** Batches larger than this are written before the next ReadyForQuery (large results). */
+const flushBytes = 64 * 1024;
+
+/** The parameters PostgreSQL 15 reports at startup (and again when they change). */
+export const reportedParameters = [
+  'application_name',
+  'client_encoding',
+  'DateStyle',
+  'default_transaction_read_only',
+  'in_hot_standby',
+  'integer_datetimes',
+  'IntervalStyle',
+  'is_superuser',
+  'server_encoding',
+  'server_version',
+  'session_authorization',
+  'standard_conforming_strings',
+  'TimeZone',
+] as const;
+
+export const defaultServerVersion = '15.0 (NextDB 0.1.0)';
+
+/** Values used when the session does not know a reported setting. */
+const parameterDefaults: Readonly<Record<string, string>> = {
+  application_name: '',
+  client_encoding: 'UTF8',
+  DateStyle: 'ISO, MDY',
+  default_transaction_read_only: 'off',
+  in_hot_standby: 'off',
+  integer_datetimes: 'on',
+  IntervalStyle: 'postgres',
+  server_encoding: 'UTF8',
+  server_version: defaultServerVersion,
+  standard_conforming_strings: 'on',
+  TimeZone: 'Etc/UTC',
+};
+
+/** Everything a connection shares with the rest of the server. */
+export interface ConnectionContext {
+  readonly provider: SessionProvider;
+  readonly registry: ConnectionRegistry;
+  readonly limits: ServerLimits;
+  readonly auth: AuthConfig;
+  readonly logger: Logger;
+  readonly observeQuery: QueryObserver;
+  /** Called once when the connection has ended (for metrics). */
+  readonly onClosed?: (c: PgConnection) => void;
+}
+
+type State =
+  | { readonly kind: 'startup' }
+  | { readonly kind: 'tls' }
+  | { readonly kind: 'auth-password'; readonly method: 'password' | 'md5'; readonly salt: Buffer }
+  | { readonly kind: 'auth-sasl-initial' }
+  | { readonly kind: 'auth-sasl-final'; readonly exchange: ScramServerExchange }
+  | { readonly kind: 'ready' }
+  | { readonly kind: 'closed' };
+
+const textFormats: readonly FormatCode[] = [];
+
+export class PgConnection {
+  private readonly parser: FrontendParser;
+  private readonly out = new BackendWriter();
+  private state: State = { kind: 'startup' };
+  private session: Session | undefined;
+  private pumping = false;
+  private skipToSync = false;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private user = '';
+  private database = '';
+  private role: RoleInfo | undefined;
+  private startupParams: Record<string, string> = {};
+  /** Result formats per portal, from Bind, for Describe(portal). */
+  private readonly portalFormats = new Map<string, readonly FormatCode[]>();
+  /** Last reported value of each ParameterStatus, to report changes. */
+  private readonly reported = new Map<string, string>();
+  private registration: RegisteredConnection | undefined;
+  private closedNotified = false;
+
+  constructor(
+    private readonly transport: Transport,
+    private readonly ctx: ConnectionContext,
+  ) {
+    this.parser = new FrontendParser({ maxMessageBytes: ctx.limits.maxMessageBytes });
+  }
+
+  get closed(): boolean {
+    return this.state.kind === 'closed';
+  }
+
+  /** Bytes from the client. */
+  onData(chunk: Buffer): void {
+    if (this.state.kind === 'closed') return;
+    this.clearIdleTimer();
+    this.parser.push(chunk);
+    void this.pump();
+  }
+
+  /** The peer closed or the socket failed. */
+  onEnd(): void {
+    this.shutdown();
+  }
+
+  /** Ends the connection from the server side with a FATAL message (shutdown, timeouts). */
+  terminate(code: string, message: string): void {
+    if (this.state.kind === 'closed') return;
+    this.out.errorResponse({ severity: 'FATAL', code, message });
+    this.flush();
+    this.shutdown();
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.state.kind !== 'closed' && this.state.kind !== 'tls') {
+        let msg: FrontendMessage | undefined;
+        try {
+          msg = this.parser.next();
+        } catch (err) {
+          this.fatal(err);
+          break;
+        }
+        if (msg === undefined) break;
+        try {
+          await this.handle(msg);
+        } catch (err) {
+          // Errors inside handlers are reported there; reaching here is a bug or a FATAL condition.
+          this.fatal(err);
+        }
+      }
+    } finally {
+      this.pumping = false;
+      if (this.state.kind !== 'closed') {
+        this.flush();
+        this.armIdleTimer();
+      }
+    }
+  }
+
+  private async handle(msg: FrontendMessage): Promise<void> {
+    switch (this.state.kind) {
+      case 'startup':
+        return this.handleStartup(msg);
+      case 'auth-password':
+      case 'auth-sasl-initial':
+      case 'auth-sasl-final':
+        return this.handleAuth(msg);
+      case 'ready':
+        return this.handleReady(msg);
+      case 'tls':
+      case 'closed':
+        return;
+      default:
+        assertNever(this.state, 'connection state');
+    }
+  }
+
+  // ---------------------------------------------------------------- startup
+
+  private async handleStartup(msg: FrontendMessage): Promise<void> {
+    switch (msg.kind) {
+      case 'sslRequest': {
+        // Bytes after SSLRequest but before the handshake would be read as plaintext: refuse them.
+        if (this.parser.bufferedBytes > 0) throw new ProtocolError('received unencrypted data after SSL request');
+        const startTls = this.transport.encrypted ? undefined : this.transport.startTls;
+        this.out.sslResponse(startTls !== undefined);
+        this.flush();
+        if (startTls === undefined) return;
+        this.state = { kind: 'tls' };
+        try {
+          await startTls();
+        } catch (err) {
+          this.ctx.logger.info({ err: errorText(err), remote: this.transport.remoteAddress }, 'TLS handshake failed');
+          this.shutdown();
+          return;
+        }
+        if (this.state.kind === 'tls') this.state = { kind: 'startup' };
+        return;
+      }
+      case 'gssEncRequest':
+        this.out.sslResponse(false);
+        this.flush();
+        return;
+      case 'cancelRequest':
+        // PostgreSQL never answers a CancelRequest; the requester just sees the connection close.
+        this.ctx.registry.cancel(msg.processId, msg.secretKey);
+        this.shutdown();
+        return;
+      case 'startup':
+        return this.startup(msg.protocolVersion, msg.params);
+      default:
+        throw new ProtocolError(`unexpected ${msg.kind} message during startup`);
+    }
+  }
+
+  private async startup(protocolVersion: number, params: Readonly<Record<string, string>>): Promise<void> {
+    const user = params.user;
+    if (user === undefined || user === '') {
+      throw new NextDbError(SqlState.invalidAuthorizationSpecification, 'no PostgreSQL user name specified in startup packet', { severity: 'FATAL' });
+    }
+    this.user = user;
+    this.database = params.database ?? user;
+    const unrecognized: string[] = [];
+    const sessionParams: Record<string, string> = {};
+    for (const [k, v] of Object.entries(params)) {
+      if (k.startsWith('_pq_.')) unrecognized.push(k);
+      else if (k !== 'user' && k !== 'database') sessionParams[k] = v;
+    }
+    this.startupParams = sessionParams;
+    if ((protocolVersion & 0xffff) !== 0 || unrecognized.length > 0) this.out.negotiateProtocolVersion(0, unrecognized);
+
+    if (this.ctx.registry.size >= this.ctx.limits.maxConnections) {
+      throw new NextDbError('53300', 'sorry, too many clients already', { severity: 'FATAL' });
+    }
+    this.role = this.ctx.provider.lookupRole === undefined ? undefined : await this.ctx.provider.lookupRole(user);
+    const method: AuthMethod = this.transport.isLoopback ? this.ctx.auth.local : this.ctx.auth.remote;
+    switch (method) {
+      case 'trust':
+        if (this.ctx.provider.lookupRole !== undefined && this.role === undefined) {
+          throw new NextDbError(SqlState.invalidAuthorizationSpecification, `role "${user}" does not exist`, { severity: 'FATAL' });
+        }
+        return this.authenticated();
+      case 'password':
+        this.state = { kind: 'auth-password', method: 'password', salt: Buffer.alloc(0) };
+        this.out.authenticationCleartextPassword();
+        return;
+      case 'md5': {
+        const salt = randomBytes(4);
+        this.state = { kind: 'auth-password', method: 'md5', salt };
+        this.out.authenticationMd5Password(salt);
+        return;
+      }
+      case 'scram-sha-256':
+        this.state = { kind: 'auth-sasl-initial' };
+        this.out.authenticationSasl([scramMechanism]);
+        return;
+      default:
+        assertNever(method, 'auth method');
+    }
+  }
+
+  /** The stored secret for the login role, or undefined when it has none. */
+  private storedSecret(): string | undefined {
+    const role = this.role;
+    if (role !== undefined && role.password !== null) return role.password;
+    const boot = this.ctx.auth.superuserPassword;
+    if (boot !== undefined && this.user === 'postgres' && (role === undefined || role.superuser)) return boot;
+    return undefined;
+  }
+
+  private authFailed(): NextDbError {
+    return new NextDbError(SqlState.invalidPassword, `password authentication failed for user "${this.user}"`, { severity: 'FATAL' });
+  }
+
+  private async handleAuth(msg: FrontendMessage): Promise<void> {
+    if (msg.kind !== 'password') throw new ProtocolError(`expected password response, got ${msg.kind} message`);
+    const state = this.state;
+    const stored = this.storedSecret();
+    switch (state.kind) {
+      case 'auth-password': {
+        const answer = parsePasswordMessage(msg.data);
+        let ok = false;
+        if (stored !== undefined) {
+          if (state.method === 'password') ok = checkPassword(stored, this.user, answer);
+          else {
+            const expected = md5ExpectedResponse(stored, this.user, state.salt);
+            ok = expected !== undefined && constantTimeEqual(expected, answer);
+          }
+        }
+        if (!ok) throw this.authFailed();
+        return this.authenticated();
+      }
+      case 'auth-sasl-initial': {
+        const initial = parseSaslInitialResponse(msg.data);
+        if (initial.mechanism !== scramMechanism) throw new ProtocolError(`client selected an invalid SASL authentication mechanism`);
+        if (initial.data === null) throw new ProtocolError('SASL initial response is missing');
+        // A role without a usable secret still gets a full exchange with a dummy secret, so the failure looks the same.
+        const secret = (stored === undefined ? undefined : scramSecretFor(stored)) ?? scramSecretFor(randomBytes(16).toString('hex'))!;
+        const exchange = new ScramServerExchange(secret);
+        this.out.authenticationSaslContinue(exchange.clientFirst(initial.data));
+        this.state = { kind: 'auth-sasl-final', exchange };
+        return;
+      }
+      case 'auth-sasl-final': {
+        const final = state.exchange.clientFinal(msg.data);
+        if (final === undefined || stored === undefined) throw this.authFailed();
+        this.out.authenticationSaslFinal(final);
+        return this.authenticated();
+      }
+      default:
+        throw new ProtocolError('unexpected password message');
+    }
+  }
+
+  private async authenticated(): Promise<void> {
+    if (this.role !== undefined && !this.role.canLogin) {
+      throw new NextDbError(SqlState.invalidAuthorizationSpecification, `role "${this.user}" is not permitted to log in`, { severity: 'FATAL' });
+    }
+    let session: Session;
+    try {
+      session = await this.ctx.provider.createSession({ user: this.user, database: this.database, params: this.startupParams });
+    } catch (err) {
+      throw asFatal(err);
+    }
+    if (this.state.kind === 'closed') {
+      await session.close();
+      return;
+    }
+    this.session = session;
+    const key = this.ctx.registry.allocateKey();
+    const reg: RegisteredConnection = {
+      processId: key.processId,
+      secretKey: key.secretKey,
+      remoteAddress: this.transport.remoteAddress,
+      connectedAtMs: Date.now(),
+      user: this.user,
+      database: this.database,
+      applicationName: this.startupParams.application_name ?? '',
+      state: 'idle',
+      currentQuery: undefined,
+      queryStartedAtMs: undefined,
+      cancel: () => session.cancel(),
+      terminate: (reason) => this.terminate(SqlState.adminShutdown, reason),
+    };
+    this.registration = reg;
+    this.ctx.registry.add(reg);
+    this.state = { kind: 'ready' };
+    this.out.authenticationOk();
+    for (const name of reportedParameters) {
+      const value = this.parameterValue(name);
+      this.reported.set(name, value);
+      this.out.parameterStatus(name, value);
+    }
+    this.out.backendKeyData(key.processId, key.secretKey);
+    this.out.readyForQuery(session.txnStatus);
+    this.flush();
+  }
+
+  private parameterValue(name: string): string {
+    const v = this.session?.getSetting(name);
+    if (v !== undefined) return v;
+    switch (name) {
+      case 'is_superuser':
+        return this.role === undefined || this.role.superuser ? 'on' : 'off';
+      case 'session_authorization':
+        return this.user;
+      case 'application_name':
+        return this.startupParams.application_name ?? '';
+      case 'client_encoding':
+        return this.startupParams.client_encoding ?? 'UTF8';
+      default:
+        return parameterDefaults[name] ?? '';
+    }
+  }
+
+  /** Sends ParameterStatus for reported settings that changed (after SET/RESET). */
+  private reportChangedParameters(): void {
+    for (const name of reportedParameters) {
+      const value = this.parameterValue(name);
+      if (this.reported.get(name) !== value) {
+        this.reported.set(name, value);
+        this.out.parameterStatus(name, value);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ ready
+
+  private async handleReady(msg: FrontendMessage): Promise<void> {
+    const session = this.session!;
+    if (this.skipToSync && msg.kind !== 'sync' && msg.kind !== 'terminate') return;
+    switch (msg.kind) {
+      case 'query':
+        return this.simpleQuery(session, msg.sql);
+      case 'parse':
+        return this.extended(async () => {
+          this.beginQuery(msg.sql);
+          await session.prepare(msg.name, msg.sql, msg.paramTypes);
+          this.out.parseComplete();
+        });
+      case 'bind':
+        return this.extended(() => {
+          session.bind(msg.portal, msg.statement, msg.paramFormats, msg.params, msg.resultFormats);
+          this.portalFormats.set(msg.portal, msg.resultFormats);
+          this.out.bindComplete();
+        });
+      case 'describe':
+        return this.extended(() => {
+          if (msg.target === 'S') {
+            const info = session.describeStatement(msg.name);
+            this.out.parameterDescription(info.paramTypes);
+            if (info.columns === undefined) this.out.noData();
+            else this.out.rowDescription(info.columns);
+          } else {
+            const columns = session.describePortal(msg.name);
+            if (columns === undefined) this.out.noData();
+            else this.out.rowDescription(columns, this.portalFormats.get(msg.name) ?? textFormats);
+          }
+        });
+      case 'execute':
+        return this.extended(async () => {
+          const started = performance.now();
+          this.markActive();
+          try {
+            const result = await session.execute(msg.portal, msg.maxRows);
+            this.writeResult(result, false, result.suspended);
+            this.ctx.observeQuery(queryKind(result.commandTag), (performance.now() - started) / 1000);
+            if (isSettingCommand(result.commandTag)) this.reportChangedParameters();
+          } catch (err) {
+            this.ctx.observeQuery('error', (performance.now() - started) / 1000);
+            throw err;
+          }
+        });
+      case 'close':
+        return this.extended(() => {
+          if (msg.target === 'S') session.closeStatement(msg.name);
+          else {
+            session.closePortal(msg.name);
+            this.portalFormats.delete(msg.name);
+          }
+          this.out.closeComplete();
+        });
+      case 'sync': {
+        this.skipToSync = false;
+        try {
+          await session.sync();
+        } catch (err) {
+          this.writeError(err);
+        }
+        if (session.txnStatus === 'I') this.portalFormats.clear();
+        this.markIdle(session);
+        this.out.readyForQuery(session.txnStatus);
+        this.flush();
+        return;
+      }
+      case 'flush':
+        this.flush();
+        return;
+      case 'terminate':
+        this.shutdown();
+        return;
+      case 'copyData':
+      case 'copyDone':
+      case 'copyFail':
+        // PostgreSQL ignores these outside COPY: they are the tail of a COPY that already failed.
+        return;
+      case 'functionCall':
+        this.writeError(new NextDbError(SqlState.featureNotSupported, 'fast-path function calls are not supported'));
+        this.out.readyForQuery(session.txnStatus);
+        this.flush();
+        return;
+      case 'password':
+        throw new ProtocolError('unexpected password message');
+      case 'startup':
+      case 'sslRequest':
+      case 'gssEncRequest':
+      case 'cancelRequest':
+        throw new ProtocolError(`unexpected ${msg.kind} message`);
+      default:
+        assertNever(msg, 'frontend message');
+    }
+  }
+
+  /** Runs one extended-protocol step; an error is reported and the rest of the cycle skipped until Sync. */
+  private async extended(step: () => void | Promise<void>): Promise<void> {
+    try {
+      await step();
+    } catch (err) {
+      if (isFatal(err)) throw err;
+      this.writeError(err);
+      this.skipToSync = true;
+    }
+    if (this.out.length >= flushBytes) this.flush();
+  }
+
+  private async simpleQuery(session: Session, sql: string): Promise<void> {
+    const started = performance.now();
+    this.beginQuery(sql);
+    this.markActive();
+    let results: readonly StatementResult[] = [];
+    let failure: unknown;
+    try {
+      results = await session.simpleQuery(sql);
+    } catch (err) {
+      if (isFatal(err)) throw err;
+      failure = err;
+      results = (err as PartialResultsCarrier | null)?.completedResults ?? [];
+    }
+    let setting = false;
+    for (const r of results) {
+      this.writeResult(r, true, false);
+      if (isSettingCommand(r.commandTag)) setting = true;
+    }
+    if (failure === undefined && results.length === 0) this.out.emptyQueryResponse();
+    if (failure !== undefined) this.writeError(failure);
+    if (setting) this.reportChangedParameters();
+    const seconds = (performance.now() - started) / 1000;
+    this.ctx.observeQuery(failure !== undefined ? 'error' : queryKind(results[results.length - 1]?.commandTag ?? ''), seconds);
+    this.markIdle(session);
+    this.out.readyForQuery(session.txnStatus);
+    this.flush();
+  }
+
+  private writeResult(r: StatementResult, describe: boolean, suspended: boolean): void {
+    const out = this.out;
+    if (r.notices !== undefined) for (const n of r.notices) out.noticeResponse(n);
+    if (describe && r.columns !== undefined) out.rowDescription(r.columns);
+    const rows = r.rows;
+    if (rows !== undefined) {
+      for (let i = 0; i < rows.length; i++) {
+        out.dataRow(rows[i]!);
+        if (out.length >= flushBytes) this.flush();
+      }
+    }
+    if (suspended) out.portalSuspended();
+    else if (r.commandTag === '') out.emptyQueryResponse();
+    else out.commandComplete(r.commandTag);
+  }
+
+  private writeError(err: unknown): void {
+    this.out.errorResponse(this.errorFields(err));
+  }
+
+  private errorFields(err: unknown): ErrorNoticeFields {
+    if (err instanceof NextDbError) return err;
+    // Not a NextDbError: a bug somewhere below. Report it as an internal error, and log it with its stack.
+    this.ctx.logger.error({ err: errorText(err), stack: err instanceof Error ? err.stack : undefined }, 'internal error while serving a query');
+    return { severity: 'ERROR', code: SqlState.internalError, message: `internal error: ${errorText(err)}` };
+  }
+
+  private beginQuery(sql: string): void {
+    const reg = this.registration;
+    if (reg === undefined) return;
+    reg.currentQuery = sql;
+  }
+
+  private markActive(): void {
+    const reg = this.registration;
+    if (reg === undefined) return;
+    reg.state = 'active';
+    reg.queryStartedAtMs = Date.now();
+  }
+
+  private markIdle(session: Session): void {
+    const reg = this.registration;
+    if (reg === undefined) return;
+    reg.state = session.txnStatus === 'I' ? 'idle' : session.txnStatus === 'T' ? 'idle in transaction' : 'idle in transaction (aborted)';
+  }
+
+  // ------------------------------------------------------------- lifecycle
+
+  private flush(): void {
+    if (this.out.length === 0 || this.state.kind === 'closed') return;
+    this.transport.write(this.out.take());
+  }
+
+  /** Reports a connection-ending error (FATAL) and closes. */
+  private fatal(err: unknown): void {
+    if (this.state.kind === 'closed') return;
+    const fields = this.errorFields(err);
+    this.out.errorResponse(fields.severity === 'ERROR' ? { ...fields, severity: 'FATAL' } : fields);
+    if (err instanceof ProtocolError) this.ctx.logger.info({ remote: this.transport.remoteAddress, err: err.message }, 'closing connection after protocol error');
+    this.flush();
+    this.shutdown();
+  }
+
+  private armIdleTimer(): void {
+    const ms = this.ctx.limits.idleInTransactionTimeoutMs;
+    const session = this.session;
+    if (ms <= 0 || session === undefined || session.txnStatus === 'I' || this.parser.bufferedBytes > 0) return;
+    this.idleTimer = setTimeout(() => {
+      this.terminate('25P03', 'terminating connection due to idle-in-transaction timeout');
+    }, ms);
+    this.idleTimer.unref();
+  }
+
+  private clearIdleTimer(): void {
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+  }
+
+  private shutdown(): void {
+    if (this.state.kind === 'closed') return;
+    this.state = { kind: 'closed' };
+    this.clearIdleTimer();
+    if (this.registration !== undefined) this.ctx.registry.remove(this.registration);
+    const session = this.session;
+    this.session = undefined;
+    if (session !== undefined) {
+      session.cancel();
+      session.close().catch((err: unknown) => this.ctx.logger.warn({ err: errorText(err) }, 'error closing session'));
+    }
+    this.transport.close();
+    if (!this.closedNotified) {
+      this.closedNotified = true;
+      this.ctx.onClosed?.(this);
+    }
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function isFatal(err: unknown): boolean {
+  return err instanceof NextDbError && (err.severity === 'FATAL' || err.severity === 'PANIC');
+}
+
+function asFatal(err: unknown): NextDbError {
+  if (err instanceof NextDbError) {
+    if (err.severity === 'FATAL') return err;
+    return new NextDbError(err.code, err.message, {
+      severity: 'FATAL',
+      cause: err,
+      ...(err.detail === undefined ? {} : { detail: err.detail }),
+      ...(err.hint === undefined ? {} : { hint: err.hint }),
+    });
+  }
+  return new NextDbError(SqlState.internalError, `internal error: ${errorText(err)}`, { severity: 'FATAL', cause: err });
+}
+
+function isSettingCommand(tag: string): boolean {
+  return tag === 'SET' || tag === 'RESET' || tag === 'DISCARD ALL' || tag === 'ROLLBACK' || tag === 'COMMIT';
+}
+
+/** The metrics label of a command tag: select, insert, update, delete, copy, ddl, transaction, other. */
+export function queryKind(tag: string): string {
+  const sp = tag.indexOf(' ');
+  const word = sp < 0 ? tag : tag.slice(0, sp);
+  switch (word) {
+    case 'SELECT':
+    case 'INSERT':
+    case 'UPDATE':
+    case 'DELETE':
+    case 'COPY':
+    case 'MERGE':
+      return word.toLowerCase();
+    case 'CREATE':
+    case 'ALTER':
+    case 'DROP':
+    case 'TRUNCATE':
+      return 'ddl';
+    case 'BEGIN':
+    case 'START':
+    case 'COMMIT':
+    case 'ROLLBACK':
+    case 'SAVEPOINT':
+    case 'RELEASE':
+    case 'PREPARE':
+      return 'transaction';
+    default:
+      return 'other';
+  }
+}

@@ -1,0 +1,308 @@
+/**
+ * NextDbServer: one TCP port serving both the PostgreSQL protocol and HTTP.
+ *
+ *   accept ─► first bytes ─┬─ 0x00 (int32 length of a startup packet) ─► PgConnection
+ *                          ├─ "GET " / "HEAD " / "POST " … ─► node:http (health, metrics, admin)
+ *                          └─ anything else ─► closed
+ *
+ * A PostgreSQL startup packet begins with its length, which is below 10,000,
+ * so its first byte is always 0; an HTTP request begins with an ASCII method
+ * name. The first chunk is pushed back onto the socket (`unshift`) before
+ * the socket is handed to node:http.
+ *
+ * Sockets: TCP_NODELAY on every connection (replies are already batched, so
+ * Nagle only adds latency); an 'error' listener on every socket, so a reset
+ * peer never becomes an uncaught exception. TLS: SSLRequest answered 'S' and
+ * the socket wrapped in a server TLSSocket when a certificate is configured.
+ *
+ * stop(): stops accepting, ends every session with FATAL 57P01, closes HTTP
+ * sockets, and resolves once all sockets are gone (destroying stragglers
+ * after a grace period). The engine is the caller's to close.
+ */
+
+import net from 'node:net';
+import http from 'node:http';
+import tls from 'node:tls';
+import { NextDbError, SqlState } from '../util/errors.ts';
+import type { Engine } from '../storage/engine.ts';
+import { defaultMaxMessageBytes } from '../wire/frontend-parser.ts';
+import { ConnectionRegistry } from './connection-registry.ts';
+import { PgConnection, type ConnectionContext } from './pg-connection.ts';
+import { ServerMetrics } from './server-metrics.ts';
+import { renderAdminPage, type AdminStatus } from './admin-page.ts';
+import type { AuthConfig, Logger, ServerLimits, SessionProvider, Transport } from './server-types.ts';
+
+export const serverVersion = '0.1.0';
+
+export interface TlsConfig {
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
+}
+
+export interface ServerOptions {
+  readonly provider: SessionProvider;
+  readonly engine: Engine;
+  readonly logger: Logger;
+  readonly host?: string;
+  /** 0 picks a free port (see `port` after start). */
+  readonly port?: number;
+  readonly tls?: TlsConfig | undefined;
+  readonly limits?: Partial<ServerLimits>;
+  readonly auth?: Partial<AuthConfig>;
+  /** Shown on the admin page, e.g. 'memory' or the data directory. */
+  readonly engineDescription?: string;
+}
+
+export const defaultLimits: ServerLimits = {
+  maxConnections: 100,
+  maxMessageBytes: defaultMaxMessageBytes,
+  idleInTransactionTimeoutMs: 0,
+};
+
+/** How long stop() waits for clients to go before destroying their sockets. */
+const shutdownGraceMs = 2000;
+
+export class NextDbServer {
+  readonly registry = new ConnectionRegistry();
+  readonly metrics: ServerMetrics;
+  private readonly net: net.Server;
+  private readonly http: http.Server;
+  private readonly sockets = new Set<net.Socket>();
+  private readonly httpSockets = new Set<net.Socket>();
+  private readonly connections = new Set<PgConnection>();
+  private readonly secureContext: tls.SecureContext | undefined;
+  private readonly ctx: ConnectionContext;
+  private readonly startedAtMs = Date.now();
+  private boundPort = 0;
+  private stopping: Promise<void> | undefined;
+
+  constructor(private readonly options: ServerOptions) {
+    this.secureContext = options.tls === undefined ? undefined : tls.createSecureContext({ cert: options.tls.cert, key: options.tls.key });
+    this.metrics = new ServerMetrics(
+      () => this.registry.size,
+      () => options.engine.stats(),
+    );
+    const limits: ServerLimits = { ...defaultLimits, ...options.limits };
+    const auth: AuthConfig = { local: 'trust', remote: 'scram-sha-256', ...options.auth };
+    this.ctx = {
+      provider: options.provider,
+      registry: this.registry,
+      limits,
+      auth,
+      logger: options.logger,
+      observeQuery: (kind, seconds) => this.metrics.observeQuery(kind, seconds),
+      onClosed: (c) => this.connections.delete(c),
+    };
+    this.http = http.createServer((req, res) => {
+      this.serveHttp(req, res).catch((err: unknown) => {
+        options.logger.error({ err: String(err) }, 'HTTP handler failed');
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end('internal error\n');
+      });
+    });
+    this.http.keepAliveTimeout = 5000;
+    this.net = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  /** Starts listening; rejects with a NextDbError naming the address when the port is taken. */
+  start(): Promise<number> {
+    const host = this.options.host ?? '127.0.0.1';
+    const port = this.options.port ?? 8080;
+    return new Promise((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => {
+        const what = err.code === 'EADDRINUSE' ? 'is already in use' : err.code === 'EACCES' ? 'needs more privileges' : `failed (${err.message})`;
+        reject(new NextDbError(SqlState.ioError, `cannot listen on ${host}:${port}: the port ${what}`, { cause: err }));
+      };
+      this.net.once('error', onError);
+      this.net.listen({ host, port }, () => {
+        this.net.removeListener('error', onError);
+        this.net.on('error', (err) => this.options.logger.error({ err: err.message }, 'listener error'));
+        const addr = this.net.address();
+        this.boundPort = typeof addr === 'object' && addr !== null ? addr.port : port;
+        resolve(this.boundPort);
+      });
+    });
+  }
+
+  private accept(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.setNoDelay(true);
+    socket.on('error', (err) => this.options.logger.debug({ err: err.message }, 'socket error'));
+    socket.once('close', () => this.sockets.delete(socket));
+    if (this.stopping !== undefined) {
+      socket.destroy();
+      return;
+    }
+    socket.once('data', (first: Buffer) => {
+      if (first[0] === 0) {
+        this.servePg(socket, first);
+      } else if (/^(GET|HEAD|POST|PUT|DELETE|OPTIONS|PATCH) /.test(first.toString('latin1', 0, 8)) || /^[A-Z]{1,7}$/.test(first.toString('latin1'))) {
+        this.httpSockets.add(socket);
+        socket.once('close', () => this.httpSockets.delete(socket));
+        socket.pause();
+        socket.unshift(first);
+        this.http.emit('connection', socket);
+        socket.resume();
+      } else {
+        socket.destroy();
+      }
+    });
+  }
+
+  private servePg(socket: net.Socket, first: Buffer): void {
+    this.metrics.connectionsTotal.inc();
+    let current: net.Socket | tls.TLSSocket = socket;
+    let encrypted = false;
+    const remote = socket.remoteAddress ?? '';
+    const onData = (chunk: Buffer): void => conn.onData(chunk);
+    const onEnd = (): void => conn.onEnd();
+    const transport: Transport = {
+      write: (data) => {
+        if (!current.destroyed) current.write(data);
+      },
+      close: () => {
+        if (current.destroyed) return;
+        current.end();
+        // A peer that never reads must not keep the socket open forever.
+        setTimeout(() => socket.destroy(), shutdownGraceMs).unref();
+      },
+      startTls:
+        this.secureContext === undefined
+          ? undefined
+          : () =>
+              new Promise<void>((resolve, reject) => {
+                socket.removeListener('data', onData);
+                const t = new tls.TLSSocket(socket, { isServer: true, secureContext: this.secureContext! });
+                t.on('error', (err) => {
+                  this.options.logger.debug({ err: err.message }, 'TLS socket error');
+                  reject(err);
+                  socket.destroy();
+                });
+                t.once('secure', () => {
+                  current = t;
+                  encrypted = true;
+                  t.on('data', onData);
+                  resolve();
+                });
+              }),
+      remoteAddress: remote,
+      isLoopback: remote === '127.0.0.1' || remote === '::1' || remote === '::ffff:127.0.0.1' || remote.startsWith('127.'),
+      get encrypted() {
+        return encrypted;
+      },
+    };
+    const conn = new PgConnection(transport, this.ctx);
+    this.connections.add(conn);
+    socket.on('data', onData);
+    socket.once('close', onEnd);
+    socket.once('end', onEnd);
+    conn.onData(first);
+  }
+
+  private async serveHttp(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const known = path === '/' || path === '/health' || path === '/metrics' || path === '/api/status';
+    this.metrics.httpRequests.inc({ path: known ? path : 'other' });
+    if (this.stopping !== undefined) {
+      res.writeHead(503, { 'content-type': 'text/plain', connection: 'close' }).end('shutting down\n');
+      return;
+    }
+    switch (path) {
+      case '/health': {
+        const body = JSON.stringify({ status: 'ok', version: serverVersion, uptimeSeconds: (Date.now() - this.startedAtMs) / 1000, connections: this.registry.size });
+        res.writeHead(200, { 'content-type': 'application/json' }).end(body + '\n');
+        return;
+      }
+      case '/metrics': {
+        const text = await this.metrics.registry.metrics();
+        res.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(text);
+        return;
+      }
+      case '/api/status':
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(await this.status()) + '\n');
+        return;
+      case '/':
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(renderAdminPage(await this.status()));
+        return;
+      default:
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+    }
+  }
+
+  /** A snapshot for the admin page: node, storage, catalog (through an internal session) and sessions. */
+  async status(): Promise<AdminStatus> {
+    let databases: string[] | string;
+    let tables: { schema: string; name: string }[] | string;
+    const text = (v: Buffer | null | undefined): string => (v === null || v === undefined ? '' : v.toString('utf8'));
+    try {
+      const session = await this.options.provider.createSession({ user: 'postgres', database: 'postgres', params: { application_name: 'nextdb admin page' } });
+      try {
+        const [dbs] = await session.simpleQuery('SELECT datname FROM pg_catalog.pg_database ORDER BY 1');
+        databases = (dbs?.rows ?? []).map((r) => text(r[0]));
+        try {
+          const [tbls] = await session.simpleQuery(
+            "SELECT schemaname, tablename FROM pg_catalog.pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2",
+          );
+          tables = (tbls?.rows ?? []).map((r) => ({ schema: text(r[0]), name: text(r[1]) }));
+        } catch (err) {
+          tables = err instanceof Error ? err.message : String(err);
+        }
+      } finally {
+        await session.close();
+      }
+    } catch (err) {
+      databases = err instanceof Error ? err.message : String(err);
+      tables = databases;
+    }
+    let engineStats: Record<string, number> = {};
+    try {
+      engineStats = { ...this.options.engine.stats() };
+    } catch {
+      // Engine closing: show no figures.
+    }
+    const now = Date.now();
+    return {
+      version: serverVersion,
+      pid: process.pid,
+      uptimeSeconds: (now - this.startedAtMs) / 1000,
+      listen: `${this.options.host ?? '127.0.0.1'}:${this.boundPort}`,
+      engine: this.options.engineDescription ?? 'unknown',
+      rssBytes: process.memoryUsage().rss,
+      engineStats,
+      databases,
+      tables,
+      sessions: this.registry.list().map((c) => ({
+        pid: c.processId,
+        user: c.user,
+        database: c.database,
+        application: c.applicationName,
+        client: c.remoteAddress,
+        state: c.state,
+        query: c.currentQuery ?? '',
+        runningMs: c.state === 'active' && c.queryStartedAtMs !== undefined ? now - c.queryStartedAtMs : undefined,
+      })),
+    };
+  }
+
+  /** Stops accepting, ends every session, waits for sockets to close. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.net.close(() => resolve()));
+    for (const c of [...this.connections]) c.terminate(SqlState.adminShutdown, 'terminating connection due to administrator command');
+    // HTTP requests are short and idempotent; keep-alive sockets would only hold up the shutdown.
+    for (const s of this.httpSockets) s.destroy();
+    const deadline = Date.now() + shutdownGraceMs;
+    while (this.sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const s of this.sockets) s.destroy();
+    this.http.closeAllConnections();
+    await closed;
+  }
+}

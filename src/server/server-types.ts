@@ -1,0 +1,64 @@
+/**
+ * Types shared by the server's parts: what a connection needs from the
+ * listener (a Transport), from the SQL engine (a SessionProvider) and from
+ * the server as a whole (ServerContext). Kept apart so the connection state
+ * machine can be driven in tests without sockets.
+ */
+
+import type { Logger } from 'pino';
+import type { RoleInfo, Session } from '../sql/api.ts';
+
+/** What the connection state machine needs from a socket. */
+export interface Transport {
+  /** Sends one batch of replies (one socket write). */
+  write(data: Buffer): void;
+  /** Ends the connection after pending writes. Idempotent. */
+  close(): void;
+  /** Upgrades to TLS (after 'S' was written); undefined when TLS is not configured. */
+  startTls: (() => Promise<void>) | undefined;
+  readonly remoteAddress: string;
+  readonly isLoopback: boolean;
+  readonly encrypted: boolean;
+}
+
+export interface StartupInfo {
+  readonly user: string;
+  readonly database: string;
+  readonly params?: Record<string, string>;
+}
+
+/** The SQL engine as the server sees it; SqlEngine satisfies it structurally. */
+export interface SessionProvider {
+  createSession(startup: StartupInfo): Session | Promise<Session>;
+  /** The catalog's role of that name; absent while the engine has no role catalog. */
+  lookupRole?(name: string): RoleInfo | undefined | Promise<RoleInfo | undefined>;
+}
+
+export type AuthMethod = 'trust' | 'password' | 'md5' | 'scram-sha-256';
+export const authMethods: readonly AuthMethod[] = ['trust', 'password', 'md5', 'scram-sha-256'];
+
+export interface ServerLimits {
+  /** PostgreSQL connections at once; the next one gets FATAL 53300. */
+  readonly maxConnections: number;
+  /** Largest frontend message, length included. */
+  readonly maxMessageBytes: number;
+  /** Ends a session idle inside a transaction this long; 0 disables. */
+  readonly idleInTransactionTimeoutMs: number;
+}
+
+export interface AuthConfig {
+  /** Method for connections from loopback addresses. */
+  readonly local: AuthMethod;
+  /** Method for every other address. */
+  readonly remote: AuthMethod;
+  /**
+   * Password of the bootstrap superuser `postgres` while the catalog has no
+   * password for it (or no role catalog at all): lets a fresh server be
+   * reached with password methods, like POSTGRES_PASSWORD in other setups.
+   */
+  readonly superuserPassword?: string | undefined;
+}
+
+/** Per-query observation for metrics. */
+export type QueryObserver = (kind: string, seconds: number) => void;
+export type { Logger };
