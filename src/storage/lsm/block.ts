@@ -1,0 +1,208 @@
+/**
+ * Data and index blocks of an SSTable (uncompressed form).
+ *
+ * Entries are sorted in internal order: user key ascending, then sequence
+ * number descending (newest version first). Each entry:
+ *
+ *   varint shared     bytes of the key shared with the previous entry's key
+ *   varint unshared   bytes of the key that follow
+ *   varint valueLen
+ *   u8     kind       1 put, 0 delete (tombstone)
+ *   u48 LE seq        sequence number of the write
+ *   unshared key bytes
+ *   value bytes
+ *
+ * Every `restartInterval`-th entry is a restart point: it stores its whole
+ * key (shared = 0), so a reader can binary-search the restart points and
+ * decode forward from there. The block ends with the restart offsets:
+ *
+ *   u32 LE offset of restart 0 ... u32 LE offset of restart n-1 | u32 LE n
+ *
+ * Keys are handed to the builder as latin1 strings (the memtable's form) and
+ * written as their bytes.
+ */
+
+import { assert } from '../../util/assert.ts';
+import { ByteWriter, getVarint, type Cursor } from './coding.ts';
+
+export const ENTRY_FIXED_BYTES = 7;
+
+export class BlockBuilder {
+  readonly out = new ByteWriter(8192);
+  private restarts: number[] = [];
+  private counter = 0;
+  private lastKey = '';
+  entries = 0;
+
+  constructor(private readonly restartInterval: number) {
+    assert(restartInterval >= 1, 'restart interval must be positive');
+  }
+
+  add(key: string, seq: number, kind: number, value: Uint8Array): void {
+    let shared = 0;
+    if (this.counter < this.restartInterval && this.entries > 0) {
+      const last = this.lastKey;
+      const max = Math.min(last.length, key.length);
+      while (shared < max && last.charCodeAt(shared) === key.charCodeAt(shared)) shared++;
+    } else {
+      this.restarts.push(this.out.len);
+      this.counter = 0;
+    }
+    const out = this.out;
+    out.ensure(24 + key.length - shared + value.length);
+    out.varint(shared);
+    out.varint(key.length - shared);
+    out.varint(value.length);
+    out.buf[out.len++] = kind;
+    out.buf.writeUIntLE(seq, out.len, 6);
+    out.len += 6;
+    out.latin1(shared === 0 ? key : key.slice(shared));
+    out.bytes(value);
+    this.lastKey = key;
+    this.counter++;
+    this.entries++;
+  }
+
+  /** Size of the block if finished now. */
+  estimatedBytes(): number {
+    return this.out.len + 4 * this.restarts.length + 4;
+  }
+
+  /** Appends the restart array; the returned view is valid until reset(). */
+  finish(): Buffer {
+    for (const r of this.restarts) this.out.u32(r);
+    this.out.u32(this.restarts.length);
+    return this.out.view();
+  }
+
+  reset(): void {
+    this.out.reset();
+    this.restarts = [];
+    this.counter = 0;
+    this.lastKey = '';
+    this.entries = 0;
+  }
+}
+
+/** Result slots of blockGet (module-level to keep the point-read path allocation-free). */
+export const found = { kind: 0, valueStart: 0, valueEnd: 0 };
+
+let scratch = Buffer.allocUnsafe(256);
+const cur: Cursor = { pos: 0 };
+
+/** Thrown (as a plain Error) by the block decoders; the table reader rewraps it with the file name. */
+export class BlockFormatError extends Error {}
+
+/**
+ * Point lookup inside one block: the first entry with user key == `key` and
+ * seq <= snapSeq. Returns true and fills `found`, or false when the block has
+ * no such entry. Throws BlockFormatError on a malformed block.
+ */
+export function blockGet(data: Buffer, key: Buffer, snapSeq: number): boolean {
+  const len = data.length;
+  if (len < 4) throw new BlockFormatError('block too short');
+  const n = data.readUInt32LE(len - 4);
+  const restartsAt = len - 4 - 4 * n;
+  if (n === 0 || restartsAt < 0) throw new BlockFormatError('bad restart count');
+  // Binary search: the last restart whose key is < key.
+  let lo = 0;
+  let hi = n - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    const off = data.readUInt32LE(restartsAt + 4 * mid);
+    cur.pos = off;
+    const shared = getVarint(data, cur, restartsAt);
+    const unshared = getVarint(data, cur, restartsAt);
+    const vlen = getVarint(data, cur, restartsAt);
+    const kstart = cur.pos + ENTRY_FIXED_BYTES;
+    if (shared !== 0 || unshared < 0 || vlen < 0 || kstart + unshared > restartsAt) throw new BlockFormatError('bad restart entry');
+    if (key.compare(data, kstart, kstart + unshared) > 0) lo = mid;
+    else hi = mid - 1;
+  }
+  let pos = data.readUInt32LE(restartsAt + 4 * lo);
+  let keyLen = 0;
+  while (pos < restartsAt) {
+    cur.pos = pos;
+    const shared = getVarint(data, cur, restartsAt);
+    const unshared = getVarint(data, cur, restartsAt);
+    const vlen = getVarint(data, cur, restartsAt);
+    const meta = cur.pos;
+    const kstart = meta + ENTRY_FIXED_BYTES;
+    const vstart = kstart + unshared;
+    if (shared < 0 || unshared < 0 || vlen < 0 || shared > keyLen || vstart + vlen > restartsAt) throw new BlockFormatError('bad entry');
+    keyLen = shared + unshared;
+    if (keyLen > scratch.length) {
+      const grown = Buffer.allocUnsafe(keyLen * 2);
+      scratch.copy(grown, 0, 0, shared);
+      scratch = grown;
+    }
+    data.copy(scratch, shared, kstart, vstart);
+    const c = key.compare(scratch, 0, keyLen);
+    if (c < 0) return false;
+    if (c === 0) {
+      const seq = data.readUIntLE(meta + 1, 6);
+      if (seq <= snapSeq) {
+        found.kind = data[meta]!;
+        found.valueStart = vstart;
+        found.valueEnd = vstart + vlen;
+        return true;
+      }
+    }
+    pos = vstart + vlen;
+  }
+  return false;
+}
+
+/**
+ * A block decoded into parallel arrays, for iteration in either direction.
+ * Decoding the whole block at once costs one pass and lets `prev` be as cheap
+ * as `next` (the restart-point trick is only needed for point lookups).
+ */
+export class DecodedBlock {
+  keys: string[] = [];
+  seqs: number[] = [];
+  kinds: number[] = [];
+  valueStarts: number[] = [];
+  valueEnds: number[] = [];
+  count = 0;
+  data: Buffer = EMPTY;
+
+  decode(data: Buffer): void {
+    this.data = data;
+    const len = data.length;
+    if (len < 4) throw new BlockFormatError('block too short');
+    const n = data.readUInt32LE(len - 4);
+    const restartsAt = len - 4 - 4 * n;
+    if (restartsAt < 0) throw new BlockFormatError('bad restart count');
+    let pos = 0;
+    let i = 0;
+    let prev = '';
+    while (pos < restartsAt) {
+      cur.pos = pos;
+      const shared = getVarint(data, cur, restartsAt);
+      const unshared = getVarint(data, cur, restartsAt);
+      const vlen = getVarint(data, cur, restartsAt);
+      const meta = cur.pos;
+      const kstart = meta + ENTRY_FIXED_BYTES;
+      const vstart = kstart + unshared;
+      if (shared < 0 || unshared < 0 || vlen < 0 || shared > prev.length || vstart + vlen > restartsAt) throw new BlockFormatError('bad entry');
+      const suffix = data.toString('latin1', kstart, vstart);
+      const key = shared === 0 ? suffix : prev.slice(0, shared) + suffix;
+      this.keys[i] = key;
+      this.kinds[i] = data[meta]!;
+      this.seqs[i] = data.readUIntLE(meta + 1, 6);
+      this.valueStarts[i] = vstart;
+      this.valueEnds[i] = vstart + vlen;
+      prev = key;
+      pos = vstart + vlen;
+      i++;
+    }
+    this.count = i;
+  }
+
+  value(i: number): Buffer {
+    return this.data.subarray(this.valueStarts[i], this.valueEnds[i]);
+  }
+}
+
+const EMPTY: Buffer = Buffer.alloc(0);

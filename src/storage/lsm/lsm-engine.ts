@@ -1,0 +1,657 @@
+/**
+ * LsmEngine: the Engine contract over a log-structured merge tree.
+ *
+ *   write ──► WAL (buffered; group-commit fsync on sync()) ──► memtable
+ *                                                               │ full
+ *                                         frozen memtables ◄────┘
+ *                                               │ flush (background)
+ *   read ──► memtable ─► frozen ─► L0 (newest first) ─► L1 ─► ... ─► L6
+ *                                               │ leveled compaction (background)
+ *
+ * Sequence numbers: every put/delete gets the next number (a batch gets a
+ * consecutive run). A snapshot is a sequence number plus the memtables and
+ * the Version it started with (reference-counted, so its tables outlive
+ * compactions); it sees exactly the writes numbered <= its sequence.
+ *
+ * Reads are synchronous: memtable lookups, then per table a key-range check,
+ * the bloom filter, the index and one block (block cache or a synchronous
+ * read). Writes are synchronous and visible at once; durability comes from
+ * sync(), which shares one fsync among all concurrent callers.
+ *
+ * Background work (flushes first, then compactions) runs one job at a time
+ * on a promise chain, in time slices (compaction.ts). Explicit flush() and
+ * compact() queue on the same chain. A failed background job (I/O error,
+ * corruption) poisons the engine: later writes and syncs throw that error.
+ *
+ * Recovery on open (see docs/internals/storage.md): take the LOCK, read
+ * CURRENT and replay the manifest, open every table (footer/index/bloom
+ * checksums), replay WAL segments from the manifest's log number on, stopping
+ * at the first torn record, flush what was replayed into an L0 table, write a
+ * fresh manifest and switch CURRENT to it, delete obsolete files, start a new
+ * WAL segment.
+ */
+
+import { NextDbError, SqlState, CorruptionError } from '../../util/errors.ts';
+import { assert } from '../../util/assert.ts';
+import type { Engine, EngineIterator, EngineStats, ScanOptions, Snapshot } from '../engine.ts';
+import { scanIterator } from '../engine.ts';
+import type { Vfs, VfsLock } from '../vfs.ts';
+import { vfsJoin } from '../vfs.ts';
+import { NodeVfs } from '../node-vfs.ts';
+import { OpKind, type WriteBatch } from '../write-batch.ts';
+import { BlockCache } from './block-cache.ts';
+import { bloomHashString } from './bloom.ts';
+import { pickCompaction, type PickerOptions } from './compaction-picker.ts';
+import { JobCancelled, runMerge, type MergeJob } from './compaction.ts';
+import { manifestFileName, ManifestWriter, readManifest } from './manifest.ts';
+import { Memtable, MemtableEntries, visibleVersion } from './memtable.ts';
+import { DbIterator, InternalMerge, LevelCursor, MemSource, VisibleSource, type Source } from './merge-iterator.ts';
+import { defaultTableOptions, type TableOptions } from './sstable-builder.ts';
+import { SstableReader, type EntryCursor } from './sstable-reader.ts';
+import { sstFileName } from './sstable-format.ts';
+import { LEVELS, Version, emptyEdit, type VersionEdit } from './version.ts';
+import { replayWalSegment, Wal, walFileName } from './wal.ts';
+
+export interface LsmOptions {
+  readonly dir: string;
+  /** Defaults to the real file system. */
+  readonly vfs?: Vfs;
+  /** Memtable size that triggers a flush (default 4 MiB). */
+  readonly memtableBytes?: number;
+  /** Block cache budget (default 64 MiB). */
+  readonly blockCacheBytes?: number;
+  /** Target SSTable size for compaction outputs (default 2 MiB). */
+  readonly tableBytes?: number;
+  /** Uncompressed data block size (default 4 KiB). */
+  readonly blockBytes?: number;
+  readonly compression?: 'lz4' | 'none';
+  /** L0 table count that triggers an L0->L1 compaction (default 4). */
+  readonly l0CompactionTrigger?: number;
+  /** Target size of L1 (default 10 MiB); each deeper level is levelMultiplier times larger. */
+  readonly l1MaxBytes?: number;
+  readonly levelMultiplier?: number;
+  /** Longest stretch background work runs before yielding to the event loop (default 4 ms). */
+  readonly sliceMs?: number;
+  /** Run flushes and compactions automatically (default true). False: only on flush()/compact(). */
+  readonly backgroundWork?: boolean;
+}
+
+interface ReadView {
+  readonly seq: number;
+  /** Memtables, newest first. */
+  readonly mems: readonly Memtable[];
+  readonly version: Version;
+}
+
+const EMPTY: Buffer = Buffer.alloc(0);
+
+function asBuffer(key: Uint8Array): Buffer {
+  return Buffer.isBuffer(key) ? key : Buffer.from(key.buffer, key.byteOffset, key.byteLength);
+}
+
+function latin1(key: Uint8Array): string {
+  return asBuffer(key).toString('latin1');
+}
+
+export async function openLsmEngine(options: LsmOptions): Promise<LsmEngine> {
+  const engine = new LsmEngine(options);
+  await engine.recover();
+  return engine;
+}
+
+export class LsmEngine implements Engine {
+  readonly dir: string;
+  private readonly vfs: Vfs;
+  private readonly memtableBytes: number;
+  private readonly tableBytes: number;
+  private readonly tableOptions: TableOptions;
+  private readonly picker: PickerOptions;
+  private readonly sliceMs: number;
+  private readonly backgroundWork: boolean;
+  private readonly cache: BlockCache;
+
+  private mem!: Memtable;
+  /** Frozen memtables waiting to be flushed, oldest first. */
+  private imms: Memtable[] = [];
+  private current: Version = Version.empty();
+  private lastSeq = 0;
+  private nextFileNumber = 1;
+  private wal!: Wal;
+  private manifest!: ManifestWriter;
+  private lock: VfsLock | undefined;
+  private readonly views = new Set<ReadView>();
+  private readonly compactPointers: (string | undefined)[] = new Array<string | undefined>(LEVELS).fill(undefined);
+  private chain: Promise<void> = Promise.resolve();
+  private bgQueued = false;
+  private bgError: unknown = undefined;
+  private closing = false;
+  private closed = false;
+  private closePromise: Promise<void> | undefined;
+  private readonly counters = { flushes: 0, compactions: 0, trivialMoves: 0, compactionBytesWritten: 0, flushBytesWritten: 0 };
+
+  /** Use openLsmEngine(). */
+  constructor(options: LsmOptions) {
+    this.dir = options.dir;
+    this.vfs = options.vfs ?? new NodeVfs();
+    this.memtableBytes = options.memtableBytes ?? 4 << 20;
+    this.tableBytes = options.tableBytes ?? 2 << 20;
+    this.tableOptions = {
+      ...defaultTableOptions,
+      ...(options.blockBytes === undefined ? {} : { blockBytes: options.blockBytes }),
+      ...(options.compression === undefined ? {} : { compression: options.compression }),
+    };
+    this.picker = {
+      l0Trigger: options.l0CompactionTrigger ?? 4,
+      l1MaxBytes: options.l1MaxBytes ?? 10 << 20,
+      levelMultiplier: options.levelMultiplier ?? 10,
+    };
+    this.sliceMs = options.sliceMs ?? 4;
+    this.backgroundWork = options.backgroundWork ?? true;
+    this.cache = new BlockCache(options.blockCacheBytes ?? 64 << 20);
+  }
+
+  // ---------------------------------------------------------------- recovery
+
+  /** @internal called once by openLsmEngine. */
+  async recover(): Promise<void> {
+    const { vfs, dir } = this;
+    vfs.mkdir(dir);
+    this.lock = vfs.lockDir(dir);
+    try {
+      await this.recoverLocked();
+    } catch (err) {
+      for (const f of this.current.files()) f.reader?.close();
+      this.lock.release();
+      this.lock = undefined;
+      this.closed = true;
+      throw err;
+    }
+  }
+
+  private async recoverLocked(): Promise<void> {
+    const { vfs, dir } = this;
+    const names = vfs.list(dir);
+    const m = readManifest(vfs, dir);
+    let version = Version.empty();
+    let logNumber = 0;
+    if (m === undefined) {
+      const leftover = names.find((n) => n.endsWith('.sst') || n.endsWith('.log') || n.startsWith('MANIFEST-'));
+      if (leftover !== undefined) throw new CorruptionError(vfsJoin(dir, 'CURRENT'), `missing, but the directory holds ${leftover}`);
+    } else {
+      for (const e of m.edits) {
+        version = version.apply(e);
+        if (e.logNumber !== undefined) logNumber = e.logNumber;
+        if (e.nextFileNumber !== undefined) this.nextFileNumber = Math.max(this.nextFileNumber, e.nextFileNumber);
+        if (e.lastSeq !== undefined) this.lastSeq = Math.max(this.lastSeq, e.lastSeq);
+      }
+    }
+    for (const n of names) {
+      const num = fileNumberOf(n);
+      if (num !== undefined) this.nextFileNumber = Math.max(this.nextFileNumber, num + 1);
+    }
+    this.current = version;
+    version.refs = 1;
+    for (const f of version.files()) {
+      f.refs++;
+      f.reader = SstableReader.open(vfs, vfsJoin(dir, sstFileName(f.number)), f.number, this.cache);
+    }
+
+    // Replay the WAL into one memtable; a torn record ends the replay (later segments hold only unacknowledged writes).
+    const logs = names
+      .filter((n) => /^\d{6,}\.log$/.test(n))
+      .map((n) => Number.parseInt(n, 10))
+      .filter((n) => n >= logNumber)
+      .sort((a, b) => a - b);
+    const recovered = new Memtable(0);
+    for (const n of logs) {
+      const path = vfsJoin(dir, walFileName(n));
+      const { torn, lastSeq } = replayWalSegment(vfs.readAll(path), path, (seq, kind, key, value) => {
+        recovered.add(key.toString('latin1'), seq, kind, Buffer.from(value));
+      });
+      this.lastSeq = Math.max(this.lastSeq, lastSeq);
+      if (torn) break;
+    }
+
+    const edit = emptyEdit();
+    if (!recovered.empty) {
+      const outputs = await runMerge(this.mergeJob(this.lastSeq, () => false, Infinity, 0), new MemtableEntries(recovered));
+      for (const f of outputs) edit.added.push({ level: 0, file: f });
+    }
+    const walNumber = this.nextFileNumber++;
+    const manifestNumber = this.nextFileNumber++;
+    this.install(edit);
+    const snapshot: VersionEdit = { logNumber: walNumber, nextFileNumber: this.nextFileNumber, lastSeq: this.lastSeq, deleted: [], added: [] };
+    for (let l = 0; l < LEVELS; l++) for (const f of this.current.levels[l]!) snapshot.added.push({ level: l, file: f });
+    this.manifest = await ManifestWriter.create(vfs, dir, manifestNumber, snapshot);
+
+    // The new manifest is in force: everything it does not name is garbage.
+    const live = new Set<number>([...this.current.files()].map((f) => f.number));
+    for (const n of vfs.list(dir)) {
+      const num = fileNumberOf(n);
+      const stale =
+        (n.startsWith('MANIFEST-') && n !== manifestFileName(manifestNumber)) ||
+        (n.endsWith('.log') && num !== undefined && num < walNumber) ||
+        (n.endsWith('.sst') && num !== undefined && !live.has(num)) ||
+        n === 'CURRENT.tmp';
+      if (stale) vfs.remove(vfsJoin(dir, n));
+    }
+    this.wal = new Wal(vfs, dir, walNumber);
+    this.mem = new Memtable(walNumber);
+    this.scheduleBackground();
+  }
+
+  private mergeJob(smallestSnapshot: number, isBaseLevel: (key: string) => boolean, targetFileBytes: number, sliceMs: number): MergeJob {
+    return {
+      vfs: this.vfs,
+      dir: this.dir,
+      cache: this.cache,
+      tableOptions: this.tableOptions,
+      targetFileBytes,
+      smallestSnapshot,
+      isBaseLevel,
+      newFileNumber: () => this.nextFileNumber++,
+      sliceMs,
+      cancelled: () => this.closing,
+    };
+  }
+
+  // ------------------------------------------------------------------ reads
+
+  get(key: Uint8Array): Buffer | undefined {
+    this.checkOpen();
+    const k = latin1(key);
+    let v = this.mem.tree.get(k);
+    if (v !== undefined) return v.kind === OpKind.put ? v.value : undefined;
+    for (let i = this.imms.length - 1; i >= 0; i--) {
+      v = this.imms[i]!.tree.get(k);
+      if (v !== undefined) return v.kind === OpKind.put ? v.value : undefined;
+    }
+    return getFromVersion(this.current, asBuffer(key), k, this.lastSeq);
+  }
+
+  iterator(options: ScanOptions = {}): EngineIterator {
+    this.checkOpen();
+    const view = this.openView();
+    return makeIterator(view, options, () => this.releaseView(view));
+  }
+
+  scan(options?: ScanOptions): IterableIterator<[Buffer, Buffer]> {
+    return scanIterator(this, options);
+  }
+
+  snapshot(): Snapshot {
+    this.checkOpen();
+    return new LsmSnapshot(this.openView(), (v) => this.releaseView(v));
+  }
+
+  private openView(): ReadView {
+    const mems: Memtable[] = [this.mem];
+    for (let i = this.imms.length - 1; i >= 0; i--) mems.push(this.imms[i]!);
+    const view: ReadView = { seq: this.lastSeq, mems, version: this.current };
+    this.current.refs++;
+    this.views.add(view);
+    return view;
+  }
+
+  private releaseView(view: ReadView): void {
+    if (!this.views.delete(view)) return;
+    this.unrefVersion(view.version);
+  }
+
+  /** The oldest sequence number any reader can still ask for. */
+  private smallestSnapshot(): number {
+    let s = this.lastSeq;
+    for (const v of this.views) if (v.seq < s) s = v.seq;
+    return s;
+  }
+
+  // ----------------------------------------------------------------- writes
+
+  put(key: Uint8Array, value: Uint8Array): void {
+    this.checkWritable();
+    const seq = this.lastSeq + 1;
+    this.wal.addOne(seq, OpKind.put, key, value);
+    this.lastSeq = seq;
+    this.mem.add(latin1(key), seq, OpKind.put, Buffer.from(value));
+    if (this.mem.bytes >= this.memtableBytes) this.rotate();
+  }
+
+  delete(key: Uint8Array): void {
+    this.checkWritable();
+    const seq = this.lastSeq + 1;
+    this.wal.addOne(seq, OpKind.delete, key, EMPTY);
+    this.lastSeq = seq;
+    this.mem.add(latin1(key), seq, OpKind.delete, EMPTY);
+    if (this.mem.bytes >= this.memtableBytes) this.rotate();
+  }
+
+  write(batch: WriteBatch): void {
+    this.checkWritable();
+    const ops = batch.ops;
+    if (ops.length === 0) return;
+    let seq = this.lastSeq + 1;
+    this.wal.addBatch(seq, ops);
+    const mem = this.mem;
+    for (const op of ops) mem.add(op.key.toString('latin1'), seq++, op.kind, op.value);
+    this.lastSeq = seq - 1;
+    if (mem.bytes >= this.memtableBytes) this.rotate();
+  }
+
+  sync(): Promise<void> {
+    if (this.closed) return Promise.reject(closedError());
+    if (this.bgError !== undefined) return Promise.reject(this.bgError as Error);
+    return this.wal.sync();
+  }
+
+  /** Freezes the memtable and starts a new WAL segment for its successor. */
+  private rotate(): void {
+    const n = this.nextFileNumber++;
+    this.wal.rotate(n);
+    this.imms.push(this.mem);
+    this.mem = new Memtable(n);
+    this.scheduleBackground();
+  }
+
+  // ------------------------------------------------------- background work
+
+  private enqueue(job: () => Promise<void>): Promise<void> {
+    const p = this.chain.then(job);
+    this.chain = p.catch(() => undefined);
+    return p;
+  }
+
+  private scheduleBackground(): void {
+    if (!this.backgroundWork || this.bgQueued || this.closing || this.bgError !== undefined) return;
+    this.bgQueued = true;
+    void this.enqueue(async () => {
+      this.bgQueued = false;
+      try {
+        while (!this.closing) {
+          if (this.imms.length > 0) await this.flushOldest();
+          else if (!(await this.compactOnce())) break;
+        }
+      } catch (err) {
+        if (!(err instanceof JobCancelled)) this.bgError = err;
+      }
+    });
+  }
+
+  flush(): Promise<void> {
+    this.checkOpen();
+    return this.enqueue(async () => {
+      if (this.bgError !== undefined) throw this.bgError;
+      if (!this.mem.empty) this.rotate();
+      while (this.imms.length > 0 && !this.closing) await this.flushOldest();
+    }).then(() => this.scheduleBackground());
+  }
+
+  compact(): Promise<void> {
+    this.checkOpen();
+    return this.enqueue(async () => {
+      if (this.bgError !== undefined) throw this.bgError;
+      while (this.imms.length > 0 && !this.closing) await this.flushOldest();
+      while (!this.closing && (await this.compactOnce()));
+    });
+  }
+
+  private async flushOldest(): Promise<void> {
+    const mem = this.imms[0];
+    assert(mem !== undefined, 'nothing to flush');
+    const outputs = await runMerge(this.mergeJob(this.smallestSnapshot(), () => false, Infinity, this.sliceMs), new MemtableEntries(mem));
+    const edit = emptyEdit();
+    for (const f of outputs) edit.added.push({ level: 0, file: f });
+    edit.logNumber = this.imms[1]?.walNumber ?? this.mem.walNumber;
+    edit.nextFileNumber = this.nextFileNumber;
+    edit.lastSeq = this.lastSeq;
+    await this.logAndInstall(edit);
+    this.imms.shift();
+    this.vfs.remove(vfsJoin(this.dir, walFileName(mem.walNumber)));
+    this.counters.flushes++;
+    for (const f of outputs) this.counters.flushBytesWritten += f.size;
+  }
+
+  /** Runs one compaction if the tree needs one; false when it is within shape. */
+  private async compactOnce(): Promise<boolean> {
+    const version = this.current;
+    const pick = pickCompaction(version.levels, this.picker, this.compactPointers);
+    if (pick === undefined) return false;
+    const edit = emptyEdit();
+    for (const f of pick.inputs) edit.deleted.push({ level: pick.level, number: f.number });
+    if (pick.trivialMove) {
+      edit.added.push({ level: pick.outputLevel, file: pick.inputs[0]! });
+      await this.logAndInstall(edit);
+      this.counters.trivialMoves++;
+    } else {
+      version.refs++;
+      try {
+        for (const f of pick.nextInputs) edit.deleted.push({ level: pick.outputLevel, number: f.number });
+        const cursors: EntryCursor[] =
+          pick.level === 0 ? pick.inputs.map((f) => f.table().cursor()) : [new LevelCursor(pick.inputs)];
+        if (pick.nextInputs.length > 0) cursors.push(new LevelCursor(pick.nextInputs));
+        const outLevel = pick.outputLevel;
+        const outputs = await runMerge(
+          this.mergeJob(this.smallestSnapshot(), (key) => version.isBaseLevelForKey(outLevel, key), this.tableBytes, this.sliceMs),
+          new InternalMerge(cursors),
+        );
+        for (const f of outputs) edit.added.push({ level: outLevel, file: f });
+        await this.logAndInstall(edit);
+        this.counters.compactions++;
+        for (const f of outputs) this.counters.compactionBytesWritten += f.size;
+      } finally {
+        this.unrefVersion(version);
+      }
+    }
+    let largest = pick.inputs[0]!.largest;
+    for (const f of pick.inputs) if (f.largest > largest) largest = f.largest;
+    this.compactPointers[pick.level] = largest;
+    return true;
+  }
+
+  private async logAndInstall(edit: VersionEdit): Promise<void> {
+    edit.nextFileNumber = this.nextFileNumber;
+    edit.lastSeq = this.lastSeq;
+    await this.manifest.append(edit);
+    this.install(edit);
+  }
+
+  /** Makes a new current version from `edit` (already durable in the manifest, or part of recovery). */
+  private install(edit: VersionEdit): void {
+    const next = this.current.apply(edit);
+    next.refs = 1;
+    for (const f of next.files()) f.refs++;
+    const old = this.current;
+    this.current = next;
+    this.unrefVersion(old);
+  }
+
+  private unrefVersion(v: Version): void {
+    assert(v.refs > 0, 'version refcount underflow');
+    if (--v.refs > 0) return;
+    for (const f of v.files()) {
+      if (--f.refs > 0) continue;
+      f.reader?.close();
+      f.reader = undefined;
+      // Removing a table no version uses; a crash before this leaves an orphan that the next open deletes.
+      try {
+        this.vfs.remove(vfsJoin(this.dir, sstFileName(f.number)));
+      } catch {
+        // Best effort: the next open removes tables the manifest does not name.
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ misc
+
+  stats(): EngineStats {
+    const s: Record<string, number> = {
+      lastSeq: this.lastSeq,
+      memtableBytes: this.mem.bytes,
+      memtableEntries: this.mem.entries,
+      immutableMemtables: this.imms.length,
+      blockCacheBytes: this.cache.bytes,
+      blockCacheHits: this.cache.hits,
+      blockCacheMisses: this.cache.misses,
+      walSyncRounds: this.wal.syncRounds,
+      openSnapshots: this.views.size,
+      ...this.counters,
+    };
+    let tables = 0;
+    let bytes = 0;
+    for (let l = 0; l < LEVELS; l++) {
+      const files = this.current.levels[l]!;
+      s[`level${l}Tables`] = files.length;
+      s[`level${l}Bytes`] = this.current.levelBytes(l);
+      tables += files.length;
+      bytes += this.current.levelBytes(l);
+    }
+    s.tables = tables;
+    s.tableBytes = bytes;
+    return s;
+  }
+
+  close(): Promise<void> {
+    this.closePromise ??= this.doClose();
+    return this.closePromise;
+  }
+
+  private async doClose(): Promise<void> {
+    if (this.closed) return;
+    this.closing = true;
+    await this.chain;
+    let failure: unknown;
+    try {
+      await this.wal.close();
+    } catch (err) {
+      failure = err;
+    }
+    this.closed = true;
+    this.manifest.close();
+    for (const view of [...this.views]) this.releaseView(view);
+    for (const f of this.current.files()) {
+      f.reader?.close();
+      f.reader = undefined;
+    }
+    this.lock?.release();
+    this.lock = undefined;
+    if (failure !== undefined) throw failure;
+  }
+
+  /** Test hook: drops the engine as a crash would (no sync, no cleanup); only meaningful with SimVfs. */
+  abandon(): void {
+    this.closing = true;
+    this.closed = true;
+    this.wal.abandon();
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw closedError();
+  }
+
+  private checkWritable(): void {
+    if (this.closed || this.closing) throw closedError();
+    if (this.bgError !== undefined) throw this.bgError;
+  }
+}
+
+function closedError(): NextDbError {
+  return new NextDbError(SqlState.objectInUse, 'storage engine is closed');
+}
+
+function fileNumberOf(name: string): number | undefined {
+  const m = /^(?:MANIFEST-)?(\d{6,})(?:\.log|\.sst)?$/.exec(name);
+  return m === null ? undefined : Number.parseInt(m[1]!, 10);
+}
+
+/** Point read against the tables of a version. */
+function getFromVersion(version: Version, key: Buffer, k: string, seq: number): Buffer | undefined {
+  let hash = -1;
+  const l0 = version.levels[0]!;
+  for (let i = 0; i < l0.length; i++) {
+    const f = l0[i]!;
+    if (k < f.smallest || k > f.largest) continue;
+    if (hash < 0) hash = bloomHashString(k);
+    const t = f.reader!;
+    if (!t.mayContain(hash)) continue;
+    const r = t.get(key, k, seq);
+    if (r !== undefined) return r ?? undefined;
+  }
+  for (let l = 1; l < LEVELS; l++) {
+    const files = version.levels[l]!;
+    if (files.length === 0) continue;
+    const i = Version.findFile(files, k);
+    if (i < 0) continue;
+    if (hash < 0) hash = bloomHashString(k);
+    const t = files[i]!.reader!;
+    if (!t.mayContain(hash)) continue;
+    const r = t.get(key, k, seq);
+    if (r !== undefined) return r ?? undefined;
+  }
+  return undefined;
+}
+
+function viewGet(view: ReadView, key: Uint8Array): Buffer | undefined {
+  const k = latin1(key);
+  for (const mem of view.mems) {
+    const v = visibleVersion(mem.tree.get(k), view.seq);
+    if (v !== undefined) return v.kind === OpKind.put ? v.value : undefined;
+  }
+  return getFromVersion(view.version, asBuffer(key), k, view.seq);
+}
+
+function makeIterator(view: ReadView, o: ScanOptions, onClose: () => void): EngineIterator {
+  const reverse = o.reverse === true;
+  const sources: Source[] = [];
+  for (const mem of view.mems) sources.push(new MemSource(mem, view.seq, reverse));
+  const levels = view.version.levels;
+  for (const f of levels[0]!) sources.push(new VisibleSource(f.table().cursor(), view.seq, reverse));
+  for (let l = 1; l < LEVELS; l++) {
+    if (levels[l]!.length > 0) sources.push(new VisibleSource(new LevelCursor(levels[l]!), view.seq, reverse));
+  }
+  const lo = o.gt ?? o.gte;
+  const hi = o.lt ?? o.lte;
+  return new DbIterator(
+    sources,
+    {
+      lo: lo === undefined ? undefined : latin1(lo),
+      loInclusive: o.gt === undefined,
+      hi: hi === undefined ? undefined : latin1(hi),
+      hiInclusive: o.lt === undefined,
+      reverse,
+      limit: o.limit ?? Infinity,
+    },
+    onClose,
+  );
+}
+
+class LsmSnapshot implements Snapshot {
+  private released = false;
+  constructor(
+    private readonly view: ReadView,
+    private readonly onRelease: (v: ReadView) => void,
+  ) {}
+
+  get(key: Uint8Array): Buffer | undefined {
+    this.check();
+    return viewGet(this.view, key);
+  }
+
+  iterator(options: ScanOptions = {}): EngineIterator {
+    this.check();
+    // The snapshot's own reference keeps the version alive; iterators need no extra one.
+    return makeIterator(this.view, options, () => undefined);
+  }
+
+  scan(options?: ScanOptions): IterableIterator<[Buffer, Buffer]> {
+    return scanIterator(this, options);
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.onRelease(this.view);
+  }
+
+  private check(): void {
+    if (this.released) throw new NextDbError(SqlState.objectInUse, 'snapshot used after release');
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * The memtable: the newest writes, in memory, sorted.
+ *
+ * A sorted-btree keyed by the user key as a latin1 string (one char per byte,
+ * so string order is byte order and comparisons run as fast string compares).
+ * Each key maps to a version chain, newest first:
+ *
+ *   "apple" -> {seq 42, put, v3} -> {seq 17, delete} -> {seq 5, put, v1}
+ *
+ * A reader at snapshot sequence S sees the first version with seq <= S. The
+ * chain head is updated in place (the old head's fields move into a new
+ * node behind it), so a put to an existing key costs one tree lookup.
+ * Versions are never pruned while the memtable lives: a snapshot may still
+ * need them; the flush drops the ones no snapshot can see.
+ *
+ * `bytes` approximates memory use (key + value + per-version overhead) and
+ * decides when the engine freezes the memtable and starts a new one.
+ */
+
+import sortedBtree from 'sorted-btree';
+import { OpKind } from '../write-batch.ts';
+
+const BTree: typeof sortedBtree.default = (sortedBtree as { default?: typeof sortedBtree.default }).default ?? (sortedBtree as unknown as typeof sortedBtree.default);
+export type MemTree = InstanceType<typeof BTree<string, MemVersion>>;
+
+/** Estimated bytes of bookkeeping per version (node object, tree slot). */
+const VERSION_OVERHEAD_BYTES = 48;
+
+export class MemVersion {
+  constructor(
+    public seq: number,
+    public kind: OpKind,
+    public value: Buffer,
+    public older: MemVersion | undefined,
+  ) {}
+}
+
+/** The newest version of a chain visible at `snapSeq`, if any. */
+export function visibleVersion(head: MemVersion | undefined, snapSeq: number): MemVersion | undefined {
+  let v = head;
+  while (v !== undefined && v.seq > snapSeq) v = v.older;
+  return v;
+}
+
+export class Memtable {
+  readonly tree: MemTree = new BTree<string, MemVersion>();
+  bytes = 0;
+  /** Number of versions held. */
+  entries = 0;
+  /** The WAL segment holding this memtable's writes. */
+  readonly walNumber: number;
+
+  constructor(walNumber: number) {
+    this.walNumber = walNumber;
+  }
+
+  add(key: string, seq: number, kind: OpKind, value: Buffer): void {
+    const head = this.tree.get(key);
+    if (head === undefined) {
+      this.tree.set(key, new MemVersion(seq, kind, value, undefined));
+      this.bytes += key.length + value.length + VERSION_OVERHEAD_BYTES;
+    } else {
+      head.older = new MemVersion(head.seq, head.kind, head.value, head.older);
+      head.seq = seq;
+      head.kind = kind;
+      head.value = value;
+      this.bytes += value.length + VERSION_OVERHEAD_BYTES;
+    }
+    this.entries++;
+  }
+
+  get(key: string): MemVersion | undefined {
+    return this.tree.get(key);
+  }
+
+  get empty(): boolean {
+    return this.entries === 0;
+  }
+}
+
+export { OpKind };
+
+/**
+ * Every version of a frozen memtable in internal order (key ascending, seq
+ * descending), forward only: the input of a flush. The memtable must not
+ * change while this runs (frozen memtables never do).
+ */
+export class MemtableEntries {
+  private readonly it: Iterator<[string, MemVersion]>;
+  private k = '';
+  private v: MemVersion | undefined = undefined;
+  cur: MemtableEntries | undefined = undefined;
+
+  constructor(mem: Memtable) {
+    this.it = mem.tree.entries();
+    this.advanceKey();
+  }
+
+  private advanceKey(): void {
+    const r = this.it.next();
+    if (r.done === true) {
+      this.v = undefined;
+      this.cur = undefined;
+      return;
+    }
+    this.k = r.value[0];
+    this.v = r.value[1];
+    this.cur = this;
+  }
+
+  next(): void {
+    if (this.v === undefined) return;
+    this.v = this.v.older;
+    if (this.v === undefined) this.advanceKey();
+  }
+
+  valid(): boolean {
+    return this.v !== undefined;
+  }
+  key(): string {
+    return this.k;
+  }
+  seq(): number {
+    return this.v!.seq;
+  }
+  kind(): number {
+    return this.v!.kind;
+  }
+  value(): Buffer {
+    return this.v!.value;
+  }
+  seekGE(): void {
+    throw new Error('MemtableEntries is forward-only');
+  }
+  seekLE(): void {
+    throw new Error('MemtableEntries is forward-only');
+  }
+  first(): void {
+    throw new Error('MemtableEntries is forward-only');
+  }
+  last(): void {
+    throw new Error('MemtableEntries is forward-only');
+  }
+  prev(): void {
+    throw new Error('MemtableEntries is forward-only');
+  }
+}

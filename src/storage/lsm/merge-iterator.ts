@@ -1,0 +1,408 @@
+/**
+ * Iteration over the whole tree: memtables and SSTables merged into one
+ * ordered, snapshot-consistent stream of live (key, value) pairs.
+ *
+ *   EntryCursor   every entry (all versions) of one table, or of one level
+ *                 (LevelCursor concatenates its non-overlapping tables)
+ *   Source        per user key, the newest version visible at the snapshot,
+ *                 in one direction (VisibleSource over a cursor, MemSource
+ *                 over a memtable)
+ *   DbIterator    merges the sources: at each step the smallest (largest,
+ *                 when reverse) current key; among the sources positioned on
+ *                 it, the version with the highest sequence number wins;
+ *                 tombstones are skipped; bounds and limit applied
+ *   InternalMerge merges entry cursors in internal order (key asc, seq desc)
+ *                 with every version kept: the input of flush and compaction
+ *
+ * Keys travel as latin1 strings (string compare == byte compare); only the
+ * public key() turns one into a Buffer.
+ */
+
+import { fromLatin1 } from '../../util/bytes.ts';
+import type { EngineIterator } from '../engine.ts';
+import { OpKind } from '../write-batch.ts';
+import { visibleVersion, type Memtable } from './memtable.ts';
+import type { EntryCursor, TableCursor } from './sstable-reader.ts';
+import type { FileMeta } from './version.ts';
+
+const EMPTY: Buffer = Buffer.alloc(0);
+
+export interface Source {
+  valid: boolean;
+  key: string;
+  seq: number;
+  kind: number;
+  val: Buffer;
+  /** Forward: first key >= k (k undefined: the first key). Reverse: last key <= k (undefined: the last). */
+  seek(k: string | undefined): void;
+  next(): void;
+}
+
+/** Concatenation of the sorted, non-overlapping tables of one level. */
+export class LevelCursor implements EntryCursor {
+  private fi = -1;
+  private tc: TableCursor | undefined = undefined;
+
+  constructor(private readonly files: readonly FileMeta[]) {}
+
+  private open(fi: number): TableCursor | undefined {
+    if (fi < 0 || fi >= this.files.length) {
+      this.fi = -1;
+      this.tc = undefined;
+      return undefined;
+    }
+    if (fi !== this.fi || this.tc === undefined) {
+      this.fi = fi;
+      this.tc = this.files[fi]!.table().cursor();
+    }
+    return this.tc;
+  }
+
+  valid(): boolean {
+    return this.tc !== undefined && this.tc.valid();
+  }
+  key(): string {
+    return this.tc!.key();
+  }
+  seq(): number {
+    return this.tc!.seq();
+  }
+  kind(): number {
+    return this.tc!.kind();
+  }
+  value(): Buffer {
+    return this.tc!.value();
+  }
+
+  seekGE(k: string): void {
+    let lo = 0;
+    let hi = this.files.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.files[mid]!.largest < k) lo = mid + 1;
+      else hi = mid;
+    }
+    const tc = this.open(lo);
+    if (tc === undefined) return;
+    tc.seekGE(k);
+    if (!tc.valid()) this.forwardFrom(lo + 1);
+  }
+
+  seekLE(k: string): void {
+    let lo = 0;
+    let hi = this.files.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.files[mid]!.smallest <= k) lo = mid + 1;
+      else hi = mid;
+    }
+    const tc = this.open(lo - 1);
+    if (tc === undefined) return;
+    tc.seekLE(k);
+    if (!tc.valid()) this.backwardFrom(lo - 2);
+  }
+
+  first(): void {
+    this.forwardFrom(0);
+  }
+
+  last(): void {
+    this.backwardFrom(this.files.length - 1);
+  }
+
+  next(): void {
+    if (this.tc === undefined) return;
+    this.tc.next();
+    if (!this.tc.valid()) this.forwardFrom(this.fi + 1);
+  }
+
+  prev(): void {
+    if (this.tc === undefined) return;
+    this.tc.prev();
+    if (!this.tc.valid()) this.backwardFrom(this.fi - 1);
+  }
+
+  private forwardFrom(fi: number): void {
+    for (let tc = this.open(fi); tc !== undefined; tc = this.open(this.fi + 1)) {
+      tc.first();
+      if (tc.valid()) return;
+    }
+  }
+
+  private backwardFrom(fi: number): void {
+    for (let tc = this.open(fi); tc !== undefined; tc = this.open(this.fi - 1)) {
+      tc.last();
+      if (tc.valid()) return;
+    }
+  }
+}
+
+/** Per user key, the newest version with seq <= snapSeq of an entry cursor. */
+export class VisibleSource implements Source {
+  valid = false;
+  key = '';
+  seq = 0;
+  kind = 0;
+  val: Buffer = EMPTY;
+
+  constructor(
+    private readonly c: EntryCursor,
+    private readonly snapSeq: number,
+    private readonly reverse: boolean,
+  ) {}
+
+  seek(k: string | undefined): void {
+    const c = this.c;
+    if (this.reverse) {
+      if (k === undefined) c.last();
+      else c.seekLE(k);
+    } else if (k === undefined) c.first();
+    else c.seekGE(k);
+    this.settle();
+  }
+
+  next(): void {
+    if (!this.valid) return;
+    if (!this.reverse) {
+      // Skip the older versions of the current key.
+      const c = this.c;
+      const k = this.key;
+      while (c.valid() && c.key() === k) c.next();
+    }
+    // Reverse: settle() already moved the cursor past the current key's group.
+    this.settle();
+  }
+
+  private settle(): void {
+    const c = this.c;
+    const snap = this.snapSeq;
+    if (!this.reverse) {
+      while (c.valid()) {
+        if (c.seq() <= snap) {
+          this.capture();
+          return;
+        }
+        c.next();
+      }
+      this.valid = false;
+      return;
+    }
+    while (c.valid()) {
+      // Going backwards a key's versions come oldest first: the last visible one seen is the newest.
+      const k = c.key();
+      let hit = false;
+      while (c.valid() && c.key() === k) {
+        if (c.seq() <= snap) {
+          this.capture();
+          hit = true;
+        }
+        c.prev();
+      }
+      if (hit) return;
+    }
+    this.valid = false;
+  }
+
+  private capture(): void {
+    const c = this.c;
+    this.valid = true;
+    this.key = c.key();
+    this.seq = c.seq();
+    this.kind = c.kind();
+    this.val = c.value();
+  }
+}
+
+/** Per user key, the newest visible version in a memtable. */
+export class MemSource implements Source {
+  valid = false;
+  key = '';
+  seq = 0;
+  kind = 0;
+  val: Buffer = EMPTY;
+
+  constructor(
+    private readonly mem: Memtable,
+    private readonly snapSeq: number,
+    private readonly reverse: boolean,
+  ) {}
+
+  seek(k: string | undefined): void {
+    const t = this.mem.tree;
+    if (this.reverse) this.settle(k === undefined ? t.nextLowerPair(undefined) : t.getPairOrNextLower(k));
+    else this.settle(k === undefined ? t.nextHigherPair(undefined) : t.getPairOrNextHigher(k));
+  }
+
+  next(): void {
+    if (!this.valid) return;
+    const t = this.mem.tree;
+    this.settle(this.reverse ? t.nextLowerPair(this.key) : t.nextHigherPair(this.key));
+  }
+
+  private settle(pair: [string, import('./memtable.ts').MemVersion] | undefined): void {
+    const t = this.mem.tree;
+    while (pair !== undefined) {
+      const v = visibleVersion(pair[1], this.snapSeq);
+      if (v !== undefined) {
+        this.valid = true;
+        this.key = pair[0];
+        this.seq = v.seq;
+        this.kind = v.kind;
+        this.val = v.value;
+        return;
+      }
+      pair = this.reverse ? t.nextLowerPair(pair[0]) : t.nextHigherPair(pair[0]);
+    }
+    this.valid = false;
+  }
+}
+
+export interface IteratorBounds {
+  readonly lo: string | undefined;
+  readonly loInclusive: boolean;
+  readonly hi: string | undefined;
+  readonly hiInclusive: boolean;
+  readonly reverse: boolean;
+  readonly limit: number;
+}
+
+/** The engine's iterator: a merged, bounded, tombstone-free view at one snapshot. */
+export class DbIterator implements EngineIterator {
+  private curKey: string | undefined = undefined;
+  private curVal: Buffer = EMPTY;
+  private keyBuf: Buffer | undefined = undefined;
+  private remaining: number;
+  private closed = false;
+
+  constructor(
+    private readonly sources: Source[],
+    private readonly b: IteratorBounds,
+    private readonly onClose: () => void,
+  ) {
+    this.remaining = b.limit;
+    this.positionFrom(b.reverse ? b.hi : b.lo);
+  }
+
+  valid(): boolean {
+    return this.curKey !== undefined;
+  }
+
+  key(): Buffer {
+    if (this.curKey === undefined) throw new Error('iterator not valid');
+    this.keyBuf ??= fromLatin1(this.curKey);
+    return this.keyBuf;
+  }
+
+  value(): Buffer {
+    if (this.curKey === undefined) throw new Error('iterator not valid');
+    return this.curVal;
+  }
+
+  next(): void {
+    if (this.curKey === undefined) return;
+    this.settle();
+  }
+
+  seek(key: Uint8Array): void {
+    if (this.closed) return;
+    const k = Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+    const b = this.b;
+    if (b.reverse) this.positionFrom(b.hi !== undefined && k > b.hi ? b.hi : k);
+    else this.positionFrom(b.lo !== undefined && k < b.lo ? b.lo : k);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.curKey = undefined;
+    this.onClose();
+  }
+
+  private positionFrom(k: string | undefined): void {
+    for (const s of this.sources) s.seek(k);
+    this.settle();
+  }
+
+  private settle(): void {
+    const b = this.b;
+    const sources = this.sources;
+    const n = sources.length;
+    this.keyBuf = undefined;
+    for (;;) {
+      let key: string | undefined = undefined;
+      for (let i = 0; i < n; i++) {
+        const s = sources[i]!;
+        if (!s.valid) continue;
+        if (key === undefined || (b.reverse ? s.key > key : s.key < key)) key = s.key;
+      }
+      if (key === undefined || this.remaining <= 0) {
+        this.curKey = undefined;
+        return;
+      }
+      // The far bound ends the iteration; the near bound (only crossed right after a seek) skips.
+      let outside = false;
+      if (b.reverse) {
+        if (b.lo !== undefined && (key < b.lo || (key === b.lo && !b.loInclusive))) {
+          this.curKey = undefined;
+          return;
+        }
+        if (b.hi !== undefined && (key > b.hi || (key === b.hi && !b.hiInclusive))) outside = true;
+      } else {
+        if (b.hi !== undefined && (key > b.hi || (key === b.hi && !b.hiInclusive))) {
+          this.curKey = undefined;
+          return;
+        }
+        if (b.lo !== undefined && (key < b.lo || (key === b.lo && !b.loInclusive))) outside = true;
+      }
+      let bestSeq = -1;
+      let kind = 0;
+      let val: Buffer = EMPTY;
+      for (let i = 0; i < n; i++) {
+        const s = sources[i]!;
+        if (!s.valid || s.key !== key) continue;
+        if (s.seq > bestSeq) {
+          bestSeq = s.seq;
+          kind = s.kind;
+          val = s.val;
+        }
+        s.next();
+      }
+      if (outside || kind === OpKind.delete) continue;
+      this.remaining--;
+      this.curKey = key;
+      this.curVal = val;
+      return;
+    }
+  }
+}
+
+/** Forward merge of entry cursors in internal order, every version kept. */
+export class InternalMerge {
+  cur: EntryCursor | undefined = undefined;
+
+  constructor(private readonly cursors: readonly EntryCursor[]) {
+    for (const c of cursors) c.first();
+    this.pick();
+  }
+
+  next(): void {
+    if (this.cur === undefined) return;
+    this.cur.next();
+    this.pick();
+  }
+
+  private pick(): void {
+    let best: EntryCursor | undefined = undefined;
+    for (const c of this.cursors) {
+      if (!c.valid()) continue;
+      if (best === undefined) {
+        best = c;
+        continue;
+      }
+      const k = c.key();
+      const bk = best.key();
+      if (k < bk || (k === bk && c.seq() > best.seq())) best = c;
+    }
+    this.cur = best;
+  }
+}

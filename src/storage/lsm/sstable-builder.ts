@@ -1,0 +1,138 @@
+/**
+ * Writes one SSTable from entries given in internal order (user key
+ * ascending, sequence descending). See sstable-format.ts for the layout.
+ *
+ * The builder buffers file bytes and appends them in large chunks; the
+ * caller syncs the file after `finish()` and only then records the table in
+ * the manifest (a table the manifest names is always whole and durable).
+ *
+ * Invariant checked with assertions: entries arrive strictly in internal
+ * order, so a table never holds two entries with the same (key, seq).
+ */
+
+import { assert } from '../../util/assert.ts';
+import type { VfsFile } from '../vfs.ts';
+import { BlockBuilder } from './block.ts';
+import { buildBloom, bloomHashString } from './bloom.ts';
+import { ByteWriter } from './coding.ts';
+import { blockCrc, Codec, FOOTER_BYTES, FORMAT_VERSION, footerCrc, lz4Compress, MAGIC } from './sstable-format.ts';
+
+export interface TableOptions {
+  /** Target uncompressed size of a data block. */
+  readonly blockBytes: number;
+  readonly restartInterval: number;
+  readonly bloomBitsPerKey: number;
+  readonly compression: 'lz4' | 'none';
+}
+
+export const defaultTableOptions: TableOptions = { blockBytes: 4096, restartInterval: 16, bloomBitsPerKey: 10, compression: 'lz4' };
+
+export interface TableInfo {
+  readonly size: number;
+  readonly entries: number;
+  readonly smallest: string;
+  readonly largest: string;
+}
+
+const FLUSH_BYTES = 512 * 1024;
+
+export class SstableBuilder {
+  private readonly data: BlockBuilder;
+  private readonly index = new BlockBuilder(1);
+  private readonly out = new ByteWriter(FLUSH_BYTES + 64 * 1024);
+  private offset = 0;
+  private readonly hashes: number[] = [];
+  private lastKey: string | undefined = undefined;
+  private lastSeq = 0;
+  private smallest: string | undefined = undefined;
+  private blocks = 0;
+  entries = 0;
+
+  constructor(
+    readonly file: VfsFile,
+    private readonly opts: TableOptions = defaultTableOptions,
+  ) {
+    this.data = new BlockBuilder(opts.restartInterval);
+  }
+
+  add(key: string, seq: number, kind: number, value: Uint8Array): void {
+    if (this.lastKey !== undefined) {
+      assert(key > this.lastKey || (key === this.lastKey && seq < this.lastSeq), 'sstable entries out of order');
+    }
+    if (key !== this.lastKey) this.hashes.push(bloomHashString(key));
+    this.smallest ??= key;
+    this.data.add(key, seq, kind, value);
+    this.lastKey = key;
+    this.lastSeq = seq;
+    this.entries++;
+    if (this.data.estimatedBytes() >= this.opts.blockBytes) this.flushBlock();
+  }
+
+  /** Bytes written so far plus the open block: the caller cuts tables by this. */
+  estimatedBytes(): number {
+    return this.offset + this.out.len + this.data.estimatedBytes();
+  }
+
+  private flushBlock(): void {
+    if (this.data.entries === 0) return;
+    const raw = this.data.finish();
+    const offset = this.offset + this.out.len;
+    const size = this.writeBlock(raw, this.opts.compression === 'lz4');
+    this.data.reset();
+    // Index entry: the block's last key and seq; value = varint offset, varint payload size.
+    const handle = new ByteWriter(16);
+    handle.varint(offset);
+    handle.varint(size);
+    this.index.add(this.lastKey!, this.lastSeq, 0, handle.view());
+    this.blocks++;
+    if (this.out.len >= FLUSH_BYTES) this.flushOut();
+  }
+
+  /** Frames a block into the output; returns its payload size. */
+  private writeBlock(raw: Buffer, compress: boolean): number {
+    let payload: Buffer = raw;
+    let codec: number = Codec.none;
+    if (compress && raw.length >= 64) {
+      const c = lz4Compress(raw);
+      if (c.length <= raw.length - (raw.length >>> 3)) {
+        payload = c;
+        codec = Codec.lz4;
+      }
+    }
+    this.out.bytes(payload);
+    this.out.u8(codec);
+    this.out.u32(blockCrc(payload, codec));
+    return payload.length;
+  }
+
+  private flushOut(): void {
+    if (this.out.len === 0) return;
+    this.file.append(this.out.view());
+    this.offset += this.out.len;
+    this.out.reset();
+  }
+
+  /** Writes bloom, index and footer. The caller must still sync and close the file. */
+  finish(): TableInfo {
+    assert(this.entries > 0, 'empty sstable');
+    this.flushBlock();
+    const bloomOffset = this.offset + this.out.len;
+    const bloomSize = this.writeBlock(buildBloom(this.hashes, this.opts.bloomBitsPerKey), false);
+    const indexOffset = this.offset + this.out.len;
+    const indexSize = this.writeBlock(this.index.finish(), this.opts.compression === 'lz4');
+    const footerAt = this.out.len;
+    this.out.u64(indexOffset);
+    this.out.u32(indexSize);
+    this.out.u64(bloomOffset);
+    this.out.u32(bloomSize);
+    this.out.u32(FORMAT_VERSION);
+    this.out.u32(this.blocks);
+    this.out.u32(0); // CRC placeholder
+    this.out.u32(0);
+    this.out.bytes(MAGIC);
+    const footer = this.out.buf.subarray(footerAt, footerAt + FOOTER_BYTES);
+    footer.writeUInt32LE(footerCrc(footer), 32);
+    this.flushOut();
+    return { size: this.offset, entries: this.entries, smallest: this.smallest!, largest: this.lastKey! };
+  }
+}

@@ -1,0 +1,328 @@
+/**
+ * Reads one SSTable: point lookups and bidirectional cursors.
+ *
+ * Opening reads and verifies the footer (magic, version, CRC), the index
+ * block and the bloom filter, which stay in memory for the table's life (the
+ * index decoded into arrays of latin1 keys for fast string binary search).
+ * Data blocks are read on demand, synchronously, through the block cache;
+ * every block read from the file has its CRC checked before use. Any damage
+ * is a CorruptionError naming the file; no bytes from a damaged block are
+ * ever returned.
+ */
+
+import { CorruptionError } from '../../util/errors.ts';
+import type { Vfs, VfsFile } from '../vfs.ts';
+import { BlockCache } from './block-cache.ts';
+import { BlockFormatError, blockGet, DecodedBlock, found } from './block.ts';
+import { bloomMayContain } from './bloom.ts';
+import { getVarint, readU64, type Cursor } from './coding.ts';
+import { BLOCK_TRAILER_BYTES, blockCrc, Codec, FOOTER_BYTES, FORMAT_VERSION, footerCrc, lz4Uncompress, MAGIC } from './sstable-format.ts';
+
+const c: Cursor = { pos: 0 };
+
+export class SstableReader {
+  readonly indexKeys: string[] = [];
+  readonly indexSeqs: number[] = [];
+  readonly blockOffsets: number[] = [];
+  readonly blockSizes: number[] = [];
+  private bloom: Buffer = Buffer.alloc(0);
+  /** Bytes pinned in memory by this reader (index + bloom). */
+  pinnedBytes = 0;
+
+  private constructor(
+    readonly file: VfsFile,
+    readonly fileNumber: number,
+    private readonly cache: BlockCache,
+  ) {}
+
+  static open(vfs: Vfs, path: string, fileNumber: number, cache: BlockCache): SstableReader {
+    const file = vfs.open(path);
+    const reader = new SstableReader(file, fileNumber, cache);
+    try {
+      reader.load();
+    } catch (err) {
+      file.close();
+      throw err;
+    }
+    return reader;
+  }
+
+  private corrupt(message: string, offset?: number): CorruptionError {
+    return new CorruptionError(this.file.path, message, offset);
+  }
+
+  private load(): void {
+    const size = this.file.size();
+    if (size < FOOTER_BYTES) throw this.corrupt(`file of ${size} bytes is too short for a footer`);
+    const footer = Buffer.allocUnsafe(FOOTER_BYTES);
+    this.file.read(footer, 0, FOOTER_BYTES, size - FOOTER_BYTES);
+    if (!footer.subarray(40, 48).equals(MAGIC)) throw this.corrupt('bad magic number in footer', size - FOOTER_BYTES);
+    if (footerCrc(footer) !== footer.readUInt32LE(32)) throw this.corrupt('footer checksum mismatch', size - FOOTER_BYTES);
+    const version = footer.readUInt32LE(24);
+    if (version !== FORMAT_VERSION) throw this.corrupt(`unsupported format version ${version}`);
+    const indexOffset = readU64(footer, 0);
+    const indexSize = footer.readUInt32LE(8);
+    const bloomOffset = readU64(footer, 12);
+    const bloomSize = footer.readUInt32LE(20);
+    const blockCount = footer.readUInt32LE(28);
+    const limit = size - FOOTER_BYTES;
+    if (indexOffset + indexSize + BLOCK_TRAILER_BYTES > limit || bloomOffset + bloomSize + BLOCK_TRAILER_BYTES > limit) throw this.corrupt('block handle in footer runs past the end');
+    this.bloom = this.readRaw(bloomOffset, bloomSize);
+    const index = new DecodedBlock();
+    const indexData = this.readRaw(indexOffset, indexSize);
+    try {
+      index.decode(indexData);
+    } catch (err) {
+      throw this.rewrap(err, indexOffset);
+    }
+    if (index.count !== blockCount) throw this.corrupt(`index has ${index.count} entries, footer says ${blockCount}`, indexOffset);
+    for (let i = 0; i < index.count; i++) {
+      const v = index.value(i);
+      c.pos = 0;
+      const off = getVarint(v, c, v.length);
+      const sz = getVarint(v, c, v.length);
+      if (off < 0 || sz < 0 || off + sz + BLOCK_TRAILER_BYTES > bloomOffset) throw this.corrupt('bad block handle in index', indexOffset);
+      this.indexKeys.push(index.keys[i]!);
+      this.indexSeqs.push(index.seqs[i]!);
+      this.blockOffsets.push(off);
+      this.blockSizes.push(sz);
+    }
+    this.pinnedBytes = this.bloom.length + indexData.length * 2;
+  }
+
+  private rewrap(err: unknown, offset: number): unknown {
+    if (err instanceof BlockFormatError) return this.corrupt(`malformed block: ${err.message}`, offset);
+    return err;
+  }
+
+  /** Reads, verifies and uncompresses the block whose payload is at [offset, offset+size). */
+  private readRaw(offset: number, size: number): Buffer {
+    const framed = Buffer.allocUnsafe(size + BLOCK_TRAILER_BYTES);
+    const n = this.file.read(framed, 0, framed.length, offset);
+    if (n !== framed.length) throw this.corrupt('short read of block', offset);
+    const payload = framed.subarray(0, size);
+    const codec = framed[size]!;
+    if (blockCrc(payload, codec) !== framed.readUInt32LE(size + 1)) throw this.corrupt('block checksum mismatch', offset);
+    if (codec === Codec.none) return payload;
+    if (codec === Codec.lz4) {
+      try {
+        return lz4Uncompress(payload);
+      } catch (err) {
+        throw new CorruptionError(this.file.path, `LZ4 block does not decompress: ${(err as Error).message}`, offset);
+      }
+    }
+    throw this.corrupt(`unknown block codec ${codec}`, offset);
+  }
+
+  /** Data block `i`, from the cache or the file. */
+  block(i: number): Buffer {
+    const offset = this.blockOffsets[i]!;
+    const key = BlockCache.key(this.fileNumber, offset);
+    let data = this.cache.get(key);
+    if (data === undefined) {
+      data = this.readRaw(offset, this.blockSizes[i]!);
+      this.cache.set(key, data);
+    }
+    return data;
+  }
+
+  mayContain(hash: number): boolean {
+    return bloomMayContain(this.bloom, hash);
+  }
+
+  /**
+   * The newest version of `key` with seq <= snapSeq in this table: its value
+   * (a view into a cached block), null for a tombstone, undefined if absent.
+   */
+  get(key: Buffer, keyStr: string, snapSeq: number): Buffer | null | undefined {
+    // First block whose last (key, seq) is >= (keyStr, snapSeq) in internal order.
+    const keys = this.indexKeys;
+    const seqs = this.indexSeqs;
+    let lo = 0;
+    let hi = keys.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const k = keys[mid]!;
+      if (k < keyStr || (k === keyStr && seqs[mid]! > snapSeq)) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo >= keys.length) return undefined;
+    const data = this.block(lo);
+    let hit: boolean;
+    try {
+      hit = blockGet(data, key, snapSeq);
+    } catch (err) {
+      throw this.rewrap(err, this.blockOffsets[lo]!);
+    }
+    if (!hit) return undefined;
+    if (found.kind === 0) return null;
+    return data.subarray(found.valueStart, found.valueEnd);
+  }
+
+  /** Block offsets (for cache eviction when the file is deleted). */
+  close(): void {
+    this.cache.evictFile(this.fileNumber, this.blockOffsets);
+    this.file.close();
+  }
+
+  cursor(): TableCursor {
+    return new TableCursor(this);
+  }
+
+  /** @internal decodes block i into `into`, naming the file on damage. */
+  decodeBlock(i: number, into: DecodedBlock): void {
+    try {
+      into.decode(this.block(i));
+    } catch (err) {
+      throw this.rewrap(err, this.blockOffsets[i]!);
+    }
+  }
+}
+
+/**
+ * A positioned cursor over every entry (all versions) of a table, in internal
+ * order, movable both ways. Positioning operations leave it invalid when they
+ * run off either end.
+ */
+export interface EntryCursor {
+  valid(): boolean;
+  key(): string;
+  seq(): number;
+  kind(): number;
+  value(): Buffer;
+  /** First entry with user key >= k. */
+  seekGE(k: string): void;
+  /** Last entry with user key <= k. */
+  seekLE(k: string): void;
+  first(): void;
+  last(): void;
+  next(): void;
+  prev(): void;
+}
+
+export class TableCursor implements EntryCursor {
+  private readonly blk = new DecodedBlock();
+  private bi = -1;
+  private i = 0;
+
+  constructor(private readonly table: SstableReader) {}
+
+  valid(): boolean {
+    return this.bi >= 0;
+  }
+  key(): string {
+    return this.blk.keys[this.i]!;
+  }
+  seq(): number {
+    return this.blk.seqs[this.i]!;
+  }
+  kind(): number {
+    return this.blk.kinds[this.i]!;
+  }
+  value(): Buffer {
+    return this.blk.value(this.i);
+  }
+
+  private load(bi: number): boolean {
+    if (bi < 0 || bi >= this.table.indexKeys.length) {
+      this.bi = -1;
+      return false;
+    }
+    if (bi !== this.bi) {
+      this.table.decodeBlock(bi, this.blk);
+      this.bi = bi;
+    }
+    return true;
+  }
+
+  seekGE(k: string): void {
+    const keys = this.table.indexKeys;
+    let lo = 0;
+    let hi = keys.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (keys[mid]! < k) lo = mid + 1;
+      else hi = mid;
+    }
+    if (!this.load(lo)) return;
+    const bk = this.blk.keys;
+    let a = 0;
+    let b = this.blk.count;
+    while (a < b) {
+      const mid = (a + b) >>> 1;
+      if (bk[mid]! < k) a = mid + 1;
+      else b = mid;
+    }
+    this.i = a;
+    if (a >= this.blk.count) this.next0();
+  }
+
+  seekLE(k: string): void {
+    const keys = this.table.indexKeys;
+    // First block whose last key is > k: it may start with keys <= k.
+    let lo = 0;
+    let hi = keys.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (keys[mid]! <= k) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo >= keys.length) {
+      this.last();
+      return;
+    }
+    if (!this.load(lo)) return;
+    const bk = this.blk.keys;
+    let a = 0;
+    let b = this.blk.count;
+    while (a < b) {
+      const mid = (a + b) >>> 1;
+      if (bk[mid]! <= k) a = mid + 1;
+      else b = mid;
+    }
+    // a = first entry > k; step back one.
+    this.i = a;
+    this.prev();
+  }
+
+  first(): void {
+    if (this.load(0)) {
+      this.i = 0;
+      if (this.blk.count === 0) this.next0();
+    }
+  }
+
+  last(): void {
+    if (this.load(this.table.indexKeys.length - 1)) {
+      this.i = this.blk.count;
+      this.prev();
+    }
+  }
+
+  next(): void {
+    if (this.bi < 0) return;
+    this.i++;
+    if (this.i >= this.blk.count) this.next0();
+  }
+
+  /** Moves to the first entry of the following non-empty block. */
+  private next0(): void {
+    let bi = this.bi + 1;
+    while (this.load(bi)) {
+      if (this.blk.count > 0) {
+        this.i = 0;
+        return;
+      }
+      bi++;
+    }
+  }
+
+  prev(): void {
+    if (this.bi < 0) return;
+    this.i--;
+    while (this.i < 0) {
+      if (!this.load(this.bi - 1)) return;
+      this.i = this.blk.count - 1;
+    }
+  }
+}

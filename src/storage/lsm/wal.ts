@@ -1,0 +1,260 @@
+/**
+ * The write-ahead log: every write is appended here before it is applied to
+ * the memtable, so that a crash loses nothing that was acknowledged.
+ *
+ *   segments   <dir>/000007.log, 000012.log, ...  (one per memtable; the number
+ *              comes from the engine's file-number counter)
+ *   records    framed by record-log.ts (length, CRC32, header CRC32)
+ *   payload    u48 LE first sequence number | u32 LE op count | ops...
+ *              op = u8 kind (1 put, 0 delete) | varint key length | key
+ *                   | (puts only) varint value length | value
+ *
+ * One record per `write(batch)` (or put/delete), so a batch is atomic: after
+ * a crash its record is either whole (all ops replayed) or torn (none).
+ *
+ * Group commit: appends go to a user-space buffer (no system call per put);
+ * `sync()` registers a waiter for "everything logged so far" and, if no fsync
+ * is running, schedules one for the next turn of the event loop. Every writer
+ * that calls `sync()` before that fsync starts shares it; writers arriving
+ * while it runs share the next one. One fsync acknowledges many writers.
+ *
+ * Rotation: when the memtable is frozen the log moves to a new segment. The
+ * old segment stays in the set of files the next sync round fsyncs, so an
+ * acknowledgement always covers every earlier segment too; that is what lets
+ * recovery stop at the first torn record and ignore later segments.
+ */
+
+import { CorruptionError, NextDbError, SqlState } from '../../util/errors.ts';
+import type { Vfs, VfsFile } from '../vfs.ts';
+import { vfsJoin } from '../vfs.ts';
+import { OpKind, type BatchOp } from '../write-batch.ts';
+import { ByteWriter, getVarint, type Cursor } from './coding.ts';
+import { frameRecordInPlace, readRecords, RECORD_HEADER_BYTES } from './record-log.ts';
+
+/** Buffered bytes beyond which appends go to the OS without waiting for a sync. */
+const BUFFER_BYTES_MAX = 256 * 1024;
+
+export function walFileName(n: number): string {
+  return `${String(n).padStart(6, '0')}.log`;
+}
+
+interface Waiter {
+  readonly target: number;
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
+
+export class Wal {
+  private file: VfsFile;
+  private readonly out = new ByteWriter(BUFFER_BYTES_MAX + 64 * 1024);
+  /** Segments rotated away from whose bytes are not yet known durable. */
+  private older: VfsFile[] = [];
+  private needDirSync = true;
+  /** Bytes logged (buffered or appended), over all segments of this Wal's life. */
+  private loggedBytes = 0;
+  private durableBytes = 0;
+  private waiters: Waiter[] = [];
+  private syncing = false;
+  private scheduled = false;
+  private failed: unknown = undefined;
+  private closed = false;
+  /** fsync rounds completed (stats: writes per fsync). */
+  syncRounds = 0;
+  number: number;
+
+  constructor(
+    private readonly vfs: Vfs,
+    private readonly dir: string,
+    number: number,
+  ) {
+    this.number = number;
+    this.file = vfs.create(vfsJoin(dir, walFileName(number)));
+  }
+
+  /** Logs one put or delete. */
+  addOne(seq: number, kind: OpKind, key: Uint8Array, value: Uint8Array): void {
+    const out = this.begin();
+    const headerPos = out.len;
+    out.ensure(RECORD_HEADER_BYTES + 6 + 4 + 1 + 10 + key.length + value.length);
+    out.len += RECORD_HEADER_BYTES;
+    out.u48(seq);
+    out.u32(1);
+    out.u8(kind);
+    out.lenBytes(key);
+    if (kind === OpKind.put) out.lenBytes(value);
+    this.end(headerPos);
+  }
+
+  /** Logs a batch as one record (atomic on replay). */
+  addBatch(firstSeq: number, ops: readonly BatchOp[]): void {
+    const out = this.begin();
+    const headerPos = out.len;
+    out.len += RECORD_HEADER_BYTES;
+    out.u48(firstSeq);
+    out.u32(ops.length);
+    for (const op of ops) {
+      out.u8(op.kind);
+      out.lenBytes(op.key);
+      if (op.kind === OpKind.put) out.lenBytes(op.value);
+    }
+    this.end(headerPos);
+  }
+
+  private begin(): ByteWriter {
+    if (this.failed !== undefined) throw walFailed(this.failed);
+    if (this.closed) throw new NextDbError(SqlState.adminShutdown, 'write-ahead log is closed');
+    this.out.ensure(RECORD_HEADER_BYTES);
+    return this.out;
+  }
+
+  private end(headerPos: number): void {
+    frameRecordInPlace(this.out.buf, headerPos, this.out.len);
+    this.loggedBytes += this.out.len - headerPos;
+    if (this.out.len >= BUFFER_BYTES_MAX) this.drain();
+  }
+
+  /** Hands buffered records to the OS (no durability yet). */
+  private drain(): void {
+    if (this.out.len === 0) return;
+    try {
+      this.file.append(this.out.view());
+    } catch (err) {
+      this.failed = err;
+      throw walFailed(err);
+    }
+    this.out.reset();
+  }
+
+  /** Starts a new segment; the old one is fsynced by the next sync round. */
+  rotate(number: number): void {
+    this.drain();
+    this.older.push(this.file);
+    this.file = this.vfs.create(vfsJoin(this.dir, walFileName(number)));
+    this.number = number;
+    this.needDirSync = true;
+  }
+
+  /** Resolves once everything logged before the call is durable. */
+  sync(): Promise<void> {
+    if (this.failed !== undefined) return Promise.reject(walFailed(this.failed));
+    if (this.loggedBytes <= this.durableBytes) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ target: this.loggedBytes, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.syncing || this.scheduled) return;
+    this.scheduled = true;
+    // Start on the next turn so every writer of this turn joins the same fsync.
+    setImmediate(() => this.round());
+  }
+
+  private round(): void {
+    this.scheduled = false;
+    if (this.syncing) return;
+    try {
+      this.drain();
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    const target = this.loggedBytes;
+    const files = this.older.concat(this.file);
+    const older = this.older;
+    this.older = [];
+    const dirSync = this.needDirSync;
+    this.needDirSync = false;
+    this.syncing = true;
+    const work: Promise<void>[] = files.map((f) => f.sync());
+    if (dirSync) work.push(this.vfs.syncDir(this.dir));
+    Promise.all(work).then(
+      () => {
+        this.syncing = false;
+        this.syncRounds++;
+        for (const f of older) f.close();
+        this.durableBytes = target;
+        const still: Waiter[] = [];
+        for (const w of this.waiters) {
+          if (w.target <= target) w.resolve();
+          else still.push(w);
+        }
+        this.waiters = still;
+        if (still.length > 0) this.schedule();
+      },
+      (err: unknown) => {
+        this.syncing = false;
+        this.fail(err);
+      },
+    );
+  }
+
+  private fail(err: unknown): void {
+    this.failed = err;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w.reject(walFailed(err));
+  }
+
+  /** Syncs everything and closes the segments. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.failed === undefined) await this.sync();
+    this.closed = true;
+    for (const f of this.older) f.close();
+    this.file.close();
+  }
+
+  /** Abandons the log without syncing (tests of crash behaviour). */
+  abandon(): void {
+    this.closed = true;
+  }
+}
+
+function walFailed(cause: unknown): NextDbError {
+  if (cause instanceof NextDbError) return cause;
+  return new NextDbError(SqlState.ioError, `write-ahead log failed: ${(cause as Error).message}`, { cause });
+}
+
+/** One decoded operation, handed to the replay callback (buffers are views into the segment). */
+export type WalOpSink = (seq: number, kind: OpKind, key: Buffer, value: Buffer) => void;
+
+/**
+ * Replays one segment. Returns whether it ended in a torn record (the caller
+ * then ignores every later segment). Checksum mismatches and malformed
+ * payloads throw CorruptionError naming the segment.
+ */
+export function replayWalSegment(bytes: Buffer, file: string, sink: WalOpSink): { torn: boolean; lastSeq: number } {
+  const { records, torn } = readRecords(bytes, file);
+  const c: Cursor = { pos: 0 };
+  let lastSeq = 0;
+  for (const rec of records) {
+    if (rec.length < 10) throw new CorruptionError(file, 'WAL record too short');
+    let seq = rec.readUIntLE(0, 6);
+    const count = rec.readUInt32LE(6);
+    c.pos = 10;
+    for (let i = 0; i < count; i++) {
+      const kind = rec[c.pos++];
+      if (kind !== OpKind.put && kind !== OpKind.delete) throw new CorruptionError(file, `WAL op kind ${String(kind)} is invalid`);
+      const klen = getVarint(rec, c, rec.length);
+      if (klen < 0 || c.pos + klen > rec.length) throw new CorruptionError(file, 'WAL key runs past its record');
+      const key = rec.subarray(c.pos, c.pos + klen);
+      c.pos += klen;
+      let value: Buffer = EMPTY;
+      if (kind === OpKind.put) {
+        const vlen = getVarint(rec, c, rec.length);
+        if (vlen < 0 || c.pos + vlen > rec.length) throw new CorruptionError(file, 'WAL value runs past its record');
+        value = rec.subarray(c.pos, c.pos + vlen);
+        c.pos += vlen;
+      }
+      sink(seq, kind, key, value);
+      lastSeq = seq;
+      seq++;
+    }
+    if (c.pos !== rec.length) throw new CorruptionError(file, 'WAL record has trailing bytes');
+  }
+  return { torn, lastSeq };
+}
+
+const EMPTY: Buffer = Buffer.alloc(0);
