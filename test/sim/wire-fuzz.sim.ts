@@ -1,0 +1,38 @@
+// Long protocol fuzz sweeps against an in-process server (see
+// test/server/wire-fuzz.ts). Usage:
+//   npm run sim -- wire-fuzz --seeds 50      seeds 1..50, 200 cases each
+//   npm run sim -- wire-fuzz --seed 17       replay one seed
+// Prints the seed of any failure; the same seed replays the same streams
+// (timing of the server's replies may differ, the streams do not).
+import { startTestServer } from '../server/harness.ts';
+import { fuzzServer } from '../server/wire-fuzz.ts';
+
+const args = process.argv.slice(2);
+const flag = (name: string): number | undefined => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : undefined;
+};
+const single = flag('--seed');
+const seeds = single !== undefined ? [single] : Array.from({ length: flag('--seeds') ?? 10 }, (_, i) => i + 1);
+const cases = flag('--cases') ?? 200;
+
+let failed = 0;
+process.on('uncaughtException', (e) => {
+  console.error('uncaught exception in server:', e);
+  process.exit(1);
+});
+const ts = await startTestServer({ limits: { maxMessageBytes: 1 << 20 } });
+try {
+  for (const seed of seeds) {
+    try {
+      await fuzzServer(ts.port, seed, cases);
+    } catch (err) {
+      failed++;
+      console.error(`wire-fuzz: FAILED seed ${seed}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+} finally {
+  await ts.stop();
+}
+console.log(`wire-fuzz: ${seeds.length - failed}/${seeds.length} seeds passed (${cases} cases each)`);
+process.exit(failed ? 1 : 0);
