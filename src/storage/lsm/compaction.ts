@@ -106,6 +106,8 @@ export async function runMerge(job: MergeJob, input: ForwardEntries): Promise<Fi
       }
     }
     await finishTable();
+    // The new tables' directory entries must be durable before the manifest names them.
+    if (outputs.length > 0) await job.vfs.syncDir(job.dir);
   } catch (err) {
     // Leave no half-written tables behind (they are not in the manifest; this just tidies up).
     for (const o of outputs) o.reader?.close();
