@@ -13,9 +13,21 @@ export async function main(argv: readonly string[]): Promise<void> {
   program
     .command('server')
     .description('run a NextDB server (PostgreSQL wire protocol and HTTP on one port)')
-    .argument('[port]', 'port to listen on', '8080')
-    .allowUnknownOption(true)
-    .action(() => notBuilt('server', 'the PostgreSQL wire protocol server'));
+    .argument('[port]', 'port to listen on (default 8080)')
+    .option('--data <dir>', 'data directory, created on first start (default ./nextdb-data)')
+    .option('--memory', 'keep everything in memory (a throw-away database)')
+    .option('--host <host>', 'address to listen on (default 127.0.0.1)')
+    .option('--config <file>', 'JSON config file (see docs/operating/server.md)')
+    .option('--tls-cert <file>', 'TLS certificate (PEM); enables SSL with --tls-key')
+    .option('--tls-key <file>', 'TLS private key (PEM)')
+    .option('--auth <method>', 'authentication for all clients: trust, password, md5, scram-sha-256 (default: trust on loopback, scram-sha-256 otherwise)')
+    .option('--max-connections <n>', 'PostgreSQL connections at once (default 100)')
+    .option('--idle-in-transaction-timeout <ms>', 'end sessions idle inside a transaction this long (default 0 = never)')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace, silent (default info)')
+    .action(async (port: string | undefined, opts: Record<string, string | boolean | undefined>) => {
+      const { runServer } = await import('./server.ts');
+      await runServer(port, opts);
+    });
 
   program
     .command('client')

@@ -1,0 +1,208 @@
+/**
+ * `nextdb server [port]`: opens the storage engine and the SQL engine and
+ * serves PostgreSQL protocol v3 and HTTP on one port (src/server).
+ *
+ * Start-up order: config (defaults < --config FILE < flags) → logger →
+ * storage (--memory, or the LSM engine in --data DIR, created on first
+ * start; its LOCK keeps a second server off the same directory) → SQL
+ * engine → listener. Any failure before listening is one clear line on
+ * stderr and exit code 1 (2 for a part that is not built yet), with
+ * whatever was opened closed again.
+ *
+ * Shutdown on SIGINT/SIGTERM: stop accepting, end sessions (FATAL 57P01),
+ * close the SQL engine, sync and close the storage engine, exit 0. A second
+ * signal during shutdown exits at once with code 1.
+ *
+ * The bootstrap superuser password (for password logins before any
+ * `ALTER ROLE postgres PASSWORD`) comes from NEXTDB_SUPERUSER_PASSWORD, never
+ * from argv, where other users of the machine could read it.
+ */
+
+import { mkdir, readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import pino from 'pino';
+import { MemoryEngine } from '../storage/memory-engine.ts';
+import type { Engine } from '../storage/engine.ts';
+import type { RoleInfo, Session } from '../sql/api.ts';
+import { NextDbError } from '../util/errors.ts';
+import { NextDbServer } from '../server/pg-server.ts';
+import { configFromJson, parsePort, resolveServerConfig, type ServerConfig, type ServerFlags } from '../server/server-config.ts';
+import type { AuthMethod, SessionProvider, StartupInfo } from '../server/server-types.ts';
+
+export interface ServerCliOptions {
+  readonly data?: string;
+  readonly memory?: boolean;
+  readonly host?: string;
+  readonly config?: string;
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+  readonly auth?: string;
+  readonly maxConnections?: string;
+  readonly idleInTransactionTimeout?: string;
+  readonly logLevel?: string;
+}
+
+/** The SQL engine as this command uses it (src/sql/index.ts). */
+interface SqlEngineLike {
+  createSession(startup: StartupInfo): Session;
+  lookupRole?(name: string): RoleInfo | undefined | Promise<RoleInfo | undefined>;
+  close(): Promise<void>;
+}
+interface SqlModule {
+  readonly SqlEngine?: { open(options: { engine: Engine }): Promise<SqlEngineLike> };
+}
+
+class StartupFailure extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
+export async function runServer(portArg: string | undefined, opts: ServerCliOptions): Promise<void> {
+  let config: ServerConfig;
+  try {
+    config = await loadConfig(portArg, opts);
+  } catch (err) {
+    fail(`nextdb server: ${message(err)}`, 1);
+  }
+  const logger = pino({ name: 'nextdb', level: config.logLevel });
+  const opened: { engine?: Engine; sql?: SqlEngineLike; server?: NextDbServer } = {};
+  try {
+    opened.engine = await openStorage(config);
+    opened.sql = await openSql(opened.engine);
+    const sql = opened.sql;
+    const provider: SessionProvider = {
+      createSession: (startup) => sql.createSession(startup),
+      ...(sql.lookupRole === undefined ? {} : { lookupRole: (name: string) => sql.lookupRole!(name) }),
+    };
+    const tls = config.tlsCert === undefined || config.tlsKey === undefined ? undefined : { cert: await readFile(config.tlsCert), key: await readFile(config.tlsKey) };
+    opened.server = new NextDbServer({
+      provider,
+      engine: opened.engine,
+      logger,
+      host: config.host,
+      port: config.port,
+      tls,
+      limits: { maxConnections: config.maxConnections, maxMessageBytes: config.maxMessageBytes, idleInTransactionTimeoutMs: config.idleInTransactionTimeoutMs },
+      auth: { local: config.authLocal, remote: config.authRemote, superuserPassword: process.env.NEXTDB_SUPERUSER_PASSWORD },
+      engineDescription: config.memory ? 'memory' : `lsm ${resolve(config.data)}`,
+    });
+    const port = await opened.server.start();
+    logger.info({ host: config.host, port, data: config.memory ? null : resolve(config.data), tls: tls !== undefined, pid: process.pid }, `NextDB listening on ${config.host}:${port}`);
+  } catch (err) {
+    await closeAll(opened, logger);
+    fail(`nextdb server: ${message(err)}`, err instanceof StartupFailure ? err.exitCode : 1);
+  }
+
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal during shutdown: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    closeAll(opened, logger).then(
+      () => {
+        logger.info('stopped');
+        logger.flush();
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error({ err: message(err) }, 'error during shutdown');
+        logger.flush();
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+async function loadConfig(portArg: string | undefined, opts: ServerCliOptions): Promise<ServerConfig> {
+  let file: ServerFlags = {};
+  if (opts.config !== undefined) {
+    let text: string;
+    try {
+      text = await readFile(opts.config, 'utf8');
+    } catch (err) {
+      throw new Error(`cannot read config file ${opts.config}: ${message(err)}`);
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (err) {
+      throw new Error(`config file ${opts.config} is not valid JSON: ${message(err)}`);
+    }
+    file = configFromJson(json, opts.config);
+  }
+  const flags: ServerFlags = {
+    port: portArg === undefined ? undefined : parsePort(portArg, 'port argument'),
+    host: opts.host,
+    data: opts.data,
+    memory: opts.memory,
+    tlsCert: opts.tlsCert,
+    tlsKey: opts.tlsKey,
+    authLocal: opts.auth as AuthMethod | undefined,
+    authRemote: opts.auth as AuthMethod | undefined,
+    maxConnections: opts.maxConnections === undefined ? undefined : Number(opts.maxConnections),
+    idleInTransactionTimeoutMs: opts.idleInTransactionTimeout === undefined ? undefined : Number(opts.idleInTransactionTimeout),
+    logLevel: opts.logLevel,
+  };
+  return resolveServerConfig(file, flags);
+}
+
+async function openStorage(config: ServerConfig): Promise<Engine> {
+  if (config.memory) return new MemoryEngine();
+  const dir = resolve(config.data);
+  await mkdir(dir, { recursive: true });
+  const { openLsmEngine } = await import('../storage/lsm/index.ts');
+  return openLsmEngine({ dir });
+}
+
+async function openSql(engine: Engine): Promise<SqlEngineLike> {
+  // Loaded by a computed specifier until src/sql/index.ts exists in every checkout.
+  const specifier = '../sql/index.ts';
+  let mod: SqlModule;
+  try {
+    mod = (await import(specifier)) as SqlModule;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String(message(err)).includes('sql/index')) {
+      throw new StartupFailure('the SQL engine (src/sql/index.ts) is not built yet; the server cannot run queries', 2);
+    }
+    throw err;
+  }
+  if (mod.SqlEngine === undefined) throw new StartupFailure('the SQL engine module does not export SqlEngine yet', 2);
+  return mod.SqlEngine.open({ engine });
+}
+
+async function closeAll(opened: { engine?: Engine; sql?: SqlEngineLike; server?: NextDbServer }, logger: pino.Logger): Promise<void> {
+  const steps: [string, (() => Promise<void>) | undefined][] = [
+    ['server', opened.server && (() => opened.server!.stop())],
+    ['sql engine', opened.sql && (() => opened.sql!.close())],
+    ['storage engine', opened.engine && (async () => {
+      await opened.engine!.sync();
+      await opened.engine!.close();
+    })],
+  ];
+  for (const [what, step] of steps) {
+    if (step === undefined) continue;
+    try {
+      await step();
+    } catch (err) {
+      logger.error({ err: message(err) }, `error closing the ${what}`);
+    }
+  }
+}
+
+function message(err: unknown): string {
+  return err instanceof NextDbError || err instanceof Error ? err.message : String(err);
+}
+
+function fail(text: string, code: number): never {
+  process.stderr.write(text + '\n');
+  process.exit(code);
+}
