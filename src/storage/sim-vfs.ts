@@ -108,6 +108,13 @@ export class SimVfs implements Vfs {
     return inode.bytes.subarray(0, inode.size);
   }
 
+  /** Test hook: cuts a live file to `size` bytes (durable too), as a torn append would. */
+  truncate(path: string, size: number): void {
+    const inode = this.inode(normalize(path));
+    inode.size = Math.min(inode.size, size);
+    inode.durableSize = Math.min(inode.durableSize, inode.size);
+  }
+
   open(path: string): VfsFile {
     const p = normalize(path);
     this.check('open', p);

@@ -1,0 +1,152 @@
+// LSM-specific behaviour beyond the shared contract: group commit, tombstones
+// vanishing at the bottom level, snapshots pinning tables through
+// compactions, the directory lock, reopen after many flushes.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { openLsmEngine } from '../../src/storage/lsm/index.ts';
+import { SimVfs } from '../../src/storage/sim-vfs.ts';
+import { NextDbError } from '../../src/util/errors.ts';
+import { tinyLsm, tmpDir } from './engines.lib.ts';
+
+const k = (i: number): Buffer => Buffer.from(`k${String(i).padStart(6, '0')}`);
+
+test('group commit: 16 concurrent writers share fsyncs', async () => {
+  const vfs = new SimVfs();
+  const e = await openLsmEngine({ dir: '/db', vfs });
+  const before = vfs.counts.sync;
+  const writer = async (w: number): Promise<void> => {
+    for (let i = 0; i < 50; i++) {
+      e.put(k(w * 1000 + i), Buffer.from('v'));
+      await e.sync();
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, (_, w) => writer(w)));
+  const fsyncs = vfs.counts.sync - before;
+  assert.ok(fsyncs <= 60, `800 acknowledged writes took ${fsyncs} fsyncs`);
+  assert.ok(fsyncs >= 50, 'each writer waits for its own durability');
+  await e.close();
+});
+
+test('sync() with nothing new to make durable resolves without an fsync', async () => {
+  const vfs = new SimVfs();
+  const e = await openLsmEngine({ dir: '/db', vfs });
+  e.put(k(1), k(1));
+  await e.sync();
+  const before = vfs.counts.sync;
+  await e.sync();
+  await e.sync();
+  assert.equal(vfs.counts.sync, before);
+  await e.close();
+});
+
+test('tombstones disappear when compacted into the bottom of the tree', async () => {
+  const vfs = new SimVfs();
+  const e = await openLsmEngine({ dir: '/db', vfs, ...tinyLsm, backgroundWork: false });
+  for (let i = 0; i < 2000; i++) e.put(k(i), Buffer.alloc(20, 1));
+  await e.flush();
+  await e.compact();
+  for (let i = 0; i < 2000; i++) e.delete(k(i));
+  await e.flush();
+  for (let round = 0; round < 3; round++) {
+    e.put(k(100000 + round), Buffer.alloc(20, 2));
+    await e.flush();
+  }
+  await e.compact();
+  const s = e.stats();
+  assert.equal([...e.scan()].length, 3);
+  // 2000 live entries of ~30 bytes would be ~60 KB; only the three survivors (plus table overhead) remain.
+  assert.ok(s.tableBytes! < 8000, `tables hold ${s.tableBytes} bytes: the deletes and what they hid were dropped`);
+  await e.close();
+});
+
+test('a snapshot keeps reading its tables after compactions replace them', async () => {
+  const vfs = new SimVfs();
+  const e = await openLsmEngine({ dir: '/db', vfs, ...tinyLsm, backgroundWork: false });
+  for (let i = 0; i < 1000; i++) e.put(k(i), Buffer.from('old'));
+  await e.flush();
+  const snap = e.snapshot();
+  for (let i = 0; i < 1000; i++) e.put(k(i), Buffer.from('new'));
+  await e.flush();
+  await e.compact();
+  assert.equal(snap.get(k(5))?.toString(), 'old');
+  assert.equal([...snap.scan()].filter(([, v]) => v.toString() === 'old').length, 1000);
+  assert.equal(e.get(k(5))?.toString(), 'new');
+  const tablesWhilePinned = vfs.list('/db').filter((f) => f.endsWith('.sst')).length;
+  snap.release();
+  await e.compact();
+  const tablesAfter = vfs.list('/db').filter((f) => f.endsWith('.sst')).length;
+  assert.ok(tablesAfter < tablesWhilePinned, `released tables are deleted (${tablesWhilePinned} -> ${tablesAfter})`);
+  await e.close();
+});
+
+test('an iterator is a consistent view: later writes and flushes do not show through', async () => {
+  const vfs = new SimVfs();
+  const e = await openLsmEngine({ dir: '/db', vfs, ...tinyLsm, backgroundWork: false });
+  for (let i = 0; i < 100; i++) e.put(k(i), Buffer.from('a'));
+  const it = e.iterator();
+  for (let i = 0; i < 100; i++) e.put(k(i), Buffer.from('b'));
+  e.put(k(5000), Buffer.from('b'));
+  await e.flush();
+  let n = 0;
+  for (; it.valid(); it.next()) {
+    assert.equal(it.value().toString(), 'a');
+    n++;
+  }
+  it.close();
+  assert.equal(n, 100);
+  await e.close();
+});
+
+test('the data directory lock keeps a second opener out and is released on close', async () => {
+  const dir = await tmpDir();
+  try {
+    const e = await openLsmEngine({ dir });
+    await assert.rejects(openLsmEngine({ dir }), (err: unknown) => {
+      assert.ok(err instanceof NextDbError);
+      assert.equal(err.message, `data directory ${dir} is locked by process ${process.pid}`);
+      assert.equal(err.code, '55P03');
+      return true;
+    });
+    assert.ok(fs.existsSync(`${dir}/LOCK`));
+    await e.close();
+    const e2 = await openLsmEngine({ dir });
+    await e2.close();
+    // A LOCK file left by a dead process is taken over.
+    fs.writeFileSync(`${dir}/LOCK`, '999999999\n');
+    const e3 = await openLsmEngine({ dir });
+    await e3.close();
+  } finally {
+    await fs.promises.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('many flushes and compactions with background work, then reopen: everything is there', async () => {
+  const dir = await tmpDir();
+  try {
+    const e = await openLsmEngine({ dir, ...tinyLsm });
+    for (let i = 0; i < 20000; i++) {
+      e.put(k(i % 7000), Buffer.from(`v${i}`));
+      if (i % 500 === 0) await new Promise((r) => setImmediate(r));
+    }
+    await e.compact();
+    const s = e.stats();
+    assert.ok(s.flushes! > 10 && s.compactions! > 0, JSON.stringify(s));
+    await e.close();
+    const e2 = await openLsmEngine({ dir, ...tinyLsm });
+    for (let i = 13000; i < 20000; i++) assert.equal(e2.get(k(i % 7000))?.toString(), `v${i}`);
+    assert.equal([...e2.scan()].length, 7000);
+    await e2.close();
+  } finally {
+    await fs.promises.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('operations after close fail clearly; close is idempotent', async () => {
+  const e = await openLsmEngine({ dir: '/db', vfs: new SimVfs() });
+  await e.close();
+  await e.close();
+  assert.throws(() => e.get(k(1)), /closed/);
+  assert.throws(() => e.put(k(1), k(1)), /closed/);
+  await assert.rejects(e.sync(), /closed/);
+});
