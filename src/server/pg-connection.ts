@@ -28,7 +28,7 @@
 
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
-import type { FormatCode, PartialResultsCarrier, RoleInfo, Session, StatementResult } from '../sql/api.ts';
+import type { CopyIn, FormatCode, PartialResultsCarrier, RoleInfo, Session, StatementResult } from '../sql/api.ts';
 import { NextDbError, SqlState } from '../util/errors.ts';
 import { assertNever } from '../util/assert.ts';
 import { BackendWriter, type ErrorNoticeFields } from '../wire/backend-writer.ts';
@@ -95,6 +95,8 @@ type State =
   | { readonly kind: 'auth-sasl-initial' }
   | { readonly kind: 'auth-sasl-final'; readonly exchange: ScramServerExchange }
   | { readonly kind: 'ready' }
+  /** COPY FROM STDIN: CopyData flows into `copy` until CopyDone/CopyFail. `simple` says whether ReadyForQuery follows. */
+  | { readonly kind: 'copy-in'; readonly copy: CopyIn; readonly simple: boolean }
   | { readonly kind: 'closed' };
 
 const textFormats: readonly FormatCode[] = [];
@@ -189,6 +191,8 @@ export class PgConnection {
         return this.handleAuth(msg);
       case 'ready':
         return this.handleReady(msg);
+      case 'copy-in':
+        return this.handleCopyIn(this.state, msg);
       case 'tls':
       case 'closed':
         return;
@@ -445,7 +449,8 @@ export class PgConnection {
           this.markActive();
           try {
             const result = await session.execute(msg.portal, msg.maxRows);
-            this.writeResult(result, false, result.suspended);
+            if (result.copyIn !== undefined) this.startCopyIn(result.copyIn, false);
+            else this.writeResult(result, false, result.suspended);
             this.ctx.observeQuery(queryKind(result.commandTag), (performance.now() - started) / 1000);
             if (isSettingCommand(result.commandTag)) this.reportChangedParameters();
           } catch (err) {
@@ -528,24 +533,111 @@ export class PgConnection {
       failure = err;
       results = (err as PartialResultsCarrier | null)?.completedResults ?? [];
     }
+    if (failure === undefined && results.length === 0) this.out.emptyQueryResponse();
+    const copy = this.writeResults(results);
+    if (failure !== undefined) this.writeError(failure);
+    const seconds = (performance.now() - started) / 1000;
+    this.ctx.observeQuery(failure !== undefined ? 'error' : queryKind(results[results.length - 1]?.commandTag ?? ''), seconds);
+    if (copy !== undefined && failure === undefined) {
+      this.startCopyIn(copy, true);
+      return;
+    }
+    this.endSimpleQuery(session);
+  }
+
+  /** Writes a simple query's results; returns the COPY FROM STDIN that the last one starts, if any. */
+  private writeResults(results: readonly StatementResult[]): CopyIn | undefined {
     let setting = false;
+    let copy: CopyIn | undefined;
     for (const r of results) {
+      if (r.copyIn !== undefined) {
+        copy = r.copyIn;
+        break;
+      }
       this.writeResult(r, true, false);
       if (isSettingCommand(r.commandTag)) setting = true;
     }
-    if (failure === undefined && results.length === 0) this.out.emptyQueryResponse();
-    if (failure !== undefined) this.writeError(failure);
     if (setting) this.reportChangedParameters();
-    const seconds = (performance.now() - started) / 1000;
-    this.ctx.observeQuery(failure !== undefined ? 'error' : queryKind(results[results.length - 1]?.commandTag ?? ''), seconds);
+    return copy;
+  }
+
+  private endSimpleQuery(session: Session): void {
     this.markIdle(session);
     this.out.readyForQuery(session.txnStatus);
     this.flush();
   }
 
+  // ------------------------------------------------------------------- COPY
+
+  private startCopyIn(copy: CopyIn, simple: boolean): void {
+    this.out.copyInResponse(copy.format, copy.columnFormats);
+    this.flush();
+    this.state = { kind: 'copy-in', copy, simple };
+  }
+
+  private async handleCopyIn(state: { readonly copy: CopyIn; readonly simple: boolean }, msg: FrontendMessage): Promise<void> {
+    const session = this.session!;
+    if (msg.kind === 'copyData') {
+      try {
+        await state.copy.write(msg.data);
+        return;
+      } catch (err) {
+        if (isFatal(err)) throw err;
+        // The COPY failed: report now; the client's remaining CopyData/CopyDone are ignored in the ready state.
+        await state.copy.abort(errorText(err)).catch(() => undefined);
+        return this.endCopyIn(state, session, err, []);
+      }
+    }
+    if (msg.kind === 'flush' || msg.kind === 'sync') return; // PostgreSQL ignores both during COPY IN.
+    if (msg.kind === 'terminate') {
+      await state.copy.abort('connection terminated').catch(() => undefined);
+      this.shutdown();
+      return;
+    }
+    if (msg.kind === 'copyDone') {
+      let results: readonly StatementResult[] = [];
+      let failure: unknown;
+      try {
+        results = await state.copy.finish();
+      } catch (err) {
+        if (isFatal(err)) throw err;
+        failure = err;
+        results = (err as PartialResultsCarrier | null)?.completedResults ?? [];
+      }
+      return this.endCopyIn(state, session, failure, results);
+    }
+    const reason = msg.kind === 'copyFail' ? `COPY from stdin failed: ${msg.message}` : `unexpected ${msg.kind} message during COPY from stdin`;
+    await state.copy.abort(reason).catch(() => undefined);
+    const err = msg.kind === 'copyFail' ? new NextDbError(SqlState.queryCanceled, reason) : new NextDbError(SqlState.protocolViolation, reason);
+    return this.endCopyIn(state, session, err, []);
+  }
+
+  private endCopyIn(state: { readonly simple: boolean }, session: Session, failure: unknown, results: readonly StatementResult[]): void {
+    this.state = { kind: 'ready' };
+    const copy = this.writeResults(results);
+    if (failure !== undefined) this.writeError(failure);
+    this.ctx.observeQuery(failure === undefined ? 'copy' : 'error', 0);
+    if (copy !== undefined && failure === undefined) {
+      this.startCopyIn(copy, state.simple);
+      return;
+    }
+    if (state.simple) this.endSimpleQuery(session);
+    else if (failure !== undefined) this.skipToSync = true;
+  }
+
   private writeResult(r: StatementResult, describe: boolean, suspended: boolean): void {
     const out = this.out;
     if (r.notices !== undefined) for (const n of r.notices) out.noticeResponse(n);
+    if (r.copyOut !== undefined) {
+      out.copyOutResponse(r.copyOut.format, r.copyOut.columnFormats);
+      for (const chunk of r.copyOut.chunks) {
+        out.copyData(chunk);
+        if (out.length >= flushBytes) this.flush();
+      }
+      out.copyDone();
+      out.commandComplete(r.commandTag);
+      return;
+    }
     if (describe && r.columns !== undefined) out.rowDescription(r.columns);
     const rows = r.rows;
     if (rows !== undefined) {
@@ -623,6 +715,7 @@ export class PgConnection {
 
   private shutdown(): void {
     if (this.state.kind === 'closed') return;
+    if (this.state.kind === 'copy-in') this.state.copy.abort('connection lost').catch(() => undefined);
     this.state = { kind: 'closed' };
     this.clearIdleTimer();
     if (this.registration !== undefined) this.ctx.registry.remove(this.registration);

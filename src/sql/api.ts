@@ -28,6 +28,46 @@ export interface StatementResult {
   readonly rows?: readonly (readonly (Buffer | null)[])[];
   /** Notices raised while running (e.g. "table does not exist, skipping"). */
   readonly notices?: readonly Notice[];
+  /**
+   * COPY ... FROM STDIN: the statement waits for the client's data. Added
+   * for the server (issue 5). `simpleQuery` returns this result LAST (the
+   * statements after the COPY in the same query string run in `finish()`);
+   * the server streams CopyData into it and reports what `finish()` returns.
+   */
+  readonly copyIn?: CopyIn;
+  /**
+   * COPY ... TO STDOUT: the data to send, already in the COPY format (text
+   * lines, CSV lines, or binary). Added for the server (issue 5). The server
+   * writes CopyOutResponse, one CopyData per chunk, CopyDone, then this
+   * result's commandTag ('COPY n').
+   */
+  readonly copyOut?: CopyOut;
+}
+
+/** The shape of a COPY's data on the wire: 0 text/CSV (format 0 in PostgreSQL), 1 binary. */
+export interface CopyFormat {
+  readonly format: FormatCode;
+  /** One entry per column (all equal to `format` in PostgreSQL). */
+  readonly columnFormats: readonly FormatCode[];
+}
+
+/** A COPY FROM STDIN in progress (see StatementResult.copyIn). */
+export interface CopyIn extends CopyFormat {
+  /** One CopyData payload; chunk boundaries are arbitrary (not aligned to rows). Throwing fails the COPY. */
+  write(data: Buffer): void | Promise<void>;
+  /**
+   * CopyDone: ends the data. Resolves to the COPY's own result ('COPY n')
+   * followed by the results of the statements after it in the same query
+   * string; throws like simpleQuery (with PartialResultsCarrier) on error.
+   */
+  finish(): Promise<StatementResult[]>;
+  /** CopyFail from the client (its message) or the connection lost: the COPY fails and its transaction with it. */
+  abort(reason: string): Promise<void>;
+}
+
+/** The output of a COPY TO STDOUT (see StatementResult.copyOut). */
+export interface CopyOut extends CopyFormat {
+  readonly chunks: readonly Buffer[];
 }
 
 export interface Notice {

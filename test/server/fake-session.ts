@@ -7,10 +7,12 @@
 //   SLEEP <ms>        waits, then 'SLEEP'; cancel() makes it throw 57014
 //   SET <name> = <v>  changes a setting (reported through ParameterStatus)
 //   NOTICE            completes with a NoticeResponse
+//   COPY IN           COPY FROM STDIN: counts the lines received ('COPY n'); data "fail" makes write() throw 22P04
+//   COPY OUT <n>      COPY TO STDOUT of n text lines
 //   (empty)           an empty query
 // Anything else is a 42601 syntax error.
 import { NextDbError, SqlState } from '../../src/util/errors.ts';
-import type { ColumnDescription, FormatCode, PortalResult, PreparedStatementInfo, RoleInfo, Session, StatementResult, TxnStatus } from '../../src/sql/api.ts';
+import type { ColumnDescription, CopyIn, FormatCode, PortalResult, PreparedStatementInfo, RoleInfo, Session, StatementResult, TxnStatus } from '../../src/sql/api.ts';
 import type { SessionProvider, StartupInfo } from '../../src/server/server-types.ts';
 
 const int4 = (name: string): ColumnDescription => ({ name, tableOid: 0, columnAttr: 0, typeOid: 23, typeSize: 4, typeMod: -1 });
@@ -47,9 +49,20 @@ export class FakeSession implements Session {
     return this.settings.get(name);
   }
 
+  /** Every COPY IN's received data, in order. */
+  readonly copied: string[] = [];
+
   async simpleQuery(sql: string): Promise<StatementResult[]> {
+    return this.runAll(sql.split(';').map((s) => s.trim()).filter(Boolean));
+  }
+
+  private async runAll(stmts: readonly string[]): Promise<StatementResult[]> {
     const out: StatementResult[] = [];
-    for (const stmt of sql.split(';').map((s) => s.trim()).filter(Boolean)) {
+    for (const [i, stmt] of stmts.entries()) {
+      if (stmt.toUpperCase() === 'COPY IN') {
+        out.push({ commandTag: 'COPY', copyIn: this.copyIn(stmts.slice(i + 1)) });
+        return out;
+      }
       try {
         out.push(await this.run(stmt, [], []));
       } catch (err) {
@@ -59,6 +72,26 @@ export class FakeSession implements Session {
       }
     }
     return out;
+  }
+
+  private copyIn(rest: readonly string[]): CopyIn {
+    let data = '';
+    return {
+      format: 0,
+      columnFormats: [0, 0],
+      write: (chunk) => {
+        if (chunk.toString().includes('fail')) throw new NextDbError('22P04', 'bad copy data', { detail: 'line 1' });
+        data += chunk.toString();
+      },
+      finish: async () => {
+        this.copied.push(data);
+        const lines = data.split('\n').filter((l) => l !== '' && l !== '\\.').length;
+        return [{ commandTag: `COPY ${lines}` }, ...(await this.runAll(rest))];
+      },
+      abort: async () => {
+        if (this.txnStatus === 'T') this.txnStatus = 'E';
+      },
+    };
   }
 
   private async run(stmt: string, params: readonly (Buffer | null)[], formats: readonly FormatCode[]): Promise<StatementResult> {
@@ -83,6 +116,12 @@ export class FakeSession implements Session {
       return { commandTag: tag };
     }
     if (upper === 'FAIL') throw new NextDbError(SqlState.divisionByZero, 'division by zero', { detail: 'the detail', hint: 'the hint', position: 3 });
+    const copyOut = /^COPY OUT (\d+)$/i.exec(stmt);
+    if (copyOut !== null) {
+      const n = Number(copyOut[1]);
+      const chunks = Array.from({ length: n }, (_, i) => Buffer.from(`${i + 1}\trow ${i + 1}\n`));
+      return { commandTag: `COPY ${n}`, copyOut: { format: 0, columnFormats: [0, 0], chunks } };
+    }
     if (upper === 'NOTICE') return { commandTag: 'DO', notices: [{ severity: 'NOTICE', code: '00000', message: 'hello notice' }] };
     const sleep = /^SLEEP (\d+)$/i.exec(stmt);
     if (sleep !== null) {
@@ -115,7 +154,7 @@ export class FakeSession implements Session {
 
   async prepare(name: string, sql: string, paramTypes: readonly number[]): Promise<PreparedStatementInfo> {
     const stmt = sql.trim().replace(/;$/, '');
-    if (!/^(SELECT \d+|ECHO.*|BEGIN|COMMIT|ROLLBACK|FAIL|SLEEP \d+|SET .*|NOTICE|)$/i.test(stmt)) {
+    if (!/^(SELECT \d+|ECHO.*|BEGIN|COMMIT|ROLLBACK|FAIL|SLEEP \d+|SET .*|NOTICE|COPY OUT \d+|)$/i.test(stmt)) {
       throw new NextDbError(SqlState.syntaxError, `syntax error at or near "${stmt.split(' ')[0]}"`, { position: 1 });
     }
     if (name !== '' && this.statements.has(name)) throw new NextDbError('42P05', `prepared statement "${name}" already exists`);

@@ -13,7 +13,7 @@ import { Prng } from '../../src/util/prng.ts';
 import { FrontendWriter } from '../../src/wire/frontend-writer.ts';
 import { RequestCode, type FrontendMessage } from '../../src/wire/frontend-messages.ts';
 
-const statements = ['SELECT 0', 'SELECT 3', 'BEGIN', 'COMMIT', 'ROLLBACK', 'FAIL', 'NOTICE', 'ECHO $1', 'SET a = b', 'SLEEP 1', '', 'bogus'];
+const statements = ['SELECT 0', 'SELECT 3', 'COPY IN', 'COPY OUT 2', 'BEGIN', 'COMMIT', 'ROLLBACK', 'FAIL', 'NOTICE', 'ECHO $1', 'SET a = b', 'SLEEP 1', '', 'bogus'];
 
 function randomMessage(p: Prng): FrontendMessage {
   const name = p.chance(0.5) ? '' : `s${p.int(3)}`;
