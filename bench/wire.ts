@@ -1,0 +1,117 @@
+// Wire-protocol benchmark: pgbench against `nextdb server` and against a
+// throw-away PostgreSQL 15 (test/support/pg-server.ts), same machine, same
+// run. Workloads:
+//   select-only-c8 / -c32   pgbench -S -M prepared with 8 / 32 clients
+//   tpcb-c8                 the built-in TPC-B-like script, -M prepared, 8 clients
+// Prints per workload:
+//   bench <workload> nextdb=<tps> postgres=<tps> ratio=<nextdb/postgres>
+//   latency <workload> p50=<ms> p99=<ms>            (NextDB, from pgbench's per-transaction log)
+//   latency <workload>-postgres p50=<ms> p99=<ms>
+// Usage: npm run bench:wire -- [--quick] [--scale N] [--seconds S]
+//   --quick: scale 1, 5 s per run (well under 60 s in total).
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { startServerProcess } from '../test/server/server-process.ts';
+import { findPostgres, startPostgres } from '../test/support/pg-server.ts';
+
+const run = promisify(execFile);
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const flag = (name: string, dflt: number): number => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : dflt;
+};
+const scale = flag('--scale', quick ? 1 : 10);
+const seconds = flag('--seconds', quick ? 5 : 20);
+
+interface RunResult {
+  readonly tps: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a !== null ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+async function pgbench(port: number, extra: readonly string[]): Promise<RunResult> {
+  const logDir = mkdtempSync(join(tmpdir(), 'nextdb-wire-bench-'));
+  try {
+    const { stdout } = await run(
+      'pgbench',
+      ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-n', '-T', String(seconds), '-l', '--log-prefix', join(logDir, 'tx'), ...extra, 'postgres'],
+      { maxBuffer: 64 << 20, env: { ...process.env, PGCONNECT_TIMEOUT: '10' } },
+    );
+    const tps = Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(stdout)?.[1] ?? NaN);
+    const latencies: number[] = [];
+    for (const f of readdirSync(logDir)) {
+      for (const line of readFileSync(join(logDir, f), 'utf8').split('\n')) {
+        const parts = line.split(' ');
+        if (parts.length >= 3) latencies.push(Number(parts[2]) / 1000);
+      }
+    }
+    latencies.sort((a, b) => a - b);
+    return { tps, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) };
+  } finally {
+    rmSync(logDir, { recursive: true, force: true });
+  }
+}
+
+async function init(port: number): Promise<void> {
+  await run('pgbench', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-i', '-q', '-s', String(scale), 'postgres'], { maxBuffer: 64 << 20 });
+}
+
+const workloads: readonly { name: string; args: readonly string[] }[] = [
+  { name: 'select-only-c8', args: ['-S', '-M', 'prepared', '-c', '8', '-j', '2'] },
+  { name: 'select-only-c32', args: ['-S', '-M', 'prepared', '-c', '32', '-j', '2'] },
+  { name: 'tpcb-c8', args: ['-M', 'prepared', '-c', '8', '-j', '2'] },
+];
+
+const fmt = (n: number): string => (Number.isFinite(n) ? n.toFixed(n >= 100 ? 0 : 2) : 'n/a');
+
+async function main(): Promise<number> {
+  if (findPostgres() === undefined) {
+    console.error('bench wire: PostgreSQL 15 binaries not found (see test/support/pg-server.ts)');
+    return 2;
+  }
+  const nextdb = await startServerProcess(['0', '--memory', '--log-level', 'warn', '--max-connections', '200']);
+  const postgres = await startPostgres(await freePort());
+  try {
+    try {
+      await init(nextdb.port);
+    } catch (err) {
+      console.error(`bench wire: pgbench -i against NextDB failed, so there is nothing to compare yet:\n${(err as { stderr?: string }).stderr ?? String(err)}`);
+      return 1;
+    }
+    await init(postgres.port);
+    for (const w of workloads) {
+      const n = await pgbench(nextdb.port, w.args);
+      const p = await pgbench(postgres.port, w.args);
+      console.log(`bench ${w.name} nextdb=${fmt(n.tps)} postgres=${fmt(p.tps)} ratio=${(n.tps / p.tps).toFixed(2)}`);
+      console.log(`latency ${w.name} p50=${fmt(n.p50Ms)} p99=${fmt(n.p99Ms)}`);
+      console.log(`latency ${w.name}-postgres p50=${fmt(p.p50Ms)} p99=${fmt(p.p99Ms)}`);
+    }
+    return 0;
+  } finally {
+    await nextdb.stop();
+    await postgres.stop();
+  }
+}
+
+process.exit(await main());
