@@ -273,3 +273,69 @@ test('gc removes versions below the horizon and keeps what a live snapshot needs
   assert.equal(m.engine.stats()['keys'], 3); // boot, hlc ceiling, head of k
   await m.close();
 });
+
+test('a reader whose snapshot is above a committing transaction waits for it and sees its writes', async () => {
+  // sync() resolves only when released, holding the writer inside its commit window.
+  let release: (() => void) | undefined;
+  class SlowSync extends MemoryEngine {
+    hold = false;
+    override sync(): Promise<void> {
+      return this.hold ? new Promise((r) => (release = r)) : Promise.resolve();
+    }
+  }
+  const engine = new SlowSync();
+  const m = await openTxnManager(engine, { clock: new ManualClock(1_000) });
+  await seed(m, { a: '1', b: '1' });
+  const w = m.begin();
+  await w.put(b('a'), b('2'));
+  await w.put(b('b'), b('2'));
+  engine.hold = true;
+  const committing = w.commit();
+  const before = m.begin({ isolation: 'repeatable read' });
+  let seen: string | undefined;
+  const read = before.get(b('a')).then((v) => (seen = str(v)));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(seen, undefined, 'reader must wait while the writer is not durable');
+  engine.hold = false;
+  release?.();
+  await committing;
+  await read;
+  assert.equal(seen, '2');
+  assert.equal(str(await before.get(b('b'))), '2');
+  await before.commit();
+  await m.close();
+});
+
+test('timestamps keep increasing across reopen even when the clock restarts lower', async () => {
+  const engine = new MemoryEngine();
+  const m1 = await openTxnManager(engine, { clock: new ManualClock(5_000) });
+  await seed(m1, { a: '1' });
+  await m1.close();
+  const m2 = await openTxnManager(engine, { clock: new ManualClock(1_000) });
+  assert.ok(m2.boot > m1.boot);
+  await seed(m2, { a: '2' });
+  const r = m2.begin();
+  assert.equal(str(await r.get(b('a'))), '2');
+  await r.commit();
+  await m2.close();
+});
+
+test('an intent left by a crashed process is ignored and cleaned up', async () => {
+  const engine = new MemoryEngine();
+  const m1 = await openTxnManager(engine, { clock: new ManualClock(1_000) });
+  await seed(m1, { a: '1' });
+  const t = m1.begin();
+  await t.put(b('a'), b('uncommitted'));
+  await t.put(b('c'), b('uncommitted'));
+  // "Crash": m1 is dropped without rollback; the intents stay in the engine.
+  const m2 = await openTxnManager(engine, { clock: new ManualClock(1_000) });
+  const r = m2.begin();
+  assert.equal(str(await r.get(b('a'))), '1');
+  assert.deepEqual((await r.scan({ start: b(''), end: b('z') })).map((kv) => kv.key.toString()), ['a']);
+  await r.put(b('a'), b('3'));
+  await r.commit();
+  const r2 = m2.begin();
+  assert.equal(str(await r2.get(b('a'))), '3');
+  await r2.commit();
+  await m2.close();
+});
