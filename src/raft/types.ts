@@ -145,9 +145,10 @@ export interface SoftState {
 
 /**
  * What the driver must do, in this order:
- *   1. persist `snapshot` (if any), then truncate the log at
- *      `entries[0].index` and append `entries`, and persist `hardState`
- *      (if any) — all durably (fsync);
+ *   1. persist `snapshot` (if any; it replaces the whole log), then
+ *      truncate the log at `entries[0].index` and append `entries`, and
+ *      persist `hardState` (if any) — durably (fsync), and the hard state
+ *      atomically with or after the entries (its commit may point into them);
  *   2. send `messages`;
  *   3. install `snapshot` into the state machine, then apply
  *      `committedEntries` in order; serve `readStates` once applied;
