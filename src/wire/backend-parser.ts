@@ -8,16 +8,12 @@
  * test can assert on them rather than crash.
  */
 
+import type { ColumnDescription } from '../sql/api.ts';
 import { MessageReader } from './message-reader.ts';
 import { ProtocolError } from './protocol-error.ts';
 
-export interface FieldDescription {
-  readonly name: string;
-  readonly tableOid: number;
-  readonly columnAttr: number;
-  readonly typeOid: number;
-  readonly typeSize: number;
-  readonly typeMod: number;
+/** One RowDescription field: the column as the SQL layer describes it, plus its format code. */
+export interface FieldDescription extends ColumnDescription {
   readonly format: number;
 }
 
