@@ -41,6 +41,8 @@ import type { AuthConfig, AuthMethod, Logger, QueryObserver, ServerLimits, Sessi
 
 /** Batches larger than this are written before the next ReadyForQuery (large results). */
 const flushBytes = 64 * 1024;
+/** Buffered input beyond which reading pauses while a message is being handled. */
+const inputHighWaterBytes = 1024 * 1024;
 
 /** The parameters PostgreSQL 15 reports at startup (and again when they change). */
 export const reportedParameters = [
@@ -120,11 +122,19 @@ export class PgConnection {
   private registration: RegisteredConnection | undefined;
   private closedNotified = false;
 
+  private authTimer: NodeJS.Timeout | undefined;
+  private inputPaused = false;
+
   constructor(
     private readonly transport: Transport,
     private readonly ctx: ConnectionContext,
   ) {
     this.parser = new FrontendParser({ maxMessageBytes: ctx.limits.maxMessageBytes });
+    this.authTimer = setTimeout(() => {
+      this.ctx.logger.info({ remote: transport.remoteAddress }, 'closing connection: startup not completed within the authentication timeout');
+      this.terminate(SqlState.protocolViolation, 'canceling authentication due to timeout');
+    }, ctx.limits.authenticationTimeoutMs);
+    this.authTimer.unref();
   }
 
   get closed(): boolean {
@@ -136,6 +146,11 @@ export class PgConnection {
     if (this.state.kind === 'closed') return;
     this.clearIdleTimer();
     this.parser.push(chunk);
+    // While a statement runs, a client may keep sending; hold its input once a full message's worth is waiting.
+    if (this.pumping && !this.inputPaused && this.parser.bufferedBytes > inputHighWaterBytes) {
+      this.inputPaused = true;
+      this.transport.pause();
+    }
     void this.pump();
   }
 
@@ -174,6 +189,10 @@ export class PgConnection {
       }
     } finally {
       this.pumping = false;
+      if (this.inputPaused && this.state.kind !== 'closed') {
+        this.inputPaused = false;
+        this.transport.resume();
+      }
       if (this.state.kind !== 'closed') {
         this.flush();
         this.armIdleTimer();
@@ -371,6 +390,7 @@ export class PgConnection {
     this.registration = reg;
     this.ctx.registry.add(reg);
     this.state = { kind: 'ready' };
+    clearTimeout(this.authTimer);
     this.out.authenticationOk();
     for (const name of reportedParameters) {
       const value = this.parameterValue(name);
@@ -718,6 +738,7 @@ export class PgConnection {
     if (this.state.kind === 'copy-in') this.state.copy.abort('connection lost').catch(() => undefined);
     this.state = { kind: 'closed' };
     this.clearIdleTimer();
+    clearTimeout(this.authTimer);
     if (this.registration !== undefined) this.ctx.registry.remove(this.registration);
     const session = this.session;
     this.session = undefined;

@@ -57,6 +57,7 @@ export const defaultLimits: ServerLimits = {
   maxConnections: 100,
   maxMessageBytes: defaultMaxMessageBytes,
   idleInTransactionTimeoutMs: 0,
+  authenticationTimeoutMs: 60_000,
 };
 
 /** How long stop() waits for clients to go before destroying their sockets. */
@@ -137,7 +138,10 @@ export class NextDbServer {
       socket.destroy();
       return;
     }
+    // A connection that never says anything is closed after the authentication timeout.
+    socket.setTimeout(this.ctx.limits.authenticationTimeoutMs, () => socket.destroy());
     socket.once('data', (first: Buffer) => {
+      socket.setTimeout(0);
       if (first[0] === 0) {
         this.servePg(socket, first);
       } else if (/^(GET|HEAD|POST|PUT|DELETE|OPTIONS|PATCH) /.test(first.toString('latin1', 0, 8)) || /^[A-Z]{1,7}$/.test(first.toString('latin1'))) {
@@ -157,12 +161,32 @@ export class NextDbServer {
     this.metrics.connectionsTotal.inc();
     let current: net.Socket | tls.TLSSocket = socket;
     let encrypted = false;
+    let writeBlocked = false;
+    let inputPaused = false;
     const remote = socket.remoteAddress ?? '';
     const onData = (chunk: Buffer): void => conn.onData(chunk);
     const onEnd = (): void => conn.onEnd();
     const transport: Transport = {
       write: (data) => {
-        if (!current.destroyed) current.write(data);
+        if (current.destroyed) return;
+        // A client that does not read its results must not make us buffer without bound: stop reading its input until it catches up.
+        if (!current.write(data) && !writeBlocked) {
+          writeBlocked = true;
+          current.pause();
+          const sock = current;
+          sock.once('drain', () => {
+            writeBlocked = false;
+            if (!inputPaused) sock.resume();
+          });
+        }
+      },
+      pause: () => {
+        inputPaused = true;
+        current.pause();
+      },
+      resume: () => {
+        inputPaused = false;
+        if (!writeBlocked) current.resume();
       },
       close: () => {
         if (current.destroyed) return;

@@ -14,6 +14,9 @@ export interface Transport {
   write(data: Buffer): void;
   /** Ends the connection after pending writes. Idempotent. */
   close(): void;
+  /** Stops / restarts delivering input (backpressure while the connection is busy). */
+  pause(): void;
+  resume(): void;
   /** Upgrades to TLS (after 'S' was written); undefined when TLS is not configured. */
   startTls: (() => Promise<void>) | undefined;
   readonly remoteAddress: string;
@@ -44,6 +47,8 @@ export interface ServerLimits {
   readonly maxMessageBytes: number;
   /** Ends a session idle inside a transaction this long; 0 disables. */
   readonly idleInTransactionTimeoutMs: number;
+  /** A connection must finish startup and authentication within this time (PostgreSQL's authentication_timeout). */
+  readonly authenticationTimeoutMs: number;
 }
 
 export interface AuthConfig {

@@ -314,3 +314,40 @@ test('a startup split into single bytes and a pipelined burst in one write both 
 });
 
 void FakeProvider;
+
+test('authentication timeout closes silent and half-started connections', async () => {
+  const ts = await startTestServer({ limits: { authenticationTimeoutMs: 150 } });
+  try {
+    const silent = await RawClient.connect(ts.port);
+    assert.deepEqual(await silent.untilClosed(3000), []);
+    const half = await RawClient.connect(ts.port);
+    half.sendRaw(Buffer.from([0, 0, 0, 40, 0, 3, 0, 0]));
+    const ms = await half.untilClosed(3000);
+    assert.ok(ms[0]?.type === 'E' && ms[0].fields.S === 'FATAL', JSON.stringify(ms));
+    // A completed startup is not affected by the timer.
+    const { client } = await RawClient.startup(ts.port);
+    await new Promise((r) => setTimeout(r, 300));
+    client.send({ kind: 'query', sql: 'SELECT 1' });
+    assert.equal(types(await client.until('Z')), 'TDCZ');
+    client.end();
+  } finally {
+    await ts.stop();
+  }
+});
+
+test('a large result reaches a slow reader completely (write backpressure)', async () => {
+  const ts = await startTestServer();
+  try {
+    const { client } = await RawClient.startup(ts.port);
+    client.socket.pause();
+    client.send({ kind: 'query', sql: 'SELECT 100000' }, { kind: 'query', sql: 'SELECT 2' });
+    await new Promise((r) => setTimeout(r, 300));
+    client.socket.resume();
+    const first = await client.until('Z', 20_000);
+    assert.equal(first.filter((m) => m.type === 'D').length, 100000);
+    assert.equal(types(await client.until('Z')), 'TDDCZ');
+    client.end();
+  } finally {
+    await ts.stop();
+  }
+});
