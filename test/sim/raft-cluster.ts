@@ -32,10 +32,11 @@
  */
 
 import { Prng } from '../../src/util/prng.ts';
-import { RaftNode, bootstrapState } from '../../src/raft/raft-node.ts';
+import { RaftNode, bootstrapState, joiningState } from '../../src/raft/raft-node.ts';
 import { NotLeaderError } from '../../src/raft/errors.ts';
+import { NextDbError } from '../../src/util/errors.ts';
 import { EntryType } from '../../src/raft/types.ts';
-import type { Entry, HardState, Message, NodeId, RaftInitialState, Ready, Snapshot } from '../../src/raft/types.ts';
+import type { ConfChange, Entry, HardState, Message, NodeId, RaftInitialState, Ready, Snapshot } from '../../src/raft/types.ts';
 import { checkLinearizable } from './raft-linearizability.ts';
 import type { KvOp } from './raft-linearizability.ts';
 
@@ -188,9 +189,12 @@ export class RaftSim {
   private readonly history: KvOp[] = [];
   private readonly clientLeader: NodeId[] = [];
   private nextValue = 0;
+  private readonly inFlight = new Set<ClientOp>();
   private nextCtx = 1;
   private crashes = 0;
   private readonly leaseReads: boolean;
+  private readonly preVote: boolean;
+  private readonly checkQuorum: boolean;
   private readonly electionTicks = 10;
   private readonly log: (line: string) => void;
   private marker: string | undefined;
@@ -202,12 +206,17 @@ export class RaftSim {
     this.prng = new Prng(seed);
     this.log = options.log ?? ((): void => {});
     const n = this.prng.pick([3, 3, 5]);
-    this.ids = Array.from({ length: n }, (_, i) => i + 1);
-    this.leaseReads = this.prng.chance(0.5);
+    const spares = this.prng.pick([0, 0, 1, 2]);
+    const voters = Array.from({ length: n }, (_, i) => i + 1);
+    // Spare nodes start empty and only join through membership changes.
+    this.ids = Array.from({ length: n + spares }, (_, i) => i + 1);
+    this.preVote = this.prng.chance(0.8);
+    this.checkQuorum = this.prng.chance(0.8);
+    this.leaseReads = this.checkQuorum && this.prng.chance(0.5);
     for (const id of this.ids) {
       // Tick rates differ by up to ±4.5%: within the 10% relative drift that lease reads assume.
       const skew = 1 + (this.prng.next() * 0.09 - 0.045);
-      const node = new SimNode(id, bootstrapState(this.ids), 10 * skew);
+      const node = new SimNode(id, id <= n ? bootstrapState(voters) : joiningState(), 10 * skew);
       this.nodes.set(id, node);
       this.boot(node);
       this.q.push(this.prng.range(0, 10), { kind: 'tick', node: id, inc: node.incarnation });
@@ -233,6 +242,8 @@ export class RaftSim {
         maxMsgBytes: this.prng.pick([64, 4096]),
         snapshotChunkBytes: this.prng.pick([16, 256, 65536]),
         leaseReads: this.leaseReads,
+        preVote: this.preVote,
+        checkQuorum: this.checkQuorum,
       },
       { hardState: d.hardState, snapshot: d.snapshot, entries: d.entries },
     );
@@ -276,7 +287,7 @@ export class RaftSim {
           if (!(e instanceof Error) || e.name !== 'RaftBusyError') throw e;
         }
       }
-      if (markerOp !== undefined && [...this.nodes.values()].every((n) => n.kv.get('__marker') === this.marker)) {
+      if (markerOp !== undefined && leader !== undefined && this.members(leader).every((n) => n.kv.get('__marker') === this.marker)) {
         liveAt = this.now;
         break;
       }
@@ -294,6 +305,8 @@ export class RaftSim {
     }
     this.checkLogMatching();
     this.checkAllApplied();
+    // Operations still in flight when the run stops have unknown outcomes.
+    for (const op of this.inFlight) this.finishOp(op, undefined);
     const lin = checkLinearizable(this.resolveUnknownPuts());
     if (lin.ok === false) throw new SimFailure(`linearizability violated on key ${lin.key}: ${lin.reason}`);
     return {
@@ -528,7 +541,9 @@ export class RaftSim {
       this.dupP = p.pick([0, 0.02, 0.1]);
       this.delayMaxMs = p.pick([2, 5, 20, 60]);
       this.log(`${this.now}ms network drop=${this.dropP} dup=${this.dupP} delay<=${this.delayMaxMs}`);
-    } else if (r < 0.82) {
+    } else if (r < 0.78) {
+      this.changeMembership();
+    } else if (r < 0.85) {
       const leader = [...this.nodes.values()].find((n) => n.up && n.raft.isLeader());
       if (leader !== undefined) {
         const to = p.pick(this.ids);
@@ -540,6 +555,27 @@ export class RaftSim {
           // not a voter etc.
         }
       }
+    }
+  }
+
+  /** One membership step on the current leader: add a learner, promote one, or remove a member. */
+  private changeMembership(): void {
+    const p = this.prng;
+    const leader = [...this.nodes.values()].find((n) => n.up && n.raft.isLeader());
+    if (leader === undefined) return;
+    const conf = leader.raft.status().conf;
+    const outsiders = this.ids.filter((id) => !conf.voters.includes(id) && !conf.learners.includes(id));
+    let cc: ConfChange;
+    if (conf.learners.length > 0 && p.chance(0.6)) cc = { type: 'addVoter', node: p.pick(conf.learners) };
+    else if (outsiders.length > 0 && p.chance(0.6)) cc = { type: 'addLearner', node: p.pick(outsiders) };
+    else if (conf.voters.length > 2) cc = { type: 'removeNode', node: p.pick([...conf.voters, ...conf.learners]) };
+    else return;
+    try {
+      leader.raft.proposeConfChange(cc);
+      this.log(`${this.now}ms n${leader.id} proposes ${cc.type} ${cc.type === 'set' ? '' : cc.node}`);
+      this.pump(leader);
+    } catch (e) {
+      if (!(e instanceof NextDbError)) throw e; // busy, not caught up, ...: a real operator would retry
     }
   }
 
@@ -606,6 +642,7 @@ export class RaftSim {
       this.q.push(this.now + p.range(5, 30), { kind: 'client', client: c });
       return;
     }
+    this.inFlight.add(op);
     this.pump(target);
     this.q.push(this.now + 1000, { kind: 'clientTimeout', op });
   }
@@ -614,6 +651,7 @@ export class RaftSim {
   private finishOp(op: ClientOp, result: string | null | undefined): void {
     if (op.done) return;
     op.done = true;
+    this.inFlight.delete(op);
     if (op.client >= 0) {
       if (op.kind === 'put') {
         if (result !== null) this.history.push({ kind: 'put', key: op.key, value: op.value, call: op.call, ret: result === undefined ? Infinity : this.now, client: op.client });
@@ -675,11 +713,19 @@ export class RaftSim {
     }
   }
 
-  /** Every entry committed up to the marker is in every node's log (or compacted under its snapshot). */
+  /** The nodes in `leader`'s configuration (voters and learners). */
+  private members(leader: SimNode): SimNode[] {
+    const conf = leader.raft.status().conf;
+    return [...this.nodes.values()].filter((n) => conf.voters.includes(n.id) || conf.learners.includes(n.id));
+  }
+
+  /** Every entry committed up to the marker is in every member's log (or compacted under its snapshot). */
   private checkAllApplied(): void {
+    const leader = [...this.nodes.values()].find((n) => n.up && n.raft.isLeader());
+    if (leader === undefined) throw new SimFailure('no leader at the end of the liveness phase');
     let markerIndex = 0;
     for (const [index, c] of this.committed) if (markerIndex === 0 && c.data.includes(this.marker ?? '\u0000')) markerIndex = index;
-    for (const n of this.nodes.values()) {
+    for (const n of this.members(leader)) {
       const st = n.raft.status();
       for (const [index, c] of this.committed) {
         if (index < st.firstIndex || index > markerIndex) continue;
