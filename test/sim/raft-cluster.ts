@@ -565,14 +565,14 @@ export class RaftSim {
     if (leader === undefined) return;
     const conf = leader.raft.status().conf;
     const outsiders = this.ids.filter((id) => !conf.voters.includes(id) && !conf.learners.includes(id));
-    let cc: ConfChange;
+    let cc: Exclude<ConfChange, { type: 'set' }>;
     if (conf.learners.length > 0 && p.chance(0.6)) cc = { type: 'addVoter', node: p.pick(conf.learners) };
     else if (outsiders.length > 0 && p.chance(0.6)) cc = { type: 'addLearner', node: p.pick(outsiders) };
     else if (conf.voters.length > 2) cc = { type: 'removeNode', node: p.pick([...conf.voters, ...conf.learners]) };
     else return;
     try {
       leader.raft.proposeConfChange(cc);
-      this.log(`${this.now}ms n${leader.id} proposes ${cc.type} ${cc.type === 'set' ? '' : cc.node}`);
+      this.log(`${this.now}ms n${leader.id} proposes ${cc.type} ${cc.node}`);
       this.pump(leader);
     } catch (e) {
       if (!(e instanceof NextDbError)) throw e; // busy, not caught up, ...: a real operator would retry
