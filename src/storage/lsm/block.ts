@@ -87,7 +87,6 @@ export class BlockBuilder {
 /** Result slots of blockGet (module-level to keep the point-read path allocation-free). */
 export const found = { kind: 0, valueStart: 0, valueEnd: 0 };
 
-let scratch = Buffer.allocUnsafe(256);
 const cur: Cursor = { pos: 0 };
 
 /** Thrown (as a plain Error) by the block decoders; the table reader rewraps it with the file name. */
@@ -97,9 +96,16 @@ export class BlockFormatError extends Error {}
  * Point lookup inside one block: the first entry with user key == `key` and
  * seq <= snapSeq. Returns true and fills `found`, or false when the block has
  * no such entry. Throws BlockFormatError on a malformed block.
+ *
+ * Keys are compared in place, without rebuilding them: scanning forward from
+ * a restart point, `matched` is the length of the common prefix of the
+ * previous key and `key` (previous < key). An entry sharing more than
+ * `matched` bytes with its predecessor is still < key; one sharing fewer is
+ * already > key; only at equality are its new bytes compared.
  */
 export function blockGet(data: Buffer, key: Buffer, snapSeq: number): boolean {
   const len = data.length;
+  const klen = key.length;
   if (len < 4) throw new BlockFormatError('block too short');
   const n = data.readUInt32LE(len - 4);
   const restartsAt = len - 4 - 4 * n;
@@ -120,6 +126,7 @@ export function blockGet(data: Buffer, key: Buffer, snapSeq: number): boolean {
     else hi = mid - 1;
   }
   let pos = data.readUInt32LE(restartsAt + 4 * lo);
+  let matched = 0;
   let keyLen = 0;
   while (pos < restartsAt) {
     cur.pos = pos;
@@ -131,13 +138,18 @@ export function blockGet(data: Buffer, key: Buffer, snapSeq: number): boolean {
     const vstart = kstart + unshared;
     if (shared < 0 || unshared < 0 || vlen < 0 || shared > keyLen || vstart + vlen > restartsAt) throw new BlockFormatError('bad entry');
     keyLen = shared + unshared;
-    if (keyLen > scratch.length) {
-      const grown = Buffer.allocUnsafe(keyLen * 2);
-      scratch.copy(grown, 0, 0, shared);
-      scratch = grown;
-    }
-    data.copy(scratch, shared, kstart, vstart);
-    const c = key.compare(scratch, 0, keyLen);
+    pos = vstart + vlen;
+    if (shared === 0) matched = 0; // a restart point stores its whole key: compare from the start
+    else if (shared > matched) continue; // same bytes as the previous key up to where it was already below key
+    else if (shared < matched) return false; // rises above the previous key where that one still matched key: > key
+    // shared == matched: compare the new bytes with key[matched..].
+    let i = 0;
+    const m = Math.min(klen - shared, unshared);
+    while (i < m && key[shared + i] === data[kstart + i]) i++;
+    matched = shared + i;
+    let c: number;
+    if (i < m) c = key[shared + i]! - data[kstart + i]!;
+    else c = klen - keyLen;
     if (c < 0) return false;
     if (c === 0) {
       const seq = data.readUIntLE(meta + 1, 6);
@@ -147,8 +159,9 @@ export function blockGet(data: Buffer, key: Buffer, snapSeq: number): boolean {
         found.valueEnd = vstart + vlen;
         return true;
       }
+      // An older version follows with the same key: it shares the whole key.
+      matched = keyLen;
     }
-    pos = vstart + vlen;
   }
   return false;
 }

@@ -426,8 +426,8 @@ export class LsmEngine implements Engine {
       try {
         for (const f of pick.nextInputs) edit.deleted.push({ level: pick.outputLevel, number: f.number });
         const cursors: EntryCursor[] =
-          pick.level === 0 ? pick.inputs.map((f) => f.table().cursor()) : [new LevelCursor(pick.inputs)];
-        if (pick.nextInputs.length > 0) cursors.push(new LevelCursor(pick.nextInputs));
+          pick.level === 0 ? pick.inputs.map((f) => f.table().cursor(false)) : [new LevelCursor(pick.inputs, false)];
+        if (pick.nextInputs.length > 0) cursors.push(new LevelCursor(pick.nextInputs, false));
         const outLevel = pick.outputLevel;
         const outputs = await runMerge(
           this.mergeJob(this.smallestSnapshot(), (key) => version.isBaseLevelForKey(outLevel, key), this.tableBytes, this.sliceMs),

@@ -42,8 +42,13 @@ export function visibleVersion(head: MemVersion | undefined, snapSeq: number): M
   return v;
 }
 
+/** Plain string order (== byte order for latin1 keys); much cheaper than sorted-btree's type-generic default. */
+function compareKeys(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 export class Memtable {
-  readonly tree: MemTree = new BTree<string, MemVersion>();
+  readonly tree: MemTree = new BTree<string, MemVersion>(undefined, compareKeys);
   bytes = 0;
   /** Number of versions held. */
   entries = 0;
@@ -55,11 +60,12 @@ export class Memtable {
   }
 
   add(key: string, seq: number, kind: OpKind, value: Buffer): void {
-    const head = this.tree.get(key);
-    if (head === undefined) {
-      this.tree.set(key, new MemVersion(seq, kind, value, undefined));
+    // Most writes are to new keys: one descent inserts; only an existing key needs the second lookup.
+    const fresh = new MemVersion(seq, kind, value, undefined);
+    if (this.tree.set(key, fresh, false)) {
       this.bytes += key.length + value.length + VERSION_OVERHEAD_BYTES;
     } else {
+      const head = this.tree.get(key)!;
       head.older = new MemVersion(head.seq, head.kind, head.value, head.older);
       head.seq = seq;
       head.kind = kind;

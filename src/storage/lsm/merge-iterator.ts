@@ -43,7 +43,10 @@ export class LevelCursor implements EntryCursor {
   private fi = -1;
   private tc: TableCursor | undefined = undefined;
 
-  constructor(private readonly files: readonly FileMeta[]) {}
+  constructor(
+    private readonly files: readonly FileMeta[],
+    private readonly fillCache = true,
+  ) {}
 
   private open(fi: number): TableCursor | undefined {
     if (fi < 0 || fi >= this.files.length) {
@@ -53,7 +56,7 @@ export class LevelCursor implements EntryCursor {
     }
     if (fi !== this.fi || this.tc === undefined) {
       this.fi = fi;
-      this.tc = this.files[fi]!.table().cursor();
+      this.tc = this.files[fi]!.table().cursor(this.fillCache);
     }
     return this.tc;
   }

@@ -20,6 +20,34 @@ import { BLOCK_TRAILER_BYTES, blockCrc, Codec, FOOTER_BYTES, FORMAT_VERSION, foo
 
 const c: Cursor = { pos: 0 };
 
+/**
+ * Blocks read from files are carved out of 1 MiB slabs instead of getting an
+ * ArrayBuffer each: a fresh allocation per block-cache miss cost as much as
+ * the read itself. A slab lives while any block in it is referenced (cached
+ * or returned to a reader), so memory held can exceed the cache budget by up
+ * to one slab per run of evicted-but-pinned blocks; with LRU eviction, blocks
+ * read together are evicted together and slabs are released in practice.
+ */
+const SLAB_BYTES = 1 << 20;
+let slab = new ArrayBuffer(SLAB_BYTES);
+let slabUsed = 0;
+
+function slabAlloc(n: number): Buffer {
+  if (n > SLAB_BYTES / 8) return Buffer.allocUnsafe(n);
+  if (slabUsed + n > SLAB_BYTES) {
+    slab = new ArrayBuffer(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const b = Buffer.from(slab, slabUsed, n);
+  slabUsed += n;
+  return b;
+}
+
+/** Returns the most recent slabAlloc(n) to the slab (its bytes were only scratch). */
+function slabFree(b: Buffer): void {
+  if (b.buffer === slab && b.byteOffset + b.length === slabUsed) slabUsed = b.byteOffset;
+}
+
 export class SstableReader {
   readonly indexKeys: string[] = [];
   readonly indexSeqs: number[] = [];
@@ -97,7 +125,7 @@ export class SstableReader {
 
   /** Reads, verifies and uncompresses the block whose payload is at [offset, offset+size). */
   private readRaw(offset: number, size: number): Buffer {
-    const framed = Buffer.allocUnsafe(size + BLOCK_TRAILER_BYTES);
+    const framed = slabAlloc(size + BLOCK_TRAILER_BYTES);
     const n = this.file.read(framed, 0, framed.length, offset);
     if (n !== framed.length) throw this.corrupt('short read of block', offset);
     const payload = framed.subarray(0, size);
@@ -106,7 +134,9 @@ export class SstableReader {
     if (codec === Codec.none) return payload;
     if (codec === Codec.lz4) {
       try {
-        return lz4Uncompress(payload);
+        const raw = lz4Uncompress(payload);
+        slabFree(framed);
+        return raw;
       } catch (err) {
         throw new CorruptionError(this.file.path, `LZ4 block does not decompress: ${(err as Error).message}`, offset);
       }
@@ -114,14 +144,18 @@ export class SstableReader {
     throw this.corrupt(`unknown block codec ${codec}`, offset);
   }
 
-  /** Data block `i`, from the cache or the file. */
-  block(i: number): Buffer {
+  /**
+   * Data block `i`, from the cache or the file. `fillCache` false (compaction
+   * reads) leaves the cache as it was: a compaction's one pass over its inputs
+   * would otherwise evict the blocks that readers actually reuse.
+   */
+  block(i: number, fillCache = true): Buffer {
     const offset = this.blockOffsets[i]!;
     const key = BlockCache.key(this.fileNumber, offset);
     let data = this.cache.get(key);
     if (data === undefined) {
       data = this.readRaw(offset, this.blockSizes[i]!);
-      this.cache.set(key, data);
+      if (fillCache) this.cache.set(key, data);
     }
     return data;
   }
@@ -165,14 +199,14 @@ export class SstableReader {
     this.file.close();
   }
 
-  cursor(): TableCursor {
-    return new TableCursor(this);
+  cursor(fillCache = true): TableCursor {
+    return new TableCursor(this, fillCache);
   }
 
   /** @internal decodes block i into `into`, naming the file on damage. */
-  decodeBlock(i: number, into: DecodedBlock): void {
+  decodeBlock(i: number, into: DecodedBlock, fillCache: boolean): void {
     try {
-      into.decode(this.block(i));
+      into.decode(this.block(i, fillCache));
     } catch (err) {
       throw this.rewrap(err, this.blockOffsets[i]!);
     }
@@ -205,7 +239,10 @@ export class TableCursor implements EntryCursor {
   private bi = -1;
   private i = 0;
 
-  constructor(private readonly table: SstableReader) {}
+  constructor(
+    private readonly table: SstableReader,
+    private readonly fillCache: boolean,
+  ) {}
 
   valid(): boolean {
     return this.bi >= 0;
@@ -229,7 +266,7 @@ export class TableCursor implements EntryCursor {
       return false;
     }
     if (bi !== this.bi) {
-      this.table.decodeBlock(bi, this.blk);
+      this.table.decodeBlock(bi, this.blk, this.fillCache);
       this.bi = bi;
     }
     return true;
