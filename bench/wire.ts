@@ -1,6 +1,8 @@
 // Wire-protocol benchmark: pgbench against `nextdb server` and against a
 // throw-away PostgreSQL 15 (test/support/pg-server.ts), same machine, same
 // run. Workloads:
+//   select1-c8              a one-line script `SELECT 1`, -M prepared, 8 clients:
+//                           the protocol path alone, no table access
 //   select-only-c8 / -c32   pgbench -S -M prepared with 8 / 32 clients
 //   tpcb-c8                 the built-in TPC-B-like script, -M prepared, 8 clients
 // Prints per workload:
@@ -10,7 +12,7 @@
 // Usage: npm run bench:wire -- [--quick] [--scale N] [--seconds S]
 //   --quick: scale 1, 5 s per run (well under 60 s in total).
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,6 +85,14 @@ const workloads: readonly { name: string; args: readonly string[] }[] = [
   { name: 'tpcb-c8', args: ['-M', 'prepared', '-c', '8', '-j', '2'] },
 ];
 
+async function report(name: string, args: readonly string[], nextdbPort: number, postgresPort: number): Promise<void> {
+  const n = await pgbench(nextdbPort, args);
+  const p = await pgbench(postgresPort, args);
+  console.log(`bench ${name} nextdb=${fmt(n.tps)} postgres=${fmt(p.tps)} ratio=${(n.tps / p.tps).toFixed(2)}`);
+  console.log(`latency ${name} p50=${fmt(n.p50Ms)} p99=${fmt(n.p99Ms)}`);
+  console.log(`latency ${name}-postgres p50=${fmt(p.p50Ms)} p99=${fmt(p.p99Ms)}`);
+}
+
 const fmt = (n: number): string => (Number.isFinite(n) ? n.toFixed(n >= 100 ? 0 : 2) : 'n/a');
 
 async function main(): Promise<number> {
@@ -93,6 +103,14 @@ async function main(): Promise<number> {
   const nextdb = await startServerProcess(['0', '--memory', '--log-level', 'warn', '--max-connections', '200']);
   const postgres = await startPostgres(await freePort());
   try {
+    const scriptDir = mkdtempSync(join(tmpdir(), 'nextdb-wire-bench-'));
+    try {
+      const script = join(scriptDir, 'select1.sql');
+      writeFileSync(script, 'SELECT 1;\n');
+      await report('select1-c8', ['-f', script, '-M', 'prepared', '-c', '8', '-j', '2'], nextdb.port, postgres.port);
+    } finally {
+      rmSync(scriptDir, { recursive: true, force: true });
+    }
     try {
       await init(nextdb.port);
     } catch (err) {
@@ -100,13 +118,7 @@ async function main(): Promise<number> {
       return 1;
     }
     await init(postgres.port);
-    for (const w of workloads) {
-      const n = await pgbench(nextdb.port, w.args);
-      const p = await pgbench(postgres.port, w.args);
-      console.log(`bench ${w.name} nextdb=${fmt(n.tps)} postgres=${fmt(p.tps)} ratio=${(n.tps / p.tps).toFixed(2)}`);
-      console.log(`latency ${w.name} p50=${fmt(n.p50Ms)} p99=${fmt(n.p99Ms)}`);
-      console.log(`latency ${w.name}-postgres p50=${fmt(p.p50Ms)} p99=${fmt(p.p99Ms)}`);
-    }
+    for (const w of workloads) await report(w.name, w.args, nextdb.port, postgres.port);
     return 0;
   } finally {
     await nextdb.stop();

@@ -86,7 +86,12 @@ export async function runServer(portArg: string | undefined, opts: ServerCliOpti
       host: config.host,
       port: config.port,
       tls,
-      limits: { maxConnections: config.maxConnections, maxMessageBytes: config.maxMessageBytes, idleInTransactionTimeoutMs: config.idleInTransactionTimeoutMs },
+      limits: {
+        maxConnections: config.maxConnections,
+        maxMessageBytes: config.maxMessageBytes,
+        idleInTransactionTimeoutMs: config.idleInTransactionTimeoutMs,
+        authenticationTimeoutMs: config.authenticationTimeoutMs,
+      },
       auth: { local: config.authLocal, remote: config.authRemote, superuserPassword: process.env.NEXTDB_SUPERUSER_PASSWORD },
       engineDescription: config.memory ? 'memory' : `lsm ${resolve(config.data)}`,
     });

@@ -11,7 +11,7 @@
  *     "tls": { "cert": "server.crt", "key": "server.key" },
  *     "auth": { "local": "trust", "remote": "scram-sha-256" },
  *     "limits": { "maxConnections": 100, "maxMessageBytes": 67108864,
- *                 "idleInTransactionTimeoutMs": 0 },
+ *                 "idleInTransactionTimeoutMs": 0, "authenticationTimeoutMs": 60000 },
  *     "logLevel": "info"
  *   }
  * Unknown keys are errors (a typo must not silently do nothing).
@@ -33,6 +33,7 @@ export interface ServerConfig {
   readonly maxConnections: number;
   readonly maxMessageBytes: number;
   readonly idleInTransactionTimeoutMs: number;
+  readonly authenticationTimeoutMs: number;
   readonly logLevel: string;
 }
 
@@ -48,6 +49,7 @@ export const defaultServerConfig: ServerConfig = {
   maxConnections: 100,
   maxMessageBytes: defaultMaxMessageBytes,
   idleInTransactionTimeoutMs: 0,
+  authenticationTimeoutMs: 60_000,
   logLevel: 'info',
 };
 
@@ -115,10 +117,11 @@ export function configFromJson(json: unknown, source: string): ServerFlags {
     if (a.remote !== undefined) out.authRemote = authMethod(a.remote, `${source}: auth.remote`);
   }
   if (o.limits !== undefined) {
-    const l = object(o.limits, `${source}: limits`, ['maxConnections', 'maxMessageBytes', 'idleInTransactionTimeoutMs']);
+    const l = object(o.limits, `${source}: limits`, ['maxConnections', 'maxMessageBytes', 'idleInTransactionTimeoutMs', 'authenticationTimeoutMs']);
     if (l.maxConnections !== undefined) out.maxConnections = positiveInt(l.maxConnections, `${source}: limits.maxConnections`, false);
     if (l.maxMessageBytes !== undefined) out.maxMessageBytes = positiveInt(l.maxMessageBytes, `${source}: limits.maxMessageBytes`, false);
     if (l.idleInTransactionTimeoutMs !== undefined) out.idleInTransactionTimeoutMs = positiveInt(l.idleInTransactionTimeoutMs, `${source}: limits.idleInTransactionTimeoutMs`, true);
+    if (l.authenticationTimeoutMs !== undefined) out.authenticationTimeoutMs = positiveInt(l.authenticationTimeoutMs, `${source}: limits.authenticationTimeoutMs`, false);
   }
   if (o.logLevel !== undefined) out.logLevel = str(o.logLevel, `${source}: logLevel`);
   return out;
@@ -135,6 +138,7 @@ export function resolveServerConfig(...layers: readonly ServerFlags[]): ServerCo
   positiveInt(c.maxConnections, 'maxConnections', false);
   positiveInt(c.maxMessageBytes, 'maxMessageBytes', false);
   positiveInt(c.idleInTransactionTimeoutMs, 'idleInTransactionTimeoutMs', true);
+  positiveInt(c.authenticationTimeoutMs, 'authenticationTimeoutMs', false);
   check(logLevels.includes(c.logLevel), `logLevel must be one of ${logLevels.join(', ')}`);
   check((c.tlsCert === undefined) === (c.tlsKey === undefined), 'TLS needs both a certificate (--tls-cert) and a key (--tls-key)');
   return c;
