@@ -4,6 +4,10 @@
 // sweeps: `npm run sim -- wire-fuzz --seeds N` (test/sim/wire-fuzz.sim.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startTestServer } from './harness.ts';
 import { fuzzServer, checkHealthy } from './wire-fuzz.ts';
 
@@ -24,5 +28,18 @@ test('fuzz: 240 random/mutated streams; the server keeps serving a well-behaved 
   } finally {
     process.off('uncaughtException', onUncaught);
     await ts.stop();
+  }
+});
+
+test('fuzz with TLS configured: SSLRequest answered S, then garbage instead of a handshake', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nextdb-wire-fuzz-'));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+  const ts = await startTestServer({ tls: { cert: readFileSync(join(dir, 'c.pem')), key: readFileSync(join(dir, 'k.pem')) } });
+  try {
+    await fuzzServer(ts.port, 4, 80);
+    await checkHealthy(ts.port);
+  } finally {
+    await ts.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
