@@ -31,10 +31,16 @@ export async function main(argv: readonly string[]): Promise<void> {
 
   program
     .command('client')
-    .description('interactive SQL shell')
-    .argument('[hostport]', 'host:port of a NextDB server', '127.0.0.1:8080')
-    .allowUnknownOption(true)
-    .action(() => notBuilt('client', 'the interactive SQL client'));
+    .description('interactive SQL shell (psql-like) over the PostgreSQL wire protocol')
+    .argument('[hostport]', 'host:port of the server', '127.0.0.1:8080')
+    .option('-U, --username <user>', 'user name (default: $PGUSER, else postgres)')
+    .option('-d, --dbname <db>', 'database (default: $PGDATABASE, else the user name)')
+    .option('-c, --command <sql>', 'run SQL or a \\ command, then exit (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('-f, --file <file>', 'run a script file ("-" for stdin), then exit (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .action(async (hostport: string, opts: { username?: string; dbname?: string; command?: string[]; file?: string[] }) => {
+      const { runClient } = await import('./client.ts');
+      await runClient(hostport, opts, argv);
+    });
 
   program
     .command('benchmark')
@@ -57,9 +63,4 @@ export async function main(argv: readonly string[]): Promise<void> {
     });
 
   await program.parseAsync(argv as string[]);
-}
-
-function notBuilt(command: string, what: string): never {
-  process.stderr.write(`nextdb ${command}: ${what} is not built yet (see README.md, "Status").\n`);
-  process.exit(2);
 }
