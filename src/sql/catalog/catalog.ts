@@ -1,0 +1,298 @@
+/**
+ * The SQL catalog: databases, schemas, tables (and views), columns, indexes,
+ * constraints and sequences, stored in the keyspace and changed inside the
+ * user's transaction, so DDL is transactional (CREATE TABLE inside
+ * BEGIN ... ROLLBACK leaves nothing behind).
+ *
+ * Keyspace layout (KeyWriter encoding):
+ *
+ *   'c' string(kind) int(oid)   → JSON descriptor           kind ∈ db|schema|rel|seq
+ *   'c' string('version')       → opaque schema version token
+ *   'c' string('oid')           → next OID to hand out (int8 text)
+ *   'q' int(seqOid)             → sequence's last value
+ *   't' int(tableOid) int(indexId) <key columns>               → row / index entry
+ *
+ * Every DDL statement rewrites the version token with a fresh random value.
+ * A session reads the token (one point read) at each statement and reuses
+ * its cached CatalogSnapshot when the token has not changed; a transaction
+ * that ran DDL sees its own token and so its own uncommitted catalog.
+ * Concurrent DDL conflicts on the token (40001), which serializes schema
+ * changes.
+ *
+ * OIDs start at 16384 (FirstNormalObjectId) like PostgreSQL; built-in
+ * objects (pg_catalog, public) have fixed OIDs below that.
+ */
+
+import { KeyWriter } from '../../encoding/key-codec.ts';
+import { assert } from '../../util/assert.ts';
+import { NextDbError, SqlState } from '../../util/errors.ts';
+import type { Txn } from '../../txn/api.ts';
+import { typeByOid, withTypmod, type SqlType } from '../types/sql-type.ts';
+
+export interface ColumnDef {
+  readonly name: string;
+  /** 1-based attribute number, also the position in the stored row + 1. */
+  readonly attnum: number;
+  readonly type: SqlType;
+  readonly notNull: boolean;
+  /** Default expression as SQL text (re-parsed when used). */
+  readonly defaultExpr?: string;
+  readonly identity?: 'a' | 'd';
+  /** The hidden rowid column of a table without a primary key. */
+  readonly hidden?: boolean;
+  readonly dropped?: boolean;
+}
+
+export interface IndexDef {
+  /** Index id inside the table's key prefix; the primary index is 1. */
+  readonly id: number;
+  readonly oid: number;
+  readonly name: string;
+  /** Column positions (attnum - 1). */
+  readonly columns: readonly number[];
+  readonly desc: readonly boolean[];
+  readonly unique: boolean;
+  readonly primary: boolean;
+}
+
+export type FkAction = 'a' | 'r' | 'c' | 'n' | 'd';
+
+export interface ConstraintDef {
+  readonly oid: number;
+  readonly name: string;
+  /** PostgreSQL's contype: p primary key, u unique, c check, f foreign key. */
+  readonly type: 'p' | 'u' | 'c' | 'f';
+  /** Column positions the constraint is on. */
+  readonly columns: readonly number[];
+  readonly checkExpr?: string;
+  readonly indexId?: number;
+  readonly refTable?: number;
+  readonly refColumns?: readonly number[];
+  readonly onDelete?: FkAction;
+  readonly onUpdate?: FkAction;
+}
+
+export interface TableDef {
+  readonly oid: number;
+  readonly dbOid: number;
+  readonly schema: string;
+  readonly name: string;
+  /** 'r' table, 'v' view. */
+  readonly kind: 'r' | 'v';
+  readonly columns: readonly ColumnDef[];
+  readonly indexes: readonly IndexDef[];
+  readonly constraints: readonly ConstraintDef[];
+  readonly nextIndexId: number;
+  /** Views: the defining SELECT. */
+  readonly viewSql?: string;
+  /** Views: the OIDs of relations the view reads (dependency tracking for DROP). */
+  readonly dependsOn?: readonly number[];
+}
+
+export interface SequenceDef {
+  readonly oid: number;
+  readonly dbOid: number;
+  readonly schema: string;
+  readonly name: string;
+  readonly start: bigint;
+  readonly increment: bigint;
+  readonly min: bigint;
+  readonly max: bigint;
+  readonly cycle: boolean;
+  /** Table OID and column position of a SERIAL/IDENTITY owner. */
+  readonly ownedBy?: { readonly table: number; readonly column: number };
+}
+
+export interface SchemaDef {
+  readonly oid: number;
+  readonly dbOid: number;
+  readonly name: string;
+}
+
+export interface DatabaseDef {
+  readonly oid: number;
+  readonly name: string;
+}
+
+export const PG_CATALOG_OID = 11;
+export const PUBLIC_OID = 2200;
+export const INFORMATION_SCHEMA_OID = 13000;
+export const POSTGRES_DB_OID = 5;
+export const SUPERUSER_OID = 10;
+export const FIRST_NORMAL_OID = 16384;
+
+const CAT = 0x63; // 'c'
+const SEQ = 0x71; // 'q'
+const TABLE = 0x74; // 't'
+
+export function catalogKey(kind: string, oid: number): Buffer {
+  return new KeyWriter().raw(Buffer.from([CAT])).string(kind).int(oid).finish();
+}
+export function catalogKindPrefix(kind: string): Buffer {
+  return new KeyWriter().raw(Buffer.from([CAT])).string(kind).finish();
+}
+const VERSION_KEY = new KeyWriter().raw(Buffer.from([CAT])).string('version').finish();
+const OID_KEY = new KeyWriter().raw(Buffer.from([CAT])).string('oid').finish();
+
+export function sequenceKey(oid: number): Buffer {
+  return new KeyWriter().raw(Buffer.from([SEQ])).int(oid).finish();
+}
+
+/** Key prefix of one index of one table: 't' int(table) int(index). */
+export function indexPrefix(tableOid: number, indexId: number): Buffer {
+  return new KeyWriter().raw(Buffer.from([TABLE])).int(tableOid).int(indexId).finish();
+}
+export function tablePrefix(tableOid: number): Buffer {
+  return new KeyWriter().raw(Buffer.from([TABLE])).int(tableOid).finish();
+}
+
+// ---- JSON (de)serialization: types and bigints need help ----
+
+interface StoredType {
+  readonly oid: number;
+  readonly typmod: number;
+}
+
+function replacer(_k: string, v: unknown): unknown {
+  if (typeof v === 'bigint') return { $big: v.toString() };
+  if (v !== null && typeof v === 'object' && 'oid' in v && 'category' in v && 'typmod' in v) {
+    const t = v as SqlType;
+    return { $type: { oid: t.oid, typmod: t.typmod } satisfies StoredType };
+  }
+  return v;
+}
+
+function reviver(_k: string, v: unknown): unknown {
+  if (v !== null && typeof v === 'object') {
+    if ('$big' in v) return BigInt((v as { $big: string }).$big);
+    if ('$type' in v) {
+      const st = (v as { $type: StoredType }).$type;
+      const base = typeByOid(st.oid);
+      if (base === undefined) throw new NextDbError(SqlState.dataCorrupted, `catalog names unknown type OID ${st.oid}`);
+      return withTypmod(base, st.typmod);
+    }
+  }
+  return v;
+}
+
+export function encodeDescriptor(d: unknown): Buffer {
+  return Buffer.from(JSON.stringify(d, replacer), 'utf8');
+}
+
+export function decodeDescriptor<T>(b: Buffer): T {
+  return JSON.parse(b.toString('utf8'), reviver) as T;
+}
+
+/** An immutable view of the whole catalog at one version. */
+export class CatalogSnapshot {
+  readonly databases = new Map<number, DatabaseDef>();
+  readonly schemas = new Map<number, SchemaDef>();
+  readonly tables = new Map<number, TableDef>();
+  readonly sequences = new Map<number, SequenceDef>();
+  private readonly tableByName = new Map<string, TableDef>();
+  private readonly seqByName = new Map<string, SequenceDef>();
+  private readonly indexByName = new Map<string, [TableDef, IndexDef]>();
+
+  constructor(
+    readonly version: string,
+    dbs: DatabaseDef[],
+    schemas: SchemaDef[],
+    tables: TableDef[],
+    seqs: SequenceDef[],
+  ) {
+    for (const d of dbs) this.databases.set(d.oid, d);
+    for (const s of schemas) this.schemas.set(s.oid, s);
+    for (const t of tables) {
+      this.tables.set(t.oid, t);
+      this.tableByName.set(`${t.dbOid}\0${t.schema}\0${t.name}`, t);
+      for (const ix of t.indexes) this.indexByName.set(`${t.dbOid}\0${t.schema}\0${ix.name}`, [t, ix]);
+    }
+    for (const s of seqs) {
+      this.sequences.set(s.oid, s);
+      this.seqByName.set(`${s.dbOid}\0${s.schema}\0${s.name}`, s);
+    }
+  }
+
+  database(name: string): DatabaseDef | undefined {
+    for (const d of this.databases.values()) if (d.name === name) return d;
+    return undefined;
+  }
+
+  schema(dbOid: number, name: string): SchemaDef | undefined {
+    for (const s of this.schemas.values()) if ((s.dbOid === dbOid || s.dbOid === 0) && s.name === name) return s;
+    return undefined;
+  }
+
+  table(dbOid: number, schema: string, name: string): TableDef | undefined {
+    return this.tableByName.get(`${dbOid}\0${schema}\0${name}`);
+  }
+
+  sequence(dbOid: number, schema: string, name: string): SequenceDef | undefined {
+    return this.seqByName.get(`${dbOid}\0${schema}\0${name}`);
+  }
+
+  index(dbOid: number, schema: string, name: string): [TableDef, IndexDef] | undefined {
+    return this.indexByName.get(`${dbOid}\0${schema}\0${name}`);
+  }
+
+  tablesOf(dbOid: number): TableDef[] {
+    return [...this.tables.values()].filter((t) => t.dbOid === dbOid);
+  }
+}
+
+/** Reads and writes catalog descriptors through a transaction. */
+export class CatalogStore {
+  static async readVersion(txn: Txn): Promise<string> {
+    const v = await txn.get(VERSION_KEY);
+    return v === undefined ? '' : v.toString('utf8');
+  }
+
+  static async load(txn: Txn, version: string): Promise<CatalogSnapshot> {
+    const all = async <T>(kind: string): Promise<T[]> => {
+      const prefix = catalogKindPrefix(kind);
+      const end = Buffer.from(prefix);
+      end[end.length - 1]!++;
+      const out: T[] = [];
+      let start: Uint8Array = prefix;
+      for (;;) {
+        const page = await txn.scan({ start, end, limit: 512 });
+        for (const kv of page) out.push(decodeDescriptor<T>(kv.value));
+        if (page.length < 512) break;
+        start = Buffer.concat([page[page.length - 1]!.key, Buffer.from([0])]);
+      }
+      return out;
+    };
+    return new CatalogSnapshot(version, await all<DatabaseDef>('db'), await all<SchemaDef>('schema'), await all<TableDef>('rel'), await all<SequenceDef>('seq'));
+  }
+
+  static async bumpVersion(txn: Txn, token: string): Promise<void> {
+    await txn.put(VERSION_KEY, Buffer.from(token, 'utf8'));
+  }
+
+  static async allocOid(txn: Txn): Promise<number> {
+    const cur = await txn.get(OID_KEY);
+    const next = cur === undefined ? FIRST_NORMAL_OID : Number(cur.toString('utf8'));
+    assert(Number.isSafeInteger(next), 'OID counter must be an integer');
+    await txn.put(OID_KEY, Buffer.from(String(next + 1), 'utf8'));
+    return next;
+  }
+
+  static async put(txn: Txn, kind: 'db' | 'schema' | 'rel' | 'seq', oid: number, d: unknown): Promise<void> {
+    await txn.put(catalogKey(kind, oid), encodeDescriptor(d));
+  }
+
+  static async remove(txn: Txn, kind: 'db' | 'schema' | 'rel' | 'seq', oid: number): Promise<void> {
+    await txn.delete(catalogKey(kind, oid));
+  }
+
+  /** Creates database `postgres` with schemas public/pg_catalog when the catalog is empty. */
+  static async bootstrap(txn: Txn): Promise<boolean> {
+    if ((await CatalogStore.readVersion(txn)) !== '') return false;
+    await CatalogStore.put(txn, 'db', POSTGRES_DB_OID, { oid: POSTGRES_DB_OID, name: 'postgres' } satisfies DatabaseDef);
+    await CatalogStore.put(txn, 'schema', PG_CATALOG_OID, { oid: PG_CATALOG_OID, dbOid: 0, name: 'pg_catalog' } satisfies SchemaDef);
+    await CatalogStore.put(txn, 'schema', INFORMATION_SCHEMA_OID, { oid: INFORMATION_SCHEMA_OID, dbOid: 0, name: 'information_schema' } satisfies SchemaDef);
+    await CatalogStore.put(txn, 'schema', PUBLIC_OID, { oid: PUBLIC_OID, dbOid: POSTGRES_DB_OID, name: 'public' } satisfies SchemaDef);
+    await CatalogStore.bumpVersion(txn, 'bootstrap');
+    return true;
+  }
+}

@@ -1,0 +1,184 @@
+/**
+ * The embedded API: NextDB inside a Node process.
+ *
+ *   import { open } from 'nextdb';
+ *   const db = await open({ path: './data' });      // or open() for memory only
+ *   const { rows } = await db.query('SELECT $1::int + 1 AS two', [1]);
+ *   const stmt = await db.prepare('SELECT * FROM t WHERE id = $1');
+ *   await stmt.query([42]);
+ *   await db.transaction(async (tx) => { await tx.query('INSERT ...'); });
+ *   await db.close();
+ *
+ * Values come back as JavaScript values: int2/int4/float → number,
+ * int8 → bigint, numeric → string (exact), bool, text → string,
+ * bytea → Buffer, timestamp/timestamptz → Date, json/jsonb → parsed JSON,
+ * arrays → arrays, other types → their PostgreSQL text form. Parameters
+ * are converted to the type the statement needs (inferred like a driver's
+ * untyped parameters).
+ */
+
+import { MemoryEngine } from '../storage/index.ts';
+import type { Engine } from '../storage/engine.ts';
+import { openLsmEngine } from '../storage/lsm/index.ts';
+import { NextDbError, SqlState } from '../util/errors.ts';
+import { SqlEngine } from './sql-engine.ts';
+import type { PreparedHandle, SqlSession } from './session.ts';
+import type { OutputColumn } from './plan/plan.ts';
+import { Decimal } from './types/decimal.ts';
+import type { ArrayValue, JsonBox, SqlType, Value } from './types/sql-type.ts';
+import { formatText, parseText, defaultIoSettings } from './types/text-io.ts';
+
+export interface OpenOptions {
+  /** Data directory (LSM storage); omitted = in memory. */
+  readonly path?: string;
+  readonly user?: string;
+  readonly database?: string;
+}
+
+export interface FieldInfo {
+  readonly name: string;
+  readonly dataTypeID: number;
+}
+
+export interface QueryResult<R = Record<string, unknown>> {
+  readonly rows: R[];
+  readonly rowCount: number;
+  readonly fields: readonly FieldInfo[];
+  readonly command: string;
+}
+
+export interface Queryable {
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+}
+
+function toJs(ty: SqlType, v: Value): unknown {
+  if (v === null) return null;
+  switch (ty.id) {
+    case 'numeric':
+      return (v as Decimal).toString();
+    case 'timestamp':
+    case 'timestamptz':
+      return new Date(Number((v as bigint) / 1000n));
+    case 'jsonb':
+      return JSON.parse(formatText(ty, v as JsonBox, defaultIoSettings));
+    case 'json':
+      return JSON.parse(v as string);
+    case 'array':
+      return (v as ArrayValue).elems.map((e) => toJs(ty.elem!, e));
+    case 'bool':
+    case 'int2':
+    case 'int4':
+    case 'int8':
+    case 'float4':
+    case 'float8':
+    case 'text':
+    case 'varchar':
+    case 'bpchar':
+    case 'name':
+    case 'bytea':
+    case 'uuid':
+    case 'oid':
+      return v;
+    default:
+      return formatText(ty, v, defaultIoSettings);
+  }
+}
+
+function fromJs(ty: SqlType, v: unknown): Value {
+  if (v === null || v === undefined) return null;
+  if (Buffer.isBuffer(v)) return ty.id === 'bytea' ? v : parseText(ty, v.toString('utf8'), defaultIoSettings);
+  if (v instanceof Date) return parseText(ty, v.toISOString(), defaultIoSettings);
+  if (typeof v === 'bigint') return parseText(ty, v.toString(), defaultIoSettings);
+  if (typeof v === 'number') {
+    if (ty.id === 'float8' || ty.id === 'float4') return ty.id === 'float4' ? Math.fround(v) : v;
+    return parseText(ty, String(v), defaultIoSettings);
+  }
+  if (typeof v === 'boolean') return parseText(ty, v ? 'true' : 'false', defaultIoSettings);
+  if (Array.isArray(v) && ty.id === 'array') return { kind: 'array', elems: v.map((e) => fromJs(ty.elem!, e)) } satisfies ArrayValue;
+  if (typeof v === 'object' && (ty.id === 'json' || ty.id === 'jsonb')) return parseText(ty, JSON.stringify(v), defaultIoSettings);
+  return parseText(ty, String(v), defaultIoSettings);
+}
+
+function shape<R>(cols: readonly OutputColumn[], rows: Value[][], tag: string): QueryResult<R> {
+  const out = rows.map((r) => {
+    const o: Record<string, unknown> = {};
+    cols.forEach((c, i) => (o[c.name] = toJs(c.type, r[i] ?? null)));
+    return o as R;
+  });
+  const m = /(\d+)$/.exec(tag);
+  return { rows: out, rowCount: m !== null ? Number(m[1]) : out.length, fields: cols.map((c) => ({ name: c.name, dataTypeID: c.type.oid })), command: tag.split(' ')[0] ?? tag };
+}
+
+export class PreparedQuery {
+  constructor(
+    private readonly session: SqlSession,
+    private readonly handle: PreparedHandle,
+  ) {}
+  async query<R = Record<string, unknown>>(params: readonly unknown[] = []): Promise<QueryResult<R>> {
+    const types = this.handle.paramTypes;
+    if (params.length !== types.length) throw new NextDbError(SqlState.protocolViolation, `statement needs ${types.length} parameters, got ${params.length}`);
+    const r = await this.session.runHandle(
+      this.handle,
+      params.map((p, i) => fromJs(types[i]!, p)),
+    );
+    return shape<R>(r.cols, r.rows, r.tag);
+  }
+}
+
+class SessionQueryable implements Queryable {
+  constructor(readonly session: SqlSession) {}
+  async query<R = Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
+    if (params.length === 0) {
+      const r = await this.session.queryValues(sql, []);
+      return shape<R>(r.cols, r.rows, r.tag);
+    }
+    const h = await this.session.prepareHandle(sql);
+    return new PreparedQuery(this.session, h).query<R>(params);
+  }
+}
+
+export class Database extends SessionQueryable {
+  constructor(
+    private readonly sql: SqlEngine,
+    session: SqlSession,
+    private readonly engine: Engine,
+    private readonly startup: { user: string; database: string },
+  ) {
+    super(session);
+  }
+
+  /** Prepares a statement once; its plan is cached and reused by each query(). */
+  async prepare(sql: string): Promise<PreparedQuery> {
+    return new PreparedQuery(this.session, await this.session.prepareHandle(sql));
+  }
+
+  /** Runs `fn` in a transaction on its own session: COMMIT when it resolves, ROLLBACK when it throws. */
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    const s = this.sql.createSession(this.startup);
+    const tx = new SessionQueryable(s);
+    try {
+      await s.simpleQuery('BEGIN');
+      const r = await fn(tx);
+      await s.simpleQuery('COMMIT');
+      return r;
+    } catch (e) {
+      if (s.txnStatus !== 'I') await s.simpleQuery('ROLLBACK').catch(() => undefined);
+      throw e;
+    } finally {
+      await s.close();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.session.close();
+    await this.sql.close();
+    await this.engine.close();
+  }
+}
+
+export async function open(options: OpenOptions = {}): Promise<Database> {
+  const engine: Engine = options.path === undefined ? new MemoryEngine() : await openLsmEngine({ dir: options.path });
+  const sql = await SqlEngine.open({ engine });
+  const startup = { user: options.user ?? 'postgres', database: options.database ?? 'postgres' };
+  return new Database(sql, sql.createSession(startup), engine, startup);
+}

@@ -1,0 +1,420 @@
+/**
+ * Compiles bound expressions into closures `(row, ctx) => Value`.
+ *
+ * Column references become array reads at positions fixed at compile time;
+ * references to enclosing queries read `ctx.outer[depth][pos]`. SQL's
+ * three-valued logic is implemented here: AND/OR with NULL, strict
+ * functions returning NULL on a NULL argument, comparisons yielding NULL.
+ *
+ * Expressions are synchronous. Parts that must wait for storage —
+ * subqueries and functions like nextval() — are "hoisted": the operator
+ * evaluates them for each row first (awaiting as needed), stores the results
+ * in `ctx.slots`, and then runs the synchronous closure, which reads the
+ * slot. An uncorrelated subquery is evaluated once per execution.
+ * Limitation: hoisted parts are evaluated even inside a CASE branch that is
+ * not taken (PostgreSQL evaluates them lazily); this can only raise an error
+ * that PostgreSQL would not, never change a result.
+ */
+
+import { NextDbError } from '../../util/errors.ts';
+import { assert, assertNever } from '../../util/assert.ts';
+import type { ColumnId, Expr, Plan } from '../plan/plan.ts';
+import type { ArrayValue, Value } from '../types/sql-type.ts';
+import type { EvalContext } from './eval-context.ts';
+
+export type CompiledExpr = (row: readonly Value[], ctx: EvalContext) => Value;
+
+export interface Hoisted {
+  readonly slot: number;
+  readonly run: (row: readonly Value[], ctx: EvalContext) => Promise<Value>;
+}
+
+/** Runs a subquery plan to completion with the given outer rows; provided by the executor. */
+export type SubplanRunner = (plan: Plan, outerLayouts: readonly Layout[], ctx: EvalContext, limit: number) => Promise<Value[][]>;
+
+export type Layout = ReadonlyMap<ColumnId, number>;
+
+export class CompileEnv {
+  readonly hoisted: Hoisted[] = [];
+  constructor(
+    readonly layout: Layout,
+    readonly outer: readonly Layout[],
+    readonly runSubplan: SubplanRunner,
+    private readonly slotCounter: { next: number },
+  ) {}
+
+  static root(layout: Layout, outer: readonly Layout[], runSubplan: SubplanRunner): CompileEnv {
+    return new CompileEnv(layout, outer, runSubplan, { next: 0 });
+  }
+
+  /** A sibling environment for another operator's expressions (own hoisted list, shared slot numbering). */
+  forLayout(layout: Layout): CompileEnv {
+    return new CompileEnv(layout, this.outer, this.runSubplan, this.slotCounter);
+  }
+
+  allocSlot(): number {
+    return this.slotCounter.next++;
+  }
+}
+
+export function layoutOf(ids: readonly ColumnId[]): Map<ColumnId, number> {
+  const m = new Map<ColumnId, number>();
+  ids.forEach((id, i) => {
+    if (!m.has(id)) m.set(id, i);
+  });
+  return m;
+}
+
+function truthy(v: Value): boolean {
+  return v === true;
+}
+
+export function compileExpr(e: Expr, env: CompileEnv): CompiledExpr {
+  switch (e.kind) {
+    case 'const': {
+      const v = e.value;
+      return () => v;
+    }
+    case 'param': {
+      const i = e.index;
+      return (_r, ctx) => ctx.params[i] ?? null;
+    }
+    case 'col': {
+      const pos = env.layout.get(e.id);
+      if (pos !== undefined) return (r) => r[pos] ?? null;
+      for (let d = 0; d < env.outer.length; d++) {
+        const p = env.outer[d]!.get(e.id);
+        if (p !== undefined) {
+          const depth = d;
+          return (_r, ctx) => ctx.outer[depth]?.[p] ?? null;
+        }
+      }
+      assert(false, `column ${e.name} (#${e.id}) not found in any layout`);
+      break;
+    }
+    case 'call': {
+      const args = e.args.map((a) => compileExpr(a, env));
+      const impl = e.impl;
+      const n = args.length;
+      if (e.strict) {
+        if (n === 1) {
+          const a0 = args[0]!;
+          return (r, ctx) => {
+            const v = a0(r, ctx);
+            return v === null ? null : impl([v], ctx);
+          };
+        }
+        if (n === 2) {
+          const a0 = args[0]!;
+          const a1 = args[1]!;
+          return (r, ctx) => {
+            const x = a0(r, ctx);
+            if (x === null) return null;
+            const y = a1(r, ctx);
+            if (y === null) return null;
+            return impl([x, y], ctx);
+          };
+        }
+        return (r, ctx) => {
+          const vals = new Array<Value>(n);
+          for (let i = 0; i < n; i++) {
+            const v = args[i]!(r, ctx);
+            if (v === null) return null;
+            vals[i] = v;
+          }
+          return impl(vals, ctx);
+        };
+      }
+      return (r, ctx) => {
+        const vals = new Array<Value>(n);
+        for (let i = 0; i < n; i++) vals[i] = args[i]!(r, ctx);
+        return impl(vals, ctx);
+      };
+    }
+    case 'async-call': {
+      const args = e.args.map((a) => compileExpr(a, env));
+      const impl = e.impl;
+      const slot = env.allocSlot();
+      env.hoisted.push({
+        slot,
+        run: async (r, ctx) => {
+          const vals = args.map((a) => a(r, ctx));
+          if (vals.some((v) => v === null)) return null;
+          return impl(vals, ctx);
+        },
+      });
+      return (_r, ctx) => ctx.slots[slot] ?? null;
+    }
+    case 'cast': {
+      const arg = compileExpr(e.arg, env);
+      const fn = e.fn;
+      return (r, ctx) => {
+        const v = arg(r, ctx);
+        return v === null ? null : fn(v, ctx.io);
+      };
+    }
+    case 'and': {
+      const args = e.args.map((a) => compileExpr(a, env));
+      if (args.length === 2) {
+        const [a, b] = args as [CompiledExpr, CompiledExpr];
+        return (r, ctx) => {
+          const x = a(r, ctx);
+          if (x === false) return false;
+          const y = b(r, ctx);
+          if (y === false) return false;
+          return x === null || y === null ? null : true;
+        };
+      }
+      return (r, ctx) => {
+        let sawNull = false;
+        for (const a of args) {
+          const v = a(r, ctx);
+          if (v === false) return false;
+          if (v === null) sawNull = true;
+        }
+        return sawNull ? null : true;
+      };
+    }
+    case 'or': {
+      const args = e.args.map((a) => compileExpr(a, env));
+      return (r, ctx) => {
+        let sawNull = false;
+        for (const a of args) {
+          const v = a(r, ctx);
+          if (v === true) return true;
+          if (v === null) sawNull = true;
+        }
+        return sawNull ? null : false;
+      };
+    }
+    case 'not': {
+      const a = compileExpr(e.arg, env);
+      return (r, ctx) => {
+        const v = a(r, ctx);
+        return v === null ? null : !v;
+      };
+    }
+    case 'is-null': {
+      const a = compileExpr(e.arg, env);
+      const neg = e.negate;
+      const isRow = e.arg.kind === 'row';
+      if (isRow) {
+        // Row IS NULL: every field null; IS NOT NULL: every field non-null.
+        return (r, ctx) => {
+          const v = a(r, ctx) as ArrayValue;
+          return neg ? v.elems.every((x) => x !== null) : v.elems.every((x) => x === null);
+        };
+      }
+      return (r, ctx) => (a(r, ctx) === null) !== neg;
+    }
+    case 'is-bool': {
+      const a = compileExpr(e.arg, env);
+      const test = e.test;
+      const neg = e.negate;
+      return (r, ctx) => {
+        const v = a(r, ctx);
+        const res = test === 'unknown' ? v === null : test === 'true' ? v === true : v === false;
+        return res !== neg;
+      };
+    }
+    case 'compare': {
+      const l = compileExpr(e.left, env);
+      const rr = compileExpr(e.right, env);
+      const cmp = e.cmp;
+      const op = e.op;
+      switch (op) {
+        case '=':
+          return (r, ctx) => {
+            const x = l(r, ctx);
+            if (x === null) return null;
+            const y = rr(r, ctx);
+            if (y === null) return null;
+            return cmp(x, y) === 0;
+          };
+        case '<>':
+          return (r, ctx) => {
+            const x = l(r, ctx);
+            if (x === null) return null;
+            const y = rr(r, ctx);
+            if (y === null) return null;
+            return cmp(x, y) !== 0;
+          };
+        case '<':
+          return (r, ctx) => {
+            const x = l(r, ctx);
+            if (x === null) return null;
+            const y = rr(r, ctx);
+            if (y === null) return null;
+            return cmp(x, y) < 0;
+          };
+        case '<=':
+          return (r, ctx) => {
+            const x = l(r, ctx);
+            if (x === null) return null;
+            const y = rr(r, ctx);
+            if (y === null) return null;
+            return cmp(x, y) <= 0;
+          };
+        case '>':
+          return (r, ctx) => {
+            const x = l(r, ctx);
+            if (x === null) return null;
+            const y = rr(r, ctx);
+            if (y === null) return null;
+            return cmp(x, y) > 0;
+          };
+        case '>=':
+          return (r, ctx) => {
+            const x = l(r, ctx);
+            if (x === null) return null;
+            const y = rr(r, ctx);
+            if (y === null) return null;
+            return cmp(x, y) >= 0;
+          };
+        default:
+          return assertNever(op, 'comparison');
+      }
+    }
+    case 'distinct-from': {
+      const l = compileExpr(e.left, env);
+      const rr = compileExpr(e.right, env);
+      const cmp = e.cmp;
+      const neg = e.negate;
+      return (r, ctx) => {
+        const x = l(r, ctx);
+        const y = rr(r, ctx);
+        let distinct: boolean;
+        if (x === null || y === null) distinct = x !== y;
+        else distinct = cmp(x, y) !== 0;
+        return distinct !== neg;
+      };
+    }
+    case 'case': {
+      const whens = e.whens.map((w) => [compileExpr(w.cond, env), compileExpr(w.result, env)] as const);
+      const els = compileExpr(e.elseExpr, env);
+      return (r, ctx) => {
+        for (const [c, res] of whens) if (truthy(c(r, ctx))) return res(r, ctx);
+        return els(r, ctx);
+      };
+    }
+    case 'coalesce': {
+      const args = e.args.map((a) => compileExpr(a, env));
+      return (r, ctx) => {
+        for (const a of args) {
+          const v = a(r, ctx);
+          if (v !== null) return v;
+        }
+        return null;
+      };
+    }
+    case 'greatest':
+    case 'least': {
+      const args = e.args.map((a) => compileExpr(a, env));
+      const cmp = e.cmp;
+      const sign = e.kind === 'greatest' ? 1 : -1;
+      return (r, ctx) => {
+        let best: Value = null;
+        for (const a of args) {
+          const v = a(r, ctx);
+          if (v === null) continue;
+          if (best === null || cmp(v, best) * sign > 0) best = v;
+        }
+        return best;
+      };
+    }
+    case 'in-list': {
+      const arg = compileExpr(e.arg, env);
+      const list = e.list.map((a) => compileExpr(a, env));
+      const cmp = e.cmp;
+      const neg = e.negate;
+      return (r, ctx) => {
+        const x = arg(r, ctx);
+        if (x === null) return null;
+        let sawNull = false;
+        for (const a of list) {
+          const y = a(r, ctx);
+          if (y === null) sawNull = true;
+          else if (cmp(x, y) === 0) return !neg;
+        }
+        return sawNull ? null : neg;
+      };
+    }
+    case 'array': {
+      const elems = e.elems.map((a) => compileExpr(a, env));
+      return (r, ctx) => ({ kind: 'array', elems: elems.map((a) => a(r, ctx)) }) satisfies ArrayValue;
+    }
+    case 'row': {
+      const args = e.args.map((a) => compileExpr(a, env));
+      return (r, ctx) => ({ kind: 'array', elems: args.map((a) => a(r, ctx)) }) satisfies ArrayValue;
+    }
+    case 'subquery':
+      return compileSubquery(e, env);
+    default:
+      return assertNever(e, 'expression');
+  }
+}
+
+function compileSubquery(e: Extract<Expr, { kind: 'subquery' }>, env: CompileEnv): CompiledExpr {
+  const slot = env.allocSlot();
+  const outerLayouts = [env.layout, ...env.outer];
+  const test = e.test === undefined ? undefined : compileExpr(e.test, env);
+  const cmp = e.cmp;
+  const op = e.op;
+  const mode = e.mode;
+  const plan = e.plan;
+  let cached: { value: Value } | undefined;
+  const evaluate = async (row: readonly Value[], ctx: EvalContext): Promise<Value> => {
+    const limit = mode === 'exists' ? 1 : mode === 'scalar' ? 2 : 0;
+    const sub = ctx.withOuter(row);
+    if (mode === 'any' || mode === 'all') {
+      assert(test !== undefined && cmp !== undefined && op !== undefined, 'ANY/ALL needs a test');
+      const rows = await env.runSubplan(plan, outerLayouts, sub, 0);
+      const x = test(row, ctx);
+      // x op ANY(set): true if any comparison is true; null if none true and some null.
+      let sawNull = false;
+      const any = mode === 'any';
+      for (const rr of rows) {
+        const y = rr[0] ?? null;
+        if (x === null || y === null) {
+          sawNull = true;
+          continue;
+        }
+        const c = cmp(x, y);
+        const res = op === '=' ? c === 0 : op === '<>' ? c !== 0 : op === '<' ? c < 0 : op === '<=' ? c <= 0 : op === '>' ? c > 0 : c >= 0;
+        if (any && res) return true;
+        if (!any && !res) return false;
+      }
+      if (sawNull) return null;
+      return !any;
+    }
+    const rows = await env.runSubplan(plan, outerLayouts, sub, limit);
+    switch (mode) {
+      case 'exists':
+        return rows.length > 0;
+      case 'scalar':
+        if (rows.length > 1) throw new NextDbError('21000', 'more than one row returned by a subquery used as an expression');
+        return rows[0]?.[0] ?? null;
+      case 'array':
+        return { kind: 'array', elems: rows.map((rr) => rr[0] ?? null) } satisfies ArrayValue;
+      default:
+        return assertNever(mode as never, 'subquery mode');
+    }
+  };
+  const correlated = e.correlated;
+  env.hoisted.push({
+    slot,
+    run: async (row, ctx) => {
+      if (!correlated) {
+        if (cached === undefined) cached = { value: await evaluate(row, ctx) };
+        return cached.value;
+      }
+      return evaluate(row, ctx);
+    },
+  });
+  return (_r, ctx) => ctx.slots[slot] ?? null;
+}
+
+/** Evaluates the hoisted parts of an operator's expressions for one row. */
+export async function runHoisted(hoisted: readonly Hoisted[], row: readonly Value[], ctx: EvalContext): Promise<void> {
+  for (const h of hoisted) ctx.slots[h.slot] = await h.run(row, ctx);
+}

@@ -1,0 +1,52 @@
+/**
+ * What an expression sees while it is evaluated: session settings for I/O,
+ * bound parameters, the rows of enclosing queries (correlated subqueries),
+ * the per-row results of subqueries and storage-reading functions that the
+ * operator computed ahead of the expression, and the session services that
+ * built-in functions need.
+ */
+
+import type { Txn } from '../../txn/api.ts';
+import type { Value } from '../types/sql-type.ts';
+import type { IoSettings } from '../types/text-io.ts';
+
+/** Session services for built-in functions (current_setting, nextval, catalog lookups). */
+export interface SessionServices {
+  getSetting(name: string): string | undefined;
+  setSetting(name: string, value: string, isLocal: boolean): void;
+  readonly user: string;
+  readonly database: string;
+  readonly backendPid: number;
+  txn(): Txn;
+  nextval(seqName: string): Promise<bigint>;
+  currval(seqName: string): bigint;
+  setval(seqName: string, value: bigint, isCalled: boolean): Promise<bigint>;
+  /** Statement start (now(), CURRENT_TIMESTAMP), microseconds since epoch. */
+  readonly statementStartMicros: bigint;
+  readonly txnStartMicros: bigint;
+  clockMicros(): bigint;
+  random(): number;
+  /** A fresh, process-unique int8 for the hidden rowid of tables without a primary key. */
+  uniqueRowId(): bigint;
+  /** Resolves a relation name to its OID (regclass input). */
+  relationOid(name: string): number | undefined;
+  relationName(oid: number): string | undefined;
+  /** Throws 57014 when the statement was cancelled or timed out. */
+  checkInterrupt(): void;
+}
+
+export class EvalContext {
+  /** Subquery and async-call results for the current row, by slot number. */
+  slots: Value[] = [];
+  constructor(
+    readonly io: IoSettings,
+    readonly params: readonly Value[],
+    readonly services: SessionServices,
+    /** Enclosing queries' current rows, innermost first. */
+    readonly outer: readonly (readonly Value[])[] = [],
+  ) {}
+
+  withOuter(row: readonly Value[]): EvalContext {
+    return new EvalContext(this.io, this.params, this.services, [row, ...this.outer]);
+  }
+}

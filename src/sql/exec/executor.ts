@@ -1,0 +1,1049 @@
+/**
+ * The executor: pull-based operators over batches of rows.
+ *
+ * Every plan node becomes an Operator whose `next()` returns the next batch
+ * (an array of rows, each a Value[] laid out as the node's `cols`) or null
+ * at the end. Batches amortize the cost of awaiting storage: a table scan
+ * reads up to BATCH_ROWS keys per transaction call.
+ *
+ * Blocking operators (sort, hash aggregate, hash join build side, set
+ * operations, window) materialize their input; each counts the rows it holds
+ * against `memoryRowsMax` and fails with 53200 beyond it rather than
+ * exhausting the process (no spilling yet).
+ *
+ * EXPLAIN ANALYZE wraps operators to count rows and time per node.
+ */
+
+import { NextDbError } from '../../util/errors.ts';
+import { assert, assertNever } from '../../util/assert.ts';
+import { prefixSuccessor } from '../../encoding/key-codec.ts';
+import type { Txn } from '../../txn/api.ts';
+import type { AggCall, ColumnId, CteDef, Expr, Plan, SortKey, WindowCall } from '../plan/plan.ts';
+import type { Value } from '../types/sql-type.ts';
+import { hashKey } from '../types/compare.ts';
+import { CompileEnv, compileExpr, layoutOf, runHoisted, type CompiledExpr, type Layout } from './compile-expr.ts';
+import type { EvalContext } from './eval-context.ts';
+import { resolveAggregate, type Accumulator } from './aggregates.ts';
+import { TableStore } from './table-store.ts';
+import { runModify } from './modify.ts';
+
+export type Row = Value[];
+
+export interface Operator {
+  next(): Promise<Row[] | null>;
+}
+
+export const BATCH_ROWS = 256;
+
+export interface OperatorStats {
+  rows: number;
+  timeMs: number;
+  loops: number;
+}
+
+export interface ExecEnv {
+  readonly txn: Txn;
+  readonly ctx: EvalContext;
+  readonly outer: readonly Layout[];
+  /** Materialized CTE results for this execution. */
+  readonly ctes: Map<CteDef, Row[]>;
+  /** Recursive CTE working tables (set while iterating). */
+  readonly working: Map<CteDef, Row[]>;
+  readonly memoryRowsMax: number;
+  /** EXPLAIN ANALYZE: per-plan-node statistics. */
+  readonly stats?: Map<Plan, OperatorStats>;
+  /** Counts rows changed by DML (command tags). */
+  changed: number;
+  readonly stores: Map<number, TableStore>;
+}
+
+export function storeFor(env: ExecEnv, t: Extract<Plan, { kind: 'scan' }>['table']): TableStore {
+  let s = env.stores.get(t.oid);
+  if (s === undefined || s.table !== t) {
+    s = new TableStore(t);
+    env.stores.set(t.oid, s);
+  }
+  return s;
+}
+
+function memoryCheck(env: ExecEnv, n: number): void {
+  if (n > env.memoryRowsMax) {
+    throw new NextDbError('53200', `out of memory: an operator would hold more than ${env.memoryRowsMax} rows`, {
+      hint: 'Add a LIMIT or a more selective WHERE clause.',
+    });
+  }
+}
+
+/** Compiles expressions for an operator whose input rows have layout `ids`. */
+function compiler(env: ExecEnv, ids: readonly ColumnId[]): { env: CompileEnv; compile: (e: Expr) => CompiledExpr } {
+  const cenv = CompileEnv.root(layoutOf(ids), env.outer, (plan, outerLayouts, ctx, limit) => runSubplan(plan, outerLayouts, ctx, limit, env));
+  return { env: cenv, compile: (e) => compileExpr(e, cenv) };
+}
+
+async function runSubplan(plan: Plan, outerLayouts: readonly Layout[], ctx: EvalContext, limit: number, parent: ExecEnv): Promise<Row[]> {
+  const env: ExecEnv = { ...parent, ctx, outer: outerLayouts, changed: 0 };
+  const op = build(plan, env);
+  const out: Row[] = [];
+  for (;;) {
+    const b = await op.next();
+    if (b === null) break;
+    for (const r of b) {
+      out.push(r);
+      if (limit > 0 && out.length >= limit) return out;
+    }
+  }
+  return out;
+}
+
+export async function drain(op: Operator, env?: ExecEnv): Promise<Row[]> {
+  const out: Row[] = [];
+  for (;;) {
+    const b = await op.next();
+    if (b === null) return out;
+    for (const r of b) out.push(r);
+    if (env !== undefined) memoryCheck(env, out.length);
+  }
+}
+
+function ids(p: Plan): ColumnId[] {
+  return p.cols.map((c) => c.id);
+}
+
+/** Builds the operator tree for `plan`. */
+export function build(plan: Plan, env: ExecEnv): Operator {
+  const op = buildInner(plan, env);
+  if (env.stats === undefined) return op;
+  const stats = env.stats.get(plan) ?? { rows: 0, timeMs: 0, loops: 0 };
+  env.stats.set(plan, stats);
+  stats.loops++;
+  return {
+    async next() {
+      const t0 = performance.now();
+      const b = await op.next();
+      stats.timeMs += performance.now() - t0;
+      if (b !== null) stats.rows += b.length;
+      return b;
+    },
+  };
+}
+
+function buildInner(plan: Plan, env: ExecEnv): Operator {
+  switch (plan.kind) {
+    case 'one-row': {
+      let done = false;
+      return {
+        next: async () => {
+          if (done) return null;
+          done = true;
+          return [[]];
+        },
+      };
+    }
+    case 'values':
+      return valuesOp(plan, env);
+    case 'scan':
+      return scanOp(plan, env);
+    case 'filter':
+      return filterOp(plan, env);
+    case 'project':
+      return projectOp(plan, env);
+    case 'join':
+      return joinOp(plan, env);
+    case 'aggregate':
+      return aggregateOp(plan, env);
+    case 'sort':
+      return sortOp(plan, env);
+    case 'limit':
+      return limitOp(plan, env);
+    case 'distinct':
+      return distinctOp(plan, env);
+    case 'setop':
+      return setOp(plan, env);
+    case 'window':
+      return windowOp(plan, env);
+    case 'cte-scan':
+      return cteScanOp(plan, env);
+    case 'function-scan':
+      return functionScanOp(plan, env);
+    case 'modify':
+      return modifyOp(plan, env);
+    default:
+      return assertNever(plan, 'plan');
+  }
+}
+
+function fromRows(rows: Row[]): Operator {
+  let i = 0;
+  return {
+    next: async () => {
+      if (i >= rows.length) return null;
+      const b = rows.slice(i, i + BATCH_ROWS);
+      i += BATCH_ROWS;
+      return b;
+    },
+  };
+}
+
+function valuesOp(plan: Extract<Plan, { kind: 'values' }>, env: ExecEnv): Operator {
+  const { env: cenv, compile } = compiler(env, []);
+  const rows = plan.rows.map((r) => r.map(compile));
+  const hoisted = cenv.hoisted;
+  let i = 0;
+  return {
+    next: async () => {
+      if (i >= rows.length) return null;
+      const out: Row[] = [];
+      const ctx = env.ctx;
+      while (i < rows.length && out.length < BATCH_ROWS) {
+        const r = rows[i++]!;
+        if (hoisted.length > 0) await runHoisted(hoisted, [], ctx);
+        out.push(r.map((f) => f([], ctx)));
+      }
+      return out;
+    },
+  };
+}
+
+/** Evaluates a constant-ish expression (no input row) for bounds and limits. */
+async function evalStandalone(e: Expr, env: ExecEnv): Promise<Value> {
+  const { env: cenv, compile } = compiler(env, []);
+  const f = compile(e);
+  if (cenv.hoisted.length > 0) await runHoisted(cenv.hoisted, [], env.ctx);
+  return f([], env.ctx);
+}
+
+function scanOp(plan: Extract<Plan, { kind: 'scan' }>, env: ExecEnv): Operator {
+  const store = storeFor(env, plan.table);
+  const { env: cenv, compile } = compiler(env, ids(plan));
+  const filter = plan.filter === undefined ? undefined : compile(plan.filter);
+  const hoisted = cenv.hoisted;
+  const limit = plan.limit ?? Infinity;
+  let produced = 0;
+  const access = plan.access;
+  let start: Buffer | undefined;
+  let end: Buffer | undefined;
+  let reverse = false;
+  let done = false;
+  let viaIndex = false;
+  const txn = env.txn;
+
+  const init = async (): Promise<boolean> => {
+    if (access.kind === 'full') {
+      start = store.primaryPrefix;
+      end = store.primaryEnd;
+      return true;
+    }
+    viaIndex = !access.index.primary;
+    const eqVals: Value[] = [];
+    for (const e of access.eq) {
+      const v = await evalStandalone(e, env);
+      // col = NULL matches nothing.
+      if (v === null) return false;
+      eqVals.push(v);
+    }
+    const base = store.indexKeyPrefix(access.index, eqVals);
+    start = base;
+    end = prefixSuccessor(base)!;
+    if (access.lower !== undefined || access.upper !== undefined) {
+      const n = eqVals.length;
+      if (access.lower !== undefined) {
+        const v = await evalStandalone(access.lower.expr, env);
+        if (v === null) return false;
+        const k = store.indexKeyPrefix(access.index, [...eqVals, v]);
+        start = access.lower.inclusive ? k : prefixSuccessor(k)!;
+      } else {
+        // Skip NULLs (they sort first) for an upper-bounded range.
+        const k = store.indexKeyPrefix(access.index, [...eqVals, null]);
+        start = prefixSuccessor(k)!;
+      }
+      if (access.upper !== undefined) {
+        const v = await evalStandalone(access.upper.expr, env);
+        if (v === null) return false;
+        const k = store.indexKeyPrefix(access.index, [...eqVals, v]);
+        end = access.upper.inclusive ? prefixSuccessor(k)! : k;
+      }
+      void n;
+    }
+    reverse = access.reverse;
+    return true;
+  };
+
+  return {
+    next: async () => {
+      if (done) return null;
+      if (start === undefined) {
+        if (!(await init())) {
+          done = true;
+          return null;
+        }
+      }
+      const ctx = env.ctx;
+      for (;;) {
+        ctx.services.checkInterrupt();
+        if (Buffer.compare(start!, end!) >= 0) {
+          done = true;
+          return null;
+        }
+        const page = await txn.scan({ start: start!, end: end!, limit: BATCH_ROWS, reverse });
+        if (page.length < BATCH_ROWS) done = true;
+        else if (reverse) end = page[page.length - 1]!.key;
+        else start = Buffer.concat([page[page.length - 1]!.key, Buffer.from([0])]);
+        const out: Row[] = [];
+        for (const kv of page) {
+          let row: Row;
+          if (viaIndex) {
+            const v = await txn.get(kv.value);
+            if (v === undefined) continue;
+            row = store.decode(v);
+          } else row = store.decode(kv.value);
+          if (filter !== undefined) {
+            if (hoisted.length > 0) await runHoisted(hoisted, row, ctx);
+            if (filter(row, ctx) !== true) continue;
+          }
+          if (plan.lockForUpdate === true) await txn.lockForUpdate(viaIndex ? kv.value : kv.key);
+          out.push(row);
+          if (++produced >= limit) {
+            done = true;
+            break;
+          }
+        }
+        if (out.length > 0) return out;
+        if (done) return null;
+      }
+    },
+  };
+}
+
+function filterOp(plan: Extract<Plan, { kind: 'filter' }>, env: ExecEnv): Operator {
+  const input = build(plan.input, env);
+  const { env: cenv, compile } = compiler(env, ids(plan.input));
+  const pred = compile(plan.pred);
+  const hoisted = cenv.hoisted;
+  return {
+    next: async () => {
+      for (;;) {
+        const b = await input.next();
+        if (b === null) return null;
+        const ctx = env.ctx;
+        const out: Row[] = [];
+        if (hoisted.length === 0) {
+          for (const r of b) if (pred(r, ctx) === true) out.push(r);
+        } else {
+          for (const r of b) {
+            await runHoisted(hoisted, r, ctx);
+            if (pred(r, ctx) === true) out.push(r);
+          }
+        }
+        if (out.length > 0) return out;
+      }
+    },
+  };
+}
+
+function projectOp(plan: Extract<Plan, { kind: 'project' }>, env: ExecEnv): Operator {
+  const input = build(plan.input, env);
+  const { env: cenv, compile } = compiler(env, ids(plan.input));
+  const exprs = plan.exprs.map(compile);
+  const n = exprs.length;
+  const hoisted = cenv.hoisted;
+  return {
+    next: async () => {
+      const b = await input.next();
+      if (b === null) return null;
+      const ctx = env.ctx;
+      const out = new Array<Row>(b.length);
+      for (let i = 0; i < b.length; i++) {
+        const r = b[i]!;
+        if (hoisted.length > 0) await runHoisted(hoisted, r, ctx);
+        const o = new Array<Value>(n);
+        for (let j = 0; j < n; j++) o[j] = exprs[j]!(r, ctx);
+        out[i] = o;
+      }
+      return out;
+    },
+  };
+}
+
+function joinOp(plan: Extract<Plan, { kind: 'join' }>, env: ExecEnv): Operator {
+  const leftIds = ids(plan.left);
+  const rightIds = ids(plan.right);
+  const nl = leftIds.length;
+  const nr = rightIds.length;
+  const jt = plan.joinType;
+  const { env: cenv, compile } = compiler(env, [...leftIds, ...rightIds]);
+  const cond = plan.cond === undefined ? undefined : compile(plan.cond);
+  const hoisted = cenv.hoisted;
+  const nullsL = new Array<Value>(nl).fill(null);
+  const nullsR = new Array<Value>(nr).fill(null);
+  const hashKeys = plan.hashKeys;
+  let leftKey: CompiledExpr[] | undefined;
+  let rightKey: CompiledExpr[] | undefined;
+  if (hashKeys !== undefined && hashKeys.length > 0) {
+    leftKey = hashKeys.map((k) => compiler(env, leftIds).compile(k.left));
+    rightKey = hashKeys.map((k) => compiler(env, rightIds).compile(k.right));
+  }
+  const left = build(plan.left, env);
+  let rightRows: Row[] | undefined;
+  let table: Map<string, Row[]> | undefined;
+  let rightMatched: Uint8Array | undefined;
+  let rightIndex: Map<Row, number> | undefined;
+  let leftDone = false;
+  let emittedUnmatchedRight = false;
+
+  const keyOf = (fns: CompiledExpr[], r: Row, ctx: EvalContext): string | undefined => {
+    if (fns.length === 1) {
+      const v = fns[0]!(r, ctx);
+      return v === null ? undefined : hashKey(v);
+    }
+    let k = '';
+    for (const f of fns) {
+      const v = f(r, ctx);
+      if (v === null) return undefined;
+      k += `${hashKey(v)}\u0001`;
+    }
+    return k;
+  };
+
+  const prepare = async (): Promise<void> => {
+    rightRows = await drain(build(plan.right, env), env);
+    if (jt === 'full' || jt === 'right') {
+      rightMatched = new Uint8Array(rightRows.length);
+      rightIndex = new Map(rightRows.map((r, i) => [r, i]));
+    }
+    if (rightKey !== undefined) {
+      table = new Map();
+      const ctx = env.ctx;
+      for (const r of rightRows) {
+        const k = keyOf(rightKey, r, ctx);
+        if (k === undefined) continue;
+        const list = table.get(k);
+        if (list === undefined) table.set(k, [r]);
+        else list.push(r);
+      }
+    }
+  };
+
+  const matches = async (joined: Row, ctx: EvalContext): Promise<boolean> => {
+    if (cond === undefined) return true;
+    if (hoisted.length > 0) await runHoisted(hoisted, joined, ctx);
+    return cond(joined, ctx) === true;
+  };
+
+  return {
+    next: async () => {
+      if (rightRows === undefined) await prepare();
+      const ctx = env.ctx;
+      while (!leftDone) {
+        const b = await left.next();
+        if (b === null) {
+          leftDone = true;
+          break;
+        }
+        ctx.services.checkInterrupt();
+        const out: Row[] = [];
+        for (const l of b) {
+          let candidates: Row[];
+          if (table !== undefined) {
+            const k = keyOf(leftKey!, l, ctx);
+            candidates = k === undefined ? [] : (table.get(k) ?? []);
+          } else candidates = rightRows!;
+          let matched = false;
+          for (const r of candidates) {
+            const joined = l.concat(r);
+            if (!(await matches(joined, ctx))) continue;
+            matched = true;
+            if (jt === 'semi' || jt === 'anti') break;
+            if (rightMatched !== undefined) rightMatched[rightIndex!.get(r)!] = 1;
+            out.push(joined);
+          }
+          if (jt === 'semi' && matched) out.push(l.concat(nullsR));
+          else if (jt === 'anti' && !matched) out.push(l.concat(nullsR));
+          else if ((jt === 'left' || jt === 'full') && !matched) out.push(l.concat(nullsR));
+        }
+        memoryCheck(env, out.length);
+        if (out.length > 0) return out;
+      }
+      if ((jt === 'right' || jt === 'full') && !emittedUnmatchedRight) {
+        emittedUnmatchedRight = true;
+        const out: Row[] = [];
+        rightRows!.forEach((r, i) => {
+          if (rightMatched![i] === 0) out.push(nullsL.concat(r));
+        });
+        if (out.length > 0) return out;
+      }
+      return null;
+    },
+  };
+}
+
+interface AggPlanState {
+  readonly accs: Accumulator[];
+  readonly distinctSeen: (Set<string> | undefined)[];
+  readonly ordered: (Row[] | undefined)[];
+}
+
+function aggregateOp(plan: Extract<Plan, { kind: 'aggregate' }>, env: ExecEnv): Operator {
+  const input = build(plan.input, env);
+  const { env: cenv, compile } = compiler(env, ids(plan.input));
+  const groups = plan.groups.map(compile);
+  const aggs = plan.aggs;
+  const aggArgs = aggs.map((a) => a.args.map(compile));
+  const aggFilters = aggs.map((a) => (a.filter === undefined ? undefined : compile(a.filter)));
+  const aggOrder = aggs.map((a) => (a.orderBy === undefined ? undefined : a.orderBy.map((k) => compile(k.expr))));
+  const hoisted = cenv.hoisted;
+  const factories = aggs.map((a) => {
+    const r = resolveAggregate(a.name, a.argTypes, a.star);
+    assert(r !== undefined, `aggregate ${a.name} resolved at bind time`);
+    return r.make;
+  });
+  const newState = (): AggPlanState => ({
+    accs: factories.map((f) => f()),
+    distinctSeen: aggs.map((a) => (a.distinct ? new Set<string>() : undefined)),
+    ordered: aggs.map((a) => (a.orderBy !== undefined ? [] : undefined)),
+  });
+  let result: Row[] | undefined;
+  let emitted = false;
+
+  const feed = (st: AggPlanState, r: Row, ctx: EvalContext): void => {
+    for (let i = 0; i < aggs.length; i++) {
+      const a: AggCall = aggs[i]!;
+      const f = aggFilters[i];
+      if (f !== undefined && f(r, ctx) !== true) continue;
+      const argFns = aggArgs[i]!;
+      const vals = argFns.map((fn) => fn(r, ctx));
+      if (!a.star && vals.some((v) => v === null)) continue;
+      const seen = st.distinctSeen[i];
+      if (seen !== undefined) {
+        const k = vals.map(hashKey).join('\u0001');
+        if (seen.has(k)) continue;
+        seen.add(k);
+      }
+      const ord = st.ordered[i];
+      if (ord !== undefined) {
+        ord.push([...vals, ...aggOrder[i]!.map((fn) => fn(r, ctx))]);
+        continue;
+      }
+      st.accs[i]!.add(vals, ctx);
+    }
+  };
+
+  const finish = (st: AggPlanState, ctx: EvalContext): Value[] =>
+    aggs.map((a, i) => {
+      const ord = st.ordered[i];
+      if (ord !== undefined) {
+        const n = a.args.length;
+        const keys = a.orderBy!;
+        ord.sort((x, y) => compareRows(x, y, keys, n));
+        for (const item of ord) st.accs[i]!.add(item.slice(0, n), ctx);
+      }
+      return st.accs[i]!.result(ctx);
+    });
+
+  return {
+    next: async () => {
+      if (result === undefined) {
+        const ctx = env.ctx;
+        const byKey = new Map<string, { key: Value[]; st: AggPlanState }>();
+        let single: AggPlanState | undefined;
+        for (;;) {
+          const b = await input.next();
+          if (b === null) break;
+          ctx.services.checkInterrupt();
+          for (const r of b) {
+            if (hoisted.length > 0) await runHoisted(hoisted, r, ctx);
+            if (groups.length === 0) {
+              single ??= newState();
+              feed(single, r, ctx);
+              continue;
+            }
+            const key = groups.map((g) => g(r, ctx));
+            const k = key.length === 1 ? hashKey(key[0]!) : key.map(hashKey).join('\u0001');
+            let g = byKey.get(k);
+            if (g === undefined) {
+              g = { key, st: newState() };
+              byKey.set(k, g);
+              memoryCheck(env, byKey.size);
+            }
+            feed(g.st, r, ctx);
+          }
+        }
+        result = [];
+        if (groups.length === 0) {
+          // An aggregate without GROUP BY yields one row even over no input.
+          result.push(finish(single ?? newState(), ctx));
+        } else {
+          for (const g of byKey.values()) result.push([...g.key, ...finish(g.st, ctx)]);
+        }
+      }
+      if (emitted) return null;
+      emitted = true;
+      return result.length === 0 ? null : result;
+    },
+  };
+}
+
+function compareRows(x: Row, y: Row, keys: readonly SortKey[], offset: number): number {
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    const a = x[offset + i] ?? null;
+    const b = y[offset + i] ?? null;
+    if (a === null || b === null) {
+      if (a === b) continue;
+      return (a === null) === k.nullsFirst ? -1 : 1;
+    }
+    const c = k.cmp(a, b);
+    if (c !== 0) return k.desc ? -c : c;
+  }
+  return 0;
+}
+
+function sortOp(plan: Extract<Plan, { kind: 'sort' }>, env: ExecEnv): Operator {
+  const input = build(plan.input, env);
+  const { env: cenv, compile } = compiler(env, ids(plan.input));
+  const keyFns = plan.keys.map((k) => compile(k.expr));
+  const hoisted = cenv.hoisted;
+  let out: Operator | undefined;
+  return {
+    next: async () => {
+      if (out === undefined) {
+        const rows = await drain(input, env);
+        const ctx = env.ctx;
+        const decorated: Row[] = [];
+        for (let i = 0; i < rows.length; i++) {
+          const r = rows[i]!;
+          if (hoisted.length > 0) await runHoisted(hoisted, r, ctx);
+          const d = keyFns.map((f) => f(r, ctx));
+          d.push(i);
+          decorated.push(d);
+        }
+        const n = keyFns.length;
+        // Stable: ties keep input order (the trailing index).
+        decorated.sort((x, y) => compareRows(x, y, plan.keys, 0) || (x[n] as number) - (y[n] as number));
+        out = fromRows(decorated.map((d) => rows[d[n] as number]!));
+      }
+      return out.next();
+    },
+  };
+}
+
+function limitOp(plan: Extract<Plan, { kind: 'limit' }>, env: ExecEnv): Operator {
+  const input = build(plan.input, env);
+  let remaining: number | undefined;
+  let skip = 0;
+  return {
+    next: async () => {
+      if (remaining === undefined) {
+        const lim = plan.limit === undefined ? null : await evalStandalone(plan.limit, env);
+        const off = plan.offset === undefined ? null : await evalStandalone(plan.offset, env);
+        if (lim !== null && (lim as bigint) < 0n) throw new NextDbError('2201W', 'LIMIT must not be negative');
+        if (off !== null && (off as bigint) < 0n) throw new NextDbError('2201X', 'OFFSET must not be negative');
+        remaining = lim === null ? Infinity : Number(lim as bigint);
+        skip = off === null ? 0 : Number(off as bigint);
+      }
+      while (remaining > 0) {
+        const b = await input.next();
+        if (b === null) return null;
+        let rows = b;
+        if (skip > 0) {
+          if (skip >= rows.length) {
+            skip -= rows.length;
+            continue;
+          }
+          rows = rows.slice(skip);
+          skip = 0;
+        }
+        if (rows.length > remaining) rows = rows.slice(0, remaining);
+        remaining -= rows.length;
+        return rows;
+      }
+      return null;
+    },
+  };
+}
+
+function distinctOp(plan: Extract<Plan, { kind: 'distinct' }>, env: ExecEnv): Operator {
+  const input = build(plan.input, env);
+  const { compile } = compiler(env, ids(plan.input));
+  const on = plan.on?.map(compile);
+  const seen = new Set<string>();
+  return {
+    next: async () => {
+      for (;;) {
+        const b = await input.next();
+        if (b === null) return null;
+        const ctx = env.ctx;
+        const out: Row[] = [];
+        for (const r of b) {
+          const k = on === undefined ? r.map(hashKey).join('\u0001') : on.map((f) => hashKey(f(r, ctx))).join('\u0001');
+          if (seen.has(k)) continue;
+          seen.add(k);
+          out.push(r);
+        }
+        memoryCheck(env, seen.size);
+        if (out.length > 0) return out;
+      }
+    },
+  };
+}
+
+function setOp(plan: Extract<Plan, { kind: 'setop' }>, env: ExecEnv): Operator {
+  let out: Operator | undefined;
+  const rowKey = (r: Row): string => r.map(hashKey).join('\u0001');
+  return {
+    next: async () => {
+      if (out === undefined) {
+        const left = await drain(build(plan.left, env), env);
+        const right = await drain(build(plan.right, env), env);
+        let rows: Row[];
+        if (plan.op === 'union') {
+          if (plan.all) rows = left.concat(right);
+          else {
+            const seen = new Set<string>();
+            rows = [];
+            for (const r of left.concat(right)) {
+              const k = rowKey(r);
+              if (!seen.has(k)) {
+                seen.add(k);
+                rows.push(r);
+              }
+            }
+          }
+        } else {
+          const counts = new Map<string, number>();
+          for (const r of right) counts.set(rowKey(r), (counts.get(rowKey(r)) ?? 0) + 1);
+          rows = [];
+          const emitted = new Set<string>();
+          for (const r of left) {
+            const k = rowKey(r);
+            const c = counts.get(k) ?? 0;
+            if (plan.op === 'intersect') {
+              if (plan.all) {
+                if (c > 0) {
+                  rows.push(r);
+                  counts.set(k, c - 1);
+                }
+              } else if (c > 0 && !emitted.has(k)) {
+                emitted.add(k);
+                rows.push(r);
+              }
+            } else if (plan.all) {
+              if (c > 0) counts.set(k, c - 1);
+              else rows.push(r);
+            } else if (c === 0 && !emitted.has(k)) {
+              emitted.add(k);
+              rows.push(r);
+            }
+          }
+        }
+        out = fromRows(rows);
+      }
+      return out.next();
+    },
+  };
+}
+
+function cteScanOp(plan: Extract<Plan, { kind: 'cte-scan' }>, env: ExecEnv): Operator {
+  let out: Operator | undefined;
+  return {
+    next: async () => {
+      if (out === undefined) {
+        const working = env.working.get(plan.cte);
+        if (working !== undefined) out = fromRows(working);
+        else out = fromRows(await materializeCte(plan.cte, env));
+      }
+      return out.next();
+    },
+  };
+}
+
+async function materializeCte(cte: CteDef, env: ExecEnv): Promise<Row[]> {
+  const cached = env.ctes.get(cte);
+  if (cached !== undefined) return cached;
+  const base = await drain(build(cte.plan, env), env);
+  if (cte.recursive === undefined) {
+    env.ctes.set(cte, base);
+    return base;
+  }
+  const all = cte.recursive.all;
+  const seen = new Set<string>();
+  const rowKey = (r: Row): string => r.map(hashKey).join('\u0001');
+  const result: Row[] = [];
+  let working: Row[] = [];
+  for (const r of base) {
+    if (!all) {
+      const k = rowKey(r);
+      if (seen.has(k)) continue;
+      seen.add(k);
+    }
+    result.push(r);
+    working.push(r);
+  }
+  while (working.length > 0) {
+    env.ctx.services.checkInterrupt();
+    env.working.set(cte, working);
+    const next = await drain(build(cte.recursive.plan, env), env);
+    env.working.delete(cte);
+    working = [];
+    for (const r of next) {
+      if (!all) {
+        const k = rowKey(r);
+        if (seen.has(k)) continue;
+        seen.add(k);
+      }
+      result.push(r);
+      working.push(r);
+    }
+    memoryCheck(env, result.length);
+  }
+  env.ctes.set(cte, result);
+  return result;
+}
+
+function functionScanOp(plan: Extract<Plan, { kind: 'function-scan' }>, env: ExecEnv): Operator {
+  let it: Iterator<Value[]> | undefined;
+  let done = false;
+  return {
+    next: async () => {
+      if (done) return null;
+      if (it === undefined) {
+        const args: Value[] = [];
+        for (const a of plan.args) args.push(await evalStandalone(a, env));
+        if (args.some((a) => a === null)) {
+          done = true;
+          return null;
+        }
+        it = plan.impl(args, env.ctx)[Symbol.iterator]();
+      }
+      const out: Row[] = [];
+      while (out.length < BATCH_ROWS) {
+        const n = it.next();
+        if (n.done === true) {
+          done = true;
+          break;
+        }
+        out.push(n.value);
+      }
+      env.ctx.services.checkInterrupt();
+      return out.length === 0 ? null : out;
+    },
+  };
+}
+
+function modifyOp(plan: Extract<Plan, { kind: 'modify' }>, env: ExecEnv): Operator {
+  let out: Operator | undefined;
+  return {
+    next: async () => {
+      if (out === undefined) out = fromRows(await runModify(plan.modify, env));
+      return out.next();
+    },
+  };
+}
+
+// ---- window functions ----
+
+function windowOp(plan: Extract<Plan, { kind: 'window' }>, env: ExecEnv): Operator {
+  const input = build(plan.input, env);
+  const inIds = ids(plan.input);
+  const { compile } = compiler(env, inIds);
+  let out: Operator | undefined;
+  return {
+    next: async () => {
+      if (out === undefined) {
+        const rows = await drain(input, env);
+        const ctx = env.ctx;
+        const results: Value[][] = rows.map(() => []);
+        for (const call of plan.calls) {
+          const vals = computeWindow(call, rows, compile, ctx);
+          for (let i = 0; i < rows.length; i++) results[i]!.push(vals[i]!);
+        }
+        out = fromRows(rows.map((r, i) => r.concat(results[i]!)));
+      }
+      return out.next();
+    },
+  };
+}
+
+function computeWindow(call: WindowCall, rows: Row[], compile: (e: Expr) => CompiledExpr, ctx: EvalContext): Value[] {
+  const part = call.partitionBy.map(compile);
+  const ord = call.orderBy.map((k) => compile(k.expr));
+  const args = call.args.map(compile);
+  const filter = call.filter === undefined ? undefined : compile(call.filter);
+  const out = new Array<Value>(rows.length).fill(null);
+  // Partition.
+  const parts = new Map<string, number[]>();
+  rows.forEach((r, i) => {
+    const k = part.map((f) => hashKey(f(r, ctx))).join('\u0001');
+    const l = parts.get(k);
+    if (l === undefined) parts.set(k, [i]);
+    else l.push(i);
+  });
+  for (const idxs of parts.values()) {
+    const keys = idxs.map((i) => ord.map((f) => f(rows[i]!, ctx)));
+    const order = idxs.map((_, j) => j);
+    order.sort((a, b) => compareRows(keys[a]!, keys[b]!, call.orderBy, 0) || a - b);
+    const sorted = order.map((j) => idxs[j]!);
+    const sortedKeys = order.map((j) => keys[j]!);
+    const n = sorted.length;
+    // Peer groups: rows equal on ORDER BY.
+    const peerStart = new Array<number>(n);
+    const peerEnd = new Array<number>(n);
+    for (let i = 0; i < n; ) {
+      let j = i + 1;
+      while (j < n && compareRows(sortedKeys[i]!, sortedKeys[j]!, call.orderBy, 0) === 0) j++;
+      for (let k = i; k < j; k++) {
+        peerStart[k] = i;
+        peerEnd[k] = j - 1;
+      }
+      i = j;
+    }
+    const argAt = (pos: number, a: number): Value => args[a]!(rows[sorted[pos]!]!, ctx);
+    switch (call.name) {
+      case 'row_number':
+        sorted.forEach((ri, pos) => (out[ri] = BigInt(pos + 1)));
+        continue;
+      case 'rank':
+        sorted.forEach((ri, pos) => (out[ri] = BigInt(peerStart[pos]! + 1)));
+        continue;
+      case 'dense_rank': {
+        let rank = 0;
+        sorted.forEach((ri, pos) => {
+          if (peerStart[pos] === pos) rank++;
+          out[ri] = BigInt(rank);
+        });
+        continue;
+      }
+      case 'percent_rank':
+        sorted.forEach((ri, pos) => (out[ri] = n <= 1 ? 0 : peerStart[pos]! / (n - 1)));
+        continue;
+      case 'cume_dist':
+        sorted.forEach((ri, pos) => (out[ri] = (peerEnd[pos]! + 1) / n));
+        continue;
+      case 'ntile': {
+        sorted.forEach((ri, pos) => {
+          const buckets = argAt(pos, 0) as number;
+          if (buckets <= 0) throw new NextDbError('22014', 'argument of ntile must be greater than zero');
+          const per = Math.floor(n / buckets);
+          const extra = n % buckets;
+          const big = extra * (per + 1);
+          out[ri] = pos < big ? Math.floor(pos / (per + 1)) + 1 : Math.floor((pos - big) / Math.max(per, 1)) + extra + 1;
+        });
+        continue;
+      }
+      case 'lag':
+      case 'lead': {
+        sorted.forEach((ri, pos) => {
+          const off = args.length > 1 ? (argAt(pos, 1) as number | null) : 1;
+          if (off === null) {
+            out[ri] = null;
+            return;
+          }
+          const target = call.name === 'lag' ? pos - off : pos + off;
+          if (target < 0 || target >= n) out[ri] = args.length > 2 ? argAt(pos, 2) : null;
+          else out[ri] = argAt(target, 0);
+        });
+        continue;
+      }
+      default:
+        break;
+    }
+    // Frame-based functions.
+    for (let pos = 0; pos < n; pos++) {
+      const [fs, fe] = frameBounds(call, pos, n, peerStart, peerEnd, (p) => argFrameOffset(call, p, rows, sorted, compile, ctx));
+      const ri = sorted[pos]!;
+      switch (call.name) {
+        case 'first_value':
+          out[ri] = fs <= fe ? argAt(fs, 0) : null;
+          break;
+        case 'last_value':
+          out[ri] = fs <= fe ? argAt(fe, 0) : null;
+          break;
+        case 'nth_value': {
+          const k = argAt(pos, 1) as number;
+          if (k <= 0) throw new NextDbError('22016', 'argument of nth_value must be greater than zero');
+          out[ri] = fs + k - 1 <= fe ? argAt(fs + k - 1, 0) : null;
+          break;
+        }
+        default: {
+          const r = resolveAggregate(call.name, call.args.map((a) => a.type), call.args.length === 0);
+          assert(r !== undefined, 'window aggregate resolved');
+          const acc = r.make();
+          const seen = call.distinct ? new Set<string>() : undefined;
+          for (let p = fs; p <= fe; p++) {
+            const row = rows[sorted[p]!]!;
+            if (filter !== undefined && filter(row, ctx) !== true) continue;
+            const vals = args.map((f) => f(row, ctx));
+            if (call.args.length > 0 && vals.some((v) => v === null)) continue;
+            if (seen !== undefined) {
+              const k = vals.map(hashKey).join('\u0001');
+              if (seen.has(k)) continue;
+              seen.add(k);
+            }
+            acc.add(vals, ctx);
+          }
+          out[ri] = acc.result(ctx);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+function argFrameOffset(call: WindowCall, which: 0 | 1, rows: Row[], sorted: number[], compile: (e: Expr) => CompiledExpr, ctx: EvalContext): number {
+  const b = which === 0 ? call.frame.start : call.frame.end;
+  if (b.kind !== 'preceding' && b.kind !== 'following') return 0;
+  const v = compile(b.offset)(rows[sorted[0] ?? 0] ?? [], ctx);
+  if (v === null) throw new NextDbError('22013', 'frame starting offset must not be null');
+  const n = Number(v as bigint);
+  if (n < 0) throw new NextDbError('22013', 'frame starting offset must not be negative');
+  return n;
+}
+
+function frameBounds(call: WindowCall, pos: number, n: number, peerStart: number[], peerEnd: number[], offset: (which: 0 | 1) => number): [number, number] {
+  const f = call.frame;
+  const bound = (which: 0 | 1): number => {
+    const b = which === 0 ? f.start : f.end;
+    switch (b.kind) {
+      case 'unbounded-preceding':
+        return 0;
+      case 'unbounded-following':
+        return n - 1;
+      case 'current-row':
+        if (f.mode === 'rows') return pos;
+        return which === 0 ? peerStart[pos]! : peerEnd[pos]!;
+      case 'preceding':
+      case 'following': {
+        const off = offset(which) * (b.kind === 'preceding' ? -1 : 1);
+        if (f.mode === 'rows') return pos + off;
+        // GROUPS: move by peer groups.
+        let p = which === 0 ? peerStart[pos]! : peerEnd[pos]!;
+        let steps = Math.abs(off);
+        while (steps > 0) {
+          if (off < 0) {
+            if (p <= 0) return which === 0 ? 0 : -1;
+            p = peerStart[p - 1]!;
+          } else {
+            if (peerEnd[p]! >= n - 1) return which === 0 ? n : n - 1;
+            p = peerEnd[p]! + 1;
+          }
+          steps--;
+        }
+        return which === 0 ? peerStart[p]! : peerEnd[p]!;
+      }
+    }
+  };
+  return [Math.max(0, bound(0)), Math.min(n - 1, bound(1))];
+}
+
+/** Runs a plan to completion and returns all rows. */
+export async function runPlan(plan: Plan, env: ExecEnv, limit = 0): Promise<Row[]> {
+  const op = build(plan, env);
+  const out: Row[] = [];
+  for (;;) {
+    const b = await op.next();
+    if (b === null) return out;
+    for (const r of b) {
+      out.push(r);
+      if (limit > 0 && out.length >= limit) return out;
+    }
+  }
+}

@@ -1,0 +1,229 @@
+/**
+ * INSERT / UPDATE / DELETE execution: constraint checks (NOT NULL, CHECK,
+ * UNIQUE/PRIMARY KEY through TableStore, FOREIGN KEY), ON CONFLICT, and
+ * RETURNING.
+ *
+ * Rows to change are read completely before the first write (the input is
+ * drained first), so a statement never sees its own changes (PostgreSQL's
+ * "Halloween" protection). Foreign keys are checked immediately per row
+ * (PostgreSQL checks NO ACTION at statement end; the difference shows only
+ * for statements that break and repair a reference within one statement).
+ */
+
+import { NextDbError, SqlState } from '../../util/errors.ts';
+import type { Txn } from '../../txn/api.ts';
+import type { ColumnDef, TableDef } from '../catalog/catalog.ts';
+import type { ForeignKeyRef, ModifyPlan } from '../plan/plan.ts';
+import type { Value } from '../types/sql-type.ts';
+import { formatText, defaultIoSettings } from '../types/text-io.ts';
+import { CompileEnv, compileExpr, layoutOf, runHoisted, type CompiledExpr } from './compile-expr.ts';
+import { build, drain, storeFor, type ExecEnv, type Row } from './executor.ts';
+import { TableStore } from './table-store.ts';
+
+function notNullViolation(t: TableDef, c: ColumnDef): NextDbError {
+  return new NextDbError(SqlState.notNullViolation, `null value in column "${c.name}" of relation "${t.name}" violates not-null constraint`, {
+    table: t.name,
+    column: c.name,
+    schema: t.schema,
+  });
+}
+
+function fmtKey(t: TableDef, cols: readonly number[], row: readonly Value[]): string {
+  return `(${cols.map((c) => t.columns[c]!.name).join(', ')})=(${cols
+    .map((c) => {
+      const v = row[c] ?? null;
+      return v === null ? 'null' : formatText(t.columns[c]!.type, v, defaultIoSettings);
+    })
+    .join(', ')})`;
+}
+
+async function parentExists(txn: Txn, fk: ForeignKeyRef, row: readonly Value[]): Promise<boolean> {
+  const store = new TableStore(fk.parent);
+  const vals = fk.childColumns.map((c) => row[c] ?? null);
+  const ix = fk.parent.indexes.find((i) => i.unique && i.columns.length === fk.parentColumns.length && i.columns.every((c, k) => c === fk.parentColumns[k]));
+  if (ix !== undefined) {
+    const parentRow: Value[] = fk.parent.columns.map(() => null);
+    fk.parentColumns.forEach((c, k) => (parentRow[c] = vals[k]!));
+    return (await store.findConflict(txn, ix, parentRow)) !== undefined;
+  }
+  for await (const r of store.scanAll(txn)) {
+    if (fk.parentColumns.every((c, k) => equalValues(r[c] ?? null, vals[k]!))) return true;
+  }
+  return false;
+}
+
+function equalValues(a: Value, b: Value): boolean {
+  if (a === null || b === null) return false;
+  if (typeof a === 'object' || typeof b === 'object') return JSON.stringify(String(a)) === JSON.stringify(String(b));
+  return a === b;
+}
+
+async function checkParents(env: ExecEnv, m: ModifyPlan, row: readonly Value[]): Promise<void> {
+  for (const fk of m.parents) {
+    const vals = fk.childColumns.map((c) => row[c] ?? null);
+    if (vals.some((v) => v === null)) continue;
+    if (!(await parentExists(env.txn, fk, row))) {
+      throw new NextDbError(SqlState.foreignKeyViolation, `insert or update on table "${fk.child.name}" violates foreign key constraint "${fk.name}"`, {
+        detail: `Key ${fmtKey(fk.child, fk.childColumns, row)} is not present in table "${fk.parent.name}".`,
+        table: fk.child.name,
+        constraint: fk.name,
+      });
+    }
+  }
+}
+
+/** Applies ON DELETE / ON UPDATE actions of tables referencing `oldRow`. */
+async function enforceChildren(env: ExecEnv, m: ModifyPlan, oldRow: readonly Value[], newRow: readonly Value[] | undefined, depth = 0): Promise<void> {
+  if (depth > 32) throw new NextDbError('54001', 'foreign key cascade too deep');
+  for (const fk of m.children) {
+    const keyVals = fk.parentColumns.map((c) => oldRow[c] ?? null);
+    if (keyVals.some((v) => v === null)) continue;
+    if (newRow !== undefined && fk.parentColumns.every((c) => equalValues(oldRow[c] ?? null, newRow[c] ?? null))) continue;
+    const childStore = new TableStore(fk.child);
+    const matches: Value[][] = [];
+    for await (const r of childStore.scanAll(env.txn)) {
+      if (fk.childColumns.every((c, k) => equalValues(r[c] ?? null, keyVals[k]!))) matches.push(r);
+    }
+    if (matches.length === 0) continue;
+    const action = newRow === undefined ? fk.onDelete : fk.onUpdate;
+    if (action === 'a' || action === 'r') {
+      throw new NextDbError(SqlState.foreignKeyViolation, `update or delete on table "${fk.parent.name}" violates foreign key constraint "${fk.name}" on table "${fk.child.name}"`, {
+        detail: `Key ${fmtKey(fk.parent, fk.parentColumns, oldRow)} is still referenced from table "${fk.child.name}".`,
+        table: fk.parent.name,
+        constraint: fk.name,
+      });
+    }
+    for (const r of matches) {
+      if (action === 'c' && newRow === undefined) {
+        await childStore.delete(env.txn, r);
+        continue;
+      }
+      const nr = r.slice();
+      fk.childColumns.forEach((c, k) => {
+        if (action === 'c') nr[c] = newRow![fk.parentColumns[k]!] ?? null;
+        else if (action === 'n') nr[c] = null;
+        else throw new NextDbError(SqlState.featureNotSupported, 'ON DELETE/UPDATE SET DEFAULT is not supported yet');
+      });
+      for (const c of fk.childColumns) if (nr[c] === null && fk.child.columns[c]!.notNull) throw notNullViolation(fk.child, fk.child.columns[c]!);
+      await childStore.update(env.txn, r, nr);
+    }
+  }
+}
+
+export async function runModify(m: ModifyPlan, env: ExecEnv): Promise<Row[]> {
+  const store = storeFor(env, m.table);
+  const t = m.table;
+  const ctx = env.ctx;
+  const runSub = (): Promise<Row[]> => Promise.reject(new NextDbError(SqlState.featureNotSupported, 'subqueries here are not supported yet'));
+  const rowEnv = CompileEnv.root(layoutOf(m.newRowCols), env.outer, runSub);
+  const checks = m.checks.map((c) => ({ name: c.name, fn: compileExpr(c.expr, rowEnv) }));
+  let retFns: CompiledExpr[] | undefined;
+  let retEnv: CompileEnv | undefined;
+  if (m.returning !== undefined) {
+    retEnv = CompileEnv.root(layoutOf(m.returning.rowCols.concat(m.op === 'insert' ? [] : m.input.cols.map((c) => c.id))), env.outer, (plan, outer, c, limit) =>
+      import('./executor.ts').then((x) => x.runPlan(plan, { ...env, ctx: c, outer }, limit)),
+    );
+    retFns = m.returning.exprs.map((e) => compileExpr(e, retEnv!));
+  }
+  const out: Row[] = [];
+  const emit = async (newRow: Row, inputRow: Row | undefined): Promise<void> => {
+    env.changed++;
+    if (retFns === undefined) return;
+    const r = inputRow === undefined ? newRow : newRow.concat(inputRow);
+    if (retEnv!.hoisted.length > 0) await runHoisted(retEnv!.hoisted, r, ctx);
+    out.push(retFns.map((f) => f(r, ctx)));
+  };
+  const validate = async (row: Row): Promise<void> => {
+    t.columns.forEach((c, i) => {
+      if (c.notNull && (row[i] ?? null) === null) throw notNullViolation(t, c);
+    });
+    for (const c of checks) {
+      if (c.fn(row, ctx) === false) {
+        throw new NextDbError(SqlState.checkViolation, `new row for relation "${t.name}" violates check constraint "${c.name}"`, {
+          detail: `Failing row contains (${row.slice(0, t.columns.length).map((v, i) => (v === null ? 'null' : formatText(t.columns[i]!.type, v, ctx.io))).join(', ')}).`,
+          table: t.name,
+          constraint: c.name,
+        });
+      }
+    }
+    await checkParents(env, m, row);
+  };
+
+  const inputRows = await drain(build(m.input, env), env);
+  switch (m.op) {
+    case 'insert': {
+      const oc = m.onConflict;
+      let ocSet: CompiledExpr[] | undefined;
+      let ocWhere: CompiledExpr | undefined;
+      if (oc !== undefined && oc.action === 'update') {
+        const ocEnv = CompileEnv.root(layoutOf([...oc.existingCols, ...oc.excludedCols]), env.outer, runSub);
+        ocSet = (oc.assignments ?? []).map((e, i) => (e === undefined ? (r: readonly Value[]) => r[i] ?? null : compileExpr(e, ocEnv)));
+        ocWhere = oc.where === undefined ? undefined : compileExpr(oc.where, ocEnv);
+      }
+      const insertedKeys = new Set<string>();
+      for (const row of inputRows) {
+        ctx.services.checkInterrupt();
+        if (oc !== undefined) {
+          const indexes = oc.index !== undefined ? [oc.index] : t.indexes.filter((i) => i.unique);
+          let conflictKey: Buffer | undefined;
+          for (const ix of indexes) {
+            conflictKey = await store.findConflict(env.txn, ix, row);
+            if (conflictKey !== undefined) break;
+          }
+          if (conflictKey !== undefined) {
+            if (oc.action === 'nothing') continue;
+            if (insertedKeys.has(conflictKey.toString('latin1'))) {
+              throw new NextDbError('21000', 'ON CONFLICT DO UPDATE command cannot affect row a second time', {
+                hint: 'Ensure that no rows proposed for insertion within the same command have duplicate constrained values.',
+              });
+            }
+            const existing = await store.get(env.txn, conflictKey);
+            if (existing === undefined) continue;
+            const both = existing.concat(row);
+            if (ocWhere !== undefined && ocWhere(both, ctx) !== true) continue;
+            const updated = ocSet!.map((f) => f(both, ctx));
+            await validate(updated);
+            await store.update(env.txn, existing, updated);
+            insertedKeys.add(store.primaryKey(updated).toString('latin1'));
+            await emit(updated, undefined);
+            continue;
+          }
+        }
+        await validate(row);
+        const key = await store.insert(env.txn, row);
+        if (oc !== undefined) insertedKeys.add(key.toString('latin1'));
+        await emit(row, undefined);
+      }
+      return out;
+    }
+    case 'update': {
+      const inEnv = CompileEnv.root(layoutOf(m.input.cols.map((c) => c.id)), env.outer, (plan, outer, c, limit) =>
+        import('./executor.ts').then((x) => x.runPlan(plan, { ...env, ctx: c, outer }, limit)),
+      );
+      const oldPos = m.oldRowCols!.map((id) => m.input.cols.findIndex((c) => c.id === id));
+      const sets = (m.assignments ?? []).map((e, i) => (e === undefined ? undefined : compileExpr(e, inEnv)) ?? ((r: readonly Value[]) => r[oldPos[i]!] ?? null));
+      for (const inRow of inputRows) {
+        ctx.services.checkInterrupt();
+        if (inEnv.hoisted.length > 0) await runHoisted(inEnv.hoisted, inRow, ctx);
+        const oldRow = oldPos.map((p) => inRow[p] ?? null);
+        const newRow = sets.map((f) => f(inRow, ctx));
+        await validate(newRow);
+        if (m.children.length > 0) await enforceChildren(env, m, oldRow, newRow);
+        await store.update(env.txn, oldRow, newRow);
+        await emit(newRow, inRow);
+      }
+      return out;
+    }
+    case 'delete': {
+      const oldPos = m.oldRowCols!.map((id) => m.input.cols.findIndex((c) => c.id === id));
+      for (const inRow of inputRows) {
+        ctx.services.checkInterrupt();
+        const oldRow = oldPos.map((p) => inRow[p] ?? null);
+        if (m.children.length > 0) await enforceChildren(env, m, oldRow, undefined);
+        await store.delete(env.txn, oldRow);
+        await emit(oldRow, inRow);
+      }
+      return out;
+    }
+  }
+}

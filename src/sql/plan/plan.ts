@@ -1,0 +1,263 @@
+/**
+ * Bound, typed, immutable plan nodes: what the binder produces, the
+ * optimizer rewrites and the executor runs. Discriminated unions on
+ * `readonly kind`.
+ *
+ * Columns are named by plan-wide unique ids (`ColumnId`), not positions:
+ * every plan node lists the ids of the columns it outputs, and an
+ * expression refers to a column by id. Positions are resolved only when the
+ * executor compiles a node, so the optimizer may reorder joins or push
+ * filters without renumbering anything. A column id not produced by the
+ * node's input is an outer reference (correlated subquery): the compiler
+ * finds it in the enclosing query's row.
+ */
+
+import type { ColumnDef, IndexDef, TableDef } from '../catalog/catalog.ts';
+import type { Comparator } from '../types/compare.ts';
+import type { CastFn } from '../types/cast.ts';
+import type { SqlType, Value } from '../types/sql-type.ts';
+import type { EvalContext } from '../exec/eval-context.ts';
+
+export type ColumnId = number;
+
+export interface OutputColumn {
+  readonly id: ColumnId;
+  readonly name: string;
+  readonly type: SqlType;
+  /** Source table column, for RowDescription (0 when computed). */
+  readonly tableOid: number;
+  readonly attnum: number;
+}
+
+/** A scalar function implementation. Strict functions are never called with a NULL argument. */
+export type ScalarImpl = (args: Value[], ctx: EvalContext) => Value;
+
+/** Functions that must read or write storage (nextval): evaluated ahead of the row's expression. */
+export type AsyncScalarImpl = (args: Value[], ctx: EvalContext) => Promise<Value>;
+
+export type Expr =
+  | { readonly kind: 'const'; readonly type: SqlType; readonly value: Value }
+  | { readonly kind: 'param'; readonly type: SqlType; readonly index: number }
+  | { readonly kind: 'col'; readonly type: SqlType; readonly id: ColumnId; readonly name: string }
+  | {
+      readonly kind: 'call';
+      readonly type: SqlType;
+      readonly name: string;
+      readonly args: readonly Expr[];
+      readonly impl: ScalarImpl;
+      readonly strict: boolean;
+      /** Volatile functions (random(), nextval()) are never constant-folded. */
+      readonly volatile: boolean;
+    }
+  | {
+      readonly kind: 'async-call';
+      readonly type: SqlType;
+      readonly name: string;
+      readonly args: readonly Expr[];
+      readonly impl: AsyncScalarImpl;
+    }
+  | { readonly kind: 'cast'; readonly type: SqlType; readonly arg: Expr; readonly fn: CastFn }
+  | { readonly kind: 'and' | 'or'; readonly type: SqlType; readonly args: readonly Expr[] }
+  | { readonly kind: 'not'; readonly type: SqlType; readonly arg: Expr }
+  | { readonly kind: 'is-null'; readonly type: SqlType; readonly arg: Expr; readonly negate: boolean }
+  | { readonly kind: 'is-bool'; readonly type: SqlType; readonly arg: Expr; readonly test: 'true' | 'false' | 'unknown'; readonly negate: boolean }
+  | {
+      readonly kind: 'compare';
+      readonly type: SqlType;
+      readonly op: CompareOp;
+      readonly left: Expr;
+      readonly right: Expr;
+      readonly cmp: Comparator;
+    }
+  | { readonly kind: 'distinct-from'; readonly type: SqlType; readonly left: Expr; readonly right: Expr; readonly cmp: Comparator; readonly negate: boolean }
+  | {
+      readonly kind: 'case';
+      readonly type: SqlType;
+      readonly whens: readonly { readonly cond: Expr; readonly result: Expr }[];
+      readonly elseExpr: Expr;
+    }
+  | { readonly kind: 'coalesce' | 'greatest' | 'least'; readonly type: SqlType; readonly args: readonly Expr[]; readonly cmp: Comparator }
+  | { readonly kind: 'in-list'; readonly type: SqlType; readonly arg: Expr; readonly list: readonly Expr[]; readonly cmp: Comparator; readonly negate: boolean }
+  | { readonly kind: 'array'; readonly type: SqlType; readonly elems: readonly Expr[] }
+  | { readonly kind: 'row'; readonly type: SqlType; readonly args: readonly Expr[] }
+  | {
+      readonly kind: 'subquery';
+      readonly type: SqlType;
+      readonly mode: 'scalar' | 'exists' | 'any' | 'all' | 'array';
+      readonly plan: Plan;
+      /** ANY/ALL: the left operand and the comparison. */
+      readonly test?: Expr;
+      readonly op?: CompareOp;
+      readonly cmp?: Comparator;
+      /** Ids of outer columns the subquery reads; empty = evaluate once. */
+      readonly correlated: boolean;
+    };
+
+export type CompareOp = '=' | '<>' | '<' | '<=' | '>' | '>=';
+
+export interface AggCall {
+  readonly name: string;
+  readonly args: readonly Expr[];
+  readonly distinct: boolean;
+  readonly star: boolean;
+  readonly filter?: Expr;
+  readonly orderBy?: readonly SortKey[];
+  readonly type: SqlType;
+  readonly argTypes: readonly SqlType[];
+  /** The output column id of this aggregate. */
+  readonly id: ColumnId;
+}
+
+export interface SortKey {
+  readonly expr: Expr;
+  readonly desc: boolean;
+  readonly nullsFirst: boolean;
+  readonly cmp: Comparator;
+}
+
+export interface WindowCall {
+  readonly name: string;
+  readonly args: readonly Expr[];
+  readonly partitionBy: readonly Expr[];
+  readonly orderBy: readonly SortKey[];
+  readonly frame: WindowFrame;
+  readonly type: SqlType;
+  readonly id: ColumnId;
+  readonly isAggregate: boolean;
+  readonly distinct: boolean;
+  readonly filter?: Expr;
+}
+
+export interface WindowFrame {
+  readonly mode: 'rows' | 'range' | 'groups';
+  readonly start: FrameBound;
+  readonly end: FrameBound;
+  /** true when no frame clause was written and ORDER BY is present (RANGE UNBOUNDED PRECEDING .. CURRENT ROW). */
+  readonly isDefault: boolean;
+}
+
+export type FrameBound =
+  | { readonly kind: 'unbounded-preceding' | 'current-row' | 'unbounded-following' }
+  | { readonly kind: 'preceding' | 'following'; readonly offset: Expr };
+
+export type JoinType = 'inner' | 'left' | 'right' | 'full' | 'semi' | 'anti';
+
+/** How a table is read. */
+export type AccessPath =
+  | { readonly kind: 'full' }
+  /** Key-range scan of one index: equality prefix then an optional range on the next column. */
+  | {
+      readonly kind: 'index';
+      readonly index: IndexDef;
+      readonly eq: readonly Expr[];
+      readonly lower?: { readonly expr: Expr; readonly inclusive: boolean };
+      readonly upper?: { readonly expr: Expr; readonly inclusive: boolean };
+      /** The index yields rows in this order (used to skip a sort). */
+      readonly reverse: boolean;
+    };
+
+export type Plan =
+  | {
+      readonly kind: 'scan';
+      readonly table: TableDef;
+      readonly alias: string;
+      readonly cols: readonly OutputColumn[];
+      readonly filter?: Expr;
+      readonly access: AccessPath;
+      /** Stop after this many matching rows (limit pushdown). */
+      readonly limit?: number;
+      readonly lockForUpdate?: boolean;
+    }
+  | { readonly kind: 'values'; readonly cols: readonly OutputColumn[]; readonly rows: readonly (readonly Expr[])[] }
+  | { readonly kind: 'one-row'; readonly cols: readonly OutputColumn[] }
+  | { readonly kind: 'filter'; readonly cols: readonly OutputColumn[]; readonly input: Plan; readonly pred: Expr }
+  | { readonly kind: 'project'; readonly cols: readonly OutputColumn[]; readonly input: Plan; readonly exprs: readonly Expr[] }
+  | {
+      readonly kind: 'join';
+      readonly cols: readonly OutputColumn[];
+      readonly joinType: JoinType;
+      readonly left: Plan;
+      readonly right: Plan;
+      readonly cond?: Expr;
+      /** Hash join keys (left expr = right expr), chosen by the optimizer. */
+      readonly hashKeys?: readonly { readonly left: Expr; readonly right: Expr }[];
+      /** Right side re-evaluated per left row (LATERAL). */
+      readonly lateral: boolean;
+    }
+  | {
+      readonly kind: 'aggregate';
+      readonly cols: readonly OutputColumn[];
+      readonly input: Plan;
+      readonly groups: readonly Expr[];
+      readonly aggs: readonly AggCall[];
+      /** GROUPING SETS: each set lists indexes into `groups`; undefined = one set of all. */
+      readonly groupingSets?: readonly (readonly number[])[];
+    }
+  | { readonly kind: 'window'; readonly cols: readonly OutputColumn[]; readonly input: Plan; readonly calls: readonly WindowCall[] }
+  | { readonly kind: 'sort'; readonly cols: readonly OutputColumn[]; readonly input: Plan; readonly keys: readonly SortKey[] }
+  | { readonly kind: 'limit'; readonly cols: readonly OutputColumn[]; readonly input: Plan; readonly limit?: Expr; readonly offset?: Expr }
+  | { readonly kind: 'distinct'; readonly cols: readonly OutputColumn[]; readonly input: Plan; readonly on?: readonly Expr[] }
+  | {
+      readonly kind: 'setop';
+      readonly cols: readonly OutputColumn[];
+      readonly op: 'union' | 'intersect' | 'except';
+      readonly all: boolean;
+      readonly left: Plan;
+      readonly right: Plan;
+    }
+  | { readonly kind: 'cte-scan'; readonly cols: readonly OutputColumn[]; readonly cte: CteDef }
+  | { readonly kind: 'function-scan'; readonly cols: readonly OutputColumn[]; readonly name: string; readonly args: readonly Expr[]; readonly impl: SetReturningImpl }
+  | { readonly kind: 'modify'; readonly cols: readonly OutputColumn[]; readonly modify: ModifyPlan };
+
+export type SetReturningImpl = (args: Value[], ctx: EvalContext) => Iterable<Value[]>;
+
+export interface CteDef {
+  readonly name: string;
+  readonly id: number;
+  plan: Plan;
+  readonly cols: readonly OutputColumn[];
+  /** WITH RECURSIVE: the non-recursive part is `plan`, the recursive part reads the working table. */
+  recursive?: { readonly plan: Plan; readonly all: boolean };
+}
+
+export interface ModifyPlan {
+  readonly op: 'insert' | 'update' | 'delete';
+  readonly table: TableDef;
+  /** insert: rows of the target's full column list (in attnum order). update/delete: rows to change, carrying the old row. */
+  readonly input: Plan;
+  /** update: new values for each column position, expressions over the input row (undefined = unchanged). */
+  readonly assignments?: readonly (Expr | undefined)[];
+  /** Ids of the input columns holding the old row (update/delete). */
+  readonly oldRowCols?: readonly ColumnId[];
+  readonly onConflict?: OnConflict;
+  readonly returning?: { readonly exprs: readonly Expr[]; readonly rowCols: readonly ColumnId[] };
+  readonly columns: readonly ColumnDef[];
+  /** Layout (column ids) of the new row that CHECK expressions read. */
+  readonly newRowCols: readonly ColumnId[];
+  readonly checks: readonly { readonly name: string; readonly expr: Expr }[];
+  /** Foreign keys this table references (checked on insert/update). */
+  readonly parents: readonly ForeignKeyRef[];
+  /** Foreign keys referencing this table (enforced on delete/update). */
+  readonly children: readonly ForeignKeyRef[];
+}
+
+export interface ForeignKeyRef {
+  readonly name: string;
+  readonly child: TableDef;
+  readonly childColumns: readonly number[];
+  readonly parent: TableDef;
+  readonly parentColumns: readonly number[];
+  readonly onDelete: 'a' | 'r' | 'c' | 'n' | 'd';
+  readonly onUpdate: 'a' | 'r' | 'c' | 'n' | 'd';
+}
+
+export interface OnConflict {
+  readonly action: 'nothing' | 'update';
+  /** Index whose uniqueness the clause names (undefined = any unique index). */
+  readonly index?: IndexDef;
+  /** Column ids under which the existing row is visible to SET/WHERE; EXCLUDED row uses `excludedCols`. */
+  readonly existingCols: readonly ColumnId[];
+  readonly excludedCols: readonly ColumnId[];
+  readonly assignments?: readonly (Expr | undefined)[];
+  readonly where?: Expr;
+}

@@ -1,0 +1,241 @@
+/**
+ * The row value codec: how a table row's columns are stored in the value of
+ * its primary-index key.
+ *
+ *   uvarint columnCount | null bitmap (ceil(n/8) bytes) | non-null values in column order
+ *
+ * Each value's body depends on the column type (fixed-width big-endian for
+ * numbers and times, uvarint length + bytes for variable-length data).
+ * Values are decoded by position, so adding a column (a higher attnum) keeps
+ * old rows readable: columns past the stored count read as NULL. Dropped
+ * columns keep their slot (always NULL in new rows).
+ *
+ * The codec is not self-describing: the reader must know the column types,
+ * which the catalog provides. A value that does not match its type's shape
+ * throws CorruptionError rather than returning garbage.
+ */
+
+import { CorruptionError } from '../util/errors.ts';
+import { Decimal } from './types/decimal.ts';
+import type { ArrayValue, Interval, JsonBox, SqlType, Value } from './types/sql-type.ts';
+import { formatText, parseText, type IoSettings } from './types/text-io.ts';
+
+const CODEC_IO: IoSettings = { timeZone: 'UTC', extraFloatDigits: 1 };
+
+class Writer {
+  buf = Buffer.allocUnsafe(256);
+  len = 0;
+  ensure(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + n));
+    this.buf.copy(next, 0, 0, this.len);
+    this.buf = next;
+  }
+  uvarint(v: number): void {
+    this.ensure(5);
+    while (v >= 0x80) {
+      this.buf[this.len++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    this.buf[this.len++] = v;
+  }
+  bytes(b: Uint8Array): void {
+    this.uvarint(b.length);
+    this.ensure(b.length);
+    this.buf.set(b, this.len);
+    this.len += b.length;
+  }
+  string(s: string): void {
+    const n = Buffer.byteLength(s);
+    this.uvarint(n);
+    this.ensure(n);
+    this.buf.write(s, this.len, 'utf8');
+    this.len += n;
+  }
+}
+
+const shared = new Writer();
+
+function writeValue(w: Writer, ty: SqlType, v: Value): void {
+  switch (ty.id) {
+    case 'bool':
+      w.ensure(1);
+      w.buf[w.len++] = v ? 1 : 0;
+      return;
+    case 'int2':
+    case 'int4':
+    case 'oid':
+    case 'regclass':
+    case 'regtype':
+    case 'regproc':
+    case 'date':
+      w.ensure(4);
+      w.buf.writeInt32BE(v as number, w.len);
+      w.len += 4;
+      return;
+    case 'int8':
+    case 'time':
+    case 'timestamp':
+    case 'timestamptz':
+      w.ensure(8);
+      w.buf.writeBigInt64BE(v as bigint, w.len);
+      w.len += 8;
+      return;
+    case 'float4':
+    case 'float8':
+      w.ensure(8);
+      w.buf.writeDoubleBE(v as number, w.len);
+      w.len += 8;
+      return;
+    case 'numeric':
+      w.string((v as Decimal).toString());
+      return;
+    case 'interval': {
+      const iv = v as Interval;
+      w.ensure(16);
+      w.buf.writeInt32BE(iv.months, w.len);
+      w.buf.writeInt32BE(iv.days, w.len + 4);
+      w.buf.writeBigInt64BE(iv.micros, w.len + 8);
+      w.len += 16;
+      return;
+    }
+    case 'bytea':
+      w.bytes(v as Buffer);
+      return;
+    case 'jsonb':
+    case 'array':
+    case 'record':
+      w.string(formatText(ty, v as JsonBox | ArrayValue, CODEC_IO));
+      return;
+    default:
+      w.string(v as string);
+  }
+}
+
+/** Encodes a row (values in attnum order). The result is a fresh Buffer. */
+export function encodeRow(types: readonly SqlType[], row: readonly Value[]): Buffer {
+  const w = shared;
+  w.len = 0;
+  const n = types.length;
+  w.uvarint(n);
+  const bitmapAt = w.len;
+  const bitmapLen = (n + 7) >> 3;
+  w.ensure(bitmapLen);
+  w.buf.fill(0, bitmapAt, bitmapAt + bitmapLen);
+  w.len += bitmapLen;
+  for (let i = 0; i < n; i++) {
+    const v = row[i] ?? null;
+    if (v === null) {
+      w.buf[bitmapAt + (i >> 3)]! |= 1 << (i & 7);
+      continue;
+    }
+    writeValue(w, types[i]!, v);
+  }
+  return Buffer.from(w.buf.subarray(0, w.len));
+}
+
+class Reader {
+  pos = 0;
+  constructor(readonly buf: Buffer) {}
+  uvarint(): number {
+    let v = 0;
+    let shift = 0;
+    for (;;) {
+      const b = this.buf[this.pos++];
+      if (b === undefined) throw new CorruptionError('row value', 'truncated varint', this.pos);
+      v += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return v;
+      shift += 7;
+      if (shift > 35) throw new CorruptionError('row value', 'varint too long', this.pos);
+    }
+  }
+  need(n: number): void {
+    if (this.pos + n > this.buf.length) throw new CorruptionError('row value', 'truncated value', this.pos);
+  }
+  string(): string {
+    const n = this.uvarint();
+    this.need(n);
+    const s = this.buf.toString('utf8', this.pos, this.pos + n);
+    this.pos += n;
+    return s;
+  }
+  bytes(): Buffer {
+    const n = this.uvarint();
+    this.need(n);
+    const b = Buffer.from(this.buf.subarray(this.pos, this.pos + n));
+    this.pos += n;
+    return b;
+  }
+}
+
+function readValue(r: Reader, ty: SqlType): Value {
+  switch (ty.id) {
+    case 'bool':
+      r.need(1);
+      return r.buf[r.pos++] !== 0;
+    case 'int2':
+    case 'int4':
+    case 'oid':
+    case 'regclass':
+    case 'regtype':
+    case 'regproc':
+    case 'date': {
+      r.need(4);
+      const v = r.buf.readInt32BE(r.pos);
+      r.pos += 4;
+      return v;
+    }
+    case 'int8':
+    case 'time':
+    case 'timestamp':
+    case 'timestamptz': {
+      r.need(8);
+      const v = r.buf.readBigInt64BE(r.pos);
+      r.pos += 8;
+      return v;
+    }
+    case 'float4':
+    case 'float8': {
+      r.need(8);
+      const v = r.buf.readDoubleBE(r.pos);
+      r.pos += 8;
+      return v;
+    }
+    case 'numeric': {
+      const d = Decimal.parse(r.string());
+      if (d === undefined) throw new CorruptionError('row value', 'bad numeric', r.pos);
+      return d;
+    }
+    case 'interval': {
+      r.need(16);
+      const iv: Interval = { months: r.buf.readInt32BE(r.pos), days: r.buf.readInt32BE(r.pos + 4), micros: r.buf.readBigInt64BE(r.pos + 8) };
+      r.pos += 16;
+      return iv;
+    }
+    case 'bytea':
+      return r.bytes();
+    case 'jsonb':
+    case 'array':
+    case 'record':
+      return parseText(ty, r.string(), CODEC_IO);
+    default:
+      return r.string();
+  }
+}
+
+/** Decodes a row into `out` (length = types.length); columns beyond the stored count are NULL. */
+export function decodeRow(types: readonly SqlType[], value: Buffer, out: Value[] = new Array<Value>(types.length)): Value[] {
+  const r = new Reader(value);
+  const n = r.uvarint();
+  const bitmapAt = r.pos;
+  r.pos += (n + 7) >> 3;
+  r.need(0);
+  for (let i = 0; i < types.length; i++) {
+    if (i >= n || (value[bitmapAt + (i >> 3)]! & (1 << (i & 7))) !== 0) {
+      out[i] = null;
+      continue;
+    }
+    out[i] = readValue(r, types[i]!);
+  }
+  return out;
+}

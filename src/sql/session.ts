@@ -1,0 +1,908 @@
+/**
+ * One SQL session: transaction state, settings, prepared statements and
+ * portals, behind the `Session` interface of api.ts.
+ *
+ * Transactions: outside BEGIN each statement runs in its own implicit
+ * transaction, committed when it ends (and retried up to 3 times on a
+ * serialization failure, since nothing has been returned to the client
+ * yet). Inside BEGIN the statements share the block's transaction; an
+ * error puts the block in the failed state ('E'), where only ROLLBACK (or
+ * ROLLBACK TO SAVEPOINT) is accepted, as in PostgreSQL.
+ *
+ * Catalog: each statement reads the catalog version token through its
+ * transaction and uses the engine's cached snapshot for that version.
+ *
+ * Extended protocol: Parse binds the statement once (parameter and result
+ * types); the optimized plan is cached on the prepared statement and reused
+ * while the catalog version and the relevant settings are unchanged. A
+ * portal runs its statement on the first Execute and hands out the rows in
+ * `maxRows` slices (PortalSuspended in between).
+ */
+
+import type { Node } from '@pgsql/types';
+import { NextDbError, SqlState, notSupported } from '../util/errors.ts';
+import { assert } from '../util/assert.ts';
+import type { IsolationLevel, Txn } from '../txn/api.ts';
+import type {
+  ColumnDescription,
+  FormatCode,
+  Notice,
+  PortalResult,
+  PreparedStatementInfo,
+  Session,
+  StatementResult,
+  TxnStatus,
+} from './api.ts';
+import { parseSql, type ParsedStatement } from './parser.ts';
+import { CatalogStore, sequenceKey, type CatalogSnapshot, type SequenceDef, type ColumnDef, type TableDef } from './catalog/catalog.ts';
+import { Binder, type BoundQuery } from './plan/binder.ts';
+import { optimize } from './plan/optimizer.ts';
+import type { OutputColumn, Plan } from './plan/plan.ts';
+import { EvalContext, type SessionServices } from './exec/eval-context.ts';
+import { runPlan, type ExecEnv, type OperatorStats } from './exec/executor.ts';
+import { alterTable, createIndex, createSchema, createSequence, createTable, createView, drop, rename, truncate, type DdlContext } from './exec/ddl.ts';
+import { Types, typeByOid, type SqlType, type Value } from './types/sql-type.ts';
+import { formatBinary, formatText, parseBinary, parseText, type IoSettings } from './types/text-io.ts';
+import { SETTINGS, DISPLAY_NAMES, settingKey } from './settings.ts';
+import { explainPlan } from './plan/explain.ts';
+import { virtualRelation } from './catalog/pg-catalog.ts';
+import type { SqlEngineCore } from './engine-core.ts';
+import { compileExpr, CompileEnv, layoutOf } from './exec/compile-expr.ts';
+
+interface ExecResult {
+  readonly tag: string;
+  readonly cols?: readonly OutputColumn[];
+  readonly rows?: Value[][];
+}
+
+interface Prepared {
+  readonly name: string;
+  readonly parsed: ParsedStatement | undefined;
+  readonly sql: string;
+  readonly paramTypes: SqlType[];
+  readonly columns: readonly OutputColumn[] | undefined;
+  cache?: { key: string; plan: BoundQuery };
+}
+
+interface Portal {
+  readonly stmt: Prepared;
+  readonly params: Value[];
+  readonly resultFormats: readonly FormatCode[];
+  result?: ExecResult;
+  pos: number;
+}
+
+const MEMORY_ROWS_MAX = 5_000_000;
+
+export class SqlSession implements Session {
+  private block: Txn | undefined;
+  private failed = false;
+  private readonly settings = new Map<string, string>();
+  /** Values to restore at the end of the transaction (SET LOCAL). */
+  private localRestore: Map<string, string | undefined> | undefined;
+  private readonly prepared = new Map<string, Prepared>();
+  private readonly portals = new Map<string, Portal>();
+  private cancelRequested = false;
+  private deadlineMs = 0;
+  private readonly seqLast = new Map<number, bigint>();
+  readonly backendPid: number;
+  private txnStartMicros = 0n;
+  private stmtStartMicros = 0n;
+  private closed = false;
+
+  constructor(
+    private readonly core: SqlEngineCore,
+    readonly user: string,
+    readonly database: string,
+    readonly dbOid: number,
+    params: Record<string, string>,
+  ) {
+    this.backendPid = core.nextBackendPid();
+    this.settings.set('session_authorization', user);
+    for (const [k, v] of Object.entries(params)) {
+      const key = settingKey(k);
+      if (key === 'user' || key === 'database' || key === 'options' || key === 'replication') continue;
+      try {
+        this.setSetting(key, v, false);
+      } catch {
+        // Unknown startup parameters are ignored here (the server may reject them).
+      }
+    }
+  }
+
+  get txnStatus(): TxnStatus {
+    if (this.block === undefined) return 'I';
+    return this.failed ? 'E' : 'T';
+  }
+
+  // ---------------------------------------------------------------- settings
+
+  getSetting(name: string): string | undefined {
+    const key = settingKey(name);
+    const v = this.settings.get(key);
+    if (v !== undefined) return v;
+    if (key === 'transaction_isolation' && this.block !== undefined) return this.block.isolation;
+    const def = SETTINGS[key];
+    if (def !== undefined) return def.default;
+    return undefined;
+  }
+
+  /** Names of settings whose value the server reports (ParameterStatus). */
+  reportedSettings(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [k, def] of Object.entries(SETTINGS)) if (def.report === true) out[DISPLAY_NAMES[k] ?? k] = this.getSetting(k) ?? '';
+    return out;
+  }
+
+  private setSetting(name: string, value: string, isLocal: boolean): void {
+    const key = settingKey(name);
+    const def = SETTINGS[key];
+    if (def === undefined && !key.includes('.')) throw new NextDbError('42704', `unrecognized configuration parameter "${name}"`);
+    if (def?.readOnly === true && key !== 'session_authorization') throw new NextDbError('55P02', `parameter "${name}" cannot be changed`);
+    const v = def?.normalize !== undefined ? def.normalize(value) : value;
+    if (key === 'transaction_isolation') {
+      if (this.block === undefined) return;
+      throw notSupported('changing the isolation level after BEGIN', 'use BEGIN ISOLATION LEVEL ...');
+    }
+    if (isLocal && this.block !== undefined) {
+      this.localRestore ??= new Map();
+      if (!this.localRestore.has(key)) this.localRestore.set(key, this.settings.get(key));
+    }
+    this.settings.set(key, v);
+  }
+
+  private resetSetting(name: string): void {
+    const key = settingKey(name);
+    if (SETTINGS[key] === undefined && !key.includes('.')) throw new NextDbError('42704', `unrecognized configuration parameter "${name}"`);
+    this.settings.delete(key);
+  }
+
+  io(): IoSettings {
+    return {
+      timeZone: this.getSetting('timezone') ?? 'UTC',
+      extraFloatDigits: Number(this.getSetting('extra_float_digits') ?? '1'),
+      nowMicros: this.txnStartMicros,
+    };
+  }
+
+  searchPath(): string[] {
+    const raw = this.getSetting('search_path') ?? 'public';
+    const out: string[] = [];
+    for (const part of raw.split(',')) {
+      const s = part.trim().replace(/^"(.*)"$/, '$1');
+      if (s === '') continue;
+      out.push(s === '$user' ? this.user : s);
+    }
+    if (!out.includes('pg_catalog')) out.push('pg_catalog');
+    return out;
+  }
+
+  // ------------------------------------------------------------ transactions
+
+  private isolation(): IsolationLevel {
+    return (this.getSetting('default_transaction_isolation') ?? 'serializable') as IsolationLevel;
+  }
+
+  private nowMicros(): bigint {
+    return BigInt(Math.round(this.core.clock.nowMs() * 1000));
+  }
+
+  private endBlock(): void {
+    this.block = undefined;
+    this.failed = false;
+    if (this.localRestore !== undefined) {
+      for (const [k, v] of this.localRestore) {
+        if (v === undefined) this.settings.delete(k);
+        else this.settings.set(k, v);
+      }
+      this.localRestore = undefined;
+    }
+  }
+
+  /** Runs `fn` inside the block's transaction or an implicit one. */
+  private async inTxn<T>(fn: (txn: Txn) => Promise<T>): Promise<T> {
+    if (this.block !== undefined) {
+      if (this.failed) throw new NextDbError(SqlState.inFailedSqlTransaction, 'current transaction is aborted, commands ignored until end of transaction block');
+      this.block.beginStatement();
+      try {
+        return await fn(this.block);
+      } catch (e) {
+        this.failed = true;
+        throw e;
+      }
+    }
+    for (let attempt = 0; ; attempt++) {
+      const txn = this.core.txns.begin({ isolation: this.isolation() });
+      this.txnStartMicros = this.stmtStartMicros;
+      try {
+        const r = await fn(txn);
+        await txn.commit();
+        return r;
+      } catch (e) {
+        if (txn.state === 'active') await txn.rollback().catch(() => undefined);
+        if (e instanceof NextDbError && e.code === SqlState.serializationFailure && attempt < 3) continue;
+        throw e;
+      }
+    }
+  }
+
+  async catalogFor(txn: Txn): Promise<CatalogSnapshot> {
+    const version = await CatalogStore.readVersion(txn);
+    return this.core.catalog(version, txn);
+  }
+
+  // ------------------------------------------------------------ services
+
+  private services(txn: Txn, catalog: CatalogSnapshot): SessionServices {
+    const findSeq = (name: string): SequenceDef => {
+      const parts = name.split('.').map((p) => p.trim().replace(/^"(.*)"$/, '$1'));
+      const nm = parts[parts.length - 1]!;
+      const schemas = parts.length > 1 ? [parts[0]!] : this.searchPath();
+      for (const s of schemas) {
+        const q = catalog.sequence(this.dbOid, s, nm);
+        if (q !== undefined) return q;
+      }
+      throw new NextDbError(SqlState.undefinedTable, `relation "${name}" does not exist`);
+    };
+    return {
+      getSetting: (n) => this.getSetting(n),
+      setSetting: (n, v, l) => this.setSetting(n, v, l),
+      user: this.user,
+      database: this.database,
+      backendPid: this.backendPid,
+      txn: () => txn,
+      nextval: async (name) => {
+        const q = findSeq(name);
+        const key = sequenceKey(q.oid);
+        const cur = await txn.get(key);
+        let next: bigint;
+        if (cur === undefined) next = q.start;
+        else {
+          next = BigInt(cur.toString('utf8')) + q.increment;
+          if (next > q.max || next < q.min) {
+            if (!q.cycle) throw new NextDbError('2200H', `nextval: reached ${next > q.max ? 'maximum' : 'minimum'} value of sequence "${q.name}" (${next > q.max ? q.max : q.min})`);
+            next = q.increment > 0n ? q.min : q.max;
+          }
+        }
+        await txn.put(key, Buffer.from(next.toString(), 'utf8'));
+        this.seqLast.set(q.oid, next);
+        return next;
+      },
+      currval: (name) => {
+        const q = findSeq(name);
+        const v = this.seqLast.get(q.oid);
+        if (v === undefined) throw new NextDbError('55000', `currval of sequence "${q.name}" is not yet defined in this session`);
+        return v;
+      },
+      setval: async (name, value, isCalled) => {
+        const q = findSeq(name);
+        if (value > q.max || value < q.min) throw new NextDbError('22003', `setval: value ${value} is out of bounds for sequence "${q.name}" (${q.min}..${q.max})`);
+        await txn.put(sequenceKey(q.oid), Buffer.from((isCalled ? value : value - q.increment).toString(), 'utf8'));
+        if (isCalled) this.seqLast.set(q.oid, value);
+        return value;
+      },
+      statementStartMicros: this.stmtStartMicros,
+      txnStartMicros: this.txnStartMicros,
+      clockMicros: () => this.nowMicros(),
+      random: () => this.core.random(),
+      uniqueRowId: () => this.core.uniqueRowId(),
+      relationOid: (n) => {
+        const parts = n.split('.');
+        const nm = parts[parts.length - 1]!;
+        for (const s of parts.length > 1 ? [parts[0]!] : this.searchPath()) {
+          const t = catalog.table(this.dbOid, s, nm);
+          if (t !== undefined) return t.oid;
+        }
+        return undefined;
+      },
+      relationName: (oid) => catalog.tables.get(oid)?.name,
+      checkInterrupt: () => {
+        if (this.cancelRequested) {
+          this.cancelRequested = false;
+          throw new NextDbError(SqlState.queryCanceled, 'canceling statement due to user request');
+        }
+        if (this.deadlineMs > 0 && this.core.clock.nowMs() > this.deadlineMs) {
+          throw new NextDbError(SqlState.queryCanceled, 'canceling statement due to statement timeout');
+        }
+      },
+    };
+  }
+
+  private binder(catalog: CatalogSnapshot, sql: string, paramTypes: (SqlType | undefined)[]): Binder {
+    const b = new Binder({ catalog, dbOid: this.dbOid, searchPath: this.searchPath(), io: this.io(), sql, paramTypes });
+    b.virtualRelations = (schema, name, binder) => virtualRelation(schema, name, binder, catalog, this.dbOid, this);
+    return b;
+  }
+
+  private env(txn: Txn, catalog: CatalogSnapshot, params: readonly Value[], stats?: Map<Plan, OperatorStats>): ExecEnv {
+    const ctx = new EvalContext(this.io(), params, this.services(txn, catalog));
+    return { txn, ctx, outer: [], ctes: new Map(), working: new Map(), memoryRowsMax: MEMORY_ROWS_MAX, changed: 0, stores: new Map(), ...(stats === undefined ? {} : { stats }) };
+  }
+
+  // ------------------------------------------------------------ statements
+
+  private bindQuery(stmt: Node, binder: Binder): BoundQuery {
+    if ('SelectStmt' in stmt) return binder.bindTopQuery(stmt);
+    if ('InsertStmt' in stmt) return binder.bindInsert(stmt.InsertStmt);
+    if ('UpdateStmt' in stmt) return binder.bindUpdate(stmt.UpdateStmt);
+    if ('DeleteStmt' in stmt) return binder.bindDelete(stmt.DeleteStmt);
+    throw new NextDbError(SqlState.internalError, 'not a query');
+  }
+
+  private static isQuery(stmt: Node): boolean {
+    return 'SelectStmt' in stmt || 'InsertStmt' in stmt || 'UpdateStmt' in stmt || 'DeleteStmt' in stmt;
+  }
+
+  private tagFor(stmt: Node, rowCount: number, changed: number): string {
+    if ('SelectStmt' in stmt) return `SELECT ${rowCount}`;
+    if ('InsertStmt' in stmt) return `INSERT 0 ${changed}`;
+    if ('UpdateStmt' in stmt) return `UPDATE ${changed}`;
+    if ('DeleteStmt' in stmt) return `DELETE ${changed}`;
+    return 'SELECT';
+  }
+
+  private settingsKey(): string {
+    return `${this.getSetting('search_path') ?? ''}|${this.getSetting('timezone') ?? ''}`;
+  }
+
+  /** Runs one statement; `prepared` carries a plan cache for the extended protocol. */
+  private async run(parsed: ParsedStatement, sql: string, params: Value[], paramTypes: (SqlType | undefined)[], prepared?: Prepared): Promise<ExecResult & { notices?: Notice[] }> {
+    const stmt = parsed.stmt;
+    this.stmtStartMicros = this.nowMicros();
+    const timeout = Number(this.getSetting('statement_timeout') ?? '0');
+    this.deadlineMs = timeout > 0 ? this.core.clock.nowMs() + timeout : 0;
+    this.cancelRequested = false;
+    if ('TransactionStmt' in stmt) return this.transactionStmt(stmt.TransactionStmt);
+    if (this.block !== undefined && this.failed) {
+      throw new NextDbError(SqlState.inFailedSqlTransaction, 'current transaction is aborted, commands ignored until end of transaction block');
+    }
+    if ('VariableSetStmt' in stmt) return this.setStmt(stmt.VariableSetStmt);
+    if ('VariableShowStmt' in stmt) return this.showStmt(stmt.VariableShowStmt.name ?? '');
+    if ('VacuumStmt' in stmt) return { tag: stmt.VacuumStmt.is_vacuumcmd === false ? 'ANALYZE' : 'VACUUM' };
+    if ('DiscardStmt' in stmt) {
+      this.settings.clear();
+      this.prepared.clear();
+      this.portals.clear();
+      return { tag: 'DISCARD ALL' };
+    }
+    if ('DeallocateStmt' in stmt) {
+      if (stmt.DeallocateStmt.name === undefined) this.prepared.clear();
+      else this.prepared.delete(stmt.DeallocateStmt.name);
+      return { tag: stmt.DeallocateStmt.name === undefined ? 'DEALLOCATE ALL' : 'DEALLOCATE' };
+    }
+    if ('ExplainStmt' in stmt) return this.explain(stmt.ExplainStmt, sql, params, paramTypes);
+    if (SqlSession.isQuery(stmt)) {
+      return this.inTxn(async (txn) => {
+        const catalog = await this.catalogFor(txn);
+        let q: BoundQuery;
+        const key = `${catalog.version}|${this.settingsKey()}`;
+        if (prepared?.cache !== undefined && prepared.cache.key === key) q = prepared.cache.plan;
+        else {
+          const b = this.binder(catalog, sql, paramTypes);
+          const bound = this.bindQuery(stmt, b);
+          q = { plan: optimize(bound.plan), cols: bound.cols };
+          if (prepared !== undefined) prepared.cache = { key, plan: q };
+        }
+        const env = this.env(txn, catalog, params);
+        const rows = await runPlan(q.plan, env);
+        const isSelect = 'SelectStmt' in stmt;
+        return {
+          tag: this.tagFor(stmt, rows.length, env.changed),
+          ...(isSelect || q.cols.length > 0 ? { cols: q.cols, rows } : {}),
+        };
+      });
+    }
+    return this.utility(stmt, sql);
+  }
+
+  private async utility(stmt: Node, sql: string): Promise<ExecResult & { notices?: Notice[] }> {
+    if ('CreatedbStmt' in stmt) return this.createDatabase(stmt.CreatedbStmt.dbname ?? '');
+    if ('DropdbStmt' in stmt) throw notSupported('DROP DATABASE');
+    if ('CopyStmt' in stmt) throw notSupported('COPY', 'use INSERT ... VALUES or INSERT ... SELECT');
+    if ('CommentStmt' in stmt) return { tag: 'COMMENT' };
+    const notices: Notice[] = [];
+    const tag = await this.inTxn(async (txn) => {
+      const catalog = await this.catalogFor(txn);
+      const ctx: DdlContext = {
+        txn,
+        catalog,
+        dbOid: this.dbOid,
+        searchPath: this.searchPath().filter((s) => s !== 'pg_catalog'),
+        notices,
+        binder: (text) => this.binder(catalog, text, []),
+        evalDefault: async (t: TableDef, col: ColumnDef) => {
+          const b = this.binder(catalog, '', []);
+          const e = b.defaultFor(col, b.newScope());
+          const cenv = CompileEnv.root(layoutOf([]), [], () => Promise.reject(notSupported('subqueries in column defaults')));
+          const fn = compileExpr(e, cenv);
+          const env = this.env(txn, catalog, []);
+          void t;
+          return async () => {
+            for (const h of cenv.hoisted) env.ctx.slots[h.slot] = await h.run([], env.ctx);
+            return fn([], env.ctx);
+          };
+        },
+      };
+      let t: string;
+      if ('CreateStmt' in stmt) t = await createTable(ctx, stmt.CreateStmt);
+      else if ('IndexStmt' in stmt) t = await createIndex(ctx, stmt.IndexStmt);
+      else if ('ViewStmt' in stmt) t = await createView(ctx, stmt.ViewStmt, sql);
+      else if ('CreateSeqStmt' in stmt) t = await createSequence(ctx, stmt.CreateSeqStmt);
+      else if ('CreateSchemaStmt' in stmt) t = await createSchema(ctx, stmt.CreateSchemaStmt);
+      else if ('DropStmt' in stmt) t = await drop(ctx, stmt.DropStmt);
+      else if ('TruncateStmt' in stmt) t = await truncate(ctx, stmt.TruncateStmt);
+      else if ('AlterTableStmt' in stmt) t = await alterTable(ctx, stmt.AlterTableStmt);
+      else if ('RenameStmt' in stmt) t = await rename(ctx, stmt.RenameStmt);
+      else {
+        const kind = Object.keys(stmt)[0] ?? 'statement';
+        throw notSupported(kindToSql(kind));
+      }
+      await CatalogStore.bumpVersion(txn, this.core.newVersionToken());
+      if ('AlterTableStmt' in stmt) await this.validateChecks(txn, stmt);
+      return t;
+    });
+    return { tag, notices };
+  }
+
+  /** After ALTER TABLE ADD CONSTRAINT CHECK/FOREIGN KEY: every existing row must satisfy it. */
+  private async validateChecks(txn: Txn, stmt: Extract<Node, { AlterTableStmt: unknown }>): Promise<void> {
+    const cmds = stmt.AlterTableStmt.cmds ?? [];
+    const adds = cmds.some((c) => 'AlterTableCmd' in c && c.AlterTableCmd.subtype === 'AT_AddConstraint');
+    if (!adds) return;
+    const catalog = await this.catalogFor(txn);
+    const rv = stmt.AlterTableStmt.relation!;
+    const b = this.binder(catalog, '', []);
+    const t = b.lookupTable(rv.schemaname, rv.relname ?? '')!;
+    // Re-inserting would be heavy; instead run the table's UPDATE-less check: SELECT rows and validate.
+    const upd = b.bindUpdate({ relation: { relname: t.name, schemaname: t.schema, inh: true }, targetList: [] });
+    const env = this.env(txn, catalog, []);
+    await runPlan(optimize(upd.plan), env);
+  }
+
+  private async createDatabase(name: string): Promise<ExecResult> {
+    if (this.block !== undefined) throw new NextDbError('25001', 'CREATE DATABASE cannot run inside a transaction block');
+    return this.inTxn(async (txn) => {
+      const catalog = await this.catalogFor(txn);
+      if (catalog.database(name) !== undefined) throw new NextDbError('42P04', `database "${name}" already exists`);
+      const oid = await CatalogStore.allocOid(txn);
+      await CatalogStore.put(txn, 'db', oid, { oid, name });
+      const schemaOid = await CatalogStore.allocOid(txn);
+      await CatalogStore.put(txn, 'schema', schemaOid, { oid: schemaOid, dbOid: oid, name: 'public' });
+      await CatalogStore.bumpVersion(txn, this.core.newVersionToken());
+      return { tag: 'CREATE DATABASE' };
+    });
+  }
+
+  private async transactionStmt(t: Extract<Node, { TransactionStmt: unknown }>['TransactionStmt']): Promise<ExecResult & { notices?: Notice[] }> {
+    const kind = t.kind ?? 'TRANS_STMT_BEGIN';
+    switch (kind) {
+      case 'TRANS_STMT_BEGIN':
+      case 'TRANS_STMT_START': {
+        if (this.block !== undefined) {
+          return { tag: 'BEGIN', notices: [{ severity: 'WARNING', code: '25001', message: 'there is already a transaction in progress' }] };
+        }
+        let isolation = this.isolation();
+        let readOnly = this.getSetting('default_transaction_read_only') === 'on';
+        for (const o of t.options ?? []) {
+          if (!('DefElem' in o)) continue;
+          const d = o.DefElem;
+          const a = d.arg;
+          const val = a !== undefined && 'A_Const' in a ? (a.A_Const.sval?.sval ?? (a.A_Const.ival?.ival === 1 ? 'true' : 'false')) : '';
+          if (d.defname === 'transaction_isolation') isolation = (SETTINGS.transaction_isolation!.normalize!(val) as IsolationLevel);
+          else if (d.defname === 'transaction_read_only') readOnly = val === 'true' || val === '1';
+          else if (d.defname === 'transaction_deferrable') continue;
+        }
+        this.txnStartMicros = this.nowMicros();
+        this.block = this.core.txns.begin({ isolation, readOnly });
+        this.failed = false;
+        return { tag: 'BEGIN' };
+      }
+      case 'TRANS_STMT_COMMIT': {
+        const b = this.block;
+        if (b === undefined) return { tag: 'COMMIT', notices: [{ severity: 'WARNING', code: '25P01', message: 'there is no transaction in progress' }] };
+        if (this.failed) {
+          await b.rollback().catch(() => undefined);
+          this.endBlock();
+          return { tag: 'ROLLBACK' };
+        }
+        try {
+          await b.commit();
+        } finally {
+          this.endBlock();
+        }
+        return { tag: 'COMMIT' };
+      }
+      case 'TRANS_STMT_ROLLBACK': {
+        const b = this.block;
+        if (b === undefined) return { tag: 'ROLLBACK', notices: [{ severity: 'WARNING', code: '25P01', message: 'there is no transaction in progress' }] };
+        try {
+          if (b.state === 'active') await b.rollback();
+        } finally {
+          this.endBlock();
+        }
+        return { tag: 'ROLLBACK' };
+      }
+      case 'TRANS_STMT_SAVEPOINT': {
+        if (this.block === undefined) throw new NextDbError(SqlState.noActiveSqlTransaction, 'SAVEPOINT can only be used in transaction blocks');
+        if (this.failed) throw new NextDbError(SqlState.inFailedSqlTransaction, 'current transaction is aborted, commands ignored until end of transaction block');
+        this.block.savepoint(t.savepoint_name ?? '');
+        return { tag: 'SAVEPOINT' };
+      }
+      case 'TRANS_STMT_RELEASE': {
+        if (this.block === undefined) throw new NextDbError(SqlState.noActiveSqlTransaction, 'RELEASE SAVEPOINT can only be used in transaction blocks');
+        if (this.failed) throw new NextDbError(SqlState.inFailedSqlTransaction, 'current transaction is aborted, commands ignored until end of transaction block');
+        this.block.releaseSavepoint(t.savepoint_name ?? '');
+        return { tag: 'RELEASE' };
+      }
+      case 'TRANS_STMT_ROLLBACK_TO': {
+        if (this.block === undefined) throw new NextDbError(SqlState.noActiveSqlTransaction, 'ROLLBACK TO SAVEPOINT can only be used in transaction blocks');
+        await this.block.rollbackToSavepoint(t.savepoint_name ?? '');
+        this.failed = false;
+        return { tag: 'ROLLBACK' };
+      }
+      default:
+        throw notSupported(`transaction command ${kind}`);
+    }
+  }
+
+  private setStmt(s: Extract<Node, { VariableSetStmt: unknown }>['VariableSetStmt']): ExecResult {
+    const kind = s.kind ?? 'VAR_SET_VALUE';
+    const name = s.name ?? '';
+    if (kind === 'VAR_RESET_ALL') {
+      this.settings.clear();
+      return { tag: 'RESET' };
+    }
+    if (kind === 'VAR_RESET') {
+      this.resetSetting(name);
+      return { tag: 'RESET' };
+    }
+    if (kind === 'VAR_SET_DEFAULT') {
+      this.resetSetting(name);
+      return { tag: 'SET' };
+    }
+    if (kind === 'VAR_SET_MULTI') {
+      if (name === 'TRANSACTION' || name === 'SESSION CHARACTERISTICS') {
+        for (const a of s.args ?? []) {
+          if (!('DefElem' in a)) continue;
+          const d = a.DefElem;
+          const v = d.arg !== undefined && 'A_Const' in d.arg ? (d.arg.A_Const.sval?.sval ?? String(d.arg.A_Const.ival?.ival ?? '')) : '';
+          if (d.defname === 'transaction_isolation') {
+            const iso = SETTINGS.transaction_isolation!.normalize!(v);
+            if (name === 'TRANSACTION') {
+              if (this.block === undefined) continue;
+              if (this.block.isolation !== iso) throw notSupported('SET TRANSACTION ISOLATION LEVEL after BEGIN', 'use BEGIN ISOLATION LEVEL ...');
+            } else this.setSetting('default_transaction_isolation', iso, false);
+          } else if (d.defname === 'transaction_read_only') {
+            if (name !== 'TRANSACTION') this.setSetting('default_transaction_read_only', v === 'true' || v === '1' ? 'on' : 'off', false);
+          }
+        }
+        return { tag: 'SET' };
+      }
+      throw notSupported(`SET ${name}`);
+    }
+    if (kind === 'VAR_SET_CURRENT') throw notSupported('SET ... FROM CURRENT');
+    const values = (s.args ?? []).map((a) => {
+      if ('A_Const' in a) {
+        const c = a.A_Const;
+        if (c.sval !== undefined) return c.sval.sval ?? '';
+        if (c.ival !== undefined) return String(c.ival.ival ?? 0);
+        if (c.fval !== undefined) return c.fval.fval ?? '0';
+        if (c.boolval !== undefined) return c.boolval.boolval ? 'on' : 'off';
+        return '0';
+      }
+      if ('TypeCast' in a && a.TypeCast.arg !== undefined && 'A_Const' in a.TypeCast.arg) return a.TypeCast.arg.A_Const.sval?.sval ?? '';
+      throw notSupported('this SET value form');
+    });
+    let value = values.join(', ');
+    if (settingKey(name) === 'search_path') value = values.map((v) => (/^[a-z_][a-z0-9_]*$/.test(v) ? v : `"${v}"`)).join(', ');
+    if (name === 'timezone' && values.length === 1 && s.args?.[0] !== undefined && 'A_Const' in s.args[0] && s.args[0].A_Const.ival !== undefined) {
+      // SET TIME ZONE <number>: hours east... PostgreSQL treats a bare number as hours offset (west negative).
+      value = values[0]!;
+    }
+    this.setSetting(name, value, s.is_local === true);
+    return { tag: 'SET' };
+  }
+
+  private showStmt(name: string): ExecResult {
+    if (name.toLowerCase() === 'all') throw notSupported('SHOW ALL');
+    const key = name.toLowerCase() === 'transaction isolation level' ? 'transaction_isolation' : name;
+    const v = this.getSetting(key);
+    if (v === undefined) throw new NextDbError('42704', `unrecognized configuration parameter "${name}"`);
+    const colName = key === 'transaction_isolation' ? 'transaction_isolation' : (DISPLAY_NAMES[settingKey(key)] ?? key.toLowerCase());
+    return { tag: 'SHOW', cols: [{ id: 1, name: colName, type: Types.text, tableOid: 0, attnum: 0 }], rows: [[v]] };
+  }
+
+  private async explain(e: Extract<Node, { ExplainStmt: unknown }>['ExplainStmt'], sql: string, params: Value[], paramTypes: (SqlType | undefined)[]): Promise<ExecResult> {
+    let analyze = false;
+    let verbose = false;
+    for (const o of e.options ?? []) {
+      if (!('DefElem' in o)) continue;
+      const d = o.DefElem;
+      const on = d.arg === undefined || !('A_Const' in d.arg) || d.arg.A_Const.boolval?.boolval !== false;
+      if (d.defname === 'analyze') analyze = on;
+      else if (d.defname === 'verbose') verbose = on;
+      else if (d.defname === 'format') {
+        const f = d.arg !== undefined && 'String' in d.arg ? d.arg.String.sval : undefined;
+        if (f !== undefined && f.toLowerCase() !== 'text') throw notSupported(`EXPLAIN (FORMAT ${f})`);
+      }
+    }
+    const stmt = e.query!;
+    if (!SqlSession.isQuery(stmt)) throw notSupported('EXPLAIN of utility statements');
+    return this.inTxn(async (txn) => {
+      const catalog = await this.catalogFor(txn);
+      const b = this.binder(catalog, sql, paramTypes);
+      const bound = this.bindQuery(stmt, b);
+      const plan = optimize(bound.plan);
+      let stats: Map<Plan, OperatorStats> | undefined;
+      let totalMs = 0;
+      if (analyze) {
+        stats = new Map();
+        const env = this.env(txn, catalog, params, stats);
+        const t0 = performance.now();
+        await runPlan(plan, env);
+        totalMs = performance.now() - t0;
+      }
+      const lines = explainPlan(plan, stats, verbose);
+      if (analyze) lines.push(`Execution Time: ${totalMs.toFixed(3)} ms`);
+      return { tag: 'EXPLAIN', cols: [{ id: 1, name: 'QUERY PLAN', type: Types.text, tableOid: 0, attnum: 0 }], rows: lines.map((l) => [l]) };
+    });
+  }
+
+  // ------------------------------------------------------------ wire format
+
+  private describe(cols: readonly OutputColumn[]): ColumnDescription[] {
+    return cols.map((c) => ({ name: c.name, tableOid: c.tableOid, columnAttr: c.attnum, typeOid: c.type.oid, typeSize: c.type.len, typeMod: c.type.typmod }));
+  }
+
+  private formatRows(cols: readonly OutputColumn[], rows: readonly Value[][], formats: readonly FormatCode[]): (Buffer | null)[][] {
+    const io = this.io();
+    const n = cols.length;
+    const fmt = (i: number): FormatCode => (formats.length === 0 ? 0 : formats.length === 1 ? formats[0]! : (formats[i] ?? 0));
+    const out: (Buffer | null)[][] = new Array(rows.length);
+    for (let r = 0; r < rows.length; r++) {
+      const row = rows[r]!;
+      const o: (Buffer | null)[] = new Array(n);
+      for (let i = 0; i < n; i++) {
+        const v = row[i] ?? null;
+        if (v === null) o[i] = null;
+        else {
+          const ty = cols[i]!.type;
+          o[i] = fmt(i) === 1 ? formatBinary(ty, v, io) : Buffer.from(formatText(ty, v, io), 'utf8');
+        }
+      }
+      out[r] = o;
+    }
+    return out;
+  }
+
+  private toResult(r: ExecResult & { notices?: Notice[] }, formats: readonly FormatCode[]): StatementResult {
+    return {
+      commandTag: r.tag,
+      ...(r.cols === undefined ? {} : { columns: this.describe(r.cols), rows: this.formatRows(r.cols, r.rows ?? [], formats) }),
+      ...(r.notices === undefined || r.notices.length === 0 ? {} : { notices: r.notices }),
+    };
+  }
+
+  // ------------------------------------------------------------ Session API
+
+  async simpleQuery(sql: string): Promise<StatementResult[]> {
+    this.assertOpen();
+    const stmts = parseSql(sql);
+    const out: StatementResult[] = [];
+    for (const p of stmts) {
+      const r = await this.run(p, sql, [], []);
+      out.push(this.toResult(r, []));
+    }
+    return out;
+  }
+
+  /** Runs a query with typed parameters and returns raw values (embedded API). */
+  async queryValues(sql: string, params: readonly Value[], paramTypes: readonly (SqlType | undefined)[] = []): Promise<{ tag: string; cols: readonly OutputColumn[]; rows: Value[][] }> {
+    this.assertOpen();
+    const stmts = parseSql(sql);
+    if (stmts.length !== 1 && params.length > 0) throw new NextDbError(SqlState.syntaxError, 'cannot insert multiple commands into a prepared statement');
+    let last: ExecResult = { tag: '' };
+    for (const p of stmts) last = await this.run(p, sql, [...params], [...paramTypes]);
+    return { tag: last.tag, cols: last.cols ?? [], rows: last.rows ?? [] };
+  }
+
+  /** Embedded API: prepares `sql` (types inferred) without registering a name. */
+  async prepareHandle(sql: string): Promise<PreparedHandle> {
+    const name = `\u0000embedded${++embeddedSeq}`;
+    await this.prepare(name, sql, []);
+    const p = this.getPrepared(name);
+    this.prepared.delete(name);
+    return new PreparedHandle(p);
+  }
+
+  /** Embedded API: runs a prepared handle with already-converted parameter values. */
+  async runHandle(h: PreparedHandle, params: readonly Value[]): Promise<{ tag: string; cols: readonly OutputColumn[]; rows: Value[][] }> {
+    this.assertOpen();
+    const p = h.prepared;
+    if (p.parsed === undefined) return { tag: 'EMPTY', cols: [], rows: [] };
+    const r = await this.run(p.parsed, p.sql, [...params], [...p.paramTypes], p);
+    return { tag: r.tag, cols: r.cols ?? [], rows: r.rows ?? [] };
+  }
+
+  async prepare(name: string, sql: string, paramTypes: readonly number[]): Promise<PreparedStatementInfo> {
+    this.assertOpen();
+    if (name !== '' && this.prepared.has(name)) throw new NextDbError('42P05', `prepared statement "${name}" already exists`);
+    const stmts = parseSql(sql);
+    if (stmts.length > 1) throw new NextDbError(SqlState.syntaxError, 'cannot insert multiple commands into a prepared statement');
+    const parsed = stmts[0];
+    const types: (SqlType | undefined)[] = paramTypes.map((oid) => (oid === 0 ? undefined : typeByOid(oid)));
+    paramTypes.forEach((oid, i) => {
+      if (oid !== 0 && types[i] === undefined) throw new NextDbError('42704', `type with OID ${oid} does not exist`);
+    });
+    let columns: readonly OutputColumn[] | undefined;
+    let cache: Prepared['cache'];
+    if (parsed !== undefined && SqlSession.isQuery(parsed.stmt)) {
+      const bind = async (txn: Txn): Promise<void> => {
+        const catalog = await this.catalogFor(txn);
+        const b = this.binder(catalog, sql, types);
+        const bound = this.bindQuery(parsed.stmt, b);
+        const plan = { plan: optimize(bound.plan), cols: bound.cols };
+        columns = bound.cols.length > 0 || 'SelectStmt' in parsed.stmt ? bound.cols : undefined;
+        cache = { key: `${catalog.version}|${this.settingsKey()}`, plan };
+      };
+      if (this.block !== undefined) {
+        if (this.failed) throw new NextDbError(SqlState.inFailedSqlTransaction, 'current transaction is aborted, commands ignored until end of transaction block');
+        await bind(this.block);
+      } else {
+        const txn = this.core.txns.begin({ readOnly: true, isolation: 'read committed' });
+        try {
+          await bind(txn);
+        } finally {
+          await txn.rollback().catch(() => undefined);
+        }
+      }
+    } else if (parsed !== undefined && 'VariableShowStmt' in parsed.stmt) {
+      columns = [{ id: 1, name: parsed.stmt.VariableShowStmt.name ?? '', type: Types.text, tableOid: 0, attnum: 0 }];
+    }
+    const resolved = types.map((t) => t ?? Types.text);
+    const p: Prepared = { name, parsed, sql, paramTypes: resolved, columns, ...(cache === undefined ? {} : { cache }) };
+    this.prepared.set(name, p);
+    return { paramTypes: resolved.map((t) => t.oid), columns: columns === undefined ? undefined : this.describe(columns) };
+  }
+
+  describeStatement(name: string): PreparedStatementInfo {
+    const p = this.getPrepared(name);
+    return { paramTypes: p.paramTypes.map((t) => t.oid), columns: p.columns === undefined ? undefined : this.describe(p.columns) };
+  }
+
+  private getPrepared(name: string): Prepared {
+    const p = this.prepared.get(name);
+    if (p === undefined) throw new NextDbError('26000', `prepared statement "${name}" does not exist`);
+    return p;
+  }
+
+  bind(portal: string, statement: string, paramFormats: readonly FormatCode[], params: readonly (Buffer | null)[], resultFormats: readonly FormatCode[]): void {
+    const p = this.getPrepared(statement);
+    if (params.length !== p.paramTypes.length) {
+      throw new NextDbError(SqlState.protocolViolation, `bind message supplies ${params.length} parameters, but prepared statement "${statement}" requires ${p.paramTypes.length}`);
+    }
+    const io = this.io();
+    const values = params.map((b, i) => {
+      if (b === null) return null;
+      const f = paramFormats.length === 0 ? 0 : paramFormats.length === 1 ? paramFormats[0]! : (paramFormats[i] ?? 0);
+      const ty = p.paramTypes[i]!;
+      return f === 1 ? parseBinary(ty, b, io) : parseText(ty, b.toString('utf8'), io);
+    });
+    if (portal !== '' && this.portals.has(portal)) throw new NextDbError('42P03', `cursor "${portal}" already exists`);
+    this.portals.set(portal, { stmt: p, params: values, resultFormats, pos: 0 });
+  }
+
+  describePortal(portal: string): readonly ColumnDescription[] | undefined {
+    const p = this.getPortal(portal);
+    return p.stmt.columns === undefined ? undefined : this.describe(p.stmt.columns);
+  }
+
+  private getPortal(name: string): Portal {
+    const p = this.portals.get(name);
+    if (p === undefined) throw new NextDbError('34000', `portal "${name}" does not exist`);
+    return p;
+  }
+
+  async execute(portal: string, maxRows: number): Promise<PortalResult> {
+    this.assertOpen();
+    const p = this.getPortal(portal);
+    if (p.result === undefined) {
+      const parsed = p.stmt.parsed;
+      if (parsed === undefined) {
+        p.result = { tag: 'EMPTY' };
+      } else {
+        p.result = await this.run(parsed, p.stmt.sql, p.params, [...p.stmt.paramTypes], p.stmt);
+      }
+    }
+    const r = p.result;
+    if (r.cols === undefined || r.rows === undefined) {
+      return { commandTag: r.tag, suspended: false };
+    }
+    const all = r.rows;
+    const end = maxRows > 0 ? Math.min(all.length, p.pos + maxRows) : all.length;
+    const slice = all.slice(p.pos, end);
+    p.pos = end;
+    const suspended = end < all.length;
+    const tag = r.tag.startsWith('SELECT') ? `SELECT ${slice.length}` : r.tag;
+    return {
+      commandTag: tag,
+      columns: this.describe(r.cols),
+      rows: this.formatRows(r.cols, slice, p.resultFormats),
+      suspended,
+    };
+  }
+
+  closeStatement(name: string): void {
+    this.prepared.delete(name);
+  }
+
+  closePortal(portal: string): void {
+    this.portals.delete(portal);
+  }
+
+  async sync(): Promise<void> {
+    // Each Execute ran in its own implicit transaction (or the open block); nothing to close.
+    this.portals.delete('');
+  }
+
+  cancel(): void {
+    this.cancelRequested = true;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.block !== undefined && this.block.state === 'active') await this.block.rollback().catch(() => undefined);
+    this.endBlock();
+    this.prepared.clear();
+    this.portals.clear();
+  }
+
+  private assertOpen(): void {
+    assert(!this.closed, 'session is closed');
+  }
+}
+
+let embeddedSeq = 0;
+
+/** An embedded prepared statement: parameter types and a plan cache. */
+export class PreparedHandle {
+  /** @internal */
+  constructor(readonly prepared: Prepared) {}
+  get paramTypes(): readonly SqlType[] {
+    return this.prepared.paramTypes;
+  }
+  get columns(): readonly OutputColumn[] | undefined {
+    return this.prepared.columns;
+  }
+}
+
+function kindToSql(kind: string): string {
+  const map: Record<string, string> = {
+    CreateFunctionStmt: 'CREATE FUNCTION',
+    CreateTrigStmt: 'CREATE TRIGGER',
+    CreateRoleStmt: 'CREATE ROLE',
+    GrantStmt: 'GRANT',
+    GrantRoleStmt: 'GRANT role',
+    DoStmt: 'DO',
+    ListenStmt: 'LISTEN',
+    NotifyStmt: 'NOTIFY',
+    LockStmt: 'LOCK',
+    ReindexStmt: 'REINDEX',
+    CreateExtensionStmt: 'CREATE EXTENSION',
+    CreateDomainStmt: 'CREATE DOMAIN',
+    CompositeTypeStmt: 'CREATE TYPE',
+    CreateEnumStmt: 'CREATE TYPE ... AS ENUM',
+    PrepareStmt: 'PREPARE',
+    ExecuteStmt: 'EXECUTE',
+    DeclareCursorStmt: 'DECLARE CURSOR',
+    FetchStmt: 'FETCH',
+    ClosePortalStmt: 'CLOSE',
+    MergeStmt: 'MERGE',
+    CallStmt: 'CALL',
+    AlterSeqStmt: 'ALTER SEQUENCE',
+    RuleStmt: 'CREATE RULE',
+    CreateTableAsStmt: 'CREATE TABLE AS',
+  };
+  return map[kind] ?? kind.replace(/Stmt$/, '');
+}

@@ -1,0 +1,106 @@
+/**
+ * SqlEngine: the SQL layer's entry point, used by the protocol server and
+ * the embedded API.
+ *
+ *   const sql = await SqlEngine.open({ engine });
+ *   const session = sql.createSession({ user: 'postgres', database: 'postgres' });
+ *   await session.simpleQuery('SELECT 1');
+ *
+ * Opening loads the parser, opens the MVCC transaction manager over the
+ * storage engine and, on an empty keyspace, creates database `postgres`
+ * with schemas `public` and `pg_catalog`. The superuser `postgres` exists
+ * implicitly (authentication is the server's business).
+ */
+
+import type { Engine } from '../storage/engine.ts';
+import type { TxnManager } from '../txn/api.ts';
+import { openTxnManager } from '../txn/index.ts';
+import { systemClock, type Clock } from '../util/clock.ts';
+import { NextDbError } from '../util/errors.ts';
+import { loadParser } from './parser.ts';
+import { CatalogStore, type DatabaseDef } from './catalog/catalog.ts';
+import { SqlEngineCore } from './engine-core.ts';
+import { SqlSession } from './session.ts';
+
+export interface SqlEngineOptions {
+  readonly engine: Engine;
+  readonly clock?: Clock;
+  /** Seed for random(); default from the clock. */
+  readonly seed?: number;
+  /** Use this transaction manager instead of opening one over `engine` (tests, the cluster layer). */
+  readonly txnManager?: TxnManager;
+}
+
+export interface StartupInfo {
+  readonly user: string;
+  readonly database: string;
+  readonly params?: Record<string, string>;
+}
+
+export class SqlEngine {
+  private readonly sessions = new Set<SqlSession>();
+  private closed = false;
+
+  private constructor(
+    private readonly core: SqlEngineCore,
+    private readonly ownsTxns: boolean,
+    private databases: DatabaseDef[],
+  ) {}
+
+  static async open(options: SqlEngineOptions): Promise<SqlEngine> {
+    await loadParser();
+    const clock = options.clock ?? systemClock;
+    const txns = options.txnManager ?? (await openTxnManager(options.engine));
+    const core = new SqlEngineCore(txns, clock, options.seed ?? Math.floor(clock.nowMs()) % 2147483647);
+    const txn = txns.begin({ isolation: 'serializable' });
+    try {
+      await CatalogStore.bootstrap(txn);
+      await txn.commit();
+    } catch (e) {
+      if (txn.state === 'active') await txn.rollback();
+      throw e;
+    }
+    const engine = new SqlEngine(core, options.txnManager === undefined, []);
+    await engine.refreshDatabases();
+    return engine;
+  }
+
+  private async refreshDatabases(): Promise<void> {
+    const txn = this.core.txns.begin({ readOnly: true, isolation: 'read committed' });
+    try {
+      const snap = await CatalogStore.load(txn, `list-${Math.random()}`);
+      this.databases = [...snap.databases.values()];
+    } finally {
+      await txn.rollback();
+    }
+  }
+
+  /** Creates a session; unknown databases raise 3D000 (as PostgreSQL's startup does). */
+  createSession(startup: StartupInfo): SqlSession {
+    if (this.closed) throw new NextDbError('57P01', 'the database engine is shutting down');
+    const db = this.databases.find((d) => d.name === startup.database);
+    if (db === undefined) throw new NextDbError('3D000', `database "${startup.database}" does not exist`);
+    const s = new SqlSession(this.core, startup.user, startup.database, db.oid, startup.params ?? {});
+    this.sessions.add(s);
+    return s;
+  }
+
+  /** Database names, refreshed from the catalog. */
+  async listDatabases(): Promise<string[]> {
+    await this.refreshDatabases();
+    return this.databases.map((d) => d.name);
+  }
+
+  /** Makes databases created by CREATE DATABASE visible to createSession. */
+  async refresh(): Promise<void> {
+    await this.refreshDatabases();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const s of this.sessions) await s.close();
+    this.sessions.clear();
+    if (this.ownsTxns) await this.core.txns.close();
+  }
+}

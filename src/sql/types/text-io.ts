@@ -1,0 +1,625 @@
+/**
+ * Text and binary I/O of SQL values: PostgreSQL's input/output functions
+ * (text format) and send/receive functions (binary format) for the types in
+ * sql-type.ts.
+ *
+ * Floats print with PostgreSQL 12+'s shortest-exact rule: the fewest digits
+ * that read back to the same value, in exponent form when the decimal
+ * exponent is < -4 or >= 15 (float8) / 6 (float4), exponent with a sign and
+ * at least two digits ('1e+15', '1.5e-07'). extra_float_digits <= 0 selects
+ * the old %.{15+efd}g style.
+ */
+
+import { NextDbError, SqlState, notSupported } from '../../util/errors.ts';
+import { Decimal } from './decimal.ts';
+import {
+  formatDate,
+  formatInterval,
+  formatTime,
+  formatTimestamp,
+  formatTimestamptz,
+  parseDate,
+  parseInterval,
+  parseTime,
+  parseTimestamp,
+  parseTimestamptz,
+  MICROS_PER_DAY,
+} from './datetime.ts';
+import type { ArrayValue, Interval, JsonBox, JsonValue, SqlType, Value } from './sql-type.ts';
+import { Types } from './sql-type.ts';
+import { assert } from '../../util/assert.ts';
+
+/** Session settings that change how values print or parse. */
+export interface IoSettings {
+  readonly timeZone: string;
+  readonly extraFloatDigits: number;
+  /** Transaction start time in microseconds since epoch ('now'). */
+  readonly nowMicros?: bigint;
+}
+
+export const defaultIoSettings: IoSettings = { timeZone: 'UTC', extraFloatDigits: 1 };
+
+function invalidInput(typeName: string, text: string): NextDbError {
+  return new NextDbError(SqlState.invalidTextRepresentation, `invalid input syntax for type ${typeName}: "${text}"`);
+}
+
+export function outOfRange(typeName: string): NextDbError {
+  return new NextDbError(SqlState.numericValueOutOfRange, `${typeName} out of range`);
+}
+
+// ---- floats ----
+
+function expForm(mantissa: string, exp: number): string {
+  const sign = exp < 0 ? '-' : '+';
+  const a = Math.abs(exp);
+  return `${mantissa}e${sign}${a < 10 ? '0' : ''}${a}`;
+}
+
+function shortestDigits(v: number, single: boolean): [string, number] {
+  // toExponential() without an argument yields the shortest round-trip digits for doubles.
+  let s: string;
+  if (single) {
+    s = v.toExponential(0);
+    for (let p = 1; p <= 9; p++) {
+      s = v.toExponential(p - 1);
+      if (Math.fround(Number(s)) === v) break;
+    }
+  } else {
+    s = v.toExponential();
+  }
+  const [m, e] = s.split('e');
+  return [(m ?? '').replace('.', '').replace('-', ''), Number(e)];
+}
+
+export function formatFloat(v: number, single: boolean, extraFloatDigits = 1): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Infinity) return 'Infinity';
+  if (v === -Infinity) return '-Infinity';
+  if (v === 0) return Object.is(v, -0) ? '-0' : '0';
+  if (extraFloatDigits <= 0) {
+    const prec = Math.max(1, (single ? 6 : 15) + extraFloatDigits);
+    return gFormat(v, prec);
+  }
+  const neg = v < 0;
+  const [digits, exp] = shortestDigits(Math.abs(v), single);
+  const limit = single ? 6 : 15;
+  let out: string;
+  if (exp < -4 || exp >= limit) {
+    const mant = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
+    out = expForm(mant, exp);
+  } else if (exp < 0) {
+    out = `0.${'0'.repeat(-exp - 1)}${digits}`;
+  } else if (digits.length <= exp + 1) {
+    out = digits + '0'.repeat(exp + 1 - digits.length);
+  } else {
+    out = `${digits.slice(0, exp + 1)}.${digits.slice(exp + 1)}`;
+  }
+  return neg ? `-${out}` : out;
+}
+
+/** C's %.{prec}g. */
+function gFormat(v: number, prec: number): string {
+  const e = Number(v.toExponential(prec - 1).split('e')[1]);
+  if (e < -4 || e >= prec) {
+    const [m, ex] = v.toExponential(prec - 1).split('e');
+    const mant = (m ?? '').includes('.') ? (m ?? '').replace(/0+$/, '').replace(/\.$/, '') : (m ?? '');
+    return expForm(mant, Number(ex));
+  }
+  const f = v.toFixed(Math.max(0, prec - 1 - e));
+  return f.includes('.') ? f.replace(/0+$/, '').replace(/\.$/, '') : f;
+}
+
+export function parseFloatText(text: string, single: boolean): number {
+  const s = text.trim();
+  let v: number;
+  if (/^[+-]?(inf|infinity)$/i.test(s)) v = s.startsWith('-') ? -Infinity : Infinity;
+  else if (/^nan$/i.test(s)) v = NaN;
+  else if (/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(s)) v = Number(s);
+  else throw invalidInput(single ? 'real' : 'double precision', text);
+  if (single) {
+    const f = Math.fround(v);
+    if (!Number.isFinite(f) && Number.isFinite(v)) throw new NextDbError(SqlState.numericValueOutOfRange, `"${s}" is out of range for type real`);
+    return f;
+  }
+  if (!Number.isFinite(v) && !/inf/i.test(s) && !/nan/i.test(s)) {
+    throw new NextDbError(SqlState.numericValueOutOfRange, `"${s}" is out of range for type double precision`);
+  }
+  return v;
+}
+
+// ---- integers ----
+
+const INT_RE = /^\s*[+-]?\d+\s*$/;
+
+export function parseIntText(text: string, ty: SqlType): number | bigint {
+  const name = ty.name;
+  if (!INT_RE.test(text)) throw invalidInput(name, text);
+  const b = BigInt(text.trim());
+  if (ty.id === 'int8') {
+    if (b > 9223372036854775807n || b < -9223372036854775808n) {
+      throw new NextDbError(SqlState.numericValueOutOfRange, `value "${text}" is out of range for type bigint`);
+    }
+    return b;
+  }
+  const max = ty.id === 'int2' ? 32767n : 2147483647n;
+  if (b > max || b < -max - 1n) throw new NextDbError(SqlState.numericValueOutOfRange, `value "${text}" is out of range for type ${name}`);
+  return Number(b);
+}
+
+// ---- bytea ----
+
+export function formatBytea(b: Buffer): string {
+  return `\\x${b.toString('hex')}`;
+}
+
+export function parseBytea(text: string): Buffer {
+  if (text.startsWith('\\x')) {
+    const hex = text.slice(2).replace(/\s+/g, '');
+    if (!/^[0-9a-fA-F]*$/.test(hex) || hex.length % 2 !== 0) throw invalidInput('bytea', text);
+    return Buffer.from(hex, 'hex');
+  }
+  // Escape format: backslash-octal and doubled backslashes.
+  const out: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x5c) {
+      if (text[i + 1] === '\\') {
+        out.push(0x5c);
+        i++;
+      } else if (/^[0-7]{3}$/.test(text.slice(i + 1, i + 4))) {
+        out.push(parseInt(text.slice(i + 1, i + 4), 8));
+        i += 3;
+      } else throw invalidInput('bytea', text);
+    } else {
+      const enc = Buffer.from(text[i]!, 'utf8');
+      for (const x of enc) out.push(x);
+    }
+  }
+  return Buffer.from(out);
+}
+
+// ---- uuid ----
+
+export function parseUuid(text: string): string {
+  const s = text.trim().replace(/^\{|\}$/g, '');
+  const hex = s.replace(/-/g, '');
+  if (!/^[0-9a-fA-F]{32}$/.test(hex)) throw invalidInput('uuid', text);
+  const h = hex.toLowerCase();
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+// ---- booleans ----
+
+export function parseBool(text: string): boolean {
+  const s = text.trim().toLowerCase();
+  if (s.length > 0) {
+    if ('true'.startsWith(s) || 'yes'.startsWith(s) || s === 'on' || s === '1') return true;
+    if ('false'.startsWith(s) || 'no'.startsWith(s) || s === 'off' || s === 'of' || s === '0') {
+      if (s !== 'o') return false;
+    }
+  }
+  throw invalidInput('boolean', text);
+}
+
+// ---- json ----
+
+function jsonToValue(j: unknown): JsonValue {
+  if (j === null || typeof j === 'boolean' || typeof j === 'string') return j;
+  if (Array.isArray(j)) return j.map(jsonToValue);
+  if (typeof j === 'object') {
+    const out: Record<string, JsonValue> = {};
+    for (const k of sortJsonKeys(Object.keys(j as object))) out[k] = jsonToValue((j as Record<string, unknown>)[k]);
+    return out;
+  }
+  assert(false, 'unexpected JSON value');
+}
+
+/** jsonb object key order: shorter keys first, then bytewise. */
+export function sortJsonKeys(keys: string[]): string[] {
+  return keys.sort((a, b) => {
+    const la = Buffer.byteLength(a);
+    const lb = Buffer.byteLength(b);
+    if (la !== lb) return la - lb;
+    return Buffer.compare(Buffer.from(a), Buffer.from(b));
+  });
+}
+
+/** Parses JSON text keeping numbers exact. */
+export function parseJsonb(text: string): JsonBox {
+  let parsed: unknown;
+  try {
+    // Numbers are kept exact by reparsing them from their source text.
+    parsed = JSON.parse(text, (_k, v: unknown, ctx?: { source?: string }) =>
+      typeof v === 'number' ? { __num: ctx?.source ?? String(v) } : v,
+    );
+  } catch {
+    throw new NextDbError(SqlState.invalidTextRepresentation, 'invalid input syntax for type json', { detail: `Token in "${text}" is invalid.` });
+  }
+  return { kind: 'jsonb', json: reviveNumbers(parsed) };
+}
+
+function reviveNumbers(j: unknown): JsonValue {
+  if (j !== null && typeof j === 'object' && !Array.isArray(j) && '__num' in j && Object.keys(j).length === 1) {
+    const src = (j as { __num: string }).__num;
+    const d = Decimal.parse(src);
+    assert(d !== undefined, 'JSON number must parse as numeric');
+    return d;
+  }
+  if (Array.isArray(j)) return j.map(reviveNumbers);
+  if (j !== null && typeof j === 'object') {
+    const out: Record<string, JsonValue> = {};
+    for (const k of sortJsonKeys(Object.keys(j))) out[k] = reviveNumbers((j as Record<string, unknown>)[k]);
+    return out;
+  }
+  return jsonToValue(j);
+}
+
+export function formatJsonb(j: JsonValue): string {
+  if (j === null) return 'null';
+  if (typeof j === 'boolean') return j ? 'true' : 'false';
+  if (typeof j === 'string') return JSON.stringify(j);
+  if (j instanceof Decimal) return j.toString();
+  if (Array.isArray(j)) return `[${(j as readonly JsonValue[]).map(formatJsonb).join(', ')}]`;
+  const obj = j as { readonly [k: string]: JsonValue };
+  return `{${Object.keys(obj)
+    .map((k) => `${JSON.stringify(k)}: ${formatJsonb(obj[k] ?? null)}`)
+    .join(', ')}}`;
+}
+
+export function validateJson(text: string): string {
+  parseJsonb(text);
+  return text;
+}
+
+// ---- arrays ----
+
+function quoteArrayElem(s: string): string {
+  if (s === '' || /[{},"\\\s]/.test(s) || /^null$/i.test(s)) return `"${s.replace(/([\\"])/g, '\\$1')}"`;
+  return s;
+}
+
+export function formatArray(a: ArrayValue, elem: SqlType, io: IoSettings): string {
+  const parts = a.elems.map((e) => (e === null ? 'NULL' : quoteArrayElem(formatText(elem, e, io))));
+  return `{${parts.join(',')}}`;
+}
+
+export function parseArray(text: string, elem: SqlType, io: IoSettings): ArrayValue {
+  const s = text.trim();
+  if (!s.startsWith('{') || !s.endsWith('}')) {
+    throw new NextDbError(SqlState.invalidTextRepresentation, `malformed array literal: "${text}"`);
+  }
+  const body = s.slice(1, -1);
+  const elems: Value[] = [];
+  let i = 0;
+  if (body.trim() === '') return { kind: 'array', elems };
+  while (i <= body.length) {
+    while (i < body.length && /\s/.test(body[i]!)) i++;
+    let item = '';
+    let quoted = false;
+    if (body[i] === '"') {
+      quoted = true;
+      i++;
+      while (i < body.length && body[i] !== '"') {
+        if (body[i] === '\\') i++;
+        item += body[i] ?? '';
+        i++;
+      }
+      i++;
+    } else {
+      if (body[i] === '{') throw notSupported('multidimensional arrays');
+      while (i < body.length && body[i] !== ',') {
+        if (body[i] === '\\') i++;
+        item += body[i] ?? '';
+        i++;
+      }
+      item = item.trim();
+    }
+    while (i < body.length && /\s/.test(body[i]!)) i++;
+    elems.push(!quoted && /^null$/i.test(item) ? null : parseText(elem, item, io));
+    if (i >= body.length) break;
+    if (body[i] !== ',') throw new NextDbError(SqlState.invalidTextRepresentation, `malformed array literal: "${text}"`);
+    i++;
+  }
+  return { kind: 'array', elems };
+}
+
+// ---- dispatch ----
+
+/** PostgreSQL's output function for `ty`. */
+export function formatText(ty: SqlType, v: Value, io: IoSettings): string {
+  switch (ty.id) {
+    case 'bool':
+      return v ? 't' : 'f';
+    case 'int2':
+    case 'int4':
+    case 'int8':
+    case 'oid':
+    case 'regclass':
+    case 'regtype':
+    case 'regproc':
+      return String(v);
+    case 'float4':
+      return formatFloat(v as number, true, io.extraFloatDigits);
+    case 'float8':
+      return formatFloat(v as number, false, io.extraFloatDigits);
+    case 'numeric':
+      return (v as Decimal).toString();
+    case 'text':
+    case 'varchar':
+    case 'bpchar':
+    case 'name':
+    case 'char':
+    case 'unknown':
+    case 'uuid':
+    case 'json':
+      return v as string;
+    case 'bytea':
+      return formatBytea(v as Buffer);
+    case 'date':
+      return formatDate(v as number);
+    case 'time':
+      return formatTime(v as bigint);
+    case 'timestamp':
+      return formatTimestamp(v as bigint);
+    case 'timestamptz':
+      return formatTimestamptz(v as bigint, io.timeZone);
+    case 'interval':
+      return formatInterval(v as Interval);
+    case 'jsonb':
+      return formatJsonb((v as JsonBox).json);
+    case 'array':
+      assert(ty.elem !== undefined, 'array type without element type');
+      return formatArray(v as ArrayValue, ty.elem, io);
+    case 'void':
+      return '';
+    case 'record':
+      return formatRecord(v, io);
+  }
+}
+
+function formatRecord(v: Value, io: IoSettings): string {
+  const a = v as ArrayValue;
+  const parts = a.elems.map((e) => {
+    if (e === null) return '';
+    const s = typeof e === 'string' ? e : formatText(guessType(e), e, io);
+    return s === '' || /[(),"\\\s]/.test(s) ? `"${s.replace(/(["\\])/g, '$1$1')}"` : s;
+  });
+  return `(${parts.join(',')})`;
+}
+
+/** Runtime type of a value when no static type is known (record fields). */
+export function guessType(v: Value): SqlType {
+  if (typeof v === 'boolean') return Types.bool;
+  if (typeof v === 'number') return Number.isInteger(v) ? Types.int4 : Types.float8;
+  if (typeof v === 'bigint') return Types.int8;
+  if (v instanceof Decimal) return Types.numeric;
+  if (Buffer.isBuffer(v)) return Types.bytea;
+  return Types.text;
+}
+
+/** PostgreSQL's input function for `ty`. */
+export function parseText(ty: SqlType, text: string, io: IoSettings): Value {
+  switch (ty.id) {
+    case 'bool':
+      return parseBool(text);
+    case 'int2':
+    case 'int4':
+    case 'int8':
+      return parseIntText(text, ty);
+    case 'oid':
+    case 'regclass':
+    case 'regtype':
+    case 'regproc': {
+      if (!INT_RE.test(text)) throw invalidInput(ty.name, text);
+      return Number(text.trim());
+    }
+    case 'float4':
+      return parseFloatText(text, true);
+    case 'float8':
+      return parseFloatText(text, false);
+    case 'numeric': {
+      const d = Decimal.parse(text);
+      if (d === undefined) throw invalidInput('numeric', text);
+      return d;
+    }
+    case 'text':
+    case 'varchar':
+    case 'bpchar':
+    case 'name':
+    case 'unknown':
+      return text;
+    case 'char':
+      return text.slice(0, 1);
+    case 'bytea':
+      return parseBytea(text);
+    case 'date':
+      return io.nowMicros === undefined ? parseDate(text) : parseDate(text, io.nowMicros);
+    case 'time':
+      return parseTime(text);
+    case 'timestamp':
+      return io.nowMicros === undefined ? parseTimestamp(text) : parseTimestamp(text, io.nowMicros);
+    case 'timestamptz':
+      return parseTimestamptz(text, io.timeZone, io.nowMicros);
+    case 'interval':
+      return parseInterval(text);
+    case 'uuid':
+      return parseUuid(text);
+    case 'json':
+      return validateJson(text);
+    case 'jsonb':
+      return parseJsonb(text);
+    case 'array':
+      assert(ty.elem !== undefined, 'array type without element type');
+      return parseArray(text, ty.elem, io);
+    case 'void':
+    case 'record':
+      throw notSupported(`input of type ${ty.name}`);
+  }
+}
+
+// ---- binary format ----
+
+const PG_EPOCH_DAYS = 10957; // 2000-01-01 in days since 1970-01-01
+const PG_EPOCH_MICROS = BigInt(PG_EPOCH_DAYS) * MICROS_PER_DAY;
+
+/** PostgreSQL's send function (binary format) for the common types; others fall back to text bytes. */
+export function formatBinary(ty: SqlType, v: Value, io: IoSettings): Buffer {
+  switch (ty.id) {
+    case 'bool':
+      return Buffer.from([v ? 1 : 0]);
+    case 'int2': {
+      const b = Buffer.allocUnsafe(2);
+      b.writeInt16BE(v as number);
+      return b;
+    }
+    case 'int4':
+    case 'oid':
+    case 'regclass':
+    case 'regtype':
+    case 'regproc': {
+      const b = Buffer.allocUnsafe(4);
+      if (ty.id === 'int4') b.writeInt32BE(v as number);
+      else b.writeUInt32BE((v as number) >>> 0);
+      return b;
+    }
+    case 'int8': {
+      const b = Buffer.allocUnsafe(8);
+      b.writeBigInt64BE(v as bigint);
+      return b;
+    }
+    case 'float4': {
+      const b = Buffer.allocUnsafe(4);
+      b.writeFloatBE(v as number);
+      return b;
+    }
+    case 'float8': {
+      const b = Buffer.allocUnsafe(8);
+      b.writeDoubleBE(v as number);
+      return b;
+    }
+    case 'bytea':
+      return v as Buffer;
+    case 'uuid':
+      return Buffer.from((v as string).replace(/-/g, ''), 'hex');
+    case 'date': {
+      const b = Buffer.allocUnsafe(4);
+      b.writeInt32BE((v as number) - PG_EPOCH_DAYS);
+      return b;
+    }
+    case 'time': {
+      const b = Buffer.allocUnsafe(8);
+      b.writeBigInt64BE(v as bigint);
+      return b;
+    }
+    case 'timestamp':
+    case 'timestamptz': {
+      const b = Buffer.allocUnsafe(8);
+      b.writeBigInt64BE((v as bigint) - PG_EPOCH_MICROS);
+      return b;
+    }
+    case 'interval': {
+      const iv = v as Interval;
+      const b = Buffer.allocUnsafe(16);
+      b.writeBigInt64BE(iv.micros);
+      b.writeInt32BE(iv.days, 8);
+      b.writeInt32BE(iv.months, 12);
+      return b;
+    }
+    case 'jsonb':
+      return Buffer.concat([Buffer.from([1]), Buffer.from(formatText(ty, v, io), 'utf8')]);
+    case 'numeric':
+      return numericSend(v as Decimal);
+    case 'array':
+      throw notSupported('binary output of arrays', 'request text format for array columns');
+    default:
+      return Buffer.from(formatText(ty, v, io), 'utf8');
+  }
+}
+
+function numericSend(d: Decimal): Buffer {
+  if (d.isNaN) {
+    const b = Buffer.alloc(8);
+    b.writeUInt16BE(0xc000, 4);
+    return b;
+  }
+  const neg = d.coef < 0n;
+  const digitsStr = (neg ? -d.coef : d.coef).toString();
+  // Split into base-10000 groups aligned on the decimal point.
+  const intLen = digitsStr.length - d.scale;
+  const intStr = intLen > 0 ? digitsStr.slice(0, intLen) : '0';
+  const fracStr = intLen >= 0 ? digitsStr.slice(intLen) : '0'.repeat(-intLen) + digitsStr;
+  const intPadded = intStr.padStart(Math.ceil(intStr.length / 4) * 4, '0');
+  const fracPadded = fracStr.padEnd(Math.ceil(fracStr.length / 4) * 4, '0');
+  let groups: number[] = [];
+  for (let i = 0; i < intPadded.length; i += 4) groups.push(Number(intPadded.slice(i, i + 4)));
+  let weight = groups.length - 1;
+  for (let i = 0; i < fracPadded.length; i += 4) groups.push(Number(fracPadded.slice(i, i + 4)));
+  while (groups.length > 0 && groups[0] === 0) {
+    groups.shift();
+    weight--;
+  }
+  while (groups.length > 0 && groups[groups.length - 1] === 0) groups.pop();
+  if (groups.length === 0) weight = 0;
+  groups = groups.slice();
+  const b = Buffer.alloc(8 + groups.length * 2);
+  b.writeUInt16BE(groups.length, 0);
+  b.writeInt16BE(weight, 2);
+  b.writeUInt16BE(neg ? 0x4000 : 0, 4);
+  b.writeUInt16BE(d.scale, 6);
+  groups.forEach((g, i) => b.writeUInt16BE(g, 8 + i * 2));
+  return b;
+}
+
+/** PostgreSQL's receive function (binary parameter values). */
+export function parseBinary(ty: SqlType, b: Buffer, io: IoSettings): Value {
+  switch (ty.id) {
+    case 'bool':
+      return b[0] !== 0;
+    case 'int2':
+      return b.readInt16BE(0);
+    case 'int4':
+      return b.readInt32BE(0);
+    case 'oid':
+    case 'regclass':
+    case 'regtype':
+    case 'regproc':
+      return b.readUInt32BE(0);
+    case 'int8':
+      return b.readBigInt64BE(0);
+    case 'float4':
+      return b.readFloatBE(0);
+    case 'float8':
+      return b.readDoubleBE(0);
+    case 'bytea':
+      return Buffer.from(b);
+    case 'uuid':
+      return parseUuid(b.toString('hex'));
+    case 'date':
+      return b.readInt32BE(0) + PG_EPOCH_DAYS;
+    case 'time':
+      return b.readBigInt64BE(0);
+    case 'timestamp':
+    case 'timestamptz':
+      return b.readBigInt64BE(0) + PG_EPOCH_MICROS;
+    case 'interval':
+      return { micros: b.readBigInt64BE(0), days: b.readInt32BE(8), months: b.readInt32BE(12) };
+    case 'jsonb':
+      return parseJsonb(b.subarray(1).toString('utf8'));
+    case 'numeric': {
+      const n = b.readUInt16BE(0);
+      const weight = b.readInt16BE(2);
+      const sign = b.readUInt16BE(4);
+      const dscale = b.readUInt16BE(6);
+      if (sign === 0xc000) return Decimal.NaN;
+      let s = '';
+      for (let i = 0; i < n; i++) s += String(b.readUInt16BE(8 + i * 2)).padStart(4, '0');
+      // value = groups × 10000^(weight - n + 1)
+      const exp = (weight - n + 1) * 4;
+      const d = Decimal.parse(`${sign === 0x4000 ? '-' : ''}${s || '0'}e${exp}`);
+      assert(d !== undefined, 'numeric binary digits');
+      return d.round(dscale);
+    }
+    default:
+      return parseText(ty, b.toString('utf8'), io);
+  }
+}

@@ -1,0 +1,122 @@
+// End-to-end checks of the SQL engine through the Session API and the
+// embedded API: DDL/DML, transactions (incl. transactional DDL), errors with
+// SQLSTATEs, the extended protocol with portal suspension.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SqlEngine } from '../../src/sql/index.ts';
+import { MemoryEngine } from '../../src/storage/index.ts';
+import { open } from '../../src/index.ts';
+import { NextDbError } from '../../src/util/errors.ts';
+
+async function session() {
+  const engine = await SqlEngine.open({ engine: new MemoryEngine() });
+  const s = engine.createSession({ user: 'postgres', database: 'postgres' });
+  const rows = async (sql: string): Promise<(string | null)[][]> => {
+    const r = await s.simpleQuery(sql);
+    const last = r[r.length - 1]!;
+    return (last.rows ?? []).map((row) => row.map((v) => (v === null ? null : v.toString('utf8'))));
+  };
+  const code = async (sql: string): Promise<string> => {
+    try {
+      await s.simpleQuery(sql);
+    } catch (e) {
+      assert.ok(e instanceof NextDbError);
+      return e.code;
+    }
+    return 'ok';
+  };
+  return { engine, s, rows, code };
+}
+
+test('create, insert, select with filters, order and aggregates', async () => {
+  const { engine, rows } = await session();
+  await rows('CREATE TABLE t (a int PRIMARY KEY, b text, c numeric(6,2))');
+  await rows("INSERT INTO t VALUES (1, 'x', 1.5), (2, 'y', 2.25), (3, NULL, NULL)");
+  assert.deepEqual(await rows('SELECT a, b, c FROM t WHERE a >= 2 ORDER BY a DESC'), [
+    ['3', null, null],
+    ['2', 'y', '2.25'],
+  ]);
+  assert.deepEqual(await rows('SELECT count(*), sum(a), avg(c), max(b) FROM t'), [['3', '6', '1.8750000000000000', 'y']]);
+  assert.deepEqual(await rows('SELECT b IS NULL, count(*) FROM t GROUP BY 1 ORDER BY 1'), [
+    ['f', '2'],
+    ['t', '1'],
+  ]);
+  await engine.close();
+});
+
+test('transactional DDL: CREATE TABLE inside ROLLBACK leaves nothing', async () => {
+  const { engine, s, code } = await session();
+  await s.simpleQuery('BEGIN');
+  await s.simpleQuery('CREATE TABLE gone (x int)');
+  await s.simpleQuery('INSERT INTO gone VALUES (1)');
+  assert.equal(s.txnStatus, 'T');
+  await s.simpleQuery('ROLLBACK');
+  assert.equal(s.txnStatus, 'I');
+  assert.equal(await code('SELECT * FROM gone'), '42P01');
+  await engine.close();
+});
+
+test('failed transaction block accepts only ROLLBACK', async () => {
+  const { engine, s, code } = await session();
+  await s.simpleQuery('BEGIN');
+  assert.equal(await code('SELECT 1/0'), '22012');
+  assert.equal(s.txnStatus, 'E');
+  assert.equal(await code('SELECT 1'), '25P02');
+  const r = await s.simpleQuery('COMMIT');
+  assert.equal(r[0]!.commandTag, 'ROLLBACK');
+  assert.equal(s.txnStatus, 'I');
+  await engine.close();
+});
+
+test('constraint violations carry their SQLSTATE', async () => {
+  const { engine, rows, code } = await session();
+  await rows('CREATE TABLE p (id int PRIMARY KEY, v int NOT NULL CHECK (v > 0), u text UNIQUE)');
+  await rows("INSERT INTO p VALUES (1, 1, 'a')");
+  assert.equal(await code("INSERT INTO p VALUES (1, 2, 'b')"), '23505');
+  assert.equal(await code("INSERT INTO p VALUES (2, 2, 'a')"), '23505');
+  assert.equal(await code("INSERT INTO p VALUES (3, NULL, 'c')"), '23502');
+  assert.equal(await code("INSERT INTO p VALUES (4, -1, 'd')"), '23514');
+  await rows('CREATE TABLE c (id int PRIMARY KEY, p int REFERENCES p(id))');
+  assert.equal(await code('INSERT INTO c VALUES (1, 99)'), '23503');
+  await rows('INSERT INTO c VALUES (1, 1)');
+  assert.equal(await code('DELETE FROM p WHERE id = 1'), '23503');
+  assert.equal(await code('SELECT nope FROM p'), '42703');
+  assert.equal(await code('SELEC 1'), '42601');
+  assert.equal(await code('SELECT 2147483647 + 1'), '22003');
+  await engine.close();
+});
+
+test('extended protocol: parameters, describe and portal suspension', async () => {
+  const { engine, s, rows } = await session();
+  await rows('CREATE TABLE n (i int PRIMARY KEY)');
+  await rows('INSERT INTO n SELECT * FROM generate_series(1, 10)');
+  const info = await s.prepare('q', 'SELECT i FROM n WHERE i > $1 ORDER BY i', [0]);
+  assert.deepEqual(info.paramTypes, [23]);
+  assert.equal(info.columns?.[0]?.typeOid, 23);
+  s.bind('p', 'q', [0], [Buffer.from('4')], [0]);
+  const first = await s.execute('p', 4);
+  assert.equal(first.suspended, true);
+  assert.deepEqual(first.rows?.map((r) => r[0]!.toString()), ['5', '6', '7', '8']);
+  const rest = await s.execute('p', 0);
+  assert.equal(rest.suspended, false);
+  assert.deepEqual(rest.rows?.map((r) => r[0]!.toString()), ['9', '10']);
+  await engine.close();
+});
+
+test('embedded API: query with params, prepare, transaction', async () => {
+  const db = await open();
+  await db.query('CREATE TABLE kv (k int PRIMARY KEY, v text)');
+  await db.query('INSERT INTO kv VALUES ($1, $2)', [1, 'one']);
+  const stmt = await db.prepare('SELECT v FROM kv WHERE k = $1');
+  assert.deepEqual((await stmt.query([1])).rows, [{ v: 'one' }]);
+  await assert.rejects(
+    db.transaction(async (tx) => {
+      await tx.query("INSERT INTO kv VALUES (2, 'two')");
+      throw new Error('abort');
+    }),
+  );
+  assert.equal((await db.query('SELECT count(*) AS n FROM kv')).rows[0]!.n, 1n);
+  const two = await db.query<{ two: number }>('SELECT $1::int + 1 AS two', [1]);
+  assert.equal(two.rows[0]!.two, 2);
+  await db.close();
+});
