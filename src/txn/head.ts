@@ -135,3 +135,17 @@ export function decodeHistoryValue(buf: Buffer): { writerTxn: number; value: Buf
   if ((tag !== 0 && tag !== 1) || buf.length < 9) throw new CorruptionError('mvcc history', 'bad history value');
   return { writerTxn: readU64(buf, 1), value: tag === 1 ? buf.subarray(9) : undefined };
 }
+
+/** Returned by `visibleWithoutIntent` when the head needs the full decode. */
+export const NEEDS_DECODE: unique symbol = Symbol('needs decode');
+
+/**
+ * The read fast path: when the head carries no intent and its committed
+ * version is at or below `ts`, returns that version's value (undefined for
+ * a tombstone) without decoding the whole head; otherwise NEEDS_DECODE.
+ */
+export function visibleWithoutIntent(buf: Buffer, ts: Timestamp): Buffer | undefined | typeof NEEDS_DECODE {
+  const flags = buf[0]!;
+  if (flags & F_INTENT || !(flags & F_COMMITTED) || readU64(buf, 1) > ts) return NEEDS_DECODE;
+  return flags & F_VALUE ? buf.subarray(17) : undefined;
+}

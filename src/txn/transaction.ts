@@ -52,7 +52,7 @@ import {
   txnAborted,
   txnFinished,
 } from './conflict-errors.ts';
-import { decodeHead, decodeHistoryValue, encodeHead, IntentKind, type Head } from './head.ts';
+import { decodeHead, decodeHistoryValue, encodeHead, IntentKind, NEEDS_DECODE, visibleWithoutIntent, type Head } from './head.ts';
 import type { Timestamp } from './hlc.ts';
 import { formatTxnId, headKey, historyKey, historyRange, recordKey, userKeyOfHead } from './keys.ts';
 import type { MvccTxnManager } from './txn-manager.ts';
@@ -99,8 +99,8 @@ export class MvccTxn implements Txn {
   /** 0 until the first statement takes the snapshot. */
   private readTs: Timestamp = 0;
   private commitTs: Timestamp = 0;
-  /** Heads this transaction holds an intent on, by latin1 key. */
-  private readonly intents = new Map<string, Buffer>();
+  /** Heads this transaction holds an intent on, by latin1 key (allocated on first write). */
+  private intents: Map<string, Buffer> | undefined;
   private readonly undo: UndoEntry[] = [];
   private readonly savepoints: Savepoint[] = [];
   /** SERIALIZABLE read set: head keys read and head ranges scanned. */
@@ -150,7 +150,23 @@ export class MvccTxn implements Txn {
 
   // ─── reads ────────────────────────────────────────────────────────────
 
-  async get(key: Uint8Array): Promise<Buffer | undefined> {
+  get(key: Uint8Array): Promise<Buffer | undefined> {
+    // Fast path, not an async function: a committed head with no intent at
+    // or below the snapshot is the common case and costs one engine get.
+    if (this.phase === 'active' && !this.mgr.isClosed) {
+      const ts = this.readTs === 0 ? this.snapshot() : this.readTs;
+      const hk = headKey(key);
+      const raw = this.mgr.engine.get(hk);
+      const fast = raw === undefined ? undefined : visibleWithoutIntent(raw, ts);
+      if (fast !== NEEDS_DECODE) {
+        if (this.trackReads) this.readKeys.push(hk);
+        return fast === undefined ? RESOLVED_UNDEFINED : Promise.resolve(fast);
+      }
+    }
+    return this.getSlow(key);
+  }
+
+  private async getSlow(key: Uint8Array): Promise<Buffer | undefined> {
     this.checkActive();
     const ts = this.snapshot();
     const hk = headKey(key);
@@ -259,7 +275,7 @@ export class MvccTxn implements Txn {
       const raw = engine.get(hk);
       const h = raw === undefined ? undefined : decodeHead(raw);
       if (h !== undefined && h.intentTxn !== 0 && h.intentTxn !== this.numericId) {
-        if (this.mgr.live.has(h.intentTxn)) await this.waitFor(this.owner(h), key);
+        if (this.mgr.liveTxn(h.intentTxn) !== undefined) await this.waitFor(this.owner(h), key);
         else this.mgr.resolveOrphan(hk, h);
         continue;
       }
@@ -269,7 +285,7 @@ export class MvccTxn implements Txn {
       const own = h !== undefined && h.intentTxn === this.numericId;
       if (kind === IntentKind.lock && own) return; // already locked (or written): never downgrade
       this.undo.push({ hk, prevKind: own ? h.intentKind : undefined, prevValue: own ? h.intentValue : undefined });
-      this.intents.set(hk.toString('latin1'), hk);
+      (this.intents ??= new Map()).set(hk.toString('latin1'), hk);
       const next = encodeHead({
         committedTs: h?.committedTs ?? 0,
         committedTxn: h?.committedTxn ?? 0,
@@ -320,7 +336,7 @@ export class MvccTxn implements Txn {
       const enc = encodeHead(restored);
       if (enc === undefined) batch.delete(u.hk);
       else batch.put(u.hk, enc);
-      if (u.prevKind === undefined) this.intents.delete(k);
+      if (u.prevKind === undefined) this.intents?.delete(k);
     }
     engine.write(batch);
     this.undo.length = sp.undoLength;
@@ -340,13 +356,17 @@ export class MvccTxn implements Txn {
 
   // ─── commit / rollback ────────────────────────────────────────────────
 
-  async commit(): Promise<void> {
-    this.checkActive();
-    if (this.intents.size === 0) {
+  commit(): Promise<void> {
+    if (this.phase === 'active' && (this.intents === undefined || this.intents.size === 0) && !this.mgr.isClosed) {
       // Nothing written: serializes at its snapshot, nothing to make durable.
       this.finish('committed');
-      return;
+      return RESOLVED_UNDEFINED;
     }
+    return this.commitWrites();
+  }
+
+  private async commitWrites(): Promise<void> {
+    this.checkActive();
     let commitTs: Timestamp;
     for (;;) {
       commitTs = this.mgr.now();
@@ -361,7 +381,7 @@ export class MvccTxn implements Txn {
     if (commitTs > this.mgr.lastCommitTs) this.mgr.lastCommitTs = commitTs;
     const engine = this.mgr.engine;
     const rk = recordKey(this.numericId);
-    const hks = [...this.intents.values()];
+    const hks = [...(this.intents?.values() ?? [])];
     engine.put(rk, encodeTxnRecord(commitTs, hks.map((hk) => userKeyOfHead(hk))));
     try {
       await engine.sync(); // the commit point: durable record flip
@@ -390,18 +410,19 @@ export class MvccTxn implements Txn {
 
   private abortNow(): void {
     const batch = new WriteBatch();
-    for (const hk of this.intents.values()) this.mgr.resolveIntentInto(batch, hk, this.numericId, undefined);
+    for (const hk of this.intents?.values() ?? []) this.mgr.resolveIntentInto(batch, hk, this.numericId, undefined);
     if (batch.length > 0) this.mgr.engine.write(batch);
     this.finish('aborted');
   }
 
   private finish(phase: 'committed' | 'aborted'): void {
     this.phase = phase;
-    this.intents.clear();
-    this.undo.length = 0;
-    this.readKeys.length = 0;
-    this.readSpans.length = 0;
-    this.mgr.live.delete(this.numericId);
+    // Drop references early (the object may outlive the transaction in the caller's hands).
+    this.intents = undefined;
+    if (this.undo.length > 0) this.undo.length = 0;
+    if (this.readKeys.length > 0) this.readKeys.length = 0;
+    if (this.readSpans.length > 0) this.readSpans.length = 0;
+    this.mgr.unregister(this.numericId);
     this.notifyWaiters();
   }
 
@@ -421,7 +442,7 @@ export class MvccTxn implements Txn {
     const check = (hk: Buffer, raw: Buffer, what: 'key' | 'range'): MvccTxn | undefined => {
       const h = decodeHead(raw);
       if (h.intentTxn !== 0 && h.intentTxn !== this.numericId) {
-        const owner = this.mgr.live.get(h.intentTxn);
+        const owner = this.mgr.liveTxn(h.intentTxn);
         if (owner !== undefined && owner.isCommitting) {
           assert(owner.committedAt < commitTs, 'committing transaction above a later commit timestamp');
           return owner;
@@ -460,14 +481,14 @@ export class MvccTxn implements Txn {
   private look(h: Head, ts: Timestamp): Look {
     if (h.intentTxn === 0) return Look.committed;
     if (h.intentTxn === this.numericId) return h.intentKind === IntentKind.lock ? Look.ownLock : Look.ownIntent;
-    const owner = this.mgr.live.get(h.intentTxn);
+    const owner = this.mgr.liveTxn(h.intentTxn);
     if (owner === undefined) return Look.orphan;
     if (owner.phase === 'committing' && owner.commitTs <= ts) return Look.wait;
     return Look.committed;
   }
 
   private owner(h: Head): MvccTxn {
-    const o = this.mgr.live.get(h.intentTxn);
+    const o = this.mgr.liveTxn(h.intentTxn);
     assert(o !== undefined, 'owner of intent is not live');
     return o;
   }
@@ -520,3 +541,4 @@ export class MvccTxn implements Txn {
 }
 
 const ZERO_BYTE = Buffer.from([0]);
+const RESOLVED_UNDEFINED: Promise<undefined> = Promise.resolve(undefined);

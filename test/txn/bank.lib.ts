@@ -278,7 +278,7 @@ export async function runBankSeed(seed: number, mode: BankMode, size: { accounts
   }
   if (mode === 'serializable') checkPairs(expected, 'the final state');
   await t.commit();
-  if (mgr.live.size !== 0) fail(`${mgr.live.size} transactions still live at the end`);
+  if (mgr.liveCount !== 0) fail(`${mgr.liveCount} transactions still live at the end`);
   await mgr.gc();
   await mgr.close();
   return stats;
