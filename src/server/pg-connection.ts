@@ -181,7 +181,8 @@ export class PgConnection {
         }
         if (msg === undefined) break;
         try {
-          await this.handle(msg);
+          const pending = this.handle(msg);
+          if (pending !== undefined) await pending;
         } catch (err) {
           // Errors inside handlers are reported there; reaching here is a bug or a FATAL condition.
           this.fatal(err);
@@ -200,7 +201,7 @@ export class PgConnection {
     }
   }
 
-  private async handle(msg: FrontendMessage): Promise<void> {
+  private handle(msg: FrontendMessage): Promise<void> | undefined {
     switch (this.state.kind) {
       case 'startup':
         return this.handleStartup(msg);
@@ -214,7 +215,7 @@ export class PgConnection {
         return this.handleCopyIn(this.state, msg);
       case 'tls':
       case 'closed':
-        return;
+        return undefined;
       default:
         assertNever(this.state, 'connection state');
     }
@@ -432,26 +433,31 @@ export class PgConnection {
 
   // ------------------------------------------------------------------ ready
 
-  private async handleReady(msg: FrontendMessage): Promise<void> {
+  /**
+   * The ready state. Returns a Promise only for steps that wait on the
+   * session (Query, Parse, Execute, Sync, COPY); Bind, Describe and Close run
+   * synchronously, which spares a promise and a microtask per message on the
+   * hot extended-protocol path.
+   */
+  private handleReady(msg: FrontendMessage): Promise<void> | undefined {
     const session = this.session!;
-    if (this.skipToSync && msg.kind !== 'sync' && msg.kind !== 'terminate') return;
+    if (this.skipToSync && msg.kind !== 'sync' && msg.kind !== 'terminate') return undefined;
     switch (msg.kind) {
       case 'query':
         return this.simpleQuery(session, msg.sql);
       case 'parse':
-        return this.extended(async () => {
-          this.beginQuery(msg.sql);
-          await session.prepare(msg.name, msg.sql, msg.paramTypes);
-          this.out.parseComplete();
-        });
+        return this.parse(session, msg.name, msg.sql, msg.paramTypes);
       case 'bind':
-        return this.extended(() => {
+        try {
           session.bind(msg.portal, msg.statement, msg.paramFormats, msg.params, msg.resultFormats);
           this.portalFormats.set(msg.portal, msg.resultFormats);
           this.out.bindComplete();
-        });
+        } catch (err) {
+          this.extendedError(err);
+        }
+        return undefined;
       case 'describe':
-        return this.extended(() => {
+        try {
           if (msg.target === 'S') {
             const info = session.describeStatement(msg.name);
             this.out.parameterDescription(info.paramTypes);
@@ -462,60 +468,42 @@ export class PgConnection {
             if (columns === undefined) this.out.noData();
             else this.out.rowDescription(columns, this.portalFormats.get(msg.name) ?? textFormats);
           }
-        });
+        } catch (err) {
+          this.extendedError(err);
+        }
+        return undefined;
       case 'execute':
-        return this.extended(async () => {
-          const started = performance.now();
-          this.markActive();
-          try {
-            const result = await session.execute(msg.portal, msg.maxRows);
-            if (result.copyIn !== undefined) this.startCopyIn(result.copyIn, false);
-            else this.writeResult(result, false, result.suspended);
-            this.ctx.observeQuery(queryKind(result.commandTag), (performance.now() - started) / 1000);
-            if (isSettingCommand(result.commandTag)) this.reportChangedParameters();
-          } catch (err) {
-            this.ctx.observeQuery('error', (performance.now() - started) / 1000);
-            throw err;
-          }
-        });
+        return this.execute(session, msg.portal, msg.maxRows);
       case 'close':
-        return this.extended(() => {
+        try {
           if (msg.target === 'S') session.closeStatement(msg.name);
           else {
             session.closePortal(msg.name);
             this.portalFormats.delete(msg.name);
           }
           this.out.closeComplete();
-        });
-      case 'sync': {
-        this.skipToSync = false;
-        try {
-          await session.sync();
         } catch (err) {
-          this.writeError(err);
+          this.extendedError(err);
         }
-        if (session.txnStatus === 'I') this.portalFormats.clear();
-        this.markIdle(session);
-        this.out.readyForQuery(session.txnStatus);
-        this.flush();
-        return;
-      }
+        return undefined;
+      case 'sync':
+        return this.sync(session);
       case 'flush':
         this.flush();
-        return;
+        return undefined;
       case 'terminate':
         this.shutdown();
-        return;
+        return undefined;
       case 'copyData':
       case 'copyDone':
       case 'copyFail':
         // PostgreSQL ignores these outside COPY: they are the tail of a COPY that already failed.
-        return;
+        return undefined;
       case 'functionCall':
         this.writeError(new NextDbError(SqlState.featureNotSupported, 'fast-path function calls are not supported'));
         this.out.readyForQuery(session.txnStatus);
         this.flush();
-        return;
+        return undefined;
       case 'password':
         throw new ProtocolError('unexpected password message');
       case 'startup':
@@ -528,16 +516,51 @@ export class PgConnection {
     }
   }
 
-  /** Runs one extended-protocol step; an error is reported and the rest of the cycle skipped until Sync. */
-  private async extended(step: () => void | Promise<void>): Promise<void> {
+  /** An error in an extended-protocol step: report it and skip the rest of the cycle until Sync. FATAL errors end the connection. */
+  private extendedError(err: unknown): void {
+    if (isFatal(err)) throw err;
+    this.writeError(err);
+    this.skipToSync = true;
+  }
+
+  private async parse(session: Session, name: string, sql: string, paramTypes: readonly number[]): Promise<void> {
+    this.beginQuery(sql);
     try {
-      await step();
+      await session.prepare(name, sql, paramTypes);
+      this.out.parseComplete();
+    } catch (err) {
+      this.extendedError(err);
+    }
+  }
+
+  private async execute(session: Session, portal: string, maxRows: number): Promise<void> {
+    const started = performance.now();
+    this.markActive();
+    try {
+      const result = await session.execute(portal, maxRows);
+      if (result.copyIn !== undefined) this.startCopyIn(result.copyIn, false);
+      else this.writeResult(result, false, result.suspended);
+      this.ctx.observeQuery(queryKind(result.commandTag), (performance.now() - started) / 1000);
+      if (isSettingCommand(result.commandTag)) this.reportChangedParameters();
+    } catch (err) {
+      this.ctx.observeQuery('error', (performance.now() - started) / 1000);
+      this.extendedError(err);
+    }
+    if (this.out.length >= flushBytes) this.flush();
+  }
+
+  private async sync(session: Session): Promise<void> {
+    this.skipToSync = false;
+    try {
+      await session.sync();
     } catch (err) {
       if (isFatal(err)) throw err;
       this.writeError(err);
-      this.skipToSync = true;
     }
-    if (this.out.length >= flushBytes) this.flush();
+    if (session.txnStatus === 'I' && this.portalFormats.size > 0) this.portalFormats.clear();
+    this.markIdle(session);
+    this.out.readyForQuery(session.txnStatus);
+    this.flush();
   }
 
   private async simpleQuery(session: Session, sql: string): Promise<void> {

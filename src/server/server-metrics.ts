@@ -63,8 +63,16 @@ export class ServerMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'nextdb_' });
   }
 
+  /** Label children by kind, resolved once: prom-client hashes a label object on every call otherwise. */
+  private readonly byKind = new Map<string, { readonly count: { inc(): void }; readonly latency: { observe(v: number): void } }>();
+
   observeQuery(kind: string, seconds: number): void {
-    this.queries.inc({ kind });
-    this.latency.observe({ kind }, seconds);
+    let m = this.byKind.get(kind);
+    if (m === undefined) {
+      m = { count: this.queries.labels(kind), latency: this.latency.labels(kind) };
+      this.byKind.set(kind, m);
+    }
+    m.count.inc();
+    m.latency.observe(seconds);
   }
 }
