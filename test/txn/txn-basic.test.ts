@@ -339,3 +339,22 @@ test('an intent left by a crashed process is ignored and cleaned up', async () =
   await r2.commit();
   await m2.close();
 });
+
+test('serializable read refresh is conservative: an overwritten read fails the commit even without a cycle', async () => {
+  // Documented in docs/reference/isolation.md: PostgreSQL's SSI would commit T1 here.
+  const m = await open();
+  await seed(m, { x: '1', y: '1' });
+  const t1 = m.begin();
+  assert.equal(str(await t1.get(b('x'))), '1');
+  await t1.put(b('y'), b('2'));
+  const t2 = m.begin();
+  await t2.put(b('x'), b('2'));
+  await t2.commit();
+  const err = await t1.commit().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof NextDbError && err.code === '40001');
+  assert.match(err.message, /key "x" that this transaction read was written by transaction/);
+  await m.close();
+});
