@@ -92,6 +92,8 @@ function renderLines(cells: readonly (readonly string[])[], widths: readonly num
       const a = align(j);
       if (j > 0) line += '|';
       line += ' ';
+      // Below the end of a multi-line cell, the last column prints nothing (psql pads only inner columns).
+      if (j === last && !header && k >= cell.length) continue;
       if (j < last || header || more) {
         if (a === 'center') {
           const left = Math.floor(pad / 2);
