@@ -121,7 +121,7 @@ test('the data directory lock keeps a second opener out and is released on close
   }
 });
 
-test('many flushes and compactions with background work, then reopen: everything is there', async () => {
+test('many flushes and compactions (worker thread) with background work, then reopen: everything is there', async () => {
   const dir = await tmpDir();
   try {
     const e = await openLsmEngine({ dir, ...tinyLsm });
@@ -132,6 +132,7 @@ test('many flushes and compactions with background work, then reopen: everything
     await e.compact();
     const s = e.stats();
     assert.ok(s.flushes! > 10 && s.compactions! > 0, JSON.stringify(s));
+    assert.equal(s.workerCompactions, s.compactions, 'on the real file system compactions run on the worker thread');
     await e.close();
     const e2 = await openLsmEngine({ dir, ...tinyLsm });
     for (let i = 13000; i < 20000; i++) assert.equal(e2.get(k(i % 7000))?.toString(), `v${i}`);

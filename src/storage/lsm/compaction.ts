@@ -41,6 +41,8 @@ export interface MergeJob {
   readonly sliceMs: number;
   /** Polled between slices; true abandons the job (engine closing). */
   readonly cancelled: () => boolean;
+  /** Open a reader on each output (false in the compaction worker, whose outputs the engine opens). */
+  readonly openOutputs?: boolean;
 }
 
 /** A forward merge source: InternalMerge or a single cursor. */
@@ -73,7 +75,7 @@ export async function runMerge(job: MergeJob, input: ForwardEntries): Promise<Fi
     await file.sync();
     file.close();
     const meta = new FileMeta(builderNumber, info.size, info.entries, info.smallest, info.largest);
-    meta.reader = SstableReader.open(job.vfs, path, builderNumber, job.cache);
+    if (job.openOutputs !== false) meta.reader = SstableReader.open(job.vfs, path, builderNumber, job.cache);
     outputs.push(meta);
   };
 

@@ -31,6 +31,7 @@
  * WAL segment.
  */
 
+import { Worker } from 'node:worker_threads';
 import { NextDbError, SqlState, CorruptionError } from '../../util/errors.ts';
 import { assert } from '../../util/assert.ts';
 import type { Engine, EngineIterator, EngineStats, ScanOptions, Snapshot } from '../engine.ts';
@@ -43,13 +44,14 @@ import { BlockCache } from './block-cache.ts';
 import { bloomHashString } from './bloom.ts';
 import { pickCompaction, type PickerOptions } from './compaction-picker.ts';
 import { JobCancelled, runMerge, type MergeJob } from './compaction.ts';
+import type { CompactionReply, CompactionRequest, InputTable } from './compaction-worker.ts';
 import { manifestFileName, ManifestWriter, readManifest } from './manifest.ts';
 import { Memtable, MemtableEntries, visibleVersion } from './memtable.ts';
 import { DbIterator, InternalMerge, LevelCursor, MemSource, VisibleSource, type Source } from './merge-iterator.ts';
 import { defaultTableOptions, type TableOptions } from './sstable-builder.ts';
 import { SstableReader, type EntryCursor } from './sstable-reader.ts';
 import { sstFileName } from './sstable-format.ts';
-import { LEVELS, Version, emptyEdit, type VersionEdit } from './version.ts';
+import { FileMeta, LEVELS, Version, emptyEdit, type VersionEdit } from './version.ts';
 import { replayWalSegment, Wal, walFileName } from './wal.ts';
 
 export interface LsmOptions {
@@ -74,7 +76,16 @@ export interface LsmOptions {
   readonly sliceMs?: number;
   /** Run flushes and compactions automatically (default true). False: only on flush()/compact(). */
   readonly backgroundWork?: boolean;
+  /**
+   * Run compaction merges on a worker thread (default true; only with the real
+   * file system: a worker cannot share an in-memory Vfs). False: time slices
+   * on the event loop.
+   */
+  readonly compactionWorker?: boolean;
 }
+
+/** The worker thread died or could not start: compaction falls back to the event loop. */
+class WorkerFailed extends Error {}
 
 interface ReadView {
   readonly seq: number;
@@ -109,6 +120,13 @@ export class LsmEngine implements Engine {
   private readonly sliceMs: number;
   private readonly backgroundWork: boolean;
   private readonly cache: BlockCache;
+  private readonly compactionWorker: boolean;
+  private worker: Worker | undefined;
+  private workerBroken = false;
+  private readonly workerWaiters = new Map<number, { resolve: (r: CompactionReply) => void; reject: (e: unknown) => void }>();
+  private nextRequestId = 1;
+  /** A compaction running on the worker, outside the work chain (so flushes proceed meanwhile). */
+  private inflight: Promise<void> | undefined;
 
   private mem!: Memtable;
   /** Frozen memtables waiting to be flushed, oldest first. */
@@ -127,7 +145,7 @@ export class LsmEngine implements Engine {
   private closing = false;
   private closed = false;
   private closePromise: Promise<void> | undefined;
-  private readonly counters = { flushes: 0, compactions: 0, trivialMoves: 0, compactionBytesWritten: 0, flushBytesWritten: 0 };
+  private readonly counters = { flushes: 0, compactions: 0, workerCompactions: 0, trivialMoves: 0, compactionBytesWritten: 0, flushBytesWritten: 0 };
 
   /** Use openLsmEngine(). */
   constructor(options: LsmOptions) {
@@ -148,6 +166,7 @@ export class LsmEngine implements Engine {
     this.sliceMs = options.sliceMs ?? 4;
     this.backgroundWork = options.backgroundWork ?? true;
     this.cache = new BlockCache(options.blockCacheBytes ?? 64 << 20);
+    this.compactionWorker = (options.compactionWorker ?? true) && this.vfs instanceof NodeVfs;
   }
 
   // ---------------------------------------------------------------- recovery
@@ -368,7 +387,10 @@ export class LsmEngine implements Engine {
       try {
         while (!this.closing) {
           if (this.imms.length > 0) await this.flushOldest();
-          else if (!(await this.compactOnce())) break;
+          else if (this.usesWorker()) {
+            if (this.inflight === undefined) this.startWorkerCompaction();
+            break;
+          } else if (!(await this.compactOnce())) break;
         }
       } catch (err) {
         if (!(err instanceof JobCancelled)) this.bgError = err;
@@ -388,10 +410,34 @@ export class LsmEngine implements Engine {
   compact(): Promise<void> {
     this.checkOpen();
     return this.enqueue(async () => {
-      if (this.bgError !== undefined) throw this.bgError;
-      while (this.imms.length > 0 && !this.closing) await this.flushOldest();
-      while (!this.closing && (await this.compactOnce()));
+      for (;;) {
+        if (this.bgError !== undefined) throw this.bgError;
+        if (this.closing) return;
+        if (this.imms.length > 0) await this.flushOldest();
+        else if (this.inflight !== undefined) await this.inflight;
+        else if (!(await this.compactOnce())) return;
+      }
     });
+  }
+
+  private usesWorker(): boolean {
+    return this.compactionWorker && !this.workerBroken;
+  }
+
+  /** Starts the next compaction on the worker without holding the work chain; reschedules when done. */
+  private startWorkerCompaction(): void {
+    if (pickCompaction(this.current.levels, this.picker, this.compactPointers) === undefined) return;
+    this.inflight = this.compactOnce()
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          if (!(err instanceof JobCancelled)) this.bgError = err;
+        },
+      )
+      .finally(() => {
+        this.inflight = undefined;
+        this.scheduleBackground();
+      });
   }
 
   private async flushOldest(): Promise<void> {
@@ -429,7 +475,14 @@ export class LsmEngine implements Engine {
           pick.level === 0 ? pick.inputs.map((f) => f.table().cursor(false)) : [new LevelCursor(pick.inputs, false)];
         if (pick.nextInputs.length > 0) cursors.push(new LevelCursor(pick.nextInputs, false));
         const outLevel = pick.outputLevel;
-        const outputs = await runMerge(
+        let outputs: FileMeta[] | undefined;
+        if (this.usesWorker()) {
+          const runs = pick.level === 0 ? pick.inputs.map((f) => [f]) : [pick.inputs];
+          if (pick.nextInputs.length > 0) runs.push(pick.nextInputs);
+          outputs = await this.compactInWorker(runs, version, outLevel);
+          if (outputs !== undefined) this.counters.workerCompactions++;
+        }
+        outputs ??= await runMerge(
           this.mergeJob(this.smallestSnapshot(), (key) => version.isBaseLevelForKey(outLevel, key), this.tableBytes, this.sliceMs),
           new InternalMerge(cursors),
         );
@@ -445,6 +498,110 @@ export class LsmEngine implements Engine {
     for (const f of pick.inputs) if (f.largest > largest) largest = f.largest;
     this.compactPointers[pick.level] = largest;
     return true;
+  }
+
+  /**
+   * Runs a compaction merge on the worker thread; undefined if the worker is
+   * unusable (the caller then merges on the event loop).
+   */
+  private async compactInWorker(runs: readonly (readonly FileMeta[])[], version: Version, outLevel: number): Promise<FileMeta[] | undefined> {
+    let inputBytes = 0;
+    const toInput = (f: FileMeta): InputTable => {
+      inputBytes += f.size;
+      return { number: f.number, size: f.size, entries: f.entries, smallest: f.smallest, largest: f.largest };
+    };
+    const deeperRanges: [string, string][] = [];
+    for (let l = outLevel + 1; l < LEVELS; l++) for (const f of version.levels[l]!) deeperRanges.push([f.smallest, f.largest]);
+    const inputRuns = runs.map((r) => r.map(toInput));
+    // Outputs are cut at tableBytes and hold no more than the inputs: this many numbers always suffice.
+    const reserved = 2 * Math.ceil(inputBytes / this.tableBytes) + 16;
+    const firstFileNumber = this.nextFileNumber;
+    this.nextFileNumber += reserved;
+    const req: CompactionRequest = {
+      id: this.nextRequestId++,
+      dir: this.dir,
+      runs: inputRuns,
+      smallestSnapshot: this.smallestSnapshot(),
+      deeperRanges,
+      firstFileNumber,
+      fileNumbersReserved: reserved,
+      tableOptions: this.tableOptions,
+      targetFileBytes: this.tableBytes,
+    };
+    let reply: CompactionReply;
+    try {
+      reply = await this.askWorker(req);
+    } catch (err) {
+      if (err instanceof WorkerFailed && !this.closing) {
+        this.workerBroken = true;
+        return undefined;
+      }
+      throw err;
+    }
+    if (!reply.ok) {
+      if (reply.corruption !== undefined) {
+        const { file, detail, offset } = reply.corruption;
+        const prefix = `corruption in ${file}${offset === undefined ? '' : ` at offset ${offset}`}: `;
+        throw new CorruptionError(file, detail.startsWith(prefix) ? detail.slice(prefix.length) : detail, offset);
+      }
+      throw new NextDbError(SqlState.ioError, `compaction failed: ${reply.message}`);
+    }
+    const metas: FileMeta[] = [];
+    try {
+      for (const o of reply.outputs) {
+        const m = new FileMeta(o.number, o.size, o.entries, o.smallest, o.largest);
+        m.reader = SstableReader.open(this.vfs, vfsJoin(this.dir, sstFileName(o.number)), o.number, this.cache);
+        metas.push(m);
+      }
+    } catch (err) {
+      for (const m of metas) m.reader?.close();
+      throw err;
+    }
+    return metas;
+  }
+
+  private askWorker(req: CompactionRequest): Promise<CompactionReply> {
+    if (this.closing) return Promise.reject(new JobCancelled('engine closing'));
+    const worker = (this.worker ??= this.spawnWorker());
+    return new Promise((resolve, reject) => {
+      this.workerWaiters.set(req.id, { resolve, reject });
+      worker.postMessage(req);
+    });
+  }
+
+  private spawnWorker(): Worker {
+    let w: Worker;
+    if (import.meta.url.endsWith('.ts')) {
+      // Running from TypeScript sources under tsx (tests, benchmarks): a worker does not inherit the loader
+      // hooks, so a small bootstrap registers tsx in the worker before importing the worker module.
+      const worker = new URL('./compaction-worker.ts', import.meta.url).href;
+      const tsx = import.meta.resolve('tsx/esm/api');
+      w = new Worker(`import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(worker)}); })`, { eval: true });
+    } else {
+      w = new Worker(new URL('./compaction-worker.js', import.meta.url));
+    }
+    // A forgotten close() must not keep the process alive.
+    w.unref();
+    const failAll = (err: unknown): void => {
+      const waiters = [...this.workerWaiters.values()];
+      this.workerWaiters.clear();
+      for (const x of waiters) x.reject(err);
+    };
+    w.on('message', (reply: CompactionReply) => {
+      const waiter = this.workerWaiters.get(reply.id);
+      if (waiter === undefined) return;
+      this.workerWaiters.delete(reply.id);
+      waiter.resolve(reply);
+    });
+    w.on('error', (err: Error) => {
+      if (this.worker === w) this.worker = undefined;
+      failAll(new WorkerFailed(`compaction worker failed: ${err.message}`));
+    });
+    w.on('exit', () => {
+      if (this.worker === w) this.worker = undefined;
+      failAll(this.closing ? new JobCancelled('engine closing') : new WorkerFailed('compaction worker exited'));
+    });
+    return w;
   }
 
   private async logAndInstall(edit: VersionEdit): Promise<void> {
@@ -517,7 +674,10 @@ export class LsmEngine implements Engine {
   private async doClose(): Promise<void> {
     if (this.closed) return;
     this.closing = true;
+    // A running worker compaction is abandoned: its outputs are not in the manifest and the next open deletes them.
+    if (this.worker !== undefined) await this.worker.terminate();
     await this.chain;
+    if (this.inflight !== undefined) await this.inflight;
     let failure: unknown;
     try {
       await this.wal.close();
@@ -541,6 +701,7 @@ export class LsmEngine implements Engine {
     this.closing = true;
     this.closed = true;
     this.wal.abandon();
+    void this.worker?.terminate();
   }
 
   private checkOpen(): void {

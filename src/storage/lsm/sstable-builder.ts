@@ -46,6 +46,8 @@ export class SstableBuilder {
   private lastSeq = 0;
   private smallest: string | undefined = undefined;
   private blocks = 0;
+  /** Blocks to store uncompressed without trying, after LZ4 failed to shrink one. */
+  private skipCompression = 0;
   entries = 0;
 
   constructor(
@@ -77,7 +79,7 @@ export class SstableBuilder {
     if (this.data.entries === 0) return;
     const raw = this.data.finish();
     const offset = this.offset + this.out.len;
-    const size = this.writeBlock(raw, this.opts.compression === 'lz4');
+    const size = this.writeBlock(raw, this.opts.compression === 'lz4' && this.skipCompression-- <= 0);
     this.data.reset();
     // Index entry: the block's last key and seq; value = varint offset, varint payload size.
     const handle = new ByteWriter(16);
@@ -97,6 +99,11 @@ export class SstableBuilder {
       if (c.length <= raw.length - (raw.length >>> 3)) {
         payload = c;
         codec = Codec.lz4;
+        this.skipCompression = 0;
+      } else {
+        // Incompressible data (random or already compressed values) tends to come in runs: sample only
+        // every 8th block until one compresses again, instead of paying LZ4 for nothing on every block.
+        this.skipCompression = 7;
       }
     }
     this.out.bytes(payload);
