@@ -107,3 +107,14 @@ test('unknown workloads and distributions are refused clearly', async () => {
   await assert.rejects(runBenchmark({ url: 'postgres://127.0.0.1:1/x', workload: 'nope', quiet: true }), /unknown workload "nope"/);
   await assert.rejects(runBenchmark({ url: 'postgres://127.0.0.1:1/x', distribution: 'gauss', quiet: true }), /unknown distribution/);
 });
+
+test('every workload runs against the embedded engine (the default)', async () => {
+  let table = '';
+  const report = await runBenchmark({ duration: 0.5, warmup: 0.2, rows: 300, clients: 2, quiet: true, out: (t) => (table += t) });
+  assert.match(report.info.target, /^embedded/);
+  checkReport(
+    report,
+    WORKLOADS.map((w) => w.name),
+  );
+  assert.match(table, /tpcb\s+\d+/);
+});
