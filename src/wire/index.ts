@@ -19,3 +19,4 @@ export {
   scramVerifier,
   scramMechanism,
 } from './password-auth.ts';
+export { CopyRowParser, formatCopyRow, type CopyFormatOptions, type CopyRow } from './copy-format.ts';
