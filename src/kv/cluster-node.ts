@@ -1,0 +1,457 @@
+/**
+ * ClusterNode: one NextDB node of one Raft group — a RaftNode, the
+ * ReplicatedEngine it drives, and (while this node leads) a TxnManager.
+ *
+ *   step(msg) / tick() ──► RaftNode ──► Ready loop (one at a time):
+ *        1. propose buffered writes of the ReplicatedEngine
+ *        2. persist snapshot / entries / hard state (RaftLogStore), await sync
+ *        3. send messages
+ *        4. install snapshot, apply committed entries, serve read states
+ *        5. advance; start leading / compact the log when due
+ *
+ * Leadership (all transitions happen synchronously right after the RaftNode
+ * call that caused them, before any other work):
+ * - Won term T: the node writes nothing until it has applied its term-start
+ *   no-op (every entry committed before T is then applied). Then the
+ *   ReplicatedEngine starts leading and a fresh TxnManager opens over a
+ *   LeaderTermEngine view; MVCC recovery finishes transactions whose
+ *   records the old leader committed and treats its other intents as
+ *   orphans. Until the manager is open, requests get a retryable 40001.
+ * - Lost term T: the ReplicatedEngine drops its overlay and rejects pending
+ *   syncs (40001 certainly-not-committed / 40003 unknown), the view fences,
+ *   the manager closes (its live transactions abort; ClusterTxn reports
+ *   40001), pending linearizable-read barriers are rejected.
+ *
+ * Reads: `begin()` first runs a ReadIndex (or lease, when the Raft config
+ * enables lease reads) barrier, so every transaction — in particular a
+ * read-only one, which never goes through the log — sees every write
+ * acknowledged before it began. `staleSnapshot()` serves the replica's
+ * applied state on any node without that round trip.
+ *
+ * Everything is deterministic: time is `tick()`, randomness is the injected
+ * Prng, the HLC reads the injected Clock, messages leave through `send` and
+ * all I/O goes through the injected Engine — one process can run N nodes.
+ *
+ * Limits: one Raft group; no forwarding (a non-leader answers NotLeaderError
+ * naming the leader); membership changes are the RaftNode's
+ * (`proposeConfChange`) and are not yet driven from here.
+ */
+
+import { NotLeaderError } from '../raft/errors.ts';
+import { bootstrapState, joiningState, RaftNode, type RaftConfig } from '../raft/raft-node.ts';
+import type { GroupId, Message, NodeId, RaftInitialState, Role } from '../raft/types.ts';
+import { NONE } from '../raft/types.ts';
+import type { Engine, Snapshot } from '../storage/engine.ts';
+import type { Txn, TxnOptions } from '../txn/api.ts';
+import { openTxnManager, type MvccTxnManager } from '../txn/index.ts';
+import { assert } from '../util/assert.ts';
+import type { Clock } from '../util/clock.ts';
+import { NextDbError, SqlState } from '../util/errors.ts';
+import type { Prng } from '../util/prng.ts';
+import { ClusterTxn } from './cluster-txn.ts';
+import { LeaderTermEngine } from './leader-term-engine.ts';
+import { Overlay } from './overlay.ts';
+import { RaftLogStore } from './raft-log-store.ts';
+import { MergedSnapshot, ReplicatedEngine } from './replicated-engine.ts';
+
+/** Default: take a state-machine snapshot and truncate the log every this many applied entries. */
+export const COMPACT_AFTER_ENTRIES = 10_000;
+
+export interface ClusterNodeOptions {
+  readonly id: NodeId;
+  /** Raft group id (default 1). */
+  readonly group?: GroupId;
+  /** The node's local engine: Raft log, hard state and the applied state machine. */
+  readonly local: Engine;
+  readonly prng: Prng;
+  /** Clock of the MVCC layer's HLC. */
+  readonly clock: Clock;
+  /** Hands a message to the transport; must not call back into this node synchronously. */
+  readonly send: (m: Message) => void;
+  /** Voters of a brand-new group, used only when this node has no state yet; omit to join an existing group. */
+  readonly bootstrap?: readonly NodeId[];
+  readonly raft?: Omit<RaftConfig, 'id' | 'group' | 'prng'>;
+  readonly compactAfterEntries?: number;
+  readonly proposalBytesMax?: number;
+  /** Runs the Ready loop later (default: queueMicrotask). */
+  readonly schedule?: (fn: () => void) => void;
+  /** A failure of the Ready loop (storage error, assertion): the node stops. */
+  readonly onFatal?: (e: unknown) => void;
+}
+
+export interface ClusterNodeStatus {
+  readonly id: NodeId;
+  readonly group: GroupId;
+  readonly role: Role;
+  readonly term: number;
+  readonly leader: NodeId;
+  readonly commit: number;
+  readonly applied: number;
+  readonly lastIndex: number;
+  /** This node leads and its transaction manager is open. */
+  readonly serving: boolean;
+}
+
+interface ReadWaiter {
+  index: number;
+  readonly resolve: () => void;
+  readonly reject: (e: Error) => void;
+}
+
+export class ClusterNode {
+  readonly id: NodeId;
+  readonly group: GroupId;
+  readonly raft: RaftNode;
+  readonly engine: ReplicatedEngine;
+  private readonly local: Engine;
+  private readonly store: RaftLogStore;
+  private readonly clock: Clock;
+  private readonly send: (m: Message) => void;
+  private readonly schedule: (fn: () => void) => void;
+  private readonly onFatal: (e: unknown) => void;
+  private readonly compactAfterEntries: number;
+  private readonly leaseReads: boolean;
+
+  private running = false;
+  private again = false;
+  private dead = false;
+  /** Term this node leads (from the Raft core's point of view), and where that term began. */
+  private leaderTerm: number | undefined;
+  private termStartIndex = 0;
+  private manager: { readonly term: number; readonly mgr: MvccTxnManager } | undefined;
+  private nextCtx = 1;
+  private readonly reads = new Map<number, ReadWaiter>();
+  private lastCompacted: number;
+  private readonly lossListeners: ((term: number) => void)[] = [];
+
+  private constructor(options: ClusterNodeOptions, store: RaftLogStore, engine: ReplicatedEngine, raft: RaftNode, snapshotIndex: number) {
+    this.id = options.id;
+    this.group = options.group ?? 1;
+    this.local = options.local;
+    this.store = store;
+    this.engine = engine;
+    this.raft = raft;
+    this.clock = options.clock;
+    this.send = options.send;
+    this.schedule = options.schedule ?? queueMicrotask;
+    this.onFatal = options.onFatal ?? ((e) => queueMicrotask(() => { throw e; }));
+    this.compactAfterEntries = options.compactAfterEntries ?? COMPACT_AFTER_ENTRIES;
+    this.leaseReads = options.raft?.leaseReads ?? false;
+    this.lastCompacted = snapshotIndex;
+    engine.onWork = () => this.kick();
+  }
+
+  /**
+   * Opens the node from its local engine: restores the Raft state, installs
+   * a persisted-but-uninstalled snapshot, or bootstraps / joins when the
+   * engine holds nothing for this group yet.
+   */
+  static async open(options: ClusterNodeOptions): Promise<ClusterNode> {
+    const group = options.group ?? 1;
+    const store = new RaftLogStore(options.local, group);
+    const loaded = store.load();
+    const engine = new ReplicatedEngine({
+      group,
+      node: options.id,
+      local: options.local,
+      ...(options.proposalBytesMax === undefined ? {} : { proposalBytesMax: options.proposalBytesMax }),
+    });
+    let init: RaftInitialState;
+    if (loaded.exists) {
+      init = loaded.initial;
+      if (engine.appliedIndex < init.snapshot.meta.index) engine.installSnapshot(init.snapshot);
+      init = { ...init, applied: Math.min(engine.appliedIndex, init.hardState.commit) };
+    } else {
+      init = options.bootstrap === undefined ? joiningState() : bootstrapState(options.bootstrap);
+      // The initial state is durable before the node says anything to anyone.
+      store.saveReady({
+        softState: { role: 'follower', leader: NONE, term: init.hardState.term },
+        hardState: init.hardState,
+        entries: init.entries,
+        snapshot: undefined,
+        messages: [],
+        committedEntries: [],
+        readStates: [],
+      });
+      await options.local.sync();
+      init = { ...init, applied: 0 };
+    }
+    assert(engine.appliedIndex >= init.snapshot.meta.index, 'cluster node: state machine behind its snapshot after open');
+    const raft = new RaftNode({ ...options.raft, id: options.id, group, prng: options.prng }, init);
+    const node = new ClusterNode(options, store, engine, raft, init.snapshot.meta.index);
+    node.kick(); // committed entries not applied before the restart
+    return node;
+  }
+
+  // ───────────────────────── inputs ─────────────────────────
+
+  step(m: Message): void {
+    if (this.dead) return;
+    this.raft.step(m);
+    this.observeRole();
+    this.kick();
+  }
+
+  tick(): void {
+    if (this.dead) return;
+    this.raft.tick();
+    this.observeRole();
+    this.kick();
+  }
+
+  /** Starts an election now (tests, operators). */
+  campaign(): void {
+    if (this.dead) return;
+    this.raft.campaign();
+    this.observeRole();
+    this.kick();
+  }
+
+  /** Hands leadership to `to` (clean shutdown, rebalancing). */
+  transferLeadership(to: NodeId): void {
+    this.raft.transferLeadership(to);
+    this.kick();
+  }
+
+  // ───────────────────────── queries ─────────────────────────
+
+  status(): ClusterNodeStatus {
+    const s = this.raft.status();
+    return {
+      id: this.id,
+      group: this.group,
+      role: s.role,
+      term: s.term,
+      leader: s.leader,
+      commit: s.commit,
+      applied: this.engine.appliedIndex,
+      lastIndex: s.lastIndex,
+      serving: this.manager !== undefined,
+    };
+  }
+
+  /** Called with the term each time this node loses leadership (after its manager was closed). */
+  onLeadershipLost(listener: (term: number) => void): void {
+    this.lossListeners.push(listener);
+  }
+
+  /** True while the node is stopped by kill() / close() or a fatal error. */
+  get isDead(): boolean {
+    return this.dead;
+  }
+
+  /**
+   * The transaction manager of the current term (leader only), for callers
+   * that need more than `begin` (GC, stats). Throws like `begin` otherwise.
+   */
+  txnManager(): MvccTxnManager {
+    return this.requireServing().mgr;
+  }
+
+  // ───────────────────────── transactions and reads ─────────────────────────
+
+  /**
+   * Begins a transaction on the leader after a linearizability barrier.
+   * Throws NotLeaderError (40001, naming the leader) on other nodes, and a
+   * retryable 40001 while a new leader is still opening its manager.
+   */
+  async begin(options: TxnOptions = {}): Promise<Txn> {
+    const { term } = this.requireServing();
+    await this.readBarrier();
+    const m = this.requireServing();
+    if (m.term !== term) throw this.leadershipMoved();
+    return new ClusterTxn(m.mgr.begin(options), term, {
+      group: this.group,
+      node: this.id,
+      leads: (t) => this.manager?.term === t && !this.dead,
+      leaderHint: () => this.raft.softState().leader,
+    });
+  }
+
+  /**
+   * Resolves once a quorum confirmed this node still leads and the state
+   * machine applied everything committed when the barrier was asked for.
+   */
+  readBarrier(): Promise<void> {
+    if (this.dead) return Promise.reject(this.stopped());
+    const ctx = this.nextCtx++;
+    return new Promise<void>((resolve, reject) => {
+      this.reads.set(ctx, { index: -1, resolve, reject });
+      try {
+        if (this.leaseReads) this.raft.leaseRead(ctx);
+        else this.raft.readIndex(ctx);
+      } catch (e) {
+        this.reads.delete(ctx);
+        reject(e instanceof Error ? e : new Error(String(e)));
+        return;
+      }
+      this.kick();
+    });
+  }
+
+  /** A point-in-time view of this replica's applied state (stale reads, any node). */
+  staleSnapshot(): Snapshot {
+    return new MergedSnapshot(new Overlay().clone(), this.local.snapshot());
+  }
+
+  // ───────────────────────── lifecycle ─────────────────────────
+
+  /** Stops at once, as a crash would: nothing more is persisted or sent. */
+  kill(): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.loseLeadership(NONE);
+    void this.engine.close();
+  }
+
+  /** Stops cleanly: lets a running Ready iteration finish its persistence, then stops. The local engine stays open. */
+  async close(): Promise<void> {
+    this.kill();
+    await this.local.sync();
+  }
+
+  // ───────────────────────── the Ready loop ─────────────────────────
+
+  private kick(): void {
+    if (this.dead) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    this.schedule(() => void this.runLoop());
+  }
+
+  private async runLoop(): Promise<void> {
+    try {
+      do {
+        this.again = false;
+        await this.drainReady();
+      } while (this.again && !this.dead);
+    } catch (e) {
+      if (!this.dead) {
+        this.kill();
+        this.onFatal(e);
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async drainReady(): Promise<void> {
+    for (;;) {
+      if (this.dead) return;
+      this.engine.proposePending();
+      this.observeRole();
+      if (!this.raft.hasReady()) return;
+      const rd = this.raft.ready();
+      if (this.store.saveReady(rd)) await this.local.sync();
+      if (this.dead) return;
+      for (const m of rd.messages) this.send(m);
+      if (rd.snapshot !== undefined) {
+        this.engine.installSnapshot(rd.snapshot);
+        this.lastCompacted = Math.max(this.lastCompacted, rd.snapshot.meta.index);
+      }
+      for (const e of rd.committedEntries) {
+        if (e.index > this.engine.appliedIndex) this.engine.applyEntry(e);
+      }
+      for (const rs of rd.readStates) {
+        const w = this.reads.get(rs.ctx);
+        if (w !== undefined) w.index = rs.index;
+      }
+      this.raft.advance(rd);
+      this.observeRole();
+      this.afterApply();
+    }
+  }
+
+  private afterApply(): void {
+    const applied = this.engine.appliedIndex;
+    for (const [ctx, w] of this.reads) {
+      if (w.index >= 0 && w.index <= applied) {
+        this.reads.delete(ctx);
+        w.resolve();
+      }
+    }
+    const term = this.leaderTerm;
+    if (term !== undefined && !this.engine.isLeading && applied >= this.termStartIndex) {
+      this.engine.startLeading(term, (data) => this.raft.propose(data));
+      this.openManager(term);
+    }
+    // A snapshot received while this Ready was being persisted may already
+    // have replaced the log past `applied`; it is installed by the next Ready.
+    const snapIndex = this.raft.latestSnapshot().meta.index;
+    if (applied > snapIndex && applied - Math.max(this.lastCompacted, snapIndex) >= this.compactAfterEntries) {
+      const snap = this.raft.compact(applied, this.engine.snapshotData());
+      this.store.saveCompaction(snap);
+      this.lastCompacted = applied;
+    }
+  }
+
+  private openManager(term: number): void {
+    const view = new LeaderTermEngine(this.engine, term);
+    openTxnManager(view, { clock: this.clock }).then(
+      (mgr) => {
+        if (this.dead || this.leaderTerm !== term || !this.engine.isLeading) {
+          void mgr.close().catch(() => undefined);
+          return;
+        }
+        this.manager = { term, mgr };
+      },
+      (e: unknown) => {
+        // Losing the term while opening rejects the manager's sync; anything else is a bug.
+        if (this.leaderTerm === term && !this.dead) {
+          this.kill();
+          this.onFatal(e);
+        }
+      },
+    );
+  }
+
+  /** Reacts to role changes of the Raft core; called after every input. */
+  private observeRole(): void {
+    const ss = this.raft.softState();
+    if (this.leaderTerm !== undefined && (ss.role !== 'leader' || ss.term !== this.leaderTerm)) this.loseLeadership(ss.leader);
+    if (ss.role === 'leader' && this.leaderTerm === undefined) {
+      this.leaderTerm = ss.term;
+      this.termStartIndex = this.raft.status().lastIndex; // the no-op of the new term
+    }
+    if (ss.role !== 'leader') this.engine.setLeaderHint(ss.leader);
+  }
+
+  private loseLeadership(newLeader: NodeId): void {
+    const term = this.leaderTerm;
+    this.leaderTerm = undefined;
+    if (term === undefined) return;
+    this.engine.stopLeading(newLeader); // fences the manager's view before the manager aborts anything
+    const m = this.manager;
+    this.manager = undefined;
+    if (m !== undefined) void m.mgr.close().catch(() => undefined);
+    const reads = [...this.reads.values()];
+    this.reads.clear();
+    const err = this.dead ? this.stopped() : new NotLeaderError(this.group, this.id, newLeader);
+    for (const w of reads) w.reject(err);
+    for (const l of this.lossListeners) l(term);
+  }
+
+  private requireServing(): { readonly term: number; readonly mgr: MvccTxnManager } {
+    if (this.dead) throw this.stopped();
+    const m = this.manager;
+    if (m !== undefined) return m;
+    const ss = this.raft.softState();
+    if (ss.role !== 'leader') throw new NotLeaderError(this.group, this.id, ss.leader);
+    throw new NextDbError(SqlState.serializationFailure, `node ${this.id} just became the leader of raft group ${this.group} and is still catching up; retry shortly`, {
+      hint: 'retry in a moment',
+    });
+  }
+
+  private leadershipMoved(): NextDbError {
+    return new NextDbError(SqlState.serializationFailure, `leadership of raft group ${this.group} moved away from node ${this.id}; retry the transaction`, {
+      hint: 'retry on the new leader',
+    });
+  }
+
+  private stopped(): NextDbError {
+    return new NextDbError(SqlState.adminShutdown, `node ${this.id} is stopped`);
+  }
+}
