@@ -395,6 +395,7 @@ export class MvccTxn implements Txn {
       engine.write(batch);
       this.finish('committed');
     }
+    this.mgr.noteCommit();
   }
 
   async rollback(): Promise<void> {

@@ -56,6 +56,11 @@ export interface TxnManagerOptions {
   readonly clock?: Clock;
   /** Versions younger than this stay readable even when no transaction needs them (default 0). */
   readonly gcRetentionMs?: number;
+  /**
+   * Run GC in the background after this many write commits (default 4096;
+   * 0: only when `gc()` is called).
+   */
+  readonly gcEveryCommits?: number;
 }
 
 export interface GcStats {
@@ -85,12 +90,17 @@ export class MvccTxnManager implements TxnManager {
   private seq = 0;
   private ceiling: Timestamp = 0;
   private closed = false;
+  private commitsSinceGc = 0;
+  private gcRunning: Promise<GcStats> | undefined;
+  /** The last error of a background GC run, for diagnostics (GC failing never fails a commit). */
+  lastGcError: unknown;
 
   private constructor(
     readonly engine: Engine,
     readonly boot: number,
     clock: Clock,
     private readonly gcRetentionMs: number,
+    private readonly gcEveryCommits: number,
   ) {
     this.hlc = new Hlc(clock);
     this.bootBase = boot * TWO_32;
@@ -119,7 +129,7 @@ export class MvccTxnManager implements TxnManager {
     const bootBuf = Buffer.allocUnsafe(4);
     bootBuf.writeUInt32BE(boot, 0);
     engine.put(BOOT_KEY, bootBuf);
-    const m = new MvccTxnManager(engine, boot, options.clock ?? systemClock, options.gcRetentionMs ?? 0);
+    const m = new MvccTxnManager(engine, boot, options.clock ?? systemClock, options.gcRetentionMs ?? 0, options.gcEveryCommits ?? 4096);
     const ceilingRaw = engine.get(HLC_CEILING_KEY);
     if (ceilingRaw !== undefined) m.hlc.update(readU64(ceilingRaw, 0));
     m.now(); // persists a fresh ceiling
@@ -202,6 +212,19 @@ export class MvccTxnManager implements TxnManager {
     }
   }
 
+  /** Called after every write commit; starts a background GC run every `gcEveryCommits`. */
+  noteCommit(): void {
+    if (this.gcEveryCommits <= 0 || ++this.commitsSinceGc < this.gcEveryCommits || this.gcRunning !== undefined || this.closed) return;
+    this.gcRunning = this.gc();
+    this.gcRunning.then(
+      () => (this.gcRunning = undefined),
+      (e: unknown) => {
+        this.lastGcError = e;
+        this.gcRunning = undefined;
+      },
+    );
+  }
+
   /** The oldest timestamp any live transaction (or the retention window) may still read at. */
   horizon(): Timestamp {
     let h = this.hlc.now() - Math.floor(this.gcRetentionMs * LOGICAL_PER_MS);
@@ -219,6 +242,7 @@ export class MvccTxnManager implements TxnManager {
    */
   async gc(): Promise<GcStats> {
     if (this.closed) throw managerClosed();
+    this.commitsSinceGc = 0;
     const horizon = this.horizon();
     let versionsRemoved = 0;
     let headsRemoved = 0;
@@ -306,6 +330,7 @@ export class MvccTxnManager implements TxnManager {
     if (this.closed) return;
     this.closed = true;
     for (const t of [...this.live.values()]) t.abortFromManager();
+    if (this.gcRunning !== undefined) await this.gcRunning.catch(() => undefined);
     await this.engine.sync();
   }
 

@@ -358,3 +358,17 @@ test('serializable read refresh is conservative: an overwritten read fails the c
   assert.match(err.message, /key "x" that this transaction read was written by transaction/);
   await m.close();
 });
+
+test('background gc runs every gcEveryCommits write commits', async () => {
+  const m = await openTxnManager(new MemoryEngine(), { clock: new ManualClock(1_000), gcEveryCommits: 10 });
+  for (let i = 0; i < 95; i++) await seed(m, { k: `v${i}` });
+  await new Promise((r) => setImmediate(r));
+  const keys = m.engine.stats()['keys']!;
+  // Without GC: 2 meta keys + head + 94 history versions.
+  assert.ok(keys < 20, `${keys} keys left; background GC did not run`);
+  assert.equal(m.lastGcError, undefined);
+  const r = m.begin();
+  assert.equal(str(await r.get(b('k'))), 'v94');
+  await r.commit();
+  await m.close();
+});
