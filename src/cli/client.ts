@@ -19,7 +19,8 @@
  * (prompt, history in ~/.nextdb_history or $NEXTDB_HISTORY, Ctrl+C cancels
  * the running query or clears the line, Ctrl+D quits); otherwise the
  * script is read from -c/-f arguments or stdin and the first error stops
- * it, like `psql -v ON_ERROR_STOP=1`.
+ * it, like `psql -v ON_ERROR_STOP=1`. A password comes from $PGPASSWORD, else
+ * from a prompt on the terminal when the server asks for one.
  *
  * Exit codes (psql's): 0 success, 1 a -c command failed or bad usage,
  * 2 the connection failed, 3 a script (-f or stdin) stopped at an error.
@@ -231,6 +232,7 @@ async function interactive(session: ClientSession, io: Io): Promise<void> {
     io.out('\n');
     prompt();
   });
+  session.promptActive = true;
   io.out(`nextdb client ${VERSION} (server ${session.serverVersion})\nType "\\?" for help.\n\n`);
   prompt();
   let quit = false;
@@ -287,6 +289,9 @@ class ClientSession {
   private sql: postgres.Sql | undefined;
   private running: { cancel(): void } | undefined;
   private timing = false;
+  private cachedPassword: string | undefined;
+  /** Set while readline owns the terminal: no raw-mode password prompt then. */
+  promptActive = false;
   database: string;
   private readonly params: ConnParams;
   private readonly io: Io;
@@ -295,6 +300,17 @@ class ClientSession {
     this.params = params;
     this.io = io;
     this.database = params.database;
+  }
+
+  /** The password: $PGPASSWORD, else asked once on the terminal (and reused by \c). */
+  private async password(): Promise<string> {
+    const env = process.env['PGPASSWORD'];
+    if (env !== undefined) return env;
+    if (this.cachedPassword === undefined) {
+      if (!process.stdin.isTTY || this.promptActive) return '';
+      this.cachedPassword = await readHidden(`Password for user ${this.params.user}: `);
+    }
+    return this.cachedPassword;
   }
 
   get serverVersion(): string {
@@ -312,7 +328,8 @@ class ClientSession {
       port: this.params.port,
       user: this.params.user,
       database,
-      pass: process.env['PGPASSWORD'] ?? '',
+      // Asked only when the server wants a password; psql's rule: $PGPASSWORD, else a prompt on a terminal.
+      pass: () => this.password(),
       max: 1,
       fetch_types: false,
       prepare: false,
@@ -495,6 +512,34 @@ class ClientSession {
       return 'error';
     }
   }
+}
+
+/** Reads a line from the terminal without echoing it (a password). */
+function readHidden(prompt: string): Promise<string> {
+  const stdin = process.stdin;
+  process.stderr.write(prompt);
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const finish = (err?: Error): void => {
+      stdin.off('data', onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+      process.stderr.write('\n');
+      if (err === undefined) resolve(text);
+      else reject(err);
+    };
+    const onData = (d: Buffer): void => {
+      for (const ch of d.toString('utf8')) {
+        if (ch === '\r' || ch === '\n' || ch === '\u0004') return finish();
+        if (ch === '\u0003') return finish(new Error('password prompt cancelled'));
+        if (ch === '\u007f' || ch === '\b') text = text.slice(0, -1);
+        else text += ch;
+      }
+    };
+    stdin.setRawMode(true);
+    stdin.resume();
+    stdin.on('data', onData);
+  });
 }
 
 /** The command tag psql prints: "INSERT 0 3", "UPDATE 2", "CREATE TABLE". */

@@ -179,6 +179,16 @@ test('client: session state, \\timing, \\c and COPY TO STDOUT', { skip }, async 
   assert.match(out, /You are now connected to database "other" as user "postgres"\.\n current_database \n------------------\n other\n\(1 row\)\n\n1\tx\n2\t\\N\n$/);
 });
 
+test('client: password from $PGPASSWORD; none on a pipe fails cleanly', { skip }, async () => {
+  assert.equal((await client(['-c', "create role pwuser login password 'secret'"])).code, 0);
+  const ok = await client(['-U', 'pwuser', '-d', 'postgres', '-c', 'select current_user'], '', { PGPASSWORD: 'secret' });
+  assert.equal(ok.stderr, '');
+  assert.match(ok.stdout, /\n pwuser\n\(1 row\)/);
+  const none = await client(['-U', 'pwuser', '-d', 'postgres', '-c', 'select 1']);
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /password authentication failed for user "pwuser"/);
+});
+
 test('client: interactive session through a pseudo-terminal', { skip: skip ?? (existsSync('/usr/bin/script') ? undefined : 'no script(1) for a pseudo-terminal') }, async () => {
   const history = join(work, 'interactive-history');
   const cmd = [process.execPath, '--import', 'tsx', CLI, 'client', `127.0.0.1:${pg!.port}`].map((a) => `'${a}'`).join(' ');
@@ -203,10 +213,21 @@ test('client: interactive session through a pseudo-terminal', { skip: skip ?? (e
     await new Promise((r) => setTimeout(r, 700));
     child.stdin.write('\x03');
     await waitFor(/ERROR: {2}canceling statement due to user request/, 'the cancelled query');
+    child.stdin.write('\\c\n');
+    await waitFor(/You are now connected to database "postgres" as user "postgres"\./, 'the reconnect');
     child.stdin.write('\\q\n');
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     assert.equal(code, 0);
-    assert.deepEqual(readFileSync(history, 'utf8').split('\n').filter((l) => l !== ''), ['select 6 *', '7 as product;', 'select pg_sleep(30);', '\\q']);
+    // A password prompt on the terminal when the server asks for one.
+    const pw = spawn('script', ['-q', '-e', '-c', `${cmd} -U pwuser -d postgres -c 'select current_user'`, '/dev/null'], { cwd: ROOT, env: { ...process.env, NEXTDB_HISTORY: history } });
+    screen = '';
+    pw.stdout.on('data', (d: Buffer) => (screen += d.toString()));
+    await waitFor(/Password for user pwuser: $/, 'the password prompt');
+    pw.stdin.write('secret\r');
+    await waitFor(/ pwuser\r?\n\(1 row\)/, 'the query as pwuser');
+    assert.ok(!screen.includes('secret'), 'the password is not echoed');
+    assert.equal(await new Promise<number | null>((resolve) => pw.on('close', resolve)), 0);
+    assert.deepEqual(readFileSync(history, 'utf8').split('\n').filter((l) => l !== ''), ['select 6 *', '7 as product;', 'select pg_sleep(30);', '\\c', '\\q']);
   } finally {
     clearTimeout(timer);
     child.kill('SIGKILL');

@@ -1,10 +1,11 @@
 // A throw-away PostgreSQL 15 server for client tests: a temp data directory
 // owned by the `postgres` user (PostgreSQL refuses to run as root), a port
-// from 15600-15609 on 127.0.0.1, trust authentication, fsync off. `stop()`
+// from 15600-15609 on 127.0.0.1, trust authentication (except the role
+// `pwuser`, which must log in with SCRAM-SHA-256 once a test creates it), fsync off. `stop()`
 // shuts it down and removes the directory. `available()` says why the tests
 // must be skipped when the binaries or the user are missing.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, chownSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, chownSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -54,6 +55,8 @@ export async function startPg(): Promise<PgServer> {
     }
     const data = join(dir, 'data');
     run('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8', '-N']);
+    const hba = join(data, 'pg_hba.conf');
+    writeFileSync(hba, `host all pwuser 127.0.0.1/32 scram-sha-256\n${readFileSync(hba, 'utf8')}`);
     for (let port = PORT_FIRST; port <= PORT_LAST; port++) {
       if (!(await portFree(port))) continue;
       try {
