@@ -244,81 +244,71 @@ export class MvccTxnManager implements TxnManager {
     if (this.closed) throw managerClosed();
     this.commitsSinceGc = 0;
     const horizon = this.horizon();
-    let versionsRemoved = 0;
-    let headsRemoved = 0;
 
     // History: per user key, newest first. A version at or below the horizon
     // is needed only if it is the newest such (the head is newer than the horizon).
-    let from: Buffer = HISTORY_SPACE_START;
     let currentUser: Buffer | undefined;
     let haveVisibleAtHorizon = false;
-    for (;;) {
-      const dels: Buffer[] = [];
-      let resumeAt: Buffer | undefined;
-      const it = this.engine.iterator({ gte: from, lt: HISTORY_SPACE_END });
-      try {
-        for (; it.valid(); it.next()) {
-          if (dels.length >= GC_BATCH_KEYS_MAX) {
-            resumeAt = Buffer.from(it.key());
-            break;
-          }
-          const { userKey, ts } = decodeHistoryKey(it.key());
-          if (currentUser === undefined || !currentUser.equals(userKey)) {
-            currentUser = userKey;
-            const head = this.engine.get(headKey(userKey));
-            const h = head === undefined ? undefined : decodeHead(head);
-            haveVisibleAtHorizon = h === undefined || h.committedTs === 0 || h.committedTs <= horizon;
-          }
-          if (ts > horizon) continue;
-          if (!haveVisibleAtHorizon) {
-            haveVisibleAtHorizon = true;
-            continue;
-          }
-          dels.push(Buffer.from(it.key()));
+    const versionsRemoved = await this.sweep(
+      HISTORY_SPACE_START,
+      HISTORY_SPACE_END,
+      (key, _value, batch) => {
+        const { userKey, ts } = decodeHistoryKey(key);
+        if (currentUser === undefined || !currentUser.equals(userKey)) {
+          currentUser = userKey;
+          const head = this.engine.get(headKey(userKey));
+          const h = head === undefined ? undefined : decodeHead(head);
+          haveVisibleAtHorizon = h === undefined || h.committedTs === 0 || h.committedTs <= horizon;
         }
-      } finally {
-        it.close();
-      }
-      if (dels.length > 0) {
-        const batch = new WriteBatch();
-        for (const k of dels) batch.delete(k);
-        this.engine.write(batch);
-        versionsRemoved += dels.length;
-      }
-      if (resumeAt === undefined) break;
-      from = resumeAt;
-      currentUser = undefined; // the head may change while we yield; re-read it (keeping more is safe)
-      await Promise.resolve(); // let other work run between batches
-    }
+        if (ts > horizon) return;
+        if (!haveVisibleAtHorizon) haveVisibleAtHorizon = true;
+        else batch.delete(key);
+      },
+      // The head may change while GC yields; re-read it (keeping more is safe).
+      () => (currentUser = undefined),
+    );
 
     // Heads: tombstones at or below the horizon go (keeping any intent).
-    from = HEAD_SPACE_START;
+    const headsRemoved = await this.sweep(HEAD_SPACE_START, HEAD_SPACE_END, (key, value, batch) => {
+      const h = decodeHead(value);
+      if (h.committedTs === 0 || h.committedValue !== undefined || h.committedTs > horizon) return;
+      const next = encodeHead({ ...h, committedTs: 0, committedTxn: 0, committedValue: undefined });
+      if (next === undefined) batch.delete(key);
+      else batch.put(key, next);
+    });
+    return { horizon, versionsRemoved, headsRemoved };
+  }
+
+  /**
+   * Walks [gte, lt) calling `visit`, which adds what to change to a batch;
+   * writes the batch every GC_BATCH_KEYS_MAX changes (never while an
+   * iterator is open) and yields between batches. Returns the change count.
+   */
+  private async sweep(gte: Buffer, lt: Buffer, visit: (key: Buffer, value: Buffer, batch: WriteBatch) => void, onResume?: () => void): Promise<number> {
+    let changes = 0;
+    let from = gte;
     for (;;) {
       const batch = new WriteBatch();
       let resumeAt: Buffer | undefined;
-      const it = this.engine.iterator({ gte: from, lt: HEAD_SPACE_END });
+      const it = this.engine.iterator({ gte: from, lt });
       try {
         for (; it.valid(); it.next()) {
           if (batch.length >= GC_BATCH_KEYS_MAX) {
             resumeAt = Buffer.from(it.key());
             break;
           }
-          const h = decodeHead(it.value());
-          if (h.committedTs === 0 || h.committedValue !== undefined || h.committedTs > horizon) continue;
-          const next = encodeHead({ ...h, committedTs: 0, committedTxn: 0, committedValue: undefined });
-          if (next === undefined) batch.delete(it.key());
-          else batch.put(it.key(), next);
-          headsRemoved++;
+          visit(it.key(), it.value(), batch);
         }
       } finally {
         it.close();
       }
       if (batch.length > 0) this.engine.write(batch);
-      if (resumeAt === undefined) break;
+      changes += batch.length;
+      if (resumeAt === undefined) return changes;
       from = resumeAt;
-      await Promise.resolve();
+      onResume?.();
+      await Promise.resolve(); // let other work run between batches
     }
-    return { horizon, versionsRemoved, headsRemoved };
   }
 
   stats(): { live: number; boot: number; lastCommitTs: Timestamp } {
