@@ -134,7 +134,9 @@ export class NextDbServer {
     socket.setNoDelay(true);
     socket.on('error', (err) => this.options.logger.debug({ err: err.message }, 'socket error'));
     socket.once('close', () => this.sockets.delete(socket));
-    if (this.stopping !== undefined) {
+    // Sockets that have not authenticated yet do not count against maxConnections; cap them too, so a
+    // flood of idle connections cannot exhaust memory (the authentication timeout reaps the rest).
+    if (this.stopping !== undefined || this.sockets.size > this.ctx.limits.maxConnections * 2 + 16) {
       socket.destroy();
       return;
     }
