@@ -290,6 +290,7 @@ class ClientSession {
   private running: { cancel(): void } | undefined;
   private timing = false;
   private cachedPassword: string | undefined;
+  private lastDescribeQuery = '';
   /** Set while readline owns the terminal: no raw-mode password prompt then. */
   promptActive = false;
   database: string;
@@ -343,8 +344,12 @@ class ClientSession {
       // An empty query opens the session (and brings the server's ParameterStatus) without running anything.
       await sql.unsafe('').simple();
     } catch (e) {
-      await sql.end({ timeout: 0 });
-      throw e;
+      // A plain ERROR (not FATAL) means the session is up and the server merely
+      // refused the empty query instead of answering EmptyQueryResponse.
+      if (!(isServerError(e) && e.severity === 'ERROR')) {
+        await sql.end({ timeout: 0 });
+        throw e;
+      }
     }
     const old = this.sql;
     this.sql = sql;
@@ -444,6 +449,7 @@ class ClientSession {
   private readonly runText = async (text: string): Promise<TextResult> => {
     const sql = this.sql;
     if (sql === undefined) throw new Error('not connected');
+    this.lastDescribeQuery = text;
     const res = (await sql.unsafe(text).simple().raw()) as unknown as RawResult;
     return {
       columns: (res.columns ?? []).map((c) => ({ name: c.name, type: c.type })),
@@ -508,7 +514,8 @@ class ClientSession {
       }
       return 'ok';
     } catch (e) {
-      this.printError(e, '', where);
+      // As psql does, a failing catalog query is shown with its own text under the caret.
+      this.printError(e, this.lastDescribeQuery, where);
       return 'error';
     }
   }
