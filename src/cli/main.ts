@@ -20,6 +20,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     .option('--config <file>', 'JSON config file (see docs/operating/server.md)')
     .option('--tls-cert <file>', 'TLS certificate (PEM); enables SSL with --tls-key')
     .option('--tls-key <file>', 'TLS private key (PEM)')
+    .option('--unix-socket-dir <dir>', 'also listen on DIR/.s.PGSQL.<port> (e.g. /var/run/postgresql, so `psql -p PORT` works without -h)')
     .option('--auth <method>', 'authentication for all clients: trust, password, md5, scram-sha-256 (default: trust on loopback, scram-sha-256 otherwise)')
     .option('--max-connections <n>', 'PostgreSQL connections at once (default 100)')
     .option('--idle-in-transaction-timeout <ms>', 'end sessions idle inside a transaction this long (default 0 = never)')

@@ -36,6 +36,7 @@ export interface ServerCliOptions {
   readonly config?: string;
   readonly tlsCert?: string;
   readonly tlsKey?: string;
+  readonly unixSocketDir?: string;
   readonly auth?: string;
   readonly maxConnections?: string;
   readonly idleInTransactionTimeout?: string;
@@ -93,10 +94,11 @@ export async function runServer(portArg: string | undefined, opts: ServerCliOpti
         authenticationTimeoutMs: config.authenticationTimeoutMs,
       },
       auth: { local: config.authLocal, remote: config.authRemote, superuserPassword: process.env.NEXTDB_SUPERUSER_PASSWORD },
+      unixSocketDir: config.unixSocketDir,
       engineDescription: config.memory ? 'memory' : `lsm ${resolve(config.data)}`,
     });
     const port = await opened.server.start();
-    logger.info({ host: config.host, port, data: config.memory ? null : resolve(config.data), tls: tls !== undefined, pid: process.pid }, `NextDB listening on ${config.host}:${port}`);
+    logger.info({ host: config.host, port, unixSocket: opened.server.unixSocketPath ?? null, data: config.memory ? null : resolve(config.data), tls: tls !== undefined, pid: process.pid }, `NextDB listening on ${config.host}:${port}`);
   } catch (err) {
     await closeAll(opened, logger);
     fail(`nextdb server: ${message(err)}`, err instanceof StartupFailure ? err.exitCode : 1);
@@ -151,6 +153,7 @@ async function loadConfig(portArg: string | undefined, opts: ServerCliOptions): 
     memory: opts.memory,
     tlsCert: opts.tlsCert,
     tlsKey: opts.tlsKey,
+    unixSocketDir: opts.unixSocketDir,
     authLocal: opts.auth as AuthMethod | undefined,
     authRemote: opts.auth as AuthMethod | undefined,
     maxConnections: opts.maxConnections === undefined ? undefined : Number(opts.maxConnections),

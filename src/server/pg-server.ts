@@ -23,6 +23,8 @@
 import net from 'node:net';
 import http from 'node:http';
 import tls from 'node:tls';
+import { existsSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { NextDbError, SqlState } from '../util/errors.ts';
 import type { Engine } from '../storage/engine.ts';
 import { defaultMaxMessageBytes } from '../wire/frontend-parser.ts';
@@ -51,6 +53,13 @@ export interface ServerOptions {
   readonly auth?: Partial<AuthConfig>;
   /** Shown on the admin page, e.g. 'memory' or the data directory. */
   readonly engineDescription?: string;
+  /**
+   * Also listen on the Unix-domain socket DIR/.s.PGSQL.<port>, where libpq
+   * looks when no host is given (`psql -p 8080`). Connections there count as
+   * local (auth.local). A stale socket file left by a dead server is replaced;
+   * one a live server answers on is an error.
+   */
+  readonly unixSocketDir?: string | undefined;
 }
 
 export const defaultLimits: ServerLimits = {
@@ -75,6 +84,8 @@ export class NextDbServer {
   private readonly ctx: ConnectionContext;
   private readonly startedAtMs = Date.now();
   private boundPort = 0;
+  private unixPath: string | undefined;
+  private unix: net.Server | undefined;
   private stopping: Promise<void> | undefined;
 
   constructor(private readonly options: ServerOptions) {
@@ -109,11 +120,16 @@ export class NextDbServer {
     return this.boundPort;
   }
 
+  /** Path of the Unix-domain socket, once listening on one. */
+  get unixSocketPath(): string | undefined {
+    return this.unixPath;
+  }
+
   /** Starts listening; rejects with a NextDbError naming the address when the port is taken. */
   start(): Promise<number> {
     const host = this.options.host ?? '127.0.0.1';
     const port = this.options.port ?? 8080;
-    return new Promise((resolve, reject) => {
+    return new Promise<number>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException): void => {
         const what = err.code === 'EADDRINUSE' ? 'is already in use' : err.code === 'EACCES' ? 'needs more privileges' : `failed (${err.message})`;
         reject(new NextDbError(SqlState.ioError, `cannot listen on ${host}:${port}: the port ${what}`, { cause: err }));
@@ -126,12 +142,43 @@ export class NextDbServer {
         this.boundPort = typeof addr === 'object' && addr !== null ? addr.port : port;
         resolve(this.boundPort);
       });
+    }).then(async (bound) => {
+      if (this.options.unixSocketDir !== undefined) await this.listenUnix(join(this.options.unixSocketDir, `.s.PGSQL.${bound}`));
+      return bound;
     });
   }
 
-  private accept(socket: net.Socket): void {
+  private async listenUnix(path: string): Promise<void> {
+    if (existsSync(path)) {
+      const alive = await new Promise<boolean>((resolve) => {
+        const probe = net.connect({ path }, () => {
+          probe.destroy();
+          resolve(true);
+        });
+        probe.once('error', () => resolve(false));
+      });
+      if (alive) {
+        await new Promise<void>((r) => this.net.close(() => r()));
+        throw new NextDbError(SqlState.ioError, `cannot listen on ${path}: another server is listening there`);
+      }
+      unlinkSync(path); // left behind by a server that died
+    }
+    const unix = net.createServer((socket) => this.accept(socket, true));
+    await new Promise<void>((resolve, reject) => {
+      unix.once('error', (err) => {
+        this.net.close();
+        reject(new NextDbError(SqlState.ioError, `cannot listen on ${path}: ${err.message}`, { cause: err }));
+      });
+      unix.listen({ path }, () => resolve());
+    });
+    unix.on('error', (err) => this.options.logger.error({ err: err.message }, 'unix socket listener error'));
+    this.unix = unix;
+    this.unixPath = path;
+  }
+
+  private accept(socket: net.Socket, local = false): void {
     this.sockets.add(socket);
-    socket.setNoDelay(true);
+    if (!local) socket.setNoDelay(true);
     socket.on('error', (err) => this.options.logger.debug({ err: err.message }, 'socket error'));
     socket.once('close', () => this.sockets.delete(socket));
     // Sockets that have not authenticated yet do not count against maxConnections; cap them too, so a
@@ -145,7 +192,7 @@ export class NextDbServer {
     socket.once('data', (first: Buffer) => {
       socket.setTimeout(0);
       if (first[0] === 0) {
-        this.servePg(socket, first);
+        this.servePg(socket, first, local);
       } else if (/^(GET|HEAD|POST|PUT|DELETE|OPTIONS|PATCH) /.test(first.toString('latin1', 0, 8)) || /^[A-Z]{1,7}$/.test(first.toString('latin1'))) {
         this.httpSockets.add(socket);
         socket.once('close', () => this.httpSockets.delete(socket));
@@ -159,13 +206,13 @@ export class NextDbServer {
     });
   }
 
-  private servePg(socket: net.Socket, first: Buffer): void {
+  private servePg(socket: net.Socket, first: Buffer, local: boolean): void {
     this.metrics.connectionsTotal.inc();
     let current: net.Socket | tls.TLSSocket = socket;
     let encrypted = false;
     let writeBlocked = false;
     let inputPaused = false;
-    const remote = socket.remoteAddress ?? '';
+    const remote = local ? 'unix socket' : (socket.remoteAddress ?? '');
     const onData = (chunk: Buffer): void => conn.onData(chunk);
     const onEnd = (): void => conn.onEnd();
     const transport: Transport = {
@@ -216,7 +263,7 @@ export class NextDbServer {
                 });
               }),
       remoteAddress: remote,
-      isLoopback: remote === '127.0.0.1' || remote === '::1' || remote === '::ffff:127.0.0.1' || remote.startsWith('127.'),
+      isLoopback: local || remote === '127.0.0.1' || remote === '::1' || remote === '::ffff:127.0.0.1' || remote.startsWith('127.'),
       get encrypted() {
         return encrypted;
       },
@@ -322,6 +369,8 @@ export class NextDbServer {
 
   private async doStop(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.net.close(() => resolve()));
+    const unix = this.unix;
+    const unixClosed = unix === undefined ? Promise.resolve() : new Promise<void>((resolve) => unix.close(() => resolve()));
     for (const c of [...this.connections]) c.terminate(SqlState.adminShutdown, 'terminating connection due to administrator command');
     // HTTP requests are short and idempotent; keep-alive sockets would only hold up the shutdown.
     for (const s of this.httpSockets) s.destroy();
@@ -330,5 +379,6 @@ export class NextDbServer {
     for (const s of this.sockets) s.destroy();
     this.http.closeAllConnections();
     await closed;
+    await unixClosed;
   }
 }

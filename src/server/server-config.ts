@@ -9,6 +9,7 @@
  *     "port": 8080, "host": "127.0.0.1",
  *     "data": "./nextdb-data", "memory": false,
  *     "tls": { "cert": "server.crt", "key": "server.key" },
+ *     "unixSocketDir": "/var/run/postgresql",
  *     "auth": { "local": "trust", "remote": "scram-sha-256" },
  *     "limits": { "maxConnections": 100, "maxMessageBytes": 67108864,
  *                 "idleInTransactionTimeoutMs": 0, "authenticationTimeoutMs": 60000 },
@@ -28,6 +29,7 @@ export interface ServerConfig {
   readonly memory: boolean;
   readonly tlsCert: string | undefined;
   readonly tlsKey: string | undefined;
+  readonly unixSocketDir: string | undefined;
   readonly authLocal: AuthMethod;
   readonly authRemote: AuthMethod;
   readonly maxConnections: number;
@@ -44,6 +46,7 @@ export const defaultServerConfig: ServerConfig = {
   memory: false,
   tlsCert: undefined,
   tlsKey: undefined,
+  unixSocketDir: undefined,
   authLocal: 'trust',
   authRemote: 'scram-sha-256',
   maxConnections: 100,
@@ -97,7 +100,7 @@ function object(value: unknown, what: string, keys: readonly string[]): Record<s
 
 /** Validates a parsed config file into flags; `source` names the file in errors. */
 export function configFromJson(json: unknown, source: string): ServerFlags {
-  const o = object(json, source, ['port', 'host', 'data', 'memory', 'tls', 'auth', 'limits', 'logLevel']);
+  const o = object(json, source, ['port', 'host', 'data', 'memory', 'tls', 'unixSocketDir', 'auth', 'limits', 'logLevel']);
   const out: { -readonly [K in keyof ServerConfig]?: ServerConfig[K] } = {};
   if (o.port !== undefined) out.port = parsePort(o.port, `${source}: port`);
   if (o.host !== undefined) out.host = str(o.host, `${source}: host`);
@@ -111,6 +114,7 @@ export function configFromJson(json: unknown, source: string): ServerFlags {
     out.tlsCert = str(t.cert, `${source}: tls.cert`);
     out.tlsKey = str(t.key, `${source}: tls.key`);
   }
+  if (o.unixSocketDir !== undefined) out.unixSocketDir = str(o.unixSocketDir, `${source}: unixSocketDir`);
   if (o.auth !== undefined) {
     const a = object(o.auth, `${source}: auth`, ['local', 'remote']);
     if (a.local !== undefined) out.authLocal = authMethod(a.local, `${source}: auth.local`);

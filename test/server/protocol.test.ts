@@ -351,3 +351,28 @@ test('a large result reaches a slow reader completely (write backpressure)', asy
     await ts.stop();
   }
 });
+
+test('Unix-domain socket: psql -h DIR reaches the server; counts as local; socket removed at stop', async () => {
+  const { mkdtempSync, rmSync, existsSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  const dir = mkdtempSync(join(tmpdir(), 'nextdb-wire-sock-'));
+  const ts = await startTestServer({ unixSocketDir: dir, auth: { local: 'trust', remote: 'password' } });
+  try {
+    const path = ts.server.unixSocketPath!;
+    assert.equal(path, join(dir, `.s.PGSQL.${ts.port}`));
+    const { stdout } = await promisify(execFile)('psql', ['-X', '-A', '-t', '-h', dir, '-p', String(ts.port), '-U', 'postgres', '-c', 'SELECT 2'], { encoding: 'utf8' });
+    assert.equal(stdout.trim(), '1\n2');
+    const c = new pg.Client({ host: dir, port: ts.port, user: 'postgres' });
+    await c.connect();
+    assert.equal((await c.query('SELECT 3')).rowCount, 3);
+    await c.end();
+    await ts.stop();
+    assert.equal(existsSync(path), false);
+  } finally {
+    await ts.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
