@@ -202,7 +202,13 @@ export class MvccTxn implements Txn {
       const it = this.mgr.engine.iterator(reverse ? { gte: lo, lt: hi, reverse } : { gte: lo, lt: hi });
       try {
         for (; it.valid() && out.length < limit; it.next()) {
-          const h = decodeHead(it.value());
+          const raw = it.value();
+          const fast = visibleWithoutIntent(raw, ts);
+          if (fast !== NEEDS_DECODE) {
+            if (fast !== undefined) out.push({ key: Buffer.from(userKeyOfHead(it.key())), value: Buffer.from(fast) });
+            continue;
+          }
+          const h = decodeHead(raw);
           const look = this.look(h, ts);
           let v: Buffer | undefined;
           if (look === Look.committed) {
