@@ -188,6 +188,30 @@ export class KeyWriter {
   /** Text as UTF-8 bytes: code point order, i.e. PostgreSQL's "C" collation. */
   string(v: string, desc = false): this {
     const start = this.len;
+    // Fast path: ASCII without NUL is its own UTF-8 and needs no escaping.
+    const n = v.length;
+    this.ensure(n + 3);
+    const b = this.buf;
+    b[this.len] = Tag.string;
+    let p = this.len + 1;
+    let i = 0;
+    for (; i < n; i++) {
+      const c = v.charCodeAt(i);
+      if (c === 0 || c >= 0x80) break;
+      b[p++] = c;
+    }
+    if (i === n) {
+      b[p++] = 0x00;
+      b[p++] = 0x01;
+      this.len = p;
+      if (desc) this.invert(start);
+      return this;
+    }
+    return this.stringSlow(v, desc, start);
+  }
+
+  private stringSlow(v: string, desc: boolean, start: number): this {
+    this.len = start;
     // Worst case every byte is 0x00 and doubles; plus tag and terminator.
     const max = Buffer.byteLength(v, 'utf8');
     this.ensure(2 * max + 3);
@@ -226,7 +250,9 @@ export class KeyWriter {
 
   /** A copy of the key built so far; the writer keeps its contents until reset(). */
   finish(): Buffer {
-    return Buffer.from(this.buf.subarray(0, this.len));
+    const out = Buffer.allocUnsafe(this.len);
+    this.buf.copy(out, 0, 0, this.len);
+    return out;
   }
 
   reset(): this {
@@ -426,9 +452,33 @@ export class KeyReader {
   string(desc = false): string {
     const at = this.pos;
     this.expectTag(Tag.string, desc, 'string');
+    const buf = this.buf;
+    if (!desc) {
+      // Fast path: no escaped NUL, so the text is the bytes up to the terminator.
+      const p = this.pos;
+      const z = buf.indexOf(0, p);
+      if (z !== -1 && z + 1 < buf.length && buf[z + 1] === 0x01) {
+        const s = this.decodeUtf8(buf, p, z, at);
+        this.pos = z + 2;
+        return s;
+      }
+    }
     const b = this.readEscaped(desc);
+    return this.decodeUtf8(b, 0, b.length, at);
+  }
+
+  /** Strict UTF-8 (invalid bytes are corruption, not U+FFFD); ASCII takes a shortcut. */
+  private decodeUtf8(b: Buffer, from: number, to: number, at: number): string {
+    let ascii = true;
+    for (let i = from; i < to; i++) {
+      if (b[i]! >= 0x80) {
+        ascii = false;
+        break;
+      }
+    }
+    if (ascii) return b.toString('latin1', from, to);
     try {
-      return UTF8.decode(b);
+      return UTF8.decode(b.subarray(from, to));
     } catch (e) {
       throw this.corrupt('string is not valid UTF-8', at, e);
     }
