@@ -65,7 +65,7 @@ import type {
   Snapshot,
   SoftState,
 } from './types.ts';
-import { EntryType, NONE } from './types.ts';
+import { EntryType, NONE, mayPrecedePersist } from './types.ts';
 
 export interface RaftConfig {
   readonly id: NodeId;
@@ -528,6 +528,22 @@ export class RaftNode {
     this.readStates = [];
     this.readyOutstanding = true;
     return rd;
+  }
+
+  /**
+   * Leader only, callable while a Ready is outstanding: broadcasts pending
+   * appends now and returns the messages that may precede persistence (see
+   * Ready), so new proposals reach followers while the leader's own fsync is
+   * still running. Everything else stays for the next Ready.
+   */
+  takeEarlyMessages(): Message[] {
+    if (this.role !== 'leader') return [];
+    this.flushLeaderSends();
+    const early: Message[] = [];
+    const rest: Message[] = [];
+    for (const m of this.msgs) (mayPrecedePersist(m) ? early : rest).push(m);
+    this.msgs = rest;
+    return early;
   }
 
   /** The driver has persisted, sent and applied everything in `rd`. */

@@ -155,6 +155,13 @@ export interface SoftState {
  *   4. call `advance(ready)`.
  * Committed entries never run past the entries of this Ready, so step 3 only
  * applies what step 1 made durable.
+ *
+ * One exception to "persist before send" (Raft thesis §10.2.1): messages for
+ * which `mayPrecedePersist` is true — a leader's appends, heartbeats,
+ * snapshot chunks and TimeoutNow — may go out while step 1 is in progress.
+ * The leader counts its own entries towards a quorum only once advance()
+ * says they are durable, so this only overlaps its fsync with the
+ * followers'.
  */
 export interface Ready {
   readonly softState: SoftState;
@@ -174,4 +181,9 @@ export interface RaftInitialState {
   readonly entries: readonly Entry[];
   /** Index the state machine has applied (defaults to the snapshot index). */
   readonly applied?: number;
+}
+
+/** True for messages a leader may send before its Ready is persisted (see Ready). */
+export function mayPrecedePersist(m: Message): boolean {
+  return m.kind === 'append' || m.kind === 'heartbeat' || m.kind === 'snapshot' || m.kind === 'timeoutNow';
 }

@@ -35,7 +35,7 @@ import { Prng } from '../../src/util/prng.ts';
 import { RaftNode, bootstrapState, joiningState } from '../../src/raft/raft-node.ts';
 import { NotLeaderError } from '../../src/raft/errors.ts';
 import { NextDbError } from '../../src/util/errors.ts';
-import { EntryType } from '../../src/raft/types.ts';
+import { EntryType, mayPrecedePersist } from '../../src/raft/types.ts';
 import type { ConfChange, Entry, HardState, Message, NodeId, RaftInitialState, Ready, Snapshot } from '../../src/raft/types.ts';
 import { checkLinearizable } from './raft-linearizability.ts';
 import type { KvOp } from './raft-linearizability.ts';
@@ -383,6 +383,8 @@ export class RaftSim {
 
   private afterInput(n: SimNode): void {
     this.observeLeadership(n);
+    // While a write is in flight a leader may already ship new appends (as the real driver does).
+    if (n.writing !== undefined && this.prng.chance(0.5)) for (const m of n.raft.takeEarlyMessages()) this.send(m);
     this.pump(n);
   }
 
@@ -391,6 +393,8 @@ export class RaftSim {
     if (!n.up || n.writing !== undefined || !n.raft.hasReady()) return;
     const rd = n.raft.ready();
     n.writing = { rd };
+    // A leader's appends may overlap its own fsync (types.ts, Ready); the rest waits for it.
+    if (rd.softState.role === 'leader') for (const m of rd.messages) if (mayPrecedePersist(m)) this.send(m);
     this.observeLeadership(n);
     const latency = this.prng.chance(0.1) ? this.prng.range(5, 20) : this.prng.range(0, 2);
     this.q.push(this.now + latency, { kind: 'synced', node: n.id, inc: n.incarnation });
@@ -400,7 +404,8 @@ export class RaftSim {
     const rd = n.writing!.rd;
     n.writing = undefined;
     applyToDisk(n.durable, rd, rd.entries.length);
-    for (const m of rd.messages) this.send(m);
+    const early = rd.softState.role === 'leader';
+    for (const m of rd.messages) if (!early || !mayPrecedePersist(m)) this.send(m);
     if (rd.snapshot !== undefined) {
       n.kv = new Map(JSON.parse(dec.decode(rd.snapshot.data)) as [string, string][]);
       // Proposals below the snapshot can no longer be matched to their entry: unknown outcome.

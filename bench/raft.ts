@@ -1,0 +1,186 @@
+// Raft benchmark: committed puts per second and commit latency for a 3-node
+// group on loopback with fsync on, NextDB (src/server/raft-kv-node.ts, three
+// processes, ports 19051-19063) side by side with etcd 3.4 (three members,
+// ports 19101-19113, started and removed by this script) — the same number of
+// puts of the same size, through each system's HTTP put API, from the same
+// closed-loop client with the same concurrency, sent to the leader.
+//
+//   npm run bench:raft [-- --quick] [--puts N] [--concurrency C] [--value-bytes B]
+//
+// Prints `bench raft-put nextdb=<ops/s> etcd=<ops/s> ratio=<x>` and
+// `latency raft-put-<system> p50=<ms> p99=<ms>` lines. If the etcd binary is
+// missing (apt-get install etcd-server), etcd is reported as n/a.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const num = (name: string, d: number): number => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : d;
+};
+const PUTS = num('puts', quick ? 3000 : 20000);
+const CONCURRENCY = num('concurrency', 32);
+const VALUE_BYTES = num('value-bytes', 100);
+const root = join(import.meta.dirname, '..');
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+
+function request(port: number, method: string, path: string, body?: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path, agent, headers: body === undefined ? {} : { 'content-length': Buffer.byteLength(body) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+    });
+    req.on('error', reject);
+    req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
+    if (body !== undefined) req.write(body);
+    req.end();
+  });
+}
+
+interface LoadResult {
+  readonly opsPerSec: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+/** Closed loop: CONCURRENCY clients issue PUTS puts in total; every put must succeed. */
+async function load(put: (i: number) => Promise<boolean>): Promise<LoadResult> {
+  const latencies: number[] = [];
+  let next = 0;
+  let failures = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < PUTS) {
+        const i = next++;
+        const t = performance.now();
+        if (await put(i)) latencies.push(performance.now() - t);
+        else if (++failures > 100) throw new Error('too many failed puts');
+        else next--; // retry this slot
+      }
+    }),
+  );
+  const secs = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const q = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!;
+  return { opsPerSec: latencies.length / secs, p50Ms: q(0.5), p99Ms: q(0.99) };
+}
+
+async function waitFor<T>(what: string, f: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const v = await f().catch(() => undefined);
+    if (v !== undefined) return v;
+    await sleep(50);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function stopAll(procs: ChildProcess[]): Promise<void> {
+  for (const p of procs) {
+    if (p.exitCode !== null || p.signalCode !== null) continue;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill('SIGTERM');
+    await Promise.race([exited, sleep(3000)]);
+    if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  }
+}
+
+const value = 'x'.repeat(VALUE_BYTES);
+
+async function benchNextDb(): Promise<LoadResult> {
+  const dir = await mkdtemp(join(tmpdir(), 'nextdb-bench-raft-'));
+  const ids = [1, 2, 3];
+  const peers = ids.map((id) => `${id}=127.0.0.1:${19050 + id}`).join(',');
+  const procs: ChildProcess[] = [];
+  try {
+    for (const id of ids) {
+      const p = spawn(
+        process.execPath,
+        ['--import', 'tsx', join(root, 'src/server/raft-kv-node.ts'), '--id', String(id), '--dir', join(dir, `n${id}`), '--raft-port', String(19050 + id), '--http-port', String(19060 + id), '--peers', peers],
+        { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] },
+      );
+      procs.push(p);
+    }
+    const leaderPort = await waitFor(
+      'a nextdb leader',
+      async () => {
+        for (const id of ids) {
+          const r = await request(19060 + id, 'GET', '/status');
+          if ((JSON.parse(r.body) as { role: string }).role === 'leader') return 19060 + id;
+        }
+        return undefined;
+      },
+      20_000,
+    );
+    return await load(async (i) => (await request(leaderPort, 'POST', `/put?key=key${i}`, value)).status === 200);
+  } finally {
+    await stopAll(procs);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function benchEtcd(): Promise<LoadResult | undefined> {
+  if (!existsSync('/usr/bin/etcd')) return undefined;
+  const dir = await mkdtemp(join(tmpdir(), 'nextdb-bench-etcd-'));
+  const ids = [1, 2, 3];
+  const cluster = ids.map((id) => `e${id}=http://127.0.0.1:${19110 + id}`).join(',');
+  const procs: ChildProcess[] = [];
+  try {
+    for (const id of ids) {
+      const p = spawn(
+        '/usr/bin/etcd',
+        [
+          '--name', `e${id}`,
+          '--data-dir', join(dir, `e${id}`),
+          '--listen-client-urls', `http://127.0.0.1:${19100 + id}`,
+          '--advertise-client-urls', `http://127.0.0.1:${19100 + id}`,
+          '--listen-peer-urls', `http://127.0.0.1:${19110 + id}`,
+          '--initial-advertise-peer-urls', `http://127.0.0.1:${19110 + id}`,
+          '--initial-cluster', cluster,
+          '--initial-cluster-state', 'new',
+          '--initial-cluster-token', 'nextdb-bench',
+          '--log-level', 'error',
+        ],
+        { stdio: ['ignore', 'ignore', 'ignore'] },
+      );
+      procs.push(p);
+    }
+    const leaderPort = await waitFor(
+      'an etcd leader',
+      async () => {
+        for (const id of ids) {
+          const r = await request(19100 + id, 'POST', '/v3/maintenance/status', '{}');
+          const s = JSON.parse(r.body) as { leader?: string; header?: { member_id?: string } };
+          if (s.leader !== undefined && s.leader === s.header?.member_id) return 19100 + id;
+        }
+        return undefined;
+      },
+      20_000,
+    );
+    const b64 = (s: string): string => Buffer.from(s).toString('base64');
+    const v = b64(value);
+    return await load(async (i) => (await request(leaderPort, 'POST', '/v3/kv/put', JSON.stringify({ key: b64(`key${i}`), value: v }))).status === 200);
+  } finally {
+    await stopAll(procs);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const nextdb = await benchNextDb();
+const etcd = await benchEtcd();
+const f = (x: number): string => x.toFixed(0);
+const ms = (x: number): string => x.toFixed(2);
+console.log(`# ${PUTS} puts of ${VALUE_BYTES}-byte values, ${CONCURRENCY} concurrent HTTP clients, 3 nodes on loopback, fsync on`);
+console.log(`bench raft-put nextdb=${f(nextdb.opsPerSec)} etcd=${etcd === undefined ? 'n/a' : f(etcd.opsPerSec)} ratio=${etcd === undefined ? 'n/a' : (nextdb.opsPerSec / etcd.opsPerSec).toFixed(2)}`);
+console.log(`latency raft-put-nextdb p50=${ms(nextdb.p50Ms)} p99=${ms(nextdb.p99Ms)}`);
+if (etcd !== undefined) console.log(`latency raft-put-etcd p50=${ms(etcd.p50Ms)} p99=${ms(etcd.p99Ms)}`);
+agent.destroy();

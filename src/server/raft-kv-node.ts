@@ -1,0 +1,196 @@
+/**
+ * A tiny replicated key-value node: one Raft group (group 1) over the TCP
+ * transport, the segmented log store on the real file system, and an HTTP
+ * API. It exists to exercise the Raft stack end to end — the 3-process
+ * kill -9 test and the Raft benchmark run it as separate processes — and is
+ * not NextDB's data path (ranges and MVCC come later).
+ *
+ *   POST /put?key=K     body = value   200 after commit+apply;
+ *                                      421 {"leader":N} on a follower
+ *   GET  /get?key=K     linearizable read (ReadIndex): 200 value | 404
+ *   GET  /status        {"id","role","term","leader","commit","applied","lastIndex"}
+ *   GET  /kv            the whole map as JSON
+ *
+ * Run as a process: node --import tsx src/server/raft-kv-node.ts --id 1
+ *   --dir D --raft-port P --http-port H --peers 1=127.0.0.1:P1,2=...
+ * (all peers, self included; voters are the peer ids). Prints
+ * "ready <id>" on stdout once listening.
+ */
+
+import http from 'node:http';
+import { pathToFileURL } from 'node:url';
+import { NotLeaderError, RaftBusyError } from '../raft/errors.ts';
+import { RaftLogStore } from '../raft/log-store.ts';
+import { RaftNode, bootstrapState } from '../raft/raft-node.ts';
+import { EntryType } from '../raft/types.ts';
+import type { NodeId } from '../raft/types.ts';
+import { NodeVfs } from '../storage/node-vfs.ts';
+import { Prng } from '../util/prng.ts';
+import { RaftDriver } from './raft-driver.ts';
+import { RaftTransport } from './raft-transport.ts';
+import type { PeerAddress } from './raft-transport.ts';
+
+export interface RaftKvNodeOptions {
+  readonly id: NodeId;
+  readonly dir: string;
+  readonly host: string;
+  readonly raftPort: number;
+  readonly httpPort: number;
+  readonly peers: ReadonlyMap<NodeId, PeerAddress>;
+  readonly tickMs?: number;
+  readonly electionTicks?: number;
+  /** Snapshot and compact the log after this many applied entries. */
+  readonly snapshotEntries?: number;
+}
+
+export interface RaftKvNode {
+  readonly driver: RaftDriver;
+  readonly kv: Map<string, string>;
+  close(): Promise<void>;
+}
+
+const GROUP = 1;
+
+export async function startRaftKvNode(o: RaftKvNodeOptions): Promise<RaftKvNode> {
+  const store = await RaftLogStore.open(new NodeVfs(), o.dir);
+  const voters = [...o.peers.keys()].sort((a, b) => a - b);
+  let init = store.initialState(GROUP);
+  if (init === undefined) {
+    // First start: the bootstrap state must be durable before the node acts on it.
+    init = bootstrapState(voters);
+    store.save(GROUP, { hardState: init.hardState, entries: init.entries, snapshot: undefined });
+    await store.sync();
+  }
+  const raft = new RaftNode(
+    { id: o.id, group: GROUP, prng: new Prng(o.id * 7919 + Date.now()), electionTicks: o.electionTicks ?? 10, heartbeatTicks: 2, maxInflight: 64 },
+    init,
+  );
+  const kv = new Map<string, string>();
+  if (init.snapshot.data.length > 0) for (const [k, v] of JSON.parse(Buffer.from(init.snapshot.data).toString()) as [string, string][]) kv.set(k, v);
+  // The transport is created first (it must be listening before peers dial), the driver after it.
+  const ref: { driver?: RaftDriver } = {};
+  const peers = new Map([...o.peers].filter(([id]) => id !== o.id));
+  const transport = await RaftTransport.listen({ nodeId: o.id, host: o.host, port: o.raftPort, peers, onMessage: (m) => ref.driver?.step(m) });
+  const snapshotEntries = o.snapshotEntries ?? 20000;
+  const d = new RaftDriver({
+    raft,
+    store,
+    send: (m) => transport.send(m),
+    tickMs: o.tickMs ?? 20,
+    apply: (e) => {
+      if (e.type !== EntryType.normal || e.data.length === 0) return;
+      const [k, v] = JSON.parse(Buffer.from(e.data).toString()) as [string, string];
+      kv.set(k, v);
+    },
+    restore: (s) => {
+      kv.clear();
+      for (const [k, v] of JSON.parse(Buffer.from(s.data).toString()) as [string, string][]) kv.set(k, v);
+    },
+    onAdvance: () => {
+      const st = raft.status();
+      if (st.applied - st.firstIndex < snapshotEntries) return;
+      store.compact(GROUP, raft.compact(st.applied, Buffer.from(JSON.stringify([...kv]))));
+    },
+  });
+  ref.driver = d;
+  d.start();
+
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const reply = (code: number, body: string): void => {
+      res.writeHead(code, { 'content-type': 'text/plain' });
+      res.end(body);
+    };
+    const fail = (e: unknown): void => {
+      if (e instanceof NotLeaderError) reply(421, JSON.stringify({ leader: e.leader }));
+      else if (e instanceof RaftBusyError) reply(503, (e as Error).message);
+      else reply(500, (e as Error).message);
+    };
+    if (req.method === 'POST' && url.pathname === '/put') {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        try {
+          d.propose(Buffer.from(JSON.stringify([url.searchParams.get('key') ?? '', Buffer.concat(chunks).toString()]))).then(() => reply(200, 'ok'), fail);
+        } catch (e) {
+          fail(e);
+        }
+      });
+      return;
+    }
+    if (url.pathname === '/get') {
+      try {
+        d.read().then(() => {
+          const v = kv.get(url.searchParams.get('key') ?? '');
+          if (v === undefined) reply(404, '');
+          else reply(200, v);
+        }, fail);
+      } catch (e) {
+        fail(e);
+      }
+      return;
+    }
+    if (url.pathname === '/status') {
+      const st = raft.status();
+      reply(200, JSON.stringify({ id: st.id, role: st.role, term: st.term, leader: st.leader, commit: st.commit, applied: st.applied, lastIndex: st.lastIndex }));
+      return;
+    }
+    if (url.pathname === '/kv') {
+      reply(200, JSON.stringify(Object.fromEntries(kv)));
+      return;
+    }
+    reply(404, 'not found');
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(o.httpPort, o.host, resolve));
+  return {
+    driver: d,
+    kv,
+    async close() {
+      await d.stop();
+      await transport.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await store.close();
+    },
+  };
+}
+
+function parseArgs(argv: readonly string[]): RaftKvNodeOptions {
+  const get = (name: string): string => {
+    const i = argv.indexOf(`--${name}`);
+    const v = i >= 0 ? argv[i + 1] : undefined;
+    if (v === undefined) throw new Error(`missing --${name}`);
+    return v;
+  };
+  const peers = new Map<NodeId, PeerAddress>();
+  for (const spec of get('peers').split(',')) {
+    const [id, addr] = spec.split('=');
+    const [host, port] = (addr ?? '').split(':');
+    peers.set(Number(id), { host: host ?? '127.0.0.1', port: Number(port) });
+  }
+  const opt = (name: string): number | undefined => (argv.includes(`--${name}`) ? Number(get(name)) : undefined);
+  const tickMs = opt('tick-ms');
+  const electionTicks = opt('election-ticks');
+  return {
+    id: Number(get('id')),
+    dir: get('dir'),
+    host: '127.0.0.1',
+    raftPort: Number(get('raft-port')),
+    httpPort: Number(get('http-port')),
+    peers,
+    ...(tickMs === undefined ? {} : { tickMs }),
+    ...(electionTicks === undefined ? {} : { electionTicks }),
+  };
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const options = parseArgs(process.argv.slice(2));
+  const node = await startRaftKvNode(options);
+  process.stdout.write(`ready ${options.id}\n`);
+  const shutdown = (): void => {
+    void node.close().then(() => process.exit(0));
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+}
