@@ -151,3 +151,19 @@ test('operations after close fail clearly; close is idempotent', async () => {
   assert.throws(() => e.put(k(1), k(1)), /closed/);
   await assert.rejects(e.sync(), /closed/);
 });
+
+test('values larger than blocks, tables and the memtable round-trip through flush, compaction and reopen', async () => {
+  const vfs = new SimVfs();
+  const big = (i: number): Buffer => Buffer.alloc(300_000 + i * 1000, i + 1);
+  let e = await openLsmEngine({ dir: '/db', vfs, ...tinyLsm });
+  for (let i = 0; i < 6; i++) e.put(k(i), big(i));
+  assert.ok(e.get(k(3))?.equals(big(3)));
+  await e.flush();
+  await e.compact();
+  assert.ok(e.get(k(4))?.equals(big(4)));
+  await e.close();
+  e = await openLsmEngine({ dir: '/db', vfs, ...tinyLsm });
+  for (let i = 0; i < 6; i++) assert.ok(e.get(k(i))?.equals(big(i)), `value ${i}`);
+  assert.equal([...e.scan({ reverse: true })].length, 6);
+  await e.close();
+});

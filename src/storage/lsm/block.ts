@@ -92,6 +92,30 @@ const cur: Cursor = { pos: 0 };
 /** Thrown (as a plain Error) by the block decoders; the table reader rewraps it with the file name. */
 export class BlockFormatError extends Error {}
 
+/** The entry parsed last by parseEntry (module-level: no allocation per entry). */
+const ent = { shared: 0, meta: 0, keyStart: 0, valueStart: 0, valueEnd: 0 };
+
+/**
+ * Parses the entry header at `pos` (entries end at `end`, where the restart
+ * array starts) into `ent`; `prevKeyLen` bounds the shared prefix. Throws
+ * BlockFormatError when a length is malformed or runs past the entries.
+ */
+function parseEntry(data: Buffer, pos: number, end: number, prevKeyLen: number): void {
+  cur.pos = pos;
+  const shared = getVarint(data, cur, end);
+  const unshared = getVarint(data, cur, end);
+  const vlen = getVarint(data, cur, end);
+  const meta = cur.pos;
+  const keyStart = meta + ENTRY_FIXED_BYTES;
+  const valueStart = keyStart + unshared;
+  if (shared < 0 || unshared < 0 || vlen < 0 || shared > prevKeyLen || valueStart + vlen > end) throw new BlockFormatError('bad entry');
+  ent.shared = shared;
+  ent.meta = meta;
+  ent.keyStart = keyStart;
+  ent.valueStart = valueStart;
+  ent.valueEnd = valueStart + vlen;
+}
+
 /**
  * Point lookup inside one block: the first entry with user key == `key` and
  * seq <= snapSeq. Returns true and fills `found`, or false when the block has
@@ -115,30 +139,20 @@ export function blockGet(data: Buffer, key: Buffer, snapSeq: number): boolean {
   let hi = n - 1;
   while (lo < hi) {
     const mid = (lo + hi + 1) >>> 1;
-    const off = data.readUInt32LE(restartsAt + 4 * mid);
-    cur.pos = off;
-    const shared = getVarint(data, cur, restartsAt);
-    const unshared = getVarint(data, cur, restartsAt);
-    const vlen = getVarint(data, cur, restartsAt);
-    const kstart = cur.pos + ENTRY_FIXED_BYTES;
-    if (shared !== 0 || unshared < 0 || vlen < 0 || kstart + unshared > restartsAt) throw new BlockFormatError('bad restart entry');
-    if (key.compare(data, kstart, kstart + unshared) > 0) lo = mid;
+    parseEntry(data, data.readUInt32LE(restartsAt + 4 * mid), restartsAt, 0);
+    if (key.compare(data, ent.keyStart, ent.valueStart) > 0) lo = mid;
     else hi = mid - 1;
   }
   let pos = data.readUInt32LE(restartsAt + 4 * lo);
   let matched = 0;
   let keyLen = 0;
   while (pos < restartsAt) {
-    cur.pos = pos;
-    const shared = getVarint(data, cur, restartsAt);
-    const unshared = getVarint(data, cur, restartsAt);
-    const vlen = getVarint(data, cur, restartsAt);
-    const meta = cur.pos;
-    const kstart = meta + ENTRY_FIXED_BYTES;
-    const vstart = kstart + unshared;
-    if (shared < 0 || unshared < 0 || vlen < 0 || shared > keyLen || vstart + vlen > restartsAt) throw new BlockFormatError('bad entry');
+    parseEntry(data, pos, restartsAt, keyLen);
+    const shared = ent.shared;
+    const kstart = ent.keyStart;
+    const unshared = ent.valueStart - kstart;
     keyLen = shared + unshared;
-    pos = vstart + vlen;
+    pos = ent.valueEnd;
     if (shared === 0) matched = 0; // a restart point stores its whole key: compare from the start
     else if (shared > matched) continue; // same bytes as the previous key up to where it was already below key
     else if (shared < matched) return false; // rises above the previous key where that one still matched key: > key
@@ -152,11 +166,10 @@ export function blockGet(data: Buffer, key: Buffer, snapSeq: number): boolean {
     else c = klen - keyLen;
     if (c < 0) return false;
     if (c === 0) {
-      const seq = data.readUIntLE(meta + 1, 6);
-      if (seq <= snapSeq) {
-        found.kind = data[meta]!;
-        found.valueStart = vstart;
-        found.valueEnd = vstart + vlen;
+      if (data.readUIntLE(ent.meta + 1, 6) <= snapSeq) {
+        found.kind = data[ent.meta]!;
+        found.valueStart = ent.valueStart;
+        found.valueEnd = ent.valueEnd;
         return true;
       }
       // An older version follows with the same key: it shares the whole key.
@@ -191,23 +204,16 @@ export class DecodedBlock {
     let i = 0;
     let prev = '';
     while (pos < restartsAt) {
-      cur.pos = pos;
-      const shared = getVarint(data, cur, restartsAt);
-      const unshared = getVarint(data, cur, restartsAt);
-      const vlen = getVarint(data, cur, restartsAt);
-      const meta = cur.pos;
-      const kstart = meta + ENTRY_FIXED_BYTES;
-      const vstart = kstart + unshared;
-      if (shared < 0 || unshared < 0 || vlen < 0 || shared > prev.length || vstart + vlen > restartsAt) throw new BlockFormatError('bad entry');
-      const suffix = data.toString('latin1', kstart, vstart);
-      const key = shared === 0 ? suffix : prev.slice(0, shared) + suffix;
+      parseEntry(data, pos, restartsAt, prev.length);
+      const suffix = data.toString('latin1', ent.keyStart, ent.valueStart);
+      const key = ent.shared === 0 ? suffix : prev.slice(0, ent.shared) + suffix;
       this.keys[i] = key;
-      this.kinds[i] = data[meta]!;
-      this.seqs[i] = data.readUIntLE(meta + 1, 6);
-      this.valueStarts[i] = vstart;
-      this.valueEnds[i] = vstart + vlen;
+      this.kinds[i] = data[ent.meta]!;
+      this.seqs[i] = data.readUIntLE(ent.meta + 1, 6);
+      this.valueStarts[i] = ent.valueStart;
+      this.valueEnds[i] = ent.valueEnd;
       prev = key;
-      pos = vstart + vlen;
+      pos = ent.valueEnd;
       i++;
     }
     this.count = i;

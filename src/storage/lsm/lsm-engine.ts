@@ -138,6 +138,12 @@ export class LsmEngine implements Engine {
   private manifest!: ManifestWriter;
   private lock: VfsLock | undefined;
   private readonly views = new Set<ReadView>();
+  /**
+   * Safety net for iterators and snapshots dropped without close()/release():
+   * their views would pin memtables and table files forever. When one is
+   * garbage-collected its view is released (later than a close would have).
+   */
+  private readonly forgotten = new FinalizationRegistry<ReadView>((view) => this.releaseView(view));
   private readonly compactPointers: (string | undefined)[] = new Array<string | undefined>(LEVELS).fill(undefined);
   private chain: Promise<void> = Promise.resolve();
   private bgQueued = false;
@@ -291,7 +297,13 @@ export class LsmEngine implements Engine {
   iterator(options: ScanOptions = {}): EngineIterator {
     this.checkOpen();
     const view = this.openView();
-    return makeIterator(view, options, () => this.releaseView(view));
+    const token = {};
+    const it = makeIterator(view, options, () => {
+      this.forgotten.unregister(token);
+      this.releaseView(view);
+    });
+    this.forgotten.register(it, view, token);
+    return it;
   }
 
   scan(options?: ScanOptions): IterableIterator<[Buffer, Buffer]> {
@@ -300,7 +312,13 @@ export class LsmEngine implements Engine {
 
   snapshot(): Snapshot {
     this.checkOpen();
-    return new LsmSnapshot(this.openView(), (v) => this.releaseView(v));
+    const token = {};
+    const snap = new LsmSnapshot(this.openView(), (v) => {
+      this.forgotten.unregister(token);
+      this.releaseView(v);
+    });
+    this.forgotten.register(snap, snap.view, token);
+    return snap;
   }
 
   private openView(): ReadView {
@@ -787,7 +805,7 @@ function makeIterator(view: ReadView, o: ScanOptions, onClose: () => void): Engi
 class LsmSnapshot implements Snapshot {
   private released = false;
   constructor(
-    private readonly view: ReadView,
+    readonly view: ReadView,
     private readonly onRelease: (v: ReadView) => void,
   ) {}
 

@@ -140,8 +140,8 @@ export class LevelCursor implements EntryCursor {
   }
 }
 
-/** Per user key, the newest version with seq <= snapSeq of an entry cursor. */
-export class VisibleSource implements Source {
+/** The current entry of a source and how it reads: at which snapshot, in which direction. */
+abstract class SourceBase {
   valid = false;
   key = '';
   seq = 0;
@@ -149,10 +149,20 @@ export class VisibleSource implements Source {
   val: Buffer = EMPTY;
 
   constructor(
-    private readonly c: EntryCursor,
-    private readonly snapSeq: number,
-    private readonly reverse: boolean,
+    protected readonly snapSeq: number,
+    protected readonly reverse: boolean,
   ) {}
+}
+
+/** Per user key, the newest version with seq <= snapSeq of an entry cursor. */
+export class VisibleSource extends SourceBase implements Source {
+  constructor(
+    private readonly c: EntryCursor,
+    snapSeq: number,
+    reverse: boolean,
+  ) {
+    super(snapSeq, reverse);
+  }
 
   seek(k: string | undefined): void {
     const c = this.c;
@@ -217,18 +227,14 @@ export class VisibleSource implements Source {
 }
 
 /** Per user key, the newest visible version in a memtable. */
-export class MemSource implements Source {
-  valid = false;
-  key = '';
-  seq = 0;
-  kind = 0;
-  val: Buffer = EMPTY;
-
+export class MemSource extends SourceBase implements Source {
   constructor(
     private readonly mem: Memtable,
-    private readonly snapSeq: number,
-    private readonly reverse: boolean,
-  ) {}
+    snapSeq: number,
+    reverse: boolean,
+  ) {
+    super(snapSeq, reverse);
+  }
 
   seek(k: string | undefined): void {
     const t = this.mem.tree;

@@ -234,6 +234,19 @@ export interface EntryCursor {
   prev(): void;
 }
 
+/** Binary search over sorted keys[0..n): the first index whose key is >= k (or > k when `after`). */
+function searchKeys(keys: readonly string[], n: number, k: string, after: boolean): number {
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const x = keys[mid]!;
+    if (x < k || (after && x === k)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 export class TableCursor implements EntryCursor {
   private readonly blk = new DecodedBlock();
   private bi = -1;
@@ -274,51 +287,22 @@ export class TableCursor implements EntryCursor {
 
   seekGE(k: string): void {
     const keys = this.table.indexKeys;
-    let lo = 0;
-    let hi = keys.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (keys[mid]! < k) lo = mid + 1;
-      else hi = mid;
-    }
-    if (!this.load(lo)) return;
-    const bk = this.blk.keys;
-    let a = 0;
-    let b = this.blk.count;
-    while (a < b) {
-      const mid = (a + b) >>> 1;
-      if (bk[mid]! < k) a = mid + 1;
-      else b = mid;
-    }
-    this.i = a;
-    if (a >= this.blk.count) this.next0();
+    if (!this.load(searchKeys(keys, keys.length, k, false))) return;
+    this.i = searchKeys(this.blk.keys, this.blk.count, k, false);
+    if (this.i >= this.blk.count) this.next0();
   }
 
   seekLE(k: string): void {
     const keys = this.table.indexKeys;
-    // First block whose last key is > k: it may start with keys <= k.
-    let lo = 0;
-    let hi = keys.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (keys[mid]! <= k) lo = mid + 1;
-      else hi = mid;
-    }
-    if (lo >= keys.length) {
+    // The first block whose last key is > k may start with keys <= k.
+    const bi = searchKeys(keys, keys.length, k, true);
+    if (bi >= keys.length) {
       this.last();
       return;
     }
-    if (!this.load(lo)) return;
-    const bk = this.blk.keys;
-    let a = 0;
-    let b = this.blk.count;
-    while (a < b) {
-      const mid = (a + b) >>> 1;
-      if (bk[mid]! <= k) a = mid + 1;
-      else b = mid;
-    }
-    // a = first entry > k; step back one.
-    this.i = a;
+    if (!this.load(bi)) return;
+    // The first entry > k, then one step back.
+    this.i = searchKeys(this.blk.keys, this.blk.count, k, true);
     this.prev();
   }
 
