@@ -6,10 +6,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { CLI, ROOT, runClientProcess, type ClientRun } from './spawn-client.ts';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
-const CLI = join(ROOT, 'test/cli/run-cli.ts');
 const PORTS = [15606, 15607, 15608, 15609];
 
 let server: ChildProcess | undefined;
@@ -60,22 +58,7 @@ after(() => {
   if (server?.pid !== undefined && server.exitCode === null) server.kill('SIGTERM');
 });
 
-function client(args: readonly string[], stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'client', `127.0.0.1:${port}`, ...args], { cwd: ROOT });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(stdin);
-  });
-}
+const client = (args: readonly string[], stdin = ''): Promise<ClientRun> => runClientProcess(port, args, stdin);
 
 test('client against nextdb server: statements, results, errors', async (t) => {
   if (startError !== undefined) return t.skip(startError);

@@ -16,9 +16,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPg, unavailable, type PgServer } from './pg-server.ts';
+import { CLI, ROOT, runClientProcess, type ClientRun } from './spawn-client.ts';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
-const CLI = join(ROOT, 'test/cli/run-cli.ts');
 const CORPUS = '/work/shared/corpus/psql';
 const skip = unavailable();
 
@@ -36,30 +35,8 @@ after(() => {
   if (work !== '') rmSync(work, { recursive: true, force: true });
 });
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function client(args: readonly string[], stdin = '', env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'client', `127.0.0.1:${pg!.port}`, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, PGUSER: 'postgres', NEXTDB_HISTORY: join(work, 'history'), ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(stdin);
-  });
+function client(args: readonly string[], stdin = '', env: Record<string, string> = {}): Promise<ClientRun> {
+  return runClientProcess(pg!.port, args, stdin, { PGUSER: 'postgres', NEXTDB_HISTORY: join(work, 'history'), ...env });
 }
 
 /** psql's rendering of a meta-command in the transcript (everything after its last echoed query). */
@@ -142,7 +119,7 @@ test('client: connection failures exit 2', { skip }, async () => {
       s.close(() => resolve(typeof a === 'object' && a !== null ? a.port : 0));
     });
   });
-  const r = await new Promise<Run>((resolve) => {
+  const r = await new Promise<ClientRun>((resolve) => {
     const out = spawnSync(process.execPath, ['--import', 'tsx', CLI, 'client', `127.0.0.1:${port}`, '-c', 'select 1'], { cwd: ROOT, encoding: 'utf8' });
     resolve({ code: out.status, stdout: out.stdout, stderr: out.stderr });
   });
