@@ -10,7 +10,9 @@
  *   quotes, -- line comments and nested slash-star block comments, and
  *   parentheses (a `;` inside them does not end the statement, as in psql).
  * A backslash outside all of those starts a meta-command that runs to the end
- * of the line (`\d users`); `\g` sends the statement collected so far.
+ * of the line (`\d users`) or the next backslash; `\g` sends the statement
+ * collected so far, and `\\` separates a meta-command from SQL on one line
+ * (`\timing on \\ select 1;`).
  *
  * Like psql, whitespace and -- comments before a statement's first token are
  * dropped, so a comment line alone sends nothing; text after the first token
@@ -198,8 +200,11 @@ export class StatementSplitter {
         out.push({ kind: 'sql', text: this.buf });
         this.buf = '';
         i++;
+      } else if (c === '\\' && line[i + 1] === '\\') {
+        // psql's "\\" separator alone: nothing to run.
+        i += 2;
       } else if (c === '\\') {
-        const meta = parseMeta(line.slice(i + 1));
+        const { meta, end } = scanMeta(line.slice(i + 1));
         if (meta.name === 'g' || meta.name === 'gx') {
           // \g sends the buffer (psql: or the previous statement when empty; we send nothing then).
           const text = this.buf.replace(/\s+$/, '');
@@ -208,7 +213,11 @@ export class StatementSplitter {
         } else {
           out.push(meta);
         }
-        return out;
+        // A meta-command ends at the end of the line or at the next backslash;
+        // "\\" (psql's separator) lets SQL follow on the same line.
+        i += 1 + end;
+        if (line.startsWith('\\\\', i)) i += 2;
+        continue;
       } else {
         this.buf += c;
         i++;
@@ -225,6 +234,11 @@ export class StatementSplitter {
  * "double quotes" group and are kept, because \d uses them for identifiers.
  */
 export function parseMeta(text: string): Extract<SplitPiece, { kind: 'meta' }> {
+  return scanMeta(text).meta;
+}
+
+/** parseMeta, and where the command ended in `text` (its end or an unquoted backslash). */
+function scanMeta(text: string): { meta: Extract<SplitPiece, { kind: 'meta' }>; end: number } {
   const nameMatch = /^[^\s\\]*/.exec(text);
   const name = nameMatch === null ? '' : nameMatch[0];
   const args: string[] = [];
@@ -234,7 +248,7 @@ export function parseMeta(text: string): Extract<SplitPiece, { kind: 'meta' }> {
     while (i < n && /\s/.test(text[i]!)) i++;
     if (i >= n || text[i] === '\\') break;
     let arg = '';
-    while (i < n && !/\s/.test(text[i]!)) {
+    while (i < n && !/\s/.test(text[i]!) && text[i] !== '\\') {
       const c = text[i]!;
       if (c === "'") {
         i++;
@@ -267,5 +281,5 @@ export function parseMeta(text: string): Extract<SplitPiece, { kind: 'meta' }> {
     }
     args.push(arg);
   }
-  return { kind: 'meta', name, args, raw: `\\${text}` };
+  return { meta: { kind: 'meta', name, args, raw: `\\${text.slice(0, i).trimEnd()}` }, end: i };
 }

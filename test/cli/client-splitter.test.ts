@@ -42,6 +42,9 @@ test('splitter: psql statement boundaries', () => {
     ['select 1 \\g', ['select 1']],
     ['select 1; \\q', ['select 1;', 'META q ']],
     ["select 'a\\d';", ["select 'a\\d';"]],
+    ['\\timing on \\\\ select 1;', ['META timing on', 'select 1;']],
+    ['\\echo a\\q', ['META echo a', 'META q ']],
+    ['select 1 \\g \\\\ select 2;', ['select 1', 'select 2;']],
   ];
   for (const [input, want] of cases) assert.deepEqual(sqlOf(input), want, JSON.stringify(input));
 });
