@@ -118,8 +118,12 @@ async function run(label: string, mvccEngine: Engine, rawEngine: Engine): Promis
     txnRead = Math.max(txnRead, await txnReadPass());
     txnGet = Math.max(txnGet, await txnGetPass());
   }
-  console.log(`bench txn-read-${label} nextdb=${fmt(txnRead)} raw-engine=${fmt(rawGet)} ratio=${(txnRead / rawGet).toFixed(2)}`);
-  console.log(`bench txn-get-${label} nextdb=${fmt(txnGet)} raw-engine=${fmt(rawGet)} ratio=${(txnGet / rawGet).toFixed(2)}`);
+  console.log(
+    `bench txn-read-${label} nextdb=${fmt(txnRead)} raw-engine=${fmt(rawGet)} ratio=${(txnRead / rawGet).toFixed(2)}`,
+  );
+  console.log(
+    `bench txn-get-${label} nextdb=${fmt(txnGet)} raw-engine=${fmt(rawGet)} ratio=${(txnGet / rawGet).toFixed(2)}`,
+  );
 
   // txn-scan
   const end = Buffer.alloc(KEY, 0xff);
@@ -140,7 +144,9 @@ async function run(label: string, mvccEngine: Engine, rawEngine: Engine): Promis
   }
   const txnScan = rate(SCANS, performance.now() - t0);
   if (rows !== rows2) throw new Error(`scan row counts differ: raw ${rows}, mvcc ${rows2}`);
-  console.log(`bench txn-scan-${label} nextdb=${fmt(txnScan)} raw-engine=${fmt(rawScan)} ratio=${(txnScan / rawScan).toFixed(2)}`);
+  console.log(
+    `bench txn-scan-${label} nextdb=${fmt(txnScan)} raw-engine=${fmt(rawScan)} ratio=${(txnScan / rawScan).toFixed(2)}`,
+  );
 
   // txn-write: WRITERS concurrent clients, each op durable before the next.
   const lat = new Float64Array(WRITES);
@@ -183,11 +189,17 @@ async function run(label: string, mvccEngine: Engine, rawEngine: Engine): Promis
     }),
   );
   const txnWrite = rate(WRITES, performance.now() - t0);
-  console.log(`bench txn-write-${label} nextdb=${fmt(txnWrite)} raw-engine=${fmt(rawWrite)} ratio=${(txnWrite / rawWrite).toFixed(2)}`);
+  console.log(
+    `bench txn-write-${label} nextdb=${fmt(txnWrite)} raw-engine=${fmt(rawWrite)} ratio=${(txnWrite / rawWrite).toFixed(2)}`,
+  );
   lat.sort();
   rawLat.sort();
-  console.log(`latency txn-write-${label} p50=${percentile(lat, 0.5).toFixed(3)} p99=${percentile(lat, 0.99).toFixed(3)}`);
-  console.log(`latency raw-put-sync-${label} p50=${percentile(rawLat, 0.5).toFixed(3)} p99=${percentile(rawLat, 0.99).toFixed(3)}`);
+  console.log(
+    `latency txn-write-${label} p50=${percentile(lat, 0.5).toFixed(3)} p99=${percentile(lat, 0.99).toFixed(3)}`,
+  );
+  console.log(
+    `latency raw-put-sync-${label} p50=${percentile(rawLat, 0.5).toFixed(3)} p99=${percentile(rawLat, 0.99).toFixed(3)}`,
+  );
   if (retries > 0) console.log(`note txn-write-${label}: ${retries} retries after conflicts on randomly shared keys`);
   const gc = await mgr.gc();
   console.log(`note gc-${label}: removed ${gc.versionsRemoved} old versions after the write phase`);

@@ -25,13 +25,24 @@ export function concurrentUpdate(key: Uint8Array, otherTxn: string, otherCommitT
 }
 
 /** Read refresh failed: something this transaction read changed before it could commit. */
-export function readWriteConflict(key: Uint8Array, otherTxn: string, otherCommitTs: Timestamp, what: 'key' | 'range'): NextDbError {
-  const place = what === 'key' ? `key ${formatKey(key)} that this transaction read` : `key ${formatKey(key)} inside a range this transaction scanned`;
+export function readWriteConflict(
+  key: Uint8Array,
+  otherTxn: string,
+  otherCommitTs: Timestamp,
+  what: 'key' | 'range',
+): NextDbError {
+  const place =
+    what === 'key'
+      ? `key ${formatKey(key)} that this transaction read`
+      : `key ${formatKey(key)} inside a range this transaction scanned`;
   return new NextDbError(
     SqlState.serializationFailure,
     `could not serialize access due to read/write dependencies among transactions: ${place} was written by transaction ` +
       `${otherTxn} (committed at ${formatTimestamp(otherCommitTs)}) after this transaction's snapshot; retry the transaction`,
-    { hint: RETRY_HINT, detail: 'Reason code: canceled on commit attempt, read refresh found a newer committed version.' },
+    {
+      hint: RETRY_HINT,
+      detail: 'Reason code: canceled on commit attempt, read refresh found a newer committed version.',
+    },
   );
 }
 
@@ -45,7 +56,10 @@ export function deadlockVictim(cycle: readonly string[], key: Uint8Array): NextD
 }
 
 export function txnAborted(): NextDbError {
-  return new NextDbError(SqlState.inFailedSqlTransaction, 'current transaction is aborted, commands ignored until end of transaction block');
+  return new NextDbError(
+    SqlState.inFailedSqlTransaction,
+    'current transaction is aborted, commands ignored until end of transaction block',
+  );
 }
 
 export function txnFinished(state: string): NextDbError {

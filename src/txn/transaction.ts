@@ -52,7 +52,15 @@ import {
   txnAborted,
   txnFinished,
 } from './conflict-errors.ts';
-import { decodeHead, decodeHistoryValue, encodeHead, IntentKind, NEEDS_DECODE, visibleWithoutIntent, type Head } from './head.ts';
+import {
+  decodeHead,
+  decodeHistoryValue,
+  encodeHead,
+  IntentKind,
+  NEEDS_DECODE,
+  visibleWithoutIntent,
+  type Head,
+} from './head.ts';
 import type { Timestamp } from './hlc.ts';
 import { formatTxnId, headKey, historyKey, historyRange, recordKey, userKeyOfHead } from './keys.ts';
 import type { MvccTxnManager } from './txn-manager.ts';
@@ -290,7 +298,12 @@ export class MvccTxn implements Txn {
       }
       const own = h !== undefined && h.intentTxn === this.numericId;
       if (kind === IntentKind.lock && own) return; // already locked (or written): never downgrade
-      this.undo.push({ hk, prevKind: own ? h.intentKind : undefined, prevValue: own ? h.intentValue : undefined });
+      // The previous value is copied: it is a view into the engine's buffer.
+      this.undo.push({
+        hk,
+        prevKind: own ? h.intentKind : undefined,
+        prevValue: own && h.intentValue !== undefined ? Buffer.from(h.intentValue) : undefined,
+      });
       (this.intents ??= new Map()).set(hk.toString('latin1'), hk);
       const next = encodeHead({
         committedTs: h?.committedTs ?? 0,
@@ -388,7 +401,13 @@ export class MvccTxn implements Txn {
     const engine = this.mgr.engine;
     const rk = recordKey(this.numericId);
     const hks = [...(this.intents?.values() ?? [])];
-    engine.put(rk, encodeTxnRecord(commitTs, hks.map((hk) => userKeyOfHead(hk))));
+    engine.put(
+      rk,
+      encodeTxnRecord(
+        commitTs,
+        hks.map((hk) => userKeyOfHead(hk)),
+      ),
+    );
     try {
       await engine.sync(); // the commit point: durable record flip
     } finally {
@@ -455,7 +474,8 @@ export class MvccTxn implements Txn {
           return owner;
         }
       }
-      if (h.committedTs > this.readTs) throw this.fail(readWriteConflict(userKeyOfHead(hk), formatTxnId(h.committedTxn), h.committedTs, what));
+      if (h.committedTs > this.readTs)
+        throw this.fail(readWriteConflict(userKeyOfHead(hk), formatTxnId(h.committedTxn), h.committedTs, what));
       return undefined;
     };
     for (const hk of this.readKeys) {

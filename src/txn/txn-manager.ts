@@ -129,7 +129,13 @@ export class MvccTxnManager implements TxnManager {
     const bootBuf = Buffer.allocUnsafe(4);
     bootBuf.writeUInt32BE(boot, 0);
     engine.put(BOOT_KEY, bootBuf);
-    const m = new MvccTxnManager(engine, boot, options.clock ?? systemClock, options.gcRetentionMs ?? 0, options.gcEveryCommits ?? 4096);
+    const m = new MvccTxnManager(
+      engine,
+      boot,
+      options.clock ?? systemClock,
+      options.gcRetentionMs ?? 0,
+      options.gcEveryCommits ?? 4096,
+    );
     const ceilingRaw = engine.get(HLC_CEILING_KEY);
     if (ceilingRaw !== undefined) m.hlc.update(readU64(ceilingRaw, 0));
     m.now(); // persists a fresh ceiling
@@ -214,7 +220,13 @@ export class MvccTxnManager implements TxnManager {
 
   /** Called after every write commit; starts a background GC run every `gcEveryCommits`. */
   noteCommit(): void {
-    if (this.gcEveryCommits <= 0 || ++this.commitsSinceGc < this.gcEveryCommits || this.gcRunning !== undefined || this.closed) return;
+    if (
+      this.gcEveryCommits <= 0 ||
+      ++this.commitsSinceGc < this.gcEveryCommits ||
+      this.gcRunning !== undefined ||
+      this.closed
+    )
+      return;
     this.gcRunning = this.gc();
     this.gcRunning.then(
       () => (this.gcRunning = undefined),
@@ -284,7 +296,12 @@ export class MvccTxnManager implements TxnManager {
    * writes the batch every GC_BATCH_KEYS_MAX changes (never while an
    * iterator is open) and yields between batches. Returns the change count.
    */
-  private async sweep(gte: Buffer, lt: Buffer, visit: (key: Buffer, value: Buffer, batch: WriteBatch) => void, onResume?: () => void): Promise<number> {
+  private async sweep(
+    gte: Buffer,
+    lt: Buffer,
+    visit: (key: Buffer, value: Buffer, batch: WriteBatch) => void,
+    onResume?: () => void,
+  ): Promise<number> {
     let changes = 0;
     let from = gte;
     for (;;) {
@@ -333,7 +350,13 @@ export class MvccTxnManager implements TxnManager {
  * The head after resolving `txnId`'s intent; for a committed put/delete the
  * superseded committed version is added to `batch` as history.
  */
-function resolvedHead(h: Head, hk: Buffer, txnId: number, commitTs: Timestamp | undefined, batch: WriteBatch): Buffer | undefined {
+function resolvedHead(
+  h: Head,
+  hk: Buffer,
+  txnId: number,
+  commitTs: Timestamp | undefined,
+  batch: WriteBatch,
+): Buffer | undefined {
   if (commitTs === undefined || h.intentKind === IntentKind.lock) {
     return encodeHead({ ...h, intentTxn: 0, intentKind: IntentKind.lock, intentValue: undefined });
   }
@@ -352,4 +375,3 @@ function resolvedHead(h: Head, hk: Buffer, txnId: number, commitTs: Timestamp | 
     intentValue: undefined,
   });
 }
-

@@ -46,7 +46,8 @@ export function encodeTxnRecord(commitTs: Timestamp, keys: readonly Uint8Array[]
 }
 
 export function decodeTxnRecord(buf: Buffer): TxnRecord {
-  if (buf.length < 13 || buf[0] !== TxnStatusByte.committed) throw new CorruptionError('mvcc txn record', 'bad record header');
+  if (buf.length < 13 || buf[0] !== TxnStatusByte.committed)
+    throw new CorruptionError('mvcc txn record', 'bad record header');
   const commitTs = readU64(buf, 1);
   const n = buf.readUInt32BE(9);
   const keys: Buffer[] = [];

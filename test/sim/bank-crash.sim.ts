@@ -10,7 +10,8 @@ const arg = (name: string): string | undefined => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 const one = arg('--seed');
-const seeds = one === undefined ? Array.from({ length: Number(arg('--seeds') ?? 300) }, (_, i) => i + 1) : [Number(one)];
+const seeds =
+  one === undefined ? Array.from({ length: Number(arg('--seeds') ?? 300) }, (_, i) => i + 1) : [Number(one)];
 let failed = 0;
 let transfers = 0;
 let acked = 0;
@@ -25,5 +26,7 @@ for (const seed of seeds) {
     console.log(`FAIL seed=${seed}: ${(err as Error).message}`);
   }
 }
-console.log(`bank-crash: ${seeds.length} seeds, ${transfers} transfers, ${acked} acknowledged, ${failed} failed, ${((Date.now() - started) / 1000).toFixed(1)} s`);
+console.log(
+  `bank-crash: ${seeds.length} seeds, ${transfers} transfers, ${acked} acknowledged, ${failed} failed, ${((Date.now() - started) / 1000).toFixed(1)} s`,
+);
 process.exit(failed > 0 ? 1 : 0);

@@ -10,8 +10,12 @@ const arg = (name: string): string | undefined => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 const one = arg('--seed');
-const seeds = one === undefined ? Array.from({ length: Number(arg('--seeds') ?? 2000) }, (_, i) => i + 1) : [Number(one)];
-const modes: readonly BankMode[] = arg('--mode') !== undefined ? [arg('--mode') as BankMode] : ['serializable', 'repeatable read', 'read committed', 'mixed'];
+const seeds =
+  one === undefined ? Array.from({ length: Number(arg('--seeds') ?? 2000) }, (_, i) => i + 1) : [Number(one)];
+const modes: readonly BankMode[] =
+  arg('--mode') !== undefined
+    ? [arg('--mode') as BankMode]
+    : ['serializable', 'repeatable read', 'read committed', 'mixed'];
 let failed = 0;
 let commits = 0;
 let retries = 0;
@@ -28,5 +32,7 @@ for (const seed of seeds) {
     }
   }
 }
-console.log(`bank: ${seeds.length} seeds x ${modes.length} modes, ${commits} commits, ${retries} retries, ${failed} failed, ${((Date.now() - started) / 1000).toFixed(1)} s`);
+console.log(
+  `bank: ${seeds.length} seeds x ${modes.length} modes, ${commits} commits, ${retries} retries, ${failed} failed, ${((Date.now() - started) / 1000).toFixed(1)} s`,
+);
 process.exit(failed > 0 ? 1 : 0);

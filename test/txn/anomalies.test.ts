@@ -13,7 +13,10 @@ import { LEVELS, SCENARIOS } from './anomaly-scenarios.ts';
 
 const pgFile = new URL('./golden/anomalies-pg15.json', import.meta.url);
 const goldenFile = new URL('./golden/anomalies-nextdb.txt', import.meta.url);
-const pg = JSON.parse(readFileSync(pgFile, 'utf8')) as Record<string, Record<string, { anomaly: boolean; transcript: string[] }>>;
+const pg = JSON.parse(readFileSync(pgFile, 'utf8')) as Record<
+  string,
+  Record<string, { anomaly: boolean; transcript: string[] }>
+>;
 
 test('anomaly matrix matches PostgreSQL 15 at every isolation level', async () => {
   const lines: string[] = [
@@ -24,14 +27,23 @@ test('anomaly matrix matches PostgreSQL 15 at every isolation level', async () =
   const transcriptDiffs: string[] = [];
   for (const s of SCENARIOS) {
     for (const level of LEVELS) {
-      const backend = await nextDbBackend(s.rows ?? [[1, 10], [2, 20]]);
+      const backend = await nextDbBackend(
+        s.rows ?? [
+          [1, 10],
+          [2, 20],
+        ],
+      );
       const run = await runScenario(backend, s, level);
       await backend.close();
       const ours = s.anomaly(run.observed);
       const theirs = pg[s.name]?.[level]?.anomaly;
       assert.notEqual(theirs, undefined, `no PostgreSQL result recorded for ${s.name} at ${level}`);
-      if (ours !== theirs) mismatches.push(`${s.name} @ ${level}: nextdb ${ours ? 'ANOMALY' : 'prevented'}, postgres ${theirs ? 'ANOMALY' : 'prevented'}`);
-      if (JSON.stringify(run.transcript) !== JSON.stringify(pg[s.name]?.[level]?.transcript)) transcriptDiffs.push(`${s.name} @ ${level}`);
+      if (ours !== theirs)
+        mismatches.push(
+          `${s.name} @ ${level}: nextdb ${ours ? 'ANOMALY' : 'prevented'}, postgres ${theirs ? 'ANOMALY' : 'prevented'}`,
+        );
+      if (JSON.stringify(run.transcript) !== JSON.stringify(pg[s.name]?.[level]?.transcript))
+        transcriptDiffs.push(`${s.name} @ ${level}`);
       lines.push('', `## ${s.name} @ ${level}: ${ours ? 'ANOMALY' : 'prevented'}`, ...run.transcript);
     }
   }
@@ -41,7 +53,11 @@ test('anomaly matrix matches PostgreSQL 15 at every isolation level', async () =
   // docs/reference/isolation.md lists the runs whose step-by-step transcript
   // differs from PostgreSQL's (same outcome, different failing statement).
   assert.deepEqual(transcriptDiffs, ['G2-readonly @ serializable']);
-  assert.equal(text, readFileSync(goldenFile, 'utf8'), 'transcripts differ from golden/anomalies-nextdb.txt (UPDATE_GOLDEN=1 to accept)');
+  assert.equal(
+    text,
+    readFileSync(goldenFile, 'utf8'),
+    'transcripts differ from golden/anomalies-nextdb.txt (UPDATE_GOLDEN=1 to accept)',
+  );
 });
 
 test('anomaly scenarios: PostgreSQL prevents the listed anomalies exactly where PostgreSQL documents', () => {

@@ -18,7 +18,13 @@ export type Stmt =
   | { readonly kind: 'selectId'; readonly id: number }
   | { readonly kind: 'selectAll' }
   | { readonly kind: 'selectWhere'; readonly pred: Pred }
-  | { readonly kind: 'update'; readonly id: number | undefined; readonly pred: Pred | undefined; readonly set?: number; readonly add?: number }
+  | {
+      readonly kind: 'update';
+      readonly id: number | undefined;
+      readonly pred: Pred | undefined;
+      readonly set?: number;
+      readonly add?: number;
+    }
   | { readonly kind: 'delete'; readonly id: number | undefined; readonly pred: Pred | undefined }
   | { readonly kind: 'insert'; readonly id: number; readonly value: number };
 
@@ -80,7 +86,10 @@ export function parseStep(step: string): { txn: string; stmt: Stmt; label: strin
       break;
     }
     case 'delete':
-      stmt = w[1] === 'where' ? { kind: 'delete', id: undefined, pred: parsePred(w.slice(2)) } : { kind: 'delete', id: Number(w[1]), pred: undefined };
+      stmt =
+        w[1] === 'where'
+          ? { kind: 'delete', id: undefined, pred: parsePred(w.slice(2)) }
+          : { kind: 'delete', id: Number(w[1]), pred: undefined };
       break;
     case 'insert':
       stmt = { kind: 'insert', id: Number(w[1]), value: Number(w[2]) };
@@ -107,7 +116,10 @@ export async function runScenario(backend: Backend, s: Scenario, level: Level): 
   const out: Record<string, string> = {};
   const committed = new Set<string>();
   const transcript: string[] = [];
-  const pending = new Map<string, { text: string; label: string | undefined; promise: Promise<string>; done: string | undefined }>();
+  const pending = new Map<
+    string,
+    { text: string; label: string | undefined; promise: Promise<string>; done: string | undefined }
+  >();
 
   const record = (txn: string, text: string, label: string | undefined, result: string, late: boolean): void => {
     if (label !== undefined) out[label] = result;

@@ -60,13 +60,30 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     name: 'G1a',
     title: 'aborted read: a reader sees a write that is rolled back',
-    steps: ['T1: begin', 'T2: begin', 'T1: update 1 set 101', 'T2: select * #r1', 'T1: rollback', 'T2: select * #r2', 'T2: commit'],
+    steps: [
+      'T1: begin',
+      'T2: begin',
+      'T1: update 1 set 101',
+      'T2: select * #r1',
+      'T1: rollback',
+      'T2: select * #r2',
+      'T2: commit',
+    ],
     anomaly: (o) => (o.out['r1'] ?? '').includes('101') || (o.out['r2'] ?? '').includes('101'),
   },
   {
     name: 'G1b',
     title: 'intermediate read: a reader sees a value that is overwritten before commit',
-    steps: ['T1: begin', 'T2: begin', 'T1: update 1 set 101', 'T2: select * #r1', 'T1: update 1 set 11', 'T1: commit', 'T2: select * #r2', 'T2: commit'],
+    steps: [
+      'T1: begin',
+      'T2: begin',
+      'T1: update 1 set 101',
+      'T2: select * #r1',
+      'T1: update 1 set 11',
+      'T1: commit',
+      'T2: select * #r2',
+      'T2: commit',
+    ],
     anomaly: (o) => (o.out['r1'] ?? '').includes('101') || (o.out['r2'] ?? '').includes('101'),
   },
   {

@@ -103,7 +103,11 @@ function balance(v: Buffer | undefined, i: number): number {
   return Number(v.toString());
 }
 
-export async function runBankSeed(seed: number, mode: BankMode, size: { accounts?: number; clients?: number; txnsPerClient?: number } = {}): Promise<BankStats> {
+export async function runBankSeed(
+  seed: number,
+  mode: BankMode,
+  size: { accounts?: number; clients?: number; txnsPerClient?: number } = {},
+): Promise<BankStats> {
   const prng = new Prng(seed);
   const accounts = size.accounts ?? prng.range(2, 8);
   const clients = size.clients ?? prng.range(2, 5);
@@ -131,7 +135,8 @@ export async function runBankSeed(seed: number, mode: BankMode, size: { accounts
 
   const checkPairs = (balances: readonly number[], who: string): void => {
     for (let i = 0; i + 1 < balances.length; i += 2) {
-      if (balances[i]! + balances[i + 1]! < 0) fail(`${who} saw accounts ${i} and ${i + 1} sum to ${balances[i]! + balances[i + 1]!} (write skew)`);
+      if (balances[i]! + balances[i + 1]! < 0)
+        fail(`${who} saw accounts ${i} and ${i + 1} sum to ${balances[i]! + balances[i + 1]!} (write skew)`);
     }
   };
 
@@ -149,7 +154,7 @@ export async function runBankSeed(seed: number, mode: BankMode, size: { accounts
     const p = prng.fork();
     sched.spawn(
       async () => {
-        for (let n = 0; n < txnsPerClient; ) {
+        for (let n = 0; n < txnsPerClient;) {
           const level = levelFor(p);
           const t = mgr.begin({ isolation: level });
           const from = p.int(accounts);
@@ -232,8 +237,13 @@ export async function runBankSeed(seed: number, mode: BankMode, size: { accounts
               sum2 += balance(await t.get(key(i)), i);
               await sched.step();
             }
-            if (level !== 'read committed' && sum2 !== total) fail(`${level} account-by-account read saw total ${sum2}, expected ${total}`);
-            if (mode === 'serializable') checkPairs(rows.map((kv) => Number(kv.value.toString())), 'a reader');
+            if (level !== 'read committed' && sum2 !== total)
+              fail(`${level} account-by-account read saw total ${sum2}, expected ${total}`);
+            if (mode === 'serializable')
+              checkPairs(
+                rows.map((kv) => Number(kv.value.toString())),
+                'a reader',
+              );
             await t.commit();
             stats.reads++;
           } catch (e) {

@@ -74,7 +74,15 @@ async function transfer(mgr: MvccTxnManager, prng: Prng, t: Transfer, level: Iso
 export async function runTxnCrashSeed(seed: number, rounds = 3): Promise<{ transfers: number; acked: number }> {
   const prng = new Prng(seed);
   const vfs = new SimVfs({ seed, tornWrites: true });
-  const lsmOptions = { dir: '/db', vfs, memtableBytes: 2048, tableBytes: 4096, blockBytes: 256, l1MaxBytes: 16 * 1024, blockCacheBytes: 64 * 1024 };
+  const lsmOptions = {
+    dir: '/db',
+    vfs,
+    memtableBytes: 2048,
+    tableBytes: 4096,
+    blockBytes: 256,
+    l1MaxBytes: 16 * 1024,
+    blockCacheBytes: 64 * 1024,
+  };
   const open = async (): Promise<{ engine: LsmEngine; mgr: MvccTxnManager }> => {
     const engine = await openLsmEngine(lsmOptions);
     return { engine, mgr: await openTxnManager(engine, { clock: new ManualClock(1_000) }) };
@@ -100,7 +108,14 @@ export async function runTxnCrashSeed(seed: number, rounds = 3): Promise<{ trans
           for (let i = 0; !stop; i++) {
             const from = cp.int(ACCOUNTS);
             const to = (from + 1 + cp.int(ACCOUNTS - 1)) % ACCOUNTS;
-            const t: Transfer = { tag: `r${round}c${c}n${i}`, accounts: [from, to], txn: undefined, acked: false, commitTs: 0, visible: undefined };
+            const t: Transfer = {
+              tag: `r${round}c${c}n${i}`,
+              accounts: [from, to],
+              txn: undefined,
+              acked: false,
+              commitTs: 0,
+              visible: undefined,
+            };
             started.push(t);
             await transfer(mgr, cp, t, cp.pick(LEVELS));
           }
@@ -129,19 +144,26 @@ export async function runTxnCrashSeed(seed: number, rounds = 3): Promise<{ trans
     for (const t of started) {
       t.visible = (await r.get(marker(t.tag))) !== undefined;
       if (t.acked && !t.visible) throw new Error(`seed ${seed} round ${round}: acknowledged transfer ${t.tag} lost`);
-      if (t.visible && t.commitTs === 0) throw new Error(`seed ${seed} round ${round}: ${t.tag} visible but never reached its commit point`);
+      if (t.visible && t.commitTs === 0)
+        throw new Error(`seed ${seed} round ${round}: ${t.tag} visible but never reached its commit point`);
       if (t.acked) acked++;
     }
     await r.commit();
     all.push(...started);
     const total = accounts.reduce((s, a) => s + a.balance, 0);
-    if (total !== ACCOUNTS * INITIAL) throw new Error(`seed ${seed} round ${round}: total ${total} != ${ACCOUNTS * INITIAL}`);
+    if (total !== ACCOUNTS * INITIAL)
+      throw new Error(`seed ${seed} round ${round}: total ${total} != ${ACCOUNTS * INITIAL}`);
     for (let i = 0; i < ACCOUNTS; i++) {
       let latest: Transfer | undefined;
-      for (const t of all) if (t.visible === true && t.accounts.includes(i) && (latest === undefined || t.commitTs > latest.commitTs)) latest = t;
+      for (const t of all)
+        if (t.visible === true && t.accounts.includes(i) && (latest === undefined || t.commitTs > latest.commitTs))
+          latest = t;
       const want = latest?.tag ?? 'init';
       const got = accounts[i]!.tag;
-      if (got !== want) throw new Error(`seed ${seed} round ${round}: account ${i} shows ${got}, latest visible transfer is ${want} (partial or reordered commit)`);
+      if (got !== want)
+        throw new Error(
+          `seed ${seed} round ${round}: account ${i} shows ${got}, latest visible transfer is ${want} (partial or reordered commit)`,
+        );
     }
   }
   await mgr.close();

@@ -19,7 +19,13 @@ const opArb = fc.oneof(
   fc.record({ op: fc.constant('put' as const), k: keyArb, v: fc.string({ maxLength: 3 }) }),
   fc.record({ op: fc.constant('del' as const), k: keyArb }),
   fc.record({ op: fc.constant('get' as const), k: keyArb }),
-  fc.record({ op: fc.constant('scan' as const), lo: keyArb, hi: keyArb, limit: fc.integer({ min: 0, max: 4 }), reverse: fc.boolean() }),
+  fc.record({
+    op: fc.constant('scan' as const),
+    lo: keyArb,
+    hi: keyArb,
+    limit: fc.integer({ min: 0, max: 4 }),
+    reverse: fc.boolean(),
+  }),
   fc.record({ op: fc.constant('savepoint' as const), name: fc.constantFrom('s1', 's2') }),
   fc.record({ op: fc.constant('rollbackTo' as const), name: fc.constantFrom('s1', 's2') }),
   fc.record({ op: fc.constant('release' as const), name: fc.constantFrom('s1', 's2') }),
@@ -33,14 +39,21 @@ const txnArb = fc.record({
 });
 
 function scanModel(m: Model, lo: string, hi: string, limit: number, reverse: boolean): string[] {
-  const ks = [...m.keys()].filter((k) => Buffer.compare(Buffer.from(k), Buffer.from(lo)) >= 0 && Buffer.compare(Buffer.from(k), Buffer.from(hi)) < 0);
+  const ks = [...m.keys()].filter(
+    (k) => Buffer.compare(Buffer.from(k), Buffer.from(lo)) >= 0 && Buffer.compare(Buffer.from(k), Buffer.from(hi)) < 0,
+  );
   ks.sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
   if (reverse) ks.reverse();
   return ks.slice(0, limit === 0 ? undefined : limit).map((k) => `${k}=${m.get(k)}`);
 }
 
 async function scanTxn(t: Txn, lo: string, hi: string, limit: number, reverse: boolean): Promise<string[]> {
-  const kvs = await t.scan({ start: Buffer.from(lo), end: Buffer.from(hi), reverse, ...(limit === 0 ? {} : { limit }) });
+  const kvs = await t.scan({
+    start: Buffer.from(lo),
+    end: Buffer.from(hi),
+    reverse,
+    ...(limit === 0 ? {} : { limit }),
+  });
   return kvs.map((kv) => `${kv.key.toString()}=${kv.value.toString()}`);
 }
 
@@ -54,7 +67,8 @@ test('serial transactions, savepoints, old snapshots and GC agree with a map mod
         for (const r of readers) {
           r.txn.beginStatement();
           assert.deepEqual(await scanTxn(r.txn, '', '\u00ff', 0, false), scanModel(r.state, '', '\u00ff', 0, false));
-          for (const k of ['a', 'b\u0000', 'd']) assert.equal((await r.txn.get(Buffer.from(k)))?.toString(), r.state.get(k));
+          for (const k of ['a', 'b\u0000', 'd'])
+            assert.equal((await r.txn.get(Buffer.from(k)))?.toString(), r.state.get(k));
         }
       };
       for (const spec of txns) {
@@ -80,7 +94,10 @@ test('serial transactions, savepoints, old snapshots and GC agree with a map mod
               assert.equal((await t.get(Buffer.from(o.k)))?.toString(), state.get(o.k));
               break;
             case 'scan':
-              assert.deepEqual(await scanTxn(t, o.lo, o.hi, o.limit, o.reverse), scanModel(state, o.lo, o.hi, o.limit, o.reverse));
+              assert.deepEqual(
+                await scanTxn(t, o.lo, o.hi, o.limit, o.reverse),
+                scanModel(state, o.lo, o.hi, o.limit, o.reverse),
+              );
               break;
             case 'savepoint':
               t.savepoint(o.name);

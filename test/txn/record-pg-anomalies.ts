@@ -65,7 +65,18 @@ async function main(): Promise<void> {
     const [c0, ...a0] = runAs(join(binDir, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8']);
     const init = spawnSync(c0!, a0, { encoding: 'utf8' });
     if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr}`);
-    const [c1, ...a1] = runAs(join(binDir, 'postgres'), ['-D', data, '-p', String(PORT), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off']);
+    const [c1, ...a1] = runAs(join(binDir, 'postgres'), [
+      '-D',
+      data,
+      '-p',
+      String(PORT),
+      '-k',
+      dir,
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'fsync=off',
+    ]);
     server = spawn(c1!, a1, { stdio: 'ignore' });
     const cfg = { host: '127.0.0.1', port: PORT, user: 'postgres', database: 'postgres' };
     for (let i = 0; ; i++) {
@@ -87,7 +98,11 @@ async function main(): Promise<void> {
         const admin = new pg.Client(cfg);
         await admin.connect();
         await admin.query('drop table if exists test; create table test (id int primary key, value int)');
-        for (const [id, v] of s.rows ?? [[1, 10], [2, 20]]) await admin.query('insert into test values ($1, $2)', [id, v]);
+        for (const [id, v] of s.rows ?? [
+          [1, 10],
+          [2, 20],
+        ])
+          await admin.query('insert into test values ($1, $2)', [id, v]);
         const clients: pg.Client[] = [];
         const backend: Backend = {
           session: async () => {
@@ -106,7 +121,12 @@ async function main(): Promise<void> {
             return session;
           },
           settle: () => new Promise((r) => setTimeout(r, 250)),
-          finalRows: async () => formatRows((await admin.query<{ id: number; value: number }>('select id, value from test order by id')).rows.map((row) => [row.id, row.value])),
+          finalRows: async () =>
+            formatRows(
+              (await admin.query<{ id: number; value: number }>('select id, value from test order by id')).rows.map(
+                (row) => [row.id, row.value],
+              ),
+            ),
           close: async () => {
             for (const c of clients) await c.end();
             await admin.end();

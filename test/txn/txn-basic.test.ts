@@ -80,7 +80,13 @@ test('scan: bounds, reverse, limit, deletes, own intents, history versions', asy
 
 test('keys containing zero bytes keep their order and history', async () => {
   const m = await open();
-  const keys = [Buffer.from([1]), Buffer.from([1, 0]), Buffer.from([1, 0, 0]), Buffer.from([1, 0, 1]), Buffer.from([1, 1])];
+  const keys = [
+    Buffer.from([1]),
+    Buffer.from([1, 0]),
+    Buffer.from([1, 0, 0]),
+    Buffer.from([1, 0, 1]),
+    Buffer.from([1, 1]),
+  ];
   for (let round = 0; round < 3; round++) {
     const t = m.begin();
     for (const k of keys) await t.put(k, Buffer.from(`${k.toString('hex')}-${round}`));
@@ -331,7 +337,10 @@ test('an intent left by a crashed process is ignored and cleaned up', async () =
   const m2 = await openTxnManager(engine, { clock: new ManualClock(1_000) });
   const r = m2.begin();
   assert.equal(str(await r.get(b('a'))), '1');
-  assert.deepEqual((await r.scan({ start: b(''), end: b('z') })).map((kv) => kv.key.toString()), ['a']);
+  assert.deepEqual(
+    (await r.scan({ start: b(''), end: b('z') })).map((kv) => kv.key.toString()),
+    ['a'],
+  );
   await r.put(b('a'), b('3'));
   await r.commit();
   const r2 = m2.begin();
