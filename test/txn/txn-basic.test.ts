@@ -381,3 +381,31 @@ test('background gc runs every gcEveryCommits write commits', async () => {
   await r.commit();
   await m.close();
 });
+
+test('gc works through more versions than one batch holds', async () => {
+  const m = await openTxnManager(new MemoryEngine(), { clock: new ManualClock(1_000), gcEveryCommits: 0 });
+  for (let round = 0; round < 3; round++) {
+    const t = m.begin();
+    for (let i = 0; i < 1500; i++) await t.put(b(`k${i}`), b(`v${round}`));
+    await t.commit();
+  }
+  const del = m.begin();
+  for (let i = 0; i < 1500; i++) await del.delete(b(`k${i}`));
+  await del.commit();
+  const s = await m.gc();
+  assert.equal(s.versionsRemoved, 4500);
+  assert.equal(s.headsRemoved, 1500);
+  assert.equal(m.engine.stats()['keys'], 2);
+  await m.close();
+});
+
+test('closing the manager aborts live transactions and refuses new ones', async () => {
+  const m = await open();
+  await seed(m, { a: '1' });
+  const t = m.begin();
+  await t.put(b('a'), b('2'));
+  await m.close();
+  assert.equal(t.state, 'aborted');
+  assert.equal(await code(t.get(b('a'))), '25P02');
+  assert.throws(() => m.begin(), /closed/);
+});
