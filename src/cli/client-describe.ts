@@ -9,8 +9,9 @@
  * rendering of the answers (titles, footers such as "Indexes:", role
  * attributes) follows psql 15's.
  *
- * Limits: \d+ NAME, and \d of an index, sequence, composite type or TOAST
- * table (psql runs other queries for those) say they are not supported yet;
+ * Limits: \d of an index, sequence, composite type or TOAST table, and \d+
+ * of anything but a table (psql runs other queries for those: view
+ * definitions, FDW options) say they are not supported yet;
  * the partition-of and partition-key footers of \d (extra queries in psql)
  * are not shown. Patterns support psql's * and ? wildcards and "quoted"
  * parts, not regular-expression syntax.
@@ -40,6 +41,31 @@ FROM pg_catalog.pg_class c
  LEFT JOIN pg_catalog.pg_class tc ON (c.reltoastrelid = tc.oid)
 LEFT JOIN pg_catalog.pg_am am ON (c.relam = am.oid)
 WHERE c.oid = '${oid}';`,
+  relationInfoVerbose: (oid: string): string =>
+    `SELECT c.relchecks, c.relkind, c.relhasindex, c.relhasrules, c.relhastriggers, c.relrowsecurity, c.relforcerowsecurity, false AS relhasoids, c.relispartition, pg_catalog.array_to_string(c.reloptions || array(select 'toast.' || x from pg_catalog.unnest(tc.reloptions) x), ', ')
+, c.reltablespace, CASE WHEN c.reloftype = 0 THEN '' ELSE c.reloftype::pg_catalog.regtype::pg_catalog.text END, c.relpersistence, c.relreplident, am.amname
+FROM pg_catalog.pg_class c
+ LEFT JOIN pg_catalog.pg_class tc ON (c.reltoastrelid = tc.oid)
+LEFT JOIN pg_catalog.pg_am am ON (c.relam = am.oid)
+WHERE c.oid = '${oid}';`,
+  columnsVerbose: (oid: string): string =>
+    `SELECT a.attname,
+  pg_catalog.format_type(a.atttypid, a.atttypmod),
+  (SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid, true)
+   FROM pg_catalog.pg_attrdef d
+   WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum AND a.atthasdef),
+  a.attnotnull,
+  (SELECT c.collname FROM pg_catalog.pg_collation c, pg_catalog.pg_type t
+   WHERE c.oid = a.attcollation AND t.oid = a.atttypid AND a.attcollation <> t.typcollation) AS attcollation,
+  a.attidentity,
+  a.attgenerated,
+  a.attstorage,
+  a.attcompression AS attcompression,
+  CASE WHEN a.attstattarget=-1 THEN NULL ELSE a.attstattarget END AS attstattarget,
+  pg_catalog.col_description(a.attrelid, a.attnum)
+FROM pg_catalog.pg_attribute a
+WHERE a.attrelid = '${oid}' AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attnum;`,
   columns: (oid: string): string =>
     `SELECT a.attname,
   pg_catalog.format_type(a.atttypid, a.atttypmod),
@@ -320,10 +346,7 @@ export async function describe(name: string, args: readonly string[], run: RunQu
   if (m !== null) {
     const letters = [...m[1]!] as ListLetter[];
     const verbose = m[2] === '+';
-    if (letters.length === 0 && pattern !== undefined) {
-      if (verbose) return { out: '', err: '\\d+ NAME is not supported yet by nextdb client; use \\d NAME.\n' };
-      return describeRelations(pattern, run);
-    }
+    if (letters.length === 0 && pattern !== undefined) return describeRelations(pattern, verbose, run);
     const shown: readonly ListLetter[] = letters.length === 0 ? ['t', 'v', 'm', 's', 'E'] : letters;
     const r = await run(listRelationsSql(shown, verbose, pattern));
     if (r.rows.length === 0) {
@@ -382,8 +405,8 @@ const RELKIND_TITLES: Record<string, string> = {
   f: 'Foreign table',
 };
 
-/** \d NAME: every relation matching the pattern, one after the other. */
-async function describeRelations(pattern: string, run: RunQuery): Promise<DescribeOutput> {
+/** \d[+] NAME: every relation matching the pattern, one after the other. */
+async function describeRelations(pattern: string, verbose: boolean, run: RunQuery): Promise<DescribeOutput> {
   const found = await run(lookupRelationSql(pattern));
   if (found.rows.length === 0) return { out: '', err: `Did not find any relation named "${pattern}".\n` };
   let out = '';
@@ -391,36 +414,44 @@ async function describeRelations(pattern: string, run: RunQuery): Promise<Descri
   for (const [oid, schema, name] of found.rows) {
     // The oid goes back into SQL text, so it must be a number and nothing else.
     if (oid === null || oid === undefined || !/^\d+$/.test(oid)) throw new Error(`unexpected relation oid ${String(oid)}`);
-    const one = await describeRelation(oid, `${schema ?? ''}.${name ?? ''}`, run);
+    const one = await describeRelation(oid, `${schema ?? ''}.${name ?? ''}`, verbose, run);
     out += one.out;
     err += one.err;
   }
   return { out, err };
 }
 
-async function describeRelation(oid: string, qualified: string, run: RunQuery): Promise<DescribeOutput> {
-  const info = (await run(TABLE_QUERIES.relationInfo(oid))).rows[0];
+const STORAGE_NAMES: Record<string, string> = { p: 'plain', m: 'main', x: 'extended', e: 'external' };
+const COMPRESSION_NAMES: Record<string, string> = { p: 'pglz', l: 'lz4' };
+
+async function describeRelation(oid: string, qualified: string, verbose: boolean, run: RunQuery): Promise<DescribeOutput> {
+  const info = (await run(verbose ? TABLE_QUERIES.relationInfoVerbose(oid) : TABLE_QUERIES.relationInfo(oid))).rows[0];
   if (info === undefined) return { out: '', err: `Did not find any relation with OID ${oid}.\n` };
   const relkind = info[1] ?? '';
   const kindTitle = RELKIND_TITLES[relkind];
-  if (kindTitle === undefined) {
-    return { out: '', err: `\\d of relation kind '${relkind}' ("${qualified}") is not supported yet by nextdb client.\n` };
+  // psql runs further queries for these (view definitions, FDW options, sequences, index columns) that we do not send yet.
+  if (kindTitle === undefined || (verbose && relkind !== 'r' && relkind !== 'p')) {
+    return { out: '', err: `\\d${verbose ? '+' : ''} of relation kind '${relkind}' ("${qualified}") is not supported yet by nextdb client.\n` };
   }
   const unlogged = info[12] === 'u' && (relkind === 'r' || relkind === 'm');
   const title = `${unlogged ? `Unlogged ${kindTitle.toLowerCase()}` : kindTitle} "${qualified}"`;
-  const cols = await run(TABLE_QUERIES.columns(oid));
+  const cols = await run(verbose ? TABLE_QUERIES.columnsVerbose(oid) : TABLE_QUERIES.columns(oid));
   const rows = cols.rows.map((c) => {
     const identity = c[5] === 'a' ? 'generated always as identity' : c[5] === 'd' ? 'generated by default as identity' : undefined;
     const generated = c[6] === 's' ? `generated always as (${c[2] ?? ''}) stored` : undefined;
-    return [c[0] ?? '', c[1] ?? '', c[4] ?? '', c[3] === 't' ? 'not null' : '', identity ?? generated ?? c[2] ?? ''];
+    const base = [c[0] ?? '', c[1] ?? '', c[4] ?? '', c[3] === 't' ? 'not null' : '', identity ?? generated ?? c[2] ?? ''];
+    if (!verbose) return base;
+    return [...base, STORAGE_NAMES[c[7] ?? ''] ?? '???', COMPRESSION_NAMES[c[8] ?? ''] ?? '', c[9] ?? '', c[10] ?? ''];
   });
-  const footers = relkind === 'r' || relkind === 'p' || relkind === 'f' ? await tableFooters(oid, info, run) : [];
-  const out = formatTable({ title, headers: ['Column', 'Type', 'Collation', 'Nullable', 'Default'], rows, footers });
+  const headers = ['Column', 'Type', 'Collation', 'Nullable', 'Default'];
+  if (verbose) headers.push('Storage', 'Compression', 'Stats target', 'Description');
+  const footers = relkind === 'r' || relkind === 'p' || relkind === 'f' ? await tableFooters(oid, info, verbose, run) : [];
+  const out = formatTable({ title, headers, rows, footers });
   return { out, err: '' };
 }
 
 /** The footers psql 15 prints under a table, in its order, from the same queries. */
-async function tableFooters(oid: string, info: readonly (string | null)[], run: RunQuery): Promise<string[]> {
+async function tableFooters(oid: string, info: readonly (string | null)[], verbose: boolean, run: RunQuery): Promise<string[]> {
   const f: string[] = [];
   const relkind = info[1];
   const hasIndex = info[2] === 't';
@@ -522,7 +553,27 @@ async function tableFooters(oid: string, info: readonly (string | null)[], run: 
     f.push(i === 0 ? `${label}: ${x[0] ?? ''}${sep}` : `${' '.repeat(label.length)}  ${x[0] ?? ''}${sep}`);
   });
   const children = await run(TABLE_QUERIES.children(oid));
-  if (relkind === 'p') f.push(`Number of partitions: ${children.rows.length}${children.rows.length > 0 ? ' (Use \\d+ to list them.)' : ''}`);
-  else if (children.rows.length > 0) f.push(`Number of child tables: ${children.rows.length} (Use \\d+ to list them.)`);
+  const nChildren = children.rows.length;
+  if (!verbose || nChildren === 0) {
+    if (relkind === 'p') f.push(`Number of partitions: ${nChildren}${nChildren > 0 ? ' (Use \\d+ to list them.)' : ''}`);
+    else if (nChildren > 0) f.push(`Number of child tables: ${nChildren} (Use \\d+ to list them.)`);
+  } else {
+    // \d+ lists them: "Partitions: a FOR VALUES ...," then the rest aligned under the first.
+    const label = relkind === 'p' ? 'Partitions' : 'Child tables';
+    children.rows.forEach((x, i) => {
+      let text = x[0] ?? '';
+      if (relkind === 'p' && x[3] !== null && x[3] !== undefined) text += ` ${x[3]}`;
+      if (x[1] === 'p') text += ', PARTITIONED';
+      if (x[2] === 't') text += ' (DETACH PENDING)';
+      if (i < nChildren - 1) text += ',';
+      f.push(i === 0 ? `${label}: ${text}` : `${' '.repeat(label.length)}  ${text}`);
+    });
+  }
+  if (verbose) {
+    const replident = info[13];
+    if (relkind === 'r' && (replident === 'f' || replident === 'n')) f.push(`Replica Identity: ${replident === 'f' ? 'FULL' : 'NOTHING'}`);
+    if (info[14] !== null && info[14] !== undefined && info[14] !== '') f.push(`Access method: ${info[14]}`);
+    if (info[9] !== null && info[9] !== undefined && info[9] !== '') f.push(`Options: ${info[9]}`);
+  }
   return f;
 }

@@ -59,7 +59,7 @@ test('client: a script piped on stdin builds the psql corpus schema', { skip }, 
 });
 
 test('client: the \\d family prints what psql 15 prints', { skip }, async () => {
-  const commands = ['\\d', '\\dt', '\\d users', '\\d app.orders', '\\d active_users', '\\di', '\\dv', '\\ds', '\\dn', '\\du'];
+  const commands = ['\\d', '\\dt', '\\d users', '\\d+ users', '\\d app.orders', '\\d active_users', '\\di', '\\dv', '\\ds', '\\dn', '\\du'];
   const r = await client(commands.flatMap((c) => ['-c', c]));
   assert.equal(r.stderr, '');
   assert.equal(r.code, 0);
