@@ -6,10 +6,13 @@
 
 import type { Clock } from '../util/clock.ts';
 import type { Txn, TxnManager } from '../txn/api.ts';
-import { CatalogStore, type CatalogSnapshot } from './catalog/catalog.ts';
+import { CatalogStore, sequenceKey, type CatalogSnapshot, type SequenceDef } from './catalog/catalog.ts';
+import { NextDbError, SqlState } from '../util/errors.ts';
 import { Prng } from '../util/prng.ts';
 
 const CATALOG_CACHE_MAX = 16;
+/** Sequence values reserved per storage round trip (PostgreSQL's CACHE); unused ones are skipped after a restart. */
+const SEQUENCE_BLOCK = 32;
 
 export class SqlEngineCore {
   private readonly catalogs = new Map<string, Promise<CatalogSnapshot>>();
@@ -18,6 +21,8 @@ export class SqlEngineCore {
   private rowIdSeq = 0;
   private versionSeq = 0;
   private readonly prng: Prng;
+  private readonly seqCache = new Map<number, { next: bigint; left: number }>();
+  private readonly seqLocks = new Map<number, Promise<unknown>>();
 
   constructor(
     readonly txns: TxnManager,
@@ -25,6 +30,74 @@ export class SqlEngineCore {
     seed: number,
   ) {
     this.prng = new Prng(seed);
+  }
+
+  /**
+   * nextval(): non-transactional like PostgreSQL's (a rolled-back
+   * transaction does not give its numbers back). Values are reserved in
+   * blocks by a short transaction of their own and handed out from memory.
+   */
+  async nextval(q: SequenceDef): Promise<bigint> {
+    const c = this.seqCache.get(q.oid);
+    if (c !== undefined && c.left > 0) {
+      c.left--;
+      const v = c.next;
+      c.next += q.increment;
+      return v;
+    }
+    // Serialize refills per sequence.
+    const prev = this.seqLocks.get(q.oid) ?? Promise.resolve();
+    const run = prev.then(() => this.refill(q));
+    this.seqLocks.set(q.oid, run.catch(() => undefined));
+    await run;
+    return this.nextval(q);
+  }
+
+  private async refill(q: SequenceDef): Promise<void> {
+    const c = this.seqCache.get(q.oid);
+    if (c !== undefined && c.left > 0) return;
+    for (let attempt = 0; ; attempt++) {
+      const txn = this.txns.begin({ isolation: 'serializable' });
+      try {
+        const key = sequenceKey(q.oid);
+        const cur = await txn.get(key);
+        let first = cur === undefined ? q.start : BigInt(cur.toString('utf8')) + q.increment;
+        if (first > q.max || first < q.min) {
+          if (!q.cycle) {
+            throw new NextDbError('2200H', `nextval: reached ${first > q.max ? 'maximum' : 'minimum'} value of sequence "${q.name}" (${first > q.max ? q.max : q.min})`);
+          }
+          first = q.increment > 0n ? q.min : q.max;
+        }
+        const room = q.increment > 0n ? (q.max - first) / q.increment + 1n : (first - q.min) / -q.increment + 1n;
+        const n = room < BigInt(SEQUENCE_BLOCK) ? Number(room) : SEQUENCE_BLOCK;
+        await txn.put(key, Buffer.from((first + BigInt(n - 1) * q.increment).toString(), 'utf8'));
+        await txn.commit();
+        this.seqCache.set(q.oid, { next: first, left: n });
+        return;
+      } catch (e) {
+        if (txn.state === 'active') await txn.rollback().catch(() => undefined);
+        if (e instanceof NextDbError && (e.code === SqlState.serializationFailure || e.code === SqlState.deadlockDetected) && attempt < 10) continue;
+        throw e;
+      }
+    }
+  }
+
+  /** setval(): writes the new position at once and drops reserved values. */
+  async setval(q: SequenceDef, last: bigint): Promise<void> {
+    this.seqCache.delete(q.oid);
+    const txn = this.txns.begin({ isolation: 'serializable' });
+    try {
+      await txn.put(sequenceKey(q.oid), Buffer.from(last.toString(), 'utf8'));
+      await txn.commit();
+    } catch (e) {
+      if (txn.state === 'active') await txn.rollback().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** Forgets reserved values (TRUNCATE ... RESTART IDENTITY, DROP). */
+  resetSequence(oid: number): void {
+    this.seqCache.delete(oid);
   }
 
   nextBackendPid(): number {

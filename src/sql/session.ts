@@ -34,7 +34,7 @@ import type {
   TxnStatus,
 } from './api.ts';
 import { parseSql, type ParsedStatement } from './parser.ts';
-import { CatalogStore, sequenceKey, type CatalogSnapshot, type SequenceDef, type ColumnDef, type TableDef } from './catalog/catalog.ts';
+import { CatalogStore, type CatalogSnapshot, type SequenceDef, type ColumnDef, type TableDef } from './catalog/catalog.ts';
 import { Binder, type BoundQuery } from './plan/binder.ts';
 import { optimize } from './plan/optimizer.ts';
 import type { OutputColumn, Plan } from './plan/plan.ts';
@@ -234,7 +234,13 @@ export class SqlSession implements Session {
   // ------------------------------------------------------------ services
 
   private services(txn: Txn, catalog: CatalogSnapshot): SessionServices {
-    const findSeq = (name: string): SequenceDef => {
+    const findSeq = (ref: string | number): SequenceDef => {
+      if (typeof ref === 'number') {
+        const q = catalog.sequences.get(ref);
+        if (q === undefined) throw new NextDbError('42809', `"${catalog.tables.get(ref)?.name ?? ref}" is not a sequence`);
+        return q;
+      }
+      const name = ref;
       const parts = name.split('.').map((p) => p.trim().replace(/^"(.*)"$/, '$1'));
       const nm = parts[parts.length - 1]!;
       const schemas = parts.length > 1 ? [parts[0]!] : this.searchPath();
@@ -253,18 +259,7 @@ export class SqlSession implements Session {
       txn: () => txn,
       nextval: async (name) => {
         const q = findSeq(name);
-        const key = sequenceKey(q.oid);
-        const cur = await txn.get(key);
-        let next: bigint;
-        if (cur === undefined) next = q.start;
-        else {
-          next = BigInt(cur.toString('utf8')) + q.increment;
-          if (next > q.max || next < q.min) {
-            if (!q.cycle) throw new NextDbError('2200H', `nextval: reached ${next > q.max ? 'maximum' : 'minimum'} value of sequence "${q.name}" (${next > q.max ? q.max : q.min})`);
-            next = q.increment > 0n ? q.min : q.max;
-          }
-        }
-        await txn.put(key, Buffer.from(next.toString(), 'utf8'));
+        const next = await this.core.nextval(q);
         this.seqLast.set(q.oid, next);
         return next;
       },
@@ -277,7 +272,7 @@ export class SqlSession implements Session {
       setval: async (name, value, isCalled) => {
         const q = findSeq(name);
         if (value > q.max || value < q.min) throw new NextDbError('22003', `setval: value ${value} is out of bounds for sequence "${q.name}" (${q.min}..${q.max})`);
-        await txn.put(sequenceKey(q.oid), Buffer.from((isCalled ? value : value - q.increment).toString(), 'utf8'));
+        await this.core.setval(q, isCalled ? value : value - q.increment);
         if (isCalled) this.seqLast.set(q.oid, value);
         return value;
       },

@@ -363,12 +363,17 @@ function compileSubquery(e: Extract<Expr, { kind: 'subquery' }>, env: CompileEnv
   const mode = e.mode;
   const plan = e.plan;
   let cached: { value: Value } | undefined;
+  // ANY/ALL compare each outer row's test value: cache the subquery's rows, not the answer.
+  let cachedRows: Value[][] | undefined;
+  const correlated = e.correlated;
   const evaluate = async (row: readonly Value[], ctx: EvalContext): Promise<Value> => {
     const limit = mode === 'exists' ? 1 : mode === 'scalar' ? 2 : 0;
     const sub = ctx.withOuter(row);
     if (mode === 'any' || mode === 'all') {
       assert(test !== undefined && cmp !== undefined && op !== undefined, 'ANY/ALL needs a test');
-      const rows = await env.runSubplan(plan, outerLayouts, sub, 0);
+      let rows: Value[][];
+      if (correlated) rows = await env.runSubplan(plan, outerLayouts, sub, 0);
+      else rows = cachedRows ??= await env.runSubplan(plan, outerLayouts, sub, 0);
       const x = test(row, ctx);
       // x op ANY(set): true if any comparison is true; null if none true and some null.
       let sawNull = false;
@@ -400,11 +405,10 @@ function compileSubquery(e: Extract<Expr, { kind: 'subquery' }>, env: CompileEnv
         return assertNever(mode as never, 'subquery mode');
     }
   };
-  const correlated = e.correlated;
   env.hoisted.push({
     slot,
     run: async (row, ctx) => {
-      if (!correlated) {
+      if (!correlated && mode !== 'any' && mode !== 'all') {
         if (cached === undefined) cached = { value: await evaluate(row, ctx) };
         return cached.value;
       }

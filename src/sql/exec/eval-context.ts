@@ -18,9 +18,10 @@ export interface SessionServices {
   readonly database: string;
   readonly backendPid: number;
   txn(): Txn;
-  nextval(seqName: string): Promise<bigint>;
-  currval(seqName: string): bigint;
-  setval(seqName: string, value: bigint, isCalled: boolean): Promise<bigint>;
+  /** Sequences by name (text) or OID (regclass). */
+  nextval(seq: string | number): Promise<bigint>;
+  currval(seq: string | number): bigint;
+  setval(seq: string | number, value: bigint, isCalled: boolean): Promise<bigint>;
   /** Statement start (now(), CURRENT_TIMESTAMP), microseconds since epoch. */
   readonly statementStartMicros: bigint;
   readonly txnStartMicros: bigint;

@@ -185,9 +185,12 @@ function fromRows(rows: Row[]): Operator {
 }
 
 function valuesOp(plan: Extract<Plan, { kind: 'values' }>, env: ExecEnv): Operator {
-  const { env: cenv, compile } = compiler(env, []);
-  const rows = plan.rows.map((r) => r.map(compile));
-  const hoisted = cenv.hoisted;
+  const { env: root } = compiler(env, []);
+  // Each row gets its own hoisted list: nextval() in row 2 must not run for row 1.
+  const rows = plan.rows.map((r) => {
+    const cenv = root.forLayout(new Map());
+    return { fns: r.map((e) => compileExpr(e, cenv)), hoisted: cenv.hoisted };
+  });
   let i = 0;
   return {
     next: async () => {
@@ -196,8 +199,8 @@ function valuesOp(plan: Extract<Plan, { kind: 'values' }>, env: ExecEnv): Operat
       const ctx = env.ctx;
       while (i < rows.length && out.length < BATCH_ROWS) {
         const r = rows[i++]!;
-        if (hoisted.length > 0) await runHoisted(hoisted, [], ctx);
-        out.push(r.map((f) => f([], ctx)));
+        if (r.hoisted.length > 0) await runHoisted(r.hoisted, [], ctx);
+        out.push(r.fns.map((f) => f([], ctx)));
       }
       return out;
     },

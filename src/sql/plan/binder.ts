@@ -198,6 +198,26 @@ export class Binder {
     return undefined;
   }
 
+  /** regclass input: a (possibly qualified, possibly quoted) relation or sequence name → its OID. */
+  regclassOid(text: string, location?: number): number {
+    if (/^\d+$/.test(text.trim())) return Number(text.trim());
+    const parts = text.split('.').map((p) => {
+      const t = p.trim();
+      return t.startsWith('"') ? t.slice(1, -1).replace(/""/g, '"') : t.toLowerCase();
+    });
+    const name = parts[parts.length - 1]!;
+    const schemas = parts.length > 1 ? [parts[parts.length - 2]!] : this.o.searchPath;
+    for (const s of schemas) {
+      const t = this.o.catalog.table(this.o.dbOid, s, name);
+      if (t !== undefined) return t.oid;
+      const q = this.o.catalog.sequence(this.o.dbOid, s, name);
+      if (q !== undefined) return q.oid;
+      const ix = this.o.catalog.index(this.o.dbOid, s, name);
+      if (ix !== undefined) return ix[1].oid;
+    }
+    throw this.err(SqlState.undefinedTable, `relation "${text}" does not exist`, location);
+  }
+
   constExpr(type: SqlType, value: Value): Expr {
     return { kind: 'const', type, value };
   }
@@ -213,6 +233,7 @@ export class Binder {
     if (e.type.oid === target.oid && target.id === 'array') return e;
     if (e.kind === 'const') {
       if (e.value === null) return this.constExpr(target, null);
+      if (e.type.id === 'unknown' && target.id === 'regclass') return this.constExpr(target, this.regclassOid(e.value as string, location));
       if (e.type.id === 'unknown') {
         const v = parseText(target, e.value as string, this.o.io);
         const fn = castFunction(target, target, 'explicit');
@@ -739,9 +760,10 @@ export class Binder {
     if (isSrf(name)) throw notSupported(`set-returning function ${name}() in the select list`, 'call it in FROM instead');
     const args = (fc.args ?? []).map((a) => this.bindExpr(a, scope));
     if (name === 'nextval' || name === 'currval' || name === 'setval') {
-      // regclass-typed argument: accept text.
-      if (args[0] !== undefined && args[0].type.id === 'unknown') args[0] = this.coerce(args[0], Types.text, 'implicit');
-      if (args[0] !== undefined && args[0].type.id === 'regclass') args[0] = { ...args[0], type: Types.text };
+      // The sequence argument is regclass: a name literal resolves to the OID now.
+      if (args[0] !== undefined && (args[0].type.id === 'unknown' || args[0].type.id === 'text' || args[0].type.id === 'varchar')) {
+        args[0] = args[0].kind === 'const' && args[0].value !== null ? this.constExpr(Types.regclass, this.regclassOid(args[0].value as string, fc.location)) : args[0];
+      }
     }
     if (name === 'pg_get_expr' || name === 'pg_get_indexdef' || name === 'pg_get_constraintdef' || name === 'pg_get_viewdef') {
       throw notSupported(`function ${name}`);
@@ -1563,6 +1585,25 @@ export class Binder {
   }
 
   private defaultName(v: Node): string {
+    return this.figureName(v)[0];
+  }
+
+  /** PostgreSQL's FigureColname: a name and its strength (2 = from a column or function, 1 = a type name, 0 = none). */
+  private figureName(v: Node): [string, number] {
+    if ('TypeCast' in v) {
+      const inner = this.figureName(v.TypeCast.arg!);
+      if (inner[1] === 2) return inner;
+      const tn = typeNameString(v.TypeCast.typeName!);
+      const { type } = resolveTypeName(v.TypeCast.typeName!);
+      const name = tn === 'bpchar' ? 'bpchar' : type.id === 'array' ? tn : type.id;
+      return [name, 1];
+    }
+    if ('A_Indirection' in v) return this.figureName(v.A_Indirection.arg!);
+    const n = this.figureNameSimple(v);
+    return [n, n === '?column?' ? 0 : 2];
+  }
+
+  private figureNameSimple(v: Node): string {
     if ('ColumnRef' in v) {
       const f = v.ColumnRef.fields ?? [];
       return str(f[f.length - 1]) || '?column?';
@@ -1570,13 +1611,6 @@ export class Binder {
     if ('FuncCall' in v) {
       const n = (v.FuncCall.funcname ?? []).map(str);
       return n[n.length - 1] ?? '?column?';
-    }
-    if ('TypeCast' in v) {
-      const inner = this.defaultName(v.TypeCast.arg!);
-      if (inner !== '?column?') return inner;
-      const tn = typeNameString(v.TypeCast.typeName!);
-      const { type } = resolveTypeName(v.TypeCast.typeName!);
-      return tn === 'bpchar' ? 'bpchar' : type.id === 'array' ? tn : type.id === 'bpchar' ? 'bpchar' : type.id === 'varchar' ? 'varchar' : type.id === 'timestamptz' ? 'timestamptz' : type.id === 'timestamp' ? 'timestamp' : type.id === 'float8' ? 'float8' : type.id === 'float4' ? 'float4' : type.id === 'bool' ? 'bool' : type.id;
     }
     if ('CaseExpr' in v) return 'case';
     if ('CoalesceExpr' in v) return 'coalesce';

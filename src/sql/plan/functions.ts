@@ -554,10 +554,13 @@ function firstSchema(path: string, user: string): string | null {
 function seqFn(name: string, params: SqlType[], impl: AsyncScalarImpl): void {
   def(name, (args) => (fits(args, params) ? { argTypes: params, ret: T.int8, asyncImpl: impl, strict: true, volatile: true } : undefined));
 }
-seqFn('nextval', [T.text], async (a, ctx) => ctx.services.nextval(str(a[0]!)));
-def('currval', sig([T.text], T.int8, (a, ctx) => ctx.services.currval(str(a[0]!)), { volatile: true }));
-seqFn('setval', [T.text, T.int8], async (a, ctx) => ctx.services.setval(str(a[0]!), a[1] as bigint, true));
-seqFn('setval', [T.text, T.int8, T.bool], async (a, ctx) => ctx.services.setval(str(a[0]!), a[1] as bigint, a[2] === true));
+const seqRef = (v: Value): string | number => (typeof v === 'number' ? v : str(v));
+seqFn('nextval', [T.regclass], async (a, ctx) => ctx.services.nextval(seqRef(a[0]!)));
+seqFn('nextval', [T.text], async (a, ctx) => ctx.services.nextval(seqRef(a[0]!)));
+def('currval', sig([T.regclass], T.int8, (a, ctx) => ctx.services.currval(seqRef(a[0]!)), { volatile: true }));
+def('currval', sig([T.text], T.int8, (a, ctx) => ctx.services.currval(seqRef(a[0]!)), { volatile: true }));
+seqFn('setval', [T.regclass, T.int8], async (a, ctx) => ctx.services.setval(seqRef(a[0]!), a[1] as bigint, true));
+seqFn('setval', [T.regclass, T.int8, T.bool], async (a, ctx) => ctx.services.setval(seqRef(a[0]!), a[1] as bigint, a[2] === true));
 
 // ---- arrays ----
 

@@ -269,6 +269,16 @@ function jsonHasKey(j: JsonValue, k: string): boolean {
 
 /** Resolves a binary operator; undefined when no such operator exists (42883). */
 export function resolveBinaryOp(op: string, l: SqlType, r: SqlType): ResolvedOp | undefined {
+  // jsonb key/path operators take text (or text[]) on the right.
+  if ((l.id === 'jsonb' || l.id === 'json') && r.id === 'unknown') {
+    if (op === '?' || op === '->>' || op === '->') r = Types.text;
+    else if (op === '?|' || op === '?&') r = arrayOf(Types.text);
+  }
+  // text || anything: an untyped literal next to a non-array, non-jsonb value is text.
+  if (op === '||') {
+    if (l.id === 'unknown' && r.id !== 'array' && r.id !== 'jsonb') l = Types.text;
+    if (r.id === 'unknown' && l.id !== 'array' && l.id !== 'jsonb') r = Types.text;
+  }
   // Untyped literals take the other operand's type.
   if (l.id === 'unknown' && r.id !== 'unknown') l = op === '||' && r.id === 'array' ? r.elem ?? Types.text : baseOf(r);
   if (r.id === 'unknown' && l.id !== 'unknown') r = op === '||' && l.id === 'array' ? l.elem ?? Types.text : baseOf(l);

@@ -197,7 +197,17 @@ function estimate(p: Plan): number {
   }
 }
 
-function planJoins(leaves: Plan[], conds: Expr[], _outIds: ColumnId[]): Plan {
+/** Joins the leaves and restores the original column order (parents address rows by position). */
+function planJoins(leaves: Plan[], conds: Expr[], outIds: ColumnId[]): Plan {
+  const p = planJoinsUnordered(leaves, conds);
+  const ids = p.cols.map((c) => c.id);
+  if (ids.length === outIds.length && ids.every((id, i) => id === outIds[i])) return p;
+  const byId = new Map(p.cols.map((c) => [c.id, c]));
+  const cols = outIds.map((id) => byId.get(id)!);
+  return { kind: 'project', cols, input: p, exprs: cols.map((c) => ({ kind: 'col', type: c.type, id: c.id, name: c.name }) as Expr) };
+}
+
+function planJoinsUnordered(leaves: Plan[], conds: Expr[]): Plan {
   const leafIds = leaves.map((l) => new Set(l.cols.map((c) => c.id)));
   const owner = new Map<ColumnId, number>();
   leafIds.forEach((s, i) => s.forEach((id) => owner.set(id, i)));

@@ -362,9 +362,10 @@ export function formatInterval(iv: Interval): string {
   const parts: string[] = [];
   const years = Math.trunc(iv.months / 12);
   const mons = iv.months % 12;
-  if (years !== 0) parts.push(`${years} year${Math.abs(years) === 1 ? '' : 's'}`);
-  if (mons !== 0) parts.push(`${mons} mon${Math.abs(mons) === 1 ? '' : 's'}`);
-  if (iv.days !== 0) parts.push(`${iv.days} day${Math.abs(iv.days) === 1 ? '' : 's'}`);
+  // PostgreSQL uses the singular only for exactly 1 ('-1 days').
+  if (years !== 0) parts.push(`${years} year${years === 1 ? '' : 's'}`);
+  if (mons !== 0) parts.push(`${mons} mon${mons === 1 ? '' : 's'}`);
+  if (iv.days !== 0) parts.push(`${iv.days} day${iv.days === 1 ? '' : 's'}`);
   if (iv.micros !== 0n || parts.length === 0) {
     const neg = iv.micros < 0n;
     const a = neg ? -iv.micros : iv.micros;

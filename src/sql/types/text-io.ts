@@ -26,7 +26,7 @@ import {
   MICROS_PER_DAY,
 } from './datetime.ts';
 import type { ArrayValue, Interval, JsonBox, JsonValue, SqlType, Value } from './sql-type.ts';
-import { Types } from './sql-type.ts';
+import { Types, formatType, typeByOid } from './sql-type.ts';
 import { assert } from '../../util/assert.ts';
 
 /** Session settings that change how values print or parse. */
@@ -203,17 +203,6 @@ export function parseBool(text: string): boolean {
 
 // ---- json ----
 
-function jsonToValue(j: unknown): JsonValue {
-  if (j === null || typeof j === 'boolean' || typeof j === 'string') return j;
-  if (Array.isArray(j)) return j.map(jsonToValue);
-  if (typeof j === 'object') {
-    const out: Record<string, JsonValue> = {};
-    for (const k of sortJsonKeys(Object.keys(j as object))) out[k] = jsonToValue((j as Record<string, unknown>)[k]);
-    return out;
-  }
-  assert(false, 'unexpected JSON value');
-}
-
 /** jsonb object key order: shorter keys first, then bytewise. */
 export function sortJsonKeys(keys: string[]): string[] {
   return keys.sort((a, b) => {
@@ -224,34 +213,144 @@ export function sortJsonKeys(keys: string[]): string[] {
   });
 }
 
-/** Parses JSON text keeping numbers exact. */
+/** Parses JSON text keeping numbers exact (numbers become Decimal; object keys in jsonb order, last duplicate wins). */
 export function parseJsonb(text: string): JsonBox {
-  let parsed: unknown;
-  try {
-    // Numbers are kept exact by reparsing them from their source text.
-    parsed = JSON.parse(text, (_k, v: unknown, ctx?: { source?: string }) =>
-      typeof v === 'number' ? { __num: ctx?.source ?? String(v) } : v,
-    );
-  } catch {
-    throw new NextDbError(SqlState.invalidTextRepresentation, 'invalid input syntax for type json', { detail: `Token in "${text}" is invalid.` });
-  }
-  return { kind: 'jsonb', json: reviveNumbers(parsed) };
-}
-
-function reviveNumbers(j: unknown): JsonValue {
-  if (j !== null && typeof j === 'object' && !Array.isArray(j) && '__num' in j && Object.keys(j).length === 1) {
-    const src = (j as { __num: string }).__num;
-    const d = Decimal.parse(src);
-    assert(d !== undefined, 'JSON number must parse as numeric');
-    return d;
-  }
-  if (Array.isArray(j)) return j.map(reviveNumbers);
-  if (j !== null && typeof j === 'object') {
-    const out: Record<string, JsonValue> = {};
-    for (const k of sortJsonKeys(Object.keys(j))) out[k] = reviveNumbers((j as Record<string, unknown>)[k]);
-    return out;
-  }
-  return jsonToValue(j);
+  let i = 0;
+  const fail = (): never => {
+    throw new NextDbError(SqlState.invalidTextRepresentation, 'invalid input syntax for type json', { detail: `Token near position ${i + 1} of "${text}" is invalid.` });
+  };
+  const ws = (): void => {
+    while (i < text.length && (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r')) i++;
+  };
+  const parseString = (): string => {
+    i++; // opening quote
+    let out = '';
+    for (;;) {
+      const c = text[i];
+      if (c === undefined) return fail();
+      if (c === '"') {
+        i++;
+        return out;
+      }
+      if (c === '\\') {
+        const e = text[i + 1];
+        i += 2;
+        switch (e) {
+          case '"':
+          case '\\':
+          case '/':
+            out += e;
+            break;
+          case 'b':
+            out += '\b';
+            break;
+          case 'f':
+            out += '\f';
+            break;
+          case 'n':
+            out += '\n';
+            break;
+          case 'r':
+            out += '\r';
+            break;
+          case 't':
+            out += '\t';
+            break;
+          case 'u': {
+            const hex = text.slice(i, i + 4);
+            if (!/^[0-9a-fA-F]{4}$/.test(hex)) return fail();
+            out += String.fromCharCode(parseInt(hex, 16));
+            i += 4;
+            break;
+          }
+          default:
+            return fail();
+        }
+        continue;
+      }
+      if (c.charCodeAt(0) < 0x20) return fail();
+      out += c;
+      i++;
+    }
+  };
+  const value = (): JsonValue => {
+    ws();
+    const c = text[i];
+    if (c === '{') {
+      i++;
+      const obj: Record<string, JsonValue> = {};
+      ws();
+      if (text[i] === '}') {
+        i++;
+        return obj;
+      }
+      for (;;) {
+        ws();
+        if (text[i] !== '"') return fail();
+        const k = parseString();
+        ws();
+        if (text[i] !== ':') return fail();
+        i++;
+        obj[k] = value();
+        ws();
+        if (text[i] === ',') {
+          i++;
+          continue;
+        }
+        if (text[i] === '}') {
+          i++;
+          const sorted: Record<string, JsonValue> = {};
+          for (const key of sortJsonKeys(Object.keys(obj))) sorted[key] = obj[key]!;
+          return sorted;
+        }
+        return fail();
+      }
+    }
+    if (c === '[') {
+      i++;
+      const arr: JsonValue[] = [];
+      ws();
+      if (text[i] === ']') {
+        i++;
+        return arr;
+      }
+      for (;;) {
+        arr.push(value());
+        ws();
+        if (text[i] === ',') {
+          i++;
+          continue;
+        }
+        if (text[i] === ']') {
+          i++;
+          return arr;
+        }
+        return fail();
+      }
+    }
+    if (c === '"') return parseString();
+    const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i));
+    if (m !== null && m[0] !== '' && m[0] !== '-') {
+      i += m[0].length;
+      const d = Decimal.parse(m[0]);
+      return d ?? fail();
+    }
+    for (const [lit, v] of [
+      ['true', true],
+      ['false', false],
+      ['null', null],
+    ] as const) {
+      if (text.startsWith(lit, i)) {
+        i += lit.length;
+        return v;
+      }
+    }
+    return fail();
+  };
+  const json = value();
+  ws();
+  if (i !== text.length) fail();
+  return { kind: 'jsonb', json };
 }
 
 export function formatJsonb(j: JsonValue): string {
@@ -330,12 +429,15 @@ export function formatText(ty: SqlType, v: Value, io: IoSettings): string {
   switch (ty.id) {
     case 'bool':
       return v ? 't' : 'f';
+    case 'regtype': {
+      const t = typeByOid(v as number);
+      return t === undefined ? String(v) : formatType(t);
+    }
     case 'int2':
     case 'int4':
     case 'int8':
     case 'oid':
     case 'regclass':
-    case 'regtype':
     case 'regproc':
       return String(v);
     case 'float4':

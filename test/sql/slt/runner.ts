@@ -67,7 +67,7 @@ export function parseSlt(text: string): SltRecord[] {
         const sep = rest.indexOf('----');
         const sql = (sep < 0 ? rest : rest.slice(0, sep)).join('\n');
         const expected = sep < 0 ? [] : rest.slice(sep + 1);
-        const sortMode = (toks[2] ?? 'nosort') as SltRecord['sortMode'];
+        const sortMode = (toks[2] ?? 'nosort') as 'nosort' | 'rowsort' | 'valuesort';
         records.push({ line: head.line, kind: 'query', skip, sql, types: toks[1] ?? '', sortMode, ...(toks[3] === undefined ? {} : { label: toks[3] }), expected });
         break;
       }
