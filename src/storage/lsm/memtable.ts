@@ -26,14 +26,30 @@ export type MemTree = InstanceType<typeof BTree<string, MemVersion>>;
 /** Estimated bytes of bookkeeping per version (node object, tree slot). */
 const VERSION_OVERHEAD_BYTES = 48;
 
+/**
+ * One version of a key. The value lives in the memtable's arena (`chunk`,
+ * `off`, `len`) rather than in a Buffer of its own: a long-lived Buffer per
+ * entry was a third of the objects the garbage collector had to trace in a
+ * full memtable. `value` makes a view on demand (short-lived garbage).
+ */
 export class MemVersion {
   constructor(
     public seq: number,
     public kind: OpKind,
-    public value: Buffer,
+    public chunk: Buffer,
+    public off: number,
+    public len: number,
     public older: MemVersion | undefined,
   ) {}
+
+  get value(): Buffer {
+    return this.chunk.subarray(this.off, this.off + this.len);
+  }
 }
+
+/** Arena chunk size; values above a quarter of it get a chunk of their own. */
+const CHUNK_BYTES = 256 * 1024;
+const EMPTY: Buffer = Buffer.alloc(0);
 
 /** The newest version of a chain visible at `snapSeq`, if any. */
 export function visibleVersion(head: MemVersion | undefined, snapSeq: number): MemVersion | undefined {
@@ -59,18 +75,40 @@ export class Memtable {
     this.walNumber = walNumber;
   }
 
-  add(key: string, seq: number, kind: OpKind, value: Buffer): void {
+  private chunk: Buffer = EMPTY;
+  private chunkUsed = 0;
+
+  /** Adds a version; the value is copied into the arena (the caller may reuse its buffer). */
+  add(key: string, seq: number, kind: OpKind, value: Uint8Array): void {
+    const len = value.length;
+    let chunk: Buffer;
+    let off: number;
+    if (len > CHUNK_BYTES / 4) {
+      chunk = Buffer.from(value);
+      off = 0;
+    } else {
+      if (this.chunkUsed + len > this.chunk.length) {
+        this.chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+        this.chunkUsed = 0;
+      }
+      chunk = this.chunk;
+      off = this.chunkUsed;
+      chunk.set(value, off);
+      this.chunkUsed += len;
+    }
     // Most writes are to new keys: one descent inserts; only an existing key needs the second lookup.
-    const fresh = new MemVersion(seq, kind, value, undefined);
+    const fresh = new MemVersion(seq, kind, chunk, off, len, undefined);
     if (this.tree.set(key, fresh, false)) {
-      this.bytes += key.length + value.length + VERSION_OVERHEAD_BYTES;
+      this.bytes += key.length + len + VERSION_OVERHEAD_BYTES;
     } else {
       const head = this.tree.get(key)!;
-      head.older = new MemVersion(head.seq, head.kind, head.value, head.older);
+      head.older = new MemVersion(head.seq, head.kind, head.chunk, head.off, head.len, head.older);
       head.seq = seq;
       head.kind = kind;
-      head.value = value;
-      this.bytes += value.length + VERSION_OVERHEAD_BYTES;
+      head.chunk = chunk;
+      head.off = off;
+      head.len = len;
+      this.bytes += len + VERSION_OVERHEAD_BYTES;
     }
     this.entries++;
   }
