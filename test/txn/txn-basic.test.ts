@@ -409,3 +409,28 @@ test('closing the manager aborts live transactions and refuses new ones', async 
   assert.equal(await code(t.get(b('a'))), '25P02');
   assert.throws(() => m.begin(), /closed/);
 });
+
+test('serializable refresh covers exactly the part of a scan that a limit let it examine', async () => {
+  for (const [reverse, inside, outside] of [
+    [false, 'ab', 'c'],
+    [true, 'cd', 'b'],
+  ] as const) {
+    for (const [insert, expect] of [
+      [inside, '40001'],
+      [outside, 'ok'],
+    ] as const) {
+      const m = await open();
+      await seed(m, { a: '1', b: '1', c: '1', d: '1' });
+      const t1 = m.begin();
+      const got = await t1.scan({ start: b('a'), end: b('z'), limit: 2, reverse });
+      assert.deepEqual(
+        got.map((kv) => kv.key.toString()),
+        reverse ? ['d', 'c'] : ['a', 'b'],
+      );
+      await t1.put(b('zz'), b('x'));
+      await seed(m, { [insert]: 'new' });
+      assert.equal(await code(t1.commit()), expect, `reverse=${reverse} insert=${insert}`);
+      await m.close();
+    }
+  }
+});
