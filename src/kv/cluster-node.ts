@@ -4,7 +4,7 @@
  *
  *   step(msg) / tick() ──► RaftNode ──► Ready loop (one at a time):
  *        1. propose buffered writes of the ReplicatedEngine
- *        2. persist snapshot / entries / hard state (RaftLogStore), await sync
+ *        2. persist snapshot / entries / hard state (EngineLogStore), await sync
  *        3. send messages
  *        4. install snapshot, apply committed entries, serve read states
  *        5. advance; start leading / compact the log when due
@@ -51,7 +51,7 @@ import type { Prng } from '../util/prng.ts';
 import { ClusterTxn } from './cluster-txn.ts';
 import { LeaderTermEngine } from './leader-term-engine.ts';
 import { Overlay } from './overlay.ts';
-import { RaftLogStore } from './raft-log-store.ts';
+import { EngineLogStore } from './engine-log-store.ts';
 import { MergedSnapshot, ReplicatedEngine } from './replicated-engine.ts';
 
 /** Default: take a state-machine snapshot and truncate the log every this many applied entries. */
@@ -104,7 +104,7 @@ export class ClusterNode {
   readonly raft: RaftNode;
   readonly engine: ReplicatedEngine;
   private readonly local: Engine;
-  private readonly store: RaftLogStore;
+  private readonly store: EngineLogStore;
   private readonly clock: Clock;
   private readonly send: (m: Message) => void;
   private readonly schedule: (fn: () => void) => void;
@@ -124,7 +124,7 @@ export class ClusterNode {
   private lastCompacted: number;
   private readonly lossListeners: ((term: number) => void)[] = [];
 
-  private constructor(options: ClusterNodeOptions, store: RaftLogStore, engine: ReplicatedEngine, raft: RaftNode, snapshotIndex: number) {
+  private constructor(options: ClusterNodeOptions, store: EngineLogStore, engine: ReplicatedEngine, raft: RaftNode, snapshotIndex: number) {
     this.id = options.id;
     this.group = options.group ?? 1;
     this.local = options.local;
@@ -148,7 +148,7 @@ export class ClusterNode {
    */
   static async open(options: ClusterNodeOptions): Promise<ClusterNode> {
     const group = options.group ?? 1;
-    const store = new RaftLogStore(options.local, group);
+    const store = new EngineLogStore(options.local, group);
     const loaded = store.load();
     const engine = new ReplicatedEngine({
       group,
@@ -169,6 +169,7 @@ export class ClusterNode {
         hardState: init.hardState,
         entries: init.entries,
         snapshot: undefined,
+        mustSync: true,
         messages: [],
         committedEntries: [],
         readStates: [],
@@ -345,7 +346,10 @@ export class ClusterNode {
       this.observeRole();
       if (!this.raft.hasReady()) return;
       const rd = this.raft.ready();
-      if (this.store.saveReady(rd)) await this.local.sync();
+      // A Ready that only moves the commit index need not wait for an fsync
+      // (a lost commit index is re-learned); the applies it allows are
+      // written after it, and the engine makes writes durable in order.
+      if (this.store.saveReady(rd) && rd.mustSync) await this.local.sync();
       if (this.dead) return;
       for (const m of rd.messages) this.send(m);
       if (rd.snapshot !== undefined) {

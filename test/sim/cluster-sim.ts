@@ -55,7 +55,10 @@ export interface ClusterSimOptions {
   readonly nodes?: number;
   /** Simulated milliseconds of faults before healing. */
   readonly faultMs?: number;
+  /** Clients that write (transfers, register puts) and read. */
   readonly clients?: number;
+  /** Clients that only read (audits, register gets). */
+  readonly readers?: number;
   readonly accounts?: number;
   /** Log compaction interval (small, so snapshots get installed). */
   readonly compactAfterEntries?: number;
@@ -77,6 +80,7 @@ export interface ClusterSimResult {
   readonly linearizability: 'ok' | 'unknown';
   readonly appliedIndex: number;
   readonly leaseReads: boolean;
+  readonly checkQuorum: boolean;
 }
 
 interface SimNode {
@@ -86,6 +90,8 @@ interface SimNode {
   up: boolean;
   inc: number;
   readonly tickMs: number;
+  /** Per node; unequal timeouts widen the window in which a deposed leader still believes it leads. */
+  readonly electionTicks: number;
   clockSkewMs: number;
 }
 
@@ -144,7 +150,9 @@ function before(a: { t: number; s: number }, b: { t: number; s: number }): boole
 }
 
 const INITIAL_BALANCE = 100;
-const REGISTER_KEYS = 3;
+const REGISTER_KEYS = 8;
+/** Clients give up on an operation after a random time in [min, max] and try another node. */
+const CLIENT_OP_TIMEOUT_MS_MIN = 100;
 const CLIENT_OP_TIMEOUT_MS = 1500;
 
 const acctKey = (i: number): Buffer => Buffer.from(`acct/${String(i).padStart(3, '0')}`);
@@ -190,8 +198,10 @@ export class ClusterSim {
   private readonly livenessMs: number;
   private readonly accounts: number;
   private readonly clients: number;
+  private readonly readers: number;
   private readonly compactAfterEntries: number;
   readonly leaseReads: boolean;
+  readonly checkQuorum: boolean;
 
   constructor(
     readonly seed: number,
@@ -204,12 +214,19 @@ export class ClusterSim {
     this.livenessMs = options.livenessMs ?? 8000;
     this.accounts = options.accounts ?? 5;
     this.clients = options.clients ?? 4;
+    this.readers = options.readers ?? 2;
     this.compactAfterEntries = options.compactAfterEntries ?? 30 + this.prng.int(60);
     this.leaseReads = this.prng.chance(0.5);
+    // Without check-quorum a cut-off leader keeps believing it leads until it
+    // hears a higher term: long windows with two "leaders", which only the
+    // ReadIndex barrier keeps linearizable. Lease reads need check-quorum.
+    this.checkQuorum = this.leaseReads || this.prng.chance(0.5);
     this.log = options.log ?? (() => undefined);
     for (const id of this.ids) {
       const disk = new SimDisk((complete) => this.at(this.now + this.prng.int(3), complete));
-      this.nodes.set(id, { id, disk, node: undefined, up: false, inc: 0, tickMs: 10 * (0.96 + 0.08 * this.prng.next()), clockSkewMs: 0 });
+      // Lease reads assume equal election timeouts (and tick rates within 10%); ReadIndex assumes nothing.
+      const electionTicks = this.leaseReads ? 10 : this.prng.pick([10, 10, 15, 40]);
+      this.nodes.set(id, { id, disk, node: undefined, up: false, inc: 0, tickMs: 10 * (0.96 + 0.08 * this.prng.next()), electionTicks, clockSkewMs: 0 });
     }
   }
 
@@ -243,7 +260,7 @@ export class ClusterSim {
       clock: { nowMs: () => 1_700_000_000_000 + this.now + s.clockSkewMs },
       send: (m) => this.send(m),
       bootstrap: this.ids,
-      raft: { electionTicks: 10, heartbeatTicks: 2, leaseReads: this.leaseReads },
+      raft: { electionTicks: s.electionTicks, heartbeatTicks: 2, leaseReads: this.leaseReads, checkQuorum: this.checkQuorum },
       compactAfterEntries: this.compactAfterEntries,
       onFatal: (e) => {
         this.failure ??= new SimFailure(`t=${this.now}ms: node ${s.id} failed: ${(e as Error).stack ?? String(e)}`);
@@ -308,22 +325,23 @@ export class ClusterSim {
 
   // ───────────────────────── faults ─────────────────────────
 
-  private scheduleFault(): void {
-    this.at(this.now + 50 + this.prng.int(250), () => {
+  private scheduleFault(afterMs = 50 + this.prng.int(250)): void {
+    this.at(this.now + afterMs, () => {
       if (!this.faulting) return;
-      this.fault();
-      this.scheduleFault();
+      this.scheduleFault(this.fault());
     });
   }
 
-  private fault(): void {
+  /** Injects one fault; returns the ms until the next one. */
+  private fault(): number {
+    const next = 50 + this.prng.int(250);
     const p = this.prng;
     const up = [...this.nodes.values()].filter((s) => s.up);
     const leader = up.find((s) => s.node?.status().role === 'leader');
     const r = p.int(100);
     if (r < 22) {
       const victim = leader !== undefined && p.chance(0.5) ? leader : up.length > 0 ? p.pick(up) : undefined;
-      if (victim === undefined) return;
+      if (victim === undefined) return next;
       this.crash(victim);
       this.at(this.now + 20 + p.int(500), () => {
         if (!victim.up && this.faulting) this.start(victim);
@@ -342,6 +360,8 @@ export class ClusterSim {
         this.cut.add(`${b}->${leader.id}`);
       }
       this.log(`t=${this.now} isolate leader ${leader.id}`);
+      // Hold it long enough for a new leader to serve while the old one may still believe it leads.
+      return 400 + this.prng.int(400);
     } else if (r < 58) {
       const a = p.pick(this.ids);
       const b = p.pick(this.ids);
@@ -356,6 +376,7 @@ export class ClusterSim {
       const s = p.pick([...this.nodes.values()]);
       s.clockSkewMs = p.range(-400, 400);
     }
+    return next;
   }
 
   // ───────────────────────── clients ─────────────────────────
@@ -371,7 +392,9 @@ export class ClusterSim {
     p.catch(() => undefined);
     return new Promise<T>((resolve, reject) => {
       let settled = false;
-      this.at(this.now + CLIENT_OP_TIMEOUT_MS, () => {
+      // Short timeouts send clients to other nodes while a deposed leader may
+      // still believe it leads: that is where stale reads would show.
+      this.at(this.now + this.prng.range(CLIENT_OP_TIMEOUT_MS_MIN, CLIENT_OP_TIMEOUT_MS), () => {
         if (settled) return;
         settled = true;
         reject(new TimedOut('client timeout'));
@@ -399,7 +422,9 @@ export class ClusterSim {
         await this.sleep(10);
         continue;
       }
-      const r = this.prng.int(100);
+      // Reader clients only read: unlike writers, they are never stuck behind a
+      // commit on a deposed leader, so they probe its reads while it still believes it leads.
+      const r = c >= this.clients ? 45 + this.prng.int(15) + (this.prng.chance(0.7) ? 35 : 0) : this.prng.int(100);
       try {
         if (r < 45) await this.withTimeout(this.transfer(node));
         else if (r < 60) await this.withTimeout(this.audit(node));
@@ -561,7 +586,7 @@ export class ClusterSim {
     const faultEnd = this.now + this.faultMs;
     this.scheduleFault();
     let clientsFinished = 0;
-    for (let c = 0; c < this.clients; c++) {
+    for (let c = 0; c < this.clients + this.readers; c++) {
       const p = this.client(c).then(
         () => void clientsFinished++,
         (e: unknown) => {
@@ -582,7 +607,7 @@ export class ClusterSim {
     const healedAt = this.now;
     await this.runUntil(() => false, 500);
     this.clientsActive = false;
-    if (!(await this.runUntil(() => clientsFinished === this.clients, CLIENT_OP_TIMEOUT_MS + 2000))) this.fail('clients did not finish');
+    if (!(await this.runUntil(() => clientsFinished === this.clients + this.readers, CLIENT_OP_TIMEOUT_MS + 2000))) this.fail('clients did not finish');
 
     // Final state through the leader, then convergence of every replica.
     const final = await this.finalRead(healedAt);
@@ -621,6 +646,7 @@ export class ClusterSim {
       linearizability: lin.ok === true ? 'ok' : 'unknown',
       appliedIndex: this.serving()?.status().applied ?? 0,
       leaseReads: this.leaseReads,
+      checkQuorum: this.checkQuorum,
     };
   }
 

@@ -1,7 +1,14 @@
 /**
- * RaftLogStore: the durable Raft state of one group on one node — hard
+ * EngineLogStore: the durable Raft state of one group on one node — hard
  * state, log entries and the latest snapshot — kept in the node's local
  * Engine under the replica-local prefix (replica-keys.ts).
+ *
+ * Why not src/raft/log-store.ts (a separate segmented file log): keeping
+ * the log in the same engine as the state machine lets one engine batch
+ * carry "applied index = i" with the writes of entry i, and one WAL order
+ * log appends before the applies that depend on them — so a restart never
+ * needs the two stores to agree. The price is that log entries pass through
+ * the LSM (written, then deleted at compaction).
  *
  * Contract with the driver (types.ts Ready): `saveReady(rd)` writes the
  * snapshot (replacing the whole log), truncates the log at the first new
@@ -51,7 +58,7 @@ export interface LoadedRaftState {
   readonly exists: boolean;
 }
 
-export class RaftLogStore {
+export class EngineLogStore {
   /** Last entry index present in the engine (0 when none). */
   private lastIndex = 0;
   private firstIndex = 1;
