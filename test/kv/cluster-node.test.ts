@@ -82,6 +82,30 @@ test('a leader cut off mid-commit: the committing transaction gets 40003, a live
   assert.deepEqual(h.fatal, []);
 });
 
+test('a cut-off leader that still believes it leads never serves a stale read (ReadIndex barrier)', async () => {
+  // Without check-quorum the old leader keeps its role until it hears a higher term.
+  const h = new Harness([1, 2, 3], { raft: { electionTicks: 10, heartbeatTicks: 1, checkQuorum: false } });
+  await h.startAll();
+  await commitPut(h, 'k', 'old');
+  const old = await h.leader();
+  h.isolated.add(old.id);
+  const next = await h.leader(); // serving() skips isolated nodes
+  assert.notEqual(next.id, old.id);
+  await commitPut(h, 'k', 'new');
+  assert.equal(old.status().role, 'leader', 'the old leader still believes it leads');
+  // A read on the old leader must not return 'old' after 'new' was acknowledged.
+  const outcome = (async (): Promise<string> => {
+    const txn = await old.begin({ readOnly: true });
+    const v = await txn.get(b('k'));
+    return v?.toString() ?? 'absent';
+  })();
+  outcome.catch(() => undefined);
+  for (let i = 0; i < 30; i++) await h.round();
+  h.isolated.clear();
+  const r = await h.drive(outcome.then((v) => `read ${v}`, (e: unknown) => `error ${(e as NextDbError).code}`));
+  assert.ok(r === 'read new' || r === `error ${SqlState.serializationFailure}`, r);
+});
+
 test('a follower that missed compacted entries catches up by snapshot', async () => {
   const h = new Harness([1, 2, 3], { compactAfterEntries: 5 });
   await h.startAll();
