@@ -92,6 +92,8 @@ export class MvccTxnManager implements TxnManager {
   private closed = false;
   private commitsSinceGc = 0;
   private gcRunning: Promise<GcStats> | undefined;
+  /** Committed-but-unresolved transactions that recovery finished at open (diagnostics, tests). */
+  recoveredRecords = 0;
   /** The last error of a background GC run, for diagnostics (GC failing never fails a commit). */
   lastGcError: unknown;
 
@@ -207,6 +209,7 @@ export class MvccTxnManager implements TxnManager {
   /** Finishes the resolution of every committed record left by a crash. */
   private recover(): void {
     const records: [Buffer, Buffer][] = [...this.engine.scan({ gte: RECORD_SPACE_START, lt: RECORD_SPACE_END })];
+    this.recoveredRecords = records.length;
     for (const [rk, rv] of records) {
       const txnId = readU64(rk, 1);
       const r = decodeTxnRecord(rv);

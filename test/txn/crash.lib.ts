@@ -71,7 +71,10 @@ async function transfer(mgr: MvccTxnManager, prng: Prng, t: Transfer, level: Iso
   }
 }
 
-export async function runTxnCrashSeed(seed: number, rounds = 3): Promise<{ transfers: number; acked: number }> {
+export async function runTxnCrashSeed(
+  seed: number,
+  rounds = 3,
+): Promise<{ transfers: number; acked: number; recoveredRecords: number }> {
   const prng = new Prng(seed);
   const vfs = new SimVfs({ seed, tornWrites: true });
   const lsmOptions = {
@@ -94,6 +97,7 @@ export async function runTxnCrashSeed(seed: number, rounds = 3): Promise<{ trans
 
   const all: Transfer[] = [];
   let acked = 0;
+  let recoveredRecords = 0;
   for (let round = 0; round < rounds; round++) {
     const clients = prng.range(2, 5);
     const turns = prng.range(5, 120);
@@ -136,6 +140,7 @@ export async function runTxnCrashSeed(seed: number, rounds = 3): Promise<{ trans
     // answers, exactly like a process that lost power. They hold no timers.
     void loops;
     ({ engine, mgr } = await open());
+    recoveredRecords += mgr.recoveredRecords;
 
     // What survived.
     const r = mgr.begin({ readOnly: true });
@@ -168,5 +173,5 @@ export async function runTxnCrashSeed(seed: number, rounds = 3): Promise<{ trans
   }
   await mgr.close();
   await engine.close();
-  return { transfers: all.length, acked };
+  return { transfers: all.length, acked, recoveredRecords };
 }
