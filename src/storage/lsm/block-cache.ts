@@ -2,11 +2,11 @@
  * The block cache: uncompressed, checksum-verified SSTable blocks kept in
  * memory under a byte budget, evicted least-recently-used first.
  *
- * Keyed by (file number, block offset) folded into one number
- * (fileNumber * 2^32 + offset; SSTables stay far below 4 GiB, and file
- * numbers below 2^21 keep the key a safe integer). Entries form an intrusive
- * doubly-linked list (most recent at the head), so a hit moves one node and
- * allocates nothing.
+ * Lookup is by table and block index: every open table owns a `CacheSlots`
+ * array (one slot per data block), so a lookup is an array access, with no
+ * hashing of a (file, offset) key. All entries of all tables share one LRU
+ * list (an intrusive doubly-linked list, most recent at the head), so a hit
+ * moves one node and allocates nothing, and the byte budget is global.
  *
  * Cached buffers are never mutated, so a value returned to a reader as a
  * view into a block stays valid after the block is evicted.
@@ -16,27 +16,32 @@ class Node {
   prev: Node | undefined = undefined;
   next: Node | undefined = undefined;
   constructor(
-    readonly key: number,
+    readonly slots: CacheSlots,
+    readonly index: number,
     readonly block: Buffer,
   ) {}
 }
 
+/** One table's view of the cache: slot i holds data block i when cached. */
+export class CacheSlots {
+  readonly nodes: (Node | undefined)[];
+  constructor(blocks: number) {
+    this.nodes = new Array<Node | undefined>(blocks).fill(undefined);
+  }
+}
+
 export class BlockCache {
-  private readonly map = new Map<number, Node>();
   private head: Node | undefined = undefined;
   private tail: Node | undefined = undefined;
   bytes = 0;
+  entries = 0;
   hits = 0;
   misses = 0;
 
   constructor(readonly capacityBytes: number) {}
 
-  static key(fileNumber: number, offset: number): number {
-    return fileNumber * 4294967296 + offset;
-  }
-
-  get(key: number): Buffer | undefined {
-    const node = this.map.get(key);
+  get(slots: CacheSlots, i: number): Buffer | undefined {
+    const node = slots.nodes[i];
     if (node === undefined) {
       this.misses++;
       return undefined;
@@ -49,39 +54,28 @@ export class BlockCache {
     return node.block;
   }
 
-  set(key: number, block: Buffer): void {
+  set(slots: CacheSlots, i: number, block: Buffer): void {
     if (block.length > this.capacityBytes) return;
-    const old = this.map.get(key);
-    if (old !== undefined) {
-      this.unlink(old);
-      this.bytes -= old.block.length;
-    }
-    const node = new Node(key, block);
-    this.map.set(key, node);
+    const old = slots.nodes[i];
+    if (old !== undefined) this.drop(old);
+    const node = new Node(slots, i, block);
+    slots.nodes[i] = node;
     this.pushHead(node);
     this.bytes += block.length;
-    while (this.bytes > this.capacityBytes && this.tail !== undefined) {
-      const victim = this.tail;
-      this.unlink(victim);
-      this.map.delete(victim.key);
-      this.bytes -= victim.block.length;
-    }
+    this.entries++;
+    while (this.bytes > this.capacityBytes && this.tail !== undefined) this.drop(this.tail);
   }
 
-  /** Drops every block of a file (after the file is deleted). */
-  evictFile(fileNumber: number, offsets: readonly number[]): void {
-    for (const off of offsets) {
-      const key = BlockCache.key(fileNumber, off);
-      const node = this.map.get(key);
-      if (node === undefined) continue;
-      this.unlink(node);
-      this.map.delete(key);
-      this.bytes -= node.block.length;
-    }
+  /** Drops every block of a table (when it is closed). */
+  evictAll(slots: CacheSlots): void {
+    for (const node of slots.nodes) if (node !== undefined) this.drop(node);
   }
 
-  get size(): number {
-    return this.map.size;
+  private drop(node: Node): void {
+    this.unlink(node);
+    node.slots.nodes[node.index] = undefined;
+    this.bytes -= node.block.length;
+    this.entries--;
   }
 
   private unlink(node: Node): void {

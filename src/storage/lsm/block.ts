@@ -92,6 +92,11 @@ const cur: Cursor = { pos: 0 };
 /** Thrown (as a plain Error) by the block decoders; the table reader rewraps it with the file name. */
 export class BlockFormatError extends Error {}
 
+/** Little-endian u32 at `pos` (in bounds by the caller's checks); cheaper than Buffer#readUInt32LE's own checks. */
+function u32(b: Buffer, pos: number): number {
+  return (b[pos]! | (b[pos + 1]! << 8) | (b[pos + 2]! << 16)) + b[pos + 3]! * 0x1000000;
+}
+
 /** The entry parsed last by parseEntry (module-level: no allocation per entry). */
 const ent = { shared: 0, meta: 0, keyStart: 0, valueStart: 0, valueEnd: 0 };
 
@@ -131,7 +136,7 @@ export function blockGet(data: Buffer, key: Buffer, snapSeq: number): boolean {
   const len = data.length;
   const klen = key.length;
   if (len < 4) throw new BlockFormatError('block too short');
-  const n = data.readUInt32LE(len - 4);
+  const n = u32(data, len - 4);
   const restartsAt = len - 4 - 4 * n;
   if (n === 0 || restartsAt < 0) throw new BlockFormatError('bad restart count');
   // Binary search: the last restart whose key is < key.
@@ -139,11 +144,11 @@ export function blockGet(data: Buffer, key: Buffer, snapSeq: number): boolean {
   let hi = n - 1;
   while (lo < hi) {
     const mid = (lo + hi + 1) >>> 1;
-    parseEntry(data, data.readUInt32LE(restartsAt + 4 * mid), restartsAt, 0);
+    parseEntry(data, u32(data, restartsAt + 4 * mid), restartsAt, 0);
     if (key.compare(data, ent.keyStart, ent.valueStart) > 0) lo = mid;
     else hi = mid - 1;
   }
-  let pos = data.readUInt32LE(restartsAt + 4 * lo);
+  let pos = u32(data, restartsAt + 4 * lo);
   let matched = 0;
   let keyLen = 0;
   while (pos < restartsAt) {

@@ -12,7 +12,7 @@
 
 import { CorruptionError } from '../../util/errors.ts';
 import type { Vfs, VfsFile } from '../vfs.ts';
-import { BlockCache } from './block-cache.ts';
+import { CacheSlots, type BlockCache } from './block-cache.ts';
 import { BlockFormatError, blockGet, DecodedBlock, found } from './block.ts';
 import { bloomMayContain } from './bloom.ts';
 import { getVarint, readU64, type Cursor } from './coding.ts';
@@ -54,6 +54,7 @@ export class SstableReader {
   readonly blockOffsets: number[] = [];
   readonly blockSizes: number[] = [];
   private bloom: Buffer = Buffer.alloc(0);
+  private slots = new CacheSlots(0);
   /** Bytes pinned in memory by this reader (index + bloom). */
   pinnedBytes = 0;
 
@@ -116,6 +117,7 @@ export class SstableReader {
       this.blockSizes.push(sz);
     }
     this.pinnedBytes = this.bloom.length + indexData.length * 2;
+    this.slots = new CacheSlots(index.count);
   }
 
   private rewrap(err: unknown, offset: number): unknown {
@@ -150,12 +152,10 @@ export class SstableReader {
    * would otherwise evict the blocks that readers actually reuse.
    */
   block(i: number, fillCache = true): Buffer {
-    const offset = this.blockOffsets[i]!;
-    const key = BlockCache.key(this.fileNumber, offset);
-    let data = this.cache.get(key);
+    let data = this.cache.get(this.slots, i);
     if (data === undefined) {
-      data = this.readRaw(offset, this.blockSizes[i]!);
-      if (fillCache) this.cache.set(key, data);
+      data = this.readRaw(this.blockOffsets[i]!, this.blockSizes[i]!);
+      if (fillCache) this.cache.set(this.slots, i, data);
     }
     return data;
   }
@@ -193,9 +193,9 @@ export class SstableReader {
     return data.subarray(found.valueStart, found.valueEnd);
   }
 
-  /** Block offsets (for cache eviction when the file is deleted). */
+  /** Closes the file and drops its blocks from the cache. */
   close(): void {
-    this.cache.evictFile(this.fileNumber, this.blockOffsets);
+    this.cache.evictAll(this.slots);
     this.file.close();
   }
 
