@@ -17,7 +17,8 @@ import { chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { formatRows, runScenario, type Backend, type Session, type Stmt } from './anomaly-runner.ts';
+import { formatRows, runScenario, type Backend, type Session } from './anomaly-runner.ts';
+import { sqlOf } from './anomaly-sql.ts';
 import { LEVELS, SCENARIOS, type Level } from './anomaly-scenarios.ts';
 
 const PORT = 15707;
@@ -26,34 +27,6 @@ const asRoot = process.getuid?.() === 0;
 
 function runAs(cmd: string, args: string[]): string[] {
   return asRoot ? ['runuser', '-u', 'postgres', '--', cmd, ...args] : [cmd, ...args];
-}
-
-function predSql(p: { op: 'eq' | 'mod'; n: number }): string {
-  return p.op === 'eq' ? `value = ${p.n}` : `value % ${p.n} = 0`;
-}
-
-function sqlOf(s: Stmt, level: Level): string {
-  switch (s.kind) {
-    case 'begin':
-      return `begin isolation level ${level}`;
-    case 'commit':
-    case 'rollback':
-      return s.kind;
-    case 'selectId':
-      return `select id, value from test where id = ${s.id}`;
-    case 'selectAll':
-      return 'select id, value from test order by id';
-    case 'selectWhere':
-      return `select id, value from test where ${predSql(s.pred)} order by id`;
-    case 'insert':
-      return `insert into test values (${s.id}, ${s.value})`;
-    case 'update': {
-      const where = s.id !== undefined ? `id = ${s.id}` : predSql(s.pred!);
-      return `update test set value = ${s.set !== undefined ? String(s.set) : `value + ${s.add ?? 0}`} where ${where}`;
-    }
-    case 'delete':
-      return `delete from test where ${s.id !== undefined ? `id = ${s.id}` : predSql(s.pred!)}`;
-  }
 }
 
 async function main(): Promise<void> {
