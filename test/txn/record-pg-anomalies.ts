@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { formatRows, runScenario, type Backend, type Session } from './anomaly-runner.ts';
 import { sqlOf } from './anomaly-sql.ts';
-import { LEVELS, SCENARIOS, type Level } from './anomaly-scenarios.ts';
+import { LEVELS, SCENARIOS } from './anomaly-scenarios.ts';
 
 const PORT = 15707;
 const binDir = process.argv[2] ?? '/usr/local/bin';
