@@ -6,8 +6,7 @@
  * storage (--memory, or the LSM engine in --data DIR, created on first
  * start; its LOCK keeps a second server off the same directory) → SQL
  * engine → listener. Any failure before listening is one clear line on
- * stderr and exit code 1 (2 for a part that is not built yet), with
- * whatever was opened closed again.
+ * stderr and exit code 1, with whatever was opened closed again.
  *
  * Shutdown on SIGINT/SIGTERM: stop accepting, end sessions (FATAL 57P01),
  * close the SQL engine, sync and close the storage engine, exit 0. A second
@@ -23,11 +22,12 @@ import { resolve } from 'node:path';
 import pino from 'pino';
 import { MemoryEngine } from '../storage/memory-engine.ts';
 import type { Engine } from '../storage/engine.ts';
-import type { RoleInfo, Session } from '../sql/api.ts';
+import { SqlEngine } from '../sql/index.ts';
 import { NextDbError } from '../util/errors.ts';
 import { NextDbServer } from '../server/pg-server.ts';
 import { configFromJson, parsePort, resolveServerConfig, type ServerConfig, type ServerFlags } from '../server/server-config.ts';
-import type { AuthMethod, SessionProvider, StartupInfo } from '../server/server-types.ts';
+import type { RoleLookup } from '../sql/api.ts';
+import type { AuthMethod, SessionProvider } from '../server/server-types.ts';
 
 export interface ServerCliOptions {
   readonly data?: string;
@@ -43,25 +43,6 @@ export interface ServerCliOptions {
   readonly logLevel?: string;
 }
 
-/** The SQL engine as this command uses it (src/sql/index.ts). */
-interface SqlEngineLike {
-  createSession(startup: StartupInfo): Session;
-  lookupRole?(name: string): RoleInfo | undefined | Promise<RoleInfo | undefined>;
-  close(): Promise<void>;
-}
-interface SqlModule {
-  readonly SqlEngine?: { open(options: { engine: Engine }): Promise<SqlEngineLike> };
-}
-
-class StartupFailure extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number,
-  ) {
-    super(message);
-  }
-}
-
 export async function runServer(portArg: string | undefined, opts: ServerCliOptions): Promise<void> {
   let config: ServerConfig;
   try {
@@ -70,15 +51,11 @@ export async function runServer(portArg: string | undefined, opts: ServerCliOpti
     fail(`nextdb server: ${message(err)}`, 1);
   }
   const logger = pino({ name: 'nextdb', level: config.logLevel });
-  const opened: { engine?: Engine; sql?: SqlEngineLike; server?: NextDbServer } = {};
+  const opened: { engine?: Engine; sql?: SqlEngine; server?: NextDbServer } = {};
   try {
     opened.engine = await openStorage(config);
     opened.sql = await openSql(opened.engine);
-    const sql = opened.sql;
-    const provider: SessionProvider = {
-      createSession: (startup) => sql.createSession(startup),
-      ...(sql.lookupRole === undefined ? {} : { lookupRole: (name: string) => sql.lookupRole!(name) }),
-    };
+    const provider = sessionProvider(opened.sql);
     const tls = config.tlsCert === undefined || config.tlsKey === undefined ? undefined : { cert: await readFile(config.tlsCert), key: await readFile(config.tlsKey) };
     opened.server = new NextDbServer({
       provider,
@@ -98,10 +75,10 @@ export async function runServer(portArg: string | undefined, opts: ServerCliOpti
       engineDescription: config.memory ? 'memory' : `lsm ${resolve(config.data)}`,
     });
     const port = await opened.server.start();
-    logger.info({ host: config.host, port, unixSocket: opened.server.unixSocketPath ?? null, data: config.memory ? null : resolve(config.data), tls: tls !== undefined, pid: process.pid }, `NextDB listening on ${config.host}:${port}`);
+    logger.info({ host: config.host, port, unixSocket: opened.server.unixSocketPath ?? null, data: config.memory ? null : resolve(config.data), tls: tls !== undefined }, `NextDB listening on ${config.host}:${port}`);
   } catch (err) {
     await closeAll(opened, logger);
-    fail(`nextdb server: ${message(err)}`, err instanceof StartupFailure ? err.exitCode : 1);
+    fail(`nextdb server: ${message(err)}`, 1);
   }
 
   let stopping = false;
@@ -171,23 +148,32 @@ async function openStorage(config: ServerConfig): Promise<Engine> {
   return openLsmEngine({ dir });
 }
 
-async function openSql(engine: Engine): Promise<SqlEngineLike> {
-  // Loaded by a computed specifier until src/sql/index.ts exists in every checkout.
-  const specifier = '../sql/index.ts';
-  let mod: SqlModule;
-  try {
-    mod = (await import(specifier)) as SqlModule;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String(message(err)).includes('sql/index')) {
-      throw new StartupFailure('the SQL engine (src/sql/index.ts) is not built yet; the server cannot run queries', 2);
-    }
-    throw err;
-  }
-  if (mod.SqlEngine === undefined) throw new StartupFailure('the SQL engine module does not export SqlEngine yet', 2);
-  return mod.SqlEngine.open({ engine });
+async function openSql(engine: Engine): Promise<SqlEngine> {
+  return SqlEngine.open({ engine });
 }
 
-async function closeAll(opened: { engine?: Engine; sql?: SqlEngineLike; server?: NextDbServer }, logger: pino.Logger): Promise<void> {
+/**
+ * The SQL engine as the server's SessionProvider. A database made by CREATE
+ * DATABASE in another session becomes visible to createSession after a
+ * catalog refresh, so an unknown database is looked up once more.
+ */
+function sessionProvider(sql: SqlEngine): SessionProvider {
+  const roles = sql as Partial<RoleLookup>;
+  return {
+    createSession: async (startup) => {
+      try {
+        return sql.createSession(startup);
+      } catch (err) {
+        if (!(err instanceof NextDbError) || err.code !== '3D000') throw err;
+        await sql.refresh();
+        return sql.createSession(startup);
+      }
+    },
+    ...(typeof roles.lookupRole === 'function' ? { lookupRole: (name: string) => roles.lookupRole!(name) } : {}),
+  };
+}
+
+async function closeAll(opened: { engine?: Engine; sql?: SqlEngine; server?: NextDbServer }, logger: pino.Logger): Promise<void> {
   const steps: [string, (() => Promise<void>) | undefined][] = [
     ['server', opened.server && (() => opened.server!.stop())],
     ['sql engine', opened.sql && (() => opened.sql!.close())],

@@ -90,8 +90,9 @@ test('cancel: a running statement is cancelled with 57014', { skip }, async () =
   try {
     const probe = await c.query('SELECT pg_sleep(0)').catch((e: unknown) => e as pg.DatabaseError);
     if (probe instanceof Error) {
-      assert.equal((probe as pg.DatabaseError).code, '42883', 'pg_sleep is either there or an undefined function');
-      return; // pg_sleep not built yet; the protocol part is covered in protocol.test.ts
+      // pg_sleep not built yet (0A000 or 42883); the protocol part is covered in protocol.test.ts.
+      assert.ok(['0A000', '42883'].includes((probe as pg.DatabaseError).code ?? ''), String(probe));
+      return;
     }
     const started = Date.now();
     const running = c.query('SELECT pg_sleep(30)').catch((e: unknown) => e as pg.DatabaseError);
