@@ -68,6 +68,7 @@ function writeValue(w: Writer, ty: SqlType, v: Value): void {
     case 'regclass':
     case 'regtype':
     case 'regproc':
+    case 'regnamespace':
     case 'date':
       w.ensure(4);
       w.buf.writeInt32BE(v as number, w.len);
@@ -179,6 +180,7 @@ function readValue(r: Reader, ty: SqlType): Value {
     case 'regclass':
     case 'regtype':
     case 'regproc':
+    case 'regnamespace':
     case 'date': {
       r.need(4);
       const v = r.buf.readInt32BE(r.pos);

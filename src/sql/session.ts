@@ -23,6 +23,7 @@ import type { Node } from '@pgsql/types';
 import { NextDbError, SqlState, notSupported } from '../util/errors.ts';
 import { assert } from '../util/assert.ts';
 import type { IsolationLevel, Txn } from '../txn/api.ts';
+import { prefixSuccessor } from '../encoding/key-codec.ts';
 import type {
   ColumnDescription,
   FormatCode,
@@ -34,7 +35,7 @@ import type {
   TxnStatus,
 } from './api.ts';
 import { parseSql, type ParsedStatement } from './parser.ts';
-import { CatalogStore, type CatalogSnapshot, type SequenceDef, type ColumnDef, type TableDef } from './catalog/catalog.ts';
+import { CatalogStore, tablePrefix, type CatalogSnapshot, type SequenceDef, type ColumnDef, type TableDef } from './catalog/catalog.ts';
 import { Binder, type BoundQuery } from './plan/binder.ts';
 import { optimize } from './plan/optimizer.ts';
 import type { OutputColumn, Plan } from './plan/plan.ts';
@@ -45,7 +46,7 @@ import { Types, typeByOid, type SqlType, type Value } from './types/sql-type.ts'
 import { formatBinary, formatText, parseBinary, parseText, type IoSettings } from './types/text-io.ts';
 import { SETTINGS, DISPLAY_NAMES, settingKey } from './settings.ts';
 import { explainPlan } from './plan/explain.ts';
-import { virtualRelation } from './catalog/pg-catalog.ts';
+import { virtualRelation, virtualOid, indexDef, constraintDef } from './catalog/pg-catalog.ts';
 import type { SqlEngineCore } from './engine-core.ts';
 import { compileExpr, CompileEnv, layoutOf } from './exec/compile-expr.ts';
 
@@ -89,6 +90,7 @@ export class SqlSession implements Session {
   private txnStartMicros = 0n;
   private stmtStartMicros = 0n;
   private closed = false;
+  private lastCatalog: CatalogSnapshot | undefined;
 
   constructor(
     private readonly core: SqlEngineCore,
@@ -158,10 +160,20 @@ export class SqlSession implements Session {
   }
 
   io(): IoSettings {
+    const cat = this.lastCatalog;
     return {
       timeZone: this.getSetting('timezone') ?? 'UTC',
       extraFloatDigits: Number(this.getSetting('extra_float_digits') ?? '1'),
       nowMicros: this.txnStartMicros,
+      namespaceName: (oid) => cat?.schemas.get(oid)?.name,
+      relationName: (oid) => {
+        const t = cat?.tables.get(oid);
+        if (t !== undefined) return t.schema === 'public' || t.schema === this.searchPath()[0] ? t.name : `${t.schema}.${t.name}`;
+        const q = cat?.sequences.get(oid);
+        if (q !== undefined) return q.name;
+        for (const tt of cat?.tables.values() ?? []) for (const ix of tt.indexes) if (ix.oid === oid) return ix.name;
+        return undefined;
+      },
     };
   }
 
@@ -228,7 +240,9 @@ export class SqlSession implements Session {
 
   async catalogFor(txn: Txn): Promise<CatalogSnapshot> {
     const version = await CatalogStore.readVersion(txn);
-    return this.core.catalog(version, txn);
+    const c = await this.core.catalog(version, txn);
+    this.lastCatalog = c;
+    return c;
   }
 
   // ------------------------------------------------------------ services
@@ -291,6 +305,29 @@ export class SqlSession implements Session {
         return undefined;
       },
       relationName: (oid) => catalog.tables.get(oid)?.name,
+      catalogText: (kind, oid) => {
+        for (const t of catalog.tables.values()) {
+          if (kind === 'viewdef' && t.oid === oid) return t.viewSql ?? null;
+          if (kind === 'indexdef' && t.indexes.some((i) => i.oid === oid)) return indexDef(t, oid) ?? null;
+          if (kind === 'constraintdef' && t.constraints.some((c) => c.oid === oid)) return constraintDef({ catalog }, t, oid) ?? null;
+        }
+        return null;
+      },
+      relationSize: async (oid) => {
+        const prefixes = oid === 0 ? [...catalog.tables.values()].filter((t) => t.dbOid === this.dbOid && t.kind === 'r').map((t) => tablePrefix(t.oid)) : [tablePrefix(oid)];
+        let total = 0n;
+        for (const prefix of prefixes) {
+          const end = prefixSuccessor(prefix)!;
+          let start: Uint8Array = prefix;
+          for (;;) {
+            const page = await txn.scan({ start, end, limit: 1024 });
+            for (const kv of page) total += BigInt(kv.key.length + kv.value.length);
+            if (page.length < 1024) break;
+            start = Buffer.concat([page[page.length - 1]!.key, Buffer.from([0])]);
+          }
+        }
+        return total;
+      },
       checkInterrupt: () => {
         if (this.cancelRequested) {
           this.cancelRequested = false;
@@ -306,6 +343,7 @@ export class SqlSession implements Session {
   private binder(catalog: CatalogSnapshot, sql: string, paramTypes: (SqlType | undefined)[]): Binder {
     const b = new Binder({ catalog, dbOid: this.dbOid, searchPath: this.searchPath(), io: this.io(), sql, paramTypes });
     b.virtualRelations = (schema, name, binder) => virtualRelation(schema, name, binder, catalog, this.dbOid, this);
+    b.virtualOid = virtualOid;
     return b;
   }
 

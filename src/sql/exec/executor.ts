@@ -804,6 +804,7 @@ async function materializeCte(cte: CteDef, env: ExecEnv): Promise<Row[]> {
 
 function functionScanOp(plan: Extract<Plan, { kind: 'function-scan' }>, env: ExecEnv): Operator {
   let it: Iterator<Value[]> | undefined;
+  let ordinal = 0;
   let done = false;
   return {
     next: async () => {
@@ -824,7 +825,7 @@ function functionScanOp(plan: Extract<Plan, { kind: 'function-scan' }>, env: Exe
           done = true;
           break;
         }
-        out.push(n.value);
+        out.push(plan.ordinality ? [...n.value, BigInt(++ordinal)] : n.value);
       }
       env.ctx.services.checkInterrupt();
       return out.length === 0 ? null : out;

@@ -42,6 +42,7 @@ export function writeKeyValue(w: KeyWriter, ty: SqlType, v: Value, desc = false)
     case 'regclass':
     case 'regtype':
     case 'regproc':
+    case 'regnamespace':
     case 'date':
     case 'time':
     case 'timestamp':

@@ -160,6 +160,8 @@ const noServices: SessionServices = {
   uniqueRowId: () => 0n,
   relationOid: () => undefined,
   relationName: () => undefined,
+  catalogText: () => null,
+  relationSize: () => Promise.resolve(0n),
   checkInterrupt: () => undefined,
 };
 
@@ -215,8 +217,13 @@ export class Binder {
       const ix = this.o.catalog.index(this.o.dbOid, s, name);
       if (ix !== undefined) return ix[1].oid;
     }
+    const virtualOid = this.virtualOid?.(parts.length > 1 ? parts[parts.length - 2] : undefined, name);
+    if (virtualOid !== undefined) return virtualOid;
     throw this.err(SqlState.undefinedTable, `relation "${text}" does not exist`, location);
   }
+
+  /** OIDs of pg_catalog relations (set by the session with virtualRelations). */
+  virtualOid: ((schema: string | undefined, name: string) => number | undefined) | undefined;
 
   constExpr(type: SqlType, value: Value): Expr {
     return { kind: 'const', type, value };
@@ -253,6 +260,11 @@ export class Binder {
   /** Evaluates a constant expression now; leaves it alone if evaluation fails (the error then happens at run time, if ever). */
   fold(e: Expr): Expr {
     const isConstArg = (a: Expr): boolean => a.kind === 'const';
+    const isNull = (a: Expr): boolean => a.kind === 'const' && a.value === null;
+    // Strict operators with a NULL constant operand are NULL without evaluating the rest (as PostgreSQL's planner does).
+    if ((e.kind === 'call' && e.strict && !e.volatile && e.args.some(isNull)) || (e.kind === 'compare' && (isNull(e.left) || isNull(e.right)))) {
+      return this.constExpr(e.type, null);
+    }
     let foldable = false;
     switch (e.kind) {
       case 'call':
@@ -637,8 +649,9 @@ export class Binder {
         const l = this.bindExpr(a.lexpr!, scope);
         const r = this.bindExpr(a.rexpr!, scope);
         const eq = this.makeCompare('=', l, r, loc);
-        // NULLIF(a, b) = CASE WHEN a = b THEN NULL ELSE a END, typed as a.
-        const t = l.type.id === 'unknown' ? Types.text : l.type;
+        // NULLIF(a, b) = CASE WHEN a = b THEN NULL ELSE a END, typed as the comparison's
+        // common type (PostgreSQL returns a coerced to the '=' operator's input type).
+        const t = eq.kind === 'compare' ? eq.left.type : l.type.id === 'unknown' ? Types.text : l.type;
         return { kind: 'case', type: t, whens: [{ cond: eq, result: this.constExpr(t, null) }], elseExpr: this.coerce(l, t, 'implicit') };
       }
       case 'AEXPR_IN': {
@@ -757,16 +770,15 @@ export class Binder {
       const args = (fc.args ?? []).map((a) => this.bindExpr(a, scope));
       return this.makeFuncCall('date_part', args, fc.location);
     }
-    if (isSrf(name)) throw notSupported(`set-returning function ${name}() in the select list`, 'call it in FROM instead');
     const args = (fc.args ?? []).map((a) => this.bindExpr(a, scope));
+    if (isSrf(name) && resolveFunction(name, args.map((a) => a.type)) === undefined) {
+      throw notSupported(`set-returning function ${name}() in the select list`, 'call it in FROM instead');
+    }
     if (name === 'nextval' || name === 'currval' || name === 'setval') {
       // The sequence argument is regclass: a name literal resolves to the OID now.
       if (args[0] !== undefined && (args[0].type.id === 'unknown' || args[0].type.id === 'text' || args[0].type.id === 'varchar')) {
         args[0] = args[0].kind === 'const' && args[0].value !== null ? this.constExpr(Types.regclass, this.regclassOid(args[0].value as string, fc.location)) : args[0];
       }
-    }
-    if (name === 'pg_get_expr' || name === 'pg_get_indexdef' || name === 'pg_get_constraintdef' || name === 'pg_get_viewdef') {
-      throw notSupported(`function ${name}`);
     }
     return this.makeFuncCall(name, args, fc.location);
   }
@@ -1078,6 +1090,7 @@ export class Binder {
     const sub = new Binder({ ...this.o, sql: t.viewSql, paramTypes: [] });
     sub.nextId = this.nextId + 1_000_000;
     sub.virtualRelations = this.virtualRelations;
+    sub.virtualOid = this.virtualOid;
     const q = sub.bindSelectNode(stmts[0]!.stmt, new Scope(undefined));
     this.nextId = Math.max(this.nextId, sub.nextId) + 1;
     return q;
@@ -1089,6 +1102,7 @@ export class Binder {
     const sub = new Binder({ ...this.o, sql, paramTypes: [] });
     sub.nextId = this.nextId + 1_000_000;
     sub.virtualRelations = this.virtualRelations;
+    sub.virtualOid = this.virtualOid;
     const q = sub.bindSelectNode(stmts[0]!.stmt, new Scope(undefined));
     this.nextId = Math.max(this.nextId, sub.nextId) + 1;
     return q;
@@ -1111,7 +1125,8 @@ export class Binder {
   }
 
   private bindRangeFunction(rf: RangeFunction, scope: Scope, lateralScope: Scope): { plan: Plan; rels: ScopeRel[] } {
-    if ((rf.functions ?? []).length !== 1 || rf.ordinality) throw notSupported('ROWS FROM / WITH ORDINALITY');
+    if ((rf.functions ?? []).length !== 1 || rf.is_rowsfrom === true) throw notSupported('ROWS FROM (...)');
+    const ordinality = rf.ordinality === true;
     const item = rf.functions![0]!;
     const items = 'List' in item ? (item.List.items ?? []) : [];
     const fnode = items[0];
@@ -1128,10 +1143,13 @@ export class Binder {
     if (srf !== undefined) {
       const cargs = args.map((a, i) => this.coerce(a, srf.argTypes[i] ?? a.type, 'implicit'));
       const colNames = srf.columns.length === 1 && rf.alias?.aliasname !== undefined && (rf.alias.colnames ?? []).length === 0 ? [alias] : srf.columns.map((c) => c.name);
+      if (ordinality) colNames.push('ordinality');
+      const colTypes = [...srf.columns.map((c) => c.type), ...(ordinality ? [Types.int8] : [])];
       const names = this.aliasCols(colNames, rf.alias, alias);
-      cols = srf.columns.map((c, i) => ({ id: this.newId(), name: names[i]!, type: c.type, tableOid: 0, attnum: 0 }));
-      plan = { kind: 'function-scan', cols, name, args: cargs, impl: srf.impl };
+      cols = colTypes.map((t, i) => ({ id: this.newId(), name: names[i]!, type: t, tableOid: 0, attnum: 0 }));
+      plan = { kind: 'function-scan', cols, name, args: cargs, impl: srf.impl, ordinality };
     } else {
+      if (ordinality) throw notSupported('WITH ORDINALITY on a scalar function');
       // A scalar function in FROM yields one row.
       const e = this.makeFuncCall(name, args, fc.location);
       const names = this.aliasCols([rf.alias?.aliasname ?? name], rf.alias, alias);

@@ -537,6 +537,67 @@ def('pg_sleep', sig([T.float8], T.void, () => {
   throw notSupported('pg_sleep');
 }));
 
+// ---- catalog information functions (psql, drivers) ----
+
+def('pg_get_expr', (args) =>
+  args.length >= 2 ? { argTypes: [T.text, T.oid, ...(args.length > 2 ? [T.bool] : [])], ret: T.text, impl: (a) => a[0] ?? null, strict: true, volatile: false } : undefined,
+);
+def('pg_get_indexdef', (args) =>
+  args.length >= 1 ? { argTypes: [T.oid, ...args.slice(1).map((_t, i) => (i === 0 ? T.int4 : T.bool))], ret: T.text, impl: (a, ctx) => ctx.services.catalogText('indexdef', a[0] as number), strict: true, volatile: false } : undefined,
+);
+def('pg_get_constraintdef', (args) =>
+  args.length >= 1 ? { argTypes: [T.oid, ...(args.length > 1 ? [T.bool] : [])], ret: T.text, impl: (a, ctx) => ctx.services.catalogText('constraintdef', a[0] as number), strict: true, volatile: false } : undefined,
+);
+def('pg_get_viewdef', (args) =>
+  args.length >= 1 ? { argTypes: [T.oid, ...(args.length > 1 ? [T.bool] : [])], ret: T.text, impl: (a, ctx) => ctx.services.catalogText('viewdef', a[0] as number), strict: true, volatile: false } : undefined,
+);
+def('pg_get_triggerdef', (args) => (args.length >= 1 ? { argTypes: args.map((t, i) => (i === 0 ? T.oid : T.bool)), ret: T.text, impl: () => null, strict: true, volatile: false } : undefined));
+def('pg_get_statisticsobjdef_columns', sig([T.oid], T.text, () => null));
+def('pg_get_function_result', sig([T.oid], T.text, () => null));
+def('pg_get_function_arguments', sig([T.oid], T.text, () => null));
+def('pg_relation_is_publishable', sig([T.regclass], T.bool, () => false));
+// No partitioning: a relation's only "ancestor" is itself (the SRF form is in srfs below).
+def('pg_partition_ancestors', sig([T.regclass], T.regclass, (a) => a[0]!));
+def('array_upper', (args) =>
+  args.length === 2 && args[0]!.id === 'array'
+    ? { argTypes: [args[0]!, T.int4], ret: T.int4, impl: (a) => ((a[1] as number) === 1 && (a[0] as ArrayValue).elems.length > 0 ? (a[0] as ArrayValue).elems.length : null), strict: true, volatile: false }
+    : undefined,
+);
+def('array_lower', (args) =>
+  args.length === 2 && args[0]!.id === 'array'
+    ? { argTypes: [args[0]!, T.int4], ret: T.int4, impl: (a) => ((a[1] as number) === 1 && (a[0] as ArrayValue).elems.length > 0 ? 1 : null), strict: true, volatile: false }
+    : undefined,
+);
+def('pg_size_pretty', (args) => {
+  if (args.length !== 1) return undefined;
+  const isNumeric = args[0]!.id === 'numeric';
+  return {
+    argTypes: [isNumeric ? T.numeric : T.int8],
+    ret: T.text,
+    impl: (a) => {
+      let v = Number(isNumeric ? (a[0] as Decimal).toNumber() : (a[0] as bigint));
+      const units = ['bytes', 'kB', 'MB', 'GB', 'TB', 'PB'];
+      let u = 0;
+      // PostgreSQL switches unit when the value reaches 10240 of the current one, rounding half up.
+      while (Math.abs(v) >= 10 * 1024 - 0.5 && u < units.length - 1) {
+        v = v / 1024;
+        u++;
+      }
+      return `${u === 0 ? v : Math.round(v)} ${units[u]}`;
+    },
+    strict: true,
+    volatile: false,
+  };
+});
+for (const fname of ['pg_table_size', 'pg_relation_size', 'pg_total_relation_size', 'pg_indexes_size']) {
+  def(fname, (args) =>
+    args.length >= 1 ? { argTypes: [T.regclass, ...args.slice(1).map(() => T.text)], ret: T.int8, asyncImpl: async (a, ctx) => ctx.services.relationSize(a[0] as number), strict: true, volatile: true } : undefined,
+  );
+}
+def('pg_database_size', (args) =>
+  args.length === 1 ? { argTypes: [args[0]!.id === 'oid' ? T.oid : T.name], ret: T.int8, asyncImpl: async (_a, ctx) => ctx.services.relationSize(0), strict: true, volatile: true } : undefined,
+);
+
 function firstSchema(path: string, user: string): string | null {
   for (const raw of path.split(',')) {
     const s = raw.trim().replace(/^"|"$/g, '');
@@ -584,7 +645,9 @@ def('array_to_string', (args) =>
         argTypes: args.length === 2 ? [args[0]!, T.text] : [args[0]!, T.text, T.text],
         ret: T.text,
         impl: (a, ctx) =>
-          (a[0] as ArrayValue).elems
+          a[0] === null || a[1] === null
+            ? null
+            : (a[0] as ArrayValue).elems
             .map((e) => (e === null ? (a[2] === undefined || a[2] === null ? null : str(a[2])) : typeof e === 'string' ? e : formatText(args[0]!.elem ?? T.text, e, ctx.io)))
             .filter((e) => e !== null)
             .join(str(a[1]!)),
@@ -785,6 +848,17 @@ function addMonths(ts: bigint, months: number): bigint {
   const dim = new Date(Date.UTC(ny, nm, 0)).getUTCDate();
   return BigInt(Date.UTC(ny, nm - 1, Math.min(d, dim)) / 86400000) * MICROS_PER_DAY + rem;
 }
+srfs.set('pg_partition_ancestors', (args) =>
+  args.length === 1
+    ? {
+        argTypes: [T.regclass],
+        columns: [{ name: 'relid', type: T.regclass }],
+        impl: function* (a) {
+          yield [a[0]!];
+        },
+      }
+    : undefined,
+);
 srfs.set('unnest', (args) => {
   if (args.length !== 1 || args[0]!.id !== 'array') return undefined;
   return {

@@ -64,8 +64,8 @@ export function commonType(a: SqlType, b: SqlType): SqlType | undefined {
   if (isStr(a) && isStr(b)) return Types.text;
   const dt = ['date', 'timestamp', 'timestamptz'];
   if (dt.includes(a.id) && dt.includes(b.id)) return dt.indexOf(a.id) > dt.indexOf(b.id) ? a : b;
-  if ((a.id === 'oid' || a.id === 'regclass' || a.id === 'regtype' || a.id === 'regproc') && (isNum(b) || b.id === 'oid')) return Types.oid;
-  if ((b.id === 'oid' || b.id === 'regclass' || b.id === 'regtype' || b.id === 'regproc') && (isNum(a) || a.id === 'oid')) return Types.oid;
+  if ((a.id === 'oid' || a.id === 'regclass' || a.id === 'regtype' || a.id === 'regproc' || a.id === 'regnamespace') && (isNum(b) || b.id === 'oid')) return Types.oid;
+  if ((b.id === 'oid' || b.id === 'regclass' || b.id === 'regtype' || b.id === 'regproc' || b.id === 'regnamespace') && (isNum(a) || a.id === 'oid')) return Types.oid;
   if (a.id === 'json' && b.id === 'jsonb') return Types.jsonb;
   if (a.id === 'jsonb' && b.id === 'json') return Types.jsonb;
   return undefined;

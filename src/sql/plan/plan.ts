@@ -206,7 +206,15 @@ export type Plan =
       readonly right: Plan;
     }
   | { readonly kind: 'cte-scan'; readonly cols: readonly OutputColumn[]; readonly cte: CteDef }
-  | { readonly kind: 'function-scan'; readonly cols: readonly OutputColumn[]; readonly name: string; readonly args: readonly Expr[]; readonly impl: SetReturningImpl }
+  | {
+      readonly kind: 'function-scan';
+      readonly cols: readonly OutputColumn[];
+      readonly name: string;
+      readonly args: readonly Expr[];
+      readonly impl: SetReturningImpl;
+      /** WITH ORDINALITY: a trailing int8 row number column. */
+      readonly ordinality: boolean;
+    }
   | { readonly kind: 'modify'; readonly cols: readonly OutputColumn[]; readonly modify: ModifyPlan };
 
 export type SetReturningImpl = (args: Value[], ctx: EvalContext) => Iterable<Value[]>;

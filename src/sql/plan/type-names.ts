@@ -51,6 +51,7 @@ const NAMES: Record<string, SqlType> = {
   regclass: Types.regclass,
   regtype: Types.regtype,
   regproc: Types.regproc,
+  regnamespace: Types.regnamespace,
   unknown: Types.unknown,
   void: Types.void,
   record: Types.record,

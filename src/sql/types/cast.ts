@@ -130,13 +130,14 @@ function castKind(from: SqlType, to: SqlType): CastContext | undefined {
   if (isNumericType(from) && isNumericType(to)) {
     return (NUM_RANK[from.id] ?? 0) < (NUM_RANK[to.id] ?? 0) ? 'implicit' : 'assignment';
   }
-  if ((from.id === 'int2' || from.id === 'int4' || from.id === 'int8') && (to.id === 'oid' || to.id === 'regclass' || to.id === 'regtype' || to.id === 'regproc')) return 'implicit';
-  if ((from.id === 'oid' || from.id === 'regclass' || from.id === 'regtype' || from.id === 'regproc') && (to.id === 'oid' || to.id === 'int8' || to.id === 'int4')) return 'implicit';
+  if ((from.id === 'int2' || from.id === 'int4' || from.id === 'int8') && (to.id === 'oid' || to.id === 'regclass' || to.id === 'regtype' || to.id === 'regproc' || to.id === 'regnamespace')) return 'implicit';
+  const isOidLike = (t: SqlType): boolean => t.id === 'oid' || t.id === 'regclass' || t.id === 'regtype' || t.id === 'regproc' || t.id === 'regnamespace';
+  if (isOidLike(from) && (isOidLike(to) || to.id === 'int8' || to.id === 'int4')) return 'implicit';
   if (isString(from) && isString(to)) {
     if (to.id === 'text' || to.id === 'varchar' || to.id === 'bpchar' || to.id === 'name') return 'implicit';
     return 'assignment';
   }
-  if (isString(from) && (to.id === 'regclass' || to.id === 'regtype' || to.id === 'regproc')) return 'implicit';
+  if (isString(from) && (to.id === 'regclass' || to.id === 'regtype' || to.id === 'regproc' || to.id === 'regnamespace')) return 'implicit';
   if (from.id === 'date' && (to.id === 'timestamp' || to.id === 'timestamptz')) return 'implicit';
   if (from.id === 'timestamp' && to.id === 'timestamptz') return 'implicit';
   if (from.id === 'timestamptz' && (to.id === 'timestamp' || to.id === 'date' || to.id === 'time')) return 'assignment';
@@ -204,12 +205,13 @@ function baseCast(from: SqlType, to: SqlType, ctx: CastContext): CastFn {
         return (v) => toFloatValue(v, from);
     }
   }
-  if (to.id === 'oid' || to.id === 'regclass' || to.id === 'regtype' || to.id === 'regproc') {
+  if (to.id === 'oid' || to.id === 'regclass' || to.id === 'regtype' || to.id === 'regproc' || to.id === 'regnamespace') {
     if (from.id === 'int8') return (v) => Number(v as bigint);
-    if (from.id === 'int2' || from.id === 'int4' || from.id === 'oid' || from.id === 'regclass' || from.id === 'regtype' || from.id === 'regproc') return (v) => v;
+    if (from.id === 'int2' || from.id === 'int4' || from.id === 'oid' || from.id === 'regclass' || from.id === 'regtype' || from.id === 'regproc' || from.id === 'regnamespace') return (v) => v;
   }
-  if ((from.id === 'oid' || from.id === 'regclass' || from.id === 'regtype' || from.id === 'regproc') && to.id === 'int8') return (v) => BigInt(v as number);
-  if ((from.id === 'oid' || from.id === 'regclass' || from.id === 'regtype' || from.id === 'regproc') && to.id === 'int4') return (v) => v;
+  if ((from.id === 'oid' || from.id === 'regclass' || from.id === 'regtype' || from.id === 'regproc' || from.id === 'regnamespace') && to.id === 'int8') return (v) => BigInt(v as number);
+  if ((from.id === 'oid' || from.id === 'regclass' || from.id === 'regtype' || from.id === 'regproc' || from.id === 'regnamespace') && (to.id === 'oid' || to.id === 'regclass' || to.id === 'regtype' || to.id === 'regproc' || to.id === 'regnamespace')) return (v) => v;
+  if ((from.id === 'oid' || from.id === 'regclass' || from.id === 'regtype' || from.id === 'regproc' || from.id === 'regnamespace') && to.id === 'int4') return (v) => v;
   if (from.id === 'bool' && to.id === 'int4') return (v) => (v ? 1 : 0);
   if (from.id === 'int4' && to.id === 'bool') return (v) => v !== 0;
   if (from.id === 'date' && to.id === 'timestamp') return (v) => BigInt(v as number) * MICROS_PER_DAY;

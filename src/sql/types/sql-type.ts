@@ -53,6 +53,7 @@ export type TypeId =
   | 'regclass'
   | 'regtype'
   | 'regproc'
+  | 'regnamespace'
   | 'unknown'
   | 'void'
   | 'record'
@@ -108,6 +109,7 @@ export const Types = {
   regclass: t('regclass', 2205, 'regclass', 4, 'N', false, 2210),
   regtype: t('regtype', 2206, 'regtype', 4, 'N', false, 2211),
   regproc: t('regproc', 24, 'regproc', 4, 'N', false, 1008),
+  regnamespace: t('regnamespace', 4089, 'regnamespace', 4, 'N', false, 4090),
   unknown: t('unknown', 705, 'unknown', -2, 'X', false, 0),
   void: t('void', 2278, 'void', 4, 'P', false, 0),
   record: t('record', 2249, 'record', -1, 'P', false, 2287),

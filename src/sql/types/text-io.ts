@@ -35,6 +35,9 @@ export interface IoSettings {
   readonly extraFloatDigits: number;
   /** Transaction start time in microseconds since epoch ('now'). */
   readonly nowMicros?: bigint;
+  /** regclass output: relation name for an OID (the session's catalog). */
+  readonly relationName?: (oid: number) => string | undefined;
+  readonly namespaceName?: (oid: number) => string | undefined;
 }
 
 export const defaultIoSettings: IoSettings = { timeZone: 'UTC', extraFloatDigits: 1 };
@@ -433,12 +436,16 @@ export function formatText(ty: SqlType, v: Value, io: IoSettings): string {
       const t = typeByOid(v as number);
       return t === undefined ? String(v) : formatType(t);
     }
+    case 'regclass':
+      return io.relationName?.(v as number) ?? String(v);
+    case 'regnamespace':
+      return io.namespaceName?.(v as number) ?? String(v);
     case 'int2':
     case 'int4':
     case 'int8':
     case 'oid':
-    case 'regclass':
     case 'regproc':
+    case 'regnamespace':
       return String(v);
     case 'float4':
       return formatFloat(v as number, true, io.extraFloatDigits);
@@ -511,7 +518,8 @@ export function parseText(ty: SqlType, text: string, io: IoSettings): Value {
     case 'oid':
     case 'regclass':
     case 'regtype':
-    case 'regproc': {
+    case 'regproc':
+    case 'regnamespace': {
       if (!INT_RE.test(text)) throw invalidInput(ty.name, text);
       return Number(text.trim());
     }
@@ -685,6 +693,7 @@ export function parseBinary(ty: SqlType, b: Buffer, io: IoSettings): Value {
     case 'regclass':
     case 'regtype':
     case 'regproc':
+    case 'regnamespace':
       return b.readUInt32BE(0);
     case 'int8':
       return b.readBigInt64BE(0);
