@@ -124,7 +124,13 @@ export class ClusterNode {
   private lastCompacted: number;
   private readonly lossListeners: ((term: number) => void)[] = [];
 
-  private constructor(options: ClusterNodeOptions, store: EngineLogStore, engine: ReplicatedEngine, raft: RaftNode, snapshotIndex: number) {
+  private constructor(
+    options: ClusterNodeOptions,
+    store: EngineLogStore,
+    engine: ReplicatedEngine,
+    raft: RaftNode,
+    snapshotIndex: number,
+  ) {
     this.id = options.id;
     this.group = options.group ?? 1;
     this.local = options.local;
@@ -134,7 +140,12 @@ export class ClusterNode {
     this.clock = options.clock;
     this.send = options.send;
     this.schedule = options.schedule ?? queueMicrotask;
-    this.onFatal = options.onFatal ?? ((e) => queueMicrotask(() => { throw e; }));
+    this.onFatal =
+      options.onFatal ??
+      ((e) =>
+        queueMicrotask(() => {
+          throw e;
+        }));
     this.compactAfterEntries = options.compactAfterEntries ?? COMPACT_AFTER_ENTRIES;
     this.leaseReads = options.raft?.leaseReads ?? false;
     this.lastCompacted = snapshotIndex;
@@ -177,7 +188,10 @@ export class ClusterNode {
       await options.local.sync();
       init = { ...init, applied: 0 };
     }
-    assert(engine.appliedIndex >= init.snapshot.meta.index, 'cluster node: state machine behind its snapshot after open');
+    assert(
+      engine.appliedIndex >= init.snapshot.meta.index,
+      'cluster node: state machine behind its snapshot after open',
+    );
     const raft = new RaftNode({ ...options.raft, id: options.id, group, prng: options.prng }, init);
     const node = new ClusterNode(options, store, engine, raft, init.snapshot.meta.index);
     node.kick(); // committed entries not applied before the restart
@@ -415,7 +429,8 @@ export class ClusterNode {
   /** Reacts to role changes of the Raft core; called after every input. */
   private observeRole(): void {
     const ss = this.raft.softState();
-    if (this.leaderTerm !== undefined && (ss.role !== 'leader' || ss.term !== this.leaderTerm)) this.loseLeadership(ss.leader);
+    if (this.leaderTerm !== undefined && (ss.role !== 'leader' || ss.term !== this.leaderTerm))
+      this.loseLeadership(ss.leader);
     if (ss.role === 'leader' && this.leaderTerm === undefined) {
       this.leaderTerm = ss.term;
       this.termStartIndex = this.raft.status().lastIndex; // the no-op of the new term
@@ -444,15 +459,23 @@ export class ClusterNode {
     if (m !== undefined) return m;
     const ss = this.raft.softState();
     if (ss.role !== 'leader') throw new NotLeaderError(this.group, this.id, ss.leader);
-    throw new NextDbError(SqlState.serializationFailure, `node ${this.id} just became the leader of raft group ${this.group} and is still catching up; retry shortly`, {
-      hint: 'retry in a moment',
-    });
+    throw new NextDbError(
+      SqlState.serializationFailure,
+      `node ${this.id} just became the leader of raft group ${this.group} and is still catching up; retry shortly`,
+      {
+        hint: 'retry in a moment',
+      },
+    );
   }
 
   private leadershipMoved(): NextDbError {
-    return new NextDbError(SqlState.serializationFailure, `leadership of raft group ${this.group} moved away from node ${this.id}; retry the transaction`, {
-      hint: 'retry on the new leader',
-    });
+    return new NextDbError(
+      SqlState.serializationFailure,
+      `leadership of raft group ${this.group} moved away from node ${this.id}; retry the transaction`,
+      {
+        hint: 'retry on the new leader',
+      },
+    );
   }
 
   private stopped(): NextDbError {

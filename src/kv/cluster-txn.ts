@@ -22,7 +22,9 @@ import { commitOutcomeUnknown, leadershipChanged, STATEMENT_COMPLETION_UNKNOWN }
 function isClassified(e: unknown): boolean {
   return (
     e instanceof NextDbError &&
-    (e.code === SqlState.serializationFailure || e.code === SqlState.deadlockDetected || e.code === STATEMENT_COMPLETION_UNKNOWN)
+    (e.code === SqlState.serializationFailure ||
+      e.code === SqlState.deadlockDetected ||
+      e.code === STATEMENT_COMPLETION_UNKNOWN)
   );
 }
 
@@ -93,7 +95,8 @@ export class ClusterTxn implements Txn {
       // A commit that began while the term was live and failed for a reason
       // that does not prove "nothing committed" (a crash, a closed engine in
       // the cleanup after the commit point) has an unknown outcome.
-      if (liveAtStart && !this.witness.leads(this.term) && !isClassified(e)) throw commitOutcomeUnknown(this.witness.group, this.witness.node, e);
+      if (liveAtStart && !this.witness.leads(this.term) && !isClassified(e))
+        throw commitOutcomeUnknown(this.witness.group, this.witness.node, e);
       throw this.translate(e);
     }
   }

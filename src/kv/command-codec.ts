@@ -36,14 +36,19 @@ export function encodeWrites(ops: readonly BatchOp[]): Buffer {
 }
 
 /** Calls `each` for every op of a command; keys and values are views of `data`. */
-export function decodeWrites(data: Uint8Array, source: string, each: (kind: OpKind, key: Uint8Array, value: Uint8Array) => void): void {
+export function decodeWrites(
+  data: Uint8Array,
+  source: string,
+  each: (kind: OpKind, key: Uint8Array, value: Uint8Array) => void,
+): void {
   const r = new ByteReader(data, source);
   const tag = r.u8();
   if (tag !== TAG_WRITES) throw new CorruptionError(source, `unknown command tag ${tag}`);
   const n = r.uint();
   for (let i = 0; i < n; i++) {
     const kind = r.u8();
-    if (kind !== OpKind.put && kind !== OpKind.delete) throw new CorruptionError(source, `unknown write kind ${kind}`, r.pos - 1);
+    if (kind !== OpKind.put && kind !== OpKind.delete)
+      throw new CorruptionError(source, `unknown write kind ${kind}`, r.pos - 1);
     const key = r.bytes();
     const value = r.bytes();
     each(kind, key, value);
@@ -66,7 +71,11 @@ export function encodeSnapshotData(pairs: Iterable<[Uint8Array, Uint8Array]>): B
   return Buffer.concat([head, body.view()]);
 }
 
-export function decodeSnapshotData(data: Uint8Array, source: string, each: (key: Uint8Array, value: Uint8Array) => void): void {
+export function decodeSnapshotData(
+  data: Uint8Array,
+  source: string,
+  each: (key: Uint8Array, value: Uint8Array) => void,
+): void {
   const r = new ByteReader(data, source);
   const tag = r.u8();
   if (tag !== TAG_SNAPSHOT) throw new CorruptionError(source, `unknown snapshot tag ${tag}`);

@@ -30,7 +30,16 @@
  * memory until compaction.
  */
 
-import { ByteReader, ByteWriter, readEntry, readHardState, readSnapshotMeta, writeEntry, writeHardState, writeSnapshotMeta } from '../raft/codec.ts';
+import {
+  ByteReader,
+  ByteWriter,
+  readEntry,
+  readHardState,
+  readSnapshotMeta,
+  writeEntry,
+  writeHardState,
+  writeSnapshotMeta,
+} from '../raft/codec.ts';
 import type { Entry, GroupId, HardState, RaftInitialState, Ready, Snapshot } from '../raft/types.ts';
 import type { Engine } from '../storage/engine.ts';
 import { WriteBatch } from '../storage/write-batch.ts';
@@ -71,7 +80,8 @@ export class EngineLogStore {
   load(): LoadedRaftState {
     const src = `raft group ${this.group} state`;
     const hsRaw = this.engine.get(hardStateKey(this.group));
-    const hardState: HardState = hsRaw === undefined ? { term: 0, vote: 0, commit: 0 } : readHardState(new ByteReader(hsRaw, src));
+    const hardState: HardState =
+      hsRaw === undefined ? { term: 0, vote: 0, commit: 0 } : readHardState(new ByteReader(hsRaw, src));
     const metaRaw = this.engine.get(snapshotMetaKey(this.group));
     let snapshot: Snapshot = { meta: { index: 0, term: 0, conf: { voters: [], learners: [] } }, data: Buffer.alloc(0) };
     if (metaRaw !== undefined) {
@@ -81,7 +91,10 @@ export class EngineLogStore {
       snapshot = { meta, data: Buffer.concat(parts) };
     }
     const entries: Entry[] = [];
-    for (const [k, v] of this.engine.scan({ ...entryKeyRange(this.group), gt: entryKey(this.group, snapshot.meta.index) })) {
+    for (const [k, v] of this.engine.scan({
+      ...entryKeyRange(this.group),
+      gt: entryKey(this.group, snapshot.meta.index),
+    })) {
       const e = readEntry(new ByteReader(v, `${src} (entry ${entryIndexOf(k)})`));
       assert(e.index === entryIndexOf(k), `raft log store: entry key ${entryIndexOf(k)} holds entry ${e.index}`);
       entries.push(e);

@@ -71,7 +71,11 @@ export class LeaderTermEngine implements Engine {
 
   write(batch: WriteBatch): void {
     if (!this.isFenced) return this.replicated.write(batch);
-    for (const op of batch.ops) this.scratch.set(toLatin1(op.key), { seq: ++this.scratchSeq, value: op.kind === OpKind.put ? op.value : undefined });
+    for (const op of batch.ops)
+      this.scratch.set(toLatin1(op.key), {
+        seq: ++this.scratchSeq,
+        value: op.kind === OpKind.put ? op.value : undefined,
+      });
   }
 
   sync(): Promise<void> {

@@ -23,7 +23,9 @@ import { fromLatin1, toLatin1 } from '../util/bytes.ts';
 import type { EngineIterator, Reader, ScanOptions } from '../storage/engine.ts';
 
 // sorted-btree is CommonJS; see memory-engine.ts for why both shapes occur.
-const BTree: typeof sortedBtree.default = (sortedBtree as { default?: typeof sortedBtree.default }).default ?? (sortedBtree as unknown as typeof sortedBtree.default);
+const BTree: typeof sortedBtree.default =
+  (sortedBtree as { default?: typeof sortedBtree.default }).default ??
+  (sortedBtree as unknown as typeof sortedBtree.default);
 
 /** One overlay entry: `value` undefined is a tombstone. */
 export interface OverlayEntry {
@@ -185,12 +187,22 @@ export class MergedIterator implements EngineIterator {
   }
 
   private ovAtOrAbove(k: string | undefined, inclusive: boolean): void {
-    const p = k === undefined ? this.tree.nextHigherPair(undefined) : inclusive ? this.tree.getPairOrNextHigher(k) : this.tree.nextHigherPair(k);
+    const p =
+      k === undefined
+        ? this.tree.nextHigherPair(undefined)
+        : inclusive
+          ? this.tree.getPairOrNextHigher(k)
+          : this.tree.nextHigherPair(k);
     this.ov = p !== undefined && inBounds(this.b, p[0]) ? p : undefined;
   }
 
   private ovAtOrBelow(k: string | undefined, inclusive: boolean): void {
-    const p = k === undefined ? this.tree.nextLowerPair(undefined) : inclusive ? this.tree.getPairOrNextLower(k) : this.tree.nextLowerPair(k);
+    const p =
+      k === undefined
+        ? this.tree.nextLowerPair(undefined)
+        : inclusive
+          ? this.tree.getPairOrNextLower(k)
+          : this.tree.nextLowerPair(k);
     this.ov = p !== undefined && inBounds(this.b, p[0]) ? p : undefined;
   }
 

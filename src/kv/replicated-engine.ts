@@ -188,7 +188,10 @@ export class ReplicatedEngine implements Engine {
    */
   startLeading(term: number, proposer: Proposer): void {
     assert(this.leadingTerm === undefined, `replicated engine: already leading term ${this.leadingTerm}`);
-    assert(this.overlay.size === 0 && this.buffered.length === 0 && this.inflight.length === 0, 'replicated engine: leftovers of an earlier term');
+    assert(
+      this.overlay.size === 0 && this.buffered.length === 0 && this.inflight.length === 0,
+      'replicated engine: leftovers of an earlier term',
+    );
     this.leadingTerm = term;
     this.proposer = proposer;
     this.leaderHint = this.node;
@@ -211,7 +214,11 @@ export class ReplicatedEngine implements Engine {
     this.syncs = [];
     for (const w of syncs) {
       const maybeCommitted = firstInflightSeq !== undefined && firstInflightSeq <= w.seq;
-      w.reject(maybeCommitted ? commitOutcomeUnknown(this.group, this.node) : leadershipChanged(this.group, this.node, newLeader));
+      w.reject(
+        maybeCommitted
+          ? commitOutcomeUnknown(this.group, this.node)
+          : leadershipChanged(this.group, this.node, newLeader),
+      );
     }
     // Writes made in the old term can never be applied as ours any more.
     this.appliedSeq = this.nextSeq - 1;
@@ -248,8 +255,17 @@ export class ReplicatedEngine implements Engine {
         if (e instanceof RaftBusyError || e instanceof NotLeaderError) return made; // the driver notices a lost leadership itself
         throw e;
       }
-      assert(pos.term === this.leadingTerm, `replicated engine: proposal landed in term ${pos.term}, leading ${this.leadingTerm}`);
-      this.inflight.push({ index: pos.index, term: pos.term, firstSeq: writes[0]!.seq, lastSeq: writes[writes.length - 1]!.seq, writes });
+      assert(
+        pos.term === this.leadingTerm,
+        `replicated engine: proposal landed in term ${pos.term}, leading ${this.leadingTerm}`,
+      );
+      this.inflight.push({
+        index: pos.index,
+        term: pos.term,
+        firstSeq: writes[0]!.seq,
+        lastSeq: writes[writes.length - 1]!.seq,
+        writes,
+      });
       this.buffered = this.buffered.slice(end);
       this.batchEnds = this.batchEnds.slice(nb).map((x) => x - end);
       this.bufferedBytes -= bytes;
@@ -260,7 +276,10 @@ export class ReplicatedEngine implements Engine {
 
   /** Applies one committed entry (normal or conf change) in log order. */
   applyEntry(e: Entry): void {
-    assert(e.index === this.appliedIndexValue + 1, `replicated engine: applying ${e.index} after ${this.appliedIndexValue}`);
+    assert(
+      e.index === this.appliedIndexValue + 1,
+      `replicated engine: applying ${e.index} after ${this.appliedIndexValue}`,
+    );
     const batch = new WriteBatch();
     if (e.type === EntryType.normal && e.data.length > 0) {
       decodeWrites(e.data, `raft group ${this.group} entry ${e.index}`, (kind, key, value) => {
@@ -302,7 +321,10 @@ export class ReplicatedEngine implements Engine {
       assert(p.index > e.index, `replicated engine: proposal at ${p.index} was skipped while leading`);
       return;
     }
-    assert(p.term === e.term, `replicated engine: our proposal at ${e.index} (term ${p.term}) was replaced by term ${e.term} while leading`);
+    assert(
+      p.term === e.term,
+      `replicated engine: our proposal at ${e.index} (term ${p.term}) was replaced by term ${e.term} while leading`,
+    );
     this.inflight.shift();
     for (const w of p.writes) this.overlay.deleteIfSeq(toLatin1(w.op.key), w.seq);
     this.appliedSeq = p.lastSeq;
@@ -333,7 +355,10 @@ export class ReplicatedEngine implements Engine {
     if (batch.length === 0) return;
     for (const op of batch.ops) {
       if (!isReplicatedKey(op.key)) {
-        throw new NextDbError(SqlState.invalidParameterValue, 'keys starting with byte 0xff are reserved for replica-local state');
+        throw new NextDbError(
+          SqlState.invalidParameterValue,
+          'keys starting with byte 0xff are reserved for replica-local state',
+        );
       }
     }
     for (const op of batch.ops) {
@@ -388,7 +413,12 @@ export class ReplicatedEngine implements Engine {
   }
 
   stats(): EngineStats {
-    return { ...this.local.stats(), overlayKeys: this.overlay.size, proposalsInflight: this.inflight.length, appliedIndex: this.appliedIndexValue };
+    return {
+      ...this.local.stats(),
+      overlayKeys: this.overlay.size,
+      proposalsInflight: this.inflight.length,
+      appliedIndex: this.appliedIndexValue,
+    };
   }
 
   /** Rejects pending syncs and refuses further use; the local engine belongs to the caller. */
@@ -400,7 +430,11 @@ export class ReplicatedEngine implements Engine {
   }
 
   private checkOpen(): void {
-    if (this.closed) throw new NextDbError(SqlState.adminShutdown, `replicated engine of raft group ${this.group} on node ${this.node} is closed`);
+    if (this.closed)
+      throw new NextDbError(
+        SqlState.adminShutdown,
+        `replicated engine of raft group ${this.group} on node ${this.node} is closed`,
+      );
   }
 }
 

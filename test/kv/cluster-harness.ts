@@ -137,9 +137,11 @@ export class Harness {
   }
 
   describe(): string {
-    return [...this.nodes.values()].map((n) => {
-      const s = n.status();
-      return `${s.id}:${s.role}/t${s.term}/c${s.commit}/a${s.applied}${s.serving ? '/serving' : ''}`;
-    }).join(' ');
+    return [...this.nodes.values()]
+      .map((n) => {
+        const s = n.status();
+        return `${s.id}:${s.role}/t${s.term}/c${s.commit}/a${s.applied}${s.serving ? '/serving' : ''}`;
+      })
+      .join(' ');
   }
 }

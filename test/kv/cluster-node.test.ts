@@ -49,7 +49,11 @@ test('followers refuse transactions with NotLeaderError naming the leader', asyn
   await h.until(() => follower.status().leader === leader.id);
   await assert.rejects(
     follower.begin(),
-    (e: unknown) => e instanceof NotLeaderError && e.leader === leader.id && e.code === SqlState.serializationFailure && new RegExp(`leader is node ${leader.id}`).test(e.message),
+    (e: unknown) =>
+      e instanceof NotLeaderError &&
+      e.leader === leader.id &&
+      e.code === SqlState.serializationFailure &&
+      new RegExp(`leader is node ${leader.id}`).test(e.message),
   );
 });
 
@@ -67,8 +71,15 @@ test('a leader cut off mid-commit: the committing transaction gets 40003, a live
   const commit = committing.commit();
   commit.catch(() => undefined);
   await h.until(() => old.status().role !== 'leader');
-  await assert.rejects(commit, (e: unknown) => e instanceof NextDbError && e.code === STATEMENT_COMPLETION_UNKNOWN && /unknown/.test(e.message));
-  await assert.rejects(live.put(b('other'), b('y')), (e: unknown) => e instanceof NextDbError && e.code === SqlState.serializationFailure && /leadership/.test(e.message));
+  await assert.rejects(
+    commit,
+    (e: unknown) => e instanceof NextDbError && e.code === STATEMENT_COMPLETION_UNKNOWN && /unknown/.test(e.message),
+  );
+  await assert.rejects(
+    live.put(b('other'), b('y')),
+    (e: unknown) =>
+      e instanceof NextDbError && e.code === SqlState.serializationFailure && /leadership/.test(e.message),
+  );
   // The majority elects a new leader; the uncommitted write is not there.
   const next = await h.leader();
   assert.notEqual(next.id, old.id);
@@ -102,7 +113,12 @@ test('a cut-off leader that still believes it leads never serves a stale read (R
   outcome.catch(() => undefined);
   for (let i = 0; i < 30; i++) await h.round();
   h.isolated.clear();
-  const r = await h.drive(outcome.then((v) => `read ${v}`, (e: unknown) => `error ${(e as NextDbError).code}`));
+  const r = await h.drive(
+    outcome.then(
+      (v) => `read ${v}`,
+      (e: unknown) => `error ${(e as NextDbError).code}`,
+    ),
+  );
   assert.ok(r === 'read new' || r === `error ${SqlState.serializationFailure}`, r);
 });
 
@@ -113,7 +129,10 @@ test('a follower that missed compacted entries catches up by snapshot', async ()
   const lagging = [...h.nodes.values()].find((n) => n !== leader)!;
   h.isolated.add(lagging.id);
   for (let i = 0; i < 15; i++) await commitPut(h, `key${i}`, `v${i}`);
-  assert.ok(leader.raft.status().firstIndex > lagging.status().applied + 1, 'the leader compacted past the lagging follower');
+  assert.ok(
+    leader.raft.status().firstIndex > lagging.status().applied + 1,
+    'the leader compacted past the lagging follower',
+  );
   h.isolated.clear();
   await h.converge();
   assert.equal(h.content(lagging.id), h.content(leader.id));

@@ -16,7 +16,12 @@ test('merged iterator equals the model for any contents, bounds, direction, limi
     fc.property(
       fc.array(fc.tuple(key, fc.uint8Array({ maxLength: 2 })), { maxLength: 25 }),
       fc.array(fc.tuple(key, fc.option(fc.uint8Array({ maxLength: 2 }), { nil: undefined })), { maxLength: 25 }),
-      fc.record({ lo: fc.option(key, { nil: undefined }), loInc: fc.boolean(), hi: fc.option(key, { nil: undefined }), hiInc: fc.boolean() }),
+      fc.record({
+        lo: fc.option(key, { nil: undefined }),
+        loInc: fc.boolean(),
+        hi: fc.option(key, { nil: undefined }),
+        hiInc: fc.boolean(),
+      }),
       fc.boolean(),
       fc.option(fc.integer({ min: 0, max: 8 }), { nil: undefined }),
       fc.option(key, { nil: undefined }),
@@ -43,8 +48,11 @@ test('merged iterator equals the model for any contents, bounds, direction, limi
         const lo = bounds.lo === undefined ? undefined : toLatin1(bounds.lo);
         const hi = bounds.hi === undefined ? undefined : toLatin1(bounds.hi);
         const inRange = (k: string): boolean =>
-          (lo === undefined || k > lo || (k === lo && bounds.loInc)) && (hi === undefined || k < hi || (k === hi && bounds.hiInc));
-        let expected = [...model.entries()].filter(([k]) => inRange(k)).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+          (lo === undefined || k > lo || (k === lo && bounds.loInc)) &&
+          (hi === undefined || k < hi || (k === hi && bounds.hiInc));
+        let expected = [...model.entries()]
+          .filter(([k]) => inRange(k))
+          .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
         if (reverse) expected.reverse();
         if (seekTo !== undefined) {
           const s = toLatin1(seekTo);

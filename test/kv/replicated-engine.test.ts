@@ -27,7 +27,11 @@ class ScriptedRaft {
   };
 }
 
-function leader(options: { proposalBytesMax?: number } = {}): { eng: ReplicatedEngine; raft: ScriptedRaft; local: MemoryEngine } {
+function leader(options: { proposalBytesMax?: number } = {}): {
+  eng: ReplicatedEngine;
+  raft: ScriptedRaft;
+  local: MemoryEngine;
+} {
   const local = new MemoryEngine();
   const eng = new ReplicatedEngine({ group: 1, node: 1, local, ...options });
   const raft = new ScriptedRaft();
@@ -140,7 +144,11 @@ test('a follower refuses writes naming the leader, serves applied state, and its
   eng.setLeaderHint(3);
   assert.throws(
     () => eng.put(b('a'), b('1')),
-    (e: unknown) => e instanceof NotLeaderError && e.leader === 3 && /leader is node 3/.test(e.message) && /raft group 7/.test(e.message),
+    (e: unknown) =>
+      e instanceof NotLeaderError &&
+      e.leader === 3 &&
+      /leader is node 3/.test(e.message) &&
+      /raft group 7/.test(e.message),
   );
   const other = leader();
   other.eng.put(b('a'), b('1'));

@@ -10,9 +10,13 @@
  * (engines make writes durable in order, and a batch is atomic) and kills
  * the engine object, so code of the crashed incarnation that is still
  * running fails instead of touching the next one.
+ *
+ * LsmSimDisk (below) runs the real LSM engine over SimVfs instead.
  */
 
+import { openLsmEngine, type LsmEngine } from '../../src/storage/lsm/index.ts';
 import { MemoryEngine } from '../../src/storage/memory-engine.ts';
+import { SimVfs } from '../../src/storage/sim-vfs.ts';
 import type { Engine, EngineIterator, EngineStats, ScanOptions, Snapshot } from '../../src/storage/engine.ts';
 import { WriteBatch } from '../../src/storage/write-batch.ts';
 import type { Prng } from '../../src/util/prng.ts';
@@ -144,5 +148,37 @@ export class SimDiskEngine implements Engine {
   }
   close(): Promise<void> {
     return Promise.resolve();
+  }
+}
+
+/**
+ * LsmSimDisk: the real LSM engine over a crash-simulating SimVfs (torn
+ * unsynced writes), for seeds that exercise the production storage path.
+ * Background work is off (determinism: no time-sliced jobs); the simulator
+ * flushes memtables to SSTables now and then through `flush()`.
+ */
+export class LsmSimDisk {
+  readonly vfs: SimVfs;
+  current: LsmEngine | undefined;
+
+  constructor(seed: number) {
+    this.vfs = new SimVfs({ seed, tornWrites: true });
+  }
+
+  async open(): Promise<Engine> {
+    const e = await openLsmEngine({
+      dir: '/node',
+      vfs: this.vfs,
+      backgroundWork: false,
+      compactionWorker: false,
+      memtableBytes: 64 << 10,
+    });
+    this.current = e;
+    return e;
+  }
+
+  crash(): void {
+    this.current = undefined;
+    this.vfs.crash();
   }
 }

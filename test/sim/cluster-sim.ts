@@ -11,6 +11,8 @@
  *             faults move (clock skew up to ±400 ms).
  *   disks     SimDisk: fsyncs complete after 0–2 ms; a crash keeps the
  *             durable image plus a random prefix of the unsynced batches.
+ *             A quarter of the seeds run the real LSM engine over SimVfs
+ *             (torn unsynced writes; memtables flushed now and then).
  *   network   delay 1–8 ms, drop, duplication (and so reordering),
  *             partitions of any shape, one-way cuts, leader isolation.
  *   faults    for `faultMs`: crashes + restarts, partitions, heals, loss
@@ -44,7 +46,7 @@ import { NONE } from '../../src/raft/types.ts';
 import type { Txn } from '../../src/txn/api.ts';
 import { NextDbError, SqlState } from '../../src/util/errors.ts';
 import { Prng } from '../../src/util/prng.ts';
-import { SimDisk } from './cluster-disk.ts';
+import { LsmSimDisk, SimDisk } from './cluster-disk.ts';
 import { checkLinearizable, type KvOp } from './raft-linearizability.ts';
 
 export class SimFailure extends Error {
@@ -65,6 +67,8 @@ export interface ClusterSimOptions {
   /** Bound on simulated ms from healing to a converged, serving cluster. */
   readonly livenessMs?: number;
   readonly log?: (line: string) => void;
+  /** 'memory' (SimDisk) or 'lsm' (LSM engine over SimVfs); default: a quarter of the seeds use the LSM. */
+  readonly disk?: 'memory' | 'lsm';
 }
 
 export interface ClusterSimResult {
@@ -74,18 +78,24 @@ export interface ClusterSimResult {
   readonly events: number;
   readonly crashes: number;
   readonly terms: number;
-  readonly transfers: { readonly acked: number; readonly failed: number; readonly ambiguous: number; readonly ambiguousCommitted: number };
+  readonly transfers: {
+    readonly acked: number;
+    readonly failed: number;
+    readonly ambiguous: number;
+    readonly ambiguousCommitted: number;
+  };
   readonly audits: number;
   readonly registerOps: number;
   readonly linearizability: 'ok' | 'unknown';
   readonly appliedIndex: number;
   readonly leaseReads: boolean;
   readonly checkQuorum: boolean;
+  readonly disk: 'memory' | 'lsm';
 }
 
 interface SimNode {
   readonly id: NodeId;
-  readonly disk: SimDisk;
+  readonly disk: SimDisk | LsmSimDisk;
   node: ClusterNode | undefined;
   up: boolean;
   inc: number;
@@ -202,6 +212,8 @@ export class ClusterSim {
   private readonly compactAfterEntries: number;
   readonly leaseReads: boolean;
   readonly checkQuorum: boolean;
+  /** Nodes run the LSM engine over SimVfs instead of SimDisk's memory engine. */
+  readonly lsm: boolean;
 
   constructor(
     readonly seed: number,
@@ -217,16 +229,28 @@ export class ClusterSim {
     this.readers = options.readers ?? 2;
     this.compactAfterEntries = options.compactAfterEntries ?? 30 + this.prng.int(60);
     this.leaseReads = this.prng.chance(0.5);
+    this.lsm = options.disk === undefined ? this.prng.chance(0.25) : options.disk === 'lsm';
     // Without check-quorum a cut-off leader keeps believing it leads until it
     // hears a higher term: long windows with two "leaders", which only the
     // ReadIndex barrier keeps linearizable. Lease reads need check-quorum.
     this.checkQuorum = this.leaseReads || this.prng.chance(0.5);
     this.log = options.log ?? (() => undefined);
     for (const id of this.ids) {
-      const disk = new SimDisk((complete) => this.at(this.now + this.prng.int(3), complete));
+      const disk = this.lsm
+        ? new LsmSimDisk(this.prng.nextU32())
+        : new SimDisk((complete) => this.at(this.now + this.prng.int(3), complete));
       // Lease reads assume equal election timeouts (and tick rates within 10%); ReadIndex assumes nothing.
       const electionTicks = this.leaseReads ? 10 : this.prng.pick([10, 10, 15, 40]);
-      this.nodes.set(id, { id, disk, node: undefined, up: false, inc: 0, tickMs: 10 * (0.96 + 0.08 * this.prng.next()), electionTicks, clockSkewMs: 0 });
+      this.nodes.set(id, {
+        id,
+        disk,
+        node: undefined,
+        up: false,
+        inc: 0,
+        tickMs: 10 * (0.96 + 0.08 * this.prng.next()),
+        electionTicks,
+        clockSkewMs: 0,
+      });
     }
   }
 
@@ -251,33 +275,45 @@ export class ClusterSim {
     const inc = s.inc;
     s.up = true;
     s.node = undefined;
-    const local = s.disk.open();
     this.log(`t=${this.now} start node ${s.id} (incarnation ${inc})`);
-    ClusterNode.open({
-      id: s.id,
-      local,
-      prng: this.prng.fork(),
-      clock: { nowMs: () => 1_700_000_000_000 + this.now + s.clockSkewMs },
-      send: (m) => this.send(m),
-      bootstrap: this.ids,
-      raft: { electionTicks: s.electionTicks, heartbeatTicks: 2, leaseReads: this.leaseReads, checkQuorum: this.checkQuorum },
-      compactAfterEntries: this.compactAfterEntries,
-      onFatal: (e) => {
-        this.failure ??= new SimFailure(`t=${this.now}ms: node ${s.id} failed: ${(e as Error).stack ?? String(e)}`);
-      },
-    }).then(
-      (node) => {
-        if (s.inc !== inc || !s.up) {
-          node.kill();
-          return;
-        }
-        s.node = node;
-        this.scheduleTick(s, inc);
-      },
-      (e: unknown) => {
-        if (s.inc === inc && s.up) this.failure ??= new SimFailure(`node ${s.id} failed to open: ${(e as Error).stack ?? String(e)}`);
-      },
-    );
+    const opening = s.disk instanceof SimDisk ? Promise.resolve(s.disk.open()) : s.disk.open();
+    opening
+      .then((local) => {
+        if (s.inc !== inc || !s.up) return undefined;
+        return ClusterNode.open({
+          id: s.id,
+          local,
+          prng: this.prng.fork(),
+          clock: { nowMs: () => 1_700_000_000_000 + this.now + s.clockSkewMs },
+          send: (m) => this.send(m),
+          bootstrap: this.ids,
+          raft: {
+            electionTicks: s.electionTicks,
+            heartbeatTicks: 2,
+            leaseReads: this.leaseReads,
+            checkQuorum: this.checkQuorum,
+          },
+          compactAfterEntries: this.compactAfterEntries,
+          onFatal: (e) => {
+            this.failure ??= new SimFailure(`t=${this.now}ms: node ${s.id} failed: ${(e as Error).stack ?? String(e)}`);
+          },
+        });
+      })
+      .then(
+        (node) => {
+          if (node === undefined) return;
+          if (s.inc !== inc || !s.up) {
+            node.kill();
+            return;
+          }
+          s.node = node;
+          this.scheduleTick(s, inc);
+        },
+        (e: unknown) => {
+          if (s.inc === inc && s.up)
+            this.failure ??= new SimFailure(`node ${s.id} failed to open: ${(e as Error).stack ?? String(e)}`);
+        },
+      );
   }
 
   private scheduleTick(s: SimNode, inc: number): void {
@@ -293,7 +329,8 @@ export class ClusterSim {
     const st = s.node?.status();
     if (st === undefined || !st.serving) return;
     const prev = this.servingTerm.get(st.term);
-    if (prev !== undefined && prev !== s.id) this.fail(`nodes ${prev} and ${s.id} both serve transactions in term ${st.term}`);
+    if (prev !== undefined && prev !== s.id)
+      this.fail(`nodes ${prev} and ${s.id} both serve transactions in term ${st.term}`);
     this.servingTerm.set(st.term, s.id);
   }
 
@@ -304,7 +341,8 @@ export class ClusterSim {
     s.up = false;
     s.node?.kill();
     s.node = undefined;
-    s.disk.crash(this.prng);
+    if (s.disk instanceof SimDisk) s.disk.crash(this.prng);
+    else s.disk.crash();
     s.inc++;
   }
 
@@ -372,9 +410,13 @@ export class ClusterSim {
     } else if (r < 88) {
       this.dropP = p.pick([0, 0, 0.05, 0.2]);
       this.dupP = p.pick([0, 0, 0.05, 0.2]);
-    } else {
+    } else if (r < 94) {
       const s = p.pick([...this.nodes.values()]);
       s.clockSkewMs = p.range(-400, 400);
+    } else {
+      // LSM seeds: move a memtable to an SSTable, so reads and crashes meet both.
+      const s = up.length > 0 ? p.pick(up) : undefined;
+      if (s !== undefined && s.disk instanceof LsmSimDisk) s.disk.current?.flush().catch(() => undefined);
     }
     return next;
   }
@@ -498,7 +540,8 @@ export class ClusterSim {
       if (v < 0) this.fail(`audit saw a negative balance ${v}`);
       sum += v;
     }
-    if (sum !== this.accounts * INITIAL_BALANCE) this.fail(`audit on node ${node.id} saw total ${sum}, expected ${this.accounts * INITIAL_BALANCE}`);
+    if (sum !== this.accounts * INITIAL_BALANCE)
+      this.fail(`audit on node ${node.id} saw total ${sum}, expected ${this.accounts * INITIAL_BALANCE}`);
     this.audits++;
   }
 
@@ -531,7 +574,14 @@ export class ClusterSim {
     const txn = await node.begin({ isolation: 'serializable', readOnly: true });
     const v = await txn.get(regKey(key));
     await txn.commit();
-    this.history.push({ kind: 'get', key: `r${key}`, value: v === undefined ? null : v.toString(), call, ret: this.now, client: c });
+    this.history.push({
+      kind: 'get',
+      key: `r${key}`,
+      value: v === undefined ? null : v.toString(),
+      call,
+      ret: this.now,
+      client: c,
+    });
   }
 
   // ───────────────────────── the run ─────────────────────────
@@ -569,7 +619,8 @@ export class ClusterSim {
       }
       try {
         const txn = await this.withTimeout(leader.begin());
-        for (let i = 0; i < this.accounts; i++) await this.withTimeout(txn.put(acctKey(i), Buffer.from(String(INITIAL_BALANCE))));
+        for (let i = 0; i < this.accounts; i++)
+          await this.withTimeout(txn.put(acctKey(i), Buffer.from(String(INITIAL_BALANCE))));
         await this.withTimeout(txn.commit());
         return;
       } catch {
@@ -582,7 +633,8 @@ export class ClusterSim {
     let setupDone = false;
     for (const s of this.nodes.values()) this.start(s);
     void this.setup().then(() => (setupDone = true));
-    if (!(await this.runUntil(() => setupDone, 10_000))) this.fail(`no leader loaded the accounts within 10 s: ${this.describe()}`);
+    if (!(await this.runUntil(() => setupDone, 10_000)))
+      this.fail(`no leader loaded the accounts within 10 s: ${this.describe()}`);
     const faultEnd = this.now + this.faultMs;
     this.scheduleFault();
     let clientsFinished = 0;
@@ -607,7 +659,8 @@ export class ClusterSim {
     const healedAt = this.now;
     await this.runUntil(() => false, 500);
     this.clientsActive = false;
-    if (!(await this.runUntil(() => clientsFinished === this.clients + this.readers, CLIENT_OP_TIMEOUT_MS + 2000))) this.fail('clients did not finish');
+    if (!(await this.runUntil(() => clientsFinished === this.clients + this.readers, CLIENT_OP_TIMEOUT_MS + 2000)))
+      this.fail('clients did not finish');
 
     // Final state through the leader, then convergence of every replica.
     const final = await this.finalRead(healedAt);
@@ -622,7 +675,8 @@ export class ClusterSim {
       }
       return true;
     };
-    if (!(await this.runUntil(converged, this.livenessMs))) this.fail(`replicas did not converge within ${this.livenessMs} ms of healing: ${this.describe()}`);
+    if (!(await this.runUntil(converged, this.livenessMs)))
+      this.fail(`replicas did not converge within ${this.livenessMs} ms of healing: ${this.describe()}`);
     this.checkReplicasAgree();
     this.checkBank(final);
     const lin = checkLinearizable(this.history);
@@ -647,6 +701,7 @@ export class ClusterSim {
       appliedIndex: this.serving()?.status().applied ?? 0,
       leaseReads: this.leaseReads,
       checkQuorum: this.checkQuorum,
+      disk: this.lsm ? 'lsm' : 'memory',
     };
   }
 
@@ -654,12 +709,16 @@ export class ClusterSim {
     return [...this.nodes.values()]
       .map((s) => {
         const st = s.node?.status();
-        return st === undefined ? `${s.id}:down` : `${s.id}:${st.role}/t${st.term}/c${st.commit}/a${st.applied}/l${st.lastIndex}${st.serving ? '/serving' : ''}`;
+        return st === undefined
+          ? `${s.id}:down`
+          : `${s.id}:${st.role}/t${st.term}/c${st.commit}/a${st.applied}/l${st.lastIndex}${st.serving ? '/serving' : ''}`;
       })
       .join(' ');
   }
 
-  private async finalRead(healedAt: number): Promise<{ balances: number[]; markers: Map<number, string>; ambiguousCommitted: number }> {
+  private async finalRead(
+    healedAt: number,
+  ): Promise<{ balances: number[]; markers: Map<number, string>; ambiguousCommitted: number }> {
     let result: { balances: number[]; markers: Map<number, string> } | undefined;
     const attempt = async (): Promise<void> => {
       while (result === undefined) {
@@ -683,10 +742,14 @@ export class ClusterSim {
     };
     let done = false;
     void attempt().then(() => (done = true));
-    if (!(await this.runUntil(() => done, this.livenessMs))) this.fail(`no leader served a read within ${this.livenessMs} ms of healing (healed at ${healedAt}): ${this.describe()}`);
+    if (!(await this.runUntil(() => done, this.livenessMs)))
+      this.fail(
+        `no leader served a read within ${this.livenessMs} ms of healing (healed at ${healedAt}): ${this.describe()}`,
+      );
     const r = result!;
     let ambiguousCommitted = 0;
-    for (const [id, t] of this.transfers) if ((t.outcome === 'ambiguous' || t.outcome === 'pending') && r.markers.has(id)) ambiguousCommitted++;
+    for (const [id, t] of this.transfers)
+      if ((t.outcome === 'ambiguous' || t.outcome === 'pending') && r.markers.has(id)) ambiguousCommitted++;
     return { ...r, ambiguousCommitted };
   }
 
@@ -697,14 +760,19 @@ export class ClusterSim {
       const t = this.transfers.get(id);
       if (t === undefined) this.fail(`marker of unknown transfer ${id}`);
       if (m !== `${t.from}:${t.to}:${t.amount}`) this.fail(`marker of transfer ${id} reads ${m}`);
-      if (t.outcome === 'failed') this.fail(`transfer ${id} failed with a definite error on node ${t.node} at ${t.at}, yet it committed: ${t.error}`);
+      if (t.outcome === 'failed')
+        this.fail(
+          `transfer ${id} failed with a definite error on node ${t.node} at ${t.at}, yet it committed: ${t.error}`,
+        );
       if (t.outcome === 'noop') this.fail(`transfer ${id} was rolled back, yet it committed`);
       expected[t.from]! -= t.amount;
       expected[t.to]! += t.amount;
     }
-    for (const [id, t] of this.transfers) if (t.outcome === 'acked' && !final.markers.has(id)) this.fail(`acknowledged transfer ${id} was lost`);
+    for (const [id, t] of this.transfers)
+      if (t.outcome === 'acked' && !final.markers.has(id)) this.fail(`acknowledged transfer ${id} was lost`);
     for (let i = 0; i < this.accounts; i++) {
-      if (final.balances[i] !== expected[i]) this.fail(`account ${i} holds ${final.balances[i]}, committed transfers say ${expected[i]}`);
+      if (final.balances[i] !== expected[i])
+        this.fail(`account ${i} holds ${final.balances[i]}, committed transfers say ${expected[i]}`);
     }
   }
 

@@ -1,6 +1,6 @@
 // Whole-node cluster simulation sweep: `npm run sim -- cluster --seeds 1000`
 // or `npm run sim -- cluster --seed 42` (replays one seed; --verbose prints
-// its event log). Prints `seed=S` and the violated invariant for any failure
+// its event log; --disk lsm|memory forces the storage). Prints `seed=S` and the violated invariant for any failure
 // and the throughput in seeds per minute.
 import { SimFailure, runClusterSim } from './cluster-sim.ts';
 
@@ -13,6 +13,8 @@ const one = opt('seed');
 const count = Number(opt('seeds') ?? 50);
 const first = Number(opt('from') ?? 1);
 const verbose = args.includes('--verbose');
+const disk = opt('disk');
+if (disk !== undefined && disk !== 'lsm' && disk !== 'memory') throw new Error('--disk is lsm or memory');
 const seeds = one !== undefined ? [Number(one)] : Array.from({ length: count }, (_, i) => first + i);
 
 const started = performance.now();
@@ -24,7 +26,10 @@ let crashes = 0;
 let unknown = 0;
 for (const seed of seeds) {
   try {
-    const r = await runClusterSim(seed, verbose ? { log: (l) => console.log(l) } : {});
+    const r = await runClusterSim(seed, {
+      ...(verbose ? { log: (l: string) => console.log(l) } : {}),
+      ...(disk === undefined ? {} : { disk }),
+    });
     events += r.events;
     acked += r.transfers.acked;
     ambiguous += r.transfers.ambiguous;
