@@ -1,6 +1,6 @@
 /**
- * psql's describe meta-commands (\d, \dt, \di, \dv, \ds, \d NAME, \l, \dn,
- * \du) for `nextdb client`.
+ * psql's describe meta-commands (\d[+], \dt, \di, \dv, \ds, \d[+] NAME, \l[+],
+ * \dn[+], \du, \df, \dT, \dx) for `nextdb client`.
  *
  * They send exactly the catalog queries psql 15 sends (captured in
  * ../shared/corpus/psql-describe-queries.sql; test/cli/client-describe.test.ts
@@ -184,13 +184,14 @@ WHERE c.oid = i.inhrelid AND i.inhparent = '${oid}'
 ORDER BY pg_catalog.pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT', c.oid::pg_catalog.regclass::pg_catalog.text;`,
 } as const;
 
-export const LIST_SCHEMAS_SQL = `SELECT n.nspname AS "Name",
-  pg_catalog.pg_get_userbyid(n.nspowner) AS "Owner"
-FROM pg_catalog.pg_namespace n
-WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
-ORDER BY 1;`;
-
-export const LIST_DATABASES_SQL = `SELECT d.datname as "Name",
+/**
+ * Meta-commands that are one fixed psql 15 query printed as a titled list
+ * (no pattern support yet).
+ */
+export const FIXED_LISTS: Readonly<Record<string, { readonly title: string; readonly sql: string }>> = {
+  'l': {
+    title: 'List of databases',
+    sql: `SELECT d.datname as "Name",
        pg_catalog.pg_get_userbyid(d.datdba) as "Owner",
        pg_catalog.pg_encoding_to_char(d.encoding) as "Encoding",
        d.datcollate as "Collate",
@@ -199,8 +200,88 @@ export const LIST_DATABASES_SQL = `SELECT d.datname as "Name",
        CASE d.datlocprovider WHEN 'c' THEN 'libc' WHEN 'i' THEN 'icu' END AS "Locale Provider",
        pg_catalog.array_to_string(d.datacl, E'\\n') AS "Access privileges"
 FROM pg_catalog.pg_database d
-ORDER BY 1;`;
+ORDER BY 1;`,
+  },
+  'l+': {
+    title: 'List of databases',
+    sql: `SELECT d.datname as "Name",
+       pg_catalog.pg_get_userbyid(d.datdba) as "Owner",
+       pg_catalog.pg_encoding_to_char(d.encoding) as "Encoding",
+       d.datcollate as "Collate",
+       d.datctype as "Ctype",
+       d.daticulocale as "ICU Locale",
+       CASE d.datlocprovider WHEN 'c' THEN 'libc' WHEN 'i' THEN 'icu' END AS "Locale Provider",
+       pg_catalog.array_to_string(d.datacl, E'\\n') AS "Access privileges",
+       CASE WHEN pg_catalog.has_database_privilege(d.datname, 'CONNECT')
+            THEN pg_catalog.pg_size_pretty(pg_catalog.pg_database_size(d.datname))
+            ELSE 'No Access'
+       END as "Size",
+       t.spcname as "Tablespace",
+       pg_catalog.shobj_description(d.oid, 'pg_database') as "Description"
+FROM pg_catalog.pg_database d
+  JOIN pg_catalog.pg_tablespace t on d.dattablespace = t.oid
+ORDER BY 1;`,
+  },
+  'dn': {
+    title: 'List of schemas',
+    sql: `SELECT n.nspname AS "Name",
+  pg_catalog.pg_get_userbyid(n.nspowner) AS "Owner"
+FROM pg_catalog.pg_namespace n
+WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
+ORDER BY 1;`,
+  },
+  'dn+': {
+    title: 'List of schemas',
+    sql: `SELECT n.nspname AS "Name",
+  pg_catalog.pg_get_userbyid(n.nspowner) AS "Owner",
+  pg_catalog.array_to_string(n.nspacl, E'\\n') AS "Access privileges",
+  pg_catalog.obj_description(n.oid, 'pg_namespace') AS "Description"
+FROM pg_catalog.pg_namespace n
+WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
+ORDER BY 1;`,
+  },
+  'df': {
+    title: 'List of functions',
+    sql: `SELECT n.nspname as "Schema",
+  p.proname as "Name",
+  pg_catalog.pg_get_function_result(p.oid) as "Result data type",
+  pg_catalog.pg_get_function_arguments(p.oid) as "Argument data types",
+ CASE p.prokind
+  WHEN 'a' THEN 'agg'
+  WHEN 'w' THEN 'window'
+  WHEN 'p' THEN 'proc'
+  ELSE 'func'
+ END as "Type"
+FROM pg_catalog.pg_proc p
+     LEFT JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+WHERE pg_catalog.pg_function_is_visible(p.oid)
+      AND n.nspname <> 'pg_catalog'
+      AND n.nspname <> 'information_schema'
+ORDER BY 1, 2, 4;`,
+  },
+  'dT': {
+    title: 'List of data types',
+    sql: `SELECT n.nspname as "Schema",
+  pg_catalog.format_type(t.oid, NULL) AS "Name",
+  pg_catalog.obj_description(t.oid, 'pg_type') as "Description"
+FROM pg_catalog.pg_type t
+     LEFT JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+WHERE (t.typrelid = 0 OR (SELECT c.relkind = 'c' FROM pg_catalog.pg_class c WHERE c.oid = t.typrelid))
+  AND NOT EXISTS(SELECT 1 FROM pg_catalog.pg_type el WHERE el.oid = t.typelem AND el.typarray = t.oid)
+      AND n.nspname <> 'pg_catalog'
+      AND n.nspname <> 'information_schema'
+  AND pg_catalog.pg_type_is_visible(t.oid)
+ORDER BY 1, 2;`,
+  },
+  'dx': {
+    title: 'List of installed extensions',
+    sql: `SELECT e.extname AS "Name", e.extversion AS "Version", n.nspname AS "Schema", c.description AS "Description"
+FROM pg_catalog.pg_extension e LEFT JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace LEFT JOIN pg_catalog.pg_description c ON c.objoid = e.oid AND c.classoid = 'pg_catalog.pg_extension'::pg_catalog.regclass
+ORDER BY 1;`,
+  },
+};
 
+/** psql 15's \du query; formatRoles renders it. */
 export const LIST_ROLES_SQL = `SELECT r.rolname, r.rolsuper, r.rolinherit,
   r.rolcreaterole, r.rolcreatedb, r.rolcanlogin,
   r.rolconnlimit, r.rolvaliduntil,
@@ -354,25 +435,13 @@ export async function describe(name: string, args: readonly string[], run: RunQu
     }
     return { out: table('List of relations', r, [rowCountFooter(r.rows.length)]), err: '' };
   }
-  if (args.length > 0 && (name === 'l' || name === 'dn' || name === 'du' || name === 'dg')) {
-    return { out: '', err: `\\${name} with a pattern is not supported yet by nextdb client.\n` };
-  }
-  switch (name) {
-    case 'l':
-    case 'list': {
-      const r = await run(LIST_DATABASES_SQL);
-      return { out: table('List of databases', r, [rowCountFooter(r.rows.length)]), err: '' };
-    }
-    case 'dn': {
-      const r = await run(LIST_SCHEMAS_SQL);
-      return { out: table('List of schemas', r, [rowCountFooter(r.rows.length)]), err: '' };
-    }
-    case 'du':
-    case 'dg':
-      return { out: formatRoles(await run(LIST_ROLES_SQL)), err: '' };
-    default:
-      return undefined;
-  }
+  const canonical = name === 'list' ? 'l' : name === 'list+' ? 'l+' : name === 'dg' ? 'du' : name;
+  const fixed = FIXED_LISTS[canonical];
+  if (fixed === undefined && canonical !== 'du') return undefined;
+  if (args.length > 0) return { out: '', err: `\\${name} with a pattern is not supported yet by nextdb client.\n` };
+  if (fixed === undefined) return { out: formatRoles(await run(LIST_ROLES_SQL)), err: '' };
+  const r = await run(fixed.sql);
+  return { out: table(fixed.title, r, [rowCountFooter(r.rows.length)]), err: '' };
 }
 
 /** \du: psql folds the role flags into one "Attributes" column. */

@@ -248,6 +248,8 @@ async function interactive(session: ClientSession, io: Io): Promise<void> {
   }
   if (!quit) io.out('\n');
   rl.close();
+  // The terminal stream would otherwise keep the process alive after the last prompt.
+  process.stdin.destroy();
   try {
     writeFileSync(historyFile, [...history].reverse().join('\n') + '\n', { mode: 0o600 });
   } catch (e) {

@@ -7,9 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import {
-  LIST_DATABASES_SQL,
+  FIXED_LISTS,
   LIST_ROLES_SQL,
-  LIST_SCHEMAS_SQL,
   TABLE_QUERIES,
   describe,
   formatRoles,
@@ -49,8 +48,7 @@ test('describe: list queries equal psql 15 text', () => {
   assert.equal(listRelationsSql(['i'], false), corpus('\\di 1'));
   assert.equal(listRelationsSql(['v'], false), corpus('\\dv 1'));
   assert.equal(listRelationsSql(['s'], false), corpus('\\ds 1'));
-  assert.equal(LIST_SCHEMAS_SQL, corpus('\\dn 1'));
-  assert.equal(LIST_DATABASES_SQL, corpus('\\l 1'));
+  for (const name of ['l', 'l+', 'dn', 'dn+', 'df', 'dT', 'dx']) assert.equal(FIXED_LISTS[name]?.sql, corpus(`\\${name} 1`), name);
   assert.equal(LIST_ROLES_SQL, corpus('\\du 1'));
 });
 

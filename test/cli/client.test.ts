@@ -10,7 +10,7 @@
 // continuation prompts, Ctrl+C cancelling a running query, history file.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -59,7 +59,7 @@ test('client: a script piped on stdin builds the psql corpus schema', { skip }, 
 });
 
 test('client: the \\d family prints what psql 15 prints', { skip }, async () => {
-  const commands = ['\\d', '\\dt', '\\d users', '\\d+ users', '\\d app.orders', '\\d active_users', '\\di', '\\dv', '\\ds', '\\dn', '\\du'];
+  const commands = ['\\d', '\\dt', '\\d users', '\\d+ users', '\\d app.orders', '\\d active_users', '\\di', '\\dv', '\\ds', '\\dn', '\\dn+', '\\du', '\\df', '\\dT', '\\dx'];
   const r = await client(commands.flatMap((c) => ['-c', c]));
   assert.equal(r.stderr, '');
   assert.equal(r.code, 0);
@@ -179,7 +179,17 @@ test('client: interactive session through a pseudo-terminal', { skip: skip ?? (e
       await new Promise((r) => setTimeout(r, 50));
     }
   };
+  const exited = (p: ChildProcess): Promise<number | null | 'timeout'> =>
+    new Promise((resolve) => {
+      if (p.exitCode !== null) return resolve(p.exitCode);
+      const t = setTimeout(() => resolve('timeout'), 20_000);
+      p.on('close', (c) => {
+        clearTimeout(t);
+        resolve(c);
+      });
+    });
   const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+  let pw: ChildProcess | undefined;
   try {
     await waitFor(/postgres=# (\x1b\[\d+G)?$/, 'the first prompt');
     child.stdin.write('select 6 *\n');
@@ -193,20 +203,22 @@ test('client: interactive session through a pseudo-terminal', { skip: skip ?? (e
     child.stdin.write('\\c\n');
     await waitFor(/You are now connected to database "postgres" as user "postgres"\./, 'the reconnect');
     child.stdin.write('\\q\n');
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-    assert.equal(code, 0);
+    const code = await exited(child);
+    assert.equal(code, 0, screen);
     // A password prompt on the terminal when the server asks for one.
-    const pw = spawn('script', ['-q', '-e', '-c', `${cmd} -U pwuser -d postgres -c 'select current_user'`, '/dev/null'], { cwd: ROOT, env: { ...process.env, NEXTDB_HISTORY: history } });
+    const withPassword = spawn('script', ['-q', '-e', '-c', `${cmd} -U pwuser -d postgres -c 'select current_user'`, '/dev/null'], { cwd: ROOT, env: { ...process.env, NEXTDB_HISTORY: history } });
+    pw = withPassword;
     screen = '';
-    pw.stdout.on('data', (d: Buffer) => (screen += d.toString()));
+    withPassword.stdout.on('data', (d: Buffer) => (screen += d.toString()));
     await waitFor(/Password for user pwuser: $/, 'the password prompt');
-    pw.stdin.write('secret\r');
+    withPassword.stdin.write('secret\r');
     await waitFor(/ pwuser\r?\n\(1 row\)/, 'the query as pwuser');
     assert.ok(!screen.includes('secret'), 'the password is not echoed');
-    assert.equal(await new Promise<number | null>((resolve) => pw.on('close', resolve)), 0);
+    assert.equal(await exited(withPassword), 0, screen);
     assert.deepEqual(readFileSync(history, 'utf8').split('\n').filter((l) => l !== ''), ['select 6 *', '7 as product;', 'select pg_sleep(30);', '\\c', '\\q']);
   } finally {
     clearTimeout(timer);
     child.kill('SIGKILL');
+    pw?.kill('SIGKILL');
   }
 });
