@@ -8,7 +8,9 @@
 //            (LevelDB: put with sync: true; NextDB: put, then await sync())
 //
 // Prints `bench <workload> nextdb=<ops/s> leveldb=<ops/s> ratio=<x>`, then
-// bytes on disk and peak RSS per engine. `--quick` uses smaller counts.
+// bytes on disk and peak RSS per engine, then notes: ops per CPU-second of
+// the whole process (all threads), which stays meaningful on a shared
+// machine, and the load average. `--quick` uses smaller counts.
 // Both engines get the same 64 MiB block cache; the keys come from a seeded
 // PRNG, so every run writes and reads the same data.
 import fs from 'node:fs';
@@ -54,15 +56,24 @@ interface Result {
   get: number;
   scan: number;
   syncput: number;
+  /** Operations per CPU-second of the whole process (all threads): robust when the machine is shared. */
+  cpu: Record<'fill' | 'get' | 'scan' | 'syncput', number>;
   bytes: number;
   rssPeakBytes: number;
   notes: string[];
 }
 
+let lastCpuRate = 0;
+
+/** Runs `fn`; returns ops per wall-clock second and leaves ops per CPU-second in lastCpuRate. */
 async function timed(ops: number, fn: () => Promise<void> | void): Promise<number> {
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await fn();
-  return ops / ((performance.now() - t0) / 1000);
+  const wall = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  lastCpuRate = ops / ((cpu.user + cpu.system) / 1e6);
+  return ops / wall;
 }
 
 async function benchNextDb(dir: string): Promise<Result> {
@@ -75,10 +86,13 @@ async function benchNextDb(dir: string): Promise<Result> {
       b.clear();
       for (let j = i; j < i + BATCH && j < N; j++) b.put(key(j), value(j));
       e.write(b);
-      // One turn of the event loop per batch, as LevelDB's awaited batch gives: background flushes and compaction slices run here.
+      // One turn of the event loop per batch, as LevelDB's awaited batch gives (background flush slices run
+      // here), and the engine's flow control, as LevelDB's write stall: wait while flushes or L0 lag behind.
       await yieldTurn();
+      await e.whenWritable();
     }
   });
+  const cpu: Result['cpu'] = { fill: lastCpuRate, get: 0, scan: 0, syncput: 0 };
   const t0 = performance.now();
   await e.compact();
   notes.push(`nextdb settle (flushes+compactions left after fill) ${((performance.now() - t0) / 1000).toFixed(2)} s`);
@@ -86,6 +100,7 @@ async function benchNextDb(dir: string): Promise<Result> {
   const get = await timed(GETS, () => {
     for (let i = 0; i < GETS; i++) if (e.get(key(getOrder[i]!)) !== undefined) found++;
   });
+  cpu.get = lastCpuRate;
   if (found !== GETS) throw new Error(`nextdb found ${found} of ${GETS}`);
   let scanned = 0;
   const scan = await timed(SCANS, () => {
@@ -99,6 +114,7 @@ async function benchNextDb(dir: string): Promise<Result> {
       it.close();
     }
   });
+  cpu.scan = lastCpuRate;
   notes.push(`nextdb scanned ${scanned} entries`);
   const syncput = await timed(SYNC_PUTS, async () => {
     let next = 0;
@@ -111,10 +127,11 @@ async function benchNextDb(dir: string): Promise<Result> {
     };
     await Promise.all(Array.from({ length: WRITERS }, writer));
   });
+  cpu.syncput = lastCpuRate;
   const s = e.stats();
   notes.push(`nextdb tables=${s.tables} L0=${s.level0Tables} L1=${s.level1Tables} L2=${s.level2Tables} L3=${s.level3Tables} cache hits=${s.blockCacheHits} misses=${s.blockCacheMisses} fsync rounds=${s.walSyncRounds}`);
   await e.close();
-  return { fill, get, scan, syncput, bytes: dirBytes(dir), rssPeakBytes: rssPeak, notes };
+  return { fill, get, scan, syncput, cpu, bytes: dirBytes(dir), rssPeakBytes: rssPeak, notes };
 }
 
 async function benchLevelDb(dir: string): Promise<Result> {
@@ -128,14 +145,17 @@ async function benchLevelDb(dir: string): Promise<Result> {
       await db.batch(ops);
     }
   });
+  const cpu: Result['cpu'] = { fill: lastCpuRate, get: 0, scan: 0, syncput: 0 };
   let found = 0;
   const get = await timed(GETS, () => {
     for (let i = 0; i < GETS; i++) if (db.getSync(key(getOrder[i]!)) !== undefined) found++;
   });
+  cpu.get = lastCpuRate;
   if (found !== GETS) throw new Error(`leveldb found ${found} of ${GETS}`);
   const scan = await timed(SCANS, async () => {
     for (let i = 0; i < SCANS; i++) await db.iterator({ gte: key(scanStarts[i]!), limit: 100 }).all();
   });
+  cpu.scan = lastCpuRate;
   const syncput = await timed(SYNC_PUTS, async () => {
     let next = 0;
     const writer = async (): Promise<void> => {
@@ -146,8 +166,9 @@ async function benchLevelDb(dir: string): Promise<Result> {
     };
     await Promise.all(Array.from({ length: WRITERS }, writer));
   });
+  cpu.syncput = lastCpuRate;
   await db.close();
-  return { fill, get, scan, syncput, bytes: dirBytes(dir), rssPeakBytes: rssPeak, notes: [] };
+  return { fill, get, scan, syncput, cpu, bytes: dirBytes(dir), rssPeakBytes: rssPeak, notes: [] };
 }
 
 const root = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'nextdb-bench-storage-'));
@@ -160,6 +181,10 @@ try {
   }
   console.log(`disk nextdb=${ndb.bytes} leveldb=${ldb.bytes} bytes`);
   console.log(`rss peak nextdb=${(ndb.rssPeakBytes / 2 ** 20).toFixed(0)} MiB leveldb=${(ldb.rssPeakBytes / 2 ** 20).toFixed(0)} MiB (one process: each engine's phase sampled separately)`);
+  for (const w of ['fill', 'get', 'scan', 'syncput'] as const) {
+    console.log(`note cpu ${w} nextdb=${fmt(ndb.cpu[w])} leveldb=${fmt(ldb.cpu[w])} ratio=${(ndb.cpu[w] / ldb.cpu[w]).toFixed(2)} (ops per CPU-second, all threads)`);
+  }
+  console.log(`note load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} on ${os.cpus().length} CPUs`);
   for (const n of ndb.notes) console.log(`note ${n}`);
 } finally {
   clearInterval(sampler);

@@ -167,3 +167,16 @@ test('values larger than blocks, tables and the memtable round-trip through flus
   assert.equal([...e.scan({ reverse: true })].length, 6);
   await e.close();
 });
+
+test('whenWritable() holds a bulk writer back while flushes lag, and lets it go when they catch up', async () => {
+  const vfs = new SimVfs();
+  const e = await openLsmEngine({ dir: '/db', vfs, memtableBytes: 2048, maxImmutableMemtables: 1, sliceMs: 1 });
+  assert.equal(await Promise.race([e.whenWritable().then(() => 'writable'), new Promise((r) => setImmediate(() => r('waiting')))]), 'writable');
+  // Fill several memtables without giving the flush a turn: frozen memtables pile up.
+  for (let i = 0; i < 200; i++) e.put(k(i), Buffer.alloc(100, 1));
+  assert.ok(e.stats().immutableMemtables! >= 1, 'frozen memtables are waiting for their flush');
+  await e.whenWritable();
+  assert.ok(e.stats().immutableMemtables! < 1, 'released once the flushes caught up');
+  assert.equal(e.get(k(150))?.length, 100);
+  await e.close();
+});

@@ -82,6 +82,10 @@ export interface LsmOptions {
    * on the event loop.
    */
   readonly compactionWorker?: boolean;
+  /** whenWritable() waits while this many frozen memtables await their flush (default 2). */
+  readonly maxImmutableMemtables?: number;
+  /** whenWritable() waits while L0 has this many tables (default 12). */
+  readonly l0StopTrigger?: number;
 }
 
 /** The worker thread died or could not start: compaction falls back to the event loop. */
@@ -121,6 +125,9 @@ export class LsmEngine implements Engine {
   private readonly backgroundWork: boolean;
   private readonly cache: BlockCache;
   private readonly compactionWorker: boolean;
+  private readonly maxImmutableMemtables: number;
+  private readonly l0StopTrigger: number;
+  private writableWaiters: (() => void)[] = [];
   private worker: Worker | undefined;
   private workerBroken = false;
   private readonly workerWaiters = new Map<number, { resolve: (r: CompactionReply) => void; reject: (e: unknown) => void }>();
@@ -173,6 +180,8 @@ export class LsmEngine implements Engine {
     this.backgroundWork = options.backgroundWork ?? true;
     this.cache = new BlockCache(options.blockCacheBytes ?? 64 << 20);
     this.compactionWorker = (options.compactionWorker ?? true) && this.vfs instanceof NodeVfs;
+    this.maxImmutableMemtables = options.maxImmutableMemtables ?? 2;
+    this.l0StopTrigger = options.l0StopTrigger ?? 12;
   }
 
   // ---------------------------------------------------------------- recovery
@@ -374,6 +383,31 @@ export class LsmEngine implements Engine {
     if (mem.bytes >= this.memtableBytes) this.rotate();
   }
 
+  /**
+   * Flow control for bulk writers (LevelDB's write stall, made explicit since
+   * writes here are synchronous): resolves at once while the engine keeps up,
+   * and otherwise when flushes and compactions have caught up (frozen
+   * memtables below maxImmutableMemtables, L0 below l0StopTrigger). Writers
+   * that load a lot of data should await it between batches; writes never
+   * block, so one that does not only uses more memory and slower reads.
+   */
+  whenWritable(): Promise<void> {
+    if (this.writable()) return Promise.resolve();
+    return new Promise((resolve) => this.writableWaiters.push(resolve));
+  }
+
+  private writable(): boolean {
+    if (this.closing || this.bgError !== undefined || !this.backgroundWork) return true;
+    return this.imms.length < this.maxImmutableMemtables && this.current.levels[0]!.length < this.l0StopTrigger;
+  }
+
+  private wakeWriters(): void {
+    if (this.writableWaiters.length === 0 || !this.writable()) return;
+    const waiters = this.writableWaiters;
+    this.writableWaiters = [];
+    for (const w of waiters) w();
+  }
+
   sync(): Promise<void> {
     if (this.closed) return Promise.reject(closedError());
     if (this.bgError !== undefined) return Promise.reject(this.bgError as Error);
@@ -412,6 +446,7 @@ export class LsmEngine implements Engine {
         }
       } catch (err) {
         if (!(err instanceof JobCancelled)) this.bgError = err;
+        this.wakeWriters();
       }
     });
   }
@@ -450,6 +485,7 @@ export class LsmEngine implements Engine {
         () => undefined,
         (err: unknown) => {
           if (!(err instanceof JobCancelled)) this.bgError = err;
+          this.wakeWriters();
         },
       )
       .finally(() => {
@@ -469,6 +505,7 @@ export class LsmEngine implements Engine {
     edit.lastSeq = this.lastSeq;
     await this.logAndInstall(edit);
     this.imms.shift();
+    this.wakeWriters();
     this.vfs.remove(vfsJoin(this.dir, walFileName(mem.walNumber)));
     this.counters.flushes++;
     for (const f of outputs) this.counters.flushBytesWritten += f.size;
@@ -637,6 +674,7 @@ export class LsmEngine implements Engine {
     const old = this.current;
     this.current = next;
     this.unrefVersion(old);
+    this.wakeWriters();
   }
 
   private unrefVersion(v: Version): void {
@@ -692,6 +730,7 @@ export class LsmEngine implements Engine {
   private async doClose(): Promise<void> {
     if (this.closed) return;
     this.closing = true;
+    this.wakeWriters();
     // A running worker compaction is abandoned: its outputs are not in the manifest and the next open deletes them.
     if (this.worker !== undefined) await this.worker.terminate();
     await this.chain;
