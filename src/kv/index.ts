@@ -6,6 +6,7 @@
 
 export { ClusterNode, COMPACT_AFTER_ENTRIES, type ClusterNodeOptions, type ClusterNodeStatus } from './cluster-node.ts';
 export { ClusterTxn } from './cluster-txn.ts';
+export { ClusterTxnManager } from './cluster-txn-manager.ts';
 export { LeaderTermEngine } from './leader-term-engine.ts';
 export { EngineLogStore, SNAPSHOT_CHUNK_BYTES } from './engine-log-store.ts';
 export { REPLICATED_END, isReplicatedKey } from './replica-keys.ts';
