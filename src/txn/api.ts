@@ -30,6 +30,13 @@
  *   REPEATABLE READ / SERIALIZABLE the same call returns the snapshot
  *   version (40001 if it changed). Reads of keys a READ COMMITTED
  *   transaction has locked always show the latest committed version.
+ * - INSERT with a unique key: `getForUpdate(key)` first, then `put`. A plain
+ *   `get` does not see a concurrent inserter's uncommitted row, and a later
+ *   `put` would wait and then (READ COMMITTED) overwrite it; `getForUpdate`
+ *   waits for that inserter and returns its row if it committed, so the SQL
+ *   layer can raise 23505 as PostgreSQL does. (REPEATABLE READ /
+ *   SERIALIZABLE: a row committed after the snapshot fails the lock with
+ *   40001; PostgreSQL reports 23505 under REPEATABLE READ there.)
  * - Buffers returned by reads must not be mutated.
  */
 

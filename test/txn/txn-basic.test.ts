@@ -434,3 +434,22 @@ test('serializable refresh covers exactly the part of a scan that a limit let it
     }
   }
 });
+
+test('read committed insert: getForUpdate waits for a concurrent inserter and then sees its row', async () => {
+  const m = await open();
+  const t1 = m.begin({ isolation: 'read committed' });
+  const t2 = m.begin({ isolation: 'read committed' });
+  t1.beginStatement();
+  t2.beginStatement();
+  assert.equal(await t1.getForUpdate(b('pk')), undefined);
+  await t1.put(b('pk'), b('first'));
+  let seen: string | undefined = 'pending';
+  const p = t2.getForUpdate(b('pk')).then((v) => (seen = str(v)));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(seen, 'pending');
+  await t1.commit();
+  await p;
+  assert.equal(seen, 'first'); // the SQL layer raises 23505 here
+  await t2.rollback();
+  await m.close();
+});
