@@ -197,7 +197,9 @@ test('client: interactive session through a pseudo-terminal', { skip: skip ?? (e
     child.stdin.write('7 as product;\n');
     await waitFor(/ product \r?\n---------\r?\n {6}42\r?\n\(1 row\)/, 'the result');
     child.stdin.write('select pg_sleep(30);\n');
-    await new Promise((r) => setTimeout(r, 700));
+    // Ctrl+C only once readline has taken the line (it echoes it), else it would just clear the input.
+    await waitFor(/select pg_sleep\(30\);\r*\n/, 'the echoed query');
+    await new Promise((r) => setTimeout(r, 500));
     child.stdin.write('\x03');
     await waitFor(/ERROR: {2}canceling statement due to user request/, 'the cancelled query');
     child.stdin.write('\\c\n');
