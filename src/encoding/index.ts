@@ -5,6 +5,7 @@
 export { KeyWriter, KeyReader, prefixSuccessor, type KeyValueKind } from './key-codec.ts';
 export {
   type VarintRead,
+  VarintCursor,
   uvarint32Length,
   writeUvarint32,
   readUvarint32,

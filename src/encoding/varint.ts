@@ -11,6 +11,9 @@
  * signed -2^31..2^31-1, at most 5 bytes); `*64` take and return bigints
  * (unsigned 0..2^64-1, signed int64, at most 10 bytes).
  *
+ * Reading many values: `VarintCursor` returns plain values and advances its
+ * offset (no object per value); `read*` return `{ value, offset }`.
+ *
  * Varints are NOT order-preserving; keys use key-codec.ts instead.
  *
  * Reading is strict: a truncated varint, one longer than its variant allows,
@@ -58,20 +61,9 @@ export function writeUvarint32(buf: Uint8Array, offset: number, v: number): numb
 }
 
 export function readUvarint32(buf: Uint8Array, offset: number): VarintRead<number> {
-  let x = 0;
-  for (let i = 0; i < 5; i++) {
-    const p = offset + i;
-    if (p >= buf.length) throw corrupt('truncated varint', offset);
-    const b = buf[p]!;
-    // Multiplication instead of << so bit 31 does not turn the result negative.
-    x += (b & 0x7f) * 2 ** (7 * i);
-    if (b < 0x80) {
-      if (b === 0 && i > 0) throw corrupt('non-minimal varint', offset);
-      if (x > UINT32_MAX) throw corrupt('varint overflows 32 bits', offset);
-      return { value: x, offset: p + 1 };
-    }
-  }
-  throw corrupt('varint longer than 5 bytes', offset);
+  const c = new VarintCursor(buf, offset);
+  const value = c.uvarint32();
+  return { value, offset: c.offset };
 }
 
 export function uvarint64Length(v: bigint): number {
@@ -102,19 +94,9 @@ export function writeUvarint64(buf: Uint8Array, offset: number, v: bigint): numb
 }
 
 export function readUvarint64(buf: Uint8Array, offset: number): VarintRead<bigint> {
-  let x = 0n;
-  for (let i = 0; i < 10; i++) {
-    const p = offset + i;
-    if (p >= buf.length) throw corrupt('truncated varint', offset);
-    const b = buf[p]!;
-    x |= BigInt(b & 0x7f) << BigInt(7 * i);
-    if (b < 0x80) {
-      if (b === 0 && i > 0) throw corrupt('non-minimal varint', offset);
-      if (x > UINT64_MAX) throw corrupt('varint overflows 64 bits', offset);
-      return { value: x, offset: p + 1 };
-    }
-  }
-  throw corrupt('varint longer than 10 bytes', offset);
+  const c = new VarintCursor(buf, offset);
+  const value = c.uvarint64();
+  return { value, offset: c.offset };
 }
 
 /** Zigzag of a signed 32-bit integer, as an unsigned 32-bit number. */
@@ -145,8 +127,9 @@ export function writeVarint32(buf: Uint8Array, offset: number, v: number): numbe
 }
 
 export function readVarint32(buf: Uint8Array, offset: number): VarintRead<number> {
-  const r = readUvarint32(buf, offset);
-  return { value: zigzagDecode32(r.value), offset: r.offset };
+  const c = new VarintCursor(buf, offset);
+  const value = c.varint32();
+  return { value, offset: c.offset };
 }
 
 export function varint64Length(v: bigint): number {
@@ -158,8 +141,71 @@ export function writeVarint64(buf: Uint8Array, offset: number, v: bigint): numbe
 }
 
 export function readVarint64(buf: Uint8Array, offset: number): VarintRead<bigint> {
-  const r = readUvarint64(buf, offset);
-  return { value: zigzagDecode64(r.value), offset: r.offset };
+  const c = new VarintCursor(buf, offset);
+  const value = c.varint64();
+  return { value, offset: c.offset };
+}
+
+/**
+ * Reads consecutive varints without allocating per value: each method
+ * returns the value and advances `offset`. The read* functions above are
+ * this cursor used once. A failed read leaves `offset` where it was.
+ */
+export class VarintCursor {
+  offset: number;
+  private readonly buf: Uint8Array;
+
+  constructor(buf: Uint8Array, offset = 0) {
+    this.buf = buf;
+    this.offset = offset;
+  }
+
+  uvarint32(): number {
+    const buf = this.buf;
+    const start = this.offset;
+    let x = 0;
+    for (let i = 0; i < 5; i++) {
+      const p = start + i;
+      if (p >= buf.length) throw corrupt('truncated varint', start);
+      const b = buf[p]!;
+      // Multiplication instead of << so bit 31 does not turn the result negative.
+      x += (b & 0x7f) * 2 ** (7 * i);
+      if (b < 0x80) {
+        if (b === 0 && i > 0) throw corrupt('non-minimal varint', start);
+        if (x > UINT32_MAX) throw corrupt('varint overflows 32 bits', start);
+        this.offset = p + 1;
+        return x;
+      }
+    }
+    throw corrupt('varint longer than 5 bytes', start);
+  }
+
+  uvarint64(): bigint {
+    const buf = this.buf;
+    const start = this.offset;
+    let x = 0n;
+    for (let i = 0; i < 10; i++) {
+      const p = start + i;
+      if (p >= buf.length) throw corrupt('truncated varint', start);
+      const b = buf[p]!;
+      x |= BigInt(b & 0x7f) << BigInt(7 * i);
+      if (b < 0x80) {
+        if (b === 0 && i > 0) throw corrupt('non-minimal varint', start);
+        if (x > UINT64_MAX) throw corrupt('varint overflows 64 bits', start);
+        this.offset = p + 1;
+        return x;
+      }
+    }
+    throw corrupt('varint longer than 10 bytes', start);
+  }
+
+  varint32(): number {
+    return zigzagDecode32(this.uvarint32());
+  }
+
+  varint64(): bigint {
+    return zigzagDecode64(this.uvarint64());
+  }
 }
 
 function checkUint32(v: number): void {

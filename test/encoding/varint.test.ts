@@ -21,6 +21,7 @@ import {
   zigzagDecode64,
   zigzagEncode32,
   zigzagEncode64,
+  VarintCursor,
 } from '../../src/encoding/index.ts';
 import { NextDbError, SqlState } from '../../src/util/errors.ts';
 
@@ -113,6 +114,31 @@ test('varint: strict decoding and range checks', () => {
         const n = (write as (b: Buffer, o: number, v: number | bigint) => number)(again, 0, r.value);
         assert.deepEqual(again.subarray(0, n), buf.subarray(0, r.offset));
       }
+    }),
+  );
+});
+
+test('varint: a cursor reads a sequence of mixed varints and stays put on a failed read', () => {
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.constantFrom('u32', 's32', 'u64', 's64'), fc.bigInt({ min: -(2n ** 31n), max: 2n ** 31n - 1n })), { maxLength: 20 }), (items) => {
+      const buf = Buffer.alloc(items.length * 10);
+      let off = 0;
+      for (const [kind, v] of items) {
+        if (kind === 'u32') off = writeUvarint32(buf, off, Number(v < 0n ? -v : v));
+        else if (kind === 's32') off = writeVarint32(buf, off, Number(v));
+        else if (kind === 'u64') off = writeUvarint64(buf, off, v < 0n ? -v : v);
+        else off = writeVarint64(buf, off, v);
+      }
+      const c = new VarintCursor(buf.subarray(0, off));
+      for (const [kind, v] of items) {
+        if (kind === 'u32') assert.equal(c.uvarint32(), Number(v < 0n ? -v : v));
+        else if (kind === 's32') assert.equal(c.varint32(), Number(v));
+        else if (kind === 'u64') assert.equal(c.uvarint64(), v < 0n ? -v : v);
+        else assert.equal(c.varint64(), v);
+      }
+      assert.equal(c.offset, off);
+      assert.throws(() => c.uvarint32(), corrupt);
+      assert.equal(c.offset, off);
     }),
   );
 });
