@@ -85,6 +85,25 @@ test('psql -c', { skip }, async () => {
   assert.equal(stdout.trim(), '42');
 });
 
+test('pgbench: initialize (server-side generation), then each built-in script in simple, extended and prepared mode', { skip }, async () => {
+  const base = ['-h', '127.0.0.1', '-p', String(mem!.port), '-U', 'postgres'];
+  // -I dtpG: server-side data generation, keys first. The default client-side load uses COPY, which the SQL engine does not support yet.
+  await run('pgbench', [...base, '-i', '-I', 'dtpG', '-s', '1', 'postgres'], { maxBuffer: 16 << 20 });
+  const c = await connect(mem!.port);
+  try {
+    assert.deepEqual((await c.query('SELECT count(*)::int AS n FROM pgbench_accounts')).rows, [{ n: 100000 }]);
+  } finally {
+    await c.end();
+  }
+  for (const script of ['select-only', 'simple-update', 'tpcb-like']) {
+    for (const mode of ['simple', 'extended', 'prepared']) {
+      // One client: no serialization failures to retry (pgbench 15 aborts a client on its first one).
+      const { stdout } = await run('pgbench', [...base, '-n', '-b', script, '-M', mode, '-c', '1', '-t', '20', 'postgres'], { maxBuffer: 16 << 20 });
+      assert.match(stdout, /number of transactions actually processed: 20\/20/, `${script} ${mode}:\n${stdout}`);
+    }
+  }
+});
+
 test('cancel: a running statement is cancelled with 57014', { skip }, async () => {
   const c = await connect(mem!.port);
   try {
