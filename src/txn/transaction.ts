@@ -66,7 +66,12 @@ import { formatTxnId, headKey, historyKey, historyRange, recordKey, userKeyOfHea
 import type { MvccTxnManager } from './txn-manager.ts';
 import { encodeTxnRecord } from './txn-record.ts';
 
-type Phase = 'active' | 'committing' | 'committed' | 'aborted';
+/**
+ * 'failed': a statement failed with 40001/40P01 while savepoints existed;
+ * like PostgreSQL's failed transaction block, it keeps its locks and accepts
+ * only rollback() or rollbackToSavepoint(), which makes it active again.
+ */
+type Phase = 'active' | 'failed' | 'committing' | 'committed' | 'aborted';
 
 /** One write's undo entry: the intent this transaction had on the key before (undefined: none). */
 interface UndoEntry {
@@ -135,7 +140,8 @@ export class MvccTxn implements Txn {
   }
 
   get state(): TxnState {
-    return this.phase === 'committing' ? 'active' : this.phase;
+    if (this.phase === 'committing') return 'active';
+    return this.phase === 'failed' ? 'aborted' : this.phase;
   }
 
   /** Commit timestamp while committing or after commit; 0 otherwise. */
@@ -327,7 +333,7 @@ export class MvccTxn implements Txn {
   }
 
   async rollbackToSavepoint(name: string): Promise<void> {
-    this.checkActive();
+    if (this.phase !== 'failed') this.checkActive();
     const i = this.findSavepoint(name);
     const sp = this.savepoints[i]!;
     const engine = this.mgr.engine;
@@ -360,6 +366,7 @@ export class MvccTxn implements Txn {
     engine.write(batch);
     this.undo.length = sp.undoLength;
     this.savepoints.length = i + 1;
+    if (this.phase === 'failed') this.phase = 'active';
     this.notifyWaiters(); // locks taken after the savepoint are gone
   }
 
@@ -385,6 +392,11 @@ export class MvccTxn implements Txn {
   }
 
   private async commitWrites(): Promise<void> {
+    if (this.phase === 'failed') {
+      // PostgreSQL ends a failed block on COMMIT by rolling back.
+      this.abortNow();
+      throw txnAborted();
+    }
     this.checkActive();
     let commitTs: Timestamp;
     for (;;) {
@@ -425,13 +437,13 @@ export class MvccTxn implements Txn {
 
   async rollback(): Promise<void> {
     if (this.phase === 'aborted') return;
-    if (this.phase !== 'active') throw txnFinished(this.phase);
+    if (this.phase !== 'active' && this.phase !== 'failed') throw txnFinished(this.phase);
     this.abortNow();
   }
 
   /** Called by the manager at close. */
   abortFromManager(): void {
-    if (this.phase === 'active') this.abortNow();
+    if (this.phase === 'active' || this.phase === 'failed') this.abortNow();
   }
 
   private abortNow(): void {
@@ -453,8 +465,13 @@ export class MvccTxn implements Txn {
   }
 
   /** Aborts and returns the error to throw. */
-  private fail(err: NextDbError): NextDbError {
-    if (this.phase === 'active') this.abortNow();
+  private fail(err: NextDbError, wholeTransaction = false): NextDbError {
+    if (this.phase !== 'active') return err;
+    // With savepoints the error may be rolled back to one (PostgreSQL allows
+    // ROLLBACK TO SAVEPOINT after a serialization failure or deadlock);
+    // until then the transaction keeps its locks, as a failed block does.
+    if (this.savepoints.length > 0 && !wholeTransaction) this.phase = 'failed';
+    else this.abortNow();
     return err;
   }
 
@@ -475,7 +492,7 @@ export class MvccTxn implements Txn {
         }
       }
       if (h.committedTs > this.readTs)
-        throw this.fail(readWriteConflict(userKeyOfHead(hk), formatTxnId(h.committedTxn), h.committedTs, what));
+        throw this.fail(readWriteConflict(userKeyOfHead(hk), formatTxnId(h.committedTxn), h.committedTs, what), true);
       return undefined;
     };
     for (const hk of this.readKeys) {
@@ -559,10 +576,10 @@ export class MvccTxn implements Txn {
 
   private checkActive(): void {
     if (this.phase === 'active') {
-      if (this.mgr.isClosed) throw this.fail(managerClosed());
+      if (this.mgr.isClosed) throw this.fail(managerClosed(), true);
       return;
     }
-    if (this.phase === 'aborted') throw txnAborted();
+    if (this.phase === 'aborted' || this.phase === 'failed') throw txnAborted();
     throw txnFinished(this.phase);
   }
 }

@@ -44,7 +44,10 @@ class NextDbSession implements Session {
     if (t === undefined) throw new Error('statement outside a transaction');
     if (stmt.kind === 'commit') {
       // PostgreSQL answers COMMIT of a failed transaction with ROLLBACK.
-      if (t.state === 'aborted') return 'ROLLBACK';
+      if (t.state === 'aborted') {
+        await t.rollback();
+        return 'ROLLBACK';
+      }
       await t.commit();
       return 'COMMIT';
     }

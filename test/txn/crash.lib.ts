@@ -66,7 +66,7 @@ async function transfer(mgr: MvccTxnManager, prng: Prng, t: Transfer, level: Iso
     await txn.commit();
     t.acked = true;
   } catch (e) {
-    if (txn.state === 'active') await txn.rollback().catch(() => undefined);
+    await txn.rollback().catch(() => undefined);
     if (!(e instanceof NextDbError)) throw e;
   }
 }

@@ -453,3 +453,67 @@ test('read committed insert: getForUpdate waits for a concurrent inserter and th
   await t2.rollback();
   await m.close();
 });
+
+test('a serialization failure inside a savepoint can be rolled back to it, as in PostgreSQL', async () => {
+  const m = await open();
+  await seed(m, { x: '1', y: '1' });
+  const t1 = m.begin({ isolation: 'repeatable read' });
+  t1.beginStatement();
+  await t1.put(b('y'), b('kept'));
+  t1.savepoint('s');
+  const t2 = m.begin();
+  await t2.put(b('x'), b('2'));
+  await t2.commit();
+  assert.equal(await code(t1.put(b('x'), b('3'))), '40001');
+  assert.equal(t1.state, 'aborted');
+  assert.equal(await code(t1.get(b('y'))), '25P02');
+  await t1.rollbackToSavepoint('s');
+  assert.equal(t1.state, 'active');
+  assert.equal(str(await t1.get(b('y'))), 'kept');
+  await t1.commit();
+  const r = m.begin();
+  assert.equal(str(await r.get(b('x'))), '2');
+  assert.equal(str(await r.get(b('y'))), 'kept');
+  await r.commit();
+  await m.close();
+});
+
+test('a deadlock victim inside a savepoint keeps its locks until it rolls back to the savepoint', async () => {
+  const m = await open();
+  await seed(m, { a: '0', b: '0' });
+  const t1 = m.begin();
+  const t2 = m.begin();
+  await t1.put(b('a'), b('1'));
+  t2.savepoint('s');
+  await t2.put(b('b'), b('2'));
+  let t1Done = false;
+  const p1 = t1.put(b('b'), b('1')).then(() => (t1Done = true));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(await code(t2.put(b('a'), b('2'))), '40P01');
+  await new Promise((r) => setImmediate(r));
+  assert.equal(t1Done, false, 't2 still holds b');
+  await t2.rollbackToSavepoint('s');
+  await p1;
+  await t1.commit();
+  assert.equal(await code(t2.commit()), 'ok');
+  const r = m.begin();
+  assert.equal(str(await r.get(b('b'))), '1');
+  await r.commit();
+  await m.close();
+});
+
+test('COMMIT of a failed transaction rolls it back and releases its locks', async () => {
+  const m = await open();
+  await seed(m, { x: '1' });
+  const t1 = m.begin({ isolation: 'repeatable read' });
+  t1.beginStatement();
+  t1.savepoint('s');
+  await t1.put(b('held'), b('1'));
+  await seed(m, { x: '2' });
+  assert.equal(await code(t1.put(b('x'), b('3'))), '40001');
+  assert.equal(await code(t1.commit()), '25P02');
+  const t2 = m.begin();
+  await t2.put(b('held'), b('2')); // would wait forever if t1 still held it
+  await t2.commit();
+  await m.close();
+});
