@@ -570,6 +570,9 @@ export class Binder {
       return this.makeCompare(op === '!=' ? '<>' : (op as CompareOp), l, r, location);
     }
     const res = resolveBinaryOp(op, l.type, r.type);
+    if (res === undefined && l.type.id === 'unknown' && r.type.id === 'unknown') {
+      throw this.err('42725', `operator is not unique: unknown ${op} unknown`, location);
+    }
     if (res === undefined) {
       throw this.err('42883', `operator does not exist: ${formatType(l.type)} ${op} ${formatType(r.type)}`, location);
     }
@@ -651,7 +654,7 @@ export class Binder {
         const eq = this.makeCompare('=', l, r, loc);
         // NULLIF(a, b) = CASE WHEN a = b THEN NULL ELSE a END, typed as the comparison's
         // common type (PostgreSQL returns a coerced to the '=' operator's input type).
-        const t = eq.kind === 'compare' ? eq.left.type : l.type.id === 'unknown' ? Types.text : l.type;
+        const t = (l.type.id === 'unknown' && r.type.id === 'unknown' ? Types.text : commonType(l.type, r.type)) ?? l.type;
         return { kind: 'case', type: t, whens: [{ cond: eq, result: this.constExpr(t, null) }], elseExpr: this.coerce(l, t, 'implicit') };
       }
       case 'AEXPR_IN': {

@@ -1,0 +1,159 @@
+/**
+ * Random schemas, data and queries for differential testing against
+ * PostgreSQL (test/sim/sql-diff.sim.ts). Everything derives from one seed.
+ *
+ * The generator stays inside what both engines must agree on exactly:
+ * small integers (no overflow), exact numerics, text, booleans, NULLs
+ * everywhere; no division (PostgreSQL folds constant divisions by zero at
+ * plan time), no LIMIT without a total order. Results are compared as
+ * sorted multisets of text rows.
+ */
+
+import { Prng } from '../../../src/util/prng.ts';
+
+interface Col {
+  readonly name: string;
+  readonly type: 'int' | 'text' | 'numeric' | 'bool';
+}
+
+interface Table {
+  readonly name: string;
+  readonly cols: readonly Col[];
+}
+
+export interface Scenario {
+  readonly setup: string[];
+  readonly queries: string[];
+}
+
+const TEXTS = ['a', 'b', 'ab', 'ba', 'abc', '', 'x y', 'Z'];
+
+function literal(r: Prng, type: Col['type']): string {
+  if (r.chance(0.15)) return 'NULL';
+  switch (type) {
+    case 'int':
+      return String(r.range(-20, 20));
+    case 'text':
+      return `'${TEXTS[r.int(TEXTS.length)]!}'`;
+    case 'numeric':
+      return (r.range(-5000, 5000) / 100).toFixed(2);
+    case 'bool':
+      return r.chance(0.5) ? 'true' : 'false';
+  }
+}
+
+export function generate(seed: number, queriesPerSeed: number): Scenario {
+  const r = new Prng(seed);
+  const tables: Table[] = [];
+  const setup: string[] = [];
+  const nTables = r.range(1, 3);
+  for (let t = 0; t < nTables; t++) {
+    const cols: Col[] = [{ name: 'id', type: 'int' }];
+    const n = r.range(2, 4);
+    for (let c = 0; c < n; c++) cols.push({ name: `c${c}`, type: (['int', 'text', 'numeric', 'bool'] as const)[r.int(4)]! });
+    const name = `t${t}`;
+    tables.push({ name, cols });
+    setup.push(`CREATE TABLE ${name} (id int PRIMARY KEY, ${cols.slice(1).map((c) => `${c.name} ${c.type}`).join(', ')})`);
+    const rows = r.range(0, 25);
+    const values: string[] = [];
+    for (let i = 1; i <= rows; i++) values.push(`(${i}, ${cols.slice(1).map((c) => literal(r, c.type)).join(', ')})`);
+    if (values.length > 0) setup.push(`INSERT INTO ${name} VALUES ${values.join(', ')}`);
+    if (r.chance(0.5)) {
+      const c = cols[r.range(1, cols.length - 1)]!;
+      setup.push(`CREATE INDEX ${name}_${c.name} ON ${name} (${c.name})`);
+    }
+  }
+  const queries: string[] = [];
+  for (let q = 0; q < queriesPerSeed; q++) queries.push(query(r, tables));
+  return { setup, queries };
+}
+
+function colsOf(t: Table, alias: string): { ref: string; type: Col['type'] }[] {
+  return t.cols.map((c) => ({ ref: `${alias}.${c.name}`, type: c.type }));
+}
+
+function expr(r: Prng, cols: readonly { ref: string; type: Col['type'] }[], type: Col['type'], depth: number): string {
+  const same = cols.filter((c) => c.type === type);
+  if (depth <= 0 || r.chance(0.35)) {
+    if (same.length > 0 && r.chance(0.7)) return same[r.int(same.length)]!.ref;
+    return literal(r, type);
+  }
+  switch (type) {
+    case 'int': {
+      const k = r.int(5);
+      if (k === 0) return `(${expr(r, cols, 'int', depth - 1)} ${['+', '-', '*'][r.int(3)]} ${expr(r, cols, 'int', depth - 1)})`;
+      if (k === 1) return `COALESCE(${expr(r, cols, 'int', depth - 1)}, ${expr(r, cols, 'int', depth - 1)})`;
+      if (k === 2) return `CASE WHEN ${expr(r, cols, 'bool', depth - 1)} THEN ${expr(r, cols, 'int', depth - 1)} ELSE ${expr(r, cols, 'int', depth - 1)} END`;
+      if (k === 3) return `abs(${expr(r, cols, 'int', depth - 1)})`;
+      return `length(${expr(r, cols, 'text', depth - 1)})`;
+    }
+    case 'numeric': {
+      const k = r.int(3);
+      if (k === 0) return `(${expr(r, cols, 'numeric', depth - 1)} ${['+', '-', '*'][r.int(3)]} ${expr(r, cols, r.chance(0.5) ? 'numeric' : 'int', depth - 1)})`;
+      if (k === 1) return `round(${expr(r, cols, 'numeric', depth - 1)}, ${r.int(3)})`;
+      return `NULLIF(${expr(r, cols, 'numeric', depth - 1)}, ${expr(r, cols, 'numeric', depth - 1)})`;
+    }
+    case 'text': {
+      const k = r.int(3);
+      if (k === 0) return `(${expr(r, cols, 'text', depth - 1)} || ${expr(r, cols, r.chance(0.5) ? 'text' : 'int', depth - 1)})`;
+      if (k === 1) return `upper(${expr(r, cols, 'text', depth - 1)})`;
+      return `COALESCE(${expr(r, cols, 'text', depth - 1)}, 'none')`;
+    }
+    case 'bool': {
+      const k = r.int(7);
+      const t = (['int', 'text', 'numeric'] as const)[r.int(3)]!;
+      if (k === 0) return `(${expr(r, cols, t, depth - 1)} ${['=', '<>', '<', '<=', '>', '>='][r.int(6)]} ${expr(r, cols, t, depth - 1)})`;
+      if (k === 1) return `(${expr(r, cols, 'bool', depth - 1)} ${r.chance(0.5) ? 'AND' : 'OR'} ${expr(r, cols, 'bool', depth - 1)})`;
+      if (k === 2) return `(NOT ${expr(r, cols, 'bool', depth - 1)})`;
+      if (k === 3) return `(${expr(r, cols, t, depth - 1)} IS ${r.chance(0.5) ? '' : 'NOT '}NULL)`;
+      if (k === 4) return `(${expr(r, cols, 'int', depth - 1)} ${r.chance(0.3) ? 'NOT ' : ''}IN (${[0, 1, 2].map(() => literal(r, 'int')).join(', ')}))`;
+      if (k === 5) return `(${expr(r, cols, 'int', depth - 1)} BETWEEN ${literal(r, 'int')} AND ${literal(r, 'int')})`;
+      return `(${expr(r, cols, 'text', depth - 1)} LIKE '${['a%', '%b', '_', '%'][r.int(4)]!}')`;
+    }
+  }
+}
+
+function query(r: Prng, tables: readonly Table[]): string {
+  const t1 = tables[r.int(tables.length)]!;
+  let from = `${t1.name} a`;
+  let cols = colsOf(t1, 'a');
+  if (tables.length > 1 && r.chance(0.5)) {
+    const t2 = tables[r.int(tables.length)]!;
+    const kind = ['JOIN', 'LEFT JOIN', 'RIGHT JOIN', 'FULL JOIN'][r.int(4)]!;
+    const c2 = colsOf(t2, 'b');
+    const on = r.chance(0.7) ? `a.id = b.id` : expr(r, [...cols, ...c2], 'bool', 1);
+    from += ` ${kind} ${t2.name} b ON ${on}`;
+    cols = [...cols, ...c2];
+  }
+  const where = r.chance(0.7) ? ` WHERE ${expr(r, cols, 'bool', 2)}` : '';
+  const mode = r.int(4);
+  if (mode === 0) {
+    // Aggregate with GROUP BY.
+    const g = cols[r.int(cols.length)]!;
+    const aggInt = cols.filter((c) => c.type === 'int' || c.type === 'numeric');
+    const a = aggInt[r.int(aggInt.length)]!;
+    const agg = ['count(*)', `count(${a.ref})`, `sum(${a.ref})`, `min(${a.ref})`, `max(${a.ref})`, `avg(${a.ref})`][r.int(6)]!;
+    const having = r.chance(0.3) ? ` HAVING count(*) > ${r.int(3)}` : '';
+    return `SELECT ${g.ref}, ${agg} FROM ${from}${where} GROUP BY ${g.ref}${having}`;
+  }
+  if (mode === 1) {
+    const sub = tables[r.int(tables.length)]!;
+    const sc = sub.cols.filter((c) => c.type === 'int');
+    const subCol = sc[r.int(sc.length)]!.name;
+    const kind = r.int(3);
+    const pred =
+      kind === 0
+        ? `a.id ${r.chance(0.3) ? 'NOT ' : ''}IN (SELECT ${subCol} FROM ${sub.name} s WHERE ${subCol} IS NOT NULL)`
+        : kind === 1
+          ? `EXISTS (SELECT 1 FROM ${sub.name} s WHERE s.id = a.id)`
+          : `a.id > (SELECT count(*) FROM ${sub.name} s WHERE s.id < a.id)`;
+    return `SELECT a.id, ${expr(r, colsOf(t1, 'a'), 'int', 2)} FROM ${t1.name} a WHERE ${pred}`;
+  }
+  if (mode === 2) {
+    const e = expr(r, cols, (['int', 'text', 'numeric', 'bool'] as const)[r.int(4)]!, 2);
+    return `SELECT DISTINCT ${e} FROM ${from}${where}`;
+  }
+  const n = r.range(1, 3);
+  const sel = Array.from({ length: n }, () => expr(r, cols, (['int', 'text', 'numeric', 'bool'] as const)[r.int(4)]!, 3));
+  return `SELECT ${sel.join(', ')} FROM ${from}${where}`;
+}
