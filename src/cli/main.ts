@@ -63,5 +63,33 @@ export async function main(argv: readonly string[]): Promise<void> {
       await runBenchmark(defined);
     });
 
+  const cluster = program.command('cluster').description('run and inspect replicated NextDB nodes (see docs/internals/cluster.md)');
+  cluster
+    .command('start')
+    .description('start N local replicated nodes (SQL/HTTP on PORT.., Raft on PORT+10..), stop them all on Ctrl-C')
+    .option('--nodes <n>', 'number of nodes', '3')
+    .option('--port <port>', 'first SQL/HTTP port', '8080')
+    .option('--data <dir>', 'directory holding node1, node2, ...', 'nextdb-cluster')
+    .action(async (opts: { nodes?: string; port?: string; data?: string }) => {
+      const { runClusterStart } = await import('./cluster.ts');
+      await runClusterStart(opts);
+    });
+  cluster
+    .command('status')
+    .description('members, roles, terms, commit/applied index and lag, read from each node\'s /metrics')
+    .argument('[nodes]', 'comma-separated host:port of the nodes', '127.0.0.1:8080,127.0.0.1:8081,127.0.0.1:8082')
+    .action(async (nodes: string) => {
+      const { runClusterStatus } = await import('./cluster.ts');
+      await runClusterStatus(nodes);
+    });
+  cluster
+    .command('remove')
+    .description('remove a node from the cluster (not built yet)')
+    .argument('<node>', 'node id')
+    .action(async (node: string) => {
+      const { runClusterRemove } = await import('./cluster.ts');
+      runClusterRemove(node);
+    });
+
   await program.parseAsync(argv as string[]);
 }

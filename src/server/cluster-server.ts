@@ -7,6 +7,8 @@
  *   node --import tsx src/server/cluster-server.ts --id 1 --dir D \
  *     --raft-port 19200 --pg-port 19210 --peers 1=127.0.0.1:19200,2=...,3=...
  *
+ * Cluster state is exported on the node's /metrics (nextdb_cluster_*).
+ *
  * `--peers` lists every member (self included); they are the voters of a
  * new group, bootstrapped identically by every member on first start. Prints
  * "ready <id>" once both ports listen. SIGUSR2 prints
@@ -29,6 +31,7 @@ import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import pino from 'pino';
+import { Gauge } from 'prom-client';
 import { ClusterNode } from '../kv/cluster-node.ts';
 import { ClusterTxnManager } from '../kv/cluster-txn-manager.ts';
 import { NotLeaderError } from '../raft/errors.ts';
@@ -119,6 +122,7 @@ export async function startClusterServer(o: ClusterServerOptions): Promise<Runni
     auth: { local: 'trust', remote: 'trust' },
     engineDescription: `cluster node ${o.id}, lsm ${o.dir}`,
   });
+  registerClusterMetrics(server, node);
   await server.start();
 
   return {
@@ -132,6 +136,68 @@ export async function startClusterServer(o: ClusterServerOptions): Promise<Runni
       await local.close();
     },
   };
+}
+
+/**
+ * Cluster figures on the server's /metrics (read at scrape time), which
+ * `nextdb cluster status` reads from every node:
+ *
+ *   nextdb_cluster_node                   gauge {id, group}        1
+ *   nextdb_cluster_role{role}             gauge                    1 for the current role
+ *   nextdb_cluster_term / _leader / _commit_index / _applied_index / _last_index / _serving
+ *   nextdb_cluster_peer_match_index{peer} gauge (leader only)      how far each peer's log matches
+ */
+function registerClusterMetrics(server: NextDbServer, node: ClusterNode): void {
+  const registers = [server.metrics.registry];
+  const status = (): ReturnType<ClusterNode['status']> => node.status();
+  new Gauge({
+    name: 'nextdb_cluster_node',
+    help: 'This node: id and Raft group (value 1)',
+    labelNames: ['id', 'group'],
+    registers,
+    collect() {
+      this.reset();
+      this.set({ id: String(node.id), group: String(node.group) }, 1);
+    },
+  });
+  new Gauge({
+    name: 'nextdb_cluster_role',
+    help: 'Raft role of this node (1 for the current role)',
+    labelNames: ['role'],
+    registers,
+    collect() {
+      this.reset();
+      this.set({ role: status().role }, 1);
+    },
+  });
+  const simple: [string, string, (s: ReturnType<ClusterNode['status']>) => number][] = [
+    ['nextdb_cluster_term', 'Raft term', (s) => s.term],
+    ['nextdb_cluster_leader', 'Leader node id known to this node (0: none)', (s) => s.leader],
+    ['nextdb_cluster_commit_index', 'Raft commit index', (s) => s.commit],
+    ['nextdb_cluster_applied_index', 'Index applied to the state machine', (s) => s.applied],
+    ['nextdb_cluster_last_index', 'Last Raft log index', (s) => s.lastIndex],
+    ['nextdb_cluster_serving', '1 when this node leads and serves transactions', (s) => (s.serving ? 1 : 0)],
+  ];
+  for (const [name, help, read] of simple) {
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        this.set(read(status()));
+      },
+    });
+  }
+  new Gauge({
+    name: 'nextdb_cluster_peer_match_index',
+    help: 'Leader only: last log index known to match on each peer',
+    labelNames: ['peer'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [peer, p] of node.raft.status().progress) this.set({ peer: String(peer) }, p.match);
+    },
+  });
 }
 
 /** SHA-256 over the replicated keyspace of this replica's applied state. */
