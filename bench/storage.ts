@@ -7,6 +7,8 @@
 //   syncput  P durable single puts from 16 concurrent writers
 //            (LevelDB: put with sync: true; NextDB: put, then await sync())
 //
+// Both engines are open at once and each workload runs on both back to back
+// (durable puts alternate in chunks), so both see the same machine.
 // Prints `bench <workload> nextdb=<ops/s> leveldb=<ops/s> ratio=<x>`, then
 // bytes on disk and peak RSS per engine, then notes: ops per CPU-second of
 // the whole process (all threads), which stays meaningful on a shared
@@ -41,8 +43,16 @@ const getOrder = Uint32Array.from({ length: GETS }, () => prng.int(N));
 const scanStarts = Uint32Array.from({ length: SCANS }, () => prng.int(N));
 const syncKeys = Array.from({ length: SYNC_PUTS }, () => prng.fill(Buffer.allocUnsafe(KEY)) as Buffer);
 
-let rssPeak = 0;
-const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 50);
+type Engine = 'nextdb' | 'leveldb';
+const WORKLOADS = ['fill', 'get', 'scan', 'syncput'] as const;
+type Workload = (typeof WORKLOADS)[number];
+
+// Peak RSS while each engine runs a workload (one process, so this is what the process held then).
+const rssPeak: Record<Engine, number> = { nextdb: 0, leveldb: 0 };
+let running: Engine | undefined;
+const sampler = setInterval(() => {
+  if (running !== undefined) rssPeak[running] = Math.max(rssPeak[running], process.memoryUsage().rss);
+}, 50);
 const yieldTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 function dirBytes(dir: string): number {
@@ -51,141 +61,180 @@ function dirBytes(dir: string): number {
   return sum;
 }
 
-interface Result {
-  fill: number;
-  get: number;
-  scan: number;
-  syncput: number;
-  /** Operations per CPU-second of the whole process (all threads): robust when the machine is shared. */
-  cpu: Record<'fill' | 'get' | 'scan' | 'syncput', number>;
-  bytes: number;
-  rssPeakBytes: number;
-  notes: string[];
+/** The four workloads on one engine; syncput in chunks [from, to) so the engines can alternate. */
+interface Subject {
+  fill(): Promise<void>;
+  /** Background work left after the fill, run to completion outside the timings (NextDB: compact()). */
+  settle(): Promise<void>;
+  get(): number;
+  scan(): Promise<number>;
+  syncput(from: number, to: number): Promise<void>;
+  close(): Promise<void>;
 }
 
-let lastCpuRate = 0;
+async function nextDbSubject(dir: string, notes: string[]): Promise<Subject> {
+  const e: LsmEngine = await openLsmEngine({ dir, blockCacheBytes: CACHE_BYTES });
+  return {
+    async fill() {
+      const b = new WriteBatch();
+      for (let i = 0; i < N; i += BATCH) {
+        b.clear();
+        for (let j = i; j < i + BATCH && j < N; j++) b.put(key(j), value(j));
+        e.write(b);
+        // One turn of the event loop per batch, as LevelDB's awaited batch gives (background flush slices run
+        // here), and the engine's flow control, as LevelDB's write stall: wait while flushes or L0 lag behind.
+        await yieldTurn();
+        await e.whenWritable();
+      }
+    },
+    settle: () => e.compact(),
+    get() {
+      let found = 0;
+      for (let i = 0; i < GETS; i++) if (e.get(key(getOrder[i]!)) !== undefined) found++;
+      return found;
+    },
+    scan() {
+      let scanned = 0;
+      for (let i = 0; i < SCANS; i++) {
+        const it = e.iterator({ gte: key(scanStarts[i]!), limit: 100 });
+        for (; it.valid(); it.next()) {
+          it.key();
+          it.value();
+          scanned++;
+        }
+        it.close();
+      }
+      return Promise.resolve(scanned);
+    },
+    async syncput(from, to) {
+      let next = from;
+      const writer = async (): Promise<void> => {
+        while (next < to) {
+          const i = next++;
+          e.put(syncKeys[i]!, value(i));
+          await e.sync();
+        }
+      };
+      await Promise.all(Array.from({ length: WRITERS }, writer));
+    },
+    async close() {
+      const s = e.stats();
+      notes.push(`nextdb tables=${s.tables} L0=${s.level0Tables} L1=${s.level1Tables} L2=${s.level2Tables} L3=${s.level3Tables} cache hits=${s.blockCacheHits} misses=${s.blockCacheMisses} fsync rounds=${s.walSyncRounds} compactions=${s.compactions} (worker ${s.workerCompactions})`);
+      await e.close();
+    },
+  };
+}
 
-/** Runs `fn`; returns ops per wall-clock second and leaves ops per CPU-second in lastCpuRate. */
-async function timed(ops: number, fn: () => Promise<void> | void): Promise<number> {
+async function levelDbSubject(dir: string): Promise<Subject> {
+  const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer', cacheSize: CACHE_BYTES });
+  await db.open();
+  return {
+    async fill() {
+      for (let i = 0; i < N; i += BATCH) {
+        const ops: { type: 'put'; key: Buffer; value: Buffer }[] = [];
+        for (let j = i; j < i + BATCH && j < N; j++) ops.push({ type: 'put', key: key(j), value: value(j) });
+        await db.batch(ops);
+      }
+    },
+    // LevelDB compacts on its own background thread, also during the next phases; there is nothing to await.
+    settle: () => Promise.resolve(),
+    get() {
+      let found = 0;
+      for (let i = 0; i < GETS; i++) if (db.getSync(key(getOrder[i]!)) !== undefined) found++;
+      return found;
+    },
+    async scan() {
+      let scanned = 0;
+      for (let i = 0; i < SCANS; i++) scanned += (await db.iterator({ gte: key(scanStarts[i]!), limit: 100 }).all()).length;
+      return scanned;
+    },
+    async syncput(from, to) {
+      let next = from;
+      const writer = async (): Promise<void> => {
+        while (next < to) {
+          const i = next++;
+          await db.put(syncKeys[i]!, value(i), { sync: true });
+        }
+      };
+      await Promise.all(Array.from({ length: WRITERS }, writer));
+    },
+    close: () => db.close(),
+  };
+}
+
+interface Measure {
+  wallS: number;
+  cpuS: number;
+}
+
+/** Wall-clock and whole-process CPU seconds (all threads, so background work counts) of `fn`. */
+async function measure(engine: Engine, fn: () => Promise<unknown> | unknown): Promise<Measure> {
+  running = engine;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await fn();
-  const wall = (performance.now() - t0) / 1000;
+  const wallS = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  lastCpuRate = ops / ((cpu.user + cpu.system) / 1e6);
-  return ops / wall;
+  running = undefined;
+  return { wallS, cpuS: (cpu.user + cpu.system) / 1e6 };
 }
 
-async function benchNextDb(dir: string): Promise<Result> {
-  rssPeak = 0;
-  const e: LsmEngine = await openLsmEngine({ dir, blockCacheBytes: CACHE_BYTES });
-  const notes: string[] = [];
-  const fill = await timed(N, async () => {
-    const b = new WriteBatch();
-    for (let i = 0; i < N; i += BATCH) {
-      b.clear();
-      for (let j = i; j < i + BATCH && j < N; j++) b.put(key(j), value(j));
-      e.write(b);
-      // One turn of the event loop per batch, as LevelDB's awaited batch gives (background flush slices run
-      // here), and the engine's flow control, as LevelDB's write stall: wait while flushes or L0 lag behind.
-      await yieldTurn();
-      await e.whenWritable();
-    }
-  });
-  const cpu: Result['cpu'] = { fill: lastCpuRate, get: 0, scan: 0, syncput: 0 };
-  const t0 = performance.now();
-  await e.compact();
-  notes.push(`nextdb settle (flushes+compactions left after fill) ${((performance.now() - t0) / 1000).toFixed(2)} s`);
-  let found = 0;
-  const get = await timed(GETS, () => {
-    for (let i = 0; i < GETS; i++) if (e.get(key(getOrder[i]!)) !== undefined) found++;
-  });
-  cpu.get = lastCpuRate;
-  if (found !== GETS) throw new Error(`nextdb found ${found} of ${GETS}`);
-  let scanned = 0;
-  const scan = await timed(SCANS, () => {
-    for (let i = 0; i < SCANS; i++) {
-      const it = e.iterator({ gte: key(scanStarts[i]!), limit: 100 });
-      for (; it.valid(); it.next()) {
-        it.key();
-        it.value();
-        scanned++;
-      }
-      it.close();
-    }
-  });
-  cpu.scan = lastCpuRate;
-  notes.push(`nextdb scanned ${scanned} entries`);
-  const syncput = await timed(SYNC_PUTS, async () => {
-    let next = 0;
-    const writer = async (): Promise<void> => {
-      while (next < SYNC_PUTS) {
-        const i = next++;
-        e.put(syncKeys[i]!, value(i));
-        await e.sync();
-      }
-    };
-    await Promise.all(Array.from({ length: WRITERS }, writer));
-  });
-  cpu.syncput = lastCpuRate;
-  const s = e.stats();
-  notes.push(`nextdb tables=${s.tables} L0=${s.level0Tables} L1=${s.level1Tables} L2=${s.level2Tables} L3=${s.level3Tables} cache hits=${s.blockCacheHits} misses=${s.blockCacheMisses} fsync rounds=${s.walSyncRounds}`);
-  await e.close();
-  return { fill, get, scan, syncput, cpu, bytes: dirBytes(dir), rssPeakBytes: rssPeak, notes };
-}
-
-async function benchLevelDb(dir: string): Promise<Result> {
-  rssPeak = 0;
-  const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer', cacheSize: CACHE_BYTES });
-  await db.open();
-  const fill = await timed(N, async () => {
-    for (let i = 0; i < N; i += BATCH) {
-      const ops: { type: 'put'; key: Buffer; value: Buffer }[] = [];
-      for (let j = i; j < i + BATCH && j < N; j++) ops.push({ type: 'put', key: key(j), value: value(j) });
-      await db.batch(ops);
-    }
-  });
-  const cpu: Result['cpu'] = { fill: lastCpuRate, get: 0, scan: 0, syncput: 0 };
-  let found = 0;
-  const get = await timed(GETS, () => {
-    for (let i = 0; i < GETS; i++) if (db.getSync(key(getOrder[i]!)) !== undefined) found++;
-  });
-  cpu.get = lastCpuRate;
-  if (found !== GETS) throw new Error(`leveldb found ${found} of ${GETS}`);
-  const scan = await timed(SCANS, async () => {
-    for (let i = 0; i < SCANS; i++) await db.iterator({ gte: key(scanStarts[i]!), limit: 100 }).all();
-  });
-  cpu.scan = lastCpuRate;
-  const syncput = await timed(SYNC_PUTS, async () => {
-    let next = 0;
-    const writer = async (): Promise<void> => {
-      while (next < SYNC_PUTS) {
-        const i = next++;
-        await db.put(syncKeys[i]!, value(i), { sync: true });
-      }
-    };
-    await Promise.all(Array.from({ length: WRITERS }, writer));
-  });
-  cpu.syncput = lastCpuRate;
-  await db.close();
-  return { fill, get, scan, syncput, cpu, bytes: dirBytes(dir), rssPeakBytes: rssPeak, notes: [] };
-}
-
+const counts: Record<Workload, number> = { fill: N, get: GETS, scan: SCANS, syncput: SYNC_PUTS };
 const root = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'nextdb-bench-storage-'));
 try {
-  const ndb = await benchNextDb(path.join(root, 'nextdb'));
-  const ldb = await benchLevelDb(path.join(root, 'leveldb'));
-  const fmt = (x: number): string => String(Math.round(x));
-  for (const w of ['fill', 'get', 'scan', 'syncput'] as const) {
-    console.log(`bench ${w} nextdb=${fmt(ndb[w])} leveldb=${fmt(ldb[w])} ratio=${(ndb[w] / ldb[w]).toFixed(2)}`);
+  const notes: string[] = [];
+  const dirs: Record<Engine, string> = { nextdb: path.join(root, 'nextdb'), leveldb: path.join(root, 'leveldb') };
+  const subjects: Record<Engine, Subject> = { nextdb: await nextDbSubject(dirs.nextdb, notes), leveldb: await levelDbSubject(dirs.leveldb) };
+  const zero = (): Measure => ({ wallS: 0, cpuS: 0 });
+  const results: Record<Engine, Record<Workload, Measure>> = {
+    nextdb: { fill: zero(), get: zero(), scan: zero(), syncput: zero() },
+    leveldb: { fill: zero(), get: zero(), scan: zero(), syncput: zero() },
+  };
+  const engines: Engine[] = ['nextdb', 'leveldb'];
+  // Each workload runs on both engines back to back, so both see the same machine (load, disk latency).
+  for (const e of engines) results[e].fill = await measure(e, () => subjects[e].fill());
+  // NextDB's compaction debt is paid here, outside the timings, as LevelDB pays its own on a background
+  // thread during the next phases.
+  const settleT0 = performance.now();
+  await subjects.nextdb.settle();
+  notes.push(`nextdb settle (compactions left after the fill) ${((performance.now() - settleT0) / 1000).toFixed(2)} s`);
+  for (const e of engines) {
+    let found = 0;
+    results[e].get = await measure(e, () => (found = subjects[e].get()));
+    if (found !== GETS) throw new Error(`${e} found ${found} of ${GETS} keys`);
   }
-  console.log(`disk nextdb=${ndb.bytes} leveldb=${ldb.bytes} bytes`);
-  console.log(`rss peak nextdb=${(ndb.rssPeakBytes / 2 ** 20).toFixed(0)} MiB leveldb=${(ldb.rssPeakBytes / 2 ** 20).toFixed(0)} MiB (one process: each engine's phase sampled separately)`);
-  for (const w of ['fill', 'get', 'scan', 'syncput'] as const) {
-    console.log(`note cpu ${w} nextdb=${fmt(ndb.cpu[w])} leveldb=${fmt(ldb.cpu[w])} ratio=${(ndb.cpu[w] / ldb.cpu[w]).toFixed(2)} (ops per CPU-second, all threads)`);
+  for (const e of engines) {
+    let scanned = 0;
+    results[e].scan = await measure(e, async () => (scanned = await subjects[e].scan()));
+    notes.push(`${e} scanned ${scanned} entries`);
+  }
+  // Durable puts depend on the disk's fsync latency, which drifts on a shared machine: alternate in chunks.
+  const chunks = 5;
+  for (let c = 0; c < chunks; c++) {
+    const from = Math.floor((SYNC_PUTS * c) / chunks);
+    const to = Math.floor((SYNC_PUTS * (c + 1)) / chunks);
+    for (const e of engines) {
+      const m = await measure(e, () => subjects[e].syncput(from, to));
+      results[e].syncput.wallS += m.wallS;
+      results[e].syncput.cpuS += m.cpuS;
+    }
+  }
+  for (const e of engines) await subjects[e].close();
+  const fmt = (x: number): string => String(Math.round(x));
+  for (const w of WORKLOADS) {
+    const nd = counts[w] / results.nextdb[w].wallS;
+    const ld = counts[w] / results.leveldb[w].wallS;
+    console.log(`bench ${w} nextdb=${fmt(nd)} leveldb=${fmt(ld)} ratio=${(nd / ld).toFixed(2)}`);
+  }
+  console.log(`disk nextdb=${dirBytes(dirs.nextdb)} leveldb=${dirBytes(dirs.leveldb)} bytes`);
+  console.log(`rss peak nextdb=${(rssPeak.nextdb / 2 ** 20).toFixed(0)} MiB leveldb=${(rssPeak.leveldb / 2 ** 20).toFixed(0)} MiB (one process, both engines open: RSS while each ran)`);
+  for (const w of WORKLOADS) {
+    const nd = counts[w] / results.nextdb[w].cpuS;
+    const ld = counts[w] / results.leveldb[w].cpuS;
+    console.log(`note cpu ${w} nextdb=${fmt(nd)} leveldb=${fmt(ld)} ratio=${(nd / ld).toFixed(2)} (ops per CPU-second, all threads)`);
   }
   console.log(`note load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} on ${os.cpus().length} CPUs`);
-  for (const n of ndb.notes) console.log(`note ${n}`);
+  for (const n of notes) console.log(`note ${n}`);
 } finally {
   clearInterval(sampler);
   await fs.promises.rm(root, { recursive: true, force: true });
