@@ -100,8 +100,8 @@ export async function runClient(hostport: string | undefined, opts: ClientOption
     } else if (process.stdin.isTTY) {
       await interactive(session, io);
     } else {
-      const failed = await runScript(session, createInterface({ input: process.stdin, crlfDelay: Infinity }), '<stdin>');
-      process.exitCode = failed ? 3 : 0;
+      const r = await runScript(session, createInterface({ input: process.stdin, crlfDelay: Infinity }), '<stdin>');
+      process.exitCode = r === 'error' ? 3 : 0;
     }
   } finally {
     await session.close();
@@ -165,39 +165,40 @@ async function runSteps(session: ClientSession, steps: readonly Step[]): Promise
         if (r === 'quit') return 0;
       }
     } else {
-      let lines: AsyncIterable<string>;
-      if (step.path === '-') {
-        lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
-      } else {
-        try {
-          accessSync(step.path); // Say plainly that the file is missing, as psql does.
-        } catch (e) {
-          process.stderr.write(`nextdb client: error: ${step.path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'No such file or directory' : (e as Error).message}\n`);
-          return 1;
-        }
-        lines = createInterface({ input: createReadStream(step.path), crlfDelay: Infinity });
-      }
-      if (await runScript(session, lines, step.path === '-' ? '<stdin>' : step.path)) return 3;
+      const lines = step.path === '-' ? createInterface({ input: process.stdin, crlfDelay: Infinity }) : openScript(step.path, '', session.io);
+      if (lines === undefined) return 1;
+      const r = await runScript(session, lines, step.path === '-' ? '<stdin>' : step.path);
+      if (r === 'error') return 3;
+      if (r === 'quit') return 0;
     }
   }
   return 0;
 }
 
-/** Runs a script; returns true when it stopped at an error. */
-async function runScript(session: ClientSession, lines: AsyncIterable<string>, name: string): Promise<boolean> {
+/** Runs a script up to its end, its first error or a \q. */
+async function runScript(session: ClientSession, lines: AsyncIterable<string>, name: string): Promise<Outcome> {
   const splitter = new StatementSplitter();
   let lineNo = 0;
   for await (const line of lines) {
     lineNo++;
     for (const p of splitter.feed(line)) {
       const r = await session.run(p, `nextdb:${name}:${lineNo}: `, splitter);
-      if (r === 'error') return true;
-      if (r === 'quit') return false;
+      if (r !== 'ok') return r;
     }
   }
   const rest = splitter.finish();
-  if (rest !== undefined && (await session.run({ kind: 'sql', text: rest }, `nextdb:${name}:${lineNo}: `)) === 'error') return true;
-  return false;
+  return rest === undefined ? 'ok' : session.run({ kind: 'sql', text: rest }, `nextdb:${name}:${lineNo}: `);
+}
+
+/** A script file's lines, or undefined (after saying why) when it cannot be opened. */
+function openScript(path: string, where: string, io: Io): AsyncIterable<string> | undefined {
+  try {
+    accessSync(path); // Say plainly that the file is missing, as psql does.
+  } catch (e) {
+    io.err(`${where}nextdb: ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'No such file or directory' : (e as Error).message}\n`);
+    return undefined;
+  }
+  return createInterface({ input: createReadStream(path), crlfDelay: Infinity });
 }
 
 async function interactive(session: ClientSession, io: Io): Promise<void> {
@@ -297,7 +298,7 @@ class ClientSession {
   promptActive = false;
   database: string;
   private readonly params: ConnParams;
-  private readonly io: Io;
+  readonly io: Io;
 
   constructor(params: ConnParams, io: Io) {
     this.params = params;
@@ -500,6 +501,16 @@ class ClientSession {
       case 'echo':
         this.io.out(`${args.join(' ')}\n`);
         return 'ok';
+      case 'i':
+      case 'include': {
+        const path = args[0];
+        if (path === undefined) {
+          this.io.err(`${where}\\${name}: missing required argument\n`);
+          return 'error';
+        }
+        const lines = openScript(path, where, this.io);
+        return lines === undefined ? 'error' : runScript(this, lines, path);
+      }
       default:
         break;
     }
@@ -564,6 +575,7 @@ const HELP = `General
   \\c [DBNAME]            connect to another database
   \\conninfo              show the current connection
   \\echo TEXT             print TEXT
+  \\i FILE                run the statements in FILE
 
 Query buffer
   \\g                     send the query buffer (like ;)

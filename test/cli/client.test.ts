@@ -93,6 +93,19 @@ test('client: aligned results, command tags, -c and -f in order', { skip }, asyn
   assert.equal(r.stdout, first + second + third);
 });
 
+test('client: \\i runs a file in place; \\q inside it ends everything', { skip }, async () => {
+  const inner = join(work, 'inner.sql');
+  writeFileSync(inner, "select 'inner' as w;\n\\q\nselect 'not reached';\n");
+  const r = await client([], `select 'outer' as w;\n\\i ${inner}\nselect 'not reached either';\n`);
+  assert.equal(r.stderr, '');
+  assert.equal(r.code, 0);
+  assert.equal(r.stdout, '   w   \n-------\n outer\n(1 row)\n\n   w   \n-------\n inner\n(1 row)\n\n');
+  const missing = await client([], `\\i ${join(work, 'nope.sql')}\nselect 1;\n`);
+  assert.equal(missing.code, 3);
+  assert.equal(missing.stdout, '');
+  assert.equal(missing.stderr, `nextdb:<stdin>:1: nextdb: ${join(work, 'nope.sql')}: No such file or directory\n`);
+});
+
 test('client: errors show LINE and a caret; a script stops at the first error', { skip }, async () => {
   const script = ['select 1 as ok;', '-- the next statement is wrong', 'select', '  * form pg_class;', "select 'not reached';", ''].join('\n');
   const r = await client([], script);
