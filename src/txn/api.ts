@@ -11,12 +11,14 @@
  *   is nothing to wait for.
  * - Errors are NextDbError: SQLSTATE 40001 (serialization failure) or 40P01
  *   (deadlock victim) with a message saying what conflicted and that a retry
- *   is the fix; after such an error the transaction is aborted (`state`
- *   'aborted') and only `rollback()` is accepted — or, if it had savepoints,
- *   `rollbackToSavepoint()`, which makes it active again (PostgreSQL's
- *   failed block; until then it keeps its locks). A serialization failure
- *   at `commit()` always ends the whole transaction. `commit()` of such a
- *   failed transaction rolls it back and throws 25P02.
+ *   is the fix. After such an error only `rollback()` is accepted (other
+ *   calls throw 25P02). Without savepoints the transaction is already
+ *   rolled back (`state` 'aborted'). With savepoints it is a failed block,
+ *   as in PostgreSQL: it keeps its locks and `state` stays 'active' until
+ *   `rollback()`, or until `rollbackToSavepoint()` makes it usable again.
+ *   So always call `rollback()` on a transaction whose state is 'active'.
+ *   A serialization failure at `commit()` always ends the whole
+ *   transaction; `commit()` of a failed block rolls it back and throws 25P02.
  * - The snapshot is taken at the first statement (first `beginStatement()`
  *   or first operation), as in PostgreSQL. READ COMMITTED takes a fresh
  *   snapshot at each `beginStatement()`; REPEATABLE READ and SERIALIZABLE

@@ -140,13 +140,20 @@ export class MvccTxn implements Txn {
   }
 
   get state(): TxnState {
-    if (this.phase === 'committing') return 'active';
-    return this.phase === 'failed' ? 'aborted' : this.phase;
+    // A failed transaction still holds its locks: callers that roll back
+    // whatever is 'active' must release it, so it reports 'active'.
+    if (this.phase === 'committing' || this.phase === 'failed') return 'active';
+    return this.phase;
   }
 
   /** Commit timestamp while committing or after commit; 0 otherwise. */
   get committedAt(): Timestamp {
     return this.commitTs;
+  }
+
+  /** True after a 40001/40P01 inside a savepoint, until rollback or rollback-to-savepoint. */
+  get failed(): boolean {
+    return this.phase === 'failed';
   }
 
   get isCommitting(): boolean {

@@ -29,7 +29,13 @@ import { MemoryEngine } from '../../src/storage/memory-engine.ts';
 import { ManualClock } from '../../src/util/clock.ts';
 import { NextDbError } from '../../src/util/errors.ts';
 import { Prng } from '../../src/util/prng.ts';
-import { openTxnManager, type IsolationLevel, type MvccTxnManager, type Txn } from '../../src/txn/index.ts';
+import {
+  openTxnManager,
+  type IsolationLevel,
+  type MvccTxn,
+  type MvccTxnManager,
+  type Txn,
+} from '../../src/txn/index.ts';
 
 export type BankMode = IsolationLevel | 'mixed';
 const LEVELS: readonly IsolationLevel[] = ['serializable', 'repeatable read', 'read committed'];
@@ -142,11 +148,13 @@ export async function runBankSeed(
 
   const retryable = async (t: Txn, e: unknown): Promise<void> => {
     if (!(e instanceof NextDbError) || (e.code !== '40001' && e.code !== '40P01')) throw e;
-    if (t.state !== 'aborted') fail(`transaction still ${t.state} after ${e.code}`);
+    // Without savepoints the transaction is already rolled back; with them it is a failed block.
+    if (t.state !== 'aborted' && !(t as MvccTxn).failed) fail(`transaction still ${t.state} after ${e.code}`);
     if (!/retry/.test(e.message)) fail(`error message does not say to retry: ${e.message}`);
     if (e.code === '40P01') stats.deadlocks++;
     stats.retries++;
     await t.rollback();
+    if (t.state !== 'aborted') fail(`rollback left the transaction ${t.state}`);
   };
 
   // Transfer clients.

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { MemoryEngine } from '../../src/storage/memory-engine.ts';
 import { ManualClock } from '../../src/util/clock.ts';
 import { NextDbError } from '../../src/util/errors.ts';
-import { openTxnManager, type MvccTxnManager } from '../../src/txn/index.ts';
+import { openTxnManager, type MvccTxn, type MvccTxnManager } from '../../src/txn/index.ts';
 
 const b = (s: string): Buffer => Buffer.from(s);
 const str = (v: Buffer | undefined): string | undefined => v?.toString();
@@ -465,7 +465,8 @@ test('a serialization failure inside a savepoint can be rolled back to it, as in
   await t2.put(b('x'), b('2'));
   await t2.commit();
   assert.equal(await code(t1.put(b('x'), b('3'))), '40001');
-  assert.equal(t1.state, 'aborted');
+  assert.equal(t1.state, 'active', 'a failed block still holds locks, so it reports active');
+  assert.equal((t1 as MvccTxn).failed, true);
   assert.equal(await code(t1.get(b('y'))), '25P02');
   await t1.rollbackToSavepoint('s');
   assert.equal(t1.state, 'active');
