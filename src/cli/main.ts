@@ -24,6 +24,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     .option('--auth <method>', 'authentication for all clients: trust, password, md5, scram-sha-256 (default: trust on loopback, scram-sha-256 otherwise)')
     .option('--max-connections <n>', 'PostgreSQL connections at once (default 100)')
     .option('--idle-in-transaction-timeout <ms>', 'end sessions idle inside a transaction this long (default 0 = never)')
+    .option('--slow-query-ms <ms>', 'log statements slower than this (default 0 = off)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace, silent (default info)')
     .action(async (port: string | undefined, opts: Record<string, string | boolean | undefined>) => {
       const { runServer } = await import('./server.ts');

@@ -40,6 +40,7 @@ export interface ServerCliOptions {
   readonly auth?: string;
   readonly maxConnections?: string;
   readonly idleInTransactionTimeout?: string;
+  readonly slowQueryMs?: string;
   readonly logLevel?: string;
 }
 
@@ -69,6 +70,7 @@ export async function runServer(portArg: string | undefined, opts: ServerCliOpti
         maxMessageBytes: config.maxMessageBytes,
         idleInTransactionTimeoutMs: config.idleInTransactionTimeoutMs,
         authenticationTimeoutMs: config.authenticationTimeoutMs,
+        slowQueryMs: config.slowQueryMs,
       },
       auth: { local: config.authLocal, remote: config.authRemote, superuserPassword: process.env.NEXTDB_SUPERUSER_PASSWORD },
       unixSocketDir: config.unixSocketDir,
@@ -135,6 +137,7 @@ async function loadConfig(portArg: string | undefined, opts: ServerCliOptions): 
     authRemote: opts.auth as AuthMethod | undefined,
     maxConnections: opts.maxConnections === undefined ? undefined : Number(opts.maxConnections),
     idleInTransactionTimeoutMs: opts.idleInTransactionTimeout === undefined ? undefined : Number(opts.idleInTransactionTimeout),
+    slowQueryMs: opts.slowQueryMs === undefined ? undefined : Number(opts.slowQueryMs),
     logLevel: opts.logLevel,
   };
   return resolveServerConfig(file, flags);

@@ -86,6 +86,9 @@ export interface ConnectionContext {
   readonly auth: AuthConfig;
   readonly logger: Logger;
   readonly observeQuery: QueryObserver;
+  /** Counts failed logins and protocol violations (metrics). */
+  readonly onAuthFailure?: () => void;
+  readonly onProtocolError?: () => void;
   /** Called once when the connection has ended (for metrics). */
   readonly onClosed?: (c: PgConnection) => void;
 }
@@ -315,6 +318,8 @@ export class PgConnection {
   }
 
   private authFailed(): NextDbError {
+    this.ctx.onAuthFailure?.();
+    this.ctx.logger.info({ user: this.user, remote: this.transport.remoteAddress }, 'password authentication failed');
     return new NextDbError(SqlState.invalidPassword, `password authentication failed for user "${this.user}"`, { severity: 'FATAL' });
   }
 
@@ -540,10 +545,10 @@ export class PgConnection {
       const result = await session.execute(portal, maxRows);
       if (result.copyIn !== undefined) this.startCopyIn(result.copyIn, false);
       else this.writeResult(result, false, result.suspended);
-      this.ctx.observeQuery(queryKind(result.commandTag), (performance.now() - started) / 1000);
+      this.observe(queryKind(result.commandTag), (performance.now() - started) / 1000);
       if (isSettingCommand(result.commandTag)) this.reportChangedParameters();
     } catch (err) {
-      this.ctx.observeQuery('error', (performance.now() - started) / 1000);
+      this.observe('error', (performance.now() - started) / 1000);
       this.extendedError(err);
     }
     if (this.out.length >= flushBytes) this.flush();
@@ -580,7 +585,7 @@ export class PgConnection {
     const copy = this.writeResults(results);
     if (failure !== undefined) this.writeError(failure);
     const seconds = (performance.now() - started) / 1000;
-    this.ctx.observeQuery(failure !== undefined ? 'error' : queryKind(results[results.length - 1]?.commandTag ?? ''), seconds);
+    this.observe(failure !== undefined ? 'error' : queryKind(results[results.length - 1]?.commandTag ?? ''), seconds);
     if (copy !== undefined && failure === undefined) {
       this.startCopyIn(copy, true);
       return;
@@ -659,7 +664,7 @@ export class PgConnection {
     this.state = { kind: 'ready' };
     const copy = this.writeResults(results);
     if (failure !== undefined) this.writeError(failure);
-    this.ctx.observeQuery(failure === undefined ? 'copy' : 'error', 0);
+    this.observe(failure === undefined ? 'copy' : 'error', 0);
     if (copy !== undefined && failure === undefined) {
       this.startCopyIn(copy, state.simple);
       return;
@@ -705,6 +710,19 @@ export class PgConnection {
     return { severity: 'ERROR', code: SqlState.internalError, message: `internal error: ${errorText(err)}` };
   }
 
+  /** Metrics for one statement, and a log line when it was slower than limits.slowQueryMs. */
+  private observe(kind: string, seconds: number): void {
+    this.ctx.observeQuery(kind, seconds);
+    const slowMs = this.ctx.limits.slowQueryMs;
+    if (slowMs > 0 && seconds * 1000 >= slowMs) {
+      const q = this.registration?.currentQuery ?? '';
+      this.ctx.logger.warn(
+        { durationMs: Math.round(seconds * 1000), kind, user: this.user, database: this.database, pid: this.registration?.processId, query: q.length > 1000 ? q.slice(0, 1000) + '…' : q },
+        'slow query',
+      );
+    }
+  }
+
   private beginQuery(sql: string): void {
     const reg = this.registration;
     if (reg === undefined) return;
@@ -736,6 +754,7 @@ export class PgConnection {
     if (this.state.kind === 'closed') return;
     const fields = this.errorFields(err);
     this.out.errorResponse(fields.severity === 'ERROR' ? { ...fields, severity: 'FATAL' } : fields);
+    if (err instanceof ProtocolError) this.ctx.onProtocolError?.();
     if (err instanceof ProtocolError) this.ctx.logger.info({ remote: this.transport.remoteAddress, err: err.message }, 'closing connection after protocol error');
     this.flush();
     this.shutdown();

@@ -67,6 +67,7 @@ export const defaultLimits: ServerLimits = {
   maxMessageBytes: defaultMaxMessageBytes,
   idleInTransactionTimeoutMs: 0,
   authenticationTimeoutMs: 60_000,
+  slowQueryMs: 0,
 };
 
 /** How long stop() waits for clients to go before destroying their sockets. */
@@ -103,6 +104,8 @@ export class NextDbServer {
       auth,
       logger: options.logger,
       observeQuery: (kind, seconds) => this.metrics.observeQuery(kind, seconds),
+      onAuthFailure: () => this.metrics.authFailures.inc(),
+      onProtocolError: () => this.metrics.protocolErrors.inc(),
       onClosed: (c) => this.connections.delete(c),
     };
     this.http = http.createServer((req, res) => {

@@ -12,7 +12,8 @@
  *     "unixSocketDir": "/var/run/postgresql",
  *     "auth": { "local": "trust", "remote": "scram-sha-256" },
  *     "limits": { "maxConnections": 100, "maxMessageBytes": 67108864,
- *                 "idleInTransactionTimeoutMs": 0, "authenticationTimeoutMs": 60000 },
+ *                 "idleInTransactionTimeoutMs": 0, "authenticationTimeoutMs": 60000,
+ *                 "slowQueryMs": 0 },
  *     "logLevel": "info"
  *   }
  * Unknown keys are errors (a typo must not silently do nothing).
@@ -36,6 +37,7 @@ export interface ServerConfig {
   readonly maxMessageBytes: number;
   readonly idleInTransactionTimeoutMs: number;
   readonly authenticationTimeoutMs: number;
+  readonly slowQueryMs: number;
   readonly logLevel: string;
 }
 
@@ -53,6 +55,7 @@ export const defaultServerConfig: ServerConfig = {
   maxMessageBytes: defaultMaxMessageBytes,
   idleInTransactionTimeoutMs: 0,
   authenticationTimeoutMs: 60_000,
+  slowQueryMs: 0,
   logLevel: 'info',
 };
 
@@ -121,10 +124,11 @@ export function configFromJson(json: unknown, source: string): ServerFlags {
     if (a.remote !== undefined) out.authRemote = authMethod(a.remote, `${source}: auth.remote`);
   }
   if (o.limits !== undefined) {
-    const l = object(o.limits, `${source}: limits`, ['maxConnections', 'maxMessageBytes', 'idleInTransactionTimeoutMs', 'authenticationTimeoutMs']);
+    const l = object(o.limits, `${source}: limits`, ['maxConnections', 'maxMessageBytes', 'idleInTransactionTimeoutMs', 'authenticationTimeoutMs', 'slowQueryMs']);
     if (l.maxConnections !== undefined) out.maxConnections = positiveInt(l.maxConnections, `${source}: limits.maxConnections`, false);
     if (l.maxMessageBytes !== undefined) out.maxMessageBytes = positiveInt(l.maxMessageBytes, `${source}: limits.maxMessageBytes`, false);
     if (l.idleInTransactionTimeoutMs !== undefined) out.idleInTransactionTimeoutMs = positiveInt(l.idleInTransactionTimeoutMs, `${source}: limits.idleInTransactionTimeoutMs`, true);
+    if (l.slowQueryMs !== undefined) out.slowQueryMs = positiveInt(l.slowQueryMs, `${source}: limits.slowQueryMs`, true);
     if (l.authenticationTimeoutMs !== undefined) out.authenticationTimeoutMs = positiveInt(l.authenticationTimeoutMs, `${source}: limits.authenticationTimeoutMs`, false);
   }
   if (o.logLevel !== undefined) out.logLevel = str(o.logLevel, `${source}: logLevel`);
@@ -143,6 +147,7 @@ export function resolveServerConfig(...layers: readonly ServerFlags[]): ServerCo
   positiveInt(c.maxMessageBytes, 'maxMessageBytes', false);
   positiveInt(c.idleInTransactionTimeoutMs, 'idleInTransactionTimeoutMs', true);
   positiveInt(c.authenticationTimeoutMs, 'authenticationTimeoutMs', false);
+  positiveInt(c.slowQueryMs, 'slowQueryMs', true);
   check(logLevels.includes(c.logLevel), `logLevel must be one of ${logLevels.join(', ')}`);
   check((c.tlsCert === undefined) === (c.tlsKey === undefined), 'TLS needs both a certificate (--tls-cert) and a key (--tls-key)');
   return c;

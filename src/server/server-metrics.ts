@@ -8,6 +8,8 @@
  *   nextdb_queries_total{kind}           counter  statements by kind (select,
  *                                                 insert, ..., ddl, error)
  *   nextdb_query_duration_seconds{kind}  histogram
+ *   nextdb_auth_failures_total           counter  failed password logins
+ *   nextdb_protocol_errors_total         counter  connections closed for protocol violations
  *   nextdb_http_requests_total{path}     counter
  *   nextdb_engine_stat{name}             gauge    every figure of engine.stats()
  *                                                 (storage, cache), read at scrape
@@ -23,6 +25,8 @@ export class ServerMetrics {
   readonly queries: Counter<'kind'>;
   readonly latency: Histogram<'kind'>;
   readonly httpRequests: Counter<'path'>;
+  readonly authFailures: Counter<never>;
+  readonly protocolErrors: Counter<never>;
 
   constructor(connectionCount: () => number, engineStats: () => EngineStats) {
     const registers = [this.registry];
@@ -43,6 +47,8 @@ export class ServerMetrics {
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
+    this.authFailures = new Counter({ name: 'nextdb_auth_failures_total', help: 'Failed password authentications', registers });
+    this.protocolErrors = new Counter({ name: 'nextdb_protocol_errors_total', help: 'Connections closed for a protocol violation', registers });
     this.httpRequests = new Counter({ name: 'nextdb_http_requests_total', help: 'HTTP requests served, by path', labelNames: ['path'], registers });
     new Gauge({
       name: 'nextdb_engine_stat',

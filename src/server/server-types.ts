@@ -49,6 +49,8 @@ export interface ServerLimits {
   readonly idleInTransactionTimeoutMs: number;
   /** A connection must finish startup and authentication within this time (PostgreSQL's authentication_timeout). */
   readonly authenticationTimeoutMs: number;
+  /** Statements slower than this are logged (warn, with their text); 0 disables. */
+  readonly slowQueryMs: number;
 }
 
 export interface AuthConfig {

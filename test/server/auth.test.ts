@@ -65,6 +65,8 @@ for (const method of ['scram-sha-256', 'md5', 'password'] as AuthMethod[]) {
       assert.equal(await login(ts.port, 'nologin', 'x'), method === 'md5' ? '28P01' : '28000');
       assert.equal(await login(ts.port, 'postgres', 'boot'), 'ok 1');
       assert.equal(await login(ts.port, 'postgres', 'nope'), '28P01');
+      const failures = (await ts.server.metrics.authFailures.get()).values[0]?.value;
+      assert.ok(failures !== undefined && failures >= 4, `auth failures counted: ${failures}`);
     } finally {
       await ts.stop();
     }

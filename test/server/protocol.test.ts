@@ -376,3 +376,34 @@ test('Unix-domain socket: psql -h DIR reaches the server; counts as local; socke
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('slow queries are logged with their text; protocol errors and failed logins are counted', async () => {
+  const { default: pino } = await import('pino');
+  const { Writable } = await import('node:stream');
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      lines.push(chunk.toString());
+      cb();
+    },
+  });
+  const ts = await startTestServer({ logger: pino({ level: 'info' }, sink), limits: { slowQueryMs: 30 } });
+  try {
+    const { client } = await RawClient.startup(ts.port);
+    client.send({ kind: 'query', sql: 'SLEEP 60' });
+    await client.until('Z');
+    client.send({ kind: 'query', sql: 'SELECT 1' });
+    await client.until('Z');
+    const slow = lines.map((l) => JSON.parse(l) as { msg: string; query?: string; durationMs?: number }).filter((l) => l.msg === 'slow query');
+    assert.equal(slow.length, 1);
+    assert.equal(slow[0]!.query, 'SLEEP 60');
+    assert.ok(slow[0]!.durationMs! >= 30);
+    client.sendRaw(Buffer.from([0x5a, 0, 0, 0, 4]));
+    await client.untilClosed();
+    const metrics = await (await fetch(`http://127.0.0.1:${ts.port}/metrics`)).text();
+    assert.match(metrics, /nextdb_protocol_errors_total 1/);
+    assert.match(metrics, /nextdb_auth_failures_total 0/);
+  } finally {
+    await ts.stop();
+  }
+});
