@@ -55,7 +55,7 @@ export interface ClientOptions {
 }
 
 /** One -c or -f argument, in command-line order. */
-type Step = { readonly kind: 'command'; readonly text: string } | { readonly kind: 'file'; readonly path: string };
+export type Step = { readonly kind: 'command'; readonly text: string } | { readonly kind: 'file'; readonly path: string };
 
 interface ConnParams {
   readonly host: string;
@@ -64,7 +64,7 @@ interface ConnParams {
   readonly database: string;
 }
 
-/** Where output goes; the process's stdout/stderr, or buffers in tests. */
+/** Where output goes: stdout for results, stderr for errors and notices. */
 interface Io {
   out(text: string): void;
   err(text: string): void;
@@ -135,15 +135,18 @@ export function parseHostPort(s: string): { host: string; port: number } {
  * -c and -f run in the order they were given (psql's rule). Commander keeps
  * each option's values apart, so the order comes from the raw arguments.
  */
-function orderSteps(opts: ClientOptions, argv: readonly string[]): Step[] {
+export function orderSteps(opts: ClientOptions, argv: readonly string[]): Step[] {
   const commands = [...(opts.command ?? [])];
   const files = [...(opts.file ?? [])];
   const steps: Step[] = [];
-  for (const a of argv) {
-    const isC = a === '-c' || a === '--command' || a.startsWith('--command=') || (a.startsWith('-c') && !a.startsWith('--'));
-    const isF = a === '-f' || a === '--file' || a.startsWith('--file=') || (a.startsWith('-f') && !a.startsWith('--'));
-    if (isC && commands.length > 0) steps.push({ kind: 'command', text: commands.shift()! });
-    else if (isF && files.length > 0) steps.push({ kind: 'file', path: files.shift()! });
+  const takesValue = new Set(['-c', '--command', '-f', '--file', '-U', '--username', '-d', '--dbname']);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    // "-c" "VALUE" (skip the value, which may look like an option), "-cVALUE", "--command=VALUE".
+    const kind = /^(-c|--command)(=|$)|^-c./.test(a) ? 'command' : /^(-f|--file)(=|$)|^-f./.test(a) ? 'file' : undefined;
+    if (takesValue.has(a)) i++;
+    if (kind === 'command' && commands.length > 0) steps.push({ kind, text: commands.shift()! });
+    else if (kind === 'file' && files.length > 0) steps.push({ kind, path: files.shift()! });
   }
   // Anything the scan could not place (unusual spellings) still runs, in order.
   for (const text of commands) steps.push({ kind: 'command', text });
