@@ -5,24 +5,27 @@
  *   0x00 'hlc'                          persisted HLC ceiling (timestamp)
  *   0x01 <txnId u64>                    transaction record (see txn-record.ts)
  *   0x02 <user key>                     head: latest committed version + intent
- *   0x03 <esc(user key)> 00 01 <~ts>    history: an older committed version
+ *   0x03 <bytes(user key)> <ts desc>   history: an older committed version
  *
  * Why heads and history are separate spaces: the head holds the newest
  * committed version of a key (and the provisional intent, if any), so a read
  * at a recent snapshot is one engine `get` and a scan of user keys walks only
  * heads, never skipping over old versions. History holds every superseded
- * version, keyed so that versions of one user key are contiguous and newest
- * first: the user key is escaped (00 -> 00 ff) and ended by 00 01, which sorts
- * below any continuation byte of a longer key, so history order is user key
- * order; the timestamp is stored inverted (MAX - ts, big-endian) so that a
- * seek to `<esc(key)> 00 01 <~snapshotTs>` lands on the newest version at or
- * below the snapshot.
+ * version, keyed with the order-preserving key codec (src/encoding): the
+ * user key as a byte string (escaped, 00 -> 00 ff, and terminated by 00 01,
+ * so history sorts by user key first) and then the commit timestamp as a
+ * descending integer, so versions of one user key are contiguous and newest
+ * first, and a seek to `0x03 <bytes(key)> <snapshotTs desc>` lands on the
+ * newest version at or below the snapshot.
  *
  * The transaction manager owns the whole engine keyspace; other subsystems
  * use their own engine (or, later, a prefix given to the manager).
  */
 
-import { MAX_TIMESTAMP, type Timestamp } from './hlc.ts';
+import { KeyReader, KeyWriter, prefixSuccessor } from '../encoding/key-codec.ts';
+import { assert } from '../util/assert.ts';
+import { CorruptionError } from '../util/errors.ts';
+import type { Timestamp } from './hlc.ts';
 
 export const SPACE_META = 0x00;
 export const SPACE_RECORD = 0x01;
@@ -76,58 +79,35 @@ export const HEAD_SPACE_END = Buffer.from([SPACE_HEAD + 1]);
 export const HISTORY_SPACE_START = Buffer.from([SPACE_HISTORY]);
 export const HISTORY_SPACE_END = Buffer.from([SPACE_HISTORY + 1]);
 
-/**
- * `0x03 <esc(userKey)> 00 01` followed by `extra` spare bytes: the prefix
- * shared by all history versions of the key.
- */
-function historyPrefix(userKey: Uint8Array, extra: number): { buf: Buffer; len: number } {
-  let zeros = 0;
-  for (let i = 0; i < userKey.length; i++) if (userKey[i] === 0) zeros++;
-  const len = 1 + userKey.length + zeros + 2;
-  const buf = Buffer.allocUnsafe(len + extra);
-  buf[0] = SPACE_HISTORY;
-  let o = 1;
-  if (zeros === 0) {
-    buf.set(userKey, 1);
-    o += userKey.length;
-  } else {
-    for (let i = 0; i < userKey.length; i++) {
-      const c = userKey[i]!;
-      buf[o++] = c;
-      if (c === 0) buf[o++] = 0xff;
-    }
-  }
-  buf[o++] = 0x00;
-  buf[o++] = 0x01;
-  return { buf, len };
+// One writer reused for every history key: building a key allocates only
+// the result (all callers are synchronous, so it is never shared).
+const writer = new KeyWriter();
+
+/** `0x03 <bytes(userKey)>`: the prefix shared by all history versions of the key. */
+function historyPrefix(userKey: Uint8Array): KeyWriter {
+  return writer.reset().raw(HISTORY_SPACE_START).bytes(userKey);
 }
 
 export function historyKey(userKey: Uint8Array, ts: Timestamp): Buffer {
-  const { buf, len } = historyPrefix(userKey, 8);
-  writeU64(buf, len, MAX_TIMESTAMP - ts);
-  return buf;
+  return historyPrefix(userKey).int(ts, true).finish();
 }
 
 /** Bounds [gte, lt) of every history version of `userKey`. */
 export function historyRange(userKey: Uint8Array): { gte: Buffer; lt: Buffer } {
-  const { buf, len } = historyPrefix(userKey, 0);
-  const lt = Buffer.from(buf);
-  lt[len - 1] = 0x02;
-  return { gte: buf, lt };
+  const gte = historyPrefix(userKey).finish();
+  const lt = prefixSuccessor(gte);
+  assert(lt !== undefined, 'history prefix has no successor');
+  return { gte, lt };
 }
 
 /** Splits a history key into its user key and timestamp. */
 export function decodeHistoryKey(key: Buffer): { userKey: Buffer; ts: Timestamp } {
-  const end = key.length - 8;
-  const out = Buffer.allocUnsafe(end);
-  let o = 0;
-  let i = 1;
-  for (; i < end - 2; i++) {
-    const c = key[i]!;
-    out[o++] = c;
-    if (c === 0) i++; // skip the 0xff escape
-  }
-  return { userKey: out.subarray(0, o), ts: MAX_TIMESTAMP - readU64(key, end) };
+  const r = new KeyReader(key, 1);
+  const userKey = r.bytes();
+  const ts = Number(r.int(true));
+  if (!r.done() || !Number.isSafeInteger(ts) || ts < 0)
+    throw new CorruptionError('mvcc history', `bad history key ${key.toString('hex')}`);
+  return { userKey, ts };
 }
 
 /** Printable form of a user key for error messages: text when printable, else hex. */
