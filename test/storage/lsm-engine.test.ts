@@ -180,3 +180,39 @@ test('whenWritable() holds a bulk writer back while flushes lag, and lets it go 
   assert.equal(e.get(k(150))?.length, 100);
   await e.close();
 });
+
+test('fault injection: a failed WAL fsync fails sync() and every later write (the log state is unknown)', async () => {
+  const vfs = new SimVfs();
+  const e = await openLsmEngine({ dir: '/db', vfs });
+  e.put(k(1), k(1));
+  await e.sync();
+  vfs.fault = (op, path) => (op === 'sync' && path.endsWith('.log') ? new Error('EIO: injected') : undefined);
+  e.put(k(2), k(2));
+  await assert.rejects(e.sync(), (err: unknown) => err instanceof NextDbError && /EIO: injected/.test(err.message));
+  vfs.fault = undefined;
+  assert.throws(() => e.put(k(3), k(3)), /EIO: injected/);
+  await assert.rejects(e.sync(), /EIO: injected/);
+  e.abandon();
+  // What was acknowledged survives.
+  vfs.crash();
+  const e2 = await openLsmEngine({ dir: '/db', vfs });
+  assert.ok(e2.get(k(1))?.equals(k(1)));
+  await e2.close();
+});
+
+test('fault injection: a failed flush is reported by flush(); data stays readable and durable, and a retry succeeds', async () => {
+  const vfs = new SimVfs();
+  const e = await openLsmEngine({ dir: '/db', vfs, backgroundWork: false });
+  for (let i = 0; i < 100; i++) e.put(k(i), k(i));
+  vfs.fault = (op, path) => (op === 'create' && path.endsWith('.sst') ? new Error('ENOSPC: injected') : undefined);
+  await assert.rejects(e.flush(), /ENOSPC: injected/);
+  vfs.fault = undefined;
+  assert.ok(e.get(k(50))?.equals(k(50)), 'the frozen memtable still serves reads');
+  await e.sync();
+  await e.flush();
+  assert.equal(e.stats().level0Tables, 1, 'the retried flush wrote the table');
+  await e.close();
+  const e2 = await openLsmEngine({ dir: '/db', vfs });
+  assert.equal([...e2.scan()].length, 100, 'the WAL still had everything');
+  await e2.close();
+});

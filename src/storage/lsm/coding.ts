@@ -13,16 +13,6 @@ export interface Cursor {
   pos: number;
 }
 
-/** Bytes needed by putVarint(n). */
-export function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 128) {
-    n = Math.floor(n / 128);
-    size++;
-  }
-  return size;
-}
-
 /** Writes `n` (a non-negative safe integer) at `pos`; returns the position after it. */
 export function putVarint(buf: Buffer, pos: number, n: number): number {
   while (n >= 128) {

@@ -130,7 +130,6 @@ export class Memtable {
   }
 }
 
-export { OpKind };
 
 /**
  * Every version of a frozen memtable in internal order (key ascending, seq
