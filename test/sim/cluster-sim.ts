@@ -20,7 +20,9 @@
  *             every node restarts, clients stop, the cluster must converge.
  *   clients   closed loop, against the node they believe leads:
  *             - bank transfers between accounts (SERIALIZABLE read-modify-
- *               write that also writes a unique marker key for the transfer),
+ *               write that also writes a unique marker key for the transfer;
+ *               in a quarter of the seeds as SQL statements — UPDATE acct,
+ *               INSERT INTO xfer — through the SQL engine over the node),
  *             - bank audits (read-only SERIALIZABLE scan of all accounts),
  *             - register puts (unique values) and gets on a few keys.
  *
@@ -39,6 +41,9 @@
  */
 
 import { ClusterNode } from '../../src/kv/cluster-node.ts';
+import { ClusterTxnManager } from '../../src/kv/cluster-txn-manager.ts';
+import type { StatementResult } from '../../src/sql/api.ts';
+import { SqlEngine } from '../../src/sql/index.ts';
 import { STATEMENT_COMPLETION_UNKNOWN } from '../../src/kv/replicated-engine.ts';
 import { NotLeaderError } from '../../src/raft/errors.ts';
 import type { Message, NodeId } from '../../src/raft/types.ts';
@@ -69,6 +74,8 @@ export interface ClusterSimOptions {
   readonly log?: (line: string) => void;
   /** 'memory' (SimDisk) or 'lsm' (LSM engine over SimVfs); default: a quarter of the seeds use the LSM. */
   readonly disk?: 'memory' | 'lsm';
+  /** 'kv' (MVCC calls) or 'sql' (the SQL engine on the leader); default: a quarter of the seeds use SQL. */
+  readonly bank?: 'kv' | 'sql';
 }
 
 export interface ClusterSimResult {
@@ -91,6 +98,7 @@ export interface ClusterSimResult {
   readonly leaseReads: boolean;
   readonly checkQuorum: boolean;
   readonly disk: 'memory' | 'lsm';
+  readonly bank: 'kv' | 'sql';
 }
 
 interface SimNode {
@@ -214,6 +222,9 @@ export class ClusterSim {
   readonly checkQuorum: boolean;
   /** Nodes run the LSM engine over SimVfs instead of SimDisk's memory engine. */
   readonly lsm: boolean;
+  /** The bank runs as SQL (SqlEngine over ClusterTxnManager) instead of MVCC calls. */
+  readonly sqlMode: boolean;
+  private readonly sqlEngines = new Map<ClusterNode, Promise<SqlEngine>>();
 
   constructor(
     readonly seed: number,
@@ -230,6 +241,7 @@ export class ClusterSim {
     this.compactAfterEntries = options.compactAfterEntries ?? 30 + this.prng.int(60);
     this.leaseReads = this.prng.chance(0.5);
     this.lsm = options.disk === undefined ? this.prng.chance(0.25) : options.disk === 'lsm';
+    this.sqlMode = options.bank === undefined ? this.prng.chance(0.25) : options.bank === 'sql';
     // Without check-quorum a cut-off leader keeps believing it leads until it
     // hears a higher term: long windows with two "leaders", which only the
     // ReadIndex barrier keeps linearizable. Lease reads need check-quorum.
@@ -500,6 +512,7 @@ export class ClusterSim {
     const id = this.nextXfer++;
     const t: Transfer = { from, to, amount: 1 + p.int(30), outcome: 'pending' };
     this.transfers.set(id, t);
+    if (this.sqlMode) return this.sqlTransfer(node, id, t);
     let txn: Txn | undefined;
     try {
       txn = await node.begin({ isolation: 'serializable' });
@@ -518,10 +531,7 @@ export class ClusterSim {
       t.outcome = 'acked';
     } catch (e) {
       if (e instanceof SimFailure) throw e;
-      t.outcome = this.classify(e);
-      t.error = `${(e as Error).stack} / cause: ${((e as Error).cause as Error | undefined)?.stack}`;
-      t.node = node.id;
-      t.at = this.now;
+      this.noteFailure(t, node, e);
       if (txn !== undefined && txn.state === 'active') await txn.rollback().catch(() => undefined);
       throw e;
     } finally {
@@ -529,14 +539,118 @@ export class ClusterSim {
     }
   }
 
+  private noteFailure(t: Transfer, node: ClusterNode, e: unknown): void {
+    t.outcome = this.classify(e);
+    t.error = `${(e as Error).stack} / cause: ${((e as Error).cause as Error | undefined)?.stack}`;
+    t.node = node.id;
+    t.at = this.now;
+  }
+
+  // ─── the same bank through SQL (SqlEngine over ClusterTxnManager) ───
+
+  private sqlEngine(node: ClusterNode): Promise<SqlEngine> {
+    let p = this.sqlEngines.get(node);
+    if (p === undefined) {
+      p = SqlEngine.open({
+        engine: node.engine,
+        txnManager: new ClusterTxnManager(node),
+        clock: { nowMs: () => 1_700_000_000_000 + this.now },
+        seed: 1,
+      });
+      this.sqlEngines.set(node, p);
+      // A node that did not lead when asked opens again next time.
+      p.catch(() => this.sqlEngines.delete(node));
+    }
+    return p;
+  }
+
+  /** Runs `steps` in one SQL session; each step is one simple-query message. */
+  private async inSql<T>(
+    node: ClusterNode,
+    steps: (q: (text: string) => Promise<StatementResult[]>) => Promise<T>,
+  ): Promise<T> {
+    const engine = await this.sqlEngine(node);
+    const session = engine.createSession({ user: 'postgres', database: 'postgres' });
+    try {
+      return await steps((text) => session.simpleQuery(text));
+    } finally {
+      await session.close().catch(() => undefined);
+    }
+  }
+
+  private async sqlTransfer(node: ClusterNode, id: number, t: Transfer): Promise<void> {
+    try {
+      const outcome = await this.inSql(node, async (q) => {
+        await q('BEGIN ISOLATION LEVEL SERIALIZABLE');
+        const debit = await q(
+          `UPDATE acct SET balance = balance - ${t.amount} WHERE id = ${t.from} AND balance >= ${t.amount}`,
+        );
+        if (debit[0]?.commandTag === 'UPDATE 0') {
+          await q('ROLLBACK');
+          return 'noop' as const;
+        }
+        await q(`UPDATE acct SET balance = balance + ${t.amount} WHERE id = ${t.to}`);
+        await q(`INSERT INTO xfer VALUES (${id}, ${t.from}, ${t.to}, ${t.amount})`);
+        const c = await q('COMMIT');
+        if (c[0]?.commandTag !== 'COMMIT') throw new Error(`COMMIT answered ${c[0]?.commandTag}`);
+        return 'acked' as const;
+      });
+      t.outcome = outcome;
+    } catch (e) {
+      if (e instanceof SimFailure) throw e;
+      this.noteFailure(t, node, e);
+      throw e;
+    }
+  }
+
+  private async sqlBalances(
+    node: ClusterNode,
+    withMarkers: boolean,
+  ): Promise<{ balances: number[]; markers: Map<number, string> }> {
+    return this.inSql(node, async (q) => {
+      await q('BEGIN ISOLATION LEVEL SERIALIZABLE');
+      const accts = await q('SELECT id, balance FROM acct ORDER BY id');
+      const markers = new Map<number, string>();
+      if (withMarkers) {
+        const x = await q('SELECT id, src, dst, amount FROM xfer');
+        for (const r of x[0]?.rows ?? [])
+          markers.set(Number(String(r[0])), `${String(r[1])}:${String(r[2])}:${String(r[3])}`);
+      }
+      await q('COMMIT');
+      return { balances: (accts[0]?.rows ?? []).map((r) => Number(String(r[1]))), markers };
+    });
+  }
+
+  private async sqlSetup(node: ClusterNode): Promise<void> {
+    const values = Array.from({ length: this.accounts }, (_, i) => `(${i}, ${INITIAL_BALANCE})`).join(', ');
+    try {
+      await this.inSql(node, async (q) => {
+        await q('BEGIN');
+        await q('CREATE TABLE acct (id int PRIMARY KEY, balance int NOT NULL)');
+        await q('CREATE TABLE xfer (id int PRIMARY KEY, src int NOT NULL, dst int NOT NULL, amount int NOT NULL)');
+        await q(`INSERT INTO acct VALUES ${values}`);
+        await q('COMMIT');
+      });
+    } catch (e) {
+      // An ambiguous first attempt may have committed: then the tables are there, loaded.
+      const { balances } = await this.sqlBalances(node, false);
+      if (balances.length !== this.accounts) throw e;
+    }
+  }
+
   private async audit(node: ClusterNode): Promise<void> {
-    const txn = await node.begin({ isolation: 'serializable', readOnly: true });
-    const rows = await txn.scan({ start: ACCT_START, end: ACCT_END });
-    await txn.commit();
-    if (rows.length !== this.accounts) this.fail(`audit saw ${rows.length} accounts`);
+    let balances: number[];
+    if (this.sqlMode) {
+      balances = (await this.sqlBalances(node, false)).balances;
+    } else {
+      const txn = await node.begin({ isolation: 'serializable', readOnly: true });
+      const rows = await txn.scan({ start: ACCT_START, end: ACCT_END });
+      await txn.commit();
+      balances = rows.map((r) => num(r.value));
+    }
+    if (balances.length !== this.accounts) this.fail(`audit saw ${balances.length} accounts`);
     let sum = 0;
-    for (const r of rows) {
-      const v = num(r.value);
+    for (const v of balances) {
       if (v < 0) this.fail(`audit saw a negative balance ${v}`);
       sum += v;
     }
@@ -618,6 +732,10 @@ export class ClusterSim {
         continue;
       }
       try {
+        if (this.sqlMode) {
+          await this.withTimeout(this.sqlSetup(leader));
+          return;
+        }
         const txn = await this.withTimeout(leader.begin());
         for (let i = 0; i < this.accounts; i++)
           await this.withTimeout(txn.put(acctKey(i), Buffer.from(String(INITIAL_BALANCE))));
@@ -702,6 +820,7 @@ export class ClusterSim {
       leaseReads: this.leaseReads,
       checkQuorum: this.checkQuorum,
       disk: this.lsm ? 'lsm' : 'memory',
+      bank: this.sqlMode ? 'sql' : 'kv',
     };
   }
 
@@ -728,6 +847,10 @@ export class ClusterSim {
           continue;
         }
         try {
+          if (this.sqlMode) {
+            result = await this.withTimeout(this.sqlBalances(leader, true));
+            continue;
+          }
           const txn = await this.withTimeout(leader.begin({ isolation: 'serializable', readOnly: true }));
           const accts = await txn.scan({ start: ACCT_START, end: ACCT_END });
           const xfers = await txn.scan({ start: XFER_START, end: XFER_END });

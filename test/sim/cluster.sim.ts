@@ -1,6 +1,6 @@
 // Whole-node cluster simulation sweep: `npm run sim -- cluster --seeds 1000`
 // or `npm run sim -- cluster --seed 42` (replays one seed; --verbose prints
-// its event log; --disk lsm|memory forces the storage). Prints `seed=S` and the violated invariant for any failure
+// its event log; --disk lsm|memory forces the storage, --bank kv|sql the bank's interface). Prints `seed=S` and the violated invariant for any failure
 // and the throughput in seeds per minute.
 import { SimFailure, runClusterSim } from './cluster-sim.ts';
 
@@ -15,6 +15,8 @@ const first = Number(opt('from') ?? 1);
 const verbose = args.includes('--verbose');
 const disk = opt('disk');
 if (disk !== undefined && disk !== 'lsm' && disk !== 'memory') throw new Error('--disk is lsm or memory');
+const bank = opt('bank');
+if (bank !== undefined && bank !== 'kv' && bank !== 'sql') throw new Error('--bank is kv or sql');
 const seeds = one !== undefined ? [Number(one)] : Array.from({ length: count }, (_, i) => first + i);
 
 const started = performance.now();
