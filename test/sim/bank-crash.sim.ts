@@ -3,15 +3,9 @@
 // runs seeds 1..N, `--seed S` runs one. Prints the seed of any failure and
 // exits non-zero.
 import { runTxnCrashSeed } from '../txn/crash.lib.ts';
+import { seedsFromArgs } from '../txn/sim-args.ts';
 
-const args = process.argv.slice(2);
-const arg = (name: string): string | undefined => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const one = arg('--seed');
-const seeds =
-  one === undefined ? Array.from({ length: Number(arg('--seeds') ?? 300) }, (_, i) => i + 1) : [Number(one)];
+const seeds = seedsFromArgs(300);
 let failed = 0;
 let transfers = 0;
 let acked = 0;

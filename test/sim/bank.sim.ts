@@ -3,19 +3,12 @@
 // `--mode M` limits it to one mode (serializable | "repeatable read" |
 // "read committed" | mixed). Prints the seed of any failure and exits non-zero.
 import { runBankSeed, type BankMode } from '../txn/bank.lib.ts';
+import { arg, seedsFromArgs } from '../txn/sim-args.ts';
 
-const args = process.argv.slice(2);
-const arg = (name: string): string | undefined => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const one = arg('--seed');
-const seeds =
-  one === undefined ? Array.from({ length: Number(arg('--seeds') ?? 2000) }, (_, i) => i + 1) : [Number(one)];
+const seeds = seedsFromArgs(2000);
+const modeArg = arg('--mode');
 const modes: readonly BankMode[] =
-  arg('--mode') !== undefined
-    ? [arg('--mode') as BankMode]
-    : ['serializable', 'repeatable read', 'read committed', 'mixed'];
+  modeArg !== undefined ? [modeArg as BankMode] : ['serializable', 'repeatable read', 'read committed', 'mixed'];
 let failed = 0;
 let commits = 0;
 let retries = 0;
