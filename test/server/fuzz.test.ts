@@ -9,7 +9,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestServer } from './harness.ts';
-import { fuzzServer, checkHealthy } from './wire-fuzz.ts';
+import { fuzzServer, checkHealthy, sqlDialect } from './wire-fuzz.ts';
+import { SqlEngine } from '../../src/sql/index.ts';
+import { MemoryEngine } from '../../src/storage/memory-engine.ts';
 
 test('fuzz: 240 random/mutated streams; the server keeps serving a well-behaved client', async () => {
   const uncaught: unknown[] = [];
@@ -41,5 +43,25 @@ test('fuzz with TLS configured: SSLRequest answered S, then garbage instead of a
   } finally {
     await ts.stop();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('fuzz against the real SQL engine: odd message orders reach real sessions; the server keeps serving', async () => {
+  const uncaught: unknown[] = [];
+  const onUncaught = (e: unknown): void => {
+    uncaught.push(e);
+  };
+  process.on('uncaughtException', onUncaught);
+  const engine = new MemoryEngine();
+  const sql = await SqlEngine.open({ engine });
+  const ts = await startTestServer({ provider: sql, engine });
+  try {
+    await fuzzServer(ts.port, 5, 80, 4, 30, sqlDialect);
+    await sqlDialect.checkHealthy(ts.port);
+    assert.deepEqual(uncaught, []);
+  } finally {
+    process.off('uncaughtException', onUncaught);
+    await ts.stop();
+    await sql.close();
   }
 });

@@ -13,7 +13,52 @@ import { Prng } from '../../src/util/prng.ts';
 import { FrontendWriter } from '../../src/wire/frontend-writer.ts';
 import { RequestCode, type FrontendMessage } from '../../src/wire/frontend-messages.ts';
 
-const statements = ['SELECT 0', 'SELECT 3', 'COPY IN', 'COPY OUT 2', 'BEGIN', 'COMMIT', 'ROLLBACK', 'FAIL', 'NOTICE', 'ECHO $1', 'SET a = b', 'SLEEP 1', '', 'bogus'];
+/** The statements a fuzz stream draws from, and the check a well-behaved client runs between rounds. */
+export interface FuzzDialect {
+  readonly statements: readonly string[];
+  checkHealthy(port: number): Promise<void>;
+}
+
+/** For the scripted FakeSession (test/server/fake-session.ts). */
+export const fakeDialect: FuzzDialect = {
+  statements: ['SELECT 0', 'SELECT 3', 'COPY IN', 'COPY OUT 2', 'BEGIN', 'COMMIT', 'ROLLBACK', 'FAIL', 'NOTICE', 'ECHO $1', 'SET a = b', 'SLEEP 1', '', 'bogus'],
+  checkHealthy: (port) => checkHealthy(port),
+};
+
+/** For the real SQL engine (src/sql). */
+export const sqlDialect: FuzzDialect = {
+  statements: [
+    'SELECT 1',
+    'SELECT $1::text',
+    'SELECT $1::int + 1',
+    'BEGIN',
+    'COMMIT',
+    'ROLLBACK',
+    'SELECT 1/0',
+    'CREATE TABLE IF NOT EXISTS fz (a int PRIMARY KEY, b text)',
+    'INSERT INTO fz VALUES ($1::int, $1)',
+    'SELECT * FROM fz',
+    'DELETE FROM fz',
+    'COPY fz FROM STDIN',
+    "SET application_name = 'fz'",
+    'SAVEPOINT s',
+    '',
+    'bogus',
+  ],
+  async checkHealthy(port) {
+    const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres' });
+    await c.connect();
+    try {
+      const a = await c.query('SELECT 1 AS one');
+      const b = await c.query('SELECT $1::int + 1 AS two', [1]);
+      if (a.rows[0]?.one !== 1 || b.rows[0]?.two !== 2) throw new Error(`wrong answers after fuzzing: ${JSON.stringify([a.rows, b.rows])}`);
+    } finally {
+      await c.end();
+    }
+  },
+};
+
+let statements: readonly string[] = fakeDialect.statements;
 
 function randomMessage(p: Prng): FrontendMessage {
   const name = p.chance(0.5) ? '' : `s${p.int(3)}`;
@@ -125,7 +170,8 @@ export async function checkHealthy(port: number): Promise<void> {
 }
 
 /** Runs `cases` fuzz cases in rounds of `parallel`, checking health after each round. */
-export async function fuzzServer(port: number, seed: number, cases: number, parallel = 4, lingerMs = 30): Promise<void> {
+export async function fuzzServer(port: number, seed: number, cases: number, parallel = 4, lingerMs = 30, dialect: FuzzDialect = fakeDialect): Promise<void> {
+  statements = dialect.statements;
   const p = new Prng(seed);
   for (let done = 0; done < cases; done += parallel) {
     const round: Promise<void>[] = [];
@@ -134,6 +180,6 @@ export async function fuzzServer(port: number, seed: number, cases: number, para
       round.push(sendStream(port, generateStream(child), child, lingerMs));
     }
     await Promise.all(round);
-    await checkHealthy(port);
+    await dialect.checkHealthy(port);
   }
 }
