@@ -134,6 +134,10 @@ test('HTTP on the same port: /health and /metrics from the server process', { sk
   assert.match(metrics, /nextdb_queries_total/);
   const page = await (await fetch(`http://127.0.0.1:${mem!.port}/`)).text();
   assert.match(page, /NextDB/);
+  // The catalog part of the page comes from real SQL: the table made by the first test is listed.
+  const status = (await (await fetch(`http://127.0.0.1:${mem!.port}/api/status`)).json()) as { databases: string[]; tables: { name: string }[] };
+  assert.ok(status.databases.includes('postgres'), JSON.stringify(status.databases));
+  assert.ok(status.tables.some((t) => t.name === 'e2e_t'), JSON.stringify(status.tables));
 });
 
 test('TLS + SCRAM-SHA-256: right password logs in over TLS, wrong password refused', { skip }, async () => {
