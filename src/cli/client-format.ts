@@ -74,6 +74,39 @@ export function formatTable(t: TableData): string {
   return out.join('\n') + '\n';
 }
 
+/**
+ * psql's expanded layout (\x): one block per row, a "-[ RECORD n ]" rule
+ * with '+' where the column separator falls, then "name | value" lines.
+ * Values are left-aligned; a multi-line value marks each continued line
+ * with '+'. No row count footer; "(0 rows)" when there are none.
+ */
+export function formatExpanded(t: TableData): string {
+  if (t.rows.length === 0) return '(0 rows)\n\n';
+  const hwidth = Math.max(0, ...t.headers.flatMap((h) => h.split('\n').map(displayWidth)));
+  let dwidth = 0;
+  for (const row of t.rows) for (const v of row) for (const l of (v ?? '').split('\n')) dwidth = Math.max(dwidth, displayWidth(l));
+  const out: string[] = [];
+  t.rows.forEach((row, r) => {
+    const label = `-[ RECORD ${r + 1} ]`;
+    // The rule runs to the full width, with '+' under the '|' of the lines below (when the label leaves room).
+    let rule = label + '-'.repeat(Math.max(0, hwidth - label.length));
+    const sep = hwidth + 1;
+    if (rule.length <= sep) rule = rule.padEnd(sep, '-') + '+';
+    rule += '-'.repeat(Math.max(0, hwidth + 3 + dwidth - rule.length));
+    out.push(rule);
+    t.headers.forEach((h, j) => {
+      const lines = (row[j] ?? '').split('\n');
+      lines.forEach((l, k) => {
+        const name = k === 0 ? h : '';
+        const more = k < lines.length - 1;
+        out.push(`${name}${' '.repeat(hwidth - displayWidth(name))} | ${more ? l + ' '.repeat(dwidth - displayWidth(l)) + '+' : l}`);
+      });
+    });
+  });
+  out.push('');
+  return out.join('\n') + '\n';
+}
+
 type Align = 'left' | 'right' | 'center';
 
 /** The physical lines of one logical row whose cells may span several lines. */

@@ -26,7 +26,7 @@
  * 2 the connection failed, 3 a script (-f or stdin) stopped at an error.
  *
  * Limits: COPY ... FROM STDIN is refused (COPY ... TO STDOUT works); no
- * \x, \copy, \set variables or output formats other than aligned.
+ * \copy, \set variables or output formats other than aligned and expanded.
  */
 
 import { accessSync, readFileSync, writeFileSync, createReadStream } from 'node:fs';
@@ -37,7 +37,7 @@ import { Readable, Writable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import postgres from 'postgres';
 import { StatementSplitter, type SplitPiece } from './client-splitter.ts';
-import { formatError, formatTable, formatTiming, isNumericType, rowCountFooter } from './client-format.ts';
+import { formatError, formatExpanded, formatTable, formatTiming, isNumericType, rowCountFooter } from './client-format.ts';
 import { describe, type TextResult } from './client-describe.ts';
 
 const VERSION = '0.1.0';
@@ -295,6 +295,7 @@ class ClientSession {
   private sql: postgres.Sql | undefined;
   private running: { cancel(): void } | undefined;
   private timing = false;
+  private expanded = false;
   private cachedPassword: string | undefined;
   private lastDescribeQuery = '';
   /** Set while readline owns the terminal: no raw-mode password prompt then. */
@@ -421,13 +422,11 @@ class ClientSession {
     const columns = res.columns;
     if (columns !== undefined && columns !== null) {
       const rows = res.map((r) => r.map((v) => (v === null ? null : v.toString('utf8'))));
+      const headers = columns.map((c) => c.name);
       this.io.out(
-        formatTable({
-          headers: columns.map((c) => c.name),
-          rows,
-          rightAlign: columns.map((c) => isNumericType(c.type)),
-          footers: [rowCountFooter(rows.length)],
-        }),
+        this.expanded
+          ? formatExpanded({ headers, rows })
+          : formatTable({ headers, rows, rightAlign: columns.map((c) => isNumericType(c.type)), footers: [rowCountFooter(rows.length)] }),
       );
       // psql also shows the tag of INSERT/UPDATE/DELETE ... RETURNING.
       if (command !== null && /^(INSERT|UPDATE|DELETE|MERGE)$/.test(command)) this.io.out(`${commandTag(command, res.count)}\n`);
@@ -487,6 +486,12 @@ class ClientSession {
           return 'error';
         }
         this.io.out(`You are now connected to database "${db}" as user "${this.params.user}".\n`);
+        return 'ok';
+      }
+      case 'x': {
+        const v = args[0]?.toLowerCase();
+        this.expanded = v === undefined ? !this.expanded : v === 'on' || v === 'true' || v === '1';
+        this.io.out(`Expanded display is ${this.expanded ? 'on' : 'off'}.\n`);
         return 'ok';
       }
       case 'conninfo':
@@ -575,6 +580,7 @@ const HELP = `General
   \\q                     quit nextdb client
   \\?                     show this help
   \\timing [on|off]       toggle timing of statements
+  \\x [on|off]            toggle expanded output (one "name | value" line per column)
   \\c [DBNAME]            connect to another database
   \\conninfo              show the current connection
   \\echo TEXT             print TEXT

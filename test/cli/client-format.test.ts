@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
-import { caretLines, displayWidth, formatError, formatTable, formatTiming, rowCountFooter } from '../../src/cli/client-format.ts';
+import { caretLines, displayWidth, formatError, formatExpanded, formatTable, formatTiming, rowCountFooter } from '../../src/cli/client-format.ts';
 
 const TRANSCRIPT = '/work/shared/corpus/psql/psql-describe-transcript.txt';
 
@@ -104,4 +104,27 @@ test('format: timing', () => {
   assert.match(formatTiming(61234.5), /^Time: 61234\.500 ms \(01:01\.23[45]\)$/);
   assert.equal(formatTiming(3723000), 'Time: 3723000.000 ms (01:02:03.000)');
   assert.equal(formatTiming(90061000), 'Time: 90061000.000 ms (1 d 01:01:01.000)');
+});
+
+test('format: expanded (\\x) records', () => {
+  assert.equal(formatExpanded({ headers: ['a', 'bb'], rows: [['1', 'hello']] }), '-[ RECORD 1 ]\na  | 1\nbb | hello\n\n');
+  const long = 'leader_pid_long_name';
+  assert.equal(
+    formatExpanded({ headers: [long, 'x'], rows: [['1', 'two\nlines'], [null, 'z']] }),
+    [
+      `-[ RECORD 1 ]${'-'.repeat(8)}+${'-'.repeat(6)}`,
+      `${long} | 1`,
+      `x${' '.repeat(19)} | two  +`,
+      `${' '.repeat(20)} | lines`,
+      `-[ RECORD 2 ]${'-'.repeat(8)}+${'-'.repeat(6)}`,
+      `${long} | `,
+      `x${' '.repeat(19)} | z`,
+      '',
+      '',
+    ].join('\n'),
+  );
+  // The rule's '+' sits under the '|' of the lines: at index hwidth + 1.
+  const rule = formatExpanded({ headers: [long], rows: [['v']] }).split('\n')[0]!;
+  assert.equal(rule.indexOf('+'), long.length + 1);
+  assert.equal(formatExpanded({ headers: ['a'], rows: [] }), '(0 rows)\n\n');
 });

@@ -93,13 +93,15 @@ test('client: aligned results, command tags, -c and -f in order', { skip }, asyn
   assert.equal(r.stdout, first + second + third);
 });
 
-test('client: \\i runs a file in place; \\q inside it ends everything', { skip }, async () => {
+test('client: \\i runs a file in place; \\q inside it ends everything; \\x', { skip }, async () => {
   const inner = join(work, 'inner.sql');
   writeFileSync(inner, "select 'inner' as w;\n\\q\nselect 'not reached';\n");
   const r = await client([], `select 'outer' as w;\n\\i ${inner}\nselect 'not reached either';\n`);
   assert.equal(r.stderr, '');
   assert.equal(r.code, 0);
   assert.equal(r.stdout, '   w   \n-------\n outer\n(1 row)\n\n   w   \n-------\n inner\n(1 row)\n\n');
+  const x = await client(['-c', '\\x', '-c', "select 1 as a, 'hello' as bb"]);
+  assert.equal(x.stdout, 'Expanded display is on.\n-[ RECORD 1 ]\na  | 1\nbb | hello\n\n');
   const missing = await client([], `\\i ${join(work, 'nope.sql')}\nselect 1;\n`);
   assert.equal(missing.code, 3);
   assert.equal(missing.stdout, '');
