@@ -367,7 +367,46 @@ function projectOp(plan: Extract<Plan, { kind: 'project' }>, env: ExecEnv): Oper
   };
 }
 
+/** LATERAL: the right side is re-run for each left row, with the left row as its outer row. */
+function lateralJoinOp(plan: Extract<Plan, { kind: 'join' }>, env: ExecEnv): Operator {
+  const leftIds = ids(plan.left);
+  const rightIds = ids(plan.right);
+  const { env: cenv, compile } = compiler(env, [...leftIds, ...rightIds]);
+  const cond = plan.cond === undefined ? undefined : compile(plan.cond);
+  const nullsR = new Array<Value>(rightIds.length).fill(null);
+  const left = build(plan.left, env);
+  const leftLayout = layoutOf(leftIds);
+  return {
+    next: async () => {
+      for (;;) {
+        const b = await left.next();
+        if (b === null) return null;
+        const ctx = env.ctx;
+        const out: Row[] = [];
+        for (const l of b) {
+          ctx.services.checkInterrupt();
+          const sub: ExecEnv = { ...env, ctx: ctx.withOuter(l), outer: [leftLayout, ...env.outer] };
+          const rights = await drain(build(plan.right, sub), env);
+          let matched = false;
+          for (const r of rights) {
+            const joined = l.concat(r);
+            if (cond !== undefined) {
+              if (cenv.hoisted.length > 0) await runHoisted(cenv.hoisted, joined, ctx);
+              if (cond(joined, ctx) !== true) continue;
+            }
+            matched = true;
+            out.push(joined);
+          }
+          if (!matched && plan.joinType === 'left') out.push(l.concat(nullsR));
+        }
+        if (out.length > 0) return out;
+      }
+    },
+  };
+}
+
 function joinOp(plan: Extract<Plan, { kind: 'join' }>, env: ExecEnv): Operator {
+  if (plan.lateral) return lateralJoinOp(plan, env);
   const leftIds = ids(plan.left);
   const rightIds = ids(plan.right);
   const nl = leftIds.length;
@@ -544,6 +583,28 @@ function aggregateOp(plan: Extract<Plan, { kind: 'aggregate' }>, env: ExecEnv): 
 
   return {
     next: async () => {
+      if (result === undefined && plan.groupingSets !== undefined) {
+        // GROUPING SETS: aggregate the (materialized) input once per set; absent group columns are NULL.
+        const ctx = env.ctx;
+        const rows = await drain(input, env);
+        result = [];
+        for (const set of plan.groupingSets) {
+          const byKey = new Map<string, { key: Value[]; st: AggPlanState }>();
+          for (const r of rows) {
+            if (hoisted.length > 0) await runHoisted(hoisted, r, ctx);
+            const key = groups.map((g, i) => (set.includes(i) ? g(r, ctx) : null));
+            const k = key.map(hashKey).join('\u0001');
+            let g = byKey.get(k);
+            if (g === undefined) {
+              g = { key, st: newState() };
+              byKey.set(k, g);
+            }
+            feed(g.st, r, ctx);
+          }
+          if (set.length === 0 && byKey.size === 0) result.push([...groups.map(() => null), ...finish(newState(), ctx)]);
+          for (const g of byKey.values()) result.push([...g.key, ...finish(g.st, ctx)]);
+        }
+      }
       if (result === undefined) {
         const ctx = env.ctx;
         const byKey = new Map<string, { key: Value[]; st: AggPlanState }>();

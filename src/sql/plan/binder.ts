@@ -1025,7 +1025,8 @@ export class Binder {
 
   // ------------------------------------------------------------------ FROM
 
-  private bindFromItem(n: Node, scope: Scope, lateralScope: Scope): { plan: Plan; rels: ScopeRel[] } {
+  /** Binds one FROM item; `lateral` is true when it reads columns of earlier items (re-run per row). */
+  private bindFromItem(n: Node, scope: Scope, lateralScope: Scope): { plan: Plan; rels: ScopeRel[]; lateral?: boolean } {
     if ('RangeVar' in n) return this.bindRangeVar(n.RangeVar);
     if ('RangeSubselect' in n) return this.bindRangeSubselect(n.RangeSubselect, scope, lateralScope);
     if ('JoinExpr' in n) return this.bindJoin(n.JoinExpr, scope, lateralScope);
@@ -1111,7 +1112,7 @@ export class Binder {
     return q;
   }
 
-  private bindRangeSubselect(rs: RangeSubselect, scope: Scope, lateralScope: Scope): { plan: Plan; rels: ScopeRel[] } {
+  private bindRangeSubselect(rs: RangeSubselect, scope: Scope, lateralScope: Scope): { plan: Plan; rels: ScopeRel[]; lateral?: boolean } {
     const inner = new Scope(rs.lateral ? lateralScope : scope.parent);
     const savedAgg = this.agg;
     this.agg = undefined;
@@ -1121,13 +1122,15 @@ export class Binder {
     } finally {
       this.agg = savedAgg;
     }
-    if (rs.lateral && inner.correlated) throw notSupported('LATERAL subqueries that reference earlier FROM items');
+    // Over-approximation: a derived table reading any outer column makes this query level correlated too.
+    if (inner.correlated || lateralScope.correlated) scope.correlated = true;
+    const lateral = rs.lateral === true && inner.correlated;
     const alias = rs.alias?.aliasname ?? '';
     const names = this.aliasCols(q.cols.map((c) => c.name), rs.alias, alias);
-    return { plan: q.plan, rels: [{ alias, cols: q.cols.map((c, i) => ({ name: names[i]!, id: c.id, type: c.type, tableOid: c.tableOid, attnum: c.attnum })) }] };
+    return { plan: q.plan, rels: [{ alias, cols: q.cols.map((c, i) => ({ name: names[i]!, id: c.id, type: c.type, tableOid: c.tableOid, attnum: c.attnum })) }], lateral };
   }
 
-  private bindRangeFunction(rf: RangeFunction, scope: Scope, lateralScope: Scope): { plan: Plan; rels: ScopeRel[] } {
+  private bindRangeFunction(rf: RangeFunction, scope: Scope, lateralScope: Scope): { plan: Plan; rels: ScopeRel[]; lateral?: boolean } {
     if ((rf.functions ?? []).length !== 1 || rf.is_rowsfrom === true) throw notSupported('ROWS FROM (...)');
     const ordinality = rf.ordinality === true;
     const item = rf.functions![0]!;
@@ -1136,9 +1139,11 @@ export class Binder {
     if (fnode === undefined || !('FuncCall' in fnode)) throw notSupported('this FROM function form');
     const fc = fnode.FuncCall;
     const name = this.funcName(fc);
-    const argScope = rf.lateral ? lateralScope : new Scope(scope.parent);
+    // Functions in FROM are implicitly LATERAL in PostgreSQL.
+    const argScope = new Scope(lateralScope);
     const args = (fc.args ?? []).map((a) => this.bindExpr(a, argScope));
-    if (argScope.correlated && rf.lateral) throw notSupported('LATERAL function calls that reference earlier FROM items');
+    if (argScope.correlated) scope.correlated = true;
+    const lateral = argScope.correlated;
     const srf = resolveSrf(name, args.map((a) => a.type));
     let cols: OutputColumn[];
     let plan: Plan;
@@ -1159,7 +1164,7 @@ export class Binder {
       cols = [{ id: this.newId(), name: names[0]!, type: e.type, tableOid: 0, attnum: 0 }];
       plan = { kind: 'project', input: { kind: 'one-row', cols: [] }, exprs: [e], cols };
     }
-    return { plan, rels: [{ alias, cols: cols.map((c) => ({ ...c })) }] };
+    return { plan, rels: [{ alias, cols: cols.map((c) => ({ ...c })) }], lateral };
   }
 
   private bindJoin(j: JoinExpr, scope: Scope, lateralScope: Scope): { plan: Plan; rels: ScopeRel[] } {
@@ -1206,7 +1211,8 @@ export class Binder {
     }
     if (joinScope.correlated) scope.correlated = true;
     const cols = [...outCols(left.plan), ...outCols(right.plan)];
-    const plan: Plan = { kind: 'join', cols, joinType: jt, left: left.plan, right: right.plan, ...(cond === undefined ? {} : { cond }), lateral: false };
+    if (right.lateral === true && jt !== 'inner' && jt !== 'left') throw this.err('42P10', 'The combining JOIN type must be INNER or LEFT for a LATERAL reference.');
+    const plan: Plan = { kind: 'join', cols, joinType: jt, left: left.plan, right: right.plan, ...(cond === undefined ? {} : { cond }), lateral: right.lateral === true };
     if (j.alias?.aliasname !== undefined) {
       const alias = j.alias.aliasname;
       const visible = rels.flatMap((r) => r.cols.filter((c) => !c.usingHidden));
@@ -1365,7 +1371,7 @@ export class Binder {
         }
       }
       scope.rels.push(...b.rels);
-      plan = first ? b.plan : { kind: 'join', cols: [...outCols(plan), ...outCols(b.plan)], joinType: 'inner', left: plan, right: b.plan, lateral: false };
+      plan = first ? b.plan : { kind: 'join', cols: [...outCols(plan), ...outCols(b.plan)], joinType: 'inner', left: plan, right: b.plan, lateral: b.lateral === true };
       first = false;
     }
     // WHERE
@@ -1419,18 +1425,67 @@ export class Binder {
           ...(rt.location === undefined ? {} : { location: rt.location }),
         });
       }
-      // GROUP BY
+      // GROUP BY (plain expressions, and GROUPING SETS / ROLLUP / CUBE expanded to lists of sets).
       const groupExprs: Expr[] = [];
-      for (const g of s.groupClause ?? []) {
-        if ('GroupingSet' in g) {
-          if (g.GroupingSet.kind === 'GROUPING_SET_EMPTY') continue;
-          throw notSupported('GROUPING SETS / ROLLUP / CUBE');
-        }
+      const groupKeys: string[] = [];
+      const indexOfGroup = (g: Node): number => {
         st.allowAggs = false;
         try {
-          groupExprs.push(this.bindGroupItem(g, scope, targets));
+          const e = this.bindGroupItem(g, scope, targets);
+          const k = exprKey(e);
+          let i = groupKeys.indexOf(k);
+          if (i < 0) {
+            i = groupExprs.length;
+            groupExprs.push(e);
+            groupKeys.push(k);
+          }
+          return i;
         } finally {
           st.allowAggs = true;
+        }
+      };
+      const setsOf = (g: Node): number[][] => {
+        if (!('GroupingSet' in g)) return [[indexOfGroup(g)]];
+        const gs = g.GroupingSet;
+        const content = gs.content ?? [];
+        const item = (n: Node): number[] => ('RowExpr' in n ? (n.RowExpr.args ?? []).map(indexOfGroup) : [indexOfGroup(n)]);
+        switch (gs.kind) {
+          case 'GROUPING_SET_EMPTY':
+            return [[]];
+          case 'GROUPING_SET_SIMPLE':
+            return [content.flatMap(item)];
+          case 'GROUPING_SET_ROLLUP': {
+            const parts = content.map(item);
+            const out: number[][] = [];
+            for (let n = parts.length; n >= 0; n--) out.push(parts.slice(0, n).flat());
+            return out;
+          }
+          case 'GROUPING_SET_CUBE': {
+            const parts = content.map(item);
+            const out: number[][] = [];
+            for (let mask = (1 << parts.length) - 1; mask >= 0; mask--) out.push(parts.filter((_p, i) => (mask & (1 << (parts.length - 1 - i))) !== 0).flat());
+            return out;
+          }
+          case 'GROUPING_SET_SETS':
+            return content.flatMap(setsOf);
+          default:
+            throw notSupported(`grouping set kind ${gs.kind ?? '?'}`);
+        }
+      };
+      let groupingSets: number[][] | undefined;
+      const hasSets = (s.groupClause ?? []).some((g) => 'GroupingSet' in g && g.GroupingSet.kind !== 'GROUPING_SET_EMPTY');
+      if (hasSets) {
+        // GROUP BY a, ROLLUP(b) is the cross product of the items' sets.
+        let acc: number[][] = [[]];
+        for (const g of s.groupClause ?? []) {
+          const sets = setsOf(g);
+          acc = acc.flatMap((x) => sets.map((y) => [...x, ...y]));
+        }
+        groupingSets = acc.map((set) => [...new Set(set)]);
+      } else {
+        for (const g of s.groupClause ?? []) {
+          if ('GroupingSet' in g) continue;
+          indexOfGroup(g);
         }
       }
       // HAVING
@@ -1487,8 +1542,7 @@ export class Binder {
       if (aggregated) {
         const groupCols: OutputColumn[] = groupExprs.map((g) => ({ id: this.newId(), name: g.kind === 'col' ? g.name : '?column?', type: g.type, tableOid: 0, attnum: 0 }));
         const aggCols: OutputColumn[] = st.aggs.map((a) => ({ id: a.id, name: a.name, type: a.type, tableOid: 0, attnum: 0 }));
-        plan = { kind: 'aggregate', cols: [...groupCols, ...aggCols], input: plan, groups: groupExprs, aggs: st.aggs };
-        const groupKeys = groupExprs.map(exprKey);
+        plan = { kind: 'aggregate', cols: [...groupCols, ...aggCols], input: plan, groups: groupExprs, aggs: st.aggs, ...(groupingSets === undefined ? {} : { groupingSets }) };
         const aggIds = new Set(st.aggs.map((a) => a.id));
         const windowIds = new Set<ColumnId>();
         rewrite = (e: Expr): Expr => {

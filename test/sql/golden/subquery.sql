@@ -116,3 +116,57 @@ string_agg | array_agg | count | sum | bool_and | bool_or
 x
 6
 8
+
+> SELECT t.a, s.x FROM t, LATERAL (SELECT t.a * 2 AS x) s ORDER BY 1
+a | x
+1 | 2
+2 | 4
+3 | 6
+4 | 8
+
+> SELECT t.a, g FROM t, generate_series(1, t.a) g WHERE t.a < 3 ORDER BY 1, 2
+a | g
+1 | 1
+2 | 1
+2 | 2
+
+> SELECT t.a, s.c FROM t LEFT JOIN LATERAL (SELECT count(*) AS c FROM t y WHERE y.a > t.a HAVING count(*) > 1) s ON true ORDER BY 1
+a | c
+1 | 3
+2 | 2
+3 | NULL
+4 | NULL
+
+> SELECT b, a, count(*) FROM t GROUP BY ROLLUP (b, a) ORDER BY 1, 2
+b | a | count
+10 | 1 | 1
+10 | NULL | 1
+20 | 2 | 1
+20 | 4 | 1
+20 | NULL | 2
+NULL | 3 | 1
+NULL | NULL | 1
+NULL | NULL | 4
+
+> SELECT b, count(*) FROM t GROUP BY CUBE (b) ORDER BY 1 NULLS FIRST, 2
+b | count
+NULL | 1
+NULL | 4
+10 | 1
+20 | 2
+
+> SELECT a > 2 AS big, b, sum(a) FROM t GROUP BY GROUPING SETS ((a > 2), (b), ()) ORDER BY 1, 2, 3
+big | b | sum
+f | NULL | 3
+t | NULL | 7
+NULL | 10 | 1
+NULL | 20 | 6
+NULL | NULL | 3
+NULL | NULL | 10
+
+> SELECT (SELECT x FROM (SELECT t.a AS x) s) FROM t ORDER BY 1
+x
+1
+2
+3
+4
