@@ -62,12 +62,24 @@ export const STATEMENT_COMPLETION_UNKNOWN = '40003';
 /** Default bound on the bytes of one proposal (several write batches are packed into one). */
 export const PROPOSAL_BYTES_MAX = 256 << 10;
 
+/**
+ * Default bound on the bytes of writes the leader holds not yet applied
+ * (buffered + proposed). A leader that cannot commit (cut off from its
+ * quorum, until check-quorum deposes it) refuses further writes beyond it
+ * instead of growing without bound.
+ */
+export const PENDING_BYTES_MAX = 64 << 20;
+
+/** PostgreSQL's configuration_limit_exceeded. */
+const CONFIGURATION_LIMIT_EXCEEDED = '53400';
+
 export interface ReplicatedEngineOptions {
   readonly group: GroupId;
   readonly node: NodeId;
   /** The node's local engine: the applied state machine plus replica-local keys. */
   readonly local: Engine;
   readonly proposalBytesMax?: number;
+  readonly pendingBytesMax?: number;
 }
 
 /** Proposes a command; throws NotLeaderError / RaftBusyError like RaftNode.propose. */
@@ -121,6 +133,9 @@ export class ReplicatedEngine implements Engine {
   readonly node: NodeId;
   readonly local: Engine;
   private readonly proposalBytesMax: number;
+  private readonly pendingBytesMax: number;
+  /** Bytes of writes buffered or proposed and not yet applied. */
+  private pendingBytes = 0;
 
   /** The term this node leads and accepts writes in, or undefined. */
   private leadingTerm: number | undefined;
@@ -147,6 +162,7 @@ export class ReplicatedEngine implements Engine {
     this.node = options.node;
     this.local = options.local;
     this.proposalBytesMax = options.proposalBytesMax ?? PROPOSAL_BYTES_MAX;
+    this.pendingBytesMax = options.pendingBytesMax ?? PENDING_BYTES_MAX;
     const raw = this.local.get(appliedIndexKey(this.group));
     this.appliedIndexValue = raw === undefined ? 0 : readU64(raw);
   }
@@ -210,6 +226,7 @@ export class ReplicatedEngine implements Engine {
     this.bufferedBytes = 0;
     this.batchEnds = [];
     this.inflight = [];
+    this.pendingBytes = 0;
     const syncs = this.syncs;
     this.syncs = [];
     for (const w of syncs) {
@@ -326,6 +343,7 @@ export class ReplicatedEngine implements Engine {
       `replicated engine: our proposal at ${e.index} (term ${p.term}) was replaced by term ${e.term} while leading`,
     );
     this.inflight.shift();
+    this.pendingBytes -= sizeOf(p.writes, 0, p.writes.length);
     for (const w of p.writes) this.overlay.deleteIfSeq(toLatin1(w.op.key), w.seq);
     this.appliedSeq = p.lastSeq;
     this.resolveSyncs();
@@ -361,6 +379,14 @@ export class ReplicatedEngine implements Engine {
         );
       }
     }
+    if (this.pendingBytes + batch.byteSize > this.pendingBytesMax && this.pendingBytes > 0) {
+      throw new NextDbError(
+        CONFIGURATION_LIMIT_EXCEEDED,
+        `raft group ${this.group}: ${this.pendingBytes} bytes of writes are waiting for the quorum (limit ${this.pendingBytesMax}); retry shortly`,
+        { hint: 'The leader cannot commit as fast as it is written to, or has lost its quorum.' },
+      );
+    }
+    this.pendingBytes += batch.byteSize;
     for (const op of batch.ops) {
       const seq = this.nextSeq++;
       this.overlay.set(toLatin1(op.key), { seq, value: op.kind === OpKind.put ? op.value : undefined });

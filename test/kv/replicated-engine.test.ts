@@ -208,3 +208,20 @@ test('a snapshot keeps pending overlay reads consistent: frozen view over an eng
     ['a=3'],
   );
 });
+
+test('writes beyond the pending-bytes limit are refused until proposals apply', async () => {
+  const local = new MemoryEngine();
+  const eng = new ReplicatedEngine({ group: 1, node: 1, local, pendingBytesMax: 10 });
+  const raft = new ScriptedRaft();
+  eng.startLeading(1, raft.propose);
+  eng.put(b('k1'), b('123456')); // 8 bytes pending
+  assert.throws(
+    () => eng.put(b('k2'), b('123')),
+    (e: unknown) => e instanceof NextDbError && e.code === '53400' && /waiting for the quorum/.test(e.message),
+  );
+  assert.equal(eng.get(b('k2')), undefined, 'a refused write leaves no trace');
+  eng.proposePending();
+  eng.applyEntry(raft.log[0]!);
+  eng.put(b('k2'), b('123'));
+  assert.equal(str(eng.get(b('k2'))), '3'.padStart(3, '12'));
+});
