@@ -11,7 +11,7 @@
 import { NextDbError, SqlState } from '../../util/errors.ts';
 import { Decimal } from '../types/decimal.ts';
 import { Types, arrayOf, type ArrayValue, type Interval, type JsonBox, type SqlType, type Value } from '../types/sql-type.ts';
-import { comparatorFor } from '../types/compare.ts';
+import { comparatorFor, hashKey } from '../types/compare.ts';
 import { checkInt8 } from '../types/cast.ts';
 import { toJson } from '../plan/functions.ts';
 import type { EvalContext } from './eval-context.ts';
@@ -329,6 +329,64 @@ export function resolveAggregate(name: string, args: readonly SqlType[], star: b
           }),
       };
     }
+    case 'percentile_cont':
+    case 'percentile_disc': {
+      // Values arrive sorted (the aggregate operator sorts by WITHIN GROUP's ORDER BY); args[1] is the fraction.
+      if (args.length !== 2) return undefined;
+      const cont = name === 'percentile_cont';
+      return {
+        argTypes: [base, Types.float8],
+        ret: base,
+        make: () =>
+          new CollectAcc((items) => {
+            const f = items[0]![1] as number;
+            if (f < 0 || f > 1 || Number.isNaN(f)) throw new NextDbError('22003', `percentile value ${f} is not between 0 and 1`);
+            const n = items.length;
+            if (!cont) return items[Math.max(0, Math.ceil(f * n) - 1)]![0]!;
+            const pos = f * (n - 1);
+            const lo = Math.floor(pos);
+            const hi = Math.ceil(pos);
+            const a = items[lo]![0]!;
+            const b = items[hi]![0]!;
+            if (base.id === 'interval') {
+              const x = a as Interval;
+              const y = b as Interval;
+              const t = pos - lo;
+              const mix = (p: number, q: number): number => p + (q - p) * t;
+              return { months: Math.round(mix(x.months, y.months)), days: Math.round(mix(x.days, y.days)), micros: BigInt(Math.round(mix(Number(x.micros), Number(y.micros)))) } satisfies Interval;
+            }
+            return (a as number) + ((b as number) - (a as number)) * (pos - lo);
+          }),
+      };
+    }
+    case 'mode':
+      if (args.length !== 1) return undefined;
+      return {
+        argTypes: [base],
+        ret: base,
+        make: () =>
+          new CollectAcc((items) => {
+            let best: Value = null;
+            let bestN = 0;
+            let cur: Value = null;
+            let n = 0;
+            let curKey = '';
+            for (const it of items) {
+              const k = hashKey(it[0]!);
+              if (n > 0 && k === curKey) n++;
+              else {
+                cur = it[0]!;
+                curKey = k;
+                n = 1;
+              }
+              if (n > bestN) {
+                best = cur;
+                bestN = n;
+              }
+            }
+            return best;
+          }),
+      };
     default:
       return undefined;
   }

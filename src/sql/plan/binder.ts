@@ -796,7 +796,7 @@ export class Binder {
       }
       throw this.err('42803', 'aggregate functions are not allowed in this clause', fc.location);
     }
-    if (fc.agg_within_group) throw notSupported(`ordered-set aggregate ${name}`);
+    if (fc.agg_within_group) return this.bindOrderedSetAggregate(fc, name, scope, st);
     st.inAggArgs = true;
     let args: Expr[];
     let filter: Expr | undefined;
@@ -836,6 +836,39 @@ export class Binder {
     const existing = st.aggs.find((x) => aggKey(x) === key);
     if (existing !== undefined) return { kind: 'col', type: existing.type, id: existing.id, name };
     st.aggs.push(call);
+    return { kind: 'col', type: ra.ret, id, name };
+  }
+
+  /** percentile_cont / percentile_disc / mode: WITHIN GROUP (ORDER BY x); the accumulator sees x sorted. */
+  private bindOrderedSetAggregate(fc: FuncCall, name: string, scope: Scope, st: AggState): Expr {
+    const order = fc.agg_order ?? [];
+    if (order.length !== 1 || !('SortBy' in order[0]!)) throw notSupported(`${name} with several ORDER BY columns`);
+    st.inAggArgs = true;
+    let sortExpr: Expr;
+    let direct: Expr[];
+    try {
+      sortExpr = this.bindExpr(order[0].SortBy.node!, scope);
+      direct = (fc.args ?? []).map((a) => this.bindExpr(a, scope));
+    } finally {
+      st.inAggArgs = false;
+    }
+    let valueType = sortExpr.type.id === 'unknown' ? Types.text : sortExpr.type;
+    if (name === 'percentile_cont') {
+      if (valueType.id !== 'interval') valueType = Types.float8;
+      if (direct.length !== 1) throw this.err('42883', `function percentile_cont(${direct.map((d) => formatType(d.type)).join(', ')}) does not exist`, fc.location);
+    } else if (name === 'percentile_disc') {
+      if (direct.length !== 1) throw this.err('42883', 'function percentile_disc does not exist with these arguments', fc.location);
+    } else if (name === 'mode') {
+      if (direct.length !== 0) throw this.err('42883', 'function mode does not exist with these arguments', fc.location);
+    } else throw this.err('42809', `${name} is not an ordered-set aggregate, so it cannot have WITHIN GROUP`, fc.location);
+    const value = this.coerce(sortExpr, valueType, 'implicit');
+    const args = [value, ...direct.map((d) => this.coerce(d, Types.float8, 'implicit'))];
+    const key = this.sortKey(value, order[0].SortBy);
+    const ra = resolveAggregate(name, args.map((a) => a.type), false);
+    if (ra === undefined) throw this.err('42883', `function ${name} does not exist for type ${formatType(valueType)}`, fc.location);
+    const id = this.newId();
+    const filter = fc.agg_filter === undefined ? undefined : this.coerceBool(this.bindExpr(fc.agg_filter, scope), 'FILTER');
+    st.aggs.push({ name, args, distinct: false, star: false, orderBy: [key], type: ra.ret, argTypes: ra.argTypes, id, ...(filter === undefined ? {} : { filter }) });
     return { kind: 'col', type: ra.ret, id, name };
   }
 

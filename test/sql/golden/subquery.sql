@@ -170,3 +170,13 @@ x
 2
 3
 4
+
+> SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY a), percentile_disc(0.5) WITHIN GROUP (ORDER BY a), percentile_cont(0.25) WITHIN GROUP (ORDER BY b), mode() WITHIN GROUP (ORDER BY b) FROM t
+percentile_cont | percentile_disc | percentile_cont | mode
+2.5 | 2 | 15 | 20
+
+> SELECT b, percentile_disc(0.9) WITHIN GROUP (ORDER BY a DESC) FROM t GROUP BY b ORDER BY b
+b | percentile_disc
+10 | 1
+20 | 2
+NULL | 3
