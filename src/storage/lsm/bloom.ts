@@ -1,16 +1,26 @@
 /**
  * Bloom filter over the user keys of one SSTable, so a point read skips
- * tables that cannot hold its key (one hash, k bit probes, no block read).
+ * tables that cannot hold its key (one hash, a few bit probes, no block read).
  *
- * Format: m/8 bytes of bits | u8 k. m = max(64, keys * bitsPerKey) rounded up
- * to a byte; k = round(bitsPerKey * ln 2), clamped to [1, 30]. With the default
- * 10 bits per key the false-positive rate is about 1%.
+ * Blocked layout: the filter is an array of 64-byte lines (512 bits, one CPU
+ * cache line) and all k probes of a key fall in one line, chosen by the
+ * hash. A lookup touches one cache line instead of k scattered ones, which
+ * matters because every point read checks a filter per level and the filters
+ * of a large tree do not fit the CPU caches. The price is a slightly higher
+ * false-positive rate for the same size (about 1.2% instead of 1% at 10 bits
+ * per key).
  *
- * Hash: FNV-1a over the key bytes with a murmur3 finalizer, then double
- * hashing (h, h + d, h + 2d, ...) with d a rotation of h. The hash is
- * computed identically from a Buffer (builder) and from a latin1 string
- * (reader), since a latin1 char code is the byte.
+ * Format: lines * 64 bytes | u8 k. lines = max(1, ceil(keys * bitsPerKey / 512));
+ * k = round(bitsPerKey * ln 2), clamped to [1, 30].
+ *
+ * Hash: FNV-1a over the key bytes with a murmur3 finalizer (h). The line is
+ * (h >>> 8) mod lines. Probes: g = fmix(h ^ 0x5bd1e995), d = g rotated right
+ * by 17; bit j of the line is (g + j*d) mod 512. The hash is computed
+ * identically from a latin1 string (a char code is the byte).
  */
+
+const LINE_BYTES = 64;
+const LINE_BITS = LINE_BYTES * 8;
 
 export function bloomHashString(s: string): number {
   let h = 0x811c9dc5;
@@ -29,35 +39,35 @@ function fmix(h: number): number {
 
 export function buildBloom(hashes: readonly number[], bitsPerKey: number): Buffer {
   const k = Math.min(30, Math.max(1, Math.round(bitsPerKey * 0.69)));
-  const bytes = Math.max(8, Math.ceil((hashes.length * bitsPerKey) / 8));
-  const bits = bytes * 8;
-  const out = Buffer.alloc(bytes + 1);
+  const lines = Math.max(1, Math.ceil((hashes.length * bitsPerKey) / LINE_BITS));
+  const out = Buffer.alloc(lines * LINE_BYTES + 1);
   for (const hash of hashes) {
-    let h = hash;
-    const delta = ((h >>> 17) | (h << 15)) >>> 0;
+    const base = ((hash >>> 8) % lines) * LINE_BYTES;
+    let g = fmix(hash ^ 0x5bd1e995);
+    const delta = ((g >>> 17) | (g << 15)) >>> 0;
     for (let j = 0; j < k; j++) {
-      const bit = h % bits;
-      out[bit >>> 3]! |= 1 << (bit & 7);
-      h = (h + delta) >>> 0;
+      const bit = g & (LINE_BITS - 1);
+      out[base + (bit >>> 3)]! |= 1 << (bit & 7);
+      g = (g + delta) >>> 0;
     }
   }
-  out[bytes] = k;
+  out[lines * LINE_BYTES] = k;
   return out;
 }
 
 /** False means the key is certainly absent. A malformed filter answers true (it only costs a read). */
 export function bloomMayContain(filter: Buffer, hash: number): boolean {
   const bytes = filter.length - 1;
-  if (bytes < 1) return true;
+  if (bytes < LINE_BYTES || bytes % LINE_BYTES !== 0) return true;
   const k = filter[bytes]!;
   if (k < 1 || k > 30) return true;
-  const bits = bytes * 8;
-  let h = hash;
-  const delta = ((h >>> 17) | (h << 15)) >>> 0;
+  const base = ((hash >>> 8) % (bytes / LINE_BYTES)) * LINE_BYTES;
+  let g = fmix(hash ^ 0x5bd1e995);
+  const delta = ((g >>> 17) | (g << 15)) >>> 0;
   for (let j = 0; j < k; j++) {
-    const bit = h % bits;
-    if ((filter[bit >>> 3]! & (1 << (bit & 7))) === 0) return false;
-    h = (h + delta) >>> 0;
+    const bit = g & (LINE_BITS - 1);
+    if ((filter[base + (bit >>> 3)]! & (1 << (bit & 7))) === 0) return false;
+    g = (g + delta) >>> 0;
   }
   return true;
 }
