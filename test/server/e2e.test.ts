@@ -78,11 +78,19 @@ test('postgres.js: pipelined queries on one connection', { skip }, async () => {
   }
 });
 
-test('psql -c', { skip }, async () => {
-  const { stdout } = await run('psql', ['-X', '-A', '-t', '-h', '127.0.0.1', '-p', String(mem!.port), '-U', 'postgres', '-d', 'postgres', '-c', 'SELECT 40 + 2'], {
-    env: { ...process.env, PGCONNECT_TIMEOUT: '10' },
-  });
-  assert.equal(stdout.trim(), '42');
+test('psql: -c, the \\dt and \\l catalog queries, a database made by CREATE DATABASE', { skip }, async () => {
+  const psql = async (db: string, ...commands: string[]): Promise<string> => {
+    const args = ['-X', '-A', '-t', '-h', '127.0.0.1', '-p', String(mem!.port), '-U', 'postgres', '-d', db];
+    for (const c of commands) args.push('-c', c);
+    return (await run('psql', args, { env: { ...process.env, PGCONNECT_TIMEOUT: '10' } })).stdout;
+  };
+  assert.equal((await psql('postgres', 'SELECT 40 + 2')).trim(), '42');
+  await psql('postgres', 'CREATE TABLE psql_t (id int PRIMARY KEY)');
+  assert.match(await psql('postgres', '\\dt'), /^public\|psql_t\|table\|postgres$/m);
+  await psql('postgres', 'CREATE DATABASE e2e_db');
+  assert.match(await psql('postgres', '\\l'), /^e2e_db\|/m);
+  // The new database is reachable at once (the server refreshes the catalog on an unknown name).
+  assert.equal((await psql('e2e_db', 'SELECT 7')).trim(), '7');
 });
 
 test('pgbench: initialize (server-side generation), then each built-in script in simple, extended and prepared mode', { skip }, async () => {
