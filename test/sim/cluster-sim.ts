@@ -396,13 +396,13 @@ export class ClusterSim {
       this.at(this.now + 20 + p.int(500), () => {
         if (!victim.up && this.faulting) this.start(victim);
       });
-    } else if (r < 40) {
+    } else if (r < 34) {
       // Partition into two random sides.
       this.cut.clear();
       const side = new Set(this.ids.filter(() => p.chance(0.5)));
       for (const a of this.ids) for (const b of this.ids) if (side.has(a) !== side.has(b)) this.cut.add(`${a}->${b}`);
       this.log(`t=${this.now} partition ${[...side].join(',')} | ${this.ids.filter((i) => !side.has(i)).join(',')}`);
-    } else if (r < 50 && leader !== undefined) {
+    } else if (r < 52 && leader !== undefined) {
       this.cut.clear();
       for (const b of this.ids) {
         if (b === leader.id) continue;
@@ -411,7 +411,7 @@ export class ClusterSim {
       }
       this.log(`t=${this.now} isolate leader ${leader.id}`);
       // Hold it long enough for a new leader to serve while the old one may still believe it leads.
-      return 400 + this.prng.int(400);
+      return 1000 + this.prng.int(1000);
     } else if (r < 58) {
       const a = p.pick(this.ids);
       const b = p.pick(this.ids);
