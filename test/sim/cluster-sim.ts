@@ -723,28 +723,29 @@ export class ClusterSim {
     return undefined;
   }
 
-  /** Loads the accounts through whichever node serves first (the load is idempotent, so retries are safe). */
-  private async setup(): Promise<void> {
+  /** Runs `op` on whichever node serves, retrying (after 10 ms) until it succeeds. */
+  private async onLeader<T>(op: (leader: ClusterNode) => Promise<T>): Promise<T> {
     for (;;) {
       const leader = this.serving();
-      if (leader === undefined) {
-        await this.sleep(10);
-        continue;
-      }
-      try {
-        if (this.sqlMode) {
-          await this.withTimeout(this.sqlSetup(leader));
-          return;
+      if (leader !== undefined) {
+        try {
+          return await this.withTimeout(op(leader));
+        } catch {
+          // retried below
         }
-        const txn = await this.withTimeout(leader.begin());
-        for (let i = 0; i < this.accounts; i++)
-          await this.withTimeout(txn.put(acctKey(i), Buffer.from(String(INITIAL_BALANCE))));
-        await this.withTimeout(txn.commit());
-        return;
-      } catch {
-        await this.sleep(10);
       }
+      await this.sleep(10);
     }
+  }
+
+  /** Loads the accounts through whichever node serves first (the load is idempotent, so retries are safe). */
+  private async setup(): Promise<void> {
+    await this.onLeader(async (leader) => {
+      if (this.sqlMode) return this.sqlSetup(leader);
+      const txn = await leader.begin();
+      for (let i = 0; i < this.accounts; i++) await txn.put(acctKey(i), Buffer.from(String(INITIAL_BALANCE)));
+      await txn.commit();
+    });
   }
 
   async run(): Promise<ClusterSimResult> {
@@ -840,28 +841,16 @@ export class ClusterSim {
   ): Promise<{ balances: number[]; markers: Map<number, string>; ambiguousCommitted: number }> {
     let result: { balances: number[]; markers: Map<number, string> } | undefined;
     const attempt = async (): Promise<void> => {
-      while (result === undefined) {
-        const leader = this.serving();
-        if (leader === undefined) {
-          await this.sleep(10);
-          continue;
-        }
-        try {
-          if (this.sqlMode) {
-            result = await this.withTimeout(this.sqlBalances(leader, true));
-            continue;
-          }
-          const txn = await this.withTimeout(leader.begin({ isolation: 'serializable', readOnly: true }));
-          const accts = await txn.scan({ start: ACCT_START, end: ACCT_END });
-          const xfers = await txn.scan({ start: XFER_START, end: XFER_END });
-          await txn.commit();
-          const markers = new Map<number, string>();
-          for (const x of xfers) markers.set(Number(x.key.toString().slice(5)), x.value.toString());
-          result = { balances: accts.map((r) => num(r.value)), markers };
-        } catch {
-          await this.sleep(10);
-        }
-      }
+      result = await this.onLeader(async (leader) => {
+        if (this.sqlMode) return this.sqlBalances(leader, true);
+        const txn = await leader.begin({ isolation: 'serializable', readOnly: true });
+        const accts = await txn.scan({ start: ACCT_START, end: ACCT_END });
+        const xfers = await txn.scan({ start: XFER_START, end: XFER_END });
+        await txn.commit();
+        const markers = new Map<number, string>();
+        for (const x of xfers) markers.set(Number(x.key.toString().slice(5)), x.value.toString());
+        return { balances: accts.map((r) => num(r.value)), markers };
+      });
     };
     let done = false;
     void attempt().then(() => (done = true));
