@@ -155,6 +155,9 @@ export class RaftLog {
     assert(this.term(idx) === snapshot.meta.term, `log: compact term mismatch at ${idx}`);
     this.ents = this.ents.slice(idx - this.snap.meta.index);
     this.snap = snapshot;
+    // A leader may apply (and so snapshot) entries before its own fsync finished; the
+    // snapshot the driver persists now covers them, so nothing below it is unstable.
+    if (this.stable < idx) this.stable = idx;
   }
 
   /** Replaces the whole log with a snapshot received from the leader. */

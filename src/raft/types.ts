@@ -168,6 +168,13 @@ export interface Ready {
   readonly hardState: HardState | undefined;
   readonly entries: readonly Entry[];
   readonly snapshot: Snapshot | undefined;
+  /**
+   * False when the only durable change is the commit index: the driver may
+   * write the hard state without waiting for an fsync (a lost commit index
+   * is re-learned from the leader), which spares followers an fsync per
+   * commit advance.
+   */
+  readonly mustSync: boolean;
   readonly messages: readonly Message[];
   readonly committedEntries: readonly Entry[];
   readonly readStates: readonly ReadState[];

@@ -147,7 +147,10 @@ export class RaftDriver {
       this.earlyScheduled = true;
       setImmediate(() => {
         this.earlyScheduled = false;
-        if (!this.stopped) for (const m of this.raft.takeEarlyMessages()) this.options.send(m);
+        if (this.stopped) return;
+        for (const m of this.raft.takeEarlyMessages()) this.options.send(m);
+        for (const e of this.raft.takeEarlyCommitted()) this.applyOne(e);
+        this.serveReads();
       });
     }
     if (this.scheduled || this.running || this.stopped) return;
@@ -168,16 +171,15 @@ export class RaftDriver {
         // A leader's appends overlap its own fsync with the followers' (see Ready in types.ts).
         const early = rd.softState.role === 'leader';
         if (early) for (const m of rd.messages) if (mayPrecedePersist(m)) this.options.send(m);
-        // Committed entries that were already durable need not wait for this Ready's fsync.
+        // Committed entries need not wait for this Ready's fsync when they are durable here already,
+        // or on a leader (its committed entries are durable on a quorum).
         let applied = 0;
         if (rd.snapshot === undefined) {
-          const durable = this.raft.status().stable;
+          const durable = early ? Infinity : this.raft.status().stable;
           while (applied < rd.committedEntries.length && rd.committedEntries[applied]!.index <= durable) this.applyOne(rd.committedEntries[applied++]!);
         }
-        if (rd.hardState !== undefined || rd.entries.length > 0 || rd.snapshot !== undefined) {
-          store.save(this.raft.group, rd);
-          await store.sync();
-        }
+        if (rd.hardState !== undefined || rd.entries.length > 0 || rd.snapshot !== undefined) store.save(this.raft.group, rd);
+        if (rd.mustSync) await store.sync();
         if (this.stopped) return;
         for (const m of rd.messages) if (!early || !mayPrecedePersist(m)) this.options.send(m);
         if (rd.snapshot !== undefined) this.options.restore(rd.snapshot);

@@ -91,6 +91,8 @@ interface ClientOp {
 }
 
 const enc = new TextEncoder();
+/** A healthy run takes ~10^4-10^5 events; far beyond that something loops without progress. */
+const MAX_EVENTS = 2_000_000;
 const dec = new TextDecoder();
 
 class SimNode {
@@ -105,7 +107,10 @@ class SimNode {
   reads = new Map<number, ClientOp>();
   readStates: { index: number; ctx: number }[] = [];
   wasLeaderTerm = 0;
-  sinceCompact = 0;
+  /** Commit index as of the last fsync; commit-only writes after it may be lost in a crash. */
+  syncedCommit = 0;
+  /** The Ready being written had its committed entries applied already (leader). */
+  appliedEarly = false;
   constructor(
     readonly id: NodeId,
     init: RaftInitialState,
@@ -254,6 +259,7 @@ export class RaftSim {
     node.reads = new Map();
     node.readStates = [];
     node.wasLeaderTerm = 0;
+    node.syncedCommit = d.hardState.commit;
   }
 
   /** Runs the whole scenario; throws SimFailure on any violated invariant. */
@@ -333,7 +339,7 @@ export class RaftSim {
         return;
       }
       this.now = ev.t;
-      this.events++;
+      if (++this.events > MAX_EVENTS) throw new SimFailure(`runaway: more than ${MAX_EVENTS} events by ${this.now}ms (a node spinning without progress?)`);
       this.handle(ev.e);
     }
   }
@@ -384,7 +390,14 @@ export class RaftSim {
   private afterInput(n: SimNode): void {
     this.observeLeadership(n);
     // While a write is in flight a leader may already ship new appends (as the real driver does).
-    if (n.writing !== undefined && this.prng.chance(0.5)) for (const m of n.raft.takeEarlyMessages()) this.send(m);
+    if (n.writing !== undefined && this.prng.chance(0.5)) {
+      for (const m of n.raft.takeEarlyMessages()) this.send(m);
+      // ...and apply what committed meanwhile (a leader has applied its Ready's entries before persisting).
+      if (n.writing.rd.softState.role === 'leader') {
+        for (const e of n.raft.takeEarlyCommitted()) this.apply(n, e);
+        this.serveReads(n);
+      }
+    }
     this.pump(n);
   }
 
@@ -393,10 +406,18 @@ export class RaftSim {
     if (!n.up || n.writing !== undefined || !n.raft.hasReady()) return;
     const rd = n.raft.ready();
     n.writing = { rd };
+    if (rd.softState.role === 'leader' && rd.snapshot === undefined) {
+      // A leader applies its committed entries without waiting for its own fsync (durable on a quorum).
+      for (const e of rd.committedEntries) this.apply(n, e);
+      n.appliedEarly = true;
+    } else {
+      n.appliedEarly = false;
+    }
     // A leader's appends may overlap its own fsync (types.ts, Ready); the rest waits for it.
     if (rd.softState.role === 'leader') for (const m of rd.messages) if (mayPrecedePersist(m)) this.send(m);
     this.observeLeadership(n);
-    const latency = this.prng.chance(0.1) ? this.prng.range(5, 20) : this.prng.range(0, 2);
+    // A commit-only change is written without waiting for an fsync; a crash may lose it.
+    const latency = !rd.mustSync ? 0 : this.prng.chance(0.1) ? this.prng.range(5, 20) : this.prng.range(0, 2);
     this.q.push(this.now + latency, { kind: 'synced', node: n.id, inc: n.incarnation });
   }
 
@@ -404,6 +425,7 @@ export class RaftSim {
     const rd = n.writing!.rd;
     n.writing = undefined;
     applyToDisk(n.durable, rd, rd.entries.length);
+    if (rd.mustSync) n.syncedCommit = n.durable.hardState.commit;
     const early = rd.softState.role === 'leader';
     for (const m of rd.messages) if (!early || !mayPrecedePersist(m)) this.send(m);
     if (rd.snapshot !== undefined) {
@@ -415,7 +437,7 @@ export class RaftSim {
         return false;
       });
     }
-    for (const e of rd.committedEntries) this.apply(n, e);
+    if (!n.appliedEarly) for (const e of rd.committedEntries) this.apply(n, e);
     n.readStates.push(...rd.readStates);
     n.raft.advance(rd);
     this.serveReads(n);
@@ -593,6 +615,10 @@ export class RaftSim {
       // The hard state is written with (after) the entries, so it survives only if they all did.
       const kept = this.prng.int(rd.entries.length + 1);
       applyToDisk(n.durable, { ...rd, hardState: kept === rd.entries.length ? rd.hardState : undefined }, kept);
+    }
+    if (this.prng.chance(0.5)) {
+      const d = n.durable;
+      d.hardState = { ...d.hardState, commit: Math.min(d.hardState.commit, Math.max(n.syncedCommit, d.snapshot.meta.index)) };
     }
     n.up = false;
     n.incarnation++;
