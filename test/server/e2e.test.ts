@@ -170,7 +170,7 @@ test('TLS + SCRAM-SHA-256: right password logs in over TLS, wrong password refus
   }
 });
 
-test('data directory: created on first start, survives a restart, locked against a second server; taken port', { skip }, async () => {
+test('data directory: created on first start, survives a restart and a SIGKILL, locked against a second server; taken port', { skip }, async () => {
   const dir = tempDir();
   const data = join(dir, 'data');
   try {
@@ -191,8 +191,20 @@ test('data directory: created on first start, survives a restart, locked against
     const b = await startServerProcess(['0', '--data', data], { dir });
     const c2 = await connect(b.port);
     assert.deepEqual((await c2.query('SELECT v FROM kept WHERE k = 1')).rows, [{ v: 'durable' }]);
-    await c2.end();
-    assert.equal(await b.stop(true), 0);
+    // A committed write survives SIGKILL (no shutdown at all), and the lock of the dead process does not block a restart.
+    await c2.query("INSERT INTO kept VALUES (2, 'after kill')");
+    await c2.end().catch(() => undefined);
+    const killed = new Promise((resolve) => b.child.once('exit', resolve));
+    process.kill(b.child.pid!, 'SIGKILL');
+    await killed;
+    const d = await startServerProcess(['0', '--data', data], { dir });
+    const c3 = await connect(d.port);
+    assert.deepEqual((await c3.query('SELECT k, v FROM kept ORDER BY k')).rows, [
+      { k: 1, v: 'durable' },
+      { k: 2, v: 'after kill' },
+    ]);
+    await c3.end();
+    assert.equal(await d.stop(true), 0);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
