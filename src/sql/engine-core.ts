@@ -17,6 +17,8 @@ const SEQUENCE_BLOCK = 32;
 export class SqlEngineCore {
   private readonly catalogs = new Map<string, Promise<CatalogSnapshot>>();
   private pid = 1000;
+  /** Databases sessions may connect to (refreshed at open and by CREATE DATABASE). */
+  databases: { oid: number; name: string }[] = [];
   private rowIdLastMs = 0;
   private rowIdSeq = 0;
   private versionSeq = 0;

@@ -74,6 +74,8 @@ interface Portal {
 }
 
 const MEMORY_ROWS_MAX = 5_000_000;
+/** Long statements give the event loop a turn this often (cancel requests, other sessions). */
+const YIELD_EVERY_MS = 10;
 
 export class SqlSession implements Session {
   private block: Txn | undefined;
@@ -91,6 +93,7 @@ export class SqlSession implements Session {
   private stmtStartMicros = 0n;
   private closed = false;
   private lastCatalog: CatalogSnapshot | undefined;
+  private lastYieldMs = 0;
 
   constructor(
     private readonly core: SqlEngineCore,
@@ -328,6 +331,12 @@ export class SqlSession implements Session {
         }
         return total;
       },
+      yieldPoint: () => {
+        const now = performance.now();
+        if (now - this.lastYieldMs < YIELD_EVERY_MS) return undefined;
+        this.lastYieldMs = now;
+        return new Promise<void>((resolve) => setImmediate(resolve));
+      },
       checkInterrupt: () => {
         if (this.cancelRequested) {
           this.cancelRequested = false;
@@ -385,6 +394,7 @@ export class SqlSession implements Session {
     const timeout = Number(this.getSetting('statement_timeout') ?? '0');
     this.deadlineMs = timeout > 0 ? this.core.clock.nowMs() + timeout : 0;
     this.cancelRequested = false;
+    this.lastYieldMs = performance.now();
     if ('TransactionStmt' in stmt) return this.transactionStmt(stmt.TransactionStmt);
     if (this.block !== undefined && this.failed) {
       throw new NextDbError(SqlState.inFailedSqlTransaction, 'current transaction is aborted, commands ignored until end of transaction block');
@@ -502,6 +512,7 @@ export class SqlSession implements Session {
       const schemaOid = await CatalogStore.allocOid(txn);
       await CatalogStore.put(txn, 'schema', schemaOid, { oid: schemaOid, dbOid: oid, name: 'public' });
       await CatalogStore.bumpVersion(txn, this.core.newVersionToken());
+      this.core.databases = [...this.core.databases.filter((d) => d.name !== name), { oid, name }];
       return { tag: 'CREATE DATABASE' };
     });
   }

@@ -18,7 +18,7 @@ import { openTxnManager } from '../txn/index.ts';
 import { systemClock, type Clock } from '../util/clock.ts';
 import { NextDbError } from '../util/errors.ts';
 import { loadParser } from './parser.ts';
-import { CatalogStore, type DatabaseDef } from './catalog/catalog.ts';
+import { CatalogStore } from './catalog/catalog.ts';
 import { SqlEngineCore } from './engine-core.ts';
 import { SqlSession } from './session.ts';
 
@@ -44,7 +44,6 @@ export class SqlEngine {
   private constructor(
     private readonly core: SqlEngineCore,
     private readonly ownsTxns: boolean,
-    private databases: DatabaseDef[],
   ) {}
 
   static async open(options: SqlEngineOptions): Promise<SqlEngine> {
@@ -60,7 +59,7 @@ export class SqlEngine {
       if (txn.state === 'active') await txn.rollback();
       throw e;
     }
-    const engine = new SqlEngine(core, options.txnManager === undefined, []);
+    const engine = new SqlEngine(core, options.txnManager === undefined);
     await engine.refreshDatabases();
     return engine;
   }
@@ -69,7 +68,7 @@ export class SqlEngine {
     const txn = this.core.txns.begin({ readOnly: true, isolation: 'read committed' });
     try {
       const snap = await CatalogStore.load(txn, `list-${Math.random()}`);
-      this.databases = [...snap.databases.values()];
+      this.core.databases = [...snap.databases.values()];
     } finally {
       await txn.rollback();
     }
@@ -78,7 +77,7 @@ export class SqlEngine {
   /** Creates a session; unknown databases raise 3D000 (as PostgreSQL's startup does). */
   createSession(startup: StartupInfo): SqlSession {
     if (this.closed) throw new NextDbError('57P01', 'the database engine is shutting down');
-    const db = this.databases.find((d) => d.name === startup.database);
+    const db = this.core.databases.find((d) => d.name === startup.database);
     if (db === undefined) throw new NextDbError('3D000', `database "${startup.database}" does not exist`);
     const s = new SqlSession(this.core, startup.user, startup.database, db.oid, startup.params ?? {});
     this.sessions.add(s);
@@ -88,7 +87,7 @@ export class SqlEngine {
   /** Database names, refreshed from the catalog. */
   async listDatabases(): Promise<string[]> {
     await this.refreshDatabases();
-    return this.databases.map((d) => d.name);
+    return this.core.databases.map((d) => d.name);
   }
 
   /** Makes databases created by CREATE DATABASE visible to createSession. */

@@ -120,3 +120,44 @@ test('embedded API: query with params, prepare, transaction', async () => {
   assert.equal(two.rows[0]!.two, 2);
   await db.close();
 });
+
+test('statement_timeout cancels a long statement with 57014', async () => {
+  const { engine, s, code } = await session();
+  await s.simpleQuery("SET statement_timeout = '50ms'");
+  assert.equal(s.getSetting('statement_timeout'), '50');
+  assert.equal(await code('SELECT count(*) FROM generate_series(1, 3000000) a'), '57014');
+  await s.simpleQuery('RESET statement_timeout');
+  assert.equal(await code('SELECT count(*) FROM generate_series(1, 1000)'), 'ok');
+  await engine.close();
+});
+
+test('cancel() stops the running statement with 57014', async () => {
+  const { engine, s } = await session();
+  const running = s.simpleQuery('SELECT count(*) FROM generate_series(1, 3000000) a, generate_series(1, 3) b');
+  setTimeout(() => s.cancel(), 20);
+  await assert.rejects(running, (e: unknown) => e instanceof NextDbError && e.code === '57014');
+  await engine.close();
+});
+
+test('CREATE DATABASE makes a database sessions can connect to', async () => {
+  const { engine, s } = await session();
+  await s.simpleQuery('CREATE DATABASE other');
+  assert.deepEqual((await engine.listDatabases()).sort(), ['other', 'postgres']);
+  const o = engine.createSession({ user: 'postgres', database: 'other' });
+  await o.simpleQuery('CREATE TABLE only_here (x int)');
+  await assert.rejects(s.simpleQuery('SELECT * FROM only_here'), (e: unknown) => e instanceof NextDbError && e.code === '42P01');
+  assert.throws(() => engine.createSession({ user: 'postgres', database: 'nope' }), (e: unknown) => e instanceof NextDbError && e.code === '3D000');
+  await engine.close();
+});
+
+test('EXPLAIN shows index use; EXPLAIN ANALYZE counts rows per operator', async () => {
+  const { engine, rows } = await session();
+  await rows('CREATE TABLE e (id int PRIMARY KEY, v int)');
+  await rows('INSERT INTO e SELECT g, g % 10 FROM generate_series(1, 100) g');
+  const plan = (await rows('EXPLAIN SELECT v FROM e WHERE id = 5')).map((r) => r[0]);
+  assert.match(plan[0]!, /Index Scan \(primary key\) using e_pkey on e/);
+  const analyzed = (await rows('EXPLAIN ANALYZE SELECT v, count(*) FROM e WHERE v < 3 GROUP BY v')).map((r) => r[0]!);
+  assert.ok(analyzed.some((l) => /Seq Scan on e \(actual time=[\d.]+ rows=30 loops=1\)/.test(l)), analyzed.join('\n'));
+  assert.ok(analyzed.some((l) => /HashAggregate \(actual time=[\d.]+ rows=3 loops=1\)/.test(l)), analyzed.join('\n'));
+  await engine.close();
+});

@@ -38,6 +38,12 @@ export interface SessionServices {
   relationSize(oid: number): Promise<bigint>;
   /** Throws 57014 when the statement was cancelled or timed out. */
   checkInterrupt(): void;
+  /**
+   * A promise to await when the statement has run long enough that it
+   * should let the event loop breathe (so a cancel request or timer can
+   * arrive); undefined otherwise, which costs nothing.
+   */
+  yieldPoint(): Promise<void> | undefined;
 }
 
 export class EvalContext {

@@ -57,6 +57,13 @@ export interface ExecEnv {
   readonly stores: Map<number, TableStore>;
 }
 
+/** Lets a cancel request in, then throws 57014 if the statement was cancelled or timed out. */
+async function interruptPoint(ctx: EvalContext): Promise<void> {
+  const y = ctx.services.yieldPoint();
+  if (y !== undefined) await y;
+  ctx.services.checkInterrupt();
+}
+
 export function storeFor(env: ExecEnv, t: Extract<Plan, { kind: 'scan' }>['table']): TableStore {
   let s = env.stores.get(t.oid);
   if (s === undefined || s.table !== t) {
@@ -282,7 +289,7 @@ function scanOp(plan: Extract<Plan, { kind: 'scan' }>, env: ExecEnv): Operator {
       }
       const ctx = env.ctx;
       for (;;) {
-        ctx.services.checkInterrupt();
+        await interruptPoint(ctx);
         if (Buffer.compare(start!, end!) >= 0) {
           done = true;
           return null;
@@ -384,7 +391,7 @@ function lateralJoinOp(plan: Extract<Plan, { kind: 'join' }>, env: ExecEnv): Ope
         const ctx = env.ctx;
         const out: Row[] = [];
         for (const l of b) {
-          ctx.services.checkInterrupt();
+          await interruptPoint(ctx);
           const sub: ExecEnv = { ...env, ctx: ctx.withOuter(l), outer: [leftLayout, ...env.outer] };
           const rights = await drain(build(plan.right, sub), env);
           let matched = false;
@@ -481,7 +488,7 @@ function joinOp(plan: Extract<Plan, { kind: 'join' }>, env: ExecEnv): Operator {
           leftDone = true;
           break;
         }
-        ctx.services.checkInterrupt();
+        await interruptPoint(ctx);
         const out: Row[] = [];
         for (const l of b) {
           let candidates: Row[];
@@ -612,7 +619,7 @@ function aggregateOp(plan: Extract<Plan, { kind: 'aggregate' }>, env: ExecEnv): 
         for (;;) {
           const b = await input.next();
           if (b === null) break;
-          ctx.services.checkInterrupt();
+          await interruptPoint(ctx);
           for (const r of b) {
             if (hoisted.length > 0) await runHoisted(hoisted, r, ctx);
             if (groups.length === 0) {
@@ -843,7 +850,7 @@ async function materializeCte(cte: CteDef, env: ExecEnv): Promise<Row[]> {
     working.push(r);
   }
   while (working.length > 0) {
-    env.ctx.services.checkInterrupt();
+    await interruptPoint(env.ctx);
     env.working.set(cte, working);
     const next = await drain(build(cte.recursive.plan, env), env);
     env.working.delete(cte);
@@ -888,7 +895,7 @@ function functionScanOp(plan: Extract<Plan, { kind: 'function-scan' }>, env: Exe
         }
         out.push(plan.ordinality ? [...n.value, BigInt(++ordinal)] : n.value);
       }
-      env.ctx.services.checkInterrupt();
+      await interruptPoint(env.ctx);
       return out.length === 0 ? null : out;
     },
   };

@@ -162,6 +162,8 @@ export async function runModify(m: ModifyPlan, env: ExecEnv): Promise<Row[]> {
       }
       const insertedKeys = new Set<string>();
       for (const row of inputRows) {
+        const y = ctx.services.yieldPoint();
+        if (y !== undefined) await y;
         ctx.services.checkInterrupt();
         if (oc !== undefined) {
           const indexes = oc.index !== undefined ? [oc.index] : t.indexes.filter((i) => i.unique);
@@ -203,6 +205,8 @@ export async function runModify(m: ModifyPlan, env: ExecEnv): Promise<Row[]> {
       const oldPos = m.oldRowCols!.map((id) => m.input.cols.findIndex((c) => c.id === id));
       const sets = (m.assignments ?? []).map((e, i) => (e === undefined ? undefined : compileExpr(e, inEnv)) ?? ((r: readonly Value[]) => r[oldPos[i]!] ?? null));
       for (const inRow of inputRows) {
+        const y = ctx.services.yieldPoint();
+        if (y !== undefined) await y;
         ctx.services.checkInterrupt();
         if (inEnv.hoisted.length > 0) await runHoisted(inEnv.hoisted, inRow, ctx);
         const oldRow = oldPos.map((p) => inRow[p] ?? null);
@@ -217,6 +221,8 @@ export async function runModify(m: ModifyPlan, env: ExecEnv): Promise<Row[]> {
     case 'delete': {
       const oldPos = m.oldRowCols!.map((id) => m.input.cols.findIndex((c) => c.id === id));
       for (const inRow of inputRows) {
+        const y = ctx.services.yieldPoint();
+        if (y !== undefined) await y;
         ctx.services.checkInterrupt();
         const oldRow = oldPos.map((p) => inRow[p] ?? null);
         if (m.children.length > 0) await enforceChildren(env, m, oldRow, undefined);

@@ -163,6 +163,7 @@ const noServices: SessionServices = {
   catalogText: () => null,
   relationSize: () => Promise.resolve(0n),
   checkInterrupt: () => undefined,
+  yieldPoint: () => undefined,
 };
 
 export class Binder {
