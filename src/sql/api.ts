@@ -99,6 +99,12 @@ export interface PortalResult extends StatementResult {
 /** One connection's SQL session: transaction state, settings, prepared statements. */
 export interface Session {
   readonly txnStatus: TxnStatus;
+  /**
+   * The session's process id as `pg_backend_pid()` reports it. Optional;
+   * added for the server (issue 5): when present and not in use by another
+   * connection, BackendKeyData carries it, so the two agree.
+   */
+  readonly backendPid?: number;
   /** Current value of a setting (SHOW), for ParameterStatus. */
   getSetting(name: string): string | undefined;
   /** Simple query protocol: one or more statements separated by ';'. Stops at the first error (which is thrown). */

@@ -733,6 +733,23 @@ export class SqlSession implements Session {
     this.assertOpen();
     const stmts = parseSql(sql);
     const out: StatementResult[] = [];
+    // Several statements in one Query message run in one implicit transaction
+    // (as PostgreSQL does), unless they manage transactions themselves.
+    if (stmts.length > 1 && this.block === undefined && !stmts.some((p) => 'TransactionStmt' in p.stmt)) {
+      this.txnStartMicros = this.nowMicros();
+      const txn = this.core.txns.begin({ isolation: this.isolation() });
+      this.block = txn;
+      try {
+        for (const p of stmts) out.push(this.toResult(await this.run(p, sql, [], []), []));
+        if (this.block === txn) await txn.commit();
+      } catch (e) {
+        if (txn.state === 'active') await txn.rollback().catch(() => undefined);
+        throw e;
+      } finally {
+        if (this.block === txn) this.endBlock();
+      }
+      return out;
+    }
     for (const p of stmts) {
       const r = await this.run(p, sql, [], []);
       out.push(this.toResult(r, []));

@@ -161,3 +161,14 @@ test('EXPLAIN shows index use; EXPLAIN ANALYZE counts rows per operator', async 
   assert.ok(analyzed.some((l) => /HashAggregate \(actual time=[\d.]+ rows=3 loops=1\)/.test(l)), analyzed.join('\n'));
   await engine.close();
 });
+
+test('a multi-statement query is one implicit transaction', async () => {
+  const { engine, s, rows } = await session();
+  await rows('CREATE TABLE m (x int PRIMARY KEY)');
+  await assert.rejects(s.simpleQuery('INSERT INTO m VALUES (1); INSERT INTO m VALUES (1)'), (e: unknown) => e instanceof NextDbError && e.code === '23505');
+  assert.equal(s.txnStatus, 'I');
+  assert.deepEqual(await rows('SELECT count(*) FROM m'), [['0']]);
+  const r = await s.simpleQuery('INSERT INTO m VALUES (2); SELECT x FROM m');
+  assert.deepEqual(r.map((x) => x.commandTag), ['INSERT 0 1', 'SELECT 1']);
+  await engine.close();
+});
