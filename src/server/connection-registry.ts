@@ -40,8 +40,11 @@ export class ConnectionRegistry {
     return this.byPid.size;
   }
 
-  /** Allocates a process id and secret key for a new connection. */
-  allocateKey(): { processId: number; secretKey: number } {
+  /** Allocates a process id (`preferred` when it is free) and a secret key for a new connection. */
+  allocateKey(preferred?: number): { processId: number; secretKey: number } {
+    if (preferred !== undefined && Number.isInteger(preferred) && preferred > 0 && preferred <= 0x7fffffff && !this.byPid.has(preferred)) {
+      return { processId: preferred, secretKey: randomInt(-0x80000000, 0x7fffffff) };
+    }
     let pid = this.nextPid;
     while (this.byPid.has(pid)) pid = pid >= 0x7fffffff ? 1000 : pid + 1;
     this.nextPid = pid >= 0x7fffffff ? 1000 : pid + 1;

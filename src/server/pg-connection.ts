@@ -273,6 +273,7 @@ export class PgConnection {
     const sessionParams: Record<string, string> = {};
     for (const [k, v] of Object.entries(params)) {
       if (k.startsWith('_pq_.')) unrecognized.push(k);
+      else if (k === 'options') Object.assign(sessionParams, parseOptions(v));
       else if (k !== 'user' && k !== 'database') sessionParams[k] = v;
     }
     this.startupParams = sessionParams;
@@ -378,7 +379,7 @@ export class PgConnection {
       return;
     }
     this.session = session;
-    const key = this.ctx.registry.allocateKey();
+    const key = this.ctx.registry.allocateKey(session.backendPid);
     const reg: RegisteredConnection = {
       processId: key.processId,
       secretKey: key.secretKey,
@@ -794,6 +795,44 @@ export class PgConnection {
       this.ctx.onClosed?.(this);
     }
   }
+}
+
+/**
+ * The `options` startup parameter (libpq's PGOPTIONS): command-line style
+ * settings, `-c name=value` or `--name=value`, separated by spaces; a
+ * backslash escapes the next character (so values can contain spaces).
+ * Anything else is ignored, as the session would ignore unknown settings.
+ */
+export function parseOptions(options: string): Record<string, string> {
+  const words: string[] = [];
+  let word = '';
+  let inWord = false;
+  for (let i = 0; i < options.length; i++) {
+    const c = options[i]!;
+    if (c === '\\' && i + 1 < options.length) {
+      word += options[++i];
+      inWord = true;
+    } else if (c === ' ' || c === '\t' || c === '\n') {
+      if (inWord) words.push(word);
+      word = '';
+      inWord = false;
+    } else {
+      word += c;
+      inWord = true;
+    }
+  }
+  if (inWord) words.push(word);
+  const out: Record<string, string> = {};
+  for (let i = 0; i < words.length; i++) {
+    let setting: string | undefined;
+    const w = words[i]!;
+    if (w === '-c') setting = words[++i];
+    else if (w.startsWith('-c')) setting = w.slice(2);
+    else if (w.startsWith('--')) setting = w.slice(2);
+    const eq = setting?.indexOf('=') ?? -1;
+    if (setting !== undefined && eq > 0) out[setting.slice(0, eq).replace(/-/g, '_')] = setting.slice(eq + 1);
+  }
+  return out;
 }
 
 function errorText(err: unknown): string {
