@@ -37,8 +37,9 @@
  *     if no node's tick rate differs from another's by more than
  *     `maxClockDrift` (default 10%) and check-quorum is on: a follower that
  *     acknowledged the heartbeat refuses votes for electionTicks of its own
- *     ticks, so no other leader can exist before the lease runs out. A
- *     leadership transfer voids the lease for the rest of the term.
+ *     ticks, so no other leader can exist before the lease runs out — also
+ *     across its restart, after which it ignores votes for one election
+ *     timeout. A leadership transfer voids the lease for the rest of the term.
  *   - Proposals and reads on a non-leader throw NotLeaderError naming the
  *     leader (no forwarding: the caller knows best where to retry).
  */
@@ -195,6 +196,8 @@ export class RaftNode {
   private pendingConfIndex = 0;
   private leadTransferee: NodeId = NONE;
   private leaseBroken = false;
+  /** Lease reads: ignore vote requests for one election timeout after a restart (see constructor). */
+  private bootSticky = false;
   /** Appends owed to followers (new entries or a commit to announce), flushed by ready(). */
   private pendingBroadcast = false;
   private pendingHeartbeat = false;
@@ -243,6 +246,10 @@ export class RaftNode {
     this.confIndex = init.snapshot.meta.index;
     this.applyConfChangesTo(this.log.commit);
     this.resetRandomizedElectionTimeout();
+    // A restarted node forgot which leader it acknowledged, and a leader may still count on
+    // that acknowledgement for its lease: refuse votes for one election timeout, as if a leader
+    // were known. Fresh members (term 1, no vote) have acknowledged nobody.
+    this.bootSticky = this.leaseReads && (hs.term > 1 || hs.vote !== NONE);
   }
 
   // ───────────────────────────── queries ─────────────────────────────
@@ -297,6 +304,7 @@ export class RaftNode {
       return;
     }
     this.electionElapsed++;
+    if (this.bootSticky && this.electionElapsed >= this.electionTicks) this.bootSticky = false;
     if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
       this.electionElapsed = 0;
       this.campaign(this.preVote, false);
@@ -448,7 +456,7 @@ export class RaftNode {
     assert(m.to === this.id, `raft: message for node ${m.to} stepped into node ${this.id}`);
     if (m.term > this.term) {
       if (m.kind === 'vote') {
-        const inLease = this.checkQuorum && this.leader !== NONE && this.electionElapsed < this.electionTicks;
+        const inLease = this.checkQuorum && (this.leader !== NONE || this.bootSticky) && this.electionElapsed < this.electionTicks;
         if (inLease && !m.force) return; // leader stickiness: do not let a disruptive node bump our term
       }
       if (m.kind === 'vote' && m.preVote) {
