@@ -2011,6 +2011,24 @@ export class Binder {
     return out;
   }
 
+  /** The rows UPDATE/DELETE change: the target scan joined with FROM/USING items, filtered by WHERE. */
+  private bindDmlSource(scan: { plan: Plan; cols: OutputColumn[] }, scope: Scope, from: readonly Node[], where: Node | undefined): Plan {
+    let input: Plan = scan.plan;
+    for (const f of from) {
+      const lateralScope = new Scope(undefined);
+      lateralScope.rels = [...scope.rels];
+      const b = this.bindFromItem(f, scope, lateralScope);
+      scope.rels.push(...b.rels);
+      input = { kind: 'join', cols: [...outCols(input), ...outCols(b.plan)], joinType: 'inner', left: input, right: b.plan, lateral: b.lateral === true };
+    }
+    if (where !== undefined) input = { kind: 'filter', cols: outCols(input), input, pred: this.coerceBool(this.bindExpr(where, scope), 'WHERE') };
+    if (from.length > 0) {
+      // A row may match several FROM rows; PostgreSQL changes it once (with an arbitrary match).
+      input = { kind: 'distinct', cols: outCols(input), input, on: scan.cols.map((c) => ({ kind: 'col', type: c.type, id: c.id, name: c.name }) as Expr) };
+    }
+    return input;
+  }
+
   bindUpdate(up: UpdateStmt): BoundQuery {
     if (up.withClause !== undefined) throw notSupported('WITH in UPDATE');
     const t = this.targetTable(up.relation!);
@@ -2018,21 +2036,7 @@ export class Binder {
     const scan = this.tableScan(t, alias);
     const scope = new Scope(undefined);
     scope.rels = [scan.rel];
-    let input: Plan = scan.plan;
-    for (const f of up.fromClause ?? []) {
-      const lateralScope = new Scope(undefined);
-      lateralScope.rels = [...scope.rels];
-      const b = this.bindFromItem(f, scope, lateralScope);
-      scope.rels.push(...b.rels);
-      input = { kind: 'join', cols: [...outCols(input), ...outCols(b.plan)], joinType: 'inner', left: input, right: b.plan, lateral: false };
-    }
-    if (up.whereClause !== undefined) {
-      input = { kind: 'filter', cols: outCols(input), input, pred: this.coerceBool(this.bindExpr(up.whereClause, scope), 'WHERE') };
-    }
-    if ((up.fromClause ?? []).length > 0) {
-      // A row may match several FROM rows; PostgreSQL updates it once (with an arbitrary match).
-      input = { kind: 'distinct', cols: outCols(input), input, on: scan.cols.map((c) => ({ kind: 'col', type: c.type, id: c.id, name: c.name }) as Expr) };
-    }
+    const input = this.bindDmlSource(scan, scope, up.fromClause ?? [], up.whereClause);
     const assignments = this.bindAssignments(t, up.targetList ?? [], scope);
     const newCols: OutputColumn[] = t.columns.map((c) => ({ id: this.newId(), name: c.name, type: c.type, tableOid: t.oid, attnum: c.attnum }));
     const retScope = new Scope(undefined);
@@ -2059,20 +2063,7 @@ export class Binder {
     const scan = this.tableScan(t, alias);
     const scope = new Scope(undefined);
     scope.rels = [scan.rel];
-    let input: Plan = scan.plan;
-    for (const f of del.usingClause ?? []) {
-      const lateralScope = new Scope(undefined);
-      lateralScope.rels = [...scope.rels];
-      const b = this.bindFromItem(f, scope, lateralScope);
-      scope.rels.push(...b.rels);
-      input = { kind: 'join', cols: [...outCols(input), ...outCols(b.plan)], joinType: 'inner', left: input, right: b.plan, lateral: false };
-    }
-    if (del.whereClause !== undefined) {
-      input = { kind: 'filter', cols: outCols(input), input, pred: this.coerceBool(this.bindExpr(del.whereClause, scope), 'WHERE') };
-    }
-    if ((del.usingClause ?? []).length > 0) {
-      input = { kind: 'distinct', cols: outCols(input), input, on: scan.cols.map((c) => ({ kind: 'col', type: c.type, id: c.id, name: c.name }) as Expr) };
-    }
+    const input = this.bindDmlSource(scan, scope, del.usingClause ?? [], del.whereClause);
     const ret = this.returning(del.returningClause?.exprs, scope, scan.cols.map((c) => c.id));
     const modify: ModifyPlan = {
       op: 'delete',

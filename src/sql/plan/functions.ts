@@ -10,7 +10,7 @@
 
 import { NextDbError, SqlState, notSupported } from '../../util/errors.ts';
 import { Decimal } from '../types/decimal.ts';
-import { MICROS_PER_DAY, extractField, truncTimestamp, zoneOffsetSeconds, MICROS_PER_SECOND, timestampDiff, civilFromDays } from '../types/datetime.ts';
+import { MICROS_PER_DAY, addMonthsToTimestamp, extractField, truncTimestamp, zoneOffsetSeconds, MICROS_PER_SECOND, timestampDiff, civilFromDays } from '../types/datetime.ts';
 import {
   Types,
   arrayOf,
@@ -822,31 +822,8 @@ srfs.set('generate_series', (args) => {
   };
 });
 function addIntervalN(start: bigint, step: Interval, n: number): bigint {
-  const scaled: Interval = { months: step.months * n, days: step.days * n, micros: step.micros * BigInt(n) };
-  // Month arithmetic from the start avoids drifting at month ends.
-  let ts = start;
-  if (scaled.months !== 0) {
-    const [days, rem] = [ts / MICROS_PER_DAY, ts % MICROS_PER_DAY];
-    void days;
-    void rem;
-  }
-  ts = addMonths(ts, scaled.months) + BigInt(scaled.days) * MICROS_PER_DAY + scaled.micros;
-  return ts;
-}
-function addMonths(ts: bigint, months: number): bigint {
-  if (months === 0) return ts;
-  let days = ts / MICROS_PER_DAY;
-  let rem = ts % MICROS_PER_DAY;
-  if (rem < 0n) {
-    rem += MICROS_PER_DAY;
-    days -= 1n;
-  }
-  const [y, m, d] = civilFromDays(Number(days));
-  const total = y * 12 + (m - 1) + months;
-  const ny = Math.floor(total / 12);
-  const nm = (((total % 12) + 12) % 12) + 1;
-  const dim = new Date(Date.UTC(ny, nm, 0)).getUTCDate();
-  return BigInt(Date.UTC(ny, nm - 1, Math.min(d, dim)) / 86400000) * MICROS_PER_DAY + rem;
+  // Month arithmetic from the start (not cumulative) avoids drifting at month ends.
+  return addMonthsToTimestamp(start, step.months * n) + BigInt(step.days * n) * MICROS_PER_DAY + step.micros * BigInt(n);
 }
 srfs.set('pg_partition_ancestors', (args) =>
   args.length === 1
