@@ -1,5 +1,6 @@
 // Three replicated NextDB processes (src/server/cluster-server.ts) on
-// loopback: Raft on ports 19200-19202, PostgreSQL protocol on 19210-19212.
+// loopback: Raft on ports 19200-19202, PostgreSQL protocol on 19210-19212
+// (or 19220-19232 when a port there is taken).
 // A client (node-postgres) writes rows continuously to whichever node
 // leads; the leader is killed with SIGKILL mid-stream. Checks: writes
 // succeed again (the time is measured and printed; target < 3 s), every
@@ -12,13 +13,35 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:net';
 import pg from 'pg';
 
 const root = join(import.meta.dirname, '..', '..');
 const ids = [1, 2, 3];
-const raftPort = (id: number): number => 19199 + id;
-const pgPort = (id: number): number => 19209 + id;
-const peers = ids.map((id) => `${id}=127.0.0.1:${raftPort(id)}`).join(',');
+/** First port of the block in use: 19200 unless something else holds a port there (then 19220). */
+let base = 19200;
+const raftPort = (id: number): number => base - 1 + id;
+const pgPort = (id: number): number => base + 9 + id;
+const peers = (): string => ids.map((id) => `${id}=127.0.0.1:${raftPort(id)}`).join(',');
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+async function chooseBase(): Promise<void> {
+  for (const b of [19200, 19220]) {
+    const ports = ids.flatMap((id) => [b - 1 + id, b + 9 + id]);
+    if ((await Promise.all(ports.map(portFree))).every(Boolean)) {
+      base = b;
+      return;
+    }
+  }
+  throw new Error('ports 19200-19212 and 19220-19232 are both in use');
+}
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 interface Proc {
@@ -54,6 +77,7 @@ test(
   'cluster: 3 processes, SQL writes, kill -9 the leader, failover, catch-up, identical replicas',
   { timeout: 120_000 },
   async () => {
+    await chooseBase();
     const dir = await mkdtemp(join(tmpdir(), 'nextdb-kv-proc-'));
     const procs = new Map<number, Proc>();
     const start = async (id: number): Promise<void> => {
@@ -72,7 +96,7 @@ test(
           '--pg-port',
           String(pgPort(id)),
           '--peers',
-          peers,
+          peers(),
           '--tick-ms',
           '30',
           '--election-ticks',
