@@ -5,7 +5,7 @@
 // puts of the same size, through each system's HTTP put API, from the same
 // closed-loop client with the same concurrency, sent to the leader.
 //
-//   npm run bench:raft [-- --quick] [--puts N] [--concurrency C] [--value-bytes B]
+//   npm run bench:raft [-- --quick] [--puts N] [--concurrency C] [--value-bytes B] [--skip-etcd]
 //
 // Prints `bench raft-put nextdb=<ops/s> etcd=<ops/s> ratio=<x>` and
 // `latency raft-put-<system> p50=<ms> p99=<ms>` lines. If the etcd binary is
@@ -176,7 +176,7 @@ async function benchEtcd(): Promise<LoadResult | undefined> {
 }
 
 const nextdb = await benchNextDb();
-const etcd = await benchEtcd();
+const etcd = args.includes('--skip-etcd') ? undefined : await benchEtcd();
 const f = (x: number): string => x.toFixed(0);
 const ms = (x: number): string => x.toFixed(2);
 console.log(`# ${PUTS} puts of ${VALUE_BYTES}-byte values, ${CONCURRENCY} concurrent HTTP clients, 3 nodes on loopback, fsync on`);

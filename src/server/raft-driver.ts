@@ -73,6 +73,8 @@ export class RaftDriver {
   private nextCtx = 1;
   private readonly proposalTimeoutMs: number;
   private failure: Error | undefined;
+  /** Counters for benchmarks and diagnostics. */
+  readonly stats = { readies: 0, syncs: 0, syncMs: 0, entriesPersisted: 0, entriesApplied: 0, earlyApplied: 0 };
 
   constructor(private readonly options: RaftDriverOptions) {
     this.raft = options.raft;
@@ -149,7 +151,10 @@ export class RaftDriver {
         this.earlyScheduled = false;
         if (this.stopped) return;
         for (const m of this.raft.takeEarlyMessages()) this.options.send(m);
-        for (const e of this.raft.takeEarlyCommitted()) this.applyOne(e);
+        for (const e of this.raft.takeEarlyCommitted()) {
+          this.applyOne(e);
+          this.stats.earlyApplied++;
+        }
         this.serveReads();
       });
     }
@@ -179,7 +184,14 @@ export class RaftDriver {
           while (applied < rd.committedEntries.length && rd.committedEntries[applied]!.index <= durable) this.applyOne(rd.committedEntries[applied++]!);
         }
         if (rd.hardState !== undefined || rd.entries.length > 0 || rd.snapshot !== undefined) store.save(this.raft.group, rd);
-        if (rd.mustSync) await store.sync();
+        this.stats.readies++;
+        this.stats.entriesPersisted += rd.entries.length;
+        if (rd.mustSync) {
+          const t = performance.now();
+          await store.sync();
+          this.stats.syncs++;
+          this.stats.syncMs += performance.now() - t;
+        }
         if (this.stopped) return;
         for (const m of rd.messages) if (!early || !mayPrecedePersist(m)) this.options.send(m);
         if (rd.snapshot !== undefined) this.options.restore(rd.snapshot);
@@ -207,6 +219,7 @@ export class RaftDriver {
   }
 
   private applyOne(e: Entry): void {
+    this.stats.entriesApplied++;
     this.options.apply(e);
     this.settle(e);
   }
