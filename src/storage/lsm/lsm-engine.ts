@@ -617,7 +617,13 @@ export class LsmEngine implements Engine {
 
   private askWorker(req: CompactionRequest): Promise<CompactionReply> {
     if (this.closing) return Promise.reject(new JobCancelled('engine closing'));
-    const worker = (this.worker ??= this.spawnWorker());
+    let worker: Worker;
+    try {
+      worker = this.worker ??= this.spawnWorker();
+    } catch (err) {
+      // E.g. running from TypeScript sources under a loader other than tsx: compact on the event loop instead.
+      return Promise.reject(new WorkerFailed(`compaction worker could not start: ${(err as Error).message}`));
+    }
     return new Promise((resolve, reject) => {
       this.workerWaiters.set(req.id, { resolve, reject });
       worker.postMessage(req);
