@@ -1,0 +1,190 @@
+// Cluster benchmark: pgbench against a 3-node replicated NextDB cluster
+// (src/server/cluster-server.ts, SQL on the leader, LSM on disk) and against
+// a single `nextdb server --data` node, same machine, same run; then the
+// failover time after kill -9 of the leader.
+//   bench <workload> cluster=<tps> single=<tps> ratio=<cluster/single>
+//   failover writes-again-after=<ms>
+// Ports 19260-19262 (SQL) and 19270-19272 (Raft).
+// Usage: npm run bench:cluster -- [--quick] [--scale N] [--seconds S]
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { startServerProcess } from '../test/server/server-process.ts';
+
+const run = promisify(execFile);
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const flag = (name: string, dflt: number): number => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : dflt;
+};
+const scale = flag('--scale', 1);
+const seconds = flag('--seconds', quick ? 4 : 15);
+const root = join(import.meta.dirname, '..');
+const ids = [1, 2, 3];
+const sqlPort = (id: number): number => 19259 + id;
+const raftPort = (id: number): number => 19269 + id;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function pgbench(port: number, extra: readonly string[]): Promise<number> {
+  const { stdout } = await run(
+    'pgbench',
+    ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-n', '-T', String(seconds), ...extra, 'postgres'],
+    {
+      maxBuffer: 64 << 20,
+      env: { ...process.env, PGCONNECT_TIMEOUT: '10' },
+    },
+  );
+  return Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(stdout)?.[1] ?? NaN);
+}
+
+/**
+ * pgbench's tables (-I dtp: drop, create, primary keys), then the rows in
+ * statements of ROWS_PER_STATEMENT: one `pgbench -i -I G` statement inserts
+ * 100 000 rows per scale unit in one go, and a statement that long keeps a
+ * node's event loop (and with it its Raft heartbeats) busy past the election
+ * timeout — see docs/internals/cluster.md, "Known problems".
+ */
+const ROWS_PER_STATEMENT = 2000;
+
+async function init(port: number): Promise<void> {
+  await run(
+    'pgbench',
+    ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-i', '-I', 'dtp', '-s', String(scale), 'postgres'],
+    { maxBuffer: 64 << 20 },
+  );
+  const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres' });
+  await c.connect();
+  try {
+    await c.query(`INSERT INTO pgbench_branches (bid, bbalance) SELECT b, 0 FROM generate_series(1, ${scale}) AS b`);
+    await c.query(
+      `INSERT INTO pgbench_tellers (tid, bid, tbalance) SELECT t, (t - 1) / 10 + 1, 0 FROM generate_series(1, ${10 * scale}) AS t`,
+    );
+    for (let from = 1; from <= 100_000 * scale; from += ROWS_PER_STATEMENT) {
+      const to = Math.min(from + ROWS_PER_STATEMENT - 1, 100_000 * scale);
+      await c.query(
+        `INSERT INTO pgbench_accounts (aid, bid, abalance, filler) SELECT a, (a - 1) / 100000 + 1, 0, '' FROM generate_series(${from}, ${to}) AS a`,
+      );
+    }
+  } finally {
+    await c.end();
+  }
+}
+
+async function leaderPort(deadlineMs: number): Promise<number> {
+  const end = Date.now() + deadlineMs;
+  for (;;) {
+    for (const id of ids) {
+      const c = new pg.Client({
+        host: '127.0.0.1',
+        port: sqlPort(id),
+        user: 'postgres',
+        database: 'postgres',
+        connectionTimeoutMillis: 500,
+      });
+      c.on('error', () => undefined);
+      try {
+        await c.connect();
+        await c.end();
+        return sqlPort(id);
+      } catch {
+        await c.end().catch(() => undefined);
+      }
+    }
+    if (Date.now() > end) throw new Error('no cluster node accepted SQL');
+    await sleep(50);
+  }
+}
+
+const workloads: readonly { name: string; args: readonly string[] }[] = [
+  { name: 'select-only-c8', args: ['-S', '-M', 'prepared', '-c', '8', '-j', '2'] },
+  { name: 'tpcb-c8', args: ['-M', 'prepared', '-c', '8', '-j', '2', '--max-tries', '10'] },
+];
+
+const fmt = (n: number): string => (Number.isFinite(n) ? n.toFixed(n >= 100 ? 0 : 2) : 'n/a');
+
+async function main(): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'nextdb-cluster-bench-'));
+  const peers = ids.map((id) => `${id}=127.0.0.1:${raftPort(id)}`).join(',');
+  const procs = new Map<number, ChildProcess>();
+  const start = (id: number): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const child = spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          join(root, 'src/server/cluster-server.ts'),
+          '--id',
+          String(id),
+          '--dir',
+          join(dir, `n${id}`),
+          '--raft-port',
+          String(raftPort(id)),
+          '--pg-port',
+          String(sqlPort(id)),
+          '--peers',
+          peers,
+          // Generous timeouts: a long statement (pgbench -i) blocks a node's
+          // event loop, and with it its heartbeats (see docs/internals/cluster.md).
+          '--tick-ms',
+          '100',
+          '--election-ticks',
+          '30',
+        ],
+        { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      procs.set(id, child);
+      let out = '';
+      child.stdout!.on('data', (c: Buffer) => {
+        out += c.toString();
+        if (out.includes(`ready ${id}`)) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`cluster node ${id} exited with ${code}`)));
+    });
+  const single = await startServerProcess(['0', '--data', join(dir, 'single')]);
+  try {
+    await Promise.all(ids.map(start));
+    const leader = await leaderPort(20_000);
+    await init(single.port);
+    await init(leader);
+    for (const w of workloads) {
+      const c = await pgbench(leader, w.args);
+      const s = await pgbench(single.port, w.args);
+      console.log(`bench ${w.name} cluster=${fmt(c)} single=${fmt(s)} ratio=${(c / s).toFixed(2)}`);
+    }
+    // Failover: kill -9 the leader, time until an UPDATE succeeds on the new one.
+    const victim = ids.find((id) => sqlPort(id) === leader)!;
+    procs.get(victim)!.kill('SIGKILL');
+    const killedAt = Date.now();
+    for (;;) {
+      const port = await leaderPort(30_000).catch(() => undefined);
+      if (port !== undefined) {
+        const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres' });
+        c.on('error', () => undefined);
+        try {
+          await c.connect();
+          await c.query('UPDATE pgbench_branches SET bbalance = bbalance + 1 WHERE bid = 1');
+          await c.end();
+          break;
+        } catch {
+          await c.end().catch(() => undefined);
+        }
+      }
+      if (Date.now() - killedAt > 30_000) throw new Error('no write succeeded within 30 s of the kill');
+      await sleep(20);
+    }
+    console.log(`failover writes-again-after=${Date.now() - killedAt}ms`);
+    return 0;
+  } finally {
+    for (const p of procs.values()) p.kill('SIGKILL');
+    await single.stop();
+    await sleep(100);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+process.exit(await main());
