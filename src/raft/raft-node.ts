@@ -235,12 +235,14 @@ export class RaftNode {
     this.learnerCatchUpEntries = config.learnerCatchUpEntries ?? 100;
 
     const hs = init.hardState;
-    this.log = new RaftLog(init.snapshot, init.entries, hs.commit);
+    // A snapshot holds only committed state, so it is a lower bound on commit even when the
+    // persisted commit index lags it (a leader may apply, and snapshot, before writing commit).
+    this.log = new RaftLog(init.snapshot, init.entries, Math.max(hs.commit, init.snapshot.meta.index));
     this.term = hs.term;
     this.vote = hs.vote;
-    this.prevHardState = hs;
+    this.prevHardState = hs; // a raised commit is written by the next Ready
     this.applied = init.applied ?? init.snapshot.meta.index;
-    assert(this.applied >= init.snapshot.meta.index && this.applied <= hs.commit, 'raft: applied index outside [snapshot, commit]');
+    assert(this.applied >= init.snapshot.meta.index && this.applied <= this.log.commit, 'raft: applied index outside [snapshot, commit]');
     this.handedOut = this.applied;
     this.conf = init.snapshot.meta.conf;
     this.confIndex = init.snapshot.meta.index;

@@ -73,3 +73,16 @@ test('raft node: proposals and reads on a follower name the leader', () => {
   assert.throws(() => f.readIndex(1), /not leader/);
   assert.throws(() => f.transferLeadership(3), /not leader/);
 });
+
+test('raft node: restarts when the persisted commit index lags the snapshot', () => {
+  // Regression (simulator seed 3526 of a 10000-seed sweep): a leader applied entries before
+  // writing the new commit index, snapshotted them, and crashed; the restart asserted.
+  const snapshot = { meta: { index: 31, term: 2, conf: { voters: [1, 2, 3], learners: [] } }, data: Buffer.from('{}') };
+  const n = new RaftNode({ id: 1, group: 1, prng: new Prng(1) }, { hardState: { term: 2, vote: 1, commit: 30 }, snapshot, entries: [{ index: 32, term: 2, type: 0, data: Buffer.from('x') }] });
+  const st = n.status();
+  assert.equal(st.commit, 31);
+  assert.equal(st.applied, 31);
+  const rd = n.ready();
+  assert.equal(rd.hardState?.commit, 31, 'the raised commit index is persisted by the next Ready');
+  assert.equal(rd.mustSync, false);
+});
