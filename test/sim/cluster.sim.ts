@@ -38,6 +38,10 @@ for (const seed of seeds) {
     crashes += r.crashes;
     if (r.linearizability === 'unknown') unknown++;
     if (one !== undefined) console.log(JSON.stringify(r));
+    if (seeds.length > 1 && (seed - first + 1) % 50 === 0) {
+      const m = (performance.now() - started) / 60000;
+      console.log(`  ${seed - first + 1} seeds done, ${failed} failed, ${((seed - first + 1) / m).toFixed(1)} seeds/min`);
+    }
   } catch (e) {
     failed++;
     const what = e instanceof SimFailure ? e.message : (e as Error).stack;
