@@ -2,32 +2,22 @@
 // SCRAM-SHA-256, md5 and cleartext against roles from the catalog hook
 // (lookupRole), wrong passwords and unknown roles refused with 28P01,
 // NOLOGIN roles with 28000, the bootstrap superuser password, and TLS via
-// SSLRequest with a throw-away self-signed certificate (pg with ssl).
-import { test, before, after } from 'node:test';
+// SSLRequest with the test certificate in test/server/fixtures (pg, postgres.js, psql).
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import postgres from 'postgres';
-import { startTestServer } from './harness.ts';
+import { startTestServer, tlsCertPath, tlsKeyPath } from './harness.ts';
 import { FakeProvider } from './fake-session.ts';
 import { md5Verifier, scramVerifier, checkPassword, ScramServerExchange, parseScramVerifier } from '../../src/wire/password-auth.ts';
 import type { RoleInfo } from '../../src/sql/api.ts';
 import type { AuthMethod } from '../../src/server/server-types.ts';
 
-let dir = '';
-let cert = '';
-let key = '';
-before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'nextdb-wire-auth-'));
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
-  cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
-  key = readFileSync(join(dir, 'key.pem'), 'utf8');
-});
-after(() => rmSync(dir, { recursive: true, force: true }));
+const cert = readFileSync(tlsCertPath, 'utf8');
+const key = readFileSync(tlsKeyPath, 'utf8');
 
 const roles = (): Map<string, RoleInfo> =>
   new Map<string, RoleInfo>([

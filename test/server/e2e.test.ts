@@ -3,21 +3,18 @@
 // pipelined, psql -c, errors with SQLSTATE and position, cancel, TLS + SCRAM
 // login and a wrong password refused, HTTP on the same port, clean shutdown
 // (exit 0), a taken port and a locked data directory (clear message,
-// non-zero exit), data surviving a restart. Needs the SQL engine
-// (src/sql/index.ts); until it exists these tests are skipped with a reason.
+// non-zero exit), data surviving a restart and a SIGKILL, pgbench.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFile } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import postgres from 'postgres';
 import { startServerProcess, runCli, tempDir, type ServerProcess } from './server-process.ts';
+import { tlsCertPath, tlsKeyPath } from './harness.ts';
 
-const sqlReady = existsSync(new URL('../../src/sql/index.ts', import.meta.url));
-const skip = sqlReady ? false : 'the SQL engine (src/sql/index.ts) is not built yet';
 const run = promisify(execFile);
 
 const connect = async (port: number, extra: pg.ClientConfig = {}): Promise<pg.Client> => {
@@ -28,13 +25,13 @@ const connect = async (port: number, extra: pg.ClientConfig = {}): Promise<pg.Cl
 
 let mem: ServerProcess | undefined;
 before(async () => {
-  if (sqlReady) mem = await startServerProcess(['0', '--memory']);
+  mem = await startServerProcess(['0', '--memory']);
 });
 after(async () => {
   if (mem !== undefined) assert.equal(await mem.stop(), 0, 'clean exit on SIGTERM');
 });
 
-test('pg: simple and extended protocol, pool, errors with SQLSTATE and position', { skip }, async () => {
+test('pg: simple and extended protocol, pool, errors with SQLSTATE and position', async () => {
   const c = await connect(mem!.port);
   try {
     assert.deepEqual((await c.query('SELECT 1 AS one')).rows, [{ one: 1 }]);
@@ -68,7 +65,7 @@ test('pg: simple and extended protocol, pool, errors with SQLSTATE and position'
   }
 });
 
-test('postgres.js: pipelined queries on one connection', { skip }, async () => {
+test('postgres.js: pipelined queries on one connection', async () => {
   const sql = postgres({ host: '127.0.0.1', port: mem!.port, user: 'postgres', database: 'postgres', max: 1, onnotice: () => undefined });
   try {
     const rows = await Promise.all(Array.from({ length: 30 }, (_, i) => sql`SELECT ${i}::int AS v`));
@@ -78,7 +75,7 @@ test('postgres.js: pipelined queries on one connection', { skip }, async () => {
   }
 });
 
-test('psql: -c, the \\dt and \\l catalog queries, a database made by CREATE DATABASE', { skip }, async () => {
+test('psql: -c, the \\dt and \\l catalog queries, a database made by CREATE DATABASE', async () => {
   const psql = async (db: string, ...commands: string[]): Promise<string> => {
     const args = ['-X', '-A', '-t', '-h', '127.0.0.1', '-p', String(mem!.port), '-U', 'postgres', '-d', db];
     for (const c of commands) args.push('-c', c);
@@ -93,7 +90,7 @@ test('psql: -c, the \\dt and \\l catalog queries, a database made by CREATE DATA
   assert.equal((await psql('e2e_db', 'SELECT 7')).trim(), '7');
 });
 
-test('pgbench: initialize (server-side generation), then each built-in script in simple, extended and prepared mode', { skip }, async () => {
+test('pgbench: initialize (server-side generation), then each built-in script in simple, extended and prepared mode', async () => {
   const base = ['-h', '127.0.0.1', '-p', String(mem!.port), '-U', 'postgres'];
   // -I dtpG: server-side data generation, keys first. The default client-side load uses COPY, which the SQL engine does not support yet.
   await run('pgbench', [...base, '-i', '-I', 'dtpG', '-s', '1', 'postgres'], { maxBuffer: 16 << 20 });
@@ -112,7 +109,7 @@ test('pgbench: initialize (server-side generation), then each built-in script in
   }
 });
 
-test('cancel: a running statement is cancelled with 57014', { skip }, async () => {
+test('cancel: a running statement is cancelled with 57014', async () => {
   const c = await connect(mem!.port);
   try {
     const started = Date.now();
@@ -132,7 +129,7 @@ test('cancel: a running statement is cancelled with 57014', { skip }, async () =
   }
 });
 
-test('HTTP on the same port: /health and /metrics from the server process', { skip }, async () => {
+test('HTTP on the same port: /health and /metrics from the server process', async () => {
   const health = await fetch(`http://127.0.0.1:${mem!.port}/health`);
   assert.equal(health.status, 200);
   const metrics = await (await fetch(`http://127.0.0.1:${mem!.port}/metrics`)).text();
@@ -145,10 +142,8 @@ test('HTTP on the same port: /health and /metrics from the server process', { sk
   assert.ok(status.tables.some((t) => t.name === 'e2e_t'), JSON.stringify(status.tables));
 });
 
-test('TLS + SCRAM-SHA-256: right password logs in over TLS, wrong password refused', { skip }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'nextdb-wire-tls-'));
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
-  const srv = await startServerProcess(['0', '--memory', '--auth', 'scram-sha-256', '--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem')], {
+test('TLS + SCRAM-SHA-256: right password logs in over TLS, wrong password refused', async () => {
+  const srv = await startServerProcess(['0', '--memory', '--auth', 'scram-sha-256', '--tls-cert', tlsCertPath, '--tls-key', tlsKeyPath], {
     env: { NEXTDB_SUPERUSER_PASSWORD: 's3cret' },
   });
   try {
@@ -163,11 +158,10 @@ test('TLS + SCRAM-SHA-256: right password logs in over TLS, wrong password refus
     assert.equal(stdout.trim(), '7');
   } finally {
     assert.equal(await srv.stop(), 0);
-    rmSync(dir, { recursive: true, force: true });
   }
 });
 
-test('data directory: created on first start, survives a restart and a SIGKILL, locked against a second server; taken port', { skip }, async () => {
+test('data directory: created on first start, survives a restart and a SIGKILL, locked against a second server; taken port', async () => {
   const dir = tempDir();
   const data = join(dir, 'data');
   try {

@@ -4,11 +4,8 @@
 // sweeps: `npm run sim -- wire-fuzz --seeds N` (test/sim/wire-fuzz.sim.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startTestServer } from './harness.ts';
+import { readFileSync } from 'node:fs';
+import { startTestServer, tlsCertPath, tlsKeyPath } from './harness.ts';
 import { fuzzServer, checkHealthy, sqlDialect } from './wire-fuzz.ts';
 import { SqlEngine } from '../../src/sql/index.ts';
 import { MemoryEngine } from '../../src/storage/memory-engine.ts';
@@ -34,15 +31,12 @@ test('fuzz: 240 random/mutated streams; the server keeps serving a well-behaved 
 });
 
 test('fuzz with TLS configured: SSLRequest answered S, then garbage instead of a handshake', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'nextdb-wire-fuzz-'));
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
-  const ts = await startTestServer({ tls: { cert: readFileSync(join(dir, 'c.pem')), key: readFileSync(join(dir, 'k.pem')) } });
+  const ts = await startTestServer({ tls: { cert: readFileSync(tlsCertPath), key: readFileSync(tlsKeyPath) } });
   try {
     await fuzzServer(ts.port, 4, 80);
     await checkHealthy(ts.port);
   } finally {
     await ts.stop();
-    rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -12,6 +12,10 @@ import { RequestCode, type FrontendMessage } from '../../src/wire/frontend-messa
 import { FakeProvider } from './fake-session.ts';
 import type { SessionProvider } from '../../src/server/server-types.ts';
 
+/** A self-signed certificate and key for TLS tests (test/server/fixtures/README.md). */
+export const tlsCertPath = new URL('./fixtures/tls-cert.pem', import.meta.url).pathname;
+export const tlsKeyPath = new URL('./fixtures/tls-key.pem', import.meta.url).pathname;
+
 export interface TestServer {
   readonly server: NextDbServer;
   readonly port: number;
