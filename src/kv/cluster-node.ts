@@ -5,7 +5,8 @@
  *   step(msg) / tick() ──► RaftNode ──► Ready loop (one at a time):
  *        1. propose buffered writes of the ReplicatedEngine
  *        2. persist snapshot / entries / hard state (EngineLogStore), await sync
- *        3. send messages
+ *           (a leader's appends and heartbeats already go out meanwhile)
+ *        3. send the other messages
  *        4. install snapshot, apply committed entries, serve read states
  *        5. advance; start leading / compact the log when due
  *
@@ -40,7 +41,7 @@
 import { NotLeaderError } from '../raft/errors.ts';
 import { bootstrapState, joiningState, RaftNode, type RaftConfig } from '../raft/raft-node.ts';
 import type { GroupId, Message, NodeId, RaftInitialState, Role } from '../raft/types.ts';
-import { NONE } from '../raft/types.ts';
+import { mayPrecedePersist, NONE } from '../raft/types.ts';
 import type { Engine, Snapshot } from '../storage/engine.ts';
 import type { Txn, TxnOptions } from '../txn/api.ts';
 import { openTxnManager, type MvccTxnManager } from '../txn/index.ts';
@@ -363,9 +364,19 @@ export class ClusterNode {
       // A Ready that only moves the commit index need not wait for an fsync
       // (a lost commit index is re-learned); the applies it allows are
       // written after it, and the engine makes writes durable in order.
-      if (this.store.saveReady(rd) && rd.mustSync) await this.local.sync();
+      const saved = this.store.saveReady(rd);
+      // A leader's appends and heartbeats may go out while its own fsync
+      // runs (Raft thesis §10.2.1; the core counts the leader's entries only
+      // once advance() says they are durable): the followers' fsyncs overlap
+      // the leader's. Everything else waits for durability.
+      const late: Message[] = [];
+      for (const m of rd.messages) {
+        if (mayPrecedePersist(m)) this.send(m);
+        else late.push(m);
+      }
+      if (saved && rd.mustSync) await this.local.sync();
       if (this.dead) return;
-      for (const m of rd.messages) this.send(m);
+      for (const m of late) this.send(m);
       if (rd.snapshot !== undefined) {
         this.engine.installSnapshot(rd.snapshot);
         this.lastCompacted = Math.max(this.lastCompacted, rd.snapshot.meta.index);
