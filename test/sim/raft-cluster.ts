@@ -38,6 +38,7 @@ import { NextDbError } from '../../src/util/errors.ts';
 import { EntryType, mayPrecedePersist } from '../../src/raft/types.ts';
 import type { ConfChange, Entry, HardState, Message, NodeId, RaftInitialState, Ready, Snapshot } from '../../src/raft/types.ts';
 import { checkLinearizable } from './raft-linearizability.ts';
+import { EventQueue } from './raft-event-queue.ts';
 import type { KvOp } from './raft-linearizability.ts';
 
 export class SimFailure extends Error {
@@ -129,54 +130,9 @@ type Event =
   | { readonly kind: 'fault' }
   | { readonly kind: 'restart'; readonly node: NodeId };
 
-/** A binary min-heap of events ordered by (time, seq). */
-class EventQueue {
-  private readonly heap: { t: number; s: number; e: Event }[] = [];
-  private seq = 0;
-  get size(): number {
-    return this.heap.length;
-  }
-  push(t: number, e: Event): void {
-    const h = this.heap;
-    h.push({ t, s: this.seq++, e });
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (less(h[p]!, h[i]!)) break;
-      [h[p], h[i]] = [h[i]!, h[p]!];
-      i = p;
-    }
-  }
-  pop(): { t: number; e: Event } | undefined {
-    const h = this.heap;
-    const top = h[0];
-    if (top === undefined) return undefined;
-    const last = h.pop()!;
-    if (h.length > 0) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && less(h[l]!, h[m]!)) m = l;
-        if (r < h.length && less(h[r]!, h[m]!)) m = r;
-        if (m === i) break;
-        [h[m], h[i]] = [h[i]!, h[m]!];
-        i = m;
-      }
-    }
-    return top;
-  }
-}
-
-function less(a: { t: number; s: number }, b: { t: number; s: number }): boolean {
-  return a.t < b.t || (a.t === b.t && a.s < b.s);
-}
-
 export class RaftSim {
   readonly prng: Prng;
-  private readonly q = new EventQueue();
+  private readonly q = new EventQueue<Event>();
   now = 0;
   private events = 0;
   private readonly nodes = new Map<NodeId, SimNode>();
