@@ -407,3 +407,21 @@ test('slow queries are logged with their text; protocol errors and failed logins
     await ts.stop();
   }
 });
+
+test('protocol 3.2 and _pq_ options get NegotiateProtocolVersion(3.0); FunctionCall is refused with 0A000', async () => {
+  const ts = await startTestServer();
+  try {
+    const c = await RawClient.connect(ts.port);
+    c.send({ kind: 'startup', protocolVersion: RequestCode.protocol30 + 2, params: { user: 'postgres', '_pq_.compression': 'on' } });
+    const ms = await c.until('Z');
+    assert.deepEqual(ms[0], { type: 'v', minor: 0, unrecognized: ['_pq_.compression'] });
+    assert.equal(ms[1]?.type, 'R');
+    c.send({ kind: 'functionCall', functionOid: 1598 });
+    const reply = await c.until('Z');
+    assert.ok(reply[0]?.type === 'E' && reply[0].fields.C === '0A000');
+    assert.equal(types(reply), 'EZ');
+    c.end();
+  } finally {
+    await ts.stop();
+  }
+});
