@@ -1,0 +1,201 @@
+// Partition test with real processes: three cluster-server processes whose
+// Raft links all pass through fault-injecting TCP proxies in this test
+// (loopback only; ports 19280-19292). The leader is cut off from both
+// peers: the minority side stops accepting writes, the majority elects a
+// leader and keeps committing, and after healing the old leader catches up
+// and every replica reports the same digest.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+
+const root = join(import.meta.dirname, '..', '..');
+const ids = [1, 2, 3];
+const raftPort = (id: number): number => 19279 + id; // 19280-19282
+const pgPort = (id: number): number => 19289 + id; // 19290-19292
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A one-direction link from node `from` to node `to`'s Raft port, which the test can cut. */
+class Link {
+  cut = false;
+  private readonly sockets = new Set<net.Socket>();
+  readonly server: net.Server;
+  constructor(
+    readonly from: number,
+    readonly to: number,
+    readonly port: number,
+  ) {
+    this.server = net.createServer((client) => {
+      if (this.cut) {
+        client.destroy();
+        return;
+      }
+      const upstream = net.connect(raftPort(to), '127.0.0.1');
+      for (const s of [client, upstream]) {
+        this.sockets.add(s);
+        s.on('error', () => undefined);
+        s.on('close', () => this.sockets.delete(s));
+      }
+      client.pipe(upstream);
+      upstream.pipe(client);
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+  }
+  listen(): Promise<void> {
+    return new Promise((resolve) => this.server.listen(this.port, '127.0.0.1', resolve));
+  }
+  setCut(cut: boolean): void {
+    this.cut = cut;
+    if (cut) for (const s of this.sockets) s.destroy();
+  }
+  close(): void {
+    this.setCut(true);
+    this.server.close();
+  }
+}
+
+async function tryWrite(id: number, k: number): Promise<boolean> {
+  const c = new pg.Client({
+    host: '127.0.0.1',
+    port: pgPort(id),
+    user: 'postgres',
+    database: 'postgres',
+    connectionTimeoutMillis: 500,
+    query_timeout: 1500,
+  });
+  c.on('error', () => undefined);
+  try {
+    await c.connect();
+    await c.query('INSERT INTO kv VALUES ($1, $2)', [k, k]);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+test(
+  'cluster: partition the leader away; minority refuses writes, majority continues, healing converges',
+  { timeout: 120_000 },
+  async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nextdb-kv-part-'));
+    const links: Link[] = [];
+    let port = 19283;
+    for (const from of ids) for (const to of ids) if (from !== to) links.push(new Link(from, to, port++));
+    await Promise.all(links.map((l) => l.listen()));
+    const procs = new Map<number, { child: ChildProcess; out: string }>();
+    const start = (id: number): Promise<void> =>
+      new Promise((resolve, reject) => {
+        // Node `id` reaches every peer through its own outgoing proxy links.
+        const peers = ids
+          .map((p) => `${p}=127.0.0.1:${p === id ? raftPort(p) : links.find((l) => l.from === id && l.to === p)!.port}`)
+          .join(',');
+        const child = spawn(
+          process.execPath,
+          [
+            '--import',
+            'tsx',
+            join(root, 'src/server/cluster-server.ts'),
+            '--id',
+            String(id),
+            '--dir',
+            join(dir, `n${id}`),
+            '--raft-port',
+            String(raftPort(id)),
+            '--pg-port',
+            String(pgPort(id)),
+            '--peers',
+            peers,
+            '--tick-ms',
+            '30',
+            '--election-ticks',
+            '10',
+          ],
+          { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
+        );
+        const p = { child, out: '' };
+        procs.set(id, p);
+        child.stdout!.on('data', (c: Buffer) => {
+          p.out += c.toString();
+          if (p.out.includes(`ready ${id}`)) resolve();
+        });
+        child.once('exit', (code) => reject(new Error(`node ${id} exited with ${code}`)));
+      });
+    try {
+      await Promise.all(ids.map(start));
+      // Find the leader (the node that accepts SQL) and create the table.
+      let leader = 0;
+      for (let i = 0; i < 200 && leader === 0; i++) {
+        for (const id of ids) {
+          const c = new pg.Client({
+            host: '127.0.0.1',
+            port: pgPort(id),
+            user: 'postgres',
+            database: 'postgres',
+            connectionTimeoutMillis: 500,
+          });
+          c.on('error', () => undefined);
+          try {
+            await c.connect();
+            await c.query('CREATE TABLE kv (k int PRIMARY KEY, v int NOT NULL)');
+            leader = id;
+            break;
+          } catch {
+            // not the leader (yet)
+          } finally {
+            await c.end().catch(() => undefined);
+          }
+        }
+        if (leader === 0) await sleep(50);
+      }
+      assert.ok(leader > 0, 'no leader accepted the DDL');
+      assert.ok(await tryWrite(leader, 1));
+
+      // Cut the leader off in both directions.
+      for (const l of links) if (l.from === leader || l.to === leader) l.setCut(true);
+      const majority = ids.filter((id) => id !== leader);
+      let k = 100;
+      let majorityWrites = 0;
+      const deadline = Date.now() + 15_000;
+      while (majorityWrites < 5 && Date.now() < deadline) {
+        for (const id of majority) if (await tryWrite(id, k++)) majorityWrites++;
+        await sleep(50);
+      }
+      assert.ok(majorityWrites >= 5, 'the majority side never accepted writes');
+      // The minority side (the old leader) has stepped down and refuses writes.
+      for (let i = 0; i < 3; i++)
+        assert.equal(await tryWrite(leader, 10_000 + i), false, 'the cut-off old leader accepted a write');
+
+      // Heal: the old leader catches up; all replicas agree.
+      for (const l of links) l.setCut(false);
+      let agreed = false;
+      for (let attempt = 0; attempt < 60 && !agreed; attempt++) {
+        await sleep(250);
+        for (const p of procs.values()) p.out = '';
+        for (const p of procs.values()) p.child.kill('SIGUSR2');
+        await sleep(150);
+        const d = [...procs.entries()].map(([id, p]) => new RegExp(`digest ${id} (\\d+) ([0-9a-f]+)`).exec(p.out));
+        if (d.some((m) => m === null)) continue;
+        if (d.every((m) => m![1] === d[0]![1])) {
+          assert.ok(
+            d.every((m) => m![2] === d[0]![2]),
+            `replicas differ at applied index ${d[0]![1]}`,
+          );
+          agreed = true;
+        }
+      }
+      assert.ok(agreed, 'replicas did not converge after healing');
+    } finally {
+      for (const p of procs.values()) p.child.kill('SIGKILL');
+      for (const l of links) l.close();
+      await sleep(100);
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);
