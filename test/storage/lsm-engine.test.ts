@@ -216,3 +216,21 @@ test('fault injection: a failed flush is reported by flush(); data stays readabl
   assert.equal([...e2.scan()].length, 100, 'the WAL still had everything');
   await e2.close();
 });
+
+test('the manifest is replaced by a fresh snapshot when it grows past its limit', async () => {
+  const vfs = new SimVfs();
+  const opts = { dir: '/db', vfs, ...tinyLsm, manifestRotateBytes: 1024 };
+  const e = await openLsmEngine(opts);
+  for (let i = 0; i < 6000; i++) {
+    e.put(k(i % 2500), Buffer.from(`v${i}`));
+    if (i % 300 === 0) await new Promise((r) => setImmediate(r));
+  }
+  await e.compact();
+  await e.flush();
+  assert.ok(e.stats().manifestRotations! > 0, JSON.stringify(e.stats()));
+  assert.equal(vfs.list('/db').filter((f) => f.startsWith('MANIFEST-')).length, 1);
+  await e.close();
+  const e2 = await openLsmEngine(opts);
+  for (let i = 3500; i < 6000; i++) assert.equal(e2.get(k(i % 2500))?.toString(), `v${i}`);
+  await e2.close();
+});

@@ -86,6 +86,8 @@ export interface LsmOptions {
   readonly maxImmutableMemtables?: number;
   /** whenWritable() waits while L0 has this many tables (default 12). */
   readonly l0StopTrigger?: number;
+  /** A manifest larger than this is replaced by a fresh snapshot after the next flush (default 4 MiB). */
+  readonly manifestRotateBytes?: number;
 }
 
 /** The worker thread died or could not start: compaction falls back to the event loop. */
@@ -127,6 +129,7 @@ export class LsmEngine implements Engine {
   private readonly compactionWorker: boolean;
   private readonly maxImmutableMemtables: number;
   private readonly l0StopTrigger: number;
+  private readonly manifestRotateBytes: number;
   private writableWaiters: (() => void)[] = [];
   private worker: Worker | undefined;
   private workerBroken = false;
@@ -158,7 +161,7 @@ export class LsmEngine implements Engine {
   private closing = false;
   private closed = false;
   private closePromise: Promise<void> | undefined;
-  private readonly counters = { flushes: 0, compactions: 0, workerCompactions: 0, trivialMoves: 0, compactionBytesWritten: 0, flushBytesWritten: 0 };
+  private readonly counters = { flushes: 0, compactions: 0, workerCompactions: 0, manifestRotations: 0, trivialMoves: 0, compactionBytesWritten: 0, flushBytesWritten: 0 };
 
   /** Use openLsmEngine(). */
   constructor(options: LsmOptions) {
@@ -182,6 +185,7 @@ export class LsmEngine implements Engine {
     this.compactionWorker = (options.compactionWorker ?? true) && this.vfs instanceof NodeVfs;
     this.maxImmutableMemtables = options.maxImmutableMemtables ?? 2;
     this.l0StopTrigger = options.l0StopTrigger ?? 12;
+    this.manifestRotateBytes = options.manifestRotateBytes ?? 4 << 20;
   }
 
   // ---------------------------------------------------------------- recovery
@@ -509,6 +513,27 @@ export class LsmEngine implements Engine {
     this.vfs.remove(vfsJoin(this.dir, walFileName(mem.walNumber)));
     this.counters.flushes++;
     for (const f of outputs) this.counters.flushBytesWritten += f.size;
+    // Only here, on the work chain with no worker compaction in flight, is nothing else appending to the manifest.
+    if (this.manifest.bytes >= this.manifestRotateBytes && this.inflight === undefined) await this.rotateManifest();
+  }
+
+  /** Replaces the manifest by a fresh one holding a snapshot of the current state (CURRENT switch). */
+  private async rotateManifest(): Promise<void> {
+    const number = this.nextFileNumber++;
+    const snapshot: VersionEdit = {
+      logNumber: this.imms[0]?.walNumber ?? this.mem.walNumber,
+      nextFileNumber: this.nextFileNumber,
+      lastSeq: this.lastSeq,
+      deleted: [],
+      added: [],
+    };
+    for (let l = 0; l < LEVELS; l++) for (const f of this.current.levels[l]!) snapshot.added.push({ level: l, file: f });
+    const old = this.manifest;
+    this.manifest = await ManifestWriter.create(this.vfs, this.dir, number, snapshot);
+    old.close();
+    // A crash before this removal leaves an old manifest that the next open deletes.
+    this.vfs.remove(vfsJoin(this.dir, old.name));
+    this.counters.manifestRotations++;
   }
 
   /** Runs one compaction if the tree needs one; false when it is within shape. */

@@ -5,7 +5,8 @@
  *   <dir>/MANIFEST-000009   records framed by record-log.ts, one edit each
  *   <dir>/CURRENT           "MANIFEST-000009\n"
  *
- * Each open writes a fresh manifest whose first record is a snapshot of the
+ * Each open, and a running engine whenever its manifest passes a size limit,
+ * writes a fresh manifest whose first record is a snapshot of the
  * whole state (every live table plus the counters), syncs it, writes
  * CURRENT.tmp, syncs it, renames it over CURRENT and syncs the directory: the
  * rename is the atomic switch. Older manifests are deleted afterwards. Later
@@ -138,10 +139,15 @@ export function readManifest(vfs: Vfs, dir: string): { name: string; edits: Vers
 }
 
 export class ManifestWriter {
+  /** Bytes in the manifest file (the engine starts a new manifest past a limit). */
+  bytes: number;
+
   private constructor(
     private readonly file: VfsFile,
     readonly name: string,
-  ) {}
+  ) {
+    this.bytes = file.size();
+  }
 
   /** Writes a new manifest holding `snapshot` and switches CURRENT to it. */
   static async create(vfs: Vfs, dir: string, number: number, snapshot: VersionEdit): Promise<ManifestWriter> {
@@ -161,7 +167,9 @@ export class ManifestWriter {
 
   /** Appends an edit and waits until it is durable. */
   async append(edit: VersionEdit): Promise<void> {
-    this.file.append(frameRecord(encodeEdit(edit)));
+    const record = frameRecord(encodeEdit(edit));
+    this.file.append(record);
+    this.bytes += record.length;
     await this.file.sync();
   }
 
