@@ -30,8 +30,18 @@ const port = 30000 + Math.floor(Math.random() * 20000);
 const server = await startPostgres(port);
 let failures = 0;
 try {
-  const client = new pg.Client({ connectionString: server.url, types: { getTypeParser: () => (v: string) => v } });
-  await client.connect();
+  let client = new pg.Client({ connectionString: server.url, types: { getTypeParser: () => (v: string) => v } });
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await client.connect();
+      break;
+    } catch (e) {
+      // Accepting TCP comes before accepting sessions ("the database system is starting up").
+      if (attempt >= 40) throw e;
+      await new Promise((r) => setTimeout(r, 250));
+      client = new pg.Client({ connectionString: server.url, types: { getTypeParser: () => (v: string) => v } });
+    }
+  }
   for (const seed of seeds) {
     const sc = generate(seed, QUERIES);
     await client.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public');

@@ -59,8 +59,18 @@ async function runPostgres(sqls: readonly string[]): Promise<string[][]> {
   const pg = await import('pg');
   const port = 20000 + Math.floor(Math.random() * 20000);
   const server = await startPostgres(port);
-  const client = new pg.default.Client({ connectionString: server.url, types: { getTypeParser: () => (v: string) => v } });
-  await client.connect();
+  // The server accepts TCP before it accepts sessions ("the database system is starting up"): retry.
+  let client = new pg.default.Client({ connectionString: server.url, types: { getTypeParser: () => (v: string) => v } });
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await client.connect();
+      break;
+    } catch (e) {
+      if (attempt >= 40) throw e;
+      await new Promise((r) => setTimeout(r, 250));
+      client = new pg.default.Client({ connectionString: server.url, types: { getTypeParser: () => (v: string) => v } });
+    }
+  }
   const out: string[][] = [];
   try {
     await client.query("SET TimeZone = 'UTC'");

@@ -55,7 +55,7 @@ import { Types, arrayOf, formatType, type ArrayValue, type SqlType, type Value }
 import { castFunction, type CastContext } from '../types/cast.ts';
 import { comparatorFor, hashKey } from '../types/compare.ts';
 import { parseText, type IoSettings } from '../types/text-io.ts';
-import { commonType, resolveBinaryOp, resolveUnaryOp } from './operators.ts';
+import { commonType, likeMatch, regexMatch, resolveBinaryOp, resolveUnaryOp } from './operators.ts';
 import { resolveFunction, resolveSrf, isSrf, functionExists } from './functions.ts';
 import { isAggregateName, resolveAggregate } from '../exec/aggregates.ts';
 import { resolveTypeName, typeNameString } from './type-names.ts';
@@ -688,12 +688,42 @@ export class Binder {
           r = r.FuncCall.args![0]!;
         }
         const pat = this.bindExpr(r, scope);
-        if (escape !== undefined) throw notSupported('LIKE ... ESCAPE');
         const name = (a.kind === 'AEXPR_ILIKE' ? '~~*' : '~~').replace(/^/, op.startsWith('!') ? '!' : '');
-        return this.makeBinary(name, l, pat, loc);
+        if (escape === undefined) return this.makeBinary(name, l, pat, loc);
+        const ci = a.kind === 'AEXPR_ILIKE';
+        const negate = op.startsWith('!');
+        const args = [this.coerce(l, Types.text, 'implicit', loc), this.coerce(pat, Types.text, 'implicit', loc), this.coerce(escape, Types.text, 'implicit', loc)];
+        return {
+          kind: 'call',
+          type: BOOL,
+          name: 'like_escape',
+          args,
+          strict: true,
+          volatile: false,
+          impl: (v) => {
+            const esc = v[2] as string;
+            if ([...esc].length > 1) throw new NextDbError('22019', 'invalid escape string', { hint: 'Escape string must be empty or one character.' });
+            return likeMatch(v[0] as string, v[1] as string, ci, esc === '' ? undefined : esc) !== negate;
+          },
+        };
       }
-      case 'AEXPR_SIMILAR':
-        throw notSupported('SIMILAR TO');
+      case 'AEXPR_SIMILAR': {
+        const l = this.coerce(this.bindExpr(a.lexpr!, scope), Types.text, 'implicit', loc);
+        const r = a.rexpr!;
+        const fargs = 'FuncCall' in r ? (r.FuncCall.args ?? []) : [r];
+        const pat = this.coerce(this.bindExpr(fargs[0]!, scope), Types.text, 'implicit', loc);
+        const esc = fargs[1] === undefined ? undefined : this.coerce(this.bindExpr(fargs[1], scope), Types.text, 'implicit', loc);
+        const negate = op.startsWith('!');
+        return {
+          kind: 'call',
+          type: BOOL,
+          name: 'similar_to',
+          args: esc === undefined ? [l, pat] : [l, pat, esc],
+          strict: true,
+          volatile: false,
+          impl: (v) => regexMatch(v[0] as string, similarToRegex(v[1] as string, v[2] === undefined ? '\\' : (v[2] as string)), 'u') !== negate,
+        };
+      }
       case 'AEXPR_BETWEEN':
       case 'AEXPR_NOT_BETWEEN':
       case 'AEXPR_BETWEEN_SYM':
@@ -2092,6 +2122,22 @@ export class Binder {
 
 export function outCols(p: Plan): readonly OutputColumn[] {
   return p.cols;
+}
+
+/** SQL's SIMILAR TO pattern → an anchored JavaScript regular expression source. */
+function similarToRegex(pattern: string, escape: string): string {
+  let out = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (escape !== '' && c === escape) {
+      const n = pattern[++i] ?? '';
+      out += n.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+    } else if (c === '%') out += '[\\s\\S]*';
+    else if (c === '_') out += '[\\s\\S]';
+    else if (c === '.' || c === '^' || c === '$' || c === '/') out += `\\${c}`;
+    else out += c;
+  }
+  return `^(?:${out})$`;
 }
 
 function compareOpFn(op: CompareOp): ((c: number) => boolean) | undefined {

@@ -181,3 +181,11 @@ ERROR 42712: table name "emp" specified more than once
 
 > SELECT 1 FROM emp e JOIN emp f ON true WHERE id = 1
 ERROR 42702: column reference "id" is ambiguous
+
+> SELECT 'a_c' LIKE 'a\_c', 'abc' LIKE 'a\_c', 'a%c' LIKE 'a#%c' ESCAPE '#', 'abc' LIKE 'a#%c' ESCAPE '#', 'ABC' ILIKE 'a!_c' ESCAPE '!'
+?column? | ?column? | ?column? | ?column? | ?column?
+t | f | t | f | f
+
+> SELECT 'abc' SIMILAR TO 'a(b|x)c', 'abd' SIMILAR TO 'a(b|x)c', 'aaa' SIMILAR TO 'a+', 'a.c' SIMILAR TO 'a.c', 'abc' SIMILAR TO 'a.c', 'ab' NOT SIMILAR TO '%b'
+?column? | ?column? | ?column? | ?column? | ?column? | ?column?
+t | f | t | t | f | f
