@@ -172,3 +172,27 @@ test('a multi-statement query is one implicit transaction', async () => {
   assert.deepEqual(r.map((x) => x.commandTag), ['INSERT 0 1', 'SELECT 1']);
   await engine.close();
 });
+
+test('embedded API on disk: data and catalog survive close and reopen', async () => {
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = await mkdtemp(join(tmpdir(), 'nextdb-sql-'));
+  try {
+    const db = await open({ path: dir });
+    await db.query('CREATE TABLE d (id serial PRIMARY KEY, v text UNIQUE)');
+    await db.query("INSERT INTO d (v) VALUES ('a'), ('b')");
+    await db.close();
+    const again = await open({ path: dir });
+    assert.deepEqual((await again.query('SELECT id, v FROM d ORDER BY id')).rows, [
+      { id: 1, v: 'a' },
+      { id: 2, v: 'b' },
+    ]);
+    await assert.rejects(again.query("INSERT INTO d (v) VALUES ('a')"), (e: unknown) => e instanceof NextDbError && e.code === '23505');
+    const next = (await again.query("INSERT INTO d (v) VALUES ('c') RETURNING id")).rows[0] as { id: number };
+    assert.ok(next.id > 2, 'sequence continues after reopen');
+    await again.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
