@@ -38,6 +38,7 @@ function request(port: number, method: string, path: string, body?: string): Pro
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
     });
+    req.on('socket', (sock) => sock.setNoDelay(true));
     req.on('error', reject);
     req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
     if (body !== undefined) req.write(body);

@@ -142,6 +142,8 @@ export async function startRaftKvNode(o: RaftKvNodeOptions): Promise<RaftKvNode>
     reply(404, 'not found');
   });
   server.keepAliveTimeout = 60_000;
+  // Small request/response pairs: no Nagle delay on either side.
+  server.on('connection', (socket: import('node:net').Socket) => socket.setNoDelay(true));
   await new Promise<void>((resolve) => server.listen(o.httpPort, o.host, resolve));
   return {
     driver: d,
