@@ -33,12 +33,16 @@
  * Prng, the HLC reads the injected Clock, messages leave through `send` and
  * all I/O goes through the injected Engine — one process can run N nodes.
  *
+ * Membership: `addNode(id)` adds a learner, which the leader (any leader)
+ * promotes to voter once it caught up (a node joins by opening with no bootstrap list: it starts
+ * empty and learns everything, snapshot included, from the leader);
+ * `removeNode(id)` removes one. One change at a time (Raft thesis §4.1).
+ *
  * Limits: one Raft group; no forwarding (a non-leader answers NotLeaderError
- * naming the leader); membership changes are the RaftNode's
- * (`proposeConfChange`) and are not yet driven from here.
+ * naming the leader).
  */
 
-import { NotLeaderError } from '../raft/errors.ts';
+import { NotLeaderError, RaftBusyError } from '../raft/errors.ts';
 import { bootstrapState, joiningState, RaftNode, type RaftConfig } from '../raft/raft-node.ts';
 import type { GroupId, Message, NodeId, RaftInitialState, Role } from '../raft/types.ts';
 import { mayPrecedePersist, NONE } from '../raft/types.ts';
@@ -124,6 +128,8 @@ export class ClusterNode {
   private readonly reads = new Map<number, ReadWaiter>();
   private lastCompacted: number;
   private readonly lossListeners: ((term: number) => void)[] = [];
+  /** Applied index at the last look for learners to promote (a look per applied change, not per Ready). */
+  private promotionCheckedAt = -1;
 
   private constructor(
     options: ClusterNodeOptions,
@@ -226,6 +232,25 @@ export class ClusterNode {
   /** Hands leadership to `to` (clean shutdown, rebalancing). */
   transferLeadership(to: NodeId): void {
     this.raft.transferLeadership(to);
+    this.kick();
+  }
+
+  /**
+   * Leader only: adds `id` to the group as a learner (it receives the log,
+   * or a snapshot, but does not vote); once it has caught up the leader
+   * promotes it to voter by itself. One membership change at a time: a
+   * RaftBusyError means "retry shortly".
+   */
+  addNode(id: NodeId): void {
+    if (this.dead) throw this.stopped();
+    this.raft.proposeConfChange({ type: 'addLearner', node: id });
+    this.kick();
+  }
+
+  /** Leader only: removes a voter or learner (a leader removing itself steps down once it commits). */
+  removeNode(id: NodeId): void {
+    if (this.dead) throw this.stopped();
+    this.raft.proposeConfChange({ type: 'removeNode', node: id });
     this.kick();
   }
 
@@ -407,6 +432,10 @@ export class ClusterNode {
       this.engine.startLeading(term, (data) => this.raft.propose(data));
       this.openManager(term);
     }
+    if (term !== undefined && this.engine.isLeading && applied !== this.promotionCheckedAt) {
+      this.promotionCheckedAt = applied;
+      this.promoteCaughtUp();
+    }
     // A snapshot received while this Ready was being persisted may already
     // have replaced the log past `applied`; it is installed by the next Ready.
     const snapIndex = this.raft.latestSnapshot().meta.index;
@@ -414,6 +443,22 @@ export class ClusterNode {
       const snap = this.raft.compact(applied, this.engine.snapshotData());
       this.store.saveCompaction(snap);
       this.lastCompacted = applied;
+    }
+  }
+
+  /**
+   * Any leader promotes every learner that caught up (so a promotion
+   * survives a leader change); the Raft core refuses (busy) until it has.
+   */
+  private promoteCaughtUp(): void {
+    for (const id of this.raft.status().conf.learners) {
+      try {
+        this.raft.proposeConfChange({ type: 'addVoter', node: id });
+      } catch (e) {
+        if (e instanceof RaftBusyError) continue; // not caught up, or another change pending: next time
+        throw e;
+      }
+      return; // one change at a time
     }
   }
 

@@ -32,14 +32,17 @@ export class Harness {
     for (const id of ids) this.disks.set(id, new SimDisk((complete) => this.fsyncs.push(complete)));
   }
 
-  async start(id: NodeId): Promise<ClusterNode> {
+  /** Opens node `id` from its disk; `join` opens a node outside the bootstrap list (it starts empty). */
+  async start(id: NodeId, join = false): Promise<ClusterNode> {
+    let disk = this.disks.get(id);
+    if (disk === undefined) this.disks.set(id, (disk = new SimDisk((complete) => this.fsyncs.push(complete))));
     const opening = ClusterNode.open({
       id,
-      local: this.disks.get(id)!.open(),
+      local: disk.open(),
       prng: this.prng.fork(),
       clock: this.clock,
       send: (m) => this.queue.push(m),
-      bootstrap: this.ids,
+      ...(join ? {} : { bootstrap: this.ids }),
       raft: { electionTicks: 10, heartbeatTicks: 1 },
       onFatal: (e) => this.fatal.push(e),
       ...this.extra,

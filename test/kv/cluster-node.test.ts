@@ -154,6 +154,41 @@ test('every node crashes and restarts: acknowledged writes survive, replicas agr
   assert.deepEqual(h.fatal, []);
 });
 
+test('membership: a new node joins as a learner, catches up (snapshot), is promoted; a voter is removed', async () => {
+  const h = new Harness([1, 2, 3], { compactAfterEntries: 5 });
+  await h.startAll();
+  for (let i = 0; i < 12; i++) await commitPut(h, `key${i}`, `v${i}`);
+  const joiner = await h.start(4, true);
+  assert.equal(joiner.status().applied, 0, 'a joining node starts empty');
+  const leader = await h.leader();
+  assert.ok(leader.raft.status().firstIndex > 1, 'the log was compacted: the joiner needs a snapshot');
+  leader.addNode(4);
+  await h.until(() => leader.raft.status().conf.voters.includes(4));
+  await commitPut(h, 'after-join', '1');
+  await h.converge();
+  assert.equal(h.content(4), h.content(leader.id), 'the new voter holds the same data');
+  // Remove a voter that is not the leader; the group keeps committing without it.
+  const victim = [1, 2, 3].find((id) => id !== leader.id)!;
+  const l2 = await h.leader();
+  await h.until(() => {
+    try {
+      l2.removeNode(victim);
+      return true;
+    } catch {
+      return false; // a previous change still committing: retry next round
+    }
+  });
+  await h.until(() => !l2.raft.status().conf.voters.includes(victim));
+  h.crash(victim);
+  await commitPut(h, 'after-remove', '1');
+  assert.equal(await read(h, 'key11'), 'v11');
+  assert.deepEqual(
+    l2.raft.status().conf.voters,
+    [1, 2, 3, 4].filter((id) => id !== victim),
+  );
+  assert.deepEqual(h.fatal, []);
+});
+
 test('stale reads on a follower see applied state without a round trip', async () => {
   const h = new Harness([1, 2, 3]);
   await h.startAll();
