@@ -234,3 +234,33 @@ test('the manifest is replaced by a fresh snapshot when it grows past its limit'
   for (let i = 3500; i < 6000; i++) assert.equal(e2.get(k(i % 2500))?.toString(), `v${i}`);
   await e2.close();
 });
+
+test('iterating a large live memtable across fetch batches while it changes yields exactly the view at creation', async () => {
+  const e = await openLsmEngine({ dir: '/db', vfs: new SimVfs(), backgroundWork: false });
+  for (let i = 0; i < 1000; i += 2) e.put(k(i), Buffer.from(`a${i}`));
+  for (const reverse of [false, true]) {
+    const it = e.iterator({ reverse, gte: k(100), lt: k(900) });
+    const seen: string[] = [];
+    let n = 0;
+    for (; it.valid(); it.next()) {
+      seen.push(`${it.key().toString()}=${it.value().toString()}`);
+      // Writes during the iteration: new keys in between, overwrites and deletes ahead of the cursor.
+      const j = reverse ? 900 - n * 2 : 100 + n * 2;
+      e.put(k(j + 1), Buffer.from('new'));
+      e.put(k(reverse ? j - 10 : j + 10), Buffer.from('overwritten'));
+      e.delete(k(reverse ? j - 20 : j + 20));
+      n++;
+    }
+    it.close();
+    const expected: string[] = [];
+    for (let i = 100; i < 900; i += 2) expected.push(`${k(i).toString()}=a${i}`);
+    if (reverse) expected.reverse();
+    assert.deepEqual(seen, expected, reverse ? 'reverse' : 'forward');
+    // Restore for the next direction.
+    for (let i = 0; i < 1000; i++) {
+      if (i % 2 === 0) e.put(k(i), Buffer.from(`a${i}`));
+      else e.delete(k(i));
+    }
+  }
+  await e.close();
+});

@@ -21,7 +21,7 @@
 import { fromLatin1 } from '../../util/bytes.ts';
 import type { EngineIterator } from '../engine.ts';
 import { OpKind } from '../write-batch.ts';
-import { visibleVersion, type Memtable } from './memtable.ts';
+import { visibleVersion, type Memtable, type MemVersion } from './memtable.ts';
 import type { EntryCursor, TableCursor } from './sstable-reader.ts';
 import type { FileMeta } from './version.ts';
 
@@ -226,8 +226,24 @@ export class VisibleSource extends SourceBase implements Source {
   }
 }
 
-/** Per user key, the newest visible version in a memtable. */
+/** Greater than every latin1 string: the open upper end of a memtable range read. */
+const ABOVE_ALL_KEYS = '\u0100';
+/** Pairs fetched per memtable range read (sorted-btree returns one more than asked). */
+const MEM_BATCH = 63;
+
+/**
+ * Per user key, the newest visible version in a memtable.
+ *
+ * Forward, pairs are fetched in batches (one tree descent per 64 keys instead
+ * of one per key). That is safe on the live memtable: keys are never removed,
+ * a key inserted after the batch was fetched has only versions newer than
+ * this reader's snapshot (invisible anyway), and versions are resolved from
+ * the chain when consumed. Reverse steps one lookup at a time.
+ */
 export class MemSource extends SourceBase implements Source {
+  private batch: [string, MemVersion][] = [];
+  private bi = 0;
+
   constructor(
     private readonly mem: Memtable,
     snapSeq: number,
@@ -238,31 +254,69 @@ export class MemSource extends SourceBase implements Source {
 
   seek(k: string | undefined): void {
     const t = this.mem.tree;
-    if (this.reverse) this.settle(k === undefined ? t.nextLowerPair(undefined) : t.getPairOrNextLower(k));
-    else this.settle(k === undefined ? t.nextHigherPair(undefined) : t.getPairOrNextHigher(k));
+    if (this.reverse) {
+      this.settleReverse(k === undefined ? t.nextLowerPair(undefined) : t.getPairOrNextLower(k));
+      return;
+    }
+    this.fetch(k ?? '', true);
+    this.settleForward();
   }
 
   next(): void {
     if (!this.valid) return;
-    const t = this.mem.tree;
-    this.settle(this.reverse ? t.nextLowerPair(this.key) : t.nextHigherPair(this.key));
+    if (this.reverse) {
+      this.settleReverse(this.mem.tree.nextLowerPair(this.key));
+      return;
+    }
+    this.bi++;
+    this.settleForward();
   }
 
-  private settle(pair: [string, import('./memtable.ts').MemVersion] | undefined): void {
+  private fetch(from: string, inclusive: boolean): void {
+    this.batch = this.mem.tree.getRange(from, ABOVE_ALL_KEYS, false, MEM_BATCH);
+    this.bi = !inclusive && this.batch.length > 0 && this.batch[0]![0] === from ? 1 : 0;
+  }
+
+  private settleForward(): void {
+    for (;;) {
+      if (this.bi >= this.batch.length) {
+        // A short batch reached the end of the tree; a full one continues after its last key.
+        if (this.batch.length <= MEM_BATCH) {
+          this.valid = false;
+          return;
+        }
+        this.fetch(this.batch[this.batch.length - 1]![0], false);
+        continue;
+      }
+      const pair = this.batch[this.bi]!;
+      const v = visibleVersion(pair[1], this.snapSeq);
+      if (v !== undefined) {
+        this.capture(pair[0], v);
+        return;
+      }
+      this.bi++;
+    }
+  }
+
+  private settleReverse(pair: [string, MemVersion] | undefined): void {
     const t = this.mem.tree;
     while (pair !== undefined) {
       const v = visibleVersion(pair[1], this.snapSeq);
       if (v !== undefined) {
-        this.valid = true;
-        this.key = pair[0];
-        this.seq = v.seq;
-        this.kind = v.kind;
-        this.val = v.value;
+        this.capture(pair[0], v);
         return;
       }
-      pair = this.reverse ? t.nextLowerPair(pair[0]) : t.nextHigherPair(pair[0]);
+      pair = t.nextLowerPair(pair[0]);
     }
     this.valid = false;
+  }
+
+  private capture(key: string, v: MemVersion): void {
+    this.valid = true;
+    this.key = key;
+    this.seq = v.seq;
+    this.kind = v.kind;
+    this.val = v.value;
   }
 }
 
