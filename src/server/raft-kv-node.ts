@@ -191,7 +191,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   const node = await startRaftKvNode(options);
   process.stdout.write(`ready ${options.id}\n`);
   const shutdown = (): void => {
-    if (process.env.NEXTDB_RAFT_STATS === '1') process.stderr.write(`raft-kv-node ${options.id} ${node.driver.node.status().role} ${JSON.stringify(node.driver.stats)}\n`);
+    if (process.env.NEXTDB_RAFT_STATS === '1') process.stderr.write(`raft-kv-node ${options.id} ${node.driver.node.status().role} cpuMs=${((process.cpuUsage().user + process.cpuUsage().system) / 1000).toFixed(0)} ${JSON.stringify(node.driver.stats)}\n`);
     void node.close().then(() => process.exit(0));
   };
   process.on('SIGTERM', shutdown);
