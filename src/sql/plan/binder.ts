@@ -1243,12 +1243,12 @@ export class Binder {
     let cond: Expr | undefined;
     let rels = [...left.rels, ...right.rels];
     let usingNames: string[] | undefined;
+    const fullMerged: Expr[] = [];
     if (j.isNatural) {
       const lnames = new Set(left.rels.flatMap((r) => r.cols.filter((c) => !c.usingHidden).map((c) => c.name)));
       usingNames = [...new Set(right.rels.flatMap((r) => r.cols.filter((c) => !c.usingHidden).map((c) => c.name)))].filter((n) => lnames.has(n));
     } else if (j.usingClause !== undefined) usingNames = j.usingClause.map(str);
     if (usingNames !== undefined) {
-      if (jt === 'full' && usingNames.length > 0) throw notSupported('FULL JOIN with USING/NATURAL');
       const conds: Expr[] = [];
       const hideRight = new Set<ColumnId>();
       for (const nme of usingNames) {
@@ -1261,8 +1261,25 @@ export class Binder {
       }
       cond = conds.length === 0 ? undefined : conds.length === 1 ? conds[0] : { kind: 'and', type: BOOL, args: conds };
       // USING columns appear once in '*', first; the hidden twins stay addressable by qualified name.
+      // FULL JOIN merges them as COALESCE(left, right), computed by a projection over the join.
       const usingCols: ScopeColumn[] = [];
       for (const nme of usingNames) {
+        if (jt === 'full') {
+          const l = this.findColumnIn(left.rels, nme)!;
+          const r = this.findColumnIn(right.rels, nme)!;
+          const t = this.unifyTypes([l.type, r.type], 'JOIN/USING');
+          const e: Expr = {
+            kind: 'coalesce',
+            type: t,
+            args: [this.coerce({ kind: 'col', type: l.type, id: l.id, name: nme }, t, 'implicit'), this.coerce({ kind: 'col', type: r.type, id: r.id, name: nme }, t, 'implicit')],
+            cmp: comparatorFor(t),
+          };
+          usingCols.push({ name: nme, id: this.newId(), type: t, tableOid: 0, attnum: 0 });
+          fullMerged.push(e);
+          hideRight.add(l.id);
+          hideRight.add(r.id);
+          continue;
+        }
         const keep = jt === 'right' ? this.findColumnIn(right.rels, nme)! : this.findColumnIn(left.rels, nme)!;
         usingCols.push(keep);
       }
@@ -1276,7 +1293,12 @@ export class Binder {
     if (joinScope.correlated) scope.correlated = true;
     const cols = [...outCols(left.plan), ...outCols(right.plan)];
     if (right.lateral === true && jt !== 'inner' && jt !== 'left') throw this.err('42P10', 'The combining JOIN type must be INNER or LEFT for a LATERAL reference.');
-    const plan: Plan = { kind: 'join', cols, joinType: jt, left: left.plan, right: right.plan, ...(cond === undefined ? {} : { cond }), lateral: right.lateral === true };
+    let plan: Plan = { kind: 'join', cols, joinType: jt, left: left.plan, right: right.plan, ...(cond === undefined ? {} : { cond }), lateral: right.lateral === true };
+    if (fullMerged.length > 0) {
+      const merged = rels[0]!.cols;
+      const pcols: OutputColumn[] = [...merged.map((c) => ({ id: c.id, name: c.name, type: c.type, tableOid: 0, attnum: 0 })), ...cols];
+      plan = { kind: 'project', cols: pcols, input: plan, exprs: [...fullMerged, ...cols.map((c) => ({ kind: 'col', type: c.type, id: c.id, name: c.name }) as Expr)] };
+    }
     if (j.alias?.aliasname !== undefined) {
       const alias = j.alias.aliasname;
       const visible = rels.flatMap((r) => r.cols.filter((c) => !c.usingHidden));

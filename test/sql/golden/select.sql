@@ -189,3 +189,15 @@ t | f | t | f | f
 > SELECT 'abc' SIMILAR TO 'a(b|x)c', 'abd' SIMILAR TO 'a(b|x)c', 'aaa' SIMILAR TO 'a+', 'a.c' SIMILAR TO 'a.c', 'abc' SIMILAR TO 'a.c', 'ab' NOT SIMILAR TO '%b'
 ?column? | ?column? | ?column? | ?column? | ?column? | ?column?
 t | f | t | t | f | f
+
+> SELECT * FROM (VALUES (1, 'a'), (2, 'b')) x(id, v) FULL JOIN (VALUES (2, 'B'), (3, 'C')) y(id, w) USING (id) ORDER BY id
+id | v | w
+1 | a | NULL
+2 | b | B
+3 | NULL | C
+
+> SELECT id, x.id, y.id FROM (VALUES (1), (2)) x(id) NATURAL FULL JOIN (VALUES (2), (3)) y(id) ORDER BY 1
+id | id | id
+1 | 1 | NULL
+2 | 2 | 2
+3 | NULL | 3
