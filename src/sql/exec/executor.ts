@@ -552,6 +552,9 @@ function aggregateOp(plan: Extract<Plan, { kind: 'aggregate' }>, env: ExecEnv): 
   });
   let result: Row[] | undefined;
   let emitted = false;
+  // GROUPING(a, b, ...): bit i (from the right) is 1 when argument i is not grouped in this set.
+  const groupingBits = (set: readonly number[]): Value[] =>
+    (plan.groupingCalls ?? []).map((g) => g.args.reduce((acc, gi) => (acc << 1) | (set.includes(gi) ? 0 : 1), 0));
 
   const feed = (st: AggPlanState, r: Row, ctx: EvalContext): void => {
     for (let i = 0; i < aggs.length; i++) {
@@ -608,8 +611,9 @@ function aggregateOp(plan: Extract<Plan, { kind: 'aggregate' }>, env: ExecEnv): 
             }
             feed(g.st, r, ctx);
           }
-          if (set.length === 0 && byKey.size === 0) result.push([...groups.map(() => null), ...finish(newState(), ctx)]);
-          for (const g of byKey.values()) result.push([...g.key, ...finish(g.st, ctx)]);
+          const bits = groupingBits(set);
+          if (set.length === 0 && byKey.size === 0) result.push([...groups.map(() => null), ...finish(newState(), ctx), ...bits]);
+          for (const g of byKey.values()) result.push([...g.key, ...finish(g.st, ctx), ...bits]);
         }
       }
       if (result === undefined) {
@@ -639,11 +643,12 @@ function aggregateOp(plan: Extract<Plan, { kind: 'aggregate' }>, env: ExecEnv): 
           }
         }
         result = [];
+        const bits = groupingBits(groups.map((_g, i) => i));
         if (groups.length === 0) {
           // An aggregate without GROUP BY yields one row even over no input.
-          result.push(finish(single ?? newState(), ctx));
+          result.push([...finish(single ?? newState(), ctx), ...bits]);
         } else {
-          for (const g of byKey.values()) result.push([...g.key, ...finish(g.st, ctx)]);
+          for (const g of byKey.values()) result.push([...g.key, ...finish(g.st, ctx), ...bits]);
         }
       }
       if (emitted) return null;

@@ -122,6 +122,8 @@ interface AggState {
   allowAggs: boolean;
   allowWindows: boolean;
   readonly windowDefs: Map<string, WindowDef>;
+  /** GROUPING(...) calls: their arguments, resolved against GROUP BY once it is bound. */
+  readonly groupingCalls: { readonly args: Expr[]; readonly id: ColumnId }[];
 }
 
 export interface BoundQuery {
@@ -403,7 +405,14 @@ export class Binder {
       }
       return e;
     }
-    if ('GroupingFunc' in n) throw notSupported('GROUPING()');
+    if ('GroupingFunc' in n) {
+      const st = this.agg;
+      if (st === undefined || st.scope !== scope || !st.allowAggs) throw this.err('42803', 'arguments to GROUPING must be grouping expressions of the associated query level', n.GroupingFunc.location);
+      const args = (n.GroupingFunc.args ?? []).map((a) => this.bindExpr(a, scope));
+      const id = this.newId();
+      st.groupingCalls.push({ args, id });
+      return { kind: 'col', type: Types.int4, id, name: 'grouping' };
+    }
     if ('A_Star' in n) throw this.err(SqlState.syntaxError, 'unexpected *');
     const kind = Object.keys(n)[0] ?? 'unknown';
     throw notSupported(`expression ${kind}`);
@@ -1478,7 +1487,7 @@ export class Binder {
     const inputIds = new Set(inputCols.map((c) => c.id));
     const windowDefs = new Map<string, WindowDef>();
     for (const w of s.windowClause ?? []) if ('WindowDef' in w && w.WindowDef.name !== undefined) windowDefs.set(w.WindowDef.name, w.WindowDef);
-    const st: AggState = { aggs: [], windows: [], scope, inAggArgs: false, allowAggs: true, allowWindows: true, windowDefs };
+    const st: AggState = { aggs: [], windows: [], scope, inAggArgs: false, allowAggs: true, allowWindows: true, windowDefs, groupingCalls: [] };
     const savedAgg = this.agg;
     this.agg = st;
     try {
@@ -1628,8 +1637,26 @@ export class Binder {
       if (aggregated) {
         const groupCols: OutputColumn[] = groupExprs.map((g) => ({ id: this.newId(), name: g.kind === 'col' ? g.name : '?column?', type: g.type, tableOid: 0, attnum: 0 }));
         const aggCols: OutputColumn[] = st.aggs.map((a) => ({ id: a.id, name: a.name, type: a.type, tableOid: 0, attnum: 0 }));
-        plan = { kind: 'aggregate', cols: [...groupCols, ...aggCols], input: plan, groups: groupExprs, aggs: st.aggs, ...(groupingSets === undefined ? {} : { groupingSets }) };
-        const aggIds = new Set(st.aggs.map((a) => a.id));
+        const groupKeyList = groupExprs.map(exprKey);
+        const groupingCalls = st.groupingCalls.map((g) => ({
+          id: g.id,
+          args: g.args.map((a) => {
+            const i = groupKeyList.indexOf(exprKey(a));
+            if (i < 0) throw this.err('42803', 'arguments to GROUPING must be grouping expressions of the associated query level');
+            return i;
+          }),
+        }));
+        const groupingCols: OutputColumn[] = groupingCalls.map((g) => ({ id: g.id, name: 'grouping', type: Types.int4, tableOid: 0, attnum: 0 }));
+        plan = {
+          kind: 'aggregate',
+          cols: [...groupCols, ...aggCols, ...groupingCols],
+          input: plan,
+          groups: groupExprs,
+          aggs: st.aggs,
+          ...(groupingSets === undefined ? {} : { groupingSets }),
+          ...(groupingCalls.length === 0 ? {} : { groupingCalls }),
+        };
+        const aggIds = new Set([...st.aggs.map((a) => a.id), ...groupingCalls.map((g) => g.id)]);
         const windowIds = new Set<ColumnId>();
         rewrite = (e: Expr): Expr => {
           const gi = groupKeys.indexOf(exprKey(e));
@@ -1774,6 +1801,7 @@ export class Binder {
       return n[n.length - 1] ?? '?column?';
     }
     if ('CaseExpr' in v) return 'case';
+    if ('GroupingFunc' in v) return 'grouping';
     if ('CoalesceExpr' in v) return 'coalesce';
     if ('MinMaxExpr' in v) return v.MinMaxExpr.op === 'IS_GREATEST' ? 'greatest' : 'least';
     if ('A_Expr' in v && v.A_Expr.kind === 'AEXPR_NULLIF') return 'nullif';

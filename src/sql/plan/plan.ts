@@ -192,6 +192,8 @@ export type Plan =
       readonly aggs: readonly AggCall[];
       /** GROUPING SETS: each set lists indexes into `groups`; undefined = one set of all. */
       readonly groupingSets?: readonly (readonly number[])[];
+      /** GROUPING(args): output columns after the aggregates; args index into `groups`. */
+      readonly groupingCalls?: readonly { readonly id: ColumnId; readonly args: readonly number[] }[];
     }
   | { readonly kind: 'window'; readonly cols: readonly OutputColumn[]; readonly input: Plan; readonly calls: readonly WindowCall[] }
   | { readonly kind: 'sort'; readonly cols: readonly OutputColumn[]; readonly input: Plan; readonly keys: readonly SortKey[] }

@@ -180,3 +180,21 @@ b | percentile_disc
 10 | 1
 20 | 2
 NULL | 3
+
+> SELECT b, a, GROUPING(b), GROUPING(b, a), count(*) FROM t GROUP BY ROLLUP (b, a) ORDER BY 4, 1, 2
+b | a | grouping | grouping | count
+10 | 1 | 0 | 0 | 1
+20 | 2 | 0 | 0 | 1
+20 | 4 | 0 | 0 | 1
+NULL | 3 | 0 | 0 | 1
+10 | NULL | 0 | 1 | 1
+20 | NULL | 0 | 1 | 2
+NULL | NULL | 0 | 1 | 1
+NULL | NULL | 1 | 3 | 4
+
+> SELECT a, GROUPING(a) FROM t GROUP BY a ORDER BY 1
+a | grouping
+1 | 0
+2 | 0
+3 | 0
+4 | 0
