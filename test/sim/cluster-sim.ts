@@ -99,6 +99,8 @@ export interface ClusterSimResult {
   readonly checkQuorum: boolean;
   readonly disk: 'memory' | 'lsm';
   readonly bank: 'kv' | 'sql';
+  /** A follower was replaced by a fresh node (removeNode, then addNode → learner → voter). */
+  readonly replaced: boolean;
 }
 
 interface SimNode {
@@ -106,6 +108,10 @@ interface SimNode {
   readonly disk: SimDisk | LsmSimDisk;
   node: ClusterNode | undefined;
   up: boolean;
+  /** Added by a membership change: opens without a bootstrap list, every time. */
+  readonly joined: boolean;
+  /** Removed by a membership change: stays down for good. */
+  removed: boolean;
   inc: number;
   readonly tickMs: number;
   /** Per node; unequal timeouts widen the window in which a deposed leader still believes it leads. */
@@ -196,7 +202,12 @@ export class ClusterSim {
   now = 0;
   private events = 0;
   private readonly nodes = new Map<NodeId, SimNode>();
-  private readonly ids: NodeId[];
+  /** Current members (partitions pick among them); changes with membership changes. */
+  private ids: NodeId[];
+  /** The voters every original node bootstraps with. */
+  private readonly bootstrapIds: readonly NodeId[];
+  private membershipChanged = false;
+  private replaced = false;
   private readonly cut = new Set<string>();
   private dropP = 0;
   private dupP = 0;
@@ -233,6 +244,7 @@ export class ClusterSim {
     this.prng = new Prng(seed);
     const n = options.nodes ?? (this.prng.chance(0.3) ? 5 : 3);
     this.ids = Array.from({ length: n }, (_, i) => i + 1);
+    this.bootstrapIds = [...this.ids];
     this.faultMs = options.faultMs ?? 3000;
     this.livenessMs = options.livenessMs ?? 8000;
     this.accounts = options.accounts ?? 5;
@@ -247,23 +259,29 @@ export class ClusterSim {
     // ReadIndex barrier keeps linearizable. Lease reads need check-quorum.
     this.checkQuorum = this.leaseReads || this.prng.chance(0.5);
     this.log = options.log ?? (() => undefined);
-    for (const id of this.ids) {
-      const disk = this.lsm
-        ? new LsmSimDisk(this.prng.nextU32())
-        : new SimDisk((complete) => this.at(this.now + this.prng.int(3), complete));
-      // Lease reads assume equal election timeouts (and tick rates within 10%); ReadIndex assumes nothing.
-      const electionTicks = this.leaseReads ? 10 : this.prng.pick([10, 10, 15, 40]);
-      this.nodes.set(id, {
-        id,
-        disk,
-        node: undefined,
-        up: false,
-        inc: 0,
-        tickMs: 10 * (0.96 + 0.08 * this.prng.next()),
-        electionTicks,
-        clockSkewMs: 0,
-      });
-    }
+    for (const id of this.ids) this.addSimNode(id, false);
+  }
+
+  private addSimNode(id: NodeId, joined: boolean): SimNode {
+    const disk = this.lsm
+      ? new LsmSimDisk(this.prng.nextU32())
+      : new SimDisk((complete) => this.at(this.now + this.prng.int(3), complete));
+    // Lease reads assume equal election timeouts (and tick rates within 10%); ReadIndex assumes nothing.
+    const electionTicks = this.leaseReads ? 10 : this.prng.pick([10, 10, 15, 40]);
+    const sn: SimNode = {
+      id,
+      disk,
+      node: undefined,
+      up: false,
+      joined,
+      removed: false,
+      inc: 0,
+      tickMs: 10 * (0.96 + 0.08 * this.prng.next()),
+      electionTicks,
+      clockSkewMs: 0,
+    };
+    this.nodes.set(id, sn);
+    return sn;
   }
 
   private at(t: number, f: () => void): void {
@@ -283,6 +301,7 @@ export class ClusterSim {
   // ───────────────────────── nodes ─────────────────────────
 
   private start(s: SimNode): void {
+    if (s.removed) return;
     s.inc++;
     const inc = s.inc;
     s.up = true;
@@ -298,7 +317,7 @@ export class ClusterSim {
           prng: this.prng.fork(),
           clock: { nowMs: () => 1_700_000_000_000 + this.now + s.clockSkewMs },
           send: (m) => this.send(m),
-          bootstrap: this.ids,
+          ...(s.joined ? {} : { bootstrap: this.bootstrapIds }),
           raft: {
             electionTicks: s.electionTicks,
             heartbeatTicks: 2,
@@ -422,15 +441,59 @@ export class ClusterSim {
     } else if (r < 88) {
       this.dropP = p.pick([0, 0, 0.05, 0.2]);
       this.dupP = p.pick([0, 0, 0.05, 0.2]);
-    } else if (r < 94) {
+    } else if (r < 91) {
       const s = p.pick([...this.nodes.values()]);
       s.clockSkewMs = p.range(-400, 400);
+    } else if (r < 94 && !this.membershipChanged && leader !== undefined) {
+      this.membershipChanged = true;
+      void this.replaceNode(leader.id);
     } else {
       // LSM seeds: move a memtable to an SSTable, so reads and crashes meet both.
       const s = up.length > 0 ? p.pick(up) : undefined;
       if (s !== undefined && s.disk instanceof LsmSimDisk) s.disk.current?.flush().catch(() => undefined);
     }
     return next;
+  }
+
+  /**
+   * A membership change under faults: a follower is removed (and stays down
+   * for good), then a fresh node with a new id joins empty — as a learner,
+   * promoted by whichever node leads once it caught up. Both changes are
+   * retried on whatever node serves until its configuration shows them.
+   */
+  private async replaceNode(leaderId: NodeId): Promise<void> {
+    const victim = this.ids.find((id) => id !== leaderId && this.nodes.get(id)?.up === true);
+    if (victim === undefined) return;
+    const newId = Math.max(...this.nodes.keys()) + 1;
+    this.log(`t=${this.now} membership: replace node ${victim} by node ${newId}`);
+    const conf = (): { voters: readonly NodeId[]; learners: readonly NodeId[] } | undefined =>
+      this.serving()?.raft.status().conf;
+    while (conf()?.voters.includes(victim) !== false || conf()?.learners.includes(victim) === true) {
+      try {
+        this.serving()?.removeNode(victim);
+      } catch {
+        // busy or not leader: retry
+      }
+      await this.sleep(20);
+    }
+    const gone = this.nodes.get(victim)!;
+    this.crash(gone);
+    gone.removed = true;
+    this.ids = [...this.ids.filter((id) => id !== victim), newId];
+    this.start(this.addSimNode(newId, true));
+    while (conf()?.voters.includes(newId) !== true) {
+      const c = conf();
+      if (c !== undefined && !c.learners.includes(newId)) {
+        try {
+          this.serving()?.addNode(newId);
+        } catch {
+          // busy or not leader: retry
+        }
+      }
+      await this.sleep(20);
+    }
+    this.log(`t=${this.now} membership: node ${newId} is a voter`);
+    this.replaced = true;
   }
 
   // ───────────────────────── clients ─────────────────────────
@@ -789,6 +852,7 @@ export class ClusterSim {
       const ls = leader.status();
       if (leader.engine.overlaySize !== 0 || leader.engine.pendingProposals !== 0) return false;
       for (const s of this.nodes.values()) {
+        if (s.removed) continue;
         const st = s.node?.status();
         if (st === undefined || st.applied !== ls.commit || st.applied !== ls.lastIndex) return false;
       }
@@ -822,6 +886,7 @@ export class ClusterSim {
       checkQuorum: this.checkQuorum,
       disk: this.lsm ? 'lsm' : 'memory',
       bank: this.sqlMode ? 'sql' : 'kv',
+      replaced: this.replaced,
     };
   }
 
@@ -892,6 +957,7 @@ export class ClusterSim {
     let reference: string | undefined;
     let refId = 0;
     for (const s of this.nodes.values()) {
+      if (s.removed) continue;
       const snap = s.node!.staleSnapshot();
       const parts: string[] = [];
       try {

@@ -26,6 +26,7 @@ let acked = 0;
 let ambiguous = 0;
 let crashes = 0;
 let unknown = 0;
+let replaced = 0;
 for (const seed of seeds) {
   try {
     const r = await runClusterSim(seed, {
@@ -37,10 +38,13 @@ for (const seed of seeds) {
     ambiguous += r.transfers.ambiguous;
     crashes += r.crashes;
     if (r.linearizability === 'unknown') unknown++;
+    if (r.replaced) replaced++;
     if (one !== undefined) console.log(JSON.stringify(r));
     if (seeds.length > 1 && (seed - first + 1) % 50 === 0) {
       const m = (performance.now() - started) / 60000;
-      console.log(`  ${seed - first + 1} seeds done, ${failed} failed, ${((seed - first + 1) / m).toFixed(1)} seeds/min`);
+      console.log(
+        `  ${seed - first + 1} seeds done, ${failed} failed, ${((seed - first + 1) / m).toFixed(1)} seeds/min`,
+      );
     }
   } catch (e) {
     failed++;
@@ -51,6 +55,6 @@ for (const seed of seeds) {
 const minutes = (performance.now() - started) / 60000;
 console.log(
   `cluster sim: ${seeds.length} seeds, ${failed} failed, ${unknown} linearizability searches inconclusive, ${events} events, ` +
-    `${crashes} crashes, ${acked} acknowledged transfers, ${ambiguous} ambiguous, ${(seeds.length / minutes).toFixed(1)} seeds/min`,
+    `${crashes} crashes, ${replaced} node replacements, ${acked} acknowledged transfers, ${ambiguous} ambiguous, ${(seeds.length / minutes).toFixed(1)} seeds/min`,
 );
 process.exit(failed > 0 ? 1 : 0);
