@@ -126,7 +126,22 @@ function query(r: Prng, tables: readonly Table[]): string {
     cols = [...cols, ...c2];
   }
   const where = r.chance(0.7) ? ` WHERE ${expr(r, cols, 'bool', 2)}` : '';
-  const mode = r.int(4);
+  const mode = r.int(7);
+  if (mode === 4) {
+    // Window functions over a total order.
+    const part = cols[r.int(cols.length)]!.ref;
+    const w = ['row_number()', 'rank()', 'dense_rank()', `sum(a.id)`, `count(*)`, `lag(a.id)`, `first_value(a.id)`][r.int(7)]!;
+    return `SELECT a.id, ${w} OVER (PARTITION BY ${part} ORDER BY a.id) FROM ${t1.name} a${where.replace(/\bb\./g, 'a.')}`;
+  }
+  if (mode === 5) {
+    const other = tables[r.int(tables.length)]!;
+    const op = ['UNION', 'UNION ALL', 'INTERSECT', 'EXCEPT'][r.int(4)]!;
+    return `SELECT a.id FROM ${t1.name} a WHERE ${expr(r, colsOf(t1, 'a'), 'bool', 2)} ${op} SELECT o.id FROM ${other.name} o WHERE ${expr(r, colsOf(other, 'o'), 'bool', 2)}`;
+  }
+  if (mode === 6) {
+    const e = expr(r, colsOf(t1, 'a'), 'int', 2);
+    return `WITH w AS (SELECT a.id, ${e} AS x FROM ${t1.name} a) SELECT x, count(*) FROM w GROUP BY x ORDER BY x NULLS FIRST LIMIT ${r.range(1, 5)}`;
+  }
   if (mode === 0) {
     // Aggregate with GROUP BY.
     const g = cols[r.int(cols.length)]!;
