@@ -52,6 +52,7 @@ import type { Txn } from '../../src/txn/api.ts';
 import { NextDbError, SqlState } from '../../src/util/errors.ts';
 import { Prng } from '../../src/util/prng.ts';
 import { LsmSimDisk, SimDisk } from './cluster-disk.ts';
+import { EventQueue } from './raft-event-queue.ts';
 import { checkLinearizable, type KvOp } from './raft-linearizability.ts';
 
 export class SimFailure extends Error {
@@ -129,50 +130,6 @@ interface Transfer {
   at?: number;
 }
 
-class EventQueue {
-  private readonly heap: { t: number; s: number; f: () => void }[] = [];
-  private seq = 0;
-  get size(): number {
-    return this.heap.length;
-  }
-  push(t: number, f: () => void): void {
-    const h = this.heap;
-    h.push({ t, s: this.seq++, f });
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (before(h[p]!, h[i]!)) break;
-      [h[p], h[i]] = [h[i]!, h[p]!];
-      i = p;
-    }
-  }
-  pop(): { t: number; f: () => void } | undefined {
-    const h = this.heap;
-    const top = h[0];
-    if (top === undefined) return undefined;
-    const last = h.pop()!;
-    if (h.length > 0) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && before(h[l]!, h[m]!)) m = l;
-        if (r < h.length && before(h[r]!, h[m]!)) m = r;
-        if (m === i) break;
-        [h[m], h[i]] = [h[i]!, h[m]!];
-        i = m;
-      }
-    }
-    return top;
-  }
-}
-
-function before(a: { t: number; s: number }, b: { t: number; s: number }): boolean {
-  return a.t < b.t || (a.t === b.t && a.s < b.s);
-}
-
 const INITIAL_BALANCE = 100;
 const REGISTER_KEYS = 8;
 /** Clients give up on an operation after a random time in [min, max] and try another node. */
@@ -198,7 +155,7 @@ class TimedOut extends Error {}
 
 export class ClusterSim {
   readonly prng: Prng;
-  private readonly q = new EventQueue();
+  private readonly q = new EventQueue<() => void>();
   now = 0;
   private events = 0;
   private readonly nodes = new Map<NodeId, SimNode>();
@@ -769,12 +726,12 @@ export class ClusterSim {
       if (this.failure !== undefined) throw this.failure;
       const ev = this.q.pop();
       if (ev === undefined || ev.t > end) {
-        if (ev !== undefined) this.q.push(ev.t, ev.f);
+        if (ev !== undefined) this.q.push(ev.t, ev.e);
         return cond();
       }
       this.now = ev.t;
       this.events++;
-      ev.f();
+      ev.e();
       await drain();
     }
     if (this.failure !== undefined) throw this.failure;
