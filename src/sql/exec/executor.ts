@@ -278,6 +278,8 @@ function scanOp(plan: Extract<Plan, { kind: 'scan' }>, env: ExecEnv): Operator {
     return true;
   };
 
+  // Point lookup: equality on every primary-key column is one get, not a range scan.
+  const pointGet = access.kind === 'index' && access.index.primary && access.eq.length === access.index.columns.length && access.lower === undefined && access.upper === undefined;
   return {
     next: async () => {
       if (done) return null;
@@ -288,6 +290,18 @@ function scanOp(plan: Extract<Plan, { kind: 'scan' }>, env: ExecEnv): Operator {
         }
       }
       const ctx = env.ctx;
+      if (pointGet) {
+        done = true;
+        const v = await txn.get(start!);
+        if (v === undefined) return null;
+        const row = store.decode(v);
+        if (filter !== undefined) {
+          if (hoisted.length > 0) await runHoisted(hoisted, row, ctx);
+          if (filter(row, ctx) !== true) return null;
+        }
+        if (plan.lockForUpdate === true) await txn.lockForUpdate(start!);
+        return [row];
+      }
       for (;;) {
         await interruptPoint(ctx);
         if (Buffer.compare(start!, end!) >= 0) {
