@@ -90,6 +90,14 @@ export interface TransactionOptions {
   readonly readOnly?: boolean;
   /** Overrides retry.maxAttempts for this transaction. */
   readonly maxAttempts?: number;
+  /**
+   * The transaction function is idempotent (running it again after it
+   * committed changes nothing, e.g. it starts by inserting a unique request
+   * id and returns early when that id exists). Then a commit whose outcome
+   * is unknown (connection lost during COMMIT, leader change: 40003) is
+   * retried too, and no ambiguity reaches the caller.
+   */
+  readonly idempotent?: boolean;
 }
 
 /** What a transaction body gets: queries on the transaction's connection. */
@@ -129,6 +137,7 @@ export class NextDbClient {
   private readonly healthTimer: NodeJS.Timeout;
   private closed = false;
   private readonly idle: (() => void)[] = [];
+  private probing: Promise<void> | undefined;
 
   constructor(options: ClientOptions) {
     const pool = options.pool ?? {};
@@ -198,10 +207,13 @@ export class NextDbClient {
         });
         return out as T;
       } catch (err) {
-        if (bodyDone && classifyFailure(err) === 'connection-lost') {
-          throw new NextDbError('08007', 'connection lost while committing: the transaction may or may not have committed', {
+        const kind = classifyFailure(err);
+        const ambiguous = kind === 'ambiguous' || (bodyDone && kind === 'connection-lost');
+        if (ambiguous && options.idempotent === true) throw new Attempt(err, true, true);
+        if (ambiguous) {
+          throw new NextDbError('08007', 'the transaction may or may not have committed: the connection or the leader was lost during COMMIT', {
             cause: err,
-            hint: 'Check whether its effects are present before running it again.',
+            hint: 'Check whether its effects are present before running it again, or make it idempotent and pass { idempotent: true }.',
           });
         }
         throw new Attempt(err, !bodyDone);
@@ -274,6 +286,7 @@ export class NextDbClient {
     if (this.gate.activeCount > 0) {
       await Promise.race([new Promise<void>((r) => this.idle.push(r)), sleep(timeoutMs)]);
     }
+    if (this.probing !== undefined) await Promise.race([this.probing, sleep(timeoutMs)]);
     await Promise.all(this.hosts.map((h) => h.sql.end({ timeout: Math.max(0, timeoutMs / 1000) })));
   }
 
@@ -286,10 +299,17 @@ export class NextDbClient {
       try {
         return await op(host);
       } catch (err) {
-        const { cause, retryUnsafeFailures } = err instanceof Attempt ? err : { cause: err, retryUnsafeFailures: false };
+        const { cause, retryUnsafeFailures, retryAmbiguous } =
+          err instanceof Attempt ? err : { cause: err, retryUnsafeFailures: false, retryAmbiguous: false };
         const kind = classifyFailure(cause);
-        if (kind === 'not-sent' || kind === 'connection-lost') this.markDown(host);
-        const retryable = kind === 'conflict' || kind === 'not-sent' || (kind === 'connection-lost' && retryUnsafeFailures);
+        if (kind === 'not-sent' || kind === 'not-leader' || kind === 'connection-lost' || kind === 'ambiguous') this.markDown(host);
+        const retryable =
+          kind === 'conflict' ||
+          kind === 'not-sent' ||
+          kind === 'not-leader' ||
+          (kind === 'connection-lost' && retryUnsafeFailures) ||
+          (kind === 'ambiguous' && retryAmbiguous) ||
+          (kind === 'connection-lost' && retryAmbiguous);
         if (!retryable || this.closed) throw toClientError(cause);
         last = cause;
       } finally {
@@ -328,15 +348,20 @@ export class NextDbClient {
     host.downUntil = Date.now() + HOST_COOLDOWN_MS;
   }
 
-  private async checkDownHosts(): Promise<void> {
-    const now = Date.now();
+  private checkDownHosts(): Promise<void> {
+    // One probe round at a time; close() waits for the round in flight.
+    this.probing ??= this.probeRound().finally(() => (this.probing = undefined));
+    return this.probing;
+  }
+
+  private async probeRound(): Promise<void> {
     for (const h of this.hosts) {
       if (h.downUntil === 0 || this.closed) continue;
       try {
         await h.sql.unsafe('SELECT 1');
         h.downUntil = 0;
       } catch {
-        h.downUntil = now + HOST_COOLDOWN_MS;
+        h.downUntil = Date.now() + HOST_COOLDOWN_MS;
       }
     }
   }
@@ -347,6 +372,7 @@ class Attempt extends Error {
   constructor(
     override readonly cause: unknown,
     readonly retryUnsafeFailures: boolean,
+    readonly retryAmbiguous = false,
   ) {
     super('attempt failed');
   }

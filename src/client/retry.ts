@@ -10,9 +10,13 @@
  * transaction that had not yet sent COMMIT):
  *   - a connection lost mid-operation, 57P01 admin shutdown, 57P03 cannot
  *     connect now, 08xxx connection exceptions.
- * A connection lost while COMMIT was in flight is never retried: whether the
- * transaction committed is unknown, and the caller gets 08007
- * (transaction_resolution_unknown) to decide.
+ * Safe to retry elsewhere, always:
+ *   - a cluster node that is not the leader refusing the session (40001
+ *     "not leader"): nothing ran; the host is skipped for a while.
+ * A connection lost while COMMIT was in flight, or a cluster's 40003
+ * (statement_completion_unknown), is never retried unless the caller said
+ * the transaction is idempotent: whether it committed is unknown, and the
+ * caller gets 08007 (transaction_resolution_unknown) to decide.
  */
 
 import { NextDbError } from '../util/errors.ts';
@@ -26,7 +30,7 @@ export interface RetryOptions {
   readonly maxDelayMs?: number;
 }
 
-export type FailureKind = 'conflict' | 'not-sent' | 'connection-lost' | 'other';
+export type FailureKind = 'conflict' | 'not-sent' | 'not-leader' | 'connection-lost' | 'ambiguous' | 'other';
 
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
 const LOST_CODES = new Set(['ECONNRESET', 'EPIPE', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'ETIMEDOUT']);
@@ -35,10 +39,22 @@ const LOST_CODES = new Set(['ECONNRESET', 'EPIPE', 'CONNECTION_CLOSED', 'CONNECT
 export function classifyFailure(err: unknown): FailureKind {
   const code = errorCode(err);
   if (code === undefined) return 'other';
+  if (code === '40001' && isNotLeader(err)) return 'not-leader';
   if (code === '40001' || code === '40P01') return 'conflict';
+  // statement_completion_unknown: the server lost leadership while COMMIT was in flight.
+  if (code === '40003') return 'ambiguous';
   if (NOT_SENT_CODES.has(code) || code === '57P03') return 'not-sent';
   if (LOST_CODES.has(code) || code === '57P01' || code === '57P02' || code.startsWith('08')) return 'connection-lost';
   return 'other';
+}
+
+/**
+ * A cluster node that is not the Raft leader refuses SQL with 40001 and a
+ * message naming the leader; nothing ran, and another node will serve.
+ */
+function isNotLeader(err: unknown): boolean {
+  const message = err instanceof Error ? err.message : '';
+  return /\bnot leader\b/i.test(message);
 }
 
 export function errorCode(err: unknown): string | undefined {

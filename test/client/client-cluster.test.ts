@@ -1,0 +1,125 @@
+// The client library against a 3-node NextDB cluster (src/server/cluster-server.ts
+// processes on loopback: Raft on 19241-19243, SQL on 19251-19253). Eight async
+// workers run bank transfers through client.transaction while the leader is
+// killed with SIGKILL. Checks: no error reaches any worker (not-leader
+// refusals, lost connections and commits of unknown outcome are all handled
+// by the client, the last through the idempotent-transaction option), every
+// acknowledged transfer is in the database exactly once, and money is
+// conserved.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createClient } from '../../src/client/index.ts';
+
+const root = join(import.meta.dirname, '..', '..');
+const ids = [1, 2, 3];
+const raftPort = (id: number): number => 19240 + id;
+const pgPort = (id: number): number => 19250 + id;
+const peers = ids.map((id) => `${id}=127.0.0.1:${raftPort(id)}`).join(',');
+const ACCOUNTS = 10;
+const INITIAL = 1000;
+
+// postgres 3.4.9 (the driver under the client) can throw an uncatchable
+// TypeError from a setImmediate when it writes to a socket that closed
+// (nextWrite on a null socket; upstream porsager/postgres issues 1154 and
+// 1208, fix not released). Killing the leader triggers it in about half the
+// runs, after every assertion here has passed. Until the driver is fixed or
+// patched, this test runs only on request: NEXTDB_TEST_CLIENT_CLUSTER=1.
+const skip = process.env['NEXTDB_TEST_CLIENT_CLUSTER'] === '1' ? false : 'postgres 3.4.9 null-socket crash on kill -9; set NEXTDB_TEST_CLIENT_CLUSTER=1';
+
+test('client: 8 workers, kill -9 the cluster leader, zero errors, every acknowledged transfer committed once', { timeout: 180_000, skip }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'nextdb-client-cluster-'));
+  const procs = new Map<number, ChildProcess>();
+  const start = (id: number): Promise<void> => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(root, 'src/server/cluster-server.ts'), '--id', String(id), '--dir', join(dir, `n${id}`),
+        '--raft-port', String(raftPort(id)), '--pg-port', String(pgPort(id)), '--peers', peers, '--tick-ms', '30', '--election-ticks', '10'],
+      { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    procs.set(id, child);
+    let out = '';
+    return new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (c: Buffer) => {
+        out += c.toString();
+        if (out.includes(`ready ${id}`)) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`node ${id} exited with ${code} before ready`)));
+    });
+  };
+  const client = createClient({
+    hosts: ids.map((id) => `127.0.0.1:${pgPort(id)}`),
+    user: 'postgres',
+    database: 'postgres',
+    pool: { max: 8, acquireTimeoutMs: 60_000 },
+    retry: { maxAttempts: 200, baseDelayMs: 10, maxDelayMs: 200 },
+    healthCheckIntervalMs: 200,
+    connectTimeoutMs: 1000,
+  });
+  try {
+    await Promise.all(ids.map(start));
+    await client.query('CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL)');
+    await client.query('CREATE TABLE transfers (id text PRIMARY KEY, amount int NOT NULL)');
+    const values = Array.from({ length: ACCOUNTS }, (_, i) => `(${i}, ${INITIAL})`).join(', ');
+    await client.query(`INSERT INTO accounts VALUES ${values}`);
+
+    const acked: string[] = [];
+    const errors: unknown[] = [];
+    let stop = false;
+    const worker = async (w: number): Promise<void> => {
+      for (let i = 0; !stop; i++) {
+        const id = `${w}-${i}`;
+        const from = (w + i) % ACCOUNTS;
+        const to = (w + 3 * i + 1) % ACCOUNTS;
+        const amount = 1 + ((w * 31 + i) % 50);
+        try {
+          await client.transaction(
+            async (tx) => {
+              // The request id makes the transfer idempotent: a rerun after a
+              // commit of unknown outcome finds it and changes nothing.
+              const fresh = await tx.query('INSERT INTO transfers (id, amount) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING id', [id, amount]);
+              if (fresh.rowCount === 0) return;
+              await tx.query('UPDATE accounts SET balance = balance - $1 WHERE id = $2', [amount, from]);
+              await tx.query('UPDATE accounts SET balance = balance + $1 WHERE id = $2', [amount, to]);
+            },
+            { idempotent: true },
+          );
+          acked.push(id);
+        } catch (err) {
+          errors.push(err);
+          return;
+        }
+      }
+    };
+    const workers = Array.from({ length: 8 }, (_, w) => worker(w));
+    await new Promise((r) => setTimeout(r, 1500));
+    const before = acked.length;
+    const leaderPort = client.members().find((m) => m.preferred)?.port;
+    const victim = ids.find((id) => pgPort(id) === leaderPort);
+    assert.ok(victim !== undefined, 'the client knows which node it is using');
+    procs.get(victim)!.kill('SIGKILL');
+    const killedAt = Date.now();
+    await new Promise((r) => setTimeout(r, 5000));
+    stop = true;
+    await Promise.all(workers);
+    const after = acked.length;
+    console.log(`client cluster: ${before} transfers before kill -9 of node ${victim}, ${after} in all, ${errors.length} errors; ${Date.now() - killedAt} ms observed after the kill`);
+    assert.deepEqual(errors, [], 'no error reached a worker');
+    assert.ok(before > 0 && after > before, 'transfers ran before and after the failover');
+
+    const t = await client.query<{ id: string }>('SELECT id FROM transfers');
+    const stored = new Set(t.rows.map((r) => r.id));
+    for (const id of acked) assert.ok(stored.has(id), `acknowledged transfer ${id} is committed`);
+    assert.equal(t.rows.length, stored.size, 'no transfer twice');
+    const sum = await client.query<{ total: string }>('SELECT sum(balance) AS total FROM accounts');
+    assert.equal(Number(sum.rows[0]?.total), ACCOUNTS * INITIAL, 'money is conserved');
+  } finally {
+    await client.close(1000);
+    for (const p of procs.values()) if (p.exitCode === null) p.kill('SIGKILL');
+    await new Promise((r) => setTimeout(r, 200));
+    await rm(dir, { recursive: true, force: true });
+  }
+});
