@@ -162,21 +162,25 @@ export class SqlSession implements Session {
     this.settings.delete(key);
   }
 
-  io(): IoSettings {
+  // Created once: they read the session's latest catalog when called.
+  private readonly namespaceNameFn = (oid: number): string | undefined => this.lastCatalog?.schemas.get(oid)?.name;
+  private readonly relationNameFn = (oid: number): string | undefined => {
     const cat = this.lastCatalog;
+    const t = cat?.tables.get(oid);
+    if (t !== undefined) return t.schema === 'public' || t.schema === this.searchPath()[0] ? t.name : `${t.schema}.${t.name}`;
+    const q = cat?.sequences.get(oid);
+    if (q !== undefined) return q.name;
+    for (const tt of cat?.tables.values() ?? []) for (const ix of tt.indexes) if (ix.oid === oid) return ix.name;
+    return undefined;
+  };
+
+  io(): IoSettings {
     return {
       timeZone: this.getSetting('timezone') ?? 'UTC',
       extraFloatDigits: Number(this.getSetting('extra_float_digits') ?? '1'),
       nowMicros: this.txnStartMicros,
-      namespaceName: (oid) => cat?.schemas.get(oid)?.name,
-      relationName: (oid) => {
-        const t = cat?.tables.get(oid);
-        if (t !== undefined) return t.schema === 'public' || t.schema === this.searchPath()[0] ? t.name : `${t.schema}.${t.name}`;
-        const q = cat?.sequences.get(oid);
-        if (q !== undefined) return q.name;
-        for (const tt of cat?.tables.values() ?? []) for (const ix of tt.indexes) if (ix.oid === oid) return ix.name;
-        return undefined;
-      },
+      namespaceName: this.namespaceNameFn,
+      relationName: this.relationNameFn,
     };
   }
 
@@ -250,9 +254,27 @@ export class SqlSession implements Session {
 
   // ------------------------------------------------------------ services
 
+  private svcTxn: Txn | undefined;
+  private svcCatalog: CatalogSnapshot | undefined;
+  private svc: SessionServices | undefined;
+
+  /** The session services for a statement: one object per session, pointed at the statement's transaction and catalog. */
   private services(txn: Txn, catalog: CatalogSnapshot): SessionServices {
+    this.svcTxn = txn;
+    this.svcCatalog = catalog;
+    return (this.svc ??= this.buildServices());
+  }
+
+  private buildServices(): SessionServices {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const self = this;
+    const cur = (): { txn: Txn; catalog: CatalogSnapshot } => {
+      assert(self.svcTxn !== undefined && self.svcCatalog !== undefined, 'services used outside a statement');
+      return { txn: self.svcTxn, catalog: self.svcCatalog };
+    };
     const findSeq = (ref: string | number): SequenceDef => {
       if (typeof ref === 'number') {
+        const { catalog } = cur();
         const q = catalog.sequences.get(ref);
         if (q === undefined) throw new NextDbError('42809', `"${catalog.tables.get(ref)?.name ?? ref}" is not a sequence`);
         return q;
@@ -262,7 +284,7 @@ export class SqlSession implements Session {
       const nm = parts[parts.length - 1]!;
       const schemas = parts.length > 1 ? [parts[0]!] : this.searchPath();
       for (const s of schemas) {
-        const q = catalog.sequence(this.dbOid, s, nm);
+        const q = cur().catalog.sequence(this.dbOid, s, nm);
         if (q !== undefined) return q;
       }
       throw new NextDbError(SqlState.undefinedTable, `relation "${name}" does not exist`);
@@ -273,7 +295,7 @@ export class SqlSession implements Session {
       user: this.user,
       database: this.database,
       backendPid: this.backendPid,
-      txn: () => txn,
+      txn: () => cur().txn,
       nextval: async (name) => {
         const q = findSeq(name);
         const next = await this.core.nextval(q);
@@ -293,8 +315,12 @@ export class SqlSession implements Session {
         if (isCalled) this.seqLast.set(q.oid, value);
         return value;
       },
-      statementStartMicros: this.stmtStartMicros,
-      txnStartMicros: this.txnStartMicros,
+      get statementStartMicros() {
+        return self.stmtStartMicros;
+      },
+      get txnStartMicros() {
+        return self.txnStartMicros;
+      },
       clockMicros: () => this.nowMicros(),
       random: () => this.core.random(),
       uniqueRowId: () => this.core.uniqueRowId(),
@@ -302,13 +328,14 @@ export class SqlSession implements Session {
         const parts = n.split('.');
         const nm = parts[parts.length - 1]!;
         for (const s of parts.length > 1 ? [parts[0]!] : this.searchPath()) {
-          const t = catalog.table(this.dbOid, s, nm);
+          const t = cur().catalog.table(this.dbOid, s, nm);
           if (t !== undefined) return t.oid;
         }
         return undefined;
       },
-      relationName: (oid) => catalog.tables.get(oid)?.name,
+      relationName: (oid) => cur().catalog.tables.get(oid)?.name,
       catalogText: (kind, oid) => {
+        const { catalog } = cur();
         for (const t of catalog.tables.values()) {
           if (kind === 'viewdef' && t.oid === oid) return t.viewSql ?? null;
           if (kind === 'indexdef' && t.indexes.some((i) => i.oid === oid)) return indexDef(t, oid) ?? null;
@@ -317,6 +344,7 @@ export class SqlSession implements Session {
         return null;
       },
       relationSize: async (oid) => {
+        const { txn, catalog } = cur();
         const prefixes = oid === 0 ? [...catalog.tables.values()].filter((t) => t.dbOid === this.dbOid && t.kind === 'r').map((t) => tablePrefix(t.oid)) : [tablePrefix(oid)];
         let total = 0n;
         for (const prefix of prefixes) {
