@@ -6,12 +6,13 @@
 //   failover writes-again-after=<ms>
 // Ports 19260-19262 (SQL) and 19270-19272 (Raft).
 // Usage: npm run bench:cluster -- [--quick] [--scale N] [--seconds S]
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { spawnClusterNode, type ClusterProc } from '../test/kv/cluster-procs.ts';
 import { startServerProcess } from '../test/server/server-process.ts';
 
 const run = promisify(execFile);
@@ -23,7 +24,6 @@ const flag = (name: string, dflt: number): number => {
 };
 const scale = flag('--scale', 1);
 const seconds = flag('--seconds', quick ? 4 : 15);
-const root = join(import.meta.dirname, '..');
 const ids = [1, 2, 3];
 const sqlPort = (id: number): number => 19259 + id;
 const raftPort = (id: number): number => 19269 + id;
@@ -109,42 +109,23 @@ const fmt = (n: number): string => (Number.isFinite(n) ? n.toFixed(n >= 100 ? 0 
 async function main(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'nextdb-cluster-bench-'));
   const peers = ids.map((id) => `${id}=127.0.0.1:${raftPort(id)}`).join(',');
-  const procs = new Map<number, ChildProcess>();
-  const start = (id: number): Promise<void> =>
-    new Promise((resolve, reject) => {
-      const child = spawn(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          join(root, 'src/server/cluster-server.ts'),
-          '--id',
-          String(id),
-          '--dir',
-          join(dir, `n${id}`),
-          '--raft-port',
-          String(raftPort(id)),
-          '--pg-port',
-          String(sqlPort(id)),
-          '--peers',
-          peers,
-          // Generous timeouts: a long statement (pgbench -i) blocks a node's
-          // event loop, and with it its heartbeats (see docs/internals/cluster.md).
-          '--tick-ms',
-          '100',
-          '--election-ticks',
-          '30',
-        ],
-        { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
-      );
-      procs.set(id, child);
-      let out = '';
-      child.stdout!.on('data', (c: Buffer) => {
-        out += c.toString();
-        if (out.includes(`ready ${id}`)) resolve();
-      });
-      child.once('exit', (code) => reject(new Error(`cluster node ${id} exited with ${code}`)));
-    });
+  const procs = new Map<number, ClusterProc>();
+  // Generous timeouts: a long statement blocks a node's event loop, and with
+  // it its heartbeats (see docs/internals/cluster.md, "Known problems").
+  const start = async (id: number): Promise<void> => {
+    procs.set(
+      id,
+      await spawnClusterNode({
+        id,
+        dir: join(dir, `n${id}`),
+        raftPort: raftPort(id),
+        pgPort: sqlPort(id),
+        peers,
+        tickMs: 100,
+        electionTicks: 30,
+      }),
+    );
+  };
   const single = await startServerProcess(['0', '--data', join(dir, 'single')]);
   try {
     await Promise.all(ids.map(start));
@@ -158,7 +139,7 @@ async function main(): Promise<number> {
     }
     // Failover: kill -9 the leader, time until an UPDATE succeeds on the new one.
     const victim = ids.find((id) => sqlPort(id) === leader)!;
-    procs.get(victim)!.kill('SIGKILL');
+    procs.get(victim)!.child.kill('SIGKILL');
     const killedAt = Date.now();
     for (;;) {
       const port = await leaderPort(30_000).catch(() => undefined);
@@ -180,7 +161,7 @@ async function main(): Promise<number> {
     console.log(`failover writes-again-after=${Date.now() - killedAt}ms`);
     return 0;
   } finally {
-    for (const p of procs.values()) p.kill('SIGKILL');
+    for (const p of procs.values()) p.child.kill('SIGKILL');
     await single.stop();
     await sleep(100);
     rmSync(dir, { recursive: true, force: true });

@@ -6,14 +6,13 @@
 // and every replica reports the same digest.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { sameIndexDigests, spawnClusterNode, type ClusterProc } from './cluster-procs.ts';
 
-const root = join(import.meta.dirname, '..', '..');
 const ids = [1, 2, 3];
 const raftPort = (id: number): number => 19279 + id; // 19280-19282
 const pgPort = (id: number): number => 19289 + id; // 19290-19292
@@ -89,44 +88,25 @@ test(
     let port = 19283;
     for (const from of ids) for (const to of ids) if (from !== to) links.push(new Link(from, to, port++));
     await Promise.all(links.map((l) => l.listen()));
-    const procs = new Map<number, { child: ChildProcess; out: string }>();
-    const start = (id: number): Promise<void> =>
-      new Promise((resolve, reject) => {
-        // Node `id` reaches every peer through its own outgoing proxy links.
-        const peers = ids
-          .map((p) => `${p}=127.0.0.1:${p === id ? raftPort(p) : links.find((l) => l.from === id && l.to === p)!.port}`)
-          .join(',');
-        const child = spawn(
-          process.execPath,
-          [
-            '--import',
-            'tsx',
-            join(root, 'src/server/cluster-server.ts'),
-            '--id',
-            String(id),
-            '--dir',
-            join(dir, `n${id}`),
-            '--raft-port',
-            String(raftPort(id)),
-            '--pg-port',
-            String(pgPort(id)),
-            '--peers',
-            peers,
-            '--tick-ms',
-            '30',
-            '--election-ticks',
-            '10',
-          ],
-          { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
-        );
-        const p = { child, out: '' };
-        procs.set(id, p);
-        child.stdout!.on('data', (c: Buffer) => {
-          p.out += c.toString();
-          if (p.out.includes(`ready ${id}`)) resolve();
-        });
-        child.once('exit', (code) => reject(new Error(`node ${id} exited with ${code}`)));
-      });
+    const procs = new Map<number, ClusterProc>();
+    const start = async (id: number): Promise<void> => {
+      // Node `id` reaches every peer through its own outgoing proxy links.
+      const peers = ids
+        .map((p) => `${p}=127.0.0.1:${p === id ? raftPort(p) : links.find((l) => l.from === id && l.to === p)!.port}`)
+        .join(',');
+      procs.set(
+        id,
+        await spawnClusterNode({
+          id,
+          dir: join(dir, `n${id}`),
+          raftPort: raftPort(id),
+          pgPort: pgPort(id),
+          peers,
+          tickMs: 30,
+          electionTicks: 10,
+        }),
+      );
+    };
     try {
       await Promise.all(ids.map(start));
       // Find the leader (the node that accepts SQL) and create the table.
@@ -174,23 +154,9 @@ test(
 
       // Heal: the old leader catches up; all replicas agree.
       for (const l of links) l.setCut(false);
-      let agreed = false;
-      for (let attempt = 0; attempt < 60 && !agreed; attempt++) {
-        await sleep(250);
-        for (const p of procs.values()) p.out = '';
-        for (const p of procs.values()) p.child.kill('SIGUSR2');
-        await sleep(150);
-        const d = [...procs.entries()].map(([id, p]) => new RegExp(`digest ${id} (\\d+) ([0-9a-f]+)`).exec(p.out));
-        if (d.some((m) => m === null)) continue;
-        if (d.every((m) => m![1] === d[0]![1])) {
-          assert.ok(
-            d.every((m) => m![2] === d[0]![2]),
-            `replicas differ at applied index ${d[0]![1]}`,
-          );
-          agreed = true;
-        }
-      }
-      assert.ok(agreed, 'replicas did not converge after healing');
+      const same = await sameIndexDigests(procs.values(), 60);
+      assert.ok(same !== undefined, 'replicas did not converge after healing');
+      assert.ok(same.equal, `replicas differ at applied index ${same.applied}`);
     } finally {
       for (const p of procs.values()) p.child.kill('SIGKILL');
       for (const l of links) l.close();

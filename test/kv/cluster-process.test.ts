@@ -9,14 +9,13 @@
 // their replicated keyspace.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import pg from 'pg';
+import { sameIndexDigests, spawnClusterNode, type ClusterProc } from './cluster-procs.ts';
 
-const root = join(import.meta.dirname, '..', '..');
 const ids = [1, 2, 3];
 /** First port of the block in use: 19200 unless something else holds a port there (then 19220). */
 let base = 19200;
@@ -43,11 +42,6 @@ async function chooseBase(): Promise<void> {
   throw new Error('ports 19200-19212 and 19220-19232 are both in use');
 }
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-interface Proc {
-  child: ChildProcess;
-  out: string;
-}
 
 async function connectLeader(deadlineMs: number): Promise<{ client: pg.Client; id: number }> {
   const end = Date.now() + deadlineMs;
@@ -79,40 +73,21 @@ test(
   async () => {
     await chooseBase();
     const dir = await mkdtemp(join(tmpdir(), 'nextdb-kv-proc-'));
-    const procs = new Map<number, Proc>();
+    const procs = new Map<number, ClusterProc>();
     const start = async (id: number): Promise<void> => {
-      const child = spawn(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          join(root, 'src/server/cluster-server.ts'),
-          '--id',
-          String(id),
-          '--dir',
-          join(dir, `n${id}`),
-          '--raft-port',
-          String(raftPort(id)),
-          '--pg-port',
-          String(pgPort(id)),
-          '--peers',
-          peers(),
-          '--tick-ms',
-          '30',
-          '--election-ticks',
-          '10',
-        ],
-        { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
+      const peerList = peers();
+      procs.set(
+        id,
+        await spawnClusterNode({
+          id,
+          dir: join(dir, `n${id}`),
+          raftPort: raftPort(id),
+          pgPort: pgPort(id),
+          peers: peerList,
+          tickMs: 30,
+          electionTicks: 10,
+        }),
       );
-      const p: Proc = { child, out: '' };
-      procs.set(id, p);
-      await new Promise<void>((resolve, reject) => {
-        child.stdout!.on('data', (c: Buffer) => {
-          p.out += c.toString();
-          if (p.out.includes(`ready ${id}`)) resolve();
-        });
-        child.once('exit', (code) => reject(new Error(`node ${id} exited with ${code} before ready`)));
-      });
     };
     try {
       await Promise.all(ids.map(start));
@@ -154,29 +129,10 @@ test(
       await client.end();
 
       // Every replica, once at the same applied index, has the same replicated keyspace.
-      let agreed = false;
-      for (let attempt = 0; attempt < 40 && !agreed; attempt++) {
-        for (const p of procs.values()) p.out = '';
-        for (const p of procs.values()) p.child.kill('SIGUSR2');
-        await sleep(250);
-        const digests = [...procs.entries()].map(([id, p]) => {
-          const m = new RegExp(`digest ${id} (\\d+) ([0-9a-f]+)`).exec(p.out);
-          return m === null ? undefined : { applied: Number(m[1]), digest: m[2] };
-        });
-        if (digests.some((d) => d === undefined)) continue;
-        const first = digests[0]!;
-        if (digests.every((d) => d!.applied === first.applied)) {
-          assert.ok(
-            digests.every((d) => d!.digest === first.digest),
-            `replicas differ at applied index ${first.applied}`,
-          );
-          console.log(
-            `cluster: ${acked.size} acknowledged rows; 3 replicas identical at applied index ${first.applied}`,
-          );
-          agreed = true;
-        }
-      }
-      assert.ok(agreed, 'replicas never reached the same applied index');
+      const same = await sameIndexDigests(procs.values());
+      assert.ok(same !== undefined, 'replicas never reached the same applied index');
+      assert.ok(same.equal, `replicas differ at applied index ${same.applied}`);
+      console.log(`cluster: ${acked.size} acknowledged rows; 3 replicas identical at applied index ${same.applied}`);
     } finally {
       for (const p of procs.values()) p.child.kill('SIGKILL');
       await sleep(100);
