@@ -5,7 +5,10 @@
  *
  * Rows to change are read completely before the first write (the input is
  * drained first), so a statement never sees its own changes (PostgreSQL's
- * "Halloween" protection). Foreign keys are checked immediately per row
+ * "Halloween" protection). Each row is then locked by primary key and, when
+ * a concurrent transaction changed it (READ COMMITTED), replaced by its
+ * latest version and the WHERE clause re-checked (EvalPlanQual), so
+ * concurrent `SET v = v + 1` never loses an update. Foreign keys are checked immediately per row
  * (PostgreSQL checks NO ACTION at statement end; the difference shows only
  * for statements that break and repair a reference within one statement).
  */
@@ -110,6 +113,28 @@ async function enforceChildren(env: ExecEnv, m: ModifyPlan, oldRow: readonly Val
   }
 }
 
+/**
+ * Locks the target row of one UPDATE/DELETE input row and substitutes its
+ * latest version (READ COMMITTED, PostgreSQL's EvalPlanQual): undefined
+ * when the row is gone, else the input row to use, the old row to replace
+ * and whether it changed since the snapshot (then the caller re-checks its
+ * WHERE clause; columns of FROM/USING items keep their values).
+ */
+async function lockLatest(
+  store: TableStore,
+  env: ExecEnv,
+  oldPos: readonly number[],
+  snapRow: Row,
+): Promise<{ readonly inRow: Row; readonly oldRow: Row; readonly changed: boolean } | undefined> {
+  const snapOld = oldPos.map((p) => snapRow[p] ?? null);
+  const latest = await store.lockRow(env.txn, snapOld);
+  if (latest === undefined) return undefined;
+  if (latest === snapOld) return { inRow: snapRow, oldRow: snapOld, changed: false };
+  const inRow = snapRow.slice();
+  oldPos.forEach((p, i) => (inRow[p] = latest[i] ?? null));
+  return { inRow, oldRow: latest.slice(), changed: true };
+}
+
 export async function runModify(m: ModifyPlan, env: ExecEnv): Promise<Row[]> {
   const store = storeFor(env, m.table);
   const t = m.table;
@@ -169,7 +194,7 @@ export async function runModify(m: ModifyPlan, env: ExecEnv): Promise<Row[]> {
           const indexes = oc.index !== undefined ? [oc.index] : t.indexes.filter((i) => i.unique);
           let conflictKey: Buffer | undefined;
           for (const ix of indexes) {
-            conflictKey = await store.findConflict(env.txn, ix, row);
+            conflictKey = await store.findConflict(env.txn, ix, row, true);
             if (conflictKey !== undefined) break;
           }
           if (conflictKey !== undefined) {
@@ -179,16 +204,19 @@ export async function runModify(m: ModifyPlan, env: ExecEnv): Promise<Row[]> {
                 hint: 'Ensure that no rows proposed for insertion within the same command have duplicate constrained values.',
               });
             }
-            const existing = await store.get(env.txn, conflictKey);
-            if (existing === undefined) continue;
-            const both = existing.concat(row);
-            if (ocWhere !== undefined && ocWhere(both, ctx) !== true) continue;
-            const updated = ocSet!.map((f) => f(both, ctx));
-            await validate(updated);
-            await store.update(env.txn, existing, updated);
-            insertedKeys.add(store.primaryKey(updated).toString('latin1'));
-            await emit(updated, undefined);
-            continue;
+            // Lock the conflicting row and read its latest version (READ COMMITTED) before updating it.
+            const existing = await store.getForUpdate(env.txn, conflictKey);
+            if (existing !== undefined) {
+                const both = existing.concat(row);
+              if (ocWhere !== undefined && ocWhere(both, ctx) !== true) continue;
+              const updated = ocSet!.map((f) => f(both, ctx));
+              await validate(updated);
+              await store.update(env.txn, existing, updated);
+              insertedKeys.add(store.primaryKey(updated).toString('latin1'));
+              await emit(updated, undefined);
+              continue;
+            }
+            // The conflicting row was deleted concurrently: insert after all (store.insert re-checks).
           }
         }
         await validate(row);
@@ -204,12 +232,17 @@ export async function runModify(m: ModifyPlan, env: ExecEnv): Promise<Row[]> {
       );
       const oldPos = m.oldRowCols!.map((id) => m.input.cols.findIndex((c) => c.id === id));
       const sets = (m.assignments ?? []).map((e, i) => (e === undefined ? undefined : compileExpr(e, inEnv)) ?? ((r: readonly Value[]) => r[oldPos[i]!] ?? null));
-      for (const inRow of inputRows) {
+      const recheck = m.recheck === undefined ? undefined : compileExpr(m.recheck, inEnv);
+      for (const snapRow of inputRows) {
         const y = ctx.services.yieldPoint();
         if (y !== undefined) await y;
         ctx.services.checkInterrupt();
+        const locked = await lockLatest(store, env, oldPos, snapRow);
+        if (locked === undefined) continue;
+        const inRow = locked.inRow;
         if (inEnv.hoisted.length > 0) await runHoisted(inEnv.hoisted, inRow, ctx);
-        const oldRow = oldPos.map((p) => inRow[p] ?? null);
+        if (locked.changed && recheck !== undefined && recheck(inRow, ctx) !== true) continue;
+        const oldRow = locked.oldRow;
         const newRow = sets.map((f) => f(inRow, ctx));
         await validate(newRow);
         if (m.children.length > 0) await enforceChildren(env, m, oldRow, newRow);
@@ -220,11 +253,22 @@ export async function runModify(m: ModifyPlan, env: ExecEnv): Promise<Row[]> {
     }
     case 'delete': {
       const oldPos = m.oldRowCols!.map((id) => m.input.cols.findIndex((c) => c.id === id));
-      for (const inRow of inputRows) {
+      const inEnv = CompileEnv.root(layoutOf(m.input.cols.map((c) => c.id)), env.outer, (plan, outer, c, limit) =>
+        import('./executor.ts').then((x) => x.runPlan(plan, { ...env, ctx: c, outer }, limit)),
+      );
+      const recheck = m.recheck === undefined ? undefined : compileExpr(m.recheck, inEnv);
+      for (const snapRow of inputRows) {
         const y = ctx.services.yieldPoint();
         if (y !== undefined) await y;
         ctx.services.checkInterrupt();
-        const oldRow = oldPos.map((p) => inRow[p] ?? null);
+        const locked = await lockLatest(store, env, oldPos, snapRow);
+        if (locked === undefined) continue;
+        const inRow = locked.inRow;
+        if (locked.changed && recheck !== undefined) {
+          if (inEnv.hoisted.length > 0) await runHoisted(inEnv.hoisted, inRow, ctx);
+          if (recheck(inRow, ctx) !== true) continue;
+        }
+        const oldRow = locked.oldRow;
         if (m.children.length > 0) await enforceChildren(env, m, oldRow, undefined);
         await store.delete(env.txn, oldRow);
         await emit(oldRow, inRow);

@@ -2092,7 +2092,7 @@ export class Binder {
   }
 
   /** The rows UPDATE/DELETE change: the target scan joined with FROM/USING items, filtered by WHERE. */
-  private bindDmlSource(scan: { plan: Plan; cols: OutputColumn[] }, scope: Scope, from: readonly Node[], where: Node | undefined): Plan {
+  private bindDmlSource(scan: { plan: Plan; cols: OutputColumn[] }, scope: Scope, from: readonly Node[], where: Node | undefined): { input: Plan; recheck?: Expr } {
     let input: Plan = scan.plan;
     for (const f of from) {
       const lateralScope = new Scope(undefined);
@@ -2101,12 +2101,16 @@ export class Binder {
       scope.rels.push(...b.rels);
       input = { kind: 'join', cols: [...outCols(input), ...outCols(b.plan)], joinType: 'inner', left: input, right: b.plan, lateral: b.lateral === true };
     }
-    if (where !== undefined) input = { kind: 'filter', cols: outCols(input), input, pred: this.coerceBool(this.bindExpr(where, scope), 'WHERE') };
+    let recheck: Expr | undefined;
+    if (where !== undefined) {
+      recheck = this.coerceBool(this.bindExpr(where, scope), 'WHERE');
+      input = { kind: 'filter', cols: outCols(input), input, pred: recheck };
+    }
     if (from.length > 0) {
       // A row may match several FROM rows; PostgreSQL changes it once (with an arbitrary match).
       input = { kind: 'distinct', cols: outCols(input), input, on: scan.cols.map((c) => ({ kind: 'col', type: c.type, id: c.id, name: c.name }) as Expr) };
     }
-    return input;
+    return recheck === undefined ? { input } : { input, recheck };
   }
 
   bindUpdate(up: UpdateStmt): BoundQuery {
@@ -2116,7 +2120,7 @@ export class Binder {
     const scan = this.tableScan(t, alias);
     const scope = new Scope(undefined);
     scope.rels = [scan.rel];
-    const input = this.bindDmlSource(scan, scope, up.fromClause ?? [], up.whereClause);
+    const { input, recheck } = this.bindDmlSource(scan, scope, up.fromClause ?? [], up.whereClause);
     const assignments = this.bindAssignments(t, up.targetList ?? [], scope);
     const newCols: OutputColumn[] = t.columns.map((c) => ({ id: this.newId(), name: c.name, type: c.type, tableOid: t.oid, attnum: c.attnum }));
     const retScope = new Scope(undefined);
@@ -2128,6 +2132,7 @@ export class Binder {
       input,
       assignments,
       oldRowCols: scan.cols.map((c) => c.id),
+      ...(recheck === undefined ? {} : { recheck }),
       columns: t.columns,
       ...this.constraintInfo(t, newCols),
       ...(ret === undefined ? {} : { returning: { exprs: ret.exprs, rowCols: newCols.map((c) => c.id) } }),
@@ -2143,13 +2148,14 @@ export class Binder {
     const scan = this.tableScan(t, alias);
     const scope = new Scope(undefined);
     scope.rels = [scan.rel];
-    const input = this.bindDmlSource(scan, scope, del.usingClause ?? [], del.whereClause);
+    const { input, recheck } = this.bindDmlSource(scan, scope, del.usingClause ?? [], del.whereClause);
     const ret = this.returning(del.returningClause?.exprs, scope, scan.cols.map((c) => c.id));
     const modify: ModifyPlan = {
       op: 'delete',
       table: t,
       input,
       oldRowCols: scan.cols.map((c) => c.id),
+      ...(recheck === undefined ? {} : { recheck }),
       columns: t.columns,
       ...this.constraintInfo(t, scan.cols),
       ...(ret === undefined ? {} : { returning: { exprs: ret.exprs, rowCols: scan.cols.map((c) => c.id) } }),

@@ -239,6 +239,12 @@ export interface ModifyPlan {
   readonly assignments?: readonly (Expr | undefined)[];
   /** Ids of the input columns holding the old row (update/delete). */
   readonly oldRowCols?: readonly ColumnId[];
+  /**
+   * update/delete: the WHERE clause over the input row, re-checked on the
+   * latest committed version of a row that changed after the statement's
+   * snapshot (READ COMMITTED, PostgreSQL's EvalPlanQual).
+   */
+  readonly recheck?: Expr;
   readonly onConflict?: OnConflict;
   readonly returning?: { readonly exprs: readonly Expr[]; readonly rowCols: readonly ColumnId[] };
   readonly columns: readonly ColumnDef[];
