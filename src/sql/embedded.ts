@@ -109,53 +109,132 @@ function shape<R>(cols: readonly OutputColumn[], rows: Value[][], tag: string): 
   return { rows: out, rowCount: m !== null ? Number(m[1]) : out.length, fields: cols.map((c) => ({ name: c.name, dataTypeID: c.type.oid })), command: tag.split(' ')[0] ?? tag };
 }
 
+/** Idle sessions a Database keeps for later calls; more concurrent callers get sessions that are closed after use. */
+const IDLE_SESSIONS_MAX = 16;
+
+/** Where a query runs: a session for the duration of one call (see Database). */
+interface SessionSource {
+  acquire(): SqlSession;
+  release(s: SqlSession): void;
+}
+
 export class PreparedQuery {
   constructor(
-    private readonly session: SqlSession,
+    private readonly source: SessionSource,
     private readonly handle: PreparedHandle,
   ) {}
   async query<R = Record<string, unknown>>(params: readonly unknown[] = []): Promise<QueryResult<R>> {
     const types = this.handle.paramTypes;
     if (params.length !== types.length) throw new NextDbError(SqlState.protocolViolation, `statement needs ${types.length} parameters, got ${params.length}`);
-    const r = await this.session.runHandle(
-      this.handle,
-      params.map((p, i) => fromJs(types[i]!, p)),
-    );
-    return shape<R>(r.cols, r.rows, r.tag);
+    const values = params.map((p, i) => fromJs(types[i]!, p));
+    const s = this.source.acquire();
+    try {
+      const r = await s.runHandle(this.handle, values);
+      return shape<R>(r.cols, r.rows, r.tag);
+    } finally {
+      this.source.release(s);
+    }
   }
 }
 
-class SessionQueryable implements Queryable {
-  constructor(readonly session: SqlSession) {}
-  async query<R = Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
+async function queryOn<R>(source: SessionSource, sql: string, params: readonly unknown[]): Promise<QueryResult<R>> {
+  const s = source.acquire();
+  let h: PreparedHandle;
+  try {
     if (params.length === 0) {
-      const r = await this.session.queryValues(sql, []);
+      const r = await s.queryValues(sql, []);
       return shape<R>(r.cols, r.rows, r.tag);
     }
-    const h = await this.session.prepareHandle(sql);
-    return new PreparedQuery(this.session, h).query<R>(params);
+    h = await s.prepareHandle(sql);
+  } finally {
+    source.release(s);
+  }
+  return new PreparedQuery(source, h).query<R>(params);
+}
+
+/** One session, used by every call: a transaction's queries. */
+class OneSession implements SessionSource, Queryable {
+  constructor(readonly session: SqlSession) {}
+  acquire(): SqlSession {
+    return this.session;
+  }
+  release(): void {}
+  query<R = Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
+    return queryOn<R>(this, sql, params);
   }
 }
 
-export class Database extends SessionQueryable {
+/**
+ * An open database. Each `query` (and each run of a prepared statement)
+ * takes a session of its own for the call: an idle one from a small
+ * free-list, else a new one. So concurrent callers each run as their own
+ * implicit transaction, as clients of a server with a connection pool do,
+ * instead of interleaving inside one session's transaction.
+ *
+ * Sequential calls reuse the most recently released session, so a `SET`
+ * issued through `query` is seen by the calls after it unless they overlap
+ * with others. A session left inside a transaction block (`query('BEGIN')`)
+ * is pinned: every call uses it until COMMIT/ROLLBACK ends the block (as
+ * before, when all calls shared one session). `transaction(fn)` is the way
+ * to run a transaction next to concurrent callers.
+ */
+export class Database implements Queryable, SessionSource {
+  private readonly idle: SqlSession[] = [];
+  private readonly busy = new Set<SqlSession>();
+  private pinned: SqlSession | undefined;
+  private closed = false;
+
   constructor(
     private readonly sql: SqlEngine,
     session: SqlSession,
     private readonly engine: Engine,
     private readonly startup: { user: string; database: string },
   ) {
-    super(session);
+    this.idle.push(session);
   }
 
-  /** Prepares a statement once; its plan is cached and reused by each query(). */
+  /** @internal */
+  acquire(): SqlSession {
+    if (this.closed) throw new NextDbError('55000', 'the database is closed');
+    if (this.pinned !== undefined) return this.pinned;
+    const s = this.idle.pop() ?? this.sql.createSession(this.startup);
+    this.busy.add(s);
+    return s;
+  }
+
+  /** @internal */
+  release(s: SqlSession): void {
+    if (s === this.pinned) {
+      if (s.txnStatus === 'I') this.pinned = undefined;
+      else return;
+    } else if (s.txnStatus !== 'I') {
+      // BEGIN through query(): later calls continue that transaction.
+      this.pinned = s;
+      return;
+    }
+    if (!this.busy.delete(s)) return; // the pinned session released by a call that joined it
+    if (this.closed || this.idle.length >= IDLE_SESSIONS_MAX) void s.close();
+    else this.idle.push(s);
+  }
+
+  query<R = Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
+    return queryOn<R>(this, sql, params);
+  }
+
+  /** Prepares a statement once; its plan is cached and reused by each query() (on whichever session runs it). */
   async prepare(sql: string): Promise<PreparedQuery> {
-    return new PreparedQuery(this.session, await this.session.prepareHandle(sql));
+    const s = this.acquire();
+    try {
+      return new PreparedQuery(this, await s.prepareHandle(sql));
+    } finally {
+      this.release(s);
+    }
   }
 
   /** Runs `fn` in a transaction on its own session: COMMIT when it resolves, ROLLBACK when it throws. */
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     const s = this.sql.createSession(this.startup);
-    const tx = new SessionQueryable(s);
+    const tx = new OneSession(s);
     try {
       await s.simpleQuery('BEGIN');
       const r = await fn(tx);
@@ -170,7 +249,13 @@ export class Database extends SessionQueryable {
   }
 
   async close(): Promise<void> {
-    await this.session.close();
+    this.closed = true;
+    const all = new Set([...this.idle, ...this.busy]);
+    if (this.pinned !== undefined) all.add(this.pinned);
+    this.idle.length = 0;
+    this.busy.clear();
+    this.pinned = undefined;
+    for (const s of all) await s.close();
     await this.sql.close();
     await this.engine.close();
   }
