@@ -30,6 +30,15 @@ export interface BenchDriver {
 
 const MAX_TX_ATTEMPTS = 50;
 
+/**
+ * Full-jitter exponential backoff between attempts: without it, conflicting
+ * transactions that retry at once keep meeting the same lock holder.
+ */
+function backoff(attempt: number): Promise<void> {
+  const ms = Math.random() * Math.min(50, 0.5 * 2 ** attempt);
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 function isConflict(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return code === '40001' || code === '40P01';
@@ -52,6 +61,7 @@ export function urlDriver(url: string, clients: number): BenchDriver {
           return attempt;
         } catch (err) {
           if (!isConflict(err) || attempt + 1 >= MAX_TX_ATTEMPTS) throw err;
+          await backoff(attempt);
         }
       }
     },
@@ -92,6 +102,7 @@ export async function embeddedDriver(path: string | undefined): Promise<BenchDri
           return attempt;
         } catch (err) {
           if (!isConflict(err) || attempt + 1 >= MAX_TX_ATTEMPTS) throw err;
+          await backoff(attempt);
         }
       }
     },
