@@ -24,15 +24,17 @@ import { NextDbError, SqlState, notSupported } from '../util/errors.ts';
 import { assert } from '../util/assert.ts';
 import type { IsolationLevel, Txn } from '../txn/api.ts';
 import { prefixSuccessor } from '../encoding/key-codec.ts';
-import type {
-  ColumnDescription,
+import {
   FormatCode,
-  Notice,
-  PortalResult,
-  PreparedStatementInfo,
-  Session,
-  StatementResult,
-  TxnStatus,
+  type ColumnDescription,
+  type CopyIn,
+  type CopyOut,
+  type Notice,
+  type PortalResult,
+  type PreparedStatementInfo,
+  type Session,
+  type StatementResult,
+  type TxnStatus,
 } from './api.ts';
 import { parseSql, type ParsedStatement } from './parser.ts';
 import { CatalogStore, tablePrefix, type CatalogSnapshot, type SequenceDef, type ColumnDef, type TableDef } from './catalog/catalog.ts';
@@ -49,11 +51,16 @@ import { explainPlan } from './plan/explain.ts';
 import { virtualRelation, virtualOid, indexDef, constraintDef } from './catalog/pg-catalog.ts';
 import type { SqlEngineCore } from './engine-core.ts';
 import { compileExpr, CompileEnv, layoutOf } from './exec/compile-expr.ts';
+import { CopyLoader, copyOptions, copyOutChunks } from './exec/copy.ts';
+import type { CopyFormatOptions } from '../wire/copy-format.ts';
 
 interface ExecResult {
   readonly tag: string;
   readonly cols?: readonly OutputColumn[];
   readonly rows?: Value[][];
+  /** COPY FROM STDIN waiting for data / COPY TO STDOUT's data. */
+  readonly copyIn?: CopyIn;
+  readonly copyOut?: CopyOut;
 }
 
 interface Prepared {
@@ -442,6 +449,7 @@ export class SqlSession implements Session {
       return { tag: stmt.DeallocateStmt.name === undefined ? 'DEALLOCATE ALL' : 'DEALLOCATE' };
     }
     if ('ExplainStmt' in stmt) return this.explain(stmt.ExplainStmt, sql, params, paramTypes);
+    if ('CopyStmt' in stmt) return this.copy(stmt.CopyStmt);
     if (SqlSession.isQuery(stmt)) {
       return this.inTxn(async (txn) => {
         const catalog = await this.catalogFor(txn);
@@ -469,7 +477,6 @@ export class SqlSession implements Session {
   private async utility(stmt: Node, sql: string): Promise<ExecResult & { notices?: Notice[] }> {
     if ('CreatedbStmt' in stmt) return this.createDatabase(stmt.CreatedbStmt.dbname ?? '');
     if ('DropdbStmt' in stmt) throw notSupported('DROP DATABASE');
-    if ('CopyStmt' in stmt) throw notSupported('COPY', 'use INSERT ... VALUES or INSERT ... SELECT');
     if ('CommentStmt' in stmt) return { tag: 'COMMENT' };
     const notices: Notice[] = [];
     const tag = await this.inTxn(async (txn) => {
@@ -748,6 +755,8 @@ export class SqlSession implements Session {
   }
 
   private toResult(r: ExecResult & { notices?: Notice[] }, formats: readonly FormatCode[]): StatementResult {
+    if (r.copyIn !== undefined) return { commandTag: r.tag, copyIn: r.copyIn };
+    if (r.copyOut !== undefined) return { commandTag: r.tag, copyOut: r.copyOut };
     return {
       commandTag: r.tag,
       ...(r.cols === undefined ? {} : { columns: this.describe(r.cols), rows: this.formatRows(r.cols, r.rows ?? [], formats) }),
@@ -763,6 +772,14 @@ export class SqlSession implements Session {
     const out: StatementResult[] = [];
     // Several statements in one Query message run in one implicit transaction
     // (as PostgreSQL does), unless they manage transactions themselves.
+    if (
+      stmts.length > 1 &&
+      this.block === undefined &&
+      !stmts.some((p) => 'TransactionStmt' in p.stmt) &&
+      stmts.some((p) => 'CopyStmt' in p.stmt && p.stmt.CopyStmt.is_from === true)
+    ) {
+      throw notSupported('COPY FROM STDIN together with other statements in one query outside a transaction block', 'send the COPY alone');
+    }
     if (stmts.length > 1 && this.block === undefined && !stmts.some((p) => 'TransactionStmt' in p.stmt)) {
       this.txnStartMicros = this.nowMicros();
       const txn = this.core.txns.begin({ isolation: this.isolation() });
@@ -778,11 +795,141 @@ export class SqlSession implements Session {
       }
       return out;
     }
-    for (const p of stmts) {
-      const r = await this.run(p, sql, [], []);
+    for (let i = 0; i < stmts.length; i++) {
+      const r = await this.run(stmts[i]!, sql, [], []);
       out.push(this.toResult(r, []));
+      if (r.copyIn !== undefined && i + 1 < stmts.length) {
+        // The statements after a COPY FROM STDIN run once its data is in (StatementResult.copyIn).
+        const rest = stmts.slice(i + 1);
+        const copy = r.copyIn;
+        const finish = async (): Promise<StatementResult[]> => {
+          const results = await copy.finish();
+          for (const p of rest) results.push(this.toResult(await this.run(p, sql, [], []), []));
+          return results;
+        };
+        out[out.length - 1] = { commandTag: r.tag, copyIn: { format: copy.format, columnFormats: copy.columnFormats, write: (d) => copy.write(d), finish, abort: (m) => copy.abort(m) } };
+        return out;
+      }
     }
     return out;
+  }
+
+  // ------------------------------------------------------------------ COPY
+
+  /** COPY ... FROM STDIN (returns a CopyIn that loads the data) or COPY ... TO STDOUT (returns the data). */
+  private async copy(c: Extract<Node, { CopyStmt: unknown }>['CopyStmt']): Promise<ExecResult> {
+    if (c.is_program === true || c.filename !== undefined) {
+      throw notSupported(`COPY ${c.is_from === true ? 'from' : 'to'} a file or program`, `use COPY ... ${c.is_from === true ? 'FROM STDIN' : 'TO STDOUT'} (psql: \\copy)`);
+    }
+    if (c.whereClause !== undefined) throw notSupported('COPY FROM ... WHERE');
+    const options = copyOptions(c.options, c.is_from === true);
+    const attnames = (c.attlist ?? []).map((n) => ('String' in n ? (n.String.sval ?? '') : ''));
+    const ident = (n: string): string => `"${n.replace(/"/g, '""')}"`;
+    if (c.is_from !== true) {
+      let selectSql: string;
+      if (c.query !== undefined) {
+        const r = await this.run({ stmt: c.query, text: '', offset: 0 }, '', [], []);
+        return this.copyOutResult(r.cols ?? [], r.rows ?? [], options);
+      }
+      const rv = c.relation!;
+      const from = `${rv.schemaname === undefined ? '' : `${ident(rv.schemaname)}.`}${ident(rv.relname ?? '')}`;
+      if (attnames.length > 0) selectSql = `SELECT ${attnames.map(ident).join(', ')} FROM ONLY ${from}`;
+      else selectSql = `SELECT * FROM ONLY ${from}`;
+      const parsed = parseSql(selectSql);
+      const r = await this.run(parsed[0]!, selectSql, [], []);
+      return this.copyOutResult(r.cols ?? [], r.rows ?? [], options);
+    }
+    return this.copyIn(c.relation!, attnames, options);
+  }
+
+  private copyOutResult(cols: readonly OutputColumn[], rows: Value[][], options: CopyFormatOptions): ExecResult {
+    const chunks = copyOutChunks(cols, rows, options, this.io());
+    return { tag: `COPY ${rows.length}`, copyOut: { format: FormatCode.text, columnFormats: cols.map(() => FormatCode.text), chunks } };
+  }
+
+  private async copyIn(rv: NonNullable<Extract<Node, { CopyStmt: unknown }>['CopyStmt']['relation']>, attnames: readonly string[], options: CopyFormatOptions): Promise<ExecResult> {
+    // The COPY runs in the open block, or in a transaction of its own that commits when the data is in.
+    const own = this.block === undefined;
+    const txn = this.block ?? this.core.txns.begin({ isolation: this.isolation() });
+    if (own) this.txnStartMicros = this.stmtStartMicros;
+    const fail = async (): Promise<void> => {
+      if (own) {
+        if (txn.state === 'active') await txn.rollback().catch(() => undefined);
+      } else this.failed = true;
+    };
+    let columns: ColumnDef[];
+    let catalog: CatalogSnapshot;
+    let t: TableDef;
+    try {
+      if (!own) txn.beginStatement();
+      catalog = await this.catalogFor(txn);
+      const b = this.binder(catalog, '', []);
+      t = b.lookupTable(rv.schemaname, rv.relname ?? '', rv.location)!;
+      if (t.kind !== 'r') throw new NextDbError('42809', `cannot copy to ${t.kind === 'v' ? 'view' : 'relation'} "${t.name}"`);
+      const visible = t.columns.filter((col) => !col.dropped && col.hidden !== true);
+      columns = attnames.length === 0 ? visible : attnames.map((n) => {
+        const col = visible.find((x) => x.name === n);
+        if (col === undefined) throw new NextDbError('42703', `column "${n}" of relation "${t.name}" does not exist`);
+        return col;
+      });
+    } catch (e) {
+      await fail();
+      throw e;
+    }
+    const plans = new Map<number, Plan>();
+    const ident = (n: string): string => `"${n.replace(/"/g, '""')}"`;
+    const insert = async (rows: Value[][]): Promise<number> => {
+      let plan = plans.get(rows.length);
+      if (plan === undefined) {
+        let k = 0;
+        const tuples = rows.map(() => `(${columns.map(() => `$${++k}`).join(', ')})`).join(', ');
+        const text = `INSERT INTO ${ident(t.schema)}.${ident(t.name)} (${columns.map((col) => ident(col.name)).join(', ')}) VALUES ${tuples}`;
+        const types: (SqlType | undefined)[] = rows.flatMap(() => columns.map((col) => col.type));
+        const bound = this.bindQuery(parseSql(text)[0]!.stmt, this.binder(catalog, text, types));
+        plan = optimize(bound.plan);
+        plans.set(rows.length, plan);
+      }
+      const params: Value[] = [];
+      for (const r of rows) for (const v of r) params.push(v);
+      const env = this.env(txn, catalog, params);
+      await runPlan(plan, env);
+      return env.changed;
+    };
+    const loader = new CopyLoader({ table: t.name, columns }, options, this.io(), insert);
+    let done = false;
+    const copy: CopyIn = {
+      format: FormatCode.text,
+      columnFormats: columns.map(() => FormatCode.text),
+      write: async (data) => {
+        if (done) return;
+        try {
+          await loader.write(data);
+        } catch (e) {
+          done = true;
+          await fail();
+          throw e;
+        }
+      },
+      finish: async () => {
+        if (done) throw new NextDbError(SqlState.inFailedSqlTransaction, 'COPY already failed');
+        done = true;
+        let n: number;
+        try {
+          n = await loader.finish();
+          if (own) await txn.commit();
+        } catch (e) {
+          await fail();
+          throw e;
+        }
+        return [{ commandTag: `COPY ${n}` }];
+      },
+      abort: async () => {
+        if (done) return;
+        done = true;
+        await fail();
+      },
+    };
+    return { tag: 'COPY', copyIn: copy };
   }
 
   /** Runs a query with typed parameters and returns raw values (embedded API). */
@@ -904,6 +1051,8 @@ export class SqlSession implements Session {
       }
     }
     const r = p.result;
+    if (r.copyIn !== undefined) return { commandTag: r.tag, copyIn: r.copyIn, suspended: false };
+    if (r.copyOut !== undefined) return { commandTag: r.tag, copyOut: r.copyOut, suspended: false };
     if (r.cols === undefined || r.rows === undefined) {
       return { commandTag: r.tag, suspended: false };
     }

@@ -14,6 +14,8 @@ export interface ErrorFields {
   readonly hint?: string;
   /** 1-based character position in the query text (PostgreSQL's convention). */
   readonly position?: number;
+  /** PostgreSQL's CONTEXT line (e.g. 'COPY t, line 3, column x: "abc"'). */
+  readonly where?: string;
   readonly schema?: string;
   readonly table?: string;
   readonly column?: string;
@@ -28,6 +30,7 @@ export class NextDbError extends Error {
   readonly detail: string | undefined;
   readonly hint: string | undefined;
   readonly position: number | undefined;
+  readonly where: string | undefined;
   readonly schema: string | undefined;
   readonly table: string | undefined;
   readonly column: string | undefined;
@@ -40,6 +43,7 @@ export class NextDbError extends Error {
     this.detail = fields.detail;
     this.hint = fields.hint;
     this.position = fields.position;
+    this.where = fields.where;
     this.schema = fields.schema;
     this.table = fields.table;
     this.column = fields.column;

@@ -24,6 +24,7 @@ export interface ErrorNoticeFields {
   readonly detail?: string | undefined;
   readonly hint?: string | undefined;
   readonly position?: number | undefined;
+  readonly where?: string | undefined;
   readonly schema?: string | undefined;
   readonly table?: string | undefined;
   readonly column?: string | undefined;
@@ -168,6 +169,7 @@ export class BackendWriter {
     if (e.detail !== undefined) w.byte(0x44).cstring(e.detail);
     if (e.hint !== undefined) w.byte(0x48).cstring(e.hint);
     if (e.position !== undefined) w.byte(0x50).cstring(String(e.position));
+    if (e.where !== undefined) w.byte(0x57).cstring(e.where); // W: context
     if (e.schema !== undefined) w.byte(0x73).cstring(e.schema);
     if (e.table !== undefined) w.byte(0x74).cstring(e.table);
     if (e.column !== undefined) w.byte(0x63).cstring(e.column);

@@ -92,7 +92,7 @@ test('psql: -c, the \\dt and \\l catalog queries, a database made by CREATE DATA
 
 test('pgbench: initialize (server-side generation), then each built-in script in simple, extended and prepared mode', async () => {
   const base = ['-h', '127.0.0.1', '-p', String(mem!.port), '-U', 'postgres'];
-  // -I dtpG: server-side data generation, keys first. The default client-side load uses COPY, which the SQL engine does not support yet.
+  // -I dtpG: server-side data generation, keys first (fast). The default COPY-based load is covered by test/server/copy-sql.test.ts.
   await run('pgbench', [...base, '-i', '-I', 'dtpG', '-s', '1', 'postgres'], { maxBuffer: 16 << 20 });
   const c = await connect(mem!.port);
   try {
