@@ -99,8 +99,13 @@ function opt(p: Plan): Plan {
       return { ...p, input: opt(p.input), exprs: p.exprs.map(optExpr) };
     case 'aggregate':
       return { ...p, input: opt(p.input), groups: p.groups.map(optExpr), aggs: p.aggs.map((a) => ({ ...a, args: a.args.map(optExpr) })) };
-    case 'sort':
-      return { ...p, input: opt(p.input), keys: p.keys.map((k) => ({ ...k, expr: optExpr(k.expr) })) };
+    case 'sort': {
+      const input = opt(p.input);
+      const keys = p.keys.map((k) => ({ ...k, expr: optExpr(k.expr) }));
+      // The scan already yields rows in this order: no sort, and LIMIT can reach the scan.
+      if (p.cols.length === input.cols.length && p.cols.every((c, i) => c.id === input.cols[i]?.id) && yieldsOrder(input, keys)) return input;
+      return { ...p, input, keys };
+    }
     case 'distinct':
     case 'window':
       return { ...p, input: opt(p.input) } as Plan;
@@ -130,6 +135,56 @@ function opt(p: Plan): Plan {
 }
 
 const optimizedCtes = new WeakSet<object>();
+
+/**
+ * Types whose key encoding orders exactly as their SQL comparison does (the
+ * codec's integer and timestamp encodings). Text is left out on purpose: keys
+ * order by UTF-8 bytes, which need not match the sort comparator.
+ */
+const KEY_ORDERED_TYPES: ReadonlySet<string> = new Set(['int2', 'int4', 'int8', 'date', 'timestamp', 'timestamptz']);
+
+/**
+ * Whether `p` (a scan under projections and filters that pass the sort
+ * columns through) produces rows ordered by `keys`: each key, after the
+ * index's equality-bound leading columns, is the next index column, ascending,
+ * NOT NULL (or NULLS FIRST, where the key codec puts NULLs) and of a type
+ * whose key order is its SQL order.
+ */
+function yieldsOrder(p: Plan, keys: readonly { readonly expr: Expr; readonly desc: boolean; readonly nullsFirst: boolean }[]): boolean {
+  let ids: (ColumnId | undefined)[] = keys.map((k) => (k.expr.kind === 'col' ? k.expr.id : undefined));
+  let node = p;
+  for (;;) {
+    if (node.kind === 'filter') node = node.input;
+    else if (node.kind === 'project') {
+      const proj = node;
+      ids = ids.map((id) => {
+        const i = proj.cols.findIndex((c) => c.id === id);
+        const e = i < 0 ? undefined : proj.exprs[i];
+        return e?.kind === 'col' ? e.id : undefined;
+      });
+      node = proj.input;
+    } else break;
+  }
+  if (node.kind !== 'scan' || node.lockForUpdate === true) return false;
+  const scan = node;
+  const access = scan.access;
+  const ix = access.kind === 'full' ? scan.table.indexes.find((x) => x.primary) : access.reverse ? undefined : access.index;
+  if (ix === undefined) return false;
+  const eqCount = access.kind === 'index' ? access.eq.length : 0;
+  let next = eqCount;
+  for (let k = 0; k < keys.length; k++) {
+    const col = scan.cols.find((c) => c.id === ids[k]);
+    const def = col === undefined ? undefined : scan.table.columns.find((c) => c.attnum === col.attnum);
+    if (col === undefined || def === undefined) return false;
+    const pos = ix.columns.indexOf(def.attnum - 1);
+    if (pos >= 0 && pos < eqCount) continue; // bound to one value by the scan: any order holds
+    const key = keys[k]!;
+    if (pos !== next || key.desc || ix.desc[pos] === true) return false;
+    if (!(def.notNull || key.nullsFirst) || !KEY_ORDERED_TYPES.has(def.type.id)) return false;
+    next++;
+  }
+  return true;
+}
 
 function pushLimit(p: Plan, n: number): Plan {
   if (p.kind === 'scan' && (p.limit === undefined || p.limit > n)) return { ...p, limit: n };
