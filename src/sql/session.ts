@@ -52,6 +52,7 @@ import { virtualRelation, virtualOid, indexDef, constraintDef } from './catalog/
 import type { SqlEngineCore } from './engine-core.ts';
 import { compileExpr, CompileEnv, layoutOf } from './exec/compile-expr.ts';
 import { CopyLoader, copyOptions, copyOutChunks } from './exec/copy.ts';
+import { alterRole, createRole, dropRole } from './exec/roles.ts';
 import type { CopyFormatOptions } from '../wire/copy-format.ts';
 
 interface ExecResult {
@@ -511,6 +512,9 @@ export class SqlSession implements Session {
       else if ('TruncateStmt' in stmt) t = await truncate(ctx, stmt.TruncateStmt);
       else if ('AlterTableStmt' in stmt) t = await alterTable(ctx, stmt.AlterTableStmt);
       else if ('RenameStmt' in stmt) t = await rename(ctx, stmt.RenameStmt);
+      else if ('CreateRoleStmt' in stmt) t = await createRole(txn, catalog, stmt.CreateRoleStmt);
+      else if ('AlterRoleStmt' in stmt) t = await alterRole(txn, catalog, stmt.AlterRoleStmt, this.user);
+      else if ('DropRoleStmt' in stmt) t = await dropRole(txn, catalog, stmt.DropRoleStmt, this.user, notices as { severity: 'NOTICE'; code: string; message: string }[]);
       else {
         const kind = Object.keys(stmt)[0] ?? 'statement';
         throw notSupported(kindToSql(kind));

@@ -21,6 +21,8 @@ import { loadParser } from './parser.ts';
 import { CatalogStore } from './catalog/catalog.ts';
 import { SqlEngineCore } from './engine-core.ts';
 import { SqlSession } from './session.ts';
+import { findRole } from './exec/roles.ts';
+import type { RoleInfo, RoleLookup } from './api.ts';
 
 export interface SqlEngineOptions {
   readonly engine: Engine;
@@ -37,7 +39,7 @@ export interface StartupInfo {
   readonly params?: Record<string, string>;
 }
 
-export class SqlEngine {
+export class SqlEngine implements RoleLookup {
   private readonly sessions = new Set<SqlSession>();
   private closed = false;
 
@@ -82,6 +84,22 @@ export class SqlEngine {
     const s = new SqlSession(this.core, startup.user, startup.database, db.oid, startup.params ?? {});
     this.sessions.add(s);
     return s;
+  }
+
+  /**
+   * The role a login names (RoleLookup, for the server's authentication):
+   * the built-in superuser `postgres` or a role made by CREATE ROLE/USER.
+   * Read from the latest committed catalog.
+   */
+  async lookupRole(name: string): Promise<RoleInfo | undefined> {
+    const txn = this.core.txns.begin({ readOnly: true, isolation: 'read committed' });
+    try {
+      const snap = await CatalogStore.load(txn, `roles-${Math.random()}`);
+      const r = findRole(snap, name);
+      return r === undefined ? undefined : { name: r.name, canLogin: r.login, superuser: r.superuser, password: r.password };
+    } finally {
+      await txn.rollback();
+    }
   }
 
   /** Database names, refreshed from the catalog. */

@@ -184,8 +184,19 @@ export function decodeDescriptor<T>(b: Buffer): T {
 }
 
 /** An immutable view of the whole catalog at one version. */
+/** A role (CREATE ROLE / USER): PostgreSQL's pg_authid row, with a SCRAM-SHA-256 or md5 verifier, never a password. */
+export interface RoleDef {
+  readonly oid: number;
+  readonly name: string;
+  readonly login: boolean;
+  readonly superuser: boolean;
+  readonly password: string | null;
+}
+
 export class CatalogSnapshot {
   readonly databases = new Map<number, DatabaseDef>();
+  /** Roles stored by CREATE ROLE (and ALTER ROLE of the built-in superuser, oid 10). */
+  readonly roles = new Map<number, RoleDef>();
   readonly schemas = new Map<number, SchemaDef>();
   readonly tables = new Map<number, TableDef>();
   readonly sequences = new Map<number, SequenceDef>();
@@ -199,7 +210,9 @@ export class CatalogSnapshot {
     schemas: SchemaDef[],
     tables: TableDef[],
     seqs: SequenceDef[],
+    roles: RoleDef[] = [],
   ) {
+    for (const r of roles) this.roles.set(r.oid, r);
     for (const d of dbs) this.databases.set(d.oid, d);
     for (const s of schemas) this.schemas.set(s.oid, s);
     for (const t of tables) {
@@ -262,7 +275,7 @@ export class CatalogStore {
       }
       return out;
     };
-    return new CatalogSnapshot(version, await all<DatabaseDef>('db'), await all<SchemaDef>('schema'), await all<TableDef>('rel'), await all<SequenceDef>('seq'));
+    return new CatalogSnapshot(version, await all<DatabaseDef>('db'), await all<SchemaDef>('schema'), await all<TableDef>('rel'), await all<SequenceDef>('seq'), await all<RoleDef>('role'));
   }
 
   static async bumpVersion(txn: Txn, token: string): Promise<void> {
@@ -277,11 +290,11 @@ export class CatalogStore {
     return next;
   }
 
-  static async put(txn: Txn, kind: 'db' | 'schema' | 'rel' | 'seq', oid: number, d: unknown): Promise<void> {
+  static async put(txn: Txn, kind: 'db' | 'schema' | 'rel' | 'seq' | 'role', oid: number, d: unknown): Promise<void> {
     await txn.put(catalogKey(kind, oid), encodeDescriptor(d));
   }
 
-  static async remove(txn: Txn, kind: 'db' | 'schema' | 'rel' | 'seq', oid: number): Promise<void> {
+  static async remove(txn: Txn, kind: 'db' | 'schema' | 'rel' | 'seq' | 'role', oid: number): Promise<void> {
     await txn.delete(catalogKey(kind, oid));
   }
 

@@ -12,6 +12,7 @@
  * access methods and the superuser use PostgreSQL's fixed OIDs.
  */
 
+import { allRoles } from '../exec/roles.ts';
 import type { Binder, BoundQuery } from '../plan/binder.ts';
 import type { OutputColumn, Expr } from '../plan/plan.ts';
 import { Types, allTypes, arrayOf, type SqlType, type Value, type ArrayValue } from '../types/sql-type.ts';
@@ -370,7 +371,25 @@ const TABLES: Record<string, VirtualTable> = {
       ['rolbypassrls', T.bool],
       ['rolconfig', textArr],
     ],
-    rows: (ctx) => [[SUPERUSER_OID, ctx.session.user, true, true, true, true, true, true, -1, '********', null, true, null]],
+    rows: (ctx) => allRoles(ctx.catalog).map((r) => [r.oid, r.name, r.superuser, true, r.superuser, r.superuser, r.login, r.superuser, -1, '********', null, r.superuser, null]),
+  },
+  pg_authid: {
+    cols: [
+      ['oid', oid],
+      ['rolname', name],
+      ['rolsuper', T.bool],
+      ['rolinherit', T.bool],
+      ['rolcreaterole', T.bool],
+      ['rolcreatedb', T.bool],
+      ['rolcanlogin', T.bool],
+      ['rolreplication', T.bool],
+      ['rolbypassrls', T.bool],
+      ['rolconnlimit', T.int4],
+      ['rolpassword', T.text],
+      ['rolvaliduntil', T.timestamptz],
+    ],
+    // PostgreSQL shows pg_authid to superusers only; NextDB has no privileges yet (every session is a superuser).
+    rows: (ctx) => allRoles(ctx.catalog).map((r) => [r.oid, r.name, r.superuser, true, r.superuser, r.superuser, r.login, r.superuser, r.superuser, -1, r.password, null]),
   },
   pg_user: {
     cols: [
@@ -384,7 +403,7 @@ const TABLES: Record<string, VirtualTable> = {
       ['valuntil', T.timestamptz],
       ['useconfig', textArr],
     ],
-    rows: (ctx) => [[ctx.session.user, SUPERUSER_OID, true, true, true, true, '********', null, null]],
+    rows: (ctx) => allRoles(ctx.catalog).filter((r) => r.login).map((r) => [r.name, r.oid, r.superuser, r.superuser, r.superuser, r.superuser, '********', null, null]),
   },
   pg_am: {
     cols: [
