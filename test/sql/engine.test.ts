@@ -196,3 +196,14 @@ test('embedded API on disk: data and catalog survive close and reopen', async ()
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('session functions are evaluated per session, not folded at plan time', async () => {
+  const engine = await SqlEngine.open({ engine: new MemoryEngine() });
+  const s = engine.createSession({ user: 'alice', database: 'postgres' });
+  const [r] = await s.simpleQuery("SELECT current_user, session_user, current_database(), pg_backend_pid() > 0, current_setting('nosuch.x', true) IS NULL, pg_get_userbyid(10)");
+  assert.deepEqual(
+    r!.rows![0]!.map((v) => v?.toString() ?? null),
+    ['alice', 'alice', 'postgres', 't', 't', 'alice'],
+  );
+  await engine.close();
+});

@@ -484,20 +484,21 @@ def('justify_hours', sig([T.interval], T.interval, (a) => {
 // ---- session / system information ----
 
 def('version', sig([], T.text, () => 'PostgreSQL 15.18 (NextDB 0.1.0) on x86_64-pc-linux-gnu, compiled by TypeScript, 64-bit'));
-def('current_database', sig([], T.name, (_a, ctx) => ctx.services.database));
-def(['current_schema'], sig([], T.name, (_a, ctx) => firstSchema(ctx.services.getSetting('search_path') ?? 'public', ctx.services.user)));
+// Session-dependent functions are marked volatile so the binder never folds them with its service-less context.
+def('current_database', sig([], T.name, (_a, ctx) => ctx.services.database, { volatile: true }));
+def(['current_schema'], sig([], T.name, (_a, ctx) => firstSchema(ctx.services.getSetting('search_path') ?? 'public', ctx.services.user), { volatile: true }));
 def('current_schemas', sig([T.bool], arrayOf(T.name), (a, ctx) => {
   const path = (ctx.services.getSetting('search_path') ?? 'public').split(',').map((s) => s.trim().replace(/^"|"$/g, '')).map((s) => (s === '$user' ? ctx.services.user : s));
   const list = (a[0] ? ['pg_catalog', ...path] : path).filter((s) => s === 'public' || s === 'pg_catalog');
   return { kind: 'array', elems: list } satisfies ArrayValue;
-}));
-def(['current_user', 'session_user', 'user', 'current_role'], sig([], T.name, (_a, ctx) => ctx.services.user));
-def('pg_backend_pid', sig([], T.int4, (_a, ctx) => ctx.services.backendPid));
+}, { volatile: true }));
+def(['current_user', 'session_user', 'user', 'current_role'], sig([], T.name, (_a, ctx) => ctx.services.user, { volatile: true }));
+def('pg_backend_pid', sig([], T.int4, (_a, ctx) => ctx.services.backendPid, { volatile: true }));
 def('current_setting', sig([T.text], T.text, (a, ctx) => {
   const v = ctx.services.getSetting(str(a[0]!));
   if (v === undefined) throw new NextDbError('42704', `unrecognized configuration parameter "${str(a[0]!)}"`);
   return v;
-}));
+}, { volatile: true }));
 def('current_setting', sig([T.text, T.bool], T.text, (a, ctx) => {
   const v = ctx.services.getSetting(str(a[0]!));
   if (v === undefined) {
@@ -505,7 +506,7 @@ def('current_setting', sig([T.text, T.bool], T.text, (a, ctx) => {
     throw new NextDbError('42704', `unrecognized configuration parameter "${str(a[0]!)}"`);
   }
   return v;
-}));
+}, { volatile: true }));
 def('set_config', sig([T.text, T.text, T.bool], T.text, (a, ctx) => {
   ctx.services.setSetting(str(a[0]!), str(a[1]!), a[2] === true);
   return ctx.services.getSetting(str(a[0]!)) ?? str(a[1]!);
@@ -523,7 +524,7 @@ def('format_type', sig([T.oid, T.int4], T.text, (a) => {
 def('pg_table_is_visible', sig([T.oid], T.bool, () => true));
 def('pg_type_is_visible', sig([T.oid], T.bool, () => true));
 def('pg_function_is_visible', sig([T.oid], T.bool, () => true));
-def('pg_get_userbyid', sig([T.oid], T.name, (_a, ctx) => ctx.services.user));
+def('pg_get_userbyid', sig([T.oid], T.name, (_a, ctx) => ctx.services.user, { volatile: true }));
 def(['obj_description', 'col_description', 'shobj_description'], (args) =>
   args.length === 2 ? { argTypes: [T.oid, args[1]!.id === 'unknown' ? T.name : args[1]!], ret: T.text, impl: () => null, strict: false, volatile: false } : undefined,
 );
