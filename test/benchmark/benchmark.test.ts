@@ -14,6 +14,7 @@ import { runBenchmark } from '../../src/cli/benchmark/command.ts';
 import { WORKLOADS } from '../../src/cli/benchmark/workloads.ts';
 import type { Report } from '../../src/cli/benchmark/report.ts';
 import { Prng } from '../../src/util/prng.ts';
+import { spawnSync } from 'node:child_process';
 import { findPostgres, startPostgres } from '../support/pg-server.ts';
 
 test('histogram percentiles stay within 1% of the exact values', () => {
@@ -117,4 +118,27 @@ test('every workload runs against the embedded engine (the default)', async () =
     WORKLOADS.map((w) => w.name),
   );
   assert.match(table, /tpcb\s+\d+/);
+});
+
+test('RUST_LOG=info (and NEXTDB_LOG=info) log progress as JSON lines on stderr', { skip: findPostgres() === undefined && 'PostgreSQL 15 not found' }, async () => {
+  const pg = await startPostgres(15807);
+  try {
+    for (const env of [{ RUST_LOG: 'info' }, { NEXTDB_LOG: 'info' }]) {
+      const r = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', 'test/server/run-cli.ts', 'benchmark', '--url', pg.url, '--workload', 'point-read', '--duration', '1.2', '--warmup', '0', '--rows', '200', '--clients', '1'],
+        { cwd: join(import.meta.dirname, '..', '..'), env: { ...process.env, NEXTDB_LOG: '', RUST_LOG: '', ...env }, encoding: 'utf8', timeout: 60_000 },
+      );
+      assert.equal(r.status, 0, r.stderr);
+      const logs = r.stderr
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { msg: string; workload?: string });
+      assert.ok(logs.some((l) => l.msg === 'progress' && l.workload === 'point-read'), `${Object.keys(env)[0]}: progress logged`);
+      assert.ok(logs.some((l) => l.msg === 'workload done'));
+      assert.match(r.stdout, /point-read\s+\d+/, 'the table still goes to stdout');
+    }
+  } finally {
+    await pg.stop();
+  }
 });

@@ -55,7 +55,7 @@ export function selectWorkloads(spec: string | undefined): Workload[] {
 
 /** The log level asked for: NEXTDB_LOG, or RUST_LOG as documented from the start. */
 function logLevel(): string | undefined {
-  const v = process.env['NEXTDB_LOG'] ?? process.env['RUST_LOG'];
+  const v = process.env['NEXTDB_LOG'] || process.env['RUST_LOG']; // an empty NEXTDB_LOG defers to RUST_LOG
   if (v === undefined || v === '') return undefined;
   const level = v.toLowerCase().split(/[,=]/).pop() ?? v;
   return ['trace', 'debug', 'info', 'warn', 'error', 'fatal'].includes(level) ? level : 'info';
@@ -111,7 +111,7 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Report> {
     const results: WorkloadResult[] = [];
     for (const w of workloads) {
       bar?.start(Math.round((warmupS + durationS) * 10), 0, { workload: w.name.padEnd(12), opsps: '0' });
-      let lastLog = 0;
+      let lastLog = -Infinity; // the first tick logs at once, then once a second
       const result = await runWorkload(driver, w, { durationS, warmupS, clients, rows, distribution, seed }, (name, elapsed, total, ops, rate) => {
         bar?.update(Math.min(Math.round(elapsed * 10), Math.round(total * 10)), { opsps: Math.round(rate).toLocaleString('en-US') });
         if (log !== undefined && elapsed - lastLog >= 1) {
