@@ -3,7 +3,7 @@
 // runs seeds 1..N, `--seed S` runs one. Prints the seed of any failure and
 // exits non-zero.
 import { runTxnCrashSeed } from '../txn/crash.lib.ts';
-import { seedsFromArgs } from '../txn/sim-args.ts';
+import { seedsFromArgs } from './sim-args.ts';
 
 const seeds = seedsFromArgs(300);
 let failed = 0;

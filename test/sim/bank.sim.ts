@@ -3,7 +3,7 @@
 // `--mode M` limits it to one mode (serializable | "repeatable read" |
 // "read committed" | mixed). Prints the seed of any failure and exits non-zero.
 import { runBankSeed, type BankMode } from '../txn/bank.lib.ts';
-import { arg, seedsFromArgs } from '../txn/sim-args.ts';
+import { arg, seedsFromArgs } from './sim-args.ts';
 
 const seeds = seedsFromArgs(2000);
 const modeArg = arg('--mode');

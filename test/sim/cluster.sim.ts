@@ -4,20 +4,16 @@
 // and the throughput in seeds per minute.
 import { SimFailure, runClusterSim } from './cluster-sim.ts';
 
-const args = process.argv.slice(2);
-const opt = (name: string): string | undefined => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const one = opt('seed');
-const count = Number(opt('seeds') ?? 50);
-const first = Number(opt('from') ?? 1);
-const verbose = args.includes('--verbose');
-const disk = opt('disk');
+import { arg, hasFlag, isReplay, seedsFromArgs } from './sim-args.ts';
+
+const replay = isReplay();
+const verbose = hasFlag('--verbose');
+const disk = arg('--disk');
 if (disk !== undefined && disk !== 'lsm' && disk !== 'memory') throw new Error('--disk is lsm or memory');
-const bank = opt('bank');
+const bank = arg('--bank');
 if (bank !== undefined && bank !== 'kv' && bank !== 'sql') throw new Error('--bank is kv or sql');
-const seeds = one !== undefined ? [Number(one)] : Array.from({ length: count }, (_, i) => first + i);
+const seeds = seedsFromArgs(50);
+const first = seeds[0] ?? 1;
 
 const started = performance.now();
 let failed = 0;
@@ -39,7 +35,7 @@ for (const seed of seeds) {
     crashes += r.crashes;
     if (r.linearizability === 'unknown') unknown++;
     if (r.replaced) replaced++;
-    if (one !== undefined) console.log(JSON.stringify(r));
+    if (replay) console.log(JSON.stringify(r));
     if (seeds.length > 1 && (seed - first + 1) % 50 === 0) {
       const m = (performance.now() - started) / 60000;
       console.log(

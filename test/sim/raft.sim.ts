@@ -4,16 +4,11 @@
 // the throughput in seeds per minute.
 import { SimFailure, runRaftSim } from './raft-cluster.ts';
 
-const args = process.argv.slice(2);
-const opt = (name: string): string | undefined => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const one = opt('seed');
-const count = Number(opt('seeds') ?? 100);
-const first = Number(opt('from') ?? 1);
-const verbose = args.includes('--verbose');
-const seeds = one !== undefined ? [Number(one)] : Array.from({ length: count }, (_, i) => first + i);
+import { hasFlag, isReplay, seedsFromArgs } from './sim-args.ts';
+
+const replay = isReplay();
+const verbose = hasFlag('--verbose');
+const seeds = seedsFromArgs(100);
 
 const started = performance.now();
 let failed = 0;
@@ -28,7 +23,7 @@ for (const seed of seeds) {
     ops += r.ops;
     if (r.linearizability === 'unknown') unknown++;
     worstLiveMs = Math.max(worstLiveMs, r.healToLiveMs);
-    if (one !== undefined) console.log(JSON.stringify(r));
+    if (replay) console.log(JSON.stringify(r));
   } catch (e) {
     failed++;
     const what = e instanceof SimFailure ? e.message : (e as Error).stack;

@@ -14,11 +14,9 @@ import { MemoryEngine } from '../../src/storage/index.ts';
 import { NextDbError } from '../../src/util/errors.ts';
 import { generate } from '../sql/diff/generator.ts';
 import { findPostgres, startPostgres } from '../support/pg-server.ts';
+import { seedsFromArgs } from './sim-args.ts';
 
-const args = process.argv.slice(2);
-const seedArg = args.indexOf('--seed');
-const seedsArg = args.indexOf('--seeds');
-const seeds = seedArg >= 0 ? [Number(args[seedArg + 1])] : Array.from({ length: seedsArg >= 0 ? Number(args[seedsArg + 1]) : 20 }, (_, i) => i + 1);
+const seeds = seedsFromArgs(20);
 const QUERIES = 40;
 
 if (findPostgres() === undefined) {

@@ -1,14 +1,9 @@
 // Sweep of the storage crash simulation: `--seeds N` (default 200) runs seeds
 // 1..N, `--seed S` runs one. Prints the seed of any failure and exits non-zero.
 import { runSimCrashSeed } from '../storage/crash-sim.lib.ts';
+import { seedsFromArgs } from './sim-args.ts';
 
-const args = process.argv.slice(2);
-const arg = (name: string): string | undefined => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const one = arg('--seed');
-const seeds = one === undefined ? Array.from({ length: Number(arg('--seeds') ?? 200) }, (_, i) => i + 1) : [Number(one)];
+const seeds = seedsFromArgs(200);
 let failed = 0;
 let ops = 0;
 const started = Date.now();

@@ -12,22 +12,17 @@ import { startTestServer } from '../server/harness.ts';
 import { fakeDialect, fuzzServer, sqlDialect } from '../server/wire-fuzz.ts';
 import { SqlEngine } from '../../src/sql/index.ts';
 import { MemoryEngine } from '../../src/storage/memory-engine.ts';
+import { arg, hasFlag, seedsFromArgs } from './sim-args.ts';
 
-const args = process.argv.slice(2);
-const flag = (name: string): number | undefined => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : undefined;
-};
-const single = flag('--seed');
-const seeds = single !== undefined ? [single] : Array.from({ length: flag('--seeds') ?? 10 }, (_, i) => i + 1);
-const cases = flag('--cases') ?? 200;
+const seeds = seedsFromArgs(10);
+const cases = Number(arg('--cases') ?? 200);
 
 let failed = 0;
 process.on('uncaughtException', (e) => {
   console.error('uncaught exception in server:', e);
   process.exit(1);
 });
-const useSql = args.includes('--sql');
+const useSql = hasFlag('--sql');
 const internalErrors: string[] = [];
 const sink = new Writable({
   write(chunk: Buffer, _enc, cb) {
