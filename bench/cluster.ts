@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { spawnClusterNode, type ClusterProc } from '../test/kv/cluster-procs.ts';
+import { connectLeader, spawnClusterNode, type ClusterProc } from '../test/kv/cluster-procs.ts';
 import { startServerProcess } from '../test/server/server-process.ts';
 
 const run = promisify(execFile);
@@ -75,28 +75,9 @@ async function init(port: number): Promise<void> {
 }
 
 async function leaderPort(deadlineMs: number): Promise<number> {
-  const end = Date.now() + deadlineMs;
-  for (;;) {
-    for (const id of ids) {
-      const c = new pg.Client({
-        host: '127.0.0.1',
-        port: sqlPort(id),
-        user: 'postgres',
-        database: 'postgres',
-        connectionTimeoutMillis: 500,
-      });
-      c.on('error', () => undefined);
-      try {
-        await c.connect();
-        await c.end();
-        return sqlPort(id);
-      } catch {
-        await c.end().catch(() => undefined);
-      }
-    }
-    if (Date.now() > end) throw new Error('no cluster node accepted SQL');
-    await sleep(50);
-  }
+  const { client, port } = await connectLeader(ids.map(sqlPort), deadlineMs);
+  await client.end();
+  return port;
 }
 
 const workloads: readonly { name: string; args: readonly string[] }[] = [

@@ -8,13 +8,13 @@
 // conserved.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from '../../src/client/index.ts';
+import { spawnClusterNode } from '../kv/cluster-procs.ts';
 
-const root = join(import.meta.dirname, '..', '..');
 const ids = [1, 2, 3];
 const raftPort = (id: number): number => 19240 + id;
 const pgPort = (id: number): number => 19250 + id;
@@ -33,22 +33,9 @@ const skip = process.env['NEXTDB_TEST_CLIENT_CLUSTER'] === '1' ? false : 'postgr
 test('client: 8 workers, kill -9 the cluster leader, zero errors, every acknowledged transfer committed once', { timeout: 180_000, skip }, async () => {
   const dir = await mkdtemp(join(tmpdir(), 'nextdb-client-cluster-'));
   const procs = new Map<number, ChildProcess>();
-  const start = (id: number): Promise<void> => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', join(root, 'src/server/cluster-server.ts'), '--id', String(id), '--dir', join(dir, `n${id}`),
-        '--raft-port', String(raftPort(id)), '--pg-port', String(pgPort(id)), '--peers', peers, '--tick-ms', '30', '--election-ticks', '10'],
-      { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    procs.set(id, child);
-    let out = '';
-    return new Promise<void>((resolve, reject) => {
-      child.stdout!.on('data', (c: Buffer) => {
-        out += c.toString();
-        if (out.includes(`ready ${id}`)) resolve();
-      });
-      child.once('exit', (code) => reject(new Error(`node ${id} exited with ${code} before ready`)));
-    });
+  const start = async (id: number): Promise<void> => {
+    const p = await spawnClusterNode({ id, dir: join(dir, `n${id}`), raftPort: raftPort(id), pgPort: pgPort(id), peers, tickMs: 30, electionTicks: 10 });
+    procs.set(id, p.child);
   };
   const client = createClient({
     hosts: ids.map((id) => `127.0.0.1:${pgPort(id)}`),

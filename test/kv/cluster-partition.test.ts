@@ -11,7 +11,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { sameIndexDigests, spawnClusterNode, type ClusterProc } from './cluster-procs.ts';
+import { connectLeader, sameIndexDigests, spawnClusterNode, type ClusterProc } from './cluster-procs.ts';
 
 const ids = [1, 2, 3];
 const raftPort = (id: number): number => 19279 + id; // 19280-19282
@@ -110,29 +110,13 @@ test(
     try {
       await Promise.all(ids.map(start));
       // Find the leader (the node that accepts SQL) and create the table.
+      const { client: c, port } = await connectLeader(ids.map(pgPort), 10_000);
       let leader = 0;
-      for (let i = 0; i < 200 && leader === 0; i++) {
-        for (const id of ids) {
-          const c = new pg.Client({
-            host: '127.0.0.1',
-            port: pgPort(id),
-            user: 'postgres',
-            database: 'postgres',
-            connectionTimeoutMillis: 500,
-          });
-          c.on('error', () => undefined);
-          try {
-            await c.connect();
-            await c.query('CREATE TABLE kv (k int PRIMARY KEY, v int NOT NULL)');
-            leader = id;
-            break;
-          } catch {
-            // not the leader (yet)
-          } finally {
-            await c.end().catch(() => undefined);
-          }
-        }
-        if (leader === 0) await sleep(50);
+      try {
+        await c.query('CREATE TABLE kv (k int PRIMARY KEY, v int NOT NULL)');
+        leader = ids.find((id) => pgPort(id) === port) ?? 0;
+      } finally {
+        await c.end().catch(() => undefined);
       }
       assert.ok(leader > 0, 'no leader accepted the DDL');
       assert.ok(await tryWrite(leader, 1));

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import pg from 'pg';
-import { sameIndexDigests, spawnClusterNode, type ClusterProc } from './cluster-procs.ts';
+import { connectLeader as connectLeaderProc, sameIndexDigests, spawnClusterNode, type ClusterProc } from './cluster-procs.ts';
 
 const ids = [1, 2, 3];
 /** First port of the block in use: 19200 unless something else holds a port there (then 19220). */
@@ -44,27 +44,8 @@ async function chooseBase(): Promise<void> {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function connectLeader(deadlineMs: number): Promise<{ client: pg.Client; id: number }> {
-  const end = Date.now() + deadlineMs;
-  for (;;) {
-    for (const id of ids) {
-      const client = new pg.Client({
-        host: '127.0.0.1',
-        port: pgPort(id),
-        user: 'postgres',
-        database: 'postgres',
-        connectionTimeoutMillis: 500,
-      });
-      client.on('error', () => undefined);
-      try {
-        await client.connect();
-        return { client, id };
-      } catch {
-        await client.end().catch(() => undefined);
-      }
-    }
-    if (Date.now() > end) throw new Error('no node accepted a SQL connection');
-    await sleep(50);
-  }
+  const { client, port } = await connectLeaderProc(ids.map(pgPort), deadlineMs);
+  return { client, id: ids.find((id) => pgPort(id) === port)! };
 }
 
 test(

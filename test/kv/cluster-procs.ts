@@ -1,12 +1,13 @@
 /**
  * Helpers for tests and benchmarks that run replicated nodes as real
  * processes (src/server/cluster-server.ts): spawn one and wait for "ready",
- * and compare the replicas' digests (SIGUSR2) once they applied the same
- * index.
+ * find the leader (the only node that accepts SQL), and compare the
+ * replicas' digests (SIGUSR2) once they applied the same index.
  */
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import pg from 'pg';
 
 const root = join(import.meta.dirname, '..', '..');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -85,4 +86,27 @@ export async function sameIndexDigests(
       return { applied: Number(first[1]), equal: d.every((m) => m![2] === first[2]) };
   }
   return undefined;
+}
+
+/**
+ * Connects to whichever node accepts SQL (the leader; the others refuse at
+ * startup), trying `ports` in turn until `deadlineMs` passes. The caller
+ * owns the returned client.
+ */
+export async function connectLeader(ports: readonly number[], deadlineMs: number): Promise<{ client: pg.Client; port: number }> {
+  const end = Date.now() + deadlineMs;
+  for (;;) {
+    for (const port of ports) {
+      const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 500 });
+      client.on('error', () => undefined);
+      try {
+        await client.connect();
+        return { client, port };
+      } catch {
+        await client.end().catch(() => undefined);
+      }
+    }
+    if (Date.now() > end) throw new Error('no cluster node accepted a SQL connection');
+    await sleep(50);
+  }
 }
