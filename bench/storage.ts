@@ -21,7 +21,7 @@ import path from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { openLsmEngine, type LsmEngine } from '../src/storage/lsm/index.ts';
 import { WriteBatch } from '../src/storage/write-batch.ts';
-import { Prng } from '../src/util/prng.ts';
+import { KEY_BYTES, makeKvData } from './kv-data.lib.ts';
 
 const quick = process.argv.includes('--quick');
 const N = quick ? 100_000 : 1_000_000;
@@ -31,14 +31,9 @@ const SYNC_PUTS = quick ? 2_000 : 10_000;
 const WRITERS = 16;
 const BATCH = 1000;
 const CACHE_BYTES = 64 << 20;
-const KEY = 16;
-const VALUE = 100;
+const KEY = KEY_BYTES;
 
-const prng = new Prng(20261126);
-const keys = prng.fill(Buffer.allocUnsafe(N * KEY)) as Buffer;
-const values = prng.fill(Buffer.allocUnsafe(VALUE * 1024)) as Buffer;
-const key = (i: number): Buffer => keys.subarray(i * KEY, i * KEY + KEY);
-const value = (i: number): Buffer => values.subarray((i % 1000) * 100, (i % 1000) * 100 + VALUE);
+const { prng, key, value } = makeKvData(N);
 const getOrder = Uint32Array.from({ length: GETS }, () => prng.int(N));
 const scanStarts = Uint32Array.from({ length: SCANS }, () => prng.int(N));
 const syncKeys = Array.from({ length: SYNC_PUTS }, () => prng.fill(Buffer.allocUnsafe(KEY)) as Buffer);

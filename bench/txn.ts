@@ -22,7 +22,7 @@ import type { Engine } from '../src/storage/engine.ts';
 import { openLsmEngine } from '../src/storage/lsm/index.ts';
 import { MemoryEngine } from '../src/storage/memory-engine.ts';
 import { WriteBatch } from '../src/storage/write-batch.ts';
-import { Prng } from '../src/util/prng.ts';
+import { KEY_BYTES, makeKvData } from './kv-data.lib.ts';
 import { openTxnManager, type MvccTxnManager } from '../src/txn/index.ts';
 
 const quick = process.argv.includes('--quick');
@@ -32,14 +32,9 @@ const ROUNDS = 3;
 const SCANS = quick ? 5_000 : 20_000;
 const WRITES = quick ? 4_000 : 20_000;
 const WRITERS = 16;
-const KEY = 16;
-const VALUE = 100;
+const KEY = KEY_BYTES;
 
-const prng = new Prng(20261126);
-const keys = prng.fill(Buffer.allocUnsafe(N * KEY)) as Buffer;
-const values = prng.fill(Buffer.allocUnsafe(VALUE * 1024)) as Buffer;
-const key = (i: number): Buffer => keys.subarray(i * KEY, i * KEY + KEY);
-const value = (i: number): Buffer => values.subarray((i % 1000) * 100, (i % 1000) * 100 + VALUE);
+const { prng, key, value } = makeKvData(N);
 const readOrder = Uint32Array.from({ length: READS }, () => prng.int(N));
 const scanStarts = Uint32Array.from({ length: SCANS }, () => prng.int(N));
 const writeOrder = Uint32Array.from({ length: WRITES }, () => prng.int(N));
