@@ -157,3 +157,41 @@ for (const level of ['repeatable read', 'serializable'] as const) {
     await r.engine.close();
   });
 }
+
+// A unique secondary index: two transactions inserting different primary keys
+// with the same unique value must not both commit. The index entry keyed by
+// the unique value alone is what the second writer collides with.
+const uniq = ['CREATE TABLE t (k int PRIMARY KEY, v int UNIQUE)', 'INSERT INTO t VALUES (1, 10), (2, 20)'];
+for (const level of ['read committed', 'repeatable read', 'serializable'] as const) {
+  test(`${level}: concurrent INSERTs of one unique secondary value: only one commits`, async () => {
+    const r = await race(level, uniq, 'INSERT INTO t VALUES (3, 30)', 'INSERT INTO t VALUES (4, 30)');
+    assert.equal(r.waited, true);
+    if (level === 'read committed') assert.equal(r.result, '23505');
+    else assert.ok(r.result === '40001' || r.result === '23505', r.result);
+    assert.deepEqual(await r.rows('SELECT k FROM t WHERE v = 30'), ['3']);
+    assert.deepEqual(await r.rows('SELECT count(*) FROM t'), ['3']);
+    await r.engine.close();
+  });
+  test(`${level}: UPDATE to a unique value another transaction just inserted: only one commits`, async () => {
+    const r = await race(level, uniq, 'INSERT INTO t VALUES (3, 30)', 'UPDATE t SET v = 30 WHERE k = 2');
+    assert.equal(r.waited, true);
+    if (level === 'read committed') assert.equal(r.result, '23505');
+    else assert.ok(r.result === '40001' || r.result === '23505', r.result);
+    assert.deepEqual(await r.rows('SELECT k FROM t WHERE v = 30'), ['3']);
+    await r.engine.close();
+  });
+}
+
+test('READ COMMITTED: a unique value freed by a concurrent DELETE can be inserted once it commits', async () => {
+  const r = await race('read committed', uniq, 'DELETE FROM t WHERE k = 1', 'INSERT INTO t VALUES (5, 10)');
+  assert.equal(r.result, 'INSERT 0 1');
+  assert.deepEqual(await r.rows('SELECT k FROM t WHERE v = 10'), ['5']);
+  await r.engine.close();
+});
+
+test('READ COMMITTED: ON CONFLICT DO NOTHING waits for a concurrent insert of the unique secondary value', async () => {
+  const r = await race('read committed', uniq, 'INSERT INTO t VALUES (3, 30)', 'INSERT INTO t VALUES (4, 30) ON CONFLICT DO NOTHING');
+  assert.equal(r.result, 'INSERT 0 0');
+  assert.deepEqual(await r.rows('SELECT k FROM t WHERE v = 30'), ['3']);
+  await r.engine.close();
+});

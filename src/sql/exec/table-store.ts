@@ -4,19 +4,21 @@
  *
  *   primary index (id 1):  't' int(table) int(1) <pk values>               → encodeRow(all columns)
  *   secondary index (id n): 't' int(table) int(n) <index values> <pk values> → primary key (bytes)
+ *   unique secondary index, no NULL among the values:
+ *                           't' int(table) int(n) <index values>             → primary key (bytes)
  *
  * Tables without a primary key have a hidden int8 column `rowid` (filled by
  * unique_rowid()) as their primary key. Index key values use the key codec,
- * so byte order is SQL order. A unique secondary index is checked by a
- * one-entry scan of the prefix `<index values>` (skipped when any value is
- * NULL: NULLs are distinct).
+ * so byte order is SQL order. An entry of a unique index whose values hold
+ * a NULL keeps the primary key in its key: NULLs are distinct, so several
+ * rows may share those values.
  *
- * Concurrency: a primary key is probed with getForUpdate before it is
- * written, so two concurrent inserts of one key give 23505 (READ COMMITTED)
- * or 40001, never an overwrite. A unique secondary index is probed with a
- * snapshot scan only: two concurrent transactions inserting different
- * primary keys with the same unique secondary value can both commit (a
- * known gap; PostgreSQL waits on the other inserter's index entry).
+ * Concurrency: a primary key, and the entry key of a unique secondary index
+ * (keyed by the unique values alone), is probed with getForUpdate before it
+ * is written, so two concurrent transactions writing one key or one unique
+ * value collide on the same key: the second waits for the first and then
+ * gets 23505 (READ COMMITTED, or the insert goes ahead when the first rolled
+ * back or deleted the value) or 40001, never a duplicate.
  */
 
 import { KeyWriter, prefixSuccessor } from '../../encoding/key-codec.ts';
@@ -122,11 +124,18 @@ export class TableStore {
     return w.finish();
   }
 
+  /** The entry key of `row` in a secondary index (without the primary key for a unique index over non-NULL values). */
   private indexKey(index: IndexDef, prefix: Buffer, row: readonly Value[]): Buffer {
     const w = writer.reset();
     w.raw(prefix);
-    index.columns.forEach((c, i) => writeKeyValue(w, this.types[c]!, row[c] ?? null, index.desc[i] ?? false));
-    for (const c of this.primary.columns) writeKeyValue(w, this.types[c]!, row[c] ?? null);
+    let sawNull = false;
+    for (let i = 0; i < index.columns.length; i++) {
+      const c = index.columns[i]!;
+      const v = row[c] ?? null;
+      if (v === null) sawNull = true;
+      writeKeyValue(w, this.types[c]!, v, index.desc[i] ?? false);
+    }
+    if (!index.unique || sawNull) for (const c of this.primary.columns) writeKeyValue(w, this.types[c]!, row[c] ?? null);
     return w.finish();
   }
 
@@ -186,11 +195,12 @@ export class TableStore {
       const key = this.primaryKey(row);
       return (await (lock ? txn.getForUpdate(key) : txn.get(key))) === undefined ? undefined : key;
     }
+    assert(index.unique, 'conflicts exist only on unique indexes');
     const vals = index.columns.map((c) => row[c] ?? null);
     if (vals.some((v) => v === null)) return undefined;
-    const prefix = this.indexKeyPrefix(index, vals);
-    const page = await txn.scan({ start: prefix, end: prefixSuccessor(prefix)!, limit: 1 });
-    return page[0]?.value;
+    // The entry key is the unique values alone (see the header).
+    const key = this.indexKeyPrefix(index, vals);
+    return lock ? txn.getForUpdate(key) : txn.get(key);
   }
 
   /** Inserts a new row; 23505 on a duplicate primary or unique key. */
@@ -201,7 +211,7 @@ export class TableStore {
     }
     for (const { index, prefix } of this.secondary) {
       if (index.unique) {
-        const other = await this.findConflict(txn, index, row);
+        const other = await this.findConflict(txn, index, row, true);
         if (other !== undefined && (skipUniqueOf === undefined || !other.equals(skipUniqueOf))) throw this.uniqueViolation(index, row);
       }
       await txn.put(this.indexKey(index, prefix, row), key);
@@ -226,7 +236,7 @@ export class TableStore {
       const nk = this.indexKey(index, prefix, newRow);
       if (ok.equals(nk) && !keyChanged) continue;
       if (index.unique) {
-        const other = await this.findConflict(txn, index, newRow);
+        const other = await this.findConflict(txn, index, newRow, true);
         if (other !== undefined && !other.equals(oldKey)) throw this.uniqueViolation(index, newRow);
       }
       await txn.delete(ok);
