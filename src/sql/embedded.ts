@@ -91,6 +91,8 @@ function fromJs(ty: SqlType, v: unknown): Value {
   if (typeof v === 'bigint') return parseText(ty, v.toString(), defaultIoSettings);
   if (typeof v === 'number') {
     if (ty.id === 'float8' || ty.id === 'float4') return ty.id === 'float4' ? Math.fround(v) : v;
+    // The common case, without a round trip through text: an integer in range of the column's integer type.
+    if (Number.isInteger(v) && ((ty.id === 'int4' && v >= -2147483648 && v <= 2147483647) || (ty.id === 'int2' && v >= -32768 && v <= 32767))) return v;
     return parseText(ty, String(v), defaultIoSettings);
   }
   if (typeof v === 'boolean') return parseText(ty, v ? 'true' : 'false', defaultIoSettings);
@@ -99,14 +101,28 @@ function fromJs(ty: SqlType, v: unknown): Value {
   return parseText(ty, String(v), defaultIoSettings);
 }
 
+/** The command tag's trailing count ('INSERT 0 5' -> 5), or -1 when it has none. */
+function tagCount(tag: string): number {
+  let i = tag.length;
+  while (i > 0 && tag.charCodeAt(i - 1) >= 48 && tag.charCodeAt(i - 1) <= 57) i--;
+  return i === tag.length ? -1 : Number(tag.slice(i));
+}
+
 function shape<R>(cols: readonly OutputColumn[], rows: Value[][], tag: string): QueryResult<R> {
-  const out = rows.map((r) => {
+  const n = cols.length;
+  const out = new Array<R>(rows.length);
+  for (let j = 0; j < rows.length; j++) {
+    const r = rows[j]!;
     const o: Record<string, unknown> = {};
-    cols.forEach((c, i) => (o[c.name] = toJs(c.type, r[i] ?? null)));
-    return o as R;
-  });
-  const m = /(\d+)$/.exec(tag);
-  return { rows: out, rowCount: m !== null ? Number(m[1]) : out.length, fields: cols.map((c) => ({ name: c.name, dataTypeID: c.type.oid })), command: tag.split(' ')[0] ?? tag };
+    for (let i = 0; i < n; i++) {
+      const c = cols[i]!;
+      o[c.name] = toJs(c.type, r[i] ?? null);
+    }
+    out[j] = o as R;
+  }
+  const count = tagCount(tag);
+  const space = tag.indexOf(' ');
+  return { rows: out, rowCount: count >= 0 ? count : out.length, fields: cols.map((c) => ({ name: c.name, dataTypeID: c.type.oid })), command: space < 0 ? tag : tag.slice(0, space) };
 }
 
 /** Idle sessions a Database keeps for later calls; more concurrent callers get sessions that are closed after use. */

@@ -48,6 +48,8 @@ import { Types, typeByOid, type SqlType, type Value } from './types/sql-type.ts'
 import { formatBinary, formatText, parseBinary, parseText, type IoSettings } from './types/text-io.ts';
 import { SETTINGS, DISPLAY_NAMES, settingKey } from './settings.ts';
 import { explainPlan } from './plan/explain.ts';
+import { CachedPlan } from './plan/plan-cache.ts';
+import type { PointLookup } from './exec/point-lookup.ts';
 import { virtualRelation, virtualOid, indexDef, constraintDef } from './catalog/pg-catalog.ts';
 import type { SqlEngineCore } from './engine-core.ts';
 import { compileExpr, CompileEnv, layoutOf } from './exec/compile-expr.ts';
@@ -70,7 +72,7 @@ interface Prepared {
   readonly sql: string;
   readonly paramTypes: SqlType[];
   readonly columns: readonly OutputColumn[] | undefined;
-  cache?: { key: string; plan: BoundQuery };
+  cache?: CachedPlan;
 }
 
 interface Portal {
@@ -102,6 +104,8 @@ export class SqlSession implements Session {
   private closed = false;
   private lastCatalog: CatalogSnapshot | undefined;
   private lastYieldMs = 0;
+  /** Settings read by every statement, parsed once; undefined after any setting changed. */
+  private hot: { readonly settingsKey: string; readonly timeoutMs: number; readonly isolation: IsolationLevel } | undefined;
 
   constructor(
     private readonly core: SqlEngineCore,
@@ -162,12 +166,14 @@ export class SqlSession implements Session {
       if (!this.localRestore.has(key)) this.localRestore.set(key, this.settings.get(key));
     }
     this.settings.set(key, v);
+    this.hot = undefined;
   }
 
   private resetSetting(name: string): void {
     const key = settingKey(name);
     if (SETTINGS[key] === undefined && !key.includes('.')) throw new NextDbError('42704', `unrecognized configuration parameter "${name}"`);
     this.settings.delete(key);
+    this.hot = undefined;
   }
 
   // Created once: they read the session's latest catalog when called.
@@ -207,7 +213,7 @@ export class SqlSession implements Session {
   // ------------------------------------------------------------ transactions
 
   private isolation(): IsolationLevel {
-    return (this.getSetting('default_transaction_isolation') ?? 'serializable') as IsolationLevel;
+    return this.hotSettings().isolation;
   }
 
   private nowMicros(): bigint {
@@ -222,6 +228,7 @@ export class SqlSession implements Session {
         if (v === undefined) this.settings.delete(k);
         else this.settings.set(k, v);
       }
+      this.hot = undefined;
       this.localRestore = undefined;
     }
   }
@@ -419,15 +426,24 @@ export class SqlSession implements Session {
     return 'SELECT';
   }
 
+  /** The settings a plan depends on (see plan-cache.ts), as one string; recomputed only after a setting changed. */
   private settingsKey(): string {
-    return `${this.getSetting('search_path') ?? ''}|${this.getSetting('timezone') ?? ''}`;
+    return this.hotSettings().settingsKey;
+  }
+
+  private hotSettings(): NonNullable<SqlSession['hot']> {
+    return (this.hot ??= {
+      settingsKey: `${this.getSetting('search_path') ?? ''}|${this.getSetting('timezone') ?? ''}|${this.getSetting('extra_float_digits') ?? ''}`,
+      timeoutMs: Number(this.getSetting('statement_timeout') ?? '0'),
+      isolation: (this.getSetting('default_transaction_isolation') ?? 'serializable') as IsolationLevel,
+    });
   }
 
   /** Runs one statement; `prepared` carries a plan cache for the extended protocol. */
   private async run(parsed: ParsedStatement, sql: string, params: Value[], paramTypes: (SqlType | undefined)[], prepared?: Prepared): Promise<ExecResult & { notices?: Notice[] }> {
     const stmt = parsed.stmt;
     this.stmtStartMicros = this.nowMicros();
-    const timeout = Number(this.getSetting('statement_timeout') ?? '0');
+    const timeout = this.hotSettings().timeoutMs;
     this.deadlineMs = timeout > 0 ? this.core.clock.nowMs() + timeout : 0;
     this.cancelRequested = false;
     this.lastYieldMs = performance.now();
@@ -440,6 +456,7 @@ export class SqlSession implements Session {
     if ('VacuumStmt' in stmt) return { tag: stmt.VacuumStmt.is_vacuumcmd === false ? 'ANALYZE' : 'VACUUM' };
     if ('DiscardStmt' in stmt) {
       this.settings.clear();
+      this.hot = undefined;
       this.prepared.clear();
       this.portals.clear();
       return { tag: 'DISCARD ALL' };
@@ -455,16 +472,23 @@ export class SqlSession implements Session {
       return this.inTxn(async (txn) => {
         const catalog = await this.catalogFor(txn);
         let q: BoundQuery;
-        const key = `${catalog.version}|${this.settingsKey()}`;
-        if (prepared?.cache !== undefined && prepared.cache.key === key) q = prepared.cache.plan;
-        else {
+        let point: PointLookup | undefined;
+        const settingsKey = this.settingsKey();
+        const cached = prepared?.cache;
+        if (cached !== undefined && cached.matches(catalog.version, settingsKey)) {
+          q = cached.query;
+          point = cached.point;
+        } else {
           const b = this.binder(catalog, sql, paramTypes);
           const bound = this.bindQuery(stmt, b);
           q = { plan: optimize(bound.plan), cols: bound.cols };
-          if (prepared !== undefined) prepared.cache = { key, plan: q };
+          if (prepared !== undefined) {
+            prepared.cache = new CachedPlan(catalog.version, settingsKey, q);
+            point = prepared.cache.point;
+          }
         }
         const env = this.env(txn, catalog, params);
-        const rows = await runPlan(q.plan, env);
+        const rows = point !== undefined ? await point.run(txn, env.ctx) : await runPlan(q.plan, env);
         const isSelect = 'SelectStmt' in stmt;
         return {
           tag: this.tagFor(stmt, rows.length, env.changed),
@@ -633,6 +657,7 @@ export class SqlSession implements Session {
     const name = s.name ?? '';
     if (kind === 'VAR_RESET_ALL') {
       this.settings.clear();
+      this.hot = undefined;
       return { tag: 'RESET' };
     }
     if (kind === 'VAR_RESET') {
@@ -983,7 +1008,7 @@ export class SqlSession implements Session {
         const bound = this.bindQuery(parsed.stmt, b);
         const plan = { plan: optimize(bound.plan), cols: bound.cols };
         columns = bound.cols.length > 0 || 'SelectStmt' in parsed.stmt ? bound.cols : undefined;
-        cache = { key: `${catalog.version}|${this.settingsKey()}`, plan };
+        cache = new CachedPlan(catalog.version, this.settingsKey(), plan);
       };
       if (this.block !== undefined) {
         if (this.failed) throw new NextDbError(SqlState.inFailedSqlTransaction, 'current transaction is aborted, commands ignored until end of transaction block');
