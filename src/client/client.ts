@@ -25,7 +25,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ConnectionOptions } from 'node:tls';
 import { NextDbError } from '../util/errors.ts';
 import { PoolGate } from './pool-gate.ts';
-import { backoffMs, classifyFailure, sleep, toClientError, type RetryOptions } from './retry.ts';
+import { backoffMs, classifyFailure, endsSession, sleep, toClientError, type RetryOptions } from './retry.ts';
 
 export type IsolationLevel = 'serializable' | 'repeatable read' | 'read committed';
 
@@ -198,17 +198,27 @@ export class NextDbClient {
   transaction<T>(fn: (tx: Transaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     const mode = `isolation level ${options.isolation ?? 'serializable'}${options.readOnly === true ? ' read only' : ''}`;
     return this.withRetries(options.maxAttempts ?? this.retry.maxAttempts ?? 10, async (host) => {
-      let bodyDone = false;
+      const session = new TxSession();
+      let commitSent = false;
+      const begun = host.sql.begin(mode, async (txSql) => {
+        let value: T;
+        try {
+          value = await fn(new TxHandle(txSql, session));
+        } catch (err) {
+          if (session.dead) return abandon();
+          throw err;
+        }
+        if (session.dead) return abandon();
+        commitSent = true;
+        return value;
+      });
+      // Whatever ended the attempt, no statement of it may reach the connection any more.
+      begun.catch((err: unknown) => session.kill(err));
       try {
-        const out = await host.sql.begin(mode, async (txSql) => {
-          const value = await fn(new TxHandle(txSql));
-          bodyDone = true;
-          return value;
-        });
-        return out as T;
+        return (await Promise.race([begun, session.lost])) as T;
       } catch (err) {
         const kind = classifyFailure(err);
-        const ambiguous = kind === 'ambiguous' || (bodyDone && kind === 'connection-lost');
+        const ambiguous = kind === 'ambiguous' || (commitSent && kind === 'connection-lost');
         if (ambiguous && options.idempotent === true) throw new Attempt(err, true, true);
         if (ambiguous) {
           throw new NextDbError('08007', 'the transaction may or may not have committed: the connection or the leader was lost during COMMIT', {
@@ -216,7 +226,7 @@ export class NextDbClient {
             hint: 'Check whether its effects are present before running it again, or make it idempotent and pass { idempotent: true }.',
           });
         }
-        throw new Attempt(err, !bodyDone);
+        throw new Attempt(err, !commitSent);
       }
     });
   }
@@ -378,13 +388,73 @@ class Attempt extends Error {
   }
 }
 
+/**
+ * The connection state of one transaction attempt, shared by its handles.
+ *
+ * Why: postgres 3.4.9's `begin` keeps running the transaction function
+ * after the connection closed, and every statement it then sends (the
+ * function's next query, a savepoint, or the ROLLBACK/COMMIT `begin`
+ * issues itself when the function settles) is written to the closed
+ * connection from a setImmediate, where `socket.write` on a null socket
+ * throws a TypeError no caller can catch and the process dies (upstream
+ * porsager/postgres issues 1154 and 1208; the guard of PR 1209 is not in
+ * a release). So once an attempt's connection is known to be gone, nothing
+ * of the attempt reaches the driver again: handles fail at once with 08003,
+ * and the function `begin` awaits never settles (see abandon()), so
+ * `begin` sends neither ROLLBACK nor COMMIT; the attempt ends through
+ * `lost` and the retry loop moves on. The connection is known to be gone
+ * when a statement failed with a connection error or a FATAL/PANIC server
+ * error, or when `begin` itself rejected (postgres.js rejects it when the
+ * connection closes, also between statements). Both are seen before the
+ * transaction function can run again: the first in the failed statement's
+ * own continuation, the second in microtasks queued by the close event,
+ * while the function only resumes on a later event.
+ */
+class TxSession {
+  dead = false;
+  /** Rejects with the error that ended the attempt once the connection is gone. */
+  readonly lost: Promise<never>;
+  private rejectLost: (err: unknown) => void = () => {};
+
+  constructor() {
+    this.lost = new Promise<never>((_, reject) => (this.rejectLost = reject));
+    this.lost.catch(() => {});
+  }
+
+  kill(err: unknown): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.rejectLost(err);
+  }
+
+  /** The error a handle throws once the attempt's connection is gone. */
+  gone(): NextDbError {
+    return new NextDbError('08003', 'the transaction attempt lost its connection; it is retried on a new one');
+  }
+}
+
+/**
+ * A promise that never settles, returned to postgres.js's `begin` in place
+ * of the function's outcome so that it sends nothing more on a dead
+ * connection. A fresh one each time: nothing keeps it (or the scope
+ * awaiting it) alive, so the garbage collector takes both.
+ */
+function abandon(): Promise<never> {
+  return new Promise<never>(() => {});
+}
+
 class TxHandle implements Transaction {
-  constructor(private readonly txSql: TxSql) {}
+  constructor(
+    private readonly txSql: TxSql,
+    private readonly session: TxSession,
+  ) {}
 
   async query<R extends Row = Row>(text: string, params: readonly Param[] = []): Promise<QueryResult<R>> {
+    if (this.session.dead) throw this.session.gone();
     try {
       return toResult<R>(await this.txSql.unsafe(text, params as postgres.ParameterOrJSON<never>[]));
     } catch (err) {
+      if (endsSession(err)) this.session.kill(err);
       // Keep the driver error (and its code) so the retry loop classifies it.
       throw toClientError(err);
     }
@@ -395,8 +465,25 @@ class TxHandle implements Transaction {
   }
 
   async savepoint<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
-    const out = await this.txSql.savepoint(async (sp) => fn(new TxHandle(sp)));
-    return out as T;
+    const session = this.session;
+    if (session.dead) throw session.gone();
+    const inner = this.txSql.savepoint(async (sp) => {
+      let value: T;
+      try {
+        value = await fn(new TxHandle(sp, session));
+      } catch (err) {
+        // The savepoint scope would send ROLLBACK TO on the dead connection.
+        if (session.dead) return abandon();
+        throw err;
+      }
+      return session.dead ? abandon() : value;
+    });
+    try {
+      return (await Promise.race([inner, session.lost])) as T;
+    } catch (err) {
+      if (endsSession(err)) session.kill(err);
+      throw toClientError(err);
+    }
   }
 }
 

@@ -57,6 +57,18 @@ function isNotLeader(err: unknown): boolean {
   return /\bnot leader\b/i.test(message);
 }
 
+/**
+ * The error means the session is over: the driver lost or never had the
+ * connection, or the server ended the session (severity FATAL or PANIC,
+ * e.g. 57P01 admin shutdown). Nothing more can be sent on that connection.
+ */
+export function endsSession(err: unknown): boolean {
+  const code = errorCode(err);
+  if (code !== undefined && (LOST_CODES.has(code) || NOT_SENT_CODES.has(code))) return true;
+  const severity = typeof err === 'object' && err !== null ? (err as { severity?: unknown }).severity : undefined;
+  return severity === 'FATAL' || severity === 'PANIC';
+}
+
 export function errorCode(err: unknown): string | undefined {
   if (typeof err !== 'object' || err === null) return undefined;
   const code = (err as { code?: unknown }).code;

@@ -7,10 +7,11 @@
 // against `nextdb server` once it serves these statements.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createClient, POOL_EXHAUSTED, type NextDbClient } from '../../src/client/index.ts';
+import { createClient, POOL_EXHAUSTED, type NextDbClient, type Transaction } from '../../src/client/index.ts';
 import { NextDbError } from '../../src/util/errors.ts';
 import { findPostgres, startPostgres, type PgServer } from '../support/pg-server.ts';
 
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const skip = findPostgres() === undefined ? 'PostgreSQL 15 binaries not found' : false;
 
 describe('client library against PostgreSQL', { skip }, () => {
@@ -18,7 +19,7 @@ describe('client library against PostgreSQL', { skip }, () => {
   let client: NextDbClient;
 
   before(async () => {
-    pg = await startPostgres(15800);
+    pg = await startPostgres(16480);
     client = createClient({ hosts: [`127.0.0.1:${pg.port}`], user: 'postgres', database: 'postgres', pool: { max: 4 } });
     await client.query('CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL)');
   });
@@ -135,6 +136,81 @@ describe('client library against PostgreSQL', { skip }, () => {
     assert.equal(r.rows[0]?.balance, 8 * perWorker);
   });
 
+  // postgres 3.4.9 writes statements of a transaction whose connection
+  // closed to a null socket from a setImmediate (an uncatchable TypeError
+  // that ends the process; upstream issues 1154/1208). The client must send
+  // nothing more on that connection and run the transaction again.
+  for (const [name, body] of [
+    [
+      'while a statement runs',
+      async (tx: Transaction, kill: () => Promise<void>) => {
+        const killing = sleep(100).then(kill);
+        await tx.query('SELECT pg_sleep(5)').finally(() => killing);
+      },
+    ],
+    [
+      'between statements',
+      async (tx: Transaction, kill: () => Promise<void>) => {
+        await kill();
+        await sleep(200);
+        await tx.query('SELECT 1');
+      },
+    ],
+    [
+      'after the last statement, before COMMIT',
+      async (_tx: Transaction, kill: () => Promise<void>) => {
+        await kill();
+        await sleep(200);
+      },
+    ],
+    [
+      'before a savepoint',
+      async (tx: Transaction, kill: () => Promise<void>) => {
+        await kill();
+        await sleep(200);
+        await tx.savepoint(async (sp) => sp.query('SELECT 1'));
+      },
+    ],
+    [
+      'inside a savepoint',
+      async (tx: Transaction, kill: () => Promise<void>) => {
+        await tx.savepoint(async (sp) => {
+          const killing = sleep(100).then(kill);
+          await sp.query('SELECT pg_sleep(5)').finally(() => killing);
+        });
+      },
+    ],
+    [
+      'when the function swallows the error',
+      async (tx: Transaction, kill: () => Promise<void>) => {
+        await kill();
+        await sleep(200);
+        await tx.query('SELECT 1').catch(() => undefined);
+      },
+    ],
+  ] as const) {
+    test(`a transaction whose connection is killed ${name} is run again, no crash, one commit`, async () => {
+      await client.query('INSERT INTO accounts VALUES (3, 0) ON CONFLICT (id) DO UPDATE SET balance = 0');
+      let attempts = 0;
+      await client.transaction(async (tx) => {
+        attempts++;
+        await tx.query('UPDATE accounts SET balance = balance + 1 WHERE id = 3');
+        if (attempts === 1) {
+          const pid = (await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid ?? 0;
+          await body(tx, async () => {
+            await client.query('SELECT pg_terminate_backend($1)', [pid]);
+          });
+        }
+      });
+      // The first attempt's function may still be sleeping: let it finish,
+      // so a stray write to the dead connection would fail this test.
+      await sleep(300);
+      assert.equal(attempts, 2);
+      const r = await client.query<{ balance: number }>('SELECT balance FROM accounts WHERE id = 3');
+      assert.equal(r.rows[0]?.balance, 1, 'only the second attempt committed');
+    });
+  }
+
   test('streaming and COPY helpers', async () => {
     let n = 0;
     for await (const row of client.stream<{ g: number }>('SELECT g FROM generate_series(1, 1000) g', [], 64)) {
@@ -152,7 +228,7 @@ describe('client library against PostgreSQL', { skip }, () => {
 
 describe('client library across server failure', { skip }, () => {
   test('a server restart mid-workload surfaces no error to idempotent reads', async () => {
-    const pg = await startPostgres(15801);
+    const pg = await startPostgres(16481);
     const client = createClient({
       hosts: [`127.0.0.1:${pg.port}`],
       user: 'postgres',
@@ -171,7 +247,7 @@ describe('client library across server failure', { skip }, () => {
       });
       await new Promise((r) => setTimeout(r, 200));
       await pg.stop();
-      replacement = await startPostgres(15801);
+      replacement = await startPostgres(16481);
       const before = ok;
       await new Promise((r) => setTimeout(r, 500));
       stop = true;
@@ -184,8 +260,8 @@ describe('client library across server failure', { skip }, () => {
   });
 
   test('fails over to the next healthy host', async () => {
-    const a = await startPostgres(15802);
-    const b = await startPostgres(15803);
+    const a = await startPostgres(16482);
+    const b = await startPostgres(16483);
     const client = createClient({ hosts: [`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`], user: 'postgres', pool: { max: 2 } });
     try {
       const portOf = async (): Promise<number> =>
