@@ -4,7 +4,7 @@
 // failover time after kill -9 of the leader.
 //   bench <workload> cluster=<tps> single=<tps> ratio=<cluster/single>
 //   failover writes-again-after=<ms>
-// Ports 19260-19262 (SQL) and 19270-19272 (Raft).
+// Ports 16260-16262 (SQL) and 16270-16272 (Raft).
 // Usage: npm run bench:cluster -- [--quick] [--scale N] [--seconds S]
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -25,8 +25,8 @@ const flag = (name: string, dflt: number): number => {
 const scale = flag('--scale', 1);
 const seconds = flag('--seconds', quick ? 4 : 15);
 const ids = [1, 2, 3];
-const sqlPort = (id: number): number => 19259 + id;
-const raftPort = (id: number): number => 19269 + id;
+const sqlPort = (id: number): number => 16259 + id;
+const raftPort = (id: number): number => 16269 + id;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function pgbench(port: number, extra: readonly string[]): Promise<number> {

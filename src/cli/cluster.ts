@@ -1,22 +1,24 @@
 /**
  * `nextdb cluster ...`: conveniences around replicated nodes
- * (src/server/cluster-server.ts).
+ * (`nextdb server` in cluster mode, src/server/cluster-server.ts).
  *
  * - `start --nodes N [--port P] [--data DIR]` runs N local nodes as child
- *   processes: node i serves SQL/HTTP on P+i-1 and Raft on P+10+i-1, with
- *   its data in DIR/node<i>. It prints how to connect and stops them all on
- *   Ctrl-C (SIGTERM to each, which hands leadership away first).
+ *   `nextdb server` processes: node 1 starts a new cluster (`--cluster`),
+ *   the others join it (`--join 127.0.0.1:P`), one after the other. Node i
+ *   serves SQL/HTTP on P+i-1 and Raft on P+10+i-1, with its data in
+ *   DIR/node<i>; a second start with the same DIR resumes the same
+ *   cluster. It prints how to connect and stops them all on Ctrl-C
+ *   (SIGTERM to each, which hands leadership away first).
  * - `status [host:port,...]` reads nextdb_cluster_* from every node's
  *   /metrics and prints members, roles, terms, indexes and lag.
- * - `remove NODE` is not built yet (membership changes are not driven by
- *   the node yet): it says so and exits non-zero.
+ * - `remove NODE [--nodes host:port,...]` asks the leader (found through
+ *   any listed node) to remove member NODE from the Raft configuration.
  */
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { notSupported } from '../util/errors.ts';
+import { postToLeader } from '../server/cluster-server.ts';
 
 export interface ClusterStartOptions {
   readonly nodes?: string;
@@ -24,10 +26,9 @@ export interface ClusterStartOptions {
   readonly data?: string;
 }
 
-/** The module of a cluster node process, beside this one in src (tsx) or dist (built). */
-function serverModule(): string {
-  const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-  return fileURLToPath(new URL(`../server/cluster-server${ext}`, import.meta.url));
+/** How to run `nextdb` again: the script this process was started with (bin/nextdb.js, or run-cli.ts from source). */
+function nextdbCommand(): string[] {
+  return [...process.execArgv, process.argv[1]!];
 }
 
 export async function runClusterStart(opts: ClusterStartOptions): Promise<void> {
@@ -39,7 +40,6 @@ export async function runClusterStart(opts: ClusterStartOptions): Promise<void> 
   const dir = resolve(opts.data ?? 'nextdb-cluster');
   await mkdir(dir, { recursive: true });
   const ids = Array.from({ length: n }, (_, i) => i + 1);
-  const peers = ids.map((id) => `${id}=127.0.0.1:${base + 10 + id - 1}`).join(',');
   const children = new Map<number, ChildProcess>();
   let stopping = false;
   const stopAll = (code: number): void => {
@@ -60,50 +60,48 @@ export async function runClusterStart(opts: ClusterStartOptions): Promise<void> 
   };
   process.on('SIGINT', () => stopAll(0));
   process.on('SIGTERM', () => stopAll(0));
-  await Promise.all(
-    ids.map(
-      (id) =>
-        new Promise<void>((ready, fail) => {
-          const args = [
-            ...process.execArgv,
-            serverModule(),
-            '--id',
-            String(id),
-            '--dir',
-            join(dir, `node${id}`),
-            '--raft-port',
-            String(base + 10 + id - 1),
-            '--pg-port',
-            String(base + id - 1),
-            '--peers',
-            peers,
-          ];
-          const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-          children.set(id, child);
-          let out = '';
-          child.stdout!.on('data', (c: Buffer) => {
-            out += c.toString();
-            if (out.includes(`ready ${id}`)) ready();
-          });
-          child.once('exit', (code) => {
-            if (!stopping) {
-              process.stderr.write(`nextdb cluster: node ${id} exited (code ${code}); stopping the others\n`);
-              fail(new Error(`node ${id} exited`));
-              stopAll(1);
-            }
-          });
-        }),
-    ),
-  );
+  const startNode = (id: number): Promise<void> =>
+    new Promise<void>((ready, fail) => {
+      const args = [
+        ...nextdbCommand(),
+        'server',
+        String(base + id - 1),
+        '--data',
+        join(dir, `node${id}`),
+        '--raft-port',
+        String(base + 10 + id - 1),
+        '--node-id',
+        String(id),
+        ...(id === 1 ? ['--cluster'] : ['--join', `127.0.0.1:${base}`]),
+      ];
+      // The nodes' logs (stdout) are read here for the ready line and not shown; errors go to stderr.
+      const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+      children.set(id, child);
+      let out = '';
+      child.stdout!.on('data', (c: Buffer) => {
+        out += c.toString();
+        if (out.includes(`cluster node ${id} ready`)) ready();
+      });
+      child.once('exit', (code) => {
+        if (!stopping) {
+          process.stderr.write(`nextdb cluster: node ${id} exited (code ${code}); stopping the others\n`);
+          fail(new Error(`node ${id} exited`));
+          stopAll(1);
+        }
+      });
+    });
+  // Node 1 first (it founds the cluster, or resumes it); the others join it one at a time
+  // (membership changes are one at a time anyway).
+  for (const id of ids) await startNode(id);
   const addrs = ids.map((id) => `127.0.0.1:${base + id - 1}`);
   process.stdout.write(
     `NextDB cluster of ${n} node${n > 1 ? 's' : ''} running, data in ${dir}\n` +
       ids
         .map((id) => `  node ${id}: SQL/HTTP 127.0.0.1:${base + id - 1}, Raft 127.0.0.1:${base + 10 + id - 1}\n`)
         .join('') +
-      `Connect to the leader (other nodes refuse SQL with "not leader ... leader is node X" until forwarding exists):\n` +
+      `Connect to any node:\n` +
       `  psql -h 127.0.0.1 -p ${base} -U postgres postgres\n` +
-      `Status: nextdb cluster status ${addrs.join(',')}\n` +
+      `Status: nextdb cluster status ${addrs.join(',')}  (or GET http://${addrs[0]}/api/cluster)\n` +
       `Ctrl-C stops every node.\n`,
   );
 }
@@ -188,9 +186,14 @@ export async function runClusterStatus(nodes: string): Promise<void> {
   if (leader === undefined) process.stdout.write('no leader reachable\n');
 }
 
-export function runClusterRemove(node: string): never {
-  throw notSupported(
-    `nextdb cluster remove (node ${node})`,
-    'membership changes are not driven by the node yet; see docs/internals/cluster.md',
-  );
+/** `nextdb cluster remove NODE`: asks the leader, through any of `nodes`, to remove member NODE. */
+export async function runClusterRemove(node: string, nodes: string): Promise<void> {
+  const id = Number(node);
+  if (!Number.isInteger(id) || id < 1) throw new Error(`node must be a positive integer id, got ${JSON.stringify(node)}`);
+  const addresses = nodes
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  await postToLeader(addresses, '/api/cluster/remove', { nodeId: id }, 30_000);
+  process.stdout.write(`node ${id} removed from the cluster; stop its process (its data directory can be deleted)\n`);
 }

@@ -26,6 +26,13 @@ export async function main(argv: readonly string[]): Promise<void> {
     .option('--idle-in-transaction-timeout <ms>', 'end sessions idle inside a transaction this long (default 0 = never)')
     .option('--slow-query-ms <ms>', 'log statements slower than this (default 0 = off)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace, silent (default info)')
+    .option('--cluster', 'start a new replicated cluster with this node as its first member (see docs/operating/cluster.md)')
+    .option('--join <host:port,...>', 'join the cluster of these members (their SQL/HTTP addresses)')
+    .option('--node-id <n>', 'this node\'s id (default: 1 for --cluster, assigned by the cluster for --join)')
+    .option('--raft-port <port>', 'port for traffic between nodes (default: port + 10)')
+    .option('--peers <id=host:raftport,...>', 'static cluster: every member with its Raft address, self included (tests, benchmarks)')
+    .option('--tick-ms <ms>', 'Raft tick of a cluster node (default 50)')
+    .option('--election-ticks <n>', 'election timeout in ticks (default 10: 0.5-1 s)')
     .action(async (port: string | undefined, opts: Record<string, string | boolean | undefined>) => {
       const { runServer } = await import('./server.ts');
       await runServer(port, opts);
@@ -64,7 +71,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       await runBenchmark(defined);
     });
 
-  const cluster = program.command('cluster').description('run and inspect replicated NextDB nodes (see docs/internals/cluster.md)');
+  const cluster = program.command('cluster').description('run and inspect replicated NextDB nodes (see docs/operating/cluster.md)');
   cluster
     .command('start')
     .description('start N local replicated nodes (SQL/HTTP on PORT.., Raft on PORT+10..), stop them all on Ctrl-C')
@@ -85,11 +92,12 @@ export async function main(argv: readonly string[]): Promise<void> {
     });
   cluster
     .command('remove')
-    .description('remove a node from the cluster (not built yet)')
+    .description('remove a member from the cluster (asks the leader through any listed node)')
     .argument('<node>', 'node id')
-    .action(async (node: string) => {
+    .option('--nodes <host:port,...>', 'members to ask', '127.0.0.1:8080,127.0.0.1:8081,127.0.0.1:8082')
+    .action(async (node: string, opts: { nodes: string }) => {
       const { runClusterRemove } = await import('./cluster.ts');
-      runClusterRemove(node);
+      await runClusterRemove(node, opts.nodes);
     });
 
   await program.parseAsync(argv as string[]);

@@ -28,6 +28,7 @@ import { NextDbServer } from '../server/pg-server.ts';
 import { configFromJson, parsePort, resolveServerConfig, type ServerConfig, type ServerFlags } from '../server/server-config.ts';
 import type { RoleLookup } from '../sql/api.ts';
 import type { AuthMethod, SessionProvider } from '../server/server-types.ts';
+import { isClusterDir, parsePeers, replicaDigest, startClusterServer, type RunningClusterServer } from '../server/cluster-server.ts';
 
 export interface ServerCliOptions {
   readonly data?: string;
@@ -42,6 +43,14 @@ export interface ServerCliOptions {
   readonly idleInTransactionTimeout?: string;
   readonly slowQueryMs?: string;
   readonly logLevel?: string;
+  /** Cluster mode (see src/server/cluster-server.ts). */
+  readonly join?: string;
+  readonly cluster?: boolean;
+  readonly nodeId?: string;
+  readonly raftPort?: string;
+  readonly peers?: string;
+  readonly tickMs?: string;
+  readonly electionTicks?: string;
 }
 
 export async function runServer(portArg: string | undefined, opts: ServerCliOptions): Promise<void> {
@@ -52,6 +61,10 @@ export async function runServer(portArg: string | undefined, opts: ServerCliOpti
     fail(`nextdb server: ${message(err)}`, 1);
   }
   const logger = pino({ name: 'nextdb', level: config.logLevel });
+  if (clusterMode(config, opts)) {
+    await runClusterNode(config, opts, logger);
+    return;
+  }
   const opened: { engine?: Engine; sql?: SqlEngine; server?: NextDbServer } = {};
   try {
     opened.engine = await openStorage(config);
@@ -92,6 +105,94 @@ export async function runServer(portArg: string | undefined, opts: ServerCliOpti
     stopping = true;
     logger.info({ signal }, 'shutting down');
     closeAll(opened, logger).then(
+      () => {
+        logger.info('stopped');
+        logger.flush();
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error({ err: message(err) }, 'error during shutdown');
+        logger.flush();
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+/** A cluster node: asked for by a cluster flag, or the data directory already is one. */
+function clusterMode(config: ServerConfig, opts: ServerCliOptions): boolean {
+  if (opts.join !== undefined || opts.cluster === true || opts.peers !== undefined) return true;
+  return !config.memory && isClusterDir(resolve(config.data));
+}
+
+/**
+ * `nextdb server` as a replicated node: the same config (listener, TLS,
+ * limits, auth, logging), served by startClusterServer. Shutdown hands
+ * leadership to another voter first.
+ */
+async function runClusterNode(config: ServerConfig, opts: ServerCliOptions, logger: pino.Logger): Promise<void> {
+  let running: RunningClusterServer;
+  try {
+    if (config.memory) throw new Error('a cluster node keeps its Raft log and state in --data; --memory cannot be used with cluster flags');
+    const int = (v: string | undefined, what: string, def: number): number => {
+      if (v === undefined) return def;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1) throw new Error(`${what} must be a positive integer, got ${JSON.stringify(v)}`);
+      return n;
+    };
+    const raftPort = opts.raftPort === undefined ? config.port + 10 : parsePort(opts.raftPort, '--raft-port');
+    if (config.port === 0 || raftPort === 0) throw new Error('a cluster node needs fixed ports (other nodes dial them): give a port other than 0');
+    const tls = config.tlsCert === undefined || config.tlsKey === undefined ? undefined : { cert: await readFile(config.tlsCert), key: await readFile(config.tlsKey) };
+    running = await startClusterServer({
+      dir: resolve(config.data),
+      host: config.host,
+      raftPort,
+      pgPort: config.port,
+      id: opts.nodeId === undefined ? undefined : int(opts.nodeId, '--node-id', 1),
+      peers: opts.peers === undefined ? undefined : parsePeers(opts.peers),
+      join: opts.join === undefined ? undefined : opts.join.split(',').map((s) => s.trim()).filter((s) => s !== ''),
+      newCluster: opts.cluster === true,
+      tickMs: int(opts.tickMs, '--tick-ms', 50),
+      electionTicks: int(opts.electionTicks, '--election-ticks', 10),
+      logger,
+      server: {
+        tls,
+        limits: {
+          maxConnections: config.maxConnections,
+          maxMessageBytes: config.maxMessageBytes,
+          idleInTransactionTimeoutMs: config.idleInTransactionTimeoutMs,
+          authenticationTimeoutMs: config.authenticationTimeoutMs,
+          slowQueryMs: config.slowQueryMs,
+        },
+        auth: { local: config.authLocal, remote: config.authRemote, superuserPassword: process.env.NEXTDB_SUPERUSER_PASSWORD },
+        unixSocketDir: config.unixSocketDir,
+        engineDescription: `cluster node, lsm ${resolve(config.data)}`,
+      },
+    });
+  } catch (err) {
+    fail(`nextdb server: ${message(err)}`, 1);
+  }
+  const id = running.id;
+  logger.info(
+    { nodeId: id, host: config.host, port: running.server.port, raftPort: opts.raftPort ?? config.port + 10, data: resolve(config.data) },
+    `NextDB cluster node ${id} ready on ${config.host}:${running.server.port}`,
+  );
+  // Tests and operators compare replicas: SIGUSR2 logs a digest of the replicated keyspace at an applied index.
+  process.on('SIGUSR2', () => {
+    const d = replicaDigest(running.node);
+    logger.info({ nodeId: id, applied: d.applied, digest: d.digest }, `digest ${id} ${d.applied} ${d.digest}`);
+  });
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal during shutdown: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal, nodeId: id }, 'shutting down (handing leadership away first if leading)');
+    running.stop().then(
       () => {
         logger.info('stopped');
         logger.flush();

@@ -130,6 +130,9 @@ export class ClusterNode {
   private readonly lossListeners: ((term: number) => void)[] = [];
   /** Applied index at the last look for learners to promote (a look per applied change, not per Ready). */
   private promotionCheckedAt = -1;
+  /** Ticks since this node opened, and the tick of the last message from each peer (member health). */
+  private ticks = 0;
+  private readonly heardAt = new Map<NodeId, number>();
 
   private constructor(
     options: ClusterNodeOptions,
@@ -209,6 +212,7 @@ export class ClusterNode {
 
   step(m: Message): void {
     if (this.dead) return;
+    this.heardAt.set(m.from, this.ticks);
     this.raft.step(m);
     this.observeRole();
     this.kick();
@@ -216,6 +220,10 @@ export class ClusterNode {
 
   tick(): void {
     if (this.dead) return;
+    this.ticks++;
+    // A learner that was not caught up at the last applied entry is looked at again each tick
+    // (an idle group applies nothing that would trigger the look).
+    if (this.engine.isLeading && this.raft.status().conf.learners.length > 0) this.promotionCheckedAt = -1;
     this.raft.tick();
     this.observeRole();
     this.kick();
@@ -269,6 +277,16 @@ export class ClusterNode {
       lastIndex: s.lastIndex,
       serving: this.manager !== undefined,
     };
+  }
+
+  /**
+   * Ticks since the last message from `peer` arrived (undefined: never).
+   * A leader hears from every live member each heartbeat; a follower hears
+   * only from the leader.
+   */
+  ticksSinceHeard(peer: NodeId): number | undefined {
+    const at = this.heardAt.get(peer);
+    return at === undefined ? undefined : this.ticks - at;
   }
 
   /** Called with the term each time this node loses leadership (after its manager was closed). */

@@ -36,6 +36,25 @@ import type { AuthConfig, Logger, ServerLimits, SessionProvider, Transport } fro
 
 export const serverVersion = '0.1.0';
 
+/** An HTTP request as an extra route sees it: POST bodies are parsed JSON (at most 64 KiB). */
+export interface HttpRequestInfo {
+  readonly method: string;
+  readonly path: string;
+  readonly query: URLSearchParams;
+  readonly body: unknown;
+}
+
+/** A route's answer, sent as JSON. */
+export interface HttpReply {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+export type HttpRoute = (req: HttpRequestInfo) => Promise<HttpReply>;
+
+/** Largest JSON body an extra route accepts. */
+const routeBodyBytesMax = 64 << 10;
+
 export interface TlsConfig {
   readonly cert: string | Buffer;
   readonly key: string | Buffer;
@@ -60,6 +79,8 @@ export interface ServerOptions {
    * one a live server answers on is an error.
    */
   readonly unixSocketDir?: string | undefined;
+  /** Extra HTTP routes by exact path (e.g. the cluster's /api/cluster), answered with JSON. */
+  readonly routes?: ReadonlyMap<string, HttpRoute>;
 }
 
 export const defaultLimits: ServerLimits = {
@@ -280,11 +301,28 @@ export class NextDbServer {
   }
 
   private async serveHttp(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
-    const known = path === '/' || path === '/health' || path === '/metrics' || path === '/api/status';
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = url.pathname;
+    const route = this.options.routes?.get(path);
+    const known = path === '/' || path === '/health' || path === '/metrics' || path === '/api/status' || route !== undefined;
     this.metrics.httpRequests.inc({ path: known ? path : 'other' });
     if (this.stopping !== undefined) {
       res.writeHead(503, { 'content-type': 'text/plain', connection: 'close' }).end('shutting down\n');
+      return;
+    }
+    if (route !== undefined) {
+      const method = req.method ?? 'GET';
+      let body: unknown;
+      if (method === 'POST') {
+        const parsed = await readJsonBody(req);
+        if (!parsed.ok) {
+          res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: parsed.error }) + '\n');
+          return;
+        }
+        body = parsed.value;
+      }
+      const reply = await route({ method, path, query: url.searchParams, body });
+      res.writeHead(reply.status, { 'content-type': 'application/json' }).end(JSON.stringify(reply.body) + '\n');
       return;
     }
     switch (path) {
@@ -384,4 +422,26 @@ export class NextDbServer {
     await closed;
     await unixClosed;
   }
+}
+
+function readJsonBody(req: http.IncomingMessage): Promise<{ ok: true; value: unknown } | { ok: false; error: string }> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= routeBodyBytesMax) chunks.push(c);
+    });
+    req.on('error', () => resolve({ ok: false, error: 'request body could not be read' }));
+    req.on('end', () => {
+      if (size > routeBodyBytesMax) return resolve({ ok: false, error: `request body larger than ${routeBodyBytesMax} bytes` });
+      const text = Buffer.concat(chunks).toString('utf8');
+      if (text.trim() === '') return resolve({ ok: true, value: {} });
+      try {
+        resolve({ ok: true, value: JSON.parse(text) as unknown });
+      } catch {
+        resolve({ ok: false, error: 'request body is not valid JSON' });
+      }
+    });
+  });
 }

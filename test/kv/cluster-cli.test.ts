@@ -1,8 +1,9 @@
-// `nextdb cluster start --nodes 3` (run from source) on ports 19240-19242
-// (SQL/HTTP) and 19250-19252 (Raft): `nextdb cluster status` shows one
-// serving leader and two followers in the same term, SQL works on the
-// leader, `cluster remove` says it is not built yet, and Ctrl-C (SIGINT)
-// stops every node.
+// `nextdb cluster start --nodes 3` (run from source) on ports 16240-16242
+// (SQL/HTTP) and 16250-16252 (Raft): node 1 founds the cluster, nodes 2
+// and 3 join it; `nextdb cluster status` shows one serving leader and two
+// followers in the same term, SQL works on the leader, `cluster remove 3`
+// (asked through node 3 itself, a follower, which names the leader) leaves
+// two members in GET /api/cluster, and Ctrl-C (SIGINT) stops every node.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -13,7 +14,7 @@ import pg from 'pg';
 
 const root = join(import.meta.dirname, '..', '..');
 const cli = join(root, 'test/server/run-cli.ts');
-const nodes = '127.0.0.1:19240,127.0.0.1:19241,127.0.0.1:19242';
+const nodes = '127.0.0.1:16240,127.0.0.1:16241,127.0.0.1:16242';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function runCli(...args: string[]): { status: number | null; out: string; err: string } {
@@ -29,7 +30,7 @@ test('nextdb cluster start / status / remove', { timeout: 120_000 }, async () =>
   const dir = await mkdtemp(join(tmpdir(), 'nextdb-kv-cli-'));
   const start = spawn(
     process.execPath,
-    ['--import', 'tsx', cli, 'cluster', 'start', '--nodes', '3', '--port', '19240', '--data', dir],
+    ['--import', 'tsx', cli, 'cluster', 'start', '--nodes', '3', '--port', '16240', '--data', dir],
     {
       cwd: root,
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -44,7 +45,7 @@ test('nextdb cluster start / status / remove', { timeout: 120_000 }, async () =>
       });
       start.once('exit', (code) => reject(new Error(`cluster start exited with ${code}: ${out}`)));
     });
-    assert.match(out, /node 3: SQL\/HTTP 127\.0\.0\.1:19242, Raft 127\.0\.0\.1:19252/);
+    assert.match(out, /node 3: SQL\/HTTP 127\.0\.0\.1:16242, Raft 127\.0\.0\.1:16252/);
 
     let status = '';
     for (let i = 0; i < 60; i++) {
@@ -72,9 +73,17 @@ test('nextdb cluster start / status / remove', { timeout: 120_000 }, async () =>
     assert.equal(Number(r.rows[0].answer), 42);
     await client.end();
 
-    const removed = runCli('cluster', 'remove', '2');
-    assert.notEqual(removed.status, 0);
-    assert.match(removed.err, /not supported yet/);
+    const bad = runCli('cluster', 'remove', '7', '--nodes', nodes);
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.err, /node 7 is not a member/);
+    const removed = runCli('cluster', 'remove', '3', '--nodes', '127.0.0.1:16242');
+    assert.equal(removed.status, 0, removed.err);
+    assert.match(removed.out, /node 3 removed/);
+    const view = (await (await fetch('http://127.0.0.1:16240/api/cluster')).json()) as { members: { id: number }[] };
+    assert.deepEqual(
+      view.members.map((m) => m.id),
+      [1, 2],
+    );
 
     start.kill('SIGINT');
     const code = await new Promise<number | null>((resolve) => start.once('exit', resolve));

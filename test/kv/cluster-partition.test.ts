@@ -1,6 +1,6 @@
 // Partition test with real processes: three cluster-server processes whose
 // Raft links all pass through fault-injecting TCP proxies in this test
-// (loopback only; ports 19280-19292). The leader is cut off from both
+// (loopback only; ports 16280-16292). The leader is cut off from both
 // peers: the minority side stops accepting writes, the majority elects a
 // leader and keeps committing, and after healing the old leader catches up
 // and every replica reports the same digest.
@@ -14,8 +14,8 @@ import pg from 'pg';
 import { connectLeader, sameIndexDigests, spawnClusterNode, type ClusterProc } from './cluster-procs.ts';
 
 const ids = [1, 2, 3];
-const raftPort = (id: number): number => 19279 + id; // 19280-19282
-const pgPort = (id: number): number => 19289 + id; // 19290-19292
+const raftPort = (id: number): number => 16279 + id; // 16280-16282
+const pgPort = (id: number): number => 16289 + id; // 16290-16292
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** A one-direction link from node `from` to node `to`'s Raft port, which the test can cut. */
@@ -85,7 +85,7 @@ test(
   async () => {
     const dir = await mkdtemp(join(tmpdir(), 'nextdb-kv-part-'));
     const links: Link[] = [];
-    let port = 19283;
+    let port = 16283;
     for (const from of ids) for (const to of ids) if (from !== to) links.push(new Link(from, to, port++));
     await Promise.all(links.map((l) => l.listen()));
     const procs = new Map<number, ClusterProc>();

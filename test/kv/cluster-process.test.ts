@@ -1,6 +1,6 @@
 // Three replicated NextDB processes (src/server/cluster-server.ts) on
-// loopback: Raft on ports 19200-19202, PostgreSQL protocol on 19210-19212
-// (or 19220-19232 when a port there is taken).
+// loopback: Raft on ports 16200-16202, PostgreSQL protocol on 16210-16212
+// (or 16220-16232 when a port there is taken).
 // A client (node-postgres) writes rows continuously to whichever node
 // leads; the leader is killed with SIGKILL mid-stream. Checks: writes
 // succeed again (the time is measured and printed; target < 3 s), every
@@ -17,8 +17,8 @@ import pg from 'pg';
 import { connectLeader as connectLeaderProc, sameIndexDigests, spawnClusterNode, type ClusterProc } from './cluster-procs.ts';
 
 const ids = [1, 2, 3];
-/** First port of the block in use: 19200 unless something else holds a port there (then 19220). */
-let base = 19200;
+/** First port of the block in use: 16200 unless something else holds a port there (then 16220). */
+let base = 16200;
 const raftPort = (id: number): number => base - 1 + id;
 const pgPort = (id: number): number => base + 9 + id;
 const peers = (): string => ids.map((id) => `${id}=127.0.0.1:${raftPort(id)}`).join(',');
@@ -32,14 +32,14 @@ function portFree(port: number): Promise<boolean> {
 }
 
 async function chooseBase(): Promise<void> {
-  for (const b of [19200, 19220]) {
+  for (const b of [16200, 16220]) {
     const ports = ids.flatMap((id) => [b - 1 + id, b + 9 + id]);
     if ((await Promise.all(ports.map(portFree))).every(Boolean)) {
       base = b;
       return;
     }
   }
-  throw new Error('ports 19200-19212 and 19220-19232 are both in use');
+  throw new Error('ports 16200-16212 and 16220-16232 are both in use');
 }
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -1,6 +1,7 @@
 /**
  * Helpers for tests and benchmarks that run replicated nodes as real
- * processes (src/server/cluster-server.ts): spawn one and wait for "ready",
+ * processes (`nextdb server --peers ...`, run from source through
+ * test/server/run-cli.ts): spawn one and wait until it is ready,
  * find the leader (the only node that accepts SQL), and compare the
  * replicas' digests (SIGUSR2) once they applied the same index.
  */
@@ -30,38 +31,46 @@ export interface ClusterProcOptions {
   readonly electionTicks: number;
 }
 
-/** Spawns one node; resolves once it printed "ready <id>". */
+/** Spawns one static-membership node (`--peers`); resolves once it logged that it is ready. */
 export function spawnClusterNode(o: ClusterProcOptions): Promise<ClusterProc> {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      join(root, 'src/server/cluster-server.ts'),
-      '--id',
-      String(o.id),
-      '--dir',
-      o.dir,
-      '--raft-port',
-      String(o.raftPort),
-      '--pg-port',
-      String(o.pgPort),
-      '--peers',
-      o.peers,
-      '--tick-ms',
-      String(o.tickMs),
-      '--election-ticks',
-      String(o.electionTicks),
-    ],
-    { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const p: ClusterProc = { id: o.id, child, out: '' };
+  return spawnServer(o.id, [
+    String(o.pgPort),
+    '--data',
+    o.dir,
+    '--node-id',
+    String(o.id),
+    '--raft-port',
+    String(o.raftPort),
+    '--peers',
+    o.peers,
+    '--tick-ms',
+    String(o.tickMs),
+    '--election-ticks',
+    String(o.electionTicks),
+  ]);
+}
+
+/**
+ * Spawns `nextdb server ARGS...` (cluster mode) and resolves once it logged
+ * "cluster node <id> ready"; `id` undefined accepts any id (a joining node
+ * learns its id from the cluster) and fills it in.
+ */
+export function spawnServer(id: number | undefined, args: readonly string[]): Promise<ClusterProc> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'test/server/run-cli.ts'), 'server', ...args], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const p: { id: number; child: ChildProcess; out: string } = { id: id ?? 0, child, out: '' };
   return new Promise((resolve, reject) => {
     child.stdout!.on('data', (c: Buffer) => {
       p.out += c.toString();
-      if (p.out.includes(`ready ${o.id}`)) resolve(p);
+      const m = /cluster node (\d+) ready/.exec(p.out);
+      if (m !== null && (id === undefined || Number(m[1]) === id)) {
+        p.id = Number(m[1]);
+        resolve(p);
+      }
     });
-    child.once('exit', (code) => reject(new Error(`node ${o.id} exited with ${code} before ready`)));
+    child.once('exit', (code) => reject(new Error(`node ${id ?? '(joining)'} exited with ${code} before ready`)));
   });
 }
 
