@@ -1,5 +1,6 @@
 // Runs every golden SQL script in test/sql/golden against a fresh in-memory
-// NextDB (format and rewrite modes: see golden-file.ts).
+// NextDB (format and rewrite modes: see golden-file.ts). GOLDEN_FILE limits
+// the run to one script; PG_PORT sets the port of the throw-away PostgreSQL.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -57,7 +58,8 @@ function pgTag(command: string, rowCount: number | null, sql: string): string {
 async function runPostgres(sqls: readonly string[]): Promise<string[][]> {
   const { startPostgres } = await import('../support/pg-server.ts');
   const pg = await import('pg');
-  const port = 20000 + Math.floor(Math.random() * 20000);
+  // PG_PORT picks the throw-away server's port (a helper's own range); random otherwise.
+  const port = process.env.PG_PORT !== undefined ? Number(process.env.PG_PORT) : 20000 + Math.floor(Math.random() * 20000);
   const server = await startPostgres(port);
   // The server accepts TCP before it accepts sessions ("the database system is starting up"): retry.
   let client = new pg.default.Client({ connectionString: server.url, types: { getTypeParser: () => (v: string) => v } });
@@ -93,7 +95,9 @@ async function runPostgres(sqls: readonly string[]): Promise<string[][]> {
   return out;
 }
 
-for (const file of readdirSync(dir).filter((f) => f.endsWith('.sql')).sort()) {
+// GOLDEN_FILE=name.sql limits the run (and a rewrite) to one script.
+const only = process.env.GOLDEN_FILE;
+for (const file of readdirSync(dir).filter((f) => f.endsWith('.sql') && (only === undefined || f === only)).sort()) {
   test(`golden ${file}`, async () => {
     const path = join(dir, file);
     const blocks = parseGolden(readFileSync(path, 'utf8'));

@@ -48,11 +48,26 @@ export interface IndexDef {
   readonly id: number;
   readonly oid: number;
   readonly name: string;
-  /** Column positions (attnum - 1). */
+  /** Column positions (attnum - 1); -1 for an expression key column (PostgreSQL's indkey 0). */
   readonly columns: readonly number[];
   readonly desc: readonly boolean[];
   readonly unique: boolean;
   readonly primary: boolean;
+  /**
+   * Expression indexes: per key column, the expression (deparsed SQL over the
+   * table's columns) and its type; null where the key is a plain column.
+   * Absent when every key is a plain column.
+   */
+  readonly exprs?: readonly (IndexExpr | null)[];
+  /** Partial indexes: the predicate (deparsed SQL); only rows where it is true have an entry. */
+  readonly predicate?: string;
+  /** Table columns (positions) the expressions and predicate read: dropping one drops the index. */
+  readonly exprColumns?: readonly number[];
+}
+
+export interface IndexExpr {
+  readonly sql: string;
+  readonly type: SqlType;
 }
 
 export type FkAction = 'a' | 'r' | 'c' | 'n' | 'd';

@@ -16,7 +16,7 @@ import { allRoles } from '../exec/roles.ts';
 import type { Binder, BoundQuery } from '../plan/binder.ts';
 import type { OutputColumn, Expr } from '../plan/plan.ts';
 import { Types, allTypes, arrayOf, type SqlType, type Value, type ArrayValue } from '../types/sql-type.ts';
-import { INFORMATION_SCHEMA_OID, PG_CATALOG_OID, PUBLIC_OID, SUPERUSER_OID, type CatalogSnapshot, type TableDef } from './catalog.ts';
+import { INFORMATION_SCHEMA_OID, PG_CATALOG_OID, PUBLIC_OID, SUPERUSER_OID, type CatalogSnapshot, type IndexDef, type IndexExpr, type TableDef } from './catalog.ts';
 import { SETTINGS, DISPLAY_NAMES } from '../settings.ts';
 import { formatType } from '../types/sql-type.ts';
 
@@ -62,12 +62,59 @@ function liveColumns(t: TableDef): TableDef['columns'] {
   return t.columns.filter((c) => !c.dropped && c.hidden !== true);
 }
 
-/** CREATE INDEX text for pg_get_indexdef and pg_indexes. */
-export function indexDef(t: TableDef, ixOid: number): string | undefined {
+/** A column name or function call prints bare in PostgreSQL's deparser; an operator expression in parentheses. */
+function isBare(sql: string): boolean {
+  return /^[\w.]+(\(.*\))?$/s.test(sql);
+}
+
+/** How an index key expression prints in CREATE INDEX: a function call as is, anything else as `((a + b))` (PostgreSQL's). */
+function keyExprText(sql: string): string {
+  return isBare(sql) ? sql : `((${sql}))`;
+}
+
+/** A partial index's predicate as pg_get_indexdef prints it: `active`, `(n > 10)`. */
+function predicateText(sql: string): string {
+  return isBare(sql) ? sql : `(${sql})`;
+}
+
+/**
+ * pg_index.indexprs: PostgreSQL keeps a node tree there; NextDB keeps the
+ * expressions' SQL text (comma-separated), which is also what pg_get_expr
+ * returns for it. NULL when no key is an expression.
+ */
+function indexExprsText(ix: IndexDef): string | null {
+  const list = (ix.exprs ?? []).filter((x) => x !== null).map((x) => keyExprText(x.sql));
+  return list.length === 0 ? null : list.join(', ');
+}
+
+/** pg_index.indpred: the partial index's predicate as SQL text (pg_get_expr prints it). */
+function indexPredText(ix: IndexDef): string | null {
+  return ix.predicate === undefined ? null : predicateText(ix.predicate);
+}
+
+/** The pg_attribute name of expression key column `k`: its function's name or "expr", numbered when taken. */
+function exprColumnName(ix: IndexDef, k: number): string {
+  const base = (x: IndexExpr | null | undefined): string => (x == null ? '' : (/^(\w+)\(/.exec(x.sql)?.[1] ?? 'expr'));
+  const mine = base(ix.exprs![k]!);
+  const before = ix.exprs!.slice(0, k).filter((x) => x !== null && base(x) === mine).length;
+  return before === 0 ? mine : `${mine}${before}`;
+}
+
+/** CREATE INDEX text for pg_get_indexdef and pg_indexes; with `column` > 0 only that key column, as PostgreSQL. */
+export function indexDef(t: TableDef, ixOid: number, column = 0): string | undefined {
   const ix = t.indexes.find((i) => i.oid === ixOid);
   if (ix === undefined) return undefined;
-  const cols = ix.columns.map((c, i) => `${t.columns[c]!.name}${ix.desc[i] ? ' DESC' : ''}`).join(', ');
-  return `CREATE ${ix.unique ? 'UNIQUE ' : ''}INDEX ${ix.name} ON ${t.schema}.${t.name} USING btree (${cols})`;
+  const key = (c: number, i: number): string => {
+    const x = ix.exprs?.[i];
+    return x == null ? t.columns[c]!.name : keyExprText(x.sql);
+  };
+  if (column > 0) {
+    const c = ix.columns[column - 1];
+    return c === undefined ? '' : key(c, column - 1);
+  }
+  const cols = ix.columns.map((c, i) => `${key(c, i)}${ix.desc[i] ? ' DESC' : ''}`).join(', ');
+  const where = ix.predicate === undefined ? '' : ` WHERE ${predicateText(ix.predicate)}`;
+  return `CREATE ${ix.unique ? 'UNIQUE ' : ''}INDEX ${ix.name} ON ${t.schema}.${t.name} USING btree (${cols})${where}`;
 }
 
 /** Constraint text for pg_get_constraintdef. */
@@ -229,7 +276,9 @@ const TABLES: Record<string, VirtualTable> = {
         for (const ix of t.indexes) {
           if (ix.primary && t.columns[ix.columns[0]!]?.hidden === true) continue;
           ix.columns.forEach((ci, k) => {
-            const c = t.columns[ci]!;
+            // An expression column is named like PostgreSQL's: after its function, else "expr" (numbered when repeated).
+            const x = ix.exprs?.[k];
+            const c = x == null ? t.columns[ci]! : { name: exprColumnName(ix, k), type: x.type };
             out.push([ix.oid, c.name, c.type.oid, -1, c.type.len, k + 1, 0, c.type.typmod, false, 'i', 'p', '', false, false, false, '', '', false, true, 0, 0, null, null]);
           });
         }
@@ -296,7 +345,7 @@ const TABLES: Record<string, VirtualTable> = {
       relations(ctx).flatMap((t) =>
         t.indexes
           .filter((ix) => !(ix.primary && t.columns[ix.columns[0]!]?.hidden === true))
-          .map((ix) => [ix.oid, t.oid, ix.columns.length, ix.columns.length, ix.unique, ix.primary, false, true, false, true, false, true, true, false, ix.columns.map((c) => c + 1).join(' '), null, null] as Value[]),
+          .map((ix) => [ix.oid, t.oid, ix.columns.length, ix.columns.length, ix.unique, ix.primary, false, true, false, true, false, true, true, false, ix.columns.map((c) => c + 1).join(' '), indexExprsText(ix), indexPredText(ix)] as Value[]),
       ),
   },
   pg_constraint: {

@@ -40,6 +40,7 @@ import {
   type ConstraintDef,
   type FkAction,
   type IndexDef,
+  type IndexExpr,
   type SequenceDef,
   type TableDef,
 } from '../catalog/catalog.ts';
@@ -47,7 +48,8 @@ import { Types, type SqlType } from '../types/sql-type.ts';
 import { resolveTypeName } from '../plan/type-names.ts';
 import { TableStore, writeKeyValue } from './table-store.ts';
 import { KeyWriter } from '../../encoding/key-codec.ts';
-import type { Binder } from '../plan/binder.ts';
+import { mapExpr, type Binder } from '../plan/binder.ts';
+import type { Expr, OutputColumn } from '../plan/plan.ts';
 
 export interface DdlContext {
   readonly txn: Txn;
@@ -364,7 +366,7 @@ async function foreignKey(ctx: DdlContext, table: TableDef, c: Constraint, taken
     });
   }
   if (refCols.length !== cols.length) throw new NextDbError('42830', 'number of referencing and referenced columns for foreign key disagree');
-  const hasUnique = parent.indexes.some((i) => i.unique && i.columns.length === refCols.length && i.columns.every((x) => refCols.includes(x)));
+  const hasUnique = parent.indexes.some((i) => i.unique && i.predicate === undefined && i.columns.length === refCols.length && i.columns.every((x) => refCols.includes(x)));
   if (!hasUnique) throw new NextDbError('42830', `there is no unique constraint matching given keys for referenced table "${parent.name}"`);
   const name = c.conname ?? chooseName(ctx, table.schema, [table.name, ...cols.map((i) => table.columns[i]!.name)], 'fkey', taken);
   return {
@@ -384,18 +386,52 @@ export async function createIndex(ctx: DdlContext, s: IndexStmt): Promise<string
   const t = findRelation(ctx, rv.schemaname, rv.relname ?? '');
   if (t === undefined) throw new NextDbError(SqlState.undefinedTable, `relation "${rv.relname ?? ''}" does not exist`);
   if (t.kind !== 'r') throw new NextDbError('42809', `"${t.name}" is not a table`);
-  if (s.whereClause !== undefined) throw notSupported('partial indexes');
   if (s.accessMethod !== undefined && s.accessMethod !== 'btree') throw notSupported(`index method ${s.accessMethod}`);
+  if ((s.indexIncludingParams ?? []).length > 0) throw notSupported('INCLUDE columns in indexes');
   const cols: number[] = [];
   const desc: boolean[] = [];
+  const exprs: (IndexExpr | null)[] = [];
+  const nameParts: string[] = [];
+  // Expressions and the predicate are validated (names, types, immutability) by binding them once.
+  const binder = ctx.binder('');
+  const boundCols: OutputColumn[] = t.columns.map((c) => ({ id: binder.newId(), name: c.name, type: c.type, tableOid: t.oid, attnum: c.attnum }));
+  const readCols = new Set<number>();
+  const noteReads = (e: Expr): void => {
+    if (e.kind === 'col') readCols.add(boundCols.findIndex((c) => c.id === e.id));
+    mapExpr(e, (c) => {
+      noteReads(c);
+      return c;
+    });
+  };
   for (const p of s.indexParams ?? []) {
     assert('IndexElem' in p, 'index element');
     const e = p.IndexElem;
-    if (e.expr !== undefined) throw notSupported('expression indexes');
-    const i = t.columns.findIndex((c) => c.name === e.name && !c.dropped && c.hidden !== true);
-    if (i < 0) throw new NextDbError(SqlState.undefinedColumn, `column "${e.name ?? ''}" does not exist`);
-    cols.push(i);
+    if (e.nulls_ordering !== undefined && e.nulls_ordering !== 'SORTBY_NULLS_DEFAULT') throw notSupported('NULLS FIRST/LAST in indexes');
+    if ((e.collation ?? []).length > 0 || (e.opclass ?? []).length > 0) throw notSupported('index collations and operator classes');
+    // `((col))` is a plain column, as in PostgreSQL.
+    const plainName = e.expr === undefined ? e.name : 'ColumnRef' in e.expr && e.expr.ColumnRef.fields?.length === 1 ? str(e.expr.ColumnRef.fields[0]) : undefined;
+    if (plainName !== undefined && plainName !== '') {
+      const i = t.columns.findIndex((c) => c.name === plainName && !c.dropped && c.hidden !== true);
+      if (i < 0) throw new NextDbError(SqlState.undefinedColumn, `column "${plainName}" does not exist`);
+      cols.push(i);
+      exprs.push(null);
+      nameParts.push(plainName);
+    } else {
+      assert(e.expr !== undefined, 'index element without a column or expression');
+      const sql = deparseExpr(e.expr);
+      const bound = binder.bindIndexText(t, sql, boundCols, 'expression');
+      noteReads(bound);
+      cols.push(-1);
+      exprs.push({ sql, type: bound.type });
+      // PostgreSQL names an expression column after its function, else "expr".
+      nameParts.push('FuncCall' in e.expr ? str(e.expr.FuncCall.funcname?.[e.expr.FuncCall.funcname.length - 1]) || 'expr' : 'expr');
+    }
     desc.push(e.ordering === 'SORTBY_DESC');
+  }
+  let predicate: string | undefined;
+  if (s.whereClause !== undefined) {
+    predicate = deparseExpr(s.whereClause);
+    noteReads(binder.bindIndexText(t, predicate, boundCols, 'predicate'));
   }
   const taken = new Set<string>();
   let name = s.idxname;
@@ -406,8 +442,19 @@ export async function createIndex(ctx: DdlContext, s: IndexStmt): Promise<string
     }
     throw new NextDbError(SqlState.duplicateTable, `relation "${name}" already exists`);
   }
-  name ??= chooseName(ctx, t.schema, [t.name, ...cols.map((c) => t.columns[c]!.name)], 'idx', taken);
-  const ix: IndexDef = { id: t.nextIndexId, oid: await CatalogStore.allocOid(ctx.txn), name, columns: cols, desc, unique: s.unique === true, primary: false };
+  name ??= chooseName(ctx, t.schema, [t.name, ...nameParts], 'idx', taken);
+  const ix: IndexDef = {
+    id: t.nextIndexId,
+    oid: await CatalogStore.allocOid(ctx.txn),
+    name,
+    columns: cols,
+    desc,
+    unique: s.unique === true,
+    primary: false,
+    ...(exprs.some((x) => x !== null) ? { exprs } : {}),
+    ...(predicate === undefined ? {} : { predicate }),
+    ...(readCols.size === 0 ? {} : { exprColumns: [...readCols].sort((a, b) => a - b) }),
+  };
   const constraints = [...t.constraints];
   if (s.primary) throw notSupported('CREATE INDEX ... PRIMARY');
   const next: TableDef = { ...t, indexes: [...t.indexes, ix], constraints, nextIndexId: t.nextIndexId + 1 };
@@ -686,6 +733,7 @@ export async function rename(ctx: DdlContext, s: RenameStmt): Promise<string> {
       if (i < 0) throw new NextDbError(SqlState.undefinedColumn, `column "${s.subname ?? ''}" does not exist`);
       if (t.columns.some((c) => c.name === newName && !c.dropped)) throw new NextDbError('42701', `column "${newName}" of relation "${t.name}" already exists`);
       if (t.kind === 'r' && t.constraints.some((c) => c.type === 'c')) throw notSupported('renaming a column of a table with CHECK constraints');
+      if (t.indexes.some((ix) => ix.exprColumns?.includes(i) ?? false)) throw notSupported('renaming a column used by an expression or partial index');
       const columns = t.columns.map((c, j) => (j === i ? { ...c, name: newName } : c));
       await CatalogStore.put(ctx.txn, 'rel', t.oid, { ...t, columns });
       return 'ALTER TABLE';
@@ -781,7 +829,7 @@ export async function alterTable(ctx: DdlContext, s: AlterTableStmt): Promise<st
           throw new NextDbError(SqlState.undefinedColumn, `column "${cmd.name ?? ''}" of relation "${t.name}" does not exist`);
         }
         if (t.indexes.some((ix) => ix.primary && ix.columns.includes(i))) throw notSupported('dropping a primary key column');
-        const usedBy: IndexDef[] = t.indexes.filter((ix) => ix.columns.includes(i));
+        const usedBy: IndexDef[] = t.indexes.filter((ix) => ix.columns.includes(i) || (ix.exprColumns?.includes(i) ?? false));
         const cons: ConstraintDef[] = t.constraints.filter((c) => c.columns.includes(i) || (c.type === 'c' && c.checkExpr !== undefined && new RegExp(`\\b${cmd.name ?? ''}\\b`).test(c.checkExpr)));
         if (dependents(ctx, t.oid).views.length > 0 && cmd.behavior !== 'DROP_CASCADE') {
           throw new NextDbError('2BP01', `cannot drop column ${cmd.name ?? ''} of table ${t.name} because other objects depend on it`);

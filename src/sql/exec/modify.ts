@@ -43,7 +43,7 @@ function fmtKey(t: TableDef, cols: readonly number[], row: readonly Value[]): st
 async function parentExists(txn: Txn, fk: ForeignKeyRef, row: readonly Value[]): Promise<boolean> {
   const store = new TableStore(fk.parent);
   const vals = fk.childColumns.map((c) => row[c] ?? null);
-  const ix = fk.parent.indexes.find((i) => i.unique && i.columns.length === fk.parentColumns.length && i.columns.every((c, k) => c === fk.parentColumns[k]));
+  const ix = fk.parent.indexes.find((i) => i.unique && i.predicate === undefined && i.columns.length === fk.parentColumns.length && i.columns.every((c, k) => c === fk.parentColumns[k]));
   if (ix !== undefined) {
     const parentRow: Value[] = fk.parent.columns.map(() => null);
     fk.parentColumns.forEach((c, k) => (parentRow[c] = vals[k]!));

@@ -19,6 +19,11 @@
  * value collide on the same key: the second waits for the first and then
  * gets 23505 (READ COMMITTED, or the insert goes ahead when the first rolled
  * back or deleted the value) or 40001, never a duplicate.
+ *
+ * Expression indexes store the computed values of their key expressions;
+ * a partial index has entries only for rows where its predicate is true, so
+ * a unique partial index constrains only those rows (index-keys.ts compiles
+ * both).
  */
 
 import { KeyWriter, prefixSuccessor } from '../../encoding/key-codec.ts';
@@ -31,6 +36,7 @@ import { Decimal } from '../types/decimal.ts';
 import type { Interval, SqlType, Value } from '../types/sql-type.ts';
 import { decodeRow, encodeRow } from '../row-codec.ts';
 import { formatText, defaultIoSettings } from '../types/text-io.ts';
+import { evalIndexExpr, indexEval, type IndexEval } from './index-keys.ts';
 
 const writer = new KeyWriter(128);
 
@@ -97,7 +103,7 @@ export class TableStore {
   readonly primary: IndexDef;
   readonly primaryPrefix: Buffer;
   readonly primaryEnd: Buffer;
-  private readonly secondary: { index: IndexDef; prefix: Buffer }[];
+  private readonly secondary: { index: IndexDef; prefix: Buffer; ev: IndexEval | undefined }[];
 
   constructor(readonly table: TableDef) {
     this.types = table.columns.map((c) => c.type);
@@ -106,7 +112,33 @@ export class TableStore {
     this.primary = p;
     this.primaryPrefix = indexPrefix(table.oid, p.id);
     this.primaryEnd = prefixSuccessor(this.primaryPrefix)!;
-    this.secondary = table.indexes.filter((i) => !i.primary).map((index) => ({ index, prefix: indexPrefix(table.oid, index.id) }));
+    this.secondary = table.indexes
+      .filter((i) => !i.primary)
+      .map((index) => ({ index, prefix: indexPrefix(table.oid, index.id), ev: index.exprs !== undefined || index.predicate !== undefined ? indexEval(table, index) : undefined }));
+  }
+
+  /** The compiled expressions and predicate of an expression or partial index (undefined for a plain one). */
+  private evalOf(index: IndexDef): IndexEval | undefined {
+    if (index.exprs === undefined && index.predicate === undefined) return undefined;
+    return this.secondary.find((x) => x.index.id === index.id)?.ev ?? indexEval(this.table, index);
+  }
+
+  /** The type of key column `i` of `index`. */
+  private keyType(index: IndexDef, i: number): SqlType {
+    return index.exprs?.[i]?.type ?? this.types[index.columns[i]!]!;
+  }
+
+  /** Whether `row` has an entry in the index (a partial index's predicate holds). */
+  private covers(ev: IndexEval | undefined, row: readonly Value[]): boolean {
+    return ev?.pred === undefined || evalIndexExpr(ev.pred, row) === true;
+  }
+
+  /** The key values of `row` in `index` (expression keys computed). */
+  private keyValues(index: IndexDef, ev: IndexEval | undefined, row: readonly Value[]): Value[] {
+    return index.columns.map((c, i) => {
+      const f = ev?.keys[i];
+      return f === undefined ? (row[c] ?? null) : evalIndexExpr(f, row);
+    });
   }
 
   primaryKey(row: readonly Value[]): Buffer {
@@ -120,20 +152,20 @@ export class TableStore {
   indexKeyPrefix(index: IndexDef, values: readonly Value[]): Buffer {
     const w = writer.reset();
     w.raw(indexPrefix(this.table.oid, index.id));
-    values.forEach((v, i) => writeKeyValue(w, this.types[index.columns[i]!]!, v, index.desc[i] ?? false));
+    values.forEach((v, i) => writeKeyValue(w, this.keyType(index, i), v, index.desc[i] ?? false));
     return w.finish();
   }
 
   /** The entry key of `row` in a secondary index (without the primary key for a unique index over non-NULL values). */
-  private indexKey(index: IndexDef, prefix: Buffer, row: readonly Value[]): Buffer {
+  private indexKey(index: IndexDef, prefix: Buffer, row: readonly Value[], ev: IndexEval | undefined): Buffer {
+    const vals = ev === undefined ? undefined : this.keyValues(index, ev, row);
     const w = writer.reset();
     w.raw(prefix);
     let sawNull = false;
     for (let i = 0; i < index.columns.length; i++) {
-      const c = index.columns[i]!;
-      const v = row[c] ?? null;
+      const v = vals === undefined ? (row[index.columns[i]!] ?? null) : vals[i]!;
       if (v === null) sawNull = true;
-      writeKeyValue(w, this.types[c]!, v, index.desc[i] ?? false);
+      writeKeyValue(w, this.keyType(index, i), v, index.desc[i] ?? false);
     }
     if (!index.unique || sawNull) for (const c of this.primary.columns) writeKeyValue(w, this.types[c]!, row[c] ?? null);
     return w.finish();
@@ -170,12 +202,14 @@ export class TableStore {
     return this.decode(v);
   }
 
+  /** How 23505 details name the key: column names, or the expression text. */
+  private keyNames(index: IndexDef): string[] {
+    return index.columns.map((c, i) => index.exprs?.[i]?.sql ?? this.table.columns[c]!.name);
+  }
+
   private uniqueViolation(index: IndexDef, row: readonly Value[]): NextDbError {
-    const names = index.columns.map((c) => this.table.columns[c]!.name);
-    const vals = index.columns.map((c) => {
-      const v = row[c] ?? null;
-      return v === null ? 'null' : formatText(this.types[c]!, v, defaultIoSettings);
-    });
+    const names = this.keyNames(index);
+    const vals = this.keyValues(index, this.evalOf(index), row).map((v, i) => (v === null ? 'null' : formatText(this.keyType(index, i), v, defaultIoSettings)));
     return new NextDbError(SqlState.uniqueViolation, `duplicate key value violates unique constraint "${index.name}"`, {
       detail: `Key (${names.join(', ')})=(${vals.join(', ')}) already exists.`,
       table: this.table.name,
@@ -196,7 +230,9 @@ export class TableStore {
       return (await (lock ? txn.getForUpdate(key) : txn.get(key))) === undefined ? undefined : key;
     }
     assert(index.unique, 'conflicts exist only on unique indexes');
-    const vals = index.columns.map((c) => row[c] ?? null);
+    const ev = this.evalOf(index);
+    if (!this.covers(ev, row)) return undefined;
+    const vals = this.keyValues(index, ev, row);
     if (vals.some((v) => v === null)) return undefined;
     // The entry key is the unique values alone (see the header).
     const key = this.indexKeyPrefix(index, vals);
@@ -209,19 +245,20 @@ export class TableStore {
     if (skipUniqueOf === undefined || !key.equals(skipUniqueOf)) {
       if ((await txn.getForUpdate(key)) !== undefined) throw this.uniqueViolation(this.primary, row);
     }
-    for (const { index, prefix } of this.secondary) {
+    for (const { index, prefix, ev } of this.secondary) {
+      if (!this.covers(ev, row)) continue;
       if (index.unique) {
         const other = await this.findConflict(txn, index, row, true);
         if (other !== undefined && (skipUniqueOf === undefined || !other.equals(skipUniqueOf))) throw this.uniqueViolation(index, row);
       }
-      await txn.put(this.indexKey(index, prefix, row), key);
+      await txn.put(this.indexKey(index, prefix, row, ev), key);
     }
     await txn.put(key, encodeRow(this.types, row));
     return key;
   }
 
   async delete(txn: Txn, row: readonly Value[]): Promise<void> {
-    for (const { index, prefix } of this.secondary) await txn.delete(this.indexKey(index, prefix, row));
+    for (const { index, prefix, ev } of this.secondary) if (this.covers(ev, row)) await txn.delete(this.indexKey(index, prefix, row, ev));
     await txn.delete(this.primaryKey(row));
   }
 
@@ -231,16 +268,18 @@ export class TableStore {
     const newKey = this.primaryKey(newRow);
     const keyChanged = !oldKey.equals(newKey);
     if (keyChanged && (await txn.getForUpdate(newKey)) !== undefined) throw this.uniqueViolation(this.primary, newRow);
-    for (const { index, prefix } of this.secondary) {
-      const ok = this.indexKey(index, prefix, oldRow);
-      const nk = this.indexKey(index, prefix, newRow);
-      if (ok.equals(nk) && !keyChanged) continue;
-      if (index.unique) {
+    for (const { index, prefix, ev } of this.secondary) {
+      const inOld = this.covers(ev, oldRow);
+      const inNew = this.covers(ev, newRow);
+      const ok = inOld ? this.indexKey(index, prefix, oldRow, ev) : undefined;
+      const nk = inNew ? this.indexKey(index, prefix, newRow, ev) : undefined;
+      if (ok !== undefined && nk !== undefined && ok.equals(nk) && !keyChanged) continue;
+      if (nk !== undefined && index.unique) {
         const other = await this.findConflict(txn, index, newRow, true);
         if (other !== undefined && !other.equals(oldKey)) throw this.uniqueViolation(index, newRow);
       }
-      await txn.delete(ok);
-      await txn.put(nk, newKey);
+      if (ok !== undefined) await txn.delete(ok);
+      if (nk !== undefined) await txn.put(nk, newKey);
     }
     if (keyChanged) await txn.delete(oldKey);
     await txn.put(newKey, encodeRow(this.types, newRow));
@@ -249,21 +288,23 @@ export class TableStore {
   /** Writes index entries for every existing row (CREATE INDEX); checks uniqueness. */
   async buildIndex(txn: Txn, index: IndexDef): Promise<void> {
     const prefix = indexPrefix(this.table.oid, index.id);
+    const ev = this.evalOf(index);
     const seen = new Set<string>();
     for await (const row of this.scanAll(txn)) {
+      if (!this.covers(ev, row)) continue;
       if (index.unique) {
-        const vals = index.columns.map((c) => row[c] ?? null);
+        const vals = this.keyValues(index, ev, row);
         if (!vals.some((v) => v === null)) {
           const k = this.indexKeyPrefix(index, vals).toString('latin1');
           if (seen.has(k)) {
             throw new NextDbError(SqlState.uniqueViolation, `could not create unique index "${index.name}"`, {
-              detail: `Key (${index.columns.map((c) => this.table.columns[c]!.name).join(', ')})=(${vals.map((v, i) => formatText(this.types[index.columns[i]!]!, v!, defaultIoSettings)).join(', ')}) is duplicated.`,
+              detail: `Key (${this.keyNames(index).join(', ')})=(${vals.map((v, i) => formatText(this.keyType(index, i), v!, defaultIoSettings)).join(', ')}) is duplicated.`,
             });
           }
           seen.add(k);
         }
       }
-      await txn.put(this.indexKey(index, prefix, row), this.primaryKey(row));
+      await txn.put(this.indexKey(index, prefix, row, ev), this.primaryKey(row));
     }
   }
 

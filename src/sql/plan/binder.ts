@@ -47,6 +47,7 @@ import type {
   WithClause,
   CommonTableExpr,
 } from '@pgsql/types';
+import { deparseSync } from 'pgsql-parser';
 import { NextDbError, SqlState, notSupported } from '../../util/errors.ts';
 import { assert } from '../../util/assert.ts';
 import type { CatalogSnapshot, ColumnDef, IndexDef, TableDef } from '../catalog/catalog.ts';
@@ -68,6 +69,7 @@ import type {
   Expr,
   ForeignKeyRef,
   FrameBound,
+  IndexExprsBound,
   JoinType,
   ModifyPlan,
   OnConflict,
@@ -139,7 +141,7 @@ function str(n: Node | undefined): string {
 }
 
 /** A constant-folding context: no session services (volatile functions are never folded). */
-const noServices: SessionServices = {
+export const noServices: SessionServices = {
   getSetting: () => undefined,
   setSetting: () => {
     throw new Error('not during folding');
@@ -1150,7 +1152,7 @@ export class Binder {
       if (c.dropped || c.hidden === true) return;
       scopeCols.push({ ...cols[i]!, name: names[vi++]! });
     });
-    return { plan: { kind: 'scan', table: t, alias, cols, access: { kind: 'full' } }, rels: [{ alias, cols: scopeCols }] };
+    return { plan: this.scanNode(t, alias, cols), rels: [{ alias, cols: scopeCols }] };
   }
 
   /** Hook for pg_catalog / information_schema relations (set by the session). */
@@ -1856,7 +1858,7 @@ export class Binder {
   private tableScan(t: TableDef, alias: string): { plan: Extract<Plan, { kind: 'scan' }>; rel: ScopeRel; cols: OutputColumn[] } {
     const cols: OutputColumn[] = t.columns.map((c) => ({ id: this.newId(), name: c.name, type: c.type, tableOid: t.oid, attnum: c.attnum }));
     const scopeCols = cols.filter((_c, i) => !t.columns[i]!.dropped && t.columns[i]!.hidden !== true).map((c) => ({ ...c }));
-    return { plan: { kind: 'scan', table: t, alias, cols, access: { kind: 'full' } }, rel: { alias, cols: scopeCols }, cols };
+    return { plan: this.scanNode(t, alias, cols), rel: { alias, cols: scopeCols }, cols };
   }
 
   /** The default value expression for a column (NULL when it has none). */
@@ -2029,9 +2031,25 @@ export class Binder {
         if (con === undefined || con.indexId === undefined) throw this.err('42704', `constraint "${oc.infer.conname}" for table "${t.name}" does not exist`);
         index = t.indexes.find((ix) => ix.id === con.indexId);
       } else if (elems.length > 0) {
-        const names = elems.map((e) => ('IndexElem' in e ? (e.IndexElem.name ?? '') : ''));
-        const positions = names.map((n) => live.find((c) => c.name === n)?.attnum ?? -1).map((a) => a - 1);
-        index = t.indexes.find((ix) => ix.unique && ix.columns.length === positions.length && ix.columns.every((c) => positions.includes(c)));
+        // Each element is a column (by position) or an expression (by its deparsed text, as CREATE INDEX stored it).
+        const wanted = elems.map((e) => {
+          assert('IndexElem' in e, 'ON CONFLICT index element');
+          const el = e.IndexElem;
+          if (el.expr !== undefined) return deparseSync(el.expr as never);
+          const col = live.find((c) => c.name === el.name);
+          if (col === undefined) throw this.err(SqlState.undefinedColumn, `column "${el.name ?? ''}" does not exist`);
+          return col.attnum - 1;
+        });
+        // A partial unique index is an arbiter only when the inference WHERE clause names its predicate.
+        const where = oc.infer?.whereClause === undefined ? undefined : deparseSync(oc.infer.whereClause as never);
+        const keyOf = (ix: IndexDef, i: number): number | string => ix.exprs?.[i]?.sql ?? ix.columns[i]!;
+        index = t.indexes.find(
+          (ix) =>
+            ix.unique &&
+            (ix.predicate === undefined || ix.predicate === where) &&
+            ix.columns.length === wanted.length &&
+            ix.columns.every((_c, i) => wanted.includes(keyOf(ix, i))),
+        );
         if (index === undefined) throw this.err('42P10', 'there is no unique or exclusion constraint matching the ON CONFLICT specification');
       }
       if (oc.action === 'ONCONFLICT_NOTHING') {
@@ -2174,6 +2192,51 @@ export class Binder {
   newScope(): Scope {
     return new Scope(undefined);
   }
+
+  /** Binds one index expression or predicate (SQL text over `t`'s columns) against `cols`. */
+  bindIndexText(t: TableDef, sql: string, cols: readonly OutputColumn[], what: 'expression' | 'predicate'): Expr {
+    const text = `SELECT ${sql}`;
+    const s0 = parseSql(text)[0]!.stmt;
+    assert('SelectStmt' in s0, 'index expression');
+    const rt = s0.SelectStmt.targetList![0]!;
+    assert('ResTarget' in rt, 'index expression target');
+    const sub = new Binder({ ...this.o, sql: text, paramTypes: [] });
+    sub.nextId = this.nextId;
+    const e = sub.bindTableExpr(t, rt.ResTarget.val!, cols);
+    this.nextId = sub.nextId;
+    checkIndexExpr(e, what);
+    return what === 'predicate' ? sub.coerceBool(e, 'WHERE') : e;
+  }
+
+  /** The bound key expressions (undefined for plain columns) and predicate of `ix` over the scan columns `cols`. */
+  bindIndexExprs(t: TableDef, ix: IndexDef, cols: readonly OutputColumn[]): IndexExprsBound {
+    const keys = (ix.exprs ?? []).map((x) => (x === null ? undefined : this.bindIndexText(t, x.sql, cols, 'expression')));
+    return { keys, ...(ix.predicate === undefined ? {} : { pred: this.bindIndexText(t, ix.predicate, cols, 'predicate') }) };
+  }
+
+  /** A scan of `t`, carrying the bound expressions of its expression and partial indexes for the optimizer. */
+  private scanNode(t: TableDef, alias: string, cols: readonly OutputColumn[]): Extract<Plan, { kind: 'scan' }> {
+    const special = t.indexes.filter((ix) => ix.exprs !== undefined || ix.predicate !== undefined);
+    if (special.length === 0) return { kind: 'scan', table: t, alias, cols, access: { kind: 'full' } };
+    const indexExprs = new Map<number, IndexExprsBound>();
+    for (const ix of special) indexExprs.set(ix.id, this.bindIndexExprs(t, ix, cols));
+    return { kind: 'scan', table: t, alias, cols, access: { kind: 'full' }, indexExprs };
+  }
+}
+
+/**
+ * Index expressions and predicates must give the same answer for a row at
+ * every evaluation (they are computed on write and matched on read):
+ * no volatile functions, subqueries, parameters or aggregates.
+ */
+function checkIndexExpr(e: Expr, what: 'expression' | 'predicate'): void {
+  if (e.kind === 'subquery') throw notSupported(`subqueries in index ${what}s`);
+  if (e.kind === 'param') throw new NextDbError('42P02', `there is no parameter $${e.index + 1}`);
+  if ((e.kind === 'call' && e.volatile) || e.kind === 'async-call') throw new NextDbError('42P17', `functions in index ${what} must be marked IMMUTABLE`);
+  mapExpr(e, (c) => {
+    checkIndexExpr(c, what);
+    return c;
+  });
 }
 
 export function outCols(p: Plan): readonly OutputColumn[] {

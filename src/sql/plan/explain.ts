@@ -99,8 +99,13 @@ function details(p: Plan, verbose: boolean): string[] {
     case 'scan':
       if (p.access.kind === 'index') {
         const a = p.access;
-        const conds = a.eq.map((e, i) => `${p.table.columns[a.index.columns[i]!]!.name} = ${exprText(e)}`);
-        const col = p.table.columns[a.index.columns[a.eq.length] ?? 0]?.name ?? '?';
+        // An expression key prints as its expression (PostgreSQL: `Index Cond: (lower(name) = 'x')`).
+        const keyName = (i: number): string => {
+          const x = a.index.exprs?.[i];
+          return x == null ? (p.table.columns[a.index.columns[i] ?? 0]?.name ?? '?') : /^\w+\(/.test(x.sql) ? x.sql : `(${x.sql})`;
+        };
+        const conds = a.eq.map((e, i) => `${keyName(i)} = ${exprText(e)}`);
+        const col = keyName(a.eq.length);
         if (a.lower !== undefined) conds.push(`${col} ${a.lower.inclusive ? '>=' : '>'} ${exprText(a.lower.expr)}`);
         if (a.upper !== undefined) conds.push(`${col} ${a.upper.inclusive ? '<=' : '<'} ${exprText(a.upper.expr)}`);
         out.push(`Index Cond: (${conds.join(' AND ')})`);

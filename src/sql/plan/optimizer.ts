@@ -15,6 +15,12 @@
  *      prefix of an index (value: constant, parameter or outer column), or a
  *      range on the next column, reads only that key range. The full filter
  *      stays as a residual check, so bounds only need to be a superset.
+ *      An expression index's key matches a conjunct side equal to its
+ *      expression (`lower(name) = $1`). A partial index is a candidate only
+ *      when the filter implies its predicate: each predicate conjunct is a
+ *      filter conjunct, or `col IS NOT NULL` implied by a strict comparison
+ *      of col, or a range on col with a constant that the filter's
+ *      constant range on col lies inside.
  *   5. Limit pushdown: LIMIT n over a scan (through projections) stops the
  *      scan after n + offset rows.
  *
@@ -23,9 +29,11 @@
  * predicates 30%.
  */
 
-import type { ColumnId, Expr, Plan, AccessPath } from './plan.ts';
+import type { ColumnId, CompareOp, Expr, Plan, AccessPath } from './plan.ts';
 import type { IndexDef } from '../catalog/catalog.ts';
-import { mapExpr } from './binder.ts';
+import type { Value } from '../types/sql-type.ts';
+import { comparatorFor } from '../types/compare.ts';
+import { exprKey, mapExpr } from './binder.ts';
 
 const DEFAULT_TABLE_ROWS = 1000;
 
@@ -363,25 +371,24 @@ function chooseAccess(s: Extract<Plan, { kind: 'scan' }>): Plan {
     for (const id of r) if (own.has(id)) return false;
     return e.kind !== 'subquery' && !hasVolatile(e);
   };
-  interface Pred {
-    pos: number;
-    op: string;
-    value: Expr;
-  }
   const preds: Pred[] = [];
   for (const c of list) {
     if (c.kind !== 'compare' || c.op === '<>') continue;
     const flip: Record<string, string> = { '=': '=', '<': '>', '<=': '>=', '>': '<', '>=': '<=' };
-    if (c.left.kind === 'col' && colPos.has(c.left.id) && isValue(c.right) && c.left.type.oid === c.right.type.oid) {
-      preds.push({ pos: colPos.get(c.left.id)!, op: c.op, value: c.right });
-    } else if (c.right.kind === 'col' && colPos.has(c.right.id) && isValue(c.left) && c.left.type.oid === c.right.type.oid) {
-      preds.push({ pos: colPos.get(c.right.id)!, op: flip[c.op]!, value: c.left });
+    // A key side: a column of this scan, or an expression over them (an expression index may match it).
+    const keySide = (e: Expr): boolean => (e.kind === 'col' ? colPos.has(e.id) : !isValue(e) && ownOnly(e, own));
+    if (keySide(c.left) && isValue(c.right) && c.left.type.oid === c.right.type.oid) {
+      preds.push({ pos: c.left.kind === 'col' ? colPos.get(c.left.id)! : -1, key: exprKey(c.left), op: c.op, value: c.right });
+    } else if (keySide(c.right) && isValue(c.left) && c.left.type.oid === c.right.type.oid) {
+      preds.push({ pos: c.right.kind === 'col' ? colPos.get(c.right.id)! : -1, key: exprKey(c.right), op: flip[c.op]!, value: c.left });
     }
   }
   if (preds.length === 0) return s;
   let best: { access: AccessPath; score: number } | undefined;
   for (const ix of s.table.indexes) {
-    const a = accessFor(ix, preds);
+    const bound = s.indexExprs?.get(ix.id);
+    if (ix.predicate !== undefined && (bound?.pred === undefined || !implies(list, bound.pred))) continue;
+    const a = accessFor(ix, preds, bound?.keys);
     if (a === undefined) continue;
     if (best === undefined || a.score > best.score) best = a;
   }
@@ -389,19 +396,41 @@ function chooseAccess(s: Extract<Plan, { kind: 'scan' }>): Plan {
   return { ...s, access: best.access };
 }
 
-function accessFor(ix: IndexDef, preds: readonly { pos: number; op: string; value: Expr }[]): { access: AccessPath; score: number } | undefined {
+/** A sargable conjunct: `key op value`; `pos` is the key's column position (-1 for an expression, matched by `key`). */
+interface Pred {
+  readonly pos: number;
+  readonly key: string;
+  readonly op: string;
+  readonly value: Expr;
+}
+
+/** Whether `e` reads columns of this scan only (and at least one). */
+function ownOnly(e: Expr, own: ReadonlySet<ColumnId>): boolean {
+  const r = new Set<ColumnId>();
+  if (!refs(e, r) || r.size === 0 || hasVolatile(e)) return false;
+  for (const id of r) if (!own.has(id)) return false;
+  return true;
+}
+
+function accessFor(ix: IndexDef, preds: readonly Pred[], keyExprs: readonly (Expr | undefined)[] | undefined): { access: AccessPath; score: number } | undefined {
+  // Does `p` constrain key column i of the index?
+  const keyKeys = keyExprs?.map((e) => (e === undefined ? undefined : exprKey(e)));
+  const onKey = (p: Pred, i: number): boolean => {
+    const k = keyKeys?.[i];
+    return k === undefined ? p.pos >= 0 && p.pos === ix.columns[i] : p.key === k;
+  };
   const eq: Expr[] = [];
   for (let i = 0; i < ix.columns.length; i++) {
-    const p = preds.find((x) => x.pos === ix.columns[i] && x.op === '=');
+    const p = preds.find((x) => onKey(x, i) && x.op === '=');
     if (p === undefined) break;
     eq.push(p.value);
   }
-  const next = ix.columns[eq.length];
+  const nextPos = eq.length;
   let lower: { expr: Expr; inclusive: boolean } | undefined;
   let upper: { expr: Expr; inclusive: boolean } | undefined;
-  if (next !== undefined && !(ix.desc[eq.length] ?? false)) {
-    const lo = preds.find((x) => x.pos === next && (x.op === '>' || x.op === '>='));
-    const hi = preds.find((x) => x.pos === next && (x.op === '<' || x.op === '<='));
+  if (nextPos < ix.columns.length && !(ix.desc[nextPos] ?? false)) {
+    const lo = preds.find((x) => onKey(x, nextPos) && (x.op === '>' || x.op === '>='));
+    const hi = preds.find((x) => onKey(x, nextPos) && (x.op === '<' || x.op === '<='));
     if (lo !== undefined) lower = { expr: lo.value, inclusive: lo.op === '>=' };
     if (hi !== undefined) upper = { expr: hi.value, inclusive: hi.op === '<=' };
   }
@@ -412,6 +441,61 @@ function accessFor(ix: IndexDef, preds: readonly { pos: number; op: string; valu
     access: { kind: 'index', index: ix, eq, ...(lower === undefined ? {} : { lower }), ...(upper === undefined ? {} : { upper }), reverse: false },
     score,
   };
+}
+
+/**
+ * Whether the conjuncts `have` imply `pred` (a partial index's predicate):
+ * every conjunct of `pred` is among `have`, or follows from one of them —
+ * `x IS NOT NULL` from a strict comparison of x with a non-NULL value, and
+ * `x op c` from `x op' c'` with constants where the range of `x op' c'`
+ * lies inside that of `x op c`. Sound but incomplete (PostgreSQL's
+ * predicate_implied_by proves more); an unproven predicate only means the
+ * index is not used.
+ */
+function implies(have: readonly Expr[], pred: Expr): boolean {
+  const want: Expr[] = [];
+  conjuncts(pred, want);
+  const haveKeys = new Set(have.map(exprKey));
+  return want.every((w) => haveKeys.has(exprKey(w)) || have.some((h) => impliesOne(h, w)));
+}
+
+const FLIP: Readonly<Record<string, CompareOp>> = { '=': '=', '<': '>', '<=': '>=', '>': '<', '>=': '<=', '<>': '<>' };
+
+/** `side op const` with the constant on the right, or undefined. */
+function normalCompare(e: Expr): { side: string; op: CompareOp; value: Value; type: Expr['type'] } | undefined {
+  if (e.kind !== 'compare') return undefined;
+  if (e.right.kind === 'const' && e.left.kind !== 'const') return { side: exprKey(e.left), op: e.op, value: e.right.value, type: e.right.type };
+  if (e.left.kind === 'const' && e.right.kind !== 'const') return { side: exprKey(e.right), op: FLIP[e.op]!, value: e.left.value, type: e.left.type };
+  return undefined;
+}
+
+function impliesOne(h: Expr, w: Expr): boolean {
+  if (w.kind === 'is-null' && w.negate) {
+    // A comparison is false or NULL when its operand is NULL: x op y being true implies x IS NOT NULL.
+    if (h.kind !== 'compare') return false;
+    const k = exprKey(w.arg);
+    return exprKey(h.left) === k || exprKey(h.right) === k;
+  }
+  const a = normalCompare(h);
+  const b = normalCompare(w);
+  if (a === undefined || b === undefined || a.side !== b.side || a.value === null || b.value === null || a.type.oid !== b.type.oid) return false;
+  const cmp = comparatorFor(a.type)(a.value, b.value); // sign of (have's constant - want's constant)
+  switch (b.op) {
+    case '>':
+      return (a.op === '>' && cmp >= 0) || ((a.op === '>=' || a.op === '=') && cmp > 0);
+    case '>=':
+      return (a.op === '>' || a.op === '>=' || a.op === '=') && cmp >= 0;
+    case '<':
+      return (a.op === '<' && cmp <= 0) || ((a.op === '<=' || a.op === '=') && cmp < 0);
+    case '<=':
+      return (a.op === '<' || a.op === '<=' || a.op === '=') && cmp <= 0;
+    case '=':
+      return a.op === '=' && cmp === 0;
+    case '<>':
+      return (a.op === '=' && cmp !== 0) || (a.op === '>' && cmp >= 0) || (a.op === '>=' && cmp > 0) || (a.op === '<' && cmp <= 0) || (a.op === '<=' && cmp < 0);
+    default:
+      return false;
+  }
 }
 
 function hasVolatile(e: Expr): boolean {

@@ -143,6 +143,12 @@ export type FrameBound =
 export type JoinType = 'inner' | 'left' | 'right' | 'full' | 'semi' | 'anti';
 
 /** How a table is read. */
+/** An index's key expressions (undefined at plain-column keys) and predicate, bound over a scan's columns. */
+export interface IndexExprsBound {
+  readonly keys: readonly (Expr | undefined)[];
+  readonly pred?: Expr;
+}
+
 export type AccessPath =
   | { readonly kind: 'full' }
   /** Key-range scan of one index: equality prefix then an optional range on the next column. */
@@ -167,6 +173,8 @@ export type Plan =
       /** Stop after this many matching rows (limit pushdown). */
       readonly limit?: number;
       readonly lockForUpdate?: boolean;
+      /** Expression and partial indexes of the table, by index id: their expressions bound over `cols` (index selection). */
+      readonly indexExprs?: ReadonlyMap<number, IndexExprsBound>;
     }
   | { readonly kind: 'values'; readonly cols: readonly OutputColumn[]; readonly rows: readonly (readonly Expr[])[] }
   | { readonly kind: 'one-row'; readonly cols: readonly OutputColumn[] }
