@@ -29,6 +29,8 @@ import { formatText, parseJsonb, sortJsonKeys } from '../types/text-io.ts';
 import type { AsyncScalarImpl, ScalarImpl, SetReturningImpl } from './plan.ts';
 import { numericCommon } from './operators.ts';
 import { createHash, randomUUID } from 'node:crypto';
+import { deparseSync } from 'pgsql-parser';
+import { parseSql } from '../parser.ts';
 
 export interface ResolvedFunction {
   readonly argTypes: readonly SqlType[];
@@ -544,8 +546,33 @@ def('pg_get_expr', (args) =>
   args.length >= 2 ? { argTypes: [T.text, T.oid, ...(args.length > 2 ? [T.bool] : [])], ret: T.text, impl: (a) => a[0] ?? null, strict: true, volatile: false } : undefined,
 );
 def('pg_get_indexdef', (args) =>
-  args.length >= 1 ? { argTypes: [T.oid, ...args.slice(1).map((_t, i) => (i === 0 ? T.int4 : T.bool))], ret: T.text, impl: (a, ctx) => ctx.services.catalogText('indexdef', a[0] as number), strict: true, volatile: false } : undefined,
+  args.length >= 1
+    ? {
+        argTypes: [T.oid, ...args.slice(1).map((_t, i) => (i === 0 ? T.int4 : T.bool))],
+        ret: T.text,
+        impl: (a, ctx) => {
+          const def = ctx.services.catalogText('indexdef', a[0] as number);
+          const col = a.length > 1 ? Number(a[1]) : 0;
+          return def === null || col === 0 ? def : indexDefColumn(def, col);
+        },
+        strict: true,
+        volatile: false,
+      }
+    : undefined,
 );
+
+/** pg_get_indexdef(index, column > 0): that key column's definition (a column name or expression), '' past the last. */
+function indexDefColumn(def: string, col: number): string {
+  const stmt = parseSql(def)[0]!.stmt;
+  if (!('IndexStmt' in stmt)) return '';
+  const el = stmt.IndexStmt.indexParams?.[col - 1];
+  if (el === undefined || !('IndexElem' in el)) return '';
+  const e = el.IndexElem;
+  if (e.expr === undefined) return e.name ?? '';
+  // A function call prints bare, an operator expression in parentheses (PostgreSQL's deparser).
+  const text = deparseSync(e.expr as never);
+  return /^[\w.]+(\(.*\))?$/s.test(text) ? text : `(${text})`;
+}
 def('pg_get_constraintdef', (args) =>
   args.length >= 1 ? { argTypes: [T.oid, ...(args.length > 1 ? [T.bool] : [])], ret: T.text, impl: (a, ctx) => ctx.services.catalogText('constraintdef', a[0] as number), strict: true, volatile: false } : undefined,
 );

@@ -163,3 +163,14 @@ INSERT 0 1
 > SELECT count(*) FROM acct WHERE lower(email) = 'ann@x.org'
 count
 2
+
+# pg_get_indexdef(index, column, pretty): one key column, as psql's \d index shows it.
+> CREATE INDEX acct_two ON acct (id, lower(email), (id + 1))
+CREATE INDEX
+
+> SELECT k, pg_get_indexdef(c.oid, k, true) FROM pg_class c, generate_series(1, 4) k WHERE c.relname = 'acct_two' ORDER BY k
+k | pg_get_indexdef
+1 | id
+2 | lower(email)
+3 | (id + 1)
+4 | 
