@@ -584,7 +584,11 @@ export class PgConnection {
     }
     if (failure === undefined && results.length === 0) this.out.emptyQueryResponse();
     const copy = this.writeResults(results);
-    if (failure !== undefined) this.writeError(failure);
+    if (failure !== undefined) {
+      const columns = (failure as PartialResultsCarrier | null)?.failedColumns;
+      if (columns !== undefined && copy === undefined) this.out.rowDescription(columns);
+      this.writeError(failure);
+    }
     const seconds = (performance.now() - started) / 1000;
     this.observe(failure !== undefined ? 'error' : queryKind(results[results.length - 1]?.commandTag ?? ''), seconds);
     if (copy !== undefined && failure === undefined) {

@@ -167,4 +167,11 @@ export interface RoleLookup {
  */
 export interface PartialResultsCarrier {
   readonly completedResults?: readonly StatementResult[];
+  /**
+   * The failing statement's result columns when it failed while running,
+   * after planning: PostgreSQL has sent its RowDescription by then, so the
+   * server sends one before the ErrorResponse (simple protocol; in the
+   * extended protocol Describe already did).
+   */
+  readonly failedColumns?: readonly ColumnDescription[];
 }

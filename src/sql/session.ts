@@ -30,6 +30,7 @@ import {
   type CopyIn,
   type CopyOut,
   type Notice,
+  type PartialResultsCarrier,
   type PortalResult,
   type PreparedStatementInfo,
   type Session,
@@ -488,8 +489,15 @@ export class SqlSession implements Session {
           }
         }
         const env = this.env(txn, catalog, params);
-        const rows = point !== undefined ? await point.run(txn, env.ctx) : await runPlan(q.plan, env);
         const isSelect = 'SelectStmt' in stmt;
+        let rows: Value[][];
+        try {
+          rows = point !== undefined ? await point.run(txn, env.ctx) : await runPlan(q.plan, env);
+        } catch (e) {
+          // Planned, then failed while running: PostgreSQL has sent the RowDescription by now.
+          if (isSelect || q.cols.length > 0) carry(e, { failedColumns: this.describe(q.cols) });
+          throw e;
+        }
         return {
           tag: this.tagFor(stmt, rows.length, env.changed),
           ...(isSelect || q.cols.length > 0 ? { cols: q.cols, rows } : {}),
@@ -758,8 +766,14 @@ export class SqlSession implements Session {
 
   // ------------------------------------------------------------ wire format
 
-  private describe(cols: readonly OutputColumn[]): ColumnDescription[] {
-    return cols.map((c) => ({ name: c.name, tableOid: c.tableOid, columnAttr: c.attnum, typeOid: c.type.oid, typeSize: c.type.len, typeMod: c.type.typmod }));
+  /** RowDescription columns; a cached plan's column list is described once (its entries are immutable). */
+  private describe(cols: readonly OutputColumn[]): readonly ColumnDescription[] {
+    let d = describedColumns.get(cols);
+    if (d === undefined) {
+      d = cols.map((c) => ({ name: c.name, tableOid: c.tableOid, columnAttr: c.attnum, typeOid: c.type.oid, typeSize: c.type.len, typeMod: c.type.typmod }));
+      describedColumns.set(cols, d);
+    }
+    return d;
   }
 
   private formatRows(cols: readonly OutputColumn[], rows: readonly Value[][], formats: readonly FormatCode[]): (Buffer | null)[][] {
@@ -797,7 +811,7 @@ export class SqlSession implements Session {
 
   async simpleQuery(sql: string): Promise<StatementResult[]> {
     this.assertOpen();
-    const stmts = parseSql(sql);
+    const stmts = parseStatements(sql);
     const out: StatementResult[] = [];
     // Several statements in one Query message run in one implicit transaction
     // (as PostgreSQL does), unless they manage transactions themselves.
@@ -818,6 +832,7 @@ export class SqlSession implements Session {
         if (this.block === txn) await txn.commit();
       } catch (e) {
         if (txn.state === 'active') await txn.rollback().catch(() => undefined);
+        carry(e, { completedResults: out });
         throw e;
       } finally {
         if (this.block === txn) this.endBlock();
@@ -825,7 +840,13 @@ export class SqlSession implements Session {
       return out;
     }
     for (let i = 0; i < stmts.length; i++) {
-      const r = await this.run(stmts[i]!, sql, [], []);
+      let r: ExecResult & { notices?: Notice[] };
+      try {
+        r = await this.run(stmts[i]!, sql, [], []);
+      } catch (e) {
+        carry(e, { completedResults: out });
+        throw e;
+      }
       out.push(this.toResult(r, []));
       if (r.copyIn !== undefined && i + 1 < stmts.length) {
         // The statements after a COPY FROM STDIN run once its data is in (StatementResult.copyIn).
@@ -964,7 +985,7 @@ export class SqlSession implements Session {
   /** Runs a query with typed parameters and returns raw values (embedded API). */
   async queryValues(sql: string, params: readonly Value[], paramTypes: readonly (SqlType | undefined)[] = []): Promise<{ tag: string; cols: readonly OutputColumn[]; rows: Value[][] }> {
     this.assertOpen();
-    const stmts = parseSql(sql);
+    const stmts = parseStatements(sql);
     if (stmts.length !== 1 && params.length > 0) throw new NextDbError(SqlState.syntaxError, 'cannot insert multiple commands into a prepared statement');
     let last: ExecResult = { tag: '' };
     for (const p of stmts) last = await this.run(p, sql, [...params], [...paramTypes]);
@@ -992,7 +1013,7 @@ export class SqlSession implements Session {
   async prepare(name: string, sql: string, paramTypes: readonly number[]): Promise<PreparedStatementInfo> {
     this.assertOpen();
     if (name !== '' && this.prepared.has(name)) throw new NextDbError('42P05', `prepared statement "${name}" already exists`);
-    const stmts = parseSql(sql);
+    const stmts = parseStatements(sql);
     if (stmts.length > 1) throw new NextDbError(SqlState.syntaxError, 'cannot insert multiple commands into a prepared statement');
     const parsed = stmts[0];
     const types: (SqlType | undefined)[] = paramTypes.map((oid) => (oid === 0 ? undefined : typeByOid(oid)));
@@ -1074,7 +1095,7 @@ export class SqlSession implements Session {
     if (p.result === undefined) {
       const parsed = p.stmt.parsed;
       if (parsed === undefined) {
-        p.result = { tag: 'EMPTY' };
+        p.result = { tag: '' }; // EmptyQueryResponse
       } else {
         p.result = await this.run(parsed, p.stmt.sql, p.params, [...p.stmt.paramTypes], p.stmt);
       }
@@ -1131,6 +1152,21 @@ export class SqlSession implements Session {
 }
 
 let embeddedSeq = 0;
+
+const describedColumns = new WeakMap<readonly OutputColumn[], readonly ColumnDescription[]>();
+
+/** The statements of `sql`; none for an empty string (EmptyQueryResponse), which the parser itself refuses. */
+function parseStatements(sql: string): ParsedStatement[] {
+  return sql === '' ? [] : parseSql(sql);
+}
+
+/** Adds PartialResultsCarrier fields to an error on its way to the server (never to a non-object). */
+function carry(e: unknown, fields: PartialResultsCarrier): void {
+  if (e === null || typeof e !== 'object') return;
+  const c = e as { -readonly [K in keyof PartialResultsCarrier]: PartialResultsCarrier[K] };
+  if (fields.completedResults !== undefined && c.completedResults === undefined) c.completedResults = fields.completedResults;
+  if (fields.failedColumns !== undefined && c.failedColumns === undefined) c.failedColumns = fields.failedColumns;
+}
 
 /** An embedded prepared statement: parameter types and a plan cache. */
 export class PreparedHandle {

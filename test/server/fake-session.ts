@@ -4,6 +4,9 @@
 //   ECHO $1[, $2...]  one row echoing the bound parameters as text columns (extended only)
 //   BEGIN / COMMIT / ROLLBACK   transaction status I/T/E as PostgreSQL tracks it
 //   FAIL              throws 22012 with detail, hint and position
+//   FAIL AT RUN       throws 22012 after "planning": a one-int4-column statement whose
+//                     error carries failedColumns (PartialResultsCarrier), as the SQL
+//                     engine's run-time errors do
 //   SLEEP <ms>        waits, then 'SLEEP'; cancel() makes it throw 57014
 //   SET <name> = <v>  changes a setting (reported through ParameterStatus)
 //   NOTICE            completes with a NoticeResponse
@@ -115,6 +118,9 @@ export class FakeSession implements Session {
       this.txnStatus = 'I';
       return { commandTag: tag };
     }
+    if (upper === 'FAIL AT RUN') {
+      throw Object.assign(new NextDbError(SqlState.divisionByZero, 'division by zero'), { failedColumns: [int4('n')] });
+    }
     if (upper === 'FAIL') throw new NextDbError(SqlState.divisionByZero, 'division by zero', { detail: 'the detail', hint: 'the hint', position: 3 });
     const copyOut = /^COPY OUT (\d+)$/i.exec(stmt);
     if (copyOut !== null) {
@@ -147,14 +153,14 @@ export class FakeSession implements Session {
   }
 
   private columnsOf(sql: string, nParams: number): ColumnDescription[] | undefined {
-    if (/^SELECT \d+$/i.test(sql)) return [int4('n')];
+    if (/^SELECT \d+$/i.test(sql) || /^FAIL AT RUN$/i.test(sql)) return [int4('n')];
     if (/^ECHO/i.test(sql)) return Array.from({ length: nParams }, (_, i) => text(`p${i + 1}`));
     return undefined;
   }
 
   async prepare(name: string, sql: string, paramTypes: readonly number[]): Promise<PreparedStatementInfo> {
     const stmt = sql.trim().replace(/;$/, '');
-    if (!/^(SELECT \d+|ECHO.*|BEGIN|COMMIT|ROLLBACK|FAIL|SLEEP \d+|SET .*|NOTICE|COPY OUT \d+|)$/i.test(stmt)) {
+    if (!/^(SELECT \d+|ECHO.*|BEGIN|COMMIT|ROLLBACK|FAIL|FAIL AT RUN|SLEEP \d+|SET .*|NOTICE|COPY OUT \d+|)$/i.test(stmt)) {
       throw new NextDbError(SqlState.syntaxError, `syntax error at or near "${stmt.split(' ')[0]}"`, { position: 1 });
     }
     if (name !== '' && this.statements.has(name)) throw new NextDbError('42P05', `prepared statement "${name}" already exists`);

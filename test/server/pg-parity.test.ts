@@ -5,10 +5,11 @@
 // and the same transaction statuses. This pins down the subtle parts:
 // skip-to-Sync, row limits, Describe replies, empty queries, errors in the
 // middle of a multi-statement Query, Flush, COPY replies.
-// Known difference, not tested here: for an error raised while a SELECT runs,
-// PostgreSQL has already sent RowDescription; the Session contract returns a
-// statement's result whole, so NextDB sends only the ErrorResponse (clients
-// accept both).
+// An error raised while a SELECT runs: PostgreSQL has already sent
+// RowDescription, and so does NextDB (the error carries the statement's
+// columns, PartialResultsCarrier.failedColumns). Known difference, not tested
+// here: PostgreSQL also sends the DataRows produced before the failing row;
+// NextDB computes a statement's rows before sending any, so it sends none.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
@@ -29,7 +30,7 @@ const rows0: Stmt = { pg: 'SELECT 1 AS n WHERE false', fake: 'SELECT 0' };
 // Division by zero while planning (PostgreSQL folds 1/0): no RowDescription precedes the error.
 const fail: Stmt = { pg: 'SELECT 1/0', fake: 'FAIL' };
 // Division by zero at execution: in the extended protocol it surfaces at Execute, after BindComplete.
-const failAtRun: Stmt = { pg: 'SELECT 1 / (random() * 0)::int', fake: 'FAIL' };
+const failAtRun: Stmt = { pg: 'SELECT 1 / (random() * 0)::int', fake: 'FAIL AT RUN' };
 const begin: Stmt = { pg: 'BEGIN', fake: 'BEGIN' };
 const rollback: Stmt = { pg: 'ROLLBACK', fake: 'ROLLBACK' };
 const commit: Stmt = { pg: 'COMMIT', fake: 'COMMIT' };
@@ -53,6 +54,7 @@ const flush: Step = () => [{ kind: 'flush' }];
 const scenarios: Record<string, Step[]> = {
   'simple: rows, zero rows, empty': [q(rows5), q(rows0), q(empty)],
   'simple: error mid-string keeps earlier results': [q(rows5, fail, rows5)],
+  'simple: error while running: RowDescription first': [q(failAtRun), q(rows5, failAtRun, rows5)],
   'simple: failed transaction block': [q(begin), q(fail), q(rows0), q(rollback)],
   'simple: SET reports ParameterStatus': [q(setApp)],
   'simple: COPY TO STDOUT': [q(copyOut)],
