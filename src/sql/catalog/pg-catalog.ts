@@ -328,6 +328,7 @@ const TABLES: Record<string, VirtualTable> = {
       ['indnatts', T.int2],
       ['indnkeyatts', T.int2],
       ['indisunique', T.bool],
+      ['indnullsnotdistinct', T.bool],
       ['indisprimary', T.bool],
       ['indisexclusion', T.bool],
       ['indimmediate', T.bool],
@@ -345,7 +346,7 @@ const TABLES: Record<string, VirtualTable> = {
       relations(ctx).flatMap((t) =>
         t.indexes
           .filter((ix) => !(ix.primary && t.columns[ix.columns[0]!]?.hidden === true))
-          .map((ix) => [ix.oid, t.oid, ix.columns.length, ix.columns.length, ix.unique, ix.primary, false, true, false, true, false, true, true, false, ix.columns.map((c) => c + 1).join(' '), indexExprsText(ix), indexPredText(ix)] as Value[]),
+          .map((ix) => [ix.oid, t.oid, ix.columns.length, ix.columns.length, ix.unique, false, ix.primary, false, true, false, true, false, true, true, false, ix.columns.map((c) => c + 1).join(' '), indexExprsText(ix), indexPredText(ix)] as Value[]),
       ),
   },
   pg_constraint: {
