@@ -12,11 +12,16 @@
  *
  * The wire protocol is postgres.js's (pipelining, prepared statements); this
  * module adds routing, back-pressure, retries and PostgreSQL-shaped errors.
- * Operations stick to one preferred host while it is healthy, so a session's
- * reads see its own writes; when that host fails the preference moves on.
+ * Operations stick to one preferred host while it is healthy; when that host
+ * fails the preference moves on.
  *
- * Limits: cluster membership is taken from the configured hosts; asking a
- * node for the current members arrives with the cluster (issue 7).
+ * Members: the configured hosts are seeds. The client asks one of them for
+ * the cluster's members (discovery.ts, GET /api/cluster) before the first
+ * operation, every discovery.intervalMs, and at once after a host failed;
+ * once a node answered, the routable hosts are exactly the members with an
+ * address, and the leader is preferred (a follower would forward to it). A
+ * member that left the cluster stops getting work and its connections close.
+ * Where no node answers (PostgreSQL, an older server) the seeds are the hosts.
  */
 
 import postgres from 'postgres';
@@ -24,6 +29,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ConnectionOptions } from 'node:tls';
 import { NextDbError } from '../util/errors.ts';
+import { fetchClusterView, type ClusterView } from './discovery.ts';
 import { PoolGate } from './pool-gate.ts';
 import { backoffMs, classifyFailure, endsSession, sleep, toClientError, type RetryOptions } from './retry.ts';
 
@@ -42,8 +48,15 @@ export interface PoolOptions {
   readonly maxLifetimeMs?: number;
 }
 
+export interface DiscoveryOptions {
+  /** How often the member list is asked for while nothing fails. Default 10 000 ms. */
+  readonly intervalMs?: number;
+  /** Longest wait for one node's answer. Default min(connectTimeoutMs, 1000). */
+  readonly timeoutMs?: number;
+}
+
 export interface ClientOptions {
-  /** 'host:port' entries; default port 8080. Ignored when `url` is given. */
+  /** 'host:port' entries (seeds when discovery is on); default port 8080. Ignored when `url` is given. */
   readonly hosts?: readonly string[];
   /** A postgres:// URL (single host). */
   readonly url?: string;
@@ -57,6 +70,8 @@ export interface ClientOptions {
   readonly healthCheckIntervalMs?: number;
   /** Connect timeout per attempt. Default 5000 ms. */
   readonly connectTimeoutMs?: number;
+  /** Ask the nodes for the cluster's members (default on); false: use the given hosts only. */
+  readonly discovery?: DiscoveryOptions | false;
 }
 
 export interface Field {
@@ -113,6 +128,10 @@ export interface HostStatus {
   readonly port: number;
   readonly healthy: boolean;
   readonly preferred: boolean;
+  /** From the cluster's member list, when a node answered. */
+  readonly nodeId?: number;
+  /** 'leader', 'follower', 'learner', ... from the member list. */
+  readonly role?: string;
 }
 
 type Sql = postgres.Sql;
@@ -124,20 +143,44 @@ interface HostState {
   readonly sql: Sql;
   /** Epoch ms until which the host is considered down; 0 when up. */
   downUntil: number;
+  /** Node id and role from the last member list that named this host. */
+  nodeId: number | undefined;
+  role: string | undefined;
+}
+
+interface HostPort {
+  readonly host: string;
+  readonly port: number;
 }
 
 const READ_ONLY_STATEMENT = /^\s*(select|show|values|table|explain)\b/i;
 const HOST_COOLDOWN_MS = 1000;
+/** A failure asks for the member list again at most this often. */
+const REFRESH_AFTER_FAILURE_GAP_MS = 100;
+const UNDISCOVERED_REFRESH_GAP_MS = 1000;
 
 export class NextDbClient {
-  private readonly hosts: HostState[];
-  private preferred = 0;
+  /** Where operations go: the seeds until a node listed the members, then those members. */
+  private hosts: HostState[];
+  private preferred: HostState;
+  private readonly seeds: readonly HostPort[];
+  private readonly makePool: (hp: HostPort) => Sql;
+  /** Pools of members that left the cluster, closing once their work is done. */
+  private readonly retiring = new Set<Promise<void>>();
   private readonly gate: PoolGate;
   private readonly retry: RetryOptions;
   private readonly healthTimer: NodeJS.Timeout;
   private closed = false;
   private readonly idle: (() => void)[] = [];
   private probing: Promise<void> | undefined;
+  private readonly discovery: { readonly intervalMs: number; readonly timeoutMs: number } | undefined;
+  private discoveryTimer: NodeJS.Timeout | undefined;
+  private refreshing: Promise<void> | undefined;
+  private lastRefreshAt = 0;
+  /** Some node answered the member-list request once (so failures ask again). */
+  private discovered = false;
+  /** The first member-list request; operations wait for it (it is bounded in time). */
+  private readonly ready: Promise<void>;
 
   constructor(options: ClientOptions) {
     const pool = options.pool ?? {};
@@ -157,19 +200,34 @@ export class NextDbClient {
       ...(options.database === undefined ? {} : { database: options.database }),
       ...(options.tls === undefined ? {} : { ssl: options.tls === true ? 'require' : options.tls }),
     };
-    if (options.url !== undefined) {
-      const u = new URL(options.url);
-      this.hosts = [{ host: u.hostname, port: Number(u.port || 5432), sql: postgres(options.url, base), downUntil: 0 }];
+    const url = options.url;
+    if (url !== undefined) {
+      const u = new URL(url);
+      this.seeds = [{ host: u.hostname, port: Number(u.port || 5432) }];
+      // Credentials and settings from the URL; the host and port of the member.
+      this.makePool = ({ host, port }) => postgres(url, { ...base, host, port });
     } else {
       const list = options.hosts ?? ['127.0.0.1:8080'];
       if (list.length === 0) throw new RangeError('hosts must not be empty');
-      this.hosts = list.map((hp) => {
-        const { host, port } = parseHostPort(hp);
-        return { host, port, sql: postgres({ ...base, host, port }), downUntil: 0 };
-      });
+      this.seeds = list.map(parseHostPort);
+      this.makePool = ({ host, port }) => postgres({ ...base, host, port });
     }
+    this.hosts = this.seeds.map((hp) => this.newHost(hp));
+    this.preferred = this.hosts[0] as HostState;
     this.healthTimer = setInterval(() => void this.checkDownHosts(), options.healthCheckIntervalMs ?? 1000);
     this.healthTimer.unref();
+    if (options.discovery === false) {
+      this.discovery = undefined;
+      this.ready = Promise.resolve();
+    } else {
+      this.discovery = {
+        intervalMs: options.discovery?.intervalMs ?? 10_000,
+        timeoutMs: options.discovery?.timeoutMs ?? Math.min(options.connectTimeoutMs ?? 5000, 1000),
+      };
+      this.ready = this.refreshMembers();
+      this.discoveryTimer = setInterval(() => void this.refreshMembers(), this.discovery.intervalMs);
+      this.discoveryTimer.unref();
+    }
   }
 
   /** Runs one statement (an implicit transaction), retrying where safe. */
@@ -234,8 +292,9 @@ export class NextDbClient {
   /** Streams a large result in batches of `batchSize` rows (a server-side cursor). */
   async *stream<R extends Row = Row>(text: string, params: readonly Param[] = [], batchSize = 100): AsyncGenerator<R> {
     await this.acquire();
-    const host = this.pickHost();
     try {
+      await this.ready;
+      const host = this.pickHost();
       const cursor = host.sql.unsafe(text, params as postgres.ParameterOrJSON<never>[]).cursor(batchSize);
       for await (const rows of cursor) for (const row of rows) yield row as unknown as R;
     } catch (err) {
@@ -248,8 +307,9 @@ export class NextDbClient {
   /** COPY ... FROM STDIN fed from `source` (text or CSV chunks, as the statement says). */
   async copyFrom(copyStatement: string, source: Iterable<string | Buffer> | AsyncIterable<string | Buffer>): Promise<void> {
     await this.acquire();
-    const host = this.pickHost();
     try {
+      await this.ready;
+      const host = this.pickHost();
       const sink: Writable = await host.sql.unsafe(copyStatement).writable();
       await pipeline(Readable.from(source), sink);
     } catch (err) {
@@ -262,8 +322,9 @@ export class NextDbClient {
   /** COPY ... TO STDOUT as a stream of Buffers. */
   async *copyTo(copyStatement: string): AsyncGenerator<Buffer> {
     await this.acquire();
-    const host = this.pickHost();
     try {
+      await this.ready;
+      const host = this.pickHost();
       const source: Readable = await host.sql.unsafe(copyStatement).readable();
       for await (const chunk of source) yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
     } catch (err) {
@@ -273,10 +334,27 @@ export class NextDbClient {
     }
   }
 
-  /** The hosts this client knows and what it thinks of them. */
+  /** The hosts this client routes to and what it thinks of them. */
   members(): HostStatus[] {
     const now = Date.now();
-    return this.hosts.map((h, i) => ({ host: h.host, port: h.port, healthy: h.downUntil <= now, preferred: i === this.preferred }));
+    return this.hosts.map((h) => ({
+      host: h.host,
+      port: h.port,
+      healthy: h.downUntil <= now,
+      preferred: h === this.preferred,
+      ...(h.nodeId === undefined ? {} : { nodeId: h.nodeId }),
+      ...(h.role === undefined ? {} : { role: h.role }),
+    }));
+  }
+
+  /**
+   * Asks the cluster for its members now (it also happens on its own); resolves
+   * once a node answered or every one was tried.
+   */
+  refreshMembers(): Promise<void> {
+    if (this.discovery === undefined || this.closed) return Promise.resolve();
+    this.refreshing ??= this.askForMembers(this.discovery.timeoutMs).finally(() => (this.refreshing = undefined));
+    return this.refreshing;
   }
 
   /** Operations running and callers waiting, for monitoring. */
@@ -292,12 +370,17 @@ export class NextDbClient {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.healthTimer);
+    clearInterval(this.discoveryTimer);
     this.gate.close(new NextDbError('08003', 'the client is closed'));
     if (this.gate.activeCount > 0) {
       await Promise.race([new Promise<void>((r) => this.idle.push(r)), sleep(timeoutMs)]);
     }
     if (this.probing !== undefined) await Promise.race([this.probing, sleep(timeoutMs)]);
-    await Promise.all(this.hosts.map((h) => h.sql.end({ timeout: Math.max(0, timeoutMs / 1000) })));
+    if (this.refreshing !== undefined) await Promise.race([this.refreshing, sleep(timeoutMs)]);
+    await Promise.all([
+      ...this.hosts.map((h) => h.sql.end({ timeout: Math.max(0, timeoutMs / 1000) })),
+      ...this.retiring,
+    ]);
   }
 
   private async withRetries<T>(maxAttempts: number, op: (host: HostState) => Promise<T>): Promise<T> {
@@ -305,14 +388,19 @@ export class NextDbClient {
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
       if (attempt > 0) await sleep(backoffMs(attempt, this.retry));
       await this.acquire();
-      const host = this.pickHost();
+      let host: HostState | undefined;
       try {
+        await this.ready;
+        host = this.pickHost();
         return await op(host);
       } catch (err) {
         const { cause, retryUnsafeFailures, retryAmbiguous } =
           err instanceof Attempt ? err : { cause: err, retryUnsafeFailures: false, retryAmbiguous: false };
         const kind = classifyFailure(cause);
-        if (kind === 'not-sent' || kind === 'not-leader' || kind === 'connection-lost' || kind === 'ambiguous') this.markDown(host);
+        if (host !== undefined && (kind === 'not-sent' || kind === 'not-leader' || kind === 'connection-lost' || kind === 'ambiguous')) {
+          this.markDown(host);
+          this.refreshAfterFailure();
+        }
         const retryable =
           kind === 'conflict' ||
           kind === 'not-sent' ||
@@ -341,17 +429,98 @@ export class NextDbClient {
   /** The preferred host if healthy, else the next healthy one, else the one that went down first. */
   private pickHost(): HostState {
     const now = Date.now();
+    const start = Math.max(0, this.hosts.indexOf(this.preferred));
     for (let i = 0; i < this.hosts.length; i++) {
-      const idx = (this.preferred + i) % this.hosts.length;
-      const h = this.hosts[idx] as HostState;
+      const h = this.hosts[(start + i) % this.hosts.length] as HostState;
       if (h.downUntil <= now) {
-        this.preferred = idx;
+        this.preferred = h;
         return h;
       }
     }
     let best = this.hosts[0] as HostState;
     for (const h of this.hosts) if (h.downUntil < best.downUntil) best = h;
     return best;
+  }
+
+  private newHost(hp: HostPort): HostState {
+    return { host: hp.host, port: hp.port, sql: this.makePool(hp), downUntil: 0, nodeId: undefined, role: undefined };
+  }
+
+  /**
+   * After a host failed: the leader may have changed, or a member left (or
+   * the cluster was not up when the client started); ask again, at most
+   * every 100 ms, or every second while no node has ever answered (a plain
+   * PostgreSQL server never will).
+   */
+  private refreshAfterFailure(): void {
+    if (this.refreshing !== undefined) return;
+    const gapMs = this.discovered ? REFRESH_AFTER_FAILURE_GAP_MS : UNDISCOVERED_REFRESH_GAP_MS;
+    if (Date.now() - this.lastRefreshAt < gapMs) return;
+    void this.refreshMembers();
+  }
+
+  /**
+   * Asks the hosts in turn (healthy ones first, the preferred one first of
+   * all, then the seeds, then hosts marked down) until one answers.
+   */
+  private async askForMembers(timeoutMs: number): Promise<void> {
+    this.lastRefreshAt = Date.now();
+    const now = Date.now();
+    const byHealth = [...this.hosts].sort((a, b) => Number(a.downUntil > now) - Number(b.downUntil > now) || Number(b === this.preferred) - Number(a === this.preferred));
+    const healthy = byHealth.filter((h) => h.downUntil <= now);
+    const down = byHealth.filter((h) => h.downUntil > now);
+    const asked = new Set<string>();
+    for (const hp of [...healthy, ...this.seeds, ...down]) {
+      const key = `${hp.host}:${hp.port}`;
+      if (asked.has(key)) continue;
+      asked.add(key);
+      if (this.closed) return;
+      const view = await fetchClusterView(hp.host, hp.port, timeoutMs);
+      if (view !== undefined && this.applyView(view)) return;
+    }
+  }
+
+  /**
+   * Routes to the members of `view` that have an address: keeps the pools
+   * of hosts still listed, opens pools for new members, retires the rest;
+   * prefers the leader unless this client saw it fail. Returns false (and
+   * changes nothing) for a view without one usable address.
+   */
+  private applyView(view: ClusterView): boolean {
+    const now = Date.now();
+    const next: HostState[] = [];
+    for (const m of view.members) {
+      if (m.address === null) continue;
+      let hp: HostPort;
+      try {
+        hp = parseHostPort(m.address);
+      } catch {
+        continue;
+      }
+      const h = next.find((x) => x.host === hp.host && x.port === hp.port) ?? this.hosts.find((x) => x.host === hp.host && x.port === hp.port) ?? this.newHost(hp);
+      h.nodeId = m.id;
+      h.role = m.id === view.leaderId ? 'leader' : m.role;
+      // The answering node has not heard from it lately: try others first.
+      if (!m.healthy) h.downUntil = Math.max(h.downUntil, now + HOST_COOLDOWN_MS);
+      if (!next.includes(h)) next.push(h);
+    }
+    if (next.length === 0) return false;
+    for (const h of this.hosts) if (!next.includes(h)) this.retire(h);
+    this.hosts = next;
+    this.discovered = true;
+    const leader = next.find((h) => h.nodeId === view.leaderId);
+    if (leader !== undefined && leader.downUntil <= now) this.preferred = leader;
+    else if (!next.includes(this.preferred)) this.preferred = next[0] as HostState;
+    return true;
+  }
+
+  /** Stops routing to `h`; its connections close once their running statements finish. */
+  private retire(h: HostState): void {
+    const ending: Promise<void> = h.sql
+      .end({ timeout: 5 })
+      .catch(() => undefined)
+      .finally(() => this.retiring.delete(ending));
+    this.retiring.add(ending);
   }
 
   private markDown(host: HostState): void {
@@ -365,7 +534,7 @@ export class NextDbClient {
   }
 
   private async probeRound(): Promise<void> {
-    for (const h of this.hosts) {
+    for (const h of [...this.hosts]) {
       if (h.downUntil === 0 || this.closed) continue;
       try {
         await h.sql.unsafe('SELECT 1');
@@ -491,7 +660,7 @@ export function createClient(options: ClientOptions = {}): NextDbClient {
   return new NextDbClient(options);
 }
 
-function parseHostPort(hp: string): { host: string; port: number } {
+function parseHostPort(hp: string): HostPort {
   const m = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(hp.trim());
   if (m === null || m[1] === undefined) throw new RangeError(`bad host "${hp}", expected host:port`);
   return { host: m[1], port: m[2] === undefined ? 8080 : Number(m[2]) };

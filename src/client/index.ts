@@ -14,7 +14,9 @@ export type {
   TransactionOptions,
   IsolationLevel,
   HostStatus,
+  DiscoveryOptions,
 } from './client.ts';
 export type { RetryOptions } from './retry.ts';
+export type { ClusterView, ClusterMember } from './discovery.ts';
 export { POOL_EXHAUSTED } from './pool-gate.ts';
 export { NextDbError } from '../util/errors.ts';
