@@ -28,8 +28,11 @@
  * /api/cluster/join {nodeId?, raftAddress, sqlAddress}, POST
  * /api/cluster/remove {nodeId}; /metrics carries nextdb_cluster_*.
  *
- * SQL: a node that leads runs statements itself; other nodes forward
- * sessions to the leader (see cluster-session.ts once forwarding lands).
+ * SQL on any node: every connection gets a ClusterSession
+ * (cluster-session.ts), which runs statements in this node's SQL engine
+ * while it serves and otherwise forwards the session to the leader over
+ * the PostgreSQL protocol (remote-session.ts), retrying implicit
+ * statements across leader changes when nothing of them committed.
  * The SQL engine opens the first time this node leads and then stays open
  * across terms (its transactions begin through ClusterTxnManager, which
  * follows the current term).
@@ -56,7 +59,9 @@ import { NextDbError, SqlState } from '../util/errors.ts';
 import { Prng } from '../util/prng.ts';
 import { NextDbServer, type HttpReply, type HttpRoute, type ServerOptions } from './pg-server.ts';
 import { RaftTransport, type PeerAddress } from './raft-transport.ts';
-import type { Logger, SessionProvider } from './server-types.ts';
+import type { Session } from '../sql/api.ts';
+import { ClusterSession } from './cluster-session.ts';
+import type { Logger, SessionProvider, StartupInfo } from './server-types.ts';
 
 export interface ClusterServerOptions {
   readonly dir: string;
@@ -199,26 +204,38 @@ async function run(
   const ticker = setInterval(() => node.tick(), o.tickMs);
 
   let sql: Promise<SqlEngine> | undefined;
+  /** A session of this node's own SQL engine; only while it serves. */
+  const localSession = async (startup: StartupInfo): Promise<Session> => {
+    const st = node.status();
+    if (!st.serving) throw new NotLeaderError(node.group, node.id, st.leader === node.id ? NONE : st.leader);
+    sql ??= SqlEngine.open({ engine: node.engine, txnManager: new ClusterTxnManager(node) });
+    let engine: SqlEngine;
+    try {
+      engine = await sql;
+    } catch (e) {
+      sql = undefined; // lost leadership while bootstrapping the catalog: the next session retries
+      throw e;
+    }
+    try {
+      return engine.createSession(startup);
+    } catch (err) {
+      if (!(err instanceof NextDbError) || err.code !== '3D000') throw err;
+      await engine.refresh();
+      return engine.createSession(startup);
+    }
+  };
   const provider: SessionProvider = {
-    createSession: async (startup) => {
-      const st = node.status();
-      if (!st.serving) throw new NotLeaderError(node.group, node.id, st.leader === node.id ? NONE : st.leader);
-      sql ??= SqlEngine.open({ engine: node.engine, txnManager: new ClusterTxnManager(node) });
-      let engine: SqlEngine;
-      try {
-        engine = await sql;
-      } catch (e) {
-        sql = undefined; // lost leadership while bootstrapping the catalog: the next session retries
-        throw e;
-      }
-      try {
-        return engine.createSession(startup);
-      } catch (err) {
-        if (!(err instanceof NextDbError) || err.code !== '3D000') throw err;
-        await engine.refresh();
-        return engine.createSession(startup);
-      }
-    },
+    createSession: (startup) =>
+      ClusterSession.open(
+        {
+          node,
+          local: localSession,
+          addressOf: (mid) => readMembers(node.engine).get(mid)?.sqlAddress,
+          tickMs: o.tickMs,
+          electionTicks: o.electionTicks,
+        },
+        startup,
+      ),
   };
 
   const cluster = new ClusterControl(node, transport, dialed, o, id);
@@ -230,6 +247,7 @@ async function run(
     host: o.host,
     port: o.pgPort,
     routes: cluster.routes(),
+    trustedAddress: (address) => cluster.isMemberHost(address),
   });
   registerClusterMetrics(server, node);
   let bound: number;
@@ -318,6 +336,16 @@ class ClusterControl {
       ['/api/cluster/join', (req) => this.guard(req.method, () => this.join(req.body))],
       ['/api/cluster/remove', (req) => this.guard(req.method, () => this.remove(req.body))],
     ]);
+  }
+
+  /** True when `address` (an IP) is the host of a registered member: its forwarded sessions are trusted. */
+  isMemberHost(address: string): boolean {
+    for (const m of readMembers(this.node.engine).values()) {
+      if (m.id === this.id) continue;
+      const host = parseHostPort(m.sqlAddress, 'member').host;
+      if (host === address) return true;
+    }
+    return false;
   }
 
   /** Dials members at their registered addresses; re-registers this node when its own entry is missing or stale. */

@@ -79,6 +79,11 @@ export interface ServerOptions {
    * one a live server answers on is an error.
    */
   readonly unixSocketDir?: string | undefined;
+  /**
+   * Addresses whose connections authenticate like local ones (auth.local):
+   * a cluster node trusts its fellow members, which forward sessions.
+   */
+  readonly trustedAddress?: (address: string) => boolean;
   /** Extra HTTP routes by exact path (e.g. the cluster's /api/cluster), answered with JSON. */
   readonly routes?: ReadonlyMap<string, HttpRoute>;
 }
@@ -287,7 +292,13 @@ export class NextDbServer {
                 });
               }),
       remoteAddress: remote,
-      isLoopback: local || remote === '127.0.0.1' || remote === '::1' || remote === '::ffff:127.0.0.1' || remote.startsWith('127.'),
+      isLoopback:
+        local ||
+        remote === '127.0.0.1' ||
+        remote === '::1' ||
+        remote === '::ffff:127.0.0.1' ||
+        remote.startsWith('127.') ||
+        (this.options.trustedAddress?.(remote.replace(/^::ffff:/, '')) ?? false),
       get encrypted() {
         return encrypted;
       },

@@ -98,24 +98,35 @@ export async function sameIndexDigests(
 }
 
 /**
- * Connects to whichever node accepts SQL (the leader; the others refuse at
- * startup), trying `ports` in turn until `deadlineMs` passes. The caller
- * owns the returned client.
+ * Connects to the leader: asks the nodes' GET /api/cluster (on `ports`) who
+ * leads and where, and connects there (any node accepts SQL and forwards
+ * it, but the process tests and the benchmark want the leader itself).
+ * Retries until `deadlineMs` passes. The caller owns the returned client.
  */
 export async function connectLeader(ports: readonly number[], deadlineMs: number): Promise<{ client: pg.Client; port: number }> {
   const end = Date.now() + deadlineMs;
   for (;;) {
     for (const port of ports) {
-      const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 500 });
+      let leaderPort: number | undefined;
+      try {
+        const r = await fetch(`http://127.0.0.1:${port}/api/cluster?local=1`, { signal: AbortSignal.timeout(500) });
+        const v = (await r.json()) as { nodeId: number; leaderId: number | null; members: { id: number; address: string | null; role: string }[] };
+        const m = v.members.find((x) => x.id === v.leaderId && x.id === v.nodeId && x.role === 'leader');
+        if (m !== undefined && m.address !== null) leaderPort = Number(m.address.split(':').at(-1));
+      } catch {
+        continue;
+      }
+      if (leaderPort === undefined || !ports.includes(leaderPort)) continue;
+      const client = new pg.Client({ host: '127.0.0.1', port: leaderPort, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 500 });
       client.on('error', () => undefined);
       try {
         await client.connect();
-        return { client, port };
+        return { client, port: leaderPort };
       } catch {
         await client.end().catch(() => undefined);
       }
     }
-    if (Date.now() > end) throw new Error('no cluster node accepted a SQL connection');
+    if (Date.now() > end) throw new Error('no cluster node accepted a SQL connection as the leader');
     await sleep(50);
   }
 }
