@@ -195,3 +195,23 @@ test('READ COMMITTED: ON CONFLICT DO NOTHING waits for a concurrent insert of th
   assert.deepEqual(await r.rows('SELECT k FROM t WHERE v = 30'), ['3']);
   await r.engine.close();
 });
+
+test('READ COMMITTED: UPDATE/DELETE follow a row whose primary key changed concurrently (PostgreSQL follows the update chain)', async () => {
+  const u = await race('read committed', counter, 'UPDATE t SET k = 11 WHERE k = 1', 'UPDATE t SET v = v + 1 WHERE v = 10');
+  assert.equal(u.result, 'UPDATE 1');
+  assert.deepEqual(await u.rows('SELECT k, v FROM t ORDER BY k'), ['2|20', '11|11']);
+  await u.engine.close();
+  // The WHERE clause is re-checked on the moved row: by the old key it no longer matches.
+  const k = await race('read committed', counter, 'UPDATE t SET k = 11 WHERE k = 1', 'UPDATE t SET v = v + 1 WHERE k = 1');
+  assert.equal(k.result, 'UPDATE 0');
+  await k.engine.close();
+  const d = await race('read committed', counter, 'UPDATE t SET k = k + 100', 'DELETE FROM t WHERE v >= 10');
+  assert.equal(d.result, 'DELETE 2');
+  assert.deepEqual(await d.rows('SELECT count(*) FROM t'), ['0']);
+  await d.engine.close();
+  // A row deleted now is not followed through an older primary-key change of the same key.
+  const s = await race('read committed', [...counter, 'UPDATE t SET k = 11 WHERE k = 1', 'INSERT INTO t VALUES (1, 10)'], 'DELETE FROM t WHERE k = 1', 'UPDATE t SET v = v + 1 WHERE v = 10');
+  assert.equal(s.result, 'UPDATE 1');
+  assert.deepEqual(await s.rows('SELECT k, v FROM t ORDER BY k'), ['2|20', '11|11']);
+  await s.engine.close();
+});

@@ -20,6 +20,14 @@
  * gets 23505 (READ COMMITTED, or the insert goes ahead when the first rolled
  * back or deleted the value) or 40001, never a duplicate.
  *
+ * A primary-key change leaves a forwarding entry at the old key's place
+ * under index id 0:
+ *
+ *   't' int(table) int(0) <old pk values> → new primary key (bytes)
+ *
+ * so a READ COMMITTED writer that found the row by its old key follows it
+ * to the new one (PostgreSQL follows the update chain), see lockRow.
+ *
  * Expression indexes store the computed values of their key expressions;
  * a partial index has entries only for rows where its predicate is true, so
  * a unique partial index constrains only those rows (index-keys.ts compiles
@@ -103,6 +111,8 @@ export class TableStore {
   readonly primary: IndexDef;
   readonly primaryPrefix: Buffer;
   readonly primaryEnd: Buffer;
+  /** Prefix of the forwarding entries left by primary-key changes (index id 0). */
+  private readonly forwardPrefix: Buffer;
   private readonly secondary: { index: IndexDef; prefix: Buffer; ev: IndexEval | undefined }[];
 
   constructor(readonly table: TableDef) {
@@ -112,6 +122,7 @@ export class TableStore {
     this.primary = p;
     this.primaryPrefix = indexPrefix(table.oid, p.id);
     this.primaryEnd = prefixSuccessor(this.primaryPrefix)!;
+    this.forwardPrefix = indexPrefix(table.oid, 0);
     this.secondary = table.indexes
       .filter((i) => !i.primary)
       .map((index) => ({ index, prefix: indexPrefix(table.oid, index.id), ev: index.exprs !== undefined || index.predicate !== undefined ? indexEval(table, index) : undefined }));
@@ -191,12 +202,14 @@ export class TableStore {
    * version to change: `row` itself when it is unchanged, the latest
    * committed version when a concurrent transaction changed it (READ
    * COMMITTED only; the caller re-checks its WHERE clause on that), or
-   * undefined when it was deleted (or its primary key changed: PostgreSQL
-   * follows the update chain to the moved row, NextDB skips it).
+   * undefined when it was deleted. When a concurrent transaction changed
+   * the row's primary key, READ COMMITTED follows the forwarding entry to
+   * the row's new key, as PostgreSQL follows the update chain.
    */
   async lockRow(txn: Txn, row: readonly Value[]): Promise<readonly Value[] | undefined> {
-    const v = await txn.getForUpdate(this.primaryKey(row));
-    if (v === undefined) return undefined;
+    const key = this.primaryKey(row);
+    const v = await txn.getForUpdate(key);
+    if (v === undefined) return txn.isolation === 'read committed' ? this.followMoved(txn, key) : undefined;
     // Under REPEATABLE READ / SERIALIZABLE getForUpdate returns the snapshot's version (or 40001).
     if (txn.isolation !== 'read committed' || v.equals(encodeRow(this.types, row))) return row;
     return this.decode(v);
@@ -205,6 +218,29 @@ export class TableStore {
   /** How 23505 details name the key: column names, or the expression text. */
   private keyNames(index: IndexDef): string[] {
     return index.columns.map((c, i) => index.exprs?.[i]?.sql ?? this.table.columns[c]!.name);
+  }
+
+  /**
+   * The latest version of a row whose primary key `key` is gone: if a
+   * transaction that committed after this statement's snapshot moved it
+   * (its forwarding entry is newer than the snapshot's), lock and return
+   * it at its new key, following further moves; undefined when the row
+   * was deleted. A forwarding entry the snapshot already sees is older
+   * than the row this statement found, so it says nothing about it.
+   */
+  private async followMoved(txn: Txn, key: Buffer): Promise<Value[] | undefined> {
+    let pk = key;
+    for (let hops = 0; hops < 64; hops++) {
+      const fwd = Buffer.concat([this.forwardPrefix, pk.subarray(this.primaryPrefix.length)]);
+      // The snapshot's version first: once this transaction holds the lock, reads return the latest.
+      const seen = await txn.get(fwd);
+      const latest = await txn.getForUpdate(fwd);
+      if (latest === undefined || (seen !== undefined && seen.equals(latest))) return undefined;
+      pk = latest;
+      const v = await txn.getForUpdate(pk);
+      if (v !== undefined) return this.decode(v);
+    }
+    return undefined;
   }
 
   private uniqueViolation(index: IndexDef, row: readonly Value[]): NextDbError {
@@ -281,7 +317,11 @@ export class TableStore {
       if (ok !== undefined) await txn.delete(ok);
       if (nk !== undefined) await txn.put(nk, newKey);
     }
-    if (keyChanged) await txn.delete(oldKey);
+    if (keyChanged) {
+      await txn.delete(oldKey);
+      // Concurrent READ COMMITTED writers that found the row by its old key follow this (lockRow).
+      await txn.put(Buffer.concat([this.forwardPrefix, oldKey.subarray(this.primaryPrefix.length)]), newKey);
+    }
     await txn.put(newKey, encodeRow(this.types, newRow));
   }
 
