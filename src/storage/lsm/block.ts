@@ -122,6 +122,21 @@ function parseEntry(data: Buffer, pos: number, end: number, prevKeyLen: number):
 }
 
 /**
+ * Whether `key` sorts after bytes [start, end) of `data`. A loop in JS: keys
+ * differ within their first bytes, and Buffer#compare's native call cost more
+ * than the comparison itself.
+ */
+function keyAbove(key: Buffer, data: Buffer, start: number, end: number): boolean {
+  const n = Math.min(key.length, end - start);
+  for (let i = 0; i < n; i++) {
+    const a = key[i]!;
+    const b = data[start + i]!;
+    if (a !== b) return a > b;
+  }
+  return key.length > end - start;
+}
+
+/**
  * Point lookup inside one block: the first entry with user key == `key` and
  * seq <= snapSeq. Returns true and fills `found`, or false when the block has
  * no such entry. Throws BlockFormatError on a malformed block.
@@ -145,7 +160,7 @@ export function blockGet(data: Buffer, key: Buffer, snapSeq: number): boolean {
   while (lo < hi) {
     const mid = (lo + hi + 1) >>> 1;
     parseEntry(data, u32(data, restartsAt + 4 * mid), restartsAt, 0);
-    if (key.compare(data, ent.keyStart, ent.valueStart) > 0) lo = mid;
+    if (keyAbove(key, data, ent.keyStart, ent.valueStart)) lo = mid;
     else hi = mid - 1;
   }
   let pos = u32(data, restartsAt + 4 * lo);

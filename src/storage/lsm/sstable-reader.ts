@@ -111,7 +111,9 @@ export class SstableReader {
       const off = getVarint(v, c, v.length);
       const sz = getVarint(v, c, v.length);
       if (off < 0 || sz < 0 || off + sz + BLOCK_TRAILER_BYTES > bloomOffset) throw this.corrupt('bad block handle in index', indexOffset);
-      this.indexKeys.push(index.keys[i]!);
+      // A decoded key is usually a concatenation (shared prefix + suffix); a flat copy compares faster in the
+      // binary search every point read makes.
+      this.indexKeys.push(Buffer.from(index.keys[i]!, 'latin1').toString('latin1'));
       this.indexSeqs.push(index.seqs[i]!);
       this.blockOffsets.push(off);
       this.blockSizes.push(sz);
