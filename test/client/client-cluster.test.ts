@@ -87,7 +87,15 @@ test('client: 8 workers, kill -9 the cluster leader, zero errors, every acknowle
       }
     };
     const workers = Array.from({ length: 8 }, (_, w) => worker(w));
-    await new Promise((r) => setTimeout(r, 1500));
+    // Progress, not time, decides when to kill and when to stop: the machine may be slow.
+    const waitFor = async (what: string, ok: () => boolean, maxMs: number): Promise<void> => {
+      const until = Date.now() + maxMs;
+      while (!ok() && errors.length === 0) {
+        assert.ok(Date.now() < until, `${what} within ${maxMs} ms (${acked.length} acknowledged)`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    await waitFor('20 transfers before the kill', () => acked.length >= 20, 60_000);
     const before = acked.length;
     const leader = client.members().find((m) => m.role === 'leader');
     assert.ok(leader?.preferred === true, 'the client routes to the leader');
@@ -95,7 +103,9 @@ test('client: 8 workers, kill -9 the cluster leader, zero errors, every acknowle
     assert.ok(victim !== undefined && procs.has(victim), 'the leader is one of the nodes');
     procs.get(victim)!.kill('SIGKILL');
     const killedAt = Date.now();
+    // Run on for at least 5 s after the kill (the failover) and until 20 more transfers went through.
     await new Promise((r) => setTimeout(r, 5000));
+    await waitFor('20 transfers after the kill', () => acked.length >= before + 20, 60_000);
     stop = true;
     await Promise.all(workers);
     const after = acked.length;

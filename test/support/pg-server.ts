@@ -9,7 +9,7 @@
  * binaries are missing, so callers can skip with a clear reason.
  */
 
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, chmodSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +20,8 @@ export interface PgServer {
   readonly url: string;
   readonly dataDir: string;
   stop(): Promise<void>;
+  /** Fast shutdown, then the same data directory served again on the same port. */
+  restart(): Promise<void>;
 }
 
 const BIN_DIRS = ['/usr/local/bin', '/usr/lib/postgresql/15/bin'];
@@ -56,37 +58,61 @@ export async function startPostgres(port: number, options: { password?: string }
     '-D', pgdata, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dataDir}`,
     '-c', 'fsync=off', '-c', 'max_connections=100',
   ]);
-  const child = spawn(c2, a2, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let running: Running;
+  try {
+    running = await launch(c2, a2, port, pgdata);
+  } catch (err) {
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    port,
+    dataDir,
+    url: `postgres://postgres${options.password === undefined ? '' : `:${options.password}`}@127.0.0.1:${port}/postgres`,
+    async stop() {
+      await shutdown(running);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+    async restart() {
+      await shutdown(running);
+      running = await launch(c2, a2, port, pgdata);
+    },
+  };
+}
+
+interface Running {
+  readonly child: ChildProcess;
+  /** The postmaster's PID (runuser's PID is not the server's). */
+  readonly pid: number;
+}
+
+/** Starts the postmaster and waits until it accepts connections. */
+async function launch(cmd: string, args: string[], port: number, pgdata: string): Promise<Running> {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const deadline = Date.now() + 20000;
   while (!(await canConnect(port))) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
-      rmSync(dataDir, { recursive: true, force: true });
       throw new Error(`PostgreSQL did not start on port ${port}: ${stderr}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  // The postmaster writes its own PID; runuser's PID is not the server's.
-  const pid = Number(readFileSync(join(pgdata, 'postmaster.pid'), 'utf8').split('\n')[0]);
-  return {
-    port,
-    dataDir,
-    url: `postgres://postgres${options.password === undefined ? '' : `:${options.password}`}@127.0.0.1:${port}/postgres`,
-    async stop() {
-      try {
-        process.kill(pid, 'SIGINT'); // fast shutdown
-      } catch {
-        /* already gone */
-      }
-      const until = Date.now() + 10000;
-      while (isAlive(pid) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
-      if (isAlive(pid)) process.kill(pid, 'SIGKILL');
-      if (child.exitCode === null) child.kill('SIGKILL');
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
+  // The postmaster writes its own PID into postmaster.pid.
+  return { child, pid: Number(readFileSync(join(pgdata, 'postmaster.pid'), 'utf8').split('\n')[0]) };
+}
+
+async function shutdown({ child, pid }: Running): Promise<void> {
+  try {
+    process.kill(pid, 'SIGINT'); // fast shutdown
+  } catch {
+    /* already gone */
+  }
+  const until = Date.now() + 10000;
+  while (isAlive(pid) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+  if (child.exitCode === null) child.kill('SIGKILL');
 }
 
 function isAlive(pid: number): boolean {
