@@ -46,6 +46,7 @@ test('a cached plan is replaced after DDL on its table', async () => {
   await db.query("INSERT INTO t VALUES (1, 'a')");
   const sel = await db.prepare('SELECT * FROM t WHERE k = $1');
   assert.deepEqual((await sel.query([1])).rows, [{ k: 1, v: 'a' }]);
+  // The three failed inserts used ids 4-6 (nextval is not rolled back, as in PostgreSQL).
   await db.query('ALTER TABLE t ADD COLUMN w int DEFAULT 7');
   assert.deepEqual((await sel.query([1])).rows, [{ k: 1, v: 'a', w: 7 }]);
   await db.query('DROP TABLE t');
@@ -104,5 +105,60 @@ test('prepared point reads inside a transaction see its own writes', async () =>
   });
   const sel = await db.prepare('SELECT v FROM t WHERE k = $1');
   assert.deepEqual((await sel.query([1])).rows, [{ v: 2 }]);
+  await db.close();
+});
+
+test('prepared UPDATE and INSERT reuse their compiled parts: constraints, defaults, subqueries, DDL in between', async () => {
+  const db = await open();
+  await db.query('CREATE SEQUENCE s');
+  await db.query("CREATE TABLE t (k int PRIMARY KEY, v int NOT NULL CHECK (v < 100), id int DEFAULT nextval('s'))");
+  const ins = await db.prepare('INSERT INTO t (k, v) VALUES ($1, $2)');
+  const upd = await db.prepare('UPDATE t SET v = v + $2 WHERE k = $1');
+  const updSub = await db.prepare('UPDATE t SET v = (SELECT max(v) FROM t) + 1 WHERE k = $1');
+  for (let k = 1; k <= 3; k++) await ins.query([k, k * 10]);
+  await assert.rejects(ins.query([1, 5]), (e: unknown) => e instanceof NextDbError && e.code === '23505');
+  await assert.rejects(ins.query([9, 500]), (e: unknown) => e instanceof NextDbError && e.code === '23514');
+  await assert.rejects(ins.query([9, null]), (e: unknown) => e instanceof NextDbError && e.code === '23502');
+  assert.equal((await upd.query([1, 5])).rowCount, 1);
+  assert.equal((await upd.query([1, 5])).rowCount, 1);
+  assert.equal((await upd.query([42, 5])).rowCount, 0);
+  assert.equal((await upd.query([null, 5])).rowCount, 0);
+  await assert.rejects(upd.query([2, 1000]), (e: unknown) => e instanceof NextDbError && e.code === '23514');
+  assert.equal((await updSub.query([2])).rowCount, 1);
+  assert.equal((await updSub.query([3])).rowCount, 1);
+  assert.deepEqual((await db.query('SELECT k, v, id FROM t ORDER BY k')).rows, [
+    { k: 1, v: 20, id: 1 },
+    { k: 2, v: 31, id: 2 },
+    { k: 3, v: 32, id: 3 },
+  ]);
+  // The three failed inserts used ids 4-6 (nextval is not rolled back, as in PostgreSQL).
+  await db.query('ALTER TABLE t ADD COLUMN w int DEFAULT 7');
+  await ins.query([4, 40]);
+  await upd.query([4, 1]);
+  assert.deepEqual((await db.query('SELECT * FROM t WHERE k = 4')).rows, [{ k: 4, v: 41, id: 7, w: 7 }]);
+  await db.close();
+});
+
+test('the committed catalog known without a read follows DDL committed by another session at once', async () => {
+  const db = await open();
+  await db.query('CREATE TABLE t (k int PRIMARY KEY, v text)');
+  await db.query("INSERT INTO t VALUES (1, 'a')");
+  const sel = await db.prepare('SELECT * FROM t WHERE k = $1');
+  for (let i = 0; i < 3; i++) assert.deepEqual((await sel.query([1])).rows, [{ k: 1, v: 'a' }]);
+  await db.transaction(async (tx) => {
+    await tx.query('ALTER TABLE t ADD COLUMN w int DEFAULT 5');
+    // Not committed yet: other sessions still read the old shape.
+    assert.deepEqual((await sel.query([1])).rows, [{ k: 1, v: 'a' }]);
+  });
+  assert.deepEqual((await sel.query([1])).rows, [{ k: 1, v: 'a', w: 5 }]);
+  assert.deepEqual((await sel.query([1])).rows, [{ k: 1, v: 'a', w: 5 }]);
+  // DDL in a multi-statement implicit transaction, and a DROP + CREATE through simple queries.
+  await db.query('ALTER TABLE t DROP COLUMN w; ALTER TABLE t ADD COLUMN z text');
+  assert.deepEqual((await sel.query([1])).rows, [{ k: 1, v: 'a', z: null }]);
+  await db.query('DROP TABLE t');
+  await assert.rejects(sel.query([1]), (e: unknown) => e instanceof NextDbError && e.code === '42P01');
+  await db.query('CREATE TABLE t (k int PRIMARY KEY)');
+  await db.query('INSERT INTO t VALUES (1)');
+  assert.deepEqual((await sel.query([1])).rows, [{ k: 1 }]);
   await db.close();
 });

@@ -26,6 +26,7 @@ import type { EvalContext } from './eval-context.ts';
 import { resolveAggregate, type Accumulator } from './aggregates.ts';
 import { TableStore } from './table-store.ts';
 import { runModify } from './modify.ts';
+import { withWritesOp } from './with-writes.ts';
 
 export type Row = Value[];
 
@@ -64,10 +65,21 @@ async function interruptPoint(ctx: EvalContext): Promise<void> {
   ctx.services.checkInterrupt();
 }
 
+/**
+ * TableStores by table definition: a TableStore is immutable and a TableDef
+ * belongs to one catalog snapshot, so executions of cached plans share one
+ * instead of building its key prefixes each time.
+ */
+const tableStores = new WeakMap<Extract<Plan, { kind: 'scan' }>['table'], TableStore>();
+
 export function storeFor(env: ExecEnv, t: Extract<Plan, { kind: 'scan' }>['table']): TableStore {
   let s = env.stores.get(t.oid);
   if (s === undefined || s.table !== t) {
-    s = new TableStore(t);
+    s = tableStores.get(t);
+    if (s === undefined) {
+      s = new TableStore(t);
+      tableStores.set(t, s);
+    }
     env.stores.set(t.oid, s);
   }
   return s;
@@ -174,6 +186,8 @@ function buildInner(plan: Plan, env: ExecEnv): Operator {
       return functionScanOp(plan, env);
     case 'modify':
       return modifyOp(plan, env);
+    case 'with-writes':
+      return withWritesOp(plan, env);
     default:
       return assertNever(plan, 'plan');
   }

@@ -22,6 +22,59 @@ import { formatText, defaultIoSettings } from '../types/text-io.ts';
 import { CompileEnv, compileExpr, layoutOf, runHoisted, type CompiledExpr } from './compile-expr.ts';
 import { build, drain, storeFor, type ExecEnv, type Row } from './executor.ts';
 import { TableStore } from './table-store.ts';
+import { PointLookup } from './point-lookup.ts';
+import type { EvalContext } from './eval-context.ts';
+import type { Plan } from '../plan/plan.ts';
+
+/**
+ * The parts of a modify plan compiled once and reused by every execution of
+ * a cached plan (prepared statements): the input when it is one VALUES row
+ * list or a primary-key point lookup, and the CHECK / SET / re-check
+ * expressions. Only expressions with nothing hoisted are kept, because a
+ * hoisted subquery's runner belongs to one execution's env; everything else
+ * compiles per execution as before.
+ */
+interface ModifyCache {
+  /** Reads the input rows without building an operator tree; undefined = through the executor. */
+  readonly input: ((txn: Txn, ctx: EvalContext) => Promise<Row[]>) | undefined;
+  checks?: readonly { readonly name: string; readonly fn: CompiledExpr }[];
+  update?: { readonly sets: readonly CompiledExpr[]; readonly recheck: CompiledExpr | undefined; readonly oldPos: readonly number[] };
+}
+
+const modifyCaches = new WeakMap<ModifyPlan, ModifyCache>();
+
+function noSubplans(): Promise<Row[]> {
+  return Promise.reject(new NextDbError(SqlState.featureNotSupported, 'subqueries here are not supported yet'));
+}
+
+/** VALUES rows whose expressions wait for nothing (no nextval(), no subquery), compiled once. */
+function compiledValues(plan: Plan): ((txn: Txn, ctx: EvalContext) => Promise<Row[]>) | undefined {
+  if (plan.kind !== 'values') return undefined;
+  const root = CompileEnv.root(layoutOf([]), [], noSubplans);
+  const rows = plan.rows.map((r) => r.map((e) => compileExpr(e, root)));
+  if (root.hoisted.length > 0) return undefined;
+  const none: readonly Value[] = [];
+  return (_txn, ctx) => {
+    const out: Row[] = new Array<Row>(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const fns = rows[i]!;
+      const row = new Array<Value>(fns.length);
+      for (let j = 0; j < fns.length; j++) row[j] = fns[j]!(none, ctx);
+      out[i] = row;
+    }
+    return Promise.resolve(out);
+  };
+}
+
+function modifyCache(m: ModifyPlan): ModifyCache {
+  let c = modifyCaches.get(m);
+  if (c === undefined) {
+    const point = PointLookup.compile(m.input);
+    c = { input: point !== undefined ? (txn, ctx) => point.run(txn, ctx) : compiledValues(m.input) };
+    modifyCaches.set(m, c);
+  }
+  return c;
+}
 
 function notNullViolation(t: TableDef, c: ColumnDef): NextDbError {
   return new NextDbError(SqlState.notNullViolation, `null value in column "${c.name}" of relation "${t.name}" violates not-null constraint`, {
@@ -140,8 +193,14 @@ export async function runModify(m: ModifyPlan, env: ExecEnv): Promise<Row[]> {
   const t = m.table;
   const ctx = env.ctx;
   const runSub = (): Promise<Row[]> => Promise.reject(new NextDbError(SqlState.featureNotSupported, 'subqueries here are not supported yet'));
-  const rowEnv = CompileEnv.root(layoutOf(m.newRowCols), env.outer, runSub);
-  const checks = m.checks.map((c) => ({ name: c.name, fn: compileExpr(c.expr, rowEnv) }));
+  // Statements nested in an outer query (env.outer) compile per execution, as everything did before.
+  const cache = env.outer.length === 0 ? modifyCache(m) : undefined;
+  let checks = cache?.checks;
+  if (checks === undefined) {
+    const rowEnv = CompileEnv.root(layoutOf(m.newRowCols), env.outer, runSub);
+    checks = m.checks.map((c) => ({ name: c.name, fn: compileExpr(c.expr, rowEnv) }));
+    if (cache !== undefined && rowEnv.hoisted.length === 0) cache.checks = checks;
+  }
   let retFns: CompiledExpr[] | undefined;
   let retEnv: CompileEnv | undefined;
   if (m.returning !== undefined) {
@@ -174,7 +233,7 @@ export async function runModify(m: ModifyPlan, env: ExecEnv): Promise<Row[]> {
     await checkParents(env, m, row);
   };
 
-  const inputRows = await drain(build(m.input, env), env);
+  const inputRows = cache?.input !== undefined ? await cache.input(env.txn, ctx) : await drain(build(m.input, env), env);
   switch (m.op) {
     case 'insert': {
       const oc = m.onConflict;
@@ -227,12 +286,20 @@ export async function runModify(m: ModifyPlan, env: ExecEnv): Promise<Row[]> {
       return out;
     }
     case 'update': {
-      const inEnv = CompileEnv.root(layoutOf(m.input.cols.map((c) => c.id)), env.outer, (plan, outer, c, limit) =>
-        import('./executor.ts').then((x) => x.runPlan(plan, { ...env, ctx: c, outer }, limit)),
-      );
-      const oldPos = m.oldRowCols!.map((id) => m.input.cols.findIndex((c) => c.id === id));
-      const sets = (m.assignments ?? []).map((e, i) => (e === undefined ? undefined : compileExpr(e, inEnv)) ?? ((r: readonly Value[]) => r[oldPos[i]!] ?? null));
-      const recheck = m.recheck === undefined ? undefined : compileExpr(m.recheck, inEnv);
+      let compiled = cache?.update;
+      let hoisted: CompileEnv['hoisted'] = [];
+      if (compiled === undefined) {
+        const inEnv = CompileEnv.root(layoutOf(m.input.cols.map((c) => c.id)), env.outer, (plan, outer, c, limit) =>
+          import('./executor.ts').then((x) => x.runPlan(plan, { ...env, ctx: c, outer }, limit)),
+        );
+        hoisted = inEnv.hoisted;
+        const oldPos = m.oldRowCols!.map((id) => m.input.cols.findIndex((c) => c.id === id));
+        const sets = (m.assignments ?? []).map((e, i) => (e === undefined ? undefined : compileExpr(e, inEnv)) ?? ((r: readonly Value[]) => r[oldPos[i]!] ?? null));
+        const recheck = m.recheck === undefined ? undefined : compileExpr(m.recheck, inEnv);
+        compiled = { sets, recheck, oldPos };
+        if (cache !== undefined && inEnv.hoisted.length === 0) cache.update = compiled;
+      }
+      const { sets, recheck, oldPos } = compiled;
       for (const snapRow of inputRows) {
         const y = ctx.services.yieldPoint();
         if (y !== undefined) await y;
@@ -240,7 +307,7 @@ export async function runModify(m: ModifyPlan, env: ExecEnv): Promise<Row[]> {
         const locked = await lockLatest(store, env, oldPos, snapRow);
         if (locked === undefined) continue;
         const inRow = locked.inRow;
-        if (inEnv.hoisted.length > 0) await runHoisted(inEnv.hoisted, inRow, ctx);
+        if (hoisted.length > 0) await runHoisted(hoisted, inRow, ctx);
         if (locked.changed && recheck !== undefined && recheck(inRow, ctx) !== true) continue;
         const oldRow = locked.oldRow;
         const newRow = sets.map((f) => f(inRow, ctx));
