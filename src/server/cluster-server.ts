@@ -45,10 +45,11 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Gauge } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import { ClusterNode } from '../kv/cluster-node.ts';
 import { memberBatch, nextMemberId, parseHostPort, readMembers, type MemberRecord } from '../kv/cluster-members.ts';
 import { ClusterTxnManager } from '../kv/cluster-txn-manager.ts';
+import { StaleTxnManager } from '../kv/stale-txn-manager.ts';
 import { NotLeaderError, RaftBusyError } from '../raft/errors.ts';
 import { NONE, type NodeId } from '../raft/types.ts';
 import type { Engine } from '../storage/engine.ts';
@@ -224,6 +225,36 @@ async function run(
       return engine.createSession(startup);
     }
   };
+  // Stale reads: one SQL engine per node over its own replica (opened on first use).
+  let staleSql: Promise<SqlEngine> | undefined;
+  const stale = {
+    session: async (startup: StartupInfo): Promise<Session> => {
+      staleSql ??= SqlEngine.open({ engine: node.engine, txnManager: new StaleTxnManager(node) });
+      let engine: SqlEngine;
+      try {
+        engine = await staleSql;
+      } catch (e) {
+        staleSql = undefined; // no catalog replicated yet
+        throw e;
+      }
+      try {
+        return engine.createSession(startup);
+      } catch (err) {
+        if (!(err instanceof NextDbError) || err.code !== '3D000') throw err;
+        await engine.refresh();
+        return engine.createSession(startup);
+      }
+    },
+    /** The replica is at most about one election timeout behind: this node leads, or heard from the leader that recently. */
+    fresh: (): boolean => {
+      const st = node.status();
+      if (st.serving) return true;
+      if (st.leader === NONE || st.leader === node.id) return false;
+      const since = node.ticksSinceHeard(st.leader);
+      return since !== undefined && since <= o.electionTicks;
+    },
+    served: () => counters.staleReads.inc(),
+  };
   const provider: SessionProvider = {
     createSession: (startup) =>
       ClusterSession.open(
@@ -233,11 +264,17 @@ async function run(
           addressOf: (mid) => readMembers(node.engine).get(mid)?.sqlAddress,
           tickMs: o.tickMs,
           electionTicks: o.electionTicks,
+          stale,
+          retried: () => counters.retries.inc(),
         },
         startup,
       ),
   };
 
+  const counters = {
+    staleReads: new Counter({ name: 'nextdb_cluster_stale_reads_total', help: 'Statements served from this replica under read_consistency = stale', registers: [] }),
+    retries: new Counter({ name: 'nextdb_cluster_statement_retries_total', help: 'Implicit statements retried by this node after a 40001', registers: [] }),
+  };
   const cluster = new ClusterControl(node, transport, dialed, o, id);
   const server = new NextDbServer({
     ...o.server,
@@ -250,6 +287,8 @@ async function run(
     trustedAddress: (address) => cluster.isMemberHost(address),
   });
   registerClusterMetrics(server, node);
+  server.metrics.registry.registerMetric(counters.staleReads);
+  server.metrics.registry.registerMetric(counters.retries);
   let bound: number;
   try {
     bound = await server.start();
@@ -271,6 +310,7 @@ async function run(
     clearInterval(ticker);
     await server.stop();
     if (sql !== undefined) await (await sql.catch(() => undefined))?.close();
+    if (staleSql !== undefined) await (await staleSql.catch(() => undefined))?.close();
     await node.close();
     await transport.close();
     await local.close();

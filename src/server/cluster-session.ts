@@ -30,7 +30,17 @@
  *   protocol executions are not retried (their implicit transaction spans
  *   until Sync, after rows may have gone out).
  *
- * Stale reads: see staleReads in ClusterSessionDeps.
+ * Stale reads: `SET nextdb.read_consistency = 'stale'` (or 'linearizable',
+ * the default; also RESET and SHOW, and SET as a prepared statement) is
+ * handled here. While it is 'stale', a simple query outside a transaction
+ * block that does not open one runs on this node's own replica
+ * (deps.stale: a SqlEngine over StaleTxnManager) without asking the
+ * leader — if the node heard from the leader within an election timeout,
+ * which bounds how far the replica can lag; otherwise, and for any
+ * statement that tries to write (25006 from the read-only transaction,
+ * before anything changed), the statement goes the normal way. Extended-
+ * protocol statements and statements inside blocks always go the normal
+ * way (linearizable).
  */
 
 import type { ClusterNode } from '../kv/cluster-node.ts';
@@ -55,6 +65,17 @@ export const RETRIES_MAX = 8;
 /** The startup parameter that marks a forwarded connection. */
 export const FORWARDED_PARAM = 'nextdb.forwarded_from';
 
+/** The session setting that asks for stale reads. */
+export const READ_CONSISTENCY = 'nextdb.read_consistency';
+const readConsistencyValues = ['linearizable', 'stale'] as const;
+type ReadConsistency = (typeof readConsistencyValues)[number];
+
+/** SET / RESET / SHOW of nextdb.read_consistency (one statement, optional trailing ';'). */
+const setRe = /^\s*set\s+(?:session\s+)?nextdb\.read_consistency\s*(?:=|to)\s*(?:'([^']*)'|([a-z_]+))\s*;?\s*$/i;
+const resetRe = /^\s*(?:reset\s+nextdb\.read_consistency|set\s+(?:session\s+)?nextdb\.read_consistency\s*(?:=|to)\s*default)\s*;?\s*$/i;
+const showRe = /^\s*show\s+nextdb\.read_consistency\s*;?\s*$/i;
+const beginsBlock = /^\s*(begin|start\s+transaction)\b/i;
+
 export interface ClusterSessionDeps {
   readonly node: ClusterNode;
   /** A session of this node's own SQL engine (called only while the node serves). */
@@ -63,6 +84,21 @@ export interface ClusterSessionDeps {
   addressOf(id: NodeId): string | undefined;
   readonly tickMs: number;
   readonly electionTicks: number;
+  /** Stale reads on this node: a session over its own replica, and whether the replica is fresh enough now. */
+  readonly stale?: {
+    session(startup: StartupInfo): Promise<Session>;
+    fresh(): boolean;
+    /** Counts statements served from the replica (metrics). */
+    served(): void;
+  };
+  /** Counts implicit statements retried after a 40001 (metrics). */
+  retried?(): void;
+}
+
+/** A statement answered by this session itself (SET/SHOW nextdb.read_consistency), also when prepared. */
+interface OwnStatement {
+  readonly info: PreparedStatementInfo;
+  run(): StatementResult;
 }
 
 interface Target {
@@ -82,6 +118,10 @@ export class ClusterSession implements Session {
   /** Named prepared statements, to prepare again after a switch. */
   private readonly prepared = new Map<string, { sql: string; paramTypes: readonly number[] }>();
   private readonly forwarded: boolean;
+  private readConsistency: ReadConsistency = 'linearizable';
+  private staleSession: Session | undefined;
+  private readonly own = new Map<string, OwnStatement>();
+  private readonly ownPortals = new Map<string, OwnStatement>();
 
   private constructor(
     private readonly deps: ClusterSessionDeps,
@@ -115,13 +155,73 @@ export class ClusterSession implements Session {
   }
 
   getSetting(name: string): string | undefined {
+    if (name === READ_CONSISTENCY) return this.readConsistency;
     return this.target?.session.getSetting(name);
+  }
+
+  /** SET/RESET/SHOW nextdb.read_consistency, or undefined for any other statement. */
+  private ownStatement(sql: string): OwnStatement | undefined {
+    const set = setRe.exec(sql);
+    const reset = set === null ? resetRe.exec(sql) : null;
+    if (set !== null || reset !== null) {
+      const value = reset !== null ? 'linearizable' : (set![1] ?? set![2] ?? '').toLowerCase();
+      return {
+        info: { paramTypes: [], columns: undefined },
+        run: () => {
+          if (!(readConsistencyValues as readonly string[]).includes(value))
+            throw new NextDbError(SqlState.invalidParameterValue, `invalid value for parameter "${READ_CONSISTENCY}": "${value}"`, {
+              hint: `Available values: ${readConsistencyValues.join(', ')}.`,
+            });
+          this.readConsistency = value as ReadConsistency;
+          return { commandTag: 'SET' };
+        },
+      };
+    }
+    if (showRe.test(sql)) {
+      const columns: ColumnDescription[] = [{ name: READ_CONSISTENCY, tableOid: 0, columnAttr: 0, typeOid: 25, typeSize: -1, typeMod: -1 }];
+      return {
+        info: { paramTypes: [], columns },
+        run: () => ({ commandTag: 'SHOW', columns, rows: [[Buffer.from(this.readConsistency)]] }),
+      };
+    }
+    return undefined;
+  }
+
+  /** Runs `sql` on this node's replica when the session asked for stale reads and that is allowed now; undefined otherwise. */
+  private async tryStale(sql: string): Promise<StatementResult[] | undefined> {
+    const stale = this.deps.stale;
+    if (this.readConsistency !== 'stale' || stale === undefined || this.txnStatus !== 'I' || beginsBlock.test(sql) || !stale.fresh()) return undefined;
+    let session: Session;
+    try {
+      session = this.staleSession ??= await stale.session(this.startup);
+    } catch {
+      this.staleSession = undefined;
+      return undefined; // e.g. the catalog has not replicated yet: the normal way works
+    }
+    try {
+      const results = await session.simpleQuery(sql);
+      if (session.txnStatus !== 'I') {
+        await session.simpleQuery('ROLLBACK').catch(() => undefined);
+        throw new NextDbError(SqlState.featureNotSupported, `transaction blocks cannot be opened under ${READ_CONSISTENCY} = 'stale'; SET ${READ_CONSISTENCY} = 'linearizable' first`);
+      }
+      stale.served();
+      return results;
+    } catch (e) {
+      if (session.txnStatus !== 'I') await session.simpleQuery('ROLLBACK').catch(() => undefined);
+      const completed = (e as PartialResultsCarrier).completedResults?.length ?? 0;
+      if (e instanceof NextDbError && e.code === SqlState.readOnlySqlTransaction && completed === 0) return undefined; // a write: the leader runs it
+      throw e;
+    }
   }
 
   // ───────────── simple protocol ─────────────
 
   async simpleQuery(sql: string): Promise<StatementResult[]> {
     if (this.broken) return this.inBrokenBlock(sql);
+    const own = this.ownStatement(sql);
+    if (own !== undefined) return [own.run()];
+    const staleResults = await this.tryStale(sql);
+    if (staleResults !== undefined) return staleResults;
     this.dropLostTarget();
     for (let attempt = 0; ; attempt++) {
       let t: Target | undefined;
@@ -137,6 +237,7 @@ export class ClusterSession implements Session {
           throw e;
         }
         if (!this.mayRetry(e, t) || attempt >= RETRIES_MAX) throw e;
+        this.deps.retried?.();
         await this.backoff(attempt);
       }
     }
@@ -196,6 +297,12 @@ export class ClusterSession implements Session {
       this.brokenEnd = name;
       return { paramTypes: [], columns: undefined };
     }
+    const own = this.ownStatement(sql);
+    if (own !== undefined) {
+      this.own.set(name, own);
+      return own.info;
+    }
+    this.own.delete(name);
     this.dropLostTarget();
     for (let attempt = 0; ; attempt++) {
       let t: Target | undefined;
@@ -214,6 +321,8 @@ export class ClusterSession implements Session {
 
   describeStatement(name: string): PreparedStatementInfo {
     if (this.broken && this.brokenEnd === name) return { paramTypes: [], columns: undefined };
+    const own = this.own.get(name);
+    if (own !== undefined) return own.info;
     return this.require().describeStatement(name);
   }
 
@@ -222,11 +331,19 @@ export class ClusterSession implements Session {
       if (statement === this.brokenEnd) return;
       throw new NextDbError(SqlState.inFailedSqlTransaction, 'current transaction is aborted, commands ignored until end of transaction block');
     }
+    const own = this.own.get(statement);
+    if (own !== undefined) {
+      this.ownPortals.set(portal, own);
+      return;
+    }
+    this.ownPortals.delete(portal);
     this.require().bind(portal, statement, paramFormats, params, resultFormats);
   }
 
   describePortal(portal: string): readonly ColumnDescription[] | undefined {
     if (this.broken) return undefined;
+    const own = this.ownPortals.get(portal);
+    if (own !== undefined) return own.info.columns;
     return this.require().describePortal(portal);
   }
 
@@ -237,6 +354,8 @@ export class ClusterSession implements Session {
       this.brokenEnd = undefined;
       return { commandTag: 'ROLLBACK', suspended: false };
     }
+    const own = this.ownPortals.get(portal);
+    if (own !== undefined) return { ...own.run(), suspended: false };
     const t = this.requireTarget();
     const before = t.session.txnStatus;
     try {
@@ -249,11 +368,13 @@ export class ClusterSession implements Session {
 
   closeStatement(name: string): void {
     this.prepared.delete(name);
+    if (this.own.delete(name)) return;
     if (this.brokenEnd === name) this.brokenEnd = undefined;
     this.target?.session.closeStatement(name);
   }
 
   closePortal(portal: string): void {
+    if (this.ownPortals.delete(portal)) return;
     this.target?.session.closePortal(portal);
   }
 
@@ -279,6 +400,9 @@ export class ClusterSession implements Session {
   async close(): Promise<void> {
     const t = this.target;
     this.target = undefined;
+    const stale = this.staleSession;
+    this.staleSession = undefined;
+    await stale?.close();
     await t?.session.close();
   }
 

@@ -6,6 +6,9 @@
 //   their SQL addresses and one leader;
 // - SQL on a follower (forwarded to the leader): DDL, INSERT, extended
 //   protocol, a transaction block;
+// - SET nextdb.read_consistency = 'stale' on a follower: reads served from its
+//   replica (nextdb_cluster_stale_reads_total grows), a write still reaches
+//   the leader, RESET goes back to linearizable reads;
 // - kill -9 of the leader while a client on a follower keeps inserting over
 //   the same connection: every insert succeeds or fails with 40001/40003, the
 //   connection keeps working after the failover, an open block fails with
@@ -110,6 +113,34 @@ test('cluster membership: --cluster, --join, /api/cluster, SQL on any node, fail
     assert.equal((await f.query({ ...named, values: [1] })).rows[0].v, 11);
     assert.equal((await f.query({ ...named, values: [2] })).rows[0].v, 20);
     await assert.rejects(f.query('INSERT INTO acct VALUES (1, 0)'), (e: { code?: string }) => e.code === '23505');
+
+    // Stale reads on a follower: served from its replica (counted in /metrics), writes still go to the leader.
+    const staleCount = async (port: number): Promise<number> => {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      return Number(/^nextdb_cluster_stale_reads_total (\d+)/m.exec(text)?.[1] ?? 0);
+    };
+    const sPort = sqlPort(followers[1]!);
+    const s = await connect(sPort);
+    assert.equal((await s.query('SHOW nextdb.read_consistency')).rows[0]['nextdb.read_consistency'], 'linearizable');
+    await s.query("SET nextdb.read_consistency = 'stale'");
+    assert.equal((await s.query('SHOW nextdb.read_consistency')).rows[0]['nextdb.read_consistency'], 'stale');
+    await assert.rejects(s.query("SET nextdb.read_consistency = 'sometimes'"), (e: { code?: string }) => e.code === '22023');
+    const served0 = await staleCount(sPort);
+    const staleRows = await waitFor('the follower replica to show both rows', async () => {
+      const r = await s.query('SELECT id, v FROM acct ORDER BY id');
+      return r.rows.length === 2 ? r.rows : undefined;
+    });
+    assert.deepEqual(staleRows, [
+      { id: 1, v: 11 },
+      { id: 2, v: 20 },
+    ]);
+    assert.ok((await staleCount(sPort)) > served0, 'the read was served from the replica');
+    await s.query('INSERT INTO acct VALUES (3, 30)'); // a write under stale: runs on the leader
+    await waitFor('the stale reader to see its own write', async () => ((await s.query('SELECT v FROM acct WHERE id = 3')).rows.length === 1 ? true : undefined));
+    await s.query('RESET nextdb.read_consistency');
+    const before = await staleCount(sPort);
+    await s.query('SELECT count(*) FROM acct');
+    assert.equal(await staleCount(sPort), before, 'linearizable reads are not served from the replica');
 
     // Failover seen through a follower's connection (the follower that survives).
     await f.query('CREATE TABLE w (k int PRIMARY KEY)');

@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ClusterTxnManager } from '../../src/kv/cluster-txn-manager.ts';
+import { StaleTxnManager } from '../../src/kv/stale-txn-manager.ts';
 import type { ClusterNode } from '../../src/kv/cluster-node.ts';
 import { NotLeaderError } from '../../src/raft/errors.ts';
 import { SqlEngine } from '../../src/sql/index.ts';
@@ -69,5 +70,41 @@ test('SQL over a replicated node: DDL and transfers replicate, survive a leader 
   await h.converge();
   assert.equal(h.content(leader.id), h.content(next.id));
   await sql2.close();
+  assert.deepEqual(h.fatal, []);
+});
+
+test('stale reads: a follower runs read-only SQL on its own replica (StaleTxnManager); writes are refused with 25006', async () => {
+  const h = new Harness([1, 2, 3]);
+  await h.startAll();
+  const leader = await h.leader();
+  const sql = await openSql(h, leader);
+  await query(h, sql, 'CREATE TABLE kv (k int PRIMARY KEY, v text NOT NULL)');
+  await query(h, sql, "INSERT INTO kv VALUES (1, 'a'), (2, 'b'), (3, 'c')");
+  // An open transaction's intent is not visible to stale readers; a committed one is.
+  const open = sql.createSession({ user: 'postgres', database: 'postgres' });
+  await h.drive(open.simpleQuery("BEGIN; UPDATE kv SET v = 'uncommitted' WHERE k = 1"), 2000);
+  await query(h, sql, "UPDATE kv SET v = 'bb' WHERE k = 2");
+  await h.converge();
+  const follower = [...h.nodes.values()].find((n) => n !== leader)!;
+  const stale = await h.drive(
+    SqlEngine.open({ engine: follower.engine, txnManager: new StaleTxnManager(follower), clock: h.clock, seed: 2 }),
+    2000,
+  );
+  assert.deepEqual(await query(h, stale, 'SELECT k, v FROM kv ORDER BY k'), [
+    ['1', 'a'],
+    ['2', 'bb'],
+    ['3', 'c'],
+  ]);
+  assert.deepEqual(await query(h, stale, 'SELECT v FROM kv WHERE k = 3'), [['c']]);
+  await assert.rejects(query(h, stale, "INSERT INTO kv VALUES (4, 'd')"), (e: { code?: string }) => e.code === '25006');
+  // DDL on the leader reaches the follower's catalog (its cache is keyed by the replicated catalog version).
+  await h.drive(open.simpleQuery('ROLLBACK'), 2000);
+  await query(h, sql, 'CREATE TABLE t2 (x int PRIMARY KEY)');
+  await query(h, sql, 'INSERT INTO t2 VALUES (7)');
+  await h.converge();
+  assert.deepEqual(await query(h, stale, 'SELECT x FROM t2'), [['7']]);
+  await open.close();
+  await stale.close();
+  await sql.close();
   assert.deepEqual(h.fatal, []);
 });
