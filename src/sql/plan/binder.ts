@@ -21,9 +21,12 @@
  * the current level is looked up in enclosing levels, which marks the
  * subquery as correlated (re-run per outer row).
  *
- * Limits (0A000): GROUPING SETS/ROLLUP/CUBE, ordered-set aggregates,
- * FULL JOIN ... USING, multi-column row comparisons with subqueries,
- * data-modifying CTEs.
+ * Data-modifying CTEs (WITH x AS (INSERT/UPDATE/DELETE ... RETURNING))
+ * are allowed in the WITH of the top-level statement only; the statement's
+ * plan is then wrapped in a with-writes node that runs them first.
+ *
+ * Limits (0A000): FULL JOIN ... USING, multi-column row comparisons with
+ * subqueries.
  */
 
 import type {
@@ -175,6 +178,8 @@ export class Binder {
   private agg: AggState | undefined;
   private readonly ctes: Map<string, CteDef>[] = [];
   private cteCounter = 0;
+  /** Nesting depth of SELECT binding: data-modifying CTEs are allowed at the statement's top level only. */
+  private selectDepth = 0;
 
   constructor(private readonly o: BindOptions) {}
 
@@ -1122,6 +1127,9 @@ export class Binder {
       for (let i = this.ctes.length - 1; i >= 0; i--) {
         const cte = this.ctes[i]!.get(name);
         if (cte !== undefined) {
+          if (cte.modifying === true && cte.plan.kind === 'modify' && cte.plan.modify.returning === undefined) {
+            throw this.err(SqlState.featureNotSupported, `WITH query "${name}" does not have a RETURNING clause`, rv.location);
+          }
           const alias = rv.alias?.aliasname ?? name;
           const names = this.aliasCols(cte.cols.map((c) => c.name), rv.alias, alias);
           const cols = cte.cols.map((c, j) => ({ ...c, id: this.newId(), name: names[j]! }));
@@ -1336,21 +1344,42 @@ export class Binder {
     return this.bindSelectNode(n, new Scope(undefined));
   }
 
-  private bindWith(w: WithClause | undefined, scope: Scope): boolean {
+  private bindWith(w: WithClause | undefined, scope: Scope, topLevel = false): boolean {
     if (w === undefined) return false;
     const frame = new Map<string, CteDef>();
     this.ctes.push(frame);
     for (const c of w.ctes ?? []) {
       assert('CommonTableExpr' in c, 'WITH item');
-      this.bindCte(c.CommonTableExpr, frame, w.recursive === true, scope);
+      this.bindCte(c.CommonTableExpr, frame, w.recursive === true, scope, topLevel);
     }
     return true;
   }
 
-  private bindCte(cte: CommonTableExpr, frame: Map<string, CteDef>, recursive: boolean, scope: Scope): void {
+  /** The data-modifying CTEs of the innermost WITH frame, in order. */
+  private modifyingCtes(): CteDef[] {
+    const frame = this.ctes[this.ctes.length - 1];
+    return frame === undefined ? [] : [...frame.values()].filter((c) => c.modifying === true);
+  }
+
+  /** Wraps a statement's plan so that its data-modifying CTEs run first (see Plan 'with-writes'). */
+  private withWrites(q: BoundQuery, ctes: readonly CteDef[]): BoundQuery {
+    if (ctes.length === 0) return q;
+    return { plan: { kind: 'with-writes', cols: q.cols, ctes, input: q.plan }, cols: q.cols };
+  }
+
+  private bindCte(cte: CommonTableExpr, frame: Map<string, CteDef>, recursive: boolean, scope: Scope, topLevel: boolean): void {
     const name = cte.ctename ?? '';
     const q = cte.ctequery!;
-    if (!('SelectStmt' in q)) throw notSupported('data-modifying statements in WITH');
+    if (frame.has(name)) throw this.err('42712', `WITH query name "${name}" specified more than once`, cte.location);
+    if ('InsertStmt' in q || 'UpdateStmt' in q || 'DeleteStmt' in q) {
+      if (!topLevel) throw this.err(SqlState.featureNotSupported, 'WITH clause containing a data-modifying statement must be at the top level', cte.location);
+      const body = 'InsertStmt' in q ? this.bindInsert(q.InsertStmt) : 'UpdateStmt' in q ? this.bindUpdate(q.UpdateStmt) : this.bindDelete(q.DeleteStmt);
+      const aliasNames = (cte.aliascolnames ?? []).map(str);
+      if (aliasNames.length > body.cols.length) throw this.err('42P10', `WITH query "${name}" has ${body.cols.length} columns available but ${aliasNames.length} columns specified`, cte.location);
+      frame.set(name, { name, id: this.cteCounter++, plan: body.plan, cols: body.cols.map((c, i) => ({ ...c, name: aliasNames[i] ?? c.name })), modifying: true });
+      return;
+    }
+    if (!('SelectStmt' in q)) throw notSupported('this statement in WITH');
     const sel = q.SelectStmt;
     const aliasNames = (cte.aliascolnames ?? []).map(str);
     const inner = new Scope(scope.parent);
@@ -1384,13 +1413,33 @@ export class Binder {
   }
 
   bindSelect(s: SelectStmt, scope: Scope): BoundQuery {
-    const pushed = this.bindWith(s.withClause, scope);
+    const topLevel = this.selectDepth === 0 && this.dmlDepth === 0;
+    this.selectDepth++;
+    const pushed = this.bindWith(s.withClause, scope, topLevel);
     try {
-      if (s.op !== undefined && s.op !== 'SETOP_NONE') return this.bindSetOp(s, scope);
-      if (s.valuesLists !== undefined) return this.finishQuery(this.bindValues(s, scope), s, scope);
-      return this.bindSimpleSelect(s, scope);
+      const writes = pushed ? this.modifyingCtes() : [];
+      if (s.op !== undefined && s.op !== 'SETOP_NONE') return this.withWrites(this.bindSetOp(s, scope), writes);
+      if (s.valuesLists !== undefined) return this.withWrites(this.finishQuery(this.bindValues(s, scope), s, scope), writes);
+      return this.withWrites(this.bindSimpleSelect(s, scope), writes);
     } finally {
       if (pushed) this.ctes.pop();
+      this.selectDepth--;
+    }
+  }
+
+  /** Nesting depth of INSERT/UPDATE/DELETE binding (a DML's own WITH is top level only for the statement itself). */
+  private dmlDepth = 0;
+
+  /** Binds a top-level INSERT/UPDATE/DELETE with its WITH clause (data-modifying CTEs allowed there). */
+  private bindDml(w: WithClause | undefined, bind: () => BoundQuery): BoundQuery {
+    const topLevel = this.selectDepth === 0 && this.dmlDepth === 0;
+    this.dmlDepth++;
+    const pushed = this.bindWith(w, new Scope(undefined), topLevel);
+    try {
+      return this.withWrites(bind(), pushed ? this.modifyingCtes() : []);
+    } finally {
+      if (pushed) this.ctes.pop();
+      this.dmlDepth--;
     }
   }
 
@@ -1935,7 +1984,10 @@ export class Binder {
   }
 
   bindInsert(ins: InsertStmt): BoundQuery {
-    if (ins.withClause !== undefined) throw notSupported('WITH in INSERT');
+    return this.bindDml(ins.withClause, () => this.bindInsertBody(ins));
+  }
+
+  private bindInsertBody(ins: InsertStmt): BoundQuery {
     const t = this.targetTable(ins.relation!);
     const live = t.columns.filter((c) => !c.dropped && c.hidden !== true);
     let targetCols: ColumnDef[];
@@ -2132,7 +2184,10 @@ export class Binder {
   }
 
   bindUpdate(up: UpdateStmt): BoundQuery {
-    if (up.withClause !== undefined) throw notSupported('WITH in UPDATE');
+    return this.bindDml(up.withClause, () => this.bindUpdateBody(up));
+  }
+
+  private bindUpdateBody(up: UpdateStmt): BoundQuery {
     const t = this.targetTable(up.relation!);
     const alias = up.relation?.alias?.aliasname ?? t.name;
     const scan = this.tableScan(t, alias);
@@ -2160,7 +2215,10 @@ export class Binder {
   }
 
   bindDelete(del: DeleteStmt): BoundQuery {
-    if (del.withClause !== undefined) throw notSupported('WITH in DELETE');
+    return this.bindDml(del.withClause, () => this.bindDeleteBody(del));
+  }
+
+  private bindDeleteBody(del: DeleteStmt): BoundQuery {
     const t = this.targetTable(del.relation!);
     const alias = del.relation?.alias?.aliasname ?? t.name;
     const scan = this.tableScan(t, alias);

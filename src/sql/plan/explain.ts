@@ -90,6 +90,8 @@ function label(p: Plan): string {
       return `Function Scan on ${p.name}`;
     case 'modify':
       return `${p.modify.op[0]!.toUpperCase()}${p.modify.op.slice(1)} on ${p.modify.table.name}`;
+    case 'with-writes':
+      return `With Writes (${p.ctes.map((c) => c.name).join(', ')})`;
   }
 }
 
@@ -150,6 +152,8 @@ function children(p: Plan): Plan[] {
       return [p.left, p.right];
     case 'modify':
       return [p.modify.input];
+    case 'with-writes':
+      return [...p.ctes.map((c) => c.plan), p.input];
     default:
       return [];
   }

@@ -136,6 +136,13 @@ function opt(p: Plan): Plan {
       const m = p.modify;
       return { ...p, modify: { ...m, input: opt(m.input) } };
     }
+    case 'with-writes':
+      for (const cte of p.ctes) {
+        if (optimizedCtes.has(cte)) continue;
+        optimizedCtes.add(cte);
+        cte.plan = opt(cte.plan);
+      }
+      return { ...p, input: opt(p.input) };
     case 'one-row':
     case 'function-scan':
       return p;

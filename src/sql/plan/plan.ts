@@ -225,7 +225,14 @@ export type Plan =
       /** WITH ORDINALITY: a trailing int8 row number column. */
       readonly ordinality: boolean;
     }
-  | { readonly kind: 'modify'; readonly cols: readonly OutputColumn[]; readonly modify: ModifyPlan };
+  | { readonly kind: 'modify'; readonly cols: readonly OutputColumn[]; readonly modify: ModifyPlan }
+  /**
+   * A statement with data-modifying CTEs (WITH x AS (INSERT/UPDATE/DELETE
+   * ... RETURNING) ...): each CTE runs once, to completion, before `input`;
+   * `input` reads the tables as they were before the CTEs changed them
+   * (PostgreSQL's one snapshot per statement) and the CTEs' RETURNING rows.
+   */
+  | { readonly kind: 'with-writes'; readonly cols: readonly OutputColumn[]; readonly ctes: readonly CteDef[]; readonly input: Plan };
 
 export type SetReturningImpl = (args: Value[], ctx: EvalContext) => Iterable<Value[]>;
 
@@ -236,6 +243,8 @@ export interface CteDef {
   readonly cols: readonly OutputColumn[];
   /** WITH RECURSIVE: the non-recursive part is `plan`, the recursive part reads the working table. */
   recursive?: { readonly plan: Plan; readonly all: boolean };
+  /** A data-modifying CTE (`plan` is a modify plan; run by the enclosing with-writes node). */
+  readonly modifying?: boolean;
 }
 
 export interface ModifyPlan {
