@@ -30,6 +30,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ConnectionOptions } from 'node:tls';
 import { NextDbError } from '../util/errors.ts';
 import { fetchClusterView, type ClusterView } from './discovery.ts';
+import { installArrayTypes } from './pg-arrays.ts';
 import { PoolGate } from './pool-gate.ts';
 import { backoffMs, classifyFailure, endsSession, sleep, toClientError, type RetryOptions } from './retry.ts';
 
@@ -195,6 +196,8 @@ export class NextDbClient {
       onnotice: () => {},
       // postgres.js retries connects on its own; our retry loop does the routing instead.
       backoff: false,
+      // Its per-connection type fetch can fail into an unhandled rejection; see pg-arrays.ts.
+      fetch_types: false,
       ...(options.user === undefined ? {} : { user: options.user }),
       ...(options.password === undefined ? {} : { password: options.password }),
       ...(options.database === undefined ? {} : { database: options.database }),
@@ -205,12 +208,12 @@ export class NextDbClient {
       const u = new URL(url);
       this.seeds = [{ host: u.hostname, port: Number(u.port || 5432) }];
       // Credentials and settings from the URL; the host and port of the member.
-      this.makePool = ({ host, port }) => postgres(url, { ...base, host, port });
+      this.makePool = ({ host, port }) => withArrayTypes(postgres(url, { ...base, host, port }));
     } else {
       const list = options.hosts ?? ['127.0.0.1:8080'];
       if (list.length === 0) throw new RangeError('hosts must not be empty');
       this.seeds = list.map(parseHostPort);
-      this.makePool = ({ host, port }) => postgres({ ...base, host, port });
+      this.makePool = ({ host, port }) => withArrayTypes(postgres({ ...base, host, port }));
     }
     this.hosts = this.seeds.map((hp) => this.newHost(hp));
     this.preferred = this.hosts[0] as HostState;
@@ -658,6 +661,11 @@ class TxHandle implements Transaction {
 
 export function createClient(options: ClientOptions = {}): NextDbClient {
   return new NextDbClient(options);
+}
+
+function withArrayTypes(sql: Sql): Sql {
+  installArrayTypes(sql);
+  return sql;
 }
 
 function parseHostPort(hp: string): HostPort {

@@ -36,7 +36,7 @@ interface Target {
   /** Four ports of this helper's range for this target's servers. */
   readonly ports: readonly [number, number, number, number];
   start(port: number): Promise<Server>;
-  /** DO ... RAISE a chosen SQLSTATE, pg_terminate_backend another session. */
+  /** DO ... RAISE a chosen SQLSTATE, pg_terminate_backend another session, REVOKE on pg_catalog. */
   readonly plpgsql: boolean;
 }
 
@@ -297,6 +297,46 @@ for (const target of targets) {
         assert.equal(r.rows[0]?.balance, 1, 'only the second attempt committed');
       });
     }
+
+    test('arrays as parameters and results (built-in array types, no per-connection type fetch)', async () => {
+      const texts = ['a "q"', null, 'x,y', 'NULL', 'back\\slash', ''];
+      const r = await client.query<{ a: number[]; t: (string | null)[]; b: boolean[]; e: number[] }>(
+        "SELECT $1::int[] AS a, $2::text[] AS t, ARRAY[true, false] AS b, '{}'::int[] AS e",
+        [[1, -2, 3], texts],
+      );
+      assert.deepEqual(r.rows, [{ a: [1, -2, 3], t: texts, b: [true, false], e: [] }]);
+    });
+
+    test('two-dimensional arrays', { skip: target.plpgsql ? false : 'nextdb returns ARRAY[[1,2],[3,4]] as the text[] {"{1,2}","{3,4}"} (reported)' }, async () => {
+      const r = await client.query<{ m: number[][] }>('SELECT ARRAY[[1,2],[3,4]] AS m');
+      assert.deepEqual(r.rows[0]?.m, [
+        [1, 2],
+        [3, 4],
+      ]);
+    });
+
+    // postgres.js fetches array types on every new connection and drops the
+    // promise: a failing fetch is an unhandled rejection that ends the
+    // process (upstream issues 1192/1205/1223). Here the fetch would fail
+    // for lack of privilege on pg_type; the client must not run it at all.
+    test('a role that cannot read pg_type connects, and arrays still work', { skip: target.plpgsql ? false : 'needs REVOKE on pg_catalog' }, async () => {
+      const unhandled: unknown[] = [];
+      const record = (reason: unknown): void => void unhandled.push(reason);
+      process.on('unhandledRejection', record);
+      await client.query('CREATE ROLE h6_app LOGIN');
+      await client.query('REVOKE SELECT ON pg_catalog.pg_type FROM PUBLIC');
+      const app = createClient({ hosts: [`127.0.0.1:${server.port}`], user: 'h6_app', database: 'postgres', discovery: false });
+      try {
+        const r = await app.query<{ a: number[] }>('SELECT $1::int[] AS a', [[4, 5]]);
+        assert.deepEqual(r.rows[0]?.a, [4, 5]);
+        await sleep(100);
+        assert.deepEqual(unhandled, [], 'no unhandled rejection');
+      } finally {
+        process.off('unhandledRejection', record);
+        await app.close();
+        await client.query('GRANT SELECT ON pg_catalog.pg_type TO PUBLIC');
+      }
+    });
 
     test('streaming and COPY helpers', async () => {
       let n = 0;
