@@ -56,7 +56,7 @@ export class BlockBuilder {
     out.buf[out.len++] = kind;
     out.buf.writeUIntLE(seq, out.len, 6);
     out.len += 6;
-    out.latin1(shared === 0 ? key : key.slice(shared));
+    out.latin1(key, shared);
     out.bytes(value);
     this.lastKey = key;
     this.counter++;
