@@ -157,6 +157,7 @@ async function runClusterNode(config: ServerConfig, opts: ServerCliOptions, logg
       tickMs: int(opts.tickMs, '--tick-ms', 50),
       electionTicks: int(opts.electionTicks, '--election-ticks', 10),
       logger,
+      onRemoved: () => process.kill(process.pid, 'SIGTERM'),
       server: {
         tls,
         limits: {

@@ -25,6 +25,37 @@ export interface AdminStatus {
     readonly query: string;
     readonly runningMs: number | undefined;
   }[];
+  /** Present on cluster nodes: GET /api/cluster's answer. */
+  readonly cluster?: AdminClusterView;
+}
+
+export interface AdminClusterView {
+  readonly nodeId: number;
+  readonly leaderId: number | null;
+  readonly term: number;
+  readonly members: readonly {
+    readonly id: number;
+    readonly address: string | null;
+    readonly role: string;
+    readonly voter: boolean;
+    readonly applied: number;
+    readonly healthy: boolean;
+  }[];
+}
+
+function clusterSection(c: AdminClusterView | undefined): string {
+  if (c === undefined) return '';
+  const rows = c.members.map((m) => [
+    String(m.id) + (m.id === c.nodeId ? ' (this node)' : ''),
+    m.address ?? '',
+    m.role,
+    m.voter ? 'yes' : 'no',
+    String(m.applied),
+    m.healthy ? 'yes' : 'no',
+  ]);
+  return `<h2>Cluster (term ${c.term}, leader ${c.leaderId === null ? 'none' : String(c.leaderId)})</h2>
+${table(['node', 'address', 'role', 'voter', 'applied', 'healthy'], rows)}
+`;
 }
 
 export function escapeHtml(s: string): string {
@@ -55,7 +86,7 @@ th{background:#f3f3f3}.none{color:#888}.error{color:#a00}
 <h1>NextDB ${escapeHtml(s.version)}</h1>
 <h2>Node</h2>
 ${table(['status', 'pid', 'listening on', 'uptime (s)', 'engine', 'rss (MB)'], [['ok', String(s.pid), s.listen, s.uptimeSeconds.toFixed(0), s.engine, (s.rssBytes / 1048576).toFixed(1)]])}
-<h2>Storage</h2>
+${clusterSection(s.cluster)}<h2>Storage</h2>
 ${table(['figure', 'value'], stats)}
 <h2>Databases</h2>
 ${listOrError(s.databases, (d) => table(['name'], d.map((x) => [x])))}
@@ -65,7 +96,7 @@ ${listOrError(s.tables, (t) => table(['schema', 'table'], t.map((x) => [x.schema
 ${table(['pid', 'user', 'database', 'application', 'client', 'state', 'last query'], s.sessions.map((x) => [String(x.pid), x.user, x.database, x.application, x.client, x.state, x.query]))}
 <h2>Running queries (${running.length})</h2>
 ${table(['pid', 'running (ms)', 'query'], running.map((x) => [String(x.pid), x.runningMs === undefined ? '' : x.runningMs.toFixed(0), x.query]))}
-<p class="none">Metrics: <a href="/metrics">/metrics</a> · health: <a href="/health">/health</a></p>
+<p class="none">Metrics: <a href="/metrics">/metrics</a> · health: <a href="/health">/health</a>${s.cluster === undefined ? '' : ' · cluster: <a href="/api/cluster">/api/cluster</a>'}</p>
 </body></html>
 `;
 }

@@ -86,6 +86,8 @@ export interface ClusterServerOptions {
   readonly server?: Omit<ServerOptions, 'provider' | 'engine' | 'logger' | 'host' | 'port' | 'routes'>;
   /** How long a join keeps asking (default 30 s). */
   readonly joinTimeoutMs?: number;
+  /** Called once when the other members say this node is no longer a member (it was removed). */
+  readonly onRemoved?: () => void;
 }
 
 export interface RunningClusterServer {
@@ -285,6 +287,7 @@ async function run(
     port: o.pgPort,
     routes: cluster.routes(),
     trustedAddress: (address) => cluster.isMemberHost(address),
+    clusterStatus: () => cluster.view(false),
   });
   registerClusterMetrics(server, node);
   server.metrics.registry.registerMetric(counters.staleReads);
@@ -361,6 +364,10 @@ export interface ClusterView {
 class ClusterControl {
   sqlAddress = '';
   private registering = false;
+  /** Since when this node has known no leader (ms), and whether a membership check is running. */
+  private leaderlessSinceMs: number | undefined;
+  private checkingRemoval = false;
+  private removed = false;
 
   constructor(
     private readonly node: ClusterNode,
@@ -391,6 +398,7 @@ class ClusterControl {
   /** Dials members at their registered addresses; re-registers this node when its own entry is missing or stale. */
   refresh(): void {
     if (this.node.isDead) return;
+    this.checkRemoved();
     const members = readMembers(this.node.engine);
     for (const m of members.values()) {
       if (m.id === this.id || this.dialed.get(m.id) === m.raftAddress) continue;
@@ -416,6 +424,44 @@ class ClusterControl {
       if (leader === undefined) done();
       else void postJson(leader, '/api/cluster/join', req, 2000).then(done, done);
     }
+  }
+
+  /**
+   * A removed node usually never learns of its removal (the entry that
+   * removes it commits without it), so it only sees that no leader talks to
+   * it. After a few election timeouts without a leader it asks the members
+   * it knows; when one of them knows a leader and its membership lacks this
+   * node, the node was removed: onRemoved (the CLI stops the process).
+   */
+  private checkRemoved(): void {
+    const now = Date.now();
+    if (this.node.status().leader !== NONE) {
+      this.leaderlessSinceMs = undefined;
+      return;
+    }
+    this.leaderlessSinceMs ??= now;
+    if (this.removed || this.checkingRemoval || now - this.leaderlessSinceMs < this.o.tickMs * this.o.electionTicks * 4) return;
+    this.checkingRemoval = true;
+    const others = [...readMembers(this.node.engine).values()].filter((m) => m.id !== this.id);
+    void (async () => {
+      for (const m of others) {
+        try {
+          const r = await fetch(`http://${m.sqlAddress}/api/cluster?local=1`, { signal: AbortSignal.timeout(1000) });
+          const v = (await r.json()) as ClusterView;
+          if (v.leaderId !== null && v.leaderId === v.nodeId && !v.members.some((x) => x.id === this.id)) {
+            this.removed = true;
+            this.o.logger.warn({ nodeId: this.id, leaderId: v.leaderId }, `node ${this.id} is no longer a member of the cluster (removed)`);
+            this.o.onRemoved?.();
+            return;
+          }
+        } catch {
+          // unreachable member: ask the next one
+        }
+      }
+    })().finally(() => {
+      this.checkingRemoval = false;
+      this.leaderlessSinceMs = Date.now();
+    });
   }
 
   /** Clean shutdown of a leader: hand leadership to the most caught-up voter and wait (a few election timeouts at most). */
@@ -543,7 +589,7 @@ class ClusterControl {
    * asks the leader for that part (unless `localOnly`) and puts in its own
    * figures, falling back to what it knows itself.
    */
-  private async view(localOnly: boolean): Promise<ClusterView> {
+  async view(localOnly: boolean): Promise<ClusterView> {
     const st = this.node.status();
     const rs = this.node.raft.status();
     const members = readMembers(this.node.engine);

@@ -31,7 +31,7 @@ import { defaultMaxMessageBytes } from '../wire/frontend-parser.ts';
 import { ConnectionRegistry } from './connection-registry.ts';
 import { PgConnection, type ConnectionContext } from './pg-connection.ts';
 import { ServerMetrics } from './server-metrics.ts';
-import { renderAdminPage, type AdminStatus } from './admin-page.ts';
+import { renderAdminPage, type AdminClusterView, type AdminStatus } from './admin-page.ts';
 import type { AuthConfig, Logger, ServerLimits, SessionProvider, Transport } from './server-types.ts';
 
 export const serverVersion = '0.1.0';
@@ -84,6 +84,8 @@ export interface ServerOptions {
    * a cluster node trusts its fellow members, which forward sessions.
    */
   readonly trustedAddress?: (address: string) => boolean;
+  /** Cluster nodes: the membership view shown on the admin page and in /api/status. */
+  readonly clusterStatus?: () => Promise<AdminClusterView>;
   /** Extra HTTP routes by exact path (e.g. the cluster's /api/cluster), answered with JSON. */
   readonly routes?: ReadonlyMap<string, HttpRoute>;
 }
@@ -390,7 +392,14 @@ export class NextDbServer {
       // Engine closing: show no figures.
     }
     const now = Date.now();
+    let cluster: AdminClusterView | undefined;
+    try {
+      cluster = await this.options.clusterStatus?.();
+    } catch {
+      cluster = undefined; // shown as absent rather than failing the page
+    }
     return {
+      ...(cluster === undefined ? {} : { cluster }),
       version: serverVersion,
       pid: process.pid,
       uptimeSeconds: (now - this.startedAtMs) / 1000,

@@ -15,7 +15,8 @@
 //   40001 and ROLLBACK ends it; every acknowledged row is there;
 // - the killed node restarts from its directory alone (no --join) and
 //   catches up: all replicas report one digest;
-// - `nextdb cluster remove` of a follower leaves two members.
+// - `nextdb cluster remove` of a follower leaves two members, and the
+//   removed node stops by itself; the admin page shows the cluster.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -197,6 +198,19 @@ test('cluster membership: --cluster, --join, /api/cluster, SQL on any node, fail
       after.members.map((m) => m.id).sort(),
       [1, 2, 3].filter((i) => i !== victim),
     );
+    // The removed node notices (its former peers' leader no longer lists it) and stops by itself.
+    const victimProc = procs.get(victim)!;
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([
+      new Promise<number | null>((resolve) => (victimProc.child.exitCode !== null ? resolve(victimProc.child.exitCode) : victimProc.child.once('exit', resolve))),
+      new Promise<string>((resolve) => (timer = setTimeout(() => resolve('still running'), 20_000))),
+    ]);
+    clearTimeout(timer);
+    assert.equal(code, 0, 'the removed node exits cleanly');
+    procs.delete(victim);
+    // The admin page shows the cluster.
+    const page = await (await fetch(`http://127.0.0.1:${sqlPort(newLeader)}/`)).text();
+    assert.match(page, /Cluster \(term \d+, leader \d+\)/);
   } finally {
     for (const c of clients) await c.end().catch(() => undefined);
     for (const p of procs.values()) p.child.kill('SIGKILL');
