@@ -50,6 +50,8 @@ import { TableStore, writeKeyValue } from './table-store.ts';
 import { KeyWriter } from '../../encoding/key-codec.ts';
 import { mapExpr, type Binder } from '../plan/binder.ts';
 import type { Expr, OutputColumn } from '../plan/plan.ts';
+import type { Value } from '../types/sql-type.ts';
+import { CompileEnv, compileExpr, layoutOf } from './compile-expr.ts';
 
 export interface DdlContext {
   readonly txn: Txn;
@@ -540,6 +542,70 @@ export async function createSchema(ctx: DdlContext, s: CreateSchemaStmt): Promis
   return 'CREATE SCHEMA';
 }
 
+/**
+ * ALTER TABLE ... ALTER COLUMN ... TYPE t [USING expr]: every row is read,
+ * converted and written again under the new definition (keys of the primary
+ * key and of indexes are re-encoded, uniqueness re-checked), the types of
+ * expression-index keys re-derived. Not supported (0A000): columns of a
+ * foreign key, columns a view reads, USING with volatile functions or
+ * subqueries. The rows are held in memory while the table is rewritten.
+ */
+async function alterColumnType(ctx: DdlContext, t: TableDef, i: number, def: Node | undefined): Promise<TableDef> {
+  assert(def !== undefined && 'ColumnDef' in def, 'ALTER COLUMN TYPE definition');
+  const cd = def.ColumnDef;
+  const col = t.columns[i]!;
+  if (cd.collClause !== undefined) throw notSupported('COLLATE in ALTER COLUMN TYPE');
+  const { type } = resolveTypeName(cd.typeName!);
+  if (t.constraints.some((c) => c.type === 'f' && c.columns.includes(i)) || dependents(ctx, t.oid).fks.some((f) => (f.con.refColumns ?? []).includes(i))) {
+    throw notSupported('changing the type of a column in a foreign key');
+  }
+  const usedByView = dependents(ctx, t.oid).views.find((v) => new RegExp(`\\b${col.name}\\b`).test(v.viewSql ?? ''));
+  if (usedByView !== undefined) {
+    throw new NextDbError(SqlState.featureNotSupported, 'cannot alter type of a column used by a view or rule', {
+      detail: `rule _RETURN on view ${usedByView.name} depends on column "${col.name}"`,
+    });
+  }
+  const binder = ctx.binder('');
+  const cols: OutputColumn[] = t.columns.map((c) => ({ id: binder.newId(), name: c.name, type: c.type, tableOid: t.oid, attnum: c.attnum }));
+  const conv = binder.bindTypeConversion(t, i, type, cd.raw_default, cols);
+  const noVolatile = (e: Expr): void => {
+    if (e.kind === 'subquery' || e.kind === 'async-call' || (e.kind === 'call' && e.volatile)) throw notSupported('volatile functions and subqueries in ALTER COLUMN TYPE ... USING');
+    mapExpr(e, (c) => {
+      noVolatile(c);
+      return c;
+    });
+  };
+  noVolatile(conv);
+  if (col.identity !== undefined && !['int2', 'int4', 'int8'].includes(type.id)) throw new NextDbError('22023', 'identity column type must be smallint, integer, or bigint');
+  const columns = t.columns.map((c, j) => (j === i ? { ...c, type } : c));
+  let next: TableDef = { ...t, columns };
+  // Defaults are kept as text: check the old default still converts to the new type.
+  if (col.defaultExpr !== undefined && !col.defaultExpr.startsWith('nextval(')) binder.defaultFor(columns[i]!, binder.newScope());
+  // Fresh index descriptors (their compiled key expressions depend on column types); expression key types re-derived.
+  const newCols: OutputColumn[] = columns.map((c) => ({ id: binder.newId(), name: c.name, type: c.type, tableOid: t.oid, attnum: c.attnum }));
+  next = {
+    ...next,
+    indexes: t.indexes.map((ix) =>
+      ix.exprs === undefined ? { ...ix } : { ...ix, exprs: ix.exprs.map((x) => (x === null ? null : { sql: x.sql, type: binder.bindIndexText(next, x.sql, newCols, 'expression').type })) },
+    ),
+  };
+  const cenv = CompileEnv.root(layoutOf(cols.map((c) => c.id)), [], () => Promise.reject(notSupported('subqueries in ALTER COLUMN TYPE ... USING')));
+  const fn = compileExpr(conv, cenv);
+  const ectx = binder.ddlEvalContext();
+  const oldStore = new TableStore(t);
+  const rows: Value[][] = [];
+  for await (const row of oldStore.scanAll(ctx.txn)) rows.push(row);
+  await oldStore.truncate(ctx.txn, tablePrefix(t.oid));
+  const store = new TableStore(next);
+  for (const row of rows) {
+    const nr = row.slice();
+    nr[i] = fn(row, ectx);
+    if (nr[i] === null && col.notNull) throw new NextDbError(SqlState.notNullViolation, `column "${col.name}" of relation "${t.name}" contains null values`);
+    await store.insert(ctx.txn, nr);
+  }
+  return next;
+}
+
 function dependents(ctx: DdlContext, oid: number): { views: TableDef[]; fks: { table: TableDef; con: ConstraintDef }[] } {
   const views: TableDef[] = [];
   const fks: { table: TableDef; con: ConstraintDef }[] = [];
@@ -955,7 +1021,8 @@ export async function alterTable(ctx: DdlContext, s: AlterTableStmt): Promise<st
         break;
       }
       case 'AT_AlterColumnType':
-        throw notSupported('ALTER COLUMN ... TYPE');
+        t = await alterColumnType(ctx, t, colIdx(cmd.name), cmd.def);
+        break;
       case 'AT_ChangeOwner':
       case 'AT_SetRelOptions':
       case 'AT_ResetRelOptions':

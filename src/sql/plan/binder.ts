@@ -2251,6 +2251,28 @@ export class Binder {
     return new Scope(undefined);
   }
 
+  /**
+   * ALTER COLUMN ... TYPE: the new value of column `i` as `type`, over the
+   * old row `cols`: the USING expression, or the column itself, converted
+   * by an assignment cast (42804 when there is none, as PostgreSQL).
+   */
+  bindTypeConversion(t: TableDef, i: number, type: SqlType, using: Node | undefined, cols: readonly OutputColumn[]): Expr {
+    const col = t.columns[i]!;
+    const src: Expr = using === undefined ? { kind: 'col', type: col.type, id: cols[i]!.id, name: col.name } : this.bindTableExpr(t, using, cols);
+    if (src.type.oid !== type.oid && src.type.id !== 'unknown' && castFunction(src.type, type, 'assignment') === undefined) {
+      const what = using === undefined ? `column "${col.name}"` : `result of USING clause for column "${col.name}"`;
+      throw new NextDbError('42804', `${what} cannot be cast automatically to type ${formatType(type)}`, {
+        hint: `You might need to specify "USING ${col.name}::${formatType(type)}".`,
+      });
+    }
+    return this.coerce(src, type, 'assignment');
+  }
+
+  /** An evaluation context with this binder's I/O settings and no session services (DDL row rewrites). */
+  ddlEvalContext(): EvalContext {
+    return new EvalContext(this.o.io, [], noServices);
+  }
+
   /** Binds one index expression or predicate (SQL text over `t`'s columns) against `cols`. */
   bindIndexText(t: TableDef, sql: string, cols: readonly OutputColumn[], what: 'expression' | 'predicate'): Expr {
     const text = `SELECT ${sql}`;
