@@ -38,8 +38,8 @@
  * empty and learns everything, snapshot included, from the leader);
  * `removeNode(id)` removes one. One change at a time (Raft thesis §4.1).
  *
- * Limits: one Raft group; no forwarding (a non-leader answers NotLeaderError
- * naming the leader).
+ * Limits: one Raft group. A non-leader answers NotLeaderError naming the
+ * leader; the server forwards sessions (src/server/cluster-session.ts).
  */
 
 import { NotLeaderError, RaftBusyError } from '../raft/errors.ts';

@@ -13,9 +13,8 @@
  * before that are replayed on the real transaction.
  *
  * On a node that does not lead, the first operation fails with
- * NotLeaderError (40001, naming the leader): statements are not forwarded
- * yet (see docs/internals/cluster.md, "Plan for the process-level
- * integration").
+ * NotLeaderError (40001, naming the leader); the server forwards such
+ * sessions to the leader (src/server/cluster-session.ts).
  *
  * The node owns the MVCC manager of each term; `close()` here only stops
  * handing out transactions.
