@@ -222,17 +222,24 @@ export class DecodedBlock {
     if (restartsAt < 0) throw new BlockFormatError('bad restart count');
     let pos = 0;
     let i = 0;
-    let prev = '';
+    let keyLen = 0;
     while (pos < restartsAt) {
-      parseEntry(data, pos, restartsAt, prev.length);
-      const suffix = data.toString('latin1', ent.keyStart, ent.valueStart);
-      const key = ent.shared === 0 ? suffix : prev.slice(0, ent.shared) + suffix;
+      parseEntry(data, pos, restartsAt, keyLen);
+      // The key's bytes are rebuilt in a scratch buffer (shared prefix kept from the previous key) and read
+      // out as one flat string: prefix.slice() + suffix made a concatenation (two allocations) that the
+      // merge, the bloom hash and the index search then had to flatten (a third).
+      const shared = ent.shared;
+      const start = ent.keyStart;
+      const unshared = ent.valueStart - start;
+      keyLen = shared + unshared;
+      if (keyLen > scratch.length) scratch = growScratch(scratch, keyLen, shared);
+      for (let j = 0; j < unshared; j++) scratch[shared + j] = data[start + j]!;
+      const key = scratch.toString('latin1', 0, keyLen);
       this.keys[i] = key;
       this.kinds[i] = data[ent.meta]!;
       this.seqs[i] = data.readUIntLE(ent.meta + 1, 6);
       this.valueStarts[i] = ent.valueStart;
       this.valueEnds[i] = ent.valueEnd;
-      prev = key;
       pos = ent.valueEnd;
       i++;
     }
@@ -245,3 +252,12 @@ export class DecodedBlock {
 }
 
 const EMPTY: Buffer = Buffer.alloc(0);
+
+/** Scratch for DecodedBlock.decode's key rebuilding (module-level: decoding is synchronous). */
+let scratch: Buffer = Buffer.allocUnsafe(256);
+
+function growScratch(old: Buffer, need: number, keep: number): Buffer {
+  const grown = Buffer.allocUnsafe(Math.max(need, old.length * 2));
+  old.copy(grown, 0, 0, keep);
+  return grown;
+}
