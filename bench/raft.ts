@@ -5,14 +5,14 @@
 // puts of the same size, through each system's HTTP put API, from the same
 // closed-loop client with the same concurrency, sent to the leader.
 //
-//   npm run bench:raft [-- --quick] [--puts N] [--concurrency C] [--value-bytes B] [--skip-etcd]
+//   npm run bench:raft [-- --quick] [--puts N] [--concurrency C] [--value-bytes B] [--skip-etcd] [--cpu-prof DIR]
 //
 // Prints `bench raft-put nextdb=<ops/s> etcd=<ops/s> ratio=<x>` and
 // `latency raft-put-<system> p50=<ms> p99=<ms>` lines. If the etcd binary is
 // missing (apt-get install etcd-server), etcd is reported as n/a.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -27,6 +27,8 @@ const num = (name: string, d: number): number => {
 const PUTS = num('puts', quick ? 3000 : 20000);
 const CONCURRENCY = num('concurrency', 32);
 const VALUE_BYTES = num('value-bytes', 100);
+/** `--cpu-prof DIR`: each NextDB node writes a V8 CPU profile into DIR when it stops. */
+const cpuProfDir = args.includes('--cpu-prof') ? args[args.indexOf('--cpu-prof') + 1] : undefined;
 const root = join(import.meta.dirname, '..');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
@@ -50,6 +52,30 @@ interface LoadResult {
   readonly opsPerSec: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /** CPU time (user + system) the system's three server processes spent during the load, or undefined off Linux. */
+  cpuMs?: number;
+}
+
+/** CPU time (user + system, ms) of the given processes so far, from /proc (Linux); undefined elsewhere. */
+function cpuMsOf(procs: readonly ChildProcess[]): number | undefined {
+  let ticks = 0;
+  for (const p of procs) {
+    const path = `/proc/${p.pid}/stat`;
+    if (p.pid === undefined || !existsSync(path)) return undefined;
+    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+    const fields = readFileSync(path, 'utf8').split(') ')[1]!.split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks * 10; // USER_HZ is 100 on Linux
+}
+
+/** Runs the load and records the CPU the servers spent on it. */
+async function measured(procs: readonly ChildProcess[], put: (i: number) => Promise<boolean>): Promise<LoadResult> {
+  const before = cpuMsOf(procs);
+  const r = await load(put);
+  const after = cpuMsOf(procs);
+  if (before !== undefined && after !== undefined) r.cpuMs = after - before;
+  return r;
 }
 
 /** Closed loop: CONCURRENCY clients issue PUTS puts in total; every put must succeed. */
@@ -106,7 +132,7 @@ async function benchNextDb(): Promise<LoadResult> {
     for (const id of ids) {
       const p = spawn(
         process.execPath,
-        ['--import', 'tsx', join(root, 'src/server/raft-kv-node.ts'), '--id', String(id), '--dir', join(dir, `n${id}`), '--raft-port', String(19050 + id), '--http-port', String(19060 + id), '--peers', peers],
+        [...(cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfDir]), '--import', 'tsx', join(root, 'src/server/raft-kv-node.ts'), '--id', String(id), '--dir', join(dir, `n${id}`), '--raft-port', String(19050 + id), '--http-port', String(19060 + id), '--peers', peers],
         { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] },
       );
       procs.push(p);
@@ -122,7 +148,7 @@ async function benchNextDb(): Promise<LoadResult> {
       },
       20_000,
     );
-    return await load(async (i) => (await request(leaderPort, 'POST', `/put?key=key${i}`, value)).status === 200);
+    return await measured(procs, async (i) => (await request(leaderPort, 'POST', `/put?key=key${i}`, value)).status === 200);
   } finally {
     await stopAll(procs);
     await rm(dir, { recursive: true, force: true });
@@ -169,7 +195,7 @@ async function benchEtcd(): Promise<LoadResult | undefined> {
     );
     const b64 = (s: string): string => Buffer.from(s).toString('base64');
     const v = b64(value);
-    return await load(async (i) => (await request(leaderPort, 'POST', '/v3/kv/put', JSON.stringify({ key: b64(`key${i}`), value: v }))).status === 200);
+    return await measured(procs, async (i) => (await request(leaderPort, 'POST', '/v3/kv/put', JSON.stringify({ key: b64(`key${i}`), value: v }))).status === 200);
   } finally {
     await stopAll(procs);
     await rm(dir, { recursive: true, force: true });
@@ -184,4 +210,6 @@ console.log(`# ${PUTS} puts of ${VALUE_BYTES}-byte values, ${CONCURRENCY} concur
 console.log(`bench raft-put nextdb=${f(nextdb.opsPerSec)} etcd=${etcd === undefined ? 'n/a' : f(etcd.opsPerSec)} ratio=${etcd === undefined ? 'n/a' : (nextdb.opsPerSec / etcd.opsPerSec).toFixed(2)}`);
 console.log(`latency raft-put-nextdb p50=${ms(nextdb.p50Ms)} p99=${ms(nextdb.p99Ms)}`);
 if (etcd !== undefined) console.log(`latency raft-put-etcd p50=${ms(etcd.p50Ms)} p99=${ms(etcd.p99Ms)}`);
+const cpu = (r: LoadResult): string => (r.cpuMs === undefined ? 'n/a' : `${r.cpuMs.toFixed(0)}ms per-put=${((r.cpuMs * 1000) / PUTS).toFixed(0)}us`);
+console.log(`cpu raft-put-nextdb ${cpu(nextdb)}${etcd === undefined ? '' : ` etcd ${cpu(etcd)}`} (three server processes, during the load)`);
 agent.destroy();

@@ -45,6 +45,7 @@ export interface RaftKvNodeOptions {
 
 export interface RaftKvNode {
   readonly driver: RaftDriver;
+  readonly transport: RaftTransport;
   readonly kv: Map<string, string>;
   close(): Promise<void>;
 }
@@ -147,6 +148,7 @@ export async function startRaftKvNode(o: RaftKvNodeOptions): Promise<RaftKvNode>
   await new Promise<void>((resolve) => server.listen(o.httpPort, o.host, resolve));
   return {
     driver: d,
+    transport,
     kv,
     async close() {
       await d.stop();
@@ -191,7 +193,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   const node = await startRaftKvNode(options);
   process.stdout.write(`ready ${options.id}\n`);
   const shutdown = (): void => {
-    if (process.env.NEXTDB_RAFT_STATS === '1') process.stderr.write(`raft-kv-node ${options.id} ${node.driver.node.status().role} cpuMs=${((process.cpuUsage().user + process.cpuUsage().system) / 1000).toFixed(0)} ${JSON.stringify(node.driver.stats)}\n`);
+    if (process.env.NEXTDB_RAFT_STATS === '1') process.stderr.write(`raft-kv-node ${options.id} ${node.driver.node.status().role} cpuMs=${((process.cpuUsage().user + process.cpuUsage().system) / 1000).toFixed(0)} ${JSON.stringify(node.driver.stats)} ${JSON.stringify(node.transport.stats)}\n`);
     void node.close().then(() => process.exit(0));
   };
   process.on('SIGTERM', shutdown);

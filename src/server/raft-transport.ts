@@ -50,6 +50,9 @@ export interface TransportStats {
   droppedMessages: number;
   receivedMessages: number;
   connects: number;
+  /** Socket writes (each carries every frame queued for one peer in one turn) and their bytes. */
+  writes: number;
+  bytesWritten: number;
 }
 
 interface Link {
@@ -74,7 +77,7 @@ export class RaftTransport {
   private readonly maxFrameBytes: number;
   private readonly w = new ByteWriter(1024);
   private closed = false;
-  readonly stats: TransportStats = { sentMessages: 0, droppedMessages: 0, receivedMessages: 0, connects: 0 };
+  readonly stats: TransportStats = { sentMessages: 0, droppedMessages: 0, receivedMessages: 0, connects: 0, writes: 0, bytesWritten: 0 };
 
   private constructor(
     private readonly options: RaftTransportOptions,
@@ -204,6 +207,8 @@ export class RaftTransport {
     const batch = link.frames.length === 1 ? link.frames[0]! : Buffer.concat(link.frames, link.frameBytes);
     link.frames = [];
     link.frameBytes = 0;
+    this.stats.writes++;
+    this.stats.bytesWritten += batch.length;
     link.socket.write(batch);
   }
 
