@@ -115,9 +115,21 @@ export class RaftDriver {
     this.schedule();
   }
 
-  /** Proposes `data`; resolves once it is committed and applied here. Throws NotLeaderError at once on a follower. */
+  /**
+   * Proposes `data`; resolves once it is committed and applied here. On a
+   * node that is not the leader it rejects at once with NotLeaderError
+   * (SQLSTATE 40001, `leader` naming the leader when one is known: "not
+   * leader: ... leader is node X"); the entry never entered the log, so the
+   * caller may retry on that node. RaftBusyError likewise (transfer in progress).
+   */
   propose(data: Uint8Array): Promise<void> {
-    const pos = this.raft.propose(data);
+    if (this.failure !== undefined || this.stopped) return Promise.reject(this.failure ?? new NextDbError(SqlState.adminShutdown, 'raft driver stopped'));
+    let pos: { index: number; term: number };
+    try {
+      pos = this.raft.propose(data);
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
     this.schedule();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -128,11 +140,20 @@ export class RaftDriver {
     });
   }
 
-  /** A linearizable read barrier: resolves when local state reflects every write committed before the call. */
+  /**
+   * A linearizable read barrier: resolves when local state reflects every
+   * write committed before the call. Rejects with NotLeaderError (naming the
+   * leader) on a node that is not the leader, like propose().
+   */
   read(): Promise<void> {
+    if (this.failure !== undefined || this.stopped) return Promise.reject(this.failure ?? new NextDbError(SqlState.adminShutdown, 'raft driver stopped'));
     const ctx = this.nextCtx++;
-    if (this.options.leaseReads === true) this.raft.leaseRead(ctx);
-    else this.raft.readIndex(ctx);
+    try {
+      if (this.options.leaseReads === true) this.raft.leaseRead(ctx);
+      else this.raft.readIndex(ctx);
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
     this.schedule();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
