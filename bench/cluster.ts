@@ -1,8 +1,11 @@
 // Cluster benchmark: pgbench against a 3-node replicated NextDB cluster
-// (src/server/cluster-server.ts, SQL on the leader, LSM on disk) and against
-// a single `nextdb server --data` node, same machine, same run; then the
-// failover time after kill -9 of the leader.
+// (`nextdb server --peers`, LSM on disk) — on the leader — and against a
+// single `nextdb server --data` node, same machine, same run; then
+// select-only through a follower (forwarded to the leader, and with
+// nextdb.read_consistency = 'stale' served by the follower's replica); then
+// the failover time after kill -9 of the leader.
 //   bench <workload> cluster=<tps> single=<tps> ratio=<cluster/single>
+//   bench select-only-c8 via-follower=<tps> stale-follower=<tps> leader-simple=<tps>
 //   failover writes-again-after=<ms>
 // Ports 16260-16262 (SQL) and 16270-16272 (Raft).
 // Usage: npm run bench:cluster -- [--quick] [--scale N] [--seconds S]
@@ -29,13 +32,13 @@ const sqlPort = (id: number): number => 16259 + id;
 const raftPort = (id: number): number => 16269 + id;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function pgbench(port: number, extra: readonly string[]): Promise<number> {
+async function pgbench(port: number, extra: readonly string[], env: Record<string, string> = {}): Promise<number> {
   const { stdout } = await run(
     'pgbench',
     ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-n', '-T', String(seconds), ...extra, 'postgres'],
     {
       maxBuffer: 64 << 20,
-      env: { ...process.env, PGCONNECT_TIMEOUT: '10' },
+      env: { ...process.env, PGCONNECT_TIMEOUT: '10', ...env },
     },
   );
   return Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(stdout)?.[1] ?? NaN);
@@ -118,6 +121,18 @@ async function main(): Promise<number> {
       const s = await pgbench(single.port, w.args);
       console.log(`bench ${w.name} cluster=${fmt(c)} single=${fmt(s)} ratio=${(c / s).toFixed(2)}`);
     }
+    // Through a follower: forwarded (extended protocol, linearizable), and stale
+    // reads served by the follower itself (simple protocol; PGOPTIONS sets the
+    // session's read consistency), with the leader's simple-protocol figure beside them.
+    const follower = ids.map(sqlPort).find((p) => p !== leader)!;
+    const selectOnly = workloads[0]!.args;
+    const viaFollower = await pgbench(follower, selectOnly);
+    const simple = ['-S', '-M', 'simple', '-c', '8', '-j', '2'];
+    const staleFollower = await pgbench(follower, simple, { PGOPTIONS: '-c nextdb.read_consistency=stale' });
+    const leaderSimple = await pgbench(leader, simple);
+    console.log(
+      `bench select-only-c8 via-follower=${fmt(viaFollower)} stale-follower=${fmt(staleFollower)} leader-simple=${fmt(leaderSimple)}`,
+    );
     // Failover: kill -9 the leader, time until an UPDATE succeeds on the new one.
     const victim = ids.find((id) => sqlPort(id) === leader)!;
     procs.get(victim)!.child.kill('SIGKILL');

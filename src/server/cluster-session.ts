@@ -32,7 +32,8 @@
  *
  * Stale reads: `SET nextdb.read_consistency = 'stale'` (or 'linearizable',
  * the default; also RESET and SHOW, and SET as a prepared statement) is
- * handled here. While it is 'stale', a simple query outside a transaction
+ * handled here; a connection may also start with it (startup parameter
+ * `nextdb.read_consistency`, or `options=-c nextdb.read_consistency=stale`). While it is 'stale', a simple query outside a transaction
  * block that does not open one runs on this node's own replica
  * (deps.stale: a SqlEngine over StaleTxnManager) without asking the
  * leader — if the node heard from the leader within an election timeout,
@@ -128,6 +129,11 @@ export class ClusterSession implements Session {
     private readonly startup: StartupInfo,
   ) {
     this.forwarded = startup.params?.[FORWARDED_PARAM] !== undefined;
+    // The setting may also come with the connection: a startup parameter of its own name
+    // (drivers that pass arbitrary parameters) or `options=-c nextdb.read_consistency=stale` (PGOPTIONS).
+    const fromOptions = /(?:^|\s)(?:-c\s*|--)nextdb\.read_consistency=(\w+)/.exec(startup.params?.options ?? '')?.[1];
+    const initial = (startup.params?.[READ_CONSISTENCY] ?? fromOptions)?.toLowerCase();
+    if (initial !== undefined && (readConsistencyValues as readonly string[]).includes(initial)) this.readConsistency = initial as ReadConsistency;
   }
 
   /** Opens the first target, retrying (like an implicit statement) while the leader is moving. */

@@ -138,6 +138,12 @@ test('cluster membership: --cluster, --join, /api/cluster, SQL on any node, fail
     assert.ok((await staleCount(sPort)) > served0, 'the read was served from the replica');
     await s.query('INSERT INTO acct VALUES (3, 30)'); // a write under stale: runs on the leader
     await waitFor('the stale reader to see its own write', async () => ((await s.query('SELECT v FROM acct WHERE id = 3')).rows.length === 1 ? true : undefined));
+    // The setting can come with the connection (PGOPTIONS / the options startup parameter).
+    const o = new pg.Client({ host: '127.0.0.1', port: sPort, user: 'postgres', database: 'postgres', options: '-c nextdb.read_consistency=stale' });
+    o.on('error', () => undefined);
+    await o.connect();
+    clients.push(o);
+    assert.equal((await o.query('SHOW nextdb.read_consistency')).rows[0]['nextdb.read_consistency'], 'stale');
     await s.query('RESET nextdb.read_consistency');
     const before = await staleCount(sPort);
     await s.query('SELECT count(*) FROM acct');
