@@ -11,9 +11,15 @@
  * evaluates them for each row first (awaiting as needed), stores the results
  * in `ctx.slots`, and then runs the synchronous closure, which reads the
  * slot. An uncorrelated subquery is evaluated once per execution.
- * Limitation: hoisted parts are evaluated even inside a CASE branch that is
- * not taken (PostgreSQL evaluates them lazily); this can only raise an error
- * that PostgreSQL would not, never change a result.
+ *
+ * Laziness: a hoisted part inside a CASE branch or a later COALESCE
+ * argument carries a guard, the condition under which the expression would
+ * reach it (this WHEN is the first true one; every earlier COALESCE argument
+ * is NULL); when the guard is false for the row, the part is not run and its
+ * slot holds NULL, which nothing reads. So a subquery or nextval() in a
+ * branch not taken is never evaluated, as in PostgreSQL. The guard reads
+ * only conditions compiled before the part, whose own hoisted parts come
+ * earlier in the list and are filled first.
  */
 
 import { NextDbError } from '../../util/errors.ts';
@@ -34,8 +40,13 @@ export type SubplanRunner = (plan: Plan, outerLayouts: readonly Layout[], ctx: E
 
 export type Layout = ReadonlyMap<ColumnId, number>;
 
+/** When a hoisted part is needed for a row (see the header); undefined: always. */
+type Guard = (row: readonly Value[], ctx: EvalContext) => boolean;
+
 export class CompileEnv {
   readonly hoisted: Hoisted[] = [];
+  /** The guard of the expression being compiled (set while compiling CASE branches and COALESCE arguments). */
+  guard: Guard | undefined;
   constructor(
     readonly layout: Layout,
     readonly outer: readonly Layout[],
@@ -55,6 +66,32 @@ export class CompileEnv {
   allocSlot(): number {
     return this.slotCounter.next++;
   }
+
+  /** Adds a hoisted part under the current guard: skipped (slot NULL) for rows that would not reach it. */
+  hoist(slot: number, run: Hoisted['run']): void {
+    const guard = this.guard;
+    this.hoisted.push({ slot, run: guard === undefined ? run : (row, ctx) => (guard(row, ctx) ? run(row, ctx) : Promise.resolve(null)) });
+  }
+}
+
+/** outer ∧ no earlier condition true ∧ (cur true, when given): the guard of a CASE arm. */
+function caseGuard(outer: Guard | undefined, earlier: readonly CompiledExpr[], cur: CompiledExpr | undefined): Guard {
+  const prev = earlier.slice();
+  return (r, ctx) => {
+    if (outer !== undefined && !outer(r, ctx)) return false;
+    for (const c of prev) if (truthy(c(r, ctx))) return false;
+    return cur === undefined || truthy(cur(r, ctx));
+  };
+}
+
+/** outer ∧ every earlier argument NULL: the guard of a COALESCE argument. */
+function coalesceGuard(outer: Guard | undefined, earlier: readonly CompiledExpr[]): Guard {
+  const prev = earlier.slice();
+  return (r, ctx) => {
+    if (outer !== undefined && !outer(r, ctx)) return false;
+    for (const a of prev) if (a(r, ctx) !== null) return false;
+    return true;
+  };
 }
 
 export function layoutOf(ids: readonly ColumnId[]): Map<ColumnId, number> {
@@ -135,13 +172,10 @@ export function compileExpr(e: Expr, env: CompileEnv): CompiledExpr {
       const args = e.args.map((a) => compileExpr(a, env));
       const impl = e.impl;
       const slot = env.allocSlot();
-      env.hoisted.push({
-        slot,
-        run: async (r, ctx) => {
-          const vals = args.map((a) => a(r, ctx));
-          if (vals.some((v) => v === null)) return null;
-          return impl(vals, ctx);
-        },
+      env.hoist(slot, async (r, ctx) => {
+        const vals = args.map((a) => a(r, ctx));
+        if (vals.some((v) => v === null)) return null;
+        return impl(vals, ctx);
       });
       return (_r, ctx) => ctx.slots[slot] ?? null;
     }
@@ -290,15 +324,39 @@ export function compileExpr(e: Expr, env: CompileEnv): CompiledExpr {
       };
     }
     case 'case': {
-      const whens = e.whens.map((w) => [compileExpr(w.cond, env), compileExpr(w.result, env)] as const);
-      const els = compileExpr(e.elseExpr, env);
+      const outer = env.guard;
+      const conds: CompiledExpr[] = [];
+      const whens: (readonly [CompiledExpr, CompiledExpr])[] = [];
+      let els: CompiledExpr;
+      try {
+        for (const w of e.whens) {
+          env.guard = conds.length === 0 ? outer : caseGuard(outer, conds, undefined);
+          const c = compileExpr(w.cond, env);
+          env.guard = caseGuard(outer, conds, c);
+          whens.push([c, compileExpr(w.result, env)] as const);
+          conds.push(c);
+        }
+        env.guard = caseGuard(outer, conds, undefined);
+        els = compileExpr(e.elseExpr, env);
+      } finally {
+        env.guard = outer;
+      }
       return (r, ctx) => {
         for (const [c, res] of whens) if (truthy(c(r, ctx))) return res(r, ctx);
         return els(r, ctx);
       };
     }
     case 'coalesce': {
-      const args = e.args.map((a) => compileExpr(a, env));
+      const outer = env.guard;
+      const args: CompiledExpr[] = [];
+      try {
+        for (const a of e.args) {
+          env.guard = args.length === 0 ? outer : coalesceGuard(outer, args);
+          args.push(compileExpr(a, env));
+        }
+      } finally {
+        env.guard = outer;
+      }
       return (r, ctx) => {
         for (const a of args) {
           const v = a(r, ctx);
@@ -405,15 +463,12 @@ function compileSubquery(e: Extract<Expr, { kind: 'subquery' }>, env: CompileEnv
         return assertNever(mode as never, 'subquery mode');
     }
   };
-  env.hoisted.push({
-    slot,
-    run: async (row, ctx) => {
-      if (!correlated && mode !== 'any' && mode !== 'all') {
-        if (cached === undefined) cached = { value: await evaluate(row, ctx) };
-        return cached.value;
-      }
-      return evaluate(row, ctx);
-    },
+  env.hoist(slot, async (row, ctx) => {
+    if (!correlated && mode !== 'any' && mode !== 'all') {
+      if (cached === undefined) cached = { value: await evaluate(row, ctx) };
+      return cached.value;
+    }
+    return evaluate(row, ctx);
   });
   return (_r, ctx) => ctx.slots[slot] ?? null;
 }
