@@ -26,12 +26,71 @@ export class SqlEngineCore {
   private readonly seqCache = new Map<number, { next: bigint; left: number }>();
   private readonly seqLocks = new Map<number, Promise<unknown>>();
 
+  /**
+   * The latest committed catalog, known without reading the version key,
+   * for read-only statements outside a transaction block (see
+   * committedCatalog). Only when this engine's transaction manager is its
+   * own: then every catalog change commits through a session of this engine.
+   */
+  private known: CatalogSnapshot | undefined;
+  /** Transactions that wrote the catalog version and may not have ended yet. */
+  private readonly catalogWriters = new Set<Txn>();
+  /** Counts catalog writers seen ending: a read that overlapped one must not become `known`. */
+  private catalogWritesEnded = 0;
+
   constructor(
     readonly txns: TxnManager,
     readonly clock: Clock,
     seed: number,
+    /** False when another process may change the catalog (a shared or distributed transaction manager). */
+    private readonly catalogIsLocal = false,
   ) {
     this.prng = new Prng(seed);
+  }
+
+  /** Called before a transaction writes the catalog version: no shortcut until it has ended. */
+  catalogWriteBegins(txn: Txn): void {
+    this.catalogWriters.add(txn);
+    this.known = undefined;
+  }
+
+  /** Forgets catalog writers that ended; true when none is left. */
+  private noCatalogWriter(): boolean {
+    if (this.catalogWriters.size === 0) return true;
+    // A committing transaction reports 'active' until its commit is complete and visible.
+    for (const t of this.catalogWriters) {
+      if (t.state !== 'active') {
+        this.catalogWriters.delete(t);
+        this.catalogWritesEnded++;
+      }
+    }
+    return this.catalogWriters.size === 0;
+  }
+
+  /**
+   * The committed catalog a new snapshot would read, without reading it:
+   * known from an earlier read while no transaction that writes the catalog
+   * has been live since. Undefined when unsure (then read it). Valid only
+   * for a fresh implicit transaction that does not write the catalog.
+   */
+  committedCatalog(): CatalogSnapshot | undefined {
+    if (!this.catalogIsLocal || this.known === undefined) return undefined;
+    if (!this.noCatalogWriter()) {
+      this.known = undefined;
+      return undefined;
+    }
+    return this.known;
+  }
+
+  /** A mark to pass to noteCommittedCatalog, taken before a fresh implicit transaction reads the catalog. */
+  catalogMark(): number {
+    return this.noCatalogWriter() ? this.catalogWritesEnded : -1;
+  }
+
+  /** `catalog` was read by a fresh implicit transaction begun after `mark`: it is the committed one if no catalog writer lived meanwhile. */
+  noteCommittedCatalog(catalog: CatalogSnapshot, mark: number): void {
+    if (!this.catalogIsLocal || mark < 0) return;
+    if (this.noCatalogWriter() && this.catalogWritesEnded === mark) this.known = catalog;
   }
 
   /**

@@ -106,7 +106,9 @@ export class SqlSession implements Session {
   private lastCatalog: CatalogSnapshot | undefined;
   private lastYieldMs = 0;
   /** Settings read by every statement, parsed once; undefined after any setting changed. */
-  private hot: { readonly settingsKey: string; readonly timeoutMs: number; readonly isolation: IsolationLevel } | undefined;
+  private hot:
+    | { readonly settingsKey: string; readonly timeoutMs: number; readonly isolation: IsolationLevel; readonly timeZone: string; readonly extraFloatDigits: number }
+    | undefined;
 
   constructor(
     private readonly core: SqlEngineCore,
@@ -190,9 +192,10 @@ export class SqlSession implements Session {
   };
 
   io(): IoSettings {
+    const hot = this.hotSettings();
     return {
-      timeZone: this.getSetting('timezone') ?? 'UTC',
-      extraFloatDigits: Number(this.getSetting('extra_float_digits') ?? '1'),
+      timeZone: hot.timeZone,
+      extraFloatDigits: hot.extraFloatDigits,
       nowMicros: this.txnStartMicros,
       namespaceName: this.namespaceNameFn,
       relationName: this.relationNameFn,
@@ -437,6 +440,8 @@ export class SqlSession implements Session {
       settingsKey: `${this.getSetting('search_path') ?? ''}|${this.getSetting('timezone') ?? ''}|${this.getSetting('extra_float_digits') ?? ''}`,
       timeoutMs: Number(this.getSetting('statement_timeout') ?? '0'),
       isolation: (this.getSetting('default_transaction_isolation') ?? 'serializable') as IsolationLevel,
+      timeZone: this.getSetting('timezone') ?? 'UTC',
+      extraFloatDigits: Number(this.getSetting('extra_float_digits') ?? '1'),
     });
   }
 
@@ -470,12 +475,21 @@ export class SqlSession implements Session {
     if ('ExplainStmt' in stmt) return this.explain(stmt.ExplainStmt, sql, params, paramTypes);
     if ('CopyStmt' in stmt) return this.copy(stmt.CopyStmt);
     if (SqlSession.isQuery(stmt)) {
+      // A prepared point SELECT outside a block may skip reading the catalog version when the
+      // engine knows the committed catalog and the cached plan was made for it (SqlEngineCore.committedCatalog).
+      const pointRead = this.block === undefined && prepared?.cache?.point !== undefined && 'SelectStmt' in stmt;
+      const mark = pointRead ? this.core.catalogMark() : -1;
       return this.inTxn(async (txn) => {
-        const catalog = await this.catalogFor(txn);
-        let q: BoundQuery;
-        let point: PointLookup | undefined;
         const settingsKey = this.settingsKey();
         const cached = prepared?.cache;
+        let catalog = pointRead ? this.core.committedCatalog() : undefined;
+        if (catalog !== undefined && cached?.matches(catalog.version, settingsKey) === true) this.lastCatalog = catalog;
+        else {
+          catalog = await this.catalogFor(txn);
+          if (pointRead) this.core.noteCommittedCatalog(catalog, mark);
+        }
+        let q: BoundQuery;
+        let point: PointLookup | undefined;
         if (cached !== undefined && cached.matches(catalog.version, settingsKey)) {
           q = cached.query;
           point = cached.point;
@@ -488,18 +502,23 @@ export class SqlSession implements Session {
             point = prepared.cache.point;
           }
         }
-        const env = this.env(txn, catalog, params);
         const isSelect = 'SelectStmt' in stmt;
         let rows: Value[][];
+        let changed = 0;
         try {
-          rows = point !== undefined ? await point.run(txn, env.ctx) : await runPlan(q.plan, env);
+          if (point !== undefined) rows = await point.run(txn, new EvalContext(this.io(), params, this.services(txn, catalog)));
+          else {
+            const env = this.env(txn, catalog, params);
+            rows = await runPlan(q.plan, env);
+            changed = env.changed;
+          }
         } catch (e) {
           // Planned, then failed while running: PostgreSQL has sent the RowDescription by now.
           if (isSelect || q.cols.length > 0) carry(e, { failedColumns: this.describe(q.cols) });
           throw e;
         }
         return {
-          tag: this.tagFor(stmt, rows.length, env.changed),
+          tag: this.tagFor(stmt, rows.length, changed),
           ...(isSelect || q.cols.length > 0 ? { cols: q.cols, rows } : {}),
         };
       });
@@ -551,6 +570,7 @@ export class SqlSession implements Session {
         const kind = Object.keys(stmt)[0] ?? 'statement';
         throw notSupported(kindToSql(kind));
       }
+      this.core.catalogWriteBegins(txn);
       await CatalogStore.bumpVersion(txn, this.core.newVersionToken());
       if ('AlterTableStmt' in stmt) await this.validateChecks(txn, stmt);
       return t;
@@ -582,6 +602,7 @@ export class SqlSession implements Session {
       await CatalogStore.put(txn, 'db', oid, { oid, name });
       const schemaOid = await CatalogStore.allocOid(txn);
       await CatalogStore.put(txn, 'schema', schemaOid, { oid: schemaOid, dbOid: oid, name: 'public' });
+      this.core.catalogWriteBegins(txn);
       await CatalogStore.bumpVersion(txn, this.core.newVersionToken());
       this.core.databases = [...this.core.databases.filter((d) => d.name !== name), { oid, name }];
       return { tag: 'CREATE DATABASE' };

@@ -52,7 +52,8 @@ export class SqlEngine implements RoleLookup {
     await loadParser();
     const clock = options.clock ?? systemClock;
     const txns = options.txnManager ?? (await openTxnManager(options.engine));
-    const core = new SqlEngineCore(txns, clock, options.seed ?? Math.floor(clock.nowMs()) % 2147483647);
+    // With its own transaction manager this engine sees every catalog change commit (SqlEngineCore.committedCatalog).
+    const core = new SqlEngineCore(txns, clock, options.seed ?? Math.floor(clock.nowMs()) % 2147483647, options.txnManager === undefined);
     const txn = txns.begin({ isolation: 'serializable' });
     try {
       await CatalogStore.bootstrap(txn);
