@@ -13,12 +13,22 @@
  * a crash its record is either whole (all ops replayed) or torn (none).
  *
  * Group commit: appends go to a user-space buffer (no system call per put);
- * `sync()` registers a waiter for "everything logged so far" and schedules a
- * sync round (fsync of the segment) for the next turn of the event loop.
- * Every writer that calls `sync()` before that round starts shares it.
- * Rounds are pipelined: up to SYNC_ROUNDS_IN_FLIGHT_MAX run at once, and a
- * round acknowledges its writers only when it and every earlier round are
- * done. One fsync acknowledges many writers.
+ * `sync()` registers a waiter for "everything logged so far". When no sync
+ * round (fdatasync of the segment) is in flight, a round starts at once;
+ * otherwise the next one is scheduled for the next turn of the event loop,
+ * and every writer that calls `sync()` before it starts shares it. Rounds
+ * are pipelined: up to SYNC_ROUNDS_IN_FLIGHT_MAX run at once, and a round
+ * acknowledges its writers only when it and every earlier round are done.
+ * One fdatasync acknowledges many writers.
+ *
+ * Why the first round starts at once: writers that wait on their sync come
+ * back together when it completes, so with every round deferred to the next
+ * turn they all join one round, the next round can only start after it, and
+ * the disk idles while the event loop acknowledges them and takes their next
+ * writes. Starting the first round at once splits such a crowd into two
+ * groups whose rounds overlap (while one group is acknowledged and writes
+ * again, the other's fdatasync runs), which keeps the disk busy. Measured
+ * with 16 writers on this machine class: see docs/internals/storage.md.
  *
  * Rotation: when the memtable is frozen the log moves to a new segment. The
  * old segment stays in the set of files the next sync round fsyncs, so an
@@ -158,7 +168,8 @@ export class Wal {
     if (this.loggedBytes <= this.durableBytes) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.waiters.push({ target: this.loggedBytes, resolve, reject });
-      this.schedule();
+      if (this.rounds.length === 0 && !this.scheduled) this.round();
+      else this.schedule();
     });
   }
 
