@@ -5,11 +5,19 @@
 // puts of the same size, through each system's HTTP put API, from the same
 // closed-loop client with the same concurrency, sent to the leader.
 //
-//   npm run bench:raft [-- --quick] [--puts N] [--concurrency C] [--value-bytes B] [--skip-etcd] [--cpu-prof DIR]
+// Both clusters run for the whole benchmark and the puts go in `--rounds`
+// alternating rounds (A B B A A B ...), so that a change in the load of a
+// shared machine hits both systems alike; each system's figure is its total
+// puts over its total time in its rounds. The per-round ratios are printed
+// too, as a measure of the noise. Before the rounds each system serves
+// `--warmup` unmeasured puts (other keys), so V8 has compiled NextDB's hot
+// paths — the same count for etcd.
 //
-// Prints `bench raft-put nextdb=<ops/s> etcd=<ops/s> ratio=<x>` and
-// `latency raft-put-<system> p50=<ms> p99=<ms>` lines. If the etcd binary is
-// missing (apt-get install etcd-server), etcd is reported as n/a.
+//   npm run bench:raft [-- --quick] [--puts N] [--rounds R] [--warmup W] [--concurrency C] [--value-bytes B] [--skip-etcd] [--cpu-prof DIR]
+//
+// Prints `bench raft-put nextdb=<ops/s> etcd=<ops/s> ratio=<x>`,
+// `latency raft-put-<system> p50=<ms> p99=<ms>` and `cpu ...` lines. If the
+// etcd binary is missing (apt-get install etcd-server), etcd is reported as n/a.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -26,6 +34,9 @@ const num = (name: string, d: number): number => {
 };
 const PUTS = num('puts', quick ? 3000 : 20000);
 const CONCURRENCY = num('concurrency', 32);
+const ROUNDS = Math.max(1, num('rounds', quick ? 4 : 6));
+/** Unmeasured puts each system serves first (JIT warm-up of the NextDB nodes; the same count for etcd). */
+const WARMUP = num('warmup', quick ? 500 : 2000);
 const VALUE_BYTES = num('value-bytes', 100);
 /** `--cpu-prof DIR`: each NextDB node writes a V8 CPU profile into DIR when it stops. */
 const cpuProfDir = args.includes('--cpu-prof') ? args[args.indexOf('--cpu-prof') + 1] : undefined;
@@ -53,7 +64,7 @@ interface LoadResult {
   readonly p50Ms: number;
   readonly p99Ms: number;
   /** CPU time (user + system) the system's three server processes spent during the load, or undefined off Linux. */
-  cpuMs?: number;
+  readonly cpuMs?: number;
 }
 
 /** CPU time (user + system, ms) of the given processes so far, from /proc (Linux); undefined elsewhere. */
@@ -69,24 +80,23 @@ function cpuMsOf(procs: readonly ChildProcess[]): number | undefined {
   return ticks * 10; // USER_HZ is 100 on Linux
 }
 
-/** Runs the load and records the CPU the servers spent on it. */
-async function measured(procs: readonly ChildProcess[], put: (i: number) => Promise<boolean>): Promise<LoadResult> {
-  const before = cpuMsOf(procs);
-  const r = await load(put);
-  const after = cpuMsOf(procs);
-  if (before !== undefined && after !== undefined) r.cpuMs = after - before;
-  return r;
+interface Round {
+  readonly latencies: number[];
+  readonly secs: number;
+  readonly cpuMs: number | undefined;
 }
 
-/** Closed loop: CONCURRENCY clients issue PUTS puts in total; every put must succeed. */
-async function load(put: (i: number) => Promise<boolean>): Promise<LoadResult> {
+/** Closed loop: CONCURRENCY clients issue puts `from` .. `from + count - 1`; every put must succeed. */
+async function load(procs: readonly ChildProcess[], from: number, count: number, put: (i: number) => Promise<boolean>): Promise<Round> {
   const latencies: number[] = [];
-  let next = 0;
+  let next = from;
+  const end = from + count;
   let failures = 0;
+  const cpuBefore = cpuMsOf(procs);
   const started = performance.now();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
-      while (next < PUTS) {
+      while (next < end) {
         const i = next++;
         const t = performance.now();
         if (await put(i)) latencies.push(performance.now() - t);
@@ -96,9 +106,16 @@ async function load(put: (i: number) => Promise<boolean>): Promise<LoadResult> {
     }),
   );
   const secs = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
+  const cpuAfter = cpuMsOf(procs);
+  return { latencies, secs, cpuMs: cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore };
+}
+
+function summarize(rounds: readonly Round[]): LoadResult {
+  const latencies = rounds.flatMap((r) => r.latencies).sort((a, b) => a - b);
+  const secs = rounds.reduce((a, r) => a + r.secs, 0);
   const q = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!;
-  return { opsPerSec: latencies.length / secs, p50Ms: q(0.5), p99Ms: q(0.99) };
+  const cpu = rounds.every((r) => r.cpuMs !== undefined) ? rounds.reduce((a, r) => a + r.cpuMs!, 0) : undefined;
+  return { opsPerSec: latencies.length / secs, p50Ms: q(0.5), p99Ms: q(0.99), ...(cpu === undefined ? {} : { cpuMs: cpu }) };
 }
 
 async function waitFor<T>(what: string, f: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
@@ -123,11 +140,22 @@ async function stopAll(procs: ChildProcess[]): Promise<void> {
 
 const value = 'x'.repeat(VALUE_BYTES);
 
-async function benchNextDb(): Promise<LoadResult> {
+/** A running three-node cluster: where to send puts, and how to stop it. */
+interface Cluster {
+  readonly procs: ChildProcess[];
+  readonly put: (i: number) => Promise<boolean>;
+  stop(): Promise<void>;
+}
+
+async function startNextDb(): Promise<Cluster> {
   const dir = await mkdtemp(join(tmpdir(), 'nextdb-bench-raft-'));
   const ids = [1, 2, 3];
   const peers = ids.map((id) => `${id}=127.0.0.1:${19050 + id}`).join(',');
   const procs: ChildProcess[] = [];
+  const stop = async (): Promise<void> => {
+    await stopAll(procs);
+    await rm(dir, { recursive: true, force: true });
+  };
   try {
     for (const id of ids) {
       const p = spawn(
@@ -148,19 +176,23 @@ async function benchNextDb(): Promise<LoadResult> {
       },
       20_000,
     );
-    return await measured(procs, async (i) => (await request(leaderPort, 'POST', `/put?key=key${i}`, value)).status === 200);
-  } finally {
-    await stopAll(procs);
-    await rm(dir, { recursive: true, force: true });
+    return { procs, stop, put: async (i) => (await request(leaderPort, 'POST', `/put?key=key${i}`, value)).status === 200 };
+  } catch (e) {
+    await stop();
+    throw e;
   }
 }
 
-async function benchEtcd(): Promise<LoadResult | undefined> {
+async function startEtcd(): Promise<Cluster | undefined> {
   if (!existsSync('/usr/bin/etcd')) return undefined;
   const dir = await mkdtemp(join(tmpdir(), 'nextdb-bench-etcd-'));
   const ids = [1, 2, 3];
   const cluster = ids.map((id) => `e${id}=http://127.0.0.1:${19110 + id}`).join(',');
   const procs: ChildProcess[] = [];
+  const stop = async (): Promise<void> => {
+    await stopAll(procs);
+    await rm(dir, { recursive: true, force: true });
+  };
   try {
     for (const id of ids) {
       const p = spawn(
@@ -195,21 +227,45 @@ async function benchEtcd(): Promise<LoadResult | undefined> {
     );
     const b64 = (s: string): string => Buffer.from(s).toString('base64');
     const v = b64(value);
-    return await measured(procs, async (i) => (await request(leaderPort, 'POST', '/v3/kv/put', JSON.stringify({ key: b64(`key${i}`), value: v }))).status === 200);
-  } finally {
-    await stopAll(procs);
-    await rm(dir, { recursive: true, force: true });
+    return { procs, stop, put: async (i) => (await request(leaderPort, 'POST', '/v3/kv/put', JSON.stringify({ key: b64(`key${i}`), value: v }))).status === 200 };
+  } catch (e) {
+    await stop();
+    throw e;
   }
 }
 
-const nextdb = await benchNextDb();
-const etcd = args.includes('--skip-etcd') ? undefined : await benchEtcd();
+const clusters: { name: 'nextdb' | 'etcd'; cluster: Cluster; rounds: Round[] }[] = [];
+try {
+  clusters.push({ name: 'nextdb', cluster: await startNextDb(), rounds: [] });
+  const etcdCluster = args.includes('--skip-etcd') ? undefined : await startEtcd();
+  if (etcdCluster !== undefined) clusters.push({ name: 'etcd', cluster: etcdCluster, rounds: [] });
+  for (const c of clusters) await load(c.cluster.procs, PUTS, WARMUP, c.cluster.put);
+  // A B B A A B ...: each system goes first in half of the rounds.
+  for (let r = 0; r < ROUNDS; r++) {
+    const order = r % 2 === 0 ? clusters : [...clusters].reverse();
+    const from = Math.floor((r * PUTS) / ROUNDS);
+    const count = Math.floor(((r + 1) * PUTS) / ROUNDS) - from;
+    for (const c of order) c.rounds.push(await load(c.cluster.procs, from, count, c.cluster.put));
+  }
+} finally {
+  for (const c of clusters) await c.cluster.stop();
+  agent.destroy();
+}
+const nextdb = summarize(clusters[0]!.rounds);
+const etcdRuns = clusters[1];
+const etcd = etcdRuns === undefined ? undefined : summarize(etcdRuns.rounds);
 const f = (x: number): string => x.toFixed(0);
 const ms = (x: number): string => x.toFixed(2);
-console.log(`# ${PUTS} puts of ${VALUE_BYTES}-byte values, ${CONCURRENCY} concurrent HTTP clients, 3 nodes on loopback, fsync on`);
+console.log(`# ${PUTS} puts of ${VALUE_BYTES}-byte values per system in ${ROUNDS} alternating rounds after ${WARMUP} unmeasured, ${CONCURRENCY} concurrent HTTP clients, 3 nodes on loopback, fsync on`);
 console.log(`bench raft-put nextdb=${f(nextdb.opsPerSec)} etcd=${etcd === undefined ? 'n/a' : f(etcd.opsPerSec)} ratio=${etcd === undefined ? 'n/a' : (nextdb.opsPerSec / etcd.opsPerSec).toFixed(2)}`);
+if (etcdRuns !== undefined) {
+  const perRound = clusters[0]!.rounds.map((r, i) => {
+    const e = etcdRuns.rounds[i]!;
+    return (r.latencies.length / r.secs / (e.latencies.length / e.secs)).toFixed(2);
+  });
+  console.log(`rounds raft-put ratio per round: ${perRound.join(' ')}`);
+}
 console.log(`latency raft-put-nextdb p50=${ms(nextdb.p50Ms)} p99=${ms(nextdb.p99Ms)}`);
 if (etcd !== undefined) console.log(`latency raft-put-etcd p50=${ms(etcd.p50Ms)} p99=${ms(etcd.p99Ms)}`);
 const cpu = (r: LoadResult): string => (r.cpuMs === undefined ? 'n/a' : `${r.cpuMs.toFixed(0)}ms per-put=${((r.cpuMs * 1000) / PUTS).toFixed(0)}us`);
-console.log(`cpu raft-put-nextdb ${cpu(nextdb)}${etcd === undefined ? '' : ` etcd ${cpu(etcd)}`} (three server processes, during the load)`);
-agent.destroy();
+console.log(`cpu raft-put nextdb ${cpu(nextdb)}${etcd === undefined ? '' : ` etcd ${cpu(etcd)}`} (its three server processes, during its rounds)`);
