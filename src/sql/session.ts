@@ -10,11 +10,16 @@
  * ROLLBACK TO SAVEPOINT) is accepted, as in PostgreSQL.
  *
  * Catalog: each statement reads the catalog version token through its
- * transaction and uses the engine's cached snapshot for that version.
+ * transaction and uses the engine's cached snapshot for that version. The
+ * one exception: a prepared point SELECT outside a block uses the committed
+ * catalog the engine already knows, when no transaction that wrote the
+ * catalog has been live since it was read (SqlEngineCore.committedCatalog).
  *
  * Extended protocol: Parse binds the statement once (parameter and result
  * types); the optimized plan is cached on the prepared statement and reused
- * while the catalog version and the relevant settings are unchanged. A
+ * while the catalog version and the relevant settings are unchanged
+ * (plan/plan-cache.ts; a primary-key point SELECT runs as a compiled lookup,
+ * exec/point-lookup.ts). A
  * portal runs its statement on the first Execute and hands out the rows in
  * `maxRows` slices (PortalSuspended in between).
  */
@@ -44,7 +49,7 @@ import { optimize } from './plan/optimizer.ts';
 import type { OutputColumn, Plan } from './plan/plan.ts';
 import { EvalContext, type SessionServices } from './exec/eval-context.ts';
 import { runPlan, type ExecEnv, type OperatorStats } from './exec/executor.ts';
-import { alterTable, createIndex, createSchema, createSequence, createTable, createView, drop, rename, truncate, type DdlContext } from './exec/ddl.ts';
+import { alterTable, createFunction, createIndex, createSchema, createSequence, createTable, createView, drop, rename, truncate, type DdlContext } from './exec/ddl.ts';
 import { Types, typeByOid, type SqlType, type Value } from './types/sql-type.ts';
 import { formatBinary, formatText, parseBinary, parseText, type IoSettings } from './types/text-io.ts';
 import { SETTINGS, DISPLAY_NAMES, settingKey } from './settings.ts';
@@ -556,6 +561,7 @@ export class SqlSession implements Session {
       let t: string;
       if ('CreateStmt' in stmt) t = await createTable(ctx, stmt.CreateStmt);
       else if ('IndexStmt' in stmt) t = await createIndex(ctx, stmt.IndexStmt);
+      else if ('CreateFunctionStmt' in stmt) t = await createFunction(ctx, stmt.CreateFunctionStmt);
       else if ('ViewStmt' in stmt) t = await createView(ctx, stmt.ViewStmt, sql);
       else if ('CreateSeqStmt' in stmt) t = await createSequence(ctx, stmt.CreateSeqStmt);
       else if ('CreateSchemaStmt' in stmt) t = await createSchema(ctx, stmt.CreateSchemaStmt);
