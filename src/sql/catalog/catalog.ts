@@ -6,7 +6,7 @@
  *
  * Keyspace layout (KeyWriter encoding):
  *
- *   'c' string(kind) int(oid)   → JSON descriptor           kind ∈ db|schema|rel|seq
+ *   'c' string(kind) int(oid)   → JSON descriptor           kind ∈ db|schema|rel|seq|role|func
  *   'c' string('version')       → opaque schema version token
  *   'c' string('oid')           → next OID to hand out (int8 text)
  *   'q' int(seqOid)             → sequence's last value
@@ -118,6 +118,26 @@ export interface SequenceDef {
   readonly ownedBy?: { readonly table: number; readonly column: number };
 }
 
+/** A user function (CREATE FUNCTION ... LANGUAGE sql): PostgreSQL's pg_proc row. */
+export interface FunctionDef {
+  readonly oid: number;
+  readonly dbOid: number;
+  readonly schema: string;
+  readonly name: string;
+  readonly argNames: readonly string[];
+  readonly argTypes: readonly SqlType[];
+  readonly retType: SqlType;
+  /** RETURNS SETOF / RETURNS TABLE. */
+  readonly retSet: boolean;
+  /** RETURNS TABLE (...): the output columns. */
+  readonly outColumns?: readonly { readonly name: string; readonly type: SqlType }[];
+  /** The body: one SQL query ($1.. or the argument names read the arguments). */
+  readonly body: string;
+  /** provolatile: i immutable, s stable, v volatile. */
+  readonly volatility: 'i' | 's' | 'v';
+  readonly strict: boolean;
+}
+
 export interface SchemaDef {
   readonly oid: number;
   readonly dbOid: number;
@@ -215,6 +235,7 @@ export class CatalogSnapshot {
   readonly schemas = new Map<number, SchemaDef>();
   readonly tables = new Map<number, TableDef>();
   readonly sequences = new Map<number, SequenceDef>();
+  readonly functions = new Map<number, FunctionDef>();
   private readonly tableByName = new Map<string, TableDef>();
   private readonly seqByName = new Map<string, SequenceDef>();
   private readonly indexByName = new Map<string, [TableDef, IndexDef]>();
@@ -226,8 +247,10 @@ export class CatalogSnapshot {
     tables: TableDef[],
     seqs: SequenceDef[],
     roles: RoleDef[] = [],
+    functions: FunctionDef[] = [],
   ) {
     for (const r of roles) this.roles.set(r.oid, r);
+    for (const f of functions) this.functions.set(f.oid, f);
     for (const d of dbs) this.databases.set(d.oid, d);
     for (const s of schemas) this.schemas.set(s.oid, s);
     for (const t of tables) {
@@ -263,6 +286,11 @@ export class CatalogSnapshot {
     return this.indexByName.get(`${dbOid}\0${schema}\0${name}`);
   }
 
+  /** User functions named `name` in `schema` (all overloads). */
+  functionsNamed(dbOid: number, schema: string, name: string): FunctionDef[] {
+    return [...this.functions.values()].filter((f) => f.dbOid === dbOid && f.schema === schema && f.name === name);
+  }
+
   tablesOf(dbOid: number): TableDef[] {
     return [...this.tables.values()].filter((t) => t.dbOid === dbOid);
   }
@@ -290,7 +318,7 @@ export class CatalogStore {
       }
       return out;
     };
-    return new CatalogSnapshot(version, await all<DatabaseDef>('db'), await all<SchemaDef>('schema'), await all<TableDef>('rel'), await all<SequenceDef>('seq'), await all<RoleDef>('role'));
+    return new CatalogSnapshot(version, await all<DatabaseDef>('db'), await all<SchemaDef>('schema'), await all<TableDef>('rel'), await all<SequenceDef>('seq'), await all<RoleDef>('role'), await all<FunctionDef>('func'));
   }
 
   static async bumpVersion(txn: Txn, token: string): Promise<void> {
@@ -305,11 +333,11 @@ export class CatalogStore {
     return next;
   }
 
-  static async put(txn: Txn, kind: 'db' | 'schema' | 'rel' | 'seq' | 'role', oid: number, d: unknown): Promise<void> {
+  static async put(txn: Txn, kind: 'db' | 'schema' | 'rel' | 'seq' | 'role' | 'func', oid: number, d: unknown): Promise<void> {
     await txn.put(catalogKey(kind, oid), encodeDescriptor(d));
   }
 
-  static async remove(txn: Txn, kind: 'db' | 'schema' | 'rel' | 'seq' | 'role', oid: number): Promise<void> {
+  static async remove(txn: Txn, kind: 'db' | 'schema' | 'rel' | 'seq' | 'role' | 'func', oid: number): Promise<void> {
     await txn.delete(catalogKey(kind, oid));
   }
 

@@ -117,6 +117,15 @@ export function indexDef(t: TableDef, ixOid: number, column = 0): string | undef
   return `CREATE ${ix.unique ? 'UNIQUE ' : ''}INDEX ${ix.name} ON ${t.schema}.${t.name} USING btree (${cols})${where}`;
 }
 
+/** pg_get_function_result / pg_get_function_arguments text of a user function (null when unknown). */
+export function functionText(catalog: CatalogSnapshot, kind: 'functionresult' | 'functionargs', oid: number): string | null {
+  const f = catalog.functions.get(oid);
+  if (f === undefined) return null;
+  if (kind === 'functionargs') return f.argTypes.map((t, i) => `${f.argNames[i] !== '' && f.argNames[i] !== undefined ? `${f.argNames[i]} ` : ''}${formatType(t)}`).join(', ');
+  if (f.outColumns !== undefined) return `TABLE(${f.outColumns.map((c) => `${c.name} ${formatType(c.type)}`).join(', ')})`;
+  return `${f.retSet ? 'SETOF ' : ''}${formatType(f.retType)}`;
+}
+
 /** Constraint text for pg_get_constraintdef. */
 export function constraintDef(ctx: { catalog: CatalogSnapshot }, t: TableDef, conOid: number): string | undefined {
   const c = t.constraints.find((x) => x.oid === conOid);
@@ -520,8 +529,19 @@ const TABLES: Record<string, VirtualTable> = {
       ['pronamespace', oid],
       ['prokind', T.char],
       ['prorettype', oid],
+      ['proretset', T.bool],
+      ['provolatile', T.char],
+      ['proisstrict', T.bool],
+      ['pronargs', T.int2],
+      ['prosrc', T.text],
+      ['prolang', oid],
+      ['proowner', oid],
     ],
-    rows: () => [],
+    // User functions only (LANGUAGE sql: prolang 14); built-ins are not listed.
+    rows: (ctx) =>
+      [...ctx.catalog.functions.values()]
+        .filter((f) => f.dbOid === ctx.dbOid)
+        .map((f) => [f.oid, f.name, ctx.catalog.schema(ctx.dbOid, f.schema)?.oid ?? PUBLIC_OID, 'f', f.retType.oid, f.retSet, f.volatility, f.strict, f.argTypes.length, f.body, 14, SUPERUSER_OID] as Value[]),
   },
   pg_description: { cols: [['objoid', oid], ['classoid', oid], ['objsubid', T.int4], ['description', T.text]], rows: () => [] },
   pg_collation: { cols: [['oid', oid], ['collname', name], ['collnamespace', oid]], rows: () => [] },

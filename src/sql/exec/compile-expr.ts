@@ -26,7 +26,7 @@ import { NextDbError } from '../../util/errors.ts';
 import { assert, assertNever } from '../../util/assert.ts';
 import type { ColumnId, Expr, Plan } from '../plan/plan.ts';
 import type { ArrayValue, Value } from '../types/sql-type.ts';
-import type { EvalContext } from './eval-context.ts';
+import { EvalContext } from './eval-context.ts';
 
 export type CompiledExpr = (row: readonly Value[], ctx: EvalContext) => Value;
 
@@ -424,8 +424,18 @@ function compileSubquery(e: Extract<Expr, { kind: 'subquery' }>, env: CompileEnv
   // ANY/ALL compare each outer row's test value: cache the subquery's rows, not the answer.
   let cachedRows: Value[][] | undefined;
   const correlated = e.correlated;
+  // A SQL function body: runs with the argument values as its parameters and no caller rows.
+  const fnArgs = e.args?.map((a) => compileExpr(a, env));
+  const fnStrict = e.strict === true;
+  const fnOuter: readonly Layout[] = [];
   const evaluate = async (row: readonly Value[], ctx: EvalContext): Promise<Value> => {
     const limit = mode === 'exists' ? 1 : mode === 'scalar' ? 2 : 0;
+    if (fnArgs !== undefined) {
+      const vals = fnArgs.map((a) => a(row, ctx));
+      if (fnStrict && vals.some((v) => v === null)) return null;
+      const rows = await env.runSubplan(plan, fnOuter, new EvalContext(ctx.io, vals, ctx.services), 1);
+      return rows[0]?.[0] ?? null;
+    }
     const sub = ctx.withOuter(row);
     if (mode === 'any' || mode === 'all') {
       assert(test !== undefined && cmp !== undefined && op !== undefined, 'ANY/ALL needs a test');

@@ -25,6 +25,7 @@ import type {
   TruncateStmt,
   ViewStmt,
   CreateSchemaStmt,
+  CreateFunctionStmt,
 } from '@pgsql/types';
 import { deparseSync } from 'pgsql-parser';
 import { NextDbError, SqlState, notSupported } from '../../util/errors.ts';
@@ -39,12 +40,13 @@ import {
   type ColumnDef,
   type ConstraintDef,
   type FkAction,
+  type FunctionDef,
   type IndexDef,
   type IndexExpr,
   type SequenceDef,
   type TableDef,
 } from '../catalog/catalog.ts';
-import { Types, type SqlType } from '../types/sql-type.ts';
+import { Types, formatType, type SqlType } from '../types/sql-type.ts';
 import { resolveTypeName } from '../plan/type-names.ts';
 import { TableStore, writeKeyValue } from './table-store.ts';
 import { KeyWriter } from '../../encoding/key-codec.ts';
@@ -650,7 +652,123 @@ async function dropRelation(ctx: DdlContext, t: TableDef, cascade: boolean, drop
   await CatalogStore.remove(ctx.txn, 'rel', t.oid);
 }
 
+/** The argument types of a function signature as DROP FUNCTION names it (ObjectWithArgs). */
+function signatureTypes(objargs: readonly Node[] | undefined): SqlType[] | undefined {
+  if (objargs === undefined) return undefined;
+  return objargs.map((a) => {
+    assert('TypeName' in a, 'function argument type');
+    return resolveTypeName(a.TypeName).type;
+  });
+}
+
+/** DROP FUNCTION [IF EXISTS] name [(types)] [, ...]: by name alone when only one function has it (42725 otherwise). */
+async function dropFunctions(ctx: DdlContext, s: DropStmt): Promise<string> {
+  for (const obj of s.objects ?? []) {
+    assert('ObjectWithArgs' in obj, 'DROP FUNCTION object');
+    const o = obj.ObjectWithArgs;
+    const names = (o.objname ?? []).map(str);
+    const name = names[names.length - 1] ?? '';
+    const types = o.args_unspecified === true ? undefined : signatureTypes(o.objargs ?? []);
+    const schemas = names.length > 1 ? [names[0]!] : ctx.searchPath;
+    const found = schemas.flatMap((sc) => ctx.catalog.functionsNamed(ctx.dbOid, sc, name)).filter((f) => types === undefined || (f.argTypes.length === types.length && f.argTypes.every((t, i) => t.oid === types[i]!.oid)));
+    const sig = `${name}(${(types ?? []).map(formatType).join(', ')})`;
+    if (found.length === 0) {
+      if (s.missing_ok) {
+        ctx.notices.push({ severity: 'NOTICE', code: '00000', message: `function ${types === undefined ? name : sig} does not exist, skipping` });
+        continue;
+      }
+      throw new NextDbError('42883', `function ${types === undefined ? name : sig} does not exist`);
+    }
+    if (found.length > 1) throw new NextDbError('42725', `function name "${name}" is not unique`, { hint: 'Specify the argument list to select the function unambiguously.' });
+    await CatalogStore.remove(ctx.txn, 'func', found[0]!.oid);
+  }
+  return 'DROP FUNCTION';
+}
+
+/**
+ * CREATE [OR REPLACE] FUNCTION name(args) RETURNS t | SETOF t | TABLE(...)
+ * LANGUAGE sql [IMMUTABLE|STABLE|VOLATILE] [STRICT] AS 'one SELECT'. The
+ * body is bound once here (names, types, the result against the declared
+ * one: 42P13) and again at each call (see Binder.callUserFunction). Other
+ * languages (plpgsql), procedures, OUT parameters, defaults and
+ * BEGIN ATOMIC bodies raise 0A000.
+ */
+export async function createFunction(ctx: DdlContext, s: CreateFunctionStmt): Promise<string> {
+  if (s.is_procedure === true) throw notSupported('CREATE PROCEDURE');
+  const names = (s.funcname ?? []).map(str);
+  const name = names[names.length - 1] ?? '';
+  const schema = creationSchema(ctx, names.length > 1 ? names[0] : undefined);
+  let language = 'sql';
+  let body: string | undefined;
+  let volatility: FunctionDef['volatility'] = 'v';
+  let strict = false;
+  for (const o of s.options ?? []) {
+    assert('DefElem' in o, 'function option');
+    const d = o.DefElem;
+    const arg = d.arg;
+    if (d.defname === 'language') language = arg !== undefined ? str(arg) : language;
+    else if (d.defname === 'as') body = arg !== undefined && 'List' in arg ? (arg.List.items ?? []).map(str)[0] : arg !== undefined ? str(arg) : undefined;
+    else if (d.defname === 'volatility') volatility = str(arg) === 'immutable' ? 'i' : str(arg) === 'stable' ? 's' : 'v';
+    else if (d.defname === 'strict') strict = arg !== undefined && 'Boolean' in arg ? arg.Boolean.boolval === true : true;
+    else if (d.defname === 'parallel' || d.defname === 'leakproof' || d.defname === 'cost' || d.defname === 'rows' || d.defname === 'security') continue;
+    else throw notSupported(`function option ${d.defname ?? '?'}`);
+  }
+  if (language !== 'sql') {
+    throw notSupported(`LANGUAGE ${language}`, 'NextDB runs LANGUAGE sql functions only (no PL/pgSQL, so no trigger functions either).');
+  }
+  if (s.sql_body !== undefined) throw notSupported('SQL-standard function bodies (BEGIN ATOMIC / RETURN)');
+  if (body === undefined) throw new NextDbError('42P13', 'no function body specified');
+  const argNames: string[] = [];
+  const argTypes: SqlType[] = [];
+  const outColumns: { name: string; type: SqlType }[] = [];
+  for (const p of s.parameters ?? []) {
+    assert('FunctionParameter' in p, 'function parameter');
+    const fp = p.FunctionParameter;
+    const { type } = resolveTypeName(fp.argType!);
+    if (fp.mode === 'FUNC_PARAM_TABLE') {
+      outColumns.push({ name: fp.name ?? `column${outColumns.length + 1}`, type });
+      continue;
+    }
+    if (fp.mode !== undefined && fp.mode !== 'FUNC_PARAM_IN' && fp.mode !== 'FUNC_PARAM_DEFAULT') throw notSupported('OUT, INOUT and VARIADIC parameters');
+    if (fp.defexpr !== undefined) throw notSupported('parameter defaults');
+    argNames.push(fp.name ?? '');
+    argTypes.push(type);
+  }
+  const rt = s.returnType;
+  if (rt === undefined) throw notSupported('functions without RETURNS');
+  const rtName = (rt.names ?? []).map(str);
+  if (rtName[rtName.length - 1] === 'trigger') throw notSupported('trigger functions', 'Triggers are not supported.');
+  const retSet = rt.setof === true || outColumns.length > 0;
+  const retType = outColumns.length > 0 ? Types.record : resolveTypeName(rt).type;
+  if (retType.id === 'record' && outColumns.length === 0) throw notSupported('functions returning record');
+  const existing = ctx.catalog.functionsNamed(ctx.dbOid, schema, name).find((f) => f.argTypes.length === argTypes.length && f.argTypes.every((t, i) => t.oid === argTypes[i]!.oid));
+  if (existing !== undefined && s.replace !== true) throw new NextDbError('42723', `function "${name}" already exists with same argument types`);
+  if (existing === undefined && ctx.catalog.functionsNamed(ctx.dbOid, schema, name).some((f) => f.argTypes.length === argTypes.length)) {
+    throw notSupported('overloading a function with the same number of arguments');
+  }
+  if (existing !== undefined && (existing.retType.oid !== retType.oid || existing.retSet !== retSet)) throw new NextDbError('42P13', 'cannot change return type of existing function', { hint: `Use DROP FUNCTION ${name}(${argTypes.map(formatType).join(', ')}) first.` });
+  const def: FunctionDef = {
+    oid: existing?.oid ?? (await CatalogStore.allocOid(ctx.txn)),
+    dbOid: ctx.dbOid,
+    schema,
+    name,
+    argNames,
+    argTypes,
+    retType,
+    retSet,
+    ...(outColumns.length > 0 ? { outColumns } : {}),
+    body,
+    volatility,
+    strict,
+  };
+  // Validate the body now, as PostgreSQL does (check_function_bodies).
+  ctx.binder(body).bindFunctionBody(def);
+  await CatalogStore.put(ctx.txn, 'func', def.oid, def);
+  return existing === undefined ? 'CREATE FUNCTION' : 'CREATE FUNCTION';
+}
+
 export async function drop(ctx: DdlContext, s: DropStmt): Promise<string> {
+  if (s.removeType === 'OBJECT_FUNCTION') return dropFunctions(ctx, s);
   const cascade = s.behavior === 'DROP_CASCADE';
   const dropped = new Set<number>();
   const kind = s.removeType ?? 'OBJECT_TABLE';

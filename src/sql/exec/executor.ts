@@ -22,7 +22,7 @@ import type { AggCall, ColumnId, CteDef, Expr, Plan, SortKey, WindowCall } from 
 import type { Value } from '../types/sql-type.ts';
 import { hashKey } from '../types/compare.ts';
 import { CompileEnv, compileExpr, layoutOf, runHoisted, type CompiledExpr, type Layout } from './compile-expr.ts';
-import type { EvalContext } from './eval-context.ts';
+import { EvalContext } from './eval-context.ts';
 import { resolveAggregate, type Accumulator } from './aggregates.ts';
 import { TableStore } from './table-store.ts';
 import { runModify } from './modify.ts';
@@ -913,11 +913,15 @@ function functionScanOp(plan: Extract<Plan, { kind: 'function-scan' }>, env: Exe
       if (it === undefined) {
         const args: Value[] = [];
         for (const a of plan.args) args.push(await evalStandalone(a, env));
-        if (args.some((a) => a === null)) {
+        if (args.some((a) => a === null) && (plan.body === undefined || plan.strict === true)) {
           done = true;
           return null;
         }
-        it = plan.impl(args, env.ctx)[Symbol.iterator]();
+        if (plan.body !== undefined) {
+          // A SQL function: its body runs with the arguments as its parameters and sees no caller rows.
+          const ctx = new EvalContext(env.ctx.io, args, env.ctx.services);
+          it = (await drain(build(plan.body, { ...env, ctx, outer: [] }), env))[Symbol.iterator]();
+        } else it = plan.impl(args, env.ctx)[Symbol.iterator]();
       }
       const out: Row[] = [];
       while (out.length < BATCH_ROWS) {

@@ -53,7 +53,7 @@ import type {
 import { deparseSync } from 'pgsql-parser';
 import { NextDbError, SqlState, notSupported } from '../../util/errors.ts';
 import { assert } from '../../util/assert.ts';
-import type { CatalogSnapshot, ColumnDef, IndexDef, TableDef } from '../catalog/catalog.ts';
+import type { CatalogSnapshot, ColumnDef, FunctionDef, IndexDef, TableDef } from '../catalog/catalog.ts';
 import { Decimal } from '../types/decimal.ts';
 import { Types, arrayOf, formatType, type ArrayValue, type SqlType, type Value } from '../types/sql-type.ts';
 import { castFunction, type CastContext } from '../types/cast.ts';
@@ -311,6 +311,11 @@ export class Binder {
     if ('ParamRef' in n) {
       const idx = (n.ParamRef.number ?? 0) - 1;
       if (idx < 0) throw this.err('42P02', 'there is no parameter $0', n.ParamRef.location);
+      if (this.fnArgs !== undefined) {
+        const a = this.fnArgs.exprs?.[idx];
+        if (a !== undefined) return a;
+        if (this.fnArgs.exprs !== undefined || idx >= this.o.paramTypes.length) throw this.err('42P02', `there is no parameter $${idx + 1}`, n.ParamRef.location);
+      }
       while (this.o.paramTypes.length <= idx) this.o.paramTypes.push(undefined);
       const t = this.o.paramTypes[idx];
       return { kind: 'param', type: t ?? Types.unknown, index: idx };
@@ -508,6 +513,11 @@ export class Binder {
         }
         return { kind: 'col', type: found.type, id: found.id, name: found.name };
       }
+    }
+    // In a SQL function's body an unqualified name that is no column is the argument of that name.
+    if (relName === undefined && this.fnArgs !== undefined) {
+      const k = this.fnArgs.names.indexOf(colName);
+      if (k >= 0) return this.fnArgs.exprs?.[k] ?? { kind: 'param', type: this.o.paramTypes[k] ?? Types.unknown, index: k };
     }
     if (relName !== undefined) {
       const relExists = this.anyRel(scope, relName);
@@ -805,13 +815,117 @@ export class Binder {
   private funcName(fc: FuncCall): string {
     const names = (fc.funcname ?? []).map(str);
     const schema = names.length > 1 ? names[0] : undefined;
-    if (schema !== undefined && schema !== 'pg_catalog' && schema !== 'public') throw this.err('42883', `function ${names.join('.')} does not exist`, fc.location);
+    if (schema !== undefined && schema !== 'pg_catalog' && schema !== 'public' && this.o.catalog.schema(this.o.dbOid, schema) === undefined) {
+      throw this.err('42883', `function ${names.join('.')} does not exist`, fc.location);
+    }
     return names[names.length - 1] ?? '';
+  }
+
+  /**
+   * While binding a SQL function's body: its argument names, and (when it
+   * is being inlined) the caller's argument expressions that `$n` and the
+   * names stand for; without those they are the body's parameters.
+   */
+  private fnArgs: { readonly names: readonly string[]; readonly exprs?: readonly Expr[] } | undefined;
+
+  /** A user function this call names (by name and argument count), when no built-in takes it. */
+  private userFunction(fc: FuncCall, nargs: number): FunctionDef | undefined {
+    const names = (fc.funcname ?? []).map(str);
+    const name = names[names.length - 1] ?? '';
+    const schemas = names.length > 1 ? [names[0]!] : this.o.searchPath;
+    for (const sc of schemas) {
+      const f = this.o.catalog.functionsNamed(this.o.dbOid, sc, name).find((x) => x.argTypes.length === nargs);
+      if (f !== undefined) return f;
+    }
+    return undefined;
+  }
+
+  /**
+   * Binds a SQL function's body: one SELECT (or VALUES) whose parameters
+   * are the declared arguments, its output checked against the declared
+   * result (42P13 as PostgreSQL) and converted to it.
+   */
+  bindFunctionBody(f: Pick<FunctionDef, 'name' | 'argNames' | 'argTypes' | 'retType' | 'retSet' | 'outColumns' | 'body'>, argExprs?: readonly Expr[]): BoundQuery {
+    const stmts = parseSql(f.body);
+    if (stmts.length !== 1) throw notSupported('SQL functions with more than one statement');
+    const st = stmts[0]!.stmt;
+    if (!('SelectStmt' in st)) throw notSupported(`SQL functions whose body is not a SELECT`);
+    const sub = new Binder({ ...this.o, sql: f.body, paramTypes: [...f.argTypes] });
+    sub.virtualRelations = this.virtualRelations;
+    sub.nextId = this.nextId;
+    sub.fnArgs = { names: f.argNames, ...(argExprs === undefined ? {} : { exprs: argExprs }) };
+    const q = sub.bindTopQuery(st);
+    this.nextId = sub.nextId;
+    const want = f.outColumns ?? [{ name: f.name, type: f.retType }];
+    const mismatch = (detail: string): NextDbError =>
+      new NextDbError('42P13', `return type mismatch in function declared to return ${f.outColumns !== undefined ? 'record' : formatType(f.retType)}`, { detail });
+    if (f.retType.id === 'void') return q;
+    if (q.cols.length !== want.length) throw mismatch(want.length === 1 ? 'Final statement must return exactly one column.' : `Final statement returns ${q.cols.length < want.length ? 'too few' : 'too many'} columns.`);
+    q.cols.forEach((c, i) => {
+      const t = want[i]!.type;
+      if (c.type.oid !== t.oid && c.type.id !== 'unknown' && castFunction(c.type, t, 'assignment') === undefined) {
+        throw mismatch(`Final statement returns ${formatType(c.type)} instead of ${formatType(t)} at column ${i + 1}.`);
+      }
+    });
+    const exprs = q.cols.map((c, i) => sub.coerce({ kind: 'col', type: c.type, id: c.id, name: c.name }, want[i]!.type, 'assignment'));
+    this.nextId = sub.nextId;
+    const cols = q.cols.map((c, i) => ({ ...c, id: this.newId(), name: want[i]!.name, type: want[i]!.type }));
+    return { plan: { kind: 'project', input: q.plan, exprs, cols }, cols };
+  }
+
+  /**
+   * A call of a scalar SQL function. A body that is one expression (SELECT
+   * expr, no FROM) over simple arguments is inlined: the expression with the
+   * arguments put in place of the parameters. Any other body runs as a
+   * subquery with the argument values as its parameters, its first row
+   * being the result (PostgreSQL's rule for non-SETOF functions).
+   */
+  private callUserFunction(f: FunctionDef, rawArgs: Expr[], location?: number): Expr {
+    if (f.retSet) throw notSupported(`set-returning function ${f.name}() in the select list`, 'call it in FROM instead');
+    const args = rawArgs.map((a, i) => this.coerce(a, f.argTypes[i]!, 'implicit', location));
+    const st = parseSql(f.body)[0]?.stmt;
+    const sel = st !== undefined && 'SelectStmt' in st ? st.SelectStmt : undefined;
+    const simpleArgs = args.every((a) => a.kind === 'const' || a.kind === 'param' || a.kind === 'col');
+    const oneExpr =
+      sel !== undefined &&
+      (sel.fromClause ?? []).length === 0 &&
+      sel.whereClause === undefined &&
+      sel.groupClause === undefined &&
+      sel.havingClause === undefined &&
+      sel.withClause === undefined &&
+      sel.valuesLists === undefined &&
+      (sel.op === undefined || sel.op === 'SETOP_NONE') &&
+      sel.limitCount === undefined &&
+      sel.sortClause === undefined &&
+      (sel.targetList ?? []).length === 1 &&
+      sel.distinctClause === undefined;
+    if (oneExpr && simpleArgs && f.retType.id !== 'void') {
+      const body = this.bindFunctionBody(f, args);
+      const proj = body.plan;
+      if (proj.kind === 'project' && proj.input.kind === 'project' && proj.input.input.kind === 'one-row') {
+        // project(cast) over project(expr) over one-row: substitute the body's expression into the cast.
+        const inner = proj.input;
+        const sub = substituteCols(proj.exprs[0]!, new Map(inner.cols.map((c, i) => [c.id, inner.exprs[i]!])));
+        if (!f.strict) return sub;
+        const anyNull = args.map((a): Expr => ({ kind: 'is-null', type: BOOL, arg: a, negate: false }));
+        return { kind: 'case', type: sub.type, whens: [{ cond: anyNull.length === 1 ? anyNull[0]! : { kind: 'or', type: BOOL, args: anyNull }, result: this.constExpr(sub.type, null) }], elseExpr: sub };
+      }
+    }
+    const body = this.bindFunctionBody(f);
+    const plan: Plan = { kind: 'limit', cols: body.cols, input: body.plan, limit: this.constExpr(Types.int8, 1n) };
+    const type = f.retType.id === 'void' ? Types.void : body.cols[0]!.type;
+    const call: Expr = { kind: 'subquery', type, mode: 'scalar', plan, correlated: !args.every((a) => a.kind === 'const'), args, ...(f.strict ? { strict: true } : {}) };
+    return call;
   }
 
   private bindFuncCall(fc: FuncCall, scope: Scope): Expr {
     const name = this.funcName(fc);
     if (fc.over !== undefined) return this.bindWindowCall(fc, name, scope);
+    if (!functionExists(name) && !isAggregateName(name) && !isSrf(name)) {
+      const nargs = (fc.args ?? []).length;
+      const uf = this.userFunction(fc, nargs);
+      if (uf !== undefined) return this.callUserFunction(uf, (fc.args ?? []).map((a) => this.bindExpr(a, scope)), fc.location);
+    }
     if (isAggregateName(name) && (!functionExists(name) || fc.agg_star === true || this.agg !== undefined)) {
       return this.bindAggregate(fc, name, scope);
     }
@@ -1231,6 +1345,20 @@ export class Binder {
     let cols: OutputColumn[];
     let plan: Plan;
     const alias = rf.alias?.aliasname ?? name;
+    const uf = srf === undefined && !functionExists(name) ? this.userFunction(fc, args.length) : undefined;
+    if (uf !== undefined) {
+      // A SQL function in FROM: its body's rows (one row for a scalar function).
+      const cargs = args.map((a, i) => this.coerce(a, uf.argTypes[i]!, 'implicit', fc.location));
+      const body = this.bindFunctionBody(uf);
+      const outNames = uf.outColumns !== undefined ? uf.outColumns.map((c) => c.name) : [rf.alias?.aliasname !== undefined && (rf.alias.colnames ?? []).length === 0 ? alias : uf.name];
+      if (ordinality) outNames.push('ordinality');
+      const names = this.aliasCols(outNames, rf.alias, alias);
+      const colTypes = [...body.cols.map((c) => c.type), ...(ordinality ? [Types.int8] : [])];
+      cols = colTypes.map((t, i) => ({ id: this.newId(), name: names[i]!, type: t, tableOid: 0, attnum: 0 }));
+      const bodyPlan: Plan = uf.retSet ? body.plan : { kind: 'limit', cols: body.cols, input: body.plan, limit: this.constExpr(Types.int8, 1n) };
+      plan = { kind: 'function-scan', cols, name, args: cargs, impl: () => [], ordinality, body: bodyPlan, strict: uf.strict };
+      return { plan, rels: [{ alias, cols: cols.map((c) => ({ ...c })) }], lateral };
+    }
     if (srf !== undefined) {
       const cargs = args.map((a, i) => this.coerce(a, srf.argTypes[i] ?? a.type, 'implicit'));
       const colNames = srf.columns.length === 1 && rf.alias?.aliasname !== undefined && (rf.alias.colnames ?? []).length === 0 ? [alias] : srf.columns.map((c) => c.name);
@@ -2432,7 +2560,8 @@ export function mapExpr(e: Expr, f: (c: Expr) => Expr): Expr {
     case 'col':
       return e;
     case 'subquery':
-      return e.test === undefined ? e : { ...e, test: f(e.test) };
+      if (e.test === undefined && e.args === undefined) return e;
+      return { ...e, ...(e.test === undefined ? {} : { test: f(e.test) }), ...(e.args === undefined ? {} : { args: e.args.map(f) }) };
     case 'call':
     case 'async-call':
       return { ...e, args: e.args.map(f) };
@@ -2468,4 +2597,10 @@ function aggKey(a: AggCall): string {
 function containsCorrelation(_p: Plan): boolean {
   // Scope tracking during binding already marks correlation; plans carry no extra signal.
   return false;
+}
+
+/** `e` with references to the columns in `by` replaced by their expressions (inlining a SQL function body). */
+function substituteCols(e: Expr, by: ReadonlyMap<ColumnId, Expr>): Expr {
+  if (e.kind === 'col') return by.get(e.id) ?? e;
+  return mapExpr(e, (c) => substituteCols(c, by));
 }

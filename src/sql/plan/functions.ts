@@ -573,6 +573,9 @@ function indexDefColumn(def: string, col: number): string {
   const text = deparseSync(e.expr as never);
   return /^[\w.]+(\(.*\))?$/s.test(text) ? text : `(${text})`;
 }
+def('pg_get_function_result', sig([T.oid], T.text, (a, ctx) => ctx.services.catalogText('functionresult', a[0] as number)));
+def('pg_get_function_arguments', sig([T.oid], T.text, (a, ctx) => ctx.services.catalogText('functionargs', a[0] as number)));
+def('pg_get_function_identity_arguments', sig([T.oid], T.text, (a, ctx) => ctx.services.catalogText('functionargs', a[0] as number)));
 def('pg_get_constraintdef', (args) =>
   args.length >= 1 ? { argTypes: [T.oid, ...(args.length > 1 ? [T.bool] : [])], ret: T.text, impl: (a, ctx) => ctx.services.catalogText('constraintdef', a[0] as number), strict: true, volatile: false } : undefined,
 );
@@ -581,8 +584,6 @@ def('pg_get_viewdef', (args) =>
 );
 def('pg_get_triggerdef', (args) => (args.length >= 1 ? { argTypes: args.map((t, i) => (i === 0 ? T.oid : T.bool)), ret: T.text, impl: () => null, strict: true, volatile: false } : undefined));
 def('pg_get_statisticsobjdef_columns', sig([T.oid], T.text, () => null));
-def('pg_get_function_result', sig([T.oid], T.text, () => null));
-def('pg_get_function_arguments', sig([T.oid], T.text, () => null));
 def('pg_relation_is_publishable', sig([T.regclass], T.bool, () => false));
 // No partitioning: a relation's only "ancestor" is itself (the SRF form is in srfs below).
 def('pg_partition_ancestors', sig([T.regclass], T.regclass, (a) => a[0]!));

@@ -91,6 +91,13 @@ export type Expr =
       readonly cmp?: Comparator;
       /** Ids of outer columns the subquery reads; empty = evaluate once. */
       readonly correlated: boolean;
+      /**
+       * A SQL function's body: `plan` reads these argument values as its
+       * parameters ($1..), not the caller's parameters or rows.
+       */
+      readonly args?: readonly Expr[];
+      /** With `args`: NULL without running the body when an argument is NULL (STRICT). */
+      readonly strict?: boolean;
     };
 
 export type CompareOp = '=' | '<>' | '<' | '<=' | '>' | '>=';
@@ -224,6 +231,10 @@ export type Plan =
       readonly impl: SetReturningImpl;
       /** WITH ORDINALITY: a trailing int8 row number column. */
       readonly ordinality: boolean;
+      /** A set-returning SQL function: its body, run with the argument values as parameters (`impl` unused). */
+      readonly body?: Plan;
+      /** With `body`: no rows without running it when an argument is NULL (STRICT). */
+      readonly strict?: boolean;
     }
   | { readonly kind: 'modify'; readonly cols: readonly OutputColumn[]; readonly modify: ModifyPlan }
   /**
