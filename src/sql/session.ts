@@ -56,7 +56,7 @@ import { SETTINGS, DISPLAY_NAMES, settingKey } from './settings.ts';
 import { explainPlan } from './plan/explain.ts';
 import { CachedPlan } from './plan/plan-cache.ts';
 import type { PointLookup } from './exec/point-lookup.ts';
-import { virtualRelation, virtualOid, indexDef, constraintDef } from './catalog/pg-catalog.ts';
+import { virtualRelation, virtualOid, indexDef, constraintDef, functionText } from './catalog/pg-catalog.ts';
 import type { SqlEngineCore } from './engine-core.ts';
 import { compileExpr, CompileEnv, layoutOf } from './exec/compile-expr.ts';
 import { CopyLoader, copyOptions, copyOutChunks } from './exec/copy.ts';
@@ -360,6 +360,7 @@ export class SqlSession implements Session {
       relationName: (oid) => cur().catalog.tables.get(oid)?.name,
       catalogText: (kind, oid) => {
         const { catalog } = cur();
+        if (kind === 'functionresult' || kind === 'functionargs') return functionText(catalog, kind, oid);
         for (const t of catalog.tables.values()) {
           if (kind === 'viewdef' && t.oid === oid) return t.viewSql ?? null;
           if (kind === 'indexdef' && t.indexes.some((i) => i.oid === oid)) return indexDef(t, oid) ?? null;
