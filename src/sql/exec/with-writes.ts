@@ -26,8 +26,7 @@
 
 import type { KeyValue, Txn, TxnScanOptions } from '../../txn/api.ts';
 import type { Plan } from '../plan/plan.ts';
-import { build, type ExecEnv, type Operator, type Row } from './executor.ts';
-import { runModify } from './modify.ts';
+import { build, drain, type ExecEnv, type Operator, type Row } from './executor.ts';
 
 /** Key (latin1) → its bytes and its value before the statement (undefined: absent). */
 type PreImages = Map<string, { readonly key: Buffer; readonly value: Buffer | undefined }>;
@@ -183,9 +182,9 @@ export function withWritesOp(plan: Extract<Plan, { kind: 'with-writes' }>, env: 
         const before: PreImages = new Map();
         const rec = new RecordingTxn(env.txn, before);
         for (const cte of plan.ctes) {
-          if (cte.plan.kind !== 'modify') continue;
           // The CTE's own row count is not the statement's (its tag counts the main part only).
-          const rows: Row[] = await runModify(cte.plan.modify, { ...env, txn: rec, changed: 0 });
+          const cteEnv: ExecEnv = { ...env, txn: rec, changed: 0 };
+          const rows: Row[] = await drain(build(cte.plan, cteEnv), cteEnv);
           env.ctes.set(cte, rows);
         }
         inner = { ...env, txn: new SnapshotOverlayTxn(env.txn, before), changed: 0 };
