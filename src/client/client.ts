@@ -159,6 +159,8 @@ const HOST_COOLDOWN_MS = 1000;
 /** A failure asks for the member list again at most this often. */
 const REFRESH_AFTER_FAILURE_GAP_MS = 100;
 const UNDISCOVERED_REFRESH_GAP_MS = 1000;
+/** First delay of the follow-up refresh during an election; doubles up to discovery.intervalMs. */
+const FOLLOW_UP_FIRST_MS = 200;
 
 export class NextDbClient {
   /** Where operations go: the seeds until a node listed the members, then those members. */
@@ -178,6 +180,9 @@ export class NextDbClient {
   private discoveryTimer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
   private lastRefreshAt = 0;
+  /** A sooner refresh while the known leader is down or none is known (an election). */
+  private followUp: NodeJS.Timeout | undefined;
+  private followUpDelayMs = FOLLOW_UP_FIRST_MS;
   /** Some node answered the member-list request once (so failures ask again). */
   private discovered = false;
   /** The first member-list request; operations wait for it (it is bounded in time). */
@@ -374,6 +379,7 @@ export class NextDbClient {
     this.closed = true;
     clearInterval(this.healthTimer);
     clearInterval(this.discoveryTimer);
+    clearTimeout(this.followUp);
     this.gate.close(new NextDbError('08003', 'the client is closed'));
     if (this.gate.activeCount > 0) {
       await Promise.race([new Promise<void>((r) => this.idle.push(r)), sleep(timeoutMs)]);
@@ -512,9 +518,26 @@ export class NextDbClient {
     this.hosts = next;
     this.discovered = true;
     const leader = next.find((h) => h.nodeId === view.leaderId);
-    if (leader !== undefined && leader.downUntil <= now) this.preferred = leader;
-    else if (!next.includes(this.preferred)) this.preferred = next[0] as HostState;
+    if (leader !== undefined && leader.downUntil <= now) {
+      this.preferred = leader;
+      this.followUpDelayMs = FOLLOW_UP_FIRST_MS;
+    } else {
+      if (!next.includes(this.preferred)) this.preferred = next[0] as HostState;
+      // No leader, or one this client saw fail: an election is likely under way; ask again soon.
+      this.scheduleFollowUp();
+    }
     return true;
+  }
+
+  private scheduleFollowUp(): void {
+    if (this.followUp !== undefined || this.closed || this.discovery === undefined) return;
+    const delayMs = this.followUpDelayMs;
+    this.followUpDelayMs = Math.min(delayMs * 2, this.discovery.intervalMs);
+    this.followUp = setTimeout(() => {
+      this.followUp = undefined;
+      void this.refreshMembers();
+    }, delayMs);
+    this.followUp.unref();
   }
 
   /** Stops routing to `h`; its connections close once their running statements finish. */
