@@ -46,7 +46,7 @@ async function runNextDb(sqls: readonly string[]): Promise<string[][]> {
 /** node-postgres keeps only the first word of the command tag; rebuild PostgreSQL's full tag. */
 function pgTag(command: string, rowCount: number | null, sql: string): string {
   if (command === 'INSERT') return `INSERT 0 ${rowCount ?? 0}`;
-  if (command === 'SELECT' || command === 'UPDATE' || command === 'DELETE') return `${command} ${rowCount ?? 0}`;
+  if (command === 'SELECT' || command === 'UPDATE' || command === 'DELETE' || command === 'MERGE') return `${command} ${rowCount ?? 0}`;
   if (command === 'TRUNCATE') return 'TRUNCATE TABLE';
   if (command === 'CREATE' || command === 'DROP' || command === 'ALTER') {
     const m = /^\s*(?:create|drop|alter)\s+(?:or\s+replace\s+)?(?:unique\s+)?(\w+)/i.exec(sql);

@@ -47,6 +47,7 @@ import type {
   InsertStmt,
   UpdateStmt,
   DeleteStmt,
+  MergeStmt,
   WithClause,
   CommonTableExpr,
 } from '@pgsql/types';
@@ -72,6 +73,7 @@ import type {
   Expr,
   ForeignKeyRef,
   FrameBound,
+  MergeClause,
   IndexExprsBound,
   JoinType,
   ModifyPlan,
@@ -2340,6 +2342,89 @@ export class Binder {
     };
     const cols = ret?.cols ?? [];
     return { plan: { kind: 'modify', cols, modify }, cols };
+  }
+
+  bindMerge(mg: MergeStmt): BoundQuery {
+    return this.bindDml(mg.withClause, () => this.bindMergeBody(mg));
+  }
+
+  /**
+   * MERGE INTO target USING source ON cond WHEN [NOT] MATCHED [AND c] THEN
+   * UPDATE SET ... | DELETE | INSERT ... | DO NOTHING (PostgreSQL 15): the
+   * input is source LEFT JOIN target ON cond; for each input row the first
+   * WHEN clause of its kind whose condition holds acts.
+   */
+  private bindMergeBody(mg: MergeStmt): BoundQuery {
+    if (mg.returningClause !== undefined) throw notSupported('MERGE ... RETURNING');
+    const t = this.targetTable(mg.relation!);
+    const alias = mg.relation?.alias?.aliasname ?? t.name;
+    const scan = this.tableScan(t, alias);
+    const scope = new Scope(undefined);
+    const src = this.bindFromItem(mg.sourceRelation!, scope, new Scope(undefined));
+    if (src.rels.some((r) => r.alias === alias)) throw this.err('42712', `name "${alias}" specified more than once`);
+    scope.rels = [...src.rels, scan.rel];
+    const on = this.coerceBool(this.bindExpr(mg.joinCondition!, scope), 'JOIN/ON');
+    const input: Plan = { kind: 'join', cols: [...outCols(src.plan), ...scan.cols], joinType: 'left', left: src.plan, right: scan.plan, lateral: false, cond: on };
+    const pk = t.indexes.find((ix) => ix.primary)!;
+    const matchedPos = outCols(src.plan).length + pk.columns[0]!;
+    const live = t.columns.filter((c) => !c.dropped && c.hidden !== true);
+    const clauses: MergeClause[] = [];
+    for (const n of mg.mergeWhenClauses ?? []) {
+      assert('MergeWhenClause' in n, 'MERGE WHEN clause');
+      const w = n.MergeWhenClause;
+      if (w.matchKind === 'MERGE_WHEN_NOT_MATCHED_BY_SOURCE') throw notSupported('WHEN NOT MATCHED BY SOURCE');
+      const matched = w.matchKind === 'MERGE_WHEN_MATCHED';
+      // A NOT MATCHED clause sees only the source row (PostgreSQL: 42P01 for target columns there).
+      const clauseScope = new Scope(undefined);
+      clauseScope.rels = matched ? scope.rels : [...src.rels];
+      const cond = w.condition === undefined ? undefined : this.coerceBool(this.bindExpr(w.condition, clauseScope), 'WHEN');
+      const base = { matched, ...(cond === undefined ? {} : { cond }) };
+      switch (w.commandType) {
+        case 'CMD_UPDATE':
+          clauses.push({ ...base, action: 'update', assignments: this.bindAssignments(t, w.targetList ?? [], clauseScope) });
+          break;
+        case 'CMD_DELETE':
+          clauses.push({ ...base, action: 'delete' });
+          break;
+        case 'CMD_NOTHING':
+          clauses.push({ ...base, action: 'nothing' });
+          break;
+        case 'CMD_INSERT': {
+          if (w.override !== undefined && w.override !== 'OVERRIDING_NOT_SET') throw notSupported('OVERRIDING in MERGE');
+          const names = (w.targetList ?? []).map((r) => ('ResTarget' in r ? (r.ResTarget.name ?? '') : ''));
+          const targetCols = names.length === 0 ? live : names.map((nm) => {
+            const c = live.find((x) => x.name === nm);
+            if (c === undefined) throw this.err('42703', `column "${nm}" of relation "${t.name}" does not exist`);
+            return c;
+          });
+          const vals = w.values ?? [];
+          if (vals.length > targetCols.length) throw this.err('42601', 'INSERT has more expressions than target columns');
+          if (vals.length < targetCols.length && names.length > 0) throw this.err('42601', 'INSERT has more target columns than expressions');
+          const values = t.columns.map((c) => {
+            const k = targetCols.indexOf(c);
+            const v = k < 0 ? undefined : vals[k];
+            if (v === undefined || 'SetToDefault' in v) return this.defaultFor(c, clauseScope);
+            if (c.identity === 'a') throw this.err('428C9', `cannot insert a non-DEFAULT value into column "${c.name}"`);
+            return this.coerce(this.bindExpr(v, clauseScope), c.type, 'assignment');
+          });
+          clauses.push({ ...base, action: 'insert', values });
+          break;
+        }
+        default:
+          throw notSupported(`MERGE action ${w.commandType ?? '?'}`);
+      }
+    }
+    const newCols: OutputColumn[] = t.columns.map((c) => ({ id: this.newId(), name: c.name, type: c.type, tableOid: t.oid, attnum: c.attnum }));
+    const modify: ModifyPlan = {
+      op: 'merge',
+      table: t,
+      input,
+      oldRowCols: scan.cols.map((c) => c.id),
+      merge: { matchedPos, on, clauses },
+      columns: t.columns,
+      ...this.constraintInfo(t, newCols),
+    };
+    return { plan: { kind: 'modify', cols: [], modify }, cols: [] };
   }
 
   bindDelete(del: DeleteStmt): BoundQuery {

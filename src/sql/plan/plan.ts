@@ -259,7 +259,7 @@ export interface CteDef {
 }
 
 export interface ModifyPlan {
-  readonly op: 'insert' | 'update' | 'delete';
+  readonly op: 'insert' | 'update' | 'delete' | 'merge';
   readonly table: TableDef;
   /** insert: rows of the target's full column list (in attnum order). update/delete: rows to change, carrying the old row. */
   readonly input: Plan;
@@ -274,6 +274,8 @@ export interface ModifyPlan {
    */
   readonly recheck?: Expr;
   readonly onConflict?: OnConflict;
+  /** merge: the input is source LEFT JOIN target; these are its WHEN clauses, in order. */
+  readonly merge?: MergePlan;
   readonly returning?: { readonly exprs: readonly Expr[]; readonly rowCols: readonly ColumnId[] };
   readonly columns: readonly ColumnDef[];
   /** Layout (column ids) of the new row that CHECK expressions read. */
@@ -283,6 +285,25 @@ export interface ModifyPlan {
   readonly parents: readonly ForeignKeyRef[];
   /** Foreign keys referencing this table (enforced on delete/update). */
   readonly children: readonly ForeignKeyRef[];
+}
+
+/** MERGE: how to tell matched rows and what each WHEN clause does (expressions over the joined input row). */
+export interface MergePlan {
+  /** Input position of a target primary-key column: NULL there means no target row matched. */
+  readonly matchedPos: number;
+  /** The ON condition (re-checked on a row changed concurrently, READ COMMITTED). */
+  readonly on: Expr;
+  readonly clauses: readonly MergeClause[];
+}
+
+export interface MergeClause {
+  readonly matched: boolean;
+  readonly cond?: Expr;
+  readonly action: 'update' | 'delete' | 'insert' | 'nothing';
+  /** update: new values per column position (undefined = unchanged). */
+  readonly assignments?: readonly (Expr | undefined)[];
+  /** insert: the new row's values, one per table column. */
+  readonly values?: readonly Expr[];
 }
 
 export interface ForeignKeyRef {
