@@ -421,11 +421,12 @@ export class SqlSession implements Session {
     if ('InsertStmt' in stmt) return binder.bindInsert(stmt.InsertStmt);
     if ('UpdateStmt' in stmt) return binder.bindUpdate(stmt.UpdateStmt);
     if ('DeleteStmt' in stmt) return binder.bindDelete(stmt.DeleteStmt);
+    if ('MergeStmt' in stmt) return binder.bindMerge(stmt.MergeStmt);
     throw new NextDbError(SqlState.internalError, 'not a query');
   }
 
   private static isQuery(stmt: Node): boolean {
-    return 'SelectStmt' in stmt || 'InsertStmt' in stmt || 'UpdateStmt' in stmt || 'DeleteStmt' in stmt;
+    return 'SelectStmt' in stmt || 'InsertStmt' in stmt || 'UpdateStmt' in stmt || 'DeleteStmt' in stmt || 'MergeStmt' in stmt;
   }
 
   private tagFor(stmt: Node, rowCount: number, changed: number): string {
@@ -433,6 +434,7 @@ export class SqlSession implements Session {
     if ('InsertStmt' in stmt) return `INSERT 0 ${changed}`;
     if ('UpdateStmt' in stmt) return `UPDATE ${changed}`;
     if ('DeleteStmt' in stmt) return `DELETE ${changed}`;
+    if ('MergeStmt' in stmt) return `MERGE ${changed}`;
     return 'SELECT';
   }
 
