@@ -13,7 +13,7 @@
 // `--warmup` unmeasured puts (other keys), so V8 has compiled NextDB's hot
 // paths — the same count for etcd.
 //
-//   npm run bench:raft [-- --quick] [--puts N] [--rounds R] [--warmup W] [--concurrency C] [--value-bytes B] [--skip-etcd] [--cpu-prof DIR]
+//   npm run bench:raft [-- --quick] [--puts N] [--rounds R] [--warmup W] [--concurrency C] [--value-bytes B] [--skip-etcd] [--etcd-api http|grpc] [--cpu-prof DIR]
 //
 // Prints `bench raft-put nextdb=<ops/s> etcd=<ops/s> ratio=<x>`,
 // `latency raft-put-<system> p50=<ms> p99=<ms>` and `cpu ...` lines. If the
@@ -23,6 +23,7 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
+import http2 from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -35,6 +36,14 @@ const num = (name: string, d: number): number => {
 const PUTS = num('puts', quick ? 3000 : 20000);
 const CONCURRENCY = num('concurrency', 32);
 const ROUNDS = Math.max(1, num('rounds', quick ? 4 : 6));
+/**
+ * `--etcd-api grpc`: put to etcd through its native gRPC API (one HTTP/2
+ * connection, CONCURRENCY streams) instead of its HTTP/JSON gateway, which
+ * decodes JSON and calls the gRPC server over loopback itself. NextDB is
+ * always driven over HTTP/1.1.
+ */
+const ETCD_API = args.includes('--etcd-api') ? args[args.indexOf('--etcd-api') + 1] : 'http';
+if (ETCD_API !== 'http' && ETCD_API !== 'grpc') throw new Error(`--etcd-api must be http or grpc, not ${ETCD_API}`);
 /** Unmeasured puts each system serves first (JIT warm-up of the NextDB nodes; the same count for etcd). */
 const WARMUP = num('warmup', quick ? 500 : 2000);
 const VALUE_BYTES = num('value-bytes', 100);
@@ -140,6 +149,40 @@ async function stopAll(procs: ChildProcess[]): Promise<void> {
 
 const value = 'x'.repeat(VALUE_BYTES);
 
+/** One etcdserverpb.KV/Put call: a PutRequest {1: key, 2: value} in gRPC's length-prefixed framing; true on grpc-status 0. */
+function grpcPut(session: http2.ClientHttp2Session, key: Buffer, val: Buffer): Promise<boolean> {
+  const field = (tag: number, b: Buffer): Buffer[] => {
+    const len: number[] = [];
+    for (let n = b.length; ; n >>>= 7) {
+      if (n < 0x80) {
+        len.push(n);
+        break;
+      }
+      len.push((n & 0x7f) | 0x80);
+    }
+    return [Buffer.from([tag, ...len]), b];
+  };
+  const msg = Buffer.concat([...field(0x0a, key), ...field(0x12, val)]);
+  const frame = Buffer.alloc(5 + msg.length);
+  frame.writeUInt32BE(msg.length, 1);
+  msg.copy(frame, 5);
+  return new Promise((resolve) => {
+    const req = session.request({ ':method': 'POST', ':path': '/etcdserverpb.KV/Put', 'content-type': 'application/grpc', te: 'trailers' });
+    let status: string | undefined;
+    req.on('response', (h) => {
+      if (h['grpc-status'] !== undefined) status = String(h['grpc-status']); // trailers-only answer
+    });
+    req.on('trailers', (h) => {
+      status = String(h['grpc-status']);
+    });
+    req.on('data', () => {});
+    req.on('end', () => resolve(status === '0'));
+    req.on('error', () => resolve(false));
+    req.setTimeout(10_000, () => req.close());
+    req.end(frame);
+  });
+}
+
 /** A running three-node cluster: where to send puts, and how to stop it. */
 interface Cluster {
   readonly procs: ChildProcess[];
@@ -225,6 +268,18 @@ async function startEtcd(): Promise<Cluster | undefined> {
       },
       20_000,
     );
+    if (ETCD_API === 'grpc') {
+      const session = http2.connect(`http://127.0.0.1:${leaderPort}`);
+      session.on('error', () => {});
+      return {
+        procs,
+        stop: async () => {
+          session.close();
+          await stop();
+        },
+        put: (i) => grpcPut(session, Buffer.from(`key${i}`), Buffer.from(value)),
+      };
+    }
     const b64 = (s: string): string => Buffer.from(s).toString('base64');
     const v = b64(value);
     return { procs, stop, put: async (i) => (await request(leaderPort, 'POST', '/v3/kv/put', JSON.stringify({ key: b64(`key${i}`), value: v }))).status === 200 };
@@ -256,7 +311,7 @@ const etcdRuns = clusters[1];
 const etcd = etcdRuns === undefined ? undefined : summarize(etcdRuns.rounds);
 const f = (x: number): string => x.toFixed(0);
 const ms = (x: number): string => x.toFixed(2);
-console.log(`# ${PUTS} puts of ${VALUE_BYTES}-byte values per system in ${ROUNDS} alternating rounds after ${WARMUP} unmeasured, ${CONCURRENCY} concurrent HTTP clients, 3 nodes on loopback, fsync on`);
+console.log(`# ${PUTS} puts of ${VALUE_BYTES}-byte values per system in ${ROUNDS} alternating rounds after ${WARMUP} unmeasured, ${CONCURRENCY} concurrent clients (etcd through its ${ETCD_API === 'grpc' ? 'gRPC API' : 'HTTP/JSON gateway'}), 3 nodes on loopback, fsync on`);
 console.log(`bench raft-put nextdb=${f(nextdb.opsPerSec)} etcd=${etcd === undefined ? 'n/a' : f(etcd.opsPerSec)} ratio=${etcd === undefined ? 'n/a' : (nextdb.opsPerSec / etcd.opsPerSec).toFixed(2)}`);
 if (etcdRuns !== undefined) {
   const perRound = clusters[0]!.rounds.map((r, i) => {
