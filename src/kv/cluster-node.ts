@@ -7,7 +7,8 @@
  *        2. persist snapshot / entries / hard state (EngineLogStore), await sync
  *           (a leader's appends and heartbeats already go out meanwhile)
  *        3. send the other messages
- *        4. install snapshot, apply committed entries, serve read states
+ *        4. install snapshot, apply committed entries (yielding every
+ *           APPLY_YIELD_BYTES), serve read states
  *        5. advance; start leading / compact the log when due
  *
  * Leadership (all transitions happen synchronously right after the RaftNode
@@ -59,6 +60,13 @@ import { Overlay } from './overlay.ts';
 import { EngineLogStore } from './engine-log-store.ts';
 import { MergedSnapshot, ReplicatedEngine } from './replicated-engine.ts';
 
+/**
+ * While applying one Ready, the node yields to the event loop (through
+ * `schedule`) after each this many bytes of entries, so a replica applying
+ * a big transaction keeps ticking and answering heartbeats.
+ */
+export const APPLY_YIELD_BYTES = 1 << 20;
+
 /** Default: take a state-machine snapshot and truncate the log every this many applied entries. */
 export const COMPACT_AFTER_ENTRIES = 10_000;
 
@@ -77,6 +85,8 @@ export interface ClusterNodeOptions {
   readonly bootstrap?: readonly NodeId[];
   readonly raft?: Omit<RaftConfig, 'id' | 'group' | 'prng'>;
   readonly compactAfterEntries?: number;
+  /** Default APPLY_YIELD_BYTES. */
+  readonly applyYieldBytes?: number;
   readonly proposalBytesMax?: number;
   /** Runs the Ready loop later (default: queueMicrotask). */
   readonly schedule?: (fn: () => void) => void;
@@ -115,6 +125,7 @@ export class ClusterNode {
   private readonly schedule: (fn: () => void) => void;
   private readonly onFatal: (e: unknown) => void;
   private readonly compactAfterEntries: number;
+  private readonly applyYieldBytes: number;
   private readonly leaseReads: boolean;
 
   private running = false;
@@ -157,6 +168,7 @@ export class ClusterNode {
           throw e;
         }));
     this.compactAfterEntries = options.compactAfterEntries ?? COMPACT_AFTER_ENTRIES;
+    this.applyYieldBytes = options.applyYieldBytes ?? APPLY_YIELD_BYTES;
     this.leaseReads = options.raft?.leaseReads ?? false;
     this.lastCompacted = snapshotIndex;
     engine.onWork = () => this.kick();
@@ -424,8 +436,16 @@ export class ClusterNode {
         this.engine.installSnapshot(rd.snapshot);
         this.lastCompacted = Math.max(this.lastCompacted, rd.snapshot.meta.index);
       }
+      let sinceYield = 0;
       for (const e of rd.committedEntries) {
         if (e.index > this.engine.appliedIndex) this.engine.applyEntry(e);
+        sinceYield += e.data.length;
+        if (sinceYield >= this.applyYieldBytes) {
+          // Inputs that arrive meanwhile are stepped as during the sync above and batched into the next Ready.
+          sinceYield = 0;
+          await new Promise<void>((resolve) => this.schedule(resolve));
+          if (this.dead) return;
+        }
       }
       for (const rs of rd.readStates) {
         const w = this.reads.get(rs.ctx);

@@ -320,6 +320,12 @@ export class ClusterSession implements Session {
       } catch (e) {
         // Preparing has no effects: retry when the leader moved and no block is open.
         if (this.txnStatus !== 'I' || !this.mayRetry(e, t) || attempt >= RETRIES_MAX) throw e;
+        if (t?.kind === 'remote' && this.target === t) {
+          // The leader's connection now skips everything up to a Sync the client has not sent yet: retry on a fresh one.
+          this.target = undefined;
+          void t.session.close();
+        }
+        this.deps.retried?.();
         await this.backoff(attempt);
       }
     }

@@ -114,6 +114,13 @@ test('cluster membership: --cluster, --join, /api/cluster, SQL on any node, fail
     assert.equal((await f.query({ ...named, values: [1] })).rows[0].v, 11);
     assert.equal((await f.query({ ...named, values: [2] })).rows[0].v, 20);
     await assert.rejects(f.query('INSERT INTO acct VALUES (1, 0)'), (e: { code?: string }) => e.code === '23505');
+    // An error in the extended protocol (the leader skips to Sync), then the connection goes on.
+    await assert.rejects(f.query('SELECT v / $1 FROM acct WHERE id = 1', [0]), (e: { code?: string }) => e.code === '22012');
+    await assert.rejects(f.query({ name: 'nope', text: 'SELECT * FROM missing_table WHERE x = $1', values: [1] }), (e: { code?: string }) => e.code === '42P01');
+    assert.equal((await f.query({ ...named, values: [2] })).rows[0].v, 20);
+    // COPY TO STDOUT through the follower (simple protocol).
+    const copied = await f.query('COPY (SELECT id, v FROM acct ORDER BY id) TO STDOUT');
+    assert.equal(copied.command, 'COPY');
 
     // Stale reads on a follower: served from its replica (counted in /metrics), writes still go to the leader.
     const staleCount = async (port: number): Promise<number> => {
