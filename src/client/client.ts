@@ -267,14 +267,7 @@ export class NextDbClient {
       const session = new TxSession();
       let commitSent = false;
       const begun = host.sql.begin(mode, async (txSql) => {
-        let value: T;
-        try {
-          value = await fn(new TxHandle(txSql, session));
-        } catch (err) {
-          if (session.dead) return abandon();
-          throw err;
-        }
-        if (session.dead) return abandon();
+        const value = await session.run(() => fn(new TxHandle(txSql, session)));
         commitSent = true;
         return value;
       });
@@ -622,6 +615,22 @@ class TxSession {
     this.rejectLost(err);
   }
 
+  /**
+   * Runs a transaction or savepoint function for postgres.js's scope: its
+   * outcome, or, once the connection is gone, a promise that never settles
+   * (see abandon()), so that the scope sends nothing more.
+   */
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    let value: T;
+    try {
+      value = await fn();
+    } catch (err) {
+      if (this.dead) return abandon();
+      throw err;
+    }
+    return this.dead ? abandon() : value;
+  }
+
   /** The error a handle throws once the attempt's connection is gone. */
   gone(): NextDbError {
     return new NextDbError('08003', 'the transaction attempt lost its connection; it is retried on a new one');
@@ -662,17 +671,8 @@ class TxHandle implements Transaction {
   async savepoint<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
     const session = this.session;
     if (session.dead) throw session.gone();
-    const inner = this.txSql.savepoint(async (sp) => {
-      let value: T;
-      try {
-        value = await fn(new TxHandle(sp, session));
-      } catch (err) {
-        // The savepoint scope would send ROLLBACK TO on the dead connection.
-        if (session.dead) return abandon();
-        throw err;
-      }
-      return session.dead ? abandon() : value;
-    });
+    // Once the connection is gone the savepoint scope gets no outcome, so it sends no ROLLBACK TO.
+    const inner = this.txSql.savepoint(async (sp) => session.run(() => fn(new TxHandle(sp, session))));
     try {
       return (await Promise.race([inner, session.lost])) as T;
     } catch (err) {
