@@ -10,7 +10,9 @@
  * transaction block open) and the target went stale — the local node no
  * longer serves, the remote connection closed, or another node leads now.
  * A switch keeps the named prepared statements (they are prepared again on
- * the new target); SET values made on the old target are not carried over.
+ * the new target) and the session's SET/RESET statements sent with the
+ * simple protocol outside blocks (the last one per parameter is run again
+ * on the new target).
  * A connection forwarded to this node (startup parameter
  * `nextdb.forwarded_from`) is never forwarded again: it is served locally
  * or refused with NotLeaderError, so two nodes with different ideas of who
@@ -76,6 +78,8 @@ const setRe = /^\s*set\s+(?:session\s+)?nextdb\.read_consistency\s*(?:=|to)\s*(?
 const resetRe = /^\s*(?:reset\s+nextdb\.read_consistency|set\s+(?:session\s+)?nextdb\.read_consistency\s*(?:=|to)\s*default)\s*;?\s*$/i;
 const showRe = /^\s*show\s+nextdb\.read_consistency\s*;?\s*$/i;
 const beginsBlock = /^\s*(begin|start\s+transaction)\b/i;
+/** `SET [SESSION] name ...` or `RESET name` as one statement: the parameter name (SET LOCAL ends with its block). */
+const settingRe = /^\s*(?:set\s+(?:session\s+)?(?!local\b)([a-z_][\w.]*)\b|reset\s+([a-z_][\w.]*))[^;]*;?\s*$/i;
 
 export interface ClusterSessionDeps {
   readonly node: ClusterNode;
@@ -118,6 +122,8 @@ export class ClusterSession implements Session {
   private brokenEnd: string | undefined;
   /** Named prepared statements, to prepare again after a switch. */
   private readonly prepared = new Map<string, { sql: string; paramTypes: readonly number[] }>();
+  /** Session-level SET/RESET statements (simple protocol, outside blocks), replayed after a switch; the last per parameter. */
+  private readonly settings = new Map<string, string>();
   private readonly forwarded: boolean;
   private readConsistency: ReadConsistency = 'linearizable';
   private staleSession: Session | undefined;
@@ -235,7 +241,9 @@ export class ClusterSession implements Session {
       try {
         t = await this.current();
         before = t.session.txnStatus;
-        return await t.session.simpleQuery(sql);
+        const results = await t.session.simpleQuery(sql);
+        if (before === 'I' && t.session.txnStatus === 'I') this.noteSetting(sql, results);
+        return results;
       } catch (e) {
         const lost = t !== undefined && t.kind === 'remote' && (t.session as RemoteSession).lost;
         if (before !== 'I') {
@@ -247,6 +255,16 @@ export class ClusterSession implements Session {
         await this.backoff(attempt);
       }
     }
+  }
+
+  /** Remembers a successful single SET/RESET of a session parameter, to replay it on a new target. */
+  private noteSetting(sql: string, results: readonly StatementResult[]): void {
+    if (results.length !== 1 || (results[0]!.commandTag !== 'SET' && results[0]!.commandTag !== 'RESET')) return;
+    const m = settingRe.exec(sql);
+    if (m === null) return;
+    const name = (m[1] ?? m[2]!).toLowerCase();
+    if (name === 'all') this.settings.clear();
+    else this.settings.set(name, sql);
   }
 
   /** After the leader was lost inside a block: only ending the block is accepted. */
@@ -437,6 +455,7 @@ export class ClusterSession implements Session {
     this.target = undefined;
     if (t !== undefined) await t.session.close().catch(() => undefined);
     const next = await this.choose();
+    for (const sql of this.settings.values()) await next.session.simpleQuery(sql).catch(() => undefined);
     for (const [name, p] of this.prepared) {
       try {
         await next.session.prepare(name, p.sql, p.paramTypes);

@@ -158,6 +158,7 @@ test('cluster membership: --cluster, --join, /api/cluster, SQL on any node, fail
 
     // Failover seen through a follower's connection (the follower that survives).
     await f.query('CREATE TABLE w (k int PRIMARY KEY)');
+    await f.query('SET extra_float_digits = 2'); // carried over when the connection's target changes
     const g = await connect(sqlPort(followers[1]!));
     await g.query('BEGIN');
     await g.query('INSERT INTO acct VALUES (100, 0)');
@@ -186,6 +187,7 @@ test('cluster membership: --cluster, --join, /api/cluster, SQL on any node, fail
     console.log(`failover through follower ${followers[0]}: ${acked.length - beforeKill} inserts after kill -9 of leader ${leader}; first writes again within ${Date.now() - killedAt} ms; errors ${JSON.stringify([...codes])}`);
     stop = true;
     await writer;
+    assert.equal((await f.query('SHOW extra_float_digits')).rows[0].extra_float_digits, '2', 'SET survives the switch to the new leader');
     for (const code of codes.keys()) assert.ok(code === '40001' || code === '40003', `only retryable / unknown-outcome errors, got ${code}`);
     // The block that was open on the dead leader fails with 40001; ROLLBACK ends it.
     await assert.rejects(g.query('INSERT INTO acct VALUES (101, 0)'), (e: { code?: string }) => e.code === '40001');
