@@ -145,6 +145,37 @@ test('many flushes and compactions (worker thread) with background work, then re
   }
 });
 
+test('a compaction worker that cannot start: compactions fall back to the event loop one at a time, and the data survives reopen', async () => {
+  const dir = await tmpDir();
+  try {
+    const e = await openLsmEngine({ dir, ...tinyLsm });
+    // As when running from sources under a loader the worker cannot use: the first compaction finds no worker
+    // and merges on the event loop while flushes go on; no second compaction may pick the same inputs meanwhile.
+    (e as unknown as { spawnWorker: () => never }).spawnWorker = () => {
+      throw new Error('no worker in this test');
+    };
+    for (let i = 0; i < 20000; i++) {
+      e.put(k(i % 7000), Buffer.from(`v${i}`));
+      if (i % 200 === 0) {
+        await new Promise((r) => setImmediate(r));
+        await e.whenWritable();
+      }
+    }
+    await e.compact();
+    const s = e.stats();
+    assert.ok(s.compactions! > 5, JSON.stringify(s));
+    assert.equal(s.workerCompactions, 0);
+    for (let i = 13000; i < 20000; i++) assert.equal(e.get(k(i % 7000))?.toString(), `v${i}`);
+    await e.close();
+    const e2 = await openLsmEngine({ dir, ...tinyLsm, compactionWorker: false });
+    for (let i = 13000; i < 20000; i++) assert.equal(e2.get(k(i % 7000))?.toString(), `v${i}`);
+    assert.equal([...e2.scan()].length, 7000);
+    await e2.close();
+  } finally {
+    await fs.promises.rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('operations after close fail clearly; close is idempotent', async () => {
   const e = await openLsmEngine({ dir: '/db', vfs: new SimVfs() });
   await e.close();

@@ -443,8 +443,11 @@ export class LsmEngine implements Engine {
       try {
         while (!this.closing) {
           if (this.imms.length > 0) await this.flushOldest();
+          // A compaction started for the worker is still running (on the worker, or on the event loop if the
+          // worker died under it): a second one could pick the same inputs. Its end reschedules this loop.
+          else if (this.inflight !== undefined) break;
           else if (this.usesWorker()) {
-            if (this.inflight === undefined) this.startWorkerCompaction();
+            this.startWorkerCompaction();
             break;
           } else if (!(await this.compactOnce())) break;
         }
