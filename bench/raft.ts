@@ -112,7 +112,7 @@ async function load(procs: readonly ChildProcess[], from: number, count: number,
         const i = next++;
         const t = performance.now();
         if (await put(i)) latencies.push(performance.now() - t);
-        else if (++failures > 100) throw new Error('too many failed puts');
+        else if (++failures > 1000) throw new Error('too many failed puts');
         else next--; // retry this slot
       }
     }),
@@ -211,7 +211,7 @@ async function startNextDb(): Promise<Cluster> {
       );
       procs.push(p);
     }
-    const leaderPort = await waitFor(
+    let leaderPort = await waitFor(
       'a nextdb leader',
       async () => {
         for (const id of ids) {
@@ -222,7 +222,16 @@ async function startNextDb(): Promise<Cluster> {
       },
       20_000,
     );
-    return { procs, stop, put: async (i) => (await request(leaderPort, 'POST', `/put?key=key${i}`, value)).status === 200 };
+    const put = async (i: number): Promise<boolean> => {
+      const r = await request(leaderPort, 'POST', `/put?key=key${i}`, value);
+      // A leader change under load (elections on a starved machine): follow the 421 answer, retry the put.
+      if (r.status === 421) {
+        const leader = (JSON.parse(r.body) as { leader?: number }).leader;
+        if (leader !== undefined && ids.includes(leader)) leaderPort = 19060 + leader;
+      }
+      return r.status === 200;
+    };
+    return { procs, stop, put };
   } catch (e) {
     await stop();
     throw e;
