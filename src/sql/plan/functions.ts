@@ -556,7 +556,8 @@ def('pg_get_indexdef', (args) =>
           return def === null || col === 0 ? def : indexDefColumn(def, col);
         },
         strict: true,
-        volatile: false,
+        // Reads the session's catalog: never constant-folded (folding runs without session services).
+        volatile: true,
       }
     : undefined,
 );
@@ -573,14 +574,14 @@ function indexDefColumn(def: string, col: number): string {
   const text = deparseSync(e.expr as never);
   return /^[\w.]+(\(.*\))?$/s.test(text) ? text : `(${text})`;
 }
-def('pg_get_function_result', sig([T.oid], T.text, (a, ctx) => ctx.services.catalogText('functionresult', a[0] as number)));
-def('pg_get_function_arguments', sig([T.oid], T.text, (a, ctx) => ctx.services.catalogText('functionargs', a[0] as number)));
-def('pg_get_function_identity_arguments', sig([T.oid], T.text, (a, ctx) => ctx.services.catalogText('functionargs', a[0] as number)));
+def('pg_get_function_result', sig([T.oid], T.text, (a, ctx) => ctx.services.catalogText('functionresult', a[0] as number), { volatile: true }));
+def('pg_get_function_arguments', sig([T.oid], T.text, (a, ctx) => ctx.services.catalogText('functionargs', a[0] as number), { volatile: true }));
+def('pg_get_function_identity_arguments', sig([T.oid], T.text, (a, ctx) => ctx.services.catalogText('functionargs', a[0] as number), { volatile: true }));
 def('pg_get_constraintdef', (args) =>
-  args.length >= 1 ? { argTypes: [T.oid, ...(args.length > 1 ? [T.bool] : [])], ret: T.text, impl: (a, ctx) => ctx.services.catalogText('constraintdef', a[0] as number), strict: true, volatile: false } : undefined,
+  args.length >= 1 ? { argTypes: [T.oid, ...(args.length > 1 ? [T.bool] : [])], ret: T.text, impl: (a, ctx) => ctx.services.catalogText('constraintdef', a[0] as number), strict: true, volatile: true } : undefined,
 );
 def('pg_get_viewdef', (args) =>
-  args.length >= 1 ? { argTypes: [T.oid, ...(args.length > 1 ? [T.bool] : [])], ret: T.text, impl: (a, ctx) => ctx.services.catalogText('viewdef', a[0] as number), strict: true, volatile: false } : undefined,
+  args.length >= 1 ? { argTypes: [T.oid, ...(args.length > 1 ? [T.bool] : [])], ret: T.text, impl: (a, ctx) => ctx.services.catalogText('viewdef', a[0] as number), strict: true, volatile: true } : undefined,
 );
 def('pg_get_triggerdef', (args) => (args.length >= 1 ? { argTypes: args.map((t, i) => (i === 0 ? T.oid : T.bool)), ret: T.text, impl: () => null, strict: true, volatile: false } : undefined));
 def('pg_get_statisticsobjdef_columns', sig([T.oid], T.text, () => null));

@@ -174,3 +174,8 @@ k | pg_get_indexdef
 2 | lower(email)
 3 | (id + 1)
 4 | 
+
+# The catalog functions read the session's catalog even with a constant argument (never folded at plan time).
+> SELECT pg_get_indexdef('acct_two'::regclass), pg_get_indexdef('acct_two'::regclass, 2, true)
+pg_get_indexdef | pg_get_indexdef
+CREATE INDEX acct_two ON public.acct USING btree (id, lower(email), ((id + 1))) | lower(email)
