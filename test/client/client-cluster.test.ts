@@ -1,7 +1,8 @@
 // The client library against a 3-node NextDB cluster (src/server/cluster-server.ts
 // processes on loopback: Raft on 16451-16453, SQL on 16461-16463). Eight async
 // workers run bank transfers through client.transaction while the leader is
-// killed with SIGKILL. Checks: no error reaches any worker (not-leader
+// killed with SIGKILL, or, in the second test, drained with SIGTERM (it hands
+// leadership to a peer, then closes its sessions and stops). Checks: no error reaches any worker (not-leader
 // refusals, lost connections and commits of unknown outcome are all handled
 // by the client, the last through the idempotent-transaction option), every
 // acknowledged transfer is in the database exactly once, and money is
@@ -25,7 +26,12 @@ const INITIAL = 1000;
 // Killing the leader closes connections in the middle of transactions: this
 // is also the regression test for the client's guard against postgres
 // 3.4.9's write to a closed connection (TxSession in src/client/client.ts).
-test('client: 8 workers, kill -9 the cluster leader, zero errors, every acknowledged transfer committed once', { timeout: 180_000 }, async () => {
+const stops = [
+  { signal: 'SIGKILL', what: 'kill -9' },
+  { signal: 'SIGTERM', what: 'drain (SIGTERM)' },
+] as const;
+
+for (const { signal, what } of stops) test(`client: 8 workers, ${what} the cluster leader, zero errors, every acknowledged transfer committed once`, { timeout: 180_000 }, async () => {
   const dir = await mkdtemp(join(tmpdir(), 'nextdb-h6-client-cluster-'));
   const procs = new Map<number, ChildProcess>();
   const start = async (id: number): Promise<void> => {
@@ -113,7 +119,7 @@ test('client: 8 workers, kill -9 the cluster leader, zero errors, every acknowle
     assert.ok(leader?.preferred === true, 'the client routes to the leader');
     const victim = leader.nodeId;
     assert.ok(victim !== undefined && procs.has(victim), 'the leader is one of the nodes');
-    procs.get(victim)!.kill('SIGKILL');
+    procs.get(victim)!.kill(signal);
     killedAt = Date.now();
     // Run on for at least 5 s after the kill (the failover) and until 20 more transfers went through.
     await new Promise((r) => setTimeout(r, 5000));
@@ -121,9 +127,9 @@ test('client: 8 workers, kill -9 the cluster leader, zero errors, every acknowle
     stop = true;
     await Promise.all(workers);
     const after = acked.length;
-    console.log(`client cluster: ${before} transfers before kill -9 of node ${victim}, ${after} in all, ${errors.length} errors; ${Date.now() - killedAt} ms observed after the kill`);
-    console.log(`client cluster: first transfer started after the kill committed ${firstAfterKillMs ?? '-'} ms after it; longest transfer ${longestMs} ms`);
-    console.log(`client cluster: members after the kill: ${JSON.stringify(client.members())}`);
+    console.log(`client cluster: ${before} transfers before ${what} of node ${victim}, ${after} in all, ${errors.length} errors; ${Date.now() - killedAt} ms observed after it`);
+    console.log(`client cluster: ${what}: first transfer started after it committed ${firstAfterKillMs ?? '-'} ms after it; longest transfer ${longestMs} ms`);
+    console.log(`client cluster: members after ${what}: ${JSON.stringify(client.members())}`);
     assert.deepEqual(errors, [], 'no error reached a worker');
     assert.ok(before > 0 && after > before, 'transfers ran before and after the failover');
 
