@@ -40,6 +40,7 @@ import {
   HISTORY_SPACE_END,
   HISTORY_SPACE_START,
   historyKey,
+  historyRange,
   HLC_CEILING_KEY,
   readU64,
   RECORD_SPACE_END,
@@ -73,6 +74,10 @@ export interface GcStats {
 const HLC_CEILING_WINDOW = 10_000 * LOGICAL_PER_MS;
 /** GC writes its deletions in batches of at most this many keys. */
 const GC_BATCH_KEYS_MAX = 1024;
+/** Incremental GC lets other work run after this many candidate keys. */
+const GC_KEYS_PER_YIELD = 256;
+/** More GC candidates than this: forget them and sweep everything once instead. */
+const GC_CANDIDATES_MAX = 1 << 20;
 const TWO_32 = 0x1_0000_0000;
 const BOOT_MAX = 0x1f_ffff; // ids are boot * 2^32 + seq and must stay safe integers
 
@@ -96,6 +101,15 @@ export class MvccTxnManager implements TxnManager {
   recoveredRecords = 0;
   /** The last error of a background GC run, for diagnostics (GC failing never fails a commit). */
   lastGcError: unknown;
+  /**
+   * Head keys (latin1) whose history or tombstone some later GC may
+   * remove: every key a commit superseded or deleted since the last
+   * background run, plus keys that run had to keep. Background GC visits
+   * only these (work proportional to the writes, not to the table sizes),
+   * after one full sweep per boot for what earlier boots left.
+   */
+  private gcCandidates = new Set<string>();
+  private gcFullSweepDone = false;
 
   private constructor(
     readonly engine: Engine,
@@ -142,6 +156,14 @@ export class MvccTxnManager implements TxnManager {
     if (ceilingRaw !== undefined) m.hlc.update(readU64(ceilingRaw, 0));
     m.now(); // persists a fresh ceiling
     m.recover();
+    // A keyspace without any version yet has nothing an earlier boot left for GC: the
+    // background runs can visit only the keys written from now on (no full sweep first).
+    const it = engine.iterator({ gte: HEAD_SPACE_START, lt: HISTORY_SPACE_END });
+    try {
+      if (!it.valid()) m.gcFullSweepDone = true;
+    } finally {
+      it.close();
+    }
     await engine.sync();
     return m;
   }
@@ -185,6 +207,16 @@ export class MvccTxnManager implements TxnManager {
     const next = resolvedHead(h, hk, txnId, commitTs, batch);
     if (next === undefined) batch.delete(hk);
     else batch.put(hk, next);
+    // A superseded version went to history, or the key is now a tombstone: something for GC later.
+    if (commitTs !== undefined && h.intentKind !== IntentKind.lock && (h.committedTs !== 0 || h.intentKind === IntentKind.delete)) this.noteGcCandidate(hk);
+  }
+
+  private noteGcCandidate(hk: Buffer): void {
+    if (this.gcCandidates.size >= GC_CANDIDATES_MAX) {
+      this.gcCandidates.clear();
+      this.gcFullSweepDone = false;
+    }
+    if (this.gcFullSweepDone) this.gcCandidates.add(hk.toString('latin1'));
   }
 
   /**
@@ -230,7 +262,7 @@ export class MvccTxnManager implements TxnManager {
       this.closed
     )
       return;
-    this.gcRunning = this.gc();
+    this.gcRunning = this.gcFullSweepDone ? this.gcCandidateKeys() : this.gc();
     this.gcRunning.then(
       () => (this.gcRunning = undefined),
       (e: unknown) => {
@@ -258,6 +290,8 @@ export class MvccTxnManager implements TxnManager {
   async gc(): Promise<GcStats> {
     if (this.closed) throw managerClosed();
     this.commitsSinceGc = 0;
+    // Candidates noted from here on are visited by the next background runs; older ones this sweep covers.
+    this.gcFullSweepDone = true;
     const horizon = this.horizon();
 
     // History: per user key, newest first. A version at or below the horizon
@@ -275,9 +309,13 @@ export class MvccTxnManager implements TxnManager {
           const h = head === undefined ? undefined : decodeHead(head);
           haveVisibleAtHorizon = h === undefined || h.committedTs === 0 || h.committedTs <= horizon;
         }
-        if (ts > horizon) return;
-        if (!haveVisibleAtHorizon) haveVisibleAtHorizon = true;
-        else batch.delete(key);
+        if (ts > horizon || !haveVisibleAtHorizon) {
+          // Kept for now: a later background run looks at this key again.
+          this.noteGcCandidate(headKey(userKey));
+          if (ts <= horizon) haveVisibleAtHorizon = true;
+          return;
+        }
+        batch.delete(key);
       },
       // The head may change while GC yields; re-read it (keeping more is safe).
       () => (currentUser = undefined),
@@ -286,12 +324,89 @@ export class MvccTxnManager implements TxnManager {
     // Heads: tombstones at or below the horizon go (keeping any intent).
     const headsRemoved = await this.sweep(HEAD_SPACE_START, HEAD_SPACE_END, (key, value, batch) => {
       const h = decodeHead(value);
-      if (h.committedTs === 0 || h.committedValue !== undefined || h.committedTs > horizon) return;
+      if (h.committedTs === 0 || h.committedValue !== undefined) return;
+      if (h.committedTs > horizon) {
+        this.noteGcCandidate(key);
+        return;
+      }
       const next = encodeHead({ ...h, committedTs: 0, committedTxn: 0, committedValue: undefined });
       if (next === undefined) batch.delete(key);
       else batch.put(key, next);
     });
     return { horizon, versionsRemoved, headsRemoved };
+  }
+
+  /**
+   * Background GC after the first full sweep: the same removals as gc(),
+   * for the candidate keys only. Each key is handled without awaiting
+   * (head and history read together); keys with versions the horizon still
+   * protects stay candidates.
+   */
+  private async gcCandidateKeys(): Promise<GcStats> {
+    if (this.closed) throw managerClosed();
+    this.commitsSinceGc = 0;
+    const horizon = this.horizon();
+    const keys = this.gcCandidates;
+    this.gcCandidates = new Set();
+    let versionsRemoved = 0;
+    let headsRemoved = 0;
+    let batch = new WriteBatch();
+    let visited = 0;
+    for (const k of keys) {
+      if (this.closed) break;
+      const hk = Buffer.from(k, 'latin1');
+      const r = this.collectKey(hk, horizon, batch);
+      versionsRemoved += r.versions;
+      headsRemoved += r.heads;
+      if (r.keep) this.gcCandidates.add(k);
+      if (batch.length >= GC_BATCH_KEYS_MAX || ++visited % GC_KEYS_PER_YIELD === 0) {
+        if (batch.length > 0) this.engine.write(batch);
+        batch = new WriteBatch();
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    }
+    if (batch.length > 0 && !this.closed) this.engine.write(batch);
+    return { horizon, versionsRemoved, headsRemoved };
+  }
+
+  /** gc()'s two rules for one key (history first, then the head); `keep` when something may go later. */
+  private collectKey(hk: Buffer, horizon: Timestamp, batch: WriteBatch): { keep: boolean; versions: number; heads: number } {
+    const raw = this.engine.get(hk);
+    const h = raw === undefined ? undefined : decodeHead(raw);
+    let haveVisibleAtHorizon = h === undefined || h.committedTs === 0 || h.committedTs <= horizon;
+    let keep = false;
+    let versions = 0;
+    let heads = 0;
+    const it = this.engine.iterator(historyRange(userKeyOfHead(hk)));
+    try {
+      // Newest first.
+      for (; it.valid(); it.next()) {
+        const { ts } = decodeHistoryKey(it.key());
+        if (ts > horizon) {
+          keep = true;
+          continue;
+        }
+        if (!haveVisibleAtHorizon) {
+          haveVisibleAtHorizon = true;
+          keep = true;
+        } else {
+          batch.delete(Buffer.from(it.key()));
+          versions++;
+        }
+      }
+    } finally {
+      it.close();
+    }
+    if (h !== undefined && h.committedTs !== 0 && h.committedValue === undefined) {
+      if (h.committedTs > horizon) keep = true;
+      else {
+        const next = encodeHead({ ...h, committedTs: 0, committedTxn: 0, committedValue: undefined });
+        if (next === undefined) batch.delete(hk);
+        else batch.put(hk, next);
+        heads++;
+      }
+    }
+    return { keep, versions, heads };
   }
 
   /**

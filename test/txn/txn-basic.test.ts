@@ -518,3 +518,38 @@ test('COMMIT of a failed transaction rolls it back and releases its locks', asyn
   await t2.commit();
   await m.close();
 });
+
+test('background gc after the first sweep visits only written keys, keeps what a live snapshot needs, and catches up later', async () => {
+  const m = await openTxnManager(new MemoryEngine(), { clock: new ManualClock(1_000), gcEveryCommits: 10 });
+  const idle = (): Promise<void> => new Promise((r) => setImmediate(r));
+  // Many keys that are never overwritten: nothing to collect there.
+  for (let i = 0; i < 200; i++) await seed(m, { [`cold${i}`]: 'x' });
+  await idle();
+  // A reader whose snapshot must keep k's version 'a1' while background runs happen.
+  await seed(m, { k: 'a0' });
+  await seed(m, { k: 'a1' });
+  const reader = m.begin({ isolation: 'repeatable read' });
+  assert.equal(str(await reader.get(b('k'))), 'a1');
+  for (let i = 0; i < 60; i++) {
+    // k overwritten, d alternately written and deleted (tombstones).
+    const t = m.begin();
+    await t.put(b('k'), b(`b${i}`));
+    if (i % 2 === 0) await t.put(b('d'), b('x'));
+    else await t.delete(b('d'));
+    await t.commit();
+  }
+  for (let i = 0; i < 5; i++) await idle();
+  assert.equal(m.lastGcError, undefined);
+  assert.equal(str(await reader.get(b('k'))), 'a1');
+  await reader.commit();
+  // More commits after the reader ended: the kept versions go.
+  for (let i = 0; i < 30; i++) await seed(m, { k: `c${i}` });
+  for (let i = 0; i < 5; i++) await idle();
+  const history = [...m.engine.scan({ gte: Buffer.from([0x03]), lt: Buffer.from([0x04]) })];
+  assert.ok(history.length < 15, `${history.length} history versions left`);
+  const r = m.begin();
+  assert.equal(str(await r.get(b('k'))), 'c29');
+  assert.equal(str(await r.get(b('cold7'))), 'x');
+  await r.commit();
+  await m.close();
+});

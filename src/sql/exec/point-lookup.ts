@@ -32,8 +32,6 @@ import { TableStore, writeKeyValue } from './table-store.ts';
 import { KeyWriter } from '../../encoding/key-codec.ts';
 import type { Row } from './executor.ts';
 
-const NO_ROWS: Row[] = [];
-
 /** Never called: compilation gives up when an expression would need a subplan (it is hoisted). */
 function noSubplans(): Promise<Value[][]> {
   return Promise.reject(new NextDbError(SqlState.internalError, 'point lookup compiled an expression with a subquery'));
@@ -94,7 +92,7 @@ export class PointLookup {
 
   /** Runs the lookup in `txn`: zero or one row, laid out as the plan's output columns. */
   async run(txn: Txn, ctx: EvalContext): Promise<Row[]> {
-    if (this.limit <= 0) return NO_ROWS;
+    if (this.limit <= 0) return [];
     const key = this.key(ctx);
     if (key === undefined) return [];
     const raw = await txn.get(key);
