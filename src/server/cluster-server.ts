@@ -401,7 +401,8 @@ class ClusterControl {
     this.checkRemoved();
     const members = readMembers(this.node.engine);
     for (const m of members.values()) {
-      if (m.id === this.id || this.dialed.get(m.id) === m.raftAddress) continue;
+      // Addresses given with --peers are how this node reaches those members (they may be proxies): they win.
+      if (m.id === this.id || this.dialed.get(m.id) === m.raftAddress || this.o.peers?.has(m.id) === true) continue;
       try {
         this.transport.setPeer(m.id, parseHostPort(m.raftAddress, `member ${m.id}`));
         this.dialed.set(m.id, m.raftAddress);
@@ -524,7 +525,7 @@ class ClusterControl {
       engine.write(memberBatch({ id, raftAddress: req.raftAddress, sqlAddress: req.sqlAddress }, nextMemberId(engine, this.configured())));
       await engine.sync();
     }
-    if (id !== this.id) {
+    if (id !== this.id && this.o.peers?.has(id) !== true) {
       this.transport.setPeer(id, parseHostPort(req.raftAddress, 'raftAddress'));
       this.dialed.set(id, req.raftAddress);
     }
