@@ -829,6 +829,8 @@ export class Binder {
    * names stand for; without those they are the body's parameters.
    */
   private fnArgs: { readonly names: readonly string[]; readonly exprs?: readonly Expr[] } | undefined;
+  /** How many SQL function bodies enclose this binder (recursion guard). */
+  private fnDepth = 0;
 
   /** A user function this call names (by name and argument count), when no built-in takes it. */
   private userFunction(fc: FuncCall, nargs: number): FunctionDef | undefined {
@@ -852,7 +854,10 @@ export class Binder {
     if (stmts.length !== 1) throw notSupported('SQL functions with more than one statement');
     const st = stmts[0]!.stmt;
     if (!('SelectStmt' in st)) throw notSupported(`SQL functions whose body is not a SELECT`);
+    // Bodies are bound at each call site: a function calling itself would never finish binding.
+    if (this.fnDepth >= 16) throw notSupported(`recursive SQL functions (${f.name} calls itself, directly or not)`);
     const sub = new Binder({ ...this.o, sql: f.body, paramTypes: [...f.argTypes] });
+    sub.fnDepth = this.fnDepth + 1;
     sub.virtualRelations = this.virtualRelations;
     sub.nextId = this.nextId;
     sub.fnArgs = { names: f.argNames, ...(argExprs === undefined ? {} : { exprs: argExprs }) };

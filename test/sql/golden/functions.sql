@@ -148,3 +148,14 @@ ERROR 42883: function half(integer) does not exist
 > SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'
 count
 3
+
+# Deliberate difference: PostgreSQL runs a recursive SQL function until its
+# stack limit (54001 here); NextDB binds bodies at each call and refuses.
+> CREATE FUNCTION down(int) RETURNS int LANGUAGE sql AS 'SELECT 0'
+CREATE FUNCTION
+
+> CREATE OR REPLACE FUNCTION down(int) RETURNS int LANGUAGE sql AS 'SELECT down($1 - 1)'
+CREATE FUNCTION
+
+> SELECT down(3)
+ERROR 0A000: recursive SQL functions (down calls itself, directly or not) is not supported yet
