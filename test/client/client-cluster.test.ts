@@ -34,6 +34,7 @@ const stops = [
 for (const { signal, what } of stops) test(`client: 8 workers, ${what} the cluster leader, zero errors, every acknowledged transfer committed once`, { timeout: 180_000 }, async () => {
   const dir = await mkdtemp(join(tmpdir(), 'nextdb-h6-client-cluster-'));
   const procs = new Map<number, ChildProcess>();
+  let starting: Promise<void>[] = [];
   const start = async (id: number): Promise<void> => {
     const p = await spawnClusterNode({ id, dir: join(dir, `n${id}`), raftPort: raftPort(id), pgPort: pgPort(id), peers, tickMs: 30, electionTicks: 10 });
     procs.set(id, p.child);
@@ -49,7 +50,8 @@ for (const { signal, what } of stops) test(`client: 8 workers, ${what} the clust
     connectTimeoutMs: 1000,
   });
   try {
-    await Promise.all(ids.map(start));
+    starting = ids.map(start);
+    await Promise.all(starting);
     await client.query('CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL)');
     await client.query('CREATE TABLE transfers (id text PRIMARY KEY, amount int NOT NULL)');
     const values = Array.from({ length: ACCOUNTS }, (_, i) => `(${i}, ${INITIAL})`).join(', ');
@@ -140,6 +142,8 @@ for (const { signal, what } of stops) test(`client: 8 workers, ${what} the clust
     const sum = await client.query<{ total: string }>('SELECT sum(balance) AS total FROM accounts');
     assert.equal(Number(sum.rows[0]?.total), ACCOUNTS * INITIAL, 'money is conserved');
   } finally {
+    // A node still starting when another failed to start is stopped too, not left behind.
+    await Promise.allSettled(starting);
     await client.close(1000);
     for (const p of procs.values()) if (p.exitCode === null) p.kill('SIGKILL');
     await new Promise((r) => setTimeout(r, 200));
