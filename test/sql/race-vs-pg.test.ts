@@ -36,6 +36,9 @@ const RACES: readonly Race[] = [
   { name: 'primary-key change then value change, UPDATE by the new value', level: 'read committed', setup: base, first: 'UPDATE t SET k = 11, v = 11 WHERE k = 1', second: 'UPDATE t SET v = v + 1 WHERE v = 10', check: 'SELECT k, v FROM t ORDER BY k' },
   { name: 'concurrent INSERTs of one unique secondary value', level: 'read committed', setup: ['CREATE TABLE t (k int PRIMARY KEY, v int UNIQUE)', 'INSERT INTO t VALUES (1, 10)'], first: 'INSERT INTO t VALUES (2, 20)', second: 'INSERT INTO t VALUES (3, 20)', check: 'SELECT k, v FROM t ORDER BY k' },
   { name: 'UPDATE into a unique secondary value freed concurrently', level: 'read committed', setup: ['CREATE TABLE t (k int PRIMARY KEY, v int UNIQUE)', 'INSERT INTO t VALUES (1, 10), (2, 20)'], first: 'UPDATE t SET v = 11 WHERE k = 1', second: 'UPDATE t SET v = 10 WHERE k = 2', check: 'SELECT k, v FROM t ORDER BY k' },
+  { name: 'MERGE updating a row changed concurrently', level: 'read committed', setup: base, first: 'UPDATE t SET v = v + 5 WHERE k = 1', second: 'MERGE INTO t USING (VALUES (1, 1), (3, 30)) s(k, d) ON t.k = s.k WHEN MATCHED THEN UPDATE SET v = t.v + s.d WHEN NOT MATCHED THEN INSERT VALUES (s.k, s.d)', check: 'SELECT k, v FROM t ORDER BY k' },
+  { name: 'MERGE whose matched row no longer matches its WHEN condition', level: 'read committed', setup: base, first: 'UPDATE t SET v = 99 WHERE k = 2', second: 'MERGE INTO t USING (VALUES (2)) s(k) ON t.k = s.k WHEN MATCHED AND t.v = 20 THEN DELETE WHEN MATCHED THEN UPDATE SET v = -1', check: 'SELECT k, v FROM t ORDER BY k' },
+  { name: 'data-modifying CTE after a concurrent update', level: 'read committed', setup: base, first: 'UPDATE t SET v = v + 1 WHERE k = 1', second: 'WITH u AS (UPDATE t SET v = v * 10 WHERE k = 1 RETURNING v) SELECT v FROM u', check: 'SELECT k, v FROM t ORDER BY k' },
   { name: 'primary-key change under REPEATABLE READ', level: 'repeatable read', setup: base, first: 'UPDATE t SET k = 11 WHERE k = 1', second: 'UPDATE t SET v = v + 1 WHERE v = 10', check: 'SELECT k, v FROM t ORDER BY k' },
 ];
 
@@ -94,7 +97,7 @@ async function runPg(server: PgServer, r: Race, db: string): Promise<{ result: s
   const tag = async (c: InstanceType<typeof pg.Client>, sql: string): Promise<string> => {
     const res = await c.query(sql);
     const cmd = res.command;
-    return cmd === 'INSERT' ? `INSERT 0 ${res.rowCount ?? 0}` : cmd === 'UPDATE' || cmd === 'DELETE' || cmd === 'SELECT' ? `${cmd} ${res.rowCount ?? 0}` : cmd;
+    return cmd === 'INSERT' ? `INSERT 0 ${res.rowCount ?? 0}` : cmd === 'UPDATE' || cmd === 'DELETE' || cmd === 'SELECT' || cmd === 'MERGE' ? `${cmd} ${res.rowCount ?? 0}` : cmd;
   };
   try {
     for (const q of r.setup) await admin.query(q);
