@@ -520,11 +520,21 @@ class ClusterControl {
       // A joiner that asks again (it crashed before saving its id, or the answer was lost) gets the same id back.
       id = [...members.values()].find((m) => m.raftAddress === req.raftAddress)?.id ?? nextMemberId(engine, this.configured());
     }
+    // The leader's own record goes in first if it is missing: the joiner must be able to answer the
+    // leader before it has replicated anything (else it never catches up).
+    const self = { id: this.id, raftAddress: addressOf(this.o.host, this.o.raftPort), sqlAddress: this.sqlAddress };
+    const mine = members.get(this.id);
+    let wrote = false;
+    if (id !== this.id && this.sqlAddress !== '' && (mine === undefined || mine.raftAddress !== self.raftAddress || mine.sqlAddress !== self.sqlAddress)) {
+      engine.write(memberBatch(self, nextMemberId(engine, this.configured())));
+      wrote = true;
+    }
     const old = members.get(id);
     if (old === undefined || old.raftAddress !== req.raftAddress || old.sqlAddress !== req.sqlAddress) {
       engine.write(memberBatch({ id, raftAddress: req.raftAddress, sqlAddress: req.sqlAddress }, nextMemberId(engine, this.configured())));
-      await engine.sync();
+      wrote = true;
     }
+    if (wrote) await engine.sync();
     if (id !== this.id && this.o.peers?.has(id) !== true) {
       this.transport.setPeer(id, parseHostPort(req.raftAddress, 'raftAddress'));
       this.dialed.set(id, req.raftAddress);
