@@ -147,6 +147,17 @@ describe('client member discovery', { skip }, () => {
     }
   });
 
+  test('a url seed: members get the URL\'s user and database, with their own host and port', async () => {
+    view = { nodeId: 1, leaderId: 1, term: 1, members: [member(1, a.port, 'leader')] };
+    const viaUrl = createClient({ url: `postgres://postgres@127.0.0.1:${seedPort}/template1`, discovery: { intervalMs: 60_000 } });
+    try {
+      const r = await viaUrl.query<{ p: string; db: string; u: string }>("SELECT current_setting('port') AS p, current_database() AS db, current_user AS u");
+      assert.deepEqual(r.rows[0], { p: String(a.port), db: 'template1', u: 'postgres' });
+    } finally {
+      await viaUrl.close();
+    }
+  });
+
   test('members without an address are skipped; an answer of another shape leaves the seeds in place', async () => {
     view = { nodeId: 1, leaderId: 1, term: 1, members: [{ ...member(1, a.port, 'leader') }, { ...member(2, 0, 'learner'), address: null }] };
     const one = createClient({ hosts: [`127.0.0.1:${seedPort}`], user: 'postgres', discovery: { intervalMs: 60_000 } });
