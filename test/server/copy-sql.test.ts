@@ -159,7 +159,7 @@ test('postgres.js: a COPY stream that fails in the middle rejects with the error
   }
 });
 
-test('pgbench -i -s 1 with the default client-side COPY load', { timeout: 120_000 }, async () => {
+test('pgbench -i -s 1 with the default client-side COPY load', { timeout: 300_000 }, async () => {
   const base = ['-h', '127.0.0.1', '-p', String(ts!.port), '-U', 'postgres'];
   await run('pgbench', [...base, '-i', '-s', '1', 'postgres'], { maxBuffer: 16 << 20 });
   const c = new pg.Client({ host: '127.0.0.1', port: ts!.port, user: 'postgres', database: 'postgres' });
