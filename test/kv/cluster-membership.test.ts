@@ -16,7 +16,8 @@
 // - the killed node restarts from its directory alone (no --join) and
 //   catches up: all replicas report one digest;
 // - `nextdb cluster remove` of a follower leaves two members, and the
-//   removed node stops by itself; the admin page shows the cluster.
+//   removed node stops by itself; the admin page shows the cluster;
+// - SIGTERM of the leader hands leadership to the other voter first.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -226,6 +227,24 @@ test('cluster membership: --cluster, --join, /api/cluster, SQL on any node, fail
     // The admin page shows the cluster.
     const page = await (await fetch(`http://127.0.0.1:${sqlPort(newLeader)}/`)).text();
     assert.match(page, /Cluster \(term \d+, leader \d+\)/);
+
+    // A clean shutdown (SIGTERM) of the leader hands leadership over first: of the two voters left,
+    // the survivor could not win an election alone, so it leads only through the transfer.
+    const survivor = [1, 2, 3].find((i) => i !== victim && i !== newLeader)!;
+    await waitFor('two voters in step', async () => {
+      const v = await view(sqlPort(newLeader));
+      return v.members.length === 2 && v.members.every((m) => m.voter && m.healthy) ? true : undefined;
+    });
+    const termBefore = (await view(sqlPort(survivor))).term;
+    const leaderProc = procs.get(newLeader)!;
+    const exited = new Promise<number | null>((resolve) => leaderProc.child.once('exit', resolve));
+    leaderProc.child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    procs.delete(newLeader);
+    // Alone, the survivor's pre-votes fail, so its term can only have grown by the transfer's election
+    // (it may already have stepped down again for lack of a quorum).
+    const local = (await (await fetch(`http://127.0.0.1:${sqlPort(survivor)}/api/cluster?local=1`)).json()) as View;
+    assert.ok(local.term > termBefore, `leadership was handed to the survivor on shutdown (term ${termBefore} -> ${local.term})`);
   } finally {
     for (const c of clients) await c.end().catch(() => undefined);
     for (const p of procs.values()) p.child.kill('SIGKILL');
