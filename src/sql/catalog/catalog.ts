@@ -61,6 +61,14 @@ export interface IndexDef {
   readonly exprs?: readonly (IndexExpr | null)[];
   /** Partial indexes: the predicate (deparsed SQL); only rows where it is true have an entry. */
   readonly predicate?: string;
+  /**
+   * A unique secondary index whose entries (without NULLs) are keyed by the
+   * unique values alone, so concurrent writers of one value collide (see
+   * table-store.ts). Set on every unique index created since that layout;
+   * a unique index stored before it keeps `<values><pk>` keys and the
+   * snapshot probe (DROP INDEX and CREATE INDEX again to upgrade it).
+   */
+  readonly valueKeyed?: boolean;
   /** Table columns (positions) the expressions and predicate read: dropping one drops the index. */
   readonly exprColumns?: readonly number[];
 }

@@ -330,7 +330,7 @@ export async function createTable(ctx: DdlContext, cs: CreateStmt): Promise<stri
     const ixName = u.name ?? chooseName(ctx, schema, [name, ...u.cols.map((c) => columns[c]!.name)], 'key', taken);
     const ixOid = await CatalogStore.allocOid(txn);
     const id = nextIndexId++;
-    indexes.push({ id, oid: ixOid, name: ixName, columns: u.cols, desc: u.cols.map(() => false), unique: true, primary: false });
+    indexes.push({ id, oid: ixOid, name: ixName, columns: u.cols, desc: u.cols.map(() => false), unique: true, primary: false, valueKeyed: true });
     constraints.push({ oid: await CatalogStore.allocOid(txn), name: ixName, type: 'u', columns: u.cols, indexId: id });
   }
   const draft: TableDef = { oid, dbOid: ctx.dbOid, schema, name, kind: 'r', columns, indexes, constraints, nextIndexId };
@@ -454,6 +454,7 @@ export async function createIndex(ctx: DdlContext, s: IndexStmt): Promise<string
     columns: cols,
     desc,
     unique: s.unique === true,
+    ...(s.unique === true ? { valueKeyed: true } : {}),
     primary: false,
     ...(exprs.some((x) => x !== null) ? { exprs } : {}),
     ...(predicate === undefined ? {} : { predicate }),
@@ -1099,7 +1100,7 @@ export async function alterTable(ctx: DdlContext, s: AlterTableStmt): Promise<st
               t = next;
             } else {
               const name = c.conname ?? chooseName(ctx, t.schema, [t.name, ...cols.map((i) => t!.columns[i]!.name)], 'key', taken);
-              const ix: IndexDef = { id: t.nextIndexId, oid: await CatalogStore.allocOid(ctx.txn), name, columns: cols, desc: cols.map(() => false), unique: true, primary: false };
+              const ix: IndexDef = { id: t.nextIndexId, oid: await CatalogStore.allocOid(ctx.txn), name, columns: cols, desc: cols.map(() => false), unique: true, primary: false, valueKeyed: true };
               const next: TableDef = { ...t, indexes: [...t.indexes, ix], nextIndexId: t.nextIndexId + 1, constraints: [...t.constraints, { oid: await CatalogStore.allocOid(ctx.txn), name, type: 'u', columns: cols, indexId: ix.id }] };
               await new TableStore(next).buildIndex(ctx.txn, ix);
               t = next;

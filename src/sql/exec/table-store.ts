@@ -4,7 +4,7 @@
  *
  *   primary index (id 1):  't' int(table) int(1) <pk values>               → encodeRow(all columns)
  *   secondary index (id n): 't' int(table) int(n) <index values> <pk values> → primary key (bytes)
- *   unique secondary index, no NULL among the values:
+ *   unique secondary index, no NULL among the values (IndexDef.valueKeyed):
  *                           't' int(table) int(n) <index values>             → primary key (bytes)
  *
  * Tables without a primary key have a hidden int8 column `rowid` (filled by
@@ -178,7 +178,7 @@ export class TableStore {
       if (v === null) sawNull = true;
       writeKeyValue(w, this.keyType(index, i), v, index.desc[i] ?? false);
     }
-    if (!index.unique || sawNull) for (const c of this.primary.columns) writeKeyValue(w, this.types[c]!, row[c] ?? null);
+    if (!index.unique || sawNull || index.valueKeyed !== true) for (const c of this.primary.columns) writeKeyValue(w, this.types[c]!, row[c] ?? null);
     return w.finish();
   }
 
@@ -272,7 +272,10 @@ export class TableStore {
     if (vals.some((v) => v === null)) return undefined;
     // The entry key is the unique values alone (see the header).
     const key = this.indexKeyPrefix(index, vals);
-    return lock ? txn.getForUpdate(key) : txn.get(key);
+    if (index.valueKeyed === true) return lock ? txn.getForUpdate(key) : txn.get(key);
+    // A unique index stored before that layout: its entries carry the primary key; probe the snapshot.
+    const page = await txn.scan({ start: key, end: prefixSuccessor(key)!, limit: 1 });
+    return page[0]?.value;
   }
 
   /** Inserts a new row; 23505 on a duplicate primary or unique key. */
