@@ -14,7 +14,7 @@
 // `--warmup` unmeasured puts (other keys), so V8 has compiled NextDB's hot
 // paths — the same count for etcd.
 //
-//   npm run bench:raft [-- --quick] [--puts N] [--rounds R] [--warmup W] [--concurrency C] [--value-bytes B] [--skip-etcd] [--etcd-api grpc|http] [--cpu-prof DIR]
+//   npm run bench:raft [-- --quick] [--puts N] [--rounds R] [--warmup W] [--concurrency C] [--value-bytes B] [--skip-etcd] [--etcd-api grpc|http] [--nextdb-api http|h2] [--cpu-prof DIR]
 //
 // Prints `bench raft-put nextdb=<ops/s> etcd=<ops/s> ratio=<x>`,
 // `latency raft-put-<system> p50=<ms> p99=<ms>` and `cpu ...` lines. If the
@@ -47,6 +47,13 @@ const ROUNDS = Math.max(1, num('rounds', quick ? 4 : 6));
  */
 const ETCD_API = args.includes('--etcd-api') ? args[args.indexOf('--etcd-api') + 1] : 'grpc';
 if (ETCD_API !== 'http' && ETCD_API !== 'grpc') throw new Error(`--etcd-api must be http or grpc, not ${ETCD_API}`);
+/**
+ * `--nextdb-api h2`: put to NextDB over cleartext HTTP/2 (one connection,
+ * CONCURRENCY streams, the node's `--h2-port`) — the same transport shape as
+ * etcd's gRPC — instead of HTTP/1.1 (CONCURRENCY keep-alive connections).
+ */
+const NEXTDB_API = args.includes('--nextdb-api') ? args[args.indexOf('--nextdb-api') + 1] : 'http';
+if (NEXTDB_API !== 'http' && NEXTDB_API !== 'h2') throw new Error(`--nextdb-api must be http or h2, not ${NEXTDB_API}`);
 /** Unmeasured puts each system serves first (JIT warm-up of the NextDB nodes; the same count for etcd). */
 const WARMUP = num('warmup', quick ? 500 : 2000);
 const VALUE_BYTES = num('value-bytes', 100);
@@ -186,6 +193,23 @@ function grpcPut(session: http2.ClientHttp2Session, key: Buffer, val: Buffer): P
   });
 }
 
+/** One NextDB put over HTTP/2; the status and body of the answer (status 0 on a stream error). */
+function h2Put(session: http2.ClientHttp2Session, path: string, body: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve) => {
+    const req = session.request({ ':method': 'POST', ':path': path });
+    let status = 0;
+    const chunks: Buffer[] = [];
+    req.on('response', (h) => {
+      status = Number(h[':status']);
+    });
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve({ status, body: Buffer.concat(chunks).toString() }));
+    req.on('error', () => resolve({ status: 0, body: '' }));
+    req.setTimeout(10_000, () => req.close());
+    req.end(body);
+  });
+}
+
 /** A running three-node cluster: where to send puts, and how to stop it. */
 interface Cluster {
   readonly procs: ChildProcess[];
@@ -206,7 +230,7 @@ async function startNextDb(): Promise<Cluster> {
     for (const id of ids) {
       const p = spawn(
         process.execPath,
-        [...(cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfDir]), '--import', 'tsx', join(root, 'src/server/raft-kv-node.ts'), '--id', String(id), '--dir', join(dir, `n${id}`), '--raft-port', String(19050 + id), '--http-port', String(19060 + id), '--peers', peers],
+        [...(cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfDir]), '--import', 'tsx', join(root, 'src/server/raft-kv-node.ts'), '--id', String(id), '--dir', join(dir, `n${id}`), '--raft-port', String(19050 + id), '--http-port', String(19060 + id), '--h2-port', String(19070 + id), '--peers', peers],
         { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] },
       );
       procs.push(p);
@@ -222,8 +246,20 @@ async function startNextDb(): Promise<Cluster> {
       },
       20_000,
     );
+    let session: http2.ClientHttp2Session | undefined;
+    let sessionPort = 0;
+    const send = (path: string): Promise<{ status: number; body: string }> => {
+      if (NEXTDB_API === 'http') return request(leaderPort, 'POST', path, value);
+      if (session === undefined || sessionPort !== leaderPort || session.destroyed) {
+        session?.close();
+        session = http2.connect(`http://127.0.0.1:${leaderPort + 10}`);
+        session.on('error', () => {});
+        sessionPort = leaderPort;
+      }
+      return h2Put(session, path, value);
+    };
     const put = async (i: number): Promise<boolean> => {
-      const r = await request(leaderPort, 'POST', `/put?key=key${i}`, value);
+      const r = await send(`/put?key=key${i}`);
       // A leader change under load (elections on a starved machine): follow the 421 answer, retry the put.
       if (r.status === 421) {
         const leader = (JSON.parse(r.body) as { leader?: number }).leader;
@@ -231,7 +267,14 @@ async function startNextDb(): Promise<Cluster> {
       }
       return r.status === 200;
     };
-    return { procs, stop, put };
+    return {
+      procs,
+      stop: async () => {
+        session?.close();
+        await stop();
+      },
+      put,
+    };
   } catch (e) {
     await stop();
     throw e;
@@ -323,7 +366,7 @@ const etcdRuns = clusters[1];
 const etcd = etcdRuns === undefined ? undefined : summarize(etcdRuns.rounds);
 const f = (x: number): string => x.toFixed(0);
 const ms = (x: number): string => x.toFixed(2);
-console.log(`# ${PUTS} puts of ${VALUE_BYTES}-byte values per system in ${ROUNDS} alternating rounds after ${WARMUP} unmeasured, ${CONCURRENCY} concurrent clients (etcd through its ${ETCD_API === 'grpc' ? 'gRPC API' : 'HTTP/JSON gateway'}), 3 nodes on loopback, fsync on`);
+console.log(`# ${PUTS} puts of ${VALUE_BYTES}-byte values per system in ${ROUNDS} alternating rounds after ${WARMUP} unmeasured, ${CONCURRENCY} concurrent clients (NextDB over ${NEXTDB_API === 'h2' ? 'HTTP/2' : 'HTTP/1.1'}, etcd through its ${ETCD_API === 'grpc' ? 'gRPC API' : 'HTTP/JSON gateway'}), 3 nodes on loopback, fsync on`);
 console.log(`bench raft-put nextdb=${f(nextdb.opsPerSec)} etcd=${etcd === undefined ? 'n/a' : f(etcd.opsPerSec)} ratio=${etcd === undefined ? 'n/a' : (nextdb.opsPerSec / etcd.opsPerSec).toFixed(2)}`);
 if (etcdRuns !== undefined) {
   const perRound = clusters[0]!.rounds.map((r, i) => {

@@ -74,7 +74,7 @@ export class RaftDriver {
   private readonly proposalTimeoutMs: number;
   private failure: Error | undefined;
   /** Counters for benchmarks and diagnostics. */
-  readonly stats = { readies: 0, syncs: 0, syncMs: 0, entriesPersisted: 0, entriesApplied: 0, earlyApplied: 0 };
+  readonly stats = { readies: 0, syncs: 0, syncMs: 0, syncMaxMs: 0, slowSyncs: 0, entriesPersisted: 0, entriesApplied: 0, earlyApplied: 0 };
 
   constructor(private readonly options: RaftDriverOptions) {
     this.raft = options.raft;
@@ -211,7 +211,10 @@ export class RaftDriver {
           const t = performance.now();
           await store.sync();
           this.stats.syncs++;
-          this.stats.syncMs += performance.now() - t;
+          const ms = performance.now() - t;
+          this.stats.syncMs += ms;
+          if (ms > this.stats.syncMaxMs) this.stats.syncMaxMs = ms;
+          if (ms > 20) this.stats.slowSyncs++;
         }
         if (this.stopped) return;
         for (const m of rd.messages) if (!early || !mayPrecedePersist(m)) this.options.send(m);

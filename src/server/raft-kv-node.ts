@@ -12,12 +12,14 @@
  *   GET  /kv            the whole map as JSON
  *
  * Run as a process: node --import tsx src/server/raft-kv-node.ts --id 1
- *   --dir D --raft-port P --http-port H --peers 1=127.0.0.1:P1,2=...
+ *   --dir D --raft-port P --http-port H [--h2-port H2] --peers 1=127.0.0.1:P1,2=...
  * (all peers, self included; voters are the peer ids). Prints
  * "ready <id>" on stdout once listening.
  */
 
 import http from 'node:http';
+import http2 from 'node:http2';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { NotLeaderError, RaftBusyError } from '../raft/errors.ts';
 import { RaftLogStore } from '../raft/log-store.ts';
@@ -36,6 +38,8 @@ export interface RaftKvNodeOptions {
   readonly host: string;
   readonly raftPort: number;
   readonly httpPort: number;
+  /** Also serve the same API over cleartext HTTP/2 (h2c) on this port: many requests share one connection. */
+  readonly h2Port?: number;
   readonly peers: ReadonlyMap<NodeId, PeerAddress>;
   readonly tickMs?: number;
   readonly electionTicks?: number;
@@ -127,7 +131,7 @@ export async function startRaftKvNode(o: RaftKvNodeOptions): Promise<RaftKvNode>
   ref.driver = d;
   d.start();
 
-  const server = http.createServer((req, res) => {
+  const handle = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'http://x');
     const reply = (code: number, body: string): void => {
       res.writeHead(code, { 'content-type': 'text/plain' });
@@ -172,11 +176,22 @@ export async function startRaftKvNode(o: RaftKvNodeOptions): Promise<RaftKvNode>
       return;
     }
     reply(404, 'not found');
-  });
+  };
+  const server = http.createServer(handle);
   server.keepAliveTimeout = 60_000;
   // Small request/response pairs: no Nagle delay on either side.
   server.on('connection', (socket: import('node:net').Socket) => socket.setNoDelay(true));
   await new Promise<void>((resolve) => server.listen(o.httpPort, o.host, resolve));
+  const h2 = o.h2Port === undefined ? undefined : http2.createServer(handle);
+  const h2Sessions = new Set<http2.ServerHttp2Session>();
+  if (h2 !== undefined) {
+    h2.on('connection', (socket: import('node:net').Socket) => socket.setNoDelay(true));
+    h2.on('session', (session: http2.ServerHttp2Session) => {
+      h2Sessions.add(session);
+      session.on('close', () => h2Sessions.delete(session));
+    });
+    await new Promise<void>((resolve) => h2.listen(o.h2Port, o.host, resolve));
+  }
   return {
     driver: d,
     transport,
@@ -187,6 +202,11 @@ export async function startRaftKvNode(o: RaftKvNodeOptions): Promise<RaftKvNode>
       await transport.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
+      if (h2 !== undefined) {
+        const closing = new Promise<void>((resolve) => h2.close(() => resolve()));
+        for (const session of h2Sessions) session.destroy();
+        await closing;
+      }
       await store.close();
     },
   };
@@ -240,6 +260,7 @@ function parseArgs(argv: readonly string[]): RaftKvNodeOptions {
   const opt = (name: string): number | undefined => (argv.includes(`--${name}`) ? Number(get(name)) : undefined);
   const tickMs = opt('tick-ms');
   const electionTicks = opt('election-ticks');
+  const h2Port = opt('h2-port');
   return {
     id: Number(get('id')),
     dir: get('dir'),
@@ -249,15 +270,18 @@ function parseArgs(argv: readonly string[]): RaftKvNodeOptions {
     peers,
     ...(tickMs === undefined ? {} : { tickMs }),
     ...(electionTicks === undefined ? {} : { electionTicks }),
+    ...(h2Port === undefined ? {} : { h2Port }),
   };
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const options = parseArgs(process.argv.slice(2));
+  const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+  loopDelay.enable();
   const node = await startRaftKvNode(options);
   process.stdout.write(`ready ${options.id}\n`);
   const shutdown = (): void => {
-    if (process.env.NEXTDB_RAFT_STATS === '1') process.stderr.write(`raft-kv-node ${options.id} ${node.driver.node.status().role} cpuMs=${((process.cpuUsage().user + process.cpuUsage().system) / 1000).toFixed(0)} ${JSON.stringify(node.driver.stats)} ${JSON.stringify(node.transport.stats)}\n`);
+    if (process.env.NEXTDB_RAFT_STATS === '1') process.stderr.write(`raft-kv-node ${options.id} ${node.driver.node.status().role} cpuMs=${((process.cpuUsage().user + process.cpuUsage().system) / 1000).toFixed(0)} loopDelayMs p50=${(loopDelay.percentile(50) / 1e6).toFixed(1)} p99=${(loopDelay.percentile(99) / 1e6).toFixed(1)} max=${(loopDelay.max / 1e6).toFixed(1)} ${JSON.stringify(node.driver.stats)} ${JSON.stringify(node.transport.stats)}\n`);
     void node.close().then(() => process.exit(0));
   };
   process.on('SIGTERM', shutdown);
