@@ -18,7 +18,7 @@
  *   uuid            string                          canonical lower-case form
  *   json            string                          the text as given
  *   jsonb           JsonValue                       parsed; numbers kept as Decimal
- *   arrays          ArrayValue                      one-dimensional
+ *   arrays          ArrayValue                      one-dimensional (arrayOf refuses nesting: 0A000)
  *   unknown         string                          untyped literal, resolved by context
  *
  * SQL NULL is `null` for every type. Types are interned: compare with `===`
@@ -26,6 +26,7 @@
  */
 
 import type { Decimal } from './decimal.ts';
+import { notSupported } from '../../util/errors.ts';
 
 export type TypeId =
   | 'bool'
@@ -121,6 +122,9 @@ const arrayByOid = new Map<number, SqlType>();
 
 /** The array type whose elements are `elem`. */
 export function arrayOf(elem: SqlType): SqlType {
+  // PostgreSQL makes an array of arrays a multidimensional array ({{1,2},{3,4}});
+  // arrays here are one-dimensional, so refuse rather than nest them as elements.
+  if (elem.id === 'array') throw notSupported('multidimensional arrays');
   const base = elem.typmod === -1 ? elem : typeByOid(elem.oid) ?? elem;
   let a = arrayByOid.get(base.arrayOid);
   if (a === undefined) {
