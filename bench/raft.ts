@@ -25,6 +25,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import http2 from 'node:http2';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -103,6 +104,10 @@ interface Round {
   readonly latencies: number[];
   readonly secs: number;
   readonly cpuMs: number | undefined;
+  /** The bench client's own event-loop delay (ms) and CPU (ms) during the round: a stalled client would show up as server tail latency. */
+  readonly clientLoopP99Ms: number;
+  readonly clientLoopMaxMs: number;
+  readonly clientCpuMs: number;
 }
 
 /** Closed loop: CONCURRENCY clients issue puts `from` .. `from + count - 1`; every put must succeed. */
@@ -112,6 +117,9 @@ async function load(procs: readonly ChildProcess[], from: number, count: number,
   const end = from + count;
   let failures = 0;
   const cpuBefore = cpuMsOf(procs);
+  const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+  loopDelay.enable();
+  const clientCpu = process.cpuUsage();
   const started = performance.now();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
@@ -126,7 +134,16 @@ async function load(procs: readonly ChildProcess[], from: number, count: number,
   );
   const secs = (performance.now() - started) / 1000;
   const cpuAfter = cpuMsOf(procs);
-  return { latencies, secs, cpuMs: cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore };
+  loopDelay.disable();
+  const used = process.cpuUsage(clientCpu);
+  return {
+    latencies,
+    secs,
+    cpuMs: cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore,
+    clientLoopP99Ms: loopDelay.percentile(99) / 1e6,
+    clientLoopMaxMs: loopDelay.max / 1e6,
+    clientCpuMs: (used.user + used.system) / 1000,
+  };
 }
 
 function summarize(rounds: readonly Round[]): LoadResult {
@@ -379,3 +396,6 @@ console.log(`latency raft-put-nextdb p50=${ms(nextdb.p50Ms)} p99=${ms(nextdb.p99
 if (etcd !== undefined) console.log(`latency raft-put-etcd p50=${ms(etcd.p50Ms)} p99=${ms(etcd.p99Ms)}`);
 const cpu = (r: LoadResult): string => (r.cpuMs === undefined ? 'n/a' : `${r.cpuMs.toFixed(0)}ms per-put=${((r.cpuMs * 1000) / PUTS).toFixed(0)}us`);
 console.log(`cpu raft-put nextdb ${cpu(nextdb)}${etcd === undefined ? '' : ` etcd ${cpu(etcd)}`} (its three server processes, during its rounds)`);
+const client = (rounds: readonly Round[]): string =>
+  `loop-delay p99=${ms(Math.max(...rounds.map((r) => r.clientLoopP99Ms)))} max=${ms(Math.max(...rounds.map((r) => r.clientLoopMaxMs)))} cpu-per-put=${((rounds.reduce((a, r) => a + r.clientCpuMs, 0) * 1000) / PUTS).toFixed(0)}us`;
+console.log(`client raft-put nextdb ${client(clusters[0]!.rounds)}${etcdRuns === undefined ? '' : ` etcd ${client(etcdRuns.rounds)}`} (the bench process, worst round)`);
