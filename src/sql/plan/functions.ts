@@ -8,9 +8,9 @@
  * Implementations of strict functions are never called with NULL.
  */
 
-import { NextDbError, SqlState, notSupported } from '../../util/errors.ts';
+import { NextDbError, SqlState } from '../../util/errors.ts';
 import { Decimal } from '../types/decimal.ts';
-import { MICROS_PER_DAY, addMonthsToTimestamp, extractField, truncTimestamp, zoneOffsetSeconds, MICROS_PER_SECOND, timestampDiff, civilFromDays } from '../types/datetime.ts';
+import { MICROS_PER_DAY, addInterval, addMonthsToTimestamp, extractField, truncTimestamp, zoneOffsetSeconds, MICROS_PER_SECOND, timestampDiff, civilFromDays } from '../types/datetime.ts';
 import {
   Types,
   arrayOf,
@@ -31,6 +31,7 @@ import { numericCommon } from './operators.ts';
 import { createHash, randomUUID } from 'node:crypto';
 import { deparseSync } from 'pgsql-parser';
 import { parseSql } from '../parser.ts';
+import { interruptibleSleep } from '../exec/sleep.ts';
 
 export interface ResolvedFunction {
   readonly argTypes: readonly SqlType[];
@@ -536,9 +537,30 @@ def('has_schema_privilege', (args) => (args.length >= 2 ? { argTypes: args.map((
 def('has_database_privilege', (args) => (args.length >= 2 ? { argTypes: args.map((t) => (t.id === 'unknown' ? T.text : t)), ret: T.bool, impl: () => true, strict: true, volatile: false } : undefined));
 def('pg_is_in_recovery', sig([], T.bool, () => false));
 def('txid_current', sig([], T.int8, (_a, ctx) => BigInt(parseInt(ctx.services.txn().id.replace(/\D/g, '').slice(-12) || '1', 10)), { volatile: true }));
-def('pg_sleep', sig([T.float8], T.void, () => {
-  throw notSupported('pg_sleep');
-}));
+// Sleeps wait on timers and end with 57014 on CancelRequest or statement_timeout (see exec/sleep.ts).
+def('pg_sleep', (args) =>
+  fits(args, [T.float8]) ? { argTypes: [T.float8], ret: T.void, asyncImpl: async (a, ctx) => interruptibleSleep(num(a[0]!) * 1000, ctx), strict: true, volatile: true } : undefined,
+);
+def('pg_sleep_for', (args) =>
+  fits(args, [T.interval])
+    ? {
+        argTypes: [T.interval],
+        ret: T.void,
+        // As PostgreSQL: the time from now until now + interval (so months count by the calendar).
+        asyncImpl: async (a, ctx) => {
+          const now = ctx.services.clockMicros();
+          return interruptibleSleep(Number(addInterval(now, a[0] as Interval, 1) - now) / 1000, ctx);
+        },
+        strict: true,
+        volatile: true,
+      }
+    : undefined,
+);
+def('pg_sleep_until', (args) =>
+  fits(args, [T.timestamptz])
+    ? { argTypes: [T.timestamptz], ret: T.void, asyncImpl: async (a, ctx) => interruptibleSleep(Number((a[0] as bigint) - ctx.services.clockMicros()) / 1000, ctx), strict: true, volatile: true }
+    : undefined,
+);
 
 // ---- catalog information functions (psql, drivers) ----
 

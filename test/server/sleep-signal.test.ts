@@ -1,0 +1,110 @@
+// pg_sleep, pg_sleep_for, pg_sleep_until, pg_cancel_backend and
+// pg_terminate_backend through a real server (node-postgres), run the same
+// way against NextDB and, when its binaries are installed, a throw-away
+// PostgreSQL 15: same results, same SQLSTATEs and messages.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import { startTestServer } from './harness.ts';
+import { SqlEngine } from '../../src/sql/index.ts';
+import { MemoryEngine } from '../../src/storage/memory-engine.ts';
+import { findPostgres, startPostgres } from '../support/pg-server.ts';
+
+interface Target {
+  connect(user?: string): Promise<pg.Client>;
+}
+
+async function withNextDb(body: (t: Target) => Promise<void>): Promise<void> {
+  const engine = new MemoryEngine();
+  const sql = await SqlEngine.open({ engine });
+  const ts = await startTestServer({ provider: { createSession: (startup) => sql.createSession(startup) }, engine });
+  try {
+    await body({
+      connect: async (user = 'postgres') => {
+        const c = new pg.Client({ host: '127.0.0.1', port: ts.port, user, database: 'postgres' });
+        await c.connect();
+        return c;
+      },
+    });
+  } finally {
+    await ts.stop();
+    await sql.close();
+  }
+}
+
+async function withPostgres(body: (t: Target) => Promise<void>): Promise<void> {
+  const server = await startPostgres(16450 + Math.floor(Math.random() * 100));
+  try {
+    await body({
+      connect: async (user = 'postgres') => {
+        for (let attempt = 0; ; attempt++) {
+          const c = new pg.Client({ host: '127.0.0.1', port: server.port, user, database: 'postgres' });
+          try {
+            await c.connect();
+            return c;
+          } catch (e) {
+            if (attempt >= 40) throw e;
+            await new Promise((r) => setTimeout(r, 250));
+          }
+        }
+      },
+    });
+  } finally {
+    await server.stop();
+  }
+}
+
+const targets: [string, (body: (t: Target) => Promise<void>) => Promise<void>, string | false][] = [
+  ['nextdb', withNextDb, false],
+  ['postgres', withPostgres, findPostgres() === undefined ? 'PostgreSQL 15 binaries not found' : false],
+];
+
+const failure = async (p: Promise<unknown>): Promise<pg.DatabaseError> => {
+  try {
+    await p;
+  } catch (e) {
+    return e as pg.DatabaseError;
+  }
+  throw new Error('expected an error');
+};
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+for (const [name, run, skip] of targets) {
+  test(`${name}: pg_sleep waits without blocking other sessions; cancel and statement_timeout end it with 57014`, { skip }, async () => {
+    await run(async (t) => {
+      const a = await t.connect();
+      const b = await t.connect();
+      try {
+        const started = performance.now();
+        const r = await a.query("SELECT pg_sleep(0.2) AS s, pg_sleep(NULL) IS NULL AS n, pg_sleep_for('0.05 seconds') AS f, pg_sleep_until(clock_timestamp() + interval '0.05 seconds') AS u");
+        assert.deepEqual(r.rows, [{ s: '', n: true, f: '', u: '' }]);
+        assert.ok(performance.now() - started >= 250, 'pg_sleep returned early');
+        assert.deepEqual((await a.query('SELECT pg_sleep(-1) AS s')).rows, [{ s: '' }]);
+
+        await a.query('SET statement_timeout = 100');
+        const timedOut = await failure(a.query("SELECT pg_sleep_for('1 minute')"));
+        assert.equal(timedOut.code, '57014');
+        assert.equal(timedOut.message, 'canceling statement due to statement timeout');
+        await a.query('RESET statement_timeout');
+
+        // A long sleep in a: b still answers meanwhile, then a CancelRequest ends the sleep.
+        let settled = false;
+        const sleeping = failure(a.query('SELECT pg_sleep(60)')).finally(() => (settled = true));
+        await sleep(200);
+        assert.deepEqual((await b.query('SELECT 2 AS two')).rows, [{ two: 2 }]);
+        assert.equal(settled, false);
+        const canceller = new pg.Client({ host: a.host, port: a.port, user: 'postgres' });
+        (canceller as unknown as { cancel(client: pg.Client, query: unknown): void }).cancel(a, (a as unknown as { activeQuery: unknown }).activeQuery);
+        const cancelled = await sleeping;
+        assert.equal(cancelled.code, '57014');
+        assert.equal(cancelled.message, 'canceling statement due to user request');
+
+        assert.deepEqual((await a.query('SELECT 1 AS one')).rows, [{ one: 1 }]);
+      } finally {
+        await a.end();
+        await b.end();
+      }
+    });
+  });
+}
