@@ -60,7 +60,8 @@ import { virtualRelation, virtualOid, indexDef, constraintDef, functionText } fr
 import type { SqlEngineCore } from './engine-core.ts';
 import { compileExpr, CompileEnv, layoutOf } from './exec/compile-expr.ts';
 import { CopyLoader, copyOptions, copyOutChunks } from './exec/copy.ts';
-import { alterRole, createRole, dropRole } from './exec/roles.ts';
+import { alterRole, createRole, dropRole, findRole } from './exec/roles.ts';
+import type { Backend } from './backends.ts';
 import type { CopyFormatOptions } from '../wire/copy-format.ts';
 
 interface ExecResult {
@@ -93,7 +94,7 @@ const MEMORY_ROWS_MAX = 5_000_000;
 /** Long statements give the event loop a turn this often (cancel requests, other sessions). */
 const YIELD_EVERY_MS = 10;
 
-export class SqlSession implements Session {
+export class SqlSession implements Session, Backend {
   private block: Txn | undefined;
   private failed = false;
   private readonly settings = new Map<string, string>();
@@ -123,6 +124,7 @@ export class SqlSession implements Session {
     params: Record<string, string>,
   ) {
     this.backendPid = core.nextBackendPid();
+    core.backends.add(this);
     this.settings.set('session_authorization', user);
     for (const [k, v] of Object.entries(params)) {
       const key = settingKey(k);
@@ -186,15 +188,18 @@ export class SqlSession implements Session {
 
   // Created once: they read the session's latest catalog when called.
   private readonly namespaceNameFn = (oid: number): string | undefined => this.lastCatalog?.schemas.get(oid)?.name;
-  private readonly relationNameFn = (oid: number): string | undefined => {
-    const cat = this.lastCatalog;
-    const t = cat?.tables.get(oid);
-    if (t !== undefined) return t.schema === 'public' || t.schema === this.searchPath()[0] ? t.name : `${t.schema}.${t.name}`;
-    const q = cat?.sequences.get(oid);
-    if (q !== undefined) return q.name;
-    for (const tt of cat?.tables.values() ?? []) for (const ix of tt.indexes) if (ix.oid === oid) return ix.name;
+  private readonly relationNameFn = (oid: number): string | undefined => (this.lastCatalog === undefined ? undefined : this.relationNameIn(this.lastCatalog, oid));
+
+  /** regclass output: a table's, view's, sequence's or index's name, schema-qualified when not on the search path (PostgreSQL's rule). */
+  private relationNameIn(cat: CatalogSnapshot, oid: number): string | undefined {
+    const named = (schema: string, name: string): string => (schema === 'public' || schema === this.searchPath()[0] ? name : `${schema}.${name}`);
+    const t = cat.tables.get(oid);
+    if (t !== undefined) return named(t.schema, t.name);
+    const q = cat.sequences.get(oid);
+    if (q !== undefined) return named(q.schema, q.name);
+    for (const tt of cat.tables.values()) for (const ix of tt.indexes) if (ix.oid === oid) return named(tt.schema, ix.name);
     return undefined;
-  };
+  }
 
   io(): IoSettings {
     const hot = this.hotSettings();
@@ -357,7 +362,7 @@ export class SqlSession implements Session {
         }
         return undefined;
       },
-      relationName: (oid) => cur().catalog.tables.get(oid)?.name,
+      relationName: (oid) => this.relationNameIn(cur().catalog, oid),
       catalogText: (kind, oid) => {
         const { catalog } = cur();
         if (kind === 'functionresult' || kind === 'functionargs') return functionText(catalog, kind, oid);
@@ -384,6 +389,7 @@ export class SqlSession implements Session {
         }
         return total;
       },
+      signalBackend: (pid, signal) => this.core.backends.signal(pid, signal, this.user, (role) => findRole(cur().catalog, role)?.superuser === true),
       yieldPoint: () => {
         const now = performance.now();
         if (now - this.lastYieldMs < YIELD_EVERY_MS) return undefined;
@@ -1167,9 +1173,20 @@ export class SqlSession implements Session {
     this.cancelRequested = true;
   }
 
+  /** Set by the server (Session.onTerminate); without it, pg_terminate_backend just closes the session. */
+  onTerminate: ((message: string) => void) | undefined;
+
+  /** pg_terminate_backend: stops the running statement and ends the session with FATAL 57P01. */
+  terminate(): void {
+    this.cancel();
+    if (this.onTerminate !== undefined) this.onTerminate('terminating connection due to administrator command');
+    else void this.close();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.core.backends.remove(this);
     if (this.block !== undefined && this.block.state === 'active') await this.block.rollback().catch(() => undefined);
     this.endBlock();
     this.prepared.clear();
