@@ -379,6 +379,7 @@ export class PgConnection {
       return;
     }
     this.session = session;
+    session.onTerminate = (message) => this.terminate(SqlState.adminShutdown, message);
     const key = this.ctx.registry.allocateKey(session.backendPid);
     const reg: RegisteredConnection = {
       processId: key.processId,

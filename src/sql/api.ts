@@ -130,6 +130,11 @@ export interface Session {
 
   /** Requests cancellation of the running statement (CancelRequest). */
   cancel(): void;
+  /**
+   * Set by the server: ends this session's connection with FATAL `message`
+   * (57P01), for pg_terminate_backend. Optional.
+   */
+  onTerminate?: ((message: string) => void) | undefined;
   close(): Promise<void>;
 }
 

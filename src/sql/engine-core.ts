@@ -9,6 +9,7 @@ import type { Txn, TxnManager } from '../txn/api.ts';
 import { CatalogStore, sequenceKey, type CatalogSnapshot, type SequenceDef } from './catalog/catalog.ts';
 import { NextDbError, SqlState } from '../util/errors.ts';
 import { Prng } from '../util/prng.ts';
+import { BackendTable } from './backends.ts';
 
 const CATALOG_CACHE_MAX = 16;
 /** Sequence values reserved per storage round trip (PostgreSQL's CACHE); unused ones are skipped after a restart. */
@@ -17,6 +18,8 @@ const SEQUENCE_BLOCK = 32;
 export class SqlEngineCore {
   private readonly catalogs = new Map<string, Promise<CatalogSnapshot>>();
   private pid = 1000;
+  /** Live sessions by backend pid (pg_cancel_backend, pg_terminate_backend). */
+  readonly backends = new BackendTable();
   /** Databases sessions may connect to (refreshed at open and by CREATE DATABASE). */
   databases: { oid: number; name: string }[] = [];
   private rowIdLastMs = 0;

@@ -60,7 +60,8 @@ import { virtualRelation, virtualOid, indexDef, constraintDef, functionText } fr
 import type { SqlEngineCore } from './engine-core.ts';
 import { compileExpr, CompileEnv, layoutOf } from './exec/compile-expr.ts';
 import { CopyLoader, copyOptions, copyOutChunks } from './exec/copy.ts';
-import { alterRole, createRole, dropRole } from './exec/roles.ts';
+import { alterRole, createRole, dropRole, findRole } from './exec/roles.ts';
+import type { Backend } from './backends.ts';
 import type { CopyFormatOptions } from '../wire/copy-format.ts';
 
 interface ExecResult {
@@ -93,7 +94,7 @@ const MEMORY_ROWS_MAX = 5_000_000;
 /** Long statements give the event loop a turn this often (cancel requests, other sessions). */
 const YIELD_EVERY_MS = 10;
 
-export class SqlSession implements Session {
+export class SqlSession implements Session, Backend {
   private block: Txn | undefined;
   private failed = false;
   private readonly settings = new Map<string, string>();
@@ -123,6 +124,7 @@ export class SqlSession implements Session {
     params: Record<string, string>,
   ) {
     this.backendPid = core.nextBackendPid();
+    core.backends.add(this);
     this.settings.set('session_authorization', user);
     for (const [k, v] of Object.entries(params)) {
       const key = settingKey(k);
@@ -387,6 +389,7 @@ export class SqlSession implements Session {
         }
         return total;
       },
+      signalBackend: (pid, signal) => this.core.backends.signal(pid, signal, this.user, (role) => findRole(cur().catalog, role)?.superuser === true),
       yieldPoint: () => {
         const now = performance.now();
         if (now - this.lastYieldMs < YIELD_EVERY_MS) return undefined;
@@ -1170,9 +1173,20 @@ export class SqlSession implements Session {
     this.cancelRequested = true;
   }
 
+  /** Set by the server (Session.onTerminate); without it, pg_terminate_backend just closes the session. */
+  onTerminate: ((message: string) => void) | undefined;
+
+  /** pg_terminate_backend: stops the running statement and ends the session with FATAL 57P01. */
+  terminate(): void {
+    this.cancel();
+    if (this.onTerminate !== undefined) this.onTerminate('terminating connection due to administrator command');
+    else void this.close();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.core.backends.remove(this);
     if (this.block !== undefined && this.block.state === 'active') await this.block.rollback().catch(() => undefined);
     this.endBlock();
     this.prepared.clear();

@@ -107,4 +107,71 @@ for (const [name, run, skip] of targets) {
       }
     });
   });
+
+  test(`${name}: pg_cancel_backend and pg_terminate_backend by pid, superuser or same role only`, { skip }, async () => {
+    await run(async (t) => {
+      const admin = await t.connect();
+      await admin.query('CREATE ROLE alice LOGIN');
+      await admin.query('CREATE ROLE bob LOGIN');
+      const victim = await t.connect();
+      const alice1 = await t.connect('alice');
+      const alice2 = await t.connect('alice');
+      const bob = await t.connect('bob');
+      const clients = [admin, victim, alice1, alice2, bob];
+      const fatal = new Map<pg.Client, Promise<pg.DatabaseError>>();
+      for (const c of clients) {
+        fatal.set(c, new Promise((resolve) => c.on('error', (e) => resolve(e as pg.DatabaseError))));
+      }
+      const pidOf = async (c: pg.Client): Promise<number> => (await c.query('SELECT pg_backend_pid() AS p')).rows[0].p as number;
+      try {
+        const victimPid = await pidOf(victim);
+        assert.equal(victimPid, (victim as unknown as { processID: number }).processID);
+        const alice1Pid = await pidOf(alice1);
+        const bobPid = await pidOf(bob);
+
+        // Cancel: the sleeping statement ends with 57014, the session goes on.
+        const sleeping = failure(victim.query('SELECT pg_sleep(60)'));
+        await sleep(200);
+        assert.deepEqual((await admin.query('SELECT pg_cancel_backend($1) AS ok', [victimPid])).rows, [{ ok: true }]);
+        const cancelled = await sleeping;
+        assert.equal(cancelled.code, '57014');
+        assert.equal(cancelled.message, 'canceling statement due to user request');
+        assert.deepEqual((await victim.query('SELECT 1 AS one')).rows, [{ one: 1 }]);
+        // No such backend: false (PostgreSQL adds a WARNING).
+        assert.deepEqual((await admin.query('SELECT pg_cancel_backend(2147483647) AS c, pg_terminate_backend(2147483647) AS t')).rows, [{ c: false, t: false }]);
+        assert.deepEqual((await admin.query('SELECT pg_cancel_backend(NULL) AS c')).rows, [{ c: null }]);
+
+        // Permission: same role yes; another role or a superuser's session no.
+        assert.deepEqual((await alice2.query('SELECT pg_cancel_backend($1) AS ok', [alice1Pid])).rows, [{ ok: true }]);
+        const denied = [
+          [`SELECT pg_cancel_backend(${victimPid})`, 'must be a superuser to cancel superuser query'],
+          [`SELECT pg_terminate_backend(${victimPid})`, 'must be a superuser to terminate superuser process'],
+          [`SELECT pg_cancel_backend(${bobPid})`, 'must be a member of the role whose query is being canceled or member of pg_signal_backend'],
+          [`SELECT pg_terminate_backend(${bobPid})`, 'must be a member of the role whose process is being terminated or member of pg_signal_backend'],
+        ] as const;
+        for (const [sql, message] of denied) {
+          const e = await failure(alice2.query(sql));
+          assert.equal(e.code, '42501', sql);
+          assert.equal(e.message, message, sql);
+        }
+        const negative = await failure(admin.query(`SELECT pg_terminate_backend(${bobPid}, -1)`));
+        assert.equal(negative.code, '22003', negative.message);
+        assert.equal(negative.message, '"timeout" must not be negative');
+
+        // Terminate: that connection gets FATAL 57P01 and closes; others go on.
+        assert.deepEqual((await alice2.query('SELECT pg_terminate_backend($1) AS ok', [alice1Pid])).rows, [{ ok: true }]);
+        assert.deepEqual((await admin.query('SELECT pg_terminate_backend($1, 1000) AS ok', [victimPid])).rows, [{ ok: true }]);
+        for (const c of [alice1, victim]) {
+          const e = await fatal.get(c)!;
+          assert.equal(e.code, '57P01');
+          assert.equal(e.message, 'terminating connection due to administrator command');
+          assert.equal(e.severity, 'FATAL');
+          await assert.rejects(c.query('SELECT 1'));
+        }
+        assert.deepEqual((await alice2.query('SELECT 1 AS one')).rows, [{ one: 1 }]);
+      } finally {
+        for (const c of clients) await c.end().catch(() => undefined);
+      }
+    });
+  });
 }

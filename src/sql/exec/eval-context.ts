@@ -9,6 +9,7 @@
 import type { Txn } from '../../txn/api.ts';
 import type { Value } from '../types/sql-type.ts';
 import type { IoSettings } from '../types/text-io.ts';
+import type { BackendSignal } from '../backends.ts';
 
 /** Session services for built-in functions (current_setting, nextval, catalog lookups). */
 export interface SessionServices {
@@ -44,6 +45,8 @@ export interface SessionServices {
    * arrive); undefined otherwise, which costs nothing.
    */
   yieldPoint(): Promise<void> | undefined;
+  /** pg_cancel_backend / pg_terminate_backend: false when no session has that pid (absent where there are no sessions). */
+  signalBackend?(pid: number, signal: BackendSignal): boolean;
 }
 
 export class EvalContext {

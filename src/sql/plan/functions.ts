@@ -8,7 +8,7 @@
  * Implementations of strict functions are never called with NULL.
  */
 
-import { NextDbError, SqlState } from '../../util/errors.ts';
+import { NextDbError, SqlState, notSupported } from '../../util/errors.ts';
 import { Decimal } from '../types/decimal.ts';
 import { MICROS_PER_DAY, addInterval, addMonthsToTimestamp, extractField, truncTimestamp, zoneOffsetSeconds, MICROS_PER_SECOND, timestampDiff, civilFromDays } from '../types/datetime.ts';
 import {
@@ -32,6 +32,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { deparseSync } from 'pgsql-parser';
 import { parseSql } from '../parser.ts';
 import { interruptibleSleep } from '../exec/sleep.ts';
+import type { EvalContext } from '../exec/eval-context.ts';
 
 export interface ResolvedFunction {
   readonly argTypes: readonly SqlType[];
@@ -497,6 +498,26 @@ def('current_schemas', sig([T.bool], arrayOf(T.name), (a, ctx) => {
 }, { volatile: true }));
 def(['current_user', 'session_user', 'user', 'current_role'], sig([], T.name, (_a, ctx) => ctx.services.user, { volatile: true }));
 def('pg_backend_pid', sig([], T.int4, (_a, ctx) => ctx.services.backendPid, { volatile: true }));
+const signalBackend = (ctx: EvalContext, pid: Value, signal: 'cancel' | 'terminate'): boolean => {
+  if (ctx.services.signalBackend === undefined) throw notSupported(`pg_${signal}_backend here`);
+  return ctx.services.signalBackend(num(pid), signal);
+};
+def('pg_cancel_backend', sig([T.int4], T.bool, (a, ctx) => signalBackend(ctx, a[0]!, 'cancel'), { volatile: true }));
+def('pg_terminate_backend', (args) =>
+  fits(args, [T.int4]) || fits(args, [T.int4, T.int8])
+    ? {
+        argTypes: args.length === 1 ? [T.int4] : [T.int4, T.int8],
+        ret: T.bool,
+        // The FATAL is sent before this returns, so the optional timeout (ms to wait for the exit) has nothing to wait for.
+        impl: (a, ctx) => {
+          if (a.length > 1 && (a[1] as bigint) < 0n) throw new NextDbError(SqlState.numericValueOutOfRange, '"timeout" must not be negative');
+          return signalBackend(ctx, a[0]!, 'terminate');
+        },
+        strict: true,
+        volatile: true,
+      }
+    : undefined,
+);
 def('current_setting', sig([T.text], T.text, (a, ctx) => {
   const v = ctx.services.getSetting(str(a[0]!));
   if (v === undefined) throw new NextDbError('42704', `unrecognized configuration parameter "${str(a[0]!)}"`);
