@@ -93,6 +93,25 @@ export interface LsmOptions {
 /** The worker thread died or could not start: compaction falls back to the event loop. */
 class WorkerFailed extends Error {}
 
+/** process.emitWarning code of the one warning an engine gives when its compaction worker fails. */
+export const COMPACTION_WORKER_WARNING = 'NEXTDB_COMPACTION_WORKER';
+
+/**
+ * The parent's execArgv minus the options a worker rejects: `--input-type`
+ * (a script piped to `node --input-type=module` or run with `-e`) makes a
+ * worker started from a file fail at once with "--input-type can only be used
+ * with string input", and the source text of `-e`/`-p` is no option at all.
+ */
+export function workerExecArgv(execArgv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const a = execArgv[i]!;
+    if (a === '--input-type' || a === '-e' || a === '--eval' || a === '-p' || a === '--print') i++;
+    else if (!a.startsWith('--input-type=') && !a.startsWith('--eval=') && !a.startsWith('--print=')) out.push(a);
+  }
+  return out;
+}
+
 interface ReadView {
   readonly seq: number;
   /** Memtables, newest first. */
@@ -617,6 +636,11 @@ export class LsmEngine implements Engine {
     } catch (err) {
       if (err instanceof WorkerFailed && !this.closing) {
         this.workerBroken = true;
+        // Once per engine, never silently: compaction still works, but on the event loop (slower writes/reads).
+        process.emitWarning(`${err.message}; compactions of ${this.dir} now run on the main thread`, {
+          code: COMPACTION_WORKER_WARNING,
+          detail: 'Compaction falls back to time slices on the event loop; data is unaffected. Pass compactionWorker: false to choose this mode without the warning.',
+        });
         return undefined;
       }
       throw err;
@@ -660,14 +684,17 @@ export class LsmEngine implements Engine {
 
   private spawnWorker(): Worker {
     let w: Worker;
+    // The worker inherits the process's node options (loaders such as tsx or Yarn PnP must apply there too),
+    // except those that only make sense for the main script's source text.
+    const execArgv = workerExecArgv(process.execArgv);
     if (import.meta.url.endsWith('.ts')) {
       // Running from TypeScript sources under tsx (tests, benchmarks): a worker does not inherit the loader
       // hooks, so a small bootstrap registers tsx in the worker before importing the worker module.
       const worker = new URL('./compaction-worker.ts', import.meta.url).href;
       const tsx = import.meta.resolve('tsx/esm/api');
-      w = new Worker(`import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(worker)}); })`, { eval: true });
+      w = new Worker(`import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(worker)}); })`, { eval: true, execArgv });
     } else {
-      w = new Worker(new URL('./compaction-worker.js', import.meta.url));
+      w = new Worker(new URL('./compaction-worker.js', import.meta.url), { execArgv });
     }
     // A forgotten close() must not keep the process alive.
     w.unref();
@@ -740,6 +767,8 @@ export class LsmEngine implements Engine {
       blockCacheMisses: this.cache.misses,
       walSyncRounds: this.wal.syncRounds,
       openSnapshots: this.views.size,
+      // 1 once the compaction worker failed (a warning was emitted) and compactions run on the event loop.
+      compactionWorkerFailed: this.workerBroken ? 1 : 0,
       ...this.counters,
     };
     let tables = 0;
