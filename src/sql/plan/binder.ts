@@ -1274,7 +1274,7 @@ export class Binder {
     }
     const visible = t.columns.filter((c) => !c.dropped && c.hidden !== true);
     const names = this.aliasCols(visible.map((c) => c.name), rv.alias, alias);
-    const cols: OutputColumn[] = t.columns.map((c) => ({ id: this.newId(), name: c.name, type: c.type, tableOid: t.oid, attnum: c.attnum }));
+    const cols: OutputColumn[] = this.rowCols(t);
     let vi = 0;
     const scopeCols: ScopeColumn[] = [];
     t.columns.forEach((c, i) => {
@@ -2039,9 +2039,14 @@ export class Binder {
     return t;
   }
 
+  /** Fresh output columns for every column of `t` (dropped and hidden included: a stored row's layout). */
+  private rowCols(t: TableDef): OutputColumn[] {
+    return t.columns.map((c) => ({ id: this.newId(), name: c.name, type: c.type, tableOid: t.oid, attnum: c.attnum }));
+  }
+
   private tableScan(t: TableDef, alias: string): { plan: Extract<Plan, { kind: 'scan' }>; rel: ScopeRel; cols: OutputColumn[] } {
-    const cols: OutputColumn[] = t.columns.map((c) => ({ id: this.newId(), name: c.name, type: c.type, tableOid: t.oid, attnum: c.attnum }));
-    const scopeCols = cols.filter((_c, i) => !t.columns[i]!.dropped && t.columns[i]!.hidden !== true).map((c) => ({ ...c }));
+    const cols: OutputColumn[] = this.rowCols(t);
+    const scopeCols = visibleCols(t, cols);
     return { plan: this.scanNode(t, alias, cols), rel: { alias, cols: scopeCols }, cols };
   }
 
@@ -2178,7 +2183,7 @@ export class Binder {
         throw this.err('428C9', `cannot insert a non-DEFAULT value into column "${c.name}"`, undefined);
       }
     };
-    const fullCols: OutputColumn[] = t.columns.map((c) => ({ id: this.newId(), name: c.name, type: c.type, tableOid: t.oid, attnum: c.attnum }));
+    const fullCols: OutputColumn[] = this.rowCols(t);
     let input: Plan;
     if (valuesRows !== undefined) {
       const rows = valuesRows.map((r) =>
@@ -2207,7 +2212,7 @@ export class Binder {
     // RETURNING and ON CONFLICT see the new row under the table's name.
     const alias = ins.relation?.alias?.aliasname ?? t.name;
     const rowScope = new Scope(undefined);
-    rowScope.rels = [{ alias, cols: fullCols.filter((_c, i) => !t.columns[i]!.dropped && t.columns[i]!.hidden !== true).map((c) => ({ ...c })) }];
+    rowScope.rels = [{ alias, cols: visibleCols(t, fullCols) }];
     let onConflict: OnConflict | undefined;
     const oc = ins.onConflictClause;
     if (oc !== undefined) {
@@ -2243,12 +2248,12 @@ export class Binder {
         onConflict = { action: 'nothing', ...(index === undefined ? {} : { index }), existingCols: [], excludedCols: [] };
       } else {
         if (index === undefined) throw this.err('42601', 'ON CONFLICT DO UPDATE requires inference specification or constraint name');
-        const existingCols: OutputColumn[] = t.columns.map((c) => ({ id: this.newId(), name: c.name, type: c.type, tableOid: t.oid, attnum: c.attnum }));
-        const excludedCols: OutputColumn[] = t.columns.map((c) => ({ id: this.newId(), name: c.name, type: c.type, tableOid: t.oid, attnum: c.attnum }));
+        const existingCols: OutputColumn[] = this.rowCols(t);
+        const excludedCols: OutputColumn[] = this.rowCols(t);
         const ocScope = new Scope(undefined);
         ocScope.rels = [
-          { alias, cols: existingCols.filter((_c, i) => !t.columns[i]!.dropped && t.columns[i]!.hidden !== true).map((c) => ({ ...c })) },
-          { alias: 'excluded', cols: excludedCols.filter((_c, i) => !t.columns[i]!.dropped && t.columns[i]!.hidden !== true).map((c) => ({ ...c })) },
+          { alias, cols: visibleCols(t, existingCols) },
+          { alias: 'excluded', cols: visibleCols(t, excludedCols) },
         ];
         const assignments = this.bindAssignments(t, oc.targetList ?? [], ocScope);
         const where = oc.whereClause === undefined ? undefined : this.coerceBool(this.bindExpr(oc.whereClause, ocScope), 'WHERE');
@@ -2330,9 +2335,9 @@ export class Binder {
     scope.rels = [scan.rel];
     const { input, recheck } = this.bindDmlSource(scan, scope, up.fromClause ?? [], up.whereClause);
     const assignments = this.bindAssignments(t, up.targetList ?? [], scope);
-    const newCols: OutputColumn[] = t.columns.map((c) => ({ id: this.newId(), name: c.name, type: c.type, tableOid: t.oid, attnum: c.attnum }));
+    const newCols: OutputColumn[] = this.rowCols(t);
     const retScope = new Scope(undefined);
-    retScope.rels = [{ alias, cols: newCols.filter((_c, i) => !t.columns[i]!.dropped && t.columns[i]!.hidden !== true).map((c) => ({ ...c })) }, ...scope.rels.slice(1)];
+    retScope.rels = [{ alias, cols: visibleCols(t, newCols) }, ...scope.rels.slice(1)];
     const ret = this.returning(up.returningClause?.exprs, retScope, newCols.map((c) => c.id));
     const modify: ModifyPlan = {
       op: 'update',
@@ -2419,7 +2424,7 @@ export class Binder {
           throw notSupported(`MERGE action ${w.commandType ?? '?'}`);
       }
     }
-    const newCols: OutputColumn[] = t.columns.map((c) => ({ id: this.newId(), name: c.name, type: c.type, tableOid: t.oid, attnum: c.attnum }));
+    const newCols: OutputColumn[] = this.rowCols(t);
     const modify: ModifyPlan = {
       op: 'merge',
       table: t,
@@ -2461,7 +2466,7 @@ export class Binder {
   /** Binds a standalone expression over one table's row (CHECK constraints, index predicates). */
   bindTableExpr(t: TableDef, n: Node, cols: readonly OutputColumn[]): Expr {
     const scope = new Scope(undefined);
-    scope.rels = [{ alias: t.name, cols: cols.filter((_c, i) => !t.columns[i]!.dropped && t.columns[i]!.hidden !== true).map((c) => ({ ...c })) }];
+    scope.rels = [{ alias: t.name, cols: visibleCols(t, cols) }];
     return this.bindExpr(n, scope);
   }
 
@@ -2539,6 +2544,11 @@ function checkIndexExpr(e: Expr, what: 'expression' | 'predicate'): void {
 
 export function outCols(p: Plan): readonly OutputColumn[] {
   return p.cols;
+}
+
+/** The scope columns of a row of `t` laid out as `cols` (one per table column): the ones SQL can name (not dropped, not the hidden rowid). */
+function visibleCols(t: TableDef, cols: readonly OutputColumn[]): ScopeColumn[] {
+  return cols.filter((_c, i) => !t.columns[i]!.dropped && t.columns[i]!.hidden !== true).map((c) => ({ ...c }));
 }
 
 /** SQL's SIMILAR TO pattern → an anchored JavaScript regular expression source. */
