@@ -158,16 +158,21 @@ for (const [name, run, skip] of targets) {
         assert.equal(negative.code, '22003', negative.message);
         assert.equal(negative.message, '"timeout" must not be negative');
 
-        // Terminate: that connection gets FATAL 57P01 and closes; others go on.
+        // Terminate: that connection gets FATAL 57P01 (as the error of its running statement, if any) and closes; others go on.
+        const aliceSleep = failure(alice1.query('SELECT pg_sleep(60)'));
+        await sleep(200);
         assert.deepEqual((await alice2.query('SELECT pg_terminate_backend($1) AS ok', [alice1Pid])).rows, [{ ok: true }]);
+        const aliceErr = await aliceSleep;
+        assert.equal(aliceErr.code, '57P01');
+        assert.equal(aliceErr.message, 'terminating connection due to administrator command');
         assert.deepEqual((await admin.query('SELECT pg_terminate_backend($1, 1000) AS ok', [victimPid])).rows, [{ ok: true }]);
-        for (const c of [alice1, victim]) {
-          const e = await fatal.get(c)!;
+        {
+          const e = await fatal.get(victim)!;
           assert.equal(e.code, '57P01');
           assert.equal(e.message, 'terminating connection due to administrator command');
           assert.equal(e.severity, 'FATAL');
-          await assert.rejects(c.query('SELECT 1'));
         }
+        for (const c of [alice1, victim]) await assert.rejects(c.query('SELECT 1'));
         assert.deepEqual((await alice2.query('SELECT 1 AS one')).rows, [{ one: 1 }]);
       } finally {
         for (const c of clients) await c.end().catch(() => undefined);
