@@ -639,7 +639,7 @@ export class LsmEngine implements Engine {
         // Once per engine, never silently: compaction still works, but on the event loop (slower writes/reads).
         process.emitWarning(`${err.message}; compactions of ${this.dir} now run on the main thread`, {
           code: COMPACTION_WORKER_WARNING,
-          detail: 'Compaction falls back to time slices on the event loop; data is unaffected. Pass compactionWorker: false to choose this mode without the warning.',
+          detail: 'Compaction falls back to time slices on the event loop; data is unaffected. (openLsmEngine({ compactionWorker: false }) selects this mode without the warning.)',
         });
         return undefined;
       }
