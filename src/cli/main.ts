@@ -33,6 +33,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     .option('--peers <id=host:raftport,...>', 'static cluster: every member with its Raft address, self included (tests, benchmarks)')
     .option('--tick-ms <ms>', 'Raft tick of a cluster node (default 50)')
     .option('--election-ticks <n>', 'election timeout in ticks (default 10: 0.5-1 s)')
+    .option('--snapshot-entries <n>', 'snapshot the replica and truncate the Raft log every N applied entries (default 10000)')
     .action(async (port: string | undefined, opts: Record<string, string | boolean | undefined>) => {
       const { runServer } = await import('./server.ts');
       await runServer(port, opts);

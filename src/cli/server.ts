@@ -51,6 +51,7 @@ export interface ServerCliOptions {
   readonly peers?: string;
   readonly tickMs?: string;
   readonly electionTicks?: string;
+  readonly snapshotEntries?: string;
 }
 
 export async function runServer(portArg: string | undefined, opts: ServerCliOptions): Promise<void> {
@@ -156,6 +157,7 @@ async function runClusterNode(config: ServerConfig, opts: ServerCliOptions, logg
       newCluster: opts.cluster === true,
       tickMs: int(opts.tickMs, '--tick-ms', 50),
       electionTicks: int(opts.electionTicks, '--election-ticks', 10),
+      compactAfterEntries: opts.snapshotEntries === undefined ? undefined : int(opts.snapshotEntries, '--snapshot-entries', 1),
       logger,
       onRemoved: () => process.kill(process.pid, 'SIGTERM'),
       server: {

@@ -103,6 +103,12 @@ export interface ClusterNodeStatus {
   readonly commit: number;
   readonly applied: number;
   readonly lastIndex: number;
+  /** Index of the latest state-machine snapshot (the log starts after it; 0: never compacted). */
+  readonly snapshotIndex: number;
+  /** Snapshots this process took of its own state machine (log compactions). */
+  readonly snapshotsTaken: number;
+  /** Snapshots this process received from a leader (InstallSnapshot) and installed. */
+  readonly snapshotsInstalled: number;
   /** This node leads and its transaction manager is open. */
   readonly serving: boolean;
 }
@@ -138,6 +144,8 @@ export class ClusterNode {
   private nextCtx = 1;
   private readonly reads = new Map<number, ReadWaiter>();
   private lastCompacted: number;
+  private snapshotsTaken = 0;
+  private snapshotsInstalled = 0;
   private readonly lossListeners: ((term: number) => void)[] = [];
   /** Applied index at the last look for learners to promote (a look per applied change, not per Ready). */
   private promotionCheckedAt = -1;
@@ -287,6 +295,9 @@ export class ClusterNode {
       commit: s.commit,
       applied: this.engine.appliedIndex,
       lastIndex: s.lastIndex,
+      snapshotIndex: this.raft.latestSnapshot().meta.index,
+      snapshotsTaken: this.snapshotsTaken,
+      snapshotsInstalled: this.snapshotsInstalled,
       serving: this.manager !== undefined,
     };
   }
@@ -434,6 +445,7 @@ export class ClusterNode {
       for (const m of late) this.send(m);
       if (rd.snapshot !== undefined) {
         this.engine.installSnapshot(rd.snapshot);
+        this.snapshotsInstalled++;
         this.lastCompacted = Math.max(this.lastCompacted, rd.snapshot.meta.index);
       }
       let sinceYield = 0;
@@ -480,6 +492,7 @@ export class ClusterNode {
     if (applied > snapIndex && applied - Math.max(this.lastCompacted, snapIndex) >= this.compactAfterEntries) {
       const snap = this.raft.compact(applied, this.engine.snapshotData());
       this.store.saveCompaction(snap);
+      this.snapshotsTaken++;
       this.lastCompacted = applied;
     }
   }

@@ -81,6 +81,8 @@ export interface ClusterServerOptions {
   readonly newCluster?: boolean | undefined;
   readonly tickMs: number;
   readonly electionTicks: number;
+  /** Snapshot the state machine and truncate the Raft log every this many applied entries (default COMPACT_AFTER_ENTRIES). */
+  readonly compactAfterEntries?: number | undefined;
   readonly logger: Logger;
   /** Everything else of the SQL/HTTP listener (TLS, limits, auth, socket dir). */
   readonly server?: Omit<ServerOptions, 'provider' | 'engine' | 'logger' | 'host' | 'port' | 'routes'>;
@@ -193,6 +195,7 @@ async function run(
       send: (m) => transport.send(m),
       ...(bootstrap === null ? {} : { bootstrap }),
       raft: { electionTicks: o.electionTicks, heartbeatTicks: 1 },
+      ...(o.compactAfterEntries === undefined ? {} : { compactAfterEntries: o.compactAfterEntries }),
       schedule: setImmediate,
       onFatal: (e) => {
         process.stderr.write(`node ${id}: fatal: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
@@ -750,6 +753,10 @@ export function isClusterDir(dir: string): boolean {
  *   nextdb_cluster_node                   gauge {id, group}        1
  *   nextdb_cluster_role{role}             gauge                    1 for the current role
  *   nextdb_cluster_term / _leader / _commit_index / _applied_index / _last_index / _serving
+ *   nextdb_cluster_snapshot_index         gauge                    the log starts after it (0: never compacted)
+ *   nextdb_cluster_snapshots_taken / _snapshots_installed
+ *                                         gauge                    since the process started: log compactions /
+ *                                                                  InstallSnapshots received from a leader
  *   nextdb_cluster_peer_match_index{peer} gauge (leader only)      how far each peer's log matches
  */
 function registerClusterMetrics(server: NextDbServer, node: ClusterNode): void {
@@ -782,6 +789,9 @@ function registerClusterMetrics(server: NextDbServer, node: ClusterNode): void {
     ['nextdb_cluster_applied_index', 'Index applied to the state machine', (s) => s.applied],
     ['nextdb_cluster_last_index', 'Last Raft log index', (s) => s.lastIndex],
     ['nextdb_cluster_serving', '1 when this node leads and serves transactions', (s) => (s.serving ? 1 : 0)],
+    ['nextdb_cluster_snapshot_index', 'Index of the latest state-machine snapshot; the Raft log starts after it (0: never compacted)', (s) => s.snapshotIndex],
+    ['nextdb_cluster_snapshots_taken', 'Snapshots of the state machine taken by this process (log compactions)', (s) => s.snapshotsTaken],
+    ['nextdb_cluster_snapshots_installed', 'Snapshots received from a leader (InstallSnapshot) and installed by this process', (s) => s.snapshotsInstalled],
   ];
   for (const [name, help, read] of simple) {
     new Gauge({
