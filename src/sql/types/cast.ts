@@ -119,6 +119,11 @@ function applyStringTypmod(s: string, to: SqlType, ctx: CastContext): string {
   return s;
 }
 
+/** oid and its reg* aliases (regclass, regtype, regproc, regnamespace): an OID number as the value. */
+export function isOidLike(ty: SqlType): boolean {
+  return ty.id === 'oid' || ty.id === 'regclass' || ty.id === 'regtype' || ty.id === 'regproc' || ty.id === 'regnamespace';
+}
+
 function isString(ty: SqlType): boolean {
   return ty.id === 'text' || ty.id === 'varchar' || ty.id === 'bpchar' || ty.id === 'name' || ty.id === 'unknown' || ty.id === 'char';
 }
@@ -130,14 +135,13 @@ function castKind(from: SqlType, to: SqlType): CastContext | undefined {
   if (isNumericType(from) && isNumericType(to)) {
     return (NUM_RANK[from.id] ?? 0) < (NUM_RANK[to.id] ?? 0) ? 'implicit' : 'assignment';
   }
-  if ((from.id === 'int2' || from.id === 'int4' || from.id === 'int8') && (to.id === 'oid' || to.id === 'regclass' || to.id === 'regtype' || to.id === 'regproc' || to.id === 'regnamespace')) return 'implicit';
-  const isOidLike = (t: SqlType): boolean => t.id === 'oid' || t.id === 'regclass' || t.id === 'regtype' || t.id === 'regproc' || t.id === 'regnamespace';
+  if ((from.id === 'int2' || from.id === 'int4' || from.id === 'int8') && isOidLike(to)) return 'implicit';
   if (isOidLike(from) && (isOidLike(to) || to.id === 'int8' || to.id === 'int4')) return 'implicit';
   if (isString(from) && isString(to)) {
     if (to.id === 'text' || to.id === 'varchar' || to.id === 'bpchar' || to.id === 'name') return 'implicit';
     return 'assignment';
   }
-  if (isString(from) && (to.id === 'regclass' || to.id === 'regtype' || to.id === 'regproc' || to.id === 'regnamespace')) return 'implicit';
+  if (isString(from) && isOidLike(to) && to.id !== 'oid') return 'implicit';
   if (from.id === 'date' && (to.id === 'timestamp' || to.id === 'timestamptz')) return 'implicit';
   if (from.id === 'timestamp' && to.id === 'timestamptz') return 'implicit';
   if (from.id === 'timestamptz' && (to.id === 'timestamp' || to.id === 'date' || to.id === 'time')) return 'assignment';
@@ -205,13 +209,12 @@ function baseCast(from: SqlType, to: SqlType, ctx: CastContext): CastFn {
         return (v) => toFloatValue(v, from);
     }
   }
-  if (to.id === 'oid' || to.id === 'regclass' || to.id === 'regtype' || to.id === 'regproc' || to.id === 'regnamespace') {
+  if (isOidLike(to)) {
     if (from.id === 'int8') return (v) => Number(v as bigint);
-    if (from.id === 'int2' || from.id === 'int4' || from.id === 'oid' || from.id === 'regclass' || from.id === 'regtype' || from.id === 'regproc' || from.id === 'regnamespace') return (v) => v;
+    if (from.id === 'int2' || from.id === 'int4' || isOidLike(from)) return (v) => v;
   }
-  if ((from.id === 'oid' || from.id === 'regclass' || from.id === 'regtype' || from.id === 'regproc' || from.id === 'regnamespace') && to.id === 'int8') return (v) => BigInt(v as number);
-  if ((from.id === 'oid' || from.id === 'regclass' || from.id === 'regtype' || from.id === 'regproc' || from.id === 'regnamespace') && (to.id === 'oid' || to.id === 'regclass' || to.id === 'regtype' || to.id === 'regproc' || to.id === 'regnamespace')) return (v) => v;
-  if ((from.id === 'oid' || from.id === 'regclass' || from.id === 'regtype' || from.id === 'regproc' || from.id === 'regnamespace') && to.id === 'int4') return (v) => v;
+  if (isOidLike(from) && to.id === 'int8') return (v) => BigInt(v as number);
+  if (isOidLike(from) && to.id === 'int4') return (v) => v;
   if (from.id === 'bool' && to.id === 'int4') return (v) => (v ? 1 : 0);
   if (from.id === 'int4' && to.id === 'bool') return (v) => v !== 0;
   if (from.id === 'date' && to.id === 'timestamp') return (v) => BigInt(v as number) * MICROS_PER_DAY;
