@@ -255,6 +255,15 @@ export class KeyWriter {
     return out;
   }
 
+  /**
+   * The key built so far as a view of the writer's buffer, without a copy:
+   * valid only until the next write or reset(), for a lookup that does not
+   * keep the key.
+   */
+  view(): Buffer {
+    return this.buf.subarray(0, this.len);
+  }
+
   reset(): this {
     this.len = 0;
     return this;
