@@ -106,6 +106,8 @@ const Look = {
 type Look = (typeof Look)[keyof typeof Look];
 
 const MAX_WAIT_CHAIN = 10_000;
+const NO_READ_KEYS: readonly Buffer[] = Object.freeze([]);
+const NO_READ_SPANS: readonly Span[] = Object.freeze([]);
 
 export class MvccTxn implements Txn {
   private phase: Phase = 'active';
@@ -117,12 +119,13 @@ export class MvccTxn implements Txn {
   private readonly undo: UndoEntry[] = [];
   private readonly savepoints: Savepoint[] = [];
   /** SERIALIZABLE read set: head keys read and head ranges scanned. */
-  private readonly readKeys: Buffer[] = [];
-  private readonly readSpans: Span[] = [];
+  private readonly readKeys: Buffer[];
+  private readonly readSpans: Span[];
   private readonly trackReads: boolean;
   /** The transaction this one waits for (deadlock detection). */
   waitingFor: MvccTxn | undefined;
-  private waiters: (() => void)[] = [];
+  /** Allocated when the first waiter comes (most transactions never have one). */
+  private waiters: (() => void)[] | undefined;
   private idText: string | undefined;
 
   constructor(
@@ -132,6 +135,9 @@ export class MvccTxn implements Txn {
     readonly readOnly: boolean,
   ) {
     this.trackReads = isolation === 'serializable' && !readOnly;
+    // Pushed to only when trackReads: the others share one empty array (no allocation per transaction).
+    this.readKeys = this.trackReads ? [] : (NO_READ_KEYS as Buffer[]);
+    this.readSpans = this.trackReads ? [] : (NO_READ_SPANS as Span[]);
   }
 
   get id(): string {
@@ -185,6 +191,25 @@ export class MvccTxn implements Txn {
       }
     }
     return this.getSlow(key);
+  }
+
+  /**
+   * `get` by the head key (SPACE_HEAD then the user key) the caller built,
+   * e.g. in a reused buffer: the fast path allocates no key. `hk` is not
+   * kept (copied when the read set or the slow path needs it), so it may be
+   * a view the caller overwrites afterwards.
+   */
+  getByHeadKey(hk: Buffer): Promise<Buffer | undefined> {
+    if (this.phase === 'active' && !this.mgr.isClosed) {
+      const ts = this.readTs === 0 ? this.snapshot() : this.readTs;
+      const raw = this.mgr.engine.get(hk);
+      const fast = raw === undefined ? undefined : visibleWithoutIntent(raw, ts);
+      if (fast !== NEEDS_DECODE) {
+        if (this.trackReads) this.readKeys.push(Buffer.from(hk));
+        return fast === undefined ? RESOLVED_UNDEFINED : Promise.resolve(fast);
+      }
+    }
+    return this.getSlow(userKeyOfHead(Buffer.from(hk)));
   }
 
   private async getSlow(key: Uint8Array): Promise<Buffer | undefined> {
@@ -567,7 +592,7 @@ export class MvccTxn implements Txn {
     }
     this.waitingFor = owner;
     try {
-      await new Promise<void>((resolve) => owner.waiters.push(resolve));
+      await new Promise<void>((resolve) => (owner.waiters ??= []).push(resolve));
     } finally {
       this.waitingFor = undefined;
     }
@@ -576,8 +601,8 @@ export class MvccTxn implements Txn {
 
   private notifyWaiters(): void {
     const w = this.waiters;
-    if (w.length === 0) return;
-    this.waiters = [];
+    if (w === undefined || w.length === 0) return;
+    this.waiters = undefined;
     for (const f of w) f();
   }
 

@@ -30,6 +30,8 @@ import { CompileEnv, compileExpr, layoutOf, type CompiledExpr } from './compile-
 import type { EvalContext } from './eval-context.ts';
 import { TableStore, writeKeyValue } from './table-store.ts';
 import { KeyWriter } from '../../encoding/key-codec.ts';
+import { MvccTxn } from '../../txn/transaction.ts';
+import { HEAD_SPACE_START } from '../../txn/keys.ts';
 import type { Row } from './executor.ts';
 
 /** Never called: compilation gives up when an expression would need a subplan (it is hoisted). */
@@ -76,30 +78,36 @@ export class PointLookup {
     return new PointLookup(store, keyExprs, filter, projected, scan.lockForUpdate === true, scan.limit ?? Infinity);
   }
 
-  /** The primary key for this execution's parameters; undefined when a key value is NULL (matches nothing). */
-  private key(ctx: EvalContext): Buffer | undefined {
+  /**
+   * Writes the MVCC head key (SPACE_HEAD, then the primary key for this
+   * execution's parameters) into the reused writer; false when a key value
+   * is NULL (matches nothing). The user key is the writer's bytes after the first.
+   */
+  private writeKey(ctx: EvalContext): boolean {
     const store = this.store;
     const cols = store.primary.columns;
     const w = this.writer.reset();
+    w.raw(HEAD_SPACE_START);
     w.raw(store.primaryPrefix);
     for (let i = 0; i < this.keyExprs.length; i++) {
       const v = this.keyExprs[i]!(NO_ROW, ctx);
-      if (v === null) return undefined;
+      if (v === null) return false;
       writeKeyValue(w, store.types[cols[i]!]!, v, store.primary.desc[i] ?? false);
     }
-    return w.finish();
+    return true;
   }
 
   /** Runs the lookup in `txn`: zero or one row, laid out as the plan's output columns. */
   async run(txn: Txn, ctx: EvalContext): Promise<Row[]> {
     if (this.limit <= 0) return [];
-    const key = this.key(ctx);
-    if (key === undefined) return [];
-    const raw = await txn.get(key);
+    if (!this.writeKey(ctx)) return [];
+    // The local MVCC transaction reads by the head key in the writer's buffer (no key allocated).
+    const raw = txn instanceof MvccTxn ? await txn.getByHeadKey(this.writer.view()) : await txn.get(this.writer.finish().subarray(1));
     if (raw === undefined) return [];
     const row = this.store.decode(raw);
     if (this.filter !== undefined && this.filter(row, ctx) !== true) return [];
-    if (this.lockForUpdate) await txn.lockForUpdate(key);
+    // The writer may have been reused by another run while this one awaited: build the key again.
+    if (this.lockForUpdate && this.writeKey(ctx)) await txn.lockForUpdate(this.writer.finish().subarray(1));
     const exprs = this.exprs;
     if (exprs === undefined) return [row];
     const n = exprs.length;
