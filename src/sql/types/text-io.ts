@@ -640,7 +640,8 @@ export function formatBinary(ty: SqlType, v: Value, io: IoSettings): Buffer {
     case 'numeric':
       return numericSend(v as Decimal);
     case 'array':
-      throw notSupported('binary output of arrays', 'request text format for array columns');
+      assert(ty.elem !== undefined, 'array type without element type');
+      return arraySend(v as ArrayValue, ty.elem, io);
     default:
       return Buffer.from(formatText(ty, v, io), 'utf8');
   }
@@ -730,7 +731,71 @@ export function parseBinary(ty: SqlType, b: Buffer, io: IoSettings): Value {
       assert(d !== undefined, 'numeric binary digits');
       return d.round(dscale);
     }
+    case 'array':
+      assert(ty.elem !== undefined, 'array type without element type');
+      return arrayRecv(b, ty.elem, io);
     default:
       return parseText(ty, b.toString('utf8'), io);
   }
+}
+
+/**
+ * PostgreSQL's binary array format (array_send): ndim, has-nulls flag,
+ * element type OID, (length, lower bound) per dimension, then each element
+ * as int32 length (-1 for NULL) and its binary form. One dimension here.
+ */
+function arraySend(a: ArrayValue, elem: SqlType, io: IoSettings): Buffer {
+  const parts: Buffer[] = [];
+  const head = Buffer.alloc(a.elems.length === 0 ? 12 : 20);
+  head.writeInt32BE(a.elems.length === 0 ? 0 : 1, 0);
+  head.writeInt32BE(a.elems.some((e) => e === null) ? 1 : 0, 4);
+  head.writeUInt32BE(elem.oid, 8);
+  if (a.elems.length > 0) {
+    head.writeInt32BE(a.elems.length, 12);
+    head.writeInt32BE(1, 16);
+  }
+  parts.push(head);
+  for (const e of a.elems) {
+    const len = Buffer.alloc(4);
+    if (e === null) {
+      len.writeInt32BE(-1);
+      parts.push(len);
+    } else {
+      const body = formatBinary(elem, e, io);
+      len.writeInt32BE(body.length);
+      parts.push(len, body);
+    }
+  }
+  return Buffer.concat(parts);
+}
+
+function arrayRecv(b: Buffer, elem: SqlType, io: IoSettings): ArrayValue {
+  const bad = (why: string): NextDbError => new NextDbError('22P03', `invalid binary array: ${why}`);
+  if (b.length < 12) throw bad('too short');
+  const ndim = b.readInt32BE(0);
+  const elemOid = b.readUInt32BE(8);
+  if (ndim === 0) return { kind: 'array', elems: [] };
+  if (ndim < 0) throw bad(`invalid number of dimensions: ${ndim}`);
+  if (ndim > 1) throw notSupported('multidimensional arrays');
+  if (elemOid !== elem.oid) throw new NextDbError('42804', `binary data has array element type ${elemOid} instead of expected ${elem.oid}`);
+  if (b.length < 20) throw bad('too short');
+  const n = b.readInt32BE(12);
+  if (b.readInt32BE(16) !== 1) throw notSupported('array lower bounds other than 1');
+  if (n < 0) throw bad(`invalid length ${n}`);
+  const elems: Value[] = [];
+  let pos = 20;
+  for (let i = 0; i < n; i++) {
+    if (pos + 4 > b.length) throw bad('insufficient data');
+    const len = b.readInt32BE(pos);
+    pos += 4;
+    if (len === -1) {
+      elems.push(null);
+      continue;
+    }
+    if (len < 0 || pos + len > b.length) throw bad('insufficient data');
+    elems.push(parseBinary(elem, b.subarray(pos, pos + len), io));
+    pos += len;
+  }
+  if (pos !== b.length) throw bad('trailing data');
+  return { kind: 'array', elems };
 }
