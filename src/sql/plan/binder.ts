@@ -1272,16 +1272,9 @@ export class Binder {
       const names = this.aliasCols(q.cols.map((c) => c.name), rv.alias, alias);
       return { plan: q.plan, rels: [{ alias, cols: q.cols.map((c, i) => ({ name: names[i]!, id: c.id, type: c.type, tableOid: 0, attnum: 0 })) }] };
     }
-    const visible = t.columns.filter((c) => !c.dropped && c.hidden !== true);
-    const names = this.aliasCols(visible.map((c) => c.name), rv.alias, alias);
-    const cols: OutputColumn[] = this.rowCols(t);
-    let vi = 0;
-    const scopeCols: ScopeColumn[] = [];
-    t.columns.forEach((c, i) => {
-      if (c.dropped || c.hidden === true) return;
-      scopeCols.push({ ...cols[i]!, name: names[vi++]! });
-    });
-    return { plan: this.scanNode(t, alias, cols), rels: [{ alias, cols: scopeCols }] };
+    const scan = this.tableScan(t, alias);
+    const names = this.aliasCols(scan.rel.cols.map((c) => c.name), rv.alias, alias);
+    return { plan: scan.plan, rels: [{ alias, cols: scan.rel.cols.map((c, i) => ({ ...c, name: names[i]! })) }] };
   }
 
   /** Hook for pg_catalog / information_schema relations (set by the session). */
@@ -2044,6 +2037,13 @@ export class Binder {
     return t.columns.map((c) => ({ id: this.newId(), name: c.name, type: c.type, tableOid: t.oid, attnum: c.attnum }));
   }
 
+  /** UPDATE/DELETE/MERGE: the target table, its alias and a scan of it. */
+  private targetScan(rv: RangeVar): { t: TableDef; alias: string; scan: ReturnType<Binder['tableScan']> } {
+    const t = this.targetTable(rv);
+    const alias = rv.alias?.aliasname ?? t.name;
+    return { t, alias, scan: this.tableScan(t, alias) };
+  }
+
   private tableScan(t: TableDef, alias: string): { plan: Extract<Plan, { kind: 'scan' }>; rel: ScopeRel; cols: OutputColumn[] } {
     const cols: OutputColumn[] = this.rowCols(t);
     const scopeCols = visibleCols(t, cols);
@@ -2328,9 +2328,7 @@ export class Binder {
   }
 
   private bindUpdateBody(up: UpdateStmt): BoundQuery {
-    const t = this.targetTable(up.relation!);
-    const alias = up.relation?.alias?.aliasname ?? t.name;
-    const scan = this.tableScan(t, alias);
+    const { t, alias, scan } = this.targetScan(up.relation!);
     const scope = new Scope(undefined);
     scope.rels = [scan.rel];
     const { input, recheck } = this.bindDmlSource(scan, scope, up.fromClause ?? [], up.whereClause);
@@ -2366,9 +2364,7 @@ export class Binder {
    */
   private bindMergeBody(mg: MergeStmt): BoundQuery {
     if (mg.returningClause !== undefined) throw notSupported('MERGE ... RETURNING');
-    const t = this.targetTable(mg.relation!);
-    const alias = mg.relation?.alias?.aliasname ?? t.name;
-    const scan = this.tableScan(t, alias);
+    const { t, alias, scan } = this.targetScan(mg.relation!);
     const scope = new Scope(undefined);
     const src = this.bindFromItem(mg.sourceRelation!, scope, new Scope(undefined));
     if (src.rels.some((r) => r.alias === alias)) throw this.err('42712', `name "${alias}" specified more than once`);
@@ -2442,9 +2438,7 @@ export class Binder {
   }
 
   private bindDeleteBody(del: DeleteStmt): BoundQuery {
-    const t = this.targetTable(del.relation!);
-    const alias = del.relation?.alias?.aliasname ?? t.name;
-    const scan = this.tableScan(t, alias);
+    const { t, scan } = this.targetScan(del.relation!);
     const scope = new Scope(undefined);
     scope.rels = [scan.rel];
     const { input, recheck } = this.bindDmlSource(scan, scope, del.usingClause ?? [], del.whereClause);
