@@ -502,8 +502,8 @@ export class NextDbClient {
       const h = next.find((x) => x.host === hp.host && x.port === hp.port) ?? this.hosts.find((x) => x.host === hp.host && x.port === hp.port) ?? this.newHost(hp);
       h.nodeId = m.id;
       h.role = m.id === view.leaderId ? 'leader' : m.role;
-      // The answering node has not heard from it lately: try others first.
-      if (!m.healthy) h.downUntil = Math.max(h.downUntil, now + HOST_COOLDOWN_MS);
+      // The answering node has not heard from it lately: try others first (unknown health: no judgement).
+      if (m.healthy === false) h.downUntil = Math.max(h.downUntil, now + HOST_COOLDOWN_MS);
       if (!next.includes(h)) next.push(h);
     }
     if (next.length === 0) return false;

@@ -7,7 +7,8 @@
  * bytes; docs/operating/cluster.md):
  *
  *   { nodeId, leaderId, term,
- *     members: [{ id, address: "host:port" | null, role, voter, applied, healthy }] }
+ *     members: [{ id, address: "host:port" | null, role, voter,
+ *                 applied: n | null, healthy: bool | null }] }   (null: unknown to the answering node)
  *
  * A follower answers with the leader's figures where it can reach it, so
  * one answering node is enough. This module only fetches and validates
@@ -28,9 +29,10 @@ export interface ClusterMember {
   readonly address: string | null;
   readonly role: string;
   readonly voter: boolean;
-  readonly applied: number;
-  /** The answering node heard from this member recently. */
-  readonly healthy: boolean;
+  /** null: the answering node does not know (a follower cut off from the leader). */
+  readonly applied: number | null;
+  /** The answering node heard from this member recently; null: it cannot tell. */
+  readonly healthy: boolean | null;
 }
 
 export interface ClusterView {
@@ -93,7 +95,7 @@ export function parseClusterView(body: unknown): ClusterView | undefined {
     if (!isObject(m)) return undefined;
     const { id, address, role, voter, applied, healthy } = m;
     if (!isId(id) || !(address === null || typeof address === 'string') || typeof role !== 'string') return undefined;
-    if (typeof voter !== 'boolean' || typeof applied !== 'number' || typeof healthy !== 'boolean') return undefined;
+    if (typeof voter !== 'boolean' || !(applied === null || typeof applied === 'number') || !(healthy === null || typeof healthy === 'boolean')) return undefined;
     out.push({ id, address: address === '' ? null : address, role, voter, applied, healthy });
   }
   return { nodeId, leaderId, term, members: out };

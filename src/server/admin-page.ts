@@ -38,8 +38,8 @@ export interface AdminClusterView {
     readonly address: string | null;
     readonly role: string;
     readonly voter: boolean;
-    readonly applied: number;
-    readonly healthy: boolean;
+    readonly applied: number | null;
+    readonly healthy: boolean | null;
   }[];
 }
 
@@ -50,8 +50,8 @@ function clusterSection(c: AdminClusterView | undefined): string {
     m.address ?? '',
     m.role,
     m.voter ? 'yes' : 'no',
-    String(m.applied),
-    m.healthy ? 'yes' : 'no',
+    m.applied === null ? '?' : String(m.applied),
+    m.healthy === null ? '?' : m.healthy ? 'yes' : 'no',
   ]);
   return `<h2>Cluster (term ${c.term}, leader ${c.leaderId === null ? 'none' : String(c.leaderId)})</h2>
 ${table(['node', 'address', 'role', 'voter', 'applied', 'healthy'], rows)}

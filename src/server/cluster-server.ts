@@ -353,8 +353,10 @@ export interface ClusterMemberView {
   readonly address: string | null;
   readonly role: 'leader' | 'follower' | 'learner' | 'candidate' | 'preCandidate';
   readonly voter: boolean;
-  readonly applied: number;
-  readonly healthy: boolean;
+  /** Applied index (the answering node) or log match index known to the leader; null: unknown to the answering node. */
+  readonly applied: number | null;
+  /** Heard from within an election timeout; null: the answering node cannot tell (it hears only from the leader). */
+  readonly healthy: boolean | null;
 }
 
 export interface ClusterView {
@@ -644,9 +646,10 @@ class ClusterControl {
         address: members.get(mid)?.sqlAddress ?? null,
         role,
         voter: !learners.has(mid),
-        // A leader knows how far each log matches; others know nothing of their peers' progress.
-        applied: st.role === 'leader' ? (rs.progress.get(mid)?.match ?? 0) : 0,
-        healthy: st.role === 'leader' || mid === leaderId ? heard : false,
+        // A leader knows how far each log matches and hears from every member; a
+        // follower hears only from the leader and knows nothing of its peers: unknown.
+        applied: st.role === 'leader' ? (rs.progress.get(mid)?.match ?? 0) : null,
+        healthy: st.role === 'leader' || mid === leaderId ? heard : null,
       });
     }
     return { nodeId: this.id, leaderId, term: st.term, members: out };

@@ -31,6 +31,9 @@ test('parseClusterView accepts the /api/cluster shape and nothing else', () => {
   };
   assert.deepEqual(parseClusterView(good), good);
   assert.equal(parseClusterView({ ...good, leaderId: null })?.leaderId, null);
+  // A follower cut off from the leader does not know its peers' progress or health: null.
+  const unknown = { ...good, members: [{ ...good.members[0]!, applied: null, healthy: null }] };
+  assert.deepEqual(parseClusterView(unknown), unknown);
   for (const bad of [
     null,
     [],
@@ -39,6 +42,7 @@ test('parseClusterView accepts the /api/cluster shape and nothing else', () => {
     { ...good, members: {} },
     { ...good, members: [{ ...good.members[0], address: 5 }] },
     { ...good, members: [{ ...good.members[0], healthy: 'yes' }] },
+    { ...good, members: [{ ...good.members[0], applied: '10' }] },
     { ...good, members: [{ ...good.members[0], id: -1 }] },
     { nodeId: 1, leaderId: 1, members: [] },
   ]) {

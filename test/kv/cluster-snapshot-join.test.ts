@@ -12,7 +12,9 @@
 //   replica (read_consistency = stale) equals the leader's; the replicated
 //   keyspace digests are equal too;
 // - kill -9 of node 3, more writes while it is down, restart from its
-//   directory alone: identical again.
+//   directory alone: identical again;
+// - GET /api/cluster?local=1 on a follower: the other followers' applied
+//   and healthy are null (unknown), not 0 / false.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -171,6 +173,19 @@ test('cluster: a node joining after log compaction catches up by InstallSnapshot
     });
     assert.ok((await metric(3, 'nextdb_cluster_snapshots_installed')) >= 1, 'node 3 caught up by InstallSnapshot');
     assert.ok((await metric(3, 'nextdb_cluster_snapshot_index')) >= snapIndex);
+    // A follower answering from its own knowledge (?local=1, as when it cannot reach the leader)
+    // reports the other followers' progress and health as unknown (null), the leader's health as it sees it.
+    const follower = [1, 2, 3].find((s) => s !== leaderSlot!)!;
+    const local = await waitFor('the follower to hear from the leader', async () => {
+      const r = await fetch(`http://127.0.0.1:${sqlPort(follower)}/api/cluster?local=1`, { signal: AbortSignal.timeout(3000) });
+      const v = (await r.json()) as { leaderId: number | null; members: { id: number; applied: number | null; healthy: boolean | null }[] };
+      return v.leaderId === leaderSlot! && v.members.find((m) => m.id === leaderSlot!)?.healthy === true ? v : undefined;
+    });
+    for (const m of local.members) {
+      if (m.id === follower) assert.ok(typeof m.applied === 'number' && m.healthy === true, JSON.stringify(m));
+      else if (m.id === leaderSlot!) assert.equal(m.applied, null, JSON.stringify(m));
+      else assert.deepEqual([m.applied, m.healthy], [null, null], JSON.stringify(m));
+    }
     await exec('INSERT INTO tag VALUES ($1, $2)', ['after-join', 1.5]);
     const before = await sameEverywhere([1, 2, 3], w!);
 
