@@ -16,7 +16,7 @@ import { allRoles } from '../exec/roles.ts';
 import type { Binder, BoundQuery } from '../plan/binder.ts';
 import type { OutputColumn, Expr } from '../plan/plan.ts';
 import { Types, allTypes, arrayOf, type SqlType, type Value, type ArrayValue } from '../types/sql-type.ts';
-import { INFORMATION_SCHEMA_OID, PG_CATALOG_OID, PUBLIC_OID, SUPERUSER_OID, type CatalogSnapshot, type IndexDef, type IndexExpr, type TableDef } from './catalog.ts';
+import { INFORMATION_SCHEMA_OID, PG_CATALOG_OID, PUBLIC_OID, SUPERUSER_OID, type CatalogSnapshot, type IndexDef, type IndexExpr, type SchemaDef, type SequenceDef, type TableDef } from './catalog.ts';
 import { SETTINGS, DISPLAY_NAMES } from '../settings.ts';
 import { formatType } from '../types/sql-type.ts';
 
@@ -56,6 +56,21 @@ function relations(ctx: Ctx): TableDef[] {
 
 function arr(values: readonly Value[]): ArrayValue {
   return { kind: 'array', elems: values };
+}
+
+/** The database's sequences. */
+function sequences(ctx: Ctx): SequenceDef[] {
+  return [...ctx.catalog.sequences.values()].filter((s) => s.dbOid === ctx.dbOid);
+}
+
+/** The schemas the database sees (its own and the shared ones). */
+function schemas(ctx: Ctx): SchemaDef[] {
+  return [...ctx.catalog.schemas.values()].filter((s) => s.dbOid === 0 || s.dbOid === ctx.dbOid);
+}
+
+/** The indexes the catalog shows: all but the primary index on the hidden rowid of a table without a primary key. */
+function shownIndexes(t: TableDef): TableDef['indexes'] {
+  return t.indexes.filter((ix) => !(ix.primary && t.columns[ix.columns[0]!]?.hidden === true));
 }
 
 function liveColumns(t: TableDef): TableDef['columns'] {
@@ -195,7 +210,7 @@ const TABLES: Record<string, VirtualTable> = {
       ['nspacl', textArr],
     ],
     rows: (ctx) =>
-      [...ctx.catalog.schemas.values()].filter((s) => s.dbOid === 0 || s.dbOid === ctx.dbOid).map((s) => [s.oid, s.name, SUPERUSER_OID, null]),
+      schemas(ctx).map((s) => [s.oid, s.name, SUPERUSER_OID, null]),
   },
   pg_class: {
     cols: [
@@ -237,13 +252,10 @@ const TABLES: Record<string, VirtualTable> = {
       ];
       for (const t of relations(ctx)) {
         const ns = schemaOid(ctx, t.schema);
-        out.push(row(t.oid, t.name, ns, t.kind === 'r' ? HEAP_AM : 0, t.kind, liveColumns(t).length, t.constraints.filter((c) => c.type === 'c').length, t.indexes.some((i) => !i.primary || t.columns[i.columns[0]!]?.hidden !== true)));
-        for (const ix of t.indexes) {
-          if (ix.primary && t.columns[ix.columns[0]!]?.hidden === true) continue;
-          out.push(row(ix.oid, ix.name, ns, BTREE_AM, 'i', ix.columns.length, 0, false));
-        }
+        out.push(row(t.oid, t.name, ns, t.kind === 'r' ? HEAP_AM : 0, t.kind, liveColumns(t).length, t.constraints.filter((c) => c.type === 'c').length, shownIndexes(t).length > 0));
+        for (const ix of shownIndexes(t)) out.push(row(ix.oid, ix.name, ns, BTREE_AM, 'i', ix.columns.length, 0, false));
       }
-      for (const s of ctx.catalog.sequences.values()) if (s.dbOid === ctx.dbOid) out.push(row(s.oid, s.name, schemaOid(ctx, s.schema), 0, 'S', 3, 0, false));
+      for (const s of sequences(ctx)) out.push(row(s.oid, s.name, schemaOid(ctx, s.schema), 0, 'S', 3, 0, false));
       return out;
     },
   },
@@ -282,8 +294,7 @@ const TABLES: Record<string, VirtualTable> = {
             t.oid, c.name, c.dropped ? 0 : c.type.oid, -1, c.type.len, c.attnum, c.type.id === 'array' ? 1 : 0, c.type.typmod, c.type.len > 0 && c.type.len <= 8, 'i', c.type.len === -1 ? 'x' : 'p', '', c.notNull, c.defaultExpr !== undefined && c.identity === undefined, false, c.identity ?? '', '', c.dropped === true, true, 0, c.type.category === 'S' ? 100 : 0, null, null,
           ]);
         }
-        for (const ix of t.indexes) {
-          if (ix.primary && t.columns[ix.columns[0]!]?.hidden === true) continue;
+        for (const ix of shownIndexes(t)) {
           ix.columns.forEach((ci, k) => {
             // An expression column is named like PostgreSQL's: after its function, else "expr" (numbered when repeated).
             const x = ix.exprs?.[k];
@@ -353,9 +364,7 @@ const TABLES: Record<string, VirtualTable> = {
     ],
     rows: (ctx) =>
       relations(ctx).flatMap((t) =>
-        t.indexes
-          .filter((ix) => !(ix.primary && t.columns[ix.columns[0]!]?.hidden === true))
-          .map((ix) => [ix.oid, t.oid, ix.columns.length, ix.columns.length, ix.unique, false, ix.primary, false, true, false, true, false, true, true, false, ix.columns.map((c) => c + 1).join(' '), indexExprsText(ix), indexPredText(ix)] as Value[]),
+        shownIndexes(t).map((ix) => [ix.oid, t.oid, ix.columns.length, ix.columns.length, ix.unique, false, ix.primary, false, true, false, true, false, true, true, false, ix.columns.map((c) => c + 1).join(' '), indexExprsText(ix), indexPredText(ix)] as Value[]),
       ),
   },
   pg_constraint: {
@@ -520,7 +529,7 @@ const TABLES: Record<string, VirtualTable> = {
       ['seqcache', T.int8],
       ['seqcycle', T.bool],
     ],
-    rows: (ctx) => [...ctx.catalog.sequences.values()].filter((s) => s.dbOid === ctx.dbOid).map((s) => [s.oid, T.int8.oid, s.start, s.increment, s.max, s.min, 1n, s.cycle]),
+    rows: (ctx) => sequences(ctx).map((s) => [s.oid, T.int8.oid, s.start, s.increment, s.max, s.min, 1n, s.cycle]),
   },
   pg_proc: {
     cols: [
@@ -541,7 +550,7 @@ const TABLES: Record<string, VirtualTable> = {
     rows: (ctx) =>
       [...ctx.catalog.functions.values()]
         .filter((f) => f.dbOid === ctx.dbOid)
-        .map((f) => [f.oid, f.name, ctx.catalog.schema(ctx.dbOid, f.schema)?.oid ?? PUBLIC_OID, 'f', f.retType.oid, f.retSet, f.volatility, f.strict, f.argTypes.length, f.body, 14, SUPERUSER_OID] as Value[]),
+        .map((f) => [f.oid, f.name, schemaOid(ctx, f.schema), 'f', f.retType.oid, f.retSet, f.volatility, f.strict, f.argTypes.length, f.body, 14, SUPERUSER_OID] as Value[]),
   },
   pg_description: { cols: [['objoid', oid], ['classoid', oid], ['objsubid', T.int4], ['description', T.text]], rows: () => [] },
   pg_collation: { cols: [['oid', oid], ['collname', name], ['collnamespace', oid]], rows: () => [] },
@@ -596,7 +605,7 @@ const TABLES: Record<string, VirtualTable> = {
       ['indexdef', T.text],
     ],
     rows: (ctx) =>
-      relations(ctx).flatMap((t) => t.indexes.filter((ix) => !(ix.primary && t.columns[ix.columns[0]!]?.hidden === true)).map((ix) => [t.schema, t.name, ix.name, null, indexDef(t, ix.oid) ?? null] as Value[])),
+      relations(ctx).flatMap((t) => shownIndexes(t).map((ix) => [t.schema, t.name, ix.name, null, indexDef(t, ix.oid) ?? null] as Value[])),
   },
   pg_sequences: {
     cols: [
@@ -609,7 +618,7 @@ const TABLES: Record<string, VirtualTable> = {
       ['increment_by', T.int8],
       ['cycle', T.bool],
     ],
-    rows: (ctx) => [...ctx.catalog.sequences.values()].filter((s) => s.dbOid === ctx.dbOid).map((s) => [s.schema, s.name, ctx.session.user, s.start, s.min, s.max, s.increment, s.cycle]),
+    rows: (ctx) => sequences(ctx).map((s) => [s.schema, s.name, ctx.session.user, s.start, s.min, s.max, s.increment, s.cycle]),
   },
 };
 
@@ -620,7 +629,7 @@ const INFO_SCHEMA: Record<string, VirtualTable> = {
       ['schema_name', name],
       ['schema_owner', name],
     ],
-    rows: (ctx) => [...ctx.catalog.schemas.values()].filter((s) => s.dbOid === 0 || s.dbOid === ctx.dbOid).map((s) => [ctx.session.database, s.name, ctx.session.user]),
+    rows: (ctx) => schemas(ctx).map((s) => [ctx.session.database, s.name, ctx.session.user]),
   },
   tables: {
     cols: [
