@@ -201,15 +201,22 @@ export class SqlSession implements Session, Backend {
     return undefined;
   }
 
+  private lastIo: IoSettings | undefined;
+  private lastIoHot: SqlSession['hot'];
+
+  /** The session's text I/O settings (immutable; the last one is reused while the settings and transaction start are the same). */
   io(): IoSettings {
     const hot = this.hotSettings();
-    return {
+    const last = this.lastIo;
+    if (last !== undefined && this.lastIoHot === hot && last.nowMicros === this.txnStartMicros) return last;
+    this.lastIoHot = hot;
+    return (this.lastIo = {
       timeZone: hot.timeZone,
       extraFloatDigits: hot.extraFloatDigits,
       nowMicros: this.txnStartMicros,
       namespaceName: this.namespaceNameFn,
       relationName: this.relationNameFn,
-    };
+    });
   }
 
   searchPath(): string[] {
@@ -230,8 +237,17 @@ export class SqlSession implements Session, Backend {
     return this.hotSettings().isolation;
   }
 
+  private lastNowMs = Number.NaN;
+  private lastNowMicros = 0n;
+
+  /** The clock in microseconds; the BigInt is made once per clock reading (statements within one millisecond share it). */
   private nowMicros(): bigint {
-    return BigInt(Math.round(this.core.clock.nowMs() * 1000));
+    const ms = this.core.clock.nowMs();
+    if (ms !== this.lastNowMs) {
+      this.lastNowMs = ms;
+      this.lastNowMicros = BigInt(Math.round(ms * 1000));
+    }
+    return this.lastNowMicros;
   }
 
   private endBlock(): void {
