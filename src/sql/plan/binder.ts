@@ -602,6 +602,10 @@ export class Binder {
     if (res === undefined && l.type.id === 'unknown' && r.type.id === 'unknown') {
       throw this.err('42725', `operator is not unique: unknown ${op} unknown`, location);
     }
+    // date + 'literal': date + integer, date + interval and date + time all fit (PostgreSQL: not unique).
+    if (res === undefined && op === '+' && ((l.type.id === 'date' && r.type.id === 'unknown') || (l.type.id === 'unknown' && r.type.id === 'date'))) {
+      throw this.err('42725', `operator is not unique: ${formatType(l.type)} ${op} ${formatType(r.type)}`, location);
+    }
     if (res === undefined) {
       throw this.err('42883', `operator does not exist: ${formatType(l.type)} ${op} ${formatType(r.type)}`, location);
     }

@@ -279,7 +279,14 @@ export function resolveBinaryOp(op: string, l: SqlType, r: SqlType): ResolvedOp 
     if (l.id === 'unknown' && r.id !== 'array' && r.id !== 'jsonb') l = Types.text;
     if (r.id === 'unknown' && l.id !== 'array' && l.id !== 'jsonb') r = Types.text;
   }
-  // Untyped literals take the other operand's type.
+  // Untyped literals take the other operand's type; when no operator takes that type twice, a
+  // timestamp/time plus an untyped literal is the one candidate PostgreSQL finds: plus an interval.
+  if (op === '+' && (l.id === 'unknown') !== (r.id === 'unknown')) {
+    const known = l.id === 'unknown' ? r : l;
+    if (known.id === 'timestamp' || known.id === 'timestamptz' || known.id === 'time') {
+      return l.id === 'unknown' ? dateArith(op, Types.interval, r) : dateArith(op, l, Types.interval);
+    }
+  }
   if (l.id === 'unknown' && r.id !== 'unknown') l = op === '||' && r.id === 'array' ? r.elem ?? Types.text : baseOf(r);
   if (r.id === 'unknown' && l.id !== 'unknown') r = op === '||' && l.id === 'array' ? l.elem ?? Types.text : baseOf(l);
   if (l.id === 'unknown' && r.id === 'unknown') {
@@ -467,6 +474,20 @@ function dateArith(op: '+' | '-', l: SqlType, r: SqlType): ResolvedOp | undefine
         const x = a[0] as Interval;
         const y = a[1] as Interval;
         return { months: x.months + sign * y.months, days: x.days + sign * y.days, micros: sign === 1 ? x.micros + y.micros : x.micros - y.micros };
+      },
+    };
+  }
+  if (op === '-' && l.id === 'time' && r.id === 'time') {
+    return { left: l, right: r, ret: Types.interval, impl: (a) => ({ months: 0, days: 0, micros: (a[0] as bigint) - (a[1] as bigint) }) };
+  }
+  if (op === '+' && l.id === 'interval' && r.id === 'time') {
+    return {
+      left: l,
+      right: r,
+      ret: Types.time,
+      impl: (a) => {
+        const v = ((a[1] as bigint) + (a[0] as Interval).micros) % MICROS_PER_DAY;
+        return v < 0n ? v + MICROS_PER_DAY : v;
       },
     };
   }
