@@ -112,6 +112,8 @@ interface NodeFile {
 const NODE_FILE = 'cluster.json';
 /** How often a node re-reads the member registry (dial addresses, own registration). */
 const MEMBER_REFRESH_MS = 300;
+/** How long a clean shutdown of a leader waits for its handoff (longer when elections are slower). */
+const HANDOFF_WAIT_MS = 5_000;
 /** How long conf changes are retried while the Raft core is busy with another one. */
 const CONF_CHANGE_RETRY_MS = 10_000;
 
@@ -470,7 +472,11 @@ class ClusterControl {
     });
   }
 
-  /** Clean shutdown of a leader: hand leadership to the most caught-up voter and wait (a few election timeouts at most). */
+  /**
+   * Clean shutdown of a leader: hand leadership to the most caught-up voter and wait until it leads
+   * (at most HANDOFF_WAIT_MS or two election timeouts, whichever is longer: a loaded target may need
+   * the time to catch up before the transfer's TimeoutNow goes out).
+   */
   async handOff(): Promise<void> {
     const st = this.node.raft.status();
     if (st.role !== 'leader') return;
@@ -482,8 +488,16 @@ class ClusterControl {
     } catch {
       return; // best effort: the peers elect a leader anyway
     }
-    const deadline = Date.now() + this.o.tickMs * this.o.electionTicks * 2;
-    while (Date.now() < deadline && this.node.status().role === 'leader') await sleep(this.o.tickMs);
+    const deadline = Date.now() + Math.max(HANDOFF_WAIT_MS, this.o.tickMs * this.o.electionTicks * 2);
+    while (Date.now() < deadline && this.node.status().role === 'leader') {
+      await sleep(this.o.tickMs);
+      // Raft abandons a transfer after one election timeout; ask again (a no-op while one is running).
+      try {
+        if (this.node.status().role === 'leader') this.node.transferLeadership(best);
+      } catch {
+        return;
+      }
+    }
   }
 
   // ───────── handlers ─────────
