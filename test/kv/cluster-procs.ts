@@ -87,12 +87,18 @@ export async function sameIndexDigests(
   for (let i = 0; i < attempts; i++) {
     for (const p of all) p.out = '';
     for (const p of all) p.child.kill('SIGUSR2');
-    await sleep(250);
-    const d = all.map((p) => new RegExp(`digest ${p.id} (\\d+) ([0-9a-f]+)`).exec(p.out));
+    // Every node answers with one digest line; a loaded node may take a while (wait up to 3 s).
+    const digests = (): (RegExpExecArray | null)[] => all.map((p) => new RegExp(`digest ${p.id} (\\d+) ([0-9a-f]+)`).exec(p.out));
+    let d = digests();
+    for (let waited = 0; waited < 3000 && d.some((m) => m === null); waited += 50) {
+      await sleep(50);
+      d = digests();
+    }
     if (d.some((m) => m === null)) continue;
     const first = d[0]!;
     if (d.every((m) => m![1] === first[1]))
       return { applied: Number(first[1]), equal: d.every((m) => m![2] === first[2]) };
+    await sleep(200); // still applying: ask again
   }
   return undefined;
 }
