@@ -5,11 +5,10 @@
 // to a second host.
 //
 // Every test runs against two targets: PostgreSQL 15 (the known-good peer)
-// and `nextdb server` processes (run from source). NextDB has no pg_sleep,
-// DO or pg_terminate_backend (0A000 / 42883): the tests that need a slow
-// statement use generate_series, a forced write-write conflict stands in for
-// a RAISEd 40001, and the tests that end another session run on PostgreSQL
-// only; test/client/client-cluster.test.ts kills NextDB nodes instead.
+// and `nextdb server` processes (run from source). NextDB has no DO
+// (PL/pgSQL, 0A000): a forced write-write conflict stands in for a RAISEd
+// 40001. Connections are ended with pg_terminate_backend on both servers;
+// test/client/client-cluster.test.ts also kills NextDB nodes.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -36,7 +35,7 @@ interface Target {
   /** Four ports of this helper's range for this target's servers. */
   readonly ports: readonly [number, number, number, number];
   start(port: number): Promise<Server>;
-  /** DO ... RAISE a chosen SQLSTATE, pg_terminate_backend another session, REVOKE on pg_catalog. */
+  /** DO ... RAISE a chosen SQLSTATE, REVOKE on pg_catalog. */
   readonly plpgsql: boolean;
 }
 
@@ -276,7 +275,7 @@ for (const target of targets) {
         },
       ],
     ] as const) {
-      test(`a transaction whose connection is killed ${name} is run again, no crash, one commit`, { skip: target.plpgsql ? false : 'needs pg_terminate_backend' }, async () => {
+      test(`a transaction whose connection is killed ${name} is run again, no crash, one commit`, async () => {
         await client.query('INSERT INTO accounts VALUES (3, 0) ON CONFLICT (id) DO UPDATE SET balance = 0');
         let attempts = 0;
         await client.transaction(async (tx) => {
