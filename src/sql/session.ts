@@ -1248,7 +1248,7 @@ function kindToSql(kind: string): string {
     CreateFunctionStmt: 'CREATE FUNCTION',
     CreateTrigStmt: 'CREATE TRIGGER',
     CreateRoleStmt: 'CREATE ROLE',
-    GrantStmt: 'GRANT',
+    GrantStmt: 'GRANT/REVOKE (privileges)',
     GrantRoleStmt: 'GRANT role',
     DoStmt: 'DO',
     ListenStmt: 'LISTEN',

@@ -124,7 +124,7 @@ const arrayByOid = new Map<number, SqlType>();
 export function arrayOf(elem: SqlType): SqlType {
   // PostgreSQL makes an array of arrays a multidimensional array ({{1,2},{3,4}});
   // arrays here are one-dimensional, so refuse rather than nest them as elements.
-  if (elem.id === 'array') throw notSupported('multidimensional arrays');
+  if (elem.id === 'array') throw notSupported('a multidimensional array');
   const base = elem.typmod === -1 ? elem : typeByOid(elem.oid) ?? elem;
   let a = arrayByOid.get(base.arrayOid);
   if (a === undefined) {

@@ -408,7 +408,7 @@ export function parseArray(text: string, elem: SqlType, io: IoSettings): ArrayVa
       }
       i++;
     } else {
-      if (body[i] === '{') throw notSupported('multidimensional arrays');
+      if (body[i] === '{') throw notSupported('a multidimensional array');
       while (i < body.length && body[i] !== ',') {
         if (body[i] === '\\') i++;
         item += body[i] ?? '';
@@ -776,7 +776,7 @@ function arrayRecv(b: Buffer, elem: SqlType, io: IoSettings): ArrayValue {
   const elemOid = b.readUInt32BE(8);
   if (ndim === 0) return { kind: 'array', elems: [] };
   if (ndim < 0) throw bad(`invalid number of dimensions: ${ndim}`);
-  if (ndim > 1) throw notSupported('multidimensional arrays');
+  if (ndim > 1) throw notSupported('a multidimensional array');
   if (elemOid !== elem.oid) throw new NextDbError('42804', `binary data has array element type ${elemOid} instead of expected ${elem.oid}`);
   if (b.length < 20) throw bad('too short');
   const n = b.readInt32BE(12);
