@@ -97,29 +97,7 @@ export async function runServer(portArg: string | undefined, opts: ServerCliOpti
     fail(`nextdb server: ${message(err)}`, 1);
   }
 
-  let stopping = false;
-  const shutdown = (signal: string): void => {
-    if (stopping) {
-      logger.warn({ signal }, 'second signal during shutdown: exiting now');
-      process.exit(1);
-    }
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    closeAll(opened, logger).then(
-      () => {
-        logger.info('stopped');
-        logger.flush();
-        process.exit(0);
-      },
-      (err: unknown) => {
-        logger.error({ err: message(err) }, 'error during shutdown');
-        logger.flush();
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  onShutdownSignals(logger, () => closeAll(opened, logger), { note: 'shutting down' });
 }
 
 /** A cluster node: asked for by a cluster flag, or the data directory already is one. */
@@ -187,6 +165,14 @@ async function runClusterNode(config: ServerConfig, opts: ServerCliOptions, logg
     const d = replicaDigest(running.node);
     logger.info({ nodeId: id, applied: d.applied, digest: d.digest }, `digest ${id} ${d.applied} ${d.digest}`);
   });
+  onShutdownSignals(logger, () => running.stop(), { note: 'shutting down (handing leadership away first if leading)', nodeId: id });
+}
+
+/**
+ * SIGINT/SIGTERM: log, run `stop` (flush, close, hand leadership away), exit 0 when it
+ * succeeded and 1 when it failed; a second signal during shutdown exits at once with 1.
+ */
+function onShutdownSignals(logger: pino.Logger, stop: () => Promise<void>, info: { note: string; nodeId?: number }): void {
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) {
@@ -194,8 +180,8 @@ async function runClusterNode(config: ServerConfig, opts: ServerCliOptions, logg
       process.exit(1);
     }
     stopping = true;
-    logger.info({ signal, nodeId: id }, 'shutting down (handing leadership away first if leading)');
-    running.stop().then(
+    logger.info({ signal, ...(info.nodeId === undefined ? {} : { nodeId: info.nodeId }) }, info.note);
+    stop().then(
       () => {
         logger.info('stopped');
         logger.flush();
