@@ -25,7 +25,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { sameIndexDigests, spawnServer, type ClusterProc } from './cluster-procs.ts';
+import { sameIndexDigests, spawnServer, type ClusterProc, waitFor } from './cluster-procs.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const sqlPort = (i: number): number => 16299 + i;
@@ -42,21 +42,6 @@ interface View {
 async function view(port: number): Promise<View> {
   const r = await fetch(`http://127.0.0.1:${port}/api/cluster`, { signal: AbortSignal.timeout(3000) });
   return (await r.json()) as View;
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`);
-    await sleep(100);
-  }
 }
 
 test('cluster membership: --cluster, --join, /api/cluster, SQL on any node, failover through a follower, restart, remove', { timeout: 180_000 }, async () => {

@@ -74,9 +74,25 @@ export function spawnServer(id: number | undefined, args: readonly string[]): Pr
   });
 }
 
+/** Polls `fn` every 100 ms until it returns a value; fails after `ms` with the last error seen. */
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`);
+    await sleep(100);
+  }
+}
+
 /**
  * Asks every node for its digest until all report the same applied index
- * (at most `attempts` times); returns that index and whether the digests
+ * (for about `attempts` half-seconds); returns that index and whether the digests
  * are equal, or undefined if they never reached one index.
  */
 export async function sameIndexDigests(
@@ -84,13 +100,15 @@ export async function sameIndexDigests(
   attempts = 40,
 ): Promise<{ applied: number; equal: boolean } | undefined> {
   const all = [...procs];
-  for (let i = 0; i < attempts; i++) {
+  // A time budget (half a second per attempt), so a cluster that never settles fails here, not by the test's timeout.
+  const deadline = Date.now() + attempts * 500;
+  while (Date.now() < deadline) {
     for (const p of all) p.out = '';
     for (const p of all) p.child.kill('SIGUSR2');
-    // Every node answers with one digest line; a loaded node may take a while (wait up to 3 s).
+    // Every node answers with one digest line; a loaded node may take a while (up to 3 s).
     const digests = (): (RegExpExecArray | null)[] => all.map((p) => new RegExp(`digest ${p.id} (\\d+) ([0-9a-f]+)`).exec(p.out));
     let d = digests();
-    for (let waited = 0; waited < 3000 && d.some((m) => m === null); waited += 50) {
+    for (let waited = 0; waited < 3000 && Date.now() < deadline && d.some((m) => m === null); waited += 50) {
       await sleep(50);
       d = digests();
     }

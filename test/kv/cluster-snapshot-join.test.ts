@@ -21,7 +21,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { connectLeader, sameIndexDigests, spawnServer, type ClusterProc } from './cluster-procs.ts';
+import { connectLeader, sameIndexDigests, spawnServer, type ClusterProc, waitFor } from './cluster-procs.ts';
 
 const sqlPort = (slot: number): number => 16329 + slot;
 const raftPort = (slot: number): number => 16339 + slot;
@@ -43,21 +43,6 @@ async function metric(slot: number, name: string): Promise<number> {
   const m = new RegExp(`^${name} (\\d+)`, 'm').exec(text);
   assert.ok(m !== null, `${name} on /metrics of node ${slot}`);
   return Number(m[1]);
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`);
-    await sleep(100);
-  }
 }
 
 test('cluster: a node joining after log compaction catches up by InstallSnapshot; identical after kill -9 and restart', { timeout: 90_000 }, async () => {
