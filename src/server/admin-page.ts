@@ -5,6 +5,8 @@
  * are user data.
  */
 
+import type { ClusterView } from './server-types.ts';
+
 export interface AdminStatus {
   readonly version: string;
   readonly pid: number;
@@ -26,24 +28,10 @@ export interface AdminStatus {
     readonly runningMs: number | undefined;
   }[];
   /** Present on cluster nodes: GET /api/cluster's answer. */
-  readonly cluster?: AdminClusterView;
+  readonly cluster?: ClusterView;
 }
 
-export interface AdminClusterView {
-  readonly nodeId: number;
-  readonly leaderId: number | null;
-  readonly term: number;
-  readonly members: readonly {
-    readonly id: number;
-    readonly address: string | null;
-    readonly role: string;
-    readonly voter: boolean;
-    readonly applied: number | null;
-    readonly healthy: boolean | null;
-  }[];
-}
-
-function clusterSection(c: AdminClusterView | undefined): string {
+function clusterSection(c: ClusterView | undefined): string {
   if (c === undefined) return '';
   const rows = c.members.map((m) => [
     String(m.id) + (m.id === c.nodeId ? ' (this node)' : ''),

@@ -62,7 +62,7 @@ import { NextDbServer, type HttpReply, type HttpRoute, type ServerOptions } from
 import { RaftTransport, type PeerAddress } from './raft-transport.ts';
 import type { Session } from '../sql/api.ts';
 import { ClusterSession } from './cluster-session.ts';
-import type { Logger, SessionProvider, StartupInfo } from './server-types.ts';
+import type { ClusterMemberView, ClusterView, Logger, SessionProvider, StartupInfo } from './server-types.ts';
 
 export interface ClusterServerOptions {
   readonly dir: string;
@@ -346,26 +346,6 @@ interface JoinRequest {
 interface JoinAnswer {
   readonly nodeId: NodeId;
   readonly members: readonly MemberRecord[];
-}
-
-/** One member as GET /api/cluster reports it (the shape the client library relies on). */
-export interface ClusterMemberView {
-  readonly id: NodeId;
-  /** SQL/HTTP host:port; null until the member registered its address. */
-  readonly address: string | null;
-  readonly role: 'leader' | 'follower' | 'learner' | 'candidate' | 'preCandidate';
-  readonly voter: boolean;
-  /** Applied index (the answering node) or log match index known to the leader; null: unknown to the answering node. */
-  readonly applied: number | null;
-  /** Heard from within an election timeout; null: the answering node cannot tell (it hears only from the leader). */
-  readonly healthy: boolean | null;
-}
-
-export interface ClusterView {
-  readonly nodeId: NodeId;
-  readonly leaderId: NodeId | null;
-  readonly term: number;
-  readonly members: readonly ClusterMemberView[];
 }
 
 class ClusterControl {

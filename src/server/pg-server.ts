@@ -31,8 +31,8 @@ import { defaultMaxMessageBytes } from '../wire/frontend-parser.ts';
 import { ConnectionRegistry } from './connection-registry.ts';
 import { PgConnection, type ConnectionContext } from './pg-connection.ts';
 import { ServerMetrics } from './server-metrics.ts';
-import { renderAdminPage, type AdminClusterView, type AdminStatus } from './admin-page.ts';
-import type { AuthConfig, Logger, ServerLimits, SessionProvider, Transport } from './server-types.ts';
+import { renderAdminPage, type AdminStatus } from './admin-page.ts';
+import type { AuthConfig, ClusterView, Logger, ServerLimits, SessionProvider, Transport } from './server-types.ts';
 
 export const serverVersion = '0.1.0';
 
@@ -85,7 +85,7 @@ export interface ServerOptions {
    */
   readonly trustedAddress?: (address: string) => boolean;
   /** Cluster nodes: the membership view shown on the admin page and in /api/status. */
-  readonly clusterStatus?: () => Promise<AdminClusterView>;
+  readonly clusterStatus?: () => Promise<ClusterView>;
   /** Extra HTTP routes by exact path (e.g. the cluster's /api/cluster), answered with JSON. */
   readonly routes?: ReadonlyMap<string, HttpRoute>;
 }
@@ -392,7 +392,7 @@ export class NextDbServer {
       // Engine closing: show no figures.
     }
     const now = Date.now();
-    let cluster: AdminClusterView | undefined;
+    let cluster: ClusterView | undefined;
     try {
       cluster = await this.options.clusterStatus?.();
     } catch {

@@ -7,6 +7,7 @@
 
 import type { Logger } from 'pino';
 import type { RoleInfo, Session } from '../sql/api.ts';
+import type { NodeId } from '../raft/types.ts';
 
 /** What the connection state machine needs from a socket. */
 export interface Transport {
@@ -69,3 +70,23 @@ export interface AuthConfig {
 /** Per-query observation for metrics. */
 export type QueryObserver = (kind: string, seconds: number) => void;
 export type { Logger };
+
+/** One member as GET /api/cluster reports it (the shape the client library relies on). */
+export interface ClusterMemberView {
+  readonly id: NodeId;
+  /** SQL/HTTP host:port; null until the member registered its address. */
+  readonly address: string | null;
+  readonly role: 'leader' | 'follower' | 'learner' | 'candidate' | 'preCandidate';
+  readonly voter: boolean;
+  /** Applied index (the answering node) or log match index known to the leader; null: unknown to the answering node. */
+  readonly applied: number | null;
+  /** Heard from within an election timeout; null: the answering node cannot tell (it hears only from the leader). */
+  readonly healthy: boolean | null;
+}
+
+export interface ClusterView {
+  readonly nodeId: NodeId;
+  readonly leaderId: NodeId | null;
+  readonly term: number;
+  readonly members: readonly ClusterMemberView[];
+}
