@@ -24,7 +24,7 @@ import { MemoryEngine } from '../storage/memory-engine.ts';
 import type { Engine } from '../storage/engine.ts';
 import { SqlEngine } from '../sql/index.ts';
 import { NextDbError } from '../util/errors.ts';
-import { NextDbServer } from '../server/pg-server.ts';
+import { NextDbServer, type ServerOptions } from '../server/pg-server.ts';
 import { configFromJson, parsePort, resolveServerConfig, type ServerConfig, type ServerFlags } from '../server/server-config.ts';
 import type { RoleLookup } from '../sql/api.ts';
 import type { AuthMethod, SessionProvider } from '../server/server-types.ts';
@@ -78,16 +78,7 @@ export async function runServer(portArg: string | undefined, opts: ServerCliOpti
       logger,
       host: config.host,
       port: config.port,
-      tls,
-      limits: {
-        maxConnections: config.maxConnections,
-        maxMessageBytes: config.maxMessageBytes,
-        idleInTransactionTimeoutMs: config.idleInTransactionTimeoutMs,
-        authenticationTimeoutMs: config.authenticationTimeoutMs,
-        slowQueryMs: config.slowQueryMs,
-      },
-      auth: { local: config.authLocal, remote: config.authRemote, superuserPassword: process.env.NEXTDB_SUPERUSER_PASSWORD },
-      unixSocketDir: config.unixSocketDir,
+      ...listenerOptions(config, tls),
       engineDescription: config.memory ? 'memory' : `lsm ${resolve(config.data)}`,
     });
     const port = await opened.server.start();
@@ -139,16 +130,7 @@ async function runClusterNode(config: ServerConfig, opts: ServerCliOptions, logg
       logger,
       onRemoved: () => process.kill(process.pid, 'SIGTERM'),
       server: {
-        tls,
-        limits: {
-          maxConnections: config.maxConnections,
-          maxMessageBytes: config.maxMessageBytes,
-          idleInTransactionTimeoutMs: config.idleInTransactionTimeoutMs,
-          authenticationTimeoutMs: config.authenticationTimeoutMs,
-          slowQueryMs: config.slowQueryMs,
-        },
-        auth: { local: config.authLocal, remote: config.authRemote, superuserPassword: process.env.NEXTDB_SUPERUSER_PASSWORD },
-        unixSocketDir: config.unixSocketDir,
+        ...listenerOptions(config, tls),
         engineDescription: `cluster node, lsm ${resolve(config.data)}`,
       },
     });
@@ -166,6 +148,22 @@ async function runClusterNode(config: ServerConfig, opts: ServerCliOptions, logg
     logger.info({ nodeId: id, applied: d.applied, digest: d.digest }, `digest ${id} ${d.applied} ${d.digest}`);
   });
   onShutdownSignals(logger, () => running.stop(), { note: 'shutting down (handing leadership away first if leading)', nodeId: id });
+}
+
+/** The listener's options from the config, the same for a single server and a cluster node. */
+function listenerOptions(config: ServerConfig, tls: ServerOptions['tls']): Pick<ServerOptions, 'tls' | 'limits' | 'auth' | 'unixSocketDir'> {
+  return {
+    tls,
+    limits: {
+      maxConnections: config.maxConnections,
+      maxMessageBytes: config.maxMessageBytes,
+      idleInTransactionTimeoutMs: config.idleInTransactionTimeoutMs,
+      authenticationTimeoutMs: config.authenticationTimeoutMs,
+      slowQueryMs: config.slowQueryMs,
+    },
+    auth: { local: config.authLocal, remote: config.authRemote, superuserPassword: process.env.NEXTDB_SUPERUSER_PASSWORD },
+    unixSocketDir: config.unixSocketDir,
+  };
 }
 
 /**
