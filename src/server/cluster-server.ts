@@ -217,40 +217,15 @@ async function run(
     const st = node.status();
     if (!st.serving) throw new NotLeaderError(node.group, node.id, st.leader === node.id ? NONE : st.leader);
     sql ??= SqlEngine.open({ engine: node.engine, txnManager: new ClusterTxnManager(node) });
-    let engine: SqlEngine;
-    try {
-      engine = await sql;
-    } catch (e) {
-      sql = undefined; // lost leadership while bootstrapping the catalog: the next session retries
-      throw e;
-    }
-    try {
-      return engine.createSession(startup);
-    } catch (err) {
-      if (!(err instanceof NextDbError) || err.code !== '3D000') throw err;
-      await engine.refresh();
-      return engine.createSession(startup);
-    }
+    // A failed open (lost leadership while bootstrapping the catalog) is retried by the next session.
+    return sessionOf(sql, startup, () => (sql = undefined));
   };
   // Stale reads: one SQL engine per node over its own replica (opened on first use).
   let staleSql: Promise<SqlEngine> | undefined;
   const stale = {
     session: async (startup: StartupInfo): Promise<Session> => {
       staleSql ??= SqlEngine.open({ engine: node.engine, txnManager: new StaleTxnManager(node) });
-      let engine: SqlEngine;
-      try {
-        engine = await staleSql;
-      } catch (e) {
-        staleSql = undefined; // no catalog replicated yet
-        throw e;
-      }
-      try {
-        return engine.createSession(startup);
-      } catch (err) {
-        if (!(err instanceof NextDbError) || err.code !== '3D000') throw err;
-        await engine.refresh();
-        return engine.createSession(startup);
-      }
+      return sessionOf(staleSql, startup, () => (staleSql = undefined)); // failed open: no catalog replicated yet
     },
     /** The replica is at most about one election timeout behind: this node leads, or heard from the leader that recently. */
     fresh: (): boolean => {
@@ -346,6 +321,27 @@ interface JoinRequest {
 interface JoinAnswer {
   readonly nodeId: NodeId;
   readonly members: readonly MemberRecord[];
+}
+
+/**
+ * A session of a lazily opened SQL engine: `forget` drops a failed open so the next call retries;
+ * a database created on another node since this engine read its catalog (3D000) is found after a refresh.
+ */
+async function sessionOf(opening: Promise<SqlEngine>, startup: StartupInfo, forget: () => void): Promise<Session> {
+  let engine: SqlEngine;
+  try {
+    engine = await opening;
+  } catch (e) {
+    forget();
+    throw e;
+  }
+  try {
+    return engine.createSession(startup);
+  } catch (err) {
+    if (!(err instanceof NextDbError) || err.code !== '3D000') throw err;
+    await engine.refresh();
+    return engine.createSession(startup);
+  }
 }
 
 class ClusterControl {
