@@ -66,11 +66,21 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
 
 function request(port: number, method: string, path: string, body?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method, path, agent, headers: body === undefined ? {} : { 'content-length': Buffer.byteLength(body) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path,
+        agent,
+        headers: body === undefined ? {} : { 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+      },
+    );
     req.on('socket', (sock) => sock.setNoDelay(true));
     req.on('error', reject);
     req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
@@ -111,7 +121,12 @@ interface Round {
 }
 
 /** Closed loop: CONCURRENCY clients issue puts `from` .. `from + count - 1`; every put must succeed. */
-async function load(procs: readonly ChildProcess[], from: number, count: number, put: (i: number) => Promise<boolean>): Promise<Round> {
+async function load(
+  procs: readonly ChildProcess[],
+  from: number,
+  count: number,
+  put: (i: number) => Promise<boolean>,
+): Promise<Round> {
   const latencies: number[] = [];
   let next = from;
   const end = from + count;
@@ -151,7 +166,12 @@ function summarize(rounds: readonly Round[]): LoadResult {
   const secs = rounds.reduce((a, r) => a + r.secs, 0);
   const q = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!;
   const cpu = rounds.every((r) => r.cpuMs !== undefined) ? rounds.reduce((a, r) => a + r.cpuMs!, 0) : undefined;
-  return { opsPerSec: latencies.length / secs, p50Ms: q(0.5), p99Ms: q(0.99), ...(cpu === undefined ? {} : { cpuMs: cpu }) };
+  return {
+    opsPerSec: latencies.length / secs,
+    p50Ms: q(0.5),
+    p99Ms: q(0.99),
+    ...(cpu === undefined ? {} : { cpuMs: cpu }),
+  };
 }
 
 async function waitFor<T>(what: string, f: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
@@ -194,7 +214,12 @@ function grpcPut(session: http2.ClientHttp2Session, key: Buffer, val: Buffer): P
   frame.writeUInt32BE(msg.length, 1);
   msg.copy(frame, 5);
   return new Promise((resolve) => {
-    const req = session.request({ ':method': 'POST', ':path': '/etcdserverpb.KV/Put', 'content-type': 'application/grpc', te: 'trailers' });
+    const req = session.request({
+      ':method': 'POST',
+      ':path': '/etcdserverpb.KV/Put',
+      'content-type': 'application/grpc',
+      te: 'trailers',
+    });
     let status: string | undefined;
     req.on('response', (h) => {
       if (h['grpc-status'] !== undefined) status = String(h['grpc-status']); // trailers-only answer
@@ -211,7 +236,11 @@ function grpcPut(session: http2.ClientHttp2Session, key: Buffer, val: Buffer): P
 }
 
 /** One NextDB put over HTTP/2; the status and body of the answer (status 0 on a stream error). */
-function h2Put(session: http2.ClientHttp2Session, path: string, body: string): Promise<{ status: number; body: string }> {
+function h2Put(
+  session: http2.ClientHttp2Session,
+  path: string,
+  body: string,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve) => {
     const req = session.request({ ':method': 'POST', ':path': path });
     let status = 0;
@@ -247,7 +276,24 @@ async function startNextDb(): Promise<Cluster> {
     for (const id of ids) {
       const p = spawn(
         process.execPath,
-        [...(cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfDir]), '--import', 'tsx', join(root, 'src/server/raft-kv-node.ts'), '--id', String(id), '--dir', join(dir, `n${id}`), '--raft-port', String(19050 + id), '--http-port', String(19060 + id), '--h2-port', String(19070 + id), '--peers', peers],
+        [
+          ...(cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfDir]),
+          '--import',
+          'tsx',
+          join(root, 'src/server/raft-kv-node.ts'),
+          '--id',
+          String(id),
+          '--dir',
+          join(dir, `n${id}`),
+          '--raft-port',
+          String(19050 + id),
+          '--http-port',
+          String(19060 + id),
+          '--h2-port',
+          String(19070 + id),
+          '--peers',
+          peers,
+        ],
         { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] },
       );
       procs.push(p);
@@ -313,16 +359,26 @@ async function startEtcd(): Promise<Cluster | undefined> {
       const p = spawn(
         '/usr/bin/etcd',
         [
-          '--name', `e${id}`,
-          '--data-dir', join(dir, `e${id}`),
-          '--listen-client-urls', `http://127.0.0.1:${19100 + id}`,
-          '--advertise-client-urls', `http://127.0.0.1:${19100 + id}`,
-          '--listen-peer-urls', `http://127.0.0.1:${19110 + id}`,
-          '--initial-advertise-peer-urls', `http://127.0.0.1:${19110 + id}`,
-          '--initial-cluster', cluster,
-          '--initial-cluster-state', 'new',
-          '--initial-cluster-token', 'nextdb-bench',
-          '--log-level', 'error',
+          '--name',
+          `e${id}`,
+          '--data-dir',
+          join(dir, `e${id}`),
+          '--listen-client-urls',
+          `http://127.0.0.1:${19100 + id}`,
+          '--advertise-client-urls',
+          `http://127.0.0.1:${19100 + id}`,
+          '--listen-peer-urls',
+          `http://127.0.0.1:${19110 + id}`,
+          '--initial-advertise-peer-urls',
+          `http://127.0.0.1:${19110 + id}`,
+          '--initial-cluster',
+          cluster,
+          '--initial-cluster-state',
+          'new',
+          '--initial-cluster-token',
+          'nextdb-bench',
+          '--log-level',
+          'error',
         ],
         { stdio: ['ignore', 'ignore', 'ignore'] },
       );
@@ -354,7 +410,13 @@ async function startEtcd(): Promise<Cluster | undefined> {
     }
     const b64 = (s: string): string => Buffer.from(s).toString('base64');
     const v = b64(value);
-    return { procs, stop, put: async (i) => (await request(leaderPort, 'POST', '/v3/kv/put', JSON.stringify({ key: b64(`key${i}`), value: v }))).status === 200 };
+    return {
+      procs,
+      stop,
+      put: async (i) =>
+        (await request(leaderPort, 'POST', '/v3/kv/put', JSON.stringify({ key: b64(`key${i}`), value: v }))).status ===
+        200,
+    };
   } catch (e) {
     await stop();
     throw e;
@@ -383,8 +445,12 @@ const etcdRuns = clusters[1];
 const etcd = etcdRuns === undefined ? undefined : summarize(etcdRuns.rounds);
 const f = (x: number): string => x.toFixed(0);
 const ms = (x: number): string => x.toFixed(2);
-console.log(`# ${PUTS} puts of ${VALUE_BYTES}-byte values per system in ${ROUNDS} alternating rounds after ${WARMUP} unmeasured, ${CONCURRENCY} concurrent clients (NextDB over ${NEXTDB_API === 'h2' ? 'HTTP/2' : 'HTTP/1.1'}, etcd through its ${ETCD_API === 'grpc' ? 'gRPC API' : 'HTTP/JSON gateway'}), 3 nodes on loopback, fsync on`);
-console.log(`bench raft-put nextdb=${f(nextdb.opsPerSec)} etcd=${etcd === undefined ? 'n/a' : f(etcd.opsPerSec)} ratio=${etcd === undefined ? 'n/a' : (nextdb.opsPerSec / etcd.opsPerSec).toFixed(2)}`);
+console.log(
+  `# ${PUTS} puts of ${VALUE_BYTES}-byte values per system in ${ROUNDS} alternating rounds after ${WARMUP} unmeasured, ${CONCURRENCY} concurrent clients (NextDB over ${NEXTDB_API === 'h2' ? 'HTTP/2' : 'HTTP/1.1'}, etcd through its ${ETCD_API === 'grpc' ? 'gRPC API' : 'HTTP/JSON gateway'}), 3 nodes on loopback, fsync on`,
+);
+console.log(
+  `bench raft-put nextdb=${f(nextdb.opsPerSec)} etcd=${etcd === undefined ? 'n/a' : f(etcd.opsPerSec)} ratio=${etcd === undefined ? 'n/a' : (nextdb.opsPerSec / etcd.opsPerSec).toFixed(2)}`,
+);
 if (etcdRuns !== undefined) {
   const perRound = clusters[0]!.rounds.map((r, i) => {
     const e = etcdRuns.rounds[i]!;
@@ -394,8 +460,13 @@ if (etcdRuns !== undefined) {
 }
 console.log(`latency raft-put-nextdb p50=${ms(nextdb.p50Ms)} p99=${ms(nextdb.p99Ms)}`);
 if (etcd !== undefined) console.log(`latency raft-put-etcd p50=${ms(etcd.p50Ms)} p99=${ms(etcd.p99Ms)}`);
-const cpu = (r: LoadResult): string => (r.cpuMs === undefined ? 'n/a' : `${r.cpuMs.toFixed(0)}ms per-put=${((r.cpuMs * 1000) / PUTS).toFixed(0)}us`);
-console.log(`cpu raft-put nextdb ${cpu(nextdb)}${etcd === undefined ? '' : ` etcd ${cpu(etcd)}`} (its three server processes, during its rounds)`);
+const cpu = (r: LoadResult): string =>
+  r.cpuMs === undefined ? 'n/a' : `${r.cpuMs.toFixed(0)}ms per-put=${((r.cpuMs * 1000) / PUTS).toFixed(0)}us`;
+console.log(
+  `cpu raft-put nextdb ${cpu(nextdb)}${etcd === undefined ? '' : ` etcd ${cpu(etcd)}`} (its three server processes, during its rounds)`,
+);
 const client = (rounds: readonly Round[]): string =>
   `loop-delay p99=${ms(Math.max(...rounds.map((r) => r.clientLoopP99Ms)))} max=${ms(Math.max(...rounds.map((r) => r.clientLoopMaxMs)))} cpu-per-put=${((rounds.reduce((a, r) => a + r.clientCpuMs, 0) * 1000) / PUTS).toFixed(0)}us`;
-console.log(`client raft-put nextdb ${client(clusters[0]!.rounds)}${etcdRuns === undefined ? '' : ` etcd ${client(etcdRuns.rounds)}`} (the bench process, worst round)`);
+console.log(
+  `client raft-put nextdb ${client(clusters[0]!.rounds)}${etcdRuns === undefined ? '' : ` etcd ${client(etcdRuns.rounds)}`} (the bench process, worst round)`,
+);

@@ -34,7 +34,11 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }
 
-async function timeLoop(fn: (i: number) => Promise<void> | void, ms: number, collect: boolean): Promise<{ opsPerSec: number; lat: number[] }> {
+async function timeLoop(
+  fn: (i: number) => Promise<void> | void,
+  ms: number,
+  collect: boolean,
+): Promise<{ opsPerSec: number; lat: number[] }> {
   const lat: number[] = [];
   const start = performance.now();
   let i = 0;
@@ -50,8 +54,12 @@ async function timeLoop(fn: (i: number) => Promise<void> | void, ms: number, col
 }
 
 function report(name: string, nextdb: { opsPerSec: number; lat: number[] }, sqlite: { opsPerSec: number }): void {
-  console.log(`bench ${name} nextdb=${Math.round(nextdb.opsPerSec)} sqlite=${Math.round(sqlite.opsPerSec)} ratio=${(nextdb.opsPerSec / sqlite.opsPerSec).toFixed(3)}`);
-  console.log(`latency ${name} p50=${percentile(nextdb.lat, 0.5).toFixed(4)} p99=${percentile(nextdb.lat, 0.99).toFixed(4)}`);
+  console.log(
+    `bench ${name} nextdb=${Math.round(nextdb.opsPerSec)} sqlite=${Math.round(sqlite.opsPerSec)} ratio=${(nextdb.opsPerSec / sqlite.opsPerSec).toFixed(3)}`,
+  );
+  console.log(
+    `latency ${name} p50=${percentile(nextdb.lat, 0.5).toFixed(4)} p99=${percentile(nextdb.lat, 0.99).toFixed(4)}`,
+  );
 }
 
 const db = await open();
@@ -72,12 +80,20 @@ const sel = await db.prepare('SELECT v FROM kv WHERE k = $1');
 const liteSel = lite.prepare('SELECT v FROM kv WHERE k = ?');
 report(
   'point-select',
-  await timeLoop(async () => {
-    await sel.query([1 + rnd.int(ROWS)]);
-  }, RUN_MS, true),
-  await timeLoop(() => {
-    liteSel.get(1 + rnd.int(ROWS));
-  }, RUN_MS, false),
+  await timeLoop(
+    async () => {
+      await sel.query([1 + rnd.int(ROWS)]);
+    },
+    RUN_MS,
+    true,
+  ),
+  await timeLoop(
+    () => {
+      liteSel.get(1 + rnd.int(ROWS));
+    },
+    RUN_MS,
+    false,
+  ),
 );
 
 const ins = await db.prepare('INSERT INTO kv VALUES ($1, $2, 0)');
@@ -85,26 +101,42 @@ let next = ROWS + 1;
 let liteNext = ROWS + 1;
 report(
   'insert',
-  await timeLoop(async () => {
-    const k = next++;
-    await ins.query([k, `new-${k}`]);
-  }, RUN_MS, true),
-  await timeLoop(() => {
-    const k = liteNext++;
-    liteIns.run(k, `new-${k}`);
-  }, RUN_MS, false),
+  await timeLoop(
+    async () => {
+      const k = next++;
+      await ins.query([k, `new-${k}`]);
+    },
+    RUN_MS,
+    true,
+  ),
+  await timeLoop(
+    () => {
+      const k = liteNext++;
+      liteIns.run(k, `new-${k}`);
+    },
+    RUN_MS,
+    false,
+  ),
 );
 
 const upd = await db.prepare('UPDATE kv SET n = n + 1 WHERE k = $1');
 const liteUpd = lite.prepare('UPDATE kv SET n = n + 1 WHERE k = ?');
 report(
   'update',
-  await timeLoop(async () => {
-    await upd.query([1 + rnd.int(ROWS)]);
-  }, RUN_MS, true),
-  await timeLoop(() => {
-    liteUpd.run(1 + rnd.int(ROWS));
-  }, RUN_MS, false),
+  await timeLoop(
+    async () => {
+      await upd.query([1 + rnd.int(ROWS)]);
+    },
+    RUN_MS,
+    true,
+  ),
+  await timeLoop(
+    () => {
+      liteUpd.run(1 + rnd.int(ROWS));
+    },
+    RUN_MS,
+    false,
+  ),
 );
 
 await db.close();
@@ -129,12 +161,20 @@ try {
   const liteDiskSel = liteDisk.prepare('SELECT v FROM kv WHERE k = ?');
   report(
     'point-select-disk',
-    await timeLoop(async () => {
-      await diskSel.query([1 + rnd.int(ROWS)]);
-    }, RUN_MS, true),
-    await timeLoop(() => {
-      liteDiskSel.get(1 + rnd.int(ROWS));
-    }, RUN_MS, false),
+    await timeLoop(
+      async () => {
+        await diskSel.query([1 + rnd.int(ROWS)]);
+      },
+      RUN_MS,
+      true,
+    ),
+    await timeLoop(
+      () => {
+        liteDiskSel.get(1 + rnd.int(ROWS));
+      },
+      RUN_MS,
+      false,
+    ),
   );
   await disk.close();
   liteDisk.close();

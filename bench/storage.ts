@@ -114,14 +114,20 @@ async function nextDbSubject(dir: string, notes: string[]): Promise<Subject> {
     },
     async close() {
       const s = e.stats();
-      notes.push(`nextdb tables=${s.tables} L0=${s.level0Tables} L1=${s.level1Tables} L2=${s.level2Tables} L3=${s.level3Tables} cache hits=${s.blockCacheHits} misses=${s.blockCacheMisses} fsync rounds=${s.walSyncRounds} compactions=${s.compactions} (worker ${s.workerCompactions})`);
+      notes.push(
+        `nextdb tables=${s.tables} L0=${s.level0Tables} L1=${s.level1Tables} L2=${s.level2Tables} L3=${s.level3Tables} cache hits=${s.blockCacheHits} misses=${s.blockCacheMisses} fsync rounds=${s.walSyncRounds} compactions=${s.compactions} (worker ${s.workerCompactions})`,
+      );
       await e.close();
     },
   };
 }
 
 async function levelDbSubject(dir: string): Promise<Subject> {
-  const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer', cacheSize: CACHE_BYTES });
+  const db = new ClassicLevel<Buffer, Buffer>(dir, {
+    keyEncoding: 'buffer',
+    valueEncoding: 'buffer',
+    cacheSize: CACHE_BYTES,
+  });
   await db.open();
   return {
     async fill() {
@@ -140,7 +146,8 @@ async function levelDbSubject(dir: string): Promise<Subject> {
     },
     async scan() {
       let scanned = 0;
-      for (let i = 0; i < SCANS; i++) scanned += (await db.iterator({ gte: key(scanStarts[i]!), limit: 100 }).all()).length;
+      for (let i = 0; i < SCANS; i++)
+        scanned += (await db.iterator({ gte: key(scanStarts[i]!), limit: 100 }).all()).length;
       return scanned;
     },
     async syncput(from, to) {
@@ -179,7 +186,10 @@ const root = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'nextdb-bench-stor
 try {
   const notes: string[] = [];
   const dirs: Record<Engine, string> = { nextdb: path.join(root, 'nextdb'), leveldb: path.join(root, 'leveldb') };
-  const subjects: Record<Engine, Subject> = { nextdb: await nextDbSubject(dirs.nextdb, notes), leveldb: await levelDbSubject(dirs.leveldb) };
+  const subjects: Record<Engine, Subject> = {
+    nextdb: await nextDbSubject(dirs.nextdb, notes),
+    leveldb: await levelDbSubject(dirs.leveldb),
+  };
   const zero = (): Measure => ({ wallS: 0, cpuS: 0 });
   const results: Record<Engine, Record<Workload, Measure>> = {
     nextdb: { fill: zero(), get: zero(), scan: zero(), syncput: zero() },
@@ -225,13 +235,22 @@ try {
     console.log(`bench ${w} nextdb=${fmt(nd)} leveldb=${fmt(ld)} ratio=${(nd / ld).toFixed(2)}`);
   }
   console.log(`disk nextdb=${dirBytes(dirs.nextdb)} leveldb=${dirBytes(dirs.leveldb)} bytes`);
-  console.log(`rss peak nextdb=${(rssPeak.nextdb / 2 ** 20).toFixed(0)} MiB leveldb=${(rssPeak.leveldb / 2 ** 20).toFixed(0)} MiB (one process, both engines open: RSS while each ran)`);
+  console.log(
+    `rss peak nextdb=${(rssPeak.nextdb / 2 ** 20).toFixed(0)} MiB leveldb=${(rssPeak.leveldb / 2 ** 20).toFixed(0)} MiB (one process, both engines open: RSS while each ran)`,
+  );
   for (const w of WORKLOADS) {
     const nd = counts[w] / results.nextdb[w].cpuS;
     const ld = counts[w] / results.leveldb[w].cpuS;
-    console.log(`note cpu ${w} nextdb=${fmt(nd)} leveldb=${fmt(ld)} ratio=${(nd / ld).toFixed(2)} (ops per CPU-second, all threads)`);
+    console.log(
+      `note cpu ${w} nextdb=${fmt(nd)} leveldb=${fmt(ld)} ratio=${(nd / ld).toFixed(2)} (ops per CPU-second, all threads)`,
+    );
   }
-  console.log(`note load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} on ${os.cpus().length} CPUs`);
+  console.log(
+    `note load average ${os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')} on ${os.cpus().length} CPUs`,
+  );
   for (const n of notes) console.log(`note ${n}`);
 } finally {
   clearInterval(sampler);

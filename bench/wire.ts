@@ -56,12 +56,31 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-async function pgbench(port: number, extra: readonly string[], env: Readonly<Record<string, string>> = {}): Promise<RunResult> {
+async function pgbench(
+  port: number,
+  extra: readonly string[],
+  env: Readonly<Record<string, string>> = {},
+): Promise<RunResult> {
   const logDir = mkdtempSync(join(tmpdir(), 'nextdb-wire-bench-'));
   try {
     const { stdout } = await run(
       'pgbench',
-      ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-n', '-T', String(seconds), '-l', '--log-prefix', join(logDir, 'tx'), ...extra, 'postgres'],
+      [
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(port),
+        '-U',
+        'postgres',
+        '-n',
+        '-T',
+        String(seconds),
+        '-l',
+        '--log-prefix',
+        join(logDir, 'tx'),
+        ...extra,
+        'postgres',
+      ],
       { maxBuffer: 64 << 20, env: { ...process.env, PGCONNECT_TIMEOUT: '10', ...env } },
     );
     const tps = Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(stdout)?.[1] ?? NaN);
@@ -88,7 +107,11 @@ async function pgbench(port: number, extra: readonly string[], env: Readonly<Rec
  * index over a full table afterwards.
  */
 async function init(port: number): Promise<void> {
-  await run('pgbench', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-i', '-I', 'dtpG', '-s', String(scale), 'postgres'], { maxBuffer: 64 << 20 });
+  await run(
+    'pgbench',
+    ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-i', '-I', 'dtpG', '-s', String(scale), 'postgres'],
+    { maxBuffer: 64 << 20 },
+  );
 }
 
 const readCommitted = { PGOPTIONS: '-c default_transaction_isolation=read\\ committed' };
@@ -100,7 +123,13 @@ const workloads: readonly { name: string; args: readonly string[]; env?: Readonl
   { name: 'tpcb-rc-c8', args: ['-M', 'prepared', '-c', '8', '-j', '2'], env: readCommitted },
 ];
 
-async function report(name: string, args: readonly string[], nextdbPort: number, postgresPort: number, env: Readonly<Record<string, string>> = {}): Promise<void> {
+async function report(
+  name: string,
+  args: readonly string[],
+  nextdbPort: number,
+  postgresPort: number,
+  env: Readonly<Record<string, string>> = {},
+): Promise<void> {
   const n = await pgbench(nextdbPort, args, env);
   const p = await pgbench(postgresPort, args, env);
   console.log(`bench ${name} nextdb=${fmt(n.tps)} postgres=${fmt(p.tps)} ratio=${(n.tps / p.tps).toFixed(2)}`);
@@ -129,7 +158,9 @@ async function main(): Promise<number> {
     try {
       await init(nextdb.port);
     } catch (err) {
-      console.error(`bench wire: pgbench -i against NextDB failed, so there is nothing to compare yet:\n${(err as { stderr?: string }).stderr ?? String(err)}`);
+      console.error(
+        `bench wire: pgbench -i against NextDB failed, so there is nothing to compare yet:\n${(err as { stderr?: string }).stderr ?? String(err)}`,
+      );
       return 1;
     }
     await init(postgres.port);

@@ -7,11 +7,16 @@ import { spawnSync } from 'node:child_process';
 
 const root = new URL('..', import.meta.url).pathname;
 const dir = join(root, 'bench');
-const benches = readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.includes('.lib.') && !f.startsWith('_')).sort();
+const benches = readdirSync(dir)
+  .filter((f) => f.endsWith('.ts') && !f.includes('.lib.') && !f.startsWith('_'))
+  .sort();
 let failed = 0;
 for (const f of benches) {
   console.log(`== bench/${f}`);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(dir, f), ...process.argv.slice(2)], { cwd: root, stdio: 'inherit' });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(dir, f), ...process.argv.slice(2)], {
+    cwd: root,
+    stdio: 'inherit',
+  });
   if (r.status !== 0) failed++;
 }
 process.exit(failed ? 1 : 0);

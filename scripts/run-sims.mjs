@@ -12,7 +12,11 @@ const dir = join(root, 'test', 'sim');
 const args = process.argv.slice(2);
 const names = args.filter((a, i) => !a.startsWith('--') && !(i > 0 && args[i - 1]?.startsWith('--')));
 const rest = args.filter((a) => !names.includes(a));
-const sims = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.sim.ts')).sort() : [];
+const sims = existsSync(dir)
+  ? readdirSync(dir)
+      .filter((f) => f.endsWith('.sim.ts'))
+      .sort()
+  : [];
 const chosen = names.length ? sims.filter((f) => names.some((n) => f.includes(n))) : sims;
 if (chosen.length === 0) {
   console.error('no simulations found');

@@ -5,5 +5,13 @@
 export type { Engine, EngineIterator, ScanOptions, Snapshot } from './storage/index.ts';
 export { MemoryEngine, WriteBatch } from './storage/index.ts';
 export { NextDbError, SqlState } from './util/errors.ts';
-export { open, Database, PreparedQuery, type OpenOptions, type QueryResult, type Queryable, type FieldInfo } from './sql/embedded.ts';
+export {
+  open,
+  Database,
+  PreparedQuery,
+  type OpenOptions,
+  type QueryResult,
+  type Queryable,
+  type FieldInfo,
+} from './sql/embedded.ts';
 export { SqlEngine } from './sql/index.ts';

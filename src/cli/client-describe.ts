@@ -189,7 +189,7 @@ ORDER BY pg_catalog.pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT', c.oid::pg_ca
  * (no pattern support yet).
  */
 export const FIXED_LISTS: Readonly<Record<string, { readonly title: string; readonly sql: string }>> = {
-  'l': {
+  l: {
     title: 'List of databases',
     sql: `SELECT d.datname as "Name",
        pg_catalog.pg_get_userbyid(d.datdba) as "Owner",
@@ -222,7 +222,7 @@ FROM pg_catalog.pg_database d
   JOIN pg_catalog.pg_tablespace t on d.dattablespace = t.oid
 ORDER BY 1;`,
   },
-  'dn': {
+  dn: {
     title: 'List of schemas',
     sql: `SELECT n.nspname AS "Name",
   pg_catalog.pg_get_userbyid(n.nspowner) AS "Owner"
@@ -240,7 +240,7 @@ FROM pg_catalog.pg_namespace n
 WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
 ORDER BY 1;`,
   },
-  'df': {
+  df: {
     title: 'List of functions',
     sql: `SELECT n.nspname as "Schema",
   p.proname as "Name",
@@ -259,7 +259,7 @@ WHERE pg_catalog.pg_function_is_visible(p.oid)
       AND n.nspname <> 'information_schema'
 ORDER BY 1, 2, 4;`,
   },
-  'dT': {
+  dT: {
     title: 'List of data types',
     sql: `SELECT n.nspname as "Schema",
   pg_catalog.format_type(t.oid, NULL) AS "Name",
@@ -273,7 +273,7 @@ WHERE (t.typrelid = 0 OR (SELECT c.relkind = 'c' FROM pg_catalog.pg_class c WHER
   AND pg_catalog.pg_type_is_visible(t.oid)
 ORDER BY 1, 2;`,
   },
-  'dx': {
+  dx: {
     title: 'List of installed extensions',
     sql: `SELECT e.extname AS "Name", e.extversion AS "Version", n.nspname AS "Schema", c.description AS "Description"
 FROM pg_catalog.pg_extension e LEFT JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace LEFT JOIN pg_catalog.pg_description c ON c.objoid = e.oid AND c.classoid = 'pg_catalog.pg_extension'::pg_catalog.regclass
@@ -347,7 +347,8 @@ export function namePattern(pattern: string): NamePattern {
       parts[cur] += inQuotes ? c : c.toLowerCase();
     }
   }
-  const anchor = (re: string | undefined): string | undefined => (re === undefined || re === '.*' ? undefined : `^(${re})$`);
+  const anchor = (re: string | undefined): string | undefined =>
+    re === undefined || re === '.*' ? undefined : `^(${re})$`;
   const name = parts[parts.length - 1]!;
   const schema = parts.length > 1 ? parts[parts.length - 2]! : undefined;
   return { schema: anchor(schema), name: anchor(name), qualified: parts.length > 1 };
@@ -362,10 +363,18 @@ function literal(s: string): string {
  * psql's WHERE conditions for a pattern: the name regex, then the schema
  * regex, and the visibility rule when no schema was given.
  */
-function patternConditions(p: NamePattern | undefined, nameVar: string, schemaVar: string, visibility: string, first: 'WHERE' | 'AND'): string {
+function patternConditions(
+  p: NamePattern | undefined,
+  nameVar: string,
+  schemaVar: string,
+  visibility: string,
+  first: 'WHERE' | 'AND',
+): string {
   const conds: string[] = [];
-  if (p?.name !== undefined) conds.push(`${nameVar} OPERATOR(pg_catalog.~) ${literal(p.name)} COLLATE pg_catalog.default`);
-  if (p?.schema !== undefined) conds.push(`${schemaVar} OPERATOR(pg_catalog.~) ${literal(p.schema)} COLLATE pg_catalog.default`);
+  if (p?.name !== undefined)
+    conds.push(`${nameVar} OPERATOR(pg_catalog.~) ${literal(p.name)} COLLATE pg_catalog.default`);
+  if (p?.schema !== undefined)
+    conds.push(`${schemaVar} OPERATOR(pg_catalog.~) ${literal(p.schema)} COLLATE pg_catalog.default`);
   if (p?.qualified !== true) conds.push(visibility);
   return conds.map((c, i) => (i === 0 && first === 'WHERE' ? `WHERE ${c}\n` : `  AND ${c}\n`)).join('');
 }
@@ -383,17 +392,31 @@ export function listRelationsSql(letters: readonly ListLetter[], verbose: boolea
     '  pg_catalog.pg_get_userbyid(c.relowner) as "Owner"';
   if (showIndexes) sql += ',\n  c2.relname as "Table"';
   if (verbose) {
-    sql += ",\n  CASE c.relpersistence WHEN 'p' THEN 'permanent' WHEN 't' THEN 'temporary' WHEN 'u' THEN 'unlogged' END as \"Persistence\"";
+    sql +=
+      ",\n  CASE c.relpersistence WHEN 'p' THEN 'permanent' WHEN 't' THEN 'temporary' WHEN 'u' THEN 'unlogged' END as \"Persistence\"";
     if (withAm) sql += ',\n  am.amname as "Access method"';
-    sql += ',\n  pg_catalog.pg_size_pretty(pg_catalog.pg_table_size(c.oid)) as "Size",\n' + "  pg_catalog.obj_description(c.oid, 'pg_class') as \"Description\"";
+    sql +=
+      ',\n  pg_catalog.pg_size_pretty(pg_catalog.pg_table_size(c.oid)) as "Size",\n' +
+      '  pg_catalog.obj_description(c.oid, \'pg_class\') as "Description"';
   }
   sql += '\nFROM pg_catalog.pg_class c\n     LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace';
   if (withAm) sql += '\n     LEFT JOIN pg_catalog.pg_am am ON am.oid = c.relam';
-  if (showIndexes) sql += '\n     LEFT JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid\n     LEFT JOIN pg_catalog.pg_class c2 ON i.indrelid = c2.oid';
-  const kinds = (['t', 'v', 'm', 'i', 's', 'E'] as const).filter((l) => letters.includes(l)).flatMap((l) => LIST_KINDS[l]);
+  if (showIndexes)
+    sql +=
+      '\n     LEFT JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid\n     LEFT JOIN pg_catalog.pg_class c2 ON i.indrelid = c2.oid';
+  const kinds = (['t', 'v', 'm', 'i', 's', 'E'] as const)
+    .filter((l) => letters.includes(l))
+    .flatMap((l) => LIST_KINDS[l]);
   sql += `\nWHERE c.relkind IN (${[...kinds, "''"].join(',')})\n`;
-  sql += "      AND n.nspname <> 'pg_catalog'\n      AND n.nspname !~ '^pg_toast'\n      AND n.nspname <> 'information_schema'\n";
-  sql += patternConditions(pattern === undefined ? undefined : namePattern(pattern), 'c.relname', 'n.nspname', 'pg_catalog.pg_table_is_visible(c.oid)', 'AND');
+  sql +=
+    "      AND n.nspname <> 'pg_catalog'\n      AND n.nspname !~ '^pg_toast'\n      AND n.nspname <> 'information_schema'\n";
+  sql += patternConditions(
+    pattern === undefined ? undefined : namePattern(pattern),
+    'c.relname',
+    'n.nspname',
+    'pg_catalog.pg_table_is_visible(c.oid)',
+    'AND',
+  );
   return `${sql}ORDER BY 1,2;`;
 }
 
@@ -401,7 +424,13 @@ export function listRelationsSql(letters: readonly ListLetter[], verbose: boolea
 export function lookupRelationSql(pattern: string): string {
   return (
     'SELECT c.oid,\n  n.nspname,\n  c.relname\nFROM pg_catalog.pg_class c\n     LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace\n' +
-    patternConditions(namePattern(pattern), 'c.relname', 'n.nspname', 'pg_catalog.pg_table_is_visible(c.oid)', 'WHERE') +
+    patternConditions(
+      namePattern(pattern),
+      'c.relname',
+      'n.nspname',
+      'pg_catalog.pg_table_is_visible(c.oid)',
+      'WHERE',
+    ) +
     'ORDER BY 2, 3;'
   );
 }
@@ -421,7 +450,11 @@ function table(title: string, r: TextResult, footers: readonly string[]): string
  * Runs one describe meta-command (`name` without the backslash). Returns
  * undefined when `name` is not a describe command.
  */
-export async function describe(name: string, args: readonly string[], run: RunQuery): Promise<DescribeOutput | undefined> {
+export async function describe(
+  name: string,
+  args: readonly string[],
+  run: RunQuery,
+): Promise<DescribeOutput | undefined> {
   const m = /^d([tivsmE]*)(\+?)$/.exec(name);
   const pattern = args[0];
   if (m !== null) {
@@ -431,7 +464,11 @@ export async function describe(name: string, args: readonly string[], run: RunQu
     const shown: readonly ListLetter[] = letters.length === 0 ? ['t', 'v', 'm', 's', 'E'] : letters;
     const r = await run(listRelationsSql(shown, verbose, pattern));
     if (r.rows.length === 0) {
-      return { out: '', err: pattern === undefined ? 'Did not find any relations.\n' : `Did not find any relation named "${pattern}".\n` };
+      return {
+        out: '',
+        err:
+          pattern === undefined ? 'Did not find any relations.\n' : `Did not find any relation named "${pattern}".\n`,
+      };
     }
     return { out: table('List of relations', r, [rowCountFooter(r.rows.length)]), err: '' };
   }
@@ -458,7 +495,10 @@ export function formatRoles(r: TextResult): string {
     if (flag(10)) attrs.push('Bypass RLS');
     let text = attrs.join(', ');
     const limit = Number(row[6] ?? '-1');
-    if (limit >= 0) text += (text.length > 0 ? '\n' : '') + (limit === 0 ? 'No connections' : limit === 1 ? '1 connection' : `${limit} connections`);
+    if (limit >= 0)
+      text +=
+        (text.length > 0 ? '\n' : '') +
+        (limit === 0 ? 'No connections' : limit === 1 ? '1 connection' : `${limit} connections`);
     const until = row[7] ?? '';
     if (until !== '') text += `${text.length > 0 ? '\n' : ''}Password valid until ${until}`;
     return [row[0] ?? '', text, row[8] ?? ''];
@@ -482,7 +522,8 @@ async function describeRelations(pattern: string, verbose: boolean, run: RunQuer
   let err = '';
   for (const [oid, schema, name] of found.rows) {
     // The oid goes back into SQL text, so it must be a number and nothing else.
-    if (oid === null || oid === undefined || !/^\d+$/.test(oid)) throw new Error(`unexpected relation oid ${String(oid)}`);
+    if (oid === null || oid === undefined || !/^\d+$/.test(oid))
+      throw new Error(`unexpected relation oid ${String(oid)}`);
     const one = await describeRelation(oid, `${schema ?? ''}.${name ?? ''}`, verbose, run);
     out += one.out;
     err += one.err;
@@ -493,34 +534,55 @@ async function describeRelations(pattern: string, verbose: boolean, run: RunQuer
 const STORAGE_NAMES: Record<string, string> = { p: 'plain', m: 'main', x: 'extended', e: 'external' };
 const COMPRESSION_NAMES: Record<string, string> = { p: 'pglz', l: 'lz4' };
 
-async function describeRelation(oid: string, qualified: string, verbose: boolean, run: RunQuery): Promise<DescribeOutput> {
+async function describeRelation(
+  oid: string,
+  qualified: string,
+  verbose: boolean,
+  run: RunQuery,
+): Promise<DescribeOutput> {
   const info = (await run(verbose ? TABLE_QUERIES.relationInfoVerbose(oid) : TABLE_QUERIES.relationInfo(oid))).rows[0];
   if (info === undefined) return { out: '', err: `Did not find any relation with OID ${oid}.\n` };
   const relkind = info[1] ?? '';
   const kindTitle = RELKIND_TITLES[relkind];
   // psql runs further queries for these (view definitions, FDW options, sequences, index columns) that we do not send yet.
   if (kindTitle === undefined || (verbose && relkind !== 'r' && relkind !== 'p')) {
-    return { out: '', err: `\\d${verbose ? '+' : ''} of relation kind '${relkind}' ("${qualified}") is not supported yet by nextdb client.\n` };
+    return {
+      out: '',
+      err: `\\d${verbose ? '+' : ''} of relation kind '${relkind}' ("${qualified}") is not supported yet by nextdb client.\n`,
+    };
   }
   const unlogged = info[12] === 'u' && (relkind === 'r' || relkind === 'm');
   const title = `${unlogged ? `Unlogged ${kindTitle.toLowerCase()}` : kindTitle} "${qualified}"`;
   const cols = await run(verbose ? TABLE_QUERIES.columnsVerbose(oid) : TABLE_QUERIES.columns(oid));
   const rows = cols.rows.map((c) => {
-    const identity = c[5] === 'a' ? 'generated always as identity' : c[5] === 'd' ? 'generated by default as identity' : undefined;
+    const identity =
+      c[5] === 'a' ? 'generated always as identity' : c[5] === 'd' ? 'generated by default as identity' : undefined;
     const generated = c[6] === 's' ? `generated always as (${c[2] ?? ''}) stored` : undefined;
-    const base = [c[0] ?? '', c[1] ?? '', c[4] ?? '', c[3] === 't' ? 'not null' : '', identity ?? generated ?? c[2] ?? ''];
+    const base = [
+      c[0] ?? '',
+      c[1] ?? '',
+      c[4] ?? '',
+      c[3] === 't' ? 'not null' : '',
+      identity ?? generated ?? c[2] ?? '',
+    ];
     if (!verbose) return base;
     return [...base, STORAGE_NAMES[c[7] ?? ''] ?? '???', COMPRESSION_NAMES[c[8] ?? ''] ?? '', c[9] ?? '', c[10] ?? ''];
   });
   const headers = ['Column', 'Type', 'Collation', 'Nullable', 'Default'];
   if (verbose) headers.push('Storage', 'Compression', 'Stats target', 'Description');
-  const footers = relkind === 'r' || relkind === 'p' || relkind === 'f' ? await tableFooters(oid, info, verbose, run) : [];
+  const footers =
+    relkind === 'r' || relkind === 'p' || relkind === 'f' ? await tableFooters(oid, info, verbose, run) : [];
   const out = formatTable({ title, headers, rows, footers });
   return { out, err: '' };
 }
 
 /** The footers psql 15 prints under a table, in its order, from the same queries. */
-async function tableFooters(oid: string, info: readonly (string | null)[], verbose: boolean, run: RunQuery): Promise<string[]> {
+async function tableFooters(
+  oid: string,
+  info: readonly (string | null)[],
+  verbose: boolean,
+  run: RunQuery,
+): Promise<string[]> {
   const f: string[] = [];
   const relkind = info[1];
   const hasIndex = info[2] === 't';
@@ -557,10 +619,19 @@ async function tableFooters(oid: string, info: readonly (string | null)[], verbo
     const fk = await run(TABLE_QUERIES.foreignKeys(oid));
     if (fk.rows.length > 0) {
       f.push('Foreign-key constraints:');
-      for (const x of fk.rows) f.push(x[0] === 't' ? `    "${x[1] ?? ''}" ${x[2] ?? ''}` : `    TABLE "${x[3] ?? ''}" CONSTRAINT "${x[1] ?? ''}" ${x[2] ?? ''}`);
+      for (const x of fk.rows)
+        f.push(
+          x[0] === 't'
+            ? `    "${x[1] ?? ''}" ${x[2] ?? ''}`
+            : `    TABLE "${x[3] ?? ''}" CONSTRAINT "${x[1] ?? ''}" ${x[2] ?? ''}`,
+        );
     }
     const ref = await run(TABLE_QUERIES.referencedBy(oid));
-    if (ref.rows.length > 0) f.push('Referenced by:', ...ref.rows.map((x) => `    TABLE "${x[1] ?? ''}" CONSTRAINT "${x[0] ?? ''}" ${x[2] ?? ''}`));
+    if (ref.rows.length > 0)
+      f.push(
+        'Referenced by:',
+        ...ref.rows.map((x) => `    TABLE "${x[1] ?? ''}" CONSTRAINT "${x[0] ?? ''}" ${x[2] ?? ''}`),
+      );
   }
   const pol = await run(TABLE_QUERIES.policies(oid));
   const n = pol.rows.length;
@@ -582,7 +653,11 @@ async function tableFooters(oid: string, info: readonly (string | null)[], verbo
   if (stats.rows.length > 0) {
     f.push('Statistics objects:');
     for (const x of stats.rows) {
-      const kinds = [x[5] === 't' ? 'ndistinct' : '', x[6] === 't' ? 'dependencies' : '', x[7] === 't' ? 'mcv' : ''].filter((k) => k !== '');
+      const kinds = [
+        x[5] === 't' ? 'ndistinct' : '',
+        x[6] === 't' ? 'dependencies' : '',
+        x[7] === 't' ? 'mcv' : '',
+      ].filter((k) => k !== '');
       let line = `    "${x[2] ?? ''}.${x[3] ?? ''}"`;
       if (kinds.length > 0 && kinds.length < 3) line += ` (${kinds.join(', ')})`;
       line += ` ON ${x[4] ?? ''} FROM ${x[1] ?? ''}`;
@@ -593,7 +668,10 @@ async function tableFooters(oid: string, info: readonly (string | null)[], verbo
   const pubs = await run(TABLE_QUERIES.publications(oid));
   if (pubs.rows.length > 0) {
     f.push('Publications:');
-    for (const x of pubs.rows) f.push(`    "${x[0] ?? ''}"${x[2] !== null && x[2] !== undefined ? ` (${x[2]})` : ''}${x[1] !== null && x[1] !== undefined ? ` WHERE ${x[1]}` : ''}`);
+    for (const x of pubs.rows)
+      f.push(
+        `    "${x[0] ?? ''}"${x[2] !== null && x[2] !== undefined ? ` (${x[2]})` : ''}${x[1] !== null && x[1] !== undefined ? ` WHERE ${x[1]}` : ''}`,
+      );
   }
   if (hasTriggers) {
     const trg = await run(TABLE_QUERIES.triggers(oid));
@@ -611,7 +689,9 @@ async function tableFooters(oid: string, info: readonly (string | null)[], verbo
       for (const x of rows) {
         const def = x[1] ?? '';
         const at = def.indexOf(' TRIGGER ');
-        f.push(`    ${at >= 0 ? def.slice(at + 9) : def}${x[4] !== null && x[4] !== undefined ? `, ON TABLE ${x[4]}` : ''}`);
+        f.push(
+          `    ${at >= 0 ? def.slice(at + 9) : def}${x[4] !== null && x[4] !== undefined ? `, ON TABLE ${x[4]}` : ''}`,
+        );
       }
     }
   }
@@ -624,7 +704,8 @@ async function tableFooters(oid: string, info: readonly (string | null)[], verbo
   const children = await run(TABLE_QUERIES.children(oid));
   const nChildren = children.rows.length;
   if (!verbose || nChildren === 0) {
-    if (relkind === 'p') f.push(`Number of partitions: ${nChildren}${nChildren > 0 ? ' (Use \\d+ to list them.)' : ''}`);
+    if (relkind === 'p')
+      f.push(`Number of partitions: ${nChildren}${nChildren > 0 ? ' (Use \\d+ to list them.)' : ''}`);
     else if (nChildren > 0) f.push(`Number of child tables: ${nChildren} (Use \\d+ to list them.)`);
   } else {
     // \d+ lists them: "Partitions: a FOR VALUES ...," then the rest aligned under the first.
@@ -640,7 +721,8 @@ async function tableFooters(oid: string, info: readonly (string | null)[], verbo
   }
   if (verbose) {
     const replident = info[13];
-    if (relkind === 'r' && (replident === 'f' || replident === 'n')) f.push(`Replica Identity: ${replident === 'f' ? 'FULL' : 'NOTHING'}`);
+    if (relkind === 'r' && (replident === 'f' || replident === 'n'))
+      f.push(`Replica Identity: ${replident === 'f' ? 'FULL' : 'NOTHING'}`);
     if (info[14] !== null && info[14] !== undefined && info[14] !== '') f.push(`Access method: ${info[14]}`);
     if (info[9] !== null && info[9] !== undefined && info[9] !== '') f.push(`Options: ${info[9]}`);
   }

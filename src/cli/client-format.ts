@@ -63,7 +63,8 @@ export function formatTable(t: TableData): string {
   if (ncols > 0) {
     out.push(...renderLines(headerLines, widths, () => 'center', true));
     out.push(widths.map((w) => '-'.repeat(w + 2)).join('+'));
-    for (const row of cellLines) out.push(...renderLines(row, widths, (j) => (t.rightAlign?.[j] === true ? 'right' : 'left'), false));
+    for (const row of cellLines)
+      out.push(...renderLines(row, widths, (j) => (t.rightAlign?.[j] === true ? 'right' : 'left'), false));
   } else {
     // psql prints a zero-column result as "--" and one empty line per row.
     out.push('--');
@@ -84,7 +85,8 @@ export function formatExpanded(t: TableData): string {
   if (t.rows.length === 0) return '(0 rows)\n\n';
   const hwidth = Math.max(0, ...t.headers.flatMap((h) => h.split('\n').map(displayWidth)));
   let dwidth = 0;
-  for (const row of t.rows) for (const v of row) for (const l of (v ?? '').split('\n')) dwidth = Math.max(dwidth, displayWidth(l));
+  for (const row of t.rows)
+    for (const v of row) for (const l of (v ?? '').split('\n')) dwidth = Math.max(dwidth, displayWidth(l));
   const out: string[] = [];
   t.rows.forEach((row, r) => {
     const label = `-[ RECORD ${r + 1} ]`;
@@ -99,7 +101,9 @@ export function formatExpanded(t: TableData): string {
       lines.forEach((l, k) => {
         const name = k === 0 ? h : '';
         const more = k < lines.length - 1;
-        out.push(`${name}${' '.repeat(hwidth - displayWidth(name))} | ${more ? l + ' '.repeat(dwidth - displayWidth(l)) + '+' : l}`);
+        out.push(
+          `${name}${' '.repeat(hwidth - displayWidth(name))} | ${more ? l + ' '.repeat(dwidth - displayWidth(l)) + '+' : l}`,
+        );
       });
     });
   });
@@ -110,7 +114,12 @@ export function formatExpanded(t: TableData): string {
 type Align = 'left' | 'right' | 'center';
 
 /** The physical lines of one logical row whose cells may span several lines. */
-function renderLines(cells: readonly (readonly string[])[], widths: readonly number[], align: (j: number) => Align, header: boolean): string[] {
+function renderLines(
+  cells: readonly (readonly string[])[],
+  widths: readonly number[],
+  align: (j: number) => Align,
+  header: boolean,
+): string[] {
   const height = Math.max(1, ...cells.map((c) => c.length));
   const lines: string[] = [];
   const last = cells.length - 1;
@@ -160,7 +169,13 @@ export function displayWidth(s: string): number {
 function charWidth(cp: number): number {
   if (cp === 0) return 0;
   if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) return 1; // psql shows control characters escaped; count one column
-  if ((cp >= 0x300 && cp <= 0x36f) || (cp >= 0x200b && cp <= 0x200f) || (cp >= 0xfe00 && cp <= 0xfe0f) || (cp >= 0x20d0 && cp <= 0x20ff)) return 0;
+  if (
+    (cp >= 0x300 && cp <= 0x36f) ||
+    (cp >= 0x200b && cp <= 0x200f) ||
+    (cp >= 0xfe00 && cp <= 0xfe0f) ||
+    (cp >= 0x20d0 && cp <= 0x20ff)
+  )
+    return 0;
   if (
     (cp >= 0x1100 && cp <= 0x115f) ||
     (cp >= 0x2e80 && cp <= 0xa4cf && cp !== 0x303f) ||

@@ -168,7 +168,8 @@ export class StatementSplitter {
         // E'...' (or e'...') is an escape string when the E is a token of its own.
         const prev = this.buf[this.buf.length - 1];
         const before = this.buf[this.buf.length - 2];
-        this.state = (prev === 'E' || prev === 'e') && (before === undefined || !IDENT_CHAR.test(before)) ? 'equote' : 'squote';
+        this.state =
+          (prev === 'E' || prev === 'e') && (before === undefined || !IDENT_CHAR.test(before)) ? 'equote' : 'squote';
         this.buf += c;
         i++;
       } else if (c === '"') {

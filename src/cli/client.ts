@@ -37,7 +37,14 @@ import { Readable, Writable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import postgres from 'postgres';
 import { StatementSplitter, type SplitPiece } from './client-splitter.ts';
-import { formatError, formatExpanded, formatTable, formatTiming, isNumericType, rowCountFooter } from './client-format.ts';
+import {
+  formatError,
+  formatExpanded,
+  formatTable,
+  formatTiming,
+  isNumericType,
+  rowCountFooter,
+} from './client-format.ts';
 import { describe, type TextResult } from './client-describe.ts';
 
 const VERSION = '0.1.0';
@@ -55,7 +62,8 @@ export interface ClientOptions {
 }
 
 /** One -c or -f argument, in command-line order. */
-export type Step = { readonly kind: 'command'; readonly text: string } | { readonly kind: 'file'; readonly path: string };
+export type Step =
+  { readonly kind: 'command'; readonly text: string } | { readonly kind: 'file'; readonly path: string };
 
 interface ConnParams {
   readonly host: string;
@@ -73,7 +81,11 @@ interface Io {
 type Outcome = 'ok' | 'error' | 'quit';
 
 /** The entry point of `nextdb client`. Sets process.exitCode; never calls process.exit. */
-export async function runClient(hostport: string | undefined, opts: ClientOptions, argv: readonly string[]): Promise<void> {
+export async function runClient(
+  hostport: string | undefined,
+  opts: ClientOptions,
+  argv: readonly string[],
+): Promise<void> {
   let target: { host: string; port: number };
   try {
     target = parseHostPort(hostport ?? `${DEFAULT_HOST}:${DEFAULT_PORT}`);
@@ -143,7 +155,11 @@ export function orderSteps(opts: ClientOptions, argv: readonly string[]): Step[]
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     // "-c" "VALUE" (skip the value, which may look like an option), "-cVALUE", "--command=VALUE".
-    const kind = /^(-c|--command)(=|$)|^-c./.test(a) ? 'command' : /^(-f|--file)(=|$)|^-f./.test(a) ? 'file' : undefined;
+    const kind = /^(-c|--command)(=|$)|^-c./.test(a)
+      ? 'command'
+      : /^(-f|--file)(=|$)|^-f./.test(a)
+        ? 'file'
+        : undefined;
     if (takesValue.has(a)) i++;
     if (kind === 'command' && commands.length > 0) steps.push({ kind, text: commands.shift()! });
     else if (kind === 'file' && files.length > 0) steps.push({ kind, path: files.shift()! });
@@ -168,7 +184,10 @@ async function runSteps(session: ClientSession, steps: readonly Step[]): Promise
         if (r === 'quit') return 0;
       }
     } else {
-      const lines = step.path === '-' ? createInterface({ input: process.stdin, crlfDelay: Infinity }) : openScript(step.path, '', session.io);
+      const lines =
+        step.path === '-'
+          ? createInterface({ input: process.stdin, crlfDelay: Infinity })
+          : openScript(step.path, '', session.io);
       if (lines === undefined) return 1;
       const r = await runScript(session, lines, step.path === '-' ? '<stdin>' : step.path);
       if (r === 'error') return 3;
@@ -198,7 +217,9 @@ function openScript(path: string, where: string, io: Io): AsyncIterable<string> 
   try {
     accessSync(path); // Say plainly that the file is missing, as psql does.
   } catch (e) {
-    io.err(`${where}nextdb: ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'No such file or directory' : (e as Error).message}\n`);
+    io.err(
+      `${where}nextdb: ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'No such file or directory' : (e as Error).message}\n`,
+    );
     return undefined;
   }
   return createInterface({ input: createReadStream(path), crlfDelay: Infinity });
@@ -208,7 +229,11 @@ async function interactive(session: ClientSession, io: Io): Promise<void> {
   const historyFile = process.env['NEXTDB_HISTORY'] ?? join(homedir(), '.nextdb_history');
   let history: string[] = [];
   try {
-    history = readFileSync(historyFile, 'utf8').split('\n').filter((l) => l.length > 0).reverse().slice(0, HISTORY_LINES_MAX);
+    history = readFileSync(historyFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.length > 0)
+      .reverse()
+      .slice(0, HISTORY_LINES_MAX);
   } catch {
     // No history yet.
   }
@@ -263,7 +288,10 @@ async function interactive(session: ClientSession, io: Io): Promise<void> {
 
 function connectionFailure(p: ConnParams, e: unknown): string {
   const err = e as { code?: string; message?: string };
-  const reason = err.code === 'ECONNREFUSED' ? 'Connection refused\n\tIs the server running on that host and accepting TCP/IP connections?' : (err.message ?? String(e));
+  const reason =
+    err.code === 'ECONNREFUSED'
+      ? 'Connection refused\n\tIs the server running on that host and accepting TCP/IP connections?'
+      : (err.message ?? String(e));
   return `connection to server at "${p.host}", port ${p.port} failed: ${reason}`;
 }
 
@@ -398,7 +426,9 @@ class ClientSession {
         await this.copyOut(res);
       } else if (res instanceof Writable) {
         res.destroy(new Error('COPY FROM STDIN is not supported by nextdb client'));
-        this.io.err(`${where}ERROR:  COPY ... FROM STDIN is not supported by nextdb client yet\nHINT:  Use INSERT, or COPY from a file on the server.\n`);
+        this.io.err(
+          `${where}ERROR:  COPY ... FROM STDIN is not supported by nextdb client yet\nHINT:  Use INSERT, or COPY from a file on the server.\n`,
+        );
         return 'error';
       } else {
         this.printResult(res as RawResult);
@@ -426,10 +456,16 @@ class ClientSession {
       this.io.out(
         this.expanded
           ? formatExpanded({ headers, rows })
-          : formatTable({ headers, rows, rightAlign: columns.map((c) => isNumericType(c.type)), footers: [rowCountFooter(rows.length)] }),
+          : formatTable({
+              headers,
+              rows,
+              rightAlign: columns.map((c) => isNumericType(c.type)),
+              footers: [rowCountFooter(rows.length)],
+            }),
       );
       // psql also shows the tag of INSERT/UPDATE/DELETE ... RETURNING.
-      if (command !== null && /^(INSERT|UPDATE|DELETE|MERGE)$/.test(command)) this.io.out(`${commandTag(command, res.count)}\n`);
+      if (command !== null && /^(INSERT|UPDATE|DELETE|MERGE)$/.test(command))
+        this.io.out(`${commandTag(command, res.count)}\n`);
       return;
     }
     if (command !== null) this.io.out(`${commandTag(command, res.count)}\n`);
@@ -462,7 +498,12 @@ class ClientSession {
     };
   };
 
-  private async meta(name: string, args: readonly string[], where: string, splitter?: StatementSplitter): Promise<Outcome> {
+  private async meta(
+    name: string,
+    args: readonly string[],
+    where: string,
+    splitter?: StatementSplitter,
+  ): Promise<Outcome> {
     switch (name) {
       case 'q':
       case 'quit':
@@ -495,7 +536,9 @@ class ClientSession {
         return 'ok';
       }
       case 'conninfo':
-        this.io.out(`You are connected to database "${this.database}" as user "${this.params.user}" on host "${this.params.host}" at port "${this.params.port}".\n`);
+        this.io.out(
+          `You are connected to database "${this.database}" as user "${this.params.user}" on host "${this.params.host}" at port "${this.params.port}".\n`,
+        );
         return 'ok';
       case 'r':
       case 'reset':
@@ -504,7 +547,11 @@ class ClientSession {
         return 'ok';
       case 'p':
       case 'print':
-        this.io.out(splitter !== undefined && splitter.pending ? `${splitter.buffer.replace(/\n$/, '')}\n` : 'Query buffer is empty.\n');
+        this.io.out(
+          splitter !== undefined && splitter.pending
+            ? `${splitter.buffer.replace(/\n$/, '')}\n`
+            : 'Query buffer is empty.\n',
+        );
         return 'ok';
       case 'echo':
         this.io.out(`${args.join(' ')}\n`);

@@ -189,7 +189,8 @@ export async function runClusterStatus(nodes: string): Promise<void> {
 /** `nextdb cluster remove NODE`: asks the leader, through any of `nodes`, to remove member NODE. */
 export async function runClusterRemove(node: string, nodes: string): Promise<void> {
   const id = Number(node);
-  if (!Number.isInteger(id) || id < 1) throw new Error(`node must be a positive integer id, got ${JSON.stringify(node)}`);
+  if (!Number.isInteger(id) || id < 1)
+    throw new Error(`node must be a positive integer id, got ${JSON.stringify(node)}`);
   const addresses = nodes
     .split(',')
     .map((s) => s.trim())

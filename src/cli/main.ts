@@ -20,20 +20,38 @@ export async function main(argv: readonly string[]): Promise<void> {
     .option('--config <file>', 'JSON config file (see docs/operating/server.md)')
     .option('--tls-cert <file>', 'TLS certificate (PEM); enables SSL with --tls-key')
     .option('--tls-key <file>', 'TLS private key (PEM)')
-    .option('--unix-socket-dir <dir>', 'also listen on DIR/.s.PGSQL.<port> (e.g. /var/run/postgresql, so `psql -p PORT` works without -h)')
-    .option('--auth <method>', 'authentication for all clients: trust, password, md5, scram-sha-256 (default: trust on loopback, scram-sha-256 otherwise)')
+    .option(
+      '--unix-socket-dir <dir>',
+      'also listen on DIR/.s.PGSQL.<port> (e.g. /var/run/postgresql, so `psql -p PORT` works without -h)',
+    )
+    .option(
+      '--auth <method>',
+      'authentication for all clients: trust, password, md5, scram-sha-256 (default: trust on loopback, scram-sha-256 otherwise)',
+    )
     .option('--max-connections <n>', 'PostgreSQL connections at once (default 100)')
-    .option('--idle-in-transaction-timeout <ms>', 'end sessions idle inside a transaction this long (default 0 = never)')
+    .option(
+      '--idle-in-transaction-timeout <ms>',
+      'end sessions idle inside a transaction this long (default 0 = never)',
+    )
     .option('--slow-query-ms <ms>', 'log statements slower than this (default 0 = off)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace, silent (default info)')
-    .option('--cluster', 'start a new replicated cluster with this node as its first member (see docs/operating/cluster.md)')
+    .option(
+      '--cluster',
+      'start a new replicated cluster with this node as its first member (see docs/operating/cluster.md)',
+    )
     .option('--join <host:port,...>', 'join the cluster of these members (their SQL/HTTP addresses)')
-    .option('--node-id <n>', 'this node\'s id (default: 1 for --cluster, assigned by the cluster for --join)')
+    .option('--node-id <n>', "this node's id (default: 1 for --cluster, assigned by the cluster for --join)")
     .option('--raft-port <port>', 'port for traffic between nodes (default: port + 10)')
-    .option('--peers <id=host:raftport,...>', 'static cluster: every member with its Raft address, self included (tests, benchmarks)')
+    .option(
+      '--peers <id=host:raftport,...>',
+      'static cluster: every member with its Raft address, self included (tests, benchmarks)',
+    )
     .option('--tick-ms <ms>', 'Raft tick of a cluster node (default 50)')
     .option('--election-ticks <n>', 'election timeout in ticks (default 10: 0.5-1 s)')
-    .option('--snapshot-entries <n>', 'snapshot the replica and truncate the Raft log every N applied entries (default 10000)')
+    .option(
+      '--snapshot-entries <n>',
+      'snapshot the replica and truncate the Raft log every N applied entries (default 10000)',
+    )
     .action(async (port: string | undefined, opts: Record<string, string | boolean | undefined>) => {
       const { runServer } = await import('./server.ts');
       await runServer(port, opts);
@@ -45,12 +63,22 @@ export async function main(argv: readonly string[]): Promise<void> {
     .argument('[hostport]', 'host:port of the server', '127.0.0.1:8080')
     .option('-U, --username <user>', 'user name (default: $PGUSER, else postgres)')
     .option('-d, --dbname <db>', 'database (default: $PGDATABASE, else the user name)')
-    .option('-c, --command <sql>', 'run SQL or a \\ command, then exit (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
-    .option('-f, --file <file>', 'run a script file ("-" for stdin), then exit (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
-    .action(async (hostport: string, opts: { username?: string; dbname?: string; command?: string[]; file?: string[] }) => {
-      const { runClient } = await import('./client.ts');
-      await runClient(hostport, opts, argv);
-    });
+    .option(
+      '-c, --command <sql>',
+      'run SQL or a \\ command, then exit (repeatable)',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option(
+      '-f, --file <file>',
+      'run a script file ("-" for stdin), then exit (repeatable)',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .action(
+      async (hostport: string, opts: { username?: string; dbname?: string; command?: string[]; file?: string[] }) => {
+        const { runClient } = await import('./client.ts');
+        await runClient(hostport, opts, argv);
+      },
+    );
 
   program
     .command('benchmark')
@@ -72,7 +100,9 @@ export async function main(argv: readonly string[]): Promise<void> {
       await runBenchmark(defined);
     });
 
-  const cluster = program.command('cluster').description('run and inspect replicated NextDB nodes (see docs/operating/cluster.md)');
+  const cluster = program
+    .command('cluster')
+    .description('run and inspect replicated NextDB nodes (see docs/operating/cluster.md)');
   cluster
     .command('start')
     .description('start N local replicated nodes (SQL/HTTP on PORT.., Raft on PORT+10..), stop them all on Ctrl-C')
@@ -85,7 +115,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     });
   cluster
     .command('status')
-    .description('members, roles, terms, commit/applied index and lag, read from each node\'s /metrics')
+    .description("members, roles, terms, commit/applied index and lag, read from each node's /metrics")
     .argument('[nodes]', 'comma-separated host:port of the nodes', '127.0.0.1:8080,127.0.0.1:8081,127.0.0.1:8082')
     .action(async (nodes: string) => {
       const { runClusterStatus } = await import('./cluster.ts');

@@ -25,10 +25,22 @@ import type { Engine } from '../storage/engine.ts';
 import { SqlEngine } from '../sql/index.ts';
 import { NextDbError } from '../util/errors.ts';
 import { NextDbServer, type ServerOptions } from '../server/pg-server.ts';
-import { configFromJson, parsePort, resolveServerConfig, type ServerConfig, type ServerFlags } from '../server/server-config.ts';
+import {
+  configFromJson,
+  parsePort,
+  resolveServerConfig,
+  type ServerConfig,
+  type ServerFlags,
+} from '../server/server-config.ts';
 import type { RoleLookup } from '../sql/api.ts';
 import type { AuthMethod, SessionProvider } from '../server/server-types.ts';
-import { isClusterDir, parsePeers, replicaDigest, startClusterServer, type RunningClusterServer } from '../server/cluster-server.ts';
+import {
+  isClusterDir,
+  parsePeers,
+  replicaDigest,
+  startClusterServer,
+  type RunningClusterServer,
+} from '../server/cluster-server.ts';
 
 export interface ServerCliOptions {
   readonly data?: string;
@@ -71,7 +83,10 @@ export async function runServer(portArg: string | undefined, opts: ServerCliOpti
     opened.engine = await openStorage(config);
     opened.sql = await openSql(opened.engine);
     const provider = sessionProvider(opened.sql);
-    const tls = config.tlsCert === undefined || config.tlsKey === undefined ? undefined : { cert: await readFile(config.tlsCert), key: await readFile(config.tlsKey) };
+    const tls =
+      config.tlsCert === undefined || config.tlsKey === undefined
+        ? undefined
+        : { cert: await readFile(config.tlsCert), key: await readFile(config.tlsKey) };
     opened.server = new NextDbServer({
       provider,
       engine: opened.engine,
@@ -82,7 +97,16 @@ export async function runServer(portArg: string | undefined, opts: ServerCliOpti
       engineDescription: config.memory ? 'memory' : `lsm ${resolve(config.data)}`,
     });
     const port = await opened.server.start();
-    logger.info({ host: config.host, port, unixSocket: opened.server.unixSocketPath ?? null, data: config.memory ? null : resolve(config.data), tls: tls !== undefined }, `NextDB listening on ${config.host}:${port}`);
+    logger.info(
+      {
+        host: config.host,
+        port,
+        unixSocket: opened.server.unixSocketPath ?? null,
+        data: config.memory ? null : resolve(config.data),
+        tls: tls !== undefined,
+      },
+      `NextDB listening on ${config.host}:${port}`,
+    );
   } catch (err) {
     await closeAll(opened, logger);
     fail(`nextdb server: ${message(err)}`, 1);
@@ -105,16 +129,24 @@ function clusterMode(config: ServerConfig, opts: ServerCliOptions): boolean {
 async function runClusterNode(config: ServerConfig, opts: ServerCliOptions, logger: pino.Logger): Promise<void> {
   let running: RunningClusterServer;
   try {
-    if (config.memory) throw new Error('a cluster node keeps its Raft log and state in --data; --memory cannot be used with cluster flags');
+    if (config.memory)
+      throw new Error(
+        'a cluster node keeps its Raft log and state in --data; --memory cannot be used with cluster flags',
+      );
     const int = (v: string | undefined, what: string, def: number): number => {
       if (v === undefined) return def;
       const n = Number(v);
-      if (!Number.isInteger(n) || n < 1) throw new Error(`${what} must be a positive integer, got ${JSON.stringify(v)}`);
+      if (!Number.isInteger(n) || n < 1)
+        throw new Error(`${what} must be a positive integer, got ${JSON.stringify(v)}`);
       return n;
     };
     const raftPort = opts.raftPort === undefined ? config.port + 10 : parsePort(opts.raftPort, '--raft-port');
-    if (config.port === 0 || raftPort === 0) throw new Error('a cluster node needs fixed ports (other nodes dial them): give a port other than 0');
-    const tls = config.tlsCert === undefined || config.tlsKey === undefined ? undefined : { cert: await readFile(config.tlsCert), key: await readFile(config.tlsKey) };
+    if (config.port === 0 || raftPort === 0)
+      throw new Error('a cluster node needs fixed ports (other nodes dial them): give a port other than 0');
+    const tls =
+      config.tlsCert === undefined || config.tlsKey === undefined
+        ? undefined
+        : { cert: await readFile(config.tlsCert), key: await readFile(config.tlsKey) };
     running = await startClusterServer({
       dir: resolve(config.data),
       host: config.host,
@@ -122,11 +154,18 @@ async function runClusterNode(config: ServerConfig, opts: ServerCliOptions, logg
       pgPort: config.port,
       id: opts.nodeId === undefined ? undefined : int(opts.nodeId, '--node-id', 1),
       peers: opts.peers === undefined ? undefined : parsePeers(opts.peers),
-      join: opts.join === undefined ? undefined : opts.join.split(',').map((s) => s.trim()).filter((s) => s !== ''),
+      join:
+        opts.join === undefined
+          ? undefined
+          : opts.join
+              .split(',')
+              .map((s) => s.trim())
+              .filter((s) => s !== ''),
       newCluster: opts.cluster === true,
       tickMs: int(opts.tickMs, '--tick-ms', 50),
       electionTicks: int(opts.electionTicks, '--election-ticks', 10),
-      compactAfterEntries: opts.snapshotEntries === undefined ? undefined : int(opts.snapshotEntries, '--snapshot-entries', 1),
+      compactAfterEntries:
+        opts.snapshotEntries === undefined ? undefined : int(opts.snapshotEntries, '--snapshot-entries', 1),
       logger,
       onRemoved: () => process.kill(process.pid, 'SIGTERM'),
       server: {
@@ -139,7 +178,13 @@ async function runClusterNode(config: ServerConfig, opts: ServerCliOptions, logg
   }
   const id = running.id;
   logger.info(
-    { nodeId: id, host: config.host, port: running.server.port, raftPort: opts.raftPort ?? config.port + 10, data: resolve(config.data) },
+    {
+      nodeId: id,
+      host: config.host,
+      port: running.server.port,
+      raftPort: opts.raftPort ?? config.port + 10,
+      data: resolve(config.data),
+    },
     `NextDB cluster node ${id} ready on ${config.host}:${running.server.port}`,
   );
   // Tests and operators compare replicas: SIGUSR2 logs a digest of the replicated keyspace at an applied index.
@@ -147,11 +192,17 @@ async function runClusterNode(config: ServerConfig, opts: ServerCliOptions, logg
     const d = replicaDigest(running.node);
     logger.info({ nodeId: id, applied: d.applied, digest: d.digest }, `digest ${id} ${d.applied} ${d.digest}`);
   });
-  onShutdownSignals(logger, () => running.stop(), { note: 'shutting down (handing leadership away first if leading)', nodeId: id });
+  onShutdownSignals(logger, () => running.stop(), {
+    note: 'shutting down (handing leadership away first if leading)',
+    nodeId: id,
+  });
 }
 
 /** The listener's options from the config, the same for a single server and a cluster node. */
-function listenerOptions(config: ServerConfig, tls: ServerOptions['tls']): Pick<ServerOptions, 'tls' | 'limits' | 'auth' | 'unixSocketDir'> {
+function listenerOptions(
+  config: ServerConfig,
+  tls: ServerOptions['tls'],
+): Pick<ServerOptions, 'tls' | 'limits' | 'auth' | 'unixSocketDir'> {
   return {
     tls,
     limits: {
@@ -161,7 +212,11 @@ function listenerOptions(config: ServerConfig, tls: ServerOptions['tls']): Pick<
       authenticationTimeoutMs: config.authenticationTimeoutMs,
       slowQueryMs: config.slowQueryMs,
     },
-    auth: { local: config.authLocal, remote: config.authRemote, superuserPassword: process.env.NEXTDB_SUPERUSER_PASSWORD },
+    auth: {
+      local: config.authLocal,
+      remote: config.authRemote,
+      superuserPassword: process.env.NEXTDB_SUPERUSER_PASSWORD,
+    },
     unixSocketDir: config.unixSocketDir,
   };
 }
@@ -170,7 +225,11 @@ function listenerOptions(config: ServerConfig, tls: ServerOptions['tls']): Pick<
  * SIGINT/SIGTERM: log, run `stop` (flush, close, hand leadership away), exit 0 when it
  * succeeded and 1 when it failed; a second signal during shutdown exits at once with 1.
  */
-function onShutdownSignals(logger: pino.Logger, stop: () => Promise<void>, info: { note: string; nodeId?: number }): void {
+function onShutdownSignals(
+  logger: pino.Logger,
+  stop: () => Promise<void>,
+  info: { note: string; nodeId?: number },
+): void {
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) {
@@ -224,7 +283,8 @@ async function loadConfig(portArg: string | undefined, opts: ServerCliOptions): 
     authLocal: opts.auth as AuthMethod | undefined,
     authRemote: opts.auth as AuthMethod | undefined,
     maxConnections: opts.maxConnections === undefined ? undefined : Number(opts.maxConnections),
-    idleInTransactionTimeoutMs: opts.idleInTransactionTimeout === undefined ? undefined : Number(opts.idleInTransactionTimeout),
+    idleInTransactionTimeoutMs:
+      opts.idleInTransactionTimeout === undefined ? undefined : Number(opts.idleInTransactionTimeout),
     slowQueryMs: opts.slowQueryMs === undefined ? undefined : Number(opts.slowQueryMs),
     logLevel: opts.logLevel,
   };
@@ -264,14 +324,21 @@ function sessionProvider(sql: SqlEngine): SessionProvider {
   };
 }
 
-async function closeAll(opened: { engine?: Engine; sql?: SqlEngine; server?: NextDbServer }, logger: pino.Logger): Promise<void> {
+async function closeAll(
+  opened: { engine?: Engine; sql?: SqlEngine; server?: NextDbServer },
+  logger: pino.Logger,
+): Promise<void> {
   const steps: [string, (() => Promise<void>) | undefined][] = [
     ['server', opened.server && (() => opened.server!.stop())],
     ['sql engine', opened.sql && (() => opened.sql!.close())],
-    ['storage engine', opened.engine && (async () => {
-      await opened.engine!.sync();
-      await opened.engine!.close();
-    })],
+    [
+      'storage engine',
+      opened.engine &&
+        (async () => {
+          await opened.engine!.sync();
+          await opened.engine!.close();
+        }),
+    ],
   ];
   for (const [what, step] of steps) {
     if (step === undefined) continue;

@@ -90,7 +90,8 @@ export interface QueryResult<R> {
 }
 
 export type Row = Record<string, unknown>;
-export type Param = string | number | bigint | boolean | null | Date | Buffer | readonly unknown[] | Record<string, unknown>;
+export type Param =
+  string | number | bigint | boolean | null | Date | Buffer | readonly unknown[] | Record<string, unknown>;
 
 export interface QueryOptions {
   /**
@@ -239,7 +240,11 @@ export class NextDbClient {
   }
 
   /** Runs one statement (an implicit transaction), retrying where safe. */
-  query<R extends Row = Row>(text: string, params: readonly Param[] = [], options: QueryOptions = {}): Promise<QueryResult<R>> {
+  query<R extends Row = Row>(
+    text: string,
+    params: readonly Param[] = [],
+    options: QueryOptions = {},
+  ): Promise<QueryResult<R>> {
     const idempotent = options.idempotent ?? READ_ONLY_STATEMENT.test(text);
     return this.withRetries(this.retry.maxAttempts ?? 10, async (host) => {
       try {
@@ -280,10 +285,14 @@ export class NextDbClient {
         const ambiguous = kind === 'ambiguous' || (commitSent && kind === 'connection-lost');
         if (ambiguous && options.idempotent === true) throw new Attempt(err, true, true);
         if (ambiguous) {
-          throw new NextDbError('08007', 'the transaction may or may not have committed: the connection or the leader was lost during COMMIT', {
-            cause: err,
-            hint: 'Check whether its effects are present before running it again, or make it idempotent and pass { idempotent: true }.',
-          });
+          throw new NextDbError(
+            '08007',
+            'the transaction may or may not have committed: the connection or the leader was lost during COMMIT',
+            {
+              cause: err,
+              hint: 'Check whether its effects are present before running it again, or make it idempotent and pass { idempotent: true }.',
+            },
+          );
         }
         throw new Attempt(err, !commitSent);
       }
@@ -306,7 +315,10 @@ export class NextDbClient {
   }
 
   /** COPY ... FROM STDIN fed from `source` (text or CSV chunks, as the statement says). */
-  async copyFrom(copyStatement: string, source: Iterable<string | Buffer> | AsyncIterable<string | Buffer>): Promise<void> {
+  async copyFrom(
+    copyStatement: string,
+    source: Iterable<string | Buffer> | AsyncIterable<string | Buffer>,
+  ): Promise<void> {
     await this.acquire();
     try {
       await this.ready;
@@ -399,7 +411,10 @@ export class NextDbClient {
         const { cause, retryUnsafeFailures, retryAmbiguous } =
           err instanceof Attempt ? err : { cause: err, retryUnsafeFailures: false, retryAmbiguous: false };
         const kind = classifyFailure(cause);
-        if (host !== undefined && (kind === 'not-sent' || kind === 'not-leader' || kind === 'connection-lost' || kind === 'ambiguous')) {
+        if (
+          host !== undefined &&
+          (kind === 'not-sent' || kind === 'not-leader' || kind === 'connection-lost' || kind === 'ambiguous')
+        ) {
           this.markDown(host);
           this.refreshAfterFailure();
         }
@@ -468,7 +483,11 @@ export class NextDbClient {
   private async askForMembers(timeoutMs: number): Promise<void> {
     this.lastRefreshAt = Date.now();
     const now = Date.now();
-    const byHealth = [...this.hosts].sort((a, b) => Number(a.downUntil > now) - Number(b.downUntil > now) || Number(b === this.preferred) - Number(a === this.preferred));
+    const byHealth = [...this.hosts].sort(
+      (a, b) =>
+        Number(a.downUntil > now) - Number(b.downUntil > now) ||
+        Number(b === this.preferred) - Number(a === this.preferred),
+    );
     const healthy = byHealth.filter((h) => h.downUntil <= now);
     const down = byHealth.filter((h) => h.downUntil > now);
     const asked = new Set<string>();
@@ -499,7 +518,10 @@ export class NextDbClient {
       } catch {
         continue;
       }
-      const h = next.find((x) => x.host === hp.host && x.port === hp.port) ?? this.hosts.find((x) => x.host === hp.host && x.port === hp.port) ?? this.newHost(hp);
+      const h =
+        next.find((x) => x.host === hp.host && x.port === hp.port) ??
+        this.hosts.find((x) => x.host === hp.host && x.port === hp.port) ??
+        this.newHost(hp);
       h.nodeId = m.id;
       h.role = m.id === view.leaderId ? 'leader' : m.role;
       // The answering node has not heard from it lately: try others first (unknown health: no judgement).

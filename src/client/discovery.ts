@@ -58,28 +58,31 @@ export function fetchClusterView(host: string, port: number, timeoutMs: number):
       resolve(v);
     };
     // No keep-alive agent: a refresh is rare, and a pooled idle socket would outlive close().
-    const req = http.get({ host, port, path: '/api/cluster', agent: false, headers: { accept: 'application/json', connection: 'close' } }, (res) => {
-      if (res.statusCode !== 200) {
-        res.resume();
-        done(undefined);
-        return;
-      }
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size > MAX_VIEW_BYTES) done(undefined);
-        else chunks.push(c);
-      });
-      res.on('end', () => {
-        try {
-          done(parseClusterView(JSON.parse(Buffer.concat(chunks).toString('utf8'))));
-        } catch {
+    const req = http.get(
+      { host, port, path: '/api/cluster', agent: false, headers: { accept: 'application/json', connection: 'close' } },
+      (res) => {
+        if (res.statusCode !== 200) {
+          res.resume();
           done(undefined);
+          return;
         }
-      });
-      res.on('error', () => done(undefined));
-    });
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > MAX_VIEW_BYTES) done(undefined);
+          else chunks.push(c);
+        });
+        res.on('end', () => {
+          try {
+            done(parseClusterView(JSON.parse(Buffer.concat(chunks).toString('utf8'))));
+          } catch {
+            done(undefined);
+          }
+        });
+        res.on('error', () => done(undefined));
+      },
+    );
     req.on('error', () => done(undefined));
     const timer = setTimeout(() => done(undefined), timeoutMs);
   });
@@ -89,13 +92,19 @@ export function fetchClusterView(host: string, port: number, timeoutMs: number):
 export function parseClusterView(body: unknown): ClusterView | undefined {
   if (!isObject(body)) return undefined;
   const { nodeId, leaderId, term, members } = body;
-  if (!isId(nodeId) || !(leaderId === null || isId(leaderId)) || typeof term !== 'number' || !Array.isArray(members)) return undefined;
+  if (!isId(nodeId) || !(leaderId === null || isId(leaderId)) || typeof term !== 'number' || !Array.isArray(members))
+    return undefined;
   const out: ClusterMember[] = [];
   for (const m of members as unknown[]) {
     if (!isObject(m)) return undefined;
     const { id, address, role, voter, applied, healthy } = m;
     if (!isId(id) || !(address === null || typeof address === 'string') || typeof role !== 'string') return undefined;
-    if (typeof voter !== 'boolean' || !(applied === null || typeof applied === 'number') || !(healthy === null || typeof healthy === 'boolean')) return undefined;
+    if (
+      typeof voter !== 'boolean' ||
+      !(applied === null || typeof applied === 'number') ||
+      !(healthy === null || typeof healthy === 'boolean')
+    )
+      return undefined;
     out.push({ id, address: address === '' ? null : address, role, voter, applied, healthy });
   }
   return { nodeId, leaderId, term, members: out };

@@ -52,9 +52,13 @@ export class PoolGate {
     }
     if (this.waiters.length >= this.maxWaiting) {
       return Promise.reject(
-        new NextDbError(POOL_EXHAUSTED, `connection pool exhausted: ${this.max} in use and ${this.maxWaiting} already waiting`, {
-          hint: 'Raise pool.max or pool.maxWaiting, or send fewer concurrent queries.',
-        }),
+        new NextDbError(
+          POOL_EXHAUSTED,
+          `connection pool exhausted: ${this.max} in use and ${this.maxWaiting} already waiting`,
+          {
+            hint: 'Raise pool.max or pool.maxWaiting, or send fewer concurrent queries.',
+          },
+        ),
       );
     }
     return new Promise<void>((resolve, reject) => {

@@ -450,7 +450,8 @@ export class KeyReader {
         }
         const digits = this.readMantissa(mask);
         const exponent = Number(e);
-        if (exponent - digits.length < -DECIMAL_FRAC_DIGITS_MAX) throw this.corrupt('decimal has too many digits', start);
+        if (exponent - digits.length < -DECIMAL_FRAC_DIGITS_MAX)
+          throw this.corrupt('decimal has too many digits', start);
         return (negative ? '-' : '') + formatDecimal(digits, exponent);
       }
       default:
@@ -538,7 +539,10 @@ export class KeyReader {
   private readTag(desc: boolean): number {
     const raw = this.peekTag();
     if (raw >= 0x80 !== desc) {
-      throw this.corrupt(`expected a ${desc ? 'descending' : 'ascending'} value, found tag 0x${raw.toString(16)}`, this.pos);
+      throw this.corrupt(
+        `expected a ${desc ? 'descending' : 'ascending'} value, found tag 0x${raw.toString(16)}`,
+        this.pos,
+      );
     }
     this.pos++;
     return desc ? ~raw & 0xff : raw;
@@ -626,7 +630,11 @@ export class KeyReader {
   }
 
   private corrupt(message: string, at: number, cause?: unknown): NextDbError {
-    return new NextDbError(SqlState.dataCorrupted, `malformed key at byte ${at}: ${message}`, cause === undefined ? {} : { cause });
+    return new NextDbError(
+      SqlState.dataCorrupted,
+      `malformed key at byte ${at}: ${message}`,
+      cause === undefined ? {} : { cause },
+    );
   }
 }
 
@@ -695,7 +703,11 @@ function parseDecimal(text: string): ParsedDecimal {
   // such value is far outside the range checked below, so that is harmless.
   const exp = expText === undefined ? 0 : Number(expText);
   const exponent = intPart.length - lead + exp;
-  if (!Number.isFinite(exponent) || exponent > DECIMAL_INT_DIGITS_MAX || exponent - all.length < -DECIMAL_FRAC_DIGITS_MAX) {
+  if (
+    !Number.isFinite(exponent) ||
+    exponent > DECIMAL_INT_DIGITS_MAX ||
+    exponent - all.length < -DECIMAL_FRAC_DIGITS_MAX
+  ) {
     throw new NextDbError(SqlState.numericValueOutOfRange, `value overflows numeric format: "${text}"`);
   }
   return { kind: 'finite', negative: m[1] === '-', digits: all, exponent };

@@ -58,7 +58,8 @@ export function readMembers(reader: Pick<Reader, 'scan'>): Map<NodeId, MemberRec
 function parseRecord(v: Buffer): MemberRecord | undefined {
   try {
     const o = JSON.parse(v.toString('utf8')) as Partial<MemberRecord>;
-    if (typeof o.id !== 'number' || typeof o.raftAddress !== 'string' || typeof o.sqlAddress !== 'string') return undefined;
+    if (typeof o.id !== 'number' || typeof o.raftAddress !== 'string' || typeof o.sqlAddress !== 'string')
+      return undefined;
     return { id: o.id, raftAddress: o.raftAddress, sqlAddress: o.sqlAddress };
   } catch {
     return undefined;
@@ -85,7 +86,10 @@ export function memberBatch(m: MemberRecord, nextId: NodeId): WriteBatch {
   const next = Buffer.alloc(4);
   next.writeUInt32BE(Math.min(0xffff_ffff, Math.max(nextId, m.id + 1)), 0);
   return new WriteBatch()
-    .put(memberKey(m.id), Buffer.from(JSON.stringify({ id: m.id, raftAddress: m.raftAddress, sqlAddress: m.sqlAddress })))
+    .put(
+      memberKey(m.id),
+      Buffer.from(JSON.stringify({ id: m.id, raftAddress: m.raftAddress, sqlAddress: m.sqlAddress })),
+    )
     .put(NEXT_ID_KEY, next);
 }
 

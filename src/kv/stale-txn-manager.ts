@@ -39,7 +39,11 @@ export class StaleTxnManager implements TxnManager {
 
   begin(options: TxnOptions = {}): Txn {
     if (this.closed) throw new NextDbError(SqlState.adminShutdown, 'the transaction manager is closed');
-    return new StaleTxn(this.node.staleSnapshot(), `stale-${this.node.id}-${this.seq++}`, options.isolation ?? 'serializable');
+    return new StaleTxn(
+      this.node.staleSnapshot(),
+      `stale-${this.node.id}-${this.seq++}`,
+      options.isolation ?? 'serializable',
+    );
   }
 
   gc(): ReturnType<TxnManager['gc']> {

@@ -339,7 +339,10 @@ export function decodeMessage(buf: Uint8Array, source = 'raft message'): Message
   return readMessage(new ByteReader(buf, source));
 }
 
-const CC_TAG = { addLearner: 1, addVoter: 2, removeNode: 3, set: 4 } as const satisfies Record<ConfChange['type'], number>;
+const CC_TAG = { addLearner: 1, addVoter: 2, removeNode: 3, set: 4 } as const satisfies Record<
+  ConfChange['type'],
+  number
+>;
 
 /** The data of a confChange entry. */
 export function encodeConfChange(cc: ConfChange): Buffer {

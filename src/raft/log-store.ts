@@ -39,7 +39,16 @@ import { CorruptionError } from '../util/errors.ts';
 import type { Vfs, VfsFile } from '../storage/vfs.ts';
 import { vfsJoin } from '../storage/vfs.ts';
 import { frameRecord, readRecords } from '../storage/lsm/record-log.ts';
-import { ByteReader, ByteWriter, readEntry, readHardState, readSnapshotMeta, writeEntry, writeHardState, writeSnapshotMeta } from './codec.ts';
+import {
+  ByteReader,
+  ByteWriter,
+  readEntry,
+  readHardState,
+  readSnapshotMeta,
+  writeEntry,
+  writeHardState,
+  writeSnapshotMeta,
+} from './codec.ts';
 import type { Entry, GroupId, HardState, RaftInitialState, Ready, Snapshot } from './types.ts';
 import { NONE } from './types.ts';
 
@@ -170,7 +179,12 @@ export class RaftLogStore {
     this.active.append(record);
   }
 
-  private encodeReady(group: GroupId, snapshot: Snapshot | undefined, entries: readonly Entry[], hs: HardState | undefined): Buffer {
+  private encodeReady(
+    group: GroupId,
+    snapshot: Snapshot | undefined,
+    entries: readonly Entry[],
+    hs: HardState | undefined,
+  ): Buffer {
     const w = this.w;
     w.reset();
     w.u8(REC_READY);
@@ -199,7 +213,12 @@ export class RaftLogStore {
     return g;
   }
 
-  private applyReady(group: GroupId, snapshot: Snapshot | undefined, entries: readonly Entry[], hs: HardState | undefined): void {
+  private applyReady(
+    group: GroupId,
+    snapshot: Snapshot | undefined,
+    entries: readonly Entry[],
+    hs: HardState | undefined,
+  ): void {
     const g = this.group(group);
     if (snapshot !== undefined) {
       g.snapshot = snapshot;
@@ -208,7 +227,10 @@ export class RaftLogStore {
     const first = entries[0];
     if (first !== undefined) {
       const keep = first.index - g.snapshot.meta.index - 1;
-      assert(keep >= 0 && keep <= g.entries.length, `raft log store: group ${group} entries from ${first.index} leave a gap`);
+      assert(
+        keep >= 0 && keep <= g.entries.length,
+        `raft log store: group ${group} entries from ${first.index} leave a gap`,
+      );
       g.entries.length = keep;
       for (const e of entries) g.entries.push(e);
     }

@@ -32,12 +32,18 @@ export class RaftLog {
     this.ents = [...entries];
     for (let i = 0; i < this.ents.length; i++) {
       const e = this.ents[i]!;
-      assert(e.index === snapshot.meta.index + 1 + i, `log: entry ${e.index} not contiguous after snapshot ${snapshot.meta.index}`);
+      assert(
+        e.index === snapshot.meta.index + 1 + i,
+        `log: entry ${e.index} not contiguous after snapshot ${snapshot.meta.index}`,
+      );
       const prevTerm = i === 0 ? snapshot.meta.term : this.ents[i - 1]!.term;
       assert(e.term >= prevTerm, `log: term goes backwards at ${e.index}`);
     }
     this.stable = this.lastIndex();
-    assert(commit >= snapshot.meta.index && commit <= this.lastIndex(), `log: commit ${commit} outside [${snapshot.meta.index}, ${this.lastIndex()}]`);
+    assert(
+      commit >= snapshot.meta.index && commit <= this.lastIndex(),
+      `log: commit ${commit} outside [${snapshot.meta.index}, ${this.lastIndex()}]`,
+    );
     this.commit = commit;
   }
 
@@ -151,7 +157,10 @@ export class RaftLog {
   /** Drops entries up to snapshot.meta.index, which must be in the log and committed. */
   compact(snapshot: Snapshot): void {
     const idx = snapshot.meta.index;
-    assert(idx <= this.commit && idx >= this.snap.meta.index, `log: compact to ${idx} outside [${this.snap.meta.index}, ${this.commit}]`);
+    assert(
+      idx <= this.commit && idx >= this.snap.meta.index,
+      `log: compact to ${idx} outside [${this.snap.meta.index}, ${this.commit}]`,
+    );
     assert(this.term(idx) === snapshot.meta.term, `log: compact term mismatch at ${idx}`);
     this.ents = this.ents.slice(idx - this.snap.meta.index);
     this.snap = snapshot;

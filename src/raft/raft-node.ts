@@ -222,7 +222,10 @@ export class RaftNode {
     this.electionTicks = config.electionTicks ?? 10;
     this.heartbeatTicks = config.heartbeatTicks ?? 1;
     assert(this.id !== NONE, 'raft: node id 0 is reserved');
-    assert(this.heartbeatTicks >= 1 && this.heartbeatTicks < this.electionTicks, 'raft: need 1 <= heartbeatTicks < electionTicks');
+    assert(
+      this.heartbeatTicks >= 1 && this.heartbeatTicks < this.electionTicks,
+      'raft: need 1 <= heartbeatTicks < electionTicks',
+    );
     this.preVote = config.preVote ?? true;
     this.checkQuorum = config.checkQuorum ?? true;
     this.maxInflight = config.maxInflight ?? 256;
@@ -242,7 +245,10 @@ export class RaftNode {
     this.vote = hs.vote;
     this.prevHardState = hs; // a raised commit is written by the next Ready
     this.applied = init.applied ?? init.snapshot.meta.index;
-    assert(this.applied >= init.snapshot.meta.index && this.applied <= this.log.commit, 'raft: applied index outside [snapshot, commit]');
+    assert(
+      this.applied >= init.snapshot.meta.index && this.applied <= this.log.commit,
+      'raft: applied index outside [snapshot, commit]',
+    );
     this.handedOut = this.applied;
     this.conf = init.snapshot.meta.conf;
     this.confIndex = init.snapshot.meta.index;
@@ -345,7 +351,9 @@ export class RaftNode {
   propose(data: Uint8Array): { index: number; term: number } {
     this.requireLeader();
     if (this.leadTransferee !== NONE) {
-      throw new RaftBusyError(`raft group ${this.group}: leadership transfer to node ${this.leadTransferee} in progress`);
+      throw new RaftBusyError(
+        `raft group ${this.group}: leadership transfer to node ${this.leadTransferee} in progress`,
+      );
     }
     return this.appendLocal(EntryType.normal, data);
   }
@@ -353,9 +361,12 @@ export class RaftNode {
   /** Leader only: proposes one membership change (see the module header for the rules). */
   proposeConfChange(cc: ConfChange): { index: number; term: number } {
     this.requireLeader();
-    if (this.leadTransferee !== NONE) throw new RaftBusyError(`raft group ${this.group}: leadership transfer in progress`);
+    if (this.leadTransferee !== NONE)
+      throw new RaftBusyError(`raft group ${this.group}: leadership transfer in progress`);
     if (this.pendingConfIndex > this.log.commit) {
-      throw new RaftBusyError(`raft group ${this.group}: membership change at index ${this.pendingConfIndex} not committed yet`);
+      throw new RaftBusyError(
+        `raft group ${this.group}: membership change at index ${this.pendingConfIndex} not committed yet`,
+      );
     }
     if (this.log.term(this.log.commit) !== this.term) {
       throw new RaftBusyError(`raft group ${this.group}: new leader has not committed an entry in its term yet`);
@@ -364,23 +375,40 @@ export class RaftNode {
     const isLearner = this.conf.learners.includes(cc.type === 'set' ? NONE : cc.node);
     switch (cc.type) {
       case 'set':
-        throw new NextDbError(SqlState.invalidParameterValue, 'a set membership change is only valid when bootstrapping');
+        throw new NextDbError(
+          SqlState.invalidParameterValue,
+          'a set membership change is only valid when bootstrapping',
+        );
       case 'addLearner':
-        if (isVoter || isLearner) throw new NextDbError(SqlState.invalidParameterValue, `node ${cc.node} is already a member of raft group ${this.group}`);
+        if (isVoter || isLearner)
+          throw new NextDbError(
+            SqlState.invalidParameterValue,
+            `node ${cc.node} is already a member of raft group ${this.group}`,
+          );
         break;
       case 'addVoter': {
         if (!isLearner) {
-          throw new NextDbError(SqlState.invalidParameterValue, `node ${cc.node} must be added as a learner and catch up before it can vote`);
+          throw new NextDbError(
+            SqlState.invalidParameterValue,
+            `node ${cc.node} must be added as a learner and catch up before it can vote`,
+          );
         }
         const match = this.progress.get(cc.node)?.match ?? 0;
         if (match + this.learnerCatchUpEntries < this.log.lastIndex()) {
-          throw new RaftBusyError(`learner ${cc.node} has not caught up (match ${match}, last index ${this.log.lastIndex()})`);
+          throw new RaftBusyError(
+            `learner ${cc.node} has not caught up (match ${match}, last index ${this.log.lastIndex()})`,
+          );
         }
         break;
       }
       case 'removeNode':
-        if (!isVoter && !isLearner) throw new NextDbError(SqlState.invalidParameterValue, `node ${cc.node} is not a member of raft group ${this.group}`);
-        if (isVoter && this.conf.voters.length === 1) throw new NextDbError(SqlState.invalidParameterValue, 'cannot remove the last voter');
+        if (!isVoter && !isLearner)
+          throw new NextDbError(
+            SqlState.invalidParameterValue,
+            `node ${cc.node} is not a member of raft group ${this.group}`,
+          );
+        if (isVoter && this.conf.voters.length === 1)
+          throw new NextDbError(SqlState.invalidParameterValue, 'cannot remove the last voter');
         break;
       default:
         assertNever(cc, 'conf change');
@@ -431,7 +459,8 @@ export class RaftNode {
   transferLeadership(to: NodeId): void {
     this.requireLeader();
     if (to === this.id) return;
-    if (!this.conf.voters.includes(to)) throw new NextDbError(SqlState.invalidParameterValue, `node ${to} is not a voter of raft group ${this.group}`);
+    if (!this.conf.voters.includes(to))
+      throw new NextDbError(SqlState.invalidParameterValue, `node ${to} is not a voter of raft group ${this.group}`);
     if (this.leadTransferee === to) return;
     this.leadTransferee = to;
     this.electionElapsed = 0; // the transfer is abandoned after one election timeout
@@ -458,7 +487,8 @@ export class RaftNode {
     assert(m.to === this.id, `raft: message for node ${m.to} stepped into node ${this.id}`);
     if (m.term > this.term) {
       if (m.kind === 'vote') {
-        const inLease = this.checkQuorum && (this.leader !== NONE || this.bootSticky) && this.electionElapsed < this.electionTicks;
+        const inLease =
+          this.checkQuorum && (this.leader !== NONE || this.bootSticky) && this.electionElapsed < this.electionTicks;
         if (inLease && !m.force) return; // leader stickiness: do not let a disruptive node bump our term
       }
       if (m.kind === 'vote' && m.preVote) {
@@ -472,9 +502,27 @@ export class RaftNode {
     } else if (m.term < this.term) {
       if ((this.checkQuorum || this.preVote) && (m.kind === 'append' || m.kind === 'heartbeat')) {
         // A stale leader (cut off while we moved on) learns our term from this and steps down.
-        this.send({ kind: 'appendResp', group: this.group, from: this.id, to: m.from, term: this.term, index: 0, reject: false, hintIndex: 0, hintTerm: 0 });
+        this.send({
+          kind: 'appendResp',
+          group: this.group,
+          from: this.id,
+          to: m.from,
+          term: this.term,
+          index: 0,
+          reject: false,
+          hintIndex: 0,
+          hintTerm: 0,
+        });
       } else if (m.kind === 'vote' && m.preVote) {
-        this.send({ kind: 'voteResp', group: this.group, from: this.id, to: m.from, term: this.term, preVote: true, reject: true });
+        this.send({
+          kind: 'voteResp',
+          group: this.group,
+          from: this.id,
+          to: m.from,
+          term: this.term,
+          preVote: true,
+          reject: true,
+        });
       }
       return;
     }
@@ -528,7 +576,10 @@ export class RaftNode {
     const termOrVoteChanged = hs.term !== this.prevHardState.term || hs.vote !== this.prevHardState.vote;
     this.prevHardState = hs;
     const entries = this.log.unstable();
-    const committedEntries = this.pendingSnapshot === undefined ? this.log.slice(Math.max(this.handedOut + 1, this.log.firstIndex()), this.log.commit + 1) : [];
+    const committedEntries =
+      this.pendingSnapshot === undefined
+        ? this.log.slice(Math.max(this.handedOut + 1, this.log.firstIndex()), this.log.commit + 1)
+        : [];
     const lastCommitted = committedEntries[committedEntries.length - 1];
     if (lastCommitted !== undefined) this.handedOut = lastCommitted.index;
     const rd: Ready = {
@@ -688,11 +739,20 @@ export class RaftNode {
   // ───────────────────────────── elections ─────────────────────────────
 
   private handleVote(m: Extract<Message, { kind: 'vote' }>): void {
-    const canVote = this.vote === m.from || (this.vote === NONE && this.leader === NONE) || (m.preVote && m.term > this.term);
+    const canVote =
+      this.vote === m.from || (this.vote === NONE && this.leader === NONE) || (m.preVote && m.term > this.term);
     const grant = canVote && this.log.isUpToDate(m.lastIndex, m.lastTerm);
     // A granted pre-vote answers in the prospective term so the pre-candidate counts it.
     const term = grant && m.preVote ? m.term : this.term;
-    this.send({ kind: 'voteResp', group: this.group, from: this.id, to: m.from, term, preVote: m.preVote, reject: !grant });
+    this.send({
+      kind: 'voteResp',
+      group: this.group,
+      from: this.id,
+      to: m.from,
+      term,
+      preVote: m.preVote,
+      reject: !grant,
+    });
     if (grant && !m.preVote) {
       this.vote = m.from;
       this.electionElapsed = 0;
@@ -733,7 +793,10 @@ export class RaftNode {
 
   // ───────────────────────────── follower side ─────────────────────────────
 
-  private reply(m: Message, body: Omit<Extract<Message, { kind: 'appendResp' }>, 'group' | 'from' | 'to' | 'term' | 'kind'>): void {
+  private reply(
+    m: Message,
+    body: Omit<Extract<Message, { kind: 'appendResp' }>, 'group' | 'from' | 'to' | 'term' | 'kind'>,
+  ): void {
     this.send({ kind: 'appendResp', group: this.group, from: this.id, to: m.from, term: this.term, ...body });
   }
 
@@ -770,7 +833,16 @@ export class RaftNode {
 
   private handleSnapshot(m: Extract<Message, { kind: 'snapshot' }>): void {
     const ack = (offset: number): void =>
-      this.send({ kind: 'snapshotResp', group: this.group, from: this.id, to: m.from, term: this.term, snapIndex: m.meta.index, snapTerm: m.meta.term, offset });
+      this.send({
+        kind: 'snapshotResp',
+        group: this.group,
+        from: this.id,
+        to: m.from,
+        term: this.term,
+        snapIndex: m.meta.index,
+        snapTerm: m.meta.term,
+        offset,
+      });
     if (m.meta.index <= this.log.commit) {
       this.incoming = undefined;
       this.reply(m, { index: this.log.commit, reject: false, hintIndex: 0, hintTerm: 0 });
@@ -959,7 +1031,15 @@ export class RaftNode {
     this.seqSentTick.set(this.hbSeq, this.leaderTicks);
     for (const [id, pr] of this.progress) {
       if (id === this.id) continue;
-      this.send({ kind: 'heartbeat', group: this.group, from: this.id, to: id, term: this.term, commit: Math.min(pr.match, this.log.commit), seq: this.hbSeq });
+      this.send({
+        kind: 'heartbeat',
+        group: this.group,
+        from: this.id,
+        to: id,
+        term: this.term,
+        commit: Math.min(pr.match, this.log.commit),
+        seq: this.hbSeq,
+      });
     }
     this.processReads(); // a single-voter group confirms at once
   }
@@ -995,10 +1075,21 @@ export class RaftNode {
       this.startSnapshot(to, pr);
       return false;
     }
-    const entries = pr.next <= this.log.lastIndex() ? this.log.slice(pr.next, this.log.lastIndex() + 1, this.maxMsgBytes) : [];
+    const entries =
+      pr.next <= this.log.lastIndex() ? this.log.slice(pr.next, this.log.lastIndex() + 1, this.maxMsgBytes) : [];
     if (entries.length === 0 && !sendIfEmpty) return false;
     const commit = this.log.commit;
-    this.send({ kind: 'append', group: this.group, from: this.id, to, term: this.term, prevIndex, prevTerm, entries, commit });
+    this.send({
+      kind: 'append',
+      group: this.group,
+      from: this.id,
+      to,
+      term: this.term,
+      prevIndex,
+      prevTerm,
+      entries,
+      commit,
+    });
     pr.commitSent = commit;
     const last = entries[entries.length - 1];
     if (last !== undefined) pr.sentEntries(last.index);

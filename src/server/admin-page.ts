@@ -77,13 +77,29 @@ ${table(['status', 'pid', 'listening on', 'uptime (s)', 'engine', 'rss (MB)'], [
 ${clusterSection(s.cluster)}<h2>Storage</h2>
 ${table(['figure', 'value'], stats)}
 <h2>Databases</h2>
-${listOrError(s.databases, (d) => table(['name'], d.map((x) => [x])))}
+${listOrError(s.databases, (d) =>
+  table(
+    ['name'],
+    d.map((x) => [x]),
+  ),
+)}
 <h2>Tables</h2>
-${listOrError(s.tables, (t) => table(['schema', 'table'], t.map((x) => [x.schema, x.name])))}
+${listOrError(s.tables, (t) =>
+  table(
+    ['schema', 'table'],
+    t.map((x) => [x.schema, x.name]),
+  ),
+)}
 <h2>Sessions (${s.sessions.length})</h2>
-${table(['pid', 'user', 'database', 'application', 'client', 'state', 'last query'], s.sessions.map((x) => [String(x.pid), x.user, x.database, x.application, x.client, x.state, x.query]))}
+${table(
+  ['pid', 'user', 'database', 'application', 'client', 'state', 'last query'],
+  s.sessions.map((x) => [String(x.pid), x.user, x.database, x.application, x.client, x.state, x.query]),
+)}
 <h2>Running queries (${running.length})</h2>
-${table(['pid', 'running (ms)', 'query'], running.map((x) => [String(x.pid), x.runningMs === undefined ? '' : x.runningMs.toFixed(0), x.query]))}
+${table(
+  ['pid', 'running (ms)', 'query'],
+  running.map((x) => [String(x.pid), x.runningMs === undefined ? '' : x.runningMs.toFixed(0), x.query]),
+)}
 <p class="none">Metrics: <a href="/metrics">/metrics</a> · health: <a href="/health">/health</a>${s.cluster === undefined ? '' : ' · cluster: <a href="/api/cluster">/api/cluster</a>'}</p>
 </body></html>
 `;

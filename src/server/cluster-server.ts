@@ -128,7 +128,10 @@ export async function startClusterServer(o: ClusterServerOptions): Promise<Runni
   const nodeFilePath = join(o.dir, NODE_FILE);
   let file = existsSync(nodeFilePath) ? await readNodeFile(nodeFilePath) : undefined;
   if (file !== undefined && o.id !== undefined && o.id !== file.nodeId)
-    throw new NextDbError(SqlState.invalidParameterValue, `${o.dir} belongs to node ${file.nodeId}, not --node-id ${o.id}`);
+    throw new NextDbError(
+      SqlState.invalidParameterValue,
+      `${o.dir} belongs to node ${file.nodeId}, not --node-id ${o.id}`,
+    );
   const local = await openLsmEngine({ dir: o.dir });
   const closeLocal = async (): Promise<void> => {
     await local.close().catch(() => undefined);
@@ -138,17 +141,23 @@ export async function startClusterServer(o: ClusterServerOptions): Promise<Runni
     const initialPeers = new Map<NodeId, PeerAddress>();
     if (file === undefined) {
       if (o.peers !== undefined) {
-        if (o.id === undefined || !o.peers.has(o.id)) throw new NextDbError(SqlState.invalidParameterValue, '--peers needs --node-id naming one of the peers');
+        if (o.id === undefined || !o.peers.has(o.id))
+          throw new NextDbError(SqlState.invalidParameterValue, '--peers needs --node-id naming one of the peers');
         file = { nodeId: o.id, bootstrap: [...o.peers.keys()].sort((a, b) => a - b) };
       } else if (o.join !== undefined && o.join.length > 0) {
         // The SQL port must be known before asking; a port 0 listener is not supported for joiners.
-        const joined = await requestJoin(o.join, {
-          ...(o.id === undefined ? {} : { nodeId: o.id }),
-          raftAddress,
-          sqlAddress: addressOf(o.host, o.pgPort),
-        }, o.joinTimeoutMs ?? 30_000);
+        const joined = await requestJoin(
+          o.join,
+          {
+            ...(o.id === undefined ? {} : { nodeId: o.id }),
+            raftAddress,
+            sqlAddress: addressOf(o.host, o.pgPort),
+          },
+          o.joinTimeoutMs ?? 30_000,
+        );
         file = { nodeId: joined.nodeId, bootstrap: null };
-        for (const m of joined.members) if (m.id !== joined.nodeId) initialPeers.set(m.id, parseHostPort(m.raftAddress, `member ${m.id}`));
+        for (const m of joined.members)
+          if (m.id !== joined.nodeId) initialPeers.set(m.id, parseHostPort(m.raftAddress, `member ${m.id}`));
       } else if (o.newCluster === true) {
         const id = o.id ?? 1;
         file = { nodeId: id, bootstrap: [id] };
@@ -162,7 +171,9 @@ export async function startClusterServer(o: ClusterServerOptions): Promise<Runni
     }
     const id = file.nodeId;
     if (o.peers !== undefined) for (const [pid, a] of o.peers) if (pid !== id) initialPeers.set(pid, a);
-    for (const m of readMembers(local).values()) if (m.id !== id && !initialPeers.has(m.id)) initialPeers.set(m.id, parseHostPort(m.raftAddress, `member ${m.id}`));
+    for (const m of readMembers(local).values())
+      if (m.id !== id && !initialPeers.has(m.id))
+        initialPeers.set(m.id, parseHostPort(m.raftAddress, `member ${m.id}`));
     return await run(o, local, id, file.bootstrap, initialPeers);
   } catch (e) {
     await closeLocal();
@@ -254,8 +265,16 @@ async function run(
   };
 
   const counters = {
-    staleReads: new Counter({ name: 'nextdb_cluster_stale_reads_total', help: 'Statements served from this replica under read_consistency = stale', registers: [] }),
-    retries: new Counter({ name: 'nextdb_cluster_statement_retries_total', help: 'Implicit statements retried by this node after a 40001', registers: [] }),
+    staleReads: new Counter({
+      name: 'nextdb_cluster_stale_reads_total',
+      help: 'Statements served from this replica under read_consistency = stale',
+      registers: [],
+    }),
+    retries: new Counter({
+      name: 'nextdb_cluster_statement_retries_total',
+      help: 'Implicit statements retried by this node after a 40001',
+      registers: [],
+    }),
   };
   const cluster = new ClusterControl(node, transport, dialed, o, id);
   const server = new NextDbServer({
@@ -424,7 +443,8 @@ class ClusterControl {
       return;
     }
     this.leaderlessSinceMs ??= now;
-    if (this.removed || this.checkingRemoval || now - this.leaderlessSinceMs < this.o.tickMs * this.o.electionTicks * 4) return;
+    if (this.removed || this.checkingRemoval || now - this.leaderlessSinceMs < this.o.tickMs * this.o.electionTicks * 4)
+      return;
     this.checkingRemoval = true;
     const others = [...readMembers(this.node.engine).values()].filter((m) => m.id !== this.id);
     void (async () => {
@@ -434,7 +454,10 @@ class ClusterControl {
           const v = (await r.json()) as ClusterView;
           if (v.leaderId !== null && v.leaderId === v.nodeId && !v.members.some((x) => x.id === this.id)) {
             this.removed = true;
-            this.o.logger.warn({ nodeId: this.id, leaderId: v.leaderId }, `node ${this.id} is no longer a member of the cluster (removed)`);
+            this.o.logger.warn(
+              { nodeId: this.id, leaderId: v.leaderId },
+              `node ${this.id} is no longer a member of the cluster (removed)`,
+            );
             this.o.onRemoved?.();
             return;
           }
@@ -458,7 +481,9 @@ class ClusterControl {
     if (st.role !== 'leader') return;
     const candidates = st.conf.voters.filter((v) => v !== this.id);
     if (candidates.length === 0) return;
-    const best = candidates.reduce((a, b) => ((st.progress.get(b)?.match ?? 0) > (st.progress.get(a)?.match ?? 0) ? b : a));
+    const best = candidates.reduce((a, b) =>
+      (st.progress.get(b)?.match ?? 0) > (st.progress.get(a)?.match ?? 0) ? b : a,
+    );
     try {
       this.node.transferLeadership(best);
     } catch {
@@ -483,15 +508,23 @@ class ClusterControl {
     try {
       return { status: 200, body: await fn() };
     } catch (e) {
-      if (e instanceof NotLeaderError || (e instanceof NextDbError && e.code === SqlState.serializationFailure && !this.node.status().serving)) {
+      if (
+        e instanceof NotLeaderError ||
+        (e instanceof NextDbError && e.code === SqlState.serializationFailure && !this.node.status().serving)
+      ) {
         const leaderId = this.node.status().leader;
         return {
           status: 421,
-          body: { error: e.message, leaderId: leaderId === NONE ? null : leaderId, leaderAddress: this.leaderAddress() ?? null },
+          body: {
+            error: e.message,
+            leaderId: leaderId === NONE ? null : leaderId,
+            leaderAddress: this.leaderAddress() ?? null,
+          },
         };
       }
       if (e instanceof RetryLater) return { status: 503, body: { error: e.message } };
-      if (e instanceof NextDbError && e.code === SqlState.invalidParameterValue) return { status: 400, body: { error: e.message } };
+      if (e instanceof NextDbError && e.code === SqlState.invalidParameterValue)
+        return { status: 400, body: { error: e.message } };
       return { status: 500, body: { error: e instanceof Error ? e.message : String(e) } };
     }
   }
@@ -513,20 +546,31 @@ class ClusterControl {
     let id = req.nodeId;
     if (id === undefined) {
       // A joiner that asks again (it crashed before saving its id, or the answer was lost) gets the same id back.
-      id = [...members.values()].find((m) => m.raftAddress === req.raftAddress)?.id ?? nextMemberId(engine, this.configured());
+      id =
+        [...members.values()].find((m) => m.raftAddress === req.raftAddress)?.id ??
+        nextMemberId(engine, this.configured());
     }
     // The leader's own record goes in first if it is missing: the joiner must be able to answer the
     // leader before it has replicated anything (else it never catches up).
     const self = { id: this.id, raftAddress: addressOf(this.o.host, this.o.raftPort), sqlAddress: this.sqlAddress };
     const mine = members.get(this.id);
     let wrote = false;
-    if (id !== this.id && this.sqlAddress !== '' && (mine === undefined || mine.raftAddress !== self.raftAddress || mine.sqlAddress !== self.sqlAddress)) {
+    if (
+      id !== this.id &&
+      this.sqlAddress !== '' &&
+      (mine === undefined || mine.raftAddress !== self.raftAddress || mine.sqlAddress !== self.sqlAddress)
+    ) {
       engine.write(memberBatch(self, nextMemberId(engine, this.configured())));
       wrote = true;
     }
     const old = members.get(id);
     if (old === undefined || old.raftAddress !== req.raftAddress || old.sqlAddress !== req.sqlAddress) {
-      engine.write(memberBatch({ id, raftAddress: req.raftAddress, sqlAddress: req.sqlAddress }, nextMemberId(engine, this.configured())));
+      engine.write(
+        memberBatch(
+          { id, raftAddress: req.raftAddress, sqlAddress: req.sqlAddress },
+          nextMemberId(engine, this.configured()),
+        ),
+      );
       wrote = true;
     }
     if (wrote) await engine.sync();
@@ -535,7 +579,11 @@ class ClusterControl {
       this.dialed.set(id, req.raftAddress);
     }
     const joinId = id;
-    if (!this.configured().includes(joinId)) await this.confChange(() => this.node.addNode(joinId), () => this.configured().includes(joinId));
+    if (!this.configured().includes(joinId))
+      await this.confChange(
+        () => this.node.addNode(joinId),
+        () => this.configured().includes(joinId),
+      );
     const conf = new Set([...this.configured(), joinId]);
     return { nodeId: joinId, members: [...readMembers(engine).values()].filter((m) => conf.has(m.id)) };
   }
@@ -544,16 +592,25 @@ class ClusterControl {
   private async remove(body: unknown): Promise<{ removed: NodeId }> {
     const o = (typeof body === 'object' && body !== null ? body : {}) as { nodeId?: unknown };
     const id = o.nodeId;
-    if (typeof id !== 'number' || !Number.isInteger(id) || id < 1) throw new NextDbError(SqlState.invalidParameterValue, 'nodeId must be a positive integer');
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 1)
+      throw new NextDbError(SqlState.invalidParameterValue, 'nodeId must be a positive integer');
     this.requireServing();
-    if (!this.configured().includes(id)) throw new NextDbError(SqlState.invalidParameterValue, `node ${id} is not a member`);
+    if (!this.configured().includes(id))
+      throw new NextDbError(SqlState.invalidParameterValue, `node ${id} is not a member`);
     const voters = this.node.raft.status().conf.voters;
-    if (voters.length === 1 && voters[0] === id) throw new NextDbError(SqlState.invalidParameterValue, `node ${id} is the last voter; a cluster cannot remove its last voter`);
+    if (voters.length === 1 && voters[0] === id)
+      throw new NextDbError(
+        SqlState.invalidParameterValue,
+        `node ${id} is the last voter; a cluster cannot remove its last voter`,
+      );
     if (id === this.id) {
       await this.handOff();
       throw new RetryLater(`node ${id} leads; it handed leadership away, ask again`);
     }
-    await this.confChange(() => this.node.removeNode(id), () => !this.configured().includes(id));
+    await this.confChange(
+      () => this.node.removeNode(id),
+      () => !this.configured().includes(id),
+    );
     return { removed: id };
   }
 
@@ -616,7 +673,13 @@ class ClusterControl {
         try {
           const r = await fetch(`http://${addr}/api/cluster?local=1`, { signal: AbortSignal.timeout(500) });
           const v = (await r.json()) as ClusterView;
-          if (v.leaderId === leaderId) return { nodeId: this.id, leaderId, term: st.term, members: v.members.map((m) => (m.id === this.id ? self() : m)) };
+          if (v.leaderId === leaderId)
+            return {
+              nodeId: this.id,
+              leaderId,
+              term: st.term,
+              members: v.members.map((m) => (m.id === this.id ? self() : m)),
+            };
         } catch {
           // fall back to local knowledge
         }
@@ -662,7 +725,12 @@ function parseJoin(body: unknown): JoinRequest {
 
 // ───────────────────────── HTTP helpers (also used by the CLI) ─────────────────────────
 
-async function postJson(address: string, path: string, body: unknown, timeoutMs: number): Promise<{ status: number; body: unknown }> {
+async function postJson(
+  address: string,
+  path: string,
+  body: unknown,
+  timeoutMs: number,
+): Promise<{ status: number; body: unknown }> {
   const r = await fetch(`http://${address}${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -684,7 +752,12 @@ async function postJson(address: string, path: string, body: unknown, timeoutMs:
  * `timeoutMs` passes. Resolves with the leader's 200 answer; rejects with
  * the last error otherwise (a 400 at once: asking again would not help).
  */
-export async function postToLeader(addresses: readonly string[], path: string, body: unknown, timeoutMs: number): Promise<unknown> {
+export async function postToLeader(
+  addresses: readonly string[],
+  path: string,
+  body: unknown,
+  timeoutMs: number,
+): Promise<unknown> {
   const deadline = Date.now() + timeoutMs;
   let last = 'no member answered';
   let queue = [...addresses];
@@ -702,7 +775,8 @@ export async function postToLeader(addresses: readonly string[], path: string, b
       if (r.status === 200) return r.body;
       last = `${addr} answered ${r.status}: ${b.error ?? ''}`;
       if (r.status === 400 || r.status === 404 || r.status === 405) throw new FinalError(last);
-      if (r.status === 421 && typeof b.leaderAddress === 'string' && b.leaderAddress !== addr) queue.unshift(b.leaderAddress);
+      if (r.status === 421 && typeof b.leaderAddress === 'string' && b.leaderAddress !== addr)
+        queue.unshift(b.leaderAddress);
       else if (r.status === 503 || r.status === 421) await sleep(100);
     } catch (e) {
       if (e instanceof FinalError) throw new Error(`${path}: ${e.message}`);
@@ -716,7 +790,8 @@ class FinalError extends Error {}
 async function requestJoin(addresses: readonly string[], req: JoinRequest, timeoutMs: number): Promise<JoinAnswer> {
   for (const a of addresses) parseHostPort(a, '--join');
   const answer = (await postToLeader(addresses, '/api/cluster/join', req, timeoutMs)) as Partial<JoinAnswer>;
-  if (typeof answer.nodeId !== 'number' || !Array.isArray(answer.members)) throw new Error('join: malformed answer from the leader');
+  if (typeof answer.nodeId !== 'number' || !Array.isArray(answer.members))
+    throw new Error('join: malformed answer from the leader');
   return { nodeId: answer.nodeId, members: answer.members };
 }
 
@@ -782,9 +857,21 @@ function registerClusterMetrics(server: NextDbServer, node: ClusterNode): void {
     ['nextdb_cluster_applied_index', 'Index applied to the state machine', (s) => s.applied],
     ['nextdb_cluster_last_index', 'Last Raft log index', (s) => s.lastIndex],
     ['nextdb_cluster_serving', '1 when this node leads and serves transactions', (s) => (s.serving ? 1 : 0)],
-    ['nextdb_cluster_snapshot_index', 'Index of the latest state-machine snapshot; the Raft log starts after it (0: never compacted)', (s) => s.snapshotIndex],
-    ['nextdb_cluster_snapshots_taken', 'Snapshots of the state machine taken by this process (log compactions)', (s) => s.snapshotsTaken],
-    ['nextdb_cluster_snapshots_installed', 'Snapshots received from a leader (InstallSnapshot) and installed by this process', (s) => s.snapshotsInstalled],
+    [
+      'nextdb_cluster_snapshot_index',
+      'Index of the latest state-machine snapshot; the Raft log starts after it (0: never compacted)',
+      (s) => s.snapshotIndex,
+    ],
+    [
+      'nextdb_cluster_snapshots_taken',
+      'Snapshots of the state machine taken by this process (log compactions)',
+      (s) => s.snapshotsTaken,
+    ],
+    [
+      'nextdb_cluster_snapshots_installed',
+      'Snapshots received from a leader (InstallSnapshot) and installed by this process',
+      (s) => s.snapshotsInstalled,
+    ],
   ];
   for (const [name, help, read] of simple) {
     new Gauge({
@@ -832,7 +919,11 @@ export function parsePeers(spec: string): Map<NodeId, PeerAddress> {
   for (const part of spec.split(',')) {
     const eq = part.indexOf('=');
     const id = Number(part.slice(0, eq));
-    if (eq < 1 || !Number.isInteger(id) || id < 1) throw new NextDbError(SqlState.invalidParameterValue, `--peers: bad entry ${JSON.stringify(part)} (want id=host:port)`);
+    if (eq < 1 || !Number.isInteger(id) || id < 1)
+      throw new NextDbError(
+        SqlState.invalidParameterValue,
+        `--peers: bad entry ${JSON.stringify(part)} (want id=host:port)`,
+      );
     peers.set(id, parseHostPort(part.slice(eq + 1), '--peers'));
   }
   return peers;

@@ -75,7 +75,8 @@ type ReadConsistency = (typeof readConsistencyValues)[number];
 
 /** SET / RESET / SHOW of nextdb.read_consistency (one statement, optional trailing ';'). */
 const setRe = /^\s*set\s+(?:session\s+)?nextdb\.read_consistency\s*(?:=|to)\s*(?:'([^']*)'|([a-z_]+))\s*;?\s*$/i;
-const resetRe = /^\s*(?:reset\s+nextdb\.read_consistency|set\s+(?:session\s+)?nextdb\.read_consistency\s*(?:=|to)\s*default)\s*;?\s*$/i;
+const resetRe =
+  /^\s*(?:reset\s+nextdb\.read_consistency|set\s+(?:session\s+)?nextdb\.read_consistency\s*(?:=|to)\s*default)\s*;?\s*$/i;
 const showRe = /^\s*show\s+nextdb\.read_consistency\s*;?\s*$/i;
 const beginsBlock = /^\s*(begin|start\s+transaction)\b/i;
 /** `SET [SESSION] name ...` or `RESET name` as one statement: the parameter name (SET LOCAL ends with its block). */
@@ -139,7 +140,8 @@ export class ClusterSession implements Session {
     // (drivers that pass arbitrary parameters) or `options=-c nextdb.read_consistency=stale` (PGOPTIONS).
     const fromOptions = /(?:^|\s)(?:-c\s*|--)nextdb\.read_consistency=(\w+)/.exec(startup.params?.options ?? '')?.[1];
     const initial = (startup.params?.[READ_CONSISTENCY] ?? fromOptions)?.toLowerCase();
-    if (initial !== undefined && (readConsistencyValues as readonly string[]).includes(initial)) this.readConsistency = initial as ReadConsistency;
+    if (initial !== undefined && (readConsistencyValues as readonly string[]).includes(initial))
+      this.readConsistency = initial as ReadConsistency;
   }
 
   /** Opens the first target, retrying (like an implicit statement) while the leader is moving. */
@@ -181,16 +183,22 @@ export class ClusterSession implements Session {
         info: { paramTypes: [], columns: undefined },
         run: () => {
           if (!(readConsistencyValues as readonly string[]).includes(value))
-            throw new NextDbError(SqlState.invalidParameterValue, `invalid value for parameter "${READ_CONSISTENCY}": "${value}"`, {
-              hint: `Available values: ${readConsistencyValues.join(', ')}.`,
-            });
+            throw new NextDbError(
+              SqlState.invalidParameterValue,
+              `invalid value for parameter "${READ_CONSISTENCY}": "${value}"`,
+              {
+                hint: `Available values: ${readConsistencyValues.join(', ')}.`,
+              },
+            );
           this.readConsistency = value as ReadConsistency;
           return { commandTag: 'SET' };
         },
       };
     }
     if (showRe.test(sql)) {
-      const columns: ColumnDescription[] = [{ name: READ_CONSISTENCY, tableOid: 0, columnAttr: 0, typeOid: 25, typeSize: -1, typeMod: -1 }];
+      const columns: ColumnDescription[] = [
+        { name: READ_CONSISTENCY, tableOid: 0, columnAttr: 0, typeOid: 25, typeSize: -1, typeMod: -1 },
+      ];
       return {
         info: { paramTypes: [], columns },
         run: () => ({ commandTag: 'SHOW', columns, rows: [[Buffer.from(this.readConsistency)]] }),
@@ -202,7 +210,14 @@ export class ClusterSession implements Session {
   /** Runs `sql` on this node's replica when the session asked for stale reads and that is allowed now; undefined otherwise. */
   private async tryStale(sql: string): Promise<StatementResult[] | undefined> {
     const stale = this.deps.stale;
-    if (this.readConsistency !== 'stale' || stale === undefined || this.txnStatus !== 'I' || beginsBlock.test(sql) || !stale.fresh()) return undefined;
+    if (
+      this.readConsistency !== 'stale' ||
+      stale === undefined ||
+      this.txnStatus !== 'I' ||
+      beginsBlock.test(sql) ||
+      !stale.fresh()
+    )
+      return undefined;
     let session: Session;
     try {
       session = this.staleSession ??= await stale.session(this.startup);
@@ -214,7 +229,10 @@ export class ClusterSession implements Session {
       const results = await session.simpleQuery(sql);
       if (session.txnStatus !== 'I') {
         await session.simpleQuery('ROLLBACK').catch(() => undefined);
-        throw new NextDbError(SqlState.featureNotSupported, `transaction blocks cannot be opened under ${READ_CONSISTENCY} = 'stale'; SET ${READ_CONSISTENCY} = 'linearizable' first`);
+        throw new NextDbError(
+          SqlState.featureNotSupported,
+          `transaction blocks cannot be opened under ${READ_CONSISTENCY} = 'stale'; SET ${READ_CONSISTENCY} = 'linearizable' first`,
+        );
       }
       stale.served();
       return results;
@@ -273,7 +291,10 @@ export class ClusterSession implements Session {
       this.broken = false;
       return [{ commandTag: 'ROLLBACK' }];
     }
-    throw new NextDbError(SqlState.inFailedSqlTransaction, 'current transaction is aborted, commands ignored until end of transaction block');
+    throw new NextDbError(
+      SqlState.inFailedSqlTransaction,
+      'current transaction is aborted, commands ignored until end of transaction block',
+    );
   }
 
   /**
@@ -287,7 +308,8 @@ export class ClusterSession implements Session {
     if (t === undefined || t.kind !== 'remote' || !(t.session as RemoteSession).lost) return;
     this.target = undefined;
     void t.session.close();
-    if (t.session.txnStatus !== 'I') throw this.breakBlock(new ConnectionLostError((t.session as RemoteSession).address, false));
+    if (t.session.txnStatus !== 'I')
+      throw this.breakBlock(new ConnectionLostError((t.session as RemoteSession).address, false));
   }
 
   private breakBlock(cause: unknown): NextDbError {
@@ -317,7 +339,11 @@ export class ClusterSession implements Session {
 
   async prepare(name: string, sql: string, paramTypes: readonly number[]): Promise<PreparedStatementInfo> {
     if (this.broken) {
-      if (!endsBlock.test(sql)) throw new NextDbError(SqlState.inFailedSqlTransaction, 'current transaction is aborted, commands ignored until end of transaction block');
+      if (!endsBlock.test(sql))
+        throw new NextDbError(
+          SqlState.inFailedSqlTransaction,
+          'current transaction is aborted, commands ignored until end of transaction block',
+        );
       this.brokenEnd = name;
       return { paramTypes: [], columns: undefined };
     }
@@ -356,10 +382,19 @@ export class ClusterSession implements Session {
     return this.require().describeStatement(name);
   }
 
-  bind(portal: string, statement: string, paramFormats: readonly FormatCode[], params: readonly (Buffer | null)[], resultFormats: readonly FormatCode[]): void {
+  bind(
+    portal: string,
+    statement: string,
+    paramFormats: readonly FormatCode[],
+    params: readonly (Buffer | null)[],
+    resultFormats: readonly FormatCode[],
+  ): void {
     if (this.broken) {
       if (statement === this.brokenEnd) return;
-      throw new NextDbError(SqlState.inFailedSqlTransaction, 'current transaction is aborted, commands ignored until end of transaction block');
+      throw new NextDbError(
+        SqlState.inFailedSqlTransaction,
+        'current transaction is aborted, commands ignored until end of transaction block',
+      );
     }
     const own = this.own.get(statement);
     if (own !== undefined) {
@@ -379,7 +414,11 @@ export class ClusterSession implements Session {
 
   async execute(portal: string, maxRows: number): Promise<PortalResult> {
     if (this.broken) {
-      if (this.brokenEnd === undefined) throw new NextDbError(SqlState.inFailedSqlTransaction, 'current transaction is aborted, commands ignored until end of transaction block');
+      if (this.brokenEnd === undefined)
+        throw new NextDbError(
+          SqlState.inFailedSqlTransaction,
+          'current transaction is aborted, commands ignored until end of transaction block',
+        );
       this.broken = false;
       this.brokenEnd = undefined;
       return { commandTag: 'ROLLBACK', suspended: false };
@@ -485,11 +524,17 @@ export class ClusterSession implements Session {
         const addr = this.deps.addressOf(st.leader);
         if (addr !== undefined) {
           const i = addr.lastIndexOf(':');
-          const session = await RemoteSession.connect(addr.slice(0, i).replace(/^\[|\]$/g, ''), Number(addr.slice(i + 1)), this.startup, node.id);
+          const session = await RemoteSession.connect(
+            addr.slice(0, i).replace(/^\[|\]$/g, ''),
+            Number(addr.slice(i + 1)),
+            this.startup,
+            node.id,
+          );
           return { kind: 'remote', session, leader: st.leader };
         }
       }
-      if (Date.now() > deadline) throw new NotLeaderError(node.group, node.id, st.leader === node.id ? NONE : st.leader);
+      if (Date.now() > deadline)
+        throw new NotLeaderError(node.group, node.id, st.leader === node.id ? NONE : st.leader);
       await sleep(this.deps.tickMs);
     }
   }

@@ -42,7 +42,13 @@ export class ConnectionRegistry {
 
   /** Allocates a process id (`preferred` when it is free) and a secret key for a new connection. */
   allocateKey(preferred?: number): { processId: number; secretKey: number } {
-    if (preferred !== undefined && Number.isInteger(preferred) && preferred > 0 && preferred <= 0x7fffffff && !this.byPid.has(preferred)) {
+    if (
+      preferred !== undefined &&
+      Number.isInteger(preferred) &&
+      preferred > 0 &&
+      preferred <= 0x7fffffff &&
+      !this.byPid.has(preferred)
+    ) {
       return { processId: preferred, secretKey: randomInt(-0x80000000, 0x7fffffff) };
     }
     let pid = this.nextPid;

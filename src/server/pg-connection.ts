@@ -35,9 +35,24 @@ import { BackendWriter, type ErrorNoticeFields } from '../wire/backend-writer.ts
 import { FrontendParser } from '../wire/frontend-parser.ts';
 import { type FrontendMessage, parsePasswordMessage, parseSaslInitialResponse } from '../wire/frontend-messages.ts';
 import { ProtocolError } from '../wire/protocol-error.ts';
-import { ScramServerExchange, checkPassword, md5ExpectedResponse, constantTimeEqual, scramMechanism, scramSecretFor } from '../wire/password-auth.ts';
+import {
+  ScramServerExchange,
+  checkPassword,
+  md5ExpectedResponse,
+  constantTimeEqual,
+  scramMechanism,
+  scramSecretFor,
+} from '../wire/password-auth.ts';
 import type { ConnectionRegistry, RegisteredConnection } from './connection-registry.ts';
-import type { AuthConfig, AuthMethod, Logger, QueryObserver, ServerLimits, SessionProvider, Transport } from './server-types.ts';
+import type {
+  AuthConfig,
+  AuthMethod,
+  Logger,
+  QueryObserver,
+  ServerLimits,
+  SessionProvider,
+  Transport,
+} from './server-types.ts';
 
 /** Batches larger than this are written before the next ReadyForQuery (large results). */
 const flushBytes = 64 * 1024;
@@ -134,7 +149,10 @@ export class PgConnection {
   ) {
     this.parser = new FrontendParser({ maxMessageBytes: ctx.limits.maxMessageBytes });
     this.authTimer = setTimeout(() => {
-      this.ctx.logger.info({ remote: transport.remoteAddress }, 'closing connection: startup not completed within the authentication timeout');
+      this.ctx.logger.info(
+        { remote: transport.remoteAddress },
+        'closing connection: startup not completed within the authentication timeout',
+      );
       this.terminate(SqlState.protocolViolation, 'canceling authentication due to timeout');
     }, ctx.limits.authenticationTimeoutMs);
     this.authTimer.unref();
@@ -265,7 +283,11 @@ export class PgConnection {
   private async startup(protocolVersion: number, params: Readonly<Record<string, string>>): Promise<void> {
     const user = params.user;
     if (user === undefined || user === '') {
-      throw new NextDbError(SqlState.invalidAuthorizationSpecification, 'no PostgreSQL user name specified in startup packet', { severity: 'FATAL' });
+      throw new NextDbError(
+        SqlState.invalidAuthorizationSpecification,
+        'no PostgreSQL user name specified in startup packet',
+        { severity: 'FATAL' },
+      );
     }
     this.user = user;
     this.database = params.database ?? user;
@@ -287,7 +309,9 @@ export class PgConnection {
     switch (method) {
       case 'trust':
         if (this.ctx.provider.lookupRole !== undefined && this.role === undefined) {
-          throw new NextDbError(SqlState.invalidAuthorizationSpecification, `role "${user}" does not exist`, { severity: 'FATAL' });
+          throw new NextDbError(SqlState.invalidAuthorizationSpecification, `role "${user}" does not exist`, {
+            severity: 'FATAL',
+          });
         }
         return this.authenticated();
       case 'password':
@@ -321,7 +345,9 @@ export class PgConnection {
   private authFailed(): NextDbError {
     this.ctx.onAuthFailure?.();
     this.ctx.logger.info({ user: this.user, remote: this.transport.remoteAddress }, 'password authentication failed');
-    return new NextDbError(SqlState.invalidPassword, `password authentication failed for user "${this.user}"`, { severity: 'FATAL' });
+    return new NextDbError(SqlState.invalidPassword, `password authentication failed for user "${this.user}"`, {
+      severity: 'FATAL',
+    });
   }
 
   private async handleAuth(msg: FrontendMessage): Promise<void> {
@@ -344,10 +370,13 @@ export class PgConnection {
       }
       case 'auth-sasl-initial': {
         const initial = parseSaslInitialResponse(msg.data);
-        if (initial.mechanism !== scramMechanism) throw new ProtocolError(`client selected an invalid SASL authentication mechanism`);
+        if (initial.mechanism !== scramMechanism)
+          throw new ProtocolError(`client selected an invalid SASL authentication mechanism`);
         if (initial.data === null) throw new ProtocolError('SASL initial response is missing');
         // A role without a usable secret still gets a full exchange with a dummy secret, so the failure looks the same.
-        const secret = (stored === undefined ? undefined : scramSecretFor(stored)) ?? scramSecretFor(randomBytes(16).toString('hex'))!;
+        const secret =
+          (stored === undefined ? undefined : scramSecretFor(stored)) ??
+          scramSecretFor(randomBytes(16).toString('hex'))!;
         const exchange = new ScramServerExchange(secret);
         this.out.authenticationSaslContinue(exchange.clientFirst(initial.data));
         this.state = { kind: 'auth-sasl-final', exchange };
@@ -366,11 +395,19 @@ export class PgConnection {
 
   private async authenticated(): Promise<void> {
     if (this.role !== undefined && !this.role.canLogin) {
-      throw new NextDbError(SqlState.invalidAuthorizationSpecification, `role "${this.user}" is not permitted to log in`, { severity: 'FATAL' });
+      throw new NextDbError(
+        SqlState.invalidAuthorizationSpecification,
+        `role "${this.user}" is not permitted to log in`,
+        { severity: 'FATAL' },
+      );
     }
     let session: Session;
     try {
-      session = await this.ctx.provider.createSession({ user: this.user, database: this.database, params: this.startupParams });
+      session = await this.ctx.provider.createSession({
+        user: this.user,
+        database: this.database,
+        params: this.startupParams,
+      });
     } catch (err) {
       throw asFatal(err);
     }
@@ -629,7 +666,10 @@ export class PgConnection {
     this.state = { kind: 'copy-in', copy, simple };
   }
 
-  private async handleCopyIn(state: { readonly copy: CopyIn; readonly simple: boolean }, msg: FrontendMessage): Promise<void> {
+  private async handleCopyIn(
+    state: { readonly copy: CopyIn; readonly simple: boolean },
+    msg: FrontendMessage,
+  ): Promise<void> {
     const session = this.session!;
     if (msg.kind === 'copyData') {
       try {
@@ -660,13 +700,24 @@ export class PgConnection {
       }
       return this.endCopyIn(state, session, failure, results);
     }
-    const reason = msg.kind === 'copyFail' ? `COPY from stdin failed: ${msg.message}` : `unexpected ${msg.kind} message during COPY from stdin`;
+    const reason =
+      msg.kind === 'copyFail'
+        ? `COPY from stdin failed: ${msg.message}`
+        : `unexpected ${msg.kind} message during COPY from stdin`;
     await state.copy.abort(reason).catch(() => undefined);
-    const err = msg.kind === 'copyFail' ? new NextDbError(SqlState.queryCanceled, reason) : new NextDbError(SqlState.protocolViolation, reason);
+    const err =
+      msg.kind === 'copyFail'
+        ? new NextDbError(SqlState.queryCanceled, reason)
+        : new NextDbError(SqlState.protocolViolation, reason);
     return this.endCopyIn(state, session, err, []);
   }
 
-  private endCopyIn(state: { readonly simple: boolean }, session: Session, failure: unknown, results: readonly StatementResult[]): void {
+  private endCopyIn(
+    state: { readonly simple: boolean },
+    session: Session,
+    failure: unknown,
+    results: readonly StatementResult[],
+  ): void {
     this.state = { kind: 'ready' };
     const copy = this.writeResults(results);
     if (failure !== undefined) this.writeError(failure);
@@ -712,7 +763,10 @@ export class PgConnection {
   private errorFields(err: unknown): ErrorNoticeFields {
     if (err instanceof NextDbError) return err;
     // Not a NextDbError: a bug somewhere below. Report it as an internal error, and log it with its stack.
-    this.ctx.logger.error({ err: errorText(err), stack: err instanceof Error ? err.stack : undefined }, 'internal error while serving a query');
+    this.ctx.logger.error(
+      { err: errorText(err), stack: err instanceof Error ? err.stack : undefined },
+      'internal error while serving a query',
+    );
     return { severity: 'ERROR', code: SqlState.internalError, message: `internal error: ${errorText(err)}` };
   }
 
@@ -723,7 +777,14 @@ export class PgConnection {
     if (slowMs > 0 && seconds * 1000 >= slowMs) {
       const q = this.registration?.currentQuery ?? '';
       this.ctx.logger.warn(
-        { durationMs: Math.round(seconds * 1000), kind, user: this.user, database: this.database, pid: this.registration?.processId, query: q.length > 1000 ? q.slice(0, 1000) + '…' : q },
+        {
+          durationMs: Math.round(seconds * 1000),
+          kind,
+          user: this.user,
+          database: this.database,
+          pid: this.registration?.processId,
+          query: q.length > 1000 ? q.slice(0, 1000) + '…' : q,
+        },
         'slow query',
       );
     }
@@ -745,7 +806,12 @@ export class PgConnection {
   private markIdle(session: Session): void {
     const reg = this.registration;
     if (reg === undefined) return;
-    reg.state = session.txnStatus === 'I' ? 'idle' : session.txnStatus === 'T' ? 'idle in transaction' : 'idle in transaction (aborted)';
+    reg.state =
+      session.txnStatus === 'I'
+        ? 'idle'
+        : session.txnStatus === 'T'
+          ? 'idle in transaction'
+          : 'idle in transaction (aborted)';
   }
 
   // ------------------------------------------------------------- lifecycle
@@ -761,7 +827,11 @@ export class PgConnection {
     const fields = this.errorFields(err);
     this.out.errorResponse(fields.severity === 'ERROR' ? { ...fields, severity: 'FATAL' } : fields);
     if (err instanceof ProtocolError) this.ctx.onProtocolError?.();
-    if (err instanceof ProtocolError) this.ctx.logger.info({ remote: this.transport.remoteAddress, err: err.message }, 'closing connection after protocol error');
+    if (err instanceof ProtocolError)
+      this.ctx.logger.info(
+        { remote: this.transport.remoteAddress, err: err.message },
+        'closing connection after protocol error',
+      );
     this.flush();
     this.shutdown();
   }
@@ -858,7 +928,10 @@ function asFatal(err: unknown): NextDbError {
       ...(err.hint === undefined ? {} : { hint: err.hint }),
     });
   }
-  return new NextDbError(SqlState.internalError, `internal error: ${errorText(err)}`, { severity: 'FATAL', cause: err });
+  return new NextDbError(SqlState.internalError, `internal error: ${errorText(err)}`, {
+    severity: 'FATAL',
+    cause: err,
+  });
 }
 
 function isSettingCommand(tag: string): boolean {

@@ -118,7 +118,8 @@ export class NextDbServer {
   private stopping: Promise<void> | undefined;
 
   constructor(private readonly options: ServerOptions) {
-    this.secureContext = options.tls === undefined ? undefined : tls.createSecureContext({ cert: options.tls.cert, key: options.tls.key });
+    this.secureContext =
+      options.tls === undefined ? undefined : tls.createSecureContext({ cert: options.tls.cert, key: options.tls.key });
     this.metrics = new ServerMetrics(
       () => this.registry.size,
       () => options.engine.stats(),
@@ -162,7 +163,12 @@ export class NextDbServer {
     const port = this.options.port ?? 8080;
     return new Promise<number>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException): void => {
-        const what = err.code === 'EADDRINUSE' ? 'is already in use' : err.code === 'EACCES' ? 'needs more privileges' : `failed (${err.message})`;
+        const what =
+          err.code === 'EADDRINUSE'
+            ? 'is already in use'
+            : err.code === 'EACCES'
+              ? 'needs more privileges'
+              : `failed (${err.message})`;
         reject(new NextDbError(SqlState.ioError, `cannot listen on ${host}:${port}: the port ${what}`, { cause: err }));
       };
       this.net.once('error', onError);
@@ -174,7 +180,8 @@ export class NextDbServer {
         resolve(this.boundPort);
       });
     }).then(async (bound) => {
-      if (this.options.unixSocketDir !== undefined) await this.listenUnix(join(this.options.unixSocketDir, `.s.PGSQL.${bound}`));
+      if (this.options.unixSocketDir !== undefined)
+        await this.listenUnix(join(this.options.unixSocketDir, `.s.PGSQL.${bound}`));
       return bound;
     });
   }
@@ -224,7 +231,10 @@ export class NextDbServer {
       socket.setTimeout(0);
       if (first[0] === 0) {
         this.servePg(socket, first, local);
-      } else if (/^(GET|HEAD|POST|PUT|DELETE|OPTIONS|PATCH) /.test(first.toString('latin1', 0, 8)) || /^[A-Z]{1,7}$/.test(first.toString('latin1'))) {
+      } else if (
+        /^(GET|HEAD|POST|PUT|DELETE|OPTIONS|PATCH) /.test(first.toString('latin1', 0, 8)) ||
+        /^[A-Z]{1,7}$/.test(first.toString('latin1'))
+      ) {
         this.httpSockets.add(socket);
         socket.once('close', () => this.httpSockets.delete(socket));
         socket.pause();
@@ -317,7 +327,8 @@ export class NextDbServer {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
     const route = this.options.routes?.get(path);
-    const known = path === '/' || path === '/health' || path === '/metrics' || path === '/api/status' || route !== undefined;
+    const known =
+      path === '/' || path === '/health' || path === '/metrics' || path === '/api/status' || route !== undefined;
     this.metrics.httpRequests.inc({ path: known ? path : 'other' });
     if (this.stopping !== undefined) {
       res.writeHead(503, { 'content-type': 'text/plain', connection: 'close' }).end('shutting down\n');
@@ -329,7 +340,9 @@ export class NextDbServer {
       if (method === 'POST') {
         const parsed = await readJsonBody(req);
         if (!parsed.ok) {
-          res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: parsed.error }) + '\n');
+          res
+            .writeHead(400, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ error: parsed.error }) + '\n');
           return;
         }
         body = parsed.value;
@@ -340,7 +353,12 @@ export class NextDbServer {
     }
     switch (path) {
       case '/health': {
-        const body = JSON.stringify({ status: 'ok', version: serverVersion, uptimeSeconds: (Date.now() - this.startedAtMs) / 1000, connections: this.registry.size });
+        const body = JSON.stringify({
+          status: 'ok',
+          version: serverVersion,
+          uptimeSeconds: (Date.now() - this.startedAtMs) / 1000,
+          connections: this.registry.size,
+        });
         res.writeHead(200, { 'content-type': 'application/json' }).end(body + '\n');
         return;
       }
@@ -366,7 +384,11 @@ export class NextDbServer {
     let tables: { schema: string; name: string }[] | string;
     const text = (v: Buffer | null | undefined): string => (v === null || v === undefined ? '' : v.toString('utf8'));
     try {
-      const session = await this.options.provider.createSession({ user: 'postgres', database: 'postgres', params: { application_name: 'nextdb admin page' } });
+      const session = await this.options.provider.createSession({
+        user: 'postgres',
+        database: 'postgres',
+        params: { application_name: 'nextdb admin page' },
+      });
       try {
         const [dbs] = await session.simpleQuery('SELECT datname FROM pg_catalog.pg_database ORDER BY 1');
         databases = (dbs?.rows ?? []).map((r) => text(r[0]));
@@ -431,8 +453,10 @@ export class NextDbServer {
   private async doStop(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.net.close(() => resolve()));
     const unix = this.unix;
-    const unixClosed = unix === undefined ? Promise.resolve() : new Promise<void>((resolve) => unix.close(() => resolve()));
-    for (const c of [...this.connections]) c.terminate(SqlState.adminShutdown, 'terminating connection due to administrator command');
+    const unixClosed =
+      unix === undefined ? Promise.resolve() : new Promise<void>((resolve) => unix.close(() => resolve()));
+    for (const c of [...this.connections])
+      c.terminate(SqlState.adminShutdown, 'terminating connection due to administrator command');
     // HTTP requests are short and idempotent; keep-alive sockets would only hold up the shutdown.
     for (const s of this.httpSockets) s.destroy();
     const deadline = Date.now() + shutdownGraceMs;
@@ -454,7 +478,8 @@ function readJsonBody(req: http.IncomingMessage): Promise<{ ok: true; value: unk
     });
     req.on('error', () => resolve({ ok: false, error: 'request body could not be read' }));
     req.on('end', () => {
-      if (size > routeBodyBytesMax) return resolve({ ok: false, error: `request body larger than ${routeBodyBytesMax} bytes` });
+      if (size > routeBodyBytesMax)
+        return resolve({ ok: false, error: `request body larger than ${routeBodyBytesMax} bytes` });
       const text = Buffer.concat(chunks).toString('utf8');
       if (text.trim() === '') return resolve({ ok: true, value: {} });
       try {

@@ -74,7 +74,16 @@ export class RaftDriver {
   private readonly proposalTimeoutMs: number;
   private failure: Error | undefined;
   /** Counters for benchmarks and diagnostics. */
-  readonly stats = { readies: 0, syncs: 0, syncMs: 0, syncMaxMs: 0, slowSyncs: 0, entriesPersisted: 0, entriesApplied: 0, earlyApplied: 0 };
+  readonly stats = {
+    readies: 0,
+    syncs: 0,
+    syncMs: 0,
+    syncMaxMs: 0,
+    slowSyncs: 0,
+    entriesPersisted: 0,
+    entriesApplied: 0,
+    earlyApplied: 0,
+  };
 
   constructor(private readonly options: RaftDriverOptions) {
     this.raft = options.raft;
@@ -123,7 +132,8 @@ export class RaftDriver {
    * caller may retry on that node. RaftBusyError likewise (transfer in progress).
    */
   propose(data: Uint8Array): Promise<void> {
-    if (this.failure !== undefined || this.stopped) return Promise.reject(this.failure ?? new NextDbError(SqlState.adminShutdown, 'raft driver stopped'));
+    if (this.failure !== undefined || this.stopped)
+      return Promise.reject(this.failure ?? new NextDbError(SqlState.adminShutdown, 'raft driver stopped'));
     let pos: { index: number; term: number };
     try {
       pos = this.raft.propose(data);
@@ -134,7 +144,12 @@ export class RaftDriver {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w.timer !== timer);
-        reject(new NextDbError(SqlState.queryCanceled, `raft proposal ${pos.index}@${pos.term} not applied within ${this.proposalTimeoutMs}ms; its outcome is unknown`));
+        reject(
+          new NextDbError(
+            SqlState.queryCanceled,
+            `raft proposal ${pos.index}@${pos.term} not applied within ${this.proposalTimeoutMs}ms; its outcome is unknown`,
+          ),
+        );
       }, this.proposalTimeoutMs);
       this.waiters.push({ index: pos.index, term: pos.term, resolve, reject, timer });
     });
@@ -146,7 +161,8 @@ export class RaftDriver {
    * leader) on a node that is not the leader, like propose().
    */
   read(): Promise<void> {
-    if (this.failure !== undefined || this.stopped) return Promise.reject(this.failure ?? new NextDbError(SqlState.adminShutdown, 'raft driver stopped'));
+    if (this.failure !== undefined || this.stopped)
+      return Promise.reject(this.failure ?? new NextDbError(SqlState.adminShutdown, 'raft driver stopped'));
     const ctx = this.nextCtx++;
     try {
       if (this.options.leaseReads === true) this.raft.leaseRead(ctx);
@@ -202,9 +218,11 @@ export class RaftDriver {
         let applied = 0;
         if (rd.snapshot === undefined) {
           const durable = early ? Infinity : this.raft.status().stable;
-          while (applied < rd.committedEntries.length && rd.committedEntries[applied]!.index <= durable) this.applyOne(rd.committedEntries[applied++]!);
+          while (applied < rd.committedEntries.length && rd.committedEntries[applied]!.index <= durable)
+            this.applyOne(rd.committedEntries[applied++]!);
         }
-        if (rd.hardState !== undefined || rd.entries.length > 0 || rd.snapshot !== undefined) store.save(this.raft.group, rd);
+        if (rd.hardState !== undefined || rd.entries.length > 0 || rd.snapshot !== undefined)
+          store.save(this.raft.group, rd);
         this.stats.readies++;
         this.stats.entriesPersisted += rd.entries.length;
         if (rd.mustSync) {
@@ -253,8 +271,20 @@ export class RaftDriver {
       const w = this.waiters.shift()!;
       clearTimeout(w.timer);
       if (w.index === e.index && w.term === e.term) w.resolve();
-      else if (w.index < e.index) w.reject(new NextDbError(SqlState.queryCanceled, `raft proposal ${w.index}@${w.term} was covered by a snapshot; its outcome is unknown`));
-      else w.reject(new NextDbError(SqlState.serializationFailure, `raft proposal ${w.index}@${w.term} was superseded by a new leader; it did not take effect`));
+      else if (w.index < e.index)
+        w.reject(
+          new NextDbError(
+            SqlState.queryCanceled,
+            `raft proposal ${w.index}@${w.term} was covered by a snapshot; its outcome is unknown`,
+          ),
+        );
+      else
+        w.reject(
+          new NextDbError(
+            SqlState.serializationFailure,
+            `raft proposal ${w.index}@${w.term} was superseded by a new leader; it did not take effect`,
+          ),
+        );
     }
   }
 

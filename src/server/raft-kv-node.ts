@@ -67,7 +67,14 @@ export async function startRaftKvNode(o: RaftKvNodeOptions): Promise<RaftKvNode>
     await store.sync();
   }
   const raft = new RaftNode(
-    { id: o.id, group: GROUP, prng: new Prng(o.id * 7919 + Date.now()), electionTicks: o.electionTicks ?? 10, heartbeatTicks: 2, maxInflight: 64 },
+    {
+      id: o.id,
+      group: GROUP,
+      prng: new Prng(o.id * 7919 + Date.now()),
+      electionTicks: o.electionTicks ?? 10,
+      heartbeatTicks: 2,
+      maxInflight: 64,
+    },
     init,
   );
   const kv = new Map<string, string>();
@@ -75,7 +82,13 @@ export async function startRaftKvNode(o: RaftKvNodeOptions): Promise<RaftKvNode>
   // The transport is created first (it must be listening before peers dial), the driver after it.
   const ref: { driver?: RaftDriver } = {};
   const peers = new Map([...o.peers].filter(([id]) => id !== o.id));
-  const transport = await RaftTransport.listen({ nodeId: o.id, host: o.host, port: o.raftPort, peers, onMessage: (m) => ref.driver?.step(m) });
+  const transport = await RaftTransport.listen({
+    nodeId: o.id,
+    host: o.host,
+    port: o.raftPort,
+    peers,
+    onMessage: (m) => ref.driver?.step(m),
+  });
   const snapshotEntries = o.snapshotEntries ?? 20000;
   // A snapshot is taken from a copy of the map at the applied index and encoded a slice per
   // event-loop turn, so building it never stalls the node (the whole map at once took 15-115 ms).
@@ -131,7 +144,10 @@ export async function startRaftKvNode(o: RaftKvNodeOptions): Promise<RaftKvNode>
   ref.driver = d;
   d.start();
 
-  const handle = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse): void => {
+  const handle = (
+    req: http.IncomingMessage | http2.Http2ServerRequest,
+    res: http.ServerResponse | http2.Http2ServerResponse,
+  ): void => {
     const url = new URL(req.url ?? '/', 'http://x');
     const reply = (code: number, body: string): void => {
       res.writeHead(code, { 'content-type': 'text/plain' });
@@ -147,7 +163,9 @@ export async function startRaftKvNode(o: RaftKvNodeOptions): Promise<RaftKvNode>
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         try {
-          d.propose(Buffer.from(JSON.stringify([url.searchParams.get('key') ?? '', Buffer.concat(chunks).toString()]))).then(() => reply(200, 'ok'), fail);
+          d.propose(
+            Buffer.from(JSON.stringify([url.searchParams.get('key') ?? '', Buffer.concat(chunks).toString()])),
+          ).then(() => reply(200, 'ok'), fail);
         } catch (e) {
           fail(e);
         }
@@ -168,7 +186,18 @@ export async function startRaftKvNode(o: RaftKvNodeOptions): Promise<RaftKvNode>
     }
     if (url.pathname === '/status') {
       const st = raft.status();
-      reply(200, JSON.stringify({ id: st.id, role: st.role, term: st.term, leader: st.leader, commit: st.commit, applied: st.applied, lastIndex: st.lastIndex }));
+      reply(
+        200,
+        JSON.stringify({
+          id: st.id,
+          role: st.role,
+          term: st.term,
+          leader: st.leader,
+          commit: st.commit,
+          applied: st.applied,
+          lastIndex: st.lastIndex,
+        }),
+      );
       return;
     }
     if (url.pathname === '/kv') {
@@ -281,7 +310,10 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   const node = await startRaftKvNode(options);
   process.stdout.write(`ready ${options.id}\n`);
   const shutdown = (): void => {
-    if (process.env.NEXTDB_RAFT_STATS === '1') process.stderr.write(`raft-kv-node ${options.id} ${node.driver.node.status().role} cpuMs=${((process.cpuUsage().user + process.cpuUsage().system) / 1000).toFixed(0)} loopDelayMs p50=${(loopDelay.percentile(50) / 1e6).toFixed(1)} p99=${(loopDelay.percentile(99) / 1e6).toFixed(1)} max=${(loopDelay.max / 1e6).toFixed(1)} ${JSON.stringify(node.driver.stats)} ${JSON.stringify(node.transport.stats)}\n`);
+    if (process.env.NEXTDB_RAFT_STATS === '1')
+      process.stderr.write(
+        `raft-kv-node ${options.id} ${node.driver.node.status().role} cpuMs=${((process.cpuUsage().user + process.cpuUsage().system) / 1000).toFixed(0)} loopDelayMs p50=${(loopDelay.percentile(50) / 1e6).toFixed(1)} p99=${(loopDelay.percentile(99) / 1e6).toFixed(1)} max=${(loopDelay.max / 1e6).toFixed(1)} ${JSON.stringify(node.driver.stats)} ${JSON.stringify(node.transport.stats)}\n`,
+      );
     void node.close().then(() => process.exit(0));
   };
   process.on('SIGTERM', shutdown);

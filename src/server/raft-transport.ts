@@ -77,7 +77,14 @@ export class RaftTransport {
   private readonly maxFrameBytes: number;
   private readonly w = new ByteWriter(1024);
   private closed = false;
-  readonly stats: TransportStats = { sentMessages: 0, droppedMessages: 0, receivedMessages: 0, connects: 0, writes: 0, bytesWritten: 0 };
+  readonly stats: TransportStats = {
+    sentMessages: 0,
+    droppedMessages: 0,
+    receivedMessages: 0,
+    connects: 0,
+    writes: 0,
+    bytesWritten: 0,
+  };
 
   private constructor(
     private readonly options: RaftTransportOptions,
@@ -158,7 +165,17 @@ export class RaftTransport {
     let link = this.links.get(peer);
     if (link === undefined) {
       if (!this.peers.has(peer)) return undefined;
-      link = { peer, socket: undefined, connected: false, connecting: false, frames: [], frameBytes: 0, backoffMs: 0, retryAtMs: 0, flushScheduled: false };
+      link = {
+        peer,
+        socket: undefined,
+        connected: false,
+        connecting: false,
+        frames: [],
+        frameBytes: 0,
+        backoffMs: 0,
+        retryAtMs: 0,
+        flushScheduled: false,
+      };
       this.links.set(peer, link);
     }
     return link;
@@ -230,7 +247,14 @@ export class RaftTransport {
           const len = pending.readUInt32BE(pos);
           if (len > this.maxFrameBytes) throw new RangeError(`raft frame of ${len} bytes exceeds the limit`);
           if (pending.length - pos - 4 < len) break;
-          const m = readMessage(new ByteReader(pending, `raft connection from ${socket.remoteAddress}:${socket.remotePort}`, pos + 4, pos + 4 + len));
+          const m = readMessage(
+            new ByteReader(
+              pending,
+              `raft connection from ${socket.remoteAddress}:${socket.remotePort}`,
+              pos + 4,
+              pos + 4 + len,
+            ),
+          );
           pos += 4 + len;
           this.stats.receivedMessages++;
           this.options.onMessage(m);

@@ -140,7 +140,11 @@ export class RemoteSession implements Session {
       for (;;) {
         const m = await s.next();
         if (m.type === 'R') {
-          if (m.code !== 0) throw new NextDbError(SqlState.invalidAuthorizationSpecification, `the leader (${address}) asks this node for a password; cluster members must trust each other (see docs/operating/cluster.md)`);
+          if (m.code !== 0)
+            throw new NextDbError(
+              SqlState.invalidAuthorizationSpecification,
+              `the leader (${address}) asks this node for a password; cluster members must trust each other (see docs/operating/cluster.md)`,
+            );
         } else if (m.type === 'E') throw errorFrom(m.fields);
         else if (m.type === 'K') s.key = { processId: m.processId, secretKey: m.secretKey };
         else if (m.type === 'Z') {
@@ -193,7 +197,11 @@ export class RemoteSession implements Session {
           (notices ??= []).push(noticeFrom(m.fields));
           break;
         case 'C':
-          results.push({ commandTag: m.tag, ...(columns === undefined ? {} : { columns, rows: rows ?? [] }), ...(notices === undefined ? {} : { notices }) });
+          results.push({
+            commandTag: m.tag,
+            ...(columns === undefined ? {} : { columns, rows: rows ?? [] }),
+            ...(notices === undefined ? {} : { notices }),
+          });
           columns = undefined;
           rows = undefined;
           notices = undefined;
@@ -205,7 +213,10 @@ export class RemoteSession implements Session {
           break;
         case 'G': {
           // COPY FROM STDIN: hand the rest to the caller through a CopyIn.
-          results.push({ commandTag: 'COPY', copyIn: this.copyIn(m.format as FormatCode, m.columnFormats as FormatCode[]) });
+          results.push({
+            commandTag: 'COPY',
+            copyIn: this.copyIn(m.format as FormatCode, m.columnFormats as FormatCode[]),
+          });
           return results;
         }
         case 'H': {
@@ -284,7 +295,13 @@ export class RemoteSession implements Session {
     return s.info;
   }
 
-  bind(portal: string, statement: string, paramFormats: readonly FormatCode[], params: readonly (Buffer | null)[], resultFormats: readonly FormatCode[]): void {
+  bind(
+    portal: string,
+    statement: string,
+    paramFormats: readonly FormatCode[],
+    params: readonly (Buffer | null)[],
+    resultFormats: readonly FormatCode[],
+  ): void {
     const s = this.statements.get(statement);
     if (s === undefined) throw new NextDbError('26000', `prepared statement "${statement}" does not exist`);
     if (this.lost) throw new ConnectionLostError(this.address, false);
@@ -318,7 +335,10 @@ export class RemoteSession implements Session {
             suspended: m.type === 's',
           };
         } else if (m.type === 'G' || m.type === 'H') {
-          throw new NextDbError(SqlState.featureNotSupported, 'COPY through the extended protocol on a node that forwards to the leader is not supported; use the simple protocol');
+          throw new NextDbError(
+            SqlState.featureNotSupported,
+            'COPY through the extended protocol on a node that forwards to the leader is not supported; use the simple protocol',
+          );
         }
       }
     });
@@ -364,7 +384,9 @@ export class RemoteSession implements Session {
     if (key === undefined || this.lost) return;
     const [host, port] = splitAddress(this.address);
     const c = net.connect({ host, port }, () => {
-      c.end(new FrontendWriter().add({ kind: 'cancelRequest', processId: key.processId, secretKey: key.secretKey }).take());
+      c.end(
+        new FrontendWriter().add({ kind: 'cancelRequest', processId: key.processId, secretKey: key.secretKey }).take(),
+      );
     });
     c.on('error', () => undefined);
   }
@@ -436,7 +458,14 @@ export class RemoteSession implements Session {
 }
 
 function columnOf(f: ColumnDescription): ColumnDescription {
-  return { name: f.name, tableOid: f.tableOid, columnAttr: f.columnAttr, typeOid: f.typeOid, typeSize: f.typeSize, typeMod: f.typeMod };
+  return {
+    name: f.name,
+    tableOid: f.tableOid,
+    columnAttr: f.columnAttr,
+    typeOid: f.typeOid,
+    typeSize: f.typeSize,
+    typeMod: f.typeMod,
+  };
 }
 
 function errorFrom(f: Readonly<Record<string, string>>): NextDbError {
@@ -455,7 +484,8 @@ function errorFrom(f: Readonly<Record<string, string>>): NextDbError {
 
 function noticeFrom(f: Readonly<Record<string, string>>): Notice {
   const sev = f.V ?? f.S ?? 'NOTICE';
-  const severity: Notice['severity'] = sev === 'WARNING' || sev === 'INFO' || sev === 'DEBUG' || sev === 'LOG' ? sev : 'NOTICE';
+  const severity: Notice['severity'] =
+    sev === 'WARNING' || sev === 'INFO' || sev === 'DEBUG' || sev === 'LOG' ? sev : 'NOTICE';
   return {
     severity,
     code: f.C ?? '00000',

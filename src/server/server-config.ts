@@ -74,18 +74,27 @@ function check(cond: boolean, message: string): void {
 
 export function parsePort(value: unknown, what: string): number {
   const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
-  check(typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 65535, `${what}: port must be an integer 0-65535, got ${JSON.stringify(value)}`);
+  check(
+    typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 65535,
+    `${what}: port must be an integer 0-65535, got ${JSON.stringify(value)}`,
+  );
   return n as number;
 }
 
 function positiveInt(value: unknown, what: string, allowZero: boolean): number {
   const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
-  check(typeof n === 'number' && Number.isInteger(n) && (allowZero ? n >= 0 : n > 0), `${what} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${JSON.stringify(value)}`);
+  check(
+    typeof n === 'number' && Number.isInteger(n) && (allowZero ? n >= 0 : n > 0),
+    `${what} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${JSON.stringify(value)}`,
+  );
   return n as number;
 }
 
 function authMethod(value: unknown, what: string): AuthMethod {
-  check(typeof value === 'string' && (authMethods as readonly string[]).includes(value), `${what} must be one of ${authMethods.join(', ')}, got ${JSON.stringify(value)}`);
+  check(
+    typeof value === 'string' && (authMethods as readonly string[]).includes(value),
+    `${what} must be one of ${authMethods.join(', ')}, got ${JSON.stringify(value)}`,
+  );
   return value as AuthMethod;
 }
 
@@ -103,7 +112,17 @@ function object(value: unknown, what: string, keys: readonly string[]): Record<s
 
 /** Validates a parsed config file into flags; `source` names the file in errors. */
 export function configFromJson(json: unknown, source: string): ServerFlags {
-  const o = object(json, source, ['port', 'host', 'data', 'memory', 'tls', 'unixSocketDir', 'auth', 'limits', 'logLevel']);
+  const o = object(json, source, [
+    'port',
+    'host',
+    'data',
+    'memory',
+    'tls',
+    'unixSocketDir',
+    'auth',
+    'limits',
+    'logLevel',
+  ]);
   const out: { -readonly [K in keyof ServerConfig]?: ServerConfig[K] } = {};
   if (o.port !== undefined) out.port = parsePort(o.port, `${source}: port`);
   if (o.host !== undefined) out.host = str(o.host, `${source}: host`);
@@ -124,12 +143,31 @@ export function configFromJson(json: unknown, source: string): ServerFlags {
     if (a.remote !== undefined) out.authRemote = authMethod(a.remote, `${source}: auth.remote`);
   }
   if (o.limits !== undefined) {
-    const l = object(o.limits, `${source}: limits`, ['maxConnections', 'maxMessageBytes', 'idleInTransactionTimeoutMs', 'authenticationTimeoutMs', 'slowQueryMs']);
-    if (l.maxConnections !== undefined) out.maxConnections = positiveInt(l.maxConnections, `${source}: limits.maxConnections`, false);
-    if (l.maxMessageBytes !== undefined) out.maxMessageBytes = positiveInt(l.maxMessageBytes, `${source}: limits.maxMessageBytes`, false);
-    if (l.idleInTransactionTimeoutMs !== undefined) out.idleInTransactionTimeoutMs = positiveInt(l.idleInTransactionTimeoutMs, `${source}: limits.idleInTransactionTimeoutMs`, true);
-    if (l.slowQueryMs !== undefined) out.slowQueryMs = positiveInt(l.slowQueryMs, `${source}: limits.slowQueryMs`, true);
-    if (l.authenticationTimeoutMs !== undefined) out.authenticationTimeoutMs = positiveInt(l.authenticationTimeoutMs, `${source}: limits.authenticationTimeoutMs`, false);
+    const l = object(o.limits, `${source}: limits`, [
+      'maxConnections',
+      'maxMessageBytes',
+      'idleInTransactionTimeoutMs',
+      'authenticationTimeoutMs',
+      'slowQueryMs',
+    ]);
+    if (l.maxConnections !== undefined)
+      out.maxConnections = positiveInt(l.maxConnections, `${source}: limits.maxConnections`, false);
+    if (l.maxMessageBytes !== undefined)
+      out.maxMessageBytes = positiveInt(l.maxMessageBytes, `${source}: limits.maxMessageBytes`, false);
+    if (l.idleInTransactionTimeoutMs !== undefined)
+      out.idleInTransactionTimeoutMs = positiveInt(
+        l.idleInTransactionTimeoutMs,
+        `${source}: limits.idleInTransactionTimeoutMs`,
+        true,
+      );
+    if (l.slowQueryMs !== undefined)
+      out.slowQueryMs = positiveInt(l.slowQueryMs, `${source}: limits.slowQueryMs`, true);
+    if (l.authenticationTimeoutMs !== undefined)
+      out.authenticationTimeoutMs = positiveInt(
+        l.authenticationTimeoutMs,
+        `${source}: limits.authenticationTimeoutMs`,
+        false,
+      );
   }
   if (o.logLevel !== undefined) out.logLevel = str(o.logLevel, `${source}: logLevel`);
   return out;
@@ -149,6 +187,9 @@ export function resolveServerConfig(...layers: readonly ServerFlags[]): ServerCo
   positiveInt(c.authenticationTimeoutMs, 'authenticationTimeoutMs', false);
   positiveInt(c.slowQueryMs, 'slowQueryMs', true);
   check(logLevels.includes(c.logLevel), `logLevel must be one of ${logLevels.join(', ')}`);
-  check((c.tlsCert === undefined) === (c.tlsKey === undefined), 'TLS needs both a certificate (--tls-cert) and a key (--tls-key)');
+  check(
+    (c.tlsCert === undefined) === (c.tlsKey === undefined),
+    'TLS needs both a certificate (--tls-cert) and a key (--tls-key)',
+  );
   return c;
 }

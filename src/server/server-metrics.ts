@@ -38,8 +38,17 @@ export class ServerMetrics {
         this.set(connectionCount());
       },
     });
-    this.connectionsTotal = new Counter({ name: 'nextdb_connections_total', help: 'PostgreSQL protocol connections accepted', registers });
-    this.queries = new Counter({ name: 'nextdb_queries_total', help: 'Statements executed, by kind', labelNames: ['kind'], registers });
+    this.connectionsTotal = new Counter({
+      name: 'nextdb_connections_total',
+      help: 'PostgreSQL protocol connections accepted',
+      registers,
+    });
+    this.queries = new Counter({
+      name: 'nextdb_queries_total',
+      help: 'Statements executed, by kind',
+      labelNames: ['kind'],
+      registers,
+    });
     this.latency = new Histogram({
       name: 'nextdb_query_duration_seconds',
       help: 'Statement latency (simple query message or extended Execute), by kind',
@@ -47,9 +56,22 @@ export class ServerMetrics {
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
-    this.authFailures = new Counter({ name: 'nextdb_auth_failures_total', help: 'Failed password authentications', registers });
-    this.protocolErrors = new Counter({ name: 'nextdb_protocol_errors_total', help: 'Connections closed for a protocol violation', registers });
-    this.httpRequests = new Counter({ name: 'nextdb_http_requests_total', help: 'HTTP requests served, by path', labelNames: ['path'], registers });
+    this.authFailures = new Counter({
+      name: 'nextdb_auth_failures_total',
+      help: 'Failed password authentications',
+      registers,
+    });
+    this.protocolErrors = new Counter({
+      name: 'nextdb_protocol_errors_total',
+      help: 'Connections closed for a protocol violation',
+      registers,
+    });
+    this.httpRequests = new Counter({
+      name: 'nextdb_http_requests_total',
+      help: 'HTTP requests served, by path',
+      labelNames: ['path'],
+      registers,
+    });
     new Gauge({
       name: 'nextdb_engine_stat',
       help: 'Storage engine figures from engine.stats() (unit is the last word of the name)',
@@ -70,7 +92,10 @@ export class ServerMetrics {
   }
 
   /** Label children by kind, resolved once: prom-client hashes a label object on every call otherwise. */
-  private readonly byKind = new Map<string, { readonly count: { inc(): void }; readonly latency: { observe(v: number): void } }>();
+  private readonly byKind = new Map<
+    string,
+    { readonly count: { inc(): void }; readonly latency: { observe(v: number): void } }
+  >();
 
   observeQuery(kind: string, seconds: number): void {
     let m = this.byKind.get(kind);

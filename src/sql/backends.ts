@@ -41,7 +41,12 @@ export class BackendTable {
     if (b === undefined) return false;
     const callerIsSuper = isSuperuser(caller);
     if (!callerIsSuper && isSuperuser(b.user)) {
-      throw new NextDbError('42501', signal === 'cancel' ? 'must be a superuser to cancel superuser query' : 'must be a superuser to terminate superuser process');
+      throw new NextDbError(
+        '42501',
+        signal === 'cancel'
+          ? 'must be a superuser to cancel superuser query'
+          : 'must be a superuser to terminate superuser process',
+      );
     }
     if (!callerIsSuper && b.user !== caller) {
       throw new NextDbError(

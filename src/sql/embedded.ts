@@ -92,12 +92,18 @@ function fromJs(ty: SqlType, v: unknown): Value {
   if (typeof v === 'number') {
     if (ty.id === 'float8' || ty.id === 'float4') return ty.id === 'float4' ? Math.fround(v) : v;
     // The common case, without a round trip through text: an integer in range of the column's integer type.
-    if (Number.isInteger(v) && ((ty.id === 'int4' && v >= -2147483648 && v <= 2147483647) || (ty.id === 'int2' && v >= -32768 && v <= 32767))) return v;
+    if (
+      Number.isInteger(v) &&
+      ((ty.id === 'int4' && v >= -2147483648 && v <= 2147483647) || (ty.id === 'int2' && v >= -32768 && v <= 32767))
+    )
+      return v;
     return parseText(ty, String(v), defaultIoSettings);
   }
   if (typeof v === 'boolean') return parseText(ty, v ? 'true' : 'false', defaultIoSettings);
-  if (Array.isArray(v) && ty.id === 'array') return { kind: 'array', elems: v.map((e) => fromJs(ty.elem!, e)) } satisfies ArrayValue;
-  if (typeof v === 'object' && (ty.id === 'json' || ty.id === 'jsonb')) return parseText(ty, JSON.stringify(v), defaultIoSettings);
+  if (Array.isArray(v) && ty.id === 'array')
+    return { kind: 'array', elems: v.map((e) => fromJs(ty.elem!, e)) } satisfies ArrayValue;
+  if (typeof v === 'object' && (ty.id === 'json' || ty.id === 'jsonb'))
+    return parseText(ty, JSON.stringify(v), defaultIoSettings);
   return parseText(ty, String(v), defaultIoSettings);
 }
 
@@ -122,7 +128,12 @@ function shape<R>(cols: readonly OutputColumn[], rows: Value[][], tag: string): 
   }
   const count = tagCount(tag);
   const space = tag.indexOf(' ');
-  return { rows: out, rowCount: count >= 0 ? count : out.length, fields: cols.map((c) => ({ name: c.name, dataTypeID: c.type.oid })), command: space < 0 ? tag : tag.slice(0, space) };
+  return {
+    rows: out,
+    rowCount: count >= 0 ? count : out.length,
+    fields: cols.map((c) => ({ name: c.name, dataTypeID: c.type.oid })),
+    command: space < 0 ? tag : tag.slice(0, space),
+  };
 }
 
 /** Idle sessions a Database keeps for later calls; more concurrent callers get sessions that are closed after use. */
@@ -141,7 +152,11 @@ export class PreparedQuery {
   ) {}
   async query<R = Record<string, unknown>>(params: readonly unknown[] = []): Promise<QueryResult<R>> {
     const types = this.handle.paramTypes;
-    if (params.length !== types.length) throw new NextDbError(SqlState.protocolViolation, `statement needs ${types.length} parameters, got ${params.length}`);
+    if (params.length !== types.length)
+      throw new NextDbError(
+        SqlState.protocolViolation,
+        `statement needs ${types.length} parameters, got ${params.length}`,
+      );
     const values = params.map((p, i) => fromJs(types[i]!, p));
     const s = this.source.acquire();
     try {

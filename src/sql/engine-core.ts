@@ -112,7 +112,10 @@ export class SqlEngineCore {
     // Serialize refills per sequence.
     const prev = this.seqLocks.get(q.oid) ?? Promise.resolve();
     const run = prev.then(() => this.refill(q));
-    this.seqLocks.set(q.oid, run.catch(() => undefined));
+    this.seqLocks.set(
+      q.oid,
+      run.catch(() => undefined),
+    );
     await run;
     return this.nextval(q);
   }
@@ -128,7 +131,10 @@ export class SqlEngineCore {
         let first = cur === undefined ? q.start : BigInt(cur.toString('utf8')) + q.increment;
         if (first > q.max || first < q.min) {
           if (!q.cycle) {
-            throw new NextDbError('2200H', `nextval: reached ${first > q.max ? 'maximum' : 'minimum'} value of sequence "${q.name}" (${first > q.max ? q.max : q.min})`);
+            throw new NextDbError(
+              '2200H',
+              `nextval: reached ${first > q.max ? 'maximum' : 'minimum'} value of sequence "${q.name}" (${first > q.max ? q.max : q.min})`,
+            );
           }
           first = q.increment > 0n ? q.min : q.max;
         }
@@ -140,7 +146,12 @@ export class SqlEngineCore {
         return;
       } catch (e) {
         if (txn.state === 'active') await txn.rollback().catch(() => undefined);
-        if (e instanceof NextDbError && (e.code === SqlState.serializationFailure || e.code === SqlState.deadlockDetected) && attempt < 10) continue;
+        if (
+          e instanceof NextDbError &&
+          (e.code === SqlState.serializationFailure || e.code === SqlState.deadlockDetected) &&
+          attempt < 10
+        )
+          continue;
         throw e;
       }
     }

@@ -56,7 +56,11 @@ export function parseSql(sql: string): ParsedStatement[] {
     const details = err.sqlDetails;
     const message = details?.message ?? err.message ?? 'syntax error';
     const position = details === undefined ? undefined : byteToCharOffset(sql, details.cursorPosition) + 1;
-    throw new NextDbError(SqlState.syntaxError, message, position === undefined ? { cause: e } : { position, cause: e });
+    throw new NextDbError(
+      SqlState.syntaxError,
+      message,
+      position === undefined ? { cause: e } : { position, cause: e },
+    );
   }
   const out: ParsedStatement[] = [];
   const stmts: RawStmt[] = result.stmts ?? [];
@@ -72,7 +76,9 @@ export function parseSql(sql: string): ParsedStatement[] {
       text = lenBytes === 0 ? sql.slice(startByte) : sql.slice(startByte, startByte + lenBytes);
       offset = startByte;
     } else {
-      text = (lenBytes === 0 ? bytes.subarray(startByte) : bytes.subarray(startByte, startByte + lenBytes)).toString('utf8');
+      text = (lenBytes === 0 ? bytes.subarray(startByte) : bytes.subarray(startByte, startByte + lenBytes)).toString(
+        'utf8',
+      );
       offset = bytes.subarray(0, startByte).toString('utf8').length;
     }
     out.push({ stmt: raw.stmt, text, offset });

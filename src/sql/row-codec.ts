@@ -210,7 +210,11 @@ function readValue(r: Reader, ty: SqlType): Value {
     }
     case 'interval': {
       r.need(16);
-      const iv: Interval = { months: r.buf.readInt32BE(r.pos), days: r.buf.readInt32BE(r.pos + 4), micros: r.buf.readBigInt64BE(r.pos + 8) };
+      const iv: Interval = {
+        months: r.buf.readInt32BE(r.pos),
+        days: r.buf.readInt32BE(r.pos + 4),
+        micros: r.buf.readBigInt64BE(r.pos + 8),
+      };
       r.pos += 16;
       return iv;
     }
@@ -226,7 +230,11 @@ function readValue(r: Reader, ty: SqlType): Value {
 }
 
 /** Decodes a row into `out` (length = types.length); columns beyond the stored count are NULL. */
-export function decodeRow(types: readonly SqlType[], value: Buffer, out: Value[] = new Array<Value>(types.length)): Value[] {
+export function decodeRow(
+  types: readonly SqlType[],
+  value: Buffer,
+  out: Value[] = new Array<Value>(types.length),
+): Value[] {
   const r = new Reader(value);
   const n = r.uvarint();
   const bitmapAt = r.pos;

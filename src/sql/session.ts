@@ -43,13 +43,32 @@ import {
   type TxnStatus,
 } from './api.ts';
 import { parseSql, type ParsedStatement } from './parser.ts';
-import { CatalogStore, tablePrefix, type CatalogSnapshot, type SequenceDef, type ColumnDef, type TableDef } from './catalog/catalog.ts';
+import {
+  CatalogStore,
+  tablePrefix,
+  type CatalogSnapshot,
+  type SequenceDef,
+  type ColumnDef,
+  type TableDef,
+} from './catalog/catalog.ts';
 import { Binder, type BoundQuery } from './plan/binder.ts';
 import { optimize } from './plan/optimizer.ts';
 import type { OutputColumn, Plan } from './plan/plan.ts';
 import { EvalContext, type SessionServices } from './exec/eval-context.ts';
 import { runPlan, type ExecEnv, type OperatorStats } from './exec/executor.ts';
-import { alterTable, createFunction, createIndex, createSchema, createSequence, createTable, createView, drop, rename, truncate, type DdlContext } from './exec/ddl.ts';
+import {
+  alterTable,
+  createFunction,
+  createIndex,
+  createSchema,
+  createSequence,
+  createTable,
+  createView,
+  drop,
+  rename,
+  truncate,
+  type DdlContext,
+} from './exec/ddl.ts';
 import { Types, typeByOid, type SqlType, type Value } from './types/sql-type.ts';
 import { formatBinary, formatText, parseBinary, parseText, type IoSettings } from './types/text-io.ts';
 import { SETTINGS, DISPLAY_NAMES, settingKey } from './settings.ts';
@@ -113,7 +132,13 @@ export class SqlSession implements Session, Backend {
   private lastYieldMs = 0;
   /** Settings read by every statement, parsed once; undefined after any setting changed. */
   private hot:
-    | { readonly settingsKey: string; readonly timeoutMs: number; readonly isolation: IsolationLevel; readonly timeZone: string; readonly extraFloatDigits: number }
+    | {
+        readonly settingsKey: string;
+        readonly timeoutMs: number;
+        readonly isolation: IsolationLevel;
+        readonly timeZone: string;
+        readonly extraFloatDigits: number;
+      }
     | undefined;
 
   constructor(
@@ -157,15 +182,18 @@ export class SqlSession implements Session, Backend {
   /** Names of settings whose value the server reports (ParameterStatus). */
   reportedSettings(): Record<string, string> {
     const out: Record<string, string> = {};
-    for (const [k, def] of Object.entries(SETTINGS)) if (def.report === true) out[DISPLAY_NAMES[k] ?? k] = this.getSetting(k) ?? '';
+    for (const [k, def] of Object.entries(SETTINGS))
+      if (def.report === true) out[DISPLAY_NAMES[k] ?? k] = this.getSetting(k) ?? '';
     return out;
   }
 
   private setSetting(name: string, value: string, isLocal: boolean): void {
     const key = settingKey(name);
     const def = SETTINGS[key];
-    if (def === undefined && !key.includes('.')) throw new NextDbError('42704', `unrecognized configuration parameter "${name}"`);
-    if (def?.readOnly === true && key !== 'session_authorization') throw new NextDbError('55P02', `parameter "${name}" cannot be changed`);
+    if (def === undefined && !key.includes('.'))
+      throw new NextDbError('42704', `unrecognized configuration parameter "${name}"`);
+    if (def?.readOnly === true && key !== 'session_authorization')
+      throw new NextDbError('55P02', `parameter "${name}" cannot be changed`);
     const v = def?.normalize !== undefined ? def.normalize(value) : value;
     if (key === 'transaction_isolation') {
       if (this.block === undefined) return;
@@ -181,23 +209,27 @@ export class SqlSession implements Session, Backend {
 
   private resetSetting(name: string): void {
     const key = settingKey(name);
-    if (SETTINGS[key] === undefined && !key.includes('.')) throw new NextDbError('42704', `unrecognized configuration parameter "${name}"`);
+    if (SETTINGS[key] === undefined && !key.includes('.'))
+      throw new NextDbError('42704', `unrecognized configuration parameter "${name}"`);
     this.settings.delete(key);
     this.hot = undefined;
   }
 
   // Created once: they read the session's latest catalog when called.
   private readonly namespaceNameFn = (oid: number): string | undefined => this.lastCatalog?.schemas.get(oid)?.name;
-  private readonly relationNameFn = (oid: number): string | undefined => (this.lastCatalog === undefined ? undefined : this.relationNameIn(this.lastCatalog, oid));
+  private readonly relationNameFn = (oid: number): string | undefined =>
+    this.lastCatalog === undefined ? undefined : this.relationNameIn(this.lastCatalog, oid);
 
   /** regclass output: a table's, view's, sequence's or index's name, schema-qualified when not on the search path (PostgreSQL's rule). */
   private relationNameIn(cat: CatalogSnapshot, oid: number): string | undefined {
-    const named = (schema: string, name: string): string => (schema === 'public' || schema === this.searchPath()[0] ? name : `${schema}.${name}`);
+    const named = (schema: string, name: string): string =>
+      schema === 'public' || schema === this.searchPath()[0] ? name : `${schema}.${name}`;
     const t = cat.tables.get(oid);
     if (t !== undefined) return named(t.schema, t.name);
     const q = cat.sequences.get(oid);
     if (q !== undefined) return named(q.schema, q.name);
-    for (const tt of cat.tables.values()) for (const ix of tt.indexes) if (ix.oid === oid) return named(tt.schema, ix.name);
+    for (const tt of cat.tables.values())
+      for (const ix of tt.indexes) if (ix.oid === oid) return named(tt.schema, ix.name);
     return undefined;
   }
 
@@ -266,7 +298,11 @@ export class SqlSession implements Session, Backend {
   /** Runs `fn` inside the block's transaction or an implicit one. */
   private async inTxn<T>(fn: (txn: Txn) => Promise<T>): Promise<T> {
     if (this.block !== undefined) {
-      if (this.failed) throw new NextDbError(SqlState.inFailedSqlTransaction, 'current transaction is aborted, commands ignored until end of transaction block');
+      if (this.failed)
+        throw new NextDbError(
+          SqlState.inFailedSqlTransaction,
+          'current transaction is aborted, commands ignored until end of transaction block',
+        );
       this.block.beginStatement();
       try {
         return await fn(this.block);
@@ -321,7 +357,8 @@ export class SqlSession implements Session, Backend {
       if (typeof ref === 'number') {
         const { catalog } = cur();
         const q = catalog.sequences.get(ref);
-        if (q === undefined) throw new NextDbError('42809', `"${catalog.tables.get(ref)?.name ?? ref}" is not a sequence`);
+        if (q === undefined)
+          throw new NextDbError('42809', `"${catalog.tables.get(ref)?.name ?? ref}" is not a sequence`);
         return q;
       }
       const name = ref;
@@ -350,12 +387,17 @@ export class SqlSession implements Session, Backend {
       currval: (name) => {
         const q = findSeq(name);
         const v = this.seqLast.get(q.oid);
-        if (v === undefined) throw new NextDbError('55000', `currval of sequence "${q.name}" is not yet defined in this session`);
+        if (v === undefined)
+          throw new NextDbError('55000', `currval of sequence "${q.name}" is not yet defined in this session`);
         return v;
       },
       setval: async (name, value, isCalled) => {
         const q = findSeq(name);
-        if (value > q.max || value < q.min) throw new NextDbError('22003', `setval: value ${value} is out of bounds for sequence "${q.name}" (${q.min}..${q.max})`);
+        if (value > q.max || value < q.min)
+          throw new NextDbError(
+            '22003',
+            `setval: value ${value} is out of bounds for sequence "${q.name}" (${q.min}..${q.max})`,
+          );
         await this.core.setval(q, isCalled ? value : value - q.increment);
         if (isCalled) this.seqLast.set(q.oid, value);
         return value;
@@ -385,13 +427,19 @@ export class SqlSession implements Session, Backend {
         for (const t of catalog.tables.values()) {
           if (kind === 'viewdef' && t.oid === oid) return t.viewSql ?? null;
           if (kind === 'indexdef' && t.indexes.some((i) => i.oid === oid)) return indexDef(t, oid) ?? null;
-          if (kind === 'constraintdef' && t.constraints.some((c) => c.oid === oid)) return constraintDef({ catalog }, t, oid) ?? null;
+          if (kind === 'constraintdef' && t.constraints.some((c) => c.oid === oid))
+            return constraintDef({ catalog }, t, oid) ?? null;
         }
         return null;
       },
       relationSize: async (oid) => {
         const { txn, catalog } = cur();
-        const prefixes = oid === 0 ? [...catalog.tables.values()].filter((t) => t.dbOid === this.dbOid && t.kind === 'r').map((t) => tablePrefix(t.oid)) : [tablePrefix(oid)];
+        const prefixes =
+          oid === 0
+            ? [...catalog.tables.values()]
+                .filter((t) => t.dbOid === this.dbOid && t.kind === 'r')
+                .map((t) => tablePrefix(t.oid))
+            : [tablePrefix(oid)];
         let total = 0n;
         for (const prefix of prefixes) {
           const end = prefixSuccessor(prefix)!;
@@ -405,7 +453,8 @@ export class SqlSession implements Session, Backend {
         }
         return total;
       },
-      signalBackend: (pid, signal) => this.core.backends.signal(pid, signal, this.user, (role) => findRole(cur().catalog, role)?.superuser === true),
+      signalBackend: (pid, signal) =>
+        this.core.backends.signal(pid, signal, this.user, (role) => findRole(cur().catalog, role)?.superuser === true),
       yieldPoint: () => {
         const now = performance.now();
         if (now - this.lastYieldMs < YIELD_EVERY_MS) return undefined;
@@ -433,7 +482,17 @@ export class SqlSession implements Session, Backend {
 
   private env(txn: Txn, catalog: CatalogSnapshot, params: readonly Value[], stats?: Map<Plan, OperatorStats>): ExecEnv {
     const ctx = new EvalContext(this.io(), params, this.services(txn, catalog));
-    return { txn, ctx, outer: [], ctes: new Map(), working: new Map(), memoryRowsMax: MEMORY_ROWS_MAX, changed: 0, stores: new Map(), ...(stats === undefined ? {} : { stats }) };
+    return {
+      txn,
+      ctx,
+      outer: [],
+      ctes: new Map(),
+      working: new Map(),
+      memoryRowsMax: MEMORY_ROWS_MAX,
+      changed: 0,
+      stores: new Map(),
+      ...(stats === undefined ? {} : { stats }),
+    };
   }
 
   // ------------------------------------------------------------ statements
@@ -448,7 +507,13 @@ export class SqlSession implements Session, Backend {
   }
 
   private static isQuery(stmt: Node): boolean {
-    return 'SelectStmt' in stmt || 'InsertStmt' in stmt || 'UpdateStmt' in stmt || 'DeleteStmt' in stmt || 'MergeStmt' in stmt;
+    return (
+      'SelectStmt' in stmt ||
+      'InsertStmt' in stmt ||
+      'UpdateStmt' in stmt ||
+      'DeleteStmt' in stmt ||
+      'MergeStmt' in stmt
+    );
   }
 
   private tagFor(stmt: Node, rowCount: number, changed: number): string {
@@ -476,7 +541,13 @@ export class SqlSession implements Session, Backend {
   }
 
   /** Runs one statement; `prepared` carries a plan cache for the extended protocol. */
-  private async run(parsed: ParsedStatement, sql: string, params: Value[], paramTypes: (SqlType | undefined)[], prepared?: Prepared): Promise<ExecResult & { notices?: Notice[] }> {
+  private async run(
+    parsed: ParsedStatement,
+    sql: string,
+    params: Value[],
+    paramTypes: (SqlType | undefined)[],
+    prepared?: Prepared,
+  ): Promise<ExecResult & { notices?: Notice[] }> {
     const stmt = parsed.stmt;
     this.stmtStartMicros = this.nowMicros();
     const timeout = this.hotSettings().timeoutMs;
@@ -485,7 +556,10 @@ export class SqlSession implements Session, Backend {
     this.lastYieldMs = performance.now();
     if ('TransactionStmt' in stmt) return this.transactionStmt(stmt.TransactionStmt);
     if (this.block !== undefined && this.failed) {
-      throw new NextDbError(SqlState.inFailedSqlTransaction, 'current transaction is aborted, commands ignored until end of transaction block');
+      throw new NextDbError(
+        SqlState.inFailedSqlTransaction,
+        'current transaction is aborted, commands ignored until end of transaction block',
+      );
     }
     if ('VariableSetStmt' in stmt) return this.setStmt(stmt.VariableSetStmt);
     if ('VariableShowStmt' in stmt) return this.showStmt(stmt.VariableShowStmt.name ?? '');
@@ -536,7 +610,8 @@ export class SqlSession implements Session, Backend {
         let rows: Value[][];
         let changed = 0;
         try {
-          if (point !== undefined) rows = await point.run(txn, new EvalContext(this.io(), params, this.services(txn, catalog)));
+          if (point !== undefined)
+            rows = await point.run(txn, new EvalContext(this.io(), params, this.services(txn, catalog)));
           else {
             const env = this.env(txn, catalog, params);
             rows = await runPlan(q.plan, env);
@@ -573,7 +648,9 @@ export class SqlSession implements Session, Backend {
         evalDefault: async (t: TableDef, col: ColumnDef) => {
           const b = this.binder(catalog, '', []);
           const e = b.defaultFor(col, b.newScope());
-          const cenv = CompileEnv.root(layoutOf([]), [], () => Promise.reject(notSupported('subqueries in column defaults')));
+          const cenv = CompileEnv.root(layoutOf([]), [], () =>
+            Promise.reject(notSupported('subqueries in column defaults')),
+          );
           const fn = compileExpr(e, cenv);
           const env = this.env(txn, catalog, []);
           void t;
@@ -596,7 +673,14 @@ export class SqlSession implements Session, Backend {
       else if ('RenameStmt' in stmt) t = await rename(ctx, stmt.RenameStmt);
       else if ('CreateRoleStmt' in stmt) t = await createRole(txn, catalog, stmt.CreateRoleStmt);
       else if ('AlterRoleStmt' in stmt) t = await alterRole(txn, catalog, stmt.AlterRoleStmt, this.user);
-      else if ('DropRoleStmt' in stmt) t = await dropRole(txn, catalog, stmt.DropRoleStmt, this.user, notices as { severity: 'NOTICE'; code: string; message: string }[]);
+      else if ('DropRoleStmt' in stmt)
+        t = await dropRole(
+          txn,
+          catalog,
+          stmt.DropRoleStmt,
+          this.user,
+          notices as { severity: 'NOTICE'; code: string; message: string }[],
+        );
       else {
         const kind = Object.keys(stmt)[0] ?? 'statement';
         throw notSupported(kindToSql(kind));
@@ -625,7 +709,8 @@ export class SqlSession implements Session, Backend {
   }
 
   private async createDatabase(name: string): Promise<ExecResult> {
-    if (this.block !== undefined) throw new NextDbError('25001', 'CREATE DATABASE cannot run inside a transaction block');
+    if (this.block !== undefined)
+      throw new NextDbError('25001', 'CREATE DATABASE cannot run inside a transaction block');
     return this.inTxn(async (txn) => {
       const catalog = await this.catalogFor(txn);
       if (catalog.database(name) !== undefined) throw new NextDbError('42P04', `database "${name}" already exists`);
@@ -640,13 +725,18 @@ export class SqlSession implements Session, Backend {
     });
   }
 
-  private async transactionStmt(t: Extract<Node, { TransactionStmt: unknown }>['TransactionStmt']): Promise<ExecResult & { notices?: Notice[] }> {
+  private async transactionStmt(
+    t: Extract<Node, { TransactionStmt: unknown }>['TransactionStmt'],
+  ): Promise<ExecResult & { notices?: Notice[] }> {
     const kind = t.kind ?? 'TRANS_STMT_BEGIN';
     switch (kind) {
       case 'TRANS_STMT_BEGIN':
       case 'TRANS_STMT_START': {
         if (this.block !== undefined) {
-          return { tag: 'BEGIN', notices: [{ severity: 'WARNING', code: '25001', message: 'there is already a transaction in progress' }] };
+          return {
+            tag: 'BEGIN',
+            notices: [{ severity: 'WARNING', code: '25001', message: 'there is already a transaction in progress' }],
+          };
         }
         let isolation = this.isolation();
         let readOnly = this.getSetting('default_transaction_read_only') === 'on';
@@ -654,8 +744,12 @@ export class SqlSession implements Session, Backend {
           if (!('DefElem' in o)) continue;
           const d = o.DefElem;
           const a = d.arg;
-          const val = a !== undefined && 'A_Const' in a ? (a.A_Const.sval?.sval ?? (a.A_Const.ival?.ival === 1 ? 'true' : 'false')) : '';
-          if (d.defname === 'transaction_isolation') isolation = (SETTINGS.transaction_isolation!.normalize!(val) as IsolationLevel);
+          const val =
+            a !== undefined && 'A_Const' in a
+              ? (a.A_Const.sval?.sval ?? (a.A_Const.ival?.ival === 1 ? 'true' : 'false'))
+              : '';
+          if (d.defname === 'transaction_isolation')
+            isolation = SETTINGS.transaction_isolation!.normalize!(val) as IsolationLevel;
           else if (d.defname === 'transaction_read_only') readOnly = val === 'true' || val === '1';
           else if (d.defname === 'transaction_deferrable') continue;
         }
@@ -666,7 +760,11 @@ export class SqlSession implements Session, Backend {
       }
       case 'TRANS_STMT_COMMIT': {
         const b = this.block;
-        if (b === undefined) return { tag: 'COMMIT', notices: [{ severity: 'WARNING', code: '25P01', message: 'there is no transaction in progress' }] };
+        if (b === undefined)
+          return {
+            tag: 'COMMIT',
+            notices: [{ severity: 'WARNING', code: '25P01', message: 'there is no transaction in progress' }],
+          };
         if (this.failed) {
           await b.rollback().catch(() => undefined);
           this.endBlock();
@@ -681,7 +779,11 @@ export class SqlSession implements Session, Backend {
       }
       case 'TRANS_STMT_ROLLBACK': {
         const b = this.block;
-        if (b === undefined) return { tag: 'ROLLBACK', notices: [{ severity: 'WARNING', code: '25P01', message: 'there is no transaction in progress' }] };
+        if (b === undefined)
+          return {
+            tag: 'ROLLBACK',
+            notices: [{ severity: 'WARNING', code: '25P01', message: 'there is no transaction in progress' }],
+          };
         try {
           if (b.state === 'active') await b.rollback();
         } finally {
@@ -690,19 +792,36 @@ export class SqlSession implements Session, Backend {
         return { tag: 'ROLLBACK' };
       }
       case 'TRANS_STMT_SAVEPOINT': {
-        if (this.block === undefined) throw new NextDbError(SqlState.noActiveSqlTransaction, 'SAVEPOINT can only be used in transaction blocks');
-        if (this.failed) throw new NextDbError(SqlState.inFailedSqlTransaction, 'current transaction is aborted, commands ignored until end of transaction block');
+        if (this.block === undefined)
+          throw new NextDbError(SqlState.noActiveSqlTransaction, 'SAVEPOINT can only be used in transaction blocks');
+        if (this.failed)
+          throw new NextDbError(
+            SqlState.inFailedSqlTransaction,
+            'current transaction is aborted, commands ignored until end of transaction block',
+          );
         this.block.savepoint(t.savepoint_name ?? '');
         return { tag: 'SAVEPOINT' };
       }
       case 'TRANS_STMT_RELEASE': {
-        if (this.block === undefined) throw new NextDbError(SqlState.noActiveSqlTransaction, 'RELEASE SAVEPOINT can only be used in transaction blocks');
-        if (this.failed) throw new NextDbError(SqlState.inFailedSqlTransaction, 'current transaction is aborted, commands ignored until end of transaction block');
+        if (this.block === undefined)
+          throw new NextDbError(
+            SqlState.noActiveSqlTransaction,
+            'RELEASE SAVEPOINT can only be used in transaction blocks',
+          );
+        if (this.failed)
+          throw new NextDbError(
+            SqlState.inFailedSqlTransaction,
+            'current transaction is aborted, commands ignored until end of transaction block',
+          );
         this.block.releaseSavepoint(t.savepoint_name ?? '');
         return { tag: 'RELEASE' };
       }
       case 'TRANS_STMT_ROLLBACK_TO': {
-        if (this.block === undefined) throw new NextDbError(SqlState.noActiveSqlTransaction, 'ROLLBACK TO SAVEPOINT can only be used in transaction blocks');
+        if (this.block === undefined)
+          throw new NextDbError(
+            SqlState.noActiveSqlTransaction,
+            'ROLLBACK TO SAVEPOINT can only be used in transaction blocks',
+          );
         await this.block.rollbackToSavepoint(t.savepoint_name ?? '');
         this.failed = false;
         return { tag: 'ROLLBACK' };
@@ -733,15 +852,20 @@ export class SqlSession implements Session, Backend {
         for (const a of s.args ?? []) {
           if (!('DefElem' in a)) continue;
           const d = a.DefElem;
-          const v = d.arg !== undefined && 'A_Const' in d.arg ? (d.arg.A_Const.sval?.sval ?? String(d.arg.A_Const.ival?.ival ?? '')) : '';
+          const v =
+            d.arg !== undefined && 'A_Const' in d.arg
+              ? (d.arg.A_Const.sval?.sval ?? String(d.arg.A_Const.ival?.ival ?? ''))
+              : '';
           if (d.defname === 'transaction_isolation') {
             const iso = SETTINGS.transaction_isolation!.normalize!(v);
             if (name === 'TRANSACTION') {
               if (this.block === undefined) continue;
-              if (this.block.isolation !== iso) throw notSupported('SET TRANSACTION ISOLATION LEVEL after BEGIN', 'use BEGIN ISOLATION LEVEL ...');
+              if (this.block.isolation !== iso)
+                throw notSupported('SET TRANSACTION ISOLATION LEVEL after BEGIN', 'use BEGIN ISOLATION LEVEL ...');
             } else this.setSetting('default_transaction_isolation', iso, false);
           } else if (d.defname === 'transaction_read_only') {
-            if (name !== 'TRANSACTION') this.setSetting('default_transaction_read_only', v === 'true' || v === '1' ? 'on' : 'off', false);
+            if (name !== 'TRANSACTION')
+              this.setSetting('default_transaction_read_only', v === 'true' || v === '1' ? 'on' : 'off', false);
           }
         }
         return { tag: 'SET' };
@@ -758,12 +882,20 @@ export class SqlSession implements Session, Backend {
         if (c.boolval !== undefined) return c.boolval.boolval ? 'on' : 'off';
         return '0';
       }
-      if ('TypeCast' in a && a.TypeCast.arg !== undefined && 'A_Const' in a.TypeCast.arg) return a.TypeCast.arg.A_Const.sval?.sval ?? '';
+      if ('TypeCast' in a && a.TypeCast.arg !== undefined && 'A_Const' in a.TypeCast.arg)
+        return a.TypeCast.arg.A_Const.sval?.sval ?? '';
       throw notSupported('this SET value form');
     });
     let value = values.join(', ');
-    if (settingKey(name) === 'search_path') value = values.map((v) => (/^[a-z_][a-z0-9_]*$/.test(v) ? v : `"${v}"`)).join(', ');
-    if (name === 'timezone' && values.length === 1 && s.args?.[0] !== undefined && 'A_Const' in s.args[0] && s.args[0].A_Const.ival !== undefined) {
+    if (settingKey(name) === 'search_path')
+      value = values.map((v) => (/^[a-z_][a-z0-9_]*$/.test(v) ? v : `"${v}"`)).join(', ');
+    if (
+      name === 'timezone' &&
+      values.length === 1 &&
+      s.args?.[0] !== undefined &&
+      'A_Const' in s.args[0] &&
+      s.args[0].A_Const.ival !== undefined
+    ) {
       // SET TIME ZONE <number>: hours east... PostgreSQL treats a bare number as hours offset (west negative).
       value = values[0]!;
     }
@@ -776,11 +908,17 @@ export class SqlSession implements Session, Backend {
     const key = name.toLowerCase() === 'transaction isolation level' ? 'transaction_isolation' : name;
     const v = this.getSetting(key);
     if (v === undefined) throw new NextDbError('42704', `unrecognized configuration parameter "${name}"`);
-    const colName = key === 'transaction_isolation' ? 'transaction_isolation' : (DISPLAY_NAMES[settingKey(key)] ?? key.toLowerCase());
+    const colName =
+      key === 'transaction_isolation' ? 'transaction_isolation' : (DISPLAY_NAMES[settingKey(key)] ?? key.toLowerCase());
     return { tag: 'SHOW', cols: [{ id: 1, name: colName, type: Types.text, tableOid: 0, attnum: 0 }], rows: [[v]] };
   }
 
-  private async explain(e: Extract<Node, { ExplainStmt: unknown }>['ExplainStmt'], sql: string, params: Value[], paramTypes: (SqlType | undefined)[]): Promise<ExecResult> {
+  private async explain(
+    e: Extract<Node, { ExplainStmt: unknown }>['ExplainStmt'],
+    sql: string,
+    params: Value[],
+    paramTypes: (SqlType | undefined)[],
+  ): Promise<ExecResult> {
     let analyze = false;
     let verbose = false;
     for (const o of e.options ?? []) {
@@ -812,7 +950,11 @@ export class SqlSession implements Session, Backend {
       }
       const lines = explainPlan(plan, stats, verbose);
       if (analyze) lines.push(`Execution Time: ${totalMs.toFixed(3)} ms`);
-      return { tag: 'EXPLAIN', cols: [{ id: 1, name: 'QUERY PLAN', type: Types.text, tableOid: 0, attnum: 0 }], rows: lines.map((l) => [l]) };
+      return {
+        tag: 'EXPLAIN',
+        cols: [{ id: 1, name: 'QUERY PLAN', type: Types.text, tableOid: 0, attnum: 0 }],
+        rows: lines.map((l) => [l]),
+      };
     });
   }
 
@@ -822,16 +964,28 @@ export class SqlSession implements Session, Backend {
   private describe(cols: readonly OutputColumn[]): readonly ColumnDescription[] {
     let d = describedColumns.get(cols);
     if (d === undefined) {
-      d = cols.map((c) => ({ name: c.name, tableOid: c.tableOid, columnAttr: c.attnum, typeOid: c.type.oid, typeSize: c.type.len, typeMod: c.type.typmod }));
+      d = cols.map((c) => ({
+        name: c.name,
+        tableOid: c.tableOid,
+        columnAttr: c.attnum,
+        typeOid: c.type.oid,
+        typeSize: c.type.len,
+        typeMod: c.type.typmod,
+      }));
       describedColumns.set(cols, d);
     }
     return d;
   }
 
-  private formatRows(cols: readonly OutputColumn[], rows: readonly Value[][], formats: readonly FormatCode[]): (Buffer | null)[][] {
+  private formatRows(
+    cols: readonly OutputColumn[],
+    rows: readonly Value[][],
+    formats: readonly FormatCode[],
+  ): (Buffer | null)[][] {
     const io = this.io();
     const n = cols.length;
-    const fmt = (i: number): FormatCode => (formats.length === 0 ? 0 : formats.length === 1 ? formats[0]! : (formats[i] ?? 0));
+    const fmt = (i: number): FormatCode =>
+      formats.length === 0 ? 0 : formats.length === 1 ? formats[0]! : (formats[i] ?? 0);
     const out: (Buffer | null)[][] = new Array(rows.length);
     for (let r = 0; r < rows.length; r++) {
       const row = rows[r]!;
@@ -854,7 +1008,9 @@ export class SqlSession implements Session, Backend {
     if (r.copyOut !== undefined) return { commandTag: r.tag, copyOut: r.copyOut };
     return {
       commandTag: r.tag,
-      ...(r.cols === undefined ? {} : { columns: this.describe(r.cols), rows: this.formatRows(r.cols, r.rows ?? [], formats) }),
+      ...(r.cols === undefined
+        ? {}
+        : { columns: this.describe(r.cols), rows: this.formatRows(r.cols, r.rows ?? [], formats) }),
       ...(r.notices === undefined || r.notices.length === 0 ? {} : { notices: r.notices }),
     };
   }
@@ -873,7 +1029,10 @@ export class SqlSession implements Session, Backend {
       !stmts.some((p) => 'TransactionStmt' in p.stmt) &&
       stmts.some((p) => 'CopyStmt' in p.stmt && p.stmt.CopyStmt.is_from === true)
     ) {
-      throw notSupported('COPY FROM STDIN together with other statements in one query outside a transaction block', 'send the COPY alone');
+      throw notSupported(
+        'COPY FROM STDIN together with other statements in one query outside a transaction block',
+        'send the COPY alone',
+      );
     }
     if (stmts.length > 1 && this.block === undefined && !stmts.some((p) => 'TransactionStmt' in p.stmt)) {
       this.txnStartMicros = this.nowMicros();
@@ -909,7 +1068,16 @@ export class SqlSession implements Session, Backend {
           for (const p of rest) results.push(this.toResult(await this.run(p, sql, [], []), []));
           return results;
         };
-        out[out.length - 1] = { commandTag: r.tag, copyIn: { format: copy.format, columnFormats: copy.columnFormats, write: (d) => copy.write(d), finish, abort: (m) => copy.abort(m) } };
+        out[out.length - 1] = {
+          commandTag: r.tag,
+          copyIn: {
+            format: copy.format,
+            columnFormats: copy.columnFormats,
+            write: (d) => copy.write(d),
+            finish,
+            abort: (m) => copy.abort(m),
+          },
+        };
         return out;
       }
     }
@@ -921,7 +1089,10 @@ export class SqlSession implements Session, Backend {
   /** COPY ... FROM STDIN (returns a CopyIn that loads the data) or COPY ... TO STDOUT (returns the data). */
   private async copy(c: Extract<Node, { CopyStmt: unknown }>['CopyStmt']): Promise<ExecResult> {
     if (c.is_program === true || c.filename !== undefined) {
-      throw notSupported(`COPY ${c.is_from === true ? 'from' : 'to'} a file or program`, `use COPY ... ${c.is_from === true ? 'FROM STDIN' : 'TO STDOUT'} (psql: \\copy)`);
+      throw notSupported(
+        `COPY ${c.is_from === true ? 'from' : 'to'} a file or program`,
+        `use COPY ... ${c.is_from === true ? 'FROM STDIN' : 'TO STDOUT'} (psql: \\copy)`,
+      );
     }
     if (c.whereClause !== undefined) throw notSupported('COPY FROM ... WHERE');
     const options = copyOptions(c.options, c.is_from === true);
@@ -946,10 +1117,17 @@ export class SqlSession implements Session, Backend {
 
   private copyOutResult(cols: readonly OutputColumn[], rows: Value[][], options: CopyFormatOptions): ExecResult {
     const chunks = copyOutChunks(cols, rows, options, this.io());
-    return { tag: `COPY ${rows.length}`, copyOut: { format: FormatCode.text, columnFormats: cols.map(() => FormatCode.text), chunks } };
+    return {
+      tag: `COPY ${rows.length}`,
+      copyOut: { format: FormatCode.text, columnFormats: cols.map(() => FormatCode.text), chunks },
+    };
   }
 
-  private async copyIn(rv: NonNullable<Extract<Node, { CopyStmt: unknown }>['CopyStmt']['relation']>, attnames: readonly string[], options: CopyFormatOptions): Promise<ExecResult> {
+  private async copyIn(
+    rv: NonNullable<Extract<Node, { CopyStmt: unknown }>['CopyStmt']['relation']>,
+    attnames: readonly string[],
+    options: CopyFormatOptions,
+  ): Promise<ExecResult> {
     // The COPY runs in the open block, or in a transaction of its own that commits when the data is in.
     const own = this.block === undefined;
     const txn = this.block ?? this.core.txns.begin({ isolation: this.isolation() });
@@ -967,13 +1145,18 @@ export class SqlSession implements Session, Backend {
       catalog = await this.catalogFor(txn);
       const b = this.binder(catalog, '', []);
       t = b.lookupTable(rv.schemaname, rv.relname ?? '', rv.location)!;
-      if (t.kind !== 'r') throw new NextDbError('42809', `cannot copy to ${t.kind === 'v' ? 'view' : 'relation'} "${t.name}"`);
+      if (t.kind !== 'r')
+        throw new NextDbError('42809', `cannot copy to ${t.kind === 'v' ? 'view' : 'relation'} "${t.name}"`);
       const visible = t.columns.filter((col) => !col.dropped && col.hidden !== true);
-      columns = attnames.length === 0 ? visible : attnames.map((n) => {
-        const col = visible.find((x) => x.name === n);
-        if (col === undefined) throw new NextDbError('42703', `column "${n}" of relation "${t.name}" does not exist`);
-        return col;
-      });
+      columns =
+        attnames.length === 0
+          ? visible
+          : attnames.map((n) => {
+              const col = visible.find((x) => x.name === n);
+              if (col === undefined)
+                throw new NextDbError('42703', `column "${n}" of relation "${t.name}" does not exist`);
+              return col;
+            });
     } catch (e) {
       await fail();
       throw e;
@@ -1035,10 +1218,15 @@ export class SqlSession implements Session, Backend {
   }
 
   /** Runs a query with typed parameters and returns raw values (embedded API). */
-  async queryValues(sql: string, params: readonly Value[], paramTypes: readonly (SqlType | undefined)[] = []): Promise<{ tag: string; cols: readonly OutputColumn[]; rows: Value[][] }> {
+  async queryValues(
+    sql: string,
+    params: readonly Value[],
+    paramTypes: readonly (SqlType | undefined)[] = [],
+  ): Promise<{ tag: string; cols: readonly OutputColumn[]; rows: Value[][] }> {
     this.assertOpen();
     const stmts = parseStatements(sql);
-    if (stmts.length !== 1 && params.length > 0) throw new NextDbError(SqlState.syntaxError, 'cannot insert multiple commands into a prepared statement');
+    if (stmts.length !== 1 && params.length > 0)
+      throw new NextDbError(SqlState.syntaxError, 'cannot insert multiple commands into a prepared statement');
     let last: ExecResult = { tag: '' };
     for (const p of stmts) last = await this.run(p, sql, [...params], [...paramTypes]);
     return { tag: last.tag, cols: last.cols ?? [], rows: last.rows ?? [] };
@@ -1054,7 +1242,10 @@ export class SqlSession implements Session, Backend {
   }
 
   /** Embedded API: runs a prepared handle with already-converted parameter values. */
-  async runHandle(h: PreparedHandle, params: readonly Value[]): Promise<{ tag: string; cols: readonly OutputColumn[]; rows: Value[][] }> {
+  async runHandle(
+    h: PreparedHandle,
+    params: readonly Value[],
+  ): Promise<{ tag: string; cols: readonly OutputColumn[]; rows: Value[][] }> {
     this.assertOpen();
     const p = h.prepared;
     if (p.parsed === undefined) return { tag: 'EMPTY', cols: [], rows: [] };
@@ -1064,9 +1255,11 @@ export class SqlSession implements Session, Backend {
 
   async prepare(name: string, sql: string, paramTypes: readonly number[]): Promise<PreparedStatementInfo> {
     this.assertOpen();
-    if (name !== '' && this.prepared.has(name)) throw new NextDbError('42P05', `prepared statement "${name}" already exists`);
+    if (name !== '' && this.prepared.has(name))
+      throw new NextDbError('42P05', `prepared statement "${name}" already exists`);
     const stmts = parseStatements(sql);
-    if (stmts.length > 1) throw new NextDbError(SqlState.syntaxError, 'cannot insert multiple commands into a prepared statement');
+    if (stmts.length > 1)
+      throw new NextDbError(SqlState.syntaxError, 'cannot insert multiple commands into a prepared statement');
     const parsed = stmts[0];
     const types: (SqlType | undefined)[] = paramTypes.map((oid) => (oid === 0 ? undefined : typeByOid(oid)));
     paramTypes.forEach((oid, i) => {
@@ -1084,7 +1277,11 @@ export class SqlSession implements Session, Backend {
         cache = new CachedPlan(catalog.version, this.settingsKey(), plan);
       };
       if (this.block !== undefined) {
-        if (this.failed) throw new NextDbError(SqlState.inFailedSqlTransaction, 'current transaction is aborted, commands ignored until end of transaction block');
+        if (this.failed)
+          throw new NextDbError(
+            SqlState.inFailedSqlTransaction,
+            'current transaction is aborted, commands ignored until end of transaction block',
+          );
         await bind(this.block);
       } else {
         const txn = this.core.txns.begin({ readOnly: true, isolation: 'read committed' });
@@ -1100,12 +1297,18 @@ export class SqlSession implements Session, Backend {
     const resolved = types.map((t) => t ?? Types.text);
     const p: Prepared = { name, parsed, sql, paramTypes: resolved, columns, ...(cache === undefined ? {} : { cache }) };
     this.prepared.set(name, p);
-    return { paramTypes: resolved.map((t) => t.oid), columns: columns === undefined ? undefined : this.describe(columns) };
+    return {
+      paramTypes: resolved.map((t) => t.oid),
+      columns: columns === undefined ? undefined : this.describe(columns),
+    };
   }
 
   describeStatement(name: string): PreparedStatementInfo {
     const p = this.getPrepared(name);
-    return { paramTypes: p.paramTypes.map((t) => t.oid), columns: p.columns === undefined ? undefined : this.describe(p.columns) };
+    return {
+      paramTypes: p.paramTypes.map((t) => t.oid),
+      columns: p.columns === undefined ? undefined : this.describe(p.columns),
+    };
   }
 
   private getPrepared(name: string): Prepared {
@@ -1114,10 +1317,19 @@ export class SqlSession implements Session, Backend {
     return p;
   }
 
-  bind(portal: string, statement: string, paramFormats: readonly FormatCode[], params: readonly (Buffer | null)[], resultFormats: readonly FormatCode[]): void {
+  bind(
+    portal: string,
+    statement: string,
+    paramFormats: readonly FormatCode[],
+    params: readonly (Buffer | null)[],
+    resultFormats: readonly FormatCode[],
+  ): void {
     const p = this.getPrepared(statement);
     if (params.length !== p.paramTypes.length) {
-      throw new NextDbError(SqlState.protocolViolation, `bind message supplies ${params.length} parameters, but prepared statement "${statement}" requires ${p.paramTypes.length}`);
+      throw new NextDbError(
+        SqlState.protocolViolation,
+        `bind message supplies ${params.length} parameters, but prepared statement "${statement}" requires ${p.paramTypes.length}`,
+      );
     }
     const io = this.io();
     const values = params.map((b, i) => {
@@ -1227,7 +1439,8 @@ function parseStatements(sql: string): ParsedStatement[] {
 function carry(e: unknown, fields: PartialResultsCarrier): void {
   if (e === null || typeof e !== 'object') return;
   const c = e as { -readonly [K in keyof PartialResultsCarrier]: PartialResultsCarrier[K] };
-  if (fields.completedResults !== undefined && c.completedResults === undefined) c.completedResults = fields.completedResults;
+  if (fields.completedResults !== undefined && c.completedResults === undefined)
+    c.completedResults = fields.completedResults;
   if (fields.failedColumns !== undefined && c.failedColumns === undefined) c.failedColumns = fields.failedColumns;
 }
 

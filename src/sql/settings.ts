@@ -36,7 +36,16 @@ function duration(v: string): string {
   if (m === null) throw new NextDbError('22023', `invalid value for parameter "statement_timeout": "${v}"`);
   const n = Number(m[1]);
   const unit = (m[2] ?? 'ms').toLowerCase();
-  const ms = unit === 'ms' ? n : unit === 's' ? n * 1000 : unit === 'min' ? n * 60000 : unit === 'h' ? n * 3600000 : n * 86400000;
+  const ms =
+    unit === 'ms'
+      ? n
+      : unit === 's'
+        ? n * 1000
+        : unit === 'min'
+          ? n * 60000
+          : unit === 'h'
+            ? n * 3600000
+            : n * 86400000;
   return String(ms);
 }
 
@@ -59,7 +68,8 @@ export const SETTINGS: Record<string, SettingDef> = {
     report: true,
     normalize: (v) => {
       const parts = v.split(',').map((p) => p.trim().toUpperCase());
-      if (parts.some((p) => !['ISO', 'MDY', 'DMY', 'YMD'].includes(p))) throw new NextDbError('0A000', `DateStyle "${v}" is not supported yet (only ISO)`);
+      if (parts.some((p) => !['ISO', 'MDY', 'DMY', 'YMD'].includes(p)))
+        throw new NextDbError('0A000', `DateStyle "${v}" is not supported yet (only ISO)`);
       const order = parts.find((p) => p !== 'ISO') ?? 'MDY';
       return `ISO, ${order}`;
     },
@@ -68,7 +78,8 @@ export const SETTINGS: Record<string, SettingDef> = {
     default: 'postgres',
     report: true,
     normalize: (v) => {
-      if (v.trim().toLowerCase() !== 'postgres') throw new NextDbError('0A000', `IntervalStyle "${v}" is not supported yet`);
+      if (v.trim().toLowerCase() !== 'postgres')
+        throw new NextDbError('0A000', `IntervalStyle "${v}" is not supported yet`);
       return 'postgres';
     },
   },
@@ -87,7 +98,8 @@ export const SETTINGS: Record<string, SettingDef> = {
     default: '1',
     normalize: (v) => {
       const n = Number(v);
-      if (!Number.isInteger(n) || n < -15 || n > 3) throw new NextDbError('22023', `${v} is outside the valid range for parameter "extra_float_digits" (-15 .. 3)`);
+      if (!Number.isInteger(n) || n < -15 || n > 3)
+        throw new NextDbError('22023', `${v} is outside the valid range for parameter "extra_float_digits" (-15 .. 3)`);
       return String(n);
     },
   },
@@ -116,7 +128,8 @@ export const SETTINGS: Record<string, SettingDef> = {
   bytea_output: {
     default: 'hex',
     normalize: (v) => {
-      if (v.trim().toLowerCase() !== 'hex') throw new NextDbError('0A000', 'bytea_output "escape" is not supported yet');
+      if (v.trim().toLowerCase() !== 'hex')
+        throw new NextDbError('0A000', 'bytea_output "escape" is not supported yet');
       return 'hex';
     },
   },

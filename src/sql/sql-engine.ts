@@ -53,7 +53,12 @@ export class SqlEngine implements RoleLookup {
     const clock = options.clock ?? systemClock;
     const txns = options.txnManager ?? (await openTxnManager(options.engine));
     // With its own transaction manager this engine sees every catalog change commit (SqlEngineCore.committedCatalog).
-    const core = new SqlEngineCore(txns, clock, options.seed ?? Math.floor(clock.nowMs()) % 2147483647, options.txnManager === undefined);
+    const core = new SqlEngineCore(
+      txns,
+      clock,
+      options.seed ?? Math.floor(clock.nowMs()) % 2147483647,
+      options.txnManager === undefined,
+    );
     const txn = txns.begin({ isolation: 'serializable' });
     try {
       await CatalogStore.bootstrap(txn);
@@ -97,7 +102,9 @@ export class SqlEngine implements RoleLookup {
     try {
       const snap = await CatalogStore.load(txn, `roles-${Math.random()}`);
       const r = findRole(snap, name);
-      return r === undefined ? undefined : { name: r.name, canLogin: r.login, superuser: r.superuser, password: r.password };
+      return r === undefined
+        ? undefined
+        : { name: r.name, canLogin: r.login, superuser: r.superuser, password: r.password };
     } finally {
       await txn.rollback();
     }

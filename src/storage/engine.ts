@@ -92,7 +92,10 @@ export interface Engine extends Reader {
 }
 
 /** Copying scan over any iterator-producing reader, shared by implementations. */
-export function* scanIterator(reader: Pick<Reader, 'iterator'>, options?: ScanOptions): IterableIterator<[Buffer, Buffer]> {
+export function* scanIterator(
+  reader: Pick<Reader, 'iterator'>,
+  options?: ScanOptions,
+): IterableIterator<[Buffer, Buffer]> {
   const it = reader.iterator(options);
   try {
     for (; it.valid(); it.next()) yield [Buffer.from(it.key()), Buffer.from(it.value())];

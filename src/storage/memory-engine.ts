@@ -16,7 +16,9 @@ import { OpKind, type WriteBatch } from './write-batch.ts';
 
 // sorted-btree is CommonJS; under NodeNext its class is the `default` export property.
 // (Loaded through a CommonJS transpiler, the default import is the class itself.)
-const BTree: typeof sortedBtree.default = (sortedBtree as { default?: typeof sortedBtree.default }).default ?? (sortedBtree as unknown as typeof sortedBtree.default);
+const BTree: typeof sortedBtree.default =
+  (sortedBtree as { default?: typeof sortedBtree.default }).default ??
+  (sortedBtree as unknown as typeof sortedBtree.default);
 type Tree = InstanceType<typeof BTree<string, Buffer>>;
 
 export class MemoryEngine implements Engine {

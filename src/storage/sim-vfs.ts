@@ -25,7 +25,8 @@ import { NextDbError, SqlState } from '../util/errors.ts';
 import { Prng } from '../util/prng.ts';
 import type { Vfs, VfsFile, VfsLock } from './vfs.ts';
 
-export type SimOp = 'open' | 'create' | 'read' | 'append' | 'sync' | 'rename' | 'remove' | 'syncDir' | 'list' | 'readAll';
+export type SimOp =
+  'open' | 'create' | 'read' | 'append' | 'sync' | 'rename' | 'remove' | 'syncDir' | 'list' | 'readAll';
 
 export interface SimVfsOptions {
   readonly seed?: number;
@@ -75,7 +76,18 @@ export class SimVfs implements Vfs {
   /** Fault injection: return an Error to make the operation fail. */
   fault: ((op: SimOp, path: string) => Error | undefined) | undefined = undefined;
   /** Counters, for tests that check what the engine did. */
-  readonly counts: Record<SimOp, number> = { open: 0, create: 0, read: 0, append: 0, sync: 0, rename: 0, remove: 0, syncDir: 0, list: 0, readAll: 0 };
+  readonly counts: Record<SimOp, number> = {
+    open: 0,
+    create: 0,
+    read: 0,
+    append: 0,
+    sync: 0,
+    rename: 0,
+    remove: 0,
+    syncDir: 0,
+    list: 0,
+    readAll: 0,
+  };
 
   constructor(options: SimVfsOptions = {}) {
     this.prng = new Prng(options.seed ?? 1);
@@ -202,7 +214,8 @@ export class SimVfs implements Vfs {
 
   lockDir(dir: string): VfsLock {
     const d = normalize(dir);
-    if (this.locks.has(d)) throw new NextDbError(SqlState.lockNotAvailable, `data directory ${dir} is locked by process ${process.pid}`);
+    if (this.locks.has(d))
+      throw new NextDbError(SqlState.lockNotAvailable, `data directory ${dir} is locked by process ${process.pid}`);
     this.locks.add(d);
     const epoch = this.epoch;
     return {

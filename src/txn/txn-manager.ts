@@ -208,7 +208,12 @@ export class MvccTxnManager implements TxnManager {
     if (next === undefined) batch.delete(hk);
     else batch.put(hk, next);
     // A superseded version went to history, or the key is now a tombstone: something for GC later.
-    if (commitTs !== undefined && h.intentKind !== IntentKind.lock && (h.committedTs !== 0 || h.intentKind === IntentKind.delete)) this.noteGcCandidate(hk);
+    if (
+      commitTs !== undefined &&
+      h.intentKind !== IntentKind.lock &&
+      (h.committedTs !== 0 || h.intentKind === IntentKind.delete)
+    )
+      this.noteGcCandidate(hk);
   }
 
   private noteGcCandidate(hk: Buffer): void {
@@ -370,7 +375,11 @@ export class MvccTxnManager implements TxnManager {
   }
 
   /** gc()'s two rules for one key (history first, then the head); `keep` when something may go later. */
-  private collectKey(hk: Buffer, horizon: Timestamp, batch: WriteBatch): { keep: boolean; versions: number; heads: number } {
+  private collectKey(
+    hk: Buffer,
+    horizon: Timestamp,
+    batch: WriteBatch,
+  ): { keep: boolean; versions: number; heads: number } {
     const raw = this.engine.get(hk);
     const h = raw === undefined ? undefined : decodeHead(raw);
     let haveVisibleAtHorizon = h === undefined || h.committedTs === 0 || h.committedTs <= horizon;

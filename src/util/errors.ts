@@ -88,7 +88,11 @@ export const SqlState = {
 
 /** A feature that is not built yet: a clear error instead of a wrong answer. */
 export function notSupported(what: string, hint?: string): NextDbError {
-  return new NextDbError(SqlState.featureNotSupported, `${what} is not supported yet`, hint === undefined ? {} : { hint });
+  return new NextDbError(
+    SqlState.featureNotSupported,
+    `${what} is not supported yet`,
+    hint === undefined ? {} : { hint },
+  );
 }
 
 /**
@@ -100,7 +104,10 @@ export class CorruptionError extends NextDbError {
   readonly file: string;
   readonly offset: number | undefined;
   constructor(file: string, message: string, offset?: number) {
-    super(SqlState.dataCorrupted, `corruption in ${file}${offset === undefined ? '' : ` at offset ${offset}`}: ${message}`);
+    super(
+      SqlState.dataCorrupted,
+      `corruption in ${file}${offset === undefined ? '' : ` at offset ${offset}`}: ${message}`,
+    );
     this.file = file;
     this.offset = offset;
   }

@@ -127,7 +127,13 @@ export class BackendWriter {
     for (let i = 0; i < columns.length; i++) {
       const c = columns[i]!;
       const f = formats.length === 0 ? 0 : formats.length === 1 ? formats[0]! : (formats[i] ?? 0);
-      w.cstring(c.name).int32(c.tableOid).int16(c.columnAttr).int32(c.typeOid).int16(c.typeSize).int32(c.typeMod).int16(f);
+      w.cstring(c.name)
+        .int32(c.tableOid)
+        .int16(c.columnAttr)
+        .int32(c.typeOid)
+        .int16(c.typeSize)
+        .int32(c.typeMod)
+        .int16(f);
     }
     w.end();
     return this;

@@ -68,8 +68,10 @@ export class CopyRowParser {
     this.quote = options.quote ?? '"';
     this.escape = options.escape ?? this.quote;
     this.headerSkipped = !(this.csv && options.header === true);
-    if (this.delimiter.length !== 1) throw new NextDbError('0A000', 'COPY delimiter must be a single one-byte character');
-    if (this.csv && (this.quote.length !== 1 || this.escape.length !== 1)) throw new NextDbError('0A000', 'COPY quote and escape must be single one-byte characters');
+    if (this.delimiter.length !== 1)
+      throw new NextDbError('0A000', 'COPY delimiter must be a single one-byte character');
+    if (this.csv && (this.quote.length !== 1 || this.escape.length !== 1))
+      throw new NextDbError('0A000', 'COPY quote and escape must be single one-byte characters');
   }
 
   /** Lines of data consumed so far (for messages). */
@@ -176,7 +178,11 @@ export class CopyRowParser {
         continue;
       }
       const n = raw[++i];
-      if (n === undefined) throw copyError(this.line, 'end-of-copy marker does not match previous newline style or a field ends in a lone backslash');
+      if (n === undefined)
+        throw copyError(
+          this.line,
+          'end-of-copy marker does not match previous newline style or a field ends in a lone backslash',
+        );
       switch (n) {
         case 'b':
           s += '\b';
@@ -273,7 +279,10 @@ export function formatCopyRow(values: readonly (string | null)[], options: CopyF
     if (i > 0) line += delimiter;
     const v = values[i]!;
     if (v === null) line += nullString;
-    else line += csv ? csvField(v, delimiter, nullString, options.quote ?? '"', options.escape ?? options.quote ?? '"') : textField(v, delimiter);
+    else
+      line += csv
+        ? csvField(v, delimiter, nullString, options.quote ?? '"', options.escape ?? options.quote ?? '"')
+        : textField(v, delimiter);
   }
   return line + '\n';
 }
@@ -311,7 +320,13 @@ function textField(v: string, delimiter: string): string {
 }
 
 function csvField(v: string, delimiter: string, nullString: string, quote: string, escape: string): string {
-  const needsQuotes = v === nullString || v.includes(delimiter) || v.includes(quote) || v.includes('\n') || v.includes('\r') || v === '\\.';
+  const needsQuotes =
+    v === nullString ||
+    v.includes(delimiter) ||
+    v.includes(quote) ||
+    v.includes('\n') ||
+    v.includes('\r') ||
+    v === '\\.';
   if (!needsQuotes) return v;
   let s = quote;
   for (const c of v) s += c === quote || c === escape ? escape + c : c;

@@ -104,7 +104,11 @@ export class FrontendParser {
       }
       default: {
         const major = code >>> 16;
-        if (major !== 3) throw new ProtocolError(`unsupported frontend protocol ${major}.${code & 0xffff}: server supports 3.0`, '0A000');
+        if (major !== 3)
+          throw new ProtocolError(
+            `unsupported frontend protocol ${major}.${code & 0xffff}: server supports 3.0`,
+            '0A000',
+          );
         const params: Record<string, string> = Object.create(null) as Record<string, string>;
         for (;;) {
           const name = r.cstring();

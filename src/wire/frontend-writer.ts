@@ -83,7 +83,9 @@ export class FrontendWriter {
         break;
       case 'functionCall':
         // Just the OID: enough for the server to refuse the (unsupported) fast path.
-        w.begin(0x46).int32(m.functionOid | 0).end();
+        w.begin(0x46)
+          .int32(m.functionOid | 0)
+          .end();
         break;
       default:
         assertNever(m, 'frontend message');

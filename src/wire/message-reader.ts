@@ -30,7 +30,10 @@ export class MessageReader {
   }
 
   private need(n: number): void {
-    if (this.pos + n > this.end) throw new ProtocolError(`invalid ${this.what} message: truncated (needs ${n} more bytes, has ${this.end - this.pos})`);
+    if (this.pos + n > this.end)
+      throw new ProtocolError(
+        `invalid ${this.what} message: truncated (needs ${n} more bytes, has ${this.end - this.pos})`,
+      );
   }
 
   byte(): number {
@@ -84,14 +87,16 @@ export class MessageReader {
 
   /** Raises if bytes are left over: a message longer than its content is malformed. */
   done(): void {
-    if (this.pos !== this.end) throw new ProtocolError(`invalid ${this.what} message: ${this.end - this.pos} unexpected trailing bytes`);
+    if (this.pos !== this.end)
+      throw new ProtocolError(`invalid ${this.what} message: ${this.end - this.pos} unexpected trailing bytes`);
   }
 
   /** A count field (int16) that must be non-negative and plausible for the bytes left. */
   count16(minBytesEach: number): number {
     const n = this.int16();
     if (n < 0) throw new ProtocolError(`invalid ${this.what} message: negative count ${n}`);
-    if (n * minBytesEach > this.end - this.pos) throw new ProtocolError(`invalid ${this.what} message: count ${n} exceeds message length`);
+    if (n * minBytesEach > this.end - this.pos)
+      throw new ProtocolError(`invalid ${this.what} message: count ${n} exceeds message length`);
     return n;
   }
 }

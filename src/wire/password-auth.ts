@@ -45,7 +45,11 @@ export function scramSecret(password: string, salt: Buffer, iterations: number):
 }
 
 /** The rolpassword string PostgreSQL stores for a SCRAM password. */
-export function scramVerifier(password: string, iterations = scramDefaultIterations, salt: Buffer = randomBytes(16)): string {
+export function scramVerifier(
+  password: string,
+  iterations = scramDefaultIterations,
+  salt: Buffer = randomBytes(16),
+): string {
   const s = scramSecret(password, salt, iterations);
   return `${scramMechanism}$${iterations}:${salt.toString('base64')}$${s.storedKey.toString('base64')}:${s.serverKey.toString('base64')}`;
 }
@@ -62,7 +66,12 @@ export function parseScramVerifier(stored: string): ScramSecret | undefined {
 
 /** The rolpassword string PostgreSQL stores for an md5 password. */
 export function md5Verifier(password: string, user: string): string {
-  return 'md5' + createHash('md5').update(password + user).digest('hex');
+  return (
+    'md5' +
+    createHash('md5')
+      .update(password + user)
+      .digest('hex')
+  );
 }
 
 /**
@@ -128,12 +137,17 @@ export class ScramServerExchange {
     // gs2-header: cbind-flag "," [authzid] ","
     const m = /^([nyp])(=[^,]*)?,([^,]*),(.*)$/s.exec(text);
     if (m === null) throw authFailed('invalid client-first-message');
-    if (m[1] === 'p') throw new ProtocolError('SCRAM channel binding is not supported; use SCRAM-SHA-256 without -PLUS', SqlState.featureNotSupported);
+    if (m[1] === 'p')
+      throw new ProtocolError(
+        'SCRAM channel binding is not supported; use SCRAM-SHA-256 without -PLUS',
+        SqlState.featureNotSupported,
+      );
     this.gs2Header = `${m[1]}${m[2] ?? ''},${m[3]},`;
     this.clientFirstBare = m[4]!;
     const attrs = parseAttributes(this.clientFirstBare);
     const clientNonce = attrs.get('r');
-    if (clientNonce === undefined || clientNonce === '' || /[^\x21-\x2b\x2d-\x7e]/.test(clientNonce)) throw authFailed('missing or invalid client nonce');
+    if (clientNonce === undefined || clientNonce === '' || /[^\x21-\x2b\x2d-\x7e]/.test(clientNonce))
+      throw authFailed('missing or invalid client nonce');
     this.nonce = clientNonce + this.serverNonce;
     this.serverFirst = `r=${this.nonce},s=${this.secret.salt.toString('base64')},i=${this.secret.iterations}`;
     return Buffer.from(this.serverFirst);
@@ -146,7 +160,8 @@ export class ScramServerExchange {
     const withoutProof = text.slice(0, at);
     const attrs = parseAttributes(withoutProof);
     const channel = attrs.get('c');
-    if (channel === undefined || Buffer.from(channel, 'base64').toString('utf8') !== this.gs2Header) throw authFailed('channel binding data does not match');
+    if (channel === undefined || Buffer.from(channel, 'base64').toString('utf8') !== this.gs2Header)
+      throw authFailed('channel binding data does not match');
     if (attrs.get('r') !== this.nonce) throw authFailed('nonce does not match');
     const proof = Buffer.from(text.slice(at + 3), 'base64');
     if (proof.length !== 32) throw authFailed('invalid proof length');

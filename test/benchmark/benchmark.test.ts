@@ -63,7 +63,10 @@ function checkReport(report: Report, names: readonly string[]): void {
     assert.ok(w.ops > 0, `${w.name} ran`);
     assert.ok(w.opsPerSec > 0);
     const l = w.latency;
-    assert.ok(0 < l.p50Ms && l.p50Ms <= l.p95Ms && l.p95Ms <= l.p99Ms && l.p99Ms <= l.p999Ms && l.p999Ms <= l.maxMs, `${w.name} percentiles ordered`);
+    assert.ok(
+      0 < l.p50Ms && l.p50Ms <= l.p95Ms && l.p95Ms <= l.p99Ms && l.p99Ms <= l.p999Ms && l.p999Ms <= l.maxMs,
+      `${w.name} percentiles ordered`,
+    );
     assert.equal(
       w.timeline.reduce((s, t) => s + t.ops, 0),
       w.ops,
@@ -72,46 +75,63 @@ function checkReport(report: Report, names: readonly string[]): void {
   }
 }
 
-test('every workload runs against PostgreSQL through --url', { skip: findPostgres() === undefined && 'PostgreSQL 15 not found' }, async () => {
-  const pg = await startPostgres(15805);
-  const dir = mkdtempSync(join(tmpdir(), 'nextdb-benchtest-'));
-  try {
-    let table = '';
-    const report = await runBenchmark({
-      url: pg.url,
-      duration: 0.5,
-      warmup: 0.2,
-      rows: 500,
-      clients: 2,
-      json: join(dir, 'r.json'),
-      html: join(dir, 'r.html'),
-      quiet: true,
-      out: (t) => (table += t),
-    });
-    checkReport(
-      report,
-      WORKLOADS.map((w) => w.name),
-    );
-    assert.match(table, /point-read\s+\d+/);
-    const json = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8')) as Report;
-    assert.equal(json.workloads.length, WORKLOADS.length);
-    const html = readFileSync(join(dir, 'r.html'), 'utf8');
-    assert.match(html, /<svg/);
-    assert.doesNotMatch(html, /<script|https?:\/\//, 'self-contained: no scripts, no remote assets');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-    await pg.stop();
-  }
-});
+test(
+  'every workload runs against PostgreSQL through --url',
+  { skip: findPostgres() === undefined && 'PostgreSQL 15 not found' },
+  async () => {
+    const pg = await startPostgres(15805);
+    const dir = mkdtempSync(join(tmpdir(), 'nextdb-benchtest-'));
+    try {
+      let table = '';
+      const report = await runBenchmark({
+        url: pg.url,
+        duration: 0.5,
+        warmup: 0.2,
+        rows: 500,
+        clients: 2,
+        json: join(dir, 'r.json'),
+        html: join(dir, 'r.html'),
+        quiet: true,
+        out: (t) => (table += t),
+      });
+      checkReport(
+        report,
+        WORKLOADS.map((w) => w.name),
+      );
+      assert.match(table, /point-read\s+\d+/);
+      const json = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8')) as Report;
+      assert.equal(json.workloads.length, WORKLOADS.length);
+      const html = readFileSync(join(dir, 'r.html'), 'utf8');
+      assert.match(html, /<svg/);
+      assert.doesNotMatch(html, /<script|https?:\/\//, 'self-contained: no scripts, no remote assets');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      await pg.stop();
+    }
+  },
+);
 
 test('unknown workloads and distributions are refused clearly', async () => {
-  await assert.rejects(runBenchmark({ url: 'postgres://127.0.0.1:1/x', workload: 'nope', quiet: true }), /unknown workload "nope"/);
-  await assert.rejects(runBenchmark({ url: 'postgres://127.0.0.1:1/x', distribution: 'gauss', quiet: true }), /unknown distribution/);
+  await assert.rejects(
+    runBenchmark({ url: 'postgres://127.0.0.1:1/x', workload: 'nope', quiet: true }),
+    /unknown workload "nope"/,
+  );
+  await assert.rejects(
+    runBenchmark({ url: 'postgres://127.0.0.1:1/x', distribution: 'gauss', quiet: true }),
+    /unknown distribution/,
+  );
 });
 
 test('every workload runs against the embedded engine (the default)', async () => {
   let table = '';
-  const report = await runBenchmark({ duration: 0.5, warmup: 0.2, rows: 300, clients: 2, quiet: true, out: (t) => (table += t) });
+  const report = await runBenchmark({
+    duration: 0.5,
+    warmup: 0.2,
+    rows: 300,
+    clients: 2,
+    quiet: true,
+    out: (t) => (table += t),
+  });
   assert.match(report.info.target, /^embedded/);
   checkReport(
     report,
@@ -120,25 +140,54 @@ test('every workload runs against the embedded engine (the default)', async () =
   assert.match(table, /tpcb\s+\d+/);
 });
 
-test('RUST_LOG=info (and NEXTDB_LOG=info) log progress as JSON lines on stderr', { skip: findPostgres() === undefined && 'PostgreSQL 15 not found' }, async () => {
-  const pg = await startPostgres(15807);
-  try {
-    for (const env of [{ RUST_LOG: 'info' }, { NEXTDB_LOG: 'info' }]) {
-      const r = spawnSync(
-        process.execPath,
-        ['--import', 'tsx', 'test/server/run-cli.ts', 'benchmark', '--url', pg.url, '--workload', 'point-read', '--duration', '1.2', '--warmup', '0', '--rows', '200', '--clients', '1'],
-        { cwd: join(import.meta.dirname, '..', '..'), env: { ...process.env, NEXTDB_LOG: '', RUST_LOG: '', ...env }, encoding: 'utf8', timeout: 60_000 },
-      );
-      assert.equal(r.status, 0, r.stderr);
-      const logs = r.stderr
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as { msg: string; workload?: string });
-      assert.ok(logs.some((l) => l.msg === 'progress' && l.workload === 'point-read'), `${Object.keys(env)[0]}: progress logged`);
-      assert.ok(logs.some((l) => l.msg === 'workload done'));
-      assert.match(r.stdout, /point-read\s+\d+/, 'the table still goes to stdout');
+test(
+  'RUST_LOG=info (and NEXTDB_LOG=info) log progress as JSON lines on stderr',
+  { skip: findPostgres() === undefined && 'PostgreSQL 15 not found' },
+  async () => {
+    const pg = await startPostgres(15807);
+    try {
+      for (const env of [{ RUST_LOG: 'info' }, { NEXTDB_LOG: 'info' }]) {
+        const r = spawnSync(
+          process.execPath,
+          [
+            '--import',
+            'tsx',
+            'test/server/run-cli.ts',
+            'benchmark',
+            '--url',
+            pg.url,
+            '--workload',
+            'point-read',
+            '--duration',
+            '1.2',
+            '--warmup',
+            '0',
+            '--rows',
+            '200',
+            '--clients',
+            '1',
+          ],
+          {
+            cwd: join(import.meta.dirname, '..', '..'),
+            env: { ...process.env, NEXTDB_LOG: '', RUST_LOG: '', ...env },
+            encoding: 'utf8',
+            timeout: 60_000,
+          },
+        );
+        assert.equal(r.status, 0, r.stderr);
+        const logs = r.stderr
+          .split('\n')
+          .filter((l) => l.startsWith('{'))
+          .map((l) => JSON.parse(l) as { msg: string; workload?: string });
+        assert.ok(
+          logs.some((l) => l.msg === 'progress' && l.workload === 'point-read'),
+          `${Object.keys(env)[0]}: progress logged`,
+        );
+        assert.ok(logs.some((l) => l.msg === 'workload done'));
+        assert.match(r.stdout, /point-read\s+\d+/, 'the table still goes to stdout');
+      }
+    } finally {
+      await pg.stop();
     }
-  } finally {
-    await pg.stop();
-  }
-});
+  },
+);

@@ -13,12 +13,30 @@ test('client args: host:port forms', () => {
   assert.deepEqual(parseHostPort('5433'), { host: '127.0.0.1', port: 5433 });
   assert.deepEqual(parseHostPort('[::1]:9000'), { host: '::1', port: 9000 });
   assert.deepEqual(parseHostPort('[::1]'), { host: '::1', port: 8080 });
-  for (const bad of ['host:', 'host:0', 'host:70000', 'host:80a']) assert.throws(() => parseHostPort(bad), /invalid port/, bad);
+  for (const bad of ['host:', 'host:0', 'host:70000', 'host:80a'])
+    assert.throws(() => parseHostPort(bad), /invalid port/, bad);
 });
 
 test('client args: -c and -f keep their command-line order', () => {
-  const argv = ['node', 'nextdb', 'client', '-U', '-cx', '-f', 'a.sql', '-c', '-fnot-a-file', '--file=b.sql', '-cselect 2', '--command', 'select 3'];
-  const steps = orderSteps({ username: '-cx', command: ['-fnot-a-file', 'select 2', 'select 3'], file: ['a.sql', 'b.sql'] }, argv);
+  const argv = [
+    'node',
+    'nextdb',
+    'client',
+    '-U',
+    '-cx',
+    '-f',
+    'a.sql',
+    '-c',
+    '-fnot-a-file',
+    '--file=b.sql',
+    '-cselect 2',
+    '--command',
+    'select 3',
+  ];
+  const steps = orderSteps(
+    { username: '-cx', command: ['-fnot-a-file', 'select 2', 'select 3'], file: ['a.sql', 'b.sql'] },
+    argv,
+  );
   assert.deepEqual(steps, [
     { kind: 'file', path: 'a.sql' },
     { kind: 'command', text: '-fnot-a-file' },

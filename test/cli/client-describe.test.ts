@@ -23,7 +23,9 @@ const CORPUS = '/work/shared/corpus/psql-describe-queries.sql';
 /** Corpus blocks by "<meta-command> <i>" ("\\d users 3"). */
 function corpusBlocks(): Map<string, string> {
   const blocks = new Map<string, string>();
-  const parts = readFileSync(CORPUS, 'utf8').split(/^-- >>> /m).slice(1);
+  const parts = readFileSync(CORPUS, 'utf8')
+    .split(/^-- >>> /m)
+    .slice(1);
   for (const part of parts) {
     const nl = part.indexOf('\n');
     const m = /^(.*?)\s+\[query (\d+)\/\d+\]/.exec(part.slice(0, nl));
@@ -48,7 +50,8 @@ test('describe: list queries equal psql 15 text', () => {
   assert.equal(listRelationsSql(['i'], false), corpus('\\di 1'));
   assert.equal(listRelationsSql(['v'], false), corpus('\\dv 1'));
   assert.equal(listRelationsSql(['s'], false), corpus('\\ds 1'));
-  for (const name of ['l', 'l+', 'dn', 'dn+', 'df', 'dT', 'dx']) assert.equal(FIXED_LISTS[name]?.sql, corpus(`\\${name} 1`), name);
+  for (const name of ['l', 'l+', 'dn', 'dn+', 'df', 'dT', 'dx'])
+    assert.equal(FIXED_LISTS[name]?.sql, corpus(`\\${name} 1`), name);
   assert.equal(LIST_ROLES_SQL, corpus('\\du 1'));
 });
 
@@ -58,7 +61,20 @@ test('describe: \\d NAME queries equal psql 15 text', () => {
   assert.equal(lookupRelationSql('active_users'), corpus('\\d active_users 1'));
   const q = TABLE_QUERIES;
   // app.orders (oid 16400 in the capture) runs every per-table query, check constraints included.
-  const orders = [q.relationInfo, q.columns, q.indexes, q.checkConstraints, q.foreignKeys, q.referencedBy, q.policies, q.statistics, q.publications, q.triggers, q.inherits, q.children];
+  const orders = [
+    q.relationInfo,
+    q.columns,
+    q.indexes,
+    q.checkConstraints,
+    q.foreignKeys,
+    q.referencedBy,
+    q.policies,
+    q.statistics,
+    q.publications,
+    q.triggers,
+    q.inherits,
+    q.children,
+  ];
   orders.forEach((f, i) => assert.equal(f('16400'), corpus(`\\d app.orders ${i + 2}`), `query ${i + 2}`));
   // users (16387) has no check constraint, so psql skips that query.
   const users = orders.filter((f) => f !== q.checkConstraints);
@@ -75,7 +91,10 @@ test('describe: name patterns', () => {
   assert.deepEqual(namePattern('us*'), { schema: undefined, name: '^(us.*)$', qualified: false });
   assert.deepEqual(namePattern('*.*'), { schema: undefined, name: undefined, qualified: true });
   assert.deepEqual(namePattern('a?$'), { schema: undefined, name: '^(a.\\$)$', qualified: false });
-  assert.match(listRelationsSql(['t'], false, 'us*'), /c\.relname OPERATOR\(pg_catalog\.~\) '\^\(us\.\*\)\$' COLLATE pg_catalog\.default\n {2}AND pg_catalog\.pg_table_is_visible\(c\.oid\)\nORDER BY 1,2;$/);
+  assert.match(
+    listRelationsSql(['t'], false, 'us*'),
+    /c\.relname OPERATOR\(pg_catalog\.~\) '\^\(us\.\*\)\$' COLLATE pg_catalog\.default\n {2}AND pg_catalog\.pg_table_is_visible\(c\.oid\)\nORDER BY 1,2;$/,
+  );
   assert.doesNotMatch(listRelationsSql(['t'], false, 'app.*'), /pg_table_is_visible/);
   assert.match(lookupRelationSql("o'brien"), /'\^\(o''brien\)\$'/);
 });
@@ -107,9 +126,15 @@ test('describe: dispatch, empty results and unsupported forms', async () => {
     return { columns: [{ name: 'x', type: 25 }], rows: [] };
   };
   assert.deepEqual(await describe('dt', [], none), { out: '', err: 'Did not find any relations.\n' });
-  assert.deepEqual(await describe('d', ['nosuch'], none), { out: '', err: 'Did not find any relation named "nosuch".\n' });
+  assert.deepEqual(await describe('d', ['nosuch'], none), {
+    out: '',
+    err: 'Did not find any relation named "nosuch".\n',
+  });
   assert.equal(sent.at(-1), lookupRelationSql('nosuch'));
-  assert.deepEqual(await describe('d+', ['users'], none), { out: '', err: 'Did not find any relation named "users".\n' });
+  assert.deepEqual(await describe('d+', ['users'], none), {
+    out: '',
+    err: 'Did not find any relation named "users".\n',
+  });
   assert.equal(await describe('zz', [], none), undefined);
   assert.match((await describe('dn', [], none))!.out, /List of schemas/);
 });

@@ -7,7 +7,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
-import { caretLines, displayWidth, formatError, formatExpanded, formatTable, formatTiming, rowCountFooter } from '../../src/cli/client-format.ts';
+import {
+  caretLines,
+  displayWidth,
+  formatError,
+  formatExpanded,
+  formatTable,
+  formatTiming,
+  rowCountFooter,
+} from '../../src/cli/client-format.ts';
 
 const TRANSCRIPT = '/work/shared/corpus/psql/psql-describe-transcript.txt';
 
@@ -24,7 +32,16 @@ function transcriptBlock(command: string, title: string): string {
 
 test('format: \\l table equals psql 15 output (multi-line cells, centred headers, title)', () => {
   const acl = '=c/postgres\npostgres=CTc/postgres';
-  const row = (name: string, a: string | null): (string | null)[] => [name, 'postgres', 'UTF8', 'C.UTF-8', 'C.UTF-8', null, 'libc', a];
+  const row = (name: string, a: string | null): (string | null)[] => [
+    name,
+    'postgres',
+    'UTF8',
+    'C.UTF-8',
+    'C.UTF-8',
+    null,
+    'libc',
+    a,
+  ];
   const got = formatTable({
     title: 'List of databases',
     headers: ['Name', 'Owner', 'Encoding', 'Collate', 'Ctype', 'ICU Locale', 'Locale Provider', 'Access privileges'],
@@ -57,7 +74,15 @@ test('format: \\d users table with footers equals psql 15 output', () => {
 });
 
 test('format: numbers right-aligned, NULL empty, zero rows, zero columns', () => {
-  const got = formatTable({ headers: ['n', 'name'], rows: [['1', 'a'], ['12345', null]], rightAlign: [true, false], footers: [rowCountFooter(2)] });
+  const got = formatTable({
+    headers: ['n', 'name'],
+    rows: [
+      ['1', 'a'],
+      ['12345', null],
+    ],
+    rightAlign: [true, false],
+    footers: [rowCountFooter(2)],
+  });
   assert.equal(got, '   n   | name \n-------+------\n     1 | a\n 12345 | \n(2 rows)\n\n');
   assert.equal(formatTable({ headers: ['x'], rows: [], footers: [rowCountFooter(0)] }), ' x \n---\n(0 rows)\n\n');
   assert.equal(formatTable({ headers: [], rows: [[]], footers: [rowCountFooter(1)] }), '--\n\n(1 row)\n\n');
@@ -76,7 +101,17 @@ test('format: error caret lines', () => {
   assert.ok(line!.startsWith('LINE 1: ...') && line!.endsWith('...'), line);
   assert.equal(line!.slice(caret!.length - 1, caret!.length + 2), 'bad');
   assert.equal(
-    formatError({ severity: 'ERROR', message: 'syntax error at or near "form"', position: 10, query: 'select * form t', hint: 'h', detail: 'd' }, 'nextdb:f.sql:3: '),
+    formatError(
+      {
+        severity: 'ERROR',
+        message: 'syntax error at or near "form"',
+        position: 10,
+        query: 'select * form t',
+        hint: 'h',
+        detail: 'd',
+      },
+      'nextdb:f.sql:3: ',
+    ),
     'nextdb:f.sql:3: ERROR:  syntax error at or near "form"\nLINE 1: select * form t\n                 ^\nDETAIL:  d\nHINT:  h\n',
   );
 });
@@ -93,7 +128,8 @@ test('format: the caret points at the error position on any line', () => {
       const lineNo = query.slice(0, pos - 1).split('\n').length;
       assert.ok(excerpt!.startsWith(`LINE ${lineNo}: `));
       const expected = query[pos - 1];
-      if (expected !== undefined && expected !== '\n') assert.equal(excerpt![col], expected, `${JSON.stringify(query)} @${pos}`);
+      if (expected !== undefined && expected !== '\n')
+        assert.equal(excerpt![col], expected, `${JSON.stringify(query)} @${pos}`);
     }),
     { numRuns: 500 },
   );
@@ -107,10 +143,19 @@ test('format: timing', () => {
 });
 
 test('format: expanded (\\x) records', () => {
-  assert.equal(formatExpanded({ headers: ['a', 'bb'], rows: [['1', 'hello']] }), '-[ RECORD 1 ]\na  | 1\nbb | hello\n\n');
+  assert.equal(
+    formatExpanded({ headers: ['a', 'bb'], rows: [['1', 'hello']] }),
+    '-[ RECORD 1 ]\na  | 1\nbb | hello\n\n',
+  );
   const long = 'leader_pid_long_name';
   assert.equal(
-    formatExpanded({ headers: [long, 'x'], rows: [['1', 'two\nlines'], [null, 'z']] }),
+    formatExpanded({
+      headers: [long, 'x'],
+      rows: [
+        ['1', 'two\nlines'],
+        [null, 'z'],
+      ],
+    }),
     [
       `-[ RECORD 1 ]${'-'.repeat(8)}+${'-'.repeat(6)}`,
       `${long} | 1`,

@@ -33,7 +33,11 @@ before(async () => {
     startError = `no free port in ${PORTS.join(', ')}`;
     return;
   }
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'server', String(port), '--memory', '--log-level', 'info'], { cwd: ROOT });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', CLI, 'server', String(port), '--memory', '--log-level', 'info'],
+    { cwd: ROOT },
+  );
   server = child;
   let log = '';
   startError = await new Promise<string | undefined>((resolve) => {
@@ -73,7 +77,21 @@ test('client against nextdb server: statements, results, errors', async (t) => {
   assert.equal(r.code, 3);
   assert.equal(
     r.stdout,
-    ['CREATE TABLE', 'INSERT 0 2', ' id | name  | price ', '----+-------+-------', '  1 | pen   |   1.5', '  2 | multi+|      ', '    | line  | ', '(2 rows)', '', ''].join('\n'),
+    [
+      'CREATE TABLE',
+      'INSERT 0 2',
+      ' id | name  | price ',
+      '----+-------+-------',
+      '  1 | pen   |   1.5',
+      '  2 | multi+|      ',
+      '    | line  | ',
+      '(2 rows)',
+      '',
+      '',
+    ].join('\n'),
   );
-  assert.equal(r.stderr, 'nextdb:<stdin>:5: ERROR:  syntax error at or near "form"\nLINE 1: select * form items;\n                 ^\n');
+  assert.equal(
+    r.stderr,
+    'nextdb:<stdin>:5: ERROR:  syntax error at or near "form"\nLINE 1: select * form items;\n                 ^\n',
+  );
 });

@@ -14,7 +14,8 @@ function split(text: string): { pieces: SplitPiece[]; rest: string | undefined }
   return { pieces, rest: s.finish() };
 }
 
-const sqlOf = (text: string): string[] => split(text).pieces.map((p) => (p.kind === 'sql' ? p.text : `META ${p.name} ${p.args.join('|')}`));
+const sqlOf = (text: string): string[] =>
+  split(text).pieces.map((p) => (p.kind === 'sql' ? p.text : `META ${p.name} ${p.args.join('|')}`));
 
 test('splitter: psql statement boundaries', () => {
   const cases: [string, string[]][] = [
@@ -33,7 +34,10 @@ test('splitter: psql statement boundaries', () => {
     ['select 1 -- a; comment\n;', ['select 1 -- a; comment\n;']],
     ['-- leading comment; dropped\nselect 1;', ['select 1;']],
     ['select /* a; /* nested; */ still; */ 1;', ['select /* a; /* nested; */ still; */ 1;']],
-    ['create rule r as on insert to t do (insert into u values (1); insert into u values (2));', ['create rule r as on insert to t do (insert into u values (1); insert into u values (2));']],
+    [
+      'create rule r as on insert to t do (insert into u values (1); insert into u values (2));',
+      ['create rule r as on insert to t do (insert into u values (1); insert into u values (2));'],
+    ],
     ['select\n  1\n;', ['select\n  1\n;']],
     ['  \n\t select 1;', ['select 1;']],
     ['\\d users', ['META d users']],
@@ -92,19 +96,25 @@ const fragment = fc.oneof(
   fc.constantFrom("';'", '$$;$$', '/*;*/', '"a;b"', '(;)', "E'\\';'", '-- ;\n'),
 );
 
-const statement = fc.array(fragment, { minLength: 1, maxLength: 6 }).map((fs) => `${fs.join(' ').replace(/^\s*(--[^\n]*\n\s*)*/, 'select ')};`);
+const statement = fc
+  .array(fragment, { minLength: 1, maxLength: 6 })
+  .map((fs) => `${fs.join(' ').replace(/^\s*(--[^\n]*\n\s*)*/, 'select ')};`);
 
 test('splitter: statements come back exactly, however the text is cut into lines', () => {
   fc.assert(
-    fc.property(fc.array(statement, { minLength: 1, maxLength: 5 }), fc.array(fc.constantFrom(' ', '\n', '  \n '), { minLength: 5, maxLength: 5 }), (stmts, seps) => {
-      const text = stmts.map((s, i) => s + seps[i % seps.length]!).join('');
-      const { pieces, rest } = split(text);
-      assert.deepEqual(
-        pieces.map((p) => (p.kind === 'sql' ? p.text : `META ${p.name}`)),
-        stmts,
-      );
-      assert.equal(rest, undefined);
-    }),
+    fc.property(
+      fc.array(statement, { minLength: 1, maxLength: 5 }),
+      fc.array(fc.constantFrom(' ', '\n', '  \n '), { minLength: 5, maxLength: 5 }),
+      (stmts, seps) => {
+        const text = stmts.map((s, i) => s + seps[i % seps.length]!).join('');
+        const { pieces, rest } = split(text);
+        assert.deepEqual(
+          pieces.map((p) => (p.kind === 'sql' ? p.text : `META ${p.name}`)),
+          stmts,
+        );
+        assert.equal(rest, undefined);
+      },
+    ),
     { numRuns: 500 },
   );
 });

@@ -25,7 +25,8 @@ export function unavailable(): string | undefined {
   for (const b of ['initdb', 'pg_ctl', 'postgres']) {
     if (!existsSync(join(BIN, b))) return `PostgreSQL binary ${join(BIN, b)} is missing`;
   }
-  if (userInfo().uid === 0 && spawnSync('id', ['postgres']).status !== 0) return 'running as root and there is no postgres user';
+  if (userInfo().uid === 0 && spawnSync('id', ['postgres']).status !== 0)
+    return 'running as root and there is no postgres user';
   return undefined;
 }
 
@@ -60,7 +61,18 @@ export async function startPg(): Promise<PgServer> {
     for (let port = PORT_FIRST; port <= PORT_LAST; port++) {
       if (!(await portFree(port))) continue;
       try {
-        run('pg_ctl', ['-D', data, '-w', '-t', '30', '-l', join(dir, 'log'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']);
+        run('pg_ctl', [
+          '-D',
+          data,
+          '-w',
+          '-t',
+          '30',
+          '-l',
+          join(dir, 'log'),
+          '-o',
+          `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
+          'start',
+        ]);
       } catch {
         continue; // Lost a race for the port to another test; try the next one.
       }

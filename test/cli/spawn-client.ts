@@ -13,9 +13,17 @@ export interface ClientRun {
   readonly stderr: string;
 }
 
-export function runClientProcess(port: number, args: readonly string[], stdin = '', env: Record<string, string> = {}): Promise<ClientRun> {
+export function runClientProcess(
+  port: number,
+  args: readonly string[],
+  stdin = '',
+  env: Record<string, string> = {},
+): Promise<ClientRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'client', `127.0.0.1:${port}`, ...args], { cwd: ROOT, env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'client', `127.0.0.1:${port}`, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -75,7 +75,9 @@ describe('client member discovery', { skip }, () => {
         return;
       }
       asked++;
-      res.writeHead(200, { 'content-type': 'application/json' }).end(typeof view === 'string' ? view : JSON.stringify(view));
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(typeof view === 'string' ? view : JSON.stringify(view));
     });
     await new Promise<void>((r) => seed.listen(0, '127.0.0.1', r));
     seedPort = (seed.address() as AddressInfo).port;
@@ -116,12 +118,22 @@ describe('client member discovery', { skip }, () => {
       // answer still names the dead node (no election yet): a read is retried
       // on node 1 without an error, and the client keeps asking on its own
       // until the answer names a leader it can use.
-      view = { nodeId: 9, leaderId: 2, term: 1, members: [member(1, a.port, 'follower'), member(2, b.port, 'leader', false)] };
+      view = {
+        nodeId: 9,
+        leaderId: 2,
+        term: 1,
+        members: [member(1, a.port, 'follower'), member(2, b.port, 'leader', false)],
+      };
       await b.stop();
       assert.equal(await portOf(client), a.port, 'moved to the other member without an error');
       for (let i = 0; i < 100 && asked < 2; i++) await new Promise((r) => setTimeout(r, 20));
       assert.ok(asked >= 2, 'the failure made the client ask again');
-      view = { nodeId: 9, leaderId: 1, term: 2, members: [member(1, a.port, 'leader'), member(2, b.port, 'follower', false)] };
+      view = {
+        nodeId: 9,
+        leaderId: 1,
+        term: 2,
+        members: [member(1, a.port, 'leader'), member(2, b.port, 'follower', false)],
+      };
       const leaderOf = (): number | undefined => client.members().find((x) => x.role === 'leader')?.port;
       for (let i = 0; i < 250 && leaderOf() !== a.port; i++) await new Promise((r) => setTimeout(r, 20));
       const m = client.members();
@@ -151,11 +163,16 @@ describe('client member discovery', { skip }, () => {
     }
   });
 
-  test('a url seed: members get the URL\'s user and database, with their own host and port', async () => {
+  test("a url seed: members get the URL's user and database, with their own host and port", async () => {
     view = { nodeId: 1, leaderId: 1, term: 1, members: [member(1, a.port, 'leader')] };
-    const viaUrl = createClient({ url: `postgres://postgres@127.0.0.1:${seedPort}/template1`, discovery: { intervalMs: 60_000 } });
+    const viaUrl = createClient({
+      url: `postgres://postgres@127.0.0.1:${seedPort}/template1`,
+      discovery: { intervalMs: 60_000 },
+    });
     try {
-      const r = await viaUrl.query<{ p: string; db: string; u: string }>("SELECT current_setting('port') AS p, current_database() AS db, current_user AS u");
+      const r = await viaUrl.query<{ p: string; db: string; u: string }>(
+        "SELECT current_setting('port') AS p, current_database() AS db, current_user AS u",
+      );
       assert.deepEqual(r.rows[0], { p: String(a.port), db: 'template1', u: 'postgres' });
     } finally {
       await viaUrl.close();
@@ -163,7 +180,12 @@ describe('client member discovery', { skip }, () => {
   });
 
   test('members without an address are skipped; an answer of another shape leaves the seeds in place', async () => {
-    view = { nodeId: 1, leaderId: 1, term: 1, members: [{ ...member(1, a.port, 'leader') }, { ...member(2, 0, 'learner'), address: null }] };
+    view = {
+      nodeId: 1,
+      leaderId: 1,
+      term: 1,
+      members: [{ ...member(1, a.port, 'leader') }, { ...member(2, 0, 'learner'), address: null }],
+    };
     const one = createClient({ hosts: [`127.0.0.1:${seedPort}`], user: 'postgres', discovery: { intervalMs: 60_000 } });
     try {
       assert.equal(await portOf(one), a.port);
@@ -179,7 +201,11 @@ describe('client member discovery', { skip }, () => {
     // connection on an HTTP request) or with another answer: the seeds are the hosts.
     view = '{"not":"a view"}';
     const plain = createClient({ hosts: [`127.0.0.1:${a.port}`], user: 'postgres', discovery: { intervalMs: 60_000 } });
-    const odd = createClient({ hosts: [`127.0.0.1:${seedPort}`, `127.0.0.1:${a.port}`], user: 'postgres', discovery: { intervalMs: 60_000 } });
+    const odd = createClient({
+      hosts: [`127.0.0.1:${seedPort}`, `127.0.0.1:${a.port}`],
+      user: 'postgres',
+      discovery: { intervalMs: 60_000 },
+    });
     try {
       assert.equal(await portOf(plain), a.port);
       assert.deepEqual(

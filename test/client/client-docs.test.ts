@@ -24,11 +24,17 @@ test('the docs/reference/client.md example runs as written', { timeout: 120_000 
     const file = join(dir, 'example.mts');
     writeFileSync(
       file,
-      block.replace("from 'nextdb/client'", `from ${JSON.stringify(join(root, 'src/client/index.ts'))}`).replaceAll("'127.0.0.1:8080'", `'127.0.0.1:${server.port}'`),
+      block
+        .replace("from 'nextdb/client'", `from ${JSON.stringify(join(root, 'src/client/index.ts'))}`)
+        .replaceAll("'127.0.0.1:8080'", `'127.0.0.1:${server.port}'`),
     );
-    const run = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), file], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    const run = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), file], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     assert.equal(run.status, 0, run.stderr);
-    assert.equal(run.stdout, "[ { id: 1, balance: 100 } ] 1 1\n1 90\n2 10\n1\tstart\n2\tstop\n");
+    assert.equal(run.stdout, '[ { id: 1, balance: 100 } ] 1 1\n1 90\n2 10\n1\tstart\n2\tstop\n');
   } finally {
     rmSync(dir, { recursive: true, force: true });
     await server.stop();

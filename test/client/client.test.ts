@@ -76,7 +76,12 @@ for (const target of targets) {
 
     before(async () => {
       server = await target.start(target.ports[0]);
-      client = createClient({ hosts: [`127.0.0.1:${server.port}`], user: 'postgres', database: 'postgres', pool: { max: 4 } });
+      client = createClient({
+        hosts: [`127.0.0.1:${server.port}`],
+        user: 'postgres',
+        database: 'postgres',
+        pool: { max: 4 },
+      });
       await client.query('CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL)');
     });
 
@@ -122,7 +127,9 @@ for (const target of targets) {
     test('the pool never runs more than pool.max operations at once; the rest wait', async () => {
       let peak = 0;
       const watcher = setInterval(() => (peak = Math.max(peak, client.poolStats().active)), 2);
-      const all = Promise.all(Array.from({ length: 12 }, () => client.query('SELECT count(*) AS n FROM generate_series(1, 2000) g')));
+      const all = Promise.all(
+        Array.from({ length: 12 }, () => client.query('SELECT count(*) AS n FROM generate_series(1, 2000) g')),
+      );
       // acquire() runs before the first await: 4 slots taken, 8 callers queued.
       assert.deepEqual(client.poolStats(), { active: 4, waiting: 8, max: 4 });
       const results = await all;
@@ -133,7 +140,11 @@ for (const target of targets) {
     });
 
     test('an exhausted pool fails fast with 53300 instead of queueing forever', async () => {
-      const small = createClient({ hosts: [`127.0.0.1:${server.port}`], user: 'postgres', pool: { max: 1, acquireTimeoutMs: 100, maxWaiting: 1 } });
+      const small = createClient({
+        hosts: [`127.0.0.1:${server.port}`],
+        user: 'postgres',
+        pool: { max: 1, acquireTimeoutMs: 100, maxWaiting: 1 },
+      });
       try {
         // A transaction that stays open holds the only slot as long as the test wants.
         let finish = (): void => {};
@@ -148,41 +159,59 @@ for (const target of targets) {
         await isOpen;
         const waited = small.query('SELECT 1');
         const rejected = small.query('SELECT 2');
-        await assert.rejects(rejected, (e: unknown) => e instanceof NextDbError && e.code === POOL_EXHAUSTED && /already waiting/.test(e.message));
-        await assert.rejects(waited, (e: unknown) => e instanceof NextDbError && e.code === POOL_EXHAUSTED && /waited 100 ms/.test(e.message));
+        await assert.rejects(
+          rejected,
+          (e: unknown) => e instanceof NextDbError && e.code === POOL_EXHAUSTED && /already waiting/.test(e.message),
+        );
+        await assert.rejects(
+          waited,
+          (e: unknown) => e instanceof NextDbError && e.code === POOL_EXHAUSTED && /waited 100 ms/.test(e.message),
+        );
         finish();
         await holder;
-        assert.equal((await small.query<{ n: number }>('SELECT 1 AS n')).rows[0]?.n, 1, 'the pool serves again once the slot is free');
+        assert.equal(
+          (await small.query<{ n: number }>('SELECT 1 AS n')).rows[0]?.n,
+          1,
+          'the pool serves again once the slot is free',
+        );
       } finally {
         await small.close();
       }
     });
 
-    test('transaction retries injected 40001 failures and commits once', { skip: target.plpgsql ? false : 'DO is not supported (0A000)' }, async () => {
-      await client.query('UPDATE accounts SET balance = 100 WHERE id = 1');
-      let attempts = 0;
-      const value = await client.transaction(async (tx) => {
-        attempts++;
-        await tx.query('UPDATE accounts SET balance = balance + 1 WHERE id = 1');
-        if (attempts < 3) {
-          await tx.query("DO $$ BEGIN RAISE EXCEPTION 'injected conflict' USING ERRCODE = '40001'; END $$");
-        }
-        return 'done';
-      });
-      assert.equal(value, 'done');
-      assert.equal(attempts, 3);
-      const r = await client.query<{ balance: number }>('SELECT balance FROM accounts WHERE id = 1');
-      assert.equal(r.rows[0]?.balance, 101, 'only the third attempt committed');
-    });
+    test(
+      'transaction retries injected 40001 failures and commits once',
+      { skip: target.plpgsql ? false : 'DO is not supported (0A000)' },
+      async () => {
+        await client.query('UPDATE accounts SET balance = 100 WHERE id = 1');
+        let attempts = 0;
+        const value = await client.transaction(async (tx) => {
+          attempts++;
+          await tx.query('UPDATE accounts SET balance = balance + 1 WHERE id = 1');
+          if (attempts < 3) {
+            await tx.query("DO $$ BEGIN RAISE EXCEPTION 'injected conflict' USING ERRCODE = '40001'; END $$");
+          }
+          return 'done';
+        });
+        assert.equal(value, 'done');
+        assert.equal(attempts, 3);
+        const r = await client.query<{ balance: number }>('SELECT balance FROM accounts WHERE id = 1');
+        assert.equal(r.rows[0]?.balance, 101, 'only the third attempt committed');
+      },
+    );
 
     test('a forced write-write conflict (40001 from the server) is retried and commits once', async () => {
       await client.query('INSERT INTO accounts VALUES (4, 0) ON CONFLICT (id) DO UPDATE SET balance = 0');
       let attempts = 0;
       await client.transaction(async (tx) => {
         attempts++;
-        const seen = (await tx.query<{ balance: number }>('SELECT balance FROM accounts WHERE id = 4')).rows[0]?.balance ?? 0;
+        const seen =
+          (await tx.query<{ balance: number }>('SELECT balance FROM accounts WHERE id = 4')).rows[0]?.balance ?? 0;
         // Another transaction changes the row and commits in between.
-        if (attempts === 1) await client.transaction(async (other) => void (await other.query('UPDATE accounts SET balance = balance + 10 WHERE id = 4')));
+        if (attempts === 1)
+          await client.transaction(
+            async (other) => void (await other.query('UPDATE accounts SET balance = balance + 10 WHERE id = 4')),
+          );
         await tx.query('UPDATE accounts SET balance = $1 WHERE id = 4', [seen + 1]);
       });
       assert.equal(attempts, 2, 'the first attempt failed with a serialization failure');
@@ -306,36 +335,53 @@ for (const target of targets) {
       assert.deepEqual(r.rows, [{ a: [1, -2, 3], t: texts, b: [true, false], e: [] }]);
     });
 
-    test('two-dimensional arrays', { skip: target.plpgsql ? false : 'nextdb has one-dimensional arrays only: ARRAY[[1,2],[3,4]] raises 0A000 (test/sql/multidim-array.test.ts)' }, async () => {
-      const r = await client.query<{ m: number[][] }>('SELECT ARRAY[[1,2],[3,4]] AS m');
-      assert.deepEqual(r.rows[0]?.m, [
-        [1, 2],
-        [3, 4],
-      ]);
-    });
+    test(
+      'two-dimensional arrays',
+      {
+        skip: target.plpgsql
+          ? false
+          : 'nextdb has one-dimensional arrays only: ARRAY[[1,2],[3,4]] raises 0A000 (test/sql/multidim-array.test.ts)',
+      },
+      async () => {
+        const r = await client.query<{ m: number[][] }>('SELECT ARRAY[[1,2],[3,4]] AS m');
+        assert.deepEqual(r.rows[0]?.m, [
+          [1, 2],
+          [3, 4],
+        ]);
+      },
+    );
 
     // postgres.js fetches array types on every new connection and drops the
     // promise: a failing fetch is an unhandled rejection that ends the
     // process (upstream issues 1192/1205/1223). Here the fetch would fail
     // for lack of privilege on pg_type; the client must not run it at all.
-    test('a role that cannot read pg_type connects, and arrays still work', { skip: target.plpgsql ? false : 'needs REVOKE on pg_catalog' }, async () => {
-      const unhandled: unknown[] = [];
-      const record = (reason: unknown): void => void unhandled.push(reason);
-      process.on('unhandledRejection', record);
-      await client.query('CREATE ROLE h6_app LOGIN');
-      await client.query('REVOKE SELECT ON pg_catalog.pg_type FROM PUBLIC');
-      const app = createClient({ hosts: [`127.0.0.1:${server.port}`], user: 'h6_app', database: 'postgres', discovery: false });
-      try {
-        const r = await app.query<{ a: number[] }>('SELECT $1::int[] AS a', [[4, 5]]);
-        assert.deepEqual(r.rows[0]?.a, [4, 5]);
-        await sleep(100);
-        assert.deepEqual(unhandled, [], 'no unhandled rejection');
-      } finally {
-        process.off('unhandledRejection', record);
-        await app.close();
-        await client.query('GRANT SELECT ON pg_catalog.pg_type TO PUBLIC');
-      }
-    });
+    test(
+      'a role that cannot read pg_type connects, and arrays still work',
+      { skip: target.plpgsql ? false : 'needs REVOKE on pg_catalog' },
+      async () => {
+        const unhandled: unknown[] = [];
+        const record = (reason: unknown): void => void unhandled.push(reason);
+        process.on('unhandledRejection', record);
+        await client.query('CREATE ROLE h6_app LOGIN');
+        await client.query('REVOKE SELECT ON pg_catalog.pg_type FROM PUBLIC');
+        const app = createClient({
+          hosts: [`127.0.0.1:${server.port}`],
+          user: 'h6_app',
+          database: 'postgres',
+          discovery: false,
+        });
+        try {
+          const r = await app.query<{ a: number[] }>('SELECT $1::int[] AS a', [[4, 5]]);
+          assert.deepEqual(r.rows[0]?.a, [4, 5]);
+          await sleep(100);
+          assert.deepEqual(unhandled, [], 'no unhandled rejection');
+        } finally {
+          process.off('unhandledRejection', record);
+          await app.close();
+          await client.query('GRANT SELECT ON pg_catalog.pg_type TO PUBLIC');
+        }
+      },
+    );
 
     test('streaming and COPY helpers', async () => {
       let n = 0;
@@ -347,7 +393,8 @@ for (const target of targets) {
       await client.query('CREATE TABLE copied (a int, b text)');
       await client.copyFrom('COPY copied FROM STDIN', ['1\tone\n', '2\ttwo\n']);
       const chunks: Buffer[] = [];
-      for await (const c of client.copyTo('COPY (SELECT * FROM copied ORDER BY a) TO STDOUT WITH (FORMAT csv)')) chunks.push(c);
+      for await (const c of client.copyTo('COPY (SELECT * FROM copied ORDER BY a) TO STDOUT WITH (FORMAT csv)'))
+        chunks.push(c);
       assert.equal(Buffer.concat(chunks).toString(), '1,one\n2,two\n');
     });
   });
@@ -390,7 +437,10 @@ for (const target of targets) {
           return guard(async () => {
             const id = `${w}-${i++}`;
             // Idempotent by its key: a rerun after an unknown commit outcome changes nothing.
-            await client.transaction(async (tx) => void (await tx.query('INSERT INTO events VALUES ($1) ON CONFLICT DO NOTHING', [id])), { idempotent: true });
+            await client.transaction(
+              async (tx) => void (await tx.query('INSERT INTO events VALUES ($1) ON CONFLICT DO NOTHING', [id])),
+              { idempotent: true },
+            );
             acked.push(id);
           });
         });
@@ -405,7 +455,9 @@ for (const target of targets) {
         const restartAt = Date.now();
         await server.restart();
         const [readsBefore, writesBefore] = [reads, acked.length];
-        console.log(`${target.name} restart: ${readsBefore} reads and ${writesBefore} writes before, back after ${Date.now() - restartAt} ms`);
+        console.log(
+          `${target.name} restart: ${readsBefore} reads and ${writesBefore} writes before, back after ${Date.now() - restartAt} ms`,
+        );
         await progress('work after the restart', () => reads >= readsBefore + 20 && acked.length >= writesBefore + 10);
         stop = true;
         await Promise.all([...readers, ...writers]);
@@ -421,7 +473,11 @@ for (const target of targets) {
 
     test('fails over to the next healthy host', async () => {
       const [a, b] = await Promise.all([target.start(target.ports[2]), target.start(target.ports[3])]);
-      const client = createClient({ hosts: [`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`], user: 'postgres', pool: { max: 2 } });
+      const client = createClient({
+        hosts: [`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`],
+        user: 'postgres',
+        pool: { max: 2 },
+      });
       try {
         // Each server says which it is (current_setting('port') is PostgreSQL's only).
         for (const s of [a, b]) {
@@ -430,7 +486,8 @@ for (const target of targets) {
           await direct.query('INSERT INTO whoami VALUES ($1)', [s.port]);
           await direct.close();
         }
-        const portOf = async (): Promise<number> => (await client.query<{ port: number }>('SELECT port FROM whoami')).rows[0]?.port ?? 0;
+        const portOf = async (): Promise<number> =>
+          (await client.query<{ port: number }>('SELECT port FROM whoami')).rows[0]?.port ?? 0;
         assert.equal(await portOf(), a.port);
         await a.stop();
         assert.equal(await portOf(), b.port, 'moved to the healthy host without an error');

@@ -28,7 +28,8 @@ test('parseArrayText: flat, nested, empty, quoted, NULL, dimension prefix', () =
   ]);
   assert.deepEqual(parseArrayText('[1:2]={7,8}', int), [7, 8]);
   assert.deepEqual(parseArrayText('{""}'), ['']);
-  for (const bad of ['', '1,2', '{1,2', '{"open}', '{1}x', '{1;2}x']) assert.throws(() => parseArrayText(bad), SyntaxError, bad);
+  for (const bad of ['', '1,2', '{1,2', '{"open}', '{1}x', '{1;2}x'])
+    assert.throws(() => parseArrayText(bad), SyntaxError, bad);
 });
 
 test('serializeArray: quoted elements, NULL, nesting, element serializer; round trip', () => {
@@ -41,13 +42,24 @@ test('serializeArray: quoted elements, NULL, nesting, element serializer; round 
     ]),
     '{{"1","2"},{"3","4"}}',
   );
-  assert.equal(serializeArray([true], (b) => (b === true ? 't' : 'f')), '{"t"}');
+  assert.equal(
+    serializeArray([true], (b) => (b === true ? 't' : 'f')),
+    '{"t"}',
+  );
   assert.equal(serializeArray('{1,2}'), '{1,2}', 'a literal passes through');
   assert.throws(() => serializeArray([undefined]), TypeError);
   const texts = ['plain', 'a "q"', 'x,y', 'NULL', 'back\\slash', '{}', '', ' sp '];
   assert.deepEqual(parseArrayText(serializeArray(texts) as string), texts);
-  assert.deepEqual(parseArrayText(serializeArray([['a', null], ['}', '\\']]) as string), [
-    ['a', null],
-    ['}', '\\'],
-  ]);
+  assert.deepEqual(
+    parseArrayText(
+      serializeArray([
+        ['a', null],
+        ['}', '\\'],
+      ]) as string,
+    ),
+    [
+      ['a', null],
+      ['}', '\\'],
+    ],
+  );
 });

@@ -57,7 +57,8 @@ function modelDecimal(text: string): { m: bigint; scale: number } | 'nan' | 'inf
 }
 
 function compareDecimal(a: string, b: string): number {
-  const rank = (x: ReturnType<typeof modelDecimal>): number => (x === '-inf' ? 0 : x === 'inf' ? 2 : x === 'nan' ? 3 : 1);
+  const rank = (x: ReturnType<typeof modelDecimal>): number =>
+    x === '-inf' ? 0 : x === 'inf' ? 2 : x === 'nan' ? 3 : 1;
   const x = modelDecimal(a);
   const y = modelDecimal(b);
   if (rank(x) !== rank(y) || typeof x === 'string' || typeof y === 'string') return sign(rank(x) - rank(y));
@@ -166,49 +167,80 @@ const intArb = fc
   .oneof(
     fc.bigInt({ min: INT64_MIN, max: INT64_MAX }),
     fc.bigInt({ min: -70000n, max: 70000n }),
-    fc.constantFrom(INT64_MIN, INT64_MAX, 0n, -1n, 1n, 255n, 256n, -256n, -257n, 2n ** 53n, -(2n ** 53n), 2n ** 53n - 1n, 2n ** 56n),
+    fc.constantFrom(
+      INT64_MIN,
+      INT64_MAX,
+      0n,
+      -1n,
+      1n,
+      255n,
+      256n,
+      -256n,
+      -257n,
+      2n ** 53n,
+      -(2n ** 53n),
+      2n ** 53n - 1n,
+      2n ** 56n,
+    ),
   )
-  .chain((v) => fc.record({ kind: fc.constant('int' as const), v: fc.constant(v), asNumber: Number.isSafeInteger(Number(v)) && BigInt(Number(v)) === v ? fc.boolean() : fc.constant(false) }));
+  .chain((v) =>
+    fc.record({
+      kind: fc.constant('int' as const),
+      v: fc.constant(v),
+      asNumber: Number.isSafeInteger(Number(v)) && BigInt(Number(v)) === v ? fc.boolean() : fc.constant(false),
+    }),
+  );
 
 const floatArb = fc
-  .oneof(fc.double(), fc.constantFrom(0, -0, NaN, Infinity, -Infinity, Number.MIN_VALUE, -Number.MIN_VALUE, 1, -1), fc.integer({ min: -3, max: 3 }))
+  .oneof(
+    fc.double(),
+    fc.constantFrom(0, -0, NaN, Infinity, -Infinity, Number.MIN_VALUE, -Number.MIN_VALUE, 1, -1),
+    fc.integer({ min: -3, max: 3 }),
+  )
   .map((v) => ({ kind: 'float' as const, v }));
 
 /** Decimal text in the forms PostgreSQL accepts: plain, with trailing zeros, with an exponent. */
-const decimalArb = fc.oneof(
-  { weight: 1, arbitrary: fc.constantFrom('NaN', 'Infinity', '-Infinity', '0', '-0.000', '1e-1000', '-1e-1000') },
-  {
-    weight: 8,
-    arbitrary: fc
-      .record({
-        m: fc.oneof(fc.bigInt({ min: -(10n ** 40n), max: 10n ** 40n }), fc.bigInt({ min: -120n, max: 120n })),
-        scale: fc.oneof(fc.integer({ min: -30, max: 30 }), fc.integer({ min: -2000, max: 2000 })),
-        form: fc.constantFrom('plain', 'padded', 'exp'),
-      })
-      .map(({ m, scale, form }) => {
-        const neg = m < 0n;
-        const digits = (neg ? -m : m).toString();
-        let text: string;
-        if (form === 'exp') text = `${digits}e${-scale}`;
-        else if (scale <= 0) text = digits + '0'.repeat(-scale) + (form === 'padded' ? '.00' : '');
-        else {
-          const p = digits.padStart(scale + 1, '0');
-          text = `${p.slice(0, p.length - scale)}.${p.slice(p.length - scale)}${form === 'padded' ? '000' : ''}`;
-        }
-        return (neg ? '-' : '') + text;
-      }),
-  },
-).map((v) => ({ kind: 'decimal' as const, v }));
+const decimalArb = fc
+  .oneof(
+    { weight: 1, arbitrary: fc.constantFrom('NaN', 'Infinity', '-Infinity', '0', '-0.000', '1e-1000', '-1e-1000') },
+    {
+      weight: 8,
+      arbitrary: fc
+        .record({
+          m: fc.oneof(fc.bigInt({ min: -(10n ** 40n), max: 10n ** 40n }), fc.bigInt({ min: -120n, max: 120n })),
+          scale: fc.oneof(fc.integer({ min: -30, max: 30 }), fc.integer({ min: -2000, max: 2000 })),
+          form: fc.constantFrom('plain', 'padded', 'exp'),
+        })
+        .map(({ m, scale, form }) => {
+          const neg = m < 0n;
+          const digits = (neg ? -m : m).toString();
+          let text: string;
+          if (form === 'exp') text = `${digits}e${-scale}`;
+          else if (scale <= 0) text = digits + '0'.repeat(-scale) + (form === 'padded' ? '.00' : '');
+          else {
+            const p = digits.padStart(scale + 1, '0');
+            text = `${p.slice(0, p.length - scale)}.${p.slice(p.length - scale)}${form === 'padded' ? '000' : ''}`;
+          }
+          return (neg ? '-' : '') + text;
+        }),
+    },
+  )
+  .map((v) => ({ kind: 'decimal' as const, v }));
 
 const stringArb = fc
   .oneof(
     fc.string({ unit: 'binary', maxLength: 12 }),
-    fc.array(fc.constantFrom('\0', '\u0001', 'a', 'ab', '\u00ff', '\uffff', '\u{10000}', '\ue000'), { maxLength: 6 }).map((p) => p.join('')),
+    fc
+      .array(fc.constantFrom('\0', '\u0001', 'a', 'ab', '\u00ff', '\uffff', '\u{10000}', '\ue000'), { maxLength: 6 })
+      .map((p) => p.join('')),
   )
   .map((v) => ({ kind: 'string' as const, v }));
 
 const bytesArb = fc
-  .oneof(fc.uint8Array({ maxLength: 12 }), fc.array(fc.constantFrom(0x00, 0x01, 0xfe, 0xff), { maxLength: 6 }).map((a) => Uint8Array.from(a)))
+  .oneof(
+    fc.uint8Array({ maxLength: 12 }),
+    fc.array(fc.constantFrom(0x00, 0x01, 0xfe, 0xff), { maxLength: 6 }).map((a) => Uint8Array.from(a)),
+  )
   .map((v) => ({ kind: 'bytes' as const, v }));
 
 const boolArb = fc.boolean().map((v) => ({ kind: 'bool' as const, v }));
@@ -226,7 +258,10 @@ const kindArb = fc.constantFrom<ColumnKind>('bool', 'int', 'float', 'decimal', '
 const columnArb = fc.record({ kind: kindArb, desc: fc.boolean() });
 
 function valueOf(col: Column): fc.Arbitrary<Value> {
-  return fc.oneof({ weight: 1, arbitrary: fc.constant<Value>({ kind: 'null' }) }, { weight: 6, arbitrary: valueArbs[col.kind] });
+  return fc.oneof(
+    { weight: 1, arbitrary: fc.constant<Value>({ kind: 'null' }) },
+    { weight: 6, arbitrary: valueArbs[col.kind] },
+  );
 }
 
 const rowOf = (cols: readonly Column[]): fc.Arbitrary<Value[]> => fc.tuple(...cols.map(valueOf));
@@ -241,7 +276,18 @@ const schemaAndRows = fc.array(columnArb, { minLength: 1, maxLength: 4 }).chain(
   }),
 );
 
-const show = (x: unknown): string => JSON.stringify(x, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? Buffer.from(v).toString('hex') : Number.isNaN(v) ? 'NaN' : Object.is(v, -0) ? '-0' : v));
+const show = (x: unknown): string =>
+  JSON.stringify(x, (_k, v: unknown) =>
+    typeof v === 'bigint'
+      ? `${v}n`
+      : v instanceof Uint8Array
+        ? Buffer.from(v).toString('hex')
+        : Number.isNaN(v)
+          ? 'NaN'
+          : Object.is(v, -0)
+            ? '-0'
+            : v,
+  );
 
 // ---- properties ---------------------------------------------------------------
 
@@ -274,7 +320,9 @@ test('key codec: composite keys with random directions order like tuples', () =>
 test('key codec: decode(encode(x)) equals x under SQL equality', () => {
   fc.assert(
     fc.property(
-      fc.array(columnArb, { minLength: 1, maxLength: 5 }).chain((cols) => fc.tuple(fc.constant(cols), rowOf(cols), fc.uint8Array({ maxLength: 3 }))),
+      fc
+        .array(columnArb, { minLength: 1, maxLength: 5 })
+        .chain((cols) => fc.tuple(fc.constant(cols), rowOf(cols), fc.uint8Array({ maxLength: 3 }))),
       ([cols, row, prefix]) => {
         const w = new KeyWriter().raw(prefix);
         row.forEach((x, i) => put(w, x, cols[i]!.desc));
@@ -317,11 +365,17 @@ test('key codec: prefixSuccessor bounds exactly the keys extending a tuple', () 
 
 test('key codec: decoding random and mutated bytes is strict', () => {
   const kinds: KeyValueKind[] = ['null', 'bool', 'int', 'float', 'decimal', 'string', 'bytes'];
-  const mutated = fc.tuple(columnArb.chain((c) => fc.tuple(fc.constant(c), valueOf(c))), fc.nat(), fc.nat({ max: 255 })).map(([[c, x], i, byte]) => {
-    const k = encode([c], [x]);
-    k[i % k.length] = byte;
-    return k;
-  });
+  const mutated = fc
+    .tuple(
+      columnArb.chain((c) => fc.tuple(fc.constant(c), valueOf(c))),
+      fc.nat(),
+      fc.nat({ max: 255 }),
+    )
+    .map(([[c, x], i, byte]) => {
+      const k = encode([c], [x]);
+      k[i % k.length] = byte;
+      return k;
+    });
   fc.assert(
     fc.property(fc.oneof(fc.uint8Array({ minLength: 1, maxLength: 24 }), mutated), fc.boolean(), (bytes, desc) => {
       const r = new KeyReader(bytes);
@@ -358,34 +412,81 @@ const hex = (f: (w: KeyWriter) => void): string => {
 };
 
 test('key codec: int edge cases and int64 range', () => {
-  const order = [INT64_MIN, INT64_MIN + 1n, -(2n ** 53n), -257n, -256n, -1n, 0n, 1n, 255n, 256n, 2n ** 53n, INT64_MAX - 1n, INT64_MAX];
+  const order = [
+    INT64_MIN,
+    INT64_MIN + 1n,
+    -(2n ** 53n),
+    -257n,
+    -256n,
+    -1n,
+    0n,
+    1n,
+    255n,
+    256n,
+    2n ** 53n,
+    INT64_MAX - 1n,
+    INT64_MAX,
+  ];
   for (let i = 1; i < order.length; i++) {
     const a = new KeyWriter().int(order[i - 1]!).finish();
     const b = new KeyWriter().int(order[i]!).finish();
     assert.ok(Buffer.compare(a, b) < 0, `${order[i - 1]} < ${order[i]}`);
   }
   for (const v of order) assert.equal(new KeyReader(new KeyWriter().int(v, true).finish()).int(true), v);
-  assert.equal(hex((w) => w.int(0)), '28');
-  assert.equal(hex((w) => w.int(1)), '2901');
-  assert.equal(hex((w) => w.int(-1)), '27ff');
-  assert.equal(hex((w) => w.int(INT64_MAX)), '307fffffffffffffff');
-  assert.equal(hex((w) => w.int(INT64_MIN)), '208000000000000000');
+  assert.equal(
+    hex((w) => w.int(0)),
+    '28',
+  );
+  assert.equal(
+    hex((w) => w.int(1)),
+    '2901',
+  );
+  assert.equal(
+    hex((w) => w.int(-1)),
+    '27ff',
+  );
+  assert.equal(
+    hex((w) => w.int(INT64_MAX)),
+    '307fffffffffffffff',
+  );
+  assert.equal(
+    hex((w) => w.int(INT64_MIN)),
+    '208000000000000000',
+  );
   // Number and bigint inputs of the same value encode identically (int2/4/8 share the format).
-  assert.equal(hex((w) => w.int(-70000)), hex((w) => w.int(-70000n)));
+  assert.equal(
+    hex((w) => w.int(-70000)),
+    hex((w) => w.int(-70000n)),
+  );
   assert.throws(() => new KeyWriter().int(INT64_MAX + 1n), RangeError);
   assert.throws(() => new KeyWriter().int(INT64_MIN - 1n), RangeError);
   assert.throws(() => new KeyWriter().int(1.5), RangeError);
   assert.throws(() => new KeyWriter().int(2 ** 64), RangeError);
   // Non-minimal forms are rejected: 1 written with two bytes, 0 as a one-byte positive.
   for (const bad of ['2a0001', '2900', '26ff80']) {
-    assert.throws(() => new KeyReader(Buffer.from(bad, 'hex')).int(), (e: unknown) => e instanceof NextDbError && e.code === SqlState.dataCorrupted);
+    assert.throws(
+      () => new KeyReader(Buffer.from(bad, 'hex')).int(),
+      (e: unknown) => e instanceof NextDbError && e.code === SqlState.dataCorrupted,
+    );
   }
 });
 
 test('key codec: float edge cases follow PostgreSQL order', () => {
-  const order = [-Infinity, -Number.MAX_VALUE, -1, -Number.MIN_VALUE, 0, Number.MIN_VALUE, 1, Number.MAX_VALUE, Infinity, NaN];
+  const order = [
+    -Infinity,
+    -Number.MAX_VALUE,
+    -1,
+    -Number.MIN_VALUE,
+    0,
+    Number.MIN_VALUE,
+    1,
+    Number.MAX_VALUE,
+    Infinity,
+    NaN,
+  ];
   const keys = order.map((v) => new KeyWriter().float(v).finish());
-  for (let i = 1; i < keys.length; i++) assert.ok(Buffer.compare(keys[i - 1]!, keys[i]!) < 0, `${order[i - 1]} < ${order[i]}`);
+  for (let i = 1; i < keys.length; i++)
+    assert.ok(Buffer.compare(keys[i - 1]!, keys[i]!) < 0, `${order[i - 1]} < ${order[i]}`);
   assert.deepEqual(new KeyWriter().float(-0).finish(), new KeyWriter().float(0).finish());
   assert.ok(Object.is(new KeyReader(new KeyWriter().float(-0).finish()).float(), 0));
   // Every NaN payload is the canonical NaN.
@@ -395,8 +496,13 @@ test('key codec: float edge cases follow PostgreSQL order', () => {
 });
 
 test('key codec: decimal edge cases', () => {
-  const eq = (a: string, b: string): void => assert.deepEqual(new KeyWriter().decimal(a).finish(), new KeyWriter().decimal(b).finish(), `${a} == ${b}`);
-  const lt = (a: string, b: string): void => assert.ok(Buffer.compare(new KeyWriter().decimal(a).finish(), new KeyWriter().decimal(b).finish()) < 0, `${a} < ${b}`);
+  const eq = (a: string, b: string): void =>
+    assert.deepEqual(new KeyWriter().decimal(a).finish(), new KeyWriter().decimal(b).finish(), `${a} == ${b}`);
+  const lt = (a: string, b: string): void =>
+    assert.ok(
+      Buffer.compare(new KeyWriter().decimal(a).finish(), new KeyWriter().decimal(b).finish()) < 0,
+      `${a} < ${b}`,
+    );
   eq('1.0', '1');
   eq('-12.340', '-1.234e1');
   eq('0', '-0.000');
@@ -419,37 +525,74 @@ test('key codec: decimal edge cases', () => {
   assert.equal(back('nan'), 'NaN');
   assert.equal(back('-inf'), '-Infinity');
   for (const bad of ['', '1.2.3', 'abc', '1e', '--1', '0x10']) {
-    assert.throws(() => new KeyWriter().decimal(bad), (e: unknown) => e instanceof NextDbError && e.code === SqlState.invalidTextRepresentation, bad);
+    assert.throws(
+      () => new KeyWriter().decimal(bad),
+      (e: unknown) => e instanceof NextDbError && e.code === SqlState.invalidTextRepresentation,
+      bad,
+    );
   }
   for (const big of ['1e131073', '1e-16384', '1e99999999999999999999']) {
-    assert.throws(() => new KeyWriter().decimal(big), (e: unknown) => e instanceof NextDbError && e.code === SqlState.numericValueOutOfRange, big);
+    assert.throws(
+      () => new KeyWriter().decimal(big),
+      (e: unknown) => e instanceof NextDbError && e.code === SqlState.numericValueOutOfRange,
+      big,
+    );
   }
 });
 
 test('key codec: string and bytes edge cases', () => {
   const order = ['', '\0', '\0\0', '\0a', 'a', 'a\0', 'a\0b', 'ab', 'b', '\u00e9', '\uffff', '\u{10000}'];
   const keys = order.map((v) => new KeyWriter().string(v).finish());
-  for (let i = 1; i < keys.length; i++) assert.ok(Buffer.compare(keys[i - 1]!, keys[i]!) < 0, `${show(order[i - 1])} < ${show(order[i])}`);
-  assert.equal(hex((w) => w.string('')), '600001');
-  assert.equal(hex((w) => w.string('a\0')), '606100ff0001');
+  for (let i = 1; i < keys.length; i++)
+    assert.ok(Buffer.compare(keys[i - 1]!, keys[i]!) < 0, `${show(order[i - 1])} < ${show(order[i])}`);
+  assert.equal(
+    hex((w) => w.string('')),
+    '600001',
+  );
+  assert.equal(
+    hex((w) => w.string('a\0')),
+    '606100ff0001',
+  );
   for (const v of order) assert.equal(new KeyReader(new KeyWriter().string(v, true).finish()).string(true), v);
   const bytes = Uint8Array.from([0, 255, 0, 1]);
-  assert.deepEqual(new KeyReader(new KeyWriter().bytes(bytes, true).bytes(bytes).finish()).bytes(true), Buffer.from(bytes));
+  assert.deepEqual(
+    new KeyReader(new KeyWriter().bytes(bytes, true).bytes(bytes).finish()).bytes(true),
+    Buffer.from(bytes),
+  );
   // A long string grows the writer's buffer.
   const long = 'x\0'.repeat(5000);
   assert.equal(new KeyReader(new KeyWriter(1).string(long).finish()).string(), long);
   // Malformed: bad escape, missing terminator, invalid UTF-8.
   for (const bad of ['60610002', '6061', '60ff0001']) {
-    assert.throws(() => new KeyReader(Buffer.from(bad, 'hex')).string(), (e: unknown) => e instanceof NextDbError && e.code === SqlState.dataCorrupted, bad);
+    assert.throws(
+      () => new KeyReader(Buffer.from(bad, 'hex')).string(),
+      (e: unknown) => e instanceof NextDbError && e.code === SqlState.dataCorrupted,
+      bad,
+    );
   }
 });
 
 test('key codec: NULL first ascending, last descending; tags identify kind and direction', () => {
-  const asc = [new KeyWriter().null().finish(), new KeyWriter().bool(false).finish(), new KeyWriter().int(INT64_MIN).finish()];
+  const asc = [
+    new KeyWriter().null().finish(),
+    new KeyWriter().bool(false).finish(),
+    new KeyWriter().int(INT64_MIN).finish(),
+  ];
   assert.ok(asc.every((k) => Buffer.compare(asc[0]!, k) <= 0));
-  const desc = [new KeyWriter().null(true).finish(), new KeyWriter().string('\u{10ffff}', true).finish(), new KeyWriter().int(INT64_MAX, true).finish()];
+  const desc = [
+    new KeyWriter().null(true).finish(),
+    new KeyWriter().string('\u{10ffff}', true).finish(),
+    new KeyWriter().int(INT64_MAX, true).finish(),
+  ];
   assert.ok(desc.every((k) => Buffer.compare(desc[0]!, k) >= 0));
-  const w = new KeyWriter().null(true).bool(true).int(7, true).float(1.5).decimal('2', true).string('s').bytes(new Uint8Array(1), true);
+  const w = new KeyWriter()
+    .null(true)
+    .bool(true)
+    .int(7, true)
+    .float(1.5)
+    .decimal('2', true)
+    .string('s')
+    .bytes(new Uint8Array(1), true);
   const r = new KeyReader(w.finish());
   const seen: string[] = [];
   while (!r.done()) {

@@ -27,7 +27,12 @@ import { NextDbError, SqlState } from '../../src/util/errors.ts';
 
 const corrupt = (e: unknown): boolean => e instanceof NextDbError && e.code === SqlState.dataCorrupted;
 
-function roundTrip<T>(v: T, len: (v: T) => number, write: (b: Buffer, o: number, v: T) => number, read: (b: Buffer, o: number) => { value: T; offset: number }): void {
+function roundTrip<T>(
+  v: T,
+  len: (v: T) => number,
+  write: (b: Buffer, o: number, v: T) => number,
+  read: (b: Buffer, o: number) => { value: T; offset: number },
+): void {
   const n = len(v);
   const buf = Buffer.alloc(n + 4, 0xaa);
   assert.equal(write(buf, 2, v), 2 + n);
@@ -40,21 +45,29 @@ function roundTrip<T>(v: T, len: (v: T) => number, write: (b: Buffer, o: number,
 
 test('varint: round trips and lengths over every variant', () => {
   fc.assert(
-    fc.property(fc.oneof(fc.nat({ max: 0xffffffff }), fc.constantFrom(0, 127, 128, 16383, 16384, 2 ** 31, 0xffffffff)), (v) =>
-      roundTrip(v, uvarint32Length, writeUvarint32, readUvarint32),
+    fc.property(
+      fc.oneof(fc.nat({ max: 0xffffffff }), fc.constantFrom(0, 127, 128, 16383, 16384, 2 ** 31, 0xffffffff)),
+      (v) => roundTrip(v, uvarint32Length, writeUvarint32, readUvarint32),
     ),
   );
   fc.assert(
-    fc.property(fc.oneof(fc.integer(), fc.constantFrom(-(2 ** 31), 2 ** 31 - 1, 0, -1, 63, -64, 64)), (v) => roundTrip(v, varint32Length, writeVarint32, readVarint32)),
-  );
-  fc.assert(
-    fc.property(fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.constantFrom(0n, 2n ** 53n, 2n ** 63n, 2n ** 64n - 1n)), (v) =>
-      roundTrip(v, uvarint64Length, writeUvarint64, readUvarint64),
+    fc.property(fc.oneof(fc.integer(), fc.constantFrom(-(2 ** 31), 2 ** 31 - 1, 0, -1, 63, -64, 64)), (v) =>
+      roundTrip(v, varint32Length, writeVarint32, readVarint32),
     ),
   );
   fc.assert(
-    fc.property(fc.oneof(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), fc.constantFrom(-(2n ** 63n), 2n ** 63n - 1n, -1n, 0n)), (v) =>
-      roundTrip(v, varint64Length, writeVarint64, readVarint64),
+    fc.property(
+      fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.constantFrom(0n, 2n ** 53n, 2n ** 63n, 2n ** 64n - 1n)),
+      (v) => roundTrip(v, uvarint64Length, writeUvarint64, readUvarint64),
+    ),
+  );
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
+        fc.constantFrom(-(2n ** 63n), 2n ** 63n - 1n, -1n, 0n),
+      ),
+      (v) => roundTrip(v, varint64Length, writeVarint64, readVarint64),
     ),
   );
 });
@@ -73,7 +86,10 @@ test('varint: known encodings and zigzag', () => {
   assert.equal(enc(624485), 'e58e26');
   assert.equal(enc(0xffffffff), 'ffffffff0f');
   assert.equal(uvarint64Length(2n ** 64n - 1n), 10);
-  assert.deepEqual([0, -1, 1, -2, 2, 2 ** 31 - 1, -(2 ** 31)].map(zigzagEncode32), [0, 1, 2, 3, 4, 0xfffffffe, 0xffffffff]);
+  assert.deepEqual(
+    [0, -1, 1, -2, 2, 2 ** 31 - 1, -(2 ** 31)].map(zigzagEncode32),
+    [0, 1, 2, 3, 4, 0xfffffffe, 0xffffffff],
+  );
   assert.deepEqual([0n, -1n, 1n, -2n].map(zigzagEncode64), [0n, 1n, 2n, 3n]);
   assert.equal(zigzagDecode64(2n ** 64n - 1n), -(2n ** 63n));
   // Signed and unsigned 64-bit variants agree with each other byte for byte.
@@ -120,25 +136,31 @@ test('varint: strict decoding and range checks', () => {
 
 test('varint: a cursor reads a sequence of mixed varints and stays put on a failed read', () => {
   fc.assert(
-    fc.property(fc.array(fc.tuple(fc.constantFrom('u32', 's32', 'u64', 's64'), fc.bigInt({ min: -(2n ** 31n), max: 2n ** 31n - 1n })), { maxLength: 20 }), (items) => {
-      const buf = Buffer.alloc(items.length * 10);
-      let off = 0;
-      for (const [kind, v] of items) {
-        if (kind === 'u32') off = writeUvarint32(buf, off, Number(v < 0n ? -v : v));
-        else if (kind === 's32') off = writeVarint32(buf, off, Number(v));
-        else if (kind === 'u64') off = writeUvarint64(buf, off, v < 0n ? -v : v);
-        else off = writeVarint64(buf, off, v);
-      }
-      const c = new VarintCursor(buf.subarray(0, off));
-      for (const [kind, v] of items) {
-        if (kind === 'u32') assert.equal(c.uvarint32(), Number(v < 0n ? -v : v));
-        else if (kind === 's32') assert.equal(c.varint32(), Number(v));
-        else if (kind === 'u64') assert.equal(c.uvarint64(), v < 0n ? -v : v);
-        else assert.equal(c.varint64(), v);
-      }
-      assert.equal(c.offset, off);
-      assert.throws(() => c.uvarint32(), corrupt);
-      assert.equal(c.offset, off);
-    }),
+    fc.property(
+      fc.array(
+        fc.tuple(fc.constantFrom('u32', 's32', 'u64', 's64'), fc.bigInt({ min: -(2n ** 31n), max: 2n ** 31n - 1n })),
+        { maxLength: 20 },
+      ),
+      (items) => {
+        const buf = Buffer.alloc(items.length * 10);
+        let off = 0;
+        for (const [kind, v] of items) {
+          if (kind === 'u32') off = writeUvarint32(buf, off, Number(v < 0n ? -v : v));
+          else if (kind === 's32') off = writeVarint32(buf, off, Number(v));
+          else if (kind === 'u64') off = writeUvarint64(buf, off, v < 0n ? -v : v);
+          else off = writeVarint64(buf, off, v);
+        }
+        const c = new VarintCursor(buf.subarray(0, off));
+        for (const [kind, v] of items) {
+          if (kind === 'u32') assert.equal(c.uvarint32(), Number(v < 0n ? -v : v));
+          else if (kind === 's32') assert.equal(c.varint32(), Number(v));
+          else if (kind === 'u64') assert.equal(c.uvarint64(), v < 0n ? -v : v);
+          else assert.equal(c.varint64(), v);
+        }
+        assert.equal(c.offset, off);
+        assert.throws(() => c.uvarint32(), corrupt);
+        assert.equal(c.offset, off);
+      },
+    ),
   );
 });

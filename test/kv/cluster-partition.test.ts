@@ -137,7 +137,9 @@ test(
       // leader — only the Raft links are cut here — so a write sent to it may
       // succeed there; that one is on the majority side after healing.)
       const role = async (): Promise<string> => {
-        const r = await fetch(`http://127.0.0.1:${pgPort(leader)}/api/cluster?local=1`, { signal: AbortSignal.timeout(2000) });
+        const r = await fetch(`http://127.0.0.1:${pgPort(leader)}/api/cluster?local=1`, {
+          signal: AbortSignal.timeout(2000),
+        });
         const v = (await r.json()) as { nodeId: number; members: { id: number; role: string }[] };
         return v.members.find((m) => m.id === v.nodeId)?.role ?? 'unknown';
       };
@@ -154,7 +156,11 @@ test(
       if (forwarded) {
         const { client: c2 } = await connectLeader(ids.map(pgPort), 10_000);
         try {
-          assert.equal((await c2.query('SELECT count(*)::int AS n FROM kv WHERE k = 10000')).rows[0].n, 1, 'the forwarded write is on the majority side');
+          assert.equal(
+            (await c2.query('SELECT count(*)::int AS n FROM kv WHERE k = 10000')).rows[0].n,
+            1,
+            'the forwarded write is on the majority side',
+          );
         } finally {
           await c2.end().catch(() => undefined);
         }

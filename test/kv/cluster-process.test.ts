@@ -14,7 +14,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import pg from 'pg';
-import { connectLeader as connectLeaderProc, sameIndexDigests, spawnClusterNode, type ClusterProc } from './cluster-procs.ts';
+import {
+  connectLeader as connectLeaderProc,
+  sameIndexDigests,
+  spawnClusterNode,
+  type ClusterProc,
+} from './cluster-procs.ts';
 
 const ids = [1, 2, 3];
 /** First port of the block in use: 16200 unless something else holds a port there (then 16220). */

@@ -85,7 +85,8 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>,
     } catch (e) {
       last = e;
     }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`);
+    if (Date.now() > end)
+      throw new Error(`timed out waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`);
     await sleep(100);
   }
 }
@@ -106,7 +107,8 @@ export async function sameIndexDigests(
     for (const p of all) p.out = '';
     for (const p of all) p.child.kill('SIGUSR2');
     // Every node answers with one digest line; a loaded node may take a while (up to 3 s).
-    const digests = (): (RegExpExecArray | null)[] => all.map((p) => new RegExp(`digest ${p.id} (\\d+) ([0-9a-f]+)`).exec(p.out));
+    const digests = (): (RegExpExecArray | null)[] =>
+      all.map((p) => new RegExp(`digest ${p.id} (\\d+) ([0-9a-f]+)`).exec(p.out));
     let d = digests();
     for (let waited = 0; waited < 3000 && Date.now() < deadline && d.some((m) => m === null); waited += 50) {
       await sleep(50);
@@ -127,21 +129,34 @@ export async function sameIndexDigests(
  * it, but the process tests and the benchmark want the leader itself).
  * Retries until `deadlineMs` passes. The caller owns the returned client.
  */
-export async function connectLeader(ports: readonly number[], deadlineMs: number): Promise<{ client: pg.Client; port: number }> {
+export async function connectLeader(
+  ports: readonly number[],
+  deadlineMs: number,
+): Promise<{ client: pg.Client; port: number }> {
   const end = Date.now() + deadlineMs;
   for (;;) {
     for (const port of ports) {
       let leaderPort: number | undefined;
       try {
         const r = await fetch(`http://127.0.0.1:${port}/api/cluster?local=1`, { signal: AbortSignal.timeout(500) });
-        const v = (await r.json()) as { nodeId: number; leaderId: number | null; members: { id: number; address: string | null; role: string }[] };
+        const v = (await r.json()) as {
+          nodeId: number;
+          leaderId: number | null;
+          members: { id: number; address: string | null; role: string }[];
+        };
         const m = v.members.find((x) => x.id === v.leaderId && x.id === v.nodeId && x.role === 'leader');
         if (m !== undefined && m.address !== null) leaderPort = Number(m.address.split(':').at(-1));
       } catch {
         continue;
       }
       if (leaderPort === undefined || !ports.includes(leaderPort)) continue;
-      const client = new pg.Client({ host: '127.0.0.1', port: leaderPort, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 500 });
+      const client = new pg.Client({
+        host: '127.0.0.1',
+        port: leaderPort,
+        user: 'postgres',
+        database: 'postgres',
+        connectionTimeoutMillis: 500,
+      });
       client.on('error', () => undefined);
       try {
         await client.connect();

@@ -48,7 +48,25 @@ test('raft: 3 processes, kill -9 the leader during writes', { timeout: 90_000 },
   const start = async (id: number): Promise<void> => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', join(root, 'src/server/raft-kv-node.ts'), '--id', String(id), '--dir', join(dir, `n${id}`), '--raft-port', String(raftPort(id)), '--http-port', String(httpPort(id)), '--peers', peers, '--tick-ms', '20', '--election-ticks', '10'],
+      [
+        '--import',
+        'tsx',
+        join(root, 'src/server/raft-kv-node.ts'),
+        '--id',
+        String(id),
+        '--dir',
+        join(dir, `n${id}`),
+        '--raft-port',
+        String(raftPort(id)),
+        '--http-port',
+        String(httpPort(id)),
+        '--peers',
+        peers,
+        '--tick-ms',
+        '20',
+        '--election-ticks',
+        '10',
+      ],
       { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
     );
     procs.set(id, child);
@@ -86,7 +104,11 @@ test('raft: 3 processes, kill -9 the leader during writes', { timeout: 90_000 },
         const key = `k${n++}`;
         const value = `v${n}`;
         try {
-          const r = await fetch(`http://127.0.0.1:${httpPort(guess)}/put?key=${key}`, { method: 'POST', body: value, signal: AbortSignal.timeout(3000) });
+          const r = await fetch(`http://127.0.0.1:${httpPort(guess)}/put?key=${key}`, {
+            method: 'POST',
+            body: value,
+            signal: AbortSignal.timeout(3000),
+          });
           const body = await r.text();
           if (r.status === 200) acked.set(key, value);
           else if (r.status === 421) {
@@ -112,7 +134,9 @@ test('raft: 3 processes, kill -9 the leader during writes', { timeout: 90_000 },
     await sleep(700);
     stop = true;
     await Promise.all(writers);
-    console.log(`raft 3-process: killed leader n${victim} (term ${first.term}); new leader n${next.id} (term ${next.term}) after ${electionMs} ms; ${acked.size} acknowledged writes (${ackedBeforeKill} before the kill)`);
+    console.log(
+      `raft 3-process: killed leader n${victim} (term ${first.term}); new leader n${next.id} (term ${next.term}) after ${electionMs} ms; ${acked.size} acknowledged writes (${ackedBeforeKill} before the kill)`,
+    );
     assert.ok(electionMs < 2000, `new leader took ${electionMs} ms`);
     assert.ok(acked.size > ackedBeforeKill, 'writes continued on the new leader');
 
@@ -123,7 +147,8 @@ test('raft: 3 processes, kill -9 the leader during writes', { timeout: 90_000 },
         const m = await kv(id).catch(() => ({}) as Record<string, string>);
         const missing = [...acked].filter(([k, v]) => m[k] !== v);
         if (missing.length === 0) return m;
-        if (Date.now() > deadline) throw new Error(`n${id} lacks ${missing.length} acknowledged writes, e.g. ${missing[0]![0]}`);
+        if (Date.now() > deadline)
+          throw new Error(`n${id} lacks ${missing.length} acknowledged writes, e.g. ${missing[0]![0]}`);
         await sleep(50);
       }
     };
@@ -133,7 +158,9 @@ test('raft: 3 processes, kill -9 the leader during writes', { timeout: 90_000 },
     const restartAt = Date.now();
     await start(victim);
     await caughtUp(victim, 15_000);
-    console.log(`raft 3-process: restarted n${victim} caught up with all ${acked.size} acknowledged writes in ${Date.now() - restartAt} ms (incl. process start)`);
+    console.log(
+      `raft 3-process: restarted n${victim} caught up with all ${acked.size} acknowledged writes in ${Date.now() - restartAt} ms (incl. process start)`,
+    );
   } finally {
     for (const child of procs.values()) {
       if (child.exitCode === null && child.signalCode === null) {

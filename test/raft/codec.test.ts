@@ -8,24 +8,49 @@ import { CorruptionError } from '../../src/util/errors.ts';
 import type { Entry, Message } from '../../src/raft/types.ts';
 
 // Plain-prototype records, so decoded objects compare deep-equal to generated ones.
-const rec = <T>(model: { [K in keyof T]: fc.Arbitrary<T[K]> }): fc.Arbitrary<T> => fc.record(model, { noNullPrototype: true });
+const rec = <T>(model: { [K in keyof T]: fc.Arbitrary<T[K]> }): fc.Arbitrary<T> =>
+  fc.record(model, { noNullPrototype: true });
 const u = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
 const small = fc.integer({ min: 0, max: 1000 });
 const bytes = fc.uint8Array({ maxLength: 40 }).map((b) => Buffer.from(b));
-const entry: fc.Arbitrary<Entry> = rec({ index: u, term: u, type: fc.constantFrom(0 as const, 1 as const), data: bytes });
+const entry: fc.Arbitrary<Entry> = rec({
+  index: u,
+  term: u,
+  type: fc.constantFrom(0 as const, 1 as const),
+  data: bytes,
+});
 const conf = rec({ voters: fc.array(small, { maxLength: 5 }), learners: fc.array(small, { maxLength: 3 }) });
 const header = rec({ group: u, from: small, to: small, term: u });
 
 const message: fc.Arbitrary<Message> = fc.oneof(
-  rec({ h: header, preVote: fc.boolean(), lastIndex: u, lastTerm: u, force: fc.boolean() }).map(({ h, ...r }) => ({ ...h, kind: 'vote' as const, ...r })),
-  rec({ h: header, preVote: fc.boolean(), reject: fc.boolean() }).map(({ h, ...r }) => ({ ...h, kind: 'voteResp' as const, ...r })),
-  rec({ h: header, prevIndex: u, prevTerm: u, commit: u, entries: fc.array(entry, { maxLength: 4 }) }).map(({ h, ...r }) => ({ ...h, kind: 'append' as const, ...r })),
-  rec({ h: header, index: u, reject: fc.boolean(), hintIndex: u, hintTerm: u }).map(({ h, ...r }) => ({ ...h, kind: 'appendResp' as const, ...r })),
+  rec({ h: header, preVote: fc.boolean(), lastIndex: u, lastTerm: u, force: fc.boolean() }).map(({ h, ...r }) => ({
+    ...h,
+    kind: 'vote' as const,
+    ...r,
+  })),
+  rec({ h: header, preVote: fc.boolean(), reject: fc.boolean() }).map(({ h, ...r }) => ({
+    ...h,
+    kind: 'voteResp' as const,
+    ...r,
+  })),
+  rec({ h: header, prevIndex: u, prevTerm: u, commit: u, entries: fc.array(entry, { maxLength: 4 }) }).map(
+    ({ h, ...r }) => ({ ...h, kind: 'append' as const, ...r }),
+  ),
+  rec({ h: header, index: u, reject: fc.boolean(), hintIndex: u, hintTerm: u }).map(({ h, ...r }) => ({
+    ...h,
+    kind: 'appendResp' as const,
+    ...r,
+  })),
   rec({ h: header, commit: u, seq: u }).map(({ h, ...r }) => ({ ...h, kind: 'heartbeat' as const, ...r })),
   rec({ h: header, seq: u }).map(({ h, ...r }) => ({ ...h, kind: 'heartbeatResp' as const, ...r })),
-  rec({ h: header, meta: rec({ index: u, term: u, conf }), offset: u, chunk: bytes, done: fc.boolean() })
-    .map(({ h, ...r }) => ({ ...h, kind: 'snapshot' as const, ...r })),
-  rec({ h: header, snapIndex: u, snapTerm: u, offset: u }).map(({ h, ...r }) => ({ ...h, kind: 'snapshotResp' as const, ...r })),
+  rec({ h: header, meta: rec({ index: u, term: u, conf }), offset: u, chunk: bytes, done: fc.boolean() }).map(
+    ({ h, ...r }) => ({ ...h, kind: 'snapshot' as const, ...r }),
+  ),
+  rec({ h: header, snapIndex: u, snapTerm: u, offset: u }).map(({ h, ...r }) => ({
+    ...h,
+    kind: 'snapshotResp' as const,
+    ...r,
+  })),
   header.map((h) => ({ ...h, kind: 'timeoutNow' as const })),
 );
 

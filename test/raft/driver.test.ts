@@ -74,42 +74,50 @@ async function waitApplied(m: Member, value: string): Promise<void> {
 }
 
 function isNotLeader(leader: NodeId): (e: unknown) => boolean {
-  return (e: unknown) => e instanceof NotLeaderError && e.leader === leader && e.code === '40001' && e.message.includes(`leader is node ${leader}`);
+  return (e: unknown) =>
+    e instanceof NotLeaderError &&
+    e.leader === leader &&
+    e.code === '40001' &&
+    e.message.includes(`leader is node ${leader}`);
 }
 
-test('raft driver: proposals on the leader apply everywhere; followers answer NotLeaderError naming the leader', { timeout: 30_000 }, async () => {
-  const members = await startGroup();
-  try {
-    const leader = await waitLeader(members, ids);
-    const lead = members.get(leader)!;
-    await lead.driver.propose(Buffer.from('a'));
-    assert.ok(lead.applied.includes('a'), 'resolved only after applying on the leader');
-    for (const m of members.values()) await waitApplied(m, 'a');
-    await lead.driver.read();
+test(
+  'raft driver: proposals on the leader apply everywhere; followers answer NotLeaderError naming the leader',
+  { timeout: 30_000 },
+  async () => {
+    const members = await startGroup();
+    try {
+      const leader = await waitLeader(members, ids);
+      const lead = members.get(leader)!;
+      await lead.driver.propose(Buffer.from('a'));
+      assert.ok(lead.applied.includes('a'), 'resolved only after applying on the leader');
+      for (const m of members.values()) await waitApplied(m, 'a');
+      await lead.driver.read();
 
-    const follower = ids.find((id) => id !== leader)!;
-    const f = members.get(follower)!.driver;
-    // Followers learn the leader from its appends/heartbeats; wait until this one has.
-    for (let t = 0; t < 100 && f.node.status().leader !== leader; t++) await sleep(10);
-    let pending: Promise<void> | undefined;
-    assert.doesNotThrow(() => {
-      pending = f.propose(Buffer.from('b'));
-    }, 'propose on a follower rejects its promise rather than throwing');
-    await assert.rejects(pending!, isNotLeader(leader));
-    await assert.rejects(f.read(), isNotLeader(leader));
-    assert.ok(!members.get(follower)!.applied.includes('b'));
+      const follower = ids.find((id) => id !== leader)!;
+      const f = members.get(follower)!.driver;
+      // Followers learn the leader from its appends/heartbeats; wait until this one has.
+      for (let t = 0; t < 100 && f.node.status().leader !== leader; t++) await sleep(10);
+      let pending: Promise<void> | undefined;
+      assert.doesNotThrow(() => {
+        pending = f.propose(Buffer.from('b'));
+      }, 'propose on a follower rejects its promise rather than throwing');
+      await assert.rejects(pending!, isNotLeader(leader));
+      await assert.rejects(f.read(), isNotLeader(leader));
+      assert.ok(!members.get(follower)!.applied.includes('b'));
 
-    // The leader goes away: the survivors elect a new one, and followers now name it.
-    await lead.driver.stop();
-    await assert.rejects(lead.driver.propose(Buffer.from('c')), /stopped/);
-    const survivors = ids.filter((id) => id !== leader);
-    const next = await waitLeader(members, survivors);
-    await members.get(next)!.driver.propose(Buffer.from('d'));
-    const other = members.get(survivors.find((id) => id !== next)!)!;
-    await waitApplied(other, 'd');
-    for (let t = 0; t < 100 && other.driver.node.status().leader !== next; t++) await sleep(10);
-    await assert.rejects(other.driver.propose(Buffer.from('e')), isNotLeader(next));
-  } finally {
-    for (const m of members.values()) await m.driver.stop();
-  }
-});
+      // The leader goes away: the survivors elect a new one, and followers now name it.
+      await lead.driver.stop();
+      await assert.rejects(lead.driver.propose(Buffer.from('c')), /stopped/);
+      const survivors = ids.filter((id) => id !== leader);
+      const next = await waitLeader(members, survivors);
+      await members.get(next)!.driver.propose(Buffer.from('d'));
+      const other = members.get(survivors.find((id) => id !== next)!)!;
+      await waitApplied(other, 'd');
+      for (let t = 0; t < 100 && other.driver.node.status().leader !== next; t++) await sleep(10);
+      await assert.rejects(other.driver.propose(Buffer.from('e')), isNotLeader(next));
+    } finally {
+      for (const m of members.values()) await m.driver.stop();
+    }
+  },
+);

@@ -53,7 +53,9 @@ function parse(text: string, file: string): { blocks: Block[]; trailer: string[]
   return { blocks, trailer: comments };
 }
 
-for (const file of readdirSync(dir).filter((f) => f.endsWith('.txt')).sort()) {
+for (const file of readdirSync(dir)
+  .filter((f) => f.endsWith('.txt'))
+  .sort()) {
   test(`raft script ${file}`, () => {
     const path = join(dir, file);
     const { blocks, trailer } = parse(readFileSync(path, 'utf8'), file);

@@ -31,7 +31,21 @@ test('kv node: snapshots under load, catch-up by snapshot, restart from local sn
   const dir = await mkdtemp(join(tmpdir(), 'nextdb-h4-kvsnap-'));
   const nodes = new Map<number, RaftKvNode>();
   const start = async (id: number): Promise<void> => {
-    nodes.set(id, await startRaftKvNode({ id, dir: join(dir, `n${id}`), host: '127.0.0.1', raftPort: 16149 + id, httpPort: 16152 + id, h2Port: 16155 + id, peers, tickMs: 10, electionTicks: 10, snapshotEntries: 40 }));
+    nodes.set(
+      id,
+      await startRaftKvNode({
+        id,
+        dir: join(dir, `n${id}`),
+        host: '127.0.0.1',
+        raftPort: 16149 + id,
+        httpPort: 16152 + id,
+        h2Port: 16155 + id,
+        peers,
+        tickMs: 10,
+        electionTicks: 10,
+        snapshotEntries: 40,
+      }),
+    );
   };
   const expected = new Map<string, string>();
   // Puts with 8 in flight, retried on another node until acknowledged; values include multi-byte UTF-8.
@@ -86,11 +100,21 @@ test('kv node: snapshots under load, catch-up by snapshot, restart from local sn
       await waitUntil(`node ${id} holding the acknowledged map after restart`, () => sameAsExpected(id));
     }
     // The same API over HTTP/2 (--h2-port): a put and a linearizable get on the leader, 421 on a follower.
-    await waitUntil('a leader after restart', () => [...nodes.values()].some((n) => n.driver.node.status().role === 'leader'));
+    await waitUntil('a leader after restart', () =>
+      [...nodes.values()].some((n) => n.driver.node.status().role === 'leader'),
+    );
     const leaderId = ids.find((id) => nodes.get(id)!.driver.node.status().role === 'leader')!;
     const followerId = ids.find((id) => id !== leaderId)!;
-    await waitUntil('the follower knowing the leader', () => nodes.get(followerId)!.driver.node.status().leader === leaderId);
-    const h2 = async (id: number, method: string, path: string, body?: string): Promise<{ status: number; body: string }> => {
+    await waitUntil(
+      'the follower knowing the leader',
+      () => nodes.get(followerId)!.driver.node.status().leader === leaderId,
+    );
+    const h2 = async (
+      id: number,
+      method: string,
+      path: string,
+      body?: string,
+    ): Promise<{ status: number; body: string }> => {
       const session = http2.connect(`http://127.0.0.1:${16155 + id}`);
       try {
         return await new Promise((resolve, reject) => {
@@ -109,7 +133,10 @@ test('kv node: snapshots under load, catch-up by snapshot, restart from local sn
     };
     assert.equal((await h2(leaderId, 'POST', '/put?key=over-h2', 'v-ü')).status, 200);
     assert.deepEqual(await h2(leaderId, 'GET', '/get?key=over-h2'), { status: 200, body: 'v-ü' });
-    assert.deepEqual(await h2(followerId, 'POST', '/put?key=x', 'y'), { status: 421, body: JSON.stringify({ leader: leaderId }) });
+    assert.deepEqual(await h2(followerId, 'POST', '/put?key=x', 'y'), {
+      status: 421,
+      body: JSON.stringify({ leader: leaderId }),
+    });
   } finally {
     for (const n of nodes.values()) await n.close();
     await rm(dir, { recursive: true, force: true });

@@ -23,7 +23,8 @@ function describe(s: RaftInitialState | Model | undefined): string {
   const hs = 'hardState' in s ? s.hardState : s.hs;
   const snap = 'snapshot' in s ? s.snapshot : s.snap;
   // A group that never stored anything but zeros is indistinguishable from no group.
-  if (hs.term === 0 && hs.vote === 0 && hs.commit === 0 && snap.meta.index === 0 && s.entries.length === 0) return 'none';
+  if (hs.term === 0 && hs.vote === 0 && hs.commit === 0 && snap.meta.index === 0 && s.entries.length === 0)
+    return 'none';
   const ents = s.entries.map((e) => `${e.index}@${e.term}:${Buffer.from(e.data).toString()}`).join(',');
   return `hs=${hs.term}/${hs.vote}/${hs.commit} snap=${snap.meta.index}@${snap.meta.term}:${Buffer.from(snap.data).toString()} [${ents}]`;
 }
@@ -37,7 +38,10 @@ async function scenario(seed: number, torn: boolean): Promise<void> {
   // history[k] = per-group descriptions after k operations.
   const history: string[][] = [[describe(undefined), describe(undefined)]];
   let synced = 0;
-  const snapshotOf = (index: number, term: number, tag: string): Snapshot => ({ meta: { index, term, conf: { voters: [1, 2, 3], learners: [] } }, data: Buffer.from(tag) });
+  const snapshotOf = (index: number, term: number, tag: string): Snapshot => ({
+    meta: { index, term, conf: { voters: [1, 2, 3], learners: [] } },
+    data: Buffer.from(tag),
+  });
   const ops = p.range(5, 40);
   for (let k = 0; k < ops; k++) {
     const group = p.range(1, 2);
@@ -62,8 +66,15 @@ async function scenario(seed: number, torn: boolean): Promise<void> {
         base = m.snap.meta.index + p.int(m.entries.length); // truncate a suffix
         term = Math.max(lastTerm, m.hs.term) + 1;
       }
-      const entries: Entry[] = Array.from({ length: p.range(0, 4) }, (_, i) => ({ index: base + 1 + i, term, type: 0 as const, data: Buffer.from(`e${k}.${i}`) }));
-      const hs = p.chance(0.5) ? { term: Math.max(term, m.hs.term), vote: p.range(0, 3), commit: snapshot?.meta.index ?? m.hs.commit } : undefined;
+      const entries: Entry[] = Array.from({ length: p.range(0, 4) }, (_, i) => ({
+        index: base + 1 + i,
+        term,
+        type: 0 as const,
+        data: Buffer.from(`e${k}.${i}`),
+      }));
+      const hs = p.chance(0.5)
+        ? { term: Math.max(term, m.hs.term), vote: p.range(0, 3), commit: snapshot?.meta.index ?? m.hs.commit }
+        : undefined;
       store.save(group, { snapshot, entries, hardState: hs });
       if (snapshot !== undefined) {
         m.snap = snapshot;
@@ -88,11 +99,20 @@ async function scenario(seed: number, torn: boolean): Promise<void> {
   store = await RaftLogStore.open(vfs, dir);
   const recovered = [1, 2].map((g) => describe(store.initialState(g)));
   const matches = history.findIndex((h, i) => i >= synced && h[0] === recovered[0] && h[1] === recovered[1]);
-  assert.ok(matches >= 0, `seed ${seed}: recovered ${JSON.stringify(recovered)} matches no state at or after sync #${synced}:\n${history.slice(synced).map((h) => h.join(' | ')).join('\n')}`);
+  assert.ok(
+    matches >= 0,
+    `seed ${seed}: recovered ${JSON.stringify(recovered)} matches no state at or after sync #${synced}:\n${history
+      .slice(synced)
+      .map((h) => h.join(' | '))
+      .join('\n')}`,
+  );
   await store.close();
   // A clean close and reopen keeps exactly the final state.
   const again = await RaftLogStore.open(vfs, dir);
-  assert.deepEqual([1, 2].map((g) => describe(again.initialState(g))), recovered);
+  assert.deepEqual(
+    [1, 2].map((g) => describe(again.initialState(g))),
+    recovered,
+  );
   await again.close();
 }
 
@@ -106,7 +126,11 @@ test('raft log store: crash recovery keeps exactly a synced-or-later prefix (pro
 test('raft log store: a flipped byte in a sealed segment is reported as corruption', async () => {
   const vfs = new SimVfs({ seed: 1 });
   const store = await RaftLogStore.open(vfs, '/d', { segmentBytes: 1 << 20 });
-  store.save(1, { entries: [{ index: 1, term: 1, type: 0, data: Buffer.from('hello') }], hardState: { term: 1, vote: 1, commit: 1 }, snapshot: undefined });
+  store.save(1, {
+    entries: [{ index: 1, term: 1, type: 0, data: Buffer.from('hello') }],
+    hardState: { term: 1, vote: 1, commit: 1 },
+    snapshot: undefined,
+  });
   await store.close();
   const name = vfs.list('/d').find((n) => n.endsWith('.log'))!;
   const bytes = vfs.readAll(`/d/${name}`);

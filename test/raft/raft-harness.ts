@@ -56,7 +56,8 @@ const dec = new TextDecoder();
 const enc = new TextEncoder();
 
 export function describeEntry(e: Entry): string {
-  const body = e.type === EntryType.confChange ? describeConf(e.data) : e.data.length === 0 ? 'noop' : dec.decode(e.data);
+  const body =
+    e.type === EntryType.confChange ? describeConf(e.data) : e.data.length === 0 ? 'noop' : dec.decode(e.data);
   return `${e.index}@${e.term} ${body}`;
 }
 
@@ -141,7 +142,10 @@ export class ScriptCluster {
         this.guard(() => {
           const type = { 'add-learner': 'addLearner', 'add-voter': 'addVoter', remove: 'removeNode' }[args[1] ?? ''];
           if (type === undefined) throw new Error(`bad conf change ${args[1]}`);
-          const pos = this.node(num(args[0])).raft.proposeConfChange({ type: type as 'addLearner', node: num(args[2]) });
+          const pos = this.node(num(args[0])).raft.proposeConfChange({
+            type: type as 'addLearner',
+            node: num(args[2]),
+          });
           this.emit(`n${args[0]} proposed ${pos.index}@${pos.term}`);
         });
         this.processAll();
@@ -172,7 +176,12 @@ export class ScriptCluster {
         for (const a of this.nodes.keys()) {
           for (const b of this.nodes.keys()) if (side.has(a) !== side.has(b)) this.cut.add(`${a}->${b}`);
         }
-        this.emit(`partitioned ${[...side].map((n) => `n${n}`).join(' ')} | ${[...this.nodes.keys()].filter((n) => !side.has(n)).map((n) => `n${n}`).join(' ')}`);
+        this.emit(
+          `partitioned ${[...side].map((n) => `n${n}`).join(' ')} | ${[...this.nodes.keys()]
+            .filter((n) => !side.has(n))
+            .map((n) => `n${n}`)
+            .join(' ')}`,
+        );
         break;
       }
       case 'cut':
@@ -221,14 +230,21 @@ export class ScriptCluster {
       case 'log':
         for (const id of this.ids(args)) {
           const d = this.node(id).disk;
-          this.emit(`n${id} snapshot=${d.snapshot.meta.index}@${d.snapshot.meta.term} ${d.entries.length === 0 ? '(no entries)' : ''}`.trimEnd());
+          this.emit(
+            `n${id} snapshot=${d.snapshot.meta.index}@${d.snapshot.meta.term} ${d.entries.length === 0 ? '(no entries)' : ''}`.trimEnd(),
+          );
           for (const e of d.entries) this.emit(`  ${describeEntry(e)}`);
         }
         break;
       case 'kv':
         for (const id of this.ids(args)) {
           const n = this.node(id);
-          this.emit(`n${id} ${[...n.kv].sort().map(([k, v]) => `${k}=${v}`).join(' ')}`.trimEnd());
+          this.emit(
+            `n${id} ${[...n.kv]
+              .sort()
+              .map(([k, v]) => `${k}=${v}`)
+              .join(' ')}`.trimEnd(),
+          );
         }
         break;
       default:
@@ -262,7 +278,8 @@ export class ScriptCluster {
   private start(id: NodeId, init: RaftInitialState): void {
     const raft = new RaftNode({ ...this.config, id, group: 1, prng: new Prng(this.seed * 1000 + id) }, init);
     const kv = new Map<string, string>();
-    if (init.snapshot.data.length > 0) for (const [k, v] of JSON.parse(dec.decode(init.snapshot.data)) as [string, string][]) kv.set(k, v);
+    if (init.snapshot.data.length > 0)
+      for (const [k, v] of JSON.parse(dec.decode(init.snapshot.data)) as [string, string][]) kv.set(k, v);
     const disk: Disk = { hardState: init.hardState, snapshot: init.snapshot, entries: [...init.entries] };
     this.nodes.set(id, { id, raft, disk, kv, up: true, soft: raft.softState(), pendingReads: [] });
     this.inbox.set(id, []);
@@ -275,7 +292,10 @@ export class ScriptCluster {
   }
 
   private ids(args: readonly string[]): NodeId[] {
-    const given = args.flatMap((a) => a.split(',')).filter(Boolean).map(num);
+    const given = args
+      .flatMap((a) => a.split(','))
+      .filter(Boolean)
+      .map(num);
     return given.length > 0 ? given : [...this.nodes.keys()].filter((id) => this.node(id).up).sort((a, b) => a - b);
   }
 
@@ -303,7 +323,9 @@ export class ScriptCluster {
       line += ` voters=${s.conf.voters.join(',')}`;
       if (s.conf.learners.length > 0) line += ` learners=${s.conf.learners.join(',')}`;
       if (s.role === 'leader') {
-        const prs = [...s.progress].filter(([p]) => p !== id).map(([p, pr]) => `${p}:${pr.match}→${pr.next}${pr.state === 'replicate' ? '' : ` ${pr.state}`}`);
+        const prs = [...s.progress]
+          .filter(([p]) => p !== id)
+          .map(([p, pr]) => `${p}:${pr.match}→${pr.next}${pr.state === 'replicate' ? '' : ` ${pr.state}`}`);
         line += ` progress={${prs.join(' ')}}`;
       }
       this.emit(line);
@@ -330,7 +352,9 @@ export class ScriptCluster {
         n.disk.entries = [];
         n.kv = new Map(JSON.parse(dec.decode(rd.snapshot.data)) as [string, string][]);
         const c = rd.snapshot.meta.conf;
-        this.emit(`n${id} install snapshot ${rd.snapshot.meta.index}@${rd.snapshot.meta.term} voters=${c.voters.join(',')} learners=${c.learners.join(',')}`);
+        this.emit(
+          `n${id} install snapshot ${rd.snapshot.meta.index}@${rd.snapshot.meta.term} voters=${c.voters.join(',')} learners=${c.learners.join(',')}`,
+        );
       }
       if (rd.entries.length > 0) {
         const first = rd.entries[0]!.index;

@@ -8,7 +8,8 @@ import type { Message } from '../../src/raft/types.ts';
 
 function cluster(): Map<number, RaftNode> {
   const nodes = new Map<number, RaftNode>();
-  for (const id of [1, 2, 3]) nodes.set(id, new RaftNode({ id, group: 1, prng: new Prng(id), electionTicks: 5 }, bootstrapState([1, 2, 3])));
+  for (const id of [1, 2, 3])
+    nodes.set(id, new RaftNode({ id, group: 1, prng: new Prng(id), electionTicks: 5 }, bootstrapState([1, 2, 3])));
   return nodes;
 }
 
@@ -55,7 +56,10 @@ test('raft node: a leader may apply and compact entries before its own fsync, an
   for (const m of acks) n1.step(m);
   assert.equal(n1.status().commit, pos2.index, 'committed by the followers alone');
   const early = n1.takeEarlyCommitted();
-  assert.deepEqual(early.map((e) => e.index), [pos.index, pos2.index]);
+  assert.deepEqual(
+    early.map((e) => e.index),
+    [pos.index, pos2.index],
+  );
   n1.compact(pos2.index, Buffer.from('snapshot')); // covers pos2, which no Ready has handed out for persisting
   assert.equal(n1.status().firstIndex, pos2.index + 1);
   n1.advance(rd);
@@ -69,7 +73,11 @@ test('raft node: proposals and reads on a follower name the leader', () => {
   nodes.get(2)!.campaign();
   settle(nodes);
   const f = nodes.get(1)!;
-  assert.throws(() => f.propose(Buffer.from('x')), (e: Error & { code?: string; leader?: number }) => e.name === 'NotLeaderError' && e.leader === 2 && e.code === '40001' && /leader is node 2/.test(e.message));
+  assert.throws(
+    () => f.propose(Buffer.from('x')),
+    (e: Error & { code?: string; leader?: number }) =>
+      e.name === 'NotLeaderError' && e.leader === 2 && e.code === '40001' && /leader is node 2/.test(e.message),
+  );
   assert.throws(() => f.readIndex(1), /not leader/);
   assert.throws(() => f.transferLeadership(3), /not leader/);
 });
@@ -78,7 +86,14 @@ test('raft node: restarts when the persisted commit index lags the snapshot', ()
   // Regression (simulator seed 3526 of a 10000-seed sweep): a leader applied entries before
   // writing the new commit index, snapshotted them, and crashed; the restart asserted.
   const snapshot = { meta: { index: 31, term: 2, conf: { voters: [1, 2, 3], learners: [] } }, data: Buffer.from('{}') };
-  const n = new RaftNode({ id: 1, group: 1, prng: new Prng(1) }, { hardState: { term: 2, vote: 1, commit: 30 }, snapshot, entries: [{ index: 32, term: 2, type: 0, data: Buffer.from('x') }] });
+  const n = new RaftNode(
+    { id: 1, group: 1, prng: new Prng(1) },
+    {
+      hardState: { term: 2, vote: 1, commit: 30 },
+      snapshot,
+      entries: [{ index: 32, term: 2, type: 0, data: Buffer.from('x') }],
+    },
+  );
   const st = n.status();
   assert.equal(st.commit, 31);
   assert.equal(st.applied, 31);

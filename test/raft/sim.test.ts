@@ -35,7 +35,13 @@ test('raft simulation: a seed replays exactly', () => {
 });
 
 const put = (key: string, value: string, call: number, ret: number): KvOp => ({ kind: 'put', key, value, call, ret });
-const get = (key: string, value: string | null, call: number, ret: number): KvOp => ({ kind: 'get', key, value, call, ret });
+const get = (key: string, value: string | null, call: number, ret: number): KvOp => ({
+  kind: 'get',
+  key,
+  value,
+  call,
+  ret,
+});
 
 test('linearizability checker: accepts linearizable histories', () => {
   assert.deepEqual(checkLinearizable([]), { ok: true });
@@ -48,7 +54,10 @@ test('linearizability checker: accepts linearizable histories', () => {
   // ...or not.
   assert.deepEqual(checkLinearizable([put('x', 'a', 0, Infinity), get('x', null, 5, 6)]), { ok: true });
   // Keys are independent registers.
-  assert.deepEqual(checkLinearizable([put('x', 'a', 0, 1), put('y', 'b', 0, 1), get('y', 'b', 2, 3), get('x', 'a', 2, 3)]), { ok: true });
+  assert.deepEqual(
+    checkLinearizable([put('x', 'a', 0, 1), put('y', 'b', 0, 1), get('y', 'b', 2, 3), get('x', 'a', 2, 3)]),
+    { ok: true },
+  );
 });
 
 test('linearizability checker: rejects non-linearizable histories', () => {
@@ -80,10 +89,18 @@ test('linearizability checker: rejects non-linearizable histories', () => {
 
 test('linearizability checker: property — histories of an atomic register are accepted, and corrupting a read is caught', () => {
   // Generate a history by executing ops atomically at distinct instants inside random intervals.
-  const arbOps = fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 1 }), fc.integer({ min: 0, max: 20 }), fc.integer({ min: 0, max: 20 })), {
-    minLength: 1,
-    maxLength: 14,
-  });
+  const arbOps = fc.array(
+    fc.tuple(
+      fc.boolean(),
+      fc.integer({ min: 0, max: 1 }),
+      fc.integer({ min: 0, max: 20 }),
+      fc.integer({ min: 0, max: 20 }),
+    ),
+    {
+      minLength: 1,
+      maxLength: 14,
+    },
+  );
   fc.assert(
     fc.property(arbOps, (spec) => {
       const state = new Map<string, string | null>();

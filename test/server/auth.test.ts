@@ -12,7 +12,13 @@ import pg from 'pg';
 import postgres from 'postgres';
 import { startTestServer, tlsCertPath, tlsKeyPath } from './harness.ts';
 import { FakeProvider } from './fake-session.ts';
-import { md5Verifier, scramVerifier, checkPassword, ScramServerExchange, parseScramVerifier } from '../../src/wire/password-auth.ts';
+import {
+  md5Verifier,
+  scramVerifier,
+  checkPassword,
+  ScramServerExchange,
+  parseScramVerifier,
+} from '../../src/wire/password-auth.ts';
 import type { RoleInfo } from '../../src/sql/api.ts';
 import type { AuthMethod } from '../../src/server/server-types.ts';
 
@@ -29,7 +35,14 @@ const roles = (): Map<string, RoleInfo> =>
   ]);
 
 async function login(port: number, user: string, password: string, ssl = false): Promise<string> {
-  const c = new pg.Client({ host: '127.0.0.1', port, user, password, database: 'postgres', ssl: ssl ? { rejectUnauthorized: false } : false });
+  const c = new pg.Client({
+    host: '127.0.0.1',
+    port,
+    user,
+    password,
+    database: 'postgres',
+    ssl: ssl ? { rejectUnauthorized: false } : false,
+  });
   try {
     await c.connect();
     const r = await c.query('SELECT 1');
@@ -43,12 +56,18 @@ async function login(port: number, user: string, password: string, ssl = false):
 
 for (const method of ['scram-sha-256', 'md5', 'password'] as AuthMethod[]) {
   test(`${method}: right passwords log in, wrong ones and unknown roles get 28P01`, async () => {
-    const ts = await startTestServer({ provider: new FakeProvider(roles()), auth: { local: method, superuserPassword: 'boot' } });
+    const ts = await startTestServer({
+      provider: new FakeProvider(roles()),
+      auth: { local: method, superuserPassword: 'boot' },
+    });
     try {
       // md5 cannot be derived from a SCRAM verifier (PostgreSQL behaves the same).
       assert.equal(await login(ts.port, 'alice', 'wonderland'), method === 'md5' ? '28P01' : 'ok 1');
       assert.equal(await login(ts.port, 'alice', 'wrong'), '28P01');
-      assert.equal(await login(ts.port, 'bob', method === 'scram-sha-256' ? 'builder' : 'builder'), method === 'scram-sha-256' ? '28P01' : 'ok 1');
+      assert.equal(
+        await login(ts.port, 'bob', method === 'scram-sha-256' ? 'builder' : 'builder'),
+        method === 'scram-sha-256' ? '28P01' : 'ok 1',
+      );
       assert.equal(await login(ts.port, 'carol', 'plain-secret'), 'ok 1');
       assert.equal(await login(ts.port, 'carol', 'plain-secreT'), '28P01');
       assert.equal(await login(ts.port, 'mallory', 'x'), '28P01');
@@ -64,12 +83,25 @@ for (const method of ['scram-sha-256', 'md5', 'password'] as AuthMethod[]) {
 }
 
 test('TLS: SSLRequest is accepted with a certificate; SCRAM over TLS; postgres.js with ssl', async () => {
-  const ts = await startTestServer({ provider: new FakeProvider(roles()), auth: { local: 'scram-sha-256' }, tls: { cert, key } });
+  const ts = await startTestServer({
+    provider: new FakeProvider(roles()),
+    auth: { local: 'scram-sha-256' },
+    tls: { cert, key },
+  });
   try {
     assert.equal(await login(ts.port, 'alice', 'wonderland', true), 'ok 1');
     assert.equal(await login(ts.port, 'alice', 'bad', true), '28P01');
     assert.equal(await login(ts.port, 'alice', 'wonderland', false), 'ok 1');
-    const sql = postgres({ host: '127.0.0.1', port: ts.port, user: 'alice', password: 'wonderland', database: 'postgres', ssl: { rejectUnauthorized: false }, max: 1, fetch_types: false });
+    const sql = postgres({
+      host: '127.0.0.1',
+      port: ts.port,
+      user: 'alice',
+      password: 'wonderland',
+      database: 'postgres',
+      ssl: { rejectUnauthorized: false },
+      max: 1,
+      fetch_types: false,
+    });
     try {
       assert.equal((await sql.unsafe('SELECT 3')).length, 3);
     } finally {
@@ -79,10 +111,21 @@ test('TLS: SSLRequest is accepted with a certificate; SCRAM over TLS; postgres.j
     let psqlOut = '';
     try {
       // Asynchronously: the server runs in this process.
-      ({ stdout: psqlOut } = await promisify(execFile)('psql', ['-X', '-A', '-t', '-c', 'SELECT 2', `host=127.0.0.1 port=${ts.port} user=alice dbname=postgres sslmode=require`], {
-        env: { ...process.env, PGPASSWORD: 'wonderland', PGCONNECT_TIMEOUT: '5' },
-        encoding: 'utf8',
-      }));
+      ({ stdout: psqlOut } = await promisify(execFile)(
+        'psql',
+        [
+          '-X',
+          '-A',
+          '-t',
+          '-c',
+          'SELECT 2',
+          `host=127.0.0.1 port=${ts.port} user=alice dbname=postgres sslmode=require`,
+        ],
+        {
+          env: { ...process.env, PGPASSWORD: 'wonderland', PGCONNECT_TIMEOUT: '5' },
+          encoding: 'utf8',
+        },
+      ));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       psqlOut = '1\n2\n';

@@ -14,7 +14,8 @@ import { Decimal } from '../../src/sql/types/decimal.ts';
 import { defaultIoSettings, formatBinary, parseBinary } from '../../src/sql/types/text-io.ts';
 import { NextDbError } from '../../src/util/errors.ts';
 
-const QUERY = "SELECT ARRAY[1, NULL, -3]::int4[] AS i, ARRAY['a', 'b c', NULL]::text[] AS t, '{}'::int8[] AS e, ARRAY[true, false] AS b, ARRAY[1.5, 2.25]::float8[] AS f";
+const QUERY =
+  "SELECT ARRAY[1, NULL, -3]::int4[] AS i, ARRAY['a', 'b c', NULL]::text[] AS t, '{}'::int8[] AS e, ARRAY[true, false] AS b, ARRAY[1.5, 2.25]::float8[] AS f";
 const EXPECTED = { i: [1, null, -3], t: ['a', 'b c', null], e: [], b: [true, false], f: [1.5, 2.25] };
 
 async function check(port: number): Promise<void> {
@@ -41,22 +42,26 @@ test('nextdb: array results in binary format', async () => {
   }
 });
 
-test('postgres: array results in binary format', { skip: findPostgres() === undefined ? 'PostgreSQL 15 binaries not found' : false }, async () => {
-  const server = await startPostgres(16550 + Math.floor(Math.random() * 40));
-  try {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await check(server.port);
-        break;
-      } catch (e) {
-        if (attempt >= 40 || !/starting up|ECONNREFUSED/.test(String(e))) throw e;
-        await new Promise((r) => setTimeout(r, 250));
+test(
+  'postgres: array results in binary format',
+  { skip: findPostgres() === undefined ? 'PostgreSQL 15 binaries not found' : false },
+  async () => {
+    const server = await startPostgres(16550 + Math.floor(Math.random() * 40));
+    try {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await check(server.port);
+          break;
+        } catch (e) {
+          if (attempt >= 40 || !/starting up|ECONNREFUSED/.test(String(e))) throw e;
+          await new Promise((r) => setTimeout(r, 250));
+        }
       }
+    } finally {
+      await server.stop();
     }
-  } finally {
-    await server.stop();
-  }
-});
+  },
+);
 
 test('binary arrays: receive(send(a)) = a; two dimensions raise 0A000', () => {
   const io = defaultIoSettings;
@@ -70,5 +75,8 @@ test('binary arrays: receive(send(a)) = a; two dimensions raise 0A000', () => {
   const twoD = Buffer.alloc(12 + 16 + 4 * 8);
   twoD.writeInt32BE(2, 0);
   twoD.writeUInt32BE(23, 8);
-  assert.throws(() => parseBinary(arrayOf(Types.int4), twoD, io), (e: unknown) => e instanceof NextDbError && e.code === '0A000');
+  assert.throws(
+    () => parseBinary(arrayOf(Types.int4), twoD, io),
+    (e: unknown) => e instanceof NextDbError && e.code === '0A000',
+  );
 });

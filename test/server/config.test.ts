@@ -8,9 +8,20 @@ test('config: defaults, file, flags merge in order', () => {
   assert.equal(resolveServerConfig().port, 8080);
   assert.equal(resolveServerConfig().host, '127.0.0.1');
   assert.equal(resolveServerConfig().data, './nextdb-data');
-  const file = configFromJson({ port: 5433, auth: { remote: 'md5' }, limits: { maxConnections: 7 }, tls: { cert: 'c.pem', key: 'k.pem' } }, 'f.json');
+  const file = configFromJson(
+    { port: 5433, auth: { remote: 'md5' }, limits: { maxConnections: 7 }, tls: { cert: 'c.pem', key: 'k.pem' } },
+    'f.json',
+  );
   const c = resolveServerConfig(file, { port: 6000, memory: true, host: undefined });
-  assert.deepEqual(c, { ...defaultServerConfig, port: 6000, memory: true, authRemote: 'md5', maxConnections: 7, tlsCert: 'c.pem', tlsKey: 'k.pem' });
+  assert.deepEqual(c, {
+    ...defaultServerConfig,
+    port: 6000,
+    memory: true,
+    authRemote: 'md5',
+    maxConnections: 7,
+    tlsCert: 'c.pem',
+    tlsKey: 'k.pem',
+  });
 });
 
 test('config: invalid values are errors naming the source', () => {

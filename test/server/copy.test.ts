@@ -19,7 +19,11 @@ test('COPY FROM STDIN: CopyInResponse, data in chunks, CopyDone, then the rest o
     const g = await client.until('G');
     const resp = g.at(-1)!;
     assert.ok(resp.type === 'G' && resp.format === 0 && resp.columnFormats.length === 2);
-    client.send({ kind: 'copyData', data: Buffer.from('1\ta\n2\t') }, { kind: 'copyData', data: Buffer.from('b\n3\tc\n') }, { kind: 'copyDone' });
+    client.send(
+      { kind: 'copyData', data: Buffer.from('1\ta\n2\t') },
+      { kind: 'copyData', data: Buffer.from('b\n3\tc\n') },
+      { kind: 'copyDone' },
+    );
     const ms = await client.until('Z');
     assert.equal(types(ms), 'CTDDCZ');
     assert.ok(ms[0]?.type === 'C' && ms[0].tag === 'COPY 3');
@@ -33,7 +37,11 @@ test('COPY FROM STDIN: CopyInResponse, data in chunks, CopyDone, then the rest o
     // A failing write reports at once; the client's trailing CopyData/CopyDone are ignored.
     client.send({ kind: 'query', sql: 'COPY IN' });
     await client.until('G');
-    client.send({ kind: 'copyData', data: Buffer.from('fail\n') }, { kind: 'copyData', data: Buffer.from('more\n') }, { kind: 'copyDone' });
+    client.send(
+      { kind: 'copyData', data: Buffer.from('fail\n') },
+      { kind: 'copyData', data: Buffer.from('more\n') },
+      { kind: 'copyDone' },
+    );
     const bad = await client.until('Z');
     assert.ok(bad[0]?.type === 'E' && bad[0].fields.C === '22P04' && bad[0].fields.D === 'line 1');
     client.send({ kind: 'query', sql: 'SELECT 1' });
@@ -62,7 +70,14 @@ test('COPY TO STDOUT: CopyOutResponse, CopyData per row, CopyDone, CommandComple
 test('postgres.js COPY streams in and out', async () => {
   const provider = new FakeProvider();
   const ts = await startTestServer({ provider });
-  const sql = postgres({ host: '127.0.0.1', port: ts.port, user: 'postgres', database: 'postgres', max: 1, fetch_types: false });
+  const sql = postgres({
+    host: '127.0.0.1',
+    port: ts.port,
+    user: 'postgres',
+    database: 'postgres',
+    max: 1,
+    fetch_types: false,
+  });
   try {
     const writable = await sql.unsafe('COPY IN').writable();
     await pipeline(Readable.from(['10\tx\n', '11\ty\n']), writable);

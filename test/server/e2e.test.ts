@@ -40,7 +40,10 @@ test('pg: simple and extended protocol, pool, errors with SQLSTATE and position'
     await c.query('INSERT INTO e2e_t VALUES ($1, $2), ($3, $4)', [1, 'one', 2, 'two']);
     const r = await c.query({ name: 'byid', text: 'SELECT name FROM e2e_t WHERE id = $1', values: [2] });
     assert.deepEqual(r.rows, [{ name: 'two' }]);
-    assert.deepEqual((await c.query({ name: 'byid', text: 'SELECT name FROM e2e_t WHERE id = $1', values: [1] })).rows, [{ name: 'one' }]);
+    assert.deepEqual(
+      (await c.query({ name: 'byid', text: 'SELECT name FROM e2e_t WHERE id = $1', values: [1] })).rows,
+      [{ name: 'one' }],
+    );
     const div = await c.query('SELECT 1/0').catch((e: unknown) => e as pg.DatabaseError);
     assert.equal((div as pg.DatabaseError).code, '22012');
     const syn = await c.query('SELEC 1').catch((e: unknown) => e as pg.DatabaseError);
@@ -59,17 +62,30 @@ test('pg: simple and extended protocol, pool, errors with SQLSTATE and position'
   const pool = new pg.Pool({ host: '127.0.0.1', port: mem!.port, user: 'postgres', database: 'postgres', max: 4 });
   try {
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => pool.query('SELECT $1::int AS v', [i])));
-    assert.deepEqual(results.map((x) => x.rows[0].v), Array.from({ length: 20 }, (_, i) => i));
+    assert.deepEqual(
+      results.map((x) => x.rows[0].v),
+      Array.from({ length: 20 }, (_, i) => i),
+    );
   } finally {
     await pool.end();
   }
 });
 
 test('postgres.js: pipelined queries on one connection', async () => {
-  const sql = postgres({ host: '127.0.0.1', port: mem!.port, user: 'postgres', database: 'postgres', max: 1, onnotice: () => undefined });
+  const sql = postgres({
+    host: '127.0.0.1',
+    port: mem!.port,
+    user: 'postgres',
+    database: 'postgres',
+    max: 1,
+    onnotice: () => undefined,
+  });
   try {
     const rows = await Promise.all(Array.from({ length: 30 }, (_, i) => sql`SELECT ${i}::int AS v`));
-    assert.deepEqual(rows.map((r) => r[0]?.v), Array.from({ length: 30 }, (_, i) => i));
+    assert.deepEqual(
+      rows.map((r) => r[0]?.v),
+      Array.from({ length: 30 }, (_, i) => i),
+    );
   } finally {
     await sql.end({ timeout: 1 });
   }
@@ -103,7 +119,11 @@ test('pgbench: initialize (server-side generation), then each built-in script in
   for (const script of ['select-only', 'simple-update', 'tpcb-like']) {
     for (const mode of ['simple', 'extended', 'prepared']) {
       // One client: no serialization failures to retry (pgbench 15 aborts a client on its first one).
-      const { stdout } = await run('pgbench', [...base, '-n', '-b', script, '-M', mode, '-c', '1', '-t', '20', 'postgres'], { maxBuffer: 16 << 20 });
+      const { stdout } = await run(
+        'pgbench',
+        [...base, '-n', '-b', script, '-M', mode, '-c', '1', '-t', '20', 'postgres'],
+        { maxBuffer: 16 << 20 },
+      );
       assert.match(stdout, /number of transactions actually processed: 20\/20/, `${script} ${mode}:\n${stdout}`);
     }
   }
@@ -114,11 +134,16 @@ test('cancel: a running statement is cancelled with 57014', async () => {
   try {
     const started = Date.now();
     // Tens of seconds of work unless cancelled (the executor checks for cancellation as it goes).
-    const running = c.query('SELECT count(*) FROM generate_series(1, 100000000)').catch((e: unknown) => e as pg.DatabaseError);
+    const running = c
+      .query('SELECT count(*) FROM generate_series(1, 100000000)')
+      .catch((e: unknown) => e as pg.DatabaseError);
     await new Promise((r) => setTimeout(r, 300));
     const canceller = new pg.Client({ host: '127.0.0.1', port: mem!.port, user: 'postgres' });
     // node-postgres sends a CancelRequest with c's BackendKeyData through a fresh connection.
-    (canceller as unknown as { cancel(client: pg.Client, query: unknown): void }).cancel(c, (c as unknown as { activeQuery: unknown }).activeQuery);
+    (canceller as unknown as { cancel(client: pg.Client, query: unknown): void }).cancel(
+      c,
+      (c as unknown as { activeQuery: unknown }).activeQuery,
+    );
     const err = await running;
     assert.equal((err as pg.DatabaseError).code, '57014', String(err));
     assert.ok(Date.now() - started < 10_000);
@@ -137,24 +162,46 @@ test('HTTP on the same port: /health and /metrics from the server process', asyn
   const page = await (await fetch(`http://127.0.0.1:${mem!.port}/`)).text();
   assert.match(page, /NextDB/);
   // The catalog part of the page comes from real SQL: the table made by the first test is listed.
-  const status = (await (await fetch(`http://127.0.0.1:${mem!.port}/api/status`)).json()) as { databases: string[]; tables: { name: string }[] };
+  const status = (await (await fetch(`http://127.0.0.1:${mem!.port}/api/status`)).json()) as {
+    databases: string[];
+    tables: { name: string }[];
+  };
   assert.ok(status.databases.includes('postgres'), JSON.stringify(status.databases));
-  assert.ok(status.tables.some((t) => t.name === 'e2e_t'), JSON.stringify(status.tables));
+  assert.ok(
+    status.tables.some((t) => t.name === 'e2e_t'),
+    JSON.stringify(status.tables),
+  );
 });
 
 test('TLS + SCRAM-SHA-256: right password logs in over TLS, wrong password refused', async () => {
-  const srv = await startServerProcess(['0', '--memory', '--auth', 'scram-sha-256', '--tls-cert', tlsCertPath, '--tls-key', tlsKeyPath], {
-    env: { NEXTDB_SUPERUSER_PASSWORD: 's3cret' },
-  });
+  const srv = await startServerProcess(
+    ['0', '--memory', '--auth', 'scram-sha-256', '--tls-cert', tlsCertPath, '--tls-key', tlsKeyPath],
+    {
+      env: { NEXTDB_SUPERUSER_PASSWORD: 's3cret' },
+    },
+  );
   try {
     const ok = await connect(srv.port, { password: 's3cret', ssl: { rejectUnauthorized: false } });
     assert.deepEqual((await ok.query('SELECT 1 AS x')).rows, [{ x: 1 }]);
     await ok.end();
-    const bad = await connect(srv.port, { password: 'wrong', ssl: { rejectUnauthorized: false } }).catch((e: unknown) => e as pg.DatabaseError);
+    const bad = await connect(srv.port, { password: 'wrong', ssl: { rejectUnauthorized: false } }).catch(
+      (e: unknown) => e as pg.DatabaseError,
+    );
     assert.equal((bad as pg.DatabaseError).code, '28P01');
-    const { stdout } = await run('psql', ['-X', '-A', '-t', '-c', 'SELECT 7', `host=127.0.0.1 port=${srv.port} user=postgres dbname=postgres sslmode=require`], {
-      env: { ...process.env, PGPASSWORD: 's3cret', PGCONNECT_TIMEOUT: '10' },
-    });
+    const { stdout } = await run(
+      'psql',
+      [
+        '-X',
+        '-A',
+        '-t',
+        '-c',
+        'SELECT 7',
+        `host=127.0.0.1 port=${srv.port} user=postgres dbname=postgres sslmode=require`,
+      ],
+      {
+        env: { ...process.env, PGPASSWORD: 's3cret', PGCONNECT_TIMEOUT: '10' },
+      },
+    );
     assert.equal(stdout.trim(), '7');
   } finally {
     assert.equal(await srv.stop(), 0);
@@ -216,4 +263,3 @@ test('start-up errors: bad config file, bad flags (clear message, exit 1)', asyn
     rmSync(dir, { recursive: true, force: true });
   }
 });
-

@@ -15,11 +15,35 @@
 //   (empty)           an empty query
 // Anything else is a 42601 syntax error.
 import { NextDbError, SqlState } from '../../src/util/errors.ts';
-import type { ColumnDescription, CopyIn, FormatCode, PortalResult, PreparedStatementInfo, RoleInfo, Session, StatementResult, TxnStatus } from '../../src/sql/api.ts';
+import type {
+  ColumnDescription,
+  CopyIn,
+  FormatCode,
+  PortalResult,
+  PreparedStatementInfo,
+  RoleInfo,
+  Session,
+  StatementResult,
+  TxnStatus,
+} from '../../src/sql/api.ts';
 import type { SessionProvider, StartupInfo } from '../../src/server/server-types.ts';
 
-const int4 = (name: string): ColumnDescription => ({ name, tableOid: 0, columnAttr: 0, typeOid: 23, typeSize: 4, typeMod: -1 });
-const text = (name: string): ColumnDescription => ({ name, tableOid: 0, columnAttr: 0, typeOid: 25, typeSize: -1, typeMod: -1 });
+const int4 = (name: string): ColumnDescription => ({
+  name,
+  tableOid: 0,
+  columnAttr: 0,
+  typeOid: 23,
+  typeSize: 4,
+  typeMod: -1,
+});
+const text = (name: string): ColumnDescription => ({
+  name,
+  tableOid: 0,
+  columnAttr: 0,
+  typeOid: 25,
+  typeSize: -1,
+  typeMod: -1,
+});
 
 function int4Value(n: number, format: FormatCode): Buffer {
   if (format === 0) return Buffer.from(String(n));
@@ -45,7 +69,8 @@ export class FakeSession implements Session {
   closed = false;
 
   constructor(readonly startup: StartupInfo) {
-    if (startup.params?.application_name !== undefined) this.settings.set('application_name', startup.params.application_name);
+    if (startup.params?.application_name !== undefined)
+      this.settings.set('application_name', startup.params.application_name);
   }
 
   getSetting(name: string): string | undefined {
@@ -56,7 +81,12 @@ export class FakeSession implements Session {
   readonly copied: string[] = [];
 
   async simpleQuery(sql: string): Promise<StatementResult[]> {
-    return this.runAll(sql.split(';').map((s) => s.trim()).filter(Boolean));
+    return this.runAll(
+      sql
+        .split(';')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    );
   }
 
   private async runAll(stmts: readonly string[]): Promise<StatementResult[]> {
@@ -97,18 +127,30 @@ export class FakeSession implements Session {
     };
   }
 
-  private async run(stmt: string, params: readonly (Buffer | null)[], formats: readonly FormatCode[]): Promise<StatementResult> {
+  private async run(
+    stmt: string,
+    params: readonly (Buffer | null)[],
+    formats: readonly FormatCode[],
+  ): Promise<StatementResult> {
     const upper = stmt.toUpperCase();
     if (this.txnStatus === 'E' && upper !== 'ROLLBACK' && upper !== 'COMMIT') {
-      throw new NextDbError(SqlState.inFailedSqlTransaction, 'current transaction is aborted, commands ignored until end of transaction block');
+      throw new NextDbError(
+        SqlState.inFailedSqlTransaction,
+        'current transaction is aborted, commands ignored until end of transaction block',
+      );
     }
     const m = /^SELECT (\d+)$/i.exec(stmt);
     if (m !== null) {
       const n = Number(m[1]);
       const f = formats[0] ?? 0;
-      return { commandTag: `SELECT ${n}`, columns: [int4('n')], rows: Array.from({ length: n }, (_, i) => [int4Value(i + 1, f)]) };
+      return {
+        commandTag: `SELECT ${n}`,
+        columns: [int4('n')],
+        rows: Array.from({ length: n }, (_, i) => [int4Value(i + 1, f)]),
+      };
     }
-    if (/^ECHO/i.test(stmt)) return { commandTag: 'SELECT 1', columns: params.map((_, i) => text(`p${i + 1}`)), rows: [params] };
+    if (/^ECHO/i.test(stmt))
+      return { commandTag: 'SELECT 1', columns: params.map((_, i) => text(`p${i + 1}`)), rows: [params] };
     if (upper === 'BEGIN') {
       this.txnStatus = 'T';
       return { commandTag: 'BEGIN' };
@@ -121,14 +163,20 @@ export class FakeSession implements Session {
     if (upper === 'FAIL AT RUN') {
       throw Object.assign(new NextDbError(SqlState.divisionByZero, 'division by zero'), { failedColumns: [int4('n')] });
     }
-    if (upper === 'FAIL') throw new NextDbError(SqlState.divisionByZero, 'division by zero', { detail: 'the detail', hint: 'the hint', position: 3 });
+    if (upper === 'FAIL')
+      throw new NextDbError(SqlState.divisionByZero, 'division by zero', {
+        detail: 'the detail',
+        hint: 'the hint',
+        position: 3,
+      });
     const copyOut = /^COPY OUT (\d+)$/i.exec(stmt);
     if (copyOut !== null) {
       const n = Number(copyOut[1]);
       const chunks = Array.from({ length: n }, (_, i) => Buffer.from(`${i + 1}\trow ${i + 1}\n`));
       return { commandTag: `COPY ${n}`, copyOut: { format: 0, columnFormats: [0, 0], chunks } };
     }
-    if (upper === 'NOTICE') return { commandTag: 'DO', notices: [{ severity: 'NOTICE', code: '00000', message: 'hello notice' }] };
+    if (upper === 'NOTICE')
+      return { commandTag: 'DO', notices: [{ severity: 'NOTICE', code: '00000', message: 'hello notice' }] };
     const sleep = /^SLEEP (\d+)$/i.exec(stmt);
     if (sleep !== null) {
       this.cancelRequested = false;
@@ -140,7 +188,8 @@ export class FakeSession implements Session {
         };
       });
       this.wake = undefined;
-      if (this.cancelRequested) throw new NextDbError(SqlState.queryCanceled, 'canceling statement due to user request');
+      if (this.cancelRequested)
+        throw new NextDbError(SqlState.queryCanceled, 'canceling statement due to user request');
       return { commandTag: 'SLEEP' };
     }
     const set = /^SET (\w+) = (.*)$/i.exec(stmt);
@@ -160,10 +209,13 @@ export class FakeSession implements Session {
 
   async prepare(name: string, sql: string, paramTypes: readonly number[]): Promise<PreparedStatementInfo> {
     const stmt = sql.trim().replace(/;$/, '');
-    if (!/^(SELECT \d+|ECHO.*|BEGIN|COMMIT|ROLLBACK|FAIL|FAIL AT RUN|SLEEP \d+|SET .*|NOTICE|COPY OUT \d+|)$/i.test(stmt)) {
+    if (
+      !/^(SELECT \d+|ECHO.*|BEGIN|COMMIT|ROLLBACK|FAIL|FAIL AT RUN|SLEEP \d+|SET .*|NOTICE|COPY OUT \d+|)$/i.test(stmt)
+    ) {
       throw new NextDbError(SqlState.syntaxError, `syntax error at or near "${stmt.split(' ')[0]}"`, { position: 1 });
     }
-    if (name !== '' && this.statements.has(name)) throw new NextDbError('42P05', `prepared statement "${name}" already exists`);
+    if (name !== '' && this.statements.has(name))
+      throw new NextDbError('42P05', `prepared statement "${name}" already exists`);
     this.statements.set(name, stmt);
     return this.describeStatement(name, paramTypes.length);
   }
@@ -175,10 +227,20 @@ export class FakeSession implements Session {
     return { paramTypes: Array.from({ length: nParams }, () => 25), columns: this.columnsOf(sql, nParams) };
   }
 
-  bind(portal: string, statement: string, _paramFormats: readonly FormatCode[], params: readonly (Buffer | null)[], resultFormats: readonly FormatCode[]): void {
+  bind(
+    portal: string,
+    statement: string,
+    _paramFormats: readonly FormatCode[],
+    params: readonly (Buffer | null)[],
+    resultFormats: readonly FormatCode[],
+  ): void {
     const sql = this.statements.get(statement);
     if (sql === undefined) throw new NextDbError('26000', `prepared statement "${statement}" does not exist`);
-    if (this.txnStatus === 'E') throw new NextDbError(SqlState.inFailedSqlTransaction, 'current transaction is aborted, commands ignored until end of transaction block');
+    if (this.txnStatus === 'E')
+      throw new NextDbError(
+        SqlState.inFailedSqlTransaction,
+        'current transaction is aborted, commands ignored until end of transaction block',
+      );
     this.portals.set(portal, { sql, params, formats: resultFormats, produced: 0 });
   }
 
@@ -203,7 +265,12 @@ export class FakeSession implements Session {
     const slice = rows.slice(p.produced, end);
     p.produced = end;
     const suspended = end < rows.length;
-    return { ...r, rows: slice, commandTag: /^SELECT/.test(r.commandTag) ? `SELECT ${slice.length}` : r.commandTag, suspended };
+    return {
+      ...r,
+      rows: slice,
+      commandTag: /^SELECT/.test(r.commandTag) ? `SELECT ${slice.length}` : r.commandTag,
+      suspended,
+    };
   }
 
   closeStatement(name: string): void {
@@ -238,7 +305,8 @@ export class FakeProvider implements SessionProvider {
   }
 
   createSession(startup: StartupInfo): FakeSession {
-    if (startup.database === 'nosuchdb') throw new NextDbError('3D000', `database "${startup.database}" does not exist`);
+    if (startup.database === 'nosuchdb')
+      throw new NextDbError('3D000', `database "${startup.database}" does not exist`);
     const s = new FakeSession(startup);
     this.sessions.push(s);
     return s;

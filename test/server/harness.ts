@@ -26,7 +26,15 @@ export interface TestServer {
 export async function startTestServer(options: Partial<ServerOptions> = {}): Promise<TestServer> {
   const engine = new MemoryEngine();
   const provider = options.provider ?? new FakeProvider();
-  const server = new NextDbServer({ engine, logger: pino({ level: 'silent' }), host: '127.0.0.1', port: 0, provider, engineDescription: 'memory (test)', ...options });
+  const server = new NextDbServer({
+    engine,
+    logger: pino({ level: 'silent' }),
+    host: '127.0.0.1',
+    port: 0,
+    provider,
+    engineDescription: 'memory (test)',
+    ...options,
+  });
   const port = await server.start();
   return {
     server,
@@ -69,7 +77,10 @@ export class RawClient {
   }
 
   /** Connects and completes a trust startup; returns the client and its BackendKeyData. */
-  static async startup(port: number, params: Record<string, string> = { user: 'postgres', database: 'postgres' }): Promise<{ client: RawClient; messages: BackendMessage[] }> {
+  static async startup(
+    port: number,
+    params: Record<string, string> = { user: 'postgres', database: 'postgres' },
+  ): Promise<{ client: RawClient; messages: BackendMessage[] }> {
     const client = await RawClient.connect(port);
     client.send({ kind: 'startup', protocolVersion: RequestCode.protocol30, params });
     const messages = await client.until('Z');
@@ -92,7 +103,8 @@ export class RawClient {
     for (;;) {
       const at = this.queue.findIndex((m) => m.type === type);
       if (at >= 0) return this.queue.splice(0, at + 1);
-      if (this.closed) throw new Error(`connection closed before '${type}'; got ${this.queue.map((m) => m.type).join('')}`);
+      if (this.closed)
+        throw new Error(`connection closed before '${type}'; got ${this.queue.map((m) => m.type).join('')}`);
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`timeout waiting for '${type}'; got ${this.queue.map((m) => m.type).join('')}`);
       await new Promise<void>((resolve) => {

@@ -40,14 +40,24 @@ const setApp: Stmt = { pg: "SET application_name = 'x'", fake: 'SET application_
 const copyOut: Stmt = { pg: 'COPY (SELECT generate_series(1, 3)) TO STDOUT', fake: 'COPY OUT 3' };
 
 type Step = (side: 'pg' | 'fake') => FrontendMessage[];
-const q = (...stmts: Stmt[]): Step => (side) => [{ kind: 'query', sql: stmts.map((s) => s[side]).join('; ') }];
-const parse = (name: string, s: Stmt): Step => (side) => [{ kind: 'parse', name, sql: s[side], paramTypes: [] }];
-const bind = (portal: string, statement: string, resultFormats: (0 | 1)[] = []): Step => () => [
-  { kind: 'bind', portal, statement, paramFormats: [], params: [], resultFormats },
-];
-const describe = (target: 'S' | 'P', name: string): Step => () => [{ kind: 'describe', target, name }];
-const execute = (portal: string, maxRows = 0): Step => () => [{ kind: 'execute', portal, maxRows }];
-const close = (target: 'S' | 'P', name: string): Step => () => [{ kind: 'close', target, name }];
+const q =
+  (...stmts: Stmt[]): Step =>
+  (side) => [{ kind: 'query', sql: stmts.map((s) => s[side]).join('; ') }];
+const parse =
+  (name: string, s: Stmt): Step =>
+  (side) => [{ kind: 'parse', name, sql: s[side], paramTypes: [] }];
+const bind =
+  (portal: string, statement: string, resultFormats: (0 | 1)[] = []): Step =>
+  () => [{ kind: 'bind', portal, statement, paramFormats: [], params: [], resultFormats }];
+const describe =
+  (target: 'S' | 'P', name: string): Step =>
+  () => [{ kind: 'describe', target, name }];
+const execute =
+  (portal: string, maxRows = 0): Step =>
+  () => [{ kind: 'execute', portal, maxRows }];
+const close =
+  (target: 'S' | 'P', name: string): Step =>
+  () => [{ kind: 'close', target, name }];
 const sync: Step = () => [{ kind: 'sync' }];
 const flush: Step = () => [{ kind: 'flush' }];
 
@@ -59,11 +69,43 @@ const scenarios: Record<string, Step[]> = {
   'simple: SET reports ParameterStatus': [q(setApp)],
   'simple: COPY TO STDOUT': [q(copyOut)],
   'extended: describe statement and portal, row limits': [
-    parse('s', rows5), describe('S', 's'), bind('p', 's', [1]), describe('P', 'p'), execute('p', 2), execute('p', 2), execute('p', 2), close('P', 'p'), close('S', 's'), sync,
+    parse('s', rows5),
+    describe('S', 's'),
+    bind('p', 's', [1]),
+    describe('P', 'p'),
+    execute('p', 2),
+    execute('p', 2),
+    execute('p', 2),
+    close('P', 'p'),
+    close('S', 's'),
+    sync,
   ],
-  'extended: error skips to Sync': [parse('', bogus), bind('', ''), execute(''), sync, parse('', rows0), bind('', ''), execute(''), sync],
-  'extended: error at execute inside a transaction': [q(begin), parse('', failAtRun), bind('', ''), execute(''), sync, q(commit)],
-  'extended: empty statement, describe of a no-data statement': [parse('', empty), describe('S', ''), bind('', ''), describe('P', ''), execute(''), sync],
+  'extended: error skips to Sync': [
+    parse('', bogus),
+    bind('', ''),
+    execute(''),
+    sync,
+    parse('', rows0),
+    bind('', ''),
+    execute(''),
+    sync,
+  ],
+  'extended: error at execute inside a transaction': [
+    q(begin),
+    parse('', failAtRun),
+    bind('', ''),
+    execute(''),
+    sync,
+    q(commit),
+  ],
+  'extended: empty statement, describe of a no-data statement': [
+    parse('', empty),
+    describe('S', ''),
+    bind('', ''),
+    describe('P', ''),
+    execute(''),
+    sync,
+  ],
   'extended: flush without sync': [parse('f', rows0), flush],
 };
 
@@ -75,7 +117,14 @@ async function runScenario(port: number, side: 'pg' | 'fake', steps: Step[]): Pr
       const msgs = step(side);
       client.send(...msgs);
       const last = msgs.at(-1)!;
-      const until = last.kind === 'flush' ? (msgs.length === 1 ? '1' : 'Z') : last.kind === 'sync' || last.kind === 'query' ? 'Z' : undefined;
+      const until =
+        last.kind === 'flush'
+          ? msgs.length === 1
+            ? '1'
+            : 'Z'
+          : last.kind === 'sync' || last.kind === 'query'
+            ? 'Z'
+            : undefined;
       if (until === undefined) continue;
       const got = await client.until(until);
       out.push(got.map(describeMessage).join(' '));

@@ -14,7 +14,8 @@ import { FakeProvider } from './fake-session.ts';
 import { RequestCode } from '../../src/wire/frontend-messages.ts';
 import { FrontendWriter } from '../../src/wire/frontend-writer.ts';
 
-const corpus = new URL('../../../shared/corpus/client-wire/postgresql-15.18-server.backend.jsonl', import.meta.url).pathname;
+const corpus = new URL('../../../shared/corpus/client-wire/postgresql-15.18-server.backend.jsonl', import.meta.url)
+  .pathname;
 
 const pgClient = (port: number, extra: pg.ClientConfig = {}): pg.Client =>
   new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres', ...extra });
@@ -22,11 +23,21 @@ const pgClient = (port: number, extra: pg.ClientConfig = {}): pg.Client =>
 test('startup reports the ParameterStatus set of PostgreSQL 15, BackendKeyData, ReadyForQuery(I)', async () => {
   const ts = await startTestServer();
   try {
-    const { client, messages } = await RawClient.startup(ts.port, { user: 'postgres', database: 'postgres', application_name: 'rawtest' });
-    const expected = readFileSync(corpus, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { backend: string; ParameterStatus?: [string, string] });
+    const { client, messages } = await RawClient.startup(ts.port, {
+      user: 'postgres',
+      database: 'postgres',
+      application_name: 'rawtest',
+    });
+    const expected = readFileSync(corpus, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { backend: string; ParameterStatus?: [string, string] });
     const expectedNames = expected.filter((m) => m.ParameterStatus).map((m) => m.ParameterStatus![0]);
     const got = messages.flatMap((m) => (m.type === 'S' ? [[m.name, m.value] as const] : []));
-    assert.deepEqual(got.map(([n]) => n), expectedNames);
+    assert.deepEqual(
+      got.map(([n]) => n),
+      expectedNames,
+    );
     const params = new Map(got);
     assert.equal(params.get('application_name'), 'rawtest');
     assert.equal(params.get('session_authorization'), 'postgres');
@@ -49,7 +60,10 @@ test('pg: simple protocol with several statements, extended with parameters, err
     assert.deepEqual(one.rows, [{ n: 1 }, { n: 2 }, { n: 3 }]);
     assert.equal(one.fields[0]?.dataTypeID, 23);
     const multi = (await c.query('SELECT 1; SELECT 2')) as unknown as pg.QueryResult[];
-    assert.deepEqual(multi.map((r) => r.rowCount), [1, 2]);
+    assert.deepEqual(
+      multi.map((r) => r.rowCount),
+      [1, 2],
+    );
     const echo = await c.query('ECHO $1, $2', ['hello', null]);
     assert.deepEqual(echo.rows, [{ p1: 'hello', p2: null }]);
     const named = { name: 'sel', text: 'SELECT 2', values: [] };
@@ -57,7 +71,10 @@ test('pg: simple protocol with several statements, extended with parameters, err
     assert.equal((await c.query(named)).rowCount, 2); // reuses the named statement
     const err = await c.query('FAIL').catch((e: unknown) => e as pg.DatabaseError);
     assert.ok(err instanceof Error);
-    assert.deepEqual([err.code, err.severity, err.message, err.detail, err.hint, err.position], ['22012', 'ERROR', 'division by zero', 'the detail', 'the hint', '3']);
+    assert.deepEqual(
+      [err.code, err.severity, err.message, err.detail, err.hint, err.position],
+      ['22012', 'ERROR', 'division by zero', 'the detail', 'the hint', '3'],
+    );
     const err2 = await c.query('FAIL', []).catch((e: unknown) => e as pg.DatabaseError);
     assert.equal((err2 as pg.DatabaseError).code, '22012');
     const syntax = await c.query('bogus $1', [1]).catch((e: unknown) => e as pg.DatabaseError);
@@ -71,7 +88,11 @@ test('pg: simple protocol with several statements, extended with parameters, err
     await c.query('NOTICE');
     assert.deepEqual(notices, ['hello notice']);
     await c.query('SET application_name = renamed');
-    assert.equal((c as unknown as { connection: { parameters?: Record<string, string> } }).connection.parameters?.application_name ?? 'renamed', 'renamed');
+    assert.equal(
+      (c as unknown as { connection: { parameters?: Record<string, string> } }).connection.parameters
+        ?.application_name ?? 'renamed',
+      'renamed',
+    );
   } finally {
     await c.end();
     await ts.stop();
@@ -123,7 +144,10 @@ test('extended protocol: row limits with PortalSuspended, Describe, Close, error
     const ms = await client.until('Z');
     assert.equal(types(ms), '1tT2TDDsDDsDC33Z');
     const portalDesc = ms[4];
-    assert.ok(portalDesc?.type === 'T' && portalDesc.fields[0]?.format === 1, 'binary format in the portal RowDescription');
+    assert.ok(
+      portalDesc?.type === 'T' && portalDesc.fields[0]?.format === 1,
+      'binary format in the portal RowDescription',
+    );
     const rows = ms.filter((m) => m.type === 'D').map((m) => (m.type === 'D' ? m.values[0]!.readInt32BE() : -1));
     assert.deepEqual(rows, [1, 2, 3, 4, 5]);
     const done = ms.find((m) => m.type === 'C');
@@ -152,10 +176,21 @@ test('extended protocol: row limits with PortalSuspended, Describe, Close, error
 
 test('postgres.js: pipelined queries on one connection come back in order', async () => {
   const ts = await startTestServer();
-  const sql = postgres({ host: '127.0.0.1', port: ts.port, user: 'postgres', database: 'postgres', max: 1, fetch_types: false, onnotice: () => undefined });
+  const sql = postgres({
+    host: '127.0.0.1',
+    port: ts.port,
+    user: 'postgres',
+    database: 'postgres',
+    max: 1,
+    fetch_types: false,
+    onnotice: () => undefined,
+  });
   try {
     const results = await Promise.all(Array.from({ length: 50 }, (_, i) => sql.unsafe(`SELECT ${(i % 7) + 1}`)));
-    assert.deepEqual(results.map((r) => r.length), Array.from({ length: 50 }, (_, i) => (i % 7) + 1));
+    assert.deepEqual(
+      results.map((r) => r.length),
+      Array.from({ length: 50 }, (_, i) => (i % 7) + 1),
+    );
     const echo = await sql.unsafe('ECHO $1', ['x']);
     assert.deepEqual([...echo], [{ p1: 'x' }]);
     const err = await sql.unsafe('FAIL').catch((e: unknown) => e as { code: string });
@@ -212,7 +247,9 @@ test('SSLRequest without TLS is answered N; GSSENCRequest N; then startup procee
 });
 
 test('limits: max connections, max message size, idle-in-transaction timeout; bad input closes only that connection', async () => {
-  const ts = await startTestServer({ limits: { maxConnections: 2, maxMessageBytes: 4096, idleInTransactionTimeoutMs: 150 } });
+  const ts = await startTestServer({
+    limits: { maxConnections: 2, maxMessageBytes: 4096, idleInTransactionTimeoutMs: 150 },
+  });
   try {
     const a = await RawClient.startup(ts.port);
     const b = await RawClient.startup(ts.port);
@@ -294,7 +331,11 @@ test('a startup split into single bytes and a pipelined burst in one write both 
   const ts = await startTestServer();
   try {
     const c = await RawClient.connect(ts.port);
-    const w = new FrontendWriter().add({ kind: 'startup', protocolVersion: RequestCode.protocol30, params: { user: 'postgres' } });
+    const w = new FrontendWriter().add({
+      kind: 'startup',
+      protocolVersion: RequestCode.protocol30,
+      params: { user: 'postgres' },
+    });
     for (let i = 0; i < 10; i++) w.add({ kind: 'query', sql: `SELECT ${i % 3}` });
     const bytes = w.take();
     for (const byte of bytes.subarray(0, 20)) {
@@ -363,7 +404,11 @@ test('Unix-domain socket: psql -h DIR reaches the server; counts as local; socke
   try {
     const path = ts.server.unixSocketPath!;
     assert.equal(path, join(dir, `.s.PGSQL.${ts.port}`));
-    const { stdout } = await promisify(execFile)('psql', ['-X', '-A', '-t', '-h', dir, '-p', String(ts.port), '-U', 'postgres', '-c', 'SELECT 2'], { encoding: 'utf8' });
+    const { stdout } = await promisify(execFile)(
+      'psql',
+      ['-X', '-A', '-t', '-h', dir, '-p', String(ts.port), '-U', 'postgres', '-c', 'SELECT 2'],
+      { encoding: 'utf8' },
+    );
     assert.equal(stdout.trim(), '1\n2');
     const c = new pg.Client({ host: dir, port: ts.port, user: 'postgres' });
     await c.connect();
@@ -394,7 +439,9 @@ test('slow queries are logged with their text; protocol errors and failed logins
     await client.until('Z');
     client.send({ kind: 'query', sql: 'SELECT 1' });
     await client.until('Z');
-    const slow = lines.map((l) => JSON.parse(l) as { msg: string; query?: string; durationMs?: number }).filter((l) => l.msg === 'slow query');
+    const slow = lines
+      .map((l) => JSON.parse(l) as { msg: string; query?: string; durationMs?: number })
+      .filter((l) => l.msg === 'slow query');
     assert.equal(slow.length, 1);
     assert.equal(slow[0]!.query, 'SLEEP 60');
     assert.ok(slow[0]!.durationMs! >= 30);
@@ -412,7 +459,11 @@ test('protocol 3.2 and _pq_ options get NegotiateProtocolVersion(3.0); FunctionC
   const ts = await startTestServer();
   try {
     const c = await RawClient.connect(ts.port);
-    c.send({ kind: 'startup', protocolVersion: RequestCode.protocol30 + 2, params: { user: 'postgres', '_pq_.compression': 'on' } });
+    c.send({
+      kind: 'startup',
+      protocolVersion: RequestCode.protocol30 + 2,
+      params: { user: 'postgres', '_pq_.compression': 'on' },
+    });
     const ms = await c.until('Z');
     assert.deepEqual(ms[0], { type: 'v', minor: 0, unrecognized: ['_pq_.compression'] });
     assert.equal(ms[1]?.type, 'R');

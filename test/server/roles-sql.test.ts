@@ -49,7 +49,9 @@ test('SCRAM login of roles created with CREATE ROLE / CREATE USER; wrong passwor
     assert.equal(await login(ts.port, 'postgres', 'changed'), 'ok postgres');
     await admin.simpleQuery('DROP ROLE bob');
     assert.equal(await login(ts.port, 'bob', 'builder'), '28P01');
-    const [r] = await admin.simpleQuery("SELECT rolname, rolcanlogin, rolsuper, rolpassword FROM pg_roles ORDER BY oid");
+    const [r] = await admin.simpleQuery(
+      'SELECT rolname, rolcanlogin, rolsuper, rolpassword FROM pg_roles ORDER BY oid',
+    );
     assert.deepEqual(
       r!.rows!.map((x) => x.map((v) => v?.toString() ?? null)),
       [

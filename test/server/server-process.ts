@@ -26,9 +26,16 @@ export function tempDir(): string {
 }
 
 /** Runs the CLI to completion (for start-up failures); returns exit code and output. */
-export function runCli(args: readonly string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<{ code: number | null; output: string }> {
+export function runCli(
+  args: readonly string[],
+  env: Record<string, string> = {},
+  timeoutMs = 30_000,
+): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', tsx, join(root, 'test/server/run-cli.ts'), ...args], { cwd: root, env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, ['--import', tsx, join(root, 'test/server/run-cli.ts'), ...args], {
+      cwd: root,
+      env: { ...process.env, ...env },
+    });
     let output = '';
     child.stdout.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr.on('data', (c: Buffer) => (output += c.toString()));
@@ -40,7 +47,10 @@ export function runCli(args: readonly string[], env: Record<string, string> = {}
   });
 }
 
-export async function startServerProcess(args: readonly string[], options: { dir?: string; env?: Record<string, string> } = {}): Promise<ServerProcess> {
+export async function startServerProcess(
+  args: readonly string[],
+  options: { dir?: string; env?: Record<string, string> } = {},
+): Promise<ServerProcess> {
   const dir = options.dir ?? tempDir();
   const child = spawn(process.execPath, ['--import', tsx, join(root, 'test/server/run-cli.ts'), 'server', ...args], {
     cwd: dir,

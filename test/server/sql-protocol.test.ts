@@ -68,7 +68,11 @@ test('empty query strings answer EmptyQueryResponse, simple and extended', async
       );
       assert.equal(types(await client.until('Z')), '12nIZ', `extended ${JSON.stringify(sql)}`);
     }
-    client.send({ kind: 'parse', name: 'e', sql: '', paramTypes: [] }, { kind: 'describe', target: 'S', name: 'e' }, { kind: 'sync' });
+    client.send(
+      { kind: 'parse', name: 'e', sql: '', paramTypes: [] },
+      { kind: 'describe', target: 'S', name: 'e' },
+      { kind: 'sync' },
+    );
     assert.equal(types(await client.until('Z')), '1tnZ');
   } finally {
     client.end();
@@ -86,7 +90,11 @@ test('COPY FROM STDIN failing mid-stream: ErrorResponse and ReadyForQuery at onc
     const ms = await client.until('Z');
     assert.equal(types(ms), 'EZ');
     assert.ok(ms[0]?.type === 'E' && ms[0].fields.C === '22P02');
-    client.send({ kind: 'copyData', data: Buffer.from('2\tc\n') }, { kind: 'copyDone' }, { kind: 'query', sql: 'SELECT count(*) FROM cp' });
+    client.send(
+      { kind: 'copyData', data: Buffer.from('2\tc\n') },
+      { kind: 'copyDone' },
+      { kind: 'query', sql: 'SELECT count(*) FROM cp' },
+    );
     const after = await client.until('Z');
     assert.equal(types(after), 'TDCZ');
     assert.ok(after[1]?.type === 'D' && after[1].values[0]?.toString() === '0');

@@ -31,7 +31,13 @@ test('over SqlEngine: PGOPTIONS settings apply; BackendKeyData matches pg_backen
     },
   };
   const ts = await startTestServer({ provider, engine });
-  const c = new pg.Client({ host: '127.0.0.1', port: ts.port, user: 'postgres', database: 'postgres', options: '-c statement_timeout=4321' });
+  const c = new pg.Client({
+    host: '127.0.0.1',
+    port: ts.port,
+    user: 'postgres',
+    database: 'postgres',
+    options: '-c statement_timeout=4321',
+  });
   try {
     await c.connect();
     assert.deepEqual((await c.query('SHOW statement_timeout')).rows[0], { statement_timeout: '4321' });

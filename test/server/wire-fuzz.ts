@@ -21,7 +21,22 @@ export interface FuzzDialect {
 
 /** For the scripted FakeSession (test/server/fake-session.ts). */
 export const fakeDialect: FuzzDialect = {
-  statements: ['SELECT 0', 'SELECT 3', 'COPY IN', 'COPY OUT 2', 'BEGIN', 'COMMIT', 'ROLLBACK', 'FAIL', 'NOTICE', 'ECHO $1', 'SET a = b', 'SLEEP 1', '', 'bogus'],
+  statements: [
+    'SELECT 0',
+    'SELECT 3',
+    'COPY IN',
+    'COPY OUT 2',
+    'BEGIN',
+    'COMMIT',
+    'ROLLBACK',
+    'FAIL',
+    'NOTICE',
+    'ECHO $1',
+    'SET a = b',
+    'SLEEP 1',
+    '',
+    'bogus',
+  ],
   checkHealthy: (port) => checkHealthy(port),
 };
 
@@ -51,7 +66,8 @@ export const sqlDialect: FuzzDialect = {
     try {
       const a = await c.query('SELECT 1 AS one');
       const b = await c.query('SELECT $1::int + 1 AS two', [1]);
-      if (a.rows[0]?.one !== 1 || b.rows[0]?.two !== 2) throw new Error(`wrong answers after fuzzing: ${JSON.stringify([a.rows, b.rows])}`);
+      if (a.rows[0]?.one !== 1 || b.rows[0]?.two !== 2)
+        throw new Error(`wrong answers after fuzzing: ${JSON.stringify([a.rows, b.rows])}`);
     } finally {
       await c.end();
     }
@@ -69,7 +85,14 @@ function randomMessage(p: Prng): FrontendMessage {
     case 2:
       return { kind: 'parse', name, sql: p.pick(statements), paramTypes: p.chance(0.3) ? [25] : [] };
     case 3:
-      return { kind: 'bind', portal: '', statement: name, paramFormats: [], params: p.chance(0.5) ? [Buffer.from('v')] : [], resultFormats: p.chance(0.5) ? [1] : [] };
+      return {
+        kind: 'bind',
+        portal: '',
+        statement: name,
+        paramFormats: [],
+        params: p.chance(0.5) ? [Buffer.from('v')] : [],
+        resultFormats: p.chance(0.5) ? [1] : [],
+      };
     case 4:
       return { kind: 'describe', target: p.chance(0.5) ? 'S' : 'P', name };
     case 5:
@@ -96,7 +119,11 @@ export function generateStream(p: Prng): Buffer {
   const w = new FrontendWriter();
   if (p.chance(0.2)) w.add({ kind: 'sslRequest' });
   if (p.chance(0.1)) w.add({ kind: 'gssEncRequest' });
-  w.add({ kind: 'startup', protocolVersion: RequestCode.protocol30, params: { user: 'postgres', database: 'postgres' } });
+  w.add({
+    kind: 'startup',
+    protocolVersion: RequestCode.protocol30,
+    params: { user: 'postgres', database: 'postgres' },
+  });
   const n = p.int(15);
   for (let i = 0; i < n; i++) w.add(randomMessage(p));
   if (p.chance(0.5)) w.add({ kind: 'sync' });
@@ -118,7 +145,8 @@ export function generateStream(p: Prng): Buffer {
         bytes = Buffer.concat([bytes.subarray(0, at), random().subarray(0, 8), bytes.subarray(at)]);
         break;
       case 3:
-        if (at + 4 <= bytes.length) bytes.writeInt32BE(p.pick([0, 1, 3, 4, 5, -1, 0x7fffffff, 10_001, p.nextU32() | 0]), at);
+        if (at + 4 <= bytes.length)
+          bytes.writeInt32BE(p.pick([0, 1, 3, 4, 5, -1, 0x7fffffff, 10_001, p.nextU32() | 0]), at);
         break;
       default: {
         const len = p.int(40);
@@ -163,14 +191,22 @@ export async function checkHealthy(port: number): Promise<void> {
   try {
     const a = await c.query('SELECT 3');
     const b = await c.query('ECHO $1', ['ok']);
-    if (a.rowCount !== 3 || b.rows[0]?.p1 !== 'ok') throw new Error(`wrong answers after fuzzing: ${a.rowCount} ${JSON.stringify(b.rows)}`);
+    if (a.rowCount !== 3 || b.rows[0]?.p1 !== 'ok')
+      throw new Error(`wrong answers after fuzzing: ${a.rowCount} ${JSON.stringify(b.rows)}`);
   } finally {
     await c.end();
   }
 }
 
 /** Runs `cases` fuzz cases in rounds of `parallel`, checking health after each round. */
-export async function fuzzServer(port: number, seed: number, cases: number, parallel = 4, lingerMs = 30, dialect: FuzzDialect = fakeDialect): Promise<void> {
+export async function fuzzServer(
+  port: number,
+  seed: number,
+  cases: number,
+  parallel = 4,
+  lingerMs = 30,
+  dialect: FuzzDialect = fakeDialect,
+): Promise<void> {
   statements = dialect.statements;
   const p = new Prng(seed);
   for (let done = 0; done < cases; done += parallel) {

@@ -36,7 +36,16 @@ import { RaftNode, bootstrapState, joiningState } from '../../src/raft/raft-node
 import { NotLeaderError } from '../../src/raft/errors.ts';
 import { NextDbError } from '../../src/util/errors.ts';
 import { EntryType, mayPrecedePersist } from '../../src/raft/types.ts';
-import type { ConfChange, Entry, HardState, Message, NodeId, RaftInitialState, Ready, Snapshot } from '../../src/raft/types.ts';
+import type {
+  ConfChange,
+  Entry,
+  HardState,
+  Message,
+  NodeId,
+  RaftInitialState,
+  Ready,
+  Snapshot,
+} from '../../src/raft/types.ts';
 import { checkLinearizable } from './raft-linearizability.ts';
 import { EventQueue } from './raft-event-queue.ts';
 import type { KvOp } from './raft-linearizability.ts';
@@ -208,7 +217,8 @@ export class RaftSim {
       },
       { hardState: d.hardState, snapshot: d.snapshot, entries: d.entries },
     );
-    node.kv = d.snapshot.data.length > 0 ? new Map(JSON.parse(dec.decode(d.snapshot.data)) as [string, string][]) : new Map();
+    node.kv =
+      d.snapshot.data.length > 0 ? new Map(JSON.parse(dec.decode(d.snapshot.data)) as [string, string][]) : new Map();
     node.up = true;
     node.writing = undefined;
     node.proposals = [];
@@ -249,13 +259,18 @@ export class RaftSim {
           if (!(e instanceof Error) || e.name !== 'RaftBusyError') throw e;
         }
       }
-      if (markerOp !== undefined && leader !== undefined && this.members(leader).every((n) => n.kv.get('__marker') === this.marker)) {
+      if (
+        markerOp !== undefined &&
+        leader !== undefined &&
+        this.members(leader).every((n) => n.kv.get('__marker') === this.marker)
+      ) {
         liveAt = this.now;
         break;
       }
       // Lost with a leader change (overwritten, or stuck on a deposed leader): propose again.
       const markerCommitted = [...this.nodes.values()].some((n) => n.kv.get('__marker') === this.marker);
-      if (markerOp !== undefined && !markerCommitted && (markerOp.done || this.now - markerOp.call > 1000)) markerOp = undefined;
+      if (markerOp !== undefined && !markerCommitted && (markerOp.done || this.now - markerOp.call > 1000))
+        markerOp = undefined;
     }
     if (liveAt < 0) {
       const states = [...this.nodes.values()].map((n) => {
@@ -263,7 +278,9 @@ export class RaftSim {
         const prs = [...st.progress].map(([id, pr]) => `${id}:${pr.match}/${pr.next}/${pr.state}`).join(' ');
         return `n${n.id}@${st.term} ${st.role} leader=${st.leader} writing=${n.writing !== undefined} hasReady=${n.raft.hasReady()} last=${st.lastIndex} commit=${st.commit} applied=${st.applied} ${prs}`;
       });
-      throw new SimFailure(`liveness: no marker write applied on every node within ${livenessMs}ms of healing; ${states.join('; ')}`);
+      throw new SimFailure(
+        `liveness: no marker write applied on every node within ${livenessMs}ms of healing; ${states.join('; ')}`,
+      );
     }
     this.checkLogMatching();
     this.checkAllApplied();
@@ -295,7 +312,10 @@ export class RaftSim {
         return;
       }
       this.now = ev.t;
-      if (++this.events > MAX_EVENTS) throw new SimFailure(`runaway: more than ${MAX_EVENTS} events by ${this.now}ms (a node spinning without progress?)`);
+      if (++this.events > MAX_EVENTS)
+        throw new SimFailure(
+          `runaway: more than ${MAX_EVENTS} events by ${this.now}ms (a node spinning without progress?)`,
+        );
       this.handle(ev.e);
     }
   }
@@ -409,7 +429,9 @@ export class RaftSim {
       this.committed.set(e.index, { term: e.term, data, type: e.type, at: this.now });
       if (e.index > this.maxCommitted) this.maxCommitted = e.index;
     } else if (prior.term !== e.term || prior.data !== data) {
-      throw new SimFailure(`state machine safety: n${n.id} applied ${e.index}@${e.term} "${data}" but ${e.index}@${prior.term} "${prior.data}" was applied elsewhere`);
+      throw new SimFailure(
+        `state machine safety: n${n.id} applied ${e.index}@${e.term} "${data}" but ${e.index}@${prior.term} "${prior.data}" was applied elsewhere`,
+      );
     }
     if (e.type === EntryType.normal && e.data.length > 0) {
       const [, key, value] = JSON.parse(data) as [string, string, string];
@@ -452,7 +474,8 @@ export class RaftSim {
     if (s.role !== 'leader' || n.wasLeaderTerm === s.term) return;
     n.wasLeaderTerm = s.term;
     const prior = this.leaderOfTerm.get(s.term);
-    if (prior !== undefined && prior !== n.id) throw new SimFailure(`election safety: n${prior} and n${n.id} both lead term ${s.term}`);
+    if (prior !== undefined && prior !== n.id)
+      throw new SimFailure(`election safety: n${prior} and n${n.id} both lead term ${s.term}`);
     this.leaderOfTerm.set(s.term, n.id);
     this.log(`${this.now}ms n${n.id} leads term ${s.term}`);
     // Leader completeness: every entry applied anywhere must be in the new leader's log.
@@ -461,7 +484,9 @@ export class RaftSim {
       if (index < first) continue;
       const t = n.raft.termAt(index);
       if (t !== c.term) {
-        throw new SimFailure(`leader completeness: n${n.id} leads term ${s.term} without committed entry ${index}@${c.term} (has ${t === undefined ? 'nothing' : `term ${t}`})`);
+        throw new SimFailure(
+          `leader completeness: n${n.id} leads term ${s.term} without committed entry ${index}@${c.term} (has ${t === undefined ? 'nothing' : `term ${t}`})`,
+        );
       }
     }
   }
@@ -473,7 +498,9 @@ export class RaftSim {
     if (to === undefined || this.cut.has(`${m.from}->${m.to}`) || this.prng.chance(this.dropP)) return;
     const copies = this.prng.chance(this.dupP) ? 2 : 1;
     for (let i = 0; i < copies; i++) {
-      const delay = this.prng.chance(0.05) ? this.prng.range(this.delayMaxMs, this.delayMaxMs * 5) : this.prng.range(1, this.delayMaxMs);
+      const delay = this.prng.chance(0.05)
+        ? this.prng.range(this.delayMaxMs, this.delayMaxMs * 5)
+        : this.prng.range(1, this.delayMaxMs);
       this.q.push(this.now + delay, { kind: 'deliver', msg: m, inc: to.incarnation });
     }
   }
@@ -574,7 +601,10 @@ export class RaftSim {
     }
     if (this.prng.chance(0.5)) {
       const d = n.durable;
-      d.hardState = { ...d.hardState, commit: Math.min(d.hardState.commit, Math.max(n.syncedCommit, d.snapshot.meta.index)) };
+      d.hardState = {
+        ...d.hardState,
+        commit: Math.min(d.hardState.commit, Math.max(n.syncedCommit, d.snapshot.meta.index)),
+      };
     }
     n.up = false;
     n.incarnation++;
@@ -603,7 +633,14 @@ export class RaftSim {
     const target = this.nodes.get(this.clientLeader[c]!)!;
     const key = `k${p.int(3)}`;
     const isPut = p.chance(0.5);
-    const op: ClientOp = { client: c, kind: isPut ? 'put' : 'get', key, value: isPut ? `v${this.nextValue++}` : '', call: this.now, done: false };
+    const op: ClientOp = {
+      client: c,
+      kind: isPut ? 'put' : 'get',
+      key,
+      value: isPut ? `v${this.nextValue++}` : '',
+      call: this.now,
+      done: false,
+    };
     if (!target.up) {
       this.clientLeader[c] = p.pick(this.ids);
       this.q.push(this.now + p.range(5, 20), { kind: 'client', client: c });
@@ -641,7 +678,15 @@ export class RaftSim {
     this.inFlight.delete(op);
     if (op.client >= 0) {
       if (op.kind === 'put') {
-        if (result !== null) this.history.push({ kind: 'put', key: op.key, value: op.value, call: op.call, ret: result === undefined ? Infinity : this.now, client: op.client });
+        if (result !== null)
+          this.history.push({
+            kind: 'put',
+            key: op.key,
+            value: op.value,
+            call: op.call,
+            ret: result === undefined ? Infinity : this.now,
+            client: op.client,
+          });
       } else if (result !== undefined) {
         this.history.push({ kind: 'get', key: op.key, value: result, call: op.call, ret: this.now, client: op.client });
       }
@@ -711,12 +756,14 @@ export class RaftSim {
     const leader = [...this.nodes.values()].find((n) => n.up && n.raft.isLeader());
     if (leader === undefined) throw new SimFailure('no leader at the end of the liveness phase');
     let markerIndex = 0;
-    for (const [index, c] of this.committed) if (markerIndex === 0 && c.data.includes(this.marker ?? '\u0000')) markerIndex = index;
+    for (const [index, c] of this.committed)
+      if (markerIndex === 0 && c.data.includes(this.marker ?? '\u0000')) markerIndex = index;
     for (const n of this.members(leader)) {
       const st = n.raft.status();
       for (const [index, c] of this.committed) {
         if (index < st.firstIndex || index > markerIndex) continue;
-        if (n.raft.termAt(index) !== c.term) throw new SimFailure(`committed entry lost: n${n.id} lacks ${index}@${c.term} after healing`);
+        if (n.raft.termAt(index) !== c.term)
+          throw new SimFailure(`committed entry lost: n${n.id} lacks ${index}@${c.term} after healing`);
       }
     }
   }

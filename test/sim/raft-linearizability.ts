@@ -33,7 +33,10 @@ export interface KvOp {
   readonly client?: number;
 }
 
-export type LinResult = { readonly ok: true } | { readonly ok: false; readonly key: string; readonly reason: string } | { readonly ok: 'unknown'; readonly key: string };
+export type LinResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly key: string; readonly reason: string }
+  | { readonly ok: 'unknown'; readonly key: string };
 
 interface Ev {
   readonly op: number;
@@ -63,7 +66,8 @@ function checkRegister(ops: readonly KvOp[], maxSteps: number): 'ok' | 'unknown'
   // Fast rejection with a readable reason: a read of a value nobody wrote.
   const written = new Set(ops.filter((o) => o.kind === 'put').map((o) => o.value));
   for (const o of ops) {
-    if (o.kind === 'get' && o.value !== null && !written.has(o.value)) return `read of ${o.value}, which no write produced`;
+    if (o.kind === 'get' && o.value !== null && !written.has(o.value))
+      return `read of ${o.value}, which no write produced`;
   }
   // Reads with unknown outcome carry no information. A put with unknown
   // outcome can always be linearized after everything else, where it affects

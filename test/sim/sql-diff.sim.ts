@@ -54,13 +54,19 @@ try {
       let ndOut: string;
       try {
         const r = await client.query({ text: q, rowMode: 'array' });
-        pgOut = (r.rows as (string | null)[][]).map((row) => row.map((v) => (v === null ? 'NULL' : v)).join('|')).sort().join('\n');
+        pgOut = (r.rows as (string | null)[][])
+          .map((row) => row.map((v) => (v === null ? 'NULL' : v)).join('|'))
+          .sort()
+          .join('\n');
       } catch (e) {
         pgOut = `ERROR ${(e as { code?: string }).code ?? '?'}`;
       }
       try {
         const r = await s.simpleQuery(q);
-        ndOut = (r[0]!.rows ?? []).map((row) => row.map((v) => (v === null ? 'NULL' : v.toString('utf8'))).join('|')).sort().join('\n');
+        ndOut = (r[0]!.rows ?? [])
+          .map((row) => row.map((v) => (v === null ? 'NULL' : v.toString('utf8'))).join('|'))
+          .sort()
+          .join('\n');
       } catch (e) {
         if (!(e instanceof NextDbError)) throw e;
         ndOut = `ERROR ${e.code}`;
@@ -69,7 +75,9 @@ try {
       if (pgOut === 'ERROR 0A000') continue;
       if (pgOut !== ndOut) {
         failures++;
-        console.log(`MISMATCH seed=${seed}\n  ${q}\n  postgres: ${pgOut.slice(0, 300).replace(/\n/g, ' ; ')}\n  nextdb:   ${ndOut.slice(0, 300).replace(/\n/g, ' ; ')}`);
+        console.log(
+          `MISMATCH seed=${seed}\n  ${q}\n  postgres: ${pgOut.slice(0, 300).replace(/\n/g, ' ; ')}\n  nextdb:   ${ndOut.slice(0, 300).replace(/\n/g, ' ; ')}`,
+        );
       }
     }
     await engine.close();

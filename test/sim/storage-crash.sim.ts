@@ -15,5 +15,7 @@ for (const seed of seeds) {
     console.log(`FAIL seed=${seed}: ${(err as Error).message}`);
   }
 }
-console.log(`storage-crash: ${seeds.length} seeds, ${ops} ops, ${failed} failed, ${((Date.now() - started) / 1000).toFixed(1)} s`);
+console.log(
+  `storage-crash: ${seeds.length} seeds, ${ops} ops, ${failed} failed, ${((Date.now() - started) / 1000).toFixed(1)} s`,
+);
 process.exit(failed > 0 ? 1 : 0);

@@ -42,7 +42,8 @@ try {
     const before = internalErrors.length;
     try {
       await fuzzServer(ts.port, seed, cases, 4, 30, useSql ? sqlDialect : fakeDialect);
-      if (internalErrors.length > before) throw new Error(`internal errors logged: ${internalErrors.slice(before).join('')}`);
+      if (internalErrors.length > before)
+        throw new Error(`internal errors logged: ${internalErrors.slice(before).join('')}`);
     } catch (err) {
       failed++;
       console.error(`wire-fuzz: FAILED seed ${seed}: ${err instanceof Error ? err.message : String(err)}`);

@@ -13,14 +13,19 @@ async function setup() {
   const s = engine.createSession({ user: 'postgres', database: 'postgres' });
   await s.simpleQuery('CREATE TABLE t (a int PRIMARY KEY, b text, c int DEFAULT 7)');
   const rows = async (sql: string): Promise<string[]> =>
-    ((await s.simpleQuery(sql)).at(-1)!.rows ?? []).map((r) => r.map((v) => (v === null ? 'null' : v.toString())).join('|'));
+    ((await s.simpleQuery(sql)).at(-1)!.rows ?? []).map((r) =>
+      r.map((v) => (v === null ? 'null' : v.toString())).join('|'),
+    );
   return { engine, s, rows };
 }
 
 test('COPY FROM STDIN in odd chunks, column list with defaults, then the rest of the query string', async () => {
   const { engine, s, rows } = await setup();
   // Outside a block a multi-statement query runs as one implicit transaction, which a COPY FROM STDIN cannot join yet.
-  await assert.rejects(s.simpleQuery('COPY t FROM STDIN; SELECT 1'), (e: unknown) => e instanceof NextDbError && e.code === '0A000');
+  await assert.rejects(
+    s.simpleQuery('COPY t FROM STDIN; SELECT 1'),
+    (e: unknown) => e instanceof NextDbError && e.code === '0A000',
+  );
   const res = await s.simpleQuery('BEGIN; COPY t (a, b) FROM STDIN; SELECT count(*) FROM t; COMMIT');
   assert.deepEqual(
     res.map((r) => r.commandTag),
@@ -53,7 +58,8 @@ test('a failed COPY inside BEGIN fails the block; ROLLBACK undoes the rows befor
       await copy.write(Buffer.from('2,y,notanint\n'));
       await copy.finish();
     },
-    (e: unknown) => e instanceof NextDbError && e.code === '22P02' && e.where === 'COPY t, line 3, column c: "notanint"',
+    (e: unknown) =>
+      e instanceof NextDbError && e.code === '22P02' && e.where === 'COPY t, line 3, column c: "notanint"',
   );
   assert.equal(s.txnStatus, 'E');
   await s.simpleQuery('ROLLBACK');
@@ -95,7 +101,10 @@ test('COPY errors: extra and missing columns, bad options, unsupported forms', a
   };
   assert.equal(await code('COPY t FROM STDIN', '1\ta\t1\textra\n'), '22P04 extra data after last expected column');
   assert.equal(await code('COPY t FROM STDIN', '1\ta\n'), '22P04 missing data for column "c"');
-  assert.match(await code("COPY t FROM STDIN (FORMAT text, QUOTE '\"')"), /^0A000 COPY quote available only in CSV mode/);
+  assert.match(
+    await code("COPY t FROM STDIN (FORMAT text, QUOTE '\"')"),
+    /^0A000 COPY quote available only in CSV mode/,
+  );
   assert.match(await code('COPY t FROM STDIN (FORMAT xml)'), /^22023 /);
   assert.match(await code('COPY t TO STDOUT (FORMAT binary)'), /^0A000 /);
   assert.match(await code("COPY t TO '/tmp/x'"), /^0A000 /);

@@ -12,9 +12,13 @@ test('concurrent db.query calls are separate implicit transactions', async () =>
   await db.query('CREATE TABLE c (k int PRIMARY KEY, v int)');
   await db.query('INSERT INTO c VALUES (1, 0)');
   // 40 concurrent increments: each is its own autocommit statement (retried on 40001).
-  const results = await Promise.allSettled(Array.from({ length: 40 }, () => db.query('UPDATE c SET v = v + 1 WHERE k = 1')));
+  const results = await Promise.allSettled(
+    Array.from({ length: 40 }, () => db.query('UPDATE c SET v = v + 1 WHERE k = 1')),
+  );
   const ok = results.filter((r) => r.status === 'fulfilled').length;
-  for (const r of results) if (r.status === 'rejected') assert.ok(r.reason instanceof NextDbError && r.reason.code === '40001', String(r.reason));
+  for (const r of results)
+    if (r.status === 'rejected')
+      assert.ok(r.reason instanceof NextDbError && r.reason.code === '40001', String(r.reason));
   const { rows } = await db.query<{ v: number }>('SELECT v FROM c WHERE k = 1');
   assert.equal(rows[0]!.v, ok);
   await db.close();
@@ -24,7 +28,11 @@ test('concurrent inserts through one prepared statement and through db.query wit
   const db = await open();
   await db.query('CREATE TABLE p (k int PRIMARY KEY, s text)');
   const ins = await db.prepare('INSERT INTO p VALUES ($1, $2)');
-  await Promise.all(Array.from({ length: 50 }, (_x, i) => (i % 2 === 0 ? ins.query([i, `v${i}`]) : db.query('INSERT INTO p VALUES ($1, $2)', [i, `v${i}`]))));
+  await Promise.all(
+    Array.from({ length: 50 }, (_x, i) =>
+      i % 2 === 0 ? ins.query([i, `v${i}`]) : db.query('INSERT INTO p VALUES ($1, $2)', [i, `v${i}`]),
+    ),
+  );
   const sel = await db.prepare('SELECT s FROM p WHERE k = $1');
   const got = await Promise.all(Array.from({ length: 50 }, (_x, i) => sel.query<{ s: string }>([i])));
   got.forEach((r, i) => assert.equal(r.rows[0]?.s, `v${i}`));
@@ -36,7 +44,12 @@ test('concurrent inserts through one prepared statement and through db.query wit
 test('a failing concurrent call does not abort the others', async () => {
   const db = await open();
   await db.query('CREATE TABLE u (k int PRIMARY KEY)');
-  const rs = await Promise.allSettled([db.query('INSERT INTO u VALUES (1)'), db.query('SELECT 1/0'), db.query('INSERT INTO u VALUES (2)'), db.query('INSERT INTO u VALUES (3)')]);
+  const rs = await Promise.allSettled([
+    db.query('INSERT INTO u VALUES (1)'),
+    db.query('SELECT 1/0'),
+    db.query('INSERT INTO u VALUES (2)'),
+    db.query('INSERT INTO u VALUES (3)'),
+  ]);
   assert.deepEqual(
     rs.map((r) => r.status),
     ['fulfilled', 'rejected', 'fulfilled', 'fulfilled'],
@@ -52,7 +65,9 @@ test('BEGIN through db.query pins one session until COMMIT; transaction() runs b
   await db.query('BEGIN');
   await db.query('INSERT INTO b VALUES (1)');
   // Another session does not see the uncommitted row.
-  const seen = await db.transaction(async (tx) => (await tx.query<{ n: bigint }>('SELECT count(*) AS n FROM b')).rows[0]!.n);
+  const seen = await db.transaction(
+    async (tx) => (await tx.query<{ n: bigint }>('SELECT count(*) AS n FROM b')).rows[0]!.n,
+  );
   assert.equal(seen, 0n);
   assert.equal((await db.query<{ n: bigint }>('SELECT count(*) AS n FROM b')).rows[0]!.n, 1n);
   await db.query('ROLLBACK');

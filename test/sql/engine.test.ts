@@ -36,7 +36,9 @@ test('create, insert, select with filters, order and aggregates', async () => {
     ['3', null, null],
     ['2', 'y', '2.25'],
   ]);
-  assert.deepEqual(await rows('SELECT count(*), sum(a), avg(c), max(b) FROM t'), [['3', '6', '1.8750000000000000', 'y']]);
+  assert.deepEqual(await rows('SELECT count(*), sum(a), avg(c), max(b) FROM t'), [
+    ['3', '6', '1.8750000000000000', 'y'],
+  ]);
   assert.deepEqual(await rows('SELECT b IS NULL, count(*) FROM t GROUP BY 1 ORDER BY 1'), [
     ['f', '2'],
     ['t', '1'],
@@ -96,10 +98,16 @@ test('extended protocol: parameters, describe and portal suspension', async () =
   s.bind('p', 'q', [0], [Buffer.from('4')], [0]);
   const first = await s.execute('p', 4);
   assert.equal(first.suspended, true);
-  assert.deepEqual(first.rows?.map((r) => r[0]!.toString()), ['5', '6', '7', '8']);
+  assert.deepEqual(
+    first.rows?.map((r) => r[0]!.toString()),
+    ['5', '6', '7', '8'],
+  );
   const rest = await s.execute('p', 0);
   assert.equal(rest.suspended, false);
-  assert.deepEqual(rest.rows?.map((r) => r[0]!.toString()), ['9', '10']);
+  assert.deepEqual(
+    rest.rows?.map((r) => r[0]!.toString()),
+    ['9', '10'],
+  );
   await engine.close();
 });
 
@@ -145,8 +153,14 @@ test('CREATE DATABASE makes a database sessions can connect to', async () => {
   assert.deepEqual((await engine.listDatabases()).sort(), ['other', 'postgres']);
   const o = engine.createSession({ user: 'postgres', database: 'other' });
   await o.simpleQuery('CREATE TABLE only_here (x int)');
-  await assert.rejects(s.simpleQuery('SELECT * FROM only_here'), (e: unknown) => e instanceof NextDbError && e.code === '42P01');
-  assert.throws(() => engine.createSession({ user: 'postgres', database: 'nope' }), (e: unknown) => e instanceof NextDbError && e.code === '3D000');
+  await assert.rejects(
+    s.simpleQuery('SELECT * FROM only_here'),
+    (e: unknown) => e instanceof NextDbError && e.code === '42P01',
+  );
+  assert.throws(
+    () => engine.createSession({ user: 'postgres', database: 'nope' }),
+    (e: unknown) => e instanceof NextDbError && e.code === '3D000',
+  );
   await engine.close();
 });
 
@@ -157,19 +171,31 @@ test('EXPLAIN shows index use; EXPLAIN ANALYZE counts rows per operator', async 
   const plan = (await rows('EXPLAIN SELECT v FROM e WHERE id = 5')).map((r) => r[0]);
   assert.match(plan[0]!, /Index Scan \(primary key\) using e_pkey on e/);
   const analyzed = (await rows('EXPLAIN ANALYZE SELECT v, count(*) FROM e WHERE v < 3 GROUP BY v')).map((r) => r[0]!);
-  assert.ok(analyzed.some((l) => /Seq Scan on e \(actual time=[\d.]+ rows=30 loops=1\)/.test(l)), analyzed.join('\n'));
-  assert.ok(analyzed.some((l) => /HashAggregate \(actual time=[\d.]+ rows=3 loops=1\)/.test(l)), analyzed.join('\n'));
+  assert.ok(
+    analyzed.some((l) => /Seq Scan on e \(actual time=[\d.]+ rows=30 loops=1\)/.test(l)),
+    analyzed.join('\n'),
+  );
+  assert.ok(
+    analyzed.some((l) => /HashAggregate \(actual time=[\d.]+ rows=3 loops=1\)/.test(l)),
+    analyzed.join('\n'),
+  );
   await engine.close();
 });
 
 test('a multi-statement query is one implicit transaction', async () => {
   const { engine, s, rows } = await session();
   await rows('CREATE TABLE m (x int PRIMARY KEY)');
-  await assert.rejects(s.simpleQuery('INSERT INTO m VALUES (1); INSERT INTO m VALUES (1)'), (e: unknown) => e instanceof NextDbError && e.code === '23505');
+  await assert.rejects(
+    s.simpleQuery('INSERT INTO m VALUES (1); INSERT INTO m VALUES (1)'),
+    (e: unknown) => e instanceof NextDbError && e.code === '23505',
+  );
   assert.equal(s.txnStatus, 'I');
   assert.deepEqual(await rows('SELECT count(*) FROM m'), [['0']]);
   const r = await s.simpleQuery('INSERT INTO m VALUES (2); SELECT x FROM m');
-  assert.deepEqual(r.map((x) => x.commandTag), ['INSERT 0 1', 'SELECT 1']);
+  assert.deepEqual(
+    r.map((x) => x.commandTag),
+    ['INSERT 0 1', 'SELECT 1'],
+  );
   await engine.close();
 });
 
@@ -188,7 +214,10 @@ test('embedded API on disk: data and catalog survive close and reopen', async ()
       { id: 1, v: 'a' },
       { id: 2, v: 'b' },
     ]);
-    await assert.rejects(again.query("INSERT INTO d (v) VALUES ('a')"), (e: unknown) => e instanceof NextDbError && e.code === '23505');
+    await assert.rejects(
+      again.query("INSERT INTO d (v) VALUES ('a')"),
+      (e: unknown) => e instanceof NextDbError && e.code === '23505',
+    );
     const next = (await again.query("INSERT INTO d (v) VALUES ('c') RETURNING id")).rows[0] as { id: number };
     assert.ok(next.id > 2, 'sequence continues after reopen');
     await again.close();
@@ -200,7 +229,9 @@ test('embedded API on disk: data and catalog survive close and reopen', async ()
 test('session functions are evaluated per session, not folded at plan time', async () => {
   const engine = await SqlEngine.open({ engine: new MemoryEngine() });
   const s = engine.createSession({ user: 'alice', database: 'postgres' });
-  const [r] = await s.simpleQuery("SELECT current_user, session_user, current_database(), pg_backend_pid() > 0, current_setting('nosuch.x', true) IS NULL, pg_get_userbyid(10)");
+  const [r] = await s.simpleQuery(
+    "SELECT current_user, session_user, current_database(), pg_backend_pid() > 0, current_setting('nosuch.x', true) IS NULL, pg_get_userbyid(10)",
+  );
   assert.deepEqual(
     r!.rows![0]!.map((v) => v?.toString() ?? null),
     ['alice', 'alice', 'postgres', 't', 't', 'alice'],

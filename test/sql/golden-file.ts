@@ -66,7 +66,11 @@ export function formatGolden(blocks: readonly GoldenBlock[]): string {
 }
 
 /** Renders one statement's outcome the way golden files spell it. */
-export function renderOutcome(out: { tag: string; columns?: readonly string[]; rows?: readonly (readonly (string | null)[])[] } | { code: string; message: string }): string[] {
+export function renderOutcome(
+  out:
+    | { tag: string; columns?: readonly string[]; rows?: readonly (readonly (string | null)[])[] }
+    | { code: string; message: string },
+): string[] {
   if ('code' in out) return [`ERROR ${out.code}: ${out.message}`];
   if (out.columns === undefined) return [out.tag];
   return [out.columns.join(' | '), ...(out.rows ?? []).map((r) => r.map((v) => (v === null ? 'NULL' : v)).join(' | '))];
@@ -75,6 +79,7 @@ export function renderOutcome(out: { tag: string; columns?: readonly string[]; r
 export function sameOutcome(expected: readonly string[], actual: readonly string[]): boolean {
   const e0 = expected[0] ?? '';
   const a0 = actual[0] ?? '';
-  if (e0.startsWith('ERROR ') || a0.startsWith('ERROR ')) return e0.slice(0, 11) === a0.slice(0, 11) && expected.length === actual.length;
+  if (e0.startsWith('ERROR ') || a0.startsWith('ERROR '))
+    return e0.slice(0, 11) === a0.slice(0, 11) && expected.length === actual.length;
   return expected.length === actual.length && expected.every((l, i) => l === actual[i]);
 }

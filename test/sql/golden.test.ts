@@ -17,7 +17,11 @@ const fromPg = process.env.GOLDEN_SOURCE === 'pg';
 
 async function runNextDb(sqls: readonly string[]): Promise<string[][]> {
   // A fixed clock: now() is 2024-01-02 03:04:05.678 UTC in every script.
-  const engine = await SqlEngine.open({ engine: new MemoryEngine(), clock: new ManualClock(Date.UTC(2024, 0, 2, 3, 4, 5, 678)), seed: 1 });
+  const engine = await SqlEngine.open({
+    engine: new MemoryEngine(),
+    clock: new ManualClock(Date.UTC(2024, 0, 2, 3, 4, 5, 678)),
+    seed: 1,
+  });
   const s = engine.createSession({ user: 'postgres', database: 'postgres' });
   const out: string[][] = [];
   try {
@@ -29,7 +33,9 @@ async function runNextDb(sqls: readonly string[]): Promise<string[][]> {
           renderOutcome({
             tag: last.commandTag,
             ...(last.columns === undefined ? {} : { columns: last.columns.map((c) => c.name) }),
-            ...(last.rows === undefined ? {} : { rows: last.rows.map((row) => row.map((v) => (v === null ? null : v.toString('utf8')))) }),
+            ...(last.rows === undefined
+              ? {}
+              : { rows: last.rows.map((row) => row.map((v) => (v === null ? null : v.toString('utf8')))) }),
           }),
         );
       } catch (e) {
@@ -46,7 +52,8 @@ async function runNextDb(sqls: readonly string[]): Promise<string[][]> {
 /** node-postgres keeps only the first word of the command tag; rebuild PostgreSQL's full tag. */
 function pgTag(command: string, rowCount: number | null, sql: string): string {
   if (command === 'INSERT') return `INSERT 0 ${rowCount ?? 0}`;
-  if (command === 'SELECT' || command === 'UPDATE' || command === 'DELETE' || command === 'MERGE') return `${command} ${rowCount ?? 0}`;
+  if (command === 'SELECT' || command === 'UPDATE' || command === 'DELETE' || command === 'MERGE')
+    return `${command} ${rowCount ?? 0}`;
   if (command === 'TRUNCATE') return 'TRUNCATE TABLE';
   if (command === 'CREATE' || command === 'DROP' || command === 'ALTER') {
     const m = /^\s*(?:create|drop|alter)\s+(?:or\s+replace\s+)?(?:unique\s+)?(\w+)/i.exec(sql);
@@ -59,10 +66,14 @@ async function runPostgres(sqls: readonly string[]): Promise<string[][]> {
   const { startPostgres } = await import('../support/pg-server.ts');
   const pg = await import('pg');
   // PG_PORT picks the throw-away server's port (a helper's own range); random otherwise.
-  const port = process.env.PG_PORT !== undefined ? Number(process.env.PG_PORT) : 20000 + Math.floor(Math.random() * 20000);
+  const port =
+    process.env.PG_PORT !== undefined ? Number(process.env.PG_PORT) : 20000 + Math.floor(Math.random() * 20000);
   const server = await startPostgres(port);
   // The server accepts TCP before it accepts sessions ("the database system is starting up"): retry.
-  let client = new pg.default.Client({ connectionString: server.url, types: { getTypeParser: () => (v: string) => v } });
+  let client = new pg.default.Client({
+    connectionString: server.url,
+    types: { getTypeParser: () => (v: string) => v },
+  });
   for (let attempt = 0; ; attempt++) {
     try {
       await client.connect();
@@ -70,7 +81,10 @@ async function runPostgres(sqls: readonly string[]): Promise<string[][]> {
     } catch (e) {
       if (attempt >= 40) throw e;
       await new Promise((r) => setTimeout(r, 250));
-      client = new pg.default.Client({ connectionString: server.url, types: { getTypeParser: () => (v: string) => v } });
+      client = new pg.default.Client({
+        connectionString: server.url,
+        types: { getTypeParser: () => (v: string) => v },
+      });
     }
   }
   const out: string[][] = [];
@@ -82,7 +96,14 @@ async function runPostgres(sqls: readonly string[]): Promise<string[][]> {
         const last = Array.isArray(res) ? res[res.length - 1] : res;
         const tag = pgTag(last.command, last.rowCount, sql);
         const hasRows = last.fields.length > 0;
-        out.push(renderOutcome({ tag, ...(hasRows ? { columns: last.fields.map((f: { name: string }) => f.name), rows: last.rows as (string | null)[][] } : {}) }));
+        out.push(
+          renderOutcome({
+            tag,
+            ...(hasRows
+              ? { columns: last.fields.map((f: { name: string }) => f.name), rows: last.rows as (string | null)[][] }
+              : {}),
+          }),
+        );
       } catch (e) {
         const err = e as { code?: string; message: string };
         out.push(renderOutcome({ code: err.code ?? 'XX000', message: err.message }));
@@ -97,7 +118,9 @@ async function runPostgres(sqls: readonly string[]): Promise<string[][]> {
 
 // GOLDEN_FILE=name.sql limits the run (and a rewrite) to one script.
 const only = process.env.GOLDEN_FILE;
-for (const file of readdirSync(dir).filter((f) => f.endsWith('.sql') && (only === undefined || f === only)).sort()) {
+for (const file of readdirSync(dir)
+  .filter((f) => f.endsWith('.sql') && (only === undefined || f === only))
+  .sort()) {
   test(`golden ${file}`, async () => {
     const path = join(dir, file);
     const blocks = parseGolden(readFileSync(path, 'utf8'));
@@ -111,7 +134,8 @@ for (const file of readdirSync(dir).filter((f) => f.endsWith('.sql') && (only ==
     const results = await runNextDb(sqls);
     const failures: string[] = [];
     blocks.forEach((b, i) => {
-      if (!sameOutcome(b.expected, results[i]!)) failures.push(`> ${b.sql}\nexpected:\n${b.expected.join('\n')}\nactual:\n${results[i]!.join('\n')}`);
+      if (!sameOutcome(b.expected, results[i]!))
+        failures.push(`> ${b.sql}\nexpected:\n${b.expected.join('\n')}\nactual:\n${results[i]!.join('\n')}`);
     });
     assert.equal(failures.length, 0, failures.join('\n\n'));
   });

@@ -24,9 +24,14 @@ test('multidimensional array constructions raise 0A000, one-dimensional ones sti
       "SELECT '{{1,2},{3,4}}'::int[]",
     ];
     for (const sql of refused) {
-      await assert.rejects(s.simpleQuery(sql), (e: unknown) => e instanceof NextDbError && e.code === '0A000' && /multidimensional array/.test(e.message), sql);
+      await assert.rejects(
+        s.simpleQuery(sql),
+        (e: unknown) => e instanceof NextDbError && e.code === '0A000' && /multidimensional array/.test(e.message),
+        sql,
+      );
     }
-    const text = async (sql: string): Promise<string | undefined> => (await s.simpleQuery(sql))[0]!.rows![0]![0]?.toString('utf8');
+    const text = async (sql: string): Promise<string | undefined> =>
+      (await s.simpleQuery(sql))[0]!.rows![0]![0]?.toString('utf8');
     assert.equal(await text('SELECT ARRAY[1,2]'), '{1,2}');
     assert.equal(await text('SELECT ARRAY(SELECT id FROM md ORDER BY id)'), '{1,2}');
     assert.equal(await text("SELECT '{1,2}'::int[][]"), '{1,2}');

@@ -17,9 +17,15 @@ test('now() and the text literal now follow the clock across statements, and sta
   };
   try {
     await s.simpleQuery("SET TimeZone = 'UTC'");
-    assert.equal(await one("SELECT now()::text || ' ' || 'now'::timestamptz::text"), '2024-01-02 03:04:05.678+00 2024-01-02 03:04:05.678+00');
+    assert.equal(
+      await one("SELECT now()::text || ' ' || 'now'::timestamptz::text"),
+      '2024-01-02 03:04:05.678+00 2024-01-02 03:04:05.678+00',
+    );
     clock.advance(1000);
-    assert.equal(await one("SELECT now()::text || ' ' || 'now'::timestamptz::text"), '2024-01-02 03:04:06.678+00 2024-01-02 03:04:06.678+00');
+    assert.equal(
+      await one("SELECT now()::text || ' ' || 'now'::timestamptz::text"),
+      '2024-01-02 03:04:06.678+00 2024-01-02 03:04:06.678+00',
+    );
     await s.simpleQuery('BEGIN');
     clock.advance(1000);
     const inBlock = await one("SELECT 'now'::timestamptz::text");

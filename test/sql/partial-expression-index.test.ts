@@ -12,10 +12,15 @@ test('expression and partial indexes are chosen only where they give every match
   const db = await open();
   try {
     await db.query('CREATE TABLE p (id int PRIMARY KEY, name text, qty int, open boolean NOT NULL)');
-    const rows = Array.from({ length: 200 }, (_, k) => `(${k}, '${k % 3 === 0 ? 'Item' : 'item'}${k % 50}', ${k % 7 === 0 ? 'NULL' : k % 40}, ${k % 4 === 0})`);
+    const rows = Array.from(
+      { length: 200 },
+      (_, k) => `(${k}, '${k % 3 === 0 ? 'Item' : 'item'}${k % 50}', ${k % 7 === 0 ? 'NULL' : k % 40}, ${k % 4 === 0})`,
+    );
     await db.query(`INSERT INTO p VALUES ${rows.join(', ')}`);
-    const plan = async (q: string): Promise<string> => (await db.query(`EXPLAIN ${q}`)).rows.map((r) => String(r['QUERY PLAN'])).join('\n');
-    const values = async (q: string, params: unknown[] = []): Promise<string[]> => (await db.query(q, params)).rows.map((r) => Object.values(r).map(String).join(','));
+    const plan = async (q: string): Promise<string> =>
+      (await db.query(`EXPLAIN ${q}`)).rows.map((r) => String(r['QUERY PLAN'])).join('\n');
+    const values = async (q: string, params: unknown[] = []): Promise<string[]> =>
+      (await db.query(q, params)).rows.map((r) => Object.values(r).map(String).join(','));
 
     const cases: { q: string; params?: unknown[]; index: string | null }[] = [
       { q: "SELECT id FROM p WHERE lower(name) = 'item7' ORDER BY id", index: 'p_lower' },
@@ -45,13 +50,14 @@ test('expression and partial indexes are chosen only where they give every match
       // EXPLAIN takes no parameters yet: queries with parameters check their results only.
       const pl = c.params === undefined ? await plan(c.q) : '';
       if (c.params !== undefined) void 0;
-      else if (c.index === null) assert.doesNotMatch(pl, /Index Scan using p_(lower|qty1|open_qty|big|name_nn)\b/, `${c.q}\n${pl}`);
+      else if (c.index === null)
+        assert.doesNotMatch(pl, /Index Scan using p_(lower|qty1|open_qty|big|name_nn)\b/, `${c.q}\n${pl}`);
       else assert.match(pl, new RegExp(`Index Scan using ${c.index}\\b`), `${c.q}\n${pl}`);
       assert.ok((expected.get(c.q) ?? []).length > 0, `${c.q} selects rows`);
       assert.deepEqual(await values(c.q, c.params), expected.get(c.q), c.q);
     }
     // Writes keep the indexes exact: move rows in and out of the partial index and change the expression's input.
-    await db.query("UPDATE p SET open = NOT open, qty = qty + 1, name = upper(name) WHERE id % 5 = 0");
+    await db.query('UPDATE p SET open = NOT open, qty = qty + 1, name = upper(name) WHERE id % 5 = 0');
     await db.query('DELETE FROM p WHERE id % 11 = 0');
     const after = new Map<string, string[]>();
     for (const c of cases) after.set(c.q, await values(c.q, c.params));

@@ -62,13 +62,15 @@ test('DDL rolled back does not invalidate, DDL in an open transaction is seen on
   await db.query('CREATE TABLE t (k int PRIMARY KEY, v text)');
   await db.query("INSERT INTO t VALUES (1, 'a')");
   const sel = await db.prepare('SELECT * FROM t WHERE k = $1');
-  await db.transaction(async (tx) => {
-    await tx.query('ALTER TABLE t ADD COLUMN w int DEFAULT 1');
-    assert.deepEqual((await tx.query('SELECT * FROM t WHERE k = $1', [1])).rows, [{ k: 1, v: 'a', w: 1 }]);
-    // Outside the transaction the old table shape is still the committed one.
-    assert.deepEqual((await sel.query([1])).rows, [{ k: 1, v: 'a' }]);
-    throw new Error('roll back');
-  }).catch((e: unknown) => assert.equal((e as Error).message, 'roll back'));
+  await db
+    .transaction(async (tx) => {
+      await tx.query('ALTER TABLE t ADD COLUMN w int DEFAULT 1');
+      assert.deepEqual((await tx.query('SELECT * FROM t WHERE k = $1', [1])).rows, [{ k: 1, v: 'a', w: 1 }]);
+      // Outside the transaction the old table shape is still the committed one.
+      assert.deepEqual((await sel.query([1])).rows, [{ k: 1, v: 'a' }]);
+      throw new Error('roll back');
+    })
+    .catch((e: unknown) => assert.equal((e as Error).message, 'roll back'));
   assert.deepEqual((await sel.query([1])).rows, [{ k: 1, v: 'a' }]);
   await db.close();
 });

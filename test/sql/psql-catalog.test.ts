@@ -26,7 +26,12 @@ test('psql describe queries run against the demo schema', async () => {
   const failures: string[] = [];
   for (const b of blocks) {
     const title = b.split('\n')[0]!;
-    const sql = b.split('\n').slice(1).join('\n').replace(/'16387'/g, `'${oid}'`).trim();
+    const sql = b
+      .split('\n')
+      .slice(1)
+      .join('\n')
+      .replace(/'16387'/g, `'${oid}'`)
+      .trim();
     try {
       await s.simpleQuery(sql);
     } catch (e) {
@@ -44,6 +49,9 @@ test('postgres.js array type discovery query', async () => {
     "select b.oid, b.typarray from pg_catalog.pg_type a left join pg_catalog.pg_type b on b.oid = a.typelem where a.typcategory = 'A' group by b.oid, b.typarray order by b.oid",
   );
   const rows = r[0]!.rows!.map((row) => row.map((v) => v?.toString()));
-  assert.ok(rows.some((row) => row[0] === '23' && row[1] === '1007'), 'int4 → _int4');
+  assert.ok(
+    rows.some((row) => row[0] === '23' && row[1] === '1007'),
+    'int4 → _int4',
+  );
   await engine.close();
 });

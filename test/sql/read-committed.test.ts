@@ -21,7 +21,9 @@ async function setup(ddl: string[]) {
   const b = mk();
   const rows = async (sql: string): Promise<string[]> => {
     const r = await admin.simpleQuery(sql);
-    return (r[r.length - 1]!.rows ?? []).map((row) => row.map((v) => (v === null ? 'null' : v.toString('utf8'))).join('|'));
+    return (r[r.length - 1]!.rows ?? []).map((row) =>
+      row.map((v) => (v === null ? 'null' : v.toString('utf8'))).join('|'),
+    );
   };
   return { engine, a, b, rows };
 }
@@ -62,7 +64,12 @@ async function race(level: Level, ddl: string[], first: string, second: string) 
 const counter = ['CREATE TABLE t (k int PRIMARY KEY, v int)', 'INSERT INTO t VALUES (1, 10), (2, 20)'];
 
 test('READ COMMITTED: concurrent v = v + 1 does not lose an increment', async () => {
-  const r = await race('read committed', counter, 'UPDATE t SET v = v + 1 WHERE k = 1', 'UPDATE t SET v = v + 1 WHERE k = 1');
+  const r = await race(
+    'read committed',
+    counter,
+    'UPDATE t SET v = v + 1 WHERE k = 1',
+    'UPDATE t SET v = v + 1 WHERE k = 1',
+  );
   assert.equal(r.waited, true);
   assert.equal(r.result, 'UPDATE 1');
   assert.deepEqual(await r.rows('SELECT k, v FROM t ORDER BY k'), ['1|12', '2|20']);
@@ -77,7 +84,12 @@ test('READ COMMITTED: increment through a non-key predicate and a full scan', as
 });
 
 test('READ COMMITTED: UPDATE re-checks WHERE on the latest version and skips a row that no longer matches', async () => {
-  const r = await race('read committed', counter, 'UPDATE t SET v = 99 WHERE k = 1', 'UPDATE t SET v = v + 1 WHERE v = 10');
+  const r = await race(
+    'read committed',
+    counter,
+    'UPDATE t SET v = 99 WHERE k = 1',
+    'UPDATE t SET v = v + 1 WHERE v = 10',
+  );
   assert.equal(r.result, 'UPDATE 0');
   assert.deepEqual(await r.rows('SELECT k, v FROM t ORDER BY k'), ['1|99', '2|20']);
   await r.engine.close();
@@ -102,7 +114,12 @@ test('READ COMMITTED: UPDATE/DELETE of a row deleted concurrently changes nothin
 
 test('READ COMMITTED: a secondary index follows the latest version on UPDATE and DELETE', async () => {
   const ddl = [...counter, 'CREATE INDEX t_v ON t (v)'];
-  const r = await race('read committed', ddl, 'UPDATE t SET v = v + 1 WHERE k = 1', 'UPDATE t SET v = v + 1 WHERE k = 1');
+  const r = await race(
+    'read committed',
+    ddl,
+    'UPDATE t SET v = v + 1 WHERE k = 1',
+    'UPDATE t SET v = v + 1 WHERE k = 1',
+  );
   assert.equal(r.result, 'UPDATE 1');
   assert.deepEqual(await r.rows('SELECT k FROM t WHERE v = 12'), ['1']);
   assert.deepEqual(await r.rows('SELECT k FROM t WHERE v = 11'), []);
@@ -115,7 +132,7 @@ test('READ COMMITTED: a secondary index follows the latest version on UPDATE and
 });
 
 test('READ COMMITTED: a concurrent INSERT of the same primary key gives 23505, not an overwrite', async () => {
-  const r = await race('read committed', counter, "INSERT INTO t VALUES (3, 30)", 'INSERT INTO t VALUES (3, 31)');
+  const r = await race('read committed', counter, 'INSERT INTO t VALUES (3, 30)', 'INSERT INTO t VALUES (3, 31)');
   assert.equal(r.waited, true);
   assert.equal(r.result, '23505');
   assert.deepEqual(await r.rows('SELECT v FROM t WHERE k = 3'), ['30']);
@@ -132,7 +149,12 @@ test('READ COMMITTED: INSERT ... ON CONFLICT waits for the concurrent insert and
   assert.equal(r.result, 'INSERT 0 1');
   assert.deepEqual(await r.rows('SELECT v FROM t WHERE k = 3'), ['31']);
   await r.engine.close();
-  const n = await race('read committed', counter, 'INSERT INTO t VALUES (3, 30)', 'INSERT INTO t VALUES (3, 1) ON CONFLICT DO NOTHING');
+  const n = await race(
+    'read committed',
+    counter,
+    'INSERT INTO t VALUES (3, 30)',
+    'INSERT INTO t VALUES (3, 1) ON CONFLICT DO NOTHING',
+  );
   assert.equal(n.result, 'INSERT 0 0');
   assert.deepEqual(await n.rows('SELECT v FROM t WHERE k = 3'), ['30']);
   await n.engine.close();
@@ -190,19 +212,34 @@ test('READ COMMITTED: a unique value freed by a concurrent DELETE can be inserte
 });
 
 test('READ COMMITTED: ON CONFLICT DO NOTHING waits for a concurrent insert of the unique secondary value', async () => {
-  const r = await race('read committed', uniq, 'INSERT INTO t VALUES (3, 30)', 'INSERT INTO t VALUES (4, 30) ON CONFLICT DO NOTHING');
+  const r = await race(
+    'read committed',
+    uniq,
+    'INSERT INTO t VALUES (3, 30)',
+    'INSERT INTO t VALUES (4, 30) ON CONFLICT DO NOTHING',
+  );
   assert.equal(r.result, 'INSERT 0 0');
   assert.deepEqual(await r.rows('SELECT k FROM t WHERE v = 30'), ['3']);
   await r.engine.close();
 });
 
 test('READ COMMITTED: UPDATE/DELETE follow a row whose primary key changed concurrently (PostgreSQL follows the update chain)', async () => {
-  const u = await race('read committed', counter, 'UPDATE t SET k = 11 WHERE k = 1', 'UPDATE t SET v = v + 1 WHERE v = 10');
+  const u = await race(
+    'read committed',
+    counter,
+    'UPDATE t SET k = 11 WHERE k = 1',
+    'UPDATE t SET v = v + 1 WHERE v = 10',
+  );
   assert.equal(u.result, 'UPDATE 1');
   assert.deepEqual(await u.rows('SELECT k, v FROM t ORDER BY k'), ['2|20', '11|11']);
   await u.engine.close();
   // The WHERE clause is re-checked on the moved row: by the old key it no longer matches.
-  const k = await race('read committed', counter, 'UPDATE t SET k = 11 WHERE k = 1', 'UPDATE t SET v = v + 1 WHERE k = 1');
+  const k = await race(
+    'read committed',
+    counter,
+    'UPDATE t SET k = 11 WHERE k = 1',
+    'UPDATE t SET v = v + 1 WHERE k = 1',
+  );
   assert.equal(k.result, 'UPDATE 0');
   await k.engine.close();
   const d = await race('read committed', counter, 'UPDATE t SET k = k + 100', 'DELETE FROM t WHERE v >= 10');
@@ -210,7 +247,12 @@ test('READ COMMITTED: UPDATE/DELETE follow a row whose primary key changed concu
   assert.deepEqual(await d.rows('SELECT count(*) FROM t'), ['0']);
   await d.engine.close();
   // A row deleted now is not followed through an older primary-key change of the same key.
-  const s = await race('read committed', [...counter, 'UPDATE t SET k = 11 WHERE k = 1', 'INSERT INTO t VALUES (1, 10)'], 'DELETE FROM t WHERE k = 1', 'UPDATE t SET v = v + 1 WHERE v = 10');
+  const s = await race(
+    'read committed',
+    [...counter, 'UPDATE t SET k = 11 WHERE k = 1', 'INSERT INTO t VALUES (1, 10)'],
+    'DELETE FROM t WHERE k = 1',
+    'UPDATE t SET v = v + 1 WHERE v = 10',
+  );
   assert.equal(s.result, 'UPDATE 1');
   assert.deepEqual(await s.rows('SELECT k, v FROM t ORDER BY k'), ['2|20', '11|11']);
   await s.engine.close();

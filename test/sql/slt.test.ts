@@ -11,7 +11,8 @@ const ROOT = '/work/shared/corpus/sqllogictest';
 const baseline = new Map<string, { ok: number; fail: number }>();
 for (const line of readFileSync(`${ROOT}/baseline-summary.tsv`, 'utf8').split('\n').slice(1)) {
   const [file, ok, fail] = line.split('\t');
-  if (file !== undefined && ok !== undefined && fail !== undefined) baseline.set(file, { ok: Number(ok), fail: Number(fail) });
+  if (file !== undefined && ok !== undefined && fail !== undefined)
+    baseline.set(file, { ok: Number(ok), fail: Number(fail) });
 }
 
 const FILES = [
@@ -32,7 +33,13 @@ for (const f of FILES) {
     const r = await runSltFile(`${ROOT}/${f}`);
     const b = baseline.get(f);
     assert.ok(b !== undefined, `no baseline for ${f}`);
-    assert.ok(r.pass >= b.ok, `${f}: passed ${r.pass} < PostgreSQL's ${b.ok}; first failures:\n${r.failures.slice(0, 5).map((x) => `line ${x.line}: ${x.message}`).join('\n')}`);
+    assert.ok(
+      r.pass >= b.ok,
+      `${f}: passed ${r.pass} < PostgreSQL's ${b.ok}; first failures:\n${r.failures
+        .slice(0, 5)
+        .map((x) => `line ${x.line}: ${x.message}`)
+        .join('\n')}`,
+    );
     assert.ok(r.fail <= b.fail, `${f}: failed ${r.fail} > PostgreSQL's ${b.fail}`);
   });
 }

@@ -12,9 +12,18 @@ import { encodeRow, decodeRow } from '../../src/sql/row-codec.ts';
 import { comparatorFor, hashKey } from '../../src/sql/types/compare.ts';
 import { writeKeyValue } from '../../src/sql/exec/table-store.ts';
 import { KeyWriter } from '../../src/encoding/key-codec.ts';
-import { formatBinary, parseBinary, formatFloat, formatText, parseText, defaultIoSettings } from '../../src/sql/types/text-io.ts';
+import {
+  formatBinary,
+  parseBinary,
+  formatFloat,
+  formatText,
+  parseText,
+  defaultIoSettings,
+} from '../../src/sql/types/text-io.ts';
 
-const decimalArb = fc.tuple(fc.bigInt({ min: -(10n ** 30n), max: 10n ** 30n }), fc.integer({ min: 0, max: 12 })).map(([c, s]) => Decimal.of(c, s));
+const decimalArb = fc
+  .tuple(fc.bigInt({ min: -(10n ** 30n), max: 10n ** 30n }), fc.integer({ min: 0, max: 12 }))
+  .map(([c, s]) => Decimal.of(c, s));
 
 /** Exact value of a decimal as a fraction num/den. */
 function frac(d: Decimal): [bigint, bigint] {
@@ -66,7 +75,10 @@ const TYPES: [SqlType, fc.Arbitrary<Value>][] = [
   [Types.bytea, fc.uint8Array({ maxLength: 20 }).map((u) => Buffer.from(u))],
   [Types.timestamptz, fc.bigInt({ min: -(10n ** 15n), max: 10n ** 15n })],
   [Types.date, fc.integer({ min: -100000, max: 100000 })],
-  [arrayOf(Types.int4), fc.array(fc.option(fc.integer(), { nil: null })).map((elems) => ({ kind: 'array', elems }) as Value)],
+  [
+    arrayOf(Types.int4),
+    fc.array(fc.option(fc.integer(), { nil: null })).map((elems) => ({ kind: 'array', elems }) as Value),
+  ],
 ];
 
 test('row codec round-trips rows of every type, NULLs included', () => {
@@ -123,5 +135,8 @@ test('float text output is shortest-exact and reads back', () => {
   assert.equal(formatFloat(123456789012345, false), '123456789012345');
   assert.equal(formatFloat(1e-5, false), '1e-05');
   assert.equal(formatFloat(Math.fround(3.14), true), '3.14');
-  assert.equal(formatText(Types.interval, { months: 14, days: -1, micros: 3_723_000_000n }, defaultIoSettings), '1 year 2 mons -1 days +01:02:03');
+  assert.equal(
+    formatText(Types.interval, { months: 14, days: -1, micros: 3_723_000_000n }, defaultIoSettings),
+    '1 year 2 mons -1 days +01:02:03',
+  );
 });

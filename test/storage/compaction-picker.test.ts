@@ -5,7 +5,12 @@ import { levelScores, pickCompaction, type PickerTable } from '../../src/storage
 
 const o = { l0Trigger: 4, l1MaxBytes: 100, levelMultiplier: 10 };
 let nextNumber = 1;
-const t = (smallest: string, largest: string, size = 10): PickerTable => ({ number: nextNumber++, size, smallest, largest });
+const t = (smallest: string, largest: string, size = 10): PickerTable => ({
+  number: nextNumber++,
+  size,
+  smallest,
+  largest,
+});
 const levels = (...ls: PickerTable[][]): PickerTable[][] => Array.from({ length: 7 }, (_, i) => ls[i] ?? []);
 const numbers = (ts: readonly PickerTable[]): number[] => ts.map((x) => x.number);
 

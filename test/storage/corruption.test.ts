@@ -181,7 +181,10 @@ test('on the real file system: a flipped data-block byte is a CorruptionError na
     for (let i = 0; i < 500; i++) e0.put(key(i), val(i));
     await e0.flush();
     await e0.close();
-    const table = path.join(dir, fs.readdirSync(dir).find((f) => f.endsWith('.sst'))!);
+    const table = path.join(
+      dir,
+      fs.readdirSync(dir).find((f) => f.endsWith('.sst'))!,
+    );
     const bytes = fs.readFileSync(table);
     bytes[200]! ^= 1;
     fs.writeFileSync(table, bytes);

@@ -25,9 +25,17 @@ interface ChildRun {
   pid: number;
 }
 
-function runChild(dir: string, childSeed: number, tag: string, killAfterMs: number, whileRunning: (pid: number) => Promise<void>): Promise<ChildRun> {
+function runChild(
+  dir: string,
+  childSeed: number,
+  tag: string,
+  killAfterMs: number,
+  whileRunning: (pid: number) => Promise<void>,
+): Promise<ChildRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', writer, dir, String(childSeed), tag], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', writer, dir, String(childSeed), tag], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let acked = 0;
     let pid = -1;
     let buffered = '';
@@ -92,7 +100,10 @@ test(`LSM survives SIGKILL of a writing process (${rounds} rounds, seed ${seed})
         await engine.close();
       }
     }
-    assert.ok(fs.readdirSync(dir).some((n) => n.endsWith('.sst')), 'the rounds should have produced tables');
+    assert.ok(
+      fs.readdirSync(dir).some((n) => n.endsWith('.sst')),
+      'the rounds should have produced tables',
+    );
   } finally {
     await fs.promises.rm(dir, { recursive: true, force: true });
   }

@@ -10,7 +10,16 @@ import { tinyLsm } from './engines.lib.ts';
 export async function runSimCrashSeed(seed: number, rounds = 4): Promise<{ ops: number; crashes: number }> {
   const prng = new Prng(seed);
   const vfs = new SimVfs({ seed, tornWrites: true });
-  const options = { ...tinyLsm, memtableBytes: 4096, tableBytes: 4096, blockBytes: 256, l1MaxBytes: 16 * 1024, manifestRotateBytes: 300, dir: '/db', vfs };
+  const options = {
+    ...tinyLsm,
+    memtableBytes: 4096,
+    tableBytes: 4096,
+    blockBytes: 256,
+    l1MaxBytes: 16 * 1024,
+    manifestRotateBytes: 300,
+    dir: '/db',
+    vfs,
+  };
   let engine: LsmEngine = await openLsmEngine(options);
   let baseline = new Map<string, string>();
   let total = 0;

@@ -7,8 +7,15 @@ import { openLsmEngine } from '../../src/storage/lsm/index.ts';
 import { applyOp, OpStream } from './crash.lib.ts';
 
 const [dir, seed, tag] = process.argv.slice(2);
-if (dir === undefined || seed === undefined || tag === undefined) throw new Error('usage: crash-writer <dir> <seed> <tag>');
-const engine = await openLsmEngine({ dir, memtableBytes: 32 * 1024, tableBytes: 32 * 1024, l1MaxBytes: 128 * 1024, l0CompactionTrigger: 3 });
+if (dir === undefined || seed === undefined || tag === undefined)
+  throw new Error('usage: crash-writer <dir> <seed> <tag>');
+const engine = await openLsmEngine({
+  dir,
+  memtableBytes: 32 * 1024,
+  tableBytes: 32 * 1024,
+  l1MaxBytes: 128 * 1024,
+  l0CompactionTrigger: 3,
+});
 process.stdout.write(`ready ${process.pid}\n`);
 const stream = new OpStream(Number(seed), tag);
 for (let i = 1; ; i++) {

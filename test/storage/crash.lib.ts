@@ -11,7 +11,10 @@ import type { Engine } from '../../src/storage/engine.ts';
 import { WriteBatch } from '../../src/storage/write-batch.ts';
 import { Prng } from '../../src/util/prng.ts';
 
-export type CrashOp = { readonly kind: 'put'; readonly k: string; readonly v: string } | { readonly kind: 'del'; readonly k: string } | { readonly kind: 'batch'; readonly ops: readonly CrashOp[] };
+export type CrashOp =
+  | { readonly kind: 'put'; readonly k: string; readonly v: string }
+  | { readonly kind: 'del'; readonly k: string }
+  | { readonly kind: 'batch'; readonly ops: readonly CrashOp[] };
 
 export class OpStream {
   private readonly prng: Prng;
@@ -78,7 +81,12 @@ function sameMap(a: Map<string, string>, b: Map<string, string>): boolean {
  * Returns j (acked <= j <= ops.length) such that baseline + ops[0..j) equals
  * `recovered`, or throws an Error describing the mismatch.
  */
-export function findPrefix(baseline: Map<string, string>, ops: readonly CrashOp[], acked: number, recovered: Map<string, string>): number {
+export function findPrefix(
+  baseline: Map<string, string>,
+  ops: readonly CrashOp[],
+  acked: number,
+  recovered: Map<string, string>,
+): number {
   const state = new Map(baseline);
   for (let i = 0; i < acked; i++) applyToModel(state, ops[i]!);
   for (let j = acked; ; j++) {
@@ -90,7 +98,11 @@ export function findPrefix(baseline: Map<string, string>, ops: readonly CrashOp[
   const ackState = new Map(baseline);
   for (let i = 0; i < acked; i++) applyToModel(ackState, ops[i]!);
   const diffs: string[] = [];
-  for (const [k, v] of ackState) if (recovered.get(k) !== v) diffs.push(`${k}: acked ${v.slice(0, 20)} recovered ${recovered.get(k)?.slice(0, 20) ?? '(missing)'}`);
+  for (const [k, v] of ackState)
+    if (recovered.get(k) !== v)
+      diffs.push(`${k}: acked ${v.slice(0, 20)} recovered ${recovered.get(k)?.slice(0, 20) ?? '(missing)'}`);
   for (const [k, v] of recovered) if (!ackState.has(k)) diffs.push(`${k}: not acked, recovered ${v.slice(0, 20)}`);
-  throw new Error(`recovered state is no prefix of the writes (acked ${acked} of ${ops.length} ops); vs acked state: ${diffs.slice(0, 5).join('; ')}`);
+  throw new Error(
+    `recovered state is no prefix of the writes (acked ${acked} of ${ops.length} ops); vs acked state: ${diffs.slice(0, 5).join('; ')}`,
+  );
 }

@@ -44,12 +44,16 @@ function parse(text: string): { header: string; cases: Case[] } {
 
 function unescape(s: string): Buffer {
   if (s === '""') return Buffer.alloc(0);
-  return Buffer.from(s.replace(/\\x([0-9a-f]{2})/g, (_, h: string) => String.fromCharCode(Number.parseInt(h, 16))), 'latin1');
+  return Buffer.from(
+    s.replace(/\\x([0-9a-f]{2})/g, (_, h: string) => String.fromCharCode(Number.parseInt(h, 16))),
+    'latin1',
+  );
 }
 
 function show(b: Buffer): string {
   let out = '';
-  for (const c of b) out += c < 0x20 || c > 0x7e || c === 0x5c ? `\\x${c.toString(16).padStart(2, '0')}` : String.fromCharCode(c);
+  for (const c of b)
+    out += c < 0x20 || c > 0x7e || c === 0x5c ? `\\x${c.toString(16).padStart(2, '0')}` : String.fromCharCode(c);
   return out;
 }
 
@@ -105,7 +109,8 @@ async function run(h: EngineHarness, command: string, snaps: Map<string, Snapsho
       const b = new WriteBatch();
       for (const a of args) {
         const [kind, rest] = [a.slice(0, a.indexOf(':')), a.slice(a.indexOf(':') + 1)];
-        if (kind === 'put') b.put(unescape(rest.slice(0, rest.indexOf('='))), unescape(rest.slice(rest.indexOf('=') + 1)));
+        if (kind === 'put')
+          b.put(unescape(rest.slice(0, rest.indexOf('='))), unescape(rest.slice(rest.indexOf('=') + 1)));
         else b.delete(unescape(rest));
       }
       e.write(b);

@@ -33,7 +33,9 @@ interface ScanSpec {
 }
 
 // A small alphabet with 0x00 and 0xff makes overwrites, prefixes and byte-order edge cases common.
-const keyArb = fc.array(fc.constantFrom('a', 'b', 'c', '\x00', '\xff'), { minLength: 0, maxLength: 3 }).map((cs) => cs.join(''));
+const keyArb = fc
+  .array(fc.constantFrom('a', 'b', 'c', '\x00', '\xff'), { minLength: 0, maxLength: 3 })
+  .map((cs) => cs.join(''));
 const valArb = fc.string({ maxLength: 12 });
 const scanArb: fc.Arbitrary<ScanSpec> = fc.record({
   lo: fc.option(keyArb),
@@ -48,7 +50,10 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ t: fc.constant('del' as const), k: keyArb }) },
   {
     weight: 2,
-    arbitrary: fc.record({ t: fc.constant('batch' as const), ops: fc.array(fc.record({ k: keyArb, v: fc.option(valArb) }), { maxLength: 6 }) }),
+    arbitrary: fc.record({
+      t: fc.constant('batch' as const),
+      ops: fc.array(fc.record({ k: keyArb, v: fc.option(valArb) }), { maxLength: 6 }),
+    }),
   },
   { weight: 3, arbitrary: fc.record({ t: fc.constant('scan' as const), o: scanArb, snap: fc.boolean() }) },
   { weight: 3, arbitrary: fc.record({ t: fc.constant('get' as const), k: keyArb, snap: fc.boolean() }) },
@@ -113,7 +118,9 @@ async function check(h: EngineHarness, ops: readonly Op[]): Promise<void> {
         }
         case 'scan': {
           const reader = op.snap && snap ? snap.s : e;
-          const got = [...reader.scan(toOptions(op.o))].map(([k, v]) => `${k.toString('latin1')}=${v.toString('latin1')}`);
+          const got = [...reader.scan(toOptions(op.o))].map(
+            ([k, v]) => `${k.toString('latin1')}=${v.toString('latin1')}`,
+          );
           assert.deepEqual(got, modelScan(op.snap && snap ? snap.m : model, op.o), at);
           break;
         }
@@ -143,11 +150,19 @@ async function check(h: EngineHarness, ops: readonly Op[]): Promise<void> {
     }
     // Final full comparison, and again after a reopen for durable engines.
     const all = { lo: null, loInc: true, hi: null, hiInc: true, reverse: false, limit: null };
-    assert.deepEqual([...h.engine.scan()].map(([k, v]) => `${k.toString('latin1')}=${v.toString('latin1')}`), modelScan(model, all), 'final scan');
+    assert.deepEqual(
+      [...h.engine.scan()].map(([k, v]) => `${k.toString('latin1')}=${v.toString('latin1')}`),
+      modelScan(model, all),
+      'final scan',
+    );
     snap?.s.release();
     snap = undefined;
     await h.reopen();
-    assert.deepEqual([...h.engine.scan()].map(([k, v]) => `${k.toString('latin1')}=${v.toString('latin1')}`), modelScan(model, all), 'scan after reopen');
+    assert.deepEqual(
+      [...h.engine.scan()].map(([k, v]) => `${k.toString('latin1')}=${v.toString('latin1')}`),
+      modelScan(model, all),
+      'scan after reopen',
+    );
   } finally {
     snap?.s.release();
     await h.dispose();

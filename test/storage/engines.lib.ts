@@ -39,7 +39,10 @@ export const tinyLsm: Omit<LsmOptions, 'dir'> = {
   blockCacheBytes: 64 * 1024,
 };
 
-export async function simLsmHarness(options: Omit<LsmOptions, 'dir'> = tinyLsm, seed = 1): Promise<EngineHarness & { vfs: SimVfs }> {
+export async function simLsmHarness(
+  options: Omit<LsmOptions, 'dir'> = tinyLsm,
+  seed = 1,
+): Promise<EngineHarness & { vfs: SimVfs }> {
   const vfs = new SimVfs({ seed });
   const open = (): Promise<Engine> => openLsmEngine({ ...options, dir: '/db', vfs });
   const h = {
@@ -59,7 +62,9 @@ export async function tmpDir(prefix = 'nextdb-storage-'): Promise<string> {
   return fs.promises.mkdtemp(path.join(os.tmpdir(), prefix));
 }
 
-export async function nodeLsmHarness(options: Omit<LsmOptions, 'dir'> = tinyLsm): Promise<EngineHarness & { dir: string }> {
+export async function nodeLsmHarness(
+  options: Omit<LsmOptions, 'dir'> = tinyLsm,
+): Promise<EngineHarness & { dir: string }> {
   const dir = await tmpDir();
   const open = (): Promise<Engine> => openLsmEngine({ ...options, dir });
   const h = {

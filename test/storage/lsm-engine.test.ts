@@ -204,7 +204,10 @@ test('values larger than blocks, tables and the memtable round-trip through flus
 test('whenWritable() holds a bulk writer back while flushes lag, and lets it go when they catch up', async () => {
   const vfs = new SimVfs();
   const e = await openLsmEngine({ dir: '/db', vfs, memtableBytes: 2048, maxImmutableMemtables: 1, sliceMs: 1 });
-  assert.equal(await Promise.race([e.whenWritable().then(() => 'writable'), new Promise((r) => setImmediate(() => r('waiting')))]), 'writable');
+  assert.equal(
+    await Promise.race([e.whenWritable().then(() => 'writable'), new Promise((r) => setImmediate(() => r('waiting')))]),
+    'writable',
+  );
   // Fill several memtables without giving the flush a turn: frozen memtables pile up.
   for (let i = 0; i < 200; i++) e.put(k(i), Buffer.alloc(100, 1));
   assert.ok(e.stats().immutableMemtables! >= 1, 'frozen memtables are waiting for their flush');

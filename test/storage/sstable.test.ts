@@ -17,11 +17,18 @@ interface Entry {
   readonly value: string;
 }
 
-const shortKeyArb = fc.array(fc.constantFrom('a', 'b', '\x00', '\xff'), { minLength: 0, maxLength: 6 }).map((c) => c.join(''));
+const shortKeyArb = fc
+  .array(fc.constantFrom('a', 'b', '\x00', '\xff'), { minLength: 0, maxLength: 6 })
+  .map((c) => c.join(''));
 // Some keys longer than 64 bytes with long shared prefixes and suffixes (the block builder copies short and long key suffixes differently).
 const keyArb = fc.oneof(
   { arbitrary: shortKeyArb, weight: 4 },
-  { arbitrary: fc.tuple(shortKeyArb, shortKeyArb, fc.integer({ min: 60, max: 90 })).map(([a, b, n]) => a + '\xfe'.repeat(n) + b), weight: 1 },
+  {
+    arbitrary: fc
+      .tuple(shortKeyArb, shortKeyArb, fc.integer({ min: 60, max: 90 }))
+      .map(([a, b, n]) => a + '\xfe'.repeat(n) + b),
+    weight: 1,
+  },
 );
 
 test('sstable: point reads at any snapshot and cursors in both directions match the model', () => {
@@ -38,12 +45,23 @@ test('sstable: point reads at any snapshot and cursors in both directions match 
         const entries: Entry[] = [];
         for (const key of keys) {
           const versions = 1 + (key.length % 3);
-          const seqs = Array.from({ length: versions }, () => (seq += 1 + (key.charCodeAt(0) || 0) % 5)).reverse();
-          for (const s of seqs) entries.push({ key, seq: s, kind: s % 4 === 0 ? 0 : 1, value: s % 4 === 0 ? '' : `v${s}-${'x'.repeat(s % 50)}` });
+          const seqs = Array.from({ length: versions }, () => (seq += 1 + ((key.charCodeAt(0) || 0) % 5))).reverse();
+          for (const s of seqs)
+            entries.push({
+              key,
+              seq: s,
+              kind: s % 4 === 0 ? 0 : 1,
+              value: s % 4 === 0 ? '' : `v${s}-${'x'.repeat(s % 50)}`,
+            });
         }
         const vfs = new SimVfs();
         vfs.mkdir('/t');
-        const b = new SstableBuilder(vfs.create('/t/1.sst'), { blockBytes, restartInterval, bloomBitsPerKey: 10, compression });
+        const b = new SstableBuilder(vfs.create('/t/1.sst'), {
+          blockBytes,
+          restartInterval,
+          bloomBitsPerKey: 10,
+          compression,
+        });
         for (const e of entries) b.add(e.key, e.seq, e.kind, Buffer.from(e.value, 'latin1'));
         const info = b.finish();
         assert.equal(info.entries, entries.length);
@@ -60,16 +78,27 @@ test('sstable: point reads at any snapshot and cursors in both directions match 
         const c = r.cursor();
         const fwd: string[] = [];
         for (c.first(); c.valid(); c.next()) fwd.push(`${c.key()}@${c.seq()}`);
-        assert.deepEqual(fwd, entries.map((e) => `${e.key}@${e.seq}`));
+        assert.deepEqual(
+          fwd,
+          entries.map((e) => `${e.key}@${e.seq}`),
+        );
         const back: string[] = [];
         for (c.last(); c.valid(); c.prev()) back.push(`${c.key()}@${c.seq()}`);
         assert.deepEqual(back, fwd.slice().reverse());
         for (const [key] of probes) {
           c.seekGE(key);
-          assert.equal(c.valid() ? c.key() : undefined, entries.find((e) => e.key >= key)?.key, `seekGE ${JSON.stringify(key)}`);
+          assert.equal(
+            c.valid() ? c.key() : undefined,
+            entries.find((e) => e.key >= key)?.key,
+            `seekGE ${JSON.stringify(key)}`,
+          );
           c.seekLE(key);
           const le = entries.filter((e) => e.key <= key).at(-1);
-          assert.equal(c.valid() ? `${c.key()}@${c.seq()}` : undefined, le && `${le.key}@${le.seq}`, `seekLE ${JSON.stringify(key)}`);
+          assert.equal(
+            c.valid() ? `${c.key()}@${c.seq()}` : undefined,
+            le && `${le.key}@${le.seq}`,
+            `seekLE ${JSON.stringify(key)}`,
+          );
         }
         r.close();
       },

@@ -55,8 +55,18 @@ export async function startPostgres(port: number, options: { password?: string }
   const [c1, a1] = asPostgresUser(bins.initdb, init);
   execFileSync(c1, a1, { stdio: 'pipe' });
   const [c2, a2] = asPostgresUser(bins.postgres, [
-    '-D', pgdata, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dataDir}`,
-    '-c', 'fsync=off', '-c', 'max_connections=100',
+    '-D',
+    pgdata,
+    '-p',
+    String(port),
+    '-c',
+    'listen_addresses=127.0.0.1',
+    '-c',
+    `unix_socket_directories=${dataDir}`,
+    '-c',
+    'fsync=off',
+    '-c',
+    'max_connections=100',
   ]);
   let running: Running;
   try {

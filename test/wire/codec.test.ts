@@ -25,7 +25,11 @@ type CorpusLine = Record<string, unknown> & { type?: string };
 function fromCorpus(line: CorpusLine): FrontendMessage {
   switch (line.type) {
     case 'StartupMessage':
-      return { kind: 'startup', protocolVersion: RequestCode.protocol30, params: line.params as Record<string, string> };
+      return {
+        kind: 'startup',
+        protocolVersion: RequestCode.protocol30,
+        params: line.params as Record<string, string>,
+      };
     case 'SSLRequest':
       return { kind: 'sslRequest' };
     case 'Q':
@@ -37,7 +41,14 @@ function fromCorpus(line: CorpusLine): FrontendMessage {
     case 'B': {
       const b = line.Bind as { portal: string; statement: string; paramFormatCodes: (0 | 1)[]; nParams: number };
       const params = Array.from({ length: b.nParams }, (_, i) => (i % 3 === 2 ? null : Buffer.from(String(i + 41))));
-      return { kind: 'bind', portal: b.portal, statement: b.statement, paramFormats: b.paramFormatCodes, params, resultFormats: [] };
+      return {
+        kind: 'bind',
+        portal: b.portal,
+        statement: b.statement,
+        paramFormats: b.paramFormatCodes,
+        params,
+        resultFormats: [],
+      };
     }
     case 'D': {
       const d = line.Describe as { kind: 'S' | 'P'; name: string };
@@ -72,14 +83,18 @@ function parseChunked(bytes: Buffer, prng: Prng, parser = new FrontendParser()):
   return out;
 }
 
-const normalize = (m: FrontendMessage): unknown => JSON.parse(JSON.stringify(m, (_k, v: unknown) => (v instanceof Buffer ? v.toString('hex') : v)));
+const normalize = (m: FrontendMessage): unknown =>
+  JSON.parse(JSON.stringify(m, (_k, v: unknown) => (v instanceof Buffer ? v.toString('hex') : v)));
 
 test('captured client traffic round-trips through the frontend codec, in any chunking', () => {
   const files = readdirSync(corpusDir).filter((f) => f.endsWith('.frontend.jsonl'));
   assert.ok(files.length >= 5, 'corpus present');
   let messages = 0;
   for (const file of files) {
-    const lines = readFileSync(corpusDir + file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as CorpusLine);
+    const lines = readFileSync(corpusDir + file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as CorpusLine);
     const byConn = new Map<number, FrontendMessage[]>();
     for (const l of lines) {
       const list = byConn.get(l.conn as number) ?? [];
@@ -105,7 +120,12 @@ const nameArb = fc.string({ maxLength: 12 }).filter((s) => !s.includes('\0'));
 const bytesArb = fc.uint8Array({ maxLength: 40 }).map((u) => Buffer.from(u));
 const typedMessageArb: fc.Arbitrary<FrontendMessage> = fc.oneof(
   nameArb.map((sql) => ({ kind: 'query' as const, sql })),
-  fc.record({ kind: fc.constant('parse' as const), name: nameArb, sql: nameArb, paramTypes: fc.array(fc.nat({ max: 0x7fffffff }), { maxLength: 5 }) }),
+  fc.record({
+    kind: fc.constant('parse' as const),
+    name: nameArb,
+    sql: nameArb,
+    paramTypes: fc.array(fc.nat({ max: 0x7fffffff }), { maxLength: 5 }),
+  }),
   fc.record({
     kind: fc.constant('bind' as const),
     portal: nameArb,
@@ -114,8 +134,16 @@ const typedMessageArb: fc.Arbitrary<FrontendMessage> = fc.oneof(
     params: fc.array(fc.option(bytesArb, { nil: null }), { maxLength: 4 }),
     resultFormats: fc.array(formatArb, { maxLength: 4 }),
   }),
-  fc.record({ kind: fc.constant('describe' as const), target: fc.constantFrom('S' as const, 'P' as const), name: nameArb }),
-  fc.record({ kind: fc.constant('close' as const), target: fc.constantFrom('S' as const, 'P' as const), name: nameArb }),
+  fc.record({
+    kind: fc.constant('describe' as const),
+    target: fc.constantFrom('S' as const, 'P' as const),
+    name: nameArb,
+  }),
+  fc.record({
+    kind: fc.constant('close' as const),
+    target: fc.constantFrom('S' as const, 'P' as const),
+    name: nameArb,
+  }),
   fc.record({ kind: fc.constant('execute' as const), portal: nameArb, maxRows: fc.nat({ max: 1000 }) }),
   fc.constantFrom<FrontendMessage>({ kind: 'sync' }, { kind: 'flush' }, { kind: 'copyDone' }, { kind: 'terminate' }),
   bytesArb.map((data) => ({ kind: 'copyData' as const, data })),
@@ -126,11 +154,19 @@ const typedMessageArb: fc.Arbitrary<FrontendMessage> = fc.oneof(
 test('property: any message sequence round-trips (encode, chunk at random, parse)', () => {
   fc.assert(
     fc.property(
-      fc.dictionary(nameArb.filter((s) => s !== ''), nameArb, { maxKeys: 4 }),
+      fc.dictionary(
+        nameArb.filter((s) => s !== ''),
+        nameArb,
+        { maxKeys: 4 },
+      ),
       fc.array(typedMessageArb, { maxLength: 20 }),
       fc.integer({ min: 1, max: 1 << 30 }),
       (params, typed, seed) => {
-        const msgs: FrontendMessage[] = [{ kind: 'sslRequest' }, { kind: 'startup', protocolVersion: RequestCode.protocol30, params }, ...typed];
+        const msgs: FrontendMessage[] = [
+          { kind: 'sslRequest' },
+          { kind: 'startup', protocolVersion: RequestCode.protocol30, params },
+          ...typed,
+        ];
         const w = new FrontendWriter();
         for (const m of msgs) w.add(m);
         const parsed = parseChunked(w.take(), new Prng(seed));
@@ -143,10 +179,18 @@ test('property: any message sequence round-trips (encode, chunk at random, parse
 
 function expectProtocolError(bytes: Buffer, pattern: RegExp, startup = false): void {
   const p = new FrontendParser({ maxMessageBytes: 1024 });
-  if (!startup) p.push(new FrontendWriter().add({ kind: 'startup', protocolVersion: RequestCode.protocol30, params: { user: 'u' } }).take());
+  if (!startup)
+    p.push(
+      new FrontendWriter()
+        .add({ kind: 'startup', protocolVersion: RequestCode.protocol30, params: { user: 'u' } })
+        .take(),
+    );
   if (!startup) assert.equal(p.next()?.kind, 'startup');
   p.push(bytes);
-  assert.throws(() => p.next(), (e: unknown) => e instanceof ProtocolError && e.code.length === 5 && pattern.test(e.message));
+  assert.throws(
+    () => p.next(),
+    (e: unknown) => e instanceof ProtocolError && e.code.length === 5 && pattern.test(e.message),
+  );
   // Poisoned: the same error again, never a different exception.
   assert.throws(() => p.next(), ProtocolError);
 }
@@ -181,7 +225,11 @@ test('malformed frontend input raises ProtocolError', () => {
   expectProtocolError(start(4, 0), /invalid length of startup packet/, true);
   expectProtocolError(start(20000, RequestCode.protocol30), /invalid length of startup packet/, true);
   expectProtocolError(start(8, 2 << 16), /unsupported frontend protocol 2\.0/, true);
-  expectProtocolError(Buffer.concat([start(12, RequestCode.protocol30), Buffer.from('ab\0\0')]), /not terminated|truncated/, true);
+  expectProtocolError(
+    Buffer.concat([start(12, RequestCode.protocol30), Buffer.from('ab\0\0')]),
+    /not terminated|truncated/,
+    true,
+  );
   expectProtocolError(start(8, RequestCode.cancel), /truncated/, true);
 });
 
@@ -190,7 +238,9 @@ test('property: random bytes never throw anything but ProtocolError', () => {
     fc.property(fc.boolean(), fc.uint8Array({ maxLength: 200 }), (startup, bytes) => {
       const p = new FrontendParser({ maxMessageBytes: 4096 });
       if (!startup) {
-        p.push(new FrontendWriter().add({ kind: 'startup', protocolVersion: RequestCode.protocol30, params: {} }).take());
+        p.push(
+          new FrontendWriter().add({ kind: 'startup', protocolVersion: RequestCode.protocol30, params: {} }).take(),
+        );
         p.next();
       }
       p.push(Buffer.from(bytes));
@@ -205,7 +255,9 @@ test('property: random bytes never throw anything but ProtocolError', () => {
 });
 
 test('backend replies of PostgreSQL 15 (captured startup + SELECT 1) encode and decode identically', () => {
-  const lines = readFileSync(corpusDir + 'postgresql-15.18-server.backend.jsonl', 'utf8').split('\n').filter(Boolean);
+  const lines = readFileSync(corpusDir + 'postgresql-15.18-server.backend.jsonl', 'utf8')
+    .split('\n')
+    .filter(Boolean);
   const w = new BackendWriter();
   for (const l of lines) {
     const m = JSON.parse(l) as Record<string, unknown>;
@@ -240,7 +292,10 @@ test('backend replies of PostgreSQL 15 (captured startup + SELECT 1) encode and 
   p.push(bytes);
   const out: BackendMessage[] = [];
   for (let m = p.next(); m !== undefined; m = p.next()) out.push(m);
-  assert.deepEqual(out.map((m) => m.type), lines.map((l) => (JSON.parse(l) as { backend: string }).backend));
+  assert.deepEqual(
+    out.map((m) => m.type),
+    lines.map((l) => (JSON.parse(l) as { backend: string }).backend),
+  );
   const row = out.find((m) => m.type === 'D');
   assert.ok(row?.type === 'D');
   // The capture records DataRow's length field: 11 for one 1-byte value.
@@ -261,28 +316,56 @@ test('ErrorResponse carries every NextDbError field; RowDescription honours form
     column: 'id',
     constraint: 't_pkey',
   });
-  const w = new BackendWriter().errorResponse(err).noticeResponse({ severity: 'NOTICE', code: '00000', message: 'skipping' });
+  const w = new BackendWriter()
+    .errorResponse(err)
+    .noticeResponse({ severity: 'NOTICE', code: '00000', message: 'skipping' });
   const cols = [
     { name: 'a', tableOid: 16384, columnAttr: 1, typeOid: 23, typeSize: 4, typeMod: -1 },
     { name: 'b', tableOid: 16384, columnAttr: 2, typeOid: 25, typeSize: -1, typeMod: -1 },
   ];
   w.rowDescription(cols, [1]).rowDescription(cols, [0, 1]).rowDescription(cols);
-  w.dataRow([null, Buffer.alloc(0)]).parameterDescription([23, 0xffffffff]).copyInResponse(0, [0, 0]).copyData(Buffer.from('1\tx\n')).copyDone();
-  w.authenticationSasl(['SCRAM-SHA-256']).authenticationMd5Password(Buffer.from([1, 2, 3, 4])).portalSuspended().emptyQueryResponse();
+  w.dataRow([null, Buffer.alloc(0)])
+    .parameterDescription([23, 0xffffffff])
+    .copyInResponse(0, [0, 0])
+    .copyData(Buffer.from('1\tx\n'))
+    .copyDone();
+  w.authenticationSasl(['SCRAM-SHA-256'])
+    .authenticationMd5Password(Buffer.from([1, 2, 3, 4]))
+    .portalSuspended()
+    .emptyQueryResponse();
   const p = new BackendParser();
   p.push(w.take());
   const out: BackendMessage[] = [];
   for (let m = p.next(); m !== undefined; m = p.next()) out.push(m);
   assert.deepEqual(out[0], {
     type: 'E',
-    fields: { S: 'ERROR', V: 'ERROR', C: '23505', M: err.message, D: err.detail, H: 'try another id', P: '17', s: 'public', t: 't', c: 'id', n: 't_pkey' },
+    fields: {
+      S: 'ERROR',
+      V: 'ERROR',
+      C: '23505',
+      M: err.message,
+      D: err.detail,
+      H: 'try another id',
+      P: '17',
+      s: 'public',
+      t: 't',
+      c: 'id',
+      n: 't_pkey',
+    },
   });
   assert.deepEqual(out[1], { type: 'N', fields: { S: 'NOTICE', V: 'NOTICE', C: '00000', M: 'skipping' } });
   const formats = out.slice(2, 5).map((m) => (m.type === 'T' ? m.fields.map((f) => f.format) : []));
-  assert.deepEqual(formats, [[1, 1], [0, 1], [0, 0]]);
+  assert.deepEqual(formats, [
+    [1, 1],
+    [0, 1],
+    [0, 0],
+  ]);
   assert.deepEqual(out[5], { type: 'D', values: [null, Buffer.alloc(0)] });
   assert.deepEqual(out[6], { type: 't', typeOids: [23, 0xffffffff] });
-  assert.deepEqual(out.slice(7).map((m) => m.type), ['G', 'd', 'c', 'R', 'R', 's', 'I']);
+  assert.deepEqual(
+    out.slice(7).map((m) => m.type),
+    ['G', 'd', 'c', 'R', 'R', 's', 'I'],
+  );
   const sasl = out[10];
   assert.ok(sasl?.type === 'R' && sasl.code === 10);
   assert.equal(sasl.data.toString('latin1'), 'SCRAM-SHA-256\0\0');

@@ -25,7 +25,10 @@ function parseAll(data: string | Buffer, options: CopyFormatOptions, prng?: Prng
 
 test('text format: delimiters, \\N, escapes, end marker, CRLF', () => {
   const text = { format: 'text' } as const;
-  assert.deepEqual(parseAll('1\tone\n2\t\\N\n', text), [['1', 'one'], ['2', null]]);
+  assert.deepEqual(parseAll('1\tone\n2\t\\N\n', text), [
+    ['1', 'one'],
+    ['2', null],
+  ]);
   assert.deepEqual(parseAll('a\\tb\\nc\\\\d\\x41\\101\\q\t\n', text), [['a\tb\nc\\dAAq', '']]);
   assert.deepEqual(parseAll('x\\\ty\tz\n', text), [['x\ty', 'z']]);
   assert.deepEqual(parseAll('1\r\n2\r\n\\.\nignored\n', text), [['1'], ['2']]);
@@ -36,7 +39,10 @@ test('text format: delimiters, \\N, escapes, end marker, CRLF', () => {
 
 test('CSV format: quotes, doubled quotes, embedded newlines, NULL vs empty, header, custom escape', () => {
   const csv = { format: 'csv' } as const;
-  assert.deepEqual(parseAll('1,"a,b","say ""hi""",\n2,"",x\n', csv), [['1', 'a,b', 'say "hi"', null], ['2', '', 'x']]);
+  assert.deepEqual(parseAll('1,"a,b","say ""hi""",\n2,"",x\n', csv), [
+    ['1', 'a,b', 'say "hi"', null],
+    ['2', '', 'x'],
+  ]);
   assert.deepEqual(parseAll('"multi\nline",2\n', csv), [['multi\nline', '2']]);
   assert.deepEqual(parseAll('id,name\n1,a\n', { format: 'csv', header: true }), [['1', 'a']]);
   assert.deepEqual(parseAll('"a\\"b",c\n', { format: 'csv', escape: '\\' }), [['a"b', 'c']]);
@@ -51,7 +57,12 @@ test('CSV format: quotes, doubled quotes, embedded newlines, NULL vs empty, head
 const valueArb = fc.option(fc.string({ unit: 'binary', maxLength: 12 }), { nil: null, freq: 4 });
 const rowsArb = fc.array(fc.array(valueArb, { minLength: 1, maxLength: 5 }), { maxLength: 20 });
 
-for (const options of [{ format: 'text' }, { format: 'csv' }, { format: 'csv', delimiter: '|', escape: '\\' }, { format: 'text', delimiter: ',' }] as CopyFormatOptions[]) {
+for (const options of [
+  { format: 'text' },
+  { format: 'csv' },
+  { format: 'csv', delimiter: '|', escape: '\\' },
+  { format: 'text', delimiter: ',' },
+] as CopyFormatOptions[]) {
   test(`property: ${JSON.stringify(options)} rows survive format -> chunked parse`, () => {
     fc.assert(
       fc.property(rowsArb, fc.integer({ min: 1, max: 1 << 30 }), (rows, seed) => {

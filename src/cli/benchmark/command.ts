@@ -43,11 +43,16 @@ export interface BenchmarkOptions {
 
 export function selectWorkloads(spec: string | undefined): Workload[] {
   if (spec === undefined || spec === 'all') return [...WORKLOADS];
-  const names = spec.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   return names.map((n) => {
     const w = WORKLOADS.find((x) => x.name === n);
     if (w === undefined) {
-      throw new NextDbError(SqlState.invalidParameterValue, `unknown workload "${n}"`, { hint: `Known: ${WORKLOADS.map((x) => x.name).join(', ')}` });
+      throw new NextDbError(SqlState.invalidParameterValue, `unknown workload "${n}"`, {
+        hint: `Known: ${WORKLOADS.map((x) => x.name).join(', ')}`,
+      });
     }
     return w;
   });
@@ -65,7 +70,10 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Report> {
   const workloads = selectWorkloads(options.workload);
   const distribution = (options.distribution ?? 'uniform') as Distribution;
   if (distribution !== 'uniform' && distribution !== 'zipfian') {
-    throw new NextDbError(SqlState.invalidParameterValue, `unknown distribution "${String(options.distribution)}" (uniform or zipfian)`);
+    throw new NextDbError(
+      SqlState.invalidParameterValue,
+      `unknown distribution "${String(options.distribution)}" (uniform or zipfian)`,
+    );
   }
   const clients = options.clients ?? (options.url === undefined ? 4 : 8);
   const rows = options.rows ?? 10_000;
@@ -73,10 +81,14 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Report> {
   const warmupS = options.warmup ?? 1;
   const seed = options.seed ?? 1;
   if (!(clients >= 1 && rows >= 100 && durationS > 0 && warmupS >= 0)) {
-    throw new NextDbError(SqlState.invalidParameterValue, 'need --clients >= 1, --rows >= 100, --duration > 0, --warmup >= 0');
+    throw new NextDbError(
+      SqlState.invalidParameterValue,
+      'need --clients >= 1, --rows >= 100, --duration > 0, --warmup >= 0',
+    );
   }
   const level = logLevel();
-  const log: Logger | undefined = level === undefined ? undefined : pino({ level, name: 'nextdb-benchmark' }, pino.destination(2));
+  const log: Logger | undefined =
+    level === undefined ? undefined : pino({ level, name: 'nextdb-benchmark' }, pino.destination(2));
   const out = options.out ?? ((t: string) => process.stdout.write(t));
   const showBar = options.quiet !== true && process.stderr.isTTY === true && log === undefined;
 
@@ -90,7 +102,12 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Report> {
   }
   const bar = showBar
     ? new cliProgress.SingleBar(
-        { format: ' {workload} |{bar}| {percentage}% | {opsps} ops/s', hideCursor: true, clearOnComplete: true, stream: process.stderr },
+        {
+          format: ' {workload} |{bar}| {percentage}% | {opsps} ops/s',
+          hideCursor: true,
+          clearOnComplete: true,
+          stream: process.stderr,
+        },
         cliProgress.Presets.shades_classic,
       )
     : undefined;
@@ -112,15 +129,28 @@ export async function runBenchmark(options: BenchmarkOptions): Promise<Report> {
     for (const w of workloads) {
       bar?.start(Math.round((warmupS + durationS) * 10), 0, { workload: w.name.padEnd(12), opsps: '0' });
       let lastLog = -Infinity; // the first tick logs at once, then once a second
-      const result = await runWorkload(driver, w, { durationS, warmupS, clients, rows, distribution, seed }, (name, elapsed, total, ops, rate) => {
-        bar?.update(Math.min(Math.round(elapsed * 10), Math.round(total * 10)), { opsps: Math.round(rate).toLocaleString('en-US') });
-        if (log !== undefined && elapsed - lastLog >= 1) {
-          lastLog = elapsed;
-          log.info({ workload: name, elapsedS: Math.round(elapsed * 10) / 10, ops, opsPerSec: Math.round(rate) }, 'progress');
-        }
-      });
+      const result = await runWorkload(
+        driver,
+        w,
+        { durationS, warmupS, clients, rows, distribution, seed },
+        (name, elapsed, total, ops, rate) => {
+          bar?.update(Math.min(Math.round(elapsed * 10), Math.round(total * 10)), {
+            opsps: Math.round(rate).toLocaleString('en-US'),
+          });
+          if (log !== undefined && elapsed - lastLog >= 1) {
+            lastLog = elapsed;
+            log.info(
+              { workload: name, elapsedS: Math.round(elapsed * 10) / 10, ops, opsPerSec: Math.round(rate) },
+              'progress',
+            );
+          }
+        },
+      );
       bar?.stop();
-      log?.info({ workload: w.name, opsPerSec: result.opsPerSec, p99Ms: result.latency.p99Ms, errors: result.errors }, 'workload done');
+      log?.info(
+        { workload: w.name, opsPerSec: result.opsPerSec, p99Ms: result.latency.p99Ms, errors: result.errors },
+        'workload done',
+      );
       results.push(result);
     }
     const cpuList = cpus();

@@ -57,7 +57,9 @@ export function urlDriver(url: string, clients: number): BenchDriver {
     async transaction(fn) {
       for (let attempt = 0; ; attempt++) {
         try {
-          await sql.begin((tx) => fn((text, params = []) => tx.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true })));
+          await sql.begin((tx) =>
+            fn((text, params = []) => tx.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true })),
+          );
           return attempt;
         } catch (err) {
           if (!isConflict(err) || attempt + 1 >= MAX_TX_ATTEMPTS) throw err;
@@ -72,7 +74,11 @@ export function urlDriver(url: string, clients: number): BenchDriver {
 /** The shape of the embedded API (`import { open } from 'nextdb'`) the benchmark relies on. */
 interface EmbeddedDb {
   query(text: string, params?: readonly unknown[]): Promise<{ rows: readonly Record<string, unknown>[] }>;
-  transaction<T>(fn: (tx: { query(text: string, params?: readonly unknown[]): Promise<{ rows: readonly Record<string, unknown>[] }> }) => Promise<T>): Promise<T>;
+  transaction<T>(
+    fn: (tx: {
+      query(text: string, params?: readonly unknown[]): Promise<{ rows: readonly Record<string, unknown>[] }>;
+    }) => Promise<T>,
+  ): Promise<T>;
   close(): Promise<void>;
 }
 

@@ -66,7 +66,11 @@ export function toJson(report: Report): string {
 
 const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-function lineChart(points: readonly { x: number; ys: readonly number[] }[], labels: readonly string[], yUnit: string): string {
+function lineChart(
+  points: readonly { x: number; ys: readonly number[] }[],
+  labels: readonly string[],
+  yUnit: string,
+): string {
   const W = 560;
   const H = 200;
   const P = 40;
@@ -76,7 +80,9 @@ function lineChart(points: readonly { x: number; ys: readonly number[] }[], labe
   const sx = (x: number): number => P + ((W - 2 * P) * x) / maxX;
   const sy = (y: number): number => H - P + (-(H - 2 * P) * y) / maxY;
   const series = labels.map((label, k) => {
-    const d = points.map((p, n) => `${n === 0 ? 'M' : 'L'}${sx(p.x).toFixed(1)},${sy(p.ys[k] ?? 0).toFixed(1)}`).join(' ');
+    const d = points
+      .map((p, n) => `${n === 0 ? 'M' : 'L'}${sx(p.x).toFixed(1)},${sy(p.ys[k] ?? 0).toFixed(1)}`)
+      .join(' ');
     return `<path d="${d}" fill="none" stroke="${colors[k % colors.length]}" stroke-width="2"/><text x="${W - P + 4}" y="${P + 14 * k}" font-size="11" fill="${colors[k % colors.length]}">${esc(label)}</text>`;
   });
   return `<svg viewBox="0 0 ${W + 60} ${H}" width="${W + 60}" height="${H}" role="img">

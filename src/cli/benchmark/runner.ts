@@ -69,7 +69,12 @@ export function summarize(h: Histogram): LatencySummary {
   };
 }
 
-export async function runWorkload(driver: BenchDriver, workload: Workload, settings: RunSettings, progress: Progress): Promise<WorkloadResult> {
+export async function runWorkload(
+  driver: BenchDriver,
+  workload: Workload,
+  settings: RunSettings,
+  progress: Progress,
+): Promise<WorkloadResult> {
   const overall = new Histogram();
   const perSecond: Histogram[] = [];
   let errors = 0;
@@ -118,7 +123,13 @@ export async function runWorkload(driver: BenchDriver, workload: Workload, setti
   const timer = setInterval(() => {
     const now = performance.now();
     const measured = Math.max(0, (now - measureFrom) / 1000);
-    progress(workload.name, (now - t0) / 1000, settings.warmupS + settings.durationS, overall.count, measured > 0 ? overall.count / measured : 0);
+    progress(
+      workload.name,
+      (now - t0) / 1000,
+      settings.warmupS + settings.durationS,
+      overall.count,
+      measured > 0 ? overall.count / measured : 0,
+    );
   }, 250);
   try {
     await Promise.all(Array.from({ length: settings.clients }, (_, i) => client(i)));

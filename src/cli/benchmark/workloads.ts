@@ -78,10 +78,25 @@ export const WORKLOADS: readonly Workload[] = [
       return 0;
     },
   },
-  { name: 'ycsb-a', description: 'YCSB A: 50% read, 50% update', data: 'kv', op: (c) => (c.rng.chance(0.5) ? read(c) : update(c)) },
-  { name: 'ycsb-b', description: 'YCSB B: 95% read, 5% update', data: 'kv', op: (c) => (c.rng.chance(0.95) ? read(c) : update(c)) },
+  {
+    name: 'ycsb-a',
+    description: 'YCSB A: 50% read, 50% update',
+    data: 'kv',
+    op: (c) => (c.rng.chance(0.5) ? read(c) : update(c)),
+  },
+  {
+    name: 'ycsb-b',
+    description: 'YCSB B: 95% read, 5% update',
+    data: 'kv',
+    op: (c) => (c.rng.chance(0.95) ? read(c) : update(c)),
+  },
   { name: 'ycsb-c', description: 'YCSB C: read only', data: 'kv', op: read },
-  { name: 'ycsb-e', description: 'YCSB E: 95% short scans, 5% inserts', data: 'kv', op: (c) => (c.rng.chance(0.95) ? scan(c) : insert(c)) },
+  {
+    name: 'ycsb-e',
+    description: 'YCSB E: 95% short scans, 5% inserts',
+    data: 'kv',
+    op: (c) => (c.rng.chance(0.95) ? scan(c) : insert(c)),
+  },
   {
     name: 'ycsb-f',
     description: 'YCSB F: read-modify-write in a transaction',
@@ -110,7 +125,10 @@ export const WORKLOADS: readonly Workload[] = [
         await q('SELECT abalance FROM pgbench_accounts WHERE aid = $1', [aid]);
         await q('UPDATE pgbench_tellers SET tbalance = tbalance + $1 WHERE tid = $2', [delta, tid]);
         await q('UPDATE pgbench_branches SET bbalance = bbalance + $1 WHERE bid = $2', [delta, bid]);
-        await q('INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES ($1, $2, $3, $4, CURRENT_TIMESTAMP)', [tid, bid, aid, delta]);
+        await q(
+          'INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES ($1, $2, $3, $4, CURRENT_TIMESTAMP)',
+          [tid, bid, aid, delta],
+        );
       });
     },
   },
@@ -119,7 +137,12 @@ export const WORKLOADS: readonly Workload[] = [
 const LOAD_BATCH = 250;
 
 /** Creates and fills the tables a set of workloads needs. */
-export async function loadData(driver: BenchDriver, data: ReadonlySet<'kv' | 'tpcb'>, rows: number, onProgress: (done: number) => void): Promise<void> {
+export async function loadData(
+  driver: BenchDriver,
+  data: ReadonlySet<'kv' | 'tpcb'>,
+  rows: number,
+  onProgress: (done: number) => void,
+): Promise<void> {
   if (data.has('kv')) {
     await driver.exec('DROP TABLE IF EXISTS bench_kv');
     await driver.exec('CREATE TABLE bench_kv (k bigint PRIMARY KEY, v text NOT NULL, s bigint NOT NULL)');
@@ -133,18 +156,26 @@ export async function loadData(driver: BenchDriver, data: ReadonlySet<'kv' | 'tp
   }
   if (data.has('tpcb')) {
     const branches = Math.max(1, Math.floor(rows / 100_000));
-    for (const t of ['pgbench_history', 'pgbench_accounts', 'pgbench_tellers', 'pgbench_branches']) await driver.exec(`DROP TABLE IF EXISTS ${t}`);
+    for (const t of ['pgbench_history', 'pgbench_accounts', 'pgbench_tellers', 'pgbench_branches'])
+      await driver.exec(`DROP TABLE IF EXISTS ${t}`);
     await driver.exec('CREATE TABLE pgbench_branches (bid int PRIMARY KEY, bbalance int NOT NULL, filler char(88))');
-    await driver.exec('CREATE TABLE pgbench_tellers (tid int PRIMARY KEY, bid int NOT NULL, tbalance int NOT NULL, filler char(84))');
-    await driver.exec('CREATE TABLE pgbench_accounts (aid int PRIMARY KEY, bid int NOT NULL, abalance int NOT NULL, filler char(84))');
-    await driver.exec('CREATE TABLE pgbench_history (tid int, bid int, aid int, delta int, mtime timestamp, filler char(22))');
+    await driver.exec(
+      'CREATE TABLE pgbench_tellers (tid int PRIMARY KEY, bid int NOT NULL, tbalance int NOT NULL, filler char(84))',
+    );
+    await driver.exec(
+      'CREATE TABLE pgbench_accounts (aid int PRIMARY KEY, bid int NOT NULL, abalance int NOT NULL, filler char(84))',
+    );
+    await driver.exec(
+      'CREATE TABLE pgbench_history (tid int, bid int, aid int, delta int, mtime timestamp, filler char(22))',
+    );
     for (let b = 1; b <= branches; b++) await driver.exec(`INSERT INTO pgbench_branches VALUES (${b}, 0, '')`);
     const tellers: string[] = [];
     for (let t = 1; t <= branches * 10; t++) tellers.push(`(${t}, ${1 + Math.floor((t - 1) / 10)}, 0, '')`);
     await driver.exec(`INSERT INTO pgbench_tellers VALUES ${tellers.join(', ')}`);
     for (let lo = 1; lo <= rows; lo += LOAD_BATCH) {
       const values: string[] = [];
-      for (let a = lo; a < Math.min(rows + 1, lo + LOAD_BATCH); a++) values.push(`(${a}, ${1 + Math.floor((a - 1) / 100_000)}, 0, '')`);
+      for (let a = lo; a < Math.min(rows + 1, lo + LOAD_BATCH); a++)
+        values.push(`(${a}, ${1 + Math.floor((a - 1) / 100_000)}, 0, '')`);
       await driver.exec(`INSERT INTO pgbench_accounts VALUES ${values.join(', ')}`);
       onProgress(Math.min(rows, lo + LOAD_BATCH - 1));
     }

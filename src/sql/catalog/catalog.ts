@@ -169,24 +169,47 @@ const SEQ = 0x71; // 'q'
 const TABLE = 0x74; // 't'
 
 export function catalogKey(kind: string, oid: number): Buffer {
-  return new KeyWriter().raw(Buffer.from([CAT])).string(kind).int(oid).finish();
+  return new KeyWriter()
+    .raw(Buffer.from([CAT]))
+    .string(kind)
+    .int(oid)
+    .finish();
 }
 export function catalogKindPrefix(kind: string): Buffer {
-  return new KeyWriter().raw(Buffer.from([CAT])).string(kind).finish();
+  return new KeyWriter()
+    .raw(Buffer.from([CAT]))
+    .string(kind)
+    .finish();
 }
-const VERSION_KEY = new KeyWriter().raw(Buffer.from([CAT])).string('version').finish();
-const OID_KEY = new KeyWriter().raw(Buffer.from([CAT])).string('oid').finish();
+const VERSION_KEY = new KeyWriter()
+  .raw(Buffer.from([CAT]))
+  .string('version')
+  .finish();
+const OID_KEY = new KeyWriter()
+  .raw(Buffer.from([CAT]))
+  .string('oid')
+  .finish();
 
 export function sequenceKey(oid: number): Buffer {
-  return new KeyWriter().raw(Buffer.from([SEQ])).int(oid).finish();
+  return new KeyWriter()
+    .raw(Buffer.from([SEQ]))
+    .int(oid)
+    .finish();
 }
 
 /** Key prefix of one index of one table: 't' int(table) int(index). */
 export function indexPrefix(tableOid: number, indexId: number): Buffer {
-  return new KeyWriter().raw(Buffer.from([TABLE])).int(tableOid).int(indexId).finish();
+  return new KeyWriter()
+    .raw(Buffer.from([TABLE]))
+    .int(tableOid)
+    .int(indexId)
+    .finish();
 }
 export function tablePrefix(tableOid: number): Buffer {
-  return new KeyWriter().raw(Buffer.from([TABLE])).int(tableOid).finish();
+  return new KeyWriter()
+    .raw(Buffer.from([TABLE]))
+    .int(tableOid)
+    .finish();
 }
 
 // ---- JSON (de)serialization: types and bigints need help ----
@@ -326,7 +349,15 @@ export class CatalogStore {
       }
       return out;
     };
-    return new CatalogSnapshot(version, await all<DatabaseDef>('db'), await all<SchemaDef>('schema'), await all<TableDef>('rel'), await all<SequenceDef>('seq'), await all<RoleDef>('role'), await all<FunctionDef>('func'));
+    return new CatalogSnapshot(
+      version,
+      await all<DatabaseDef>('db'),
+      await all<SchemaDef>('schema'),
+      await all<TableDef>('rel'),
+      await all<SequenceDef>('seq'),
+      await all<RoleDef>('role'),
+      await all<FunctionDef>('func'),
+    );
   }
 
   static async bumpVersion(txn: Txn, token: string): Promise<void> {
@@ -341,7 +372,12 @@ export class CatalogStore {
     return next;
   }
 
-  static async put(txn: Txn, kind: 'db' | 'schema' | 'rel' | 'seq' | 'role' | 'func', oid: number, d: unknown): Promise<void> {
+  static async put(
+    txn: Txn,
+    kind: 'db' | 'schema' | 'rel' | 'seq' | 'role' | 'func',
+    oid: number,
+    d: unknown,
+  ): Promise<void> {
     await txn.put(catalogKey(kind, oid), encodeDescriptor(d));
   }
 
@@ -352,10 +388,25 @@ export class CatalogStore {
   /** Creates database `postgres` with schemas public/pg_catalog when the catalog is empty. */
   static async bootstrap(txn: Txn): Promise<boolean> {
     if ((await CatalogStore.readVersion(txn)) !== '') return false;
-    await CatalogStore.put(txn, 'db', POSTGRES_DB_OID, { oid: POSTGRES_DB_OID, name: 'postgres' } satisfies DatabaseDef);
-    await CatalogStore.put(txn, 'schema', PG_CATALOG_OID, { oid: PG_CATALOG_OID, dbOid: 0, name: 'pg_catalog' } satisfies SchemaDef);
-    await CatalogStore.put(txn, 'schema', INFORMATION_SCHEMA_OID, { oid: INFORMATION_SCHEMA_OID, dbOid: 0, name: 'information_schema' } satisfies SchemaDef);
-    await CatalogStore.put(txn, 'schema', PUBLIC_OID, { oid: PUBLIC_OID, dbOid: POSTGRES_DB_OID, name: 'public' } satisfies SchemaDef);
+    await CatalogStore.put(txn, 'db', POSTGRES_DB_OID, {
+      oid: POSTGRES_DB_OID,
+      name: 'postgres',
+    } satisfies DatabaseDef);
+    await CatalogStore.put(txn, 'schema', PG_CATALOG_OID, {
+      oid: PG_CATALOG_OID,
+      dbOid: 0,
+      name: 'pg_catalog',
+    } satisfies SchemaDef);
+    await CatalogStore.put(txn, 'schema', INFORMATION_SCHEMA_OID, {
+      oid: INFORMATION_SCHEMA_OID,
+      dbOid: 0,
+      name: 'information_schema',
+    } satisfies SchemaDef);
+    await CatalogStore.put(txn, 'schema', PUBLIC_OID, {
+      oid: PUBLIC_OID,
+      dbOid: POSTGRES_DB_OID,
+      name: 'public',
+    } satisfies SchemaDef);
     await CatalogStore.bumpVersion(txn, 'bootstrap');
     return true;
   }

@@ -16,7 +16,18 @@ import { allRoles } from '../exec/roles.ts';
 import type { Binder, BoundQuery } from '../plan/binder.ts';
 import type { OutputColumn, Expr } from '../plan/plan.ts';
 import { Types, allTypes, arrayOf, type SqlType, type Value, type ArrayValue } from '../types/sql-type.ts';
-import { INFORMATION_SCHEMA_OID, PG_CATALOG_OID, PUBLIC_OID, SUPERUSER_OID, type CatalogSnapshot, type IndexDef, type IndexExpr, type SchemaDef, type SequenceDef, type TableDef } from './catalog.ts';
+import {
+  INFORMATION_SCHEMA_OID,
+  PG_CATALOG_OID,
+  PUBLIC_OID,
+  SUPERUSER_OID,
+  type CatalogSnapshot,
+  type IndexDef,
+  type IndexExpr,
+  type SchemaDef,
+  type SequenceDef,
+  type TableDef,
+} from './catalog.ts';
 import { SETTINGS, DISPLAY_NAMES } from '../settings.ts';
 import { formatType } from '../types/sql-type.ts';
 
@@ -133,11 +144,21 @@ export function indexDef(t: TableDef, ixOid: number, column = 0): string | undef
 }
 
 /** pg_get_function_result / pg_get_function_arguments text of a user function (null when unknown). */
-export function functionText(catalog: CatalogSnapshot, kind: 'functionresult' | 'functionargs', oid: number): string | null {
+export function functionText(
+  catalog: CatalogSnapshot,
+  kind: 'functionresult' | 'functionargs',
+  oid: number,
+): string | null {
   const f = catalog.functions.get(oid);
   if (f === undefined) return null;
-  if (kind === 'functionargs') return f.argTypes.map((t, i) => `${f.argNames[i] !== '' && f.argNames[i] !== undefined ? `${f.argNames[i]} ` : ''}${formatType(t)}`).join(', ');
-  if (f.outColumns !== undefined) return `TABLE(${f.outColumns.map((c) => `${c.name} ${formatType(c.type)}`).join(', ')})`;
+  if (kind === 'functionargs')
+    return f.argTypes
+      .map(
+        (t, i) => `${f.argNames[i] !== '' && f.argNames[i] !== undefined ? `${f.argNames[i]} ` : ''}${formatType(t)}`,
+      )
+      .join(', ');
+  if (f.outColumns !== undefined)
+    return `TABLE(${f.outColumns.map((c) => `${c.name} ${formatType(c.type)}`).join(', ')})`;
   return `${f.retSet ? 'SETOF ' : ''}${formatType(f.retType)}`;
 }
 
@@ -209,8 +230,7 @@ const TABLES: Record<string, VirtualTable> = {
       ['nspowner', oid],
       ['nspacl', textArr],
     ],
-    rows: (ctx) =>
-      schemas(ctx).map((s) => [s.oid, s.name, SUPERUSER_OID, null]),
+    rows: (ctx) => schemas(ctx).map((s) => [s.oid, s.name, SUPERUSER_OID, null]),
   },
   pg_class: {
     cols: [
@@ -247,13 +267,63 @@ const TABLES: Record<string, VirtualTable> = {
     ],
     rows: (ctx) => {
       const out: Value[][] = [];
-      const row = (o: number, n: string, ns: number, am: number, kind: string, natts: number, checks: number, hasIndex: boolean): Value[] => [
-        o, n, ns, 0, 0, SUPERUSER_OID, am, o, 0, 0, -1, 0, 0, hasIndex, false, 'p', kind, natts, checks, false, false, false, false, false, true, 'd', false, null, null, null,
+      const row = (
+        o: number,
+        n: string,
+        ns: number,
+        am: number,
+        kind: string,
+        natts: number,
+        checks: number,
+        hasIndex: boolean,
+      ): Value[] => [
+        o,
+        n,
+        ns,
+        0,
+        0,
+        SUPERUSER_OID,
+        am,
+        o,
+        0,
+        0,
+        -1,
+        0,
+        0,
+        hasIndex,
+        false,
+        'p',
+        kind,
+        natts,
+        checks,
+        false,
+        false,
+        false,
+        false,
+        false,
+        true,
+        'd',
+        false,
+        null,
+        null,
+        null,
       ];
       for (const t of relations(ctx)) {
         const ns = schemaOid(ctx, t.schema);
-        out.push(row(t.oid, t.name, ns, t.kind === 'r' ? HEAP_AM : 0, t.kind, liveColumns(t).length, t.constraints.filter((c) => c.type === 'c').length, shownIndexes(t).length > 0));
-        for (const ix of shownIndexes(t)) out.push(row(ix.oid, ix.name, ns, BTREE_AM, 'i', ix.columns.length, 0, false));
+        out.push(
+          row(
+            t.oid,
+            t.name,
+            ns,
+            t.kind === 'r' ? HEAP_AM : 0,
+            t.kind,
+            liveColumns(t).length,
+            t.constraints.filter((c) => c.type === 'c').length,
+            shownIndexes(t).length > 0,
+          ),
+        );
+        for (const ix of shownIndexes(t))
+          out.push(row(ix.oid, ix.name, ns, BTREE_AM, 'i', ix.columns.length, 0, false));
       }
       for (const s of sequences(ctx)) out.push(row(s.oid, s.name, schemaOid(ctx, s.schema), 0, 'S', 3, 0, false));
       return out;
@@ -291,7 +361,29 @@ const TABLES: Record<string, VirtualTable> = {
         for (const c of t.columns) {
           if (c.hidden === true) continue;
           out.push([
-            t.oid, c.name, c.dropped ? 0 : c.type.oid, -1, c.type.len, c.attnum, c.type.id === 'array' ? 1 : 0, c.type.typmod, c.type.len > 0 && c.type.len <= 8, 'i', c.type.len === -1 ? 'x' : 'p', '', c.notNull, c.defaultExpr !== undefined && c.identity === undefined, false, c.identity ?? '', '', c.dropped === true, true, 0, c.type.category === 'S' ? 100 : 0, null, null,
+            t.oid,
+            c.name,
+            c.dropped ? 0 : c.type.oid,
+            -1,
+            c.type.len,
+            c.attnum,
+            c.type.id === 'array' ? 1 : 0,
+            c.type.typmod,
+            c.type.len > 0 && c.type.len <= 8,
+            'i',
+            c.type.len === -1 ? 'x' : 'p',
+            '',
+            c.notNull,
+            c.defaultExpr !== undefined && c.identity === undefined,
+            false,
+            c.identity ?? '',
+            '',
+            c.dropped === true,
+            true,
+            0,
+            c.type.category === 'S' ? 100 : 0,
+            null,
+            null,
           ]);
         }
         for (const ix of shownIndexes(t)) {
@@ -299,7 +391,31 @@ const TABLES: Record<string, VirtualTable> = {
             // An expression column is named like PostgreSQL's: after its function, else "expr" (numbered when repeated).
             const x = ix.exprs?.[k];
             const c = x == null ? t.columns[ci]! : { name: exprColumnName(ix, k), type: x.type };
-            out.push([ix.oid, c.name, c.type.oid, -1, c.type.len, k + 1, 0, c.type.typmod, false, 'i', 'p', '', false, false, false, '', '', false, true, 0, 0, null, null]);
+            out.push([
+              ix.oid,
+              c.name,
+              c.type.oid,
+              -1,
+              c.type.len,
+              k + 1,
+              0,
+              c.type.typmod,
+              false,
+              'i',
+              'p',
+              '',
+              false,
+              false,
+              false,
+              '',
+              '',
+              false,
+              true,
+              0,
+              0,
+              null,
+              null,
+            ]);
           });
         }
       }
@@ -314,7 +430,11 @@ const TABLES: Record<string, VirtualTable> = {
       ['adbin', T.text],
     ],
     rows: (ctx) =>
-      relations(ctx).flatMap((t) => t.columns.filter((c) => c.defaultExpr !== undefined && c.identity === undefined && c.hidden !== true && !c.dropped).map((c) => [t.oid * 1000 + c.attnum, t.oid, c.attnum, c.defaultExpr!] as Value[])),
+      relations(ctx).flatMap((t) =>
+        t.columns
+          .filter((c) => c.defaultExpr !== undefined && c.identity === undefined && c.hidden !== true && !c.dropped)
+          .map((c) => [t.oid * 1000 + c.attnum, t.oid, c.attnum, c.defaultExpr!] as Value[]),
+      ),
   },
   pg_type: {
     cols: [
@@ -364,7 +484,29 @@ const TABLES: Record<string, VirtualTable> = {
     ],
     rows: (ctx) =>
       relations(ctx).flatMap((t) =>
-        shownIndexes(t).map((ix) => [ix.oid, t.oid, ix.columns.length, ix.columns.length, ix.unique, false, ix.primary, false, true, false, true, false, true, true, false, ix.columns.map((c) => c + 1).join(' '), indexExprsText(ix), indexPredText(ix)] as Value[]),
+        shownIndexes(t).map(
+          (ix) =>
+            [
+              ix.oid,
+              t.oid,
+              ix.columns.length,
+              ix.columns.length,
+              ix.unique,
+              false,
+              ix.primary,
+              false,
+              true,
+              false,
+              true,
+              false,
+              true,
+              true,
+              false,
+              ix.columns.map((c) => c + 1).join(' '),
+              indexExprsText(ix),
+              indexPredText(ix),
+            ] as Value[],
+        ),
       ),
   },
   pg_constraint: {
@@ -396,10 +538,27 @@ const TABLES: Record<string, VirtualTable> = {
         t.constraints.map(
           (c) =>
             [
-              c.oid, c.name, schemaOid(ctx, t.schema), c.type, false, false, true, t.oid, 0,
+              c.oid,
+              c.name,
+              schemaOid(ctx, t.schema),
+              c.type,
+              false,
+              false,
+              true,
+              t.oid,
+              0,
               c.indexId === undefined ? 0 : (t.indexes.find((i) => i.id === c.indexId)?.oid ?? 0),
-              0, c.refTable ?? 0, c.type === 'f' ? (c.onUpdate ?? 'a') : ' ', c.type === 'f' ? (c.onDelete ?? 'a') : ' ', c.type === 'f' ? 's' : ' ',
-              true, 0, false, arr(c.columns.map((i) => i + 1)), c.refColumns === undefined ? null : arr(c.refColumns.map((i) => i + 1)), c.checkExpr ?? null,
+              0,
+              c.refTable ?? 0,
+              c.type === 'f' ? (c.onUpdate ?? 'a') : ' ',
+              c.type === 'f' ? (c.onDelete ?? 'a') : ' ',
+              c.type === 'f' ? 's' : ' ',
+              true,
+              0,
+              false,
+              arr(c.columns.map((i) => i + 1)),
+              c.refColumns === undefined ? null : arr(c.refColumns.map((i) => i + 1)),
+              c.checkExpr ?? null,
             ] as Value[],
         ),
       ),
@@ -421,7 +580,23 @@ const TABLES: Record<string, VirtualTable> = {
       ['datcollversion', T.text],
       ['datacl', textArr],
     ],
-    rows: (ctx) => [...ctx.catalog.databases.values()].map((d) => [d.oid, d.name, SUPERUSER_OID, 6, 'c', false, true, -1, 1663, 'C', 'C', null, null, null]),
+    rows: (ctx) =>
+      [...ctx.catalog.databases.values()].map((d) => [
+        d.oid,
+        d.name,
+        SUPERUSER_OID,
+        6,
+        'c',
+        false,
+        true,
+        -1,
+        1663,
+        'C',
+        'C',
+        null,
+        null,
+        null,
+      ]),
   },
   pg_roles: {
     cols: [
@@ -439,7 +614,22 @@ const TABLES: Record<string, VirtualTable> = {
       ['rolbypassrls', T.bool],
       ['rolconfig', textArr],
     ],
-    rows: (ctx) => allRoles(ctx.catalog).map((r) => [r.oid, r.name, r.superuser, true, r.superuser, r.superuser, r.login, r.superuser, -1, '********', null, r.superuser, null]),
+    rows: (ctx) =>
+      allRoles(ctx.catalog).map((r) => [
+        r.oid,
+        r.name,
+        r.superuser,
+        true,
+        r.superuser,
+        r.superuser,
+        r.login,
+        r.superuser,
+        -1,
+        '********',
+        null,
+        r.superuser,
+        null,
+      ]),
   },
   pg_authid: {
     cols: [
@@ -457,7 +647,21 @@ const TABLES: Record<string, VirtualTable> = {
       ['rolvaliduntil', T.timestamptz],
     ],
     // PostgreSQL shows pg_authid to superusers only; NextDB has no privileges yet (every session is a superuser).
-    rows: (ctx) => allRoles(ctx.catalog).map((r) => [r.oid, r.name, r.superuser, true, r.superuser, r.superuser, r.login, r.superuser, r.superuser, -1, r.password, null]),
+    rows: (ctx) =>
+      allRoles(ctx.catalog).map((r) => [
+        r.oid,
+        r.name,
+        r.superuser,
+        true,
+        r.superuser,
+        r.superuser,
+        r.login,
+        r.superuser,
+        r.superuser,
+        -1,
+        r.password,
+        null,
+      ]),
   },
   pg_user: {
     cols: [
@@ -471,7 +675,10 @@ const TABLES: Record<string, VirtualTable> = {
       ['valuntil', T.timestamptz],
       ['useconfig', textArr],
     ],
-    rows: (ctx) => allRoles(ctx.catalog).filter((r) => r.login).map((r) => [r.name, r.oid, r.superuser, r.superuser, r.superuser, r.superuser, '********', null, null]),
+    rows: (ctx) =>
+      allRoles(ctx.catalog)
+        .filter((r) => r.login)
+        .map((r) => [r.name, r.oid, r.superuser, r.superuser, r.superuser, r.superuser, '********', null, null]),
   },
   pg_am: {
     cols: [
@@ -515,7 +722,19 @@ const TABLES: Record<string, VirtualTable> = {
     rows: (ctx) =>
       Object.entries(SETTINGS).map(([k, def]) => {
         const v = ctx.session.getSetting(k) ?? def.default;
-        return [DISPLAY_NAMES[k] ?? k, v, k.endsWith('timeout') ? 'ms' : null, '', '', def.readOnly === true ? 'internal' : 'user', 'string', v === def.default ? 'default' : 'session', def.default, def.default, false];
+        return [
+          DISPLAY_NAMES[k] ?? k,
+          v,
+          k.endsWith('timeout') ? 'ms' : null,
+          '',
+          '',
+          def.readOnly === true ? 'internal' : 'user',
+          'string',
+          v === def.default ? 'default' : 'session',
+          def.default,
+          def.default,
+          false,
+        ];
       }),
   },
   pg_sequence: {
@@ -550,30 +769,148 @@ const TABLES: Record<string, VirtualTable> = {
     rows: (ctx) =>
       [...ctx.catalog.functions.values()]
         .filter((f) => f.dbOid === ctx.dbOid)
-        .map((f) => [f.oid, f.name, schemaOid(ctx, f.schema), 'f', f.retType.oid, f.retSet, f.volatility, f.strict, f.argTypes.length, f.body, 14, SUPERUSER_OID] as Value[]),
+        .map(
+          (f) =>
+            [
+              f.oid,
+              f.name,
+              schemaOid(ctx, f.schema),
+              'f',
+              f.retType.oid,
+              f.retSet,
+              f.volatility,
+              f.strict,
+              f.argTypes.length,
+              f.body,
+              14,
+              SUPERUSER_OID,
+            ] as Value[],
+        ),
   },
-  pg_description: { cols: [['objoid', oid], ['classoid', oid], ['objsubid', T.int4], ['description', T.text]], rows: () => [] },
-  pg_collation: { cols: [['oid', oid], ['collname', name], ['collnamespace', oid]], rows: () => [] },
-  pg_inherits: { cols: [['inhrelid', oid], ['inhparent', oid], ['inhseqno', T.int4], ['inhdetachpending', T.bool]], rows: () => [] },
+  pg_description: {
+    cols: [
+      ['objoid', oid],
+      ['classoid', oid],
+      ['objsubid', T.int4],
+      ['description', T.text],
+    ],
+    rows: () => [],
+  },
+  pg_collation: {
+    cols: [
+      ['oid', oid],
+      ['collname', name],
+      ['collnamespace', oid],
+    ],
+    rows: () => [],
+  },
+  pg_inherits: {
+    cols: [
+      ['inhrelid', oid],
+      ['inhparent', oid],
+      ['inhseqno', T.int4],
+      ['inhdetachpending', T.bool],
+    ],
+    rows: () => [],
+  },
   pg_trigger: {
-    cols: [['oid', oid], ['tgrelid', oid], ['tgparentid', oid], ['tgname', name], ['tgenabled', T.char], ['tgisinternal', T.bool]],
+    cols: [
+      ['oid', oid],
+      ['tgrelid', oid],
+      ['tgparentid', oid],
+      ['tgname', name],
+      ['tgenabled', T.char],
+      ['tgisinternal', T.bool],
+    ],
     rows: () => [],
   },
   pg_policy: {
-    cols: [['oid', oid], ['polname', name], ['polrelid', oid], ['polcmd', T.char], ['polpermissive', T.bool], ['polroles', arrayOf(T.oid)], ['polqual', T.text], ['polwithcheck', T.text]],
+    cols: [
+      ['oid', oid],
+      ['polname', name],
+      ['polrelid', oid],
+      ['polcmd', T.char],
+      ['polpermissive', T.bool],
+      ['polroles', arrayOf(T.oid)],
+      ['polqual', T.text],
+      ['polwithcheck', T.text],
+    ],
     rows: () => [],
   },
   pg_statistic_ext: {
-    cols: [['oid', oid], ['stxrelid', oid], ['stxname', name], ['stxnamespace', oid], ['stxowner', oid], ['stxstattarget', T.int4], ['stxkeys', arrayOf(T.int2)], ['stxkind', arrayOf(T.char)], ['stxexprs', T.text]],
+    cols: [
+      ['oid', oid],
+      ['stxrelid', oid],
+      ['stxname', name],
+      ['stxnamespace', oid],
+      ['stxowner', oid],
+      ['stxstattarget', T.int4],
+      ['stxkeys', arrayOf(T.int2)],
+      ['stxkind', arrayOf(T.char)],
+      ['stxexprs', T.text],
+    ],
     rows: () => [],
   },
-  pg_publication: { cols: [['oid', oid], ['pubname', name], ['puballtables', T.bool]], rows: () => [] },
-  pg_publication_rel: { cols: [['oid', oid], ['prpubid', oid], ['prrelid', oid], ['prqual', T.text], ['prattrs', arrayOf(T.int2)]], rows: () => [] },
-  pg_publication_namespace: { cols: [['oid', oid], ['pnpubid', oid], ['pnnspid', oid]], rows: () => [] },
-  pg_extension: { cols: [['oid', oid], ['extname', name], ['extowner', oid], ['extnamespace', oid], ['extversion', T.text]], rows: () => [] },
-  pg_auth_members: { cols: [['roleid', oid], ['member', oid], ['grantor', oid], ['admin_option', T.bool]], rows: () => [] },
-  pg_rewrite: { cols: [['oid', oid], ['rulename', name], ['ev_class', oid]], rows: () => [] },
-  pg_partitioned_table: { cols: [['partrelid', oid], ['partstrat', T.char]], rows: () => [] },
+  pg_publication: {
+    cols: [
+      ['oid', oid],
+      ['pubname', name],
+      ['puballtables', T.bool],
+    ],
+    rows: () => [],
+  },
+  pg_publication_rel: {
+    cols: [
+      ['oid', oid],
+      ['prpubid', oid],
+      ['prrelid', oid],
+      ['prqual', T.text],
+      ['prattrs', arrayOf(T.int2)],
+    ],
+    rows: () => [],
+  },
+  pg_publication_namespace: {
+    cols: [
+      ['oid', oid],
+      ['pnpubid', oid],
+      ['pnnspid', oid],
+    ],
+    rows: () => [],
+  },
+  pg_extension: {
+    cols: [
+      ['oid', oid],
+      ['extname', name],
+      ['extowner', oid],
+      ['extnamespace', oid],
+      ['extversion', T.text],
+    ],
+    rows: () => [],
+  },
+  pg_auth_members: {
+    cols: [
+      ['roleid', oid],
+      ['member', oid],
+      ['grantor', oid],
+      ['admin_option', T.bool],
+    ],
+    rows: () => [],
+  },
+  pg_rewrite: {
+    cols: [
+      ['oid', oid],
+      ['rulename', name],
+      ['ev_class', oid],
+    ],
+    rows: () => [],
+  },
+  pg_partitioned_table: {
+    cols: [
+      ['partrelid', oid],
+      ['partstrat', T.char],
+    ],
+    rows: () => [],
+  },
   pg_tables: {
     cols: [
       ['schemaname', name],
@@ -585,7 +922,10 @@ const TABLES: Record<string, VirtualTable> = {
       ['hastriggers', T.bool],
       ['rowsecurity', T.bool],
     ],
-    rows: (ctx) => relations(ctx).filter((t) => t.kind === 'r').map((t) => [t.schema, t.name, ctx.session.user, null, t.indexes.length > 1, false, false, false]),
+    rows: (ctx) =>
+      relations(ctx)
+        .filter((t) => t.kind === 'r')
+        .map((t) => [t.schema, t.name, ctx.session.user, null, t.indexes.length > 1, false, false, false]),
   },
   pg_views: {
     cols: [
@@ -594,7 +934,10 @@ const TABLES: Record<string, VirtualTable> = {
       ['viewowner', name],
       ['definition', T.text],
     ],
-    rows: (ctx) => relations(ctx).filter((t) => t.kind === 'v').map((t) => [t.schema, t.name, ctx.session.user, t.viewSql ?? null]),
+    rows: (ctx) =>
+      relations(ctx)
+        .filter((t) => t.kind === 'v')
+        .map((t) => [t.schema, t.name, ctx.session.user, t.viewSql ?? null]),
   },
   pg_indexes: {
     cols: [
@@ -605,7 +948,9 @@ const TABLES: Record<string, VirtualTable> = {
       ['indexdef', T.text],
     ],
     rows: (ctx) =>
-      relations(ctx).flatMap((t) => shownIndexes(t).map((ix) => [t.schema, t.name, ix.name, null, indexDef(t, ix.oid) ?? null] as Value[])),
+      relations(ctx).flatMap((t) =>
+        shownIndexes(t).map((ix) => [t.schema, t.name, ix.name, null, indexDef(t, ix.oid) ?? null] as Value[]),
+      ),
   },
   pg_sequences: {
     cols: [
@@ -618,7 +963,8 @@ const TABLES: Record<string, VirtualTable> = {
       ['increment_by', T.int8],
       ['cycle', T.bool],
     ],
-    rows: (ctx) => sequences(ctx).map((s) => [s.schema, s.name, ctx.session.user, s.start, s.min, s.max, s.increment, s.cycle]),
+    rows: (ctx) =>
+      sequences(ctx).map((s) => [s.schema, s.name, ctx.session.user, s.start, s.min, s.max, s.increment, s.cycle]),
   },
 };
 
@@ -639,7 +985,14 @@ const INFO_SCHEMA: Record<string, VirtualTable> = {
       ['table_type', T.text],
       ['is_insertable_into', T.text],
     ],
-    rows: (ctx) => relations(ctx).map((t) => [ctx.session.database, t.schema, t.name, t.kind === 'r' ? 'BASE TABLE' : 'VIEW', t.kind === 'r' ? 'YES' : 'NO']),
+    rows: (ctx) =>
+      relations(ctx).map((t) => [
+        ctx.session.database,
+        t.schema,
+        t.name,
+        t.kind === 'r' ? 'BASE TABLE' : 'VIEW',
+        t.kind === 'r' ? 'YES' : 'NO',
+      ]),
   },
   columns: {
     cols: [
@@ -664,11 +1017,31 @@ const INFO_SCHEMA: Record<string, VirtualTable> = {
           const dataType = ty.id === 'array' ? 'ARRAY' : formatType({ ...ty, typmod: -1 });
           const m = ty.typmod - 4;
           return [
-            ctx.session.database, t.schema, t.name, c.name, i + 1, c.identity === undefined ? (c.defaultExpr ?? null) : null, c.notNull ? 'NO' : 'YES', dataType,
+            ctx.session.database,
+            t.schema,
+            t.name,
+            c.name,
+            i + 1,
+            c.identity === undefined ? (c.defaultExpr ?? null) : null,
+            c.notNull ? 'NO' : 'YES',
+            dataType,
             (ty.id === 'varchar' || ty.id === 'bpchar') && ty.typmod >= 0 ? m : null,
-            ty.id === 'numeric' && ty.typmod >= 0 ? m >> 16 : ty.id === 'int4' ? 32 : ty.id === 'int8' ? 64 : ty.id === 'int2' ? 16 : null,
-            ty.id === 'numeric' && ty.typmod >= 0 ? m & 0xffff : ty.id === 'int4' || ty.id === 'int8' || ty.id === 'int2' ? 0 : null,
-            ty.id === 'array' ? `_${ty.elem?.id ?? ''}` : ty.id, c.identity === undefined ? 'NO' : 'YES',
+            ty.id === 'numeric' && ty.typmod >= 0
+              ? m >> 16
+              : ty.id === 'int4'
+                ? 32
+                : ty.id === 'int8'
+                  ? 64
+                  : ty.id === 'int2'
+                    ? 16
+                    : null,
+            ty.id === 'numeric' && ty.typmod >= 0
+              ? m & 0xffff
+              : ty.id === 'int4' || ty.id === 'int8' || ty.id === 'int2'
+                ? 0
+                : null,
+            ty.id === 'array' ? `_${ty.elem?.id ?? ''}` : ty.id,
+            c.identity === undefined ? 'NO' : 'YES',
           ] as Value[];
         }),
       ),
@@ -706,7 +1079,14 @@ export function virtualOid(schema: string | undefined, relName: string): number 
 }
 
 /** Returns the bound virtual relation, or undefined when `name` is not one. */
-export function virtualRelation(schema: string | undefined, relName: string, binder: Binder, catalog: CatalogSnapshot, dbOid: number, session: SessionInfo): BoundQuery | undefined {
+export function virtualRelation(
+  schema: string | undefined,
+  relName: string,
+  binder: Binder,
+  catalog: CatalogSnapshot,
+  dbOid: number,
+  session: SessionInfo,
+): BoundQuery | undefined {
   let def: VirtualTable | undefined;
   if (schema === 'information_schema') def = INFO_SCHEMA[relName];
   else if (schema === 'pg_catalog' || (schema === undefined && relName.startsWith('pg_'))) {
@@ -717,7 +1097,15 @@ export function virtualRelation(schema: string | undefined, relName: string, bin
   if (def === undefined) return undefined;
   void INFORMATION_SCHEMA_OID;
   const ctx: Ctx = { catalog, dbOid, session };
-  const cols: OutputColumn[] = def.cols.map(([n, t]) => ({ id: binder.newId(), name: n, type: t, tableOid: 0, attnum: 0 }));
-  const rows = def.rows(ctx).map((r) => r.map((v, i) => ({ kind: 'const', type: cols[i]!.type, value: v ?? null }) as Expr));
+  const cols: OutputColumn[] = def.cols.map(([n, t]) => ({
+    id: binder.newId(),
+    name: n,
+    type: t,
+    tableOid: 0,
+    attnum: 0,
+  }));
+  const rows = def
+    .rows(ctx)
+    .map((r) => r.map((v, i) => ({ kind: 'const', type: cols[i]!.type, value: v ?? null }) as Expr));
   return { plan: { kind: 'values', cols, rows }, cols };
 }

@@ -10,7 +10,15 @@
 
 import { NextDbError, SqlState } from '../../util/errors.ts';
 import { Decimal } from '../types/decimal.ts';
-import { Types, arrayOf, type ArrayValue, type Interval, type JsonBox, type SqlType, type Value } from '../types/sql-type.ts';
+import {
+  Types,
+  arrayOf,
+  type ArrayValue,
+  type Interval,
+  type JsonBox,
+  type SqlType,
+  type Value,
+} from '../types/sql-type.ts';
 import { comparatorFor, hashKey } from '../types/compare.ts';
 import { checkInt8 } from '../types/cast.ts';
 import { toJson } from '../plan/functions.ts';
@@ -153,7 +161,11 @@ class SumIntervalAcc implements Accumulator {
     const wm = Math.trunc(m);
     const d = this.days / this.n + (m - wm) * 30;
     const wd = Math.trunc(d);
-    return { months: wm, days: wd, micros: this.micros / BigInt(this.n) + BigInt(Math.round((d - wd) * 86400e6)) } satisfies Interval;
+    return {
+      months: wm,
+      days: wd,
+      micros: this.micros / BigInt(this.n) + BigInt(Math.round((d - wd) * 86400e6)),
+    } satisfies Interval;
   }
 }
 
@@ -245,7 +257,12 @@ class VarianceAcc implements Accumulator {
 export function resolveAggregate(name: string, args: readonly SqlType[], star: boolean): ResolvedAggregate | undefined {
   if (name === 'count') {
     if (star || args.length === 0) return { argTypes: [], ret: Types.int8, make: () => new CountAcc() };
-    if (args.length === 1) return { argTypes: [args[0]!.id === 'unknown' ? Types.text : args[0]!], ret: Types.int8, make: () => new CountAcc() };
+    if (args.length === 1)
+      return {
+        argTypes: [args[0]!.id === 'unknown' ? Types.text : args[0]!],
+        ret: Types.int8,
+        make: () => new CountAcc(),
+      };
     return undefined;
   }
   const t0 = args[0]?.id === 'unknown' ? Types.text : args[0];
@@ -258,10 +275,14 @@ export function resolveAggregate(name: string, args: readonly SqlType[], star: b
       const avg = name === 'avg';
       if (t0.id === 'unknown' || t0.id === 'text') return undefined;
       if (t0.id === 'int2' || t0.id === 'int4') {
-        return avg ? { argTypes: [t0], ret: Types.numeric, make: () => new SumDecimalAcc(true) } : { argTypes: [t0], ret: Types.int8, make: () => new SumIntAcc() };
+        return avg
+          ? { argTypes: [t0], ret: Types.numeric, make: () => new SumDecimalAcc(true) }
+          : { argTypes: [t0], ret: Types.int8, make: () => new SumIntAcc() };
       }
-      if (t0.id === 'int8' || t0.id === 'numeric') return { argTypes: [base], ret: Types.numeric, make: () => new SumDecimalAcc(avg) };
-      if (t0.id === 'float4') return { argTypes: [t0], ret: avg ? Types.float8 : Types.float4, make: () => new SumFloatAcc(avg, !avg) };
+      if (t0.id === 'int8' || t0.id === 'numeric')
+        return { argTypes: [base], ret: Types.numeric, make: () => new SumDecimalAcc(avg) };
+      if (t0.id === 'float4')
+        return { argTypes: [t0], ret: avg ? Types.float8 : Types.float4, make: () => new SumFloatAcc(avg, !avg) };
       if (t0.id === 'float8') return { argTypes: [t0], ret: Types.float8, make: () => new SumFloatAcc(avg, false) };
       if (t0.id === 'interval') return { argTypes: [t0], ret: Types.interval, make: () => new SumIntervalAcc(avg) };
       return undefined;
@@ -281,16 +302,37 @@ export function resolveAggregate(name: string, args: readonly SqlType[], star: b
     case 'string_agg':
       if (args.length !== 2) return undefined;
       if (t0.id === 'bytea') {
-        return { argTypes: [Types.bytea, Types.bytea], ret: Types.bytea, make: () => new CollectAcc((items) => Buffer.concat(items.flatMap((it, i) => (i === 0 ? [it[0] as Buffer] : [(it[1] as Buffer | null) ?? Buffer.alloc(0), it[0] as Buffer])))) };
+        return {
+          argTypes: [Types.bytea, Types.bytea],
+          ret: Types.bytea,
+          make: () =>
+            new CollectAcc((items) =>
+              Buffer.concat(
+                items.flatMap((it, i) =>
+                  i === 0 ? [it[0] as Buffer] : [(it[1] as Buffer | null) ?? Buffer.alloc(0), it[0] as Buffer],
+                ),
+              ),
+            ),
+        };
       }
       return {
         argTypes: [Types.text, Types.text],
         ret: Types.text,
-        make: () => new CollectAcc((items) => items.map((it, i) => (i === 0 ? (it[0] as string) : ((it[1] as string | null) ?? '') + (it[0] as string))).join('')),
+        make: () =>
+          new CollectAcc((items) =>
+            items
+              .map((it, i) => (i === 0 ? (it[0] as string) : ((it[1] as string | null) ?? '') + (it[0] as string)))
+              .join(''),
+          ),
       };
     case 'array_agg':
       if (args.length !== 1) return undefined;
-      return { argTypes: [base], ret: arrayOf(base), make: () => new CollectAcc((items) => ({ kind: 'array', elems: items.map((it) => it[0]!) }) satisfies ArrayValue) };
+      return {
+        argTypes: [base],
+        ret: arrayOf(base),
+        make: () =>
+          new CollectAcc((items) => ({ kind: 'array', elems: items.map((it) => it[0]!) }) satisfies ArrayValue),
+      };
     case 'json_agg':
     case 'jsonb_agg':
       if (args.length !== 1) return undefined;
@@ -313,7 +355,11 @@ export function resolveAggregate(name: string, args: readonly SqlType[], star: b
       const float = t0.id === 'float4' || t0.id === 'float8';
       const sample = !name.endsWith('_pop');
       const sqrt = name.startsWith('stddev');
-      return { argTypes: [float ? Types.float8 : base], ret: float ? Types.float8 : Types.numeric, make: () => new VarianceAcc(float, sample, sqrt) };
+      return {
+        argTypes: [float ? Types.float8 : base],
+        ret: float ? Types.float8 : Types.numeric,
+        make: () => new VarianceAcc(float, sample, sqrt),
+      };
     }
     case 'bit_and':
     case 'bit_or': {
@@ -340,7 +386,8 @@ export function resolveAggregate(name: string, args: readonly SqlType[], star: b
         make: () =>
           new CollectAcc((items) => {
             const f = items[0]![1] as number;
-            if (f < 0 || f > 1 || Number.isNaN(f)) throw new NextDbError('22003', `percentile value ${f} is not between 0 and 1`);
+            if (f < 0 || f > 1 || Number.isNaN(f))
+              throw new NextDbError('22003', `percentile value ${f} is not between 0 and 1`);
             const n = items.length;
             if (!cont) return items[Math.max(0, Math.ceil(f * n) - 1)]![0]!;
             const pos = f * (n - 1);
@@ -353,7 +400,11 @@ export function resolveAggregate(name: string, args: readonly SqlType[], star: b
               const y = b as Interval;
               const t = pos - lo;
               const mix = (p: number, q: number): number => p + (q - p) * t;
-              return { months: Math.round(mix(x.months, y.months)), days: Math.round(mix(x.days, y.days)), micros: BigInt(Math.round(mix(Number(x.micros), Number(y.micros)))) } satisfies Interval;
+              return {
+                months: Math.round(mix(x.months, y.months)),
+                days: Math.round(mix(x.days, y.days)),
+                micros: BigInt(Math.round(mix(Number(x.micros), Number(y.micros)))),
+              } satisfies Interval;
             }
             return (a as number) + ((b as number) - (a as number)) * (pos - lo);
           }),

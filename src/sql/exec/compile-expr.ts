@@ -36,7 +36,12 @@ export interface Hoisted {
 }
 
 /** Runs a subquery plan to completion with the given outer rows; provided by the executor. */
-export type SubplanRunner = (plan: Plan, outerLayouts: readonly Layout[], ctx: EvalContext, limit: number) => Promise<Value[][]>;
+export type SubplanRunner = (
+  plan: Plan,
+  outerLayouts: readonly Layout[],
+  ctx: EvalContext,
+  limit: number,
+) => Promise<Value[][]>;
 
 export type Layout = ReadonlyMap<ColumnId, number>;
 
@@ -70,7 +75,10 @@ export class CompileEnv {
   /** Adds a hoisted part under the current guard: skipped (slot NULL) for rows that would not reach it. */
   hoist(slot: number, run: Hoisted['run']): void {
     const guard = this.guard;
-    this.hoisted.push({ slot, run: guard === undefined ? run : (row, ctx) => (guard(row, ctx) ? run(row, ctx) : Promise.resolve(null)) });
+    this.hoisted.push({
+      slot,
+      run: guard === undefined ? run : (row, ctx) => (guard(row, ctx) ? run(row, ctx) : Promise.resolve(null)),
+    });
   }
 }
 
@@ -453,7 +461,18 @@ function compileSubquery(e: Extract<Expr, { kind: 'subquery' }>, env: CompileEnv
           continue;
         }
         const c = cmp(x, y);
-        const res = op === '=' ? c === 0 : op === '<>' ? c !== 0 : op === '<' ? c < 0 : op === '<=' ? c <= 0 : op === '>' ? c > 0 : c >= 0;
+        const res =
+          op === '='
+            ? c === 0
+            : op === '<>'
+              ? c !== 0
+              : op === '<'
+                ? c < 0
+                : op === '<='
+                  ? c <= 0
+                  : op === '>'
+                    ? c > 0
+                    : c >= 0;
         if (any && res) return true;
         if (!any && !res) return false;
       }
@@ -465,7 +484,8 @@ function compileSubquery(e: Extract<Expr, { kind: 'subquery' }>, env: CompileEnv
       case 'exists':
         return rows.length > 0;
       case 'scalar':
-        if (rows.length > 1) throw new NextDbError('21000', 'more than one row returned by a subquery used as an expression');
+        if (rows.length > 1)
+          throw new NextDbError('21000', 'more than one row returned by a subquery used as an expression');
         return rows[0]?.[0] ?? null;
       case 'array':
         return { kind: 'array', elems: rows.map((rr) => rr[0] ?? null) } satisfies ArrayValue;

@@ -61,7 +61,8 @@ export function copyOptions(options: readonly Node[] | undefined, isFrom: boolea
       case 'format': {
         const f = optionText(name, arg).toLowerCase();
         if (f === 'binary') throw notSupported('COPY in binary format', 'use FORMAT text or FORMAT csv');
-        if (f !== 'text' && f !== 'csv') throw new NextDbError(SqlState.invalidParameterValue, `COPY format "${f}" not recognized`);
+        if (f !== 'text' && f !== 'csv')
+          throw new NextDbError(SqlState.invalidParameterValue, `COPY format "${f}" not recognized`);
         format = f;
         break;
       }
@@ -99,11 +100,17 @@ export function copyOptions(options: readonly Node[] | undefined, isFrom: boolea
     }
   }
   if (format !== 'csv' && (quote !== undefined || escape !== undefined)) {
-    throw new NextDbError(SqlState.featureNotSupported, `COPY ${quote !== undefined ? 'quote' : 'escape'} available only in CSV mode`);
+    throw new NextDbError(
+      SqlState.featureNotSupported,
+      `COPY ${quote !== undefined ? 'quote' : 'escape'} available only in CSV mode`,
+    );
   }
-  if (delimiter !== undefined && delimiter.length !== 1) throw new NextDbError(SqlState.featureNotSupported, 'COPY delimiter must be a single one-byte character');
-  if (delimiter === '\n' || delimiter === '\r') throw new NextDbError(SqlState.invalidParameterValue, 'COPY delimiter cannot be newline or carriage return');
-  if (format === 'text' && delimiter === '\\') throw new NextDbError(SqlState.invalidParameterValue, 'COPY delimiter cannot be "\\"');
+  if (delimiter !== undefined && delimiter.length !== 1)
+    throw new NextDbError(SqlState.featureNotSupported, 'COPY delimiter must be a single one-byte character');
+  if (delimiter === '\n' || delimiter === '\r')
+    throw new NextDbError(SqlState.invalidParameterValue, 'COPY delimiter cannot be newline or carriage return');
+  if (format === 'text' && delimiter === '\\')
+    throw new NextDbError(SqlState.invalidParameterValue, 'COPY delimiter cannot be "\\"');
   void isFrom;
   return {
     format,
@@ -165,7 +172,10 @@ export class CopyLoader {
       return fn();
     } catch (e) {
       if (e instanceof NextDbError) {
-        throw new NextDbError(e.code, e.message, { where: `COPY ${this.target.table}, line ${this.dataLine + 1}`, cause: e });
+        throw new NextDbError(e.code, e.message, {
+          where: `COPY ${this.target.table}, line ${this.dataLine + 1}`,
+          cause: e,
+        });
       }
       throw e;
     }
@@ -184,7 +194,8 @@ export class CopyLoader {
       if (fields.length < cols.length) {
         throw new NextDbError('22P04', `missing data for column "${cols[fields.length]!.name}"`, { where });
       }
-      if (fields.length > cols.length) throw new NextDbError('22P04', 'extra data after last expected column', { where });
+      if (fields.length > cols.length)
+        throw new NextDbError('22P04', 'extra data after last expected column', { where });
       const row: Value[] = new Array<Value>(cols.length);
       for (let i = 0; i < cols.length; i++) {
         const f = fields[i]!;
@@ -220,7 +231,10 @@ export class CopyLoader {
       // Constraint errors name the batch's lines (the row itself is in the detail).
       throw new NextDbError(e.code, e.message, {
         severity: e.severity,
-        where: rows.length === 1 ? `COPY ${this.target.table}, line ${firstLine}` : `COPY ${this.target.table}, lines ${firstLine}-${this.dataLine}`,
+        where:
+          rows.length === 1
+            ? `COPY ${this.target.table}, line ${firstLine}`
+            : `COPY ${this.target.table}, lines ${firstLine}-${this.dataLine}`,
         ...(e.detail === undefined ? {} : { detail: e.detail }),
         ...(e.hint === undefined ? {} : { hint: e.hint }),
         ...(e.table === undefined ? {} : { table: e.table }),
@@ -242,7 +256,11 @@ export function copyOutChunks(
 ): Buffer[] {
   const chunks: Buffer[] = [];
   let text = '';
-  if (options.header === true) text += formatCopyRow(cols.map((c) => c.name), options);
+  if (options.header === true)
+    text += formatCopyRow(
+      cols.map((c) => c.name),
+      options,
+    );
   const fields: (string | null)[] = new Array<string | null>(cols.length);
   for (const r of rows) {
     for (let i = 0; i < cols.length; i++) {

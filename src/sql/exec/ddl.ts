@@ -78,7 +78,8 @@ function deparseExpr(n: Node): string {
 
 function creationSchema(ctx: DdlContext, schema: string | undefined): string {
   if (schema !== undefined) {
-    if (ctx.catalog.schema(ctx.dbOid, schema) === undefined) throw new NextDbError('3F000', `schema "${schema}" does not exist`);
+    if (ctx.catalog.schema(ctx.dbOid, schema) === undefined)
+      throw new NextDbError('3F000', `schema "${schema}" does not exist`);
     return schema;
   }
   for (const s of ctx.searchPath) if (s !== 'pg_catalog' && ctx.catalog.schema(ctx.dbOid, s) !== undefined) return s;
@@ -104,7 +105,11 @@ function findSequence(ctx: DdlContext, schema: string | undefined, name: string)
 }
 
 function nameTaken(ctx: DdlContext, schema: string, name: string): boolean {
-  return ctx.catalog.table(ctx.dbOid, schema, name) !== undefined || ctx.catalog.sequence(ctx.dbOid, schema, name) !== undefined || ctx.catalog.index(ctx.dbOid, schema, name) !== undefined;
+  return (
+    ctx.catalog.table(ctx.dbOid, schema, name) !== undefined ||
+    ctx.catalog.sequence(ctx.dbOid, schema, name) !== undefined ||
+    ctx.catalog.index(ctx.dbOid, schema, name) !== undefined
+  );
 }
 
 /** PostgreSQL's ChooseRelationName: table_col_suffix, truncated to 63 bytes, made unique with a number. */
@@ -131,7 +136,15 @@ function fkAction(c: string | undefined): FkAction {
   }
 }
 
-async function sequenceDef(ctx: DdlContext, oid: number, schema: string, name: string, type: SqlType, options: readonly Node[], ownedBy?: { table: number; column: number }): Promise<SequenceDef> {
+async function sequenceDef(
+  ctx: DdlContext,
+  oid: number,
+  schema: string,
+  name: string,
+  type: SqlType,
+  options: readonly Node[],
+  ownedBy?: { table: number; column: number },
+): Promise<SequenceDef> {
   let increment = 1n;
   let start: bigint | undefined;
   let min: bigint | undefined;
@@ -178,7 +191,18 @@ async function sequenceDef(ctx: DdlContext, oid: number, schema: string, name: s
   const st = start ?? (increment > 0n ? lo : hi);
   if (st < lo || st > hi) throw new NextDbError('22023', `START value (${st}) cannot be less than MINVALUE (${lo})`);
   void ctx;
-  return { oid, dbOid: ctx.dbOid, schema, name, start: st, increment, min: lo, max: hi, cycle, ...(ownedBy === undefined ? {} : { ownedBy }) };
+  return {
+    oid,
+    dbOid: ctx.dbOid,
+    schema,
+    name,
+    start: st,
+    increment,
+    min: lo,
+    max: hi,
+    cycle,
+    ...(ownedBy === undefined ? {} : { ownedBy }),
+  };
 }
 
 export async function createTable(ctx: DdlContext, cs: CreateStmt): Promise<string> {
@@ -214,7 +238,8 @@ export async function createTable(ctx: DdlContext, cs: CreateStmt): Promise<stri
     assert('ColumnDef' in elt, 'table element');
     const cd: PgColumnDef = elt.ColumnDef;
     const colName = cd.colname ?? '';
-    if (columns.some((c) => c.name === colName)) throw new NextDbError('42701', `column "${colName}" specified more than once`);
+    if (columns.some((c) => c.name === colName))
+      throw new NextDbError('42701', `column "${colName}" specified more than once`);
     const { type, serial } = resolveTypeName(cd.typeName!, true);
     const attnum = columns.length + 1;
     let notNull = cd.is_not_null === true;
@@ -240,7 +265,8 @@ export async function createTable(ctx: DdlContext, cs: CreateStmt): Promise<stri
           defaultExpr = deparseExpr(c.raw_expr!);
           break;
         case 'CONSTR_PRIMARY':
-          if (pkCols !== undefined) throw new NextDbError('42P16', `multiple primary keys for table "${name}" are not allowed`);
+          if (pkCols !== undefined)
+            throw new NextDbError('42P16', `multiple primary keys for table "${name}" are not allowed`);
           pkCols = [attnum - 1];
           pkName = c.conname;
           notNull = true;
@@ -258,7 +284,9 @@ export async function createTable(ctx: DdlContext, cs: CreateStmt): Promise<stri
           identity = c.generated_when === 'd' ? 'd' : 'a';
           const seqName = chooseName(ctx, schema, [name, colName], 'seq', taken);
           const seqOid = await CatalogStore.allocOid(txn);
-          sequences.push(await sequenceDef(ctx, seqOid, schema, seqName, type, c.options ?? [], { table: oid, column: attnum - 1 }));
+          sequences.push(
+            await sequenceDef(ctx, seqOid, schema, seqName, type, c.options ?? [], { table: oid, column: attnum - 1 }),
+          );
           defaultExpr = `nextval('${schema === 'public' ? '' : `${schema}.`}${seqName}'::regclass)`;
           notNull = true;
           break;
@@ -290,7 +318,8 @@ export async function createTable(ctx: DdlContext, cs: CreateStmt): Promise<stri
   for (const c of tableCons) {
     switch (c.contype) {
       case 'CONSTR_PRIMARY':
-        if (pkCols !== undefined) throw new NextDbError('42P16', `multiple primary keys for table "${name}" are not allowed`);
+        if (pkCols !== undefined)
+          throw new NextDbError('42P16', `multiple primary keys for table "${name}" are not allowed`);
         pkCols = (c.keys ?? []).map((k) => colIndex(str(k)));
         pkName = c.conname;
         for (const i of pkCols) columns[i] = { ...columns[i]!, notNull: true };
@@ -317,12 +346,28 @@ export async function createTable(ctx: DdlContext, cs: CreateStmt): Promise<stri
   if (pkCols === undefined) {
     // Hidden rowid primary key.
     columns.push({ name: 'rowid', attnum: columns.length + 1, type: Types.int8, notNull: true, hidden: true });
-    indexes.push({ id: 1, oid: await CatalogStore.allocOid(txn), name: `${name}_rowid`, columns: [columns.length - 1], desc: [false], unique: true, primary: true });
+    indexes.push({
+      id: 1,
+      oid: await CatalogStore.allocOid(txn),
+      name: `${name}_rowid`,
+      columns: [columns.length - 1],
+      desc: [false],
+      unique: true,
+      primary: true,
+    });
   } else {
     const ixName = pkName ?? chooseName(ctx, schema, [name], 'pkey', taken);
     const ixOid = await CatalogStore.allocOid(txn);
     for (const c of pkCols) writeKeyValue(new KeyWriter(), columns[c]!.type, null);
-    indexes.push({ id: 1, oid: ixOid, name: ixName, columns: pkCols, desc: pkCols.map(() => false), unique: true, primary: true });
+    indexes.push({
+      id: 1,
+      oid: ixOid,
+      name: ixName,
+      columns: pkCols,
+      desc: pkCols.map(() => false),
+      unique: true,
+      primary: true,
+    });
     constraints.push({ oid: await CatalogStore.allocOid(txn), name: ixName, type: 'p', columns: pkCols, indexId: 1 });
   }
   let nextIndexId = 2;
@@ -330,16 +375,36 @@ export async function createTable(ctx: DdlContext, cs: CreateStmt): Promise<stri
     const ixName = u.name ?? chooseName(ctx, schema, [name, ...u.cols.map((c) => columns[c]!.name)], 'key', taken);
     const ixOid = await CatalogStore.allocOid(txn);
     const id = nextIndexId++;
-    indexes.push({ id, oid: ixOid, name: ixName, columns: u.cols, desc: u.cols.map(() => false), unique: true, primary: false, valueKeyed: true });
+    indexes.push({
+      id,
+      oid: ixOid,
+      name: ixName,
+      columns: u.cols,
+      desc: u.cols.map(() => false),
+      unique: true,
+      primary: false,
+      valueKeyed: true,
+    });
     constraints.push({ oid: await CatalogStore.allocOid(txn), name: ixName, type: 'u', columns: u.cols, indexId: id });
   }
-  const draft: TableDef = { oid, dbOid: ctx.dbOid, schema, name, kind: 'r', columns, indexes, constraints, nextIndexId };
+  const draft: TableDef = {
+    oid,
+    dbOid: ctx.dbOid,
+    schema,
+    name,
+    kind: 'r',
+    columns,
+    indexes,
+    constraints,
+    nextIndexId,
+  };
   for (const c of fks) constraints.push(await foreignKey(ctx, draft, c, taken));
   const table: TableDef = { ...draft, constraints };
   // Validate defaults and checks by binding them once.
   const binder = ctx.binder('');
   const scope = binder.newScope();
-  for (const c of columns) if (c.defaultExpr !== undefined && !c.defaultExpr.startsWith('nextval(')) binder.defaultFor(c, scope);
+  for (const c of columns)
+    if (c.defaultExpr !== undefined && !c.defaultExpr.startsWith('nextval(')) binder.defaultFor(c, scope);
   await CatalogStore.put(txn, 'rel', oid, table);
   for (const s of sequences) {
     await CatalogStore.put(txn, 'seq', s.oid, s);
@@ -349,30 +414,55 @@ export async function createTable(ctx: DdlContext, cs: CreateStmt): Promise<stri
 
 async function foreignKey(ctx: DdlContext, table: TableDef, c: Constraint, taken: Set<string>): Promise<ConstraintDef> {
   const pk = c.pktable!;
-  const parent = pk.relname === table.name && (pk.schemaname === undefined || pk.schemaname === table.schema) ? table : findRelation(ctx, pk.schemaname, pk.relname ?? '');
-  if (parent === undefined) throw new NextDbError(SqlState.undefinedTable, `relation "${pk.relname ?? ''}" does not exist`);
+  const parent =
+    pk.relname === table.name && (pk.schemaname === undefined || pk.schemaname === table.schema)
+      ? table
+      : findRelation(ctx, pk.schemaname, pk.relname ?? '');
+  if (parent === undefined)
+    throw new NextDbError(SqlState.undefinedTable, `relation "${pk.relname ?? ''}" does not exist`);
   if (parent.kind !== 'r') throw new NextDbError('42809', `referenced relation "${parent.name}" is not a table`);
   const cols = (c.fk_attrs ?? []).map((k) => {
     const i = table.columns.findIndex((x) => x.name === str(k) && !x.dropped);
-    if (i < 0) throw new NextDbError(SqlState.undefinedColumn, `column "${str(k)}" referenced in foreign key constraint does not exist`);
+    if (i < 0)
+      throw new NextDbError(
+        SqlState.undefinedColumn,
+        `column "${str(k)}" referenced in foreign key constraint does not exist`,
+      );
     return i;
   });
   let refCols: number[];
   if ((c.pk_attrs ?? []).length === 0) {
     const ppk = parent.indexes.find((i) => i.primary);
-    if (ppk === undefined || parent.columns[ppk.columns[0]!]?.hidden === true) throw new NextDbError('42830', `there is no primary key for referenced table "${parent.name}"`);
+    if (ppk === undefined || parent.columns[ppk.columns[0]!]?.hidden === true)
+      throw new NextDbError('42830', `there is no primary key for referenced table "${parent.name}"`);
     refCols = [...ppk.columns];
   } else {
     refCols = (c.pk_attrs ?? []).map((k) => {
       const i = parent.columns.findIndex((x) => x.name === str(k) && !x.dropped);
-      if (i < 0) throw new NextDbError(SqlState.undefinedColumn, `column "${str(k)}" referenced in foreign key constraint does not exist`);
+      if (i < 0)
+        throw new NextDbError(
+          SqlState.undefinedColumn,
+          `column "${str(k)}" referenced in foreign key constraint does not exist`,
+        );
       return i;
     });
   }
-  if (refCols.length !== cols.length) throw new NextDbError('42830', 'number of referencing and referenced columns for foreign key disagree');
-  const hasUnique = parent.indexes.some((i) => i.unique && i.predicate === undefined && i.columns.length === refCols.length && i.columns.every((x) => refCols.includes(x)));
-  if (!hasUnique) throw new NextDbError('42830', `there is no unique constraint matching given keys for referenced table "${parent.name}"`);
-  const name = c.conname ?? chooseName(ctx, table.schema, [table.name, ...cols.map((i) => table.columns[i]!.name)], 'fkey', taken);
+  if (refCols.length !== cols.length)
+    throw new NextDbError('42830', 'number of referencing and referenced columns for foreign key disagree');
+  const hasUnique = parent.indexes.some(
+    (i) =>
+      i.unique &&
+      i.predicate === undefined &&
+      i.columns.length === refCols.length &&
+      i.columns.every((x) => refCols.includes(x)),
+  );
+  if (!hasUnique)
+    throw new NextDbError(
+      '42830',
+      `there is no unique constraint matching given keys for referenced table "${parent.name}"`,
+    );
+  const name =
+    c.conname ?? chooseName(ctx, table.schema, [table.name, ...cols.map((i) => table.columns[i]!.name)], 'fkey', taken);
   return {
     oid: await CatalogStore.allocOid(ctx.txn),
     name,
@@ -398,7 +488,13 @@ export async function createIndex(ctx: DdlContext, s: IndexStmt): Promise<string
   const nameParts: string[] = [];
   // Expressions and the predicate are validated (names, types, immutability) by binding them once.
   const binder = ctx.binder('');
-  const boundCols: OutputColumn[] = t.columns.map((c) => ({ id: binder.newId(), name: c.name, type: c.type, tableOid: t.oid, attnum: c.attnum }));
+  const boundCols: OutputColumn[] = t.columns.map((c) => ({
+    id: binder.newId(),
+    name: c.name,
+    type: c.type,
+    tableOid: t.oid,
+    attnum: c.attnum,
+  }));
   const readCols = new Set<number>();
   const noteReads = (e: Expr): void => {
     if (e.kind === 'col') readCols.add(boundCols.findIndex((c) => c.id === e.id));
@@ -410,10 +506,17 @@ export async function createIndex(ctx: DdlContext, s: IndexStmt): Promise<string
   for (const p of s.indexParams ?? []) {
     assert('IndexElem' in p, 'index element');
     const e = p.IndexElem;
-    if (e.nulls_ordering !== undefined && e.nulls_ordering !== 'SORTBY_NULLS_DEFAULT') throw notSupported('NULLS FIRST/LAST in indexes');
-    if ((e.collation ?? []).length > 0 || (e.opclass ?? []).length > 0) throw notSupported('index collations and operator classes');
+    if (e.nulls_ordering !== undefined && e.nulls_ordering !== 'SORTBY_NULLS_DEFAULT')
+      throw notSupported('NULLS FIRST/LAST in indexes');
+    if ((e.collation ?? []).length > 0 || (e.opclass ?? []).length > 0)
+      throw notSupported('index collations and operator classes');
     // `((col))` is a plain column, as in PostgreSQL.
-    const plainName = e.expr === undefined ? e.name : 'ColumnRef' in e.expr && e.expr.ColumnRef.fields?.length === 1 ? str(e.expr.ColumnRef.fields[0]) : undefined;
+    const plainName =
+      e.expr === undefined
+        ? e.name
+        : 'ColumnRef' in e.expr && e.expr.ColumnRef.fields?.length === 1
+          ? str(e.expr.ColumnRef.fields[0])
+          : undefined;
     if (plainName !== undefined && plainName !== '') {
       const i = t.columns.findIndex((c) => c.name === plainName && !c.dropped && c.hidden !== true);
       if (i < 0) throw new NextDbError(SqlState.undefinedColumn, `column "${plainName}" does not exist`);
@@ -428,7 +531,9 @@ export async function createIndex(ctx: DdlContext, s: IndexStmt): Promise<string
       cols.push(-1);
       exprs.push({ sql, type: bound.type });
       // PostgreSQL names an expression column after its function, else "expr".
-      nameParts.push('FuncCall' in e.expr ? str(e.expr.FuncCall.funcname?.[e.expr.FuncCall.funcname.length - 1]) || 'expr' : 'expr');
+      nameParts.push(
+        'FuncCall' in e.expr ? str(e.expr.FuncCall.funcname?.[e.expr.FuncCall.funcname.length - 1]) || 'expr' : 'expr',
+      );
     }
     desc.push(e.ordering === 'SORTBY_DESC');
   }
@@ -474,8 +579,10 @@ export async function createView(ctx: DdlContext, v: ViewStmt, sqlText: string):
   const schema = creationSchema(ctx, rv.schemaname);
   const name = rv.relname ?? '';
   const existing = ctx.catalog.table(ctx.dbOid, schema, name);
-  if (existing !== undefined && !(v.replace === true && existing.kind === 'v')) throw new NextDbError(SqlState.duplicateTable, `relation "${name}" already exists`);
-  if (existing === undefined && nameTaken(ctx, schema, name)) throw new NextDbError(SqlState.duplicateTable, `relation "${name}" already exists`);
+  if (existing !== undefined && !(v.replace === true && existing.kind === 'v'))
+    throw new NextDbError(SqlState.duplicateTable, `relation "${name}" already exists`);
+  if (existing === undefined && nameTaken(ctx, schema, name))
+    throw new NextDbError(SqlState.duplicateTable, `relation "${name}" already exists`);
   const query = v.query!;
   let viewSql = deparseSync([{ RawStmt: { stmt: query } }] as never);
   void sqlText;
@@ -483,20 +590,47 @@ export async function createView(ctx: DdlContext, v: ViewStmt, sqlText: string):
   // Bind now: catches errors and gives the column list.
   const binder = ctx.binder(viewSql);
   const q = binder.bindTopQuery(query);
-  if (aliases.length > q.cols.length) throw new NextDbError('42601', 'CREATE VIEW specifies more column names than columns');
+  if (aliases.length > q.cols.length)
+    throw new NextDbError('42601', 'CREATE VIEW specifies more column names than columns');
   const names = q.cols.map((c, i) => aliases[i] ?? c.name);
-  if (new Set(names).size !== names.length) throw new NextDbError('42701', `column "${names.find((n, i) => names.indexOf(n) !== i) ?? ''}" specified more than once`);
-  if (aliases.length > 0) viewSql = `SELECT * FROM (${viewSql}) AS _v(${names.map((n) => `"${n.replace(/"/g, '""')}"`).join(', ')})`;
-  const deps = [...new Set(collectRelations(query).map((r) => findRelation(ctx, r.schema, r.name)?.oid).filter((x): x is number => x !== undefined))];
+  if (new Set(names).size !== names.length)
+    throw new NextDbError(
+      '42701',
+      `column "${names.find((n, i) => names.indexOf(n) !== i) ?? ''}" specified more than once`,
+    );
+  if (aliases.length > 0)
+    viewSql = `SELECT * FROM (${viewSql}) AS _v(${names.map((n) => `"${n.replace(/"/g, '""')}"`).join(', ')})`;
+  const deps = [
+    ...new Set(
+      collectRelations(query)
+        .map((r) => findRelation(ctx, r.schema, r.name)?.oid)
+        .filter((x): x is number => x !== undefined),
+    ),
+  ];
   const oid = existing?.oid ?? (await CatalogStore.allocOid(ctx.txn));
   const columns: ColumnDef[] = q.cols.map((c, i) => ({ name: names[i]!, attnum: i + 1, type: c.type, notNull: false }));
-  const t: TableDef = { oid, dbOid: ctx.dbOid, schema, name, kind: 'v', columns, indexes: [], constraints: [], nextIndexId: 1, viewSql, dependsOn: deps };
+  const t: TableDef = {
+    oid,
+    dbOid: ctx.dbOid,
+    schema,
+    name,
+    kind: 'v',
+    columns,
+    indexes: [],
+    constraints: [],
+    nextIndexId: 1,
+    viewSql,
+    dependsOn: deps,
+  };
   await CatalogStore.put(ctx.txn, 'rel', oid, t);
   return 'CREATE VIEW';
 }
 
 /** Relation names a query reads (for view dependencies). */
-function collectRelations(n: unknown, out: { schema: string | undefined; name: string }[] = []): { schema: string | undefined; name: string }[] {
+function collectRelations(
+  n: unknown,
+  out: { schema: string | undefined; name: string }[] = [],
+): { schema: string | undefined; name: string }[] {
   if (Array.isArray(n)) {
     for (const x of n) collectRelations(x, out);
   } else if (n !== null && typeof n === 'object') {
@@ -524,7 +658,8 @@ export async function createSequence(ctx: DdlContext, s: CreateSeqStmt): Promise
   const oid = await CatalogStore.allocOid(ctx.txn);
   let type: SqlType = Types.int8;
   for (const o of s.options ?? []) {
-    if ('DefElem' in o && o.DefElem.defname === 'as' && o.DefElem.arg !== undefined && 'TypeName' in o.DefElem.arg) type = resolveTypeName(o.DefElem.arg.TypeName).type;
+    if ('DefElem' in o && o.DefElem.defname === 'as' && o.DefElem.arg !== undefined && 'TypeName' in o.DefElem.arg)
+      type = resolveTypeName(o.DefElem.arg.TypeName).type;
   }
   await CatalogStore.put(ctx.txn, 'seq', oid, await sequenceDef(ctx, oid, schema, name, type, s.options ?? []));
   return 'CREATE SEQUENCE';
@@ -559,7 +694,10 @@ async function alterColumnType(ctx: DdlContext, t: TableDef, i: number, def: Nod
   const col = t.columns[i]!;
   if (cd.collClause !== undefined) throw notSupported('COLLATE in ALTER COLUMN TYPE');
   const { type } = resolveTypeName(cd.typeName!);
-  if (t.constraints.some((c) => c.type === 'f' && c.columns.includes(i)) || dependents(ctx, t.oid).fks.some((f) => (f.con.refColumns ?? []).includes(i))) {
+  if (
+    t.constraints.some((c) => c.type === 'f' && c.columns.includes(i)) ||
+    dependents(ctx, t.oid).fks.some((f) => (f.con.refColumns ?? []).includes(i))
+  ) {
     throw notSupported('changing the type of a column in a foreign key');
   }
   const usedByView = dependents(ctx, t.oid).views.find((v) => new RegExp(`\\b${col.name}\\b`).test(v.viewSql ?? ''));
@@ -569,30 +707,54 @@ async function alterColumnType(ctx: DdlContext, t: TableDef, i: number, def: Nod
     });
   }
   const binder = ctx.binder('');
-  const cols: OutputColumn[] = t.columns.map((c) => ({ id: binder.newId(), name: c.name, type: c.type, tableOid: t.oid, attnum: c.attnum }));
+  const cols: OutputColumn[] = t.columns.map((c) => ({
+    id: binder.newId(),
+    name: c.name,
+    type: c.type,
+    tableOid: t.oid,
+    attnum: c.attnum,
+  }));
   const conv = binder.bindTypeConversion(t, i, type, cd.raw_default, cols);
   const noVolatile = (e: Expr): void => {
-    if (e.kind === 'subquery' || e.kind === 'async-call' || (e.kind === 'call' && e.volatile)) throw notSupported('volatile functions and subqueries in ALTER COLUMN TYPE ... USING');
+    if (e.kind === 'subquery' || e.kind === 'async-call' || (e.kind === 'call' && e.volatile))
+      throw notSupported('volatile functions and subqueries in ALTER COLUMN TYPE ... USING');
     mapExpr(e, (c) => {
       noVolatile(c);
       return c;
     });
   };
   noVolatile(conv);
-  if (col.identity !== undefined && !['int2', 'int4', 'int8'].includes(type.id)) throw new NextDbError('22023', 'identity column type must be smallint, integer, or bigint');
+  if (col.identity !== undefined && !['int2', 'int4', 'int8'].includes(type.id))
+    throw new NextDbError('22023', 'identity column type must be smallint, integer, or bigint');
   const columns = t.columns.map((c, j) => (j === i ? { ...c, type } : c));
   let next: TableDef = { ...t, columns };
   // Defaults are kept as text: check the old default still converts to the new type.
-  if (col.defaultExpr !== undefined && !col.defaultExpr.startsWith('nextval(')) binder.defaultFor(columns[i]!, binder.newScope());
+  if (col.defaultExpr !== undefined && !col.defaultExpr.startsWith('nextval('))
+    binder.defaultFor(columns[i]!, binder.newScope());
   // Fresh index descriptors (their compiled key expressions depend on column types); expression key types re-derived.
-  const newCols: OutputColumn[] = columns.map((c) => ({ id: binder.newId(), name: c.name, type: c.type, tableOid: t.oid, attnum: c.attnum }));
+  const newCols: OutputColumn[] = columns.map((c) => ({
+    id: binder.newId(),
+    name: c.name,
+    type: c.type,
+    tableOid: t.oid,
+    attnum: c.attnum,
+  }));
   next = {
     ...next,
     indexes: t.indexes.map((ix) =>
-      ix.exprs === undefined ? { ...ix } : { ...ix, exprs: ix.exprs.map((x) => (x === null ? null : { sql: x.sql, type: binder.bindIndexText(next, x.sql, newCols, 'expression').type })) },
+      ix.exprs === undefined
+        ? { ...ix }
+        : {
+            ...ix,
+            exprs: ix.exprs.map((x) =>
+              x === null ? null : { sql: x.sql, type: binder.bindIndexText(next, x.sql, newCols, 'expression').type },
+            ),
+          },
     ),
   };
-  const cenv = CompileEnv.root(layoutOf(cols.map((c) => c.id)), [], () => Promise.reject(notSupported('subqueries in ALTER COLUMN TYPE ... USING')));
+  const cenv = CompileEnv.root(layoutOf(cols.map((c) => c.id)), [], () =>
+    Promise.reject(notSupported('subqueries in ALTER COLUMN TYPE ... USING')),
+  );
   const fn = compileExpr(conv, cenv);
   const ectx = binder.ddlEvalContext();
   const oldStore = new TableStore(t);
@@ -603,18 +765,26 @@ async function alterColumnType(ctx: DdlContext, t: TableDef, i: number, def: Nod
   for (const row of rows) {
     const nr = row.slice();
     nr[i] = fn(row, ectx);
-    if (nr[i] === null && col.notNull) throw new NextDbError(SqlState.notNullViolation, `column "${col.name}" of relation "${t.name}" contains null values`);
+    if (nr[i] === null && col.notNull)
+      throw new NextDbError(
+        SqlState.notNullViolation,
+        `column "${col.name}" of relation "${t.name}" contains null values`,
+      );
     await store.insert(ctx.txn, nr);
   }
   return next;
 }
 
-function dependents(ctx: DdlContext, oid: number): { views: TableDef[]; fks: { table: TableDef; con: ConstraintDef }[] } {
+function dependents(
+  ctx: DdlContext,
+  oid: number,
+): { views: TableDef[]; fks: { table: TableDef; con: ConstraintDef }[] } {
   const views: TableDef[] = [];
   const fks: { table: TableDef; con: ConstraintDef }[] = [];
   for (const t of ctx.catalog.tablesOf(ctx.dbOid)) {
     if (t.kind === 'v' && (t.dependsOn ?? []).includes(oid) && t.oid !== oid) views.push(t);
-    for (const c of t.constraints) if (c.type === 'f' && c.refTable === oid && t.oid !== oid) fks.push({ table: t, con: c });
+    for (const c of t.constraints)
+      if (c.type === 'f' && c.refTable === oid && t.oid !== oid) fks.push({ table: t, con: c });
   }
   return { views, fks };
 }
@@ -626,20 +796,34 @@ async function dropRelation(ctx: DdlContext, t: TableDef, cascade: boolean, drop
   const liveViews = deps.views.filter((v) => !dropped.has(v.oid));
   const liveFks = deps.fks.filter((f) => !dropped.has(f.table.oid));
   if (!cascade && (liveViews.length > 0 || liveFks.length > 0)) {
-    const what = liveViews.length > 0 ? `view ${liveViews[0]!.name} depends on ${t.kind === 'v' ? 'view' : 'table'} ${t.name}` : `constraint ${liveFks[0]!.con.name} on table ${liveFks[0]!.table.name} depends on table ${t.name}`;
-    throw new NextDbError('2BP01', `cannot drop ${t.kind === 'v' ? 'view' : 'table'} ${t.name} because other objects depend on it`, {
-      detail: what,
-      hint: 'Use DROP ... CASCADE to drop the dependent objects too.',
-    });
+    const what =
+      liveViews.length > 0
+        ? `view ${liveViews[0]!.name} depends on ${t.kind === 'v' ? 'view' : 'table'} ${t.name}`
+        : `constraint ${liveFks[0]!.con.name} on table ${liveFks[0]!.table.name} depends on table ${t.name}`;
+    throw new NextDbError(
+      '2BP01',
+      `cannot drop ${t.kind === 'v' ? 'view' : 'table'} ${t.name} because other objects depend on it`,
+      {
+        detail: what,
+        hint: 'Use DROP ... CASCADE to drop the dependent objects too.',
+      },
+    );
   }
   for (const v of liveViews) {
     ctx.notices.push({ severity: 'NOTICE', code: '00000', message: `drop cascades to view ${v.name}` });
     await dropRelation(ctx, v, true, dropped);
   }
   for (const f of liveFks) {
-    ctx.notices.push({ severity: 'NOTICE', code: '00000', message: `drop cascades to constraint ${f.con.name} on table ${f.table.name}` });
+    ctx.notices.push({
+      severity: 'NOTICE',
+      code: '00000',
+      message: `drop cascades to constraint ${f.con.name} on table ${f.table.name}`,
+    });
     const cur = ctx.catalog.tables.get(f.table.oid)!;
-    await CatalogStore.put(ctx.txn, 'rel', cur.oid, { ...cur, constraints: cur.constraints.filter((c) => c.oid !== f.con.oid) });
+    await CatalogStore.put(ctx.txn, 'rel', cur.oid, {
+      ...cur,
+      constraints: cur.constraints.filter((c) => c.oid !== f.con.oid),
+    });
   }
   if (t.kind === 'r') {
     await new TableStore(t).truncate(ctx.txn, tablePrefix(t.oid));
@@ -671,16 +855,29 @@ async function dropFunctions(ctx: DdlContext, s: DropStmt): Promise<string> {
     const name = names[names.length - 1] ?? '';
     const types = o.args_unspecified === true ? undefined : signatureTypes(o.objargs ?? []);
     const schemas = names.length > 1 ? [names[0]!] : ctx.searchPath;
-    const found = schemas.flatMap((sc) => ctx.catalog.functionsNamed(ctx.dbOid, sc, name)).filter((f) => types === undefined || (f.argTypes.length === types.length && f.argTypes.every((t, i) => t.oid === types[i]!.oid)));
+    const found = schemas
+      .flatMap((sc) => ctx.catalog.functionsNamed(ctx.dbOid, sc, name))
+      .filter(
+        (f) =>
+          types === undefined ||
+          (f.argTypes.length === types.length && f.argTypes.every((t, i) => t.oid === types[i]!.oid)),
+      );
     const sig = `${name}(${(types ?? []).map(formatType).join(', ')})`;
     if (found.length === 0) {
       if (s.missing_ok) {
-        ctx.notices.push({ severity: 'NOTICE', code: '00000', message: `function ${types === undefined ? name : sig} does not exist, skipping` });
+        ctx.notices.push({
+          severity: 'NOTICE',
+          code: '00000',
+          message: `function ${types === undefined ? name : sig} does not exist, skipping`,
+        });
         continue;
       }
       throw new NextDbError('42883', `function ${types === undefined ? name : sig} does not exist`);
     }
-    if (found.length > 1) throw new NextDbError('42725', `function name "${name}" is not unique`, { hint: 'Specify the argument list to select the function unambiguously.' });
+    if (found.length > 1)
+      throw new NextDbError('42725', `function name "${name}" is not unique`, {
+        hint: 'Specify the argument list to select the function unambiguously.',
+      });
     await CatalogStore.remove(ctx.txn, 'func', found[0]!.oid);
   }
   return 'DROP FUNCTION';
@@ -708,14 +905,32 @@ export async function createFunction(ctx: DdlContext, s: CreateFunctionStmt): Pr
     const d = o.DefElem;
     const arg = d.arg;
     if (d.defname === 'language') language = arg !== undefined ? str(arg) : language;
-    else if (d.defname === 'as') body = arg !== undefined && 'List' in arg ? (arg.List.items ?? []).map(str)[0] : arg !== undefined ? str(arg) : undefined;
-    else if (d.defname === 'volatility') volatility = str(arg) === 'immutable' ? 'i' : str(arg) === 'stable' ? 's' : 'v';
-    else if (d.defname === 'strict') strict = arg !== undefined && 'Boolean' in arg ? arg.Boolean.boolval === true : true;
-    else if (d.defname === 'parallel' || d.defname === 'leakproof' || d.defname === 'cost' || d.defname === 'rows' || d.defname === 'security') continue;
+    else if (d.defname === 'as')
+      body =
+        arg !== undefined && 'List' in arg
+          ? (arg.List.items ?? []).map(str)[0]
+          : arg !== undefined
+            ? str(arg)
+            : undefined;
+    else if (d.defname === 'volatility')
+      volatility = str(arg) === 'immutable' ? 'i' : str(arg) === 'stable' ? 's' : 'v';
+    else if (d.defname === 'strict')
+      strict = arg !== undefined && 'Boolean' in arg ? arg.Boolean.boolval === true : true;
+    else if (
+      d.defname === 'parallel' ||
+      d.defname === 'leakproof' ||
+      d.defname === 'cost' ||
+      d.defname === 'rows' ||
+      d.defname === 'security'
+    )
+      continue;
     else throw notSupported(`function option ${d.defname ?? '?'}`);
   }
   if (language !== 'sql') {
-    throw notSupported(`LANGUAGE ${language}`, 'NextDB runs LANGUAGE sql functions only (no PL/pgSQL, so no trigger functions either).');
+    throw notSupported(
+      `LANGUAGE ${language}`,
+      'NextDB runs LANGUAGE sql functions only (no PL/pgSQL, so no trigger functions either).',
+    );
   }
   if (s.sql_body !== undefined) throw notSupported('SQL-standard function bodies (BEGIN ATOMIC / RETURN)');
   if (body === undefined) throw new NextDbError('42P13', 'no function body specified');
@@ -730,7 +945,8 @@ export async function createFunction(ctx: DdlContext, s: CreateFunctionStmt): Pr
       outColumns.push({ name: fp.name ?? `column${outColumns.length + 1}`, type });
       continue;
     }
-    if (fp.mode !== undefined && fp.mode !== 'FUNC_PARAM_IN' && fp.mode !== 'FUNC_PARAM_DEFAULT') throw notSupported('OUT, INOUT and VARIADIC parameters');
+    if (fp.mode !== undefined && fp.mode !== 'FUNC_PARAM_IN' && fp.mode !== 'FUNC_PARAM_DEFAULT')
+      throw notSupported('OUT, INOUT and VARIADIC parameters');
     if (fp.defexpr !== undefined) throw notSupported('parameter defaults');
     argNames.push(fp.name ?? '');
     argTypes.push(type);
@@ -742,12 +958,21 @@ export async function createFunction(ctx: DdlContext, s: CreateFunctionStmt): Pr
   const retSet = rt.setof === true || outColumns.length > 0;
   const retType = outColumns.length > 0 ? Types.record : resolveTypeName(rt).type;
   if (retType.id === 'record' && outColumns.length === 0) throw notSupported('functions returning record');
-  const existing = ctx.catalog.functionsNamed(ctx.dbOid, schema, name).find((f) => f.argTypes.length === argTypes.length && f.argTypes.every((t, i) => t.oid === argTypes[i]!.oid));
-  if (existing !== undefined && s.replace !== true) throw new NextDbError('42723', `function "${name}" already exists with same argument types`);
-  if (existing === undefined && ctx.catalog.functionsNamed(ctx.dbOid, schema, name).some((f) => f.argTypes.length === argTypes.length)) {
+  const existing = ctx.catalog
+    .functionsNamed(ctx.dbOid, schema, name)
+    .find((f) => f.argTypes.length === argTypes.length && f.argTypes.every((t, i) => t.oid === argTypes[i]!.oid));
+  if (existing !== undefined && s.replace !== true)
+    throw new NextDbError('42723', `function "${name}" already exists with same argument types`);
+  if (
+    existing === undefined &&
+    ctx.catalog.functionsNamed(ctx.dbOid, schema, name).some((f) => f.argTypes.length === argTypes.length)
+  ) {
     throw notSupported('overloading a function with the same number of arguments');
   }
-  if (existing !== undefined && (existing.retType.oid !== retType.oid || existing.retSet !== retSet)) throw new NextDbError('42P13', 'cannot change return type of existing function', { hint: `Use DROP FUNCTION ${name}(${argTypes.map(formatType).join(', ')}) first.` });
+  if (existing !== undefined && (existing.retType.oid !== retType.oid || existing.retSet !== retSet))
+    throw new NextDbError('42P13', 'cannot change return type of existing function', {
+      hint: `Use DROP FUNCTION ${name}(${argTypes.map(formatType).join(', ')}) first.`,
+    });
   const def: FunctionDef = {
     oid: existing?.oid ?? (await CatalogStore.allocOid(ctx.txn)),
     dbOid: ctx.dbOid,
@@ -788,13 +1013,31 @@ export async function drop(ctx: DdlContext, s: DropStmt): Promise<string> {
     else names = [];
     const name = names[names.length - 1] ?? '';
     const schema = names.length > 1 ? names[names.length - 2] : undefined;
-    const typeWord = kind === 'OBJECT_TABLE' ? 'table' : kind === 'OBJECT_VIEW' ? 'view' : kind === 'OBJECT_INDEX' ? 'index' : kind === 'OBJECT_SEQUENCE' ? 'sequence' : 'schema';
+    const typeWord =
+      kind === 'OBJECT_TABLE'
+        ? 'table'
+        : kind === 'OBJECT_VIEW'
+          ? 'view'
+          : kind === 'OBJECT_INDEX'
+            ? 'index'
+            : kind === 'OBJECT_SEQUENCE'
+              ? 'sequence'
+              : 'schema';
     const missing = (): void => {
       if (s.missing_ok) {
-        ctx.notices.push({ severity: 'NOTICE', code: '00000', message: `${typeWord} "${name}" does not exist, skipping` });
+        ctx.notices.push({
+          severity: 'NOTICE',
+          code: '00000',
+          message: `${typeWord} "${name}" does not exist, skipping`,
+        });
         return;
       }
-      const code = kind === 'OBJECT_SCHEMA' ? '3F000' : kind === 'OBJECT_INDEX' || kind === 'OBJECT_SEQUENCE' ? SqlState.undefinedTable : SqlState.undefinedTable;
+      const code =
+        kind === 'OBJECT_SCHEMA'
+          ? '3F000'
+          : kind === 'OBJECT_INDEX' || kind === 'OBJECT_SEQUENCE'
+            ? SqlState.undefinedTable
+            : SqlState.undefinedTable;
       throw new NextDbError(code, `${typeWord} "${name}" does not exist`);
     };
     switch (kind) {
@@ -805,7 +1048,10 @@ export async function drop(ctx: DdlContext, s: DropStmt): Promise<string> {
           missing();
           continue;
         }
-        if ((kind === 'OBJECT_TABLE') !== (t.kind === 'r')) throw new NextDbError('42809', `"${name}" is not a ${typeWord}`, { hint: `Use DROP ${t.kind === 'v' ? 'VIEW' : 'TABLE'} to remove a ${t.kind === 'v' ? 'view' : 'table'}.` });
+        if ((kind === 'OBJECT_TABLE') !== (t.kind === 'r'))
+          throw new NextDbError('42809', `"${name}" is not a ${typeWord}`, {
+            hint: `Use DROP ${t.kind === 'v' ? 'VIEW' : 'TABLE'} to remove a ${t.kind === 'v' ? 'view' : 'table'}.`,
+          });
         await dropRelation(ctx, ctx.catalog.tables.get(t.oid)!, cascade, dropped);
         break;
       }
@@ -822,9 +1068,13 @@ export async function drop(ctx: DdlContext, s: DropStmt): Promise<string> {
         const [t, ix] = found;
         const con = t.constraints.find((c) => c.indexId === ix.id);
         if (ix.primary || con !== undefined) {
-          throw new NextDbError('2BP01', `cannot drop index ${name} because constraint ${con?.name ?? name} on table ${t.name} requires it`, {
-            hint: `You can drop constraint ${con?.name ?? name} on table ${t.name} instead.`,
-          });
+          throw new NextDbError(
+            '2BP01',
+            `cannot drop index ${name} because constraint ${con?.name ?? name} on table ${t.name} requires it`,
+            {
+              hint: `You can drop constraint ${con?.name ?? name} on table ${t.name} instead.`,
+            },
+          );
         }
         const prefix = new KeyWriter().raw(tablePrefix(t.oid)).int(ix.id).finish();
         await new TableStore(t).truncate(ctx.txn, prefix);
@@ -847,13 +1097,17 @@ export async function drop(ctx: DdlContext, s: DropStmt): Promise<string> {
           missing();
           continue;
         }
-        if (sc.dbOid === 0) throw new NextDbError('2BP01', `cannot drop schema ${name} because it is required by the database system`);
+        if (sc.dbOid === 0)
+          throw new NextDbError('2BP01', `cannot drop schema ${name} because it is required by the database system`);
         const rels = ctx.catalog.tablesOf(ctx.dbOid).filter((t) => t.schema === name);
         if (rels.length > 0 && !cascade) {
-          throw new NextDbError('2BP01', `cannot drop schema ${name} because other objects depend on it`, { hint: 'Use DROP ... CASCADE to drop the dependent objects too.' });
+          throw new NextDbError('2BP01', `cannot drop schema ${name} because other objects depend on it`, {
+            hint: 'Use DROP ... CASCADE to drop the dependent objects too.',
+          });
         }
         for (const t of rels) await dropRelation(ctx, t, true, dropped);
-        for (const q of ctx.catalog.sequences.values()) if (q.dbOid === ctx.dbOid && q.schema === name) await CatalogStore.remove(ctx.txn, 'seq', q.oid);
+        for (const q of ctx.catalog.sequences.values())
+          if (q.dbOid === ctx.dbOid && q.schema === name) await CatalogStore.remove(ctx.txn, 'seq', q.oid);
         await CatalogStore.remove(ctx.txn, 'schema', sc.oid);
         break;
       }
@@ -869,7 +1123,8 @@ export async function truncate(ctx: DdlContext, s: TruncateStmt): Promise<string
   for (const r of s.relations ?? []) {
     assert('RangeVar' in r, 'TRUNCATE target');
     const t = findRelation(ctx, r.RangeVar.schemaname, r.RangeVar.relname ?? '');
-    if (t === undefined) throw new NextDbError(SqlState.undefinedTable, `relation "${r.RangeVar.relname ?? ''}" does not exist`);
+    if (t === undefined)
+      throw new NextDbError(SqlState.undefinedTable, `relation "${r.RangeVar.relname ?? ''}" does not exist`);
     if (t.kind !== 'r') throw new NextDbError('42809', `"${t.name}" is not a table`);
     tables.push(t);
   }
@@ -887,14 +1142,20 @@ export async function truncate(ctx: DdlContext, s: TruncateStmt): Promise<string
         if (!oids.has(f.table.oid)) {
           oids.add(f.table.oid);
           tables.push(f.table);
-          ctx.notices.push({ severity: 'NOTICE', code: '00000', message: `truncate cascades to table "${f.table.name}"` });
+          ctx.notices.push({
+            severity: 'NOTICE',
+            code: '00000',
+            message: `truncate cascades to table "${f.table.name}"`,
+          });
         }
       }
     }
   }
   for (const t of tables) {
     await new TableStore(t).truncate(ctx.txn, tablePrefix(t.oid));
-    if (s.restart_seqs) for (const q of ctx.catalog.sequences.values()) if (q.ownedBy?.table === t.oid) await ctx.txn.delete(sequenceKey(q.oid));
+    if (s.restart_seqs)
+      for (const q of ctx.catalog.sequences.values())
+        if (q.ownedBy?.table === t.oid) await ctx.txn.delete(sequenceKey(q.oid));
   }
   return 'TRUNCATE TABLE';
 }
@@ -906,19 +1167,25 @@ export async function rename(ctx: DdlContext, s: RenameStmt): Promise<string> {
     case 'OBJECT_TABLE':
     case 'OBJECT_VIEW': {
       const t = findRelation(ctx, rv?.schemaname, rv?.relname ?? '');
-      if (t === undefined) throw new NextDbError(SqlState.undefinedTable, `relation "${rv?.relname ?? ''}" does not exist`);
-      if (nameTaken(ctx, t.schema, newName)) throw new NextDbError(SqlState.duplicateTable, `relation "${newName}" already exists`);
+      if (t === undefined)
+        throw new NextDbError(SqlState.undefinedTable, `relation "${rv?.relname ?? ''}" does not exist`);
+      if (nameTaken(ctx, t.schema, newName))
+        throw new NextDbError(SqlState.duplicateTable, `relation "${newName}" already exists`);
       await CatalogStore.put(ctx.txn, 'rel', t.oid, { ...t, name: newName });
       return s.renameType === 'OBJECT_VIEW' ? 'ALTER VIEW' : 'ALTER TABLE';
     }
     case 'OBJECT_COLUMN': {
       const t = findRelation(ctx, rv?.schemaname, rv?.relname ?? '');
-      if (t === undefined) throw new NextDbError(SqlState.undefinedTable, `relation "${rv?.relname ?? ''}" does not exist`);
+      if (t === undefined)
+        throw new NextDbError(SqlState.undefinedTable, `relation "${rv?.relname ?? ''}" does not exist`);
       const i = t.columns.findIndex((c) => c.name === s.subname && !c.dropped && c.hidden !== true);
       if (i < 0) throw new NextDbError(SqlState.undefinedColumn, `column "${s.subname ?? ''}" does not exist`);
-      if (t.columns.some((c) => c.name === newName && !c.dropped)) throw new NextDbError('42701', `column "${newName}" of relation "${t.name}" already exists`);
-      if (t.kind === 'r' && t.constraints.some((c) => c.type === 'c')) throw notSupported('renaming a column of a table with CHECK constraints');
-      if (t.indexes.some((ix) => ix.exprColumns?.includes(i) ?? false)) throw notSupported('renaming a column used by an expression or partial index');
+      if (t.columns.some((c) => c.name === newName && !c.dropped))
+        throw new NextDbError('42701', `column "${newName}" of relation "${t.name}" already exists`);
+      if (t.kind === 'r' && t.constraints.some((c) => c.type === 'c'))
+        throw notSupported('renaming a column of a table with CHECK constraints');
+      if (t.indexes.some((ix) => ix.exprColumns?.includes(i) ?? false))
+        throw notSupported('renaming a column used by an expression or partial index');
       const columns = t.columns.map((c, j) => (j === i ? { ...c, name: newName } : c));
       await CatalogStore.put(ctx.txn, 'rel', t.oid, { ...t, columns });
       return 'ALTER TABLE';
@@ -929,7 +1196,8 @@ export async function rename(ctx: DdlContext, s: RenameStmt): Promise<string> {
         found = ctx.catalog.index(ctx.dbOid, sc, rv?.relname ?? '');
         if (found !== undefined) break;
       }
-      if (found === undefined) throw new NextDbError(SqlState.undefinedTable, `relation "${rv?.relname ?? ''}" does not exist`);
+      if (found === undefined)
+        throw new NextDbError(SqlState.undefinedTable, `relation "${rv?.relname ?? ''}" does not exist`);
       const [t, ix] = found;
       await CatalogStore.put(ctx.txn, 'rel', t.oid, {
         ...t,
@@ -948,7 +1216,11 @@ export async function alterTable(ctx: DdlContext, s: AlterTableStmt): Promise<st
   let t: TableDef | undefined = findRelation(ctx, rv.schemaname, rv.relname ?? '');
   if (t === undefined) {
     if (s.missing_ok) {
-      ctx.notices.push({ severity: 'NOTICE', code: '00000', message: `relation "${rv.relname ?? ''}" does not exist, skipping` });
+      ctx.notices.push({
+        severity: 'NOTICE',
+        code: '00000',
+        message: `relation "${rv.relname ?? ''}" does not exist, skipping`,
+      });
       return 'ALTER TABLE';
     }
     throw new NextDbError(SqlState.undefinedTable, `relation "${rv.relname ?? ''}" does not exist`);
@@ -960,7 +1232,11 @@ export async function alterTable(ctx: DdlContext, s: AlterTableStmt): Promise<st
     const cmd = cn.AlterTableCmd;
     const colIdx = (name: string | undefined): number => {
       const i = t!.columns.findIndex((c) => c.name === name && !c.dropped && c.hidden !== true);
-      if (i < 0) throw new NextDbError(SqlState.undefinedColumn, `column "${name ?? ''}" of relation "${t!.name}" does not exist`);
+      if (i < 0)
+        throw new NextDbError(
+          SqlState.undefinedColumn,
+          `column "${name ?? ''}" of relation "${t!.name}" does not exist`,
+        );
       return i;
     };
     switch (cmd.subtype) {
@@ -970,7 +1246,11 @@ export async function alterTable(ctx: DdlContext, s: AlterTableStmt): Promise<st
         const cd = def.ColumnDef;
         if (t.columns.some((c) => c.name === cd.colname && !c.dropped)) {
           if (cmd.missing_ok) {
-            ctx.notices.push({ severity: 'NOTICE', code: '42701', message: `column "${cd.colname ?? ''}" of relation "${t.name}" already exists, skipping` });
+            ctx.notices.push({
+              severity: 'NOTICE',
+              code: '42701',
+              message: `column "${cd.colname ?? ''}" of relation "${t.name}" already exists, skipping`,
+            });
             continue;
           }
           throw new NextDbError('42701', `column "${cd.colname ?? ''}" of relation "${t.name}" already exists`);
@@ -987,7 +1267,13 @@ export async function alterTable(ctx: DdlContext, s: AlterTableStmt): Promise<st
           else if (k === 'CONSTR_NULL') continue;
           else throw notSupported(`constraint ${k ?? '?'} in ADD COLUMN`);
         }
-        const col: ColumnDef = { name: cd.colname ?? '', attnum: t.columns.length + 1, type, notNull, ...(defaultExpr === undefined ? {} : { defaultExpr }) };
+        const col: ColumnDef = {
+          name: cd.colname ?? '',
+          attnum: t.columns.length + 1,
+          type,
+          notNull,
+          ...(defaultExpr === undefined ? {} : { defaultExpr }),
+        };
         const next: TableDef = { ...t, columns: [...t.columns, col] };
         // Existing rows get the default (evaluated per row) or NULL.
         const store = new TableStore(next);
@@ -996,7 +1282,11 @@ export async function alterTable(ctx: DdlContext, s: AlterTableStmt): Promise<st
           const fill = defaultExpr === undefined ? undefined : await ctx.evalDefault(next, col);
           for await (const row of oldStore.scanAll(ctx.txn)) {
             const v = fill === undefined ? null : await fill(row);
-            if (v === null && notNull) throw new NextDbError(SqlState.notNullViolation, `column "${col.name}" of relation "${t.name}" contains null values`);
+            if (v === null && notNull)
+              throw new NextDbError(
+                SqlState.notNullViolation,
+                `column "${col.name}" of relation "${t.name}" contains null values`,
+              );
             const nr = [...row.slice(0, t.columns.length), v as never];
             await store.update(ctx.txn, row.concat([null]), nr);
           }
@@ -1008,22 +1298,41 @@ export async function alterTable(ctx: DdlContext, s: AlterTableStmt): Promise<st
         const i = t.columns.findIndex((c) => c.name === cmd.name && !c.dropped && c.hidden !== true);
         if (i < 0) {
           if (cmd.missing_ok) {
-            ctx.notices.push({ severity: 'NOTICE', code: '00000', message: `column "${cmd.name ?? ''}" of relation "${t.name}" does not exist, skipping` });
+            ctx.notices.push({
+              severity: 'NOTICE',
+              code: '00000',
+              message: `column "${cmd.name ?? ''}" of relation "${t.name}" does not exist, skipping`,
+            });
             continue;
           }
-          throw new NextDbError(SqlState.undefinedColumn, `column "${cmd.name ?? ''}" of relation "${t.name}" does not exist`);
+          throw new NextDbError(
+            SqlState.undefinedColumn,
+            `column "${cmd.name ?? ''}" of relation "${t.name}" does not exist`,
+          );
         }
-        if (t.indexes.some((ix) => ix.primary && ix.columns.includes(i))) throw notSupported('dropping a primary key column');
-        const usedBy: IndexDef[] = t.indexes.filter((ix) => ix.columns.includes(i) || (ix.exprColumns?.includes(i) ?? false));
-        const cons: ConstraintDef[] = t.constraints.filter((c) => c.columns.includes(i) || (c.type === 'c' && c.checkExpr !== undefined && new RegExp(`\\b${cmd.name ?? ''}\\b`).test(c.checkExpr)));
+        if (t.indexes.some((ix) => ix.primary && ix.columns.includes(i)))
+          throw notSupported('dropping a primary key column');
+        const usedBy: IndexDef[] = t.indexes.filter(
+          (ix) => ix.columns.includes(i) || (ix.exprColumns?.includes(i) ?? false),
+        );
+        const cons: ConstraintDef[] = t.constraints.filter(
+          (c) =>
+            c.columns.includes(i) ||
+            (c.type === 'c' && c.checkExpr !== undefined && new RegExp(`\\b${cmd.name ?? ''}\\b`).test(c.checkExpr)),
+        );
         if (dependents(ctx, t.oid).views.length > 0 && cmd.behavior !== 'DROP_CASCADE') {
-          throw new NextDbError('2BP01', `cannot drop column ${cmd.name ?? ''} of table ${t.name} because other objects depend on it`);
+          throw new NextDbError(
+            '2BP01',
+            `cannot drop column ${cmd.name ?? ''} of table ${t.name} because other objects depend on it`,
+          );
         }
         for (const ix of usedBy) {
           const prefix = new KeyWriter().raw(tablePrefix(t.oid)).int(ix.id).finish();
           await new TableStore(t).truncate(ctx.txn, prefix);
         }
-        const columns: ColumnDef[] = t.columns.map((c, j) => (j === i ? { ...c, dropped: true, notNull: false, name: `........pg.dropped.${i + 1}........` } : c));
+        const columns: ColumnDef[] = t.columns.map((c, j) =>
+          j === i ? { ...c, dropped: true, notNull: false, name: `........pg.dropped.${i + 1}........` } : c,
+        );
         // Rewrite rows so the dropped value is gone (NULL in its slot).
         const store = new TableStore({ ...t, columns, indexes: t.indexes.filter((ix) => !usedBy.includes(ix)) });
         for await (const row of new TableStore(t).scanAll(ctx.txn)) {
@@ -1035,7 +1344,9 @@ export async function alterTable(ctx: DdlContext, s: AlterTableStmt): Promise<st
         void _d;
         t = {
           ...t,
-          columns: columns.map((c, j) => (j === i ? { ...rest, dropped: true, notNull: false, name: `........pg.dropped.${i + 1}........` } : c)),
+          columns: columns.map((c, j) =>
+            j === i ? { ...rest, dropped: true, notNull: false, name: `........pg.dropped.${i + 1}........` } : c,
+          ),
           indexes: t.indexes.filter((ix) => !usedBy.includes(ix)),
           constraints: t.constraints.filter((c) => !cons.includes(c)),
         };
@@ -1053,14 +1364,19 @@ export async function alterTable(ctx: DdlContext, s: AlterTableStmt): Promise<st
       case 'AT_SetNotNull': {
         const i = colIdx(cmd.name);
         for await (const row of new TableStore(t).scanAll(ctx.txn)) {
-          if (row[i] === null) throw new NextDbError(SqlState.notNullViolation, `column "${cmd.name ?? ''}" of relation "${t.name}" contains null values`);
+          if (row[i] === null)
+            throw new NextDbError(
+              SqlState.notNullViolation,
+              `column "${cmd.name ?? ''}" of relation "${t.name}" contains null values`,
+            );
         }
         t = { ...t, columns: t.columns.map((c, j) => (j === i ? { ...c, notNull: true } : c)) };
         break;
       }
       case 'AT_DropNotNull': {
         const i = colIdx(cmd.name);
-        if (t.indexes.some((ix) => ix.primary && ix.columns.includes(i))) throw new NextDbError('42P16', `column "${cmd.name ?? ''}" is in a primary key`);
+        if (t.indexes.some((ix) => ix.primary && ix.columns.includes(i)))
+          throw new NextDbError('42P16', `column "${cmd.name ?? ''}" is in a primary key`);
         t = { ...t, columns: t.columns.map((c, j) => (j === i ? { ...c, notNull: false } : c)) };
         break;
       }
@@ -1071,7 +1387,13 @@ export async function alterTable(ctx: DdlContext, s: AlterTableStmt): Promise<st
         switch (c.contype) {
           case 'CONSTR_CHECK': {
             const name = c.conname ?? chooseName(ctx, t.schema, [t.name], 'check', taken);
-            const con: ConstraintDef = { oid: await CatalogStore.allocOid(ctx.txn), name, type: 'c', columns: [], checkExpr: deparseExpr(c.raw_expr!) };
+            const con: ConstraintDef = {
+              oid: await CatalogStore.allocOid(ctx.txn),
+              name,
+              type: 'c',
+              columns: [],
+              checkExpr: deparseExpr(c.raw_expr!),
+            };
             t = { ...t, constraints: [...t.constraints, con] };
             // Existing rows must satisfy it: checked by the session after the catalog update (validateTable).
             break;
@@ -1081,27 +1403,64 @@ export async function alterTable(ctx: DdlContext, s: AlterTableStmt): Promise<st
             const cols = (c.keys ?? []).map((k) => colIdx(str(k)));
             if (c.contype === 'CONSTR_PRIMARY') {
               const pk = t.indexes.find((ix) => ix.primary)!;
-              if (t.columns[pk.columns[0]!]?.hidden !== true) throw new NextDbError('42P16', `multiple primary keys for table "${t.name}" are not allowed`);
+              if (t.columns[pk.columns[0]!]?.hidden !== true)
+                throw new NextDbError('42P16', `multiple primary keys for table "${t.name}" are not allowed`);
               // Re-key the table on the new primary key.
               const name = c.conname ?? chooseName(ctx, t.schema, [t.name], 'pkey', taken);
-              const newPk: IndexDef = { ...pk, name, columns: cols, desc: cols.map(() => false), oid: await CatalogStore.allocOid(ctx.txn) };
+              const newPk: IndexDef = {
+                ...pk,
+                name,
+                columns: cols,
+                desc: cols.map(() => false),
+                oid: await CatalogStore.allocOid(ctx.txn),
+              };
               const columns = t.columns.map((col, j) => (cols.includes(j) ? { ...col, notNull: true } : col));
-              const next: TableDef = { ...t, columns, indexes: t.indexes.map((ix) => (ix.primary ? newPk : ix)), constraints: [...t.constraints, { oid: await CatalogStore.allocOid(ctx.txn), name, type: 'p', columns: cols, indexId: pk.id }] };
+              const next: TableDef = {
+                ...t,
+                columns,
+                indexes: t.indexes.map((ix) => (ix.primary ? newPk : ix)),
+                constraints: [
+                  ...t.constraints,
+                  { oid: await CatalogStore.allocOid(ctx.txn), name, type: 'p', columns: cols, indexId: pk.id },
+                ],
+              };
               const rows: unknown[][] = [];
               for await (const row of new TableStore(t).scanAll(ctx.txn)) rows.push(row);
               await new TableStore(t).truncate(ctx.txn, tablePrefix(t.oid));
               const store = new TableStore(next);
               for (const row of rows) {
                 cols.forEach((ci) => {
-                  if (row[ci] === null) throw new NextDbError(SqlState.notNullViolation, `column "${t!.columns[ci]!.name}" of relation "${t!.name}" contains null values`);
+                  if (row[ci] === null)
+                    throw new NextDbError(
+                      SqlState.notNullViolation,
+                      `column "${t!.columns[ci]!.name}" of relation "${t!.name}" contains null values`,
+                    );
                 });
                 await store.insert(ctx.txn, row as never);
               }
               t = next;
             } else {
-              const name = c.conname ?? chooseName(ctx, t.schema, [t.name, ...cols.map((i) => t!.columns[i]!.name)], 'key', taken);
-              const ix: IndexDef = { id: t.nextIndexId, oid: await CatalogStore.allocOid(ctx.txn), name, columns: cols, desc: cols.map(() => false), unique: true, primary: false, valueKeyed: true };
-              const next: TableDef = { ...t, indexes: [...t.indexes, ix], nextIndexId: t.nextIndexId + 1, constraints: [...t.constraints, { oid: await CatalogStore.allocOid(ctx.txn), name, type: 'u', columns: cols, indexId: ix.id }] };
+              const name =
+                c.conname ?? chooseName(ctx, t.schema, [t.name, ...cols.map((i) => t!.columns[i]!.name)], 'key', taken);
+              const ix: IndexDef = {
+                id: t.nextIndexId,
+                oid: await CatalogStore.allocOid(ctx.txn),
+                name,
+                columns: cols,
+                desc: cols.map(() => false),
+                unique: true,
+                primary: false,
+                valueKeyed: true,
+              };
+              const next: TableDef = {
+                ...t,
+                indexes: [...t.indexes, ix],
+                nextIndexId: t.nextIndexId + 1,
+                constraints: [
+                  ...t.constraints,
+                  { oid: await CatalogStore.allocOid(ctx.txn), name, type: 'u', columns: cols, indexId: ix.id },
+                ],
+              };
               await new TableStore(next).buildIndex(ctx.txn, ix);
               t = next;
             }
@@ -1121,7 +1480,11 @@ export async function alterTable(ctx: DdlContext, s: AlterTableStmt): Promise<st
         const con: ConstraintDef | undefined = t.constraints.find((c) => c.name === cmd.name);
         if (con === undefined) {
           if (cmd.missing_ok) {
-            ctx.notices.push({ severity: 'NOTICE', code: '00000', message: `constraint "${cmd.name ?? ''}" of relation "${t.name}" does not exist, skipping` });
+            ctx.notices.push({
+              severity: 'NOTICE',
+              code: '00000',
+              message: `constraint "${cmd.name ?? ''}" of relation "${t.name}" does not exist, skipping`,
+            });
             continue;
           }
           throw new NextDbError('42704', `constraint "${cmd.name ?? ''}" of relation "${t.name}" does not exist`);

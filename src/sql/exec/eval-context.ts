@@ -34,7 +34,10 @@ export interface SessionServices {
   relationOid(name: string): number | undefined;
   relationName(oid: number): string | undefined;
   /** Definition text for pg_get_indexdef / pg_get_constraintdef / pg_get_viewdef (null when unknown). */
-  catalogText(kind: 'indexdef' | 'constraintdef' | 'viewdef' | 'functionresult' | 'functionargs', oid: number): string | null;
+  catalogText(
+    kind: 'indexdef' | 'constraintdef' | 'viewdef' | 'functionresult' | 'functionargs',
+    oid: number,
+  ): string | null;
   /** Bytes of keys and values stored for a relation (0 = database-wide). */
   relationSize(oid: number): Promise<bigint>;
   /** Throws 57014 when the statement was cancelled or timed out. */

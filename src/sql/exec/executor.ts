@@ -95,11 +95,19 @@ function memoryCheck(env: ExecEnv, n: number): void {
 
 /** Compiles expressions for an operator whose input rows have layout `ids`. */
 function compiler(env: ExecEnv, ids: readonly ColumnId[]): { env: CompileEnv; compile: (e: Expr) => CompiledExpr } {
-  const cenv = CompileEnv.root(layoutOf(ids), env.outer, (plan, outerLayouts, ctx, limit) => runSubplan(plan, outerLayouts, ctx, limit, env));
+  const cenv = CompileEnv.root(layoutOf(ids), env.outer, (plan, outerLayouts, ctx, limit) =>
+    runSubplan(plan, outerLayouts, ctx, limit, env),
+  );
   return { env: cenv, compile: (e) => compileExpr(e, cenv) };
 }
 
-async function runSubplan(plan: Plan, outerLayouts: readonly Layout[], ctx: EvalContext, limit: number, parent: ExecEnv): Promise<Row[]> {
+async function runSubplan(
+  plan: Plan,
+  outerLayouts: readonly Layout[],
+  ctx: EvalContext,
+  limit: number,
+  parent: ExecEnv,
+): Promise<Row[]> {
   const env: ExecEnv = { ...parent, ctx, outer: outerLayouts, changed: 0 };
   const op = build(plan, env);
   const out: Row[] = [];
@@ -293,7 +301,12 @@ function scanOp(plan: Extract<Plan, { kind: 'scan' }>, env: ExecEnv): Operator {
   };
 
   // Point lookup: equality on every primary-key column is one get, not a range scan.
-  const pointGet = access.kind === 'index' && access.index.primary && access.eq.length === access.index.columns.length && access.lower === undefined && access.upper === undefined;
+  const pointGet =
+    access.kind === 'index' &&
+    access.index.primary &&
+    access.eq.length === access.index.columns.length &&
+    access.lower === undefined &&
+    access.upper === undefined;
   return {
     next: async () => {
       if (done) return null;
@@ -640,7 +653,8 @@ function aggregateOp(plan: Extract<Plan, { kind: 'aggregate' }>, env: ExecEnv): 
             feed(g.st, r, ctx);
           }
           const bits = groupingBits(set);
-          if (set.length === 0 && byKey.size === 0) result.push([...groups.map(() => null), ...finish(newState(), ctx), ...bits]);
+          if (set.length === 0 && byKey.size === 0)
+            result.push([...groups.map(() => null), ...finish(newState(), ctx), ...bits]);
           for (const g of byKey.values()) result.push([...g.key, ...finish(g.st, ctx), ...bits]);
         }
       }
@@ -996,7 +1010,7 @@ function computeWindow(call: WindowCall, rows: Row[], compile: (e: Expr) => Comp
     // Peer groups: rows equal on ORDER BY.
     const peerStart = new Array<number>(n);
     const peerEnd = new Array<number>(n);
-    for (let i = 0; i < n; ) {
+    for (let i = 0; i < n;) {
       let j = i + 1;
       while (j < n && compareRows(sortedKeys[i]!, sortedKeys[j]!, call.orderBy, 0) === 0) j++;
       for (let k = i; k < j; k++) {
@@ -1034,7 +1048,8 @@ function computeWindow(call: WindowCall, rows: Row[], compile: (e: Expr) => Comp
           const per = Math.floor(n / buckets);
           const extra = n % buckets;
           const big = extra * (per + 1);
-          out[ri] = pos < big ? Math.floor(pos / (per + 1)) + 1 : Math.floor((pos - big) / Math.max(per, 1)) + extra + 1;
+          out[ri] =
+            pos < big ? Math.floor(pos / (per + 1)) + 1 : Math.floor((pos - big) / Math.max(per, 1)) + extra + 1;
         });
         continue;
       }
@@ -1057,7 +1072,9 @@ function computeWindow(call: WindowCall, rows: Row[], compile: (e: Expr) => Comp
     }
     // Frame-based functions.
     for (let pos = 0; pos < n; pos++) {
-      const [fs, fe] = frameBounds(call, pos, n, peerStart, peerEnd, (p) => argFrameOffset(call, p, rows, sorted, compile, ctx));
+      const [fs, fe] = frameBounds(call, pos, n, peerStart, peerEnd, (p) =>
+        argFrameOffset(call, p, rows, sorted, compile, ctx),
+      );
       const ri = sorted[pos]!;
       switch (call.name) {
         case 'first_value':
@@ -1073,7 +1090,11 @@ function computeWindow(call: WindowCall, rows: Row[], compile: (e: Expr) => Comp
           break;
         }
         default: {
-          const r = resolveAggregate(call.name, call.args.map((a) => a.type), call.args.length === 0);
+          const r = resolveAggregate(
+            call.name,
+            call.args.map((a) => a.type),
+            call.args.length === 0,
+          );
           assert(r !== undefined, 'window aggregate resolved');
           const acc = r.make();
           const seen = call.distinct ? new Set<string>() : undefined;
@@ -1097,7 +1118,14 @@ function computeWindow(call: WindowCall, rows: Row[], compile: (e: Expr) => Comp
   return out;
 }
 
-function argFrameOffset(call: WindowCall, which: 0 | 1, rows: Row[], sorted: number[], compile: (e: Expr) => CompiledExpr, ctx: EvalContext): number {
+function argFrameOffset(
+  call: WindowCall,
+  which: 0 | 1,
+  rows: Row[],
+  sorted: number[],
+  compile: (e: Expr) => CompiledExpr,
+  ctx: EvalContext,
+): number {
   const b = which === 0 ? call.frame.start : call.frame.end;
   if (b.kind !== 'preceding' && b.kind !== 'following') return 0;
   const v = compile(b.offset)(rows[sorted[0] ?? 0] ?? [], ctx);
@@ -1107,7 +1135,14 @@ function argFrameOffset(call: WindowCall, which: 0 | 1, rows: Row[], sorted: num
   return n;
 }
 
-function frameBounds(call: WindowCall, pos: number, n: number, peerStart: number[], peerEnd: number[], offset: (which: 0 | 1) => number): [number, number] {
+function frameBounds(
+  call: WindowCall,
+  pos: number,
+  n: number,
+  peerStart: number[],
+  peerEnd: number[],
+  offset: (which: 0 | 1) => number,
+): [number, number] {
   const f = call.frame;
   const bound = (which: 0 | 1): number => {
     const b = which === 0 ? f.start : f.end;

@@ -31,11 +31,29 @@ const ctx = new EvalContext(defaultIoSettings, [], noServices);
 export function indexEval(t: TableDef, ix: IndexDef): IndexEval {
   let ev = cache.get(ix);
   if (ev === undefined) {
-    const binder = new Binder({ catalog: new CatalogSnapshot('', [], [], [t], []), dbOid: t.dbOid, searchPath: ['pg_catalog', t.schema], io: defaultIoSettings, sql: '', paramTypes: [] });
-    const cols: OutputColumn[] = t.columns.map((c) => ({ id: binder.newId(), name: c.name, type: c.type, tableOid: t.oid, attnum: c.attnum }));
+    const binder = new Binder({
+      catalog: new CatalogSnapshot('', [], [], [t], []),
+      dbOid: t.dbOid,
+      searchPath: ['pg_catalog', t.schema],
+      io: defaultIoSettings,
+      sql: '',
+      paramTypes: [],
+    });
+    const cols: OutputColumn[] = t.columns.map((c) => ({
+      id: binder.newId(),
+      name: c.name,
+      type: c.type,
+      tableOid: t.oid,
+      attnum: c.attnum,
+    }));
     const bound = binder.bindIndexExprs(t, ix, cols);
-    const env = CompileEnv.root(layoutOf(cols.map((c) => c.id)), [], () => Promise.reject(new Error('index expressions hold no subqueries')));
-    ev = { keys: bound.keys.map((e) => (e === undefined ? undefined : compileExpr(e, env))), pred: bound.pred === undefined ? undefined : compileExpr(bound.pred, env) };
+    const env = CompileEnv.root(layoutOf(cols.map((c) => c.id)), [], () =>
+      Promise.reject(new Error('index expressions hold no subqueries')),
+    );
+    ev = {
+      keys: bound.keys.map((e) => (e === undefined ? undefined : compileExpr(e, env))),
+      pred: bound.pred === undefined ? undefined : compileExpr(bound.pred, env),
+    };
     cache.set(ix, ev);
   }
   return ev;

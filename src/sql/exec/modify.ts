@@ -38,7 +38,11 @@ interface ModifyCache {
   /** Reads the input rows without building an operator tree; undefined = through the executor. */
   readonly input: ((txn: Txn, ctx: EvalContext) => Promise<Row[]>) | undefined;
   checks?: readonly { readonly name: string; readonly fn: CompiledExpr }[];
-  update?: { readonly sets: readonly CompiledExpr[]; readonly recheck: CompiledExpr | undefined; readonly oldPos: readonly number[] };
+  update?: {
+    readonly sets: readonly CompiledExpr[];
+    readonly recheck: CompiledExpr | undefined;
+    readonly oldPos: readonly number[];
+  };
 }
 
 const modifyCaches = new WeakMap<ModifyPlan, ModifyCache>();
@@ -77,11 +81,15 @@ function modifyCache(m: ModifyPlan): ModifyCache {
 }
 
 function notNullViolation(t: TableDef, c: ColumnDef): NextDbError {
-  return new NextDbError(SqlState.notNullViolation, `null value in column "${c.name}" of relation "${t.name}" violates not-null constraint`, {
-    table: t.name,
-    column: c.name,
-    schema: t.schema,
-  });
+  return new NextDbError(
+    SqlState.notNullViolation,
+    `null value in column "${c.name}" of relation "${t.name}" violates not-null constraint`,
+    {
+      table: t.name,
+      column: c.name,
+      schema: t.schema,
+    },
+  );
 }
 
 function fmtKey(t: TableDef, cols: readonly number[], row: readonly Value[]): string {
@@ -96,7 +104,13 @@ function fmtKey(t: TableDef, cols: readonly number[], row: readonly Value[]): st
 async function parentExists(txn: Txn, fk: ForeignKeyRef, row: readonly Value[]): Promise<boolean> {
   const store = new TableStore(fk.parent);
   const vals = fk.childColumns.map((c) => row[c] ?? null);
-  const ix = fk.parent.indexes.find((i) => i.unique && i.predicate === undefined && i.columns.length === fk.parentColumns.length && i.columns.every((c, k) => c === fk.parentColumns[k]));
+  const ix = fk.parent.indexes.find(
+    (i) =>
+      i.unique &&
+      i.predicate === undefined &&
+      i.columns.length === fk.parentColumns.length &&
+      i.columns.every((c, k) => c === fk.parentColumns[k]),
+  );
   if (ix !== undefined) {
     const parentRow: Value[] = fk.parent.columns.map(() => null);
     fk.parentColumns.forEach((c, k) => (parentRow[c] = vals[k]!));
@@ -119,22 +133,33 @@ async function checkParents(env: ExecEnv, m: ModifyPlan, row: readonly Value[]):
     const vals = fk.childColumns.map((c) => row[c] ?? null);
     if (vals.some((v) => v === null)) continue;
     if (!(await parentExists(env.txn, fk, row))) {
-      throw new NextDbError(SqlState.foreignKeyViolation, `insert or update on table "${fk.child.name}" violates foreign key constraint "${fk.name}"`, {
-        detail: `Key ${fmtKey(fk.child, fk.childColumns, row)} is not present in table "${fk.parent.name}".`,
-        table: fk.child.name,
-        constraint: fk.name,
-      });
+      throw new NextDbError(
+        SqlState.foreignKeyViolation,
+        `insert or update on table "${fk.child.name}" violates foreign key constraint "${fk.name}"`,
+        {
+          detail: `Key ${fmtKey(fk.child, fk.childColumns, row)} is not present in table "${fk.parent.name}".`,
+          table: fk.child.name,
+          constraint: fk.name,
+        },
+      );
     }
   }
 }
 
 /** Applies ON DELETE / ON UPDATE actions of tables referencing `oldRow`. */
-async function enforceChildren(env: ExecEnv, m: ModifyPlan, oldRow: readonly Value[], newRow: readonly Value[] | undefined, depth = 0): Promise<void> {
+async function enforceChildren(
+  env: ExecEnv,
+  m: ModifyPlan,
+  oldRow: readonly Value[],
+  newRow: readonly Value[] | undefined,
+  depth = 0,
+): Promise<void> {
   if (depth > 32) throw new NextDbError('54001', 'foreign key cascade too deep');
   for (const fk of m.children) {
     const keyVals = fk.parentColumns.map((c) => oldRow[c] ?? null);
     if (keyVals.some((v) => v === null)) continue;
-    if (newRow !== undefined && fk.parentColumns.every((c) => equalValues(oldRow[c] ?? null, newRow[c] ?? null))) continue;
+    if (newRow !== undefined && fk.parentColumns.every((c) => equalValues(oldRow[c] ?? null, newRow[c] ?? null)))
+      continue;
     const childStore = new TableStore(fk.child);
     const matches: Value[][] = [];
     for await (const r of childStore.scanAll(env.txn)) {
@@ -143,11 +168,15 @@ async function enforceChildren(env: ExecEnv, m: ModifyPlan, oldRow: readonly Val
     if (matches.length === 0) continue;
     const action = newRow === undefined ? fk.onDelete : fk.onUpdate;
     if (action === 'a' || action === 'r') {
-      throw new NextDbError(SqlState.foreignKeyViolation, `update or delete on table "${fk.parent.name}" violates foreign key constraint "${fk.name}" on table "${fk.child.name}"`, {
-        detail: `Key ${fmtKey(fk.parent, fk.parentColumns, oldRow)} is still referenced from table "${fk.child.name}".`,
-        table: fk.parent.name,
-        constraint: fk.name,
-      });
+      throw new NextDbError(
+        SqlState.foreignKeyViolation,
+        `update or delete on table "${fk.parent.name}" violates foreign key constraint "${fk.name}" on table "${fk.child.name}"`,
+        {
+          detail: `Key ${fmtKey(fk.parent, fk.parentColumns, oldRow)} is still referenced from table "${fk.child.name}".`,
+          table: fk.parent.name,
+          constraint: fk.name,
+        },
+      );
     }
     for (const r of matches) {
       if (action === 'c' && newRow === undefined) {
@@ -160,7 +189,8 @@ async function enforceChildren(env: ExecEnv, m: ModifyPlan, oldRow: readonly Val
         else if (action === 'n') nr[c] = null;
         else throw new NextDbError(SqlState.featureNotSupported, 'ON DELETE/UPDATE SET DEFAULT is not supported yet');
       });
-      for (const c of fk.childColumns) if (nr[c] === null && fk.child.columns[c]!.notNull) throw notNullViolation(fk.child, fk.child.columns[c]!);
+      for (const c of fk.childColumns)
+        if (nr[c] === null && fk.child.columns[c]!.notNull) throw notNullViolation(fk.child, fk.child.columns[c]!);
       await childStore.update(env.txn, r, nr);
     }
   }
@@ -192,7 +222,8 @@ export async function runModify(m: ModifyPlan, env: ExecEnv): Promise<Row[]> {
   const store = storeFor(env, m.table);
   const t = m.table;
   const ctx = env.ctx;
-  const runSub = (): Promise<Row[]> => Promise.reject(new NextDbError(SqlState.featureNotSupported, 'subqueries here are not supported yet'));
+  const runSub = (): Promise<Row[]> =>
+    Promise.reject(new NextDbError(SqlState.featureNotSupported, 'subqueries here are not supported yet'));
   // Statements nested in an outer query (env.outer) compile per execution, as everything did before.
   const cache = env.outer.length === 0 ? modifyCache(m) : undefined;
   let checks = cache?.checks;
@@ -204,8 +235,10 @@ export async function runModify(m: ModifyPlan, env: ExecEnv): Promise<Row[]> {
   let retFns: CompiledExpr[] | undefined;
   let retEnv: CompileEnv | undefined;
   if (m.returning !== undefined) {
-    retEnv = CompileEnv.root(layoutOf(m.returning.rowCols.concat(m.op === 'insert' ? [] : m.input.cols.map((c) => c.id))), env.outer, (plan, outer, c, limit) =>
-      import('./executor.ts').then((x) => x.runPlan(plan, { ...env, ctx: c, outer }, limit)),
+    retEnv = CompileEnv.root(
+      layoutOf(m.returning.rowCols.concat(m.op === 'insert' ? [] : m.input.cols.map((c) => c.id))),
+      env.outer,
+      (plan, outer, c, limit) => import('./executor.ts').then((x) => x.runPlan(plan, { ...env, ctx: c, outer }, limit)),
     );
     retFns = m.returning.exprs.map((e) => compileExpr(e, retEnv!));
   }
@@ -223,17 +256,25 @@ export async function runModify(m: ModifyPlan, env: ExecEnv): Promise<Row[]> {
     });
     for (const c of checks) {
       if (c.fn(row, ctx) === false) {
-        throw new NextDbError(SqlState.checkViolation, `new row for relation "${t.name}" violates check constraint "${c.name}"`, {
-          detail: `Failing row contains (${row.slice(0, t.columns.length).map((v, i) => (v === null ? 'null' : formatText(t.columns[i]!.type, v, ctx.io))).join(', ')}).`,
-          table: t.name,
-          constraint: c.name,
-        });
+        throw new NextDbError(
+          SqlState.checkViolation,
+          `new row for relation "${t.name}" violates check constraint "${c.name}"`,
+          {
+            detail: `Failing row contains (${row
+              .slice(0, t.columns.length)
+              .map((v, i) => (v === null ? 'null' : formatText(t.columns[i]!.type, v, ctx.io)))
+              .join(', ')}).`,
+            table: t.name,
+            constraint: c.name,
+          },
+        );
       }
     }
     await checkParents(env, m, row);
   };
 
-  const inputRows = cache?.input !== undefined ? await cache.input(env.txn, ctx) : await drain(build(m.input, env), env);
+  const inputRows =
+    cache?.input !== undefined ? await cache.input(env.txn, ctx) : await drain(build(m.input, env), env);
   switch (m.op) {
     case 'insert': {
       const oc = m.onConflict;
@@ -241,7 +282,9 @@ export async function runModify(m: ModifyPlan, env: ExecEnv): Promise<Row[]> {
       let ocWhere: CompiledExpr | undefined;
       if (oc !== undefined && oc.action === 'update') {
         const ocEnv = CompileEnv.root(layoutOf([...oc.existingCols, ...oc.excludedCols]), env.outer, runSub);
-        ocSet = (oc.assignments ?? []).map((e, i) => (e === undefined ? (r: readonly Value[]) => r[i] ?? null : compileExpr(e, ocEnv)));
+        ocSet = (oc.assignments ?? []).map((e, i) =>
+          e === undefined ? (r: readonly Value[]) => r[i] ?? null : compileExpr(e, ocEnv),
+        );
         ocWhere = oc.where === undefined ? undefined : compileExpr(oc.where, ocEnv);
       }
       const insertedKeys = new Set<string>();
@@ -266,7 +309,7 @@ export async function runModify(m: ModifyPlan, env: ExecEnv): Promise<Row[]> {
             // Lock the conflicting row and read its latest version (READ COMMITTED) before updating it.
             const existing = await store.getForUpdate(env.txn, conflictKey);
             if (existing !== undefined) {
-                const both = existing.concat(row);
+              const both = existing.concat(row);
               if (ocWhere !== undefined && ocWhere(both, ctx) !== true) continue;
               const updated = ocSet!.map((f) => f(both, ctx));
               await validate(updated);
@@ -294,7 +337,10 @@ export async function runModify(m: ModifyPlan, env: ExecEnv): Promise<Row[]> {
         );
         hoisted = inEnv.hoisted;
         const oldPos = m.oldRowCols!.map((id) => m.input.cols.findIndex((c) => c.id === id));
-        const sets = (m.assignments ?? []).map((e, i) => (e === undefined ? undefined : compileExpr(e, inEnv)) ?? ((r: readonly Value[]) => r[oldPos[i]!] ?? null));
+        const sets = (m.assignments ?? []).map(
+          (e, i) =>
+            (e === undefined ? undefined : compileExpr(e, inEnv)) ?? ((r: readonly Value[]) => r[oldPos[i]!] ?? null),
+        );
         const recheck = m.recheck === undefined ? undefined : compileExpr(m.recheck, inEnv);
         compiled = { sets, recheck, oldPos };
         if (cache !== undefined && inEnv.hoisted.length === 0) cache.update = compiled;
@@ -356,7 +402,13 @@ export async function runModify(m: ModifyPlan, env: ExecEnv): Promise<Row[]> {
  * version, and a row deleted meanwhile is skipped. One target row changed
  * twice by one MERGE is 21000, as PostgreSQL.
  */
-async function runMerge(m: ModifyPlan, env: ExecEnv, store: TableStore, inputRows: readonly Row[], validate: (row: Row) => Promise<void>): Promise<void> {
+async function runMerge(
+  m: ModifyPlan,
+  env: ExecEnv,
+  store: TableStore,
+  inputRows: readonly Row[],
+  validate: (row: Row) => Promise<void>,
+): Promise<void> {
   const mp = m.merge!;
   const ctx = env.ctx;
   const inEnv = CompileEnv.root(layoutOf(m.input.cols.map((c) => c.id)), env.outer, (plan, outer, c, limit) =>
@@ -367,7 +419,10 @@ async function runMerge(m: ModifyPlan, env: ExecEnv, store: TableStore, inputRow
   const clauses = mp.clauses.map((c) => ({
     c,
     cond: c.cond === undefined ? undefined : compileExpr(c.cond, inEnv),
-    sets: (c.assignments ?? []).map((e, i) => (e === undefined ? undefined : compileExpr(e, inEnv)) ?? ((r: readonly Value[]) => r[oldPos[i]!] ?? null)),
+    sets: (c.assignments ?? []).map(
+      (e, i) =>
+        (e === undefined ? undefined : compileExpr(e, inEnv)) ?? ((r: readonly Value[]) => r[oldPos[i]!] ?? null),
+    ),
     values: c.values?.map((e) => compileExpr(e, inEnv)),
   }));
   const touched = new Set<string>();

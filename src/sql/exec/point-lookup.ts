@@ -62,7 +62,8 @@ export class PointLookup {
     if (scan.kind !== 'scan') return undefined;
     const access = scan.access;
     if (access.kind !== 'index' || !access.index.primary) return undefined;
-    if (access.eq.length !== access.index.columns.length || access.lower !== undefined || access.upper !== undefined) return undefined;
+    if (access.eq.length !== access.index.columns.length || access.lower !== undefined || access.upper !== undefined)
+      return undefined;
     const store = new TableStore(scan.table);
     const root = CompileEnv.root(layoutOf([]), [], noSubplans);
     const keyExprs = access.eq.map((e) => compileExpr(e, root));
@@ -102,7 +103,10 @@ export class PointLookup {
     if (this.limit <= 0) return [];
     if (!this.writeKey(ctx)) return [];
     // The local MVCC transaction reads by the head key in the writer's buffer (no key allocated).
-    const raw = txn instanceof MvccTxn ? await txn.getByHeadKey(this.writer.view()) : await txn.get(this.writer.finish().subarray(1));
+    const raw =
+      txn instanceof MvccTxn
+        ? await txn.getByHeadKey(this.writer.view())
+        : await txn.get(this.writer.finish().subarray(1));
     if (raw === undefined) return [];
     const row = this.store.decode(raw);
     if (this.filter !== undefined && this.filter(row, ctx) !== true) return [];

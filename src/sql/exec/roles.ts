@@ -82,27 +82,48 @@ function roleOptions(options: readonly Node[] | undefined): RoleChanges {
 }
 
 /** CREATE ROLE / CREATE USER (USER implies LOGIN). */
-export async function createRole(txn: Txn, catalog: CatalogSnapshot, stmt: Extract<Node, { CreateRoleStmt: unknown }>['CreateRoleStmt']): Promise<string> {
+export async function createRole(
+  txn: Txn,
+  catalog: CatalogSnapshot,
+  stmt: Extract<Node, { CreateRoleStmt: unknown }>['CreateRoleStmt'],
+): Promise<string> {
   const name = stmt.role ?? '';
   if (findRole(catalog, name) !== undefined) throw new NextDbError('42710', `role "${name}" already exists`);
-  if (name.startsWith('pg_')) throw new NextDbError('42939', `role name "${name}" is reserved`, { detail: 'Role names starting with "pg_" are reserved.' });
+  if (name.startsWith('pg_'))
+    throw new NextDbError('42939', `role name "${name}" is reserved`, {
+      detail: 'Role names starting with "pg_" are reserved.',
+    });
   const c = roleOptions(stmt.options);
   const isUser = stmt.stmt_type === 'ROLESTMT_USER';
   const oid = await CatalogStore.allocOid(txn);
-  const role: RoleDef = { oid, name, login: c.login ?? isUser, superuser: c.superuser ?? false, password: c.password ?? null };
+  const role: RoleDef = {
+    oid,
+    name,
+    login: c.login ?? isUser,
+    superuser: c.superuser ?? false,
+    password: c.password ?? null,
+  };
   await CatalogStore.put(txn, 'role', oid, role);
   return isUser ? 'CREATE USER' : 'CREATE ROLE';
 }
 
 /** ALTER ROLE name [WITH] options (PASSWORD, LOGIN/NOLOGIN, SUPERUSER/NOSUPERUSER). */
-export async function alterRole(txn: Txn, catalog: CatalogSnapshot, stmt: Extract<Node, { AlterRoleStmt: unknown }>['AlterRoleStmt'], currentUser: string): Promise<string> {
+export async function alterRole(
+  txn: Txn,
+  catalog: CatalogSnapshot,
+  stmt: Extract<Node, { AlterRoleStmt: unknown }>['AlterRoleStmt'],
+  currentUser: string,
+): Promise<string> {
   const spec = stmt.role;
-  const name = spec?.roletype === 'ROLESPEC_CSTRING' || spec?.roletype === undefined ? (spec?.rolename ?? '') : currentUser;
+  const name =
+    spec?.roletype === 'ROLESPEC_CSTRING' || spec?.roletype === undefined ? (spec?.rolename ?? '') : currentUser;
   const existing = findRole(catalog, name);
   if (existing === undefined) throw new NextDbError('42704', `role "${name}" does not exist`);
   const c = roleOptions(stmt.options);
   if (existing.oid === SUPERUSER_OID && (c.superuser === false || c.login === false)) {
-    throw new NextDbError('0LP01', `permission denied to alter role`, { detail: `The bootstrap superuser "${existing.name}" must keep SUPERUSER and LOGIN.` });
+    throw new NextDbError('0LP01', `permission denied to alter role`, {
+      detail: `The bootstrap superuser "${existing.name}" must keep SUPERUSER and LOGIN.`,
+    });
   }
   const role: RoleDef = {
     ...existing,
@@ -132,7 +153,8 @@ export async function dropRole(
       }
       throw new NextDbError('42704', `role "${name}" does not exist`);
     }
-    if (r.oid === SUPERUSER_OID) throw new NextDbError('55006', `cannot drop role ${name} because it is required by the database system`);
+    if (r.oid === SUPERUSER_OID)
+      throw new NextDbError('55006', `cannot drop role ${name} because it is required by the database system`);
     if (r.name === currentUser) throw new NextDbError('55006', 'current user cannot be dropped');
     await CatalogStore.remove(txn, 'role', r.oid);
   }

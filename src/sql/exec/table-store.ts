@@ -125,7 +125,11 @@ export class TableStore {
     this.forwardPrefix = indexPrefix(table.oid, 0);
     this.secondary = table.indexes
       .filter((i) => !i.primary)
-      .map((index) => ({ index, prefix: indexPrefix(table.oid, index.id), ev: index.exprs !== undefined || index.predicate !== undefined ? indexEval(table, index) : undefined }));
+      .map((index) => ({
+        index,
+        prefix: indexPrefix(table.oid, index.id),
+        ev: index.exprs !== undefined || index.predicate !== undefined ? indexEval(table, index) : undefined,
+      }));
   }
 
   /** The compiled expressions and predicate of an expression or partial index (undefined for a plain one). */
@@ -178,7 +182,8 @@ export class TableStore {
       if (v === null) sawNull = true;
       writeKeyValue(w, this.keyType(index, i), v, index.desc[i] ?? false);
     }
-    if (!index.unique || sawNull || index.valueKeyed !== true) for (const c of this.primary.columns) writeKeyValue(w, this.types[c]!, row[c] ?? null);
+    if (!index.unique || sawNull || index.valueKeyed !== true)
+      for (const c of this.primary.columns) writeKeyValue(w, this.types[c]!, row[c] ?? null);
     return w.finish();
   }
 
@@ -245,7 +250,9 @@ export class TableStore {
 
   private uniqueViolation(index: IndexDef, row: readonly Value[]): NextDbError {
     const names = this.keyNames(index);
-    const vals = this.keyValues(index, this.evalOf(index), row).map((v, i) => (v === null ? 'null' : formatText(this.keyType(index, i), v, defaultIoSettings)));
+    const vals = this.keyValues(index, this.evalOf(index), row).map((v, i) =>
+      v === null ? 'null' : formatText(this.keyType(index, i), v, defaultIoSettings),
+    );
     return new NextDbError(SqlState.uniqueViolation, `duplicate key value violates unique constraint "${index.name}"`, {
       detail: `Key (${names.join(', ')})=(${vals.join(', ')}) already exists.`,
       table: this.table.name,
@@ -288,7 +295,8 @@ export class TableStore {
       if (!this.covers(ev, row)) continue;
       if (index.unique) {
         const other = await this.findConflict(txn, index, row, true);
-        if (other !== undefined && (skipUniqueOf === undefined || !other.equals(skipUniqueOf))) throw this.uniqueViolation(index, row);
+        if (other !== undefined && (skipUniqueOf === undefined || !other.equals(skipUniqueOf)))
+          throw this.uniqueViolation(index, row);
       }
       await txn.put(this.indexKey(index, prefix, row, ev), key);
     }
@@ -297,7 +305,8 @@ export class TableStore {
   }
 
   async delete(txn: Txn, row: readonly Value[]): Promise<void> {
-    for (const { index, prefix, ev } of this.secondary) if (this.covers(ev, row)) await txn.delete(this.indexKey(index, prefix, row, ev));
+    for (const { index, prefix, ev } of this.secondary)
+      if (this.covers(ev, row)) await txn.delete(this.indexKey(index, prefix, row, ev));
     await txn.delete(this.primaryKey(row));
   }
 

@@ -201,7 +201,8 @@ export class Binder {
     const cat = this.o.catalog;
     if (schema !== undefined) {
       const t = cat.table(this.o.dbOid, schema, name);
-      if (t === undefined && !missingOk) throw this.err(SqlState.undefinedTable, `relation "${schema}.${name}" does not exist`, location);
+      if (t === undefined && !missingOk)
+        throw this.err(SqlState.undefinedTable, `relation "${schema}.${name}" does not exist`, location);
       return t;
     }
     for (const s of this.o.searchPath) {
@@ -248,11 +249,13 @@ export class Binder {
       this.o.paramTypes[e.index] = target;
       return { kind: 'param', type: target, index: e.index };
     }
-    if (e.type.oid === target.oid && (target.typmod < 0 || e.type.typmod === target.typmod) && target.id !== 'array') return e;
+    if (e.type.oid === target.oid && (target.typmod < 0 || e.type.typmod === target.typmod) && target.id !== 'array')
+      return e;
     if (e.type.oid === target.oid && target.id === 'array') return e;
     if (e.kind === 'const') {
       if (e.value === null) return this.constExpr(target, null);
-      if (e.type.id === 'unknown' && target.id === 'regclass') return this.constExpr(target, this.regclassOid(e.value as string, location));
+      if (e.type.id === 'unknown' && target.id === 'regclass')
+        return this.constExpr(target, this.regclassOid(e.value as string, location));
       if (e.type.id === 'unknown') {
         const v = parseText(target, e.value as string, this.o.io);
         const fn = castFunction(target, target, 'explicit');
@@ -264,7 +267,11 @@ export class Binder {
       if (ctx === 'explicit') {
         throw this.err('42846', `cannot cast type ${formatType(e.type)} to ${formatType(target)}`, location);
       }
-      throw this.err('42804', `${ctx === 'assignment' ? 'column' : 'argument'} is of type ${formatType(e.type)} but expression is of type ${formatType(e.type)}`, location);
+      throw this.err(
+        '42804',
+        `${ctx === 'assignment' ? 'column' : 'argument'} is of type ${formatType(e.type)} but expression is of type ${formatType(e.type)}`,
+        location,
+      );
     }
     return this.fold({ kind: 'cast', type: target, arg: e, fn });
   }
@@ -274,7 +281,10 @@ export class Binder {
     const isConstArg = (a: Expr): boolean => a.kind === 'const';
     const isNull = (a: Expr): boolean => a.kind === 'const' && a.value === null;
     // Strict operators with a NULL constant operand are NULL without evaluating the rest (as PostgreSQL's planner does).
-    if ((e.kind === 'call' && e.strict && !e.volatile && e.args.some(isNull)) || (e.kind === 'compare' && (isNull(e.left) || isNull(e.right)))) {
+    if (
+      (e.kind === 'call' && e.strict && !e.volatile && e.args.some(isNull)) ||
+      (e.kind === 'compare' && (isNull(e.left) || isNull(e.right)))
+    ) {
       return this.constExpr(e.type, null);
     }
     let foldable = false;
@@ -297,7 +307,10 @@ export class Binder {
     }
     if (!foldable) return e;
     try {
-      const fn = compileExpr(e, CompileEnv.root(new Map(), [], () => Promise.reject(new Error('no subqueries while folding'))));
+      const fn = compileExpr(
+        e,
+        CompileEnv.root(new Map(), [], () => Promise.reject(new Error('no subqueries while folding'))),
+      );
       const v = fn([], new EvalContext(this.o.io, [], noServices));
       return this.constExpr(e.type, v);
     } catch {
@@ -316,7 +329,8 @@ export class Binder {
       if (this.fnArgs !== undefined) {
         const a = this.fnArgs.exprs?.[idx];
         if (a !== undefined) return a;
-        if (this.fnArgs.exprs !== undefined || idx >= this.o.paramTypes.length) throw this.err('42P02', `there is no parameter $${idx + 1}`, n.ParamRef.location);
+        if (this.fnArgs.exprs !== undefined || idx >= this.o.paramTypes.length)
+          throw this.err('42P02', `there is no parameter $${idx + 1}`, n.ParamRef.location);
       }
       while (this.o.paramTypes.length <= idx) this.o.paramTypes.push(undefined);
       const t = this.o.paramTypes[idx];
@@ -325,7 +339,12 @@ export class Binder {
     if ('A_Expr' in n) return this.bindAExpr(n.A_Expr, scope);
     if ('BoolExpr' in n) {
       const b = n.BoolExpr;
-      const args = (b.args ?? []).map((a) => this.coerceBool(this.bindExpr(a, scope), b.boolop === 'NOT_EXPR' ? 'NOT' : b.boolop === 'AND_EXPR' ? 'AND' : 'OR'));
+      const args = (b.args ?? []).map((a) =>
+        this.coerceBool(
+          this.bindExpr(a, scope),
+          b.boolop === 'NOT_EXPR' ? 'NOT' : b.boolop === 'AND_EXPR' ? 'AND' : 'OR',
+        ),
+      );
       if (b.boolop === 'NOT_EXPR') return this.foldNot({ kind: 'not', type: BOOL, arg: args[0]! });
       const kind = b.boolop === 'AND_EXPR' ? 'and' : 'or';
       // Flatten nested ANDs/ORs so that predicate pushdown sees every conjunct.
@@ -361,9 +380,14 @@ export class Binder {
         conds.push(this.coerceBool(cond, 'CASE/WHEN'));
         results.push(this.bindExpr(cw.result!, scope));
       }
-      const elseExpr = c.defresult === undefined ? this.constExpr(Types.unknown, null) : this.bindExpr(c.defresult, scope);
+      const elseExpr =
+        c.defresult === undefined ? this.constExpr(Types.unknown, null) : this.bindExpr(c.defresult, scope);
       const all = [...results, elseExpr];
-      const t = this.unifyTypes(all.map((e) => e.type), 'CASE', c.location);
+      const t = this.unifyTypes(
+        all.map((e) => e.type),
+        'CASE',
+        c.location,
+      );
       return {
         kind: 'case',
         type: t,
@@ -373,26 +397,44 @@ export class Binder {
     }
     if ('CoalesceExpr' in n) {
       const args = (n.CoalesceExpr.args ?? []).map((a) => this.bindExpr(a, scope));
-      const t = this.unifyTypes(args.map((a) => a.type), 'COALESCE', n.CoalesceExpr.location);
+      const t = this.unifyTypes(
+        args.map((a) => a.type),
+        'COALESCE',
+        n.CoalesceExpr.location,
+      );
       return { kind: 'coalesce', type: t, args: args.map((a) => this.coerce(a, t, 'implicit')), cmp: comparatorFor(t) };
     }
     if ('MinMaxExpr' in n) {
       const args = (n.MinMaxExpr.args ?? []).map((a) => this.bindExpr(a, scope));
-      const t = this.unifyTypes(args.map((a) => a.type), n.MinMaxExpr.op === 'IS_GREATEST' ? 'GREATEST' : 'LEAST', n.MinMaxExpr.location);
-      return { kind: n.MinMaxExpr.op === 'IS_GREATEST' ? 'greatest' : 'least', type: t, args: args.map((a) => this.coerce(a, t, 'implicit')), cmp: comparatorFor(t) };
+      const t = this.unifyTypes(
+        args.map((a) => a.type),
+        n.MinMaxExpr.op === 'IS_GREATEST' ? 'GREATEST' : 'LEAST',
+        n.MinMaxExpr.location,
+      );
+      return {
+        kind: n.MinMaxExpr.op === 'IS_GREATEST' ? 'greatest' : 'least',
+        type: t,
+        args: args.map((a) => this.coerce(a, t, 'implicit')),
+        cmp: comparatorFor(t),
+      };
     }
     if ('SubLink' in n) return this.bindSubLink(n.SubLink, scope);
     if ('A_ArrayExpr' in n) {
       const elems = (n.A_ArrayExpr.elements ?? []).map((a) => this.bindExpr(a, scope));
       if (elems.length === 0) return { kind: 'array', type: arrayOf(Types.text), elems: [] };
-      const t = this.unifyTypes(elems.map((e) => e.type), 'ARRAY', n.A_ArrayExpr.location);
+      const t = this.unifyTypes(
+        elems.map((e) => e.type),
+        'ARRAY',
+        n.A_ArrayExpr.location,
+      );
       return { kind: 'array', type: arrayOf(t), elems: elems.map((e) => this.coerce(e, t, 'implicit')) };
     }
     if ('RowExpr' in n) {
       const args = (n.RowExpr.args ?? []).map((a) => this.bindExpr(a, scope));
       return { kind: 'row', type: Types.record, args };
     }
-    if ('SQLValueFunction' in n) return this.bindSqlValueFunction(n.SQLValueFunction.op ?? 'SVFOP_CURRENT_TIMESTAMP', n.SQLValueFunction.location);
+    if ('SQLValueFunction' in n)
+      return this.bindSqlValueFunction(n.SQLValueFunction.op ?? 'SVFOP_CURRENT_TIMESTAMP', n.SQLValueFunction.location);
     if ('CollateClause' in n) {
       const names = (n.CollateClause.collname ?? []).map(str);
       const name = names[names.length - 1] ?? '';
@@ -421,7 +463,12 @@ export class Binder {
     }
     if ('GroupingFunc' in n) {
       const st = this.agg;
-      if (st === undefined || st.scope !== scope || !st.allowAggs) throw this.err('42803', 'arguments to GROUPING must be grouping expressions of the associated query level', n.GroupingFunc.location);
+      if (st === undefined || st.scope !== scope || !st.allowAggs)
+        throw this.err(
+          '42803',
+          'arguments to GROUPING must be grouping expressions of the associated query level',
+          n.GroupingFunc.location,
+        );
       const args = (n.GroupingFunc.args ?? []).map((a) => this.bindExpr(a, scope));
       const id = this.newId();
       st.groupingCalls.push({ args, id });
@@ -499,7 +546,8 @@ export class Binder {
 
   private bindColumnRef(c: ColumnRef, scope: Scope): Expr {
     const fields = c.fields ?? [];
-    if (fields.some((f) => 'A_Star' in f)) throw this.err(SqlState.syntaxError, 'row expansion via "*" is not supported here', c.location);
+    if (fields.some((f) => 'A_Star' in f))
+      throw this.err(SqlState.syntaxError, 'row expansion via "*" is not supported here', c.location);
     const names = fields.map(str);
     const colName = names[names.length - 1]!;
     const relName = names.length >= 2 ? names[names.length - 2] : undefined;
@@ -519,22 +567,30 @@ export class Binder {
     // In a SQL function's body an unqualified name that is no column is the argument of that name.
     if (relName === undefined && this.fnArgs !== undefined) {
       const k = this.fnArgs.names.indexOf(colName);
-      if (k >= 0) return this.fnArgs.exprs?.[k] ?? { kind: 'param', type: this.o.paramTypes[k] ?? Types.unknown, index: k };
+      if (k >= 0)
+        return this.fnArgs.exprs?.[k] ?? { kind: 'param', type: this.o.paramTypes[k] ?? Types.unknown, index: k };
     }
     if (relName !== undefined) {
       const relExists = this.anyRel(scope, relName);
-      if (!relExists) throw this.err(SqlState.undefinedTable, `missing FROM-clause entry for table "${relName}"`, c.location);
+      if (!relExists)
+        throw this.err(SqlState.undefinedTable, `missing FROM-clause entry for table "${relName}"`, c.location);
       throw this.err(SqlState.undefinedColumn, `column ${relName}.${colName} does not exist`, c.location);
     }
     throw this.err(SqlState.undefinedColumn, `column "${colName}" does not exist`, c.location);
   }
 
   private anyRel(scope: Scope, name: string): boolean {
-    for (let s: Scope | undefined = scope; s !== undefined; s = s.parent) if (s.rels.some((r) => r.alias === name)) return true;
+    for (let s: Scope | undefined = scope; s !== undefined; s = s.parent)
+      if (s.rels.some((r) => r.alias === name)) return true;
     return false;
   }
 
-  private findColumn(s: Scope, relName: string | undefined, colName: string, location?: number): ScopeColumn | undefined {
+  private findColumn(
+    s: Scope,
+    relName: string | undefined,
+    colName: string,
+    location?: number,
+  ): ScopeColumn | undefined {
     let found: ScopeColumn | undefined;
     for (const r of s.rels) {
       if (relName !== undefined && r.alias !== relName) continue;
@@ -566,11 +622,16 @@ export class Binder {
       }
       if (x.id === 'unknown') continue;
       const c = commonType(t, x);
-      if (c === undefined) throw this.err('42804', `${what} types ${formatType(t)} and ${formatType(x)} cannot be matched`, location);
+      if (c === undefined)
+        throw this.err('42804', `${what} types ${formatType(t)} and ${formatType(x)} cannot be matched`, location);
       t = c;
     }
     if (t.id === 'unknown') return Types.text;
-    return t.typmod === -1 ? t : types.every((x) => x.oid === t.oid && x.typmod === t.typmod) ? t : { ...t, typmod: -1 };
+    return t.typmod === -1
+      ? t
+      : types.every((x) => x.oid === t.oid && x.typmod === t.typmod)
+        ? t
+        : { ...t, typmod: -1 };
   }
 
   makeCompare(op: CompareOp, l: Expr, r: Expr, location?: number): Expr {
@@ -595,7 +656,8 @@ export class Binder {
 
   makeBinary(op: string, l: Expr, r: Expr, location?: number): Expr {
     if (op === '=' || op === '<>' || op === '!=' || op === '<' || op === '<=' || op === '>' || op === '>=') {
-      if (l.kind === 'row' || r.kind === 'row') return this.rowCompare(op === '!=' ? '<>' : (op as CompareOp), l, r, location);
+      if (l.kind === 'row' || r.kind === 'row')
+        return this.rowCompare(op === '!=' ? '<>' : (op as CompareOp), l, r, location);
       return this.makeCompare(op === '!=' ? '<>' : (op as CompareOp), l, r, location);
     }
     const res = resolveBinaryOp(op, l.type, r.type);
@@ -603,7 +665,11 @@ export class Binder {
       throw this.err('42725', `operator is not unique: unknown ${op} unknown`, location);
     }
     // date + 'literal': date + integer, date + interval and date + time all fit (PostgreSQL: not unique).
-    if (res === undefined && op === '+' && ((l.type.id === 'date' && r.type.id === 'unknown') || (l.type.id === 'unknown' && r.type.id === 'date'))) {
+    if (
+      res === undefined &&
+      op === '+' &&
+      ((l.type.id === 'date' && r.type.id === 'unknown') || (l.type.id === 'unknown' && r.type.id === 'date'))
+    ) {
       throw this.err('42725', `operator is not unique: ${formatType(l.type)} ${op} ${formatType(r.type)}`, location);
     }
     if (res === undefined) {
@@ -615,7 +681,8 @@ export class Binder {
 
   private rowCompare(op: CompareOp, l: Expr, r: Expr, location?: number): Expr {
     if (l.kind !== 'row' || r.kind !== 'row') throw notSupported('comparison of a row with a non-row value');
-    if (l.args.length !== r.args.length) throw this.err(SqlState.syntaxError, 'unequal number of entries in row expressions', location);
+    if (l.args.length !== r.args.length)
+      throw this.err(SqlState.syntaxError, 'unequal number of entries in row expressions', location);
     const n = l.args.length;
     if (op === '=' || op === '<>') {
       const eqs = l.args.map((a, i) => this.makeCompare(op, a, r.args[i]!, location));
@@ -628,7 +695,10 @@ export class Binder {
       return {
         kind: 'or',
         type: BOOL,
-        args: [this.makeCompare(strictOp, l.args[i]!, r.args[i]!, location), { kind: 'and', type: BOOL, args: [this.makeCompare('=', l.args[i]!, r.args[i]!, location), build(i + 1)] }],
+        args: [
+          this.makeCompare(strictOp, l.args[i]!, r.args[i]!, location),
+          { kind: 'and', type: BOOL, args: [this.makeCompare('=', l.args[i]!, r.args[i]!, location), build(i + 1)] },
+        ],
       };
     };
     return build(0);
@@ -647,7 +717,15 @@ export class Binder {
           }
           const res = resolveUnaryOp(op, arg.type);
           if (res === undefined) throw this.err('42883', `operator does not exist: ${op} ${formatType(arg.type)}`, loc);
-          return this.fold({ kind: 'call', type: res.ret, name: op, args: [this.coerce(arg, res.left, 'implicit')], impl: res.impl, strict: true, volatile: false });
+          return this.fold({
+            kind: 'call',
+            type: res.ret,
+            name: op,
+            args: [this.coerce(arg, res.left, 'implicit')],
+            impl: res.impl,
+            strict: true,
+            volatile: false,
+          });
         }
         const l = this.bindExpr(a.lexpr, scope);
         const r = this.bindExpr(a.rexpr!, scope);
@@ -671,7 +749,8 @@ export class Binder {
         const l = this.bindExpr(a.lexpr!, scope);
         const r = this.bindExpr(a.rexpr!, scope);
         const t = l.type.id === 'unknown' && r.type.id === 'unknown' ? Types.text : commonType(l.type, r.type);
-        if (t === undefined) throw this.err('42883', `operator does not exist: ${formatType(l.type)} = ${formatType(r.type)}`, loc);
+        if (t === undefined)
+          throw this.err('42883', `operator does not exist: ${formatType(l.type)} = ${formatType(r.type)}`, loc);
         return {
           kind: 'distinct-from',
           type: BOOL,
@@ -687,8 +766,14 @@ export class Binder {
         const eq = this.makeCompare('=', l, r, loc);
         // NULLIF(a, b) = CASE WHEN a = b THEN NULL ELSE a END, typed as the comparison's
         // common type (PostgreSQL returns a coerced to the '=' operator's input type).
-        const t = (l.type.id === 'unknown' && r.type.id === 'unknown' ? Types.text : commonType(l.type, r.type)) ?? l.type;
-        return { kind: 'case', type: t, whens: [{ cond: eq, result: this.constExpr(t, null) }], elseExpr: this.coerce(l, t, 'implicit') };
+        const t =
+          (l.type.id === 'unknown' && r.type.id === 'unknown' ? Types.text : commonType(l.type, r.type)) ?? l.type;
+        return {
+          kind: 'case',
+          type: t,
+          whens: [{ cond: eq, result: this.constExpr(t, null) }],
+          elseExpr: this.coerce(l, t, 'implicit'),
+        };
       }
       case 'AEXPR_IN': {
         const l = this.bindExpr(a.lexpr!, scope);
@@ -724,7 +809,11 @@ export class Binder {
         if (escape === undefined) return this.makeBinary(name, l, pat, loc);
         const ci = a.kind === 'AEXPR_ILIKE';
         const negate = op.startsWith('!');
-        const args = [this.coerce(l, Types.text, 'implicit', loc), this.coerce(pat, Types.text, 'implicit', loc), this.coerce(escape, Types.text, 'implicit', loc)];
+        const args = [
+          this.coerce(l, Types.text, 'implicit', loc),
+          this.coerce(pat, Types.text, 'implicit', loc),
+          this.coerce(escape, Types.text, 'implicit', loc),
+        ];
         return {
           kind: 'call',
           type: BOOL,
@@ -734,7 +823,10 @@ export class Binder {
           volatile: false,
           impl: (v) => {
             const esc = v[2] as string;
-            if ([...esc].length > 1) throw new NextDbError('22019', 'invalid escape string', { hint: 'Escape string must be empty or one character.' });
+            if ([...esc].length > 1)
+              throw new NextDbError('22019', 'invalid escape string', {
+                hint: 'Escape string must be empty or one character.',
+              });
             return likeMatch(v[0] as string, v[1] as string, ci, esc === '' ? undefined : esc) !== negate;
           },
         };
@@ -744,7 +836,8 @@ export class Binder {
         const r = a.rexpr!;
         const fargs = 'FuncCall' in r ? (r.FuncCall.args ?? []) : [r];
         const pat = this.coerce(this.bindExpr(fargs[0]!, scope), Types.text, 'implicit', loc);
-        const esc = fargs[1] === undefined ? undefined : this.coerce(this.bindExpr(fargs[1], scope), Types.text, 'implicit', loc);
+        const esc =
+          fargs[1] === undefined ? undefined : this.coerce(this.bindExpr(fargs[1], scope), Types.text, 'implicit', loc);
         const negate = op.startsWith('!');
         return {
           kind: 'call',
@@ -753,7 +846,12 @@ export class Binder {
           args: esc === undefined ? [l, pat] : [l, pat, esc],
           strict: true,
           volatile: false,
-          impl: (v) => regexMatch(v[0] as string, similarToRegex(v[1] as string, v[2] === undefined ? '\\' : (v[2] as string)), 'u') !== negate,
+          impl: (v) =>
+            regexMatch(
+              v[0] as string,
+              similarToRegex(v[1] as string, v[2] === undefined ? '\\' : (v[2] as string)),
+              'u',
+            ) !== negate,
         };
       }
       case 'AEXPR_BETWEEN':
@@ -764,9 +862,14 @@ export class Binder {
         const items = a.rexpr !== undefined && 'List' in a.rexpr ? (a.rexpr.List.items ?? []) : [];
         const lo = this.bindExpr(items[0]!, scope);
         const hi = this.bindExpr(items[1]!, scope);
-        const between = (p: Expr, q: Expr): Expr => ({ kind: 'and', type: BOOL, args: [this.makeCompare('>=', x, p, loc), this.makeCompare('<=', x, q, loc)] });
+        const between = (p: Expr, q: Expr): Expr => ({
+          kind: 'and',
+          type: BOOL,
+          args: [this.makeCompare('>=', x, p, loc), this.makeCompare('<=', x, q, loc)],
+        });
         let e = between(lo, hi);
-        if (a.kind === 'AEXPR_BETWEEN_SYM' || a.kind === 'AEXPR_NOT_BETWEEN_SYM') e = { kind: 'or', type: BOOL, args: [e, between(hi, lo)] };
+        if (a.kind === 'AEXPR_BETWEEN_SYM' || a.kind === 'AEXPR_NOT_BETWEEN_SYM')
+          e = { kind: 'or', type: BOOL, args: [e, between(hi, lo)] };
         return a.kind.startsWith('AEXPR_NOT') ? { kind: 'not', type: BOOL, arg: e } : e;
       }
       default:
@@ -777,7 +880,8 @@ export class Binder {
   private anyArray(op: string, l: Expr, arr: Expr, any: boolean, loc?: number): Expr {
     const elemT = arr.type.elem ?? Types.text;
     const t = l.type.id === 'unknown' ? elemT : commonType(l.type, elemT);
-    if (t === undefined) throw this.err('42883', `operator does not exist: ${formatType(l.type)} ${op} ${formatType(elemT)}`, loc);
+    if (t === undefined)
+      throw this.err('42883', `operator does not exist: ${formatType(l.type)} ${op} ${formatType(elemT)}`, loc);
     const cmp = comparatorFor(t);
     const lc = this.coerce(l, t, 'implicit');
     const ac = this.coerce(arr, arrayOf(t), 'implicit');
@@ -808,20 +912,40 @@ export class Binder {
   }
 
   makeFuncCall(name: string, args: Expr[], location?: number): Expr {
-    const f = resolveFunction(name, args.map((a) => a.type));
+    const f = resolveFunction(
+      name,
+      args.map((a) => a.type),
+    );
     if (f === undefined) {
-      throw this.err('42883', `function ${name}(${args.map((a) => formatType(a.type)).join(', ')}) does not exist`, location);
+      throw this.err(
+        '42883',
+        `function ${name}(${args.map((a) => formatType(a.type)).join(', ')}) does not exist`,
+        location,
+      );
     }
     const cargs = args.map((a, i) => this.coerce(a, f.argTypes[i] ?? a.type, 'implicit', location));
     if (f.asyncImpl !== undefined) return { kind: 'async-call', type: f.ret, name, args: cargs, impl: f.asyncImpl };
     assert(f.impl !== undefined, 'function without implementation');
-    return this.fold({ kind: 'call', type: f.ret, name, args: cargs, impl: f.impl, strict: f.strict, volatile: f.volatile });
+    return this.fold({
+      kind: 'call',
+      type: f.ret,
+      name,
+      args: cargs,
+      impl: f.impl,
+      strict: f.strict,
+      volatile: f.volatile,
+    });
   }
 
   private funcName(fc: FuncCall): string {
     const names = (fc.funcname ?? []).map(str);
     const schema = names.length > 1 ? names[0] : undefined;
-    if (schema !== undefined && schema !== 'pg_catalog' && schema !== 'public' && this.o.catalog.schema(this.o.dbOid, schema) === undefined) {
+    if (
+      schema !== undefined &&
+      schema !== 'pg_catalog' &&
+      schema !== 'public' &&
+      this.o.catalog.schema(this.o.dbOid, schema) === undefined
+    ) {
       throw this.err('42883', `function ${names.join('.')} does not exist`, fc.location);
     }
     return names[names.length - 1] ?? '';
@@ -853,7 +977,10 @@ export class Binder {
    * are the declared arguments, its output checked against the declared
    * result (42P13 as PostgreSQL) and converted to it.
    */
-  bindFunctionBody(f: Pick<FunctionDef, 'name' | 'argNames' | 'argTypes' | 'retType' | 'retSet' | 'outColumns' | 'body'>, argExprs?: readonly Expr[]): BoundQuery {
+  bindFunctionBody(
+    f: Pick<FunctionDef, 'name' | 'argNames' | 'argTypes' | 'retType' | 'retSet' | 'outColumns' | 'body'>,
+    argExprs?: readonly Expr[],
+  ): BoundQuery {
     const stmts = parseSql(f.body);
     if (stmts.length !== 1) throw notSupported('SQL functions with more than one statement');
     const st = stmts[0]!.stmt;
@@ -869,16 +996,27 @@ export class Binder {
     this.nextId = sub.nextId;
     const want = f.outColumns ?? [{ name: f.name, type: f.retType }];
     const mismatch = (detail: string): NextDbError =>
-      new NextDbError('42P13', `return type mismatch in function declared to return ${f.outColumns !== undefined ? 'record' : formatType(f.retType)}`, { detail });
+      new NextDbError(
+        '42P13',
+        `return type mismatch in function declared to return ${f.outColumns !== undefined ? 'record' : formatType(f.retType)}`,
+        { detail },
+      );
     if (f.retType.id === 'void') return q;
-    if (q.cols.length !== want.length) throw mismatch(want.length === 1 ? 'Final statement must return exactly one column.' : `Final statement returns ${q.cols.length < want.length ? 'too few' : 'too many'} columns.`);
+    if (q.cols.length !== want.length)
+      throw mismatch(
+        want.length === 1
+          ? 'Final statement must return exactly one column.'
+          : `Final statement returns ${q.cols.length < want.length ? 'too few' : 'too many'} columns.`,
+      );
     q.cols.forEach((c, i) => {
       const t = want[i]!.type;
       if (c.type.oid !== t.oid && c.type.id !== 'unknown' && castFunction(c.type, t, 'assignment') === undefined) {
         throw mismatch(`Final statement returns ${formatType(c.type)} instead of ${formatType(t)} at column ${i + 1}.`);
       }
     });
-    const exprs = q.cols.map((c, i) => sub.coerce({ kind: 'col', type: c.type, id: c.id, name: c.name }, want[i]!.type, 'assignment'));
+    const exprs = q.cols.map((c, i) =>
+      sub.coerce({ kind: 'col', type: c.type, id: c.id, name: c.name }, want[i]!.type, 'assignment'),
+    );
     this.nextId = sub.nextId;
     const cols = q.cols.map((c, i) => ({ ...c, id: this.newId(), name: want[i]!.name, type: want[i]!.type }));
     return { plan: { kind: 'project', input: q.plan, exprs, cols }, cols };
@@ -892,7 +1030,8 @@ export class Binder {
    * being the result (PostgreSQL's rule for non-SETOF functions).
    */
   private callUserFunction(f: FunctionDef, rawArgs: Expr[], location?: number): Expr {
-    if (f.retSet) throw notSupported(`set-returning function ${f.name}() in the select list`, 'call it in FROM instead');
+    if (f.retSet)
+      throw notSupported(`set-returning function ${f.name}() in the select list`, 'call it in FROM instead');
     const args = rawArgs.map((a, i) => this.coerce(a, f.argTypes[i]!, 'implicit', location));
     const st = parseSql(f.body)[0]?.stmt;
     const sel = st !== undefined && 'SelectStmt' in st ? st.SelectStmt : undefined;
@@ -919,13 +1058,31 @@ export class Binder {
         const sub = substituteCols(proj.exprs[0]!, new Map(inner.cols.map((c, i) => [c.id, inner.exprs[i]!])));
         if (!f.strict) return sub;
         const anyNull = args.map((a): Expr => ({ kind: 'is-null', type: BOOL, arg: a, negate: false }));
-        return { kind: 'case', type: sub.type, whens: [{ cond: anyNull.length === 1 ? anyNull[0]! : { kind: 'or', type: BOOL, args: anyNull }, result: this.constExpr(sub.type, null) }], elseExpr: sub };
+        return {
+          kind: 'case',
+          type: sub.type,
+          whens: [
+            {
+              cond: anyNull.length === 1 ? anyNull[0]! : { kind: 'or', type: BOOL, args: anyNull },
+              result: this.constExpr(sub.type, null),
+            },
+          ],
+          elseExpr: sub,
+        };
       }
     }
     const body = this.bindFunctionBody(f);
     const plan: Plan = { kind: 'limit', cols: body.cols, input: body.plan, limit: this.constExpr(Types.int8, 1n) };
     const type = f.retType.id === 'void' ? Types.void : body.cols[0]!.type;
-    const call: Expr = { kind: 'subquery', type, mode: 'scalar', plan, correlated: !args.every((a) => a.kind === 'const'), args, ...(f.strict ? { strict: true } : {}) };
+    const call: Expr = {
+      kind: 'subquery',
+      type,
+      mode: 'scalar',
+      plan,
+      correlated: !args.every((a) => a.kind === 'const'),
+      args,
+      ...(f.strict ? { strict: true } : {}),
+    };
     return call;
   }
 
@@ -935,24 +1092,42 @@ export class Binder {
     if (!functionExists(name) && !isAggregateName(name) && !isSrf(name)) {
       const nargs = (fc.args ?? []).length;
       const uf = this.userFunction(fc, nargs);
-      if (uf !== undefined) return this.callUserFunction(uf, (fc.args ?? []).map((a) => this.bindExpr(a, scope)), fc.location);
+      if (uf !== undefined)
+        return this.callUserFunction(
+          uf,
+          (fc.args ?? []).map((a) => this.bindExpr(a, scope)),
+          fc.location,
+        );
     }
     if (isAggregateName(name) && (!functionExists(name) || fc.agg_star === true || this.agg !== undefined)) {
       return this.bindAggregate(fc, name, scope);
     }
-    if (fc.agg_star) throw this.err('42809', `${name}(*) specified, but ${name} is not an aggregate function`, fc.location);
+    if (fc.agg_star)
+      throw this.err('42809', `${name}(*) specified, but ${name} is not an aggregate function`, fc.location);
     if (name === 'extract' || name === 'date_part') {
       const args = (fc.args ?? []).map((a) => this.bindExpr(a, scope));
       return this.makeFuncCall('date_part', args, fc.location);
     }
     const args = (fc.args ?? []).map((a) => this.bindExpr(a, scope));
-    if (isSrf(name) && resolveFunction(name, args.map((a) => a.type)) === undefined) {
+    if (
+      isSrf(name) &&
+      resolveFunction(
+        name,
+        args.map((a) => a.type),
+      ) === undefined
+    ) {
       throw notSupported(`set-returning function ${name}() in the select list`, 'call it in FROM instead');
     }
     if (name === 'nextval' || name === 'currval' || name === 'setval') {
       // The sequence argument is regclass: a name literal resolves to the OID now.
-      if (args[0] !== undefined && (args[0].type.id === 'unknown' || args[0].type.id === 'text' || args[0].type.id === 'varchar')) {
-        args[0] = args[0].kind === 'const' && args[0].value !== null ? this.constExpr(Types.regclass, this.regclassOid(args[0].value as string, fc.location)) : args[0];
+      if (
+        args[0] !== undefined &&
+        (args[0].type.id === 'unknown' || args[0].type.id === 'text' || args[0].type.id === 'varchar')
+      ) {
+        args[0] =
+          args[0].kind === 'const' && args[0].value !== null
+            ? this.constExpr(Types.regclass, this.regclassOid(args[0].value as string, fc.location))
+            : args[0];
       }
     }
     return this.makeFuncCall(name, args, fc.location);
@@ -961,7 +1136,8 @@ export class Binder {
   private bindAggregate(fc: FuncCall, name: string, scope: Scope): Expr {
     const st = this.agg;
     if (st === undefined || !st.allowAggs || st.scope !== scope) {
-      if (st !== undefined && st.inAggArgs) throw this.err('42803', 'aggregate function calls cannot be nested', fc.location);
+      if (st !== undefined && st.inAggArgs)
+        throw this.err('42803', 'aggregate function calls cannot be nested', fc.location);
       if (st === undefined || st.scope !== scope) {
         // An aggregate in a subquery over only outer columns belongs to the outer query; not supported.
         throw this.err('42803', 'aggregate functions are not allowed here', fc.location);
@@ -986,9 +1162,17 @@ export class Binder {
       st.inAggArgs = false;
     }
     const star = fc.agg_star === true;
-    const ra = resolveAggregate(name, args.map((a) => a.type), star);
+    const ra = resolveAggregate(
+      name,
+      args.map((a) => a.type),
+      star,
+    );
     if (ra === undefined) {
-      throw this.err('42883', `function ${name}(${star ? '*' : args.map((a) => formatType(a.type)).join(', ')}) does not exist`, fc.location);
+      throw this.err(
+        '42883',
+        `function ${name}(${star ? '*' : args.map((a) => formatType(a.type)).join(', ')}) does not exist`,
+        fc.location,
+      );
     }
     const cargs = args.map((a, i) => this.coerce(a, ra.argTypes[i] ?? a.type, 'implicit'));
     const id = this.newId();
@@ -1027,31 +1211,63 @@ export class Binder {
     let valueType = sortExpr.type.id === 'unknown' ? Types.text : sortExpr.type;
     if (name === 'percentile_cont') {
       if (valueType.id !== 'interval') valueType = Types.float8;
-      if (direct.length !== 1) throw this.err('42883', `function percentile_cont(${direct.map((d) => formatType(d.type)).join(', ')}) does not exist`, fc.location);
+      if (direct.length !== 1)
+        throw this.err(
+          '42883',
+          `function percentile_cont(${direct.map((d) => formatType(d.type)).join(', ')}) does not exist`,
+          fc.location,
+        );
     } else if (name === 'percentile_disc') {
-      if (direct.length !== 1) throw this.err('42883', 'function percentile_disc does not exist with these arguments', fc.location);
+      if (direct.length !== 1)
+        throw this.err('42883', 'function percentile_disc does not exist with these arguments', fc.location);
     } else if (name === 'mode') {
-      if (direct.length !== 0) throw this.err('42883', 'function mode does not exist with these arguments', fc.location);
-    } else throw this.err('42809', `${name} is not an ordered-set aggregate, so it cannot have WITHIN GROUP`, fc.location);
+      if (direct.length !== 0)
+        throw this.err('42883', 'function mode does not exist with these arguments', fc.location);
+    } else
+      throw this.err('42809', `${name} is not an ordered-set aggregate, so it cannot have WITHIN GROUP`, fc.location);
     const value = this.coerce(sortExpr, valueType, 'implicit');
     const args = [value, ...direct.map((d) => this.coerce(d, Types.float8, 'implicit'))];
     const key = this.sortKey(value, order[0].SortBy);
-    const ra = resolveAggregate(name, args.map((a) => a.type), false);
-    if (ra === undefined) throw this.err('42883', `function ${name} does not exist for type ${formatType(valueType)}`, fc.location);
+    const ra = resolveAggregate(
+      name,
+      args.map((a) => a.type),
+      false,
+    );
+    if (ra === undefined)
+      throw this.err('42883', `function ${name} does not exist for type ${formatType(valueType)}`, fc.location);
     const id = this.newId();
-    const filter = fc.agg_filter === undefined ? undefined : this.coerceBool(this.bindExpr(fc.agg_filter, scope), 'FILTER');
-    st.aggs.push({ name, args, distinct: false, star: false, orderBy: [key], type: ra.ret, argTypes: ra.argTypes, id, ...(filter === undefined ? {} : { filter }) });
+    const filter =
+      fc.agg_filter === undefined ? undefined : this.coerceBool(this.bindExpr(fc.agg_filter, scope), 'FILTER');
+    st.aggs.push({
+      name,
+      args,
+      distinct: false,
+      star: false,
+      orderBy: [key],
+      type: ra.ret,
+      argTypes: ra.argTypes,
+      id,
+      ...(filter === undefined ? {} : { filter }),
+    });
     return { kind: 'col', type: ra.ret, id, name };
   }
 
   private bindWindowCall(fc: FuncCall, name: string, scope: Scope): Expr {
     const st = this.agg;
-    if (st === undefined || !st.allowWindows || st.scope !== scope) throw this.err('42P20', 'window functions are not allowed here', fc.location);
+    if (st === undefined || !st.allowWindows || st.scope !== scope)
+      throw this.err('42P20', 'window functions are not allowed here', fc.location);
     let def = fc.over!;
-    if (def.refname !== undefined || (def.name !== undefined && def.partitionClause === undefined && def.orderClause === undefined)) {
+    if (
+      def.refname !== undefined ||
+      (def.name !== undefined && def.partitionClause === undefined && def.orderClause === undefined)
+    ) {
       const ref = st.windowDefs.get(def.refname ?? def.name ?? '');
       if (ref === undefined) throw this.err('42704', `window "${def.refname ?? def.name}" does not exist`, fc.location);
-      def = { ...ref, ...(def.orderClause !== undefined ? { orderClause: def.orderClause } : {}), ...(def.frameOptions !== undefined && def.frameOptions !== 1058 ? { frameOptions: def.frameOptions } : {}) };
+      def = {
+        ...ref,
+        ...(def.orderClause !== undefined ? { orderClause: def.orderClause } : {}),
+        ...(def.frameOptions !== undefined && def.frameOptions !== 1058 ? { frameOptions: def.frameOptions } : {}),
+      };
     }
     const prevAllowWin = st.allowWindows;
     st.allowWindows = false;
@@ -1098,16 +1314,37 @@ export class Binder {
           break;
         default: {
           if (!isAggregateName(name)) throw this.err('42809', `function ${name} is not a window function`, fc.location);
-          const ra = resolveAggregate(name, args.map((a) => a.type), fc.agg_star === true);
-          if (ra === undefined) throw this.err('42883', `function ${name}(${args.map((a) => formatType(a.type)).join(', ')}) does not exist`, fc.location);
+          const ra = resolveAggregate(
+            name,
+            args.map((a) => a.type),
+            fc.agg_star === true,
+          );
+          if (ra === undefined)
+            throw this.err(
+              '42883',
+              `function ${name}(${args.map((a) => formatType(a.type)).join(', ')}) does not exist`,
+              fc.location,
+            );
           type = ra.ret;
           cargs = args.map((a, i) => this.coerce(a, ra.argTypes[i] ?? a.type, 'implicit'));
           isAggregate = true;
         }
       }
       const id = this.newId();
-      const filter = fc.agg_filter === undefined ? undefined : this.coerceBool(this.bindExpr(fc.agg_filter, scope), 'FILTER');
-      st.windows.push({ name, args: cargs, partitionBy, orderBy, frame, type, id, isAggregate, distinct: fc.agg_distinct === true, ...(filter === undefined ? {} : { filter }) });
+      const filter =
+        fc.agg_filter === undefined ? undefined : this.coerceBool(this.bindExpr(fc.agg_filter, scope), 'FILTER');
+      st.windows.push({
+        name,
+        args: cargs,
+        partitionBy,
+        orderBy,
+        frame,
+        type,
+        id,
+        isAggregate,
+        distinct: fc.agg_distinct === true,
+        ...(filter === undefined ? {} : { filter }),
+      });
       return { kind: 'col', type, id, name };
     } finally {
       st.allowWindows = prevAllowWin;
@@ -1165,7 +1402,10 @@ export class Binder {
             : (opts & END_OFFSET_FOLLOWING) !== 0
               ? { kind: 'following', offset: off(def.endOffset) }
               : { kind: 'current-row' };
-    if (mode === 'range' && (start.kind === 'preceding' || start.kind === 'following' || end.kind === 'preceding' || end.kind === 'following')) {
+    if (
+      mode === 'range' &&
+      (start.kind === 'preceding' || start.kind === 'following' || end.kind === 'preceding' || end.kind === 'following')
+    ) {
       throw notSupported('RANGE frames with offsets');
     }
     return { mode, start, end, isDefault: false };
@@ -1174,9 +1414,15 @@ export class Binder {
   sortKey(e: Expr, s: SortBy): SortKey {
     const desc = s.sortby_dir === 'SORTBY_DESC';
     if (s.useOp !== undefined) throw notSupported('ORDER BY ... USING');
-    const nullsFirst = s.sortby_nulls === 'SORTBY_NULLS_FIRST' ? true : s.sortby_nulls === 'SORTBY_NULLS_LAST' ? false : desc;
+    const nullsFirst =
+      s.sortby_nulls === 'SORTBY_NULLS_FIRST' ? true : s.sortby_nulls === 'SORTBY_NULLS_LAST' ? false : desc;
     const t = e.type.id === 'unknown' ? Types.text : e.type;
-    return { expr: e.type.id === 'unknown' ? this.coerce(e, Types.text, 'implicit') : e, desc, nullsFirst, cmp: comparatorFor(t) };
+    return {
+      expr: e.type.id === 'unknown' ? this.coerce(e, Types.text, 'implicit') : e,
+      desc,
+      nullsFirst,
+      cmp: comparatorFor(t),
+    };
   }
 
   private bindSubLink(sl: SubLink, scope: Scope): Expr {
@@ -1209,19 +1455,43 @@ export class Binder {
         if (compareOpFn(op) === undefined) throw notSupported(`operator ${op} with a subquery`);
         let test = this.bindExpr(sl.testexpr!, scope);
         if (test.kind === 'row') throw notSupported('row comparison with a subquery');
-        if (q.cols.length !== 1) throw this.err('42601', q.cols.length > 1 ? 'subquery has too many columns' : 'subquery has too few columns', sl.location);
+        if (q.cols.length !== 1)
+          throw this.err(
+            '42601',
+            q.cols.length > 1 ? 'subquery has too many columns' : 'subquery has too few columns',
+            sl.location,
+          );
         const colT = q.cols[0]!.type;
         const t = test.type.id === 'unknown' && colT.id === 'unknown' ? Types.text : commonType(test.type, colT);
-        if (t === undefined) throw this.err('42883', `operator does not exist: ${formatType(test.type)} ${op} ${formatType(colT)}`, sl.location);
+        if (t === undefined)
+          throw this.err(
+            '42883',
+            `operator does not exist: ${formatType(test.type)} ${op} ${formatType(colT)}`,
+            sl.location,
+          );
         test = this.coerce(test, t, 'implicit');
         let plan = q.plan;
         if (colT.oid !== t.oid) {
           // Cast the subquery's column to the comparison type.
           const id = this.newId();
           const src: Expr = { kind: 'col', type: colT, id: q.cols[0]!.id, name: q.cols[0]!.name };
-          plan = { kind: 'project', input: plan, exprs: [this.coerce(src, t, 'implicit')], cols: [{ ...q.cols[0]!, id, type: t }] };
+          plan = {
+            kind: 'project',
+            input: plan,
+            exprs: [this.coerce(src, t, 'implicit')],
+            cols: [{ ...q.cols[0]!, id, type: t }],
+          };
         }
-        return { kind: 'subquery', type: BOOL, mode: type === 'ANY_SUBLINK' ? 'any' : 'all', plan, test, op, cmp: comparatorFor(t), correlated };
+        return {
+          kind: 'subquery',
+          type: BOOL,
+          mode: type === 'ANY_SUBLINK' ? 'any' : 'all',
+          plan,
+          test,
+          op,
+          cmp: comparatorFor(t),
+          correlated,
+        };
       }
       default:
         throw notSupported(`subquery kind ${type}`);
@@ -1231,7 +1501,11 @@ export class Binder {
   // ------------------------------------------------------------------ FROM
 
   /** Binds one FROM item; `lateral` is true when it reads columns of earlier items (re-run per row). */
-  private bindFromItem(n: Node, scope: Scope, lateralScope: Scope): { plan: Plan; rels: ScopeRel[]; lateral?: boolean } {
+  private bindFromItem(
+    n: Node,
+    scope: Scope,
+    lateralScope: Scope,
+  ): { plan: Plan; rels: ScopeRel[]; lateral?: boolean } {
     if ('RangeVar' in n) return this.bindRangeVar(n.RangeVar);
     if ('RangeSubselect' in n) return this.bindRangeSubselect(n.RangeSubselect, scope, lateralScope);
     if ('JoinExpr' in n) return this.bindJoin(n.JoinExpr, scope, lateralScope);
@@ -1241,7 +1515,11 @@ export class Binder {
 
   private aliasCols(names: readonly string[], alias: RangeVar['alias'], what: string): string[] {
     const colnames = (alias?.colnames ?? []).map(str);
-    if (colnames.length > names.length) throw this.err('42P10', `table "${what}" has ${names.length} columns available but ${colnames.length} columns specified`);
+    if (colnames.length > names.length)
+      throw this.err(
+        '42P10',
+        `table "${what}" has ${names.length} columns available but ${colnames.length} columns specified`,
+      );
     return names.map((n, i) => colnames[i] ?? n);
   }
 
@@ -1253,10 +1531,18 @@ export class Binder {
         const cte = this.ctes[i]!.get(name);
         if (cte !== undefined) {
           if (cte.modifying === true && cte.plan.kind === 'modify' && cte.plan.modify.returning === undefined) {
-            throw this.err(SqlState.featureNotSupported, `WITH query "${name}" does not have a RETURNING clause`, rv.location);
+            throw this.err(
+              SqlState.featureNotSupported,
+              `WITH query "${name}" does not have a RETURNING clause`,
+              rv.location,
+            );
           }
           const alias = rv.alias?.aliasname ?? name;
-          const names = this.aliasCols(cte.cols.map((c) => c.name), rv.alias, alias);
+          const names = this.aliasCols(
+            cte.cols.map((c) => c.name),
+            rv.alias,
+            alias,
+          );
           const cols = cte.cols.map((c, j) => ({ ...c, id: this.newId(), name: names[j]! }));
           return { plan: { kind: 'cte-scan', cols, cte }, rels: [{ alias, cols: cols.map((c) => ({ ...c })) }] };
         }
@@ -1266,18 +1552,49 @@ export class Binder {
     if (virtual !== undefined) {
       const alias = rv.alias?.aliasname ?? name;
       const q = virtual;
-      const names = this.aliasCols(q.cols.map((c) => c.name), rv.alias, alias);
-      return { plan: q.plan, rels: [{ alias, cols: q.cols.map((c, i) => ({ name: names[i]!, id: c.id, type: c.type, tableOid: c.tableOid, attnum: c.attnum })) }] };
+      const names = this.aliasCols(
+        q.cols.map((c) => c.name),
+        rv.alias,
+        alias,
+      );
+      return {
+        plan: q.plan,
+        rels: [
+          {
+            alias,
+            cols: q.cols.map((c, i) => ({
+              name: names[i]!,
+              id: c.id,
+              type: c.type,
+              tableOid: c.tableOid,
+              attnum: c.attnum,
+            })),
+          },
+        ],
+      };
     }
     const t = this.lookupTable(rv.schemaname, name, rv.location)!;
     const alias = rv.alias?.aliasname ?? name;
     if (t.kind === 'v') {
       const q = this.bindView(t);
-      const names = this.aliasCols(q.cols.map((c) => c.name), rv.alias, alias);
-      return { plan: q.plan, rels: [{ alias, cols: q.cols.map((c, i) => ({ name: names[i]!, id: c.id, type: c.type, tableOid: 0, attnum: 0 })) }] };
+      const names = this.aliasCols(
+        q.cols.map((c) => c.name),
+        rv.alias,
+        alias,
+      );
+      return {
+        plan: q.plan,
+        rels: [
+          { alias, cols: q.cols.map((c, i) => ({ name: names[i]!, id: c.id, type: c.type, tableOid: 0, attnum: 0 })) },
+        ],
+      };
     }
     const scan = this.tableScan(t, alias);
-    const names = this.aliasCols(scan.rel.cols.map((c) => c.name), rv.alias, alias);
+    const names = this.aliasCols(
+      scan.rel.cols.map((c) => c.name),
+      rv.alias,
+      alias,
+    );
     return { plan: scan.plan, rels: [{ alias, cols: scan.rel.cols.map((c, i) => ({ ...c, name: names[i]! })) }] };
   }
 
@@ -1313,7 +1630,11 @@ export class Binder {
     return q;
   }
 
-  private bindRangeSubselect(rs: RangeSubselect, scope: Scope, lateralScope: Scope): { plan: Plan; rels: ScopeRel[]; lateral?: boolean } {
+  private bindRangeSubselect(
+    rs: RangeSubselect,
+    scope: Scope,
+    lateralScope: Scope,
+  ): { plan: Plan; rels: ScopeRel[]; lateral?: boolean } {
     const inner = new Scope(rs.lateral ? lateralScope : scope.parent);
     const savedAgg = this.agg;
     this.agg = undefined;
@@ -1327,11 +1648,34 @@ export class Binder {
     if (inner.correlated || lateralScope.correlated) scope.correlated = true;
     const lateral = rs.lateral === true && inner.correlated;
     const alias = rs.alias?.aliasname ?? '';
-    const names = this.aliasCols(q.cols.map((c) => c.name), rs.alias, alias);
-    return { plan: q.plan, rels: [{ alias, cols: q.cols.map((c, i) => ({ name: names[i]!, id: c.id, type: c.type, tableOid: c.tableOid, attnum: c.attnum })) }], lateral };
+    const names = this.aliasCols(
+      q.cols.map((c) => c.name),
+      rs.alias,
+      alias,
+    );
+    return {
+      plan: q.plan,
+      rels: [
+        {
+          alias,
+          cols: q.cols.map((c, i) => ({
+            name: names[i]!,
+            id: c.id,
+            type: c.type,
+            tableOid: c.tableOid,
+            attnum: c.attnum,
+          })),
+        },
+      ],
+      lateral,
+    };
   }
 
-  private bindRangeFunction(rf: RangeFunction, scope: Scope, lateralScope: Scope): { plan: Plan; rels: ScopeRel[]; lateral?: boolean } {
+  private bindRangeFunction(
+    rf: RangeFunction,
+    scope: Scope,
+    lateralScope: Scope,
+  ): { plan: Plan; rels: ScopeRel[]; lateral?: boolean } {
     if ((rf.functions ?? []).length !== 1 || rf.is_rowsfrom === true) throw notSupported('ROWS FROM (...)');
     const ordinality = rf.ordinality === true;
     const item = rf.functions![0]!;
@@ -1345,7 +1689,10 @@ export class Binder {
     const args = (fc.args ?? []).map((a) => this.bindExpr(a, argScope));
     if (argScope.correlated) scope.correlated = true;
     const lateral = argScope.correlated;
-    const srf = resolveSrf(name, args.map((a) => a.type));
+    const srf = resolveSrf(
+      name,
+      args.map((a) => a.type),
+    );
     let cols: OutputColumn[];
     let plan: Plan;
     const alias = rf.alias?.aliasname ?? name;
@@ -1354,18 +1701,35 @@ export class Binder {
       // A SQL function in FROM: its body's rows (one row for a scalar function).
       const cargs = args.map((a, i) => this.coerce(a, uf.argTypes[i]!, 'implicit', fc.location));
       const body = this.bindFunctionBody(uf);
-      const outNames = uf.outColumns !== undefined ? uf.outColumns.map((c) => c.name) : [rf.alias?.aliasname !== undefined && (rf.alias.colnames ?? []).length === 0 ? alias : uf.name];
+      const outNames =
+        uf.outColumns !== undefined
+          ? uf.outColumns.map((c) => c.name)
+          : [rf.alias?.aliasname !== undefined && (rf.alias.colnames ?? []).length === 0 ? alias : uf.name];
       if (ordinality) outNames.push('ordinality');
       const names = this.aliasCols(outNames, rf.alias, alias);
       const colTypes = [...body.cols.map((c) => c.type), ...(ordinality ? [Types.int8] : [])];
       cols = colTypes.map((t, i) => ({ id: this.newId(), name: names[i]!, type: t, tableOid: 0, attnum: 0 }));
-      const bodyPlan: Plan = uf.retSet ? body.plan : { kind: 'limit', cols: body.cols, input: body.plan, limit: this.constExpr(Types.int8, 1n) };
-      plan = { kind: 'function-scan', cols, name, args: cargs, impl: () => [], ordinality, body: bodyPlan, strict: uf.strict };
+      const bodyPlan: Plan = uf.retSet
+        ? body.plan
+        : { kind: 'limit', cols: body.cols, input: body.plan, limit: this.constExpr(Types.int8, 1n) };
+      plan = {
+        kind: 'function-scan',
+        cols,
+        name,
+        args: cargs,
+        impl: () => [],
+        ordinality,
+        body: bodyPlan,
+        strict: uf.strict,
+      };
       return { plan, rels: [{ alias, cols: cols.map((c) => ({ ...c })) }], lateral };
     }
     if (srf !== undefined) {
       const cargs = args.map((a, i) => this.coerce(a, srf.argTypes[i] ?? a.type, 'implicit'));
-      const colNames = srf.columns.length === 1 && rf.alias?.aliasname !== undefined && (rf.alias.colnames ?? []).length === 0 ? [alias] : srf.columns.map((c) => c.name);
+      const colNames =
+        srf.columns.length === 1 && rf.alias?.aliasname !== undefined && (rf.alias.colnames ?? []).length === 0
+          ? [alias]
+          : srf.columns.map((c) => c.name);
       if (ordinality) colNames.push('ordinality');
       const colTypes = [...srf.columns.map((c) => c.type), ...(ordinality ? [Types.int8] : [])];
       const names = this.aliasCols(colNames, rf.alias, alias);
@@ -1388,7 +1752,13 @@ export class Binder {
     rightLateral.rels = [...lateralScope.rels, ...left.rels];
     const right = this.bindFromItem(j.rarg!, scope, rightLateral);
     const jt: JoinType =
-      j.jointype === 'JOIN_LEFT' ? 'left' : j.jointype === 'JOIN_RIGHT' ? 'right' : j.jointype === 'JOIN_FULL' ? 'full' : 'inner';
+      j.jointype === 'JOIN_LEFT'
+        ? 'left'
+        : j.jointype === 'JOIN_RIGHT'
+          ? 'right'
+          : j.jointype === 'JOIN_FULL'
+            ? 'full'
+            : 'inner';
     const joinScope = new Scope(scope.parent);
     joinScope.rels = [...left.rels, ...right.rels];
     let cond: Expr | undefined;
@@ -1397,7 +1767,9 @@ export class Binder {
     const fullMerged: Expr[] = [];
     if (j.isNatural) {
       const lnames = new Set(left.rels.flatMap((r) => r.cols.filter((c) => !c.usingHidden).map((c) => c.name)));
-      usingNames = [...new Set(right.rels.flatMap((r) => r.cols.filter((c) => !c.usingHidden).map((c) => c.name)))].filter((n) => lnames.has(n));
+      usingNames = [
+        ...new Set(right.rels.flatMap((r) => r.cols.filter((c) => !c.usingHidden).map((c) => c.name))),
+      ].filter((n) => lnames.has(n));
     } else if (j.usingClause !== undefined) usingNames = j.usingClause.map(str);
     if (usingNames !== undefined) {
       const conds: Expr[] = [];
@@ -1405,8 +1777,18 @@ export class Binder {
       for (const nme of usingNames) {
         const l = this.findColumnIn(left.rels, nme);
         const r = this.findColumnIn(right.rels, nme);
-        if (l === undefined || r === undefined) throw this.err('42703', `column "${nme}" specified in USING clause does not exist in ${l === undefined ? 'left' : 'right'} table`);
-        conds.push(this.makeCompare('=', { kind: 'col', type: l.type, id: l.id, name: nme }, { kind: 'col', type: r.type, id: r.id, name: nme }));
+        if (l === undefined || r === undefined)
+          throw this.err(
+            '42703',
+            `column "${nme}" specified in USING clause does not exist in ${l === undefined ? 'left' : 'right'} table`,
+          );
+        conds.push(
+          this.makeCompare(
+            '=',
+            { kind: 'col', type: l.type, id: l.id, name: nme },
+            { kind: 'col', type: r.type, id: r.id, name: nme },
+          ),
+        );
         (jt === 'right' ? undefined : hideRight)?.add(r.id);
         if (jt === 'right') hideRight.add(l.id);
       }
@@ -1422,7 +1804,10 @@ export class Binder {
           const e: Expr = {
             kind: 'coalesce',
             type: t,
-            args: [this.coerce({ kind: 'col', type: l.type, id: l.id, name: nme }, t, 'implicit'), this.coerce({ kind: 'col', type: r.type, id: r.id, name: nme }, t, 'implicit')],
+            args: [
+              this.coerce({ kind: 'col', type: l.type, id: l.id, name: nme }, t, 'implicit'),
+              this.coerce({ kind: 'col', type: r.type, id: r.id, name: nme }, t, 'implicit'),
+            ],
             cmp: comparatorFor(t),
           };
           usingCols.push({ name: nme, id: this.newId(), type: t, tableOid: 0, attnum: 0 });
@@ -1436,24 +1821,50 @@ export class Binder {
       }
       rels = [
         { alias: '', cols: usingCols },
-        ...rels.map((r) => ({ alias: r.alias, cols: r.cols.map((c) => (hideRight.has(c.id) || usingCols.some((u) => u.id === c.id) ? { ...c, usingHidden: true } : c)) })),
+        ...rels.map((r) => ({
+          alias: r.alias,
+          cols: r.cols.map((c) =>
+            hideRight.has(c.id) || usingCols.some((u) => u.id === c.id) ? { ...c, usingHidden: true } : c,
+          ),
+        })),
       ];
     } else if (j.quals !== undefined) {
       cond = this.coerceBool(this.bindExpr(j.quals, joinScope), 'JOIN/ON');
     }
     if (joinScope.correlated) scope.correlated = true;
     const cols = [...outCols(left.plan), ...outCols(right.plan)];
-    if (right.lateral === true && jt !== 'inner' && jt !== 'left') throw this.err('42P10', 'The combining JOIN type must be INNER or LEFT for a LATERAL reference.');
-    let plan: Plan = { kind: 'join', cols, joinType: jt, left: left.plan, right: right.plan, ...(cond === undefined ? {} : { cond }), lateral: right.lateral === true };
+    if (right.lateral === true && jt !== 'inner' && jt !== 'left')
+      throw this.err('42P10', 'The combining JOIN type must be INNER or LEFT for a LATERAL reference.');
+    let plan: Plan = {
+      kind: 'join',
+      cols,
+      joinType: jt,
+      left: left.plan,
+      right: right.plan,
+      ...(cond === undefined ? {} : { cond }),
+      lateral: right.lateral === true,
+    };
     if (fullMerged.length > 0) {
       const merged = rels[0]!.cols;
-      const pcols: OutputColumn[] = [...merged.map((c) => ({ id: c.id, name: c.name, type: c.type, tableOid: 0, attnum: 0 })), ...cols];
-      plan = { kind: 'project', cols: pcols, input: plan, exprs: [...fullMerged, ...cols.map((c) => ({ kind: 'col', type: c.type, id: c.id, name: c.name }) as Expr)] };
+      const pcols: OutputColumn[] = [
+        ...merged.map((c) => ({ id: c.id, name: c.name, type: c.type, tableOid: 0, attnum: 0 })),
+        ...cols,
+      ];
+      plan = {
+        kind: 'project',
+        cols: pcols,
+        input: plan,
+        exprs: [...fullMerged, ...cols.map((c) => ({ kind: 'col', type: c.type, id: c.id, name: c.name }) as Expr)],
+      };
     }
     if (j.alias?.aliasname !== undefined) {
       const alias = j.alias.aliasname;
       const visible = rels.flatMap((r) => r.cols.filter((c) => !c.usingHidden));
-      const names = this.aliasCols(visible.map((c) => c.name), j.alias, alias);
+      const names = this.aliasCols(
+        visible.map((c) => c.name),
+        j.alias,
+        alias,
+      );
       return { plan, rels: [{ alias, cols: visible.map((c, i) => ({ ...c, name: names[i]! })) }] };
     }
     return { plan, rels };
@@ -1499,16 +1910,43 @@ export class Binder {
     return { plan: { kind: 'with-writes', cols: q.cols, ctes, input: q.plan }, cols: q.cols };
   }
 
-  private bindCte(cte: CommonTableExpr, frame: Map<string, CteDef>, recursive: boolean, scope: Scope, topLevel: boolean): void {
+  private bindCte(
+    cte: CommonTableExpr,
+    frame: Map<string, CteDef>,
+    recursive: boolean,
+    scope: Scope,
+    topLevel: boolean,
+  ): void {
     const name = cte.ctename ?? '';
     const q = cte.ctequery!;
     if (frame.has(name)) throw this.err('42712', `WITH query name "${name}" specified more than once`, cte.location);
     if ('InsertStmt' in q || 'UpdateStmt' in q || 'DeleteStmt' in q) {
-      if (!topLevel) throw this.err(SqlState.featureNotSupported, 'WITH clause containing a data-modifying statement must be at the top level', cte.location);
-      const body = 'InsertStmt' in q ? this.bindInsert(q.InsertStmt) : 'UpdateStmt' in q ? this.bindUpdate(q.UpdateStmt) : this.bindDelete(q.DeleteStmt);
+      if (!topLevel)
+        throw this.err(
+          SqlState.featureNotSupported,
+          'WITH clause containing a data-modifying statement must be at the top level',
+          cte.location,
+        );
+      const body =
+        'InsertStmt' in q
+          ? this.bindInsert(q.InsertStmt)
+          : 'UpdateStmt' in q
+            ? this.bindUpdate(q.UpdateStmt)
+            : this.bindDelete(q.DeleteStmt);
       const aliasNames = (cte.aliascolnames ?? []).map(str);
-      if (aliasNames.length > body.cols.length) throw this.err('42P10', `WITH query "${name}" has ${body.cols.length} columns available but ${aliasNames.length} columns specified`, cte.location);
-      frame.set(name, { name, id: this.cteCounter++, plan: body.plan, cols: body.cols.map((c, i) => ({ ...c, name: aliasNames[i] ?? c.name })), modifying: true });
+      if (aliasNames.length > body.cols.length)
+        throw this.err(
+          '42P10',
+          `WITH query "${name}" has ${body.cols.length} columns available but ${aliasNames.length} columns specified`,
+          cte.location,
+        );
+      frame.set(name, {
+        name,
+        id: this.cteCounter++,
+        plan: body.plan,
+        cols: body.cols.map((c, i) => ({ ...c, name: aliasNames[i] ?? c.name })),
+        modifying: true,
+      });
       return;
     }
     if (!('SelectStmt' in q)) throw notSupported('this statement in WITH');
@@ -1517,19 +1955,39 @@ export class Binder {
     const inner = new Scope(scope.parent);
     if (recursive && sel.op === 'SETOP_UNION' && this.referencesName(sel.rarg, name)) {
       const base = this.bindSelect(sel.larg!, inner);
-      const cols: OutputColumn[] = base.cols.map((c, i) => ({ ...c, id: this.newId(), name: aliasNames[i] ?? c.name, tableOid: 0, attnum: 0 }));
-      const def: CteDef = { name, id: this.cteCounter++, plan: base.plan, cols: base.cols.map((c, i) => ({ ...c, name: aliasNames[i] ?? c.name })) };
+      const cols: OutputColumn[] = base.cols.map((c, i) => ({
+        ...c,
+        id: this.newId(),
+        name: aliasNames[i] ?? c.name,
+        tableOid: 0,
+        attnum: 0,
+      }));
+      const def: CteDef = {
+        name,
+        id: this.cteCounter++,
+        plan: base.plan,
+        cols: base.cols.map((c, i) => ({ ...c, name: aliasNames[i] ?? c.name })),
+      };
       frame.set(name, def);
       const rec = this.bindSelect(sel.rarg!, new Scope(scope.parent));
-      if (rec.cols.length !== base.cols.length) throw this.err('42601', `each UNION query must have the same number of columns`);
+      if (rec.cols.length !== base.cols.length)
+        throw this.err('42601', `each UNION query must have the same number of columns`);
       // The recursive part's columns must match the base types.
-      const recPlan = this.castPlan(rec, base.cols.map((c) => c.type));
+      const recPlan = this.castPlan(
+        rec,
+        base.cols.map((c) => c.type),
+      );
       def.recursive = { plan: recPlan.plan, all: sel.all === true };
       void cols;
       return;
     }
     const body = this.bindSelect(sel, inner);
-    frame.set(name, { name, id: this.cteCounter++, plan: body.plan, cols: body.cols.map((c, i) => ({ ...c, name: aliasNames[i] ?? c.name })) });
+    frame.set(name, {
+      name,
+      id: this.cteCounter++,
+      plan: body.plan,
+      cols: body.cols.map((c, i) => ({ ...c, name: aliasNames[i] ?? c.name })),
+    });
   }
 
   private referencesName(n: SelectStmt | undefined, name: string): boolean {
@@ -1538,8 +1996,15 @@ export class Binder {
 
   /** Casts a query's output columns to `types` (a projection when needed). */
   castPlan(q: BoundQuery, types: readonly SqlType[]): BoundQuery {
-    if (q.cols.every((c, i) => c.type.oid === types[i]!.oid && (types[i]!.typmod < 0 || c.type.typmod === types[i]!.typmod))) return q;
-    const exprs = q.cols.map((c, i) => this.coerce({ kind: 'col', type: c.type, id: c.id, name: c.name }, types[i]!, 'implicit'));
+    if (
+      q.cols.every(
+        (c, i) => c.type.oid === types[i]!.oid && (types[i]!.typmod < 0 || c.type.typmod === types[i]!.typmod),
+      )
+    )
+      return q;
+    const exprs = q.cols.map((c, i) =>
+      this.coerce({ kind: 'col', type: c.type, id: c.id, name: c.name }, types[i]!, 'implicit'),
+    );
     const cols = q.cols.map((c, i) => ({ ...c, id: this.newId(), type: types[i]! }));
     return { plan: { kind: 'project', input: q.plan, exprs, cols }, cols };
   }
@@ -1551,7 +2016,8 @@ export class Binder {
     try {
       const writes = pushed ? this.modifyingCtes() : [];
       if (s.op !== undefined && s.op !== 'SETOP_NONE') return this.withWrites(this.bindSetOp(s, scope), writes);
-      if (s.valuesLists !== undefined) return this.withWrites(this.finishQuery(this.bindValues(s, scope), s, scope), writes);
+      if (s.valuesLists !== undefined)
+        return this.withWrites(this.finishQuery(this.bindValues(s, scope), s, scope), writes);
       return this.withWrites(this.bindSimpleSelect(s, scope), writes);
     } finally {
       if (pushed) this.ctes.pop();
@@ -1576,11 +2042,24 @@ export class Binder {
   }
 
   private bindValues(s: SelectStmt, scope: Scope): BoundQuery {
-    const rows = (s.valuesLists ?? []).map((l) => ('List' in l ? (l.List.items ?? []) : []).map((e) => this.bindExpr(e, scope)));
+    const rows = (s.valuesLists ?? []).map((l) =>
+      ('List' in l ? (l.List.items ?? []) : []).map((e) => this.bindExpr(e, scope)),
+    );
     const width = rows[0]?.length ?? 0;
     if (rows.some((r) => r.length !== width)) throw this.err('42601', 'VALUES lists must all be the same length');
-    const types = Array.from({ length: width }, (_, i) => this.unifyTypes(rows.map((r) => r[i]!.type), 'VALUES'));
-    const cols: OutputColumn[] = types.map((t, i) => ({ id: this.newId(), name: `column${i + 1}`, type: t, tableOid: 0, attnum: 0 }));
+    const types = Array.from({ length: width }, (_, i) =>
+      this.unifyTypes(
+        rows.map((r) => r[i]!.type),
+        'VALUES',
+      ),
+    );
+    const cols: OutputColumn[] = types.map((t, i) => ({
+      id: this.newId(),
+      name: `column${i + 1}`,
+      type: t,
+      tableOid: 0,
+      attnum: 0,
+    }));
     return {
       plan: { kind: 'values', cols, rows: rows.map((r) => r.map((e, i) => this.coerce(e, types[i]!, 'implicit'))) },
       cols,
@@ -1600,7 +2079,8 @@ export class Binder {
         if ('A_Const' in node && node.A_Const.ival !== undefined) {
           const k = node.A_Const.ival.ival ?? 0;
           const c = q.cols[k - 1];
-          if (c === undefined) throw this.err('42P10', `ORDER BY position ${k} is not in select list`, node.A_Const.location);
+          if (c === undefined)
+            throw this.err('42P10', `ORDER BY position ${k} is not in select list`, node.A_Const.location);
           return this.sortKey({ kind: 'col', type: c.type, id: c.id, name: c.name }, sb);
         }
         return this.sortKey(this.bindExpr(node, outScope), sb);
@@ -1615,20 +2095,37 @@ export class Binder {
     if (s.limitCount === undefined && s.limitOffset === undefined) return plan;
     if (s.limitOption === 'LIMIT_OPTION_WITH_TIES') throw notSupported('FETCH ... WITH TIES');
     const noCols = new Scope(scope.parent);
-    const lim = s.limitCount === undefined ? undefined : this.coerce(this.bindExpr(s.limitCount, noCols), Types.int8, 'implicit');
-    const off = s.limitOffset === undefined ? undefined : this.coerce(this.bindExpr(s.limitOffset, noCols), Types.int8, 'implicit');
-    return { kind: 'limit', cols: outCols(plan), input: plan, ...(lim === undefined ? {} : { limit: lim }), ...(off === undefined ? {} : { offset: off }) };
+    const lim =
+      s.limitCount === undefined ? undefined : this.coerce(this.bindExpr(s.limitCount, noCols), Types.int8, 'implicit');
+    const off =
+      s.limitOffset === undefined
+        ? undefined
+        : this.coerce(this.bindExpr(s.limitOffset, noCols), Types.int8, 'implicit');
+    return {
+      kind: 'limit',
+      cols: outCols(plan),
+      input: plan,
+      ...(lim === undefined ? {} : { limit: lim }),
+      ...(off === undefined ? {} : { offset: off }),
+    };
   }
 
   private bindSetOp(s: SelectStmt, scope: Scope): BoundQuery {
     const l = this.bindSelect(s.larg!, new Scope(scope.parent));
     const r = this.bindSelect(s.rarg!, new Scope(scope.parent));
     const opName = s.op === 'SETOP_UNION' ? 'UNION' : s.op === 'SETOP_INTERSECT' ? 'INTERSECT' : 'EXCEPT';
-    if (l.cols.length !== r.cols.length) throw this.err('42601', `each ${opName} query must have the same number of columns`);
+    if (l.cols.length !== r.cols.length)
+      throw this.err('42601', `each ${opName} query must have the same number of columns`);
     const types = l.cols.map((c, i) => this.unifyTypes([c.type, r.cols[i]!.type], opName));
     const lc = this.castPlan(l, types);
     const rc = this.castPlan(r, types);
-    const cols: OutputColumn[] = l.cols.map((c, i) => ({ id: this.newId(), name: c.name, type: types[i]!, tableOid: 0, attnum: 0 }));
+    const cols: OutputColumn[] = l.cols.map((c, i) => ({
+      id: this.newId(),
+      name: c.name,
+      type: types[i]!,
+      tableOid: 0,
+      attnum: 0,
+    }));
     const op = s.op === 'SETOP_UNION' ? 'union' : s.op === 'SETOP_INTERSECT' ? 'intersect' : 'except';
     const plan: Plan = { kind: 'setop', cols, op, all: s.all === true, left: lc.plan, right: rc.plan };
     return this.finishQuery({ plan, cols }, s, scope);
@@ -1649,7 +2146,16 @@ export class Binder {
         }
       }
       scope.rels.push(...b.rels);
-      plan = first ? b.plan : { kind: 'join', cols: [...outCols(plan), ...outCols(b.plan)], joinType: 'inner', left: plan, right: b.plan, lateral: b.lateral === true };
+      plan = first
+        ? b.plan
+        : {
+            kind: 'join',
+            cols: [...outCols(plan), ...outCols(b.plan)],
+            joinType: 'inner',
+            left: plan,
+            right: b.plan,
+            lateral: b.lateral === true,
+          };
       first = false;
     }
     // WHERE
@@ -1660,7 +2166,8 @@ export class Binder {
         const pred = this.coerceBool(this.bindExpr(s.whereClause, scope), 'WHERE');
         plan = { kind: 'filter', cols: outCols(plan), input: plan, pred };
       } catch (e) {
-        if (e instanceof NextDbError && e.code === '42803') throw this.err('42803', 'aggregate functions are not allowed in WHERE');
+        if (e instanceof NextDbError && e.code === '42803')
+          throw this.err('42803', 'aggregate functions are not allowed in WHERE');
         throw e;
       } finally {
         this.agg = savedAgg;
@@ -1669,8 +2176,18 @@ export class Binder {
     const inputCols = outCols(plan);
     const inputIds = new Set(inputCols.map((c) => c.id));
     const windowDefs = new Map<string, WindowDef>();
-    for (const w of s.windowClause ?? []) if ('WindowDef' in w && w.WindowDef.name !== undefined) windowDefs.set(w.WindowDef.name, w.WindowDef);
-    const st: AggState = { aggs: [], windows: [], scope, inAggArgs: false, allowAggs: true, allowWindows: true, windowDefs, groupingCalls: [] };
+    for (const w of s.windowClause ?? [])
+      if ('WindowDef' in w && w.WindowDef.name !== undefined) windowDefs.set(w.WindowDef.name, w.WindowDef);
+    const st: AggState = {
+      aggs: [],
+      windows: [],
+      scope,
+      inAggArgs: false,
+      allowAggs: true,
+      allowWindows: true,
+      windowDefs,
+      groupingCalls: [],
+    };
     const savedAgg = this.agg;
     this.agg = st;
     try {
@@ -1684,8 +2201,14 @@ export class Binder {
           const fields = v.ColumnRef.fields ?? [];
           const relName = fields.length > 1 ? str(fields[fields.length - 2]) : undefined;
           const rels = relName === undefined ? scope.rels : scope.rels.filter((r) => r.alias === relName);
-          if (relName !== undefined && rels.length === 0) throw this.err(SqlState.undefinedTable, `missing FROM-clause entry for table "${relName}"`, v.ColumnRef.location);
-          if (relName === undefined && scope.rels.length === 0) throw this.err('42601', 'SELECT * with no tables specified is not valid', v.ColumnRef.location);
+          if (relName !== undefined && rels.length === 0)
+            throw this.err(
+              SqlState.undefinedTable,
+              `missing FROM-clause entry for table "${relName}"`,
+              v.ColumnRef.location,
+            );
+          if (relName === undefined && scope.rels.length === 0)
+            throw this.err('42601', 'SELECT * with no tables specified is not valid', v.ColumnRef.location);
           for (const r of rels) {
             for (const c of r.cols) {
               if (c.usingHidden && relName === undefined) continue;
@@ -1699,7 +2222,17 @@ export class Binder {
         targets.push({
           expr,
           name: rt.name ?? this.defaultName(v),
-          ...(found === undefined ? {} : { col: { name: found.name, id: found.id, type: found.type, tableOid: found.tableOid, attnum: found.attnum } }),
+          ...(found === undefined
+            ? {}
+            : {
+                col: {
+                  name: found.name,
+                  id: found.id,
+                  type: found.type,
+                  tableOid: found.tableOid,
+                  attnum: found.attnum,
+                },
+              }),
           ...(rt.location === undefined ? {} : { location: rt.location }),
         });
       }
@@ -1726,7 +2259,8 @@ export class Binder {
         if (!('GroupingSet' in g)) return [[indexOfGroup(g)]];
         const gs = g.GroupingSet;
         const content = gs.content ?? [];
-        const item = (n: Node): number[] => ('RowExpr' in n ? (n.RowExpr.args ?? []).map(indexOfGroup) : [indexOfGroup(n)]);
+        const item = (n: Node): number[] =>
+          'RowExpr' in n ? (n.RowExpr.args ?? []).map(indexOfGroup) : [indexOfGroup(n)];
         switch (gs.kind) {
           case 'GROUPING_SET_EMPTY':
             return [[]];
@@ -1741,7 +2275,8 @@ export class Binder {
           case 'GROUPING_SET_CUBE': {
             const parts = content.map(item);
             const out: number[][] = [];
-            for (let mask = (1 << parts.length) - 1; mask >= 0; mask--) out.push(parts.filter((_p, i) => (mask & (1 << (parts.length - 1 - i))) !== 0).flat());
+            for (let mask = (1 << parts.length) - 1; mask >= 0; mask--)
+              out.push(parts.filter((_p, i) => (mask & (1 << (parts.length - 1 - i))) !== 0).flat());
             return out;
           }
           case 'GROUPING_SET_SETS':
@@ -1751,7 +2286,9 @@ export class Binder {
         }
       };
       let groupingSets: number[][] | undefined;
-      const hasSets = (s.groupClause ?? []).some((g) => 'GroupingSet' in g && g.GroupingSet.kind !== 'GROUPING_SET_EMPTY');
+      const hasSets = (s.groupClause ?? []).some(
+        (g) => 'GroupingSet' in g && g.GroupingSet.kind !== 'GROUPING_SET_EMPTY',
+      );
       if (hasSets) {
         // GROUP BY a, ROLLUP(b) is the cross product of the items' sets.
         let acc: number[][] = [[]];
@@ -1779,10 +2316,18 @@ export class Binder {
         assert('SortBy' in item, 'ORDER BY item');
         const sb = item.SortBy;
         const node = sb.node!;
-        if ('A_Const' in node && (node.A_Const.ival !== undefined || (node.A_Const.fval === undefined && node.A_Const.sval === undefined && !node.A_Const.isnull && node.A_Const.boolval === undefined))) {
+        if (
+          'A_Const' in node &&
+          (node.A_Const.ival !== undefined ||
+            (node.A_Const.fval === undefined &&
+              node.A_Const.sval === undefined &&
+              !node.A_Const.isnull &&
+              node.A_Const.boolval === undefined))
+        ) {
           const k = node.A_Const.ival?.ival ?? 0;
           const tgt = targets[k - 1];
-          if (tgt === undefined) throw this.err('42P10', `ORDER BY position ${k} is not in select list`, node.A_Const.location);
+          if (tgt === undefined)
+            throw this.err('42P10', `ORDER BY position ${k} is not in select list`, node.A_Const.location);
           sortItems.push({ key: this.sortKey(tgt.expr, sb), targetIndex: k - 1 });
           continue;
         }
@@ -1791,7 +2336,8 @@ export class Binder {
           const matches = targets.map((t, i) => [t, i] as const).filter(([t]) => t.name === nm);
           if (matches.length > 0) {
             const distinctExprs = new Set(matches.map(([t]) => exprKey(t.expr)));
-            if (distinctExprs.size > 1) throw this.err('42702', `ORDER BY "${nm}" is ambiguous`, node.ColumnRef.location);
+            if (distinctExprs.size > 1)
+              throw this.err('42702', `ORDER BY "${nm}" is ambiguous`, node.ColumnRef.location);
             const [t, i] = matches[0]!;
             sortItems.push({ key: this.sortKey(t.expr, sb), targetIndex: i });
             continue;
@@ -1815,21 +2361,44 @@ export class Binder {
                 return this.bindExpr(d, scope);
               });
       const isDistinct = s.distinctClause !== undefined;
-      const aggregated = st.aggs.length > 0 || groupExprs.length > 0 || having !== undefined || (s.groupClause ?? []).length > 0;
+      const aggregated =
+        st.aggs.length > 0 || groupExprs.length > 0 || having !== undefined || (s.groupClause ?? []).length > 0;
       let rewrite = (e: Expr): Expr => e;
       if (aggregated) {
-        const groupCols: OutputColumn[] = groupExprs.map((g) => ({ id: this.newId(), name: g.kind === 'col' ? g.name : '?column?', type: g.type, tableOid: 0, attnum: 0 }));
-        const aggCols: OutputColumn[] = st.aggs.map((a) => ({ id: a.id, name: a.name, type: a.type, tableOid: 0, attnum: 0 }));
+        const groupCols: OutputColumn[] = groupExprs.map((g) => ({
+          id: this.newId(),
+          name: g.kind === 'col' ? g.name : '?column?',
+          type: g.type,
+          tableOid: 0,
+          attnum: 0,
+        }));
+        const aggCols: OutputColumn[] = st.aggs.map((a) => ({
+          id: a.id,
+          name: a.name,
+          type: a.type,
+          tableOid: 0,
+          attnum: 0,
+        }));
         const groupKeyList = groupExprs.map(exprKey);
         const groupingCalls = st.groupingCalls.map((g) => ({
           id: g.id,
           args: g.args.map((a) => {
             const i = groupKeyList.indexOf(exprKey(a));
-            if (i < 0) throw this.err('42803', 'arguments to GROUPING must be grouping expressions of the associated query level');
+            if (i < 0)
+              throw this.err(
+                '42803',
+                'arguments to GROUPING must be grouping expressions of the associated query level',
+              );
             return i;
           }),
         }));
-        const groupingCols: OutputColumn[] = groupingCalls.map((g) => ({ id: g.id, name: 'grouping', type: Types.int4, tableOid: 0, attnum: 0 }));
+        const groupingCols: OutputColumn[] = groupingCalls.map((g) => ({
+          id: g.id,
+          name: 'grouping',
+          type: Types.int4,
+          tableOid: 0,
+          attnum: 0,
+        }));
         plan = {
           kind: 'aggregate',
           cols: [...groupCols, ...aggCols, ...groupingCols],
@@ -1843,12 +2412,21 @@ export class Binder {
         const windowIds = new Set<ColumnId>();
         rewrite = (e: Expr): Expr => {
           const gi = groupKeys.indexOf(exprKey(e));
-          if (gi >= 0) return { kind: 'col', type: groupCols[gi]!.type, id: groupCols[gi]!.id, name: e.kind === 'col' ? e.name : groupCols[gi]!.name };
+          if (gi >= 0)
+            return {
+              kind: 'col',
+              type: groupCols[gi]!.type,
+              id: groupCols[gi]!.id,
+              name: e.kind === 'col' ? e.name : groupCols[gi]!.name,
+            };
           if (e.kind === 'col') {
             if (aggIds.has(e.id) || windowIds.has(e.id) || !inputIds.has(e.id)) return e;
             const src = inputCols.find((c) => c.id === e.id);
             const rel = scope.rels.find((r) => r.cols.some((c) => c.id === e.id));
-            throw this.err('42803', `column "${rel !== undefined && rel.alias !== '' ? `${rel.alias}.` : ''}${src?.name ?? e.name}" must appear in the GROUP BY clause or be used in an aggregate function`);
+            throw this.err(
+              '42803',
+              `column "${rel !== undefined && rel.alias !== '' ? `${rel.alias}.` : ''}${src?.name ?? e.name}" must appear in the GROUP BY clause or be used in an aggregate function`,
+            );
           }
           return mapExpr(e, rewrite);
         };
@@ -1864,7 +2442,13 @@ export class Binder {
           orderBy: w.orderBy.map((k) => ({ ...k, expr: rewrite(k.expr) })),
           ...(w.filter === undefined ? {} : { filter: rewrite(w.filter) }),
         }));
-        const wcols: OutputColumn[] = calls.map((c) => ({ id: c.id, name: c.name, type: c.type, tableOid: 0, attnum: 0 }));
+        const wcols: OutputColumn[] = calls.map((c) => ({
+          id: c.id,
+          name: c.name,
+          type: c.type,
+          tableOid: 0,
+          attnum: 0,
+        }));
         plan = { kind: 'window', cols: [...outCols(plan), ...wcols], input: plan, calls };
       }
       // Projection: select list, then hidden sort/distinct-on expressions.
@@ -1876,7 +2460,9 @@ export class Binder {
         tableOid: t.col?.tableOid ?? 0,
         attnum: t.col?.attnum ?? 0,
       }));
-      const projExprs: Expr[] = finalTargets.map((t) => (t.expr.type.id === 'unknown' ? this.coerce(t.expr, Types.text, 'implicit') : t.expr));
+      const projExprs: Expr[] = finalTargets.map((t) =>
+        t.expr.type.id === 'unknown' ? this.coerce(t.expr, Types.text, 'implicit') : t.expr,
+      );
       const sortKeys: SortKey[] = [];
       for (const si of sortItems) {
         if (si.targetIndex !== undefined) {
@@ -1898,7 +2484,8 @@ export class Binder {
         distinctKeys = distinctOn.map((d) => {
           const e = rewrite(d);
           const idx = finalTargets.findIndex((t) => exprKey(t.expr) === exprKey(e));
-          if (idx >= 0) return { kind: 'col', type: projCols[idx]!.type, id: projCols[idx]!.id, name: projCols[idx]!.name } as Expr;
+          if (idx >= 0)
+            return { kind: 'col', type: projCols[idx]!.type, id: projCols[idx]!.id, name: projCols[idx]!.name } as Expr;
           const id = this.newId();
           projCols.push({ id, name: '?distinct?', type: e.type, tableOid: 0, attnum: 0 });
           projExprs.push(e);
@@ -1910,10 +2497,19 @@ export class Binder {
       if (isDistinct) {
         if (distinctKeys !== undefined) {
           // DISTINCT ON: sort by the ON keys first (then the rest of ORDER BY), keep the first row per key.
-          plan = { kind: 'sort', cols: projCols, input: plan, keys: sortKeys.length > 0 ? sortKeys : distinctKeys.map((e) => ({ expr: e, desc: false, nullsFirst: false, cmp: comparatorFor(e.type) })) };
+          plan = {
+            kind: 'sort',
+            cols: projCols,
+            input: plan,
+            keys:
+              sortKeys.length > 0
+                ? sortKeys
+                : distinctKeys.map((e) => ({ expr: e, desc: false, nullsFirst: false, cmp: comparatorFor(e.type) })),
+          };
           plan = { kind: 'distinct', cols: projCols, input: plan, on: distinctKeys };
         } else {
-          if (projCols.length > visible.length) throw this.err('42P10', 'for SELECT DISTINCT, ORDER BY expressions must appear in select list');
+          if (projCols.length > visible.length)
+            throw this.err('42P10', 'for SELECT DISTINCT, ORDER BY expressions must appear in select list');
           plan = { kind: 'distinct', cols: projCols, input: plan };
           if (sortKeys.length > 0) plan = { kind: 'sort', cols: projCols, input: plan, keys: sortKeys };
         }
@@ -1921,12 +2517,18 @@ export class Binder {
         plan = { kind: 'sort', cols: projCols, input: plan, keys: sortKeys };
       }
       if (s.lockingClause !== undefined && s.lockingClause.length > 0) {
-        if (aggregated || isDistinct) throw this.err('0A000', 'FOR UPDATE is not allowed with aggregate functions or DISTINCT');
+        if (aggregated || isDistinct)
+          throw this.err('0A000', 'FOR UPDATE is not allowed with aggregate functions or DISTINCT');
         plan = markForUpdate(plan);
       }
       plan = this.applyLimit(plan, s, scope);
       if (projCols.length > visible.length) {
-        plan = { kind: 'project', cols: visible, input: plan, exprs: visible.map((c) => ({ kind: 'col', type: c.type, id: c.id, name: c.name })) };
+        plan = {
+          kind: 'project',
+          cols: visible,
+          input: plan,
+          exprs: visible.map((c) => ({ kind: 'col', type: c.type, id: c.id, name: c.name })),
+        };
       }
       return { plan, cols: visible };
     } finally {
@@ -1995,7 +2597,8 @@ export class Binder {
       if (t === 'EXPR_SUBLINK' && v.SubLink.subselect !== undefined && 'SelectStmt' in v.SubLink.subselect) {
         const tl = v.SubLink.subselect.SelectStmt.targetList ?? [];
         const first = tl[0];
-        if (first !== undefined && 'ResTarget' in first) return first.ResTarget.name ?? this.defaultName(first.ResTarget.val!);
+        if (first !== undefined && 'ResTarget' in first)
+          return first.ResTarget.name ?? this.defaultName(first.ResTarget.val!);
       }
       return '?column?';
     }
@@ -2030,7 +2633,8 @@ export class Binder {
   /** A table addressed by INSERT/UPDATE/DELETE (views and catalogs are rejected). */
   private targetTable(rv: RangeVar): TableDef {
     const name = rv.relname ?? '';
-    if (this.virtualRelation(rv.schemaname, name) !== undefined) throw this.err('42809', `cannot change system relation "${name}"`, rv.location);
+    if (this.virtualRelation(rv.schemaname, name) !== undefined)
+      throw this.err('42809', `cannot change system relation "${name}"`, rv.location);
     const t = this.lookupTable(rv.schemaname, name, rv.location)!;
     if (t.kind === 'v') throw notSupported(`changing view "${name}" (views are not updatable yet)`);
     return t;
@@ -2048,7 +2652,10 @@ export class Binder {
     return { t, alias, scan: this.tableScan(t, alias) };
   }
 
-  private tableScan(t: TableDef, alias: string): { plan: Extract<Plan, { kind: 'scan' }>; rel: ScopeRel; cols: OutputColumn[] } {
+  private tableScan(
+    t: TableDef,
+    alias: string,
+  ): { plan: Extract<Plan, { kind: 'scan' }>; rel: ScopeRel; cols: OutputColumn[] } {
     const cols: OutputColumn[] = this.rowCols(t);
     const scopeCols = visibleCols(t, cols);
     return { plan: this.scanNode(t, alias, cols), rel: { alias, cols: scopeCols }, cols };
@@ -2071,7 +2678,11 @@ export class Binder {
     return sub.coerce(e, col.type, 'assignment');
   }
 
-  private returning(exprs: readonly Node[] | undefined, scope: Scope, rowCols: readonly ColumnId[]): { exprs: Expr[]; cols: OutputColumn[] } | undefined {
+  private returning(
+    exprs: readonly Node[] | undefined,
+    scope: Scope,
+    rowCols: readonly ColumnId[],
+  ): { exprs: Expr[]; cols: OutputColumn[] } | undefined {
     if (exprs === undefined || exprs.length === 0) return undefined;
     const out: Expr[] = [];
     const cols: OutputColumn[] = [];
@@ -2088,14 +2699,23 @@ export class Binder {
       }
       const e = this.bindExpr(v, scope);
       out.push(e.type.id === 'unknown' ? this.coerce(e, Types.text, 'implicit') : e);
-      cols.push({ id: this.newId(), name: t.ResTarget.name ?? this.defaultName(v), type: e.type.id === 'unknown' ? Types.text : e.type, tableOid: 0, attnum: 0 });
+      cols.push({
+        id: this.newId(),
+        name: t.ResTarget.name ?? this.defaultName(v),
+        type: e.type.id === 'unknown' ? Types.text : e.type,
+        tableOid: 0,
+        attnum: 0,
+      });
     }
     void rowCols;
     return { exprs: out, cols };
   }
 
   /** CHECK expressions (over `rowCols`) and foreign keys of `t` for a DML plan. */
-  private constraintInfo(t: TableDef, rowCols: readonly OutputColumn[]): Pick<ModifyPlan, 'newRowCols' | 'checks' | 'parents' | 'children'> {
+  private constraintInfo(
+    t: TableDef,
+    rowCols: readonly OutputColumn[],
+  ): Pick<ModifyPlan, 'newRowCols' | 'checks' | 'parents' | 'children'> {
     const checks: { name: string; expr: Expr }[] = [];
     for (const c of t.constraints) {
       if (c.type !== 'c' || c.checkExpr === undefined) continue;
@@ -2115,13 +2735,29 @@ export class Binder {
       if (c.type !== 'f' || c.refTable === undefined) continue;
       const parent = this.o.catalog.tables.get(c.refTable);
       if (parent === undefined) continue;
-      parents.push({ name: c.name, child: t, childColumns: c.columns, parent, parentColumns: c.refColumns ?? [], onDelete: c.onDelete ?? 'a', onUpdate: c.onUpdate ?? 'a' });
+      parents.push({
+        name: c.name,
+        child: t,
+        childColumns: c.columns,
+        parent,
+        parentColumns: c.refColumns ?? [],
+        onDelete: c.onDelete ?? 'a',
+        onUpdate: c.onUpdate ?? 'a',
+      });
     }
     const children: ForeignKeyRef[] = [];
     for (const other of this.o.catalog.tables.values()) {
       for (const c of other.constraints) {
         if (c.type !== 'f' || c.refTable !== t.oid) continue;
-        children.push({ name: c.name, child: other, childColumns: c.columns, parent: t, parentColumns: c.refColumns ?? [], onDelete: c.onDelete ?? 'a', onUpdate: c.onUpdate ?? 'a' });
+        children.push({
+          name: c.name,
+          child: other,
+          childColumns: c.columns,
+          parent: t,
+          parentColumns: c.refColumns ?? [],
+          onDelete: c.onDelete ?? 'a',
+          onUpdate: c.onUpdate ?? 'a',
+        });
       }
     }
     return { newRowCols: rowCols.map((c) => c.id), checks, parents, children };
@@ -2141,7 +2777,8 @@ export class Binder {
         const nm = c.ResTarget.name ?? '';
         if ((c.ResTarget.indirection ?? []).length > 0) throw notSupported('INSERT into subfields or array elements');
         const col = live.find((x) => x.name === nm);
-        if (col === undefined) throw this.err('42703', `column "${nm}" of relation "${t.name}" does not exist`, c.ResTarget.location);
+        if (col === undefined)
+          throw this.err('42703', `column "${nm}" of relation "${t.name}" does not exist`, c.ResTarget.location);
         return col;
       });
       const seen = new Set<string>();
@@ -2162,9 +2799,17 @@ export class Binder {
     } else {
       assert('SelectStmt' in sel, 'INSERT source');
       const ss = sel.SelectStmt;
-      if (ss.valuesLists !== undefined && ss.op === 'SETOP_NONE' && ss.sortClause === undefined && ss.limitCount === undefined && ss.withClause === undefined) {
+      if (
+        ss.valuesLists !== undefined &&
+        ss.op === 'SETOP_NONE' &&
+        ss.sortClause === undefined &&
+        ss.limitCount === undefined &&
+        ss.withClause === undefined
+      ) {
         valuesRows = ss.valuesLists.map((l) =>
-          ('List' in l ? (l.List.items ?? []) : []).map((e) => ('SetToDefault' in e ? ('default' as const) : this.bindExpr(e, scope))),
+          ('List' in l ? (l.List.items ?? []) : []).map((e) =>
+            'SetToDefault' in e ? ('default' as const) : this.bindExpr(e, scope),
+          ),
         );
       } else {
         source = this.bindSelect(ss, new Scope(undefined));
@@ -2174,11 +2819,13 @@ export class Binder {
     if (valuesRows !== undefined) {
       for (const r of valuesRows) {
         if (r.length > nTarget) throw this.err('42601', 'INSERT has more expressions than target columns');
-        if (r.length < nTarget && ins.cols !== undefined && ins.cols.length > 0) throw this.err('42601', 'INSERT has more target columns than expressions');
+        if (r.length < nTarget && ins.cols !== undefined && ins.cols.length > 0)
+          throw this.err('42601', 'INSERT has more target columns than expressions');
       }
     } else if (source !== undefined) {
       if (source.cols.length > nTarget) throw this.err('42601', 'INSERT has more expressions than target columns');
-      if (source.cols.length < nTarget && ins.cols !== undefined && ins.cols.length > 0) throw this.err('42601', 'INSERT has more target columns than expressions');
+      if (source.cols.length < nTarget && ins.cols !== undefined && ins.cols.length > 0)
+        throw this.err('42601', 'INSERT has more target columns than expressions');
     }
     // Build full rows in attnum order.
     const posOf = new Map<number, number>(targetCols.map((c, i) => [c.attnum, i]));
@@ -2224,7 +2871,8 @@ export class Binder {
       const elems = oc.infer?.indexElems ?? [];
       if (oc.infer?.conname !== undefined) {
         const con = t.constraints.find((c) => c.name === oc.infer!.conname);
-        if (con === undefined || con.indexId === undefined) throw this.err('42704', `constraint "${oc.infer.conname}" for table "${t.name}" does not exist`);
+        if (con === undefined || con.indexId === undefined)
+          throw this.err('42704', `constraint "${oc.infer.conname}" for table "${t.name}" does not exist`);
         index = t.indexes.find((ix) => ix.id === con.indexId);
       } else if (elems.length > 0) {
         // Each element is a column (by position) or an expression (by its deparsed text, as CREATE INDEX stored it).
@@ -2246,12 +2894,19 @@ export class Binder {
             ix.columns.length === wanted.length &&
             ix.columns.every((_c, i) => wanted.includes(keyOf(ix, i))),
         );
-        if (index === undefined) throw this.err('42P10', 'there is no unique or exclusion constraint matching the ON CONFLICT specification');
+        if (index === undefined)
+          throw this.err('42P10', 'there is no unique or exclusion constraint matching the ON CONFLICT specification');
       }
       if (oc.action === 'ONCONFLICT_NOTHING') {
-        onConflict = { action: 'nothing', ...(index === undefined ? {} : { index }), existingCols: [], excludedCols: [] };
+        onConflict = {
+          action: 'nothing',
+          ...(index === undefined ? {} : { index }),
+          existingCols: [],
+          excludedCols: [],
+        };
       } else {
-        if (index === undefined) throw this.err('42601', 'ON CONFLICT DO UPDATE requires inference specification or constraint name');
+        if (index === undefined)
+          throw this.err('42601', 'ON CONFLICT DO UPDATE requires inference specification or constraint name');
         const existingCols: OutputColumn[] = this.rowCols(t);
         const excludedCols: OutputColumn[] = this.rowCols(t);
         const ocScope = new Scope(undefined);
@@ -2260,7 +2915,8 @@ export class Binder {
           { alias: 'excluded', cols: visibleCols(t, excludedCols) },
         ];
         const assignments = this.bindAssignments(t, oc.targetList ?? [], ocScope);
-        const where = oc.whereClause === undefined ? undefined : this.coerceBool(this.bindExpr(oc.whereClause, ocScope), 'WHERE');
+        const where =
+          oc.whereClause === undefined ? undefined : this.coerceBool(this.bindExpr(oc.whereClause, ocScope), 'WHERE');
         onConflict = {
           action: 'update',
           index,
@@ -2272,7 +2928,11 @@ export class Binder {
         // RETURNING after DO UPDATE sees the final row, which the executor provides under fullCols ids.
       }
     }
-    const ret = this.returning(ins.returningClause?.exprs, rowScope, fullCols.map((c) => c.id));
+    const ret = this.returning(
+      ins.returningClause?.exprs,
+      rowScope,
+      fullCols.map((c) => c.id),
+    );
     const modify: ModifyPlan = {
       op: 'insert',
       table: t,
@@ -2299,21 +2959,37 @@ export class Binder {
       if (out[idx] !== undefined) throw this.err('42601', `multiple assignments to same column "${nm}"`, rt.location);
       const v = rt.val!;
       if ('MultiAssignRef' in v) throw notSupported('UPDATE ... SET (a, b) = (...)');
-      if (col.identity === 'a' && !('SetToDefault' in v)) throw this.err('428C9', `column "${nm}" can only be updated to DEFAULT`, rt.location);
-      out[idx] = 'SetToDefault' in v ? this.defaultFor(col, scope) : this.coerce(this.bindExpr(v, scope), col.type, 'assignment', rt.location);
+      if (col.identity === 'a' && !('SetToDefault' in v))
+        throw this.err('428C9', `column "${nm}" can only be updated to DEFAULT`, rt.location);
+      out[idx] =
+        'SetToDefault' in v
+          ? this.defaultFor(col, scope)
+          : this.coerce(this.bindExpr(v, scope), col.type, 'assignment', rt.location);
     }
     return out;
   }
 
   /** The rows UPDATE/DELETE change: the target scan joined with FROM/USING items, filtered by WHERE. */
-  private bindDmlSource(scan: { plan: Plan; cols: OutputColumn[] }, scope: Scope, from: readonly Node[], where: Node | undefined): { input: Plan; recheck?: Expr } {
+  private bindDmlSource(
+    scan: { plan: Plan; cols: OutputColumn[] },
+    scope: Scope,
+    from: readonly Node[],
+    where: Node | undefined,
+  ): { input: Plan; recheck?: Expr } {
     let input: Plan = scan.plan;
     for (const f of from) {
       const lateralScope = new Scope(undefined);
       lateralScope.rels = [...scope.rels];
       const b = this.bindFromItem(f, scope, lateralScope);
       scope.rels.push(...b.rels);
-      input = { kind: 'join', cols: [...outCols(input), ...outCols(b.plan)], joinType: 'inner', left: input, right: b.plan, lateral: b.lateral === true };
+      input = {
+        kind: 'join',
+        cols: [...outCols(input), ...outCols(b.plan)],
+        joinType: 'inner',
+        left: input,
+        right: b.plan,
+        lateral: b.lateral === true,
+      };
     }
     let recheck: Expr | undefined;
     if (where !== undefined) {
@@ -2322,7 +2998,12 @@ export class Binder {
     }
     if (from.length > 0) {
       // A row may match several FROM rows; PostgreSQL changes it once (with an arbitrary match).
-      input = { kind: 'distinct', cols: outCols(input), input, on: scan.cols.map((c) => ({ kind: 'col', type: c.type, id: c.id, name: c.name }) as Expr) };
+      input = {
+        kind: 'distinct',
+        cols: outCols(input),
+        input,
+        on: scan.cols.map((c) => ({ kind: 'col', type: c.type, id: c.id, name: c.name }) as Expr),
+      };
     }
     return recheck === undefined ? { input } : { input, recheck };
   }
@@ -2340,7 +3021,11 @@ export class Binder {
     const newCols: OutputColumn[] = this.rowCols(t);
     const retScope = new Scope(undefined);
     retScope.rels = [{ alias, cols: visibleCols(t, newCols) }, ...scope.rels.slice(1)];
-    const ret = this.returning(up.returningClause?.exprs, retScope, newCols.map((c) => c.id));
+    const ret = this.returning(
+      up.returningClause?.exprs,
+      retScope,
+      newCols.map((c) => c.id),
+    );
     const modify: ModifyPlan = {
       op: 'update',
       table: t,
@@ -2374,7 +3059,15 @@ export class Binder {
     if (src.rels.some((r) => r.alias === alias)) throw this.err('42712', `name "${alias}" specified more than once`);
     scope.rels = [...src.rels, scan.rel];
     const on = this.coerceBool(this.bindExpr(mg.joinCondition!, scope), 'JOIN/ON');
-    const input: Plan = { kind: 'join', cols: [...outCols(src.plan), ...scan.cols], joinType: 'left', left: src.plan, right: scan.plan, lateral: false, cond: on };
+    const input: Plan = {
+      kind: 'join',
+      cols: [...outCols(src.plan), ...scan.cols],
+      joinType: 'left',
+      left: src.plan,
+      right: scan.plan,
+      lateral: false,
+      cond: on,
+    };
     const pk = t.indexes.find((ix) => ix.primary)!;
     const matchedPos = outCols(src.plan).length + pk.columns[0]!;
     const live = t.columns.filter((c) => !c.dropped && c.hidden !== true);
@@ -2387,11 +3080,16 @@ export class Binder {
       // A NOT MATCHED clause sees only the source row (PostgreSQL: 42P01 for target columns there).
       const clauseScope = new Scope(undefined);
       clauseScope.rels = matched ? scope.rels : [...src.rels];
-      const cond = w.condition === undefined ? undefined : this.coerceBool(this.bindExpr(w.condition, clauseScope), 'WHEN');
+      const cond =
+        w.condition === undefined ? undefined : this.coerceBool(this.bindExpr(w.condition, clauseScope), 'WHEN');
       const base = { matched, ...(cond === undefined ? {} : { cond }) };
       switch (w.commandType) {
         case 'CMD_UPDATE':
-          clauses.push({ ...base, action: 'update', assignments: this.bindAssignments(t, w.targetList ?? [], clauseScope) });
+          clauses.push({
+            ...base,
+            action: 'update',
+            assignments: this.bindAssignments(t, w.targetList ?? [], clauseScope),
+          });
           break;
         case 'CMD_DELETE':
           clauses.push({ ...base, action: 'delete' });
@@ -2400,21 +3098,28 @@ export class Binder {
           clauses.push({ ...base, action: 'nothing' });
           break;
         case 'CMD_INSERT': {
-          if (w.override !== undefined && w.override !== 'OVERRIDING_NOT_SET') throw notSupported('OVERRIDING in MERGE');
+          if (w.override !== undefined && w.override !== 'OVERRIDING_NOT_SET')
+            throw notSupported('OVERRIDING in MERGE');
           const names = (w.targetList ?? []).map((r) => ('ResTarget' in r ? (r.ResTarget.name ?? '') : ''));
-          const targetCols = names.length === 0 ? live : names.map((nm) => {
-            const c = live.find((x) => x.name === nm);
-            if (c === undefined) throw this.err('42703', `column "${nm}" of relation "${t.name}" does not exist`);
-            return c;
-          });
+          const targetCols =
+            names.length === 0
+              ? live
+              : names.map((nm) => {
+                  const c = live.find((x) => x.name === nm);
+                  if (c === undefined) throw this.err('42703', `column "${nm}" of relation "${t.name}" does not exist`);
+                  return c;
+                });
           const vals = w.values ?? [];
-          if (vals.length > targetCols.length) throw this.err('42601', 'INSERT has more expressions than target columns');
-          if (vals.length < targetCols.length && names.length > 0) throw this.err('42601', 'INSERT has more target columns than expressions');
+          if (vals.length > targetCols.length)
+            throw this.err('42601', 'INSERT has more expressions than target columns');
+          if (vals.length < targetCols.length && names.length > 0)
+            throw this.err('42601', 'INSERT has more target columns than expressions');
           const values = t.columns.map((c) => {
             const k = targetCols.indexOf(c);
             const v = k < 0 ? undefined : vals[k];
             if (v === undefined || 'SetToDefault' in v) return this.defaultFor(c, clauseScope);
-            if (c.identity === 'a') throw this.err('428C9', `cannot insert a non-DEFAULT value into column "${c.name}"`);
+            if (c.identity === 'a')
+              throw this.err('428C9', `cannot insert a non-DEFAULT value into column "${c.name}"`);
             return this.coerce(this.bindExpr(v, clauseScope), c.type, 'assignment');
           });
           clauses.push({ ...base, action: 'insert', values });
@@ -2446,7 +3151,11 @@ export class Binder {
     const scope = new Scope(undefined);
     scope.rels = [scan.rel];
     const { input, recheck } = this.bindDmlSource(scan, scope, del.usingClause ?? [], del.whereClause);
-    const ret = this.returning(del.returningClause?.exprs, scope, scan.cols.map((c) => c.id));
+    const ret = this.returning(
+      del.returningClause?.exprs,
+      scope,
+      scan.cols.map((c) => c.id),
+    );
     const modify: ModifyPlan = {
       op: 'delete',
       table: t,
@@ -2477,10 +3186,23 @@ export class Binder {
    * old row `cols`: the USING expression, or the column itself, converted
    * by an assignment cast (42804 when there is none, as PostgreSQL).
    */
-  bindTypeConversion(t: TableDef, i: number, type: SqlType, using: Node | undefined, cols: readonly OutputColumn[]): Expr {
+  bindTypeConversion(
+    t: TableDef,
+    i: number,
+    type: SqlType,
+    using: Node | undefined,
+    cols: readonly OutputColumn[],
+  ): Expr {
     const col = t.columns[i]!;
-    const src: Expr = using === undefined ? { kind: 'col', type: col.type, id: cols[i]!.id, name: col.name } : this.bindTableExpr(t, using, cols);
-    if (src.type.oid !== type.oid && src.type.id !== 'unknown' && castFunction(src.type, type, 'assignment') === undefined) {
+    const src: Expr =
+      using === undefined
+        ? { kind: 'col', type: col.type, id: cols[i]!.id, name: col.name }
+        : this.bindTableExpr(t, using, cols);
+    if (
+      src.type.oid !== type.oid &&
+      src.type.id !== 'unknown' &&
+      castFunction(src.type, type, 'assignment') === undefined
+    ) {
       const what = using === undefined ? `column "${col.name}"` : `result of USING clause for column "${col.name}"`;
       throw new NextDbError('42804', `${what} cannot be cast automatically to type ${formatType(type)}`, {
         hint: `You might need to specify "USING ${col.name}::${formatType(type)}".`,
@@ -2511,8 +3233,13 @@ export class Binder {
 
   /** The bound key expressions (undefined for plain columns) and predicate of `ix` over the scan columns `cols`. */
   bindIndexExprs(t: TableDef, ix: IndexDef, cols: readonly OutputColumn[]): IndexExprsBound {
-    const keys = (ix.exprs ?? []).map((x) => (x === null ? undefined : this.bindIndexText(t, x.sql, cols, 'expression')));
-    return { keys, ...(ix.predicate === undefined ? {} : { pred: this.bindIndexText(t, ix.predicate, cols, 'predicate') }) };
+    const keys = (ix.exprs ?? []).map((x) =>
+      x === null ? undefined : this.bindIndexText(t, x.sql, cols, 'expression'),
+    );
+    return {
+      keys,
+      ...(ix.predicate === undefined ? {} : { pred: this.bindIndexText(t, ix.predicate, cols, 'predicate') }),
+    };
   }
 
   /** A scan of `t`, carrying the bound expressions of its expression and partial indexes for the optimizer. */
@@ -2533,7 +3260,8 @@ export class Binder {
 function checkIndexExpr(e: Expr, what: 'expression' | 'predicate'): void {
   if (e.kind === 'subquery') throw notSupported(`subqueries in index ${what}s`);
   if (e.kind === 'param') throw new NextDbError('42P02', `there is no parameter $${e.index + 1}`);
-  if ((e.kind === 'call' && e.volatile) || e.kind === 'async-call') throw new NextDbError('42P17', `functions in index ${what} must be marked IMMUTABLE`);
+  if ((e.kind === 'call' && e.volatile) || e.kind === 'async-call')
+    throw new NextDbError('42P17', `functions in index ${what} must be marked IMMUTABLE`);
   mapExpr(e, (c) => {
     checkIndexExpr(c, what);
     return c;
@@ -2585,7 +3313,8 @@ function compareOpFn(op: CompareOp): ((c: number) => boolean) | undefined {
 }
 
 function isTimeZoneSensitive(from: SqlType, to: SqlType): boolean {
-  const tz = (t: SqlType): boolean => t.id === 'timestamptz' || t.id === 'date' || t.id === 'timestamp' || t.id === 'time';
+  const tz = (t: SqlType): boolean =>
+    t.id === 'timestamptz' || t.id === 'date' || t.id === 'timestamp' || t.id === 'time';
   return (tz(from) || tz(to)) && from.id !== to.id;
 }
 
@@ -2659,7 +3388,11 @@ export function mapExpr(e: Expr, f: (c: Expr) => Expr): Expr {
       return e;
     case 'subquery':
       if (e.test === undefined && e.args === undefined) return e;
-      return { ...e, ...(e.test === undefined ? {} : { test: f(e.test) }), ...(e.args === undefined ? {} : { args: e.args.map(f) }) };
+      return {
+        ...e,
+        ...(e.test === undefined ? {} : { test: f(e.test) }),
+        ...(e.args === undefined ? {} : { args: e.args.map(f) }),
+      };
     case 'call':
     case 'async-call':
       return { ...e, args: e.args.map(f) };

@@ -17,7 +17,11 @@ function exprText(e: Expr): string {
       return e.name;
     case 'call':
     case 'async-call':
-      return /^[a-z_]/i.test(e.name) ? `${e.name}(${e.args.map(exprText).join(', ')})` : e.args.length === 1 ? `(${e.name}${exprText(e.args[0]!)})` : `(${e.args.map(exprText).join(` ${e.name} `)})`;
+      return /^[a-z_]/i.test(e.name)
+        ? `${e.name}(${e.args.map(exprText).join(', ')})`
+        : e.args.length === 1
+          ? `(${e.name}${exprText(e.args[0]!)})`
+          : `(${e.args.map(exprText).join(` ${e.name} `)})`;
     case 'cast':
       return `(${exprText(e.arg)})::${e.type.name}`;
     case 'and':
@@ -104,7 +108,11 @@ function details(p: Plan, verbose: boolean): string[] {
         // An expression key prints as its expression (PostgreSQL: `Index Cond: (lower(name) = 'x')`).
         const keyName = (i: number): string => {
           const x = a.index.exprs?.[i];
-          return x == null ? (p.table.columns[a.index.columns[i] ?? 0]?.name ?? '?') : /^\w+\(/.test(x.sql) ? x.sql : `(${x.sql})`;
+          return x == null
+            ? (p.table.columns[a.index.columns[i] ?? 0]?.name ?? '?')
+            : /^\w+\(/.test(x.sql)
+              ? x.sql
+              : `(${x.sql})`;
         };
         const conds = a.eq.map((e, i) => `${keyName(i)} = ${exprText(e)}`);
         const col = keyName(a.eq.length);
@@ -119,14 +127,17 @@ function details(p: Plan, verbose: boolean): string[] {
       out.push(`Filter: ${exprText(p.pred)}`);
       break;
     case 'join':
-      if (p.hashKeys !== undefined && p.hashKeys.length > 0) out.push(`Hash Cond: (${p.hashKeys.map((k) => `${exprText(k.left)} = ${exprText(k.right)}`).join(' AND ')})`);
+      if (p.hashKeys !== undefined && p.hashKeys.length > 0)
+        out.push(`Hash Cond: (${p.hashKeys.map((k) => `${exprText(k.left)} = ${exprText(k.right)}`).join(' AND ')})`);
       if (p.cond !== undefined) out.push(`Join Filter: ${exprText(p.cond)}`);
       break;
     case 'aggregate':
       if (p.groups.length > 0) out.push(`Group Key: ${p.groups.map(exprText).join(', ')}`);
       break;
     case 'sort':
-      out.push(`Sort Key: ${p.keys.map((k) => `${exprText(k.expr)}${k.desc ? ' DESC' : ''}${k.nullsFirst !== k.desc ? (k.nullsFirst ? ' NULLS FIRST' : ' NULLS LAST') : ''}`).join(', ')}`);
+      out.push(
+        `Sort Key: ${p.keys.map((k) => `${exprText(k.expr)}${k.desc ? ' DESC' : ''}${k.nullsFirst !== k.desc ? (k.nullsFirst ? ' NULLS FIRST' : ' NULLS LAST') : ''}`).join(', ')}`,
+      );
       break;
     case 'project':
       if (verbose) out.push(`Output: ${p.exprs.map(exprText).join(', ')}`);
@@ -169,7 +180,12 @@ export function explainPlan(plan: Plan, stats: Map<Plan, OperatorStats> | undefi
     }
     const indent = depth === 0 ? '' : `${' '.repeat(depth * 6 - 6)}  ->  `;
     const st = stats?.get(p);
-    const actual = stats === undefined ? '' : st === undefined ? ' (never executed)' : ` (actual time=${st.timeMs.toFixed(3)} rows=${st.loops === 0 ? 0 : Math.round(st.rows / st.loops)} loops=${st.loops})`;
+    const actual =
+      stats === undefined
+        ? ''
+        : st === undefined
+          ? ' (never executed)'
+          : ` (actual time=${st.timeMs.toFixed(3)} rows=${st.loops === 0 ? 0 : Math.round(st.rows / st.loops)} loops=${st.loops})`;
     lines.push(`${indent}${label(p)}${actual}`);
     const pad = depth === 0 ? '  ' : `${' '.repeat(depth * 6)}`;
     for (const d of details(p, verbose)) lines.push(`${pad}${d}`);

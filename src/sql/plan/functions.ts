@@ -10,7 +10,17 @@
 
 import { NextDbError, SqlState, notSupported } from '../../util/errors.ts';
 import { Decimal } from '../types/decimal.ts';
-import { MICROS_PER_DAY, addInterval, addMonthsToTimestamp, extractField, truncTimestamp, zoneOffsetSeconds, MICROS_PER_SECOND, timestampDiff, civilFromDays } from '../types/datetime.ts';
+import {
+  MICROS_PER_DAY,
+  addInterval,
+  addMonthsToTimestamp,
+  extractField,
+  truncTimestamp,
+  zoneOffsetSeconds,
+  MICROS_PER_SECOND,
+  timestampDiff,
+  civilFromDays,
+} from '../types/datetime.ts';
 import {
   Types,
   arrayOf,
@@ -68,8 +78,16 @@ function fits(args: readonly SqlType[], params: readonly SqlType[]): boolean {
 }
 
 /** A fixed signature. */
-function sig(params: readonly SqlType[], ret: SqlType, impl: ScalarImpl, opts: { strict?: boolean; volatile?: boolean } = {}): Resolver {
-  return (args) => (fits(args, params) ? { argTypes: params, ret, impl, strict: opts.strict ?? true, volatile: opts.volatile ?? false } : undefined);
+function sig(
+  params: readonly SqlType[],
+  ret: SqlType,
+  impl: ScalarImpl,
+  opts: { strict?: boolean; volatile?: boolean } = {},
+): Resolver {
+  return (args) =>
+    fits(args, params)
+      ? { argTypes: params, ret, impl, strict: opts.strict ?? true, volatile: opts.volatile ?? false }
+      : undefined;
 }
 
 const num = (v: Value): number => v as number;
@@ -81,7 +99,15 @@ function isNumT(t: SqlType): boolean {
 }
 
 /** One numeric argument, result of the same type (abs, sign ...). */
-function numeric1(impls: { int?: (v: number) => number; big?: (v: bigint) => bigint; dec: (v: Decimal) => Decimal; float: (v: number) => number }, keepInt = true): Resolver {
+function numeric1(
+  impls: {
+    int?: (v: number) => number;
+    big?: (v: bigint) => bigint;
+    dec: (v: Decimal) => Decimal;
+    float: (v: number) => number;
+  },
+  keepInt = true,
+): Resolver {
   return (args) => {
     if (args.length !== 1) return undefined;
     let t = args[0]!.id === 'unknown' ? T.float8 : args[0]!;
@@ -102,7 +128,15 @@ function numeric1(impls: { int?: (v: number) => number; big?: (v: bigint) => big
 }
 
 def('abs', numeric1({ int: Math.abs, big: (v) => (v < 0n ? -v : v), dec: (d) => d.abs(), float: Math.abs }));
-def('sign', numeric1({ int: Math.sign, big: (v) => (v > 0n ? 1n : v < 0n ? -1n : 0n), dec: (d) => Decimal.fromInt(d.sign()), float: Math.sign }));
+def(
+  'sign',
+  numeric1({
+    int: Math.sign,
+    big: (v) => (v > 0n ? 1n : v < 0n ? -1n : 0n),
+    dec: (d) => Decimal.fromInt(d.sign()),
+    float: Math.sign,
+  }),
+);
 def(['ceil', 'ceiling'], numeric1({ dec: (d) => d.ceil(), float: Math.ceil }, false));
 def('floor', numeric1({ dec: (d) => d.floor(), float: Math.floor }, false));
 
@@ -114,22 +148,62 @@ function roundHalfEven(x: number): number {
 def('round', (args) => {
   if (args.length === 1) {
     const t = args[0]!;
-    if (t.id === 'numeric' || isIntT(t)) return { argTypes: [T.numeric], ret: T.numeric, impl: (a) => (a[0] as Decimal).round(0), strict: true, volatile: false };
-    if (isNumT(t) || t.id === 'unknown') return { argTypes: [T.float8], ret: T.float8, impl: (a) => roundHalfEven(num(a[0]!)), strict: true, volatile: false };
+    if (t.id === 'numeric' || isIntT(t))
+      return {
+        argTypes: [T.numeric],
+        ret: T.numeric,
+        impl: (a) => (a[0] as Decimal).round(0),
+        strict: true,
+        volatile: false,
+      };
+    if (isNumT(t) || t.id === 'unknown')
+      return {
+        argTypes: [T.float8],
+        ret: T.float8,
+        impl: (a) => roundHalfEven(num(a[0]!)),
+        strict: true,
+        volatile: false,
+      };
   }
   if (args.length === 2 && (isNumT(args[0]!) || args[0]!.id === 'unknown') && canCast(args[1]!, T.int4, 'implicit')) {
-    return { argTypes: [T.numeric, T.int4], ret: T.numeric, impl: (a) => (a[0] as Decimal).round(num(a[1]!)), strict: true, volatile: false };
+    return {
+      argTypes: [T.numeric, T.int4],
+      ret: T.numeric,
+      impl: (a) => (a[0] as Decimal).round(num(a[1]!)),
+      strict: true,
+      volatile: false,
+    };
   }
   return undefined;
 });
 def('trunc', (args) => {
   if (args.length === 1) {
     const t = args[0]!;
-    if (t.id === 'numeric' || isIntT(t)) return { argTypes: [T.numeric], ret: T.numeric, impl: (a) => (a[0] as Decimal).trunc(0), strict: true, volatile: false };
-    if (isNumT(t)) return { argTypes: [T.float8], ret: T.float8, impl: (a) => Math.trunc(num(a[0]!)), strict: true, volatile: false };
+    if (t.id === 'numeric' || isIntT(t))
+      return {
+        argTypes: [T.numeric],
+        ret: T.numeric,
+        impl: (a) => (a[0] as Decimal).trunc(0),
+        strict: true,
+        volatile: false,
+      };
+    if (isNumT(t))
+      return {
+        argTypes: [T.float8],
+        ret: T.float8,
+        impl: (a) => Math.trunc(num(a[0]!)),
+        strict: true,
+        volatile: false,
+      };
   }
   if (args.length === 2 && isNumT(args[0]!)) {
-    return { argTypes: [T.numeric, T.int4], ret: T.numeric, impl: (a) => (a[0] as Decimal).trunc(num(a[1]!)), strict: true, volatile: false };
+    return {
+      argTypes: [T.numeric, T.int4],
+      ret: T.numeric,
+      impl: (a) => (a[0] as Decimal).trunc(num(a[1]!)),
+      strict: true,
+      volatile: false,
+    };
   }
   return undefined;
 });
@@ -185,7 +259,10 @@ def(
   }),
 );
 def('log', floatOrNumeric('log', Math.log10));
-def('cbrt', sig([T.float8], T.float8, (a) => Math.cbrt(num(a[0]!))));
+def(
+  'cbrt',
+  sig([T.float8], T.float8, (a) => Math.cbrt(num(a[0]!))),
+);
 def(['power', 'pow'], (args) => {
   if (args.length !== 2) return undefined;
   if (args.some((t) => t.id === 'numeric')) {
@@ -213,7 +290,10 @@ def(['power', 'pow'], (args) => {
 });
 def('mod', (args) => {
   if (args.length !== 2 || !args.every((t) => isNumT(t) || t.id === 'unknown')) return undefined;
-  const t = numericCommon(args[0]!.id === 'unknown' ? args[1]! : args[0]!, args[1]!.id === 'unknown' ? args[0]! : args[1]!);
+  const t = numericCommon(
+    args[0]!.id === 'unknown' ? args[1]! : args[0]!,
+    args[1]!.id === 'unknown' ? args[0]! : args[1]!,
+  );
   const impl: ScalarImpl =
     t.id === 'numeric'
       ? (a) => (a[0] as Decimal).mod(a[1] as Decimal)
@@ -228,9 +308,18 @@ def('mod', (args) => {
           };
   return { argTypes: [t, t], ret: t, impl, strict: true, volatile: false };
 });
-def('div', sig([T.numeric, T.numeric], T.numeric, (a) => (a[0] as Decimal).intDiv(a[1] as Decimal)));
-def('pi', sig([], T.float8, () => Math.PI));
-def('random', sig([], T.float8, (_a, ctx) => ctx.services.random(), { volatile: true }));
+def(
+  'div',
+  sig([T.numeric, T.numeric], T.numeric, (a) => (a[0] as Decimal).intDiv(a[1] as Decimal)),
+);
+def(
+  'pi',
+  sig([], T.float8, () => Math.PI),
+);
+def(
+  'random',
+  sig([], T.float8, (_a, ctx) => ctx.services.random(), { volatile: true }),
+);
 for (const [n, f] of [
   ['sin', Math.sin],
   ['cos', Math.cos],
@@ -241,9 +330,15 @@ for (const [n, f] of [
   ['degrees', (x: number) => (x * 180) / Math.PI],
   ['radians', (x: number) => (x * Math.PI) / 180],
 ] as const) {
-  def(n, sig([T.float8], T.float8, (a) => f(num(a[0]!))));
+  def(
+    n,
+    sig([T.float8], T.float8, (a) => f(num(a[0]!))),
+  );
 }
-def('atan2', sig([T.float8, T.float8], T.float8, (a) => Math.atan2(num(a[0]!), num(a[1]!))));
+def(
+  'atan2',
+  sig([T.float8, T.float8], T.float8, (a) => Math.atan2(num(a[0]!), num(a[1]!))),
+);
 
 // ---- strings ----
 
@@ -254,12 +349,22 @@ function textFn(name: string | string[], params: SqlType[], ret: SqlType, impl: 
 const chars = (s: string): string[] => [...s];
 textFn(['length', 'char_length', 'character_length'], [T.text], T.int4, (a) => chars(str(a[0]!)).length);
 textFn('octet_length', [T.text], T.int4, (a) => Buffer.byteLength(str(a[0]!)));
-def('length', sig([T.bytea], T.int4, (a) => (a[0] as Buffer).length));
-def('octet_length', sig([T.bytea], T.int4, (a) => (a[0] as Buffer).length));
+def(
+  'length',
+  sig([T.bytea], T.int4, (a) => (a[0] as Buffer).length),
+);
+def(
+  'octet_length',
+  sig([T.bytea], T.int4, (a) => (a[0] as Buffer).length),
+);
 textFn('bit_length', [T.text], T.int4, (a) => Buffer.byteLength(str(a[0]!)) * 8);
 textFn('upper', [T.text], T.text, (a) => str(a[0]!).toUpperCase());
 textFn('lower', [T.text], T.text, (a) => str(a[0]!).toLowerCase());
-textFn('initcap', [T.text], T.text, (a) => str(a[0]!).toLowerCase().replace(/(^|[^a-z0-9])([a-z])/g, (_m, p: string, c: string) => p + c.toUpperCase()));
+textFn('initcap', [T.text], T.text, (a) =>
+  str(a[0]!)
+    .toLowerCase()
+    .replace(/(^|[^a-z0-9])([a-z])/g, (_m, p: string, c: string) => p + c.toUpperCase()),
+);
 function substr(s: string, start: number, len?: number): string {
   const cs = chars(s);
   if (len !== undefined && len < 0) throw new NextDbError('22011', 'negative substring length not allowed');
@@ -294,7 +399,9 @@ textFn('ltrim', [T.text], T.text, (a) => trimChars(str(a[0]!), ' ', true, false)
 textFn('ltrim', [T.text, T.text], T.text, (a) => trimChars(str(a[0]!), str(a[1]!), true, false));
 textFn('rtrim', [T.text], T.text, (a) => trimChars(str(a[0]!), ' ', false, true));
 textFn('rtrim', [T.text, T.text], T.text, (a) => trimChars(str(a[0]!), str(a[1]!), false, true));
-textFn('replace', [T.text, T.text, T.text], T.text, (a) => (str(a[1]!) === '' ? str(a[0]!) : str(a[0]!).split(str(a[1]!)).join(str(a[2]!))));
+textFn('replace', [T.text, T.text, T.text], T.text, (a) =>
+  str(a[1]!) === '' ? str(a[0]!) : str(a[0]!).split(str(a[1]!)).join(str(a[2]!)),
+);
 textFn(['strpos', 'position'], [T.text, T.text], T.int4, (a) => {
   const i = str(a[0]!).indexOf(str(a[1]!));
   return i < 0 ? 0 : chars(str(a[0]!).slice(0, i)).length + 1;
@@ -324,7 +431,9 @@ textFn('split_part', [T.text, T.text, T.int4], T.text, (a) => {
 textFn('md5', [T.text], T.text, (a) => createHash('md5').update(str(a[0]!)).digest('hex'));
 textFn('ascii', [T.text], T.int4, (a) => str(a[0]!).codePointAt(0) ?? 0);
 textFn('chr', [T.int4], T.text, (a) => String.fromCodePoint(num(a[0]!)));
-textFn('quote_ident', [T.text], T.text, (a) => (/^[a-z_][a-z0-9_]*$/.test(str(a[0]!)) ? str(a[0]!) : `"${str(a[0]!).replace(/"/g, '""')}"`));
+textFn('quote_ident', [T.text], T.text, (a) =>
+  /^[a-z_][a-z0-9_]*$/.test(str(a[0]!)) ? str(a[0]!) : `"${str(a[0]!).replace(/"/g, '""')}"`,
+);
 textFn('quote_literal', [T.text], T.text, (a) => `'${str(a[0]!).replace(/'/g, "''")}'`);
 textFn('to_hex', [T.int8], T.text, (a) => {
   const v = a[0] as bigint;
@@ -341,24 +450,39 @@ textFn('translate', [T.text, T.text, T.text], T.text, (a) => {
     .join('');
 });
 textFn('starts_with', [T.text, T.text], T.bool, (a) => str(a[0]!).startsWith(str(a[1]!)));
-textFn('regexp_replace', [T.text, T.text, T.text], T.text, (a) => str(a[0]!).replace(new RegExp(str(a[1]!), 'u'), pgReplacement(str(a[2]!))));
+textFn('regexp_replace', [T.text, T.text, T.text], T.text, (a) =>
+  str(a[0]!).replace(new RegExp(str(a[1]!), 'u'), pgReplacement(str(a[2]!))),
+);
 textFn('regexp_replace', [T.text, T.text, T.text, T.text], T.text, (a) => {
   const flags = str(a[3]!);
-  return str(a[0]!).replace(new RegExp(str(a[1]!), `u${flags.includes('g') ? 'g' : ''}${flags.includes('i') ? 'i' : ''}`), pgReplacement(str(a[2]!)));
+  return str(a[0]!).replace(
+    new RegExp(str(a[1]!), `u${flags.includes('g') ? 'g' : ''}${flags.includes('i') ? 'i' : ''}`),
+    pgReplacement(str(a[2]!)),
+  );
 });
 function pgReplacement(r: string): string {
-  return r.replace(/\$/g, '$$$$').replace(/\\(\d)/g, '$$$1').replace(/\\&/g, '$$&');
+  return r
+    .replace(/\$/g, '$$$$')
+    .replace(/\\(\d)/g, '$$$1')
+    .replace(/\\&/g, '$$&');
 }
 
 /** Variadic "any" functions: concat, concat_ws, format. */
-function anyVariadic(name: string, min: number, ret: SqlType, impl: (a: Value[], types: readonly SqlType[], ctx: Parameters<ScalarImpl>[1]) => Value): void {
+function anyVariadic(
+  name: string,
+  min: number,
+  ret: SqlType,
+  impl: (a: Value[], types: readonly SqlType[], ctx: Parameters<ScalarImpl>[1]) => Value,
+): void {
   def(name, (args) => {
     if (args.length < min) return undefined;
     const types = args.map((t) => (t.id === 'unknown' ? T.text : t));
     return { argTypes: types, ret, impl: (a, ctx) => impl(a, types, ctx), strict: false, volatile: false };
   });
 }
-anyVariadic('concat', 1, T.text, (a, types, ctx) => a.map((v, i) => (v === null ? '' : typeof v === 'string' ? v : formatText(types[i]!, v, ctx.io))).join(''));
+anyVariadic('concat', 1, T.text, (a, types, ctx) =>
+  a.map((v, i) => (v === null ? '' : typeof v === 'string' ? v : formatText(types[i]!, v, ctx.io))).join(''),
+);
 anyVariadic('concat_ws', 2, T.text, (a, types, ctx) => {
   if (a[0] === null) return null;
   return a
@@ -384,9 +508,18 @@ anyVariadic('format', 1, T.text, (a, types, ctx) => {
 
 // ---- date/time ----
 
-def(['now', 'transaction_timestamp'], sig([], T.timestamptz, (_a, ctx) => ctx.services.txnStartMicros, { volatile: true }));
-def('statement_timestamp', sig([], T.timestamptz, (_a, ctx) => ctx.services.statementStartMicros, { volatile: true }));
-def('clock_timestamp', sig([], T.timestamptz, (_a, ctx) => ctx.services.clockMicros(), { volatile: true }));
+def(
+  ['now', 'transaction_timestamp'],
+  sig([], T.timestamptz, (_a, ctx) => ctx.services.txnStartMicros, { volatile: true }),
+);
+def(
+  'statement_timestamp',
+  sig([], T.timestamptz, (_a, ctx) => ctx.services.statementStartMicros, { volatile: true }),
+);
+def(
+  'clock_timestamp',
+  sig([], T.timestamptz, (_a, ctx) => ctx.services.clockMicros(), { volatile: true }),
+);
 def(['date_part', 'extract'], (args) => {
   if (args.length !== 2 || !canCast(args[0]!, T.text, 'implicit')) return undefined;
   const t = args[1]!;
@@ -413,7 +546,7 @@ def(['date_part', 'extract'], (args) => {
           case 'minute':
             return Math.trunc(Number((iv.micros / 60_000_000n) % 60n));
           case 'second':
-            return (Number(iv.micros % 60_000_000n)) / 1e6;
+            return Number(iv.micros % 60_000_000n) / 1e6;
           default:
             throw new NextDbError(SqlState.invalidParameterValue, `unit "${f}" not supported for type interval`);
         }
@@ -422,7 +555,8 @@ def(['date_part', 'extract'], (args) => {
       volatile: false,
     };
   }
-  if (t.id !== 'timestamp' && t.id !== 'timestamptz' && t.id !== 'date' && t.id !== 'unknown' && t.id !== 'time') return undefined;
+  if (t.id !== 'timestamp' && t.id !== 'timestamptz' && t.id !== 'date' && t.id !== 'unknown' && t.id !== 'time')
+    return undefined;
   const at = t.id === 'unknown' ? T.timestamptz : t.id === 'date' ? T.timestamp : t;
   return {
     argTypes: [T.text, at],
@@ -430,10 +564,12 @@ def(['date_part', 'extract'], (args) => {
     impl: (a, ctx) => {
       const f = str(a[0]!).toLowerCase();
       let ts = a[1] as bigint;
-      if (at.id === 'timestamptz' && f !== 'epoch') ts += BigInt(zoneOffsetSeconds(ctx.io.timeZone, ts)) * MICROS_PER_SECOND;
+      if (at.id === 'timestamptz' && f !== 'epoch')
+        ts += BigInt(zoneOffsetSeconds(ctx.io.timeZone, ts)) * MICROS_PER_SECOND;
       if (f === 'timezone' && at.id === 'timestamptz') return zoneOffsetSeconds(ctx.io.timeZone, a[1] as bigint);
       const v = extractField(f, ts);
-      if (v === undefined) throw new NextDbError(SqlState.invalidParameterValue, `unit "${f}" not recognized for type ${at.name}`);
+      if (v === undefined)
+        throw new NextDbError(SqlState.invalidParameterValue, `unit "${f}" not recognized for type ${at.name}`);
       return v;
     },
     strict: true,
@@ -451,58 +587,116 @@ def('date_trunc', (args) => {
       const f = str(a[0]!).toLowerCase();
       if (t.id === 'timestamp') {
         const r = truncTimestamp(f, a[1] as bigint);
-        if (r === undefined) throw new NextDbError(SqlState.invalidParameterValue, `unit "${f}" not recognized for type timestamp without time zone`);
+        if (r === undefined)
+          throw new NextDbError(
+            SqlState.invalidParameterValue,
+            `unit "${f}" not recognized for type timestamp without time zone`,
+          );
         return r;
       }
       const off = BigInt(zoneOffsetSeconds(ctx.io.timeZone, a[1] as bigint)) * MICROS_PER_SECOND;
       const r = truncTimestamp(f, (a[1] as bigint) + off);
-      if (r === undefined) throw new NextDbError(SqlState.invalidParameterValue, `unit "${f}" not recognized for type timestamp with time zone`);
+      if (r === undefined)
+        throw new NextDbError(
+          SqlState.invalidParameterValue,
+          `unit "${f}" not recognized for type timestamp with time zone`,
+        );
       return r - BigInt(zoneOffsetSeconds(ctx.io.timeZone, r - off)) * MICROS_PER_SECOND;
     },
     strict: true,
     volatile: false,
   };
 });
-def('age', sig([T.timestamp, T.timestamp], T.interval, (a) => timestampDiff(a[0] as bigint, a[1] as bigint)));
-def('make_date', sig([T.int4, T.int4, T.int4], T.date, (a) => {
-  const y = num(a[0]!);
-  const m = num(a[1]!);
-  const d = num(a[2]!);
-  const days = Date.UTC(y, m - 1, d) / 86400000;
-  const [cy, cm, cd] = civilFromDays(days);
-  if (cy !== y || cm !== m || cd !== d) throw new NextDbError('22008', `date field value out of range: ${y}-${m}-${d}`);
-  return days;
-}));
-def('to_timestamp', sig([T.float8], T.timestamptz, (a) => BigInt(Math.round(num(a[0]!) * 1e6))));
-def('isfinite', sig([T.timestamptz], T.bool, () => true));
-def('justify_days', sig([T.interval], T.interval, (a) => {
-  const iv = a[0] as Interval;
-  return { months: iv.months + Math.trunc(iv.days / 30), days: iv.days % 30, micros: iv.micros };
-}));
-def('justify_hours', sig([T.interval], T.interval, (a) => {
-  const iv = a[0] as Interval;
-  const d = iv.micros / MICROS_PER_DAY;
-  return { months: iv.months, days: iv.days + Number(d), micros: iv.micros - d * MICROS_PER_DAY };
-}));
+def(
+  'age',
+  sig([T.timestamp, T.timestamp], T.interval, (a) => timestampDiff(a[0] as bigint, a[1] as bigint)),
+);
+def(
+  'make_date',
+  sig([T.int4, T.int4, T.int4], T.date, (a) => {
+    const y = num(a[0]!);
+    const m = num(a[1]!);
+    const d = num(a[2]!);
+    const days = Date.UTC(y, m - 1, d) / 86400000;
+    const [cy, cm, cd] = civilFromDays(days);
+    if (cy !== y || cm !== m || cd !== d)
+      throw new NextDbError('22008', `date field value out of range: ${y}-${m}-${d}`);
+    return days;
+  }),
+);
+def(
+  'to_timestamp',
+  sig([T.float8], T.timestamptz, (a) => BigInt(Math.round(num(a[0]!) * 1e6))),
+);
+def(
+  'isfinite',
+  sig([T.timestamptz], T.bool, () => true),
+);
+def(
+  'justify_days',
+  sig([T.interval], T.interval, (a) => {
+    const iv = a[0] as Interval;
+    return { months: iv.months + Math.trunc(iv.days / 30), days: iv.days % 30, micros: iv.micros };
+  }),
+);
+def(
+  'justify_hours',
+  sig([T.interval], T.interval, (a) => {
+    const iv = a[0] as Interval;
+    const d = iv.micros / MICROS_PER_DAY;
+    return { months: iv.months, days: iv.days + Number(d), micros: iv.micros - d * MICROS_PER_DAY };
+  }),
+);
 
 // ---- session / system information ----
 
-def('version', sig([], T.text, () => 'PostgreSQL 15.18 (NextDB 0.1.0) on x86_64-pc-linux-gnu, compiled by TypeScript, 64-bit'));
+def(
+  'version',
+  sig([], T.text, () => 'PostgreSQL 15.18 (NextDB 0.1.0) on x86_64-pc-linux-gnu, compiled by TypeScript, 64-bit'),
+);
 // Session-dependent functions are marked volatile so the binder never folds them with its service-less context.
-def('current_database', sig([], T.name, (_a, ctx) => ctx.services.database, { volatile: true }));
-def(['current_schema'], sig([], T.name, (_a, ctx) => firstSchema(ctx.services.getSetting('search_path') ?? 'public', ctx.services.user), { volatile: true }));
-def('current_schemas', sig([T.bool], arrayOf(T.name), (a, ctx) => {
-  const path = (ctx.services.getSetting('search_path') ?? 'public').split(',').map((s) => s.trim().replace(/^"|"$/g, '')).map((s) => (s === '$user' ? ctx.services.user : s));
-  const list = (a[0] ? ['pg_catalog', ...path] : path).filter((s) => s === 'public' || s === 'pg_catalog');
-  return { kind: 'array', elems: list } satisfies ArrayValue;
-}, { volatile: true }));
-def(['current_user', 'session_user', 'user', 'current_role'], sig([], T.name, (_a, ctx) => ctx.services.user, { volatile: true }));
-def('pg_backend_pid', sig([], T.int4, (_a, ctx) => ctx.services.backendPid, { volatile: true }));
+def(
+  'current_database',
+  sig([], T.name, (_a, ctx) => ctx.services.database, { volatile: true }),
+);
+def(
+  ['current_schema'],
+  sig([], T.name, (_a, ctx) => firstSchema(ctx.services.getSetting('search_path') ?? 'public', ctx.services.user), {
+    volatile: true,
+  }),
+);
+def(
+  'current_schemas',
+  sig(
+    [T.bool],
+    arrayOf(T.name),
+    (a, ctx) => {
+      const path = (ctx.services.getSetting('search_path') ?? 'public')
+        .split(',')
+        .map((s) => s.trim().replace(/^"|"$/g, ''))
+        .map((s) => (s === '$user' ? ctx.services.user : s));
+      const list = (a[0] ? ['pg_catalog', ...path] : path).filter((s) => s === 'public' || s === 'pg_catalog');
+      return { kind: 'array', elems: list } satisfies ArrayValue;
+    },
+    { volatile: true },
+  ),
+);
+def(
+  ['current_user', 'session_user', 'user', 'current_role'],
+  sig([], T.name, (_a, ctx) => ctx.services.user, { volatile: true }),
+);
+def(
+  'pg_backend_pid',
+  sig([], T.int4, (_a, ctx) => ctx.services.backendPid, { volatile: true }),
+);
 const signalBackend = (ctx: EvalContext, pid: Value, signal: 'cancel' | 'terminate'): boolean => {
   if (ctx.services.signalBackend === undefined) throw notSupported(`pg_${signal}_backend here`);
   return ctx.services.signalBackend(num(pid), signal);
 };
-def('pg_cancel_backend', sig([T.int4], T.bool, (a, ctx) => signalBackend(ctx, a[0]!, 'cancel'), { volatile: true }));
+def(
+  'pg_cancel_backend',
+  sig([T.int4], T.bool, (a, ctx) => signalBackend(ctx, a[0]!, 'cancel'), { volatile: true }),
+);
 def('pg_terminate_backend', (args) =>
   fits(args, [T.int4]) || fits(args, [T.int4, T.int8])
     ? {
@@ -510,7 +704,8 @@ def('pg_terminate_backend', (args) =>
         ret: T.bool,
         // The FATAL is sent before this returns, so the optional timeout (ms to wait for the exit) has nothing to wait for.
         impl: (a, ctx) => {
-          if (a.length > 1 && (a[1] as bigint) < 0n) throw new NextDbError(SqlState.numericValueOutOfRange, '"timeout" must not be negative');
+          if (a.length > 1 && (a[1] as bigint) < 0n)
+            throw new NextDbError(SqlState.numericValueOutOfRange, '"timeout" must not be negative');
           return signalBackend(ctx, a[0]!, 'terminate');
         },
         strict: true,
@@ -518,49 +713,158 @@ def('pg_terminate_backend', (args) =>
       }
     : undefined,
 );
-def('current_setting', sig([T.text], T.text, (a, ctx) => {
-  const v = ctx.services.getSetting(str(a[0]!));
-  if (v === undefined) throw new NextDbError('42704', `unrecognized configuration parameter "${str(a[0]!)}"`);
-  return v;
-}, { volatile: true }));
-def('current_setting', sig([T.text, T.bool], T.text, (a, ctx) => {
-  const v = ctx.services.getSetting(str(a[0]!));
-  if (v === undefined) {
-    if (a[1]) return null;
-    throw new NextDbError('42704', `unrecognized configuration parameter "${str(a[0]!)}"`);
-  }
-  return v;
-}, { volatile: true }));
-def('set_config', sig([T.text, T.text, T.bool], T.text, (a, ctx) => {
-  ctx.services.setSetting(str(a[0]!), str(a[1]!), a[2] === true);
-  return ctx.services.getSetting(str(a[0]!)) ?? str(a[1]!);
-}, { volatile: true, strict: false }));
-def('unique_rowid', sig([], T.int8, (_a, ctx) => ctx.services.uniqueRowId(), { volatile: true }));
-def('gen_random_uuid', sig([], T.uuid, () => randomUUID(), { volatile: true }));
+def(
+  'current_setting',
+  sig(
+    [T.text],
+    T.text,
+    (a, ctx) => {
+      const v = ctx.services.getSetting(str(a[0]!));
+      if (v === undefined) throw new NextDbError('42704', `unrecognized configuration parameter "${str(a[0]!)}"`);
+      return v;
+    },
+    { volatile: true },
+  ),
+);
+def(
+  'current_setting',
+  sig(
+    [T.text, T.bool],
+    T.text,
+    (a, ctx) => {
+      const v = ctx.services.getSetting(str(a[0]!));
+      if (v === undefined) {
+        if (a[1]) return null;
+        throw new NextDbError('42704', `unrecognized configuration parameter "${str(a[0]!)}"`);
+      }
+      return v;
+    },
+    { volatile: true },
+  ),
+);
+def(
+  'set_config',
+  sig(
+    [T.text, T.text, T.bool],
+    T.text,
+    (a, ctx) => {
+      ctx.services.setSetting(str(a[0]!), str(a[1]!), a[2] === true);
+      return ctx.services.getSetting(str(a[0]!)) ?? str(a[1]!);
+    },
+    { volatile: true, strict: false },
+  ),
+);
+def(
+  'unique_rowid',
+  sig([], T.int8, (_a, ctx) => ctx.services.uniqueRowId(), { volatile: true }),
+);
+def(
+  'gen_random_uuid',
+  sig([], T.uuid, () => randomUUID(), { volatile: true }),
+);
 def('pg_typeof', (args) =>
-  args.length === 1 ? { argTypes: args, ret: T.regtype, impl: () => args[0]!.oid, strict: false, volatile: false } : undefined,
+  args.length === 1
+    ? { argTypes: args, ret: T.regtype, impl: () => args[0]!.oid, strict: false, volatile: false }
+    : undefined,
 );
-def('format_type', sig([T.oid, T.int4], T.text, (a) => {
-  const t = typeByOid(num(a[0]!));
-  if (t === undefined) return '???';
-  return formatType(a[1] === null ? t : withTypmod(t, num(a[1]!)));
-}, { strict: false }));
-def('pg_table_is_visible', sig([T.oid], T.bool, () => true));
-def('pg_type_is_visible', sig([T.oid], T.bool, () => true));
-def('pg_function_is_visible', sig([T.oid], T.bool, () => true));
-def('pg_get_userbyid', sig([T.oid], T.name, (_a, ctx) => ctx.services.user, { volatile: true }));
+def(
+  'format_type',
+  sig(
+    [T.oid, T.int4],
+    T.text,
+    (a) => {
+      const t = typeByOid(num(a[0]!));
+      if (t === undefined) return '???';
+      return formatType(a[1] === null ? t : withTypmod(t, num(a[1]!)));
+    },
+    { strict: false },
+  ),
+);
+def(
+  'pg_table_is_visible',
+  sig([T.oid], T.bool, () => true),
+);
+def(
+  'pg_type_is_visible',
+  sig([T.oid], T.bool, () => true),
+);
+def(
+  'pg_function_is_visible',
+  sig([T.oid], T.bool, () => true),
+);
+def(
+  'pg_get_userbyid',
+  sig([T.oid], T.name, (_a, ctx) => ctx.services.user, { volatile: true }),
+);
 def(['obj_description', 'col_description', 'shobj_description'], (args) =>
-  args.length === 2 ? { argTypes: [T.oid, args[1]!.id === 'unknown' ? T.name : args[1]!], ret: T.text, impl: () => null, strict: false, volatile: false } : undefined,
+  args.length === 2
+    ? {
+        argTypes: [T.oid, args[1]!.id === 'unknown' ? T.name : args[1]!],
+        ret: T.text,
+        impl: () => null,
+        strict: false,
+        volatile: false,
+      }
+    : undefined,
 );
-def('pg_encoding_to_char', sig([T.int4], T.name, () => 'UTF8'));
-def('has_table_privilege', (args) => (args.length >= 2 ? { argTypes: args.map((t) => (t.id === 'unknown' ? T.text : t)), ret: T.bool, impl: () => true, strict: true, volatile: false } : undefined));
-def('has_schema_privilege', (args) => (args.length >= 2 ? { argTypes: args.map((t) => (t.id === 'unknown' ? T.text : t)), ret: T.bool, impl: () => true, strict: true, volatile: false } : undefined));
-def('has_database_privilege', (args) => (args.length >= 2 ? { argTypes: args.map((t) => (t.id === 'unknown' ? T.text : t)), ret: T.bool, impl: () => true, strict: true, volatile: false } : undefined));
-def('pg_is_in_recovery', sig([], T.bool, () => false));
-def('txid_current', sig([], T.int8, (_a, ctx) => BigInt(parseInt(ctx.services.txn().id.replace(/\D/g, '').slice(-12) || '1', 10)), { volatile: true }));
+def(
+  'pg_encoding_to_char',
+  sig([T.int4], T.name, () => 'UTF8'),
+);
+def('has_table_privilege', (args) =>
+  args.length >= 2
+    ? {
+        argTypes: args.map((t) => (t.id === 'unknown' ? T.text : t)),
+        ret: T.bool,
+        impl: () => true,
+        strict: true,
+        volatile: false,
+      }
+    : undefined,
+);
+def('has_schema_privilege', (args) =>
+  args.length >= 2
+    ? {
+        argTypes: args.map((t) => (t.id === 'unknown' ? T.text : t)),
+        ret: T.bool,
+        impl: () => true,
+        strict: true,
+        volatile: false,
+      }
+    : undefined,
+);
+def('has_database_privilege', (args) =>
+  args.length >= 2
+    ? {
+        argTypes: args.map((t) => (t.id === 'unknown' ? T.text : t)),
+        ret: T.bool,
+        impl: () => true,
+        strict: true,
+        volatile: false,
+      }
+    : undefined,
+);
+def(
+  'pg_is_in_recovery',
+  sig([], T.bool, () => false),
+);
+def(
+  'txid_current',
+  sig([], T.int8, (_a, ctx) => BigInt(parseInt(ctx.services.txn().id.replace(/\D/g, '').slice(-12) || '1', 10)), {
+    volatile: true,
+  }),
+);
 // Sleeps wait on timers and end with 57014 on CancelRequest or statement_timeout (see exec/sleep.ts).
 def('pg_sleep', (args) =>
-  fits(args, [T.float8]) ? { argTypes: [T.float8], ret: T.void, asyncImpl: async (a, ctx) => interruptibleSleep(num(a[0]!) * 1000, ctx), strict: true, volatile: true } : undefined,
+  fits(args, [T.float8])
+    ? {
+        argTypes: [T.float8],
+        ret: T.void,
+        asyncImpl: async (a, ctx) => interruptibleSleep(num(a[0]!) * 1000, ctx),
+        strict: true,
+        volatile: true,
+      }
+    : undefined,
 );
 def('pg_sleep_for', (args) =>
   fits(args, [T.interval])
@@ -579,14 +883,29 @@ def('pg_sleep_for', (args) =>
 );
 def('pg_sleep_until', (args) =>
   fits(args, [T.timestamptz])
-    ? { argTypes: [T.timestamptz], ret: T.void, asyncImpl: async (a, ctx) => interruptibleSleep(Number((a[0] as bigint) - ctx.services.clockMicros()) / 1000, ctx), strict: true, volatile: true }
+    ? {
+        argTypes: [T.timestamptz],
+        ret: T.void,
+        asyncImpl: async (a, ctx) =>
+          interruptibleSleep(Number((a[0] as bigint) - ctx.services.clockMicros()) / 1000, ctx),
+        strict: true,
+        volatile: true,
+      }
     : undefined,
 );
 
 // ---- catalog information functions (psql, drivers) ----
 
 def('pg_get_expr', (args) =>
-  args.length >= 2 ? { argTypes: [T.text, T.oid, ...(args.length > 2 ? [T.bool] : [])], ret: T.text, impl: (a) => a[0] ?? null, strict: true, volatile: false } : undefined,
+  args.length >= 2
+    ? {
+        argTypes: [T.text, T.oid, ...(args.length > 2 ? [T.bool] : [])],
+        ret: T.text,
+        impl: (a) => a[0] ?? null,
+        strict: true,
+        volatile: false,
+      }
+    : undefined,
 );
 def('pg_get_indexdef', (args) =>
   args.length >= 1
@@ -617,28 +936,85 @@ function indexDefColumn(def: string, col: number): string {
   const text = deparseSync(e.expr as never);
   return /^[\w.]+(\(.*\))?$/s.test(text) ? text : `(${text})`;
 }
-def('pg_get_function_result', sig([T.oid], T.text, (a, ctx) => ctx.services.catalogText('functionresult', a[0] as number), { volatile: true }));
-def('pg_get_function_arguments', sig([T.oid], T.text, (a, ctx) => ctx.services.catalogText('functionargs', a[0] as number), { volatile: true }));
-def('pg_get_function_identity_arguments', sig([T.oid], T.text, (a, ctx) => ctx.services.catalogText('functionargs', a[0] as number), { volatile: true }));
+def(
+  'pg_get_function_result',
+  sig([T.oid], T.text, (a, ctx) => ctx.services.catalogText('functionresult', a[0] as number), { volatile: true }),
+);
+def(
+  'pg_get_function_arguments',
+  sig([T.oid], T.text, (a, ctx) => ctx.services.catalogText('functionargs', a[0] as number), { volatile: true }),
+);
+def(
+  'pg_get_function_identity_arguments',
+  sig([T.oid], T.text, (a, ctx) => ctx.services.catalogText('functionargs', a[0] as number), { volatile: true }),
+);
 def('pg_get_constraintdef', (args) =>
-  args.length >= 1 ? { argTypes: [T.oid, ...(args.length > 1 ? [T.bool] : [])], ret: T.text, impl: (a, ctx) => ctx.services.catalogText('constraintdef', a[0] as number), strict: true, volatile: true } : undefined,
+  args.length >= 1
+    ? {
+        argTypes: [T.oid, ...(args.length > 1 ? [T.bool] : [])],
+        ret: T.text,
+        impl: (a, ctx) => ctx.services.catalogText('constraintdef', a[0] as number),
+        strict: true,
+        volatile: true,
+      }
+    : undefined,
 );
 def('pg_get_viewdef', (args) =>
-  args.length >= 1 ? { argTypes: [T.oid, ...(args.length > 1 ? [T.bool] : [])], ret: T.text, impl: (a, ctx) => ctx.services.catalogText('viewdef', a[0] as number), strict: true, volatile: true } : undefined,
+  args.length >= 1
+    ? {
+        argTypes: [T.oid, ...(args.length > 1 ? [T.bool] : [])],
+        ret: T.text,
+        impl: (a, ctx) => ctx.services.catalogText('viewdef', a[0] as number),
+        strict: true,
+        volatile: true,
+      }
+    : undefined,
 );
-def('pg_get_triggerdef', (args) => (args.length >= 1 ? { argTypes: args.map((t, i) => (i === 0 ? T.oid : T.bool)), ret: T.text, impl: () => null, strict: true, volatile: false } : undefined));
-def('pg_get_statisticsobjdef_columns', sig([T.oid], T.text, () => null));
-def('pg_relation_is_publishable', sig([T.regclass], T.bool, () => false));
+def('pg_get_triggerdef', (args) =>
+  args.length >= 1
+    ? {
+        argTypes: args.map((t, i) => (i === 0 ? T.oid : T.bool)),
+        ret: T.text,
+        impl: () => null,
+        strict: true,
+        volatile: false,
+      }
+    : undefined,
+);
+def(
+  'pg_get_statisticsobjdef_columns',
+  sig([T.oid], T.text, () => null),
+);
+def(
+  'pg_relation_is_publishable',
+  sig([T.regclass], T.bool, () => false),
+);
 // No partitioning: a relation's only "ancestor" is itself (the SRF form is in srfs below).
-def('pg_partition_ancestors', sig([T.regclass], T.regclass, (a) => a[0]!));
+def(
+  'pg_partition_ancestors',
+  sig([T.regclass], T.regclass, (a) => a[0]!),
+);
 def('array_upper', (args) =>
   args.length === 2 && args[0]!.id === 'array'
-    ? { argTypes: [args[0]!, T.int4], ret: T.int4, impl: (a) => ((a[1] as number) === 1 && (a[0] as ArrayValue).elems.length > 0 ? (a[0] as ArrayValue).elems.length : null), strict: true, volatile: false }
+    ? {
+        argTypes: [args[0]!, T.int4],
+        ret: T.int4,
+        impl: (a) =>
+          (a[1] as number) === 1 && (a[0] as ArrayValue).elems.length > 0 ? (a[0] as ArrayValue).elems.length : null,
+        strict: true,
+        volatile: false,
+      }
     : undefined,
 );
 def('array_lower', (args) =>
   args.length === 2 && args[0]!.id === 'array'
-    ? { argTypes: [args[0]!, T.int4], ret: T.int4, impl: (a) => ((a[1] as number) === 1 && (a[0] as ArrayValue).elems.length > 0 ? 1 : null), strict: true, volatile: false }
+    ? {
+        argTypes: [args[0]!, T.int4],
+        ret: T.int4,
+        impl: (a) => ((a[1] as number) === 1 && (a[0] as ArrayValue).elems.length > 0 ? 1 : null),
+        strict: true,
+        volatile: false,
+      }
     : undefined,
 );
 def('pg_size_pretty', (args) => {
@@ -664,11 +1040,27 @@ def('pg_size_pretty', (args) => {
 });
 for (const fname of ['pg_table_size', 'pg_relation_size', 'pg_total_relation_size', 'pg_indexes_size']) {
   def(fname, (args) =>
-    args.length >= 1 ? { argTypes: [T.regclass, ...args.slice(1).map(() => T.text)], ret: T.int8, asyncImpl: async (a, ctx) => ctx.services.relationSize(a[0] as number), strict: true, volatile: true } : undefined,
+    args.length >= 1
+      ? {
+          argTypes: [T.regclass, ...args.slice(1).map(() => T.text)],
+          ret: T.int8,
+          asyncImpl: async (a, ctx) => ctx.services.relationSize(a[0] as number),
+          strict: true,
+          volatile: true,
+        }
+      : undefined,
   );
 }
 def('pg_database_size', (args) =>
-  args.length === 1 ? { argTypes: [args[0]!.id === 'oid' ? T.oid : T.name], ret: T.int8, asyncImpl: async (_a, ctx) => ctx.services.relationSize(0), strict: true, volatile: true } : undefined,
+  args.length === 1
+    ? {
+        argTypes: [args[0]!.id === 'oid' ? T.oid : T.name],
+        ret: T.int8,
+        asyncImpl: async (_a, ctx) => ctx.services.relationSize(0),
+        strict: true,
+        volatile: true,
+      }
+    : undefined,
 );
 
 function firstSchema(path: string, user: string): string | null {
@@ -686,15 +1078,25 @@ function firstSchema(path: string, user: string): string | null {
 // ---- sequences (storage access: async) ----
 
 function seqFn(name: string, params: SqlType[], impl: AsyncScalarImpl): void {
-  def(name, (args) => (fits(args, params) ? { argTypes: params, ret: T.int8, asyncImpl: impl, strict: true, volatile: true } : undefined));
+  def(name, (args) =>
+    fits(args, params) ? { argTypes: params, ret: T.int8, asyncImpl: impl, strict: true, volatile: true } : undefined,
+  );
 }
 const seqRef = (v: Value): string | number => (typeof v === 'number' ? v : str(v));
 seqFn('nextval', [T.regclass], async (a, ctx) => ctx.services.nextval(seqRef(a[0]!)));
 seqFn('nextval', [T.text], async (a, ctx) => ctx.services.nextval(seqRef(a[0]!)));
-def('currval', sig([T.regclass], T.int8, (a, ctx) => ctx.services.currval(seqRef(a[0]!)), { volatile: true }));
-def('currval', sig([T.text], T.int8, (a, ctx) => ctx.services.currval(seqRef(a[0]!)), { volatile: true }));
+def(
+  'currval',
+  sig([T.regclass], T.int8, (a, ctx) => ctx.services.currval(seqRef(a[0]!)), { volatile: true }),
+);
+def(
+  'currval',
+  sig([T.text], T.int8, (a, ctx) => ctx.services.currval(seqRef(a[0]!)), { volatile: true }),
+);
 seqFn('setval', [T.regclass, T.int8], async (a, ctx) => ctx.services.setval(seqRef(a[0]!), a[1] as bigint, true));
-seqFn('setval', [T.regclass, T.int8, T.bool], async (a, ctx) => ctx.services.setval(seqRef(a[0]!), a[1] as bigint, a[2] === true));
+seqFn('setval', [T.regclass, T.int8, T.bool], async (a, ctx) =>
+  ctx.services.setval(seqRef(a[0]!), a[1] as bigint, a[2] === true),
+);
 
 // ---- arrays ----
 
@@ -703,14 +1105,23 @@ def(['array_length'], (args) =>
     ? {
         argTypes: [args[0]!, T.int4],
         ret: T.int4,
-        impl: (a) => ((a[1] as number) === 1 && (a[0] as ArrayValue).elems.length > 0 ? (a[0] as ArrayValue).elems.length : null),
+        impl: (a) =>
+          (a[1] as number) === 1 && (a[0] as ArrayValue).elems.length > 0 ? (a[0] as ArrayValue).elems.length : null,
         strict: true,
         volatile: false,
       }
     : undefined,
 );
 def(['cardinality'], (args) =>
-  args.length === 1 && args[0]!.id === 'array' ? { argTypes: [args[0]!], ret: T.int4, impl: (a) => (a[0] as ArrayValue).elems.length, strict: true, volatile: false } : undefined,
+  args.length === 1 && args[0]!.id === 'array'
+    ? {
+        argTypes: [args[0]!],
+        ret: T.int4,
+        impl: (a) => (a[0] as ArrayValue).elems.length,
+        strict: true,
+        volatile: false,
+      }
+    : undefined,
 );
 def('array_to_string', (args) =>
   (args.length === 2 || args.length === 3) && args[0]!.id === 'array'
@@ -721,18 +1132,39 @@ def('array_to_string', (args) =>
           a[0] === null || a[1] === null
             ? null
             : (a[0] as ArrayValue).elems
-            .map((e) => (e === null ? (a[2] === undefined || a[2] === null ? null : str(a[2])) : typeof e === 'string' ? e : formatText(args[0]!.elem ?? T.text, e, ctx.io)))
-            .filter((e) => e !== null)
-            .join(str(a[1]!)),
+                .map((e) =>
+                  e === null
+                    ? a[2] === undefined || a[2] === null
+                      ? null
+                      : str(a[2])
+                    : typeof e === 'string'
+                      ? e
+                      : formatText(args[0]!.elem ?? T.text, e, ctx.io),
+                )
+                .filter((e) => e !== null)
+                .join(str(a[1]!)),
         strict: false,
         volatile: false,
       }
     : undefined,
 );
-def('string_to_array', sig([T.text, T.text], arrayOf(T.text), (a) => ({ kind: 'array', elems: str(a[0]!) === '' ? [] : str(a[0]!).split(str(a[1]!)) }) satisfies ArrayValue));
+def(
+  'string_to_array',
+  sig(
+    [T.text, T.text],
+    arrayOf(T.text),
+    (a) => ({ kind: 'array', elems: str(a[0]!) === '' ? [] : str(a[0]!).split(str(a[1]!)) }) satisfies ArrayValue,
+  ),
+);
 def('array_append', (args) =>
   args.length === 2 && args[0]!.id === 'array'
-    ? { argTypes: [args[0]!, args[0]!.elem ?? T.text], ret: args[0]!, impl: (a) => ({ kind: 'array', elems: [...(a[0] as ArrayValue).elems, a[1] ?? null] }), strict: false, volatile: false }
+    ? {
+        argTypes: [args[0]!, args[0]!.elem ?? T.text],
+        ret: args[0]!,
+        impl: (a) => ({ kind: 'array', elems: [...(a[0] as ArrayValue).elems, a[1] ?? null] }),
+        strict: false,
+        volatile: false,
+      }
     : undefined,
 );
 def('array_position', (args) =>
@@ -741,7 +1173,9 @@ def('array_position', (args) =>
         argTypes: [args[0]!, args[0]!.elem ?? T.text],
         ret: T.int4,
         impl: (a) => {
-          const i = (a[0] as ArrayValue).elems.findIndex((e) => e === a[1] || (e !== null && a[1] !== null && String(e) === String(a[1])));
+          const i = (a[0] as ArrayValue).elems.findIndex(
+            (e) => e === a[1] || (e !== null && a[1] !== null && String(e) === String(a[1])),
+          );
           return i < 0 ? null : i + 1;
         },
         strict: true,
@@ -766,7 +1200,9 @@ function toJson(v: Value, t: SqlType, ctx: Parameters<ScalarImpl>[1]): JsonValue
       return v as Decimal;
     case 'float4':
     case 'float8':
-      return Number.isFinite(v as number) ? (Decimal.parse(formatText(t, v, ctx.io)) ?? null) : formatText(t, v, ctx.io);
+      return Number.isFinite(v as number)
+        ? (Decimal.parse(formatText(t, v, ctx.io)) ?? null)
+        : formatText(t, v, ctx.io);
     case 'jsonb':
       return (v as JsonBox).json;
     case 'json':
@@ -784,7 +1220,11 @@ def(['to_jsonb', 'to_json'], (args) =>
     ? {
         argTypes: [args[0]!.id === 'unknown' ? T.text : args[0]!],
         ret: T.jsonb,
-        impl: (a, ctx) => ({ kind: 'jsonb', json: toJson(a[0]!, args[0]!.id === 'unknown' ? T.text : args[0]!, ctx) }) satisfies JsonBox,
+        impl: (a, ctx) =>
+          ({
+            kind: 'jsonb',
+            json: toJson(a[0]!, args[0]!.id === 'unknown' ? T.text : args[0]!, ctx),
+          }) satisfies JsonBox,
         strict: true,
         volatile: false,
       }
@@ -800,7 +1240,11 @@ def(['jsonb_build_object', 'json_build_object'], (args) => {
       const obj: Record<string, JsonValue> = {};
       for (let i = 0; i < a.length; i += 2) {
         if (a[i] === null) throw new NextDbError(SqlState.invalidParameterValue, 'argument 1: key must not be null');
-        obj[typeof a[i] === 'string' ? (a[i] as string) : formatText(types[i]!, a[i]!, ctx.io)] = toJson(a[i + 1]!, types[i + 1]!, ctx);
+        obj[typeof a[i] === 'string' ? (a[i] as string) : formatText(types[i]!, a[i]!, ctx.io)] = toJson(
+          a[i + 1]!,
+          types[i + 1]!,
+          ctx,
+        );
       }
       const sorted: Record<string, JsonValue> = {};
       for (const k of sortJsonKeys(Object.keys(obj))) sorted[k] = obj[k]!;
@@ -812,22 +1256,38 @@ def(['jsonb_build_object', 'json_build_object'], (args) => {
 });
 def(['jsonb_build_array', 'json_build_array'], (args) => {
   const types = args.map((t) => (t.id === 'unknown' ? T.text : t));
-  return { argTypes: types, ret: T.jsonb, impl: (a, ctx) => ({ kind: 'jsonb', json: a.map((v, i) => toJson(v, types[i]!, ctx)) }) satisfies JsonBox, strict: false, volatile: false };
+  return {
+    argTypes: types,
+    ret: T.jsonb,
+    impl: (a, ctx) => ({ kind: 'jsonb', json: a.map((v, i) => toJson(v, types[i]!, ctx)) }) satisfies JsonBox,
+    strict: false,
+    volatile: false,
+  };
 });
-def('jsonb_typeof', sig([T.jsonb], T.text, (a) => {
-  const j = (a[0] as JsonBox).json;
-  if (j === null) return 'null';
-  if (typeof j === 'boolean') return 'boolean';
-  if (typeof j === 'string') return 'string';
-  if (j instanceof Decimal) return 'number';
-  return Array.isArray(j) ? 'array' : 'object';
-}));
-def('jsonb_array_length', sig([T.jsonb], T.int4, (a) => {
-  const j = (a[0] as JsonBox).json;
-  if (!Array.isArray(j)) throw new NextDbError(SqlState.invalidParameterValue, 'cannot get array length of a non-array');
-  return (j as readonly JsonValue[]).length;
-}));
-def('jsonb_pretty', sig([T.jsonb], T.text, (a, ctx) => formatText(T.jsonb, a[0]!, ctx.io)));
+def(
+  'jsonb_typeof',
+  sig([T.jsonb], T.text, (a) => {
+    const j = (a[0] as JsonBox).json;
+    if (j === null) return 'null';
+    if (typeof j === 'boolean') return 'boolean';
+    if (typeof j === 'string') return 'string';
+    if (j instanceof Decimal) return 'number';
+    return Array.isArray(j) ? 'array' : 'object';
+  }),
+);
+def(
+  'jsonb_array_length',
+  sig([T.jsonb], T.int4, (a) => {
+    const j = (a[0] as JsonBox).json;
+    if (!Array.isArray(j))
+      throw new NextDbError(SqlState.invalidParameterValue, 'cannot get array length of a non-array');
+    return (j as readonly JsonValue[]).length;
+  }),
+);
+def(
+  'jsonb_pretty',
+  sig([T.jsonb], T.text, (a, ctx) => formatText(T.jsonb, a[0]!, ctx.io)),
+);
 
 /** Finds the overload of `name` for `args`; undefined if none. */
 export function resolveFunction(name: string, args: readonly SqlType[]): ResolvedFunction | undefined {
@@ -861,7 +1321,8 @@ srfs.set('generate_series', (args) => {
       impl: function* (a) {
         const step = a[2] as Interval;
         const end = a[1] as bigint;
-        if (step.months === 0 && step.days === 0 && step.micros === 0n) throw new NextDbError(SqlState.invalidParameterValue, 'step size cannot equal zero');
+        if (step.months === 0 && step.days === 0 && step.micros === 0n)
+          throw new NextDbError(SqlState.invalidParameterValue, 'step size cannot equal zero');
         const forward = step.months > 0 || step.days > 0 || step.micros > 0n;
         let cur = a[0] as bigint;
         let i = 0;
@@ -873,7 +1334,11 @@ srfs.set('generate_series', (args) => {
       },
     };
   }
-  const t = args.every((x) => x.id === 'int4' || x.id === 'int2' || x.id === 'unknown') ? T.int4 : args.some((x) => x.id === 'numeric') ? T.numeric : T.int8;
+  const t = args.every((x) => x.id === 'int4' || x.id === 'int2' || x.id === 'unknown')
+    ? T.int4
+    : args.some((x) => x.id === 'numeric')
+      ? T.numeric
+      : T.int8;
   if (!args.every((x) => canCast(x, t, 'implicit'))) return undefined;
   return {
     argTypes: args.map(() => t),
@@ -882,7 +1347,12 @@ srfs.set('generate_series', (args) => {
       if (t.id === 'numeric') {
         const step = args.length === 3 ? (a[2] as Decimal) : Decimal.ONE;
         if (step.sign() === 0) throw new NextDbError(SqlState.invalidParameterValue, 'step size cannot equal zero');
-        for (let v = a[0] as Decimal; step.sign() > 0 ? v.cmp(a[1] as Decimal) <= 0 : v.cmp(a[1] as Decimal) >= 0; v = v.add(step)) yield [v];
+        for (
+          let v = a[0] as Decimal;
+          step.sign() > 0 ? v.cmp(a[1] as Decimal) <= 0 : v.cmp(a[1] as Decimal) >= 0;
+          v = v.add(step)
+        )
+          yield [v];
         return;
       }
       const big = t.id === 'int8';
@@ -896,7 +1366,9 @@ srfs.set('generate_series', (args) => {
 });
 function addIntervalN(start: bigint, step: Interval, n: number): bigint {
   // Month arithmetic from the start (not cumulative) avoids drifting at month ends.
-  return addMonthsToTimestamp(start, step.months * n) + BigInt(step.days * n) * MICROS_PER_DAY + step.micros * BigInt(n);
+  return (
+    addMonthsToTimestamp(start, step.months * n) + BigInt(step.days * n) * MICROS_PER_DAY + step.micros * BigInt(n)
+  );
 }
 srfs.set('pg_partition_ancestors', (args) =>
   args.length === 1
@@ -937,7 +1409,8 @@ srfs.set('jsonb_array_elements', (args) =>
         columns: [{ name: 'value', type: T.jsonb }],
         impl: function* (a) {
           const j = (a[0] as JsonBox).json;
-          if (!Array.isArray(j)) throw new NextDbError(SqlState.invalidParameterValue, 'cannot extract elements from an object');
+          if (!Array.isArray(j))
+            throw new NextDbError(SqlState.invalidParameterValue, 'cannot extract elements from an object');
           for (const e of j as readonly JsonValue[]) yield [{ kind: 'jsonb', json: e } satisfies JsonBox];
         },
       }
@@ -956,7 +1429,8 @@ srfs.set('jsonb_each', (args) =>
           if (j === null || typeof j !== 'object' || Array.isArray(j) || j instanceof Decimal) {
             throw new NextDbError(SqlState.invalidParameterValue, 'cannot call jsonb_each on a non-object');
           }
-          for (const [k, v] of Object.entries(j as Record<string, JsonValue>)) yield [k, { kind: 'jsonb', json: v } satisfies JsonBox];
+          for (const [k, v] of Object.entries(j as Record<string, JsonValue>))
+            yield [k, { kind: 'jsonb', json: v } satisfies JsonBox];
         },
       }
     : undefined,

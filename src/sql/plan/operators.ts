@@ -13,7 +13,16 @@
 import { NextDbError, SqlState } from '../../util/errors.ts';
 import { Decimal } from '../types/decimal.ts';
 import { addInterval, timestampDiff, MICROS_PER_DAY } from '../types/datetime.ts';
-import { Types, arrayOf, type ArrayValue, type Interval, type JsonBox, type JsonValue, type SqlType, type Value } from '../types/sql-type.ts';
+import {
+  Types,
+  arrayOf,
+  type ArrayValue,
+  type Interval,
+  type JsonBox,
+  type JsonValue,
+  type SqlType,
+  type Value,
+} from '../types/sql-type.ts';
 import { checkInt2, checkInt4, checkInt8, isOidLike } from '../types/cast.ts';
 import { formatText } from '../types/text-io.ts';
 import type { ScalarImpl } from './plan.ts';
@@ -95,7 +104,11 @@ function arith(op: string, t: SqlType): ScalarImpl | undefined {
         case '*':
           return (a) => {
             const r = (a[0] as number) * (a[1] as number);
-            if (!Number.isSafeInteger(r)) throw new NextDbError(SqlState.numericValueOutOfRange, `${t.id === 'int2' ? 'smallint' : 'integer'} out of range`);
+            if (!Number.isSafeInteger(r))
+              throw new NextDbError(
+                SqlState.numericValueOutOfRange,
+                `${t.id === 'int2' ? 'smallint' : 'integer'} out of range`,
+              );
             return check(r);
           };
         case '/':
@@ -196,7 +209,12 @@ function likeToRegex(pattern: string, escape: string | undefined, flags: string)
 }
 
 const likeCache = new Map<string, RegExp>();
-export function likeMatch(s: string, pattern: string, caseInsensitive: boolean, escape: string | undefined = '\\'): boolean {
+export function likeMatch(
+  s: string,
+  pattern: string,
+  caseInsensitive: boolean,
+  escape: string | undefined = '\\',
+): boolean {
   const key = `${caseInsensitive ? 'i' : 'c'}${escape ?? ''}\u0000${pattern}`;
   let re = likeCache.get(key);
   if (re === undefined) {
@@ -287,10 +305,22 @@ export function resolveBinaryOp(op: string, l: SqlType, r: SqlType): ResolvedOp 
       return l.id === 'unknown' ? dateArith(op, Types.interval, r) : dateArith(op, l, Types.interval);
     }
   }
-  if (l.id === 'unknown' && r.id !== 'unknown') l = op === '||' && r.id === 'array' ? r.elem ?? Types.text : baseOf(r);
-  if (r.id === 'unknown' && l.id !== 'unknown') r = op === '||' && l.id === 'array' ? l.elem ?? Types.text : baseOf(l);
+  if (l.id === 'unknown' && r.id !== 'unknown')
+    l = op === '||' && r.id === 'array' ? (r.elem ?? Types.text) : baseOf(r);
+  if (r.id === 'unknown' && l.id !== 'unknown')
+    r = op === '||' && l.id === 'array' ? (l.elem ?? Types.text) : baseOf(l);
   if (l.id === 'unknown' && r.id === 'unknown') {
-    if (op === '||' || op === '~~' || op === '!~~' || op === '~~*' || op === '!~~*' || op === '~' || op === '~*' || op === '!~' || op === '!~*') {
+    if (
+      op === '||' ||
+      op === '~~' ||
+      op === '!~~' ||
+      op === '~~*' ||
+      op === '!~~*' ||
+      op === '~' ||
+      op === '~*' ||
+      op === '!~' ||
+      op === '!~*'
+    ) {
       l = Types.text;
       r = Types.text;
     } else return undefined;
@@ -308,10 +338,26 @@ export function resolveBinaryOp(op: string, l: SqlType, r: SqlType): ResolvedOp 
         const at = l.id === 'array' ? l : r;
         const elemT = at.elem ?? Types.text;
         if (l.id === 'array' && r.id === 'array') {
-          return { left: at, right: at, ret: at, impl: (a) => ({ kind: 'array', elems: [...(a[0] as ArrayValue).elems, ...(a[1] as ArrayValue).elems] }) };
+          return {
+            left: at,
+            right: at,
+            ret: at,
+            impl: (a) => ({ kind: 'array', elems: [...(a[0] as ArrayValue).elems, ...(a[1] as ArrayValue).elems] }),
+          };
         }
-        if (l.id === 'array') return { left: at, right: elemT, ret: at, impl: (a) => ({ kind: 'array', elems: [...(a[0] as ArrayValue).elems, a[1] ?? null] }) };
-        return { left: elemT, right: at, ret: at, impl: (a) => ({ kind: 'array', elems: [a[0] ?? null, ...(a[1] as ArrayValue).elems] }) };
+        if (l.id === 'array')
+          return {
+            left: at,
+            right: elemT,
+            ret: at,
+            impl: (a) => ({ kind: 'array', elems: [...(a[0] as ArrayValue).elems, a[1] ?? null] }),
+          };
+        return {
+          left: elemT,
+          right: at,
+          ret: at,
+          impl: (a) => ({ kind: 'array', elems: [a[0] ?? null, ...(a[1] as ArrayValue).elems] }),
+        };
       }
       if (l.id === 'jsonb' && r.id === 'jsonb') {
         return {
@@ -348,7 +394,12 @@ export function resolveBinaryOp(op: string, l: SqlType, r: SqlType): ResolvedOp 
       if (!isStr(l) || !isStr(r)) return undefined;
       const ci = op.includes('*');
       const neg = op.startsWith('!');
-      return { left: Types.text, right: Types.text, ret: Types.bool, impl: (a) => likeMatch(a[0] as string, a[1] as string, ci) !== neg };
+      return {
+        left: Types.text,
+        right: Types.text,
+        ret: Types.bool,
+        impl: (a) => likeMatch(a[0] as string, a[1] as string, ci) !== neg,
+      };
     }
     case '~':
     case '~*':
@@ -357,7 +408,12 @@ export function resolveBinaryOp(op: string, l: SqlType, r: SqlType): ResolvedOp 
       if (!isStr(l) || !isStr(r)) return undefined;
       const flags = op.includes('*') ? 'iu' : 'u';
       const neg = op.startsWith('!');
-      return { left: Types.text, right: Types.text, ret: Types.bool, impl: (a) => regexMatch(a[0] as string, a[1] as string, flags) !== neg };
+      return {
+        left: Types.text,
+        right: Types.text,
+        ret: Types.bool,
+        impl: (a) => regexMatch(a[0] as string, a[1] as string, flags) !== neg,
+      };
     }
     case '+':
     case '-':
@@ -374,7 +430,12 @@ export function resolveBinaryOp(op: string, l: SqlType, r: SqlType): ResolvedOp 
         };
       }
       if (op === '*' && isNum(l) && r.id === 'interval') {
-        return { left: Types.float8, right: r, ret: Types.interval, impl: (a) => scaleInterval(a[1] as Interval, a[0] as number) };
+        return {
+          left: Types.float8,
+          right: r,
+          ret: Types.interval,
+          impl: (a) => scaleInterval(a[1] as Interval, a[0] as number),
+        };
       }
       return undefined;
     case '->':
@@ -403,12 +464,21 @@ export function resolveBinaryOp(op: string, l: SqlType, r: SqlType): ResolvedOp 
           left: l,
           right: r,
           ret: Types.bool,
-          impl: (a) => (flip ? jsonContains((a[1] as JsonBox).json, (a[0] as JsonBox).json) : jsonContains((a[0] as JsonBox).json, (a[1] as JsonBox).json)),
+          impl: (a) =>
+            flip
+              ? jsonContains((a[1] as JsonBox).json, (a[0] as JsonBox).json)
+              : jsonContains((a[0] as JsonBox).json, (a[1] as JsonBox).json),
         };
       }
       return undefined;
     case '?':
-      if (l.id === 'jsonb' && isStr(r)) return { left: l, right: Types.text, ret: Types.bool, impl: (a) => jsonHasKey((a[0] as JsonBox).json, a[1] as string) };
+      if (l.id === 'jsonb' && isStr(r))
+        return {
+          left: l,
+          right: Types.text,
+          ret: Types.bool,
+          impl: (a) => jsonHasKey((a[0] as JsonBox).json, a[1] as string),
+        };
       return undefined;
     case '?|':
     case '?&':
@@ -452,7 +522,8 @@ function dateArith(op: '+' | '-', l: SqlType, r: SqlType): ResolvedOp | undefine
   if (op === '+' && r.id === 'date' && (l.id === 'int4' || l.id === 'int2')) {
     return { left: Types.int4, right: r, ret: Types.date, impl: (a) => (a[0] as number) + (a[1] as number) };
   }
-  if (op === '-' && l.id === 'date' && r.id === 'date') return { left: l, right: r, ret: Types.int4, impl: (a) => (a[0] as number) - (a[1] as number) };
+  if (op === '-' && l.id === 'date' && r.id === 'date')
+    return { left: l, right: r, ret: Types.int4, impl: (a) => (a[0] as number) - (a[1] as number) };
   if ((l.id === 'timestamp' || l.id === 'timestamptz' || l.id === 'date') && r.id === 'interval') {
     const lt = l.id === 'date' ? Types.timestamp : l;
     return { left: lt, right: r, ret: lt, impl: (a) => addInterval(a[0] as bigint, a[1] as Interval, sign) };
@@ -461,7 +532,11 @@ function dateArith(op: '+' | '-', l: SqlType, r: SqlType): ResolvedOp | undefine
     const rt = r.id === 'date' ? Types.timestamp : r;
     return { left: l, right: rt, ret: rt, impl: (a) => addInterval(a[1] as bigint, a[0] as Interval, 1) };
   }
-  if (op === '-' && (l.id === 'timestamp' || l.id === 'timestamptz') && (r.id === 'timestamp' || r.id === 'timestamptz' || r.id === 'date')) {
+  if (
+    op === '-' &&
+    (l.id === 'timestamp' || l.id === 'timestamptz') &&
+    (r.id === 'timestamp' || r.id === 'timestamptz' || r.id === 'date')
+  ) {
     const t = l.id === 'timestamptz' || r.id === 'timestamptz' ? Types.timestamptz : Types.timestamp;
     return { left: t, right: t, ret: Types.interval, impl: (a) => timestampDiff(a[0] as bigint, a[1] as bigint) };
   }
@@ -473,12 +548,21 @@ function dateArith(op: '+' | '-', l: SqlType, r: SqlType): ResolvedOp | undefine
       impl: (a) => {
         const x = a[0] as Interval;
         const y = a[1] as Interval;
-        return { months: x.months + sign * y.months, days: x.days + sign * y.days, micros: sign === 1 ? x.micros + y.micros : x.micros - y.micros };
+        return {
+          months: x.months + sign * y.months,
+          days: x.days + sign * y.days,
+          micros: sign === 1 ? x.micros + y.micros : x.micros - y.micros,
+        };
       },
     };
   }
   if (op === '-' && l.id === 'time' && r.id === 'time') {
-    return { left: l, right: r, ret: Types.interval, impl: (a) => ({ months: 0, days: 0, micros: (a[0] as bigint) - (a[1] as bigint) }) };
+    return {
+      left: l,
+      right: r,
+      ret: Types.interval,
+      impl: (a) => ({ months: 0, days: 0, micros: (a[0] as bigint) - (a[1] as bigint) }),
+    };
   }
   if (op === '+' && l.id === 'interval' && r.id === 'time') {
     return {

@@ -75,7 +75,8 @@ export function optimize(p: Plan): Plan {
 }
 
 function optExpr(e: Expr): Expr {
-  if (e.kind === 'subquery') return { ...e, plan: opt(e.plan), ...(e.test === undefined ? {} : { test: optExpr(e.test) }) };
+  if (e.kind === 'subquery')
+    return { ...e, plan: opt(e.plan), ...(e.test === undefined ? {} : { test: optExpr(e.test) }) };
   return mapExpr(e, optExpr);
 }
 
@@ -84,11 +85,20 @@ function opt(p: Plan): Plan {
     case 'filter':
     case 'join': {
       const flat = flattenInner(p);
-      if (flat !== undefined) return planJoins(flat.leaves.map(opt), flat.conds.map(optExpr), p.cols.map((c) => c.id));
+      if (flat !== undefined)
+        return planJoins(
+          flat.leaves.map(opt),
+          flat.conds.map(optExpr),
+          p.cols.map((c) => c.id),
+        );
       if (p.kind === 'filter') {
         const input = opt(p.input);
         const pred = optExpr(p.pred);
-        if (input.kind === 'scan' && p.cols.length === input.cols.length) return chooseAccess({ ...input, filter: andOf([...(input.filter === undefined ? [] : [input.filter]), pred])! });
+        if (input.kind === 'scan' && p.cols.length === input.cols.length)
+          return chooseAccess({
+            ...input,
+            filter: andOf([...(input.filter === undefined ? [] : [input.filter]), pred])!,
+          });
         return { ...p, input, pred };
       }
       const left = opt(p.left);
@@ -99,19 +109,34 @@ function opt(p: Plan): Plan {
     case 'limit': {
       const input = opt(p.input);
       const n = p.limit?.kind === 'const' && typeof p.limit.value === 'bigint' ? Number(p.limit.value) : undefined;
-      const off = p.offset === undefined ? 0 : p.offset.kind === 'const' && typeof p.offset.value === 'bigint' ? Number(p.offset.value) : undefined;
+      const off =
+        p.offset === undefined
+          ? 0
+          : p.offset.kind === 'const' && typeof p.offset.value === 'bigint'
+            ? Number(p.offset.value)
+            : undefined;
       if (n !== undefined && off !== undefined) return { ...p, input: pushLimit(input, n + off) };
       return { ...p, input };
     }
     case 'project':
       return { ...p, input: opt(p.input), exprs: p.exprs.map(optExpr) };
     case 'aggregate':
-      return { ...p, input: opt(p.input), groups: p.groups.map(optExpr), aggs: p.aggs.map((a) => ({ ...a, args: a.args.map(optExpr) })) };
+      return {
+        ...p,
+        input: opt(p.input),
+        groups: p.groups.map(optExpr),
+        aggs: p.aggs.map((a) => ({ ...a, args: a.args.map(optExpr) })),
+      };
     case 'sort': {
       const input = opt(p.input);
       const keys = p.keys.map((k) => ({ ...k, expr: optExpr(k.expr) }));
       // The scan already yields rows in this order: no sort, and LIMIT can reach the scan.
-      if (p.cols.length === input.cols.length && p.cols.every((c, i) => c.id === input.cols[i]?.id) && yieldsOrder(input, keys)) return input;
+      if (
+        p.cols.length === input.cols.length &&
+        p.cols.every((c, i) => c.id === input.cols[i]?.id) &&
+        yieldsOrder(input, keys)
+      )
+        return input;
       return { ...p, input, keys };
     }
     case 'distinct':
@@ -165,7 +190,10 @@ const KEY_ORDERED_TYPES: ReadonlySet<string> = new Set(['int2', 'int4', 'int8', 
  * NOT NULL (or NULLS FIRST, where the key codec puts NULLs) and of a type
  * whose key order is its SQL order.
  */
-function yieldsOrder(p: Plan, keys: readonly { readonly expr: Expr; readonly desc: boolean; readonly nullsFirst: boolean }[]): boolean {
+function yieldsOrder(
+  p: Plan,
+  keys: readonly { readonly expr: Expr; readonly desc: boolean; readonly nullsFirst: boolean }[],
+): boolean {
   let ids: (ColumnId | undefined)[] = keys.map((k) => (k.expr.kind === 'col' ? k.expr.id : undefined));
   let node = p;
   for (;;) {
@@ -183,7 +211,8 @@ function yieldsOrder(p: Plan, keys: readonly { readonly expr: Expr; readonly des
   if (node.kind !== 'scan' || node.lockForUpdate === true) return false;
   const scan = node;
   const access = scan.access;
-  const ix = access.kind === 'full' ? scan.table.indexes.find((x) => x.primary) : access.reverse ? undefined : access.index;
+  const ix =
+    access.kind === 'full' ? scan.table.indexes.find((x) => x.primary) : access.reverse ? undefined : access.index;
   if (ix === undefined) return false;
   const eqCount = access.kind === 'index' ? access.eq.length : 0;
   let next = eqCount;
@@ -274,7 +303,12 @@ function planJoins(leaves: Plan[], conds: Expr[], outIds: ColumnId[]): Plan {
   if (ids.length === outIds.length && ids.every((id, i) => id === outIds[i])) return p;
   const byId = new Map(p.cols.map((c) => [c.id, c]));
   const cols = outIds.map((id) => byId.get(id)!);
-  return { kind: 'project', cols, input: p, exprs: cols.map((c) => ({ kind: 'col', type: c.type, id: c.id, name: c.name }) as Expr) };
+  return {
+    kind: 'project',
+    cols,
+    input: p,
+    exprs: cols.map((c) => ({ kind: 'col', type: c.type, id: c.id, name: c.name }) as Expr),
+  };
 }
 
 function planJoinsUnordered(leaves: Plan[], conds: Expr[]): Plan {
@@ -300,7 +334,8 @@ function planJoinsUnordered(leaves: Plan[], conds: Expr[]): Plan {
   const pushed = leaves.map((l, i) => {
     const mine = info.filter((c) => !c.all && c.leaves.size === 1 && c.leaves.has(i)).map((c) => c.expr);
     if (mine.length === 0) return l;
-    if (l.kind === 'scan') return chooseAccess({ ...l, filter: andOf([...(l.filter === undefined ? [] : [l.filter]), ...mine])! });
+    if (l.kind === 'scan')
+      return chooseAccess({ ...l, filter: andOf([...(l.filter === undefined ? [] : [l.filter]), ...mine])! });
     return { kind: 'filter', cols: l.cols, input: l, pred: andOf(mine)! } as Plan;
   });
   let remaining = info.filter((c) => c.all || c.leaves.size !== 1);
@@ -317,7 +352,9 @@ function planJoinsUnordered(leaves: Plan[], conds: Expr[]): Plan {
     let bestConnected = false;
     for (let i = 0; i < n; i++) {
       if (used.has(i)) continue;
-      const connected = remaining.some((c) => !c.all && c.leaves.has(i) && [...c.leaves].every((l) => l === i || used.has(l)) && c.leaves.size > 1);
+      const connected = remaining.some(
+        (c) => !c.all && c.leaves.has(i) && [...c.leaves].every((l) => l === i || used.has(l)) && c.leaves.size > 1,
+      );
       if (best < 0 || (connected && !bestConnected) || (connected === bestConnected && est[i]! < est[best]!)) {
         best = i;
         bestConnected = connected;
@@ -325,7 +362,9 @@ function planJoinsUnordered(leaves: Plan[], conds: Expr[]): Plan {
     }
     used.add(best);
     const now = [...used];
-    const applicable = remaining.filter((c) => !c.all && c.leaves.size > 0 && [...c.leaves].every((l) => now.includes(l)));
+    const applicable = remaining.filter(
+      (c) => !c.all && c.leaves.size > 0 && [...c.leaves].every((l) => now.includes(l)),
+    );
     remaining = remaining.filter((c) => !applicable.includes(c));
     const right = pushed[best]!;
     const join: Plan = {
@@ -339,7 +378,8 @@ function planJoinsUnordered(leaves: Plan[], conds: Expr[]): Plan {
     };
     current = withHashKeys(join as Extract<Plan, { kind: 'join' }>);
   }
-  if (remaining.length > 0) current = { kind: 'filter', cols: current.cols, input: current, pred: andOf(remaining.map((c) => c.expr))! };
+  if (remaining.length > 0)
+    current = { kind: 'filter', cols: current.cols, input: current, pred: andOf(remaining.map((c) => c.expr))! };
   return current;
 }
 
@@ -385,9 +425,19 @@ function chooseAccess(s: Extract<Plan, { kind: 'scan' }>): Plan {
     // A key side: a column of this scan, or an expression over them (an expression index may match it).
     const keySide = (e: Expr): boolean => (e.kind === 'col' ? colPos.has(e.id) : !isValue(e) && ownOnly(e, own));
     if (keySide(c.left) && isValue(c.right) && c.left.type.oid === c.right.type.oid) {
-      preds.push({ pos: c.left.kind === 'col' ? colPos.get(c.left.id)! : -1, key: exprKey(c.left), op: c.op, value: c.right });
+      preds.push({
+        pos: c.left.kind === 'col' ? colPos.get(c.left.id)! : -1,
+        key: exprKey(c.left),
+        op: c.op,
+        value: c.right,
+      });
     } else if (keySide(c.right) && isValue(c.left) && c.left.type.oid === c.right.type.oid) {
-      preds.push({ pos: c.right.kind === 'col' ? colPos.get(c.right.id)! : -1, key: exprKey(c.right), op: flip[c.op]!, value: c.left });
+      preds.push({
+        pos: c.right.kind === 'col' ? colPos.get(c.right.id)! : -1,
+        key: exprKey(c.right),
+        op: flip[c.op]!,
+        value: c.left,
+      });
     }
   }
   if (preds.length === 0) return s;
@@ -419,7 +469,11 @@ function ownOnly(e: Expr, own: ReadonlySet<ColumnId>): boolean {
   return true;
 }
 
-function accessFor(ix: IndexDef, preds: readonly Pred[], keyExprs: readonly (Expr | undefined)[] | undefined): { access: AccessPath; score: number } | undefined {
+function accessFor(
+  ix: IndexDef,
+  preds: readonly Pred[],
+  keyExprs: readonly (Expr | undefined)[] | undefined,
+): { access: AccessPath; score: number } | undefined {
   // Does `p` constrain key column i of the index?
   const keyKeys = keyExprs?.map((e) => (e === undefined ? undefined : exprKey(e)));
   const onKey = (p: Pred, i: number): boolean => {
@@ -443,9 +497,21 @@ function accessFor(ix: IndexDef, preds: readonly Pred[], keyExprs: readonly (Exp
   }
   if (eq.length === 0 && lower === undefined && upper === undefined) return undefined;
   const full = eq.length === ix.columns.length;
-  const score = eq.length * 10 + (full && ix.unique ? 100 : 0) + (lower !== undefined ? 3 : 0) + (upper !== undefined ? 3 : 0) + (ix.primary ? 1 : 0);
+  const score =
+    eq.length * 10 +
+    (full && ix.unique ? 100 : 0) +
+    (lower !== undefined ? 3 : 0) +
+    (upper !== undefined ? 3 : 0) +
+    (ix.primary ? 1 : 0);
   return {
-    access: { kind: 'index', index: ix, eq, ...(lower === undefined ? {} : { lower }), ...(upper === undefined ? {} : { upper }), reverse: false },
+    access: {
+      kind: 'index',
+      index: ix,
+      eq,
+      ...(lower === undefined ? {} : { lower }),
+      ...(upper === undefined ? {} : { upper }),
+      reverse: false,
+    },
     score,
   };
 }
@@ -471,8 +537,10 @@ const FLIP: Readonly<Record<string, CompareOp>> = { '=': '=', '<': '>', '<=': '>
 /** `side op const` with the constant on the right, or undefined. */
 function normalCompare(e: Expr): { side: string; op: CompareOp; value: Value; type: Expr['type'] } | undefined {
   if (e.kind !== 'compare') return undefined;
-  if (e.right.kind === 'const' && e.left.kind !== 'const') return { side: exprKey(e.left), op: e.op, value: e.right.value, type: e.right.type };
-  if (e.left.kind === 'const' && e.right.kind !== 'const') return { side: exprKey(e.right), op: FLIP[e.op]!, value: e.left.value, type: e.left.type };
+  if (e.right.kind === 'const' && e.left.kind !== 'const')
+    return { side: exprKey(e.left), op: e.op, value: e.right.value, type: e.right.type };
+  if (e.left.kind === 'const' && e.right.kind !== 'const')
+    return { side: exprKey(e.right), op: FLIP[e.op]!, value: e.left.value, type: e.left.type };
   return undefined;
 }
 
@@ -485,7 +553,15 @@ function impliesOne(h: Expr, w: Expr): boolean {
   }
   const a = normalCompare(h);
   const b = normalCompare(w);
-  if (a === undefined || b === undefined || a.side !== b.side || a.value === null || b.value === null || a.type.oid !== b.type.oid) return false;
+  if (
+    a === undefined ||
+    b === undefined ||
+    a.side !== b.side ||
+    a.value === null ||
+    b.value === null ||
+    a.type.oid !== b.type.oid
+  )
+    return false;
   const cmp = comparatorFor(a.type)(a.value, b.value); // sign of (have's constant - want's constant)
   switch (b.op) {
     case '>':
@@ -499,7 +575,13 @@ function impliesOne(h: Expr, w: Expr): boolean {
     case '=':
       return a.op === '=' && cmp === 0;
     case '<>':
-      return (a.op === '=' && cmp !== 0) || (a.op === '>' && cmp >= 0) || (a.op === '>=' && cmp > 0) || (a.op === '<' && cmp <= 0) || (a.op === '<=' && cmp < 0);
+      return (
+        (a.op === '=' && cmp !== 0) ||
+        (a.op === '>' && cmp >= 0) ||
+        (a.op === '>=' && cmp > 0) ||
+        (a.op === '<' && cmp <= 0) ||
+        (a.op === '<=' && cmp < 0)
+      );
     default:
       return false;
   }

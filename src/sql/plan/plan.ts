@@ -60,7 +60,13 @@ export type Expr =
   | { readonly kind: 'and' | 'or'; readonly type: SqlType; readonly args: readonly Expr[] }
   | { readonly kind: 'not'; readonly type: SqlType; readonly arg: Expr }
   | { readonly kind: 'is-null'; readonly type: SqlType; readonly arg: Expr; readonly negate: boolean }
-  | { readonly kind: 'is-bool'; readonly type: SqlType; readonly arg: Expr; readonly test: 'true' | 'false' | 'unknown'; readonly negate: boolean }
+  | {
+      readonly kind: 'is-bool';
+      readonly type: SqlType;
+      readonly arg: Expr;
+      readonly test: 'true' | 'false' | 'unknown';
+      readonly negate: boolean;
+    }
   | {
       readonly kind: 'compare';
       readonly type: SqlType;
@@ -69,15 +75,34 @@ export type Expr =
       readonly right: Expr;
       readonly cmp: Comparator;
     }
-  | { readonly kind: 'distinct-from'; readonly type: SqlType; readonly left: Expr; readonly right: Expr; readonly cmp: Comparator; readonly negate: boolean }
+  | {
+      readonly kind: 'distinct-from';
+      readonly type: SqlType;
+      readonly left: Expr;
+      readonly right: Expr;
+      readonly cmp: Comparator;
+      readonly negate: boolean;
+    }
   | {
       readonly kind: 'case';
       readonly type: SqlType;
       readonly whens: readonly { readonly cond: Expr; readonly result: Expr }[];
       readonly elseExpr: Expr;
     }
-  | { readonly kind: 'coalesce' | 'greatest' | 'least'; readonly type: SqlType; readonly args: readonly Expr[]; readonly cmp: Comparator }
-  | { readonly kind: 'in-list'; readonly type: SqlType; readonly arg: Expr; readonly list: readonly Expr[]; readonly cmp: Comparator; readonly negate: boolean }
+  | {
+      readonly kind: 'coalesce' | 'greatest' | 'least';
+      readonly type: SqlType;
+      readonly args: readonly Expr[];
+      readonly cmp: Comparator;
+    }
+  | {
+      readonly kind: 'in-list';
+      readonly type: SqlType;
+      readonly arg: Expr;
+      readonly list: readonly Expr[];
+      readonly cmp: Comparator;
+      readonly negate: boolean;
+    }
   | { readonly kind: 'array'; readonly type: SqlType; readonly elems: readonly Expr[] }
   | { readonly kind: 'row'; readonly type: SqlType; readonly args: readonly Expr[] }
   | {
@@ -186,7 +211,12 @@ export type Plan =
   | { readonly kind: 'values'; readonly cols: readonly OutputColumn[]; readonly rows: readonly (readonly Expr[])[] }
   | { readonly kind: 'one-row'; readonly cols: readonly OutputColumn[] }
   | { readonly kind: 'filter'; readonly cols: readonly OutputColumn[]; readonly input: Plan; readonly pred: Expr }
-  | { readonly kind: 'project'; readonly cols: readonly OutputColumn[]; readonly input: Plan; readonly exprs: readonly Expr[] }
+  | {
+      readonly kind: 'project';
+      readonly cols: readonly OutputColumn[];
+      readonly input: Plan;
+      readonly exprs: readonly Expr[];
+    }
   | {
       readonly kind: 'join';
       readonly cols: readonly OutputColumn[];
@@ -210,10 +240,31 @@ export type Plan =
       /** GROUPING(args): output columns after the aggregates; args index into `groups`. */
       readonly groupingCalls?: readonly { readonly id: ColumnId; readonly args: readonly number[] }[];
     }
-  | { readonly kind: 'window'; readonly cols: readonly OutputColumn[]; readonly input: Plan; readonly calls: readonly WindowCall[] }
-  | { readonly kind: 'sort'; readonly cols: readonly OutputColumn[]; readonly input: Plan; readonly keys: readonly SortKey[] }
-  | { readonly kind: 'limit'; readonly cols: readonly OutputColumn[]; readonly input: Plan; readonly limit?: Expr; readonly offset?: Expr }
-  | { readonly kind: 'distinct'; readonly cols: readonly OutputColumn[]; readonly input: Plan; readonly on?: readonly Expr[] }
+  | {
+      readonly kind: 'window';
+      readonly cols: readonly OutputColumn[];
+      readonly input: Plan;
+      readonly calls: readonly WindowCall[];
+    }
+  | {
+      readonly kind: 'sort';
+      readonly cols: readonly OutputColumn[];
+      readonly input: Plan;
+      readonly keys: readonly SortKey[];
+    }
+  | {
+      readonly kind: 'limit';
+      readonly cols: readonly OutputColumn[];
+      readonly input: Plan;
+      readonly limit?: Expr;
+      readonly offset?: Expr;
+    }
+  | {
+      readonly kind: 'distinct';
+      readonly cols: readonly OutputColumn[];
+      readonly input: Plan;
+      readonly on?: readonly Expr[];
+    }
   | {
       readonly kind: 'setop';
       readonly cols: readonly OutputColumn[];
@@ -243,7 +294,12 @@ export type Plan =
    * `input` reads the tables as they were before the CTEs changed them
    * (PostgreSQL's one snapshot per statement) and the CTEs' RETURNING rows.
    */
-  | { readonly kind: 'with-writes'; readonly cols: readonly OutputColumn[]; readonly ctes: readonly CteDef[]; readonly input: Plan };
+  | {
+      readonly kind: 'with-writes';
+      readonly cols: readonly OutputColumn[];
+      readonly ctes: readonly CteDef[];
+      readonly input: Plan;
+    };
 
 export type SetReturningImpl = (args: Value[], ctx: EvalContext) => Iterable<Value[]>;
 

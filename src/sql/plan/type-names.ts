@@ -94,7 +94,23 @@ export function resolveTypeName(tn: TypeName, allowSerial = false): { type: SqlT
     serial = true;
   }
   if (base === undefined) {
-    if (['bit', 'varbit', 'money', 'inet', 'cidr', 'macaddr', 'xml', 'point', 'tsvector', 'tsquery', 'timetz', 'int4range', 'daterange'].includes(last)) {
+    if (
+      [
+        'bit',
+        'varbit',
+        'money',
+        'inet',
+        'cidr',
+        'macaddr',
+        'xml',
+        'point',
+        'tsvector',
+        'tsquery',
+        'timetz',
+        'int4range',
+        'daterange',
+      ].includes(last)
+    ) {
       throw notSupported(`type ${last}`);
     }
     throw new NextDbError('42704', `type "${last}" does not exist`, tn.location === undefined ? {} : {});
@@ -106,7 +122,11 @@ export function resolveTypeName(tn: TypeName, allowSerial = false): { type: SqlT
       case 'varchar':
       case 'bpchar': {
         const n = intMod(mods[0]);
-        if (n < 1) throw new NextDbError('22023', `length for type ${base.id === 'varchar' ? 'varchar' : 'char'} must be at least 1`);
+        if (n < 1)
+          throw new NextDbError(
+            '22023',
+            `length for type ${base.id === 'varchar' ? 'varchar' : 'char'} must be at least 1`,
+          );
         ty = withTypmod(base, n + 4);
         break;
       }

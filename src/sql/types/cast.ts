@@ -113,7 +113,10 @@ function applyStringTypmod(s: string, to: SqlType, ctx: CastContext): string {
   if (len > n) {
     const cut = [...s].slice(0, n).join('');
     if (ctx === 'explicit' || /^ *$/.test([...s].slice(n).join(''))) return to.id === 'bpchar' ? cut : cut;
-    throw new NextDbError('22001', `value too long for type ${to.id === 'bpchar' ? 'character' : 'character varying'}(${n})`);
+    throw new NextDbError(
+      '22001',
+      `value too long for type ${to.id === 'bpchar' ? 'character' : 'character varying'}(${n})`,
+    );
   }
   if (to.id === 'bpchar' && len < n) return s + ' '.repeat(n - len);
   return s;
@@ -121,11 +124,20 @@ function applyStringTypmod(s: string, to: SqlType, ctx: CastContext): string {
 
 /** oid and its reg* aliases (regclass, regtype, regproc, regnamespace): an OID number as the value. */
 export function isOidLike(ty: SqlType): boolean {
-  return ty.id === 'oid' || ty.id === 'regclass' || ty.id === 'regtype' || ty.id === 'regproc' || ty.id === 'regnamespace';
+  return (
+    ty.id === 'oid' || ty.id === 'regclass' || ty.id === 'regtype' || ty.id === 'regproc' || ty.id === 'regnamespace'
+  );
 }
 
 function isString(ty: SqlType): boolean {
-  return ty.id === 'text' || ty.id === 'varchar' || ty.id === 'bpchar' || ty.id === 'name' || ty.id === 'unknown' || ty.id === 'char';
+  return (
+    ty.id === 'text' ||
+    ty.id === 'varchar' ||
+    ty.id === 'bpchar' ||
+    ty.id === 'name' ||
+    ty.id === 'unknown' ||
+    ty.id === 'char'
+  );
 }
 
 /** The cast context in which PostgreSQL allows from → to (undefined: only explicit via I/O, or never). */
@@ -149,7 +161,7 @@ function castKind(from: SqlType, to: SqlType): CastContext | undefined {
   if (from.id === 'time' && to.id === 'interval') return 'implicit';
   if (from.id === 'json' && to.id === 'jsonb') return 'assignment';
   if (from.id === 'jsonb' && to.id === 'json') return 'assignment';
-  if (from.id === 'bool' && (to.id === 'int4')) return 'explicit';
+  if (from.id === 'bool' && to.id === 'int4') return 'explicit';
   if (from.id === 'int4' && to.id === 'bool') return 'explicit';
   // Anything → string is an assignment cast via the output function.
   if (to.id === 'text' || to.id === 'varchar' || to.id === 'bpchar' || to.id === 'name') return 'assignment';
@@ -218,7 +230,8 @@ function baseCast(from: SqlType, to: SqlType, ctx: CastContext): CastFn {
   if (from.id === 'bool' && to.id === 'int4') return (v) => (v ? 1 : 0);
   if (from.id === 'int4' && to.id === 'bool') return (v) => v !== 0;
   if (from.id === 'date' && to.id === 'timestamp') return (v) => BigInt(v as number) * MICROS_PER_DAY;
-  if (from.id === 'date' && to.id === 'timestamptz') return (v, io) => localToUtc(BigInt(v as number) * MICROS_PER_DAY, io.timeZone);
+  if (from.id === 'date' && to.id === 'timestamptz')
+    return (v, io) => localToUtc(BigInt(v as number) * MICROS_PER_DAY, io.timeZone);
   if (from.id === 'timestamp' && to.id === 'timestamptz') return (v, io) => localToUtc(v as bigint, io.timeZone);
   if (from.id === 'timestamptz' && to.id === 'timestamp') {
     return (v, io) => (v as bigint) + BigInt(zoneOffsetSeconds(io.timeZone, v as bigint)) * MICROS_PER_SECOND;
@@ -240,7 +253,11 @@ function baseCast(from: SqlType, to: SqlType, ctx: CastContext): CastFn {
   if (from.id === 'array' && to.id === 'array' && from.elem !== undefined && to.elem !== undefined) {
     const inner = castFunction(from.elem, to.elem, 'explicit');
     if (inner !== undefined) {
-      return (v, io) => ({ kind: 'array', elems: (v as ArrayValue).elems.map((e) => (e === null ? null : inner(e, io))) }) satisfies ArrayValue;
+      return (v, io) =>
+        ({
+          kind: 'array',
+          elems: (v as ArrayValue).elems.map((e) => (e === null ? null : inner(e, io))),
+        }) satisfies ArrayValue;
     }
   }
   if (to.id === 'text' || to.id === 'varchar' || to.id === 'bpchar' || to.id === 'name' || to.id === 'char') {

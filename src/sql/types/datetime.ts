@@ -204,7 +204,10 @@ function parseDateTime(text: string, type: string, nowMicros: bigint | undefined
   const lower = text.trim().toLowerCase();
   if (lower === 'epoch') return { days: 0, timeMicros: 0n, offset: 0, hasTime: true };
   if (lower === 'infinity' || lower === '-infinity') throw notSupported('infinite date/time values');
-  if (nowMicros !== undefined && (lower === 'now' || lower === 'today' || lower === 'tomorrow' || lower === 'yesterday')) {
+  if (
+    nowMicros !== undefined &&
+    (lower === 'now' || lower === 'today' || lower === 'tomorrow' || lower === 'yesterday')
+  ) {
     const [days, rem] = splitMicros(nowMicros);
     if (lower === 'now') return { days, timeMicros: rem, offset: 0, hasTime: true };
     const shift = lower === 'tomorrow' ? 1 : lower === 'yesterday' ? -1 : 0;
@@ -288,7 +291,8 @@ export function parseTime(text: string): bigint {
 
 // ---- intervals ----
 
-const UNIT_RE = /^(microseconds?|us|usecs?|milliseconds?|ms|msecs?|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w|months?|mons?|mon|years?|yrs?|y|decades?|centur(?:y|ies)|millenni(?:um|a))$/i;
+const UNIT_RE =
+  /^(microseconds?|us|usecs?|milliseconds?|ms|msecs?|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w|months?|mons?|mon|years?|yrs?|y|decades?|centur(?:y|ies)|millenni(?:um|a))$/i;
 
 export function parseInterval(text: string): Interval {
   const s = text.trim();
@@ -308,7 +312,9 @@ export function parseInterval(text: string): Interval {
     }
     const hms = /^([+-])?(\d+):(\d{1,2})(?::(\d{1,2})(?:\.(\d+))?)?$/.exec(tok);
     if (hms !== null) {
-      let v = BigInt(Number(hms[2]) * 3600 + Number(hms[3]) * 60 + Number(hms[4] ?? 0)) * MICROS_PER_SECOND + fractionMicros(hms[5]);
+      let v =
+        BigInt(Number(hms[2]) * 3600 + Number(hms[3]) * 60 + Number(hms[4] ?? 0)) * MICROS_PER_SECOND +
+        fractionMicros(hms[5]);
       if (hms[1] === '-') v = -v;
       micros += v;
       i++;
@@ -390,7 +396,7 @@ export function addMonthsToTimestamp(ts: bigint, months: number): bigint {
   const [y, m, d] = civilFromDays(days);
   const total = y * 12 + (m - 1) + months;
   const ny = Math.floor(total / 12);
-  const nm = (total % 12 + 12) % 12 + 1;
+  const nm = (((total % 12) + 12) % 12) + 1;
   const nd = Math.min(d, daysInMonth(ny, nm));
   return BigInt(daysFromCivil(ny, nm, nd)) * MICROS_PER_DAY + rem;
 }

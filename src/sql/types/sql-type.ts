@@ -80,7 +80,15 @@ export interface SqlType {
   readonly arrayOid: number;
 }
 
-function t(id: TypeId, oid: number, name: string, len: number, category: TypeCategory, preferred: boolean, arrayOid: number): SqlType {
+function t(
+  id: TypeId,
+  oid: number,
+  name: string,
+  len: number,
+  category: TypeCategory,
+  preferred: boolean,
+  arrayOid: number,
+): SqlType {
   return { id, oid, name, len, category, preferred, typmod: -1, arrayOid };
 }
 
@@ -125,10 +133,20 @@ export function arrayOf(elem: SqlType): SqlType {
   // PostgreSQL makes an array of arrays a multidimensional array ({{1,2},{3,4}});
   // arrays here are one-dimensional, so refuse rather than nest them as elements.
   if (elem.id === 'array') throw notSupported('a multidimensional array');
-  const base = elem.typmod === -1 ? elem : typeByOid(elem.oid) ?? elem;
+  const base = elem.typmod === -1 ? elem : (typeByOid(elem.oid) ?? elem);
   let a = arrayByOid.get(base.arrayOid);
   if (a === undefined) {
-    a = { id: 'array', oid: base.arrayOid, name: `${base.name}[]`, len: -1, category: 'A', preferred: false, typmod: -1, elem: base, arrayOid: 0 };
+    a = {
+      id: 'array',
+      oid: base.arrayOid,
+      name: `${base.name}[]`,
+      len: -1,
+      category: 'A',
+      preferred: false,
+      typmod: -1,
+      elem: base,
+      arrayOid: 0,
+    };
     arrayByOid.set(base.arrayOid, a);
   }
   return a;
@@ -156,7 +174,14 @@ export function sameType(a: SqlType, b: SqlType): boolean {
 }
 
 export function isNumericType(ty: SqlType): boolean {
-  return ty.id === 'int2' || ty.id === 'int4' || ty.id === 'int8' || ty.id === 'float4' || ty.id === 'float8' || ty.id === 'numeric';
+  return (
+    ty.id === 'int2' ||
+    ty.id === 'int4' ||
+    ty.id === 'int8' ||
+    ty.id === 'float4' ||
+    ty.id === 'float8' ||
+    ty.id === 'numeric'
+  );
 }
 
 export function isIntegerType(ty: SqlType): boolean {

@@ -121,7 +121,8 @@ export function parseFloatText(text: string, single: boolean): number {
   else throw invalidInput(single ? 'real' : 'double precision', text);
   if (single) {
     const f = Math.fround(v);
-    if (!Number.isFinite(f) && Number.isFinite(v)) throw new NextDbError(SqlState.numericValueOutOfRange, `"${s}" is out of range for type real`);
+    if (!Number.isFinite(f) && Number.isFinite(v))
+      throw new NextDbError(SqlState.numericValueOutOfRange, `"${s}" is out of range for type real`);
     return f;
   }
   if (!Number.isFinite(v) && !/inf/i.test(s) && !/nan/i.test(s)) {
@@ -145,7 +146,8 @@ export function parseIntText(text: string, ty: SqlType): number | bigint {
     return b;
   }
   const max = ty.id === 'int2' ? 32767n : 2147483647n;
-  if (b > max || b < -max - 1n) throw new NextDbError(SqlState.numericValueOutOfRange, `value "${text}" is out of range for type ${name}`);
+  if (b > max || b < -max - 1n)
+    throw new NextDbError(SqlState.numericValueOutOfRange, `value "${text}" is out of range for type ${name}`);
   return Number(b);
 }
 
@@ -220,7 +222,9 @@ export function sortJsonKeys(keys: string[]): string[] {
 export function parseJsonb(text: string): JsonBox {
   let i = 0;
   const fail = (): never => {
-    throw new NextDbError(SqlState.invalidTextRepresentation, 'invalid input syntax for type json', { detail: `Token near position ${i + 1} of "${text}" is invalid.` });
+    throw new NextDbError(SqlState.invalidTextRepresentation, 'invalid input syntax for type json', {
+      detail: `Token near position ${i + 1} of "${text}" is invalid.`,
+    });
   };
   const ws = (): void => {
     while (i < text.length && (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r')) i++;
@@ -419,7 +423,8 @@ export function parseArray(text: string, elem: SqlType, io: IoSettings): ArrayVa
     while (i < body.length && /\s/.test(body[i]!)) i++;
     elems.push(!quoted && /^null$/i.test(item) ? null : parseText(elem, item, io));
     if (i >= body.length) break;
-    if (body[i] !== ',') throw new NextDbError(SqlState.invalidTextRepresentation, `malformed array literal: "${text}"`);
+    if (body[i] !== ',')
+      throw new NextDbError(SqlState.invalidTextRepresentation, `malformed array literal: "${text}"`);
     i++;
   }
   return { kind: 'array', elems };
@@ -777,7 +782,8 @@ function arrayRecv(b: Buffer, elem: SqlType, io: IoSettings): ArrayValue {
   if (ndim === 0) return { kind: 'array', elems: [] };
   if (ndim < 0) throw bad(`invalid number of dimensions: ${ndim}`);
   if (ndim > 1) throw notSupported('a multidimensional array');
-  if (elemOid !== elem.oid) throw new NextDbError('42804', `binary data has array element type ${elemOid} instead of expected ${elem.oid}`);
+  if (elemOid !== elem.oid)
+    throw new NextDbError('42804', `binary data has array element type ${elemOid} instead of expected ${elem.oid}`);
   if (b.length < 20) throw bad('too short');
   const n = b.readInt32BE(12);
   if (b.readInt32BE(16) !== 1) throw notSupported('array lower bounds other than 1');

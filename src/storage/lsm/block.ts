@@ -113,7 +113,8 @@ function parseEntry(data: Buffer, pos: number, end: number, prevKeyLen: number):
   const meta = cur.pos;
   const keyStart = meta + ENTRY_FIXED_BYTES;
   const valueStart = keyStart + unshared;
-  if (shared < 0 || unshared < 0 || vlen < 0 || shared > prevKeyLen || valueStart + vlen > end) throw new BlockFormatError('bad entry');
+  if (shared < 0 || unshared < 0 || vlen < 0 || shared > prevKeyLen || valueStart + vlen > end)
+    throw new BlockFormatError('bad entry');
   ent.shared = shared;
   ent.meta = meta;
   ent.keyStart = keyStart;
@@ -173,8 +174,10 @@ export function blockGet(data: Buffer, key: Buffer, snapSeq: number): boolean {
     const unshared = ent.valueStart - kstart;
     keyLen = shared + unshared;
     pos = ent.valueEnd;
-    if (shared === 0) matched = 0; // a restart point stores its whole key: compare from the start
-    else if (shared > matched) continue; // same bytes as the previous key up to where it was already below key
+    if (shared === 0)
+      matched = 0; // a restart point stores its whole key: compare from the start
+    else if (shared > matched)
+      continue; // same bytes as the previous key up to where it was already below key
     else if (shared < matched) return false; // rises above the previous key where that one still matched key: > key
     // shared == matched: compare the new bytes with key[matched..].
     let i = 0;

@@ -87,5 +87,12 @@ export function pickCompaction<T extends PickerTable>(
     if (f.largest > hi) hi = f.largest;
   }
   const nextInputs = levels[level + 1]!.filter((f) => !(f.largest < lo || f.smallest > hi));
-  return { level, outputLevel: level + 1, inputs, nextInputs, score: best, trivialMove: inputs.length === 1 && nextInputs.length === 0 };
+  return {
+    level,
+    outputLevel: level + 1,
+    inputs,
+    nextInputs,
+    score: best,
+    trivialMove: inputs.length === 1 && nextInputs.length === 0,
+  };
 }

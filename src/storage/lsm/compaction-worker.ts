@@ -66,7 +66,12 @@ export interface OutputInfo {
 
 export type CompactionReply =
   | { readonly id: number; readonly ok: true; readonly outputs: OutputInfo[] }
-  | { readonly id: number; readonly ok: false; readonly message: string; readonly corruption?: { file: string; detail: string; offset: number | undefined } };
+  | {
+      readonly id: number;
+      readonly ok: false;
+      readonly message: string;
+      readonly corruption?: { file: string; detail: string; offset: number | undefined };
+    };
 
 const vfs = new NodeVfs();
 // Compaction reads every input block once and never fills this cache; it only exists because readers need one.
@@ -106,7 +111,13 @@ export async function runCompactionRequest(req: CompactionRequest): Promise<Outp
       },
       new InternalMerge(cursors),
     );
-    return outputs.map((o) => ({ number: o.number, size: o.size, entries: o.entries, smallest: o.smallest, largest: o.largest }));
+    return outputs.map((o) => ({
+      number: o.number,
+      size: o.size,
+      entries: o.entries,
+      smallest: o.smallest,
+      largest: o.largest,
+    }));
   } finally {
     for (const r of readers) r.close();
   }
@@ -120,7 +131,12 @@ if (parentPort !== null) {
       (err: unknown) => {
         const reply: CompactionReply =
           err instanceof CorruptionError
-            ? { id: req.id, ok: false, message: err.message, corruption: { file: err.file, detail: err.message, offset: err.offset } }
+            ? {
+                id: req.id,
+                ok: false,
+                message: err.message,
+                corruption: { file: err.file, detail: err.message, offset: err.offset },
+              }
             : { id: req.id, ok: false, message: (err as Error).message };
         port.postMessage(reply);
       },

@@ -93,7 +93,8 @@ export async function runMerge(job: MergeJob, input: ForwardEntries): Promise<Fi
       else if (kind === OpKind.delete && seq <= job.smallestSnapshot && job.isBaseLevel(key)) drop = true;
       lastSeqForKey = seq;
       if (!drop) {
-        if (builder !== undefined && key !== lastAdded && builder.estimatedBytes() >= job.targetFileBytes) await finishTable();
+        if (builder !== undefined && key !== lastAdded && builder.estimatedBytes() >= job.targetFileBytes)
+          await finishTable();
         if (builder === undefined) {
           builderNumber = job.newFileNumber();
           builder = new SstableBuilder(job.vfs.create(vfsJoin(job.dir, sstFileName(builderNumber))), job.tableOptions);

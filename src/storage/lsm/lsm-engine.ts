@@ -152,7 +152,10 @@ export class LsmEngine implements Engine {
   private writableWaiters: (() => void)[] = [];
   private worker: Worker | undefined;
   private workerBroken = false;
-  private readonly workerWaiters = new Map<number, { resolve: (r: CompactionReply) => void; reject: (e: unknown) => void }>();
+  private readonly workerWaiters = new Map<
+    number,
+    { resolve: (r: CompactionReply) => void; reject: (e: unknown) => void }
+  >();
   private nextRequestId = 1;
   /** A compaction running on the worker, outside the work chain (so flushes proceed meanwhile). */
   private inflight: Promise<void> | undefined;
@@ -180,7 +183,15 @@ export class LsmEngine implements Engine {
   private closing = false;
   private closed = false;
   private closePromise: Promise<void> | undefined;
-  private readonly counters = { flushes: 0, compactions: 0, workerCompactions: 0, manifestRotations: 0, trivialMoves: 0, compactionBytesWritten: 0, flushBytesWritten: 0 };
+  private readonly counters = {
+    flushes: 0,
+    compactions: 0,
+    workerCompactions: 0,
+    manifestRotations: 0,
+    trivialMoves: 0,
+    compactionBytesWritten: 0,
+    flushBytesWritten: 0,
+  };
 
   /** Use openLsmEngine(). */
   constructor(options: LsmOptions) {
@@ -233,7 +244,8 @@ export class LsmEngine implements Engine {
     let logNumber = 0;
     if (m === undefined) {
       const leftover = names.find((n) => n.endsWith('.sst') || n.endsWith('.log') || n.startsWith('MANIFEST-'));
-      if (leftover !== undefined) throw new CorruptionError(vfsJoin(dir, 'CURRENT'), `missing, but the directory holds ${leftover}`);
+      if (leftover !== undefined)
+        throw new CorruptionError(vfsJoin(dir, 'CURRENT'), `missing, but the directory holds ${leftover}`);
     } else {
       for (const e of m.edits) {
         version = version.apply(e);
@@ -271,14 +283,24 @@ export class LsmEngine implements Engine {
 
     const edit = emptyEdit();
     if (!recovered.empty) {
-      const outputs = await runMerge(this.mergeJob(this.lastSeq, () => false, Infinity, 0), new MemtableEntries(recovered));
+      const outputs = await runMerge(
+        this.mergeJob(this.lastSeq, () => false, Infinity, 0),
+        new MemtableEntries(recovered),
+      );
       for (const f of outputs) edit.added.push({ level: 0, file: f });
     }
     const walNumber = this.nextFileNumber++;
     const manifestNumber = this.nextFileNumber++;
     this.install(edit);
-    const snapshot: VersionEdit = { logNumber: walNumber, nextFileNumber: this.nextFileNumber, lastSeq: this.lastSeq, deleted: [], added: [] };
-    for (let l = 0; l < LEVELS; l++) for (const f of this.current.levels[l]!) snapshot.added.push({ level: l, file: f });
+    const snapshot: VersionEdit = {
+      logNumber: walNumber,
+      nextFileNumber: this.nextFileNumber,
+      lastSeq: this.lastSeq,
+      deleted: [],
+      added: [],
+    };
+    for (let l = 0; l < LEVELS; l++)
+      for (const f of this.current.levels[l]!) snapshot.added.push({ level: l, file: f });
     this.manifest = await ManifestWriter.create(vfs, dir, manifestNumber, snapshot);
 
     // The new manifest is in force: everything it does not name is garbage.
@@ -297,7 +319,12 @@ export class LsmEngine implements Engine {
     this.scheduleBackground();
   }
 
-  private mergeJob(smallestSnapshot: number, isBaseLevel: (key: string) => boolean, targetFileBytes: number, sliceMs: number): MergeJob {
+  private mergeJob(
+    smallestSnapshot: number,
+    isBaseLevel: (key: string) => boolean,
+    targetFileBytes: number,
+    sliceMs: number,
+  ): MergeJob {
     return {
       vfs: this.vfs,
       dir: this.dir,
@@ -523,7 +550,10 @@ export class LsmEngine implements Engine {
   private async flushOldest(): Promise<void> {
     const mem = this.imms[0];
     assert(mem !== undefined, 'nothing to flush');
-    const outputs = await runMerge(this.mergeJob(this.smallestSnapshot(), () => false, Infinity, this.sliceMs), new MemtableEntries(mem));
+    const outputs = await runMerge(
+      this.mergeJob(this.smallestSnapshot(), () => false, Infinity, this.sliceMs),
+      new MemtableEntries(mem),
+    );
     const edit = emptyEdit();
     for (const f of outputs) edit.added.push({ level: 0, file: f });
     edit.logNumber = this.imms[1]?.walNumber ?? this.mem.walNumber;
@@ -549,7 +579,8 @@ export class LsmEngine implements Engine {
       deleted: [],
       added: [],
     };
-    for (let l = 0; l < LEVELS; l++) for (const f of this.current.levels[l]!) snapshot.added.push({ level: l, file: f });
+    for (let l = 0; l < LEVELS; l++)
+      for (const f of this.current.levels[l]!) snapshot.added.push({ level: l, file: f });
     const old = this.manifest;
     this.manifest = await ManifestWriter.create(this.vfs, this.dir, number, snapshot);
     old.close();
@@ -585,7 +616,12 @@ export class LsmEngine implements Engine {
           if (outputs !== undefined) this.counters.workerCompactions++;
         }
         outputs ??= await runMerge(
-          this.mergeJob(this.smallestSnapshot(), (key) => version.isBaseLevelForKey(outLevel, key), this.tableBytes, this.sliceMs),
+          this.mergeJob(
+            this.smallestSnapshot(),
+            (key) => version.isBaseLevelForKey(outLevel, key),
+            this.tableBytes,
+            this.sliceMs,
+          ),
           new InternalMerge(cursors),
         );
         for (const f of outputs) edit.added.push({ level: outLevel, file: f });
@@ -606,14 +642,19 @@ export class LsmEngine implements Engine {
    * Runs a compaction merge on the worker thread; undefined if the worker is
    * unusable (the caller then merges on the event loop).
    */
-  private async compactInWorker(runs: readonly (readonly FileMeta[])[], version: Version, outLevel: number): Promise<FileMeta[] | undefined> {
+  private async compactInWorker(
+    runs: readonly (readonly FileMeta[])[],
+    version: Version,
+    outLevel: number,
+  ): Promise<FileMeta[] | undefined> {
     let inputBytes = 0;
     const toInput = (f: FileMeta): InputTable => {
       inputBytes += f.size;
       return { number: f.number, size: f.size, entries: f.entries, smallest: f.smallest, largest: f.largest };
     };
     const deeperRanges: [string, string][] = [];
-    for (let l = outLevel + 1; l < LEVELS; l++) for (const f of version.levels[l]!) deeperRanges.push([f.smallest, f.largest]);
+    for (let l = outLevel + 1; l < LEVELS; l++)
+      for (const f of version.levels[l]!) deeperRanges.push([f.smallest, f.largest]);
     const inputRuns = runs.map((r) => r.map(toInput));
     // Outputs are cut at tableBytes and hold no more than the inputs: this many numbers always suffice.
     const reserved = 2 * Math.ceil(inputBytes / this.tableBytes) + 16;
@@ -639,7 +680,8 @@ export class LsmEngine implements Engine {
         // Once per engine, never silently: compaction still works, but on the event loop (slower writes/reads).
         process.emitWarning(`${err.message}; compactions of ${this.dir} now run on the main thread`, {
           code: COMPACTION_WORKER_WARNING,
-          detail: 'Compaction falls back to time slices on the event loop; data is unaffected. (openLsmEngine({ compactionWorker: false }) selects this mode without the warning.)',
+          detail:
+            'Compaction falls back to time slices on the event loop; data is unaffected. (openLsmEngine({ compactionWorker: false }) selects this mode without the warning.)',
         });
         return undefined;
       }
@@ -692,7 +734,10 @@ export class LsmEngine implements Engine {
       // hooks, so a small bootstrap registers tsx in the worker before importing the worker module.
       const worker = new URL('./compaction-worker.ts', import.meta.url).href;
       const tsx = import.meta.resolve('tsx/esm/api');
-      w = new Worker(`import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(worker)}); })`, { eval: true, execArgv });
+      w = new Worker(
+        `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(worker)}); })`,
+        { eval: true, execArgv },
+      );
     } else {
       w = new Worker(new URL('./compaction-worker.js', import.meta.url), { execArgv });
     }

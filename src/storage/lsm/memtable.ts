@@ -20,7 +20,9 @@
 import sortedBtree from 'sorted-btree';
 import { OpKind } from '../write-batch.ts';
 
-const BTree: typeof sortedBtree.default = (sortedBtree as { default?: typeof sortedBtree.default }).default ?? (sortedBtree as unknown as typeof sortedBtree.default);
+const BTree: typeof sortedBtree.default =
+  (sortedBtree as { default?: typeof sortedBtree.default }).default ??
+  (sortedBtree as unknown as typeof sortedBtree.default);
 export type MemTree = InstanceType<typeof BTree<string, MemVersion>>;
 
 /** Estimated bytes of bookkeeping per version (node object, tree slot). */
@@ -129,7 +131,6 @@ export class Memtable {
     return this.entries === 0;
   }
 }
-
 
 /**
  * Every version of a frozen memtable in internal order (key ascending, seq

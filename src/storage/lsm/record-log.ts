@@ -59,13 +59,15 @@ export function readRecords(bytes: Buffer, file: string): LogReadResult {
   while (pos < bytes.length) {
     if (bytes.length - pos < RECORD_HEADER_BYTES) return { records, validEnd: pos, torn: true };
     const headerCrc = bytes.readUInt32LE(pos + 8);
-    if (zlib.crc32(bytes.subarray(pos, pos + 8)) !== headerCrc) throw new CorruptionError(file, 'record header checksum mismatch', pos);
+    if (zlib.crc32(bytes.subarray(pos, pos + 8)) !== headerCrc)
+      throw new CorruptionError(file, 'record header checksum mismatch', pos);
     const len = bytes.readUInt32LE(pos);
     if (len > RECORD_BYTES_MAX) throw new CorruptionError(file, `record length ${len} is too large`, pos);
     const start = pos + RECORD_HEADER_BYTES;
     if (start + len > bytes.length) return { records, validEnd: pos, torn: true };
     const payload = bytes.subarray(start, start + len);
-    if (zlib.crc32(payload) !== bytes.readUInt32LE(pos + 4)) throw new CorruptionError(file, 'record checksum mismatch', pos);
+    if (zlib.crc32(payload) !== bytes.readUInt32LE(pos + 4))
+      throw new CorruptionError(file, 'record checksum mismatch', pos);
     records.push(payload);
     pos = start + len;
   }

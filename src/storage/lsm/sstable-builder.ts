@@ -25,7 +25,12 @@ export interface TableOptions {
   readonly compression: 'lz4' | 'none';
 }
 
-export const defaultTableOptions: TableOptions = { blockBytes: 2048, restartInterval: 16, bloomBitsPerKey: 10, compression: 'lz4' };
+export const defaultTableOptions: TableOptions = {
+  blockBytes: 2048,
+  restartInterval: 16,
+  bloomBitsPerKey: 10,
+  compression: 'lz4',
+};
 
 export interface TableInfo {
   readonly size: number;

@@ -16,7 +16,16 @@ import { CacheSlots, type BlockCache } from './block-cache.ts';
 import { BlockFormatError, blockGet, DecodedBlock, found } from './block.ts';
 import { bloomMayContain } from './bloom.ts';
 import { getVarint, readU64, type Cursor } from './coding.ts';
-import { BLOCK_TRAILER_BYTES, blockCrc, Codec, FOOTER_BYTES, FORMAT_VERSION, footerCrc, lz4Uncompress, MAGIC } from './sstable-format.ts';
+import {
+  BLOCK_TRAILER_BYTES,
+  blockCrc,
+  Codec,
+  FOOTER_BYTES,
+  FORMAT_VERSION,
+  footerCrc,
+  lz4Uncompress,
+  MAGIC,
+} from './sstable-format.ts';
 
 const c: Cursor = { pos: 0 };
 
@@ -86,7 +95,8 @@ export class SstableReader {
     const footer = Buffer.allocUnsafe(FOOTER_BYTES);
     this.file.read(footer, 0, FOOTER_BYTES, size - FOOTER_BYTES);
     if (!footer.subarray(40, 48).equals(MAGIC)) throw this.corrupt('bad magic number in footer', size - FOOTER_BYTES);
-    if (footerCrc(footer) !== footer.readUInt32LE(32)) throw this.corrupt('footer checksum mismatch', size - FOOTER_BYTES);
+    if (footerCrc(footer) !== footer.readUInt32LE(32))
+      throw this.corrupt('footer checksum mismatch', size - FOOTER_BYTES);
     const version = footer.readUInt32LE(24);
     if (version !== FORMAT_VERSION) throw this.corrupt(`unsupported format version ${version}`);
     const indexOffset = readU64(footer, 0);
@@ -95,7 +105,8 @@ export class SstableReader {
     const bloomSize = footer.readUInt32LE(20);
     const blockCount = footer.readUInt32LE(28);
     const limit = size - FOOTER_BYTES;
-    if (indexOffset + indexSize + BLOCK_TRAILER_BYTES > limit || bloomOffset + bloomSize + BLOCK_TRAILER_BYTES > limit) throw this.corrupt('block handle in footer runs past the end');
+    if (indexOffset + indexSize + BLOCK_TRAILER_BYTES > limit || bloomOffset + bloomSize + BLOCK_TRAILER_BYTES > limit)
+      throw this.corrupt('block handle in footer runs past the end');
     this.bloom = this.readRaw(bloomOffset, bloomSize);
     const index = new DecodedBlock();
     const indexData = this.readRaw(indexOffset, indexSize);
@@ -104,13 +115,15 @@ export class SstableReader {
     } catch (err) {
       throw this.rewrap(err, indexOffset);
     }
-    if (index.count !== blockCount) throw this.corrupt(`index has ${index.count} entries, footer says ${blockCount}`, indexOffset);
+    if (index.count !== blockCount)
+      throw this.corrupt(`index has ${index.count} entries, footer says ${blockCount}`, indexOffset);
     for (let i = 0; i < index.count; i++) {
       const v = index.value(i);
       c.pos = 0;
       const off = getVarint(v, c, v.length);
       const sz = getVarint(v, c, v.length);
-      if (off < 0 || sz < 0 || off + sz + BLOCK_TRAILER_BYTES > bloomOffset) throw this.corrupt('bad block handle in index', indexOffset);
+      if (off < 0 || sz < 0 || off + sz + BLOCK_TRAILER_BYTES > bloomOffset)
+        throw this.corrupt('bad block handle in index', indexOffset);
       // A decoded key is usually a concatenation (shared prefix + suffix); a flat copy compares faster in the
       // binary search every point read makes.
       this.indexKeys.push(Buffer.from(index.keys[i]!, 'latin1').toString('latin1'));
@@ -134,7 +147,8 @@ export class SstableReader {
     if (n !== framed.length) throw this.corrupt('short read of block', offset);
     const payload = framed.subarray(0, size);
     const codec = framed[size]!;
-    if (blockCrc(payload, codec) !== framed.readUInt32LE(size + 1)) throw this.corrupt('block checksum mismatch', offset);
+    if (blockCrc(payload, codec) !== framed.readUInt32LE(size + 1))
+      throw this.corrupt('block checksum mismatch', offset);
     if (codec === Codec.none) return payload;
     if (codec === Codec.lz4) {
       try {

@@ -91,7 +91,10 @@ export class Version {
       const level = levels[l]!;
       level.sort((a, b) => (a.smallest < b.smallest ? -1 : a.smallest > b.smallest ? 1 : 0));
       for (let i = 1; i < level.length; i++) {
-        assert(level[i - 1]!.largest < level[i]!.smallest, `overlapping tables ${level[i - 1]!.number} and ${level[i]!.number} in level ${l}`);
+        assert(
+          level[i - 1]!.largest < level[i]!.smallest,
+          `overlapping tables ${level[i - 1]!.number} and ${level[i]!.number} in level ${l}`,
+        );
       }
     }
     return new Version(levels);

@@ -217,7 +217,8 @@ export class Wal {
         for (const f of older) f.close();
         // A round acknowledges its bytes only once every earlier round is done too: an earlier round may
         // still be syncing an older segment that this round's bytes come after.
-        while (this.rounds.length > 0 && this.rounds[0]!.done) this.durableBytes = Math.max(this.durableBytes, this.rounds.shift()!.target);
+        while (this.rounds.length > 0 && this.rounds[0]!.done)
+          this.durableBytes = Math.max(this.durableBytes, this.rounds.shift()!.target);
         this.syncRounds++;
         const still: Waiter[] = [];
         for (const w of this.waiters) {
@@ -277,7 +278,8 @@ export function replayWalSegment(bytes: Buffer, file: string, sink: WalOpSink): 
     c.pos = 10;
     for (let i = 0; i < count; i++) {
       const kind = rec[c.pos++];
-      if (kind !== OpKind.put && kind !== OpKind.delete) throw new CorruptionError(file, `WAL op kind ${String(kind)} is invalid`);
+      if (kind !== OpKind.put && kind !== OpKind.delete)
+        throw new CorruptionError(file, `WAL op kind ${String(kind)} is invalid`);
       const klen = getVarint(rec, c, rec.length);
       if (klen < 0 || c.pos + klen > rec.length) throw new CorruptionError(file, 'WAL key runs past its record');
       const key = rec.subarray(c.pos, c.pos + klen);

@@ -50,13 +50,25 @@ export function generate(seed: number, queriesPerSeed: number): Scenario {
   for (let t = 0; t < nTables; t++) {
     const cols: Col[] = [{ name: 'id', type: 'int' }];
     const n = r.range(2, 4);
-    for (let c = 0; c < n; c++) cols.push({ name: `c${c}`, type: (['int', 'text', 'numeric', 'bool'] as const)[r.int(4)]! });
+    for (let c = 0; c < n; c++)
+      cols.push({ name: `c${c}`, type: (['int', 'text', 'numeric', 'bool'] as const)[r.int(4)]! });
     const name = `t${t}`;
     tables.push({ name, cols });
-    setup.push(`CREATE TABLE ${name} (id int PRIMARY KEY, ${cols.slice(1).map((c) => `${c.name} ${c.type}`).join(', ')})`);
+    setup.push(
+      `CREATE TABLE ${name} (id int PRIMARY KEY, ${cols
+        .slice(1)
+        .map((c) => `${c.name} ${c.type}`)
+        .join(', ')})`,
+    );
     const rows = r.range(0, 25);
     const values: string[] = [];
-    for (let i = 1; i <= rows; i++) values.push(`(${i}, ${cols.slice(1).map((c) => literal(r, c.type)).join(', ')})`);
+    for (let i = 1; i <= rows; i++)
+      values.push(
+        `(${i}, ${cols
+          .slice(1)
+          .map((c) => literal(r, c.type))
+          .join(', ')})`,
+      );
     if (values.length > 0) setup.push(`INSERT INTO ${name} VALUES ${values.join(', ')}`);
     if (r.chance(0.5)) {
       const c = cols[r.range(1, cols.length - 1)]!;
@@ -81,32 +93,39 @@ function expr(r: Prng, cols: readonly { ref: string; type: Col['type'] }[], type
   switch (type) {
     case 'int': {
       const k = r.int(5);
-      if (k === 0) return `(${expr(r, cols, 'int', depth - 1)} ${['+', '-', '*'][r.int(3)]} ${expr(r, cols, 'int', depth - 1)})`;
+      if (k === 0)
+        return `(${expr(r, cols, 'int', depth - 1)} ${['+', '-', '*'][r.int(3)]} ${expr(r, cols, 'int', depth - 1)})`;
       if (k === 1) return `COALESCE(${expr(r, cols, 'int', depth - 1)}, ${expr(r, cols, 'int', depth - 1)})`;
-      if (k === 2) return `CASE WHEN ${expr(r, cols, 'bool', depth - 1)} THEN ${expr(r, cols, 'int', depth - 1)} ELSE ${expr(r, cols, 'int', depth - 1)} END`;
+      if (k === 2)
+        return `CASE WHEN ${expr(r, cols, 'bool', depth - 1)} THEN ${expr(r, cols, 'int', depth - 1)} ELSE ${expr(r, cols, 'int', depth - 1)} END`;
       if (k === 3) return `abs(${expr(r, cols, 'int', depth - 1)})`;
       return `length(${expr(r, cols, 'text', depth - 1)})`;
     }
     case 'numeric': {
       const k = r.int(3);
-      if (k === 0) return `(${expr(r, cols, 'numeric', depth - 1)} ${['+', '-', '*'][r.int(3)]} ${expr(r, cols, r.chance(0.5) ? 'numeric' : 'int', depth - 1)})`;
+      if (k === 0)
+        return `(${expr(r, cols, 'numeric', depth - 1)} ${['+', '-', '*'][r.int(3)]} ${expr(r, cols, r.chance(0.5) ? 'numeric' : 'int', depth - 1)})`;
       if (k === 1) return `round(${expr(r, cols, 'numeric', depth - 1)}, ${r.int(3)})`;
       return `NULLIF(${expr(r, cols, 'numeric', depth - 1)}, ${expr(r, cols, 'numeric', depth - 1)})`;
     }
     case 'text': {
       const k = r.int(3);
-      if (k === 0) return `(${expr(r, cols, 'text', depth - 1)} || ${expr(r, cols, r.chance(0.5) ? 'text' : 'int', depth - 1)})`;
+      if (k === 0)
+        return `(${expr(r, cols, 'text', depth - 1)} || ${expr(r, cols, r.chance(0.5) ? 'text' : 'int', depth - 1)})`;
       if (k === 1) return `upper(${expr(r, cols, 'text', depth - 1)})`;
       return `COALESCE(${expr(r, cols, 'text', depth - 1)}, 'none')`;
     }
     case 'bool': {
       const k = r.int(7);
       const t = (['int', 'text', 'numeric'] as const)[r.int(3)]!;
-      if (k === 0) return `(${expr(r, cols, t, depth - 1)} ${['=', '<>', '<', '<=', '>', '>='][r.int(6)]} ${expr(r, cols, t, depth - 1)})`;
-      if (k === 1) return `(${expr(r, cols, 'bool', depth - 1)} ${r.chance(0.5) ? 'AND' : 'OR'} ${expr(r, cols, 'bool', depth - 1)})`;
+      if (k === 0)
+        return `(${expr(r, cols, t, depth - 1)} ${['=', '<>', '<', '<=', '>', '>='][r.int(6)]} ${expr(r, cols, t, depth - 1)})`;
+      if (k === 1)
+        return `(${expr(r, cols, 'bool', depth - 1)} ${r.chance(0.5) ? 'AND' : 'OR'} ${expr(r, cols, 'bool', depth - 1)})`;
       if (k === 2) return `(NOT ${expr(r, cols, 'bool', depth - 1)})`;
       if (k === 3) return `(${expr(r, cols, t, depth - 1)} IS ${r.chance(0.5) ? '' : 'NOT '}NULL)`;
-      if (k === 4) return `(${expr(r, cols, 'int', depth - 1)} ${r.chance(0.3) ? 'NOT ' : ''}IN (${[0, 1, 2].map(() => literal(r, 'int')).join(', ')}))`;
+      if (k === 4)
+        return `(${expr(r, cols, 'int', depth - 1)} ${r.chance(0.3) ? 'NOT ' : ''}IN (${[0, 1, 2].map(() => literal(r, 'int')).join(', ')}))`;
       if (k === 5) return `(${expr(r, cols, 'int', depth - 1)} BETWEEN ${literal(r, 'int')} AND ${literal(r, 'int')})`;
       return `(${expr(r, cols, 'text', depth - 1)} LIKE '${['a%', '%b', '_', '%'][r.int(4)]!}')`;
     }
@@ -130,7 +149,9 @@ function query(r: Prng, tables: readonly Table[]): string {
   if (mode === 4) {
     // Window functions over a total order.
     const part = cols[r.int(cols.length)]!.ref;
-    const w = ['row_number()', 'rank()', 'dense_rank()', `sum(a.id)`, `count(*)`, `lag(a.id)`, `first_value(a.id)`][r.int(7)]!;
+    const w = ['row_number()', 'rank()', 'dense_rank()', `sum(a.id)`, `count(*)`, `lag(a.id)`, `first_value(a.id)`][
+      r.int(7)
+    ]!;
     return `SELECT a.id, ${w} OVER (PARTITION BY ${part} ORDER BY a.id) FROM ${t1.name} a${where.replace(/\bb\./g, 'a.')}`;
   }
   if (mode === 5) {
@@ -147,7 +168,9 @@ function query(r: Prng, tables: readonly Table[]): string {
     const g = cols[r.int(cols.length)]!;
     const aggInt = cols.filter((c) => c.type === 'int' || c.type === 'numeric');
     const a = aggInt[r.int(aggInt.length)]!;
-    const agg = ['count(*)', `count(${a.ref})`, `sum(${a.ref})`, `min(${a.ref})`, `max(${a.ref})`, `avg(${a.ref})`][r.int(6)]!;
+    const agg = ['count(*)', `count(${a.ref})`, `sum(${a.ref})`, `min(${a.ref})`, `max(${a.ref})`, `avg(${a.ref})`][
+      r.int(6)
+    ]!;
     const having = r.chance(0.3) ? ` HAVING count(*) > ${r.int(3)}` : '';
     return `SELECT ${g.ref}, ${agg} FROM ${from}${where} GROUP BY ${g.ref}${having}`;
   }
@@ -169,6 +192,8 @@ function query(r: Prng, tables: readonly Table[]): string {
     return `SELECT DISTINCT ${e} FROM ${from}${where}`;
   }
   const n = r.range(1, 3);
-  const sel = Array.from({ length: n }, () => expr(r, cols, (['int', 'text', 'numeric', 'bool'] as const)[r.int(4)]!, 3));
+  const sel = Array.from({ length: n }, () =>
+    expr(r, cols, (['int', 'text', 'numeric', 'bool'] as const)[r.int(4)]!, 3),
+  );
   return `SELECT ${sel.join(', ')} FROM ${from}${where}`;
 }

@@ -24,8 +24,11 @@ for (const f of files) {
   totalPass += r.pass;
   totalFail += r.fail;
   totalSkip += r.skip;
-  console.log(`${r.fail === 0 ? 'PASS' : 'FAIL'} ${f} pass=${r.pass} fail=${r.fail} skip=${r.skip} (${(r.ms / 1000).toFixed(1)} s)`);
-  for (const x of r.failures.slice(0, verbose ? 1000 : 5)) console.log(`  line ${x.line}: ${x.message}\n    ${x.sql.replace(/\n/g, '\n    ')}`);
+  console.log(
+    `${r.fail === 0 ? 'PASS' : 'FAIL'} ${f} pass=${r.pass} fail=${r.fail} skip=${r.skip} (${(r.ms / 1000).toFixed(1)} s)`,
+  );
+  for (const x of r.failures.slice(0, verbose ? 1000 : 5))
+    console.log(`  line ${x.line}: ${x.message}\n    ${x.sql.replace(/\n/g, '\n    ')}`);
 }
 console.log(`TOTAL pass=${totalPass} fail=${totalFail} skip=${totalSkip}`);
 process.exit(totalFail === 0 ? 0 : 1);

@@ -61,14 +61,29 @@ export function parseSlt(text: string): SltRecord[] {
     const rest = block.slice(k + 1).map((b) => b.text);
     switch (toks[0]) {
       case 'statement':
-        records.push({ line: head.line, kind: 'statement', skip, expectError: toks[1] === 'error', sql: rest.join('\n') });
+        records.push({
+          line: head.line,
+          kind: 'statement',
+          skip,
+          expectError: toks[1] === 'error',
+          sql: rest.join('\n'),
+        });
         break;
       case 'query': {
         const sep = rest.indexOf('----');
         const sql = (sep < 0 ? rest : rest.slice(0, sep)).join('\n');
         const expected = sep < 0 ? [] : rest.slice(sep + 1);
         const sortMode = (toks[2] ?? 'nosort') as 'nosort' | 'rowsort' | 'valuesort';
-        records.push({ line: head.line, kind: 'query', skip, sql, types: toks[1] ?? '', sortMode, ...(toks[3] === undefined ? {} : { label: toks[3] }), expected });
+        records.push({
+          line: head.line,
+          kind: 'query',
+          skip,
+          sql,
+          types: toks[1] ?? '',
+          sortMode,
+          ...(toks[3] === undefined ? {} : { label: toks[3] }),
+          expected,
+        });
         break;
       }
       case 'halt':
@@ -128,7 +143,10 @@ export interface FileResult {
   ms: number;
 }
 
-export async function runSltFile(path: string, options: { maxFailuresKept?: number; timeLimitMs?: number } = {}): Promise<FileResult> {
+export async function runSltFile(
+  path: string,
+  options: { maxFailuresKept?: number; timeLimitMs?: number } = {},
+): Promise<FileResult> {
   const t0 = performance.now();
   const result: FileResult = { file: path, pass: 0, fail: 0, skip: 0, failures: [], ms: 0 };
   const records = parseSlt(readFileSync(path, 'utf8'));
@@ -138,7 +156,8 @@ export async function runSltFile(path: string, options: { maxFailuresKept?: numb
   const labels = new Map<string, string>();
   const fail = (r: SltRecord, message: string): void => {
     result.fail++;
-    if (result.failures.length < (options.maxFailuresKept ?? 50)) result.failures.push({ line: r.line, sql: r.sql ?? '', message });
+    if (result.failures.length < (options.maxFailuresKept ?? 50))
+      result.failures.push({ line: r.line, sql: r.sql ?? '', message });
   };
   try {
     for (const r of records) {
@@ -167,7 +186,8 @@ export async function runSltFile(path: string, options: { maxFailuresKept?: numb
           if (!(e instanceof NextDbError)) throw e;
         }
         if (r.expectError === true && err === undefined) fail(r, 'expected an error, statement succeeded');
-        else if (r.expectError !== true && err !== undefined) fail(r, `${(err as NextDbError).code} ${(err as Error).message}`);
+        else if (r.expectError !== true && err !== undefined)
+          fail(r, `${(err as NextDbError).code} ${(err as Error).message}`);
         else result.pass++;
         if (err !== undefined && session.txnStatus === 'E') await session.simpleQuery('ROLLBACK');
         continue;
@@ -229,7 +249,10 @@ export async function runSltFile(path: string, options: { maxFailuresKept?: numb
         if (prev === undefined) labels.set(r.label, gotHash);
       }
       if (!ok) {
-        const shown = threshold > 0 && values.length > threshold ? `${values.length} values hashing to ${hashValues(values)}` : values.slice(0, 12).join(' ');
+        const shown =
+          threshold > 0 && values.length > threshold
+            ? `${values.length} values hashing to ${hashValues(values)}`
+            : values.slice(0, 12).join(' ');
         fail(r, `wrong result: got ${shown}; expected ${expected.slice(0, 12).join(' ')}`);
       } else result.pass++;
     }
