@@ -1523,6 +1523,27 @@ export class Binder {
     return names.map((n, i) => colnames[i] ?? n);
   }
 
+  /** A bound query (virtual relation, derived table) as one FROM relation, its columns renamed by the alias's column list. */
+  private aliasedQuery(
+    q: Pick<BoundQuery, 'plan' | 'cols'>,
+    aliasNode: RangeVar['alias'],
+    alias: string,
+  ): { plan: Plan; rels: ScopeRel[] } {
+    const names = this.aliasCols(
+      q.cols.map((c) => c.name),
+      aliasNode,
+      alias,
+    );
+    const cols = q.cols.map((c, i) => ({
+      name: names[i]!,
+      id: c.id,
+      type: c.type,
+      tableOid: c.tableOid,
+      attnum: c.attnum,
+    }));
+    return { plan: q.plan, rels: [{ alias, cols }] };
+  }
+
   private bindRangeVar(rv: RangeVar): { plan: Plan; rels: ScopeRel[] } {
     const name = rv.relname ?? '';
     // CTE reference?
@@ -1552,26 +1573,7 @@ export class Binder {
     if (virtual !== undefined) {
       const alias = rv.alias?.aliasname ?? name;
       const q = virtual;
-      const names = this.aliasCols(
-        q.cols.map((c) => c.name),
-        rv.alias,
-        alias,
-      );
-      return {
-        plan: q.plan,
-        rels: [
-          {
-            alias,
-            cols: q.cols.map((c, i) => ({
-              name: names[i]!,
-              id: c.id,
-              type: c.type,
-              tableOid: c.tableOid,
-              attnum: c.attnum,
-            })),
-          },
-        ],
-      };
+      return this.aliasedQuery(q, rv.alias, alias);
     }
     const t = this.lookupTable(rv.schemaname, name, rv.location)!;
     const alias = rv.alias?.aliasname ?? name;
@@ -1648,25 +1650,8 @@ export class Binder {
     if (inner.correlated || lateralScope.correlated) scope.correlated = true;
     const lateral = rs.lateral === true && inner.correlated;
     const alias = rs.alias?.aliasname ?? '';
-    const names = this.aliasCols(
-      q.cols.map((c) => c.name),
-      rs.alias,
-      alias,
-    );
     return {
-      plan: q.plan,
-      rels: [
-        {
-          alias,
-          cols: q.cols.map((c, i) => ({
-            name: names[i]!,
-            id: c.id,
-            type: c.type,
-            tableOid: c.tableOid,
-            attnum: c.attnum,
-          })),
-        },
-      ],
+      ...this.aliasedQuery(q, rs.alias, alias),
       lateral,
     };
   }
