@@ -811,39 +811,20 @@ def(
   'pg_encoding_to_char',
   sig([T.int4], T.name, () => 'UTF8'),
 );
-def('has_table_privilege', (args) =>
-  args.length >= 2
-    ? {
-        argTypes: args.map((t) => (t.id === 'unknown' ? T.text : t)),
-        ret: T.bool,
-        impl: () => true,
-        strict: true,
-        volatile: false,
-      }
-    : undefined,
-);
-def('has_schema_privilege', (args) =>
-  args.length >= 2
-    ? {
-        argTypes: args.map((t) => (t.id === 'unknown' ? T.text : t)),
-        ret: T.bool,
-        impl: () => true,
-        strict: true,
-        volatile: false,
-      }
-    : undefined,
-);
-def('has_database_privilege', (args) =>
-  args.length >= 2
-    ? {
-        argTypes: args.map((t) => (t.id === 'unknown' ? T.text : t)),
-        ret: T.bool,
-        impl: () => true,
-        strict: true,
-        volatile: false,
-      }
-    : undefined,
-);
+// No privileges yet (GRANT/REVOKE are 0A000): every role may use everything it can name.
+for (const name of ['has_table_privilege', 'has_schema_privilege', 'has_database_privilege']) {
+  def(name, (args) =>
+    args.length >= 2
+      ? {
+          argTypes: args.map((t) => (t.id === 'unknown' ? T.text : t)),
+          ret: T.bool,
+          impl: () => true,
+          strict: true,
+          volatile: false,
+        }
+      : undefined,
+  );
+}
 def(
   'pg_is_in_recovery',
   sig([], T.bool, () => false),
