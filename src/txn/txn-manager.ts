@@ -29,7 +29,15 @@ import { assert } from '../util/assert.ts';
 import { systemClock, type Clock } from '../util/clock.ts';
 import type { IsolationLevel, Txn, TxnManager, TxnOptions } from './api.ts';
 import { managerClosed } from './conflict-errors.ts';
-import { decodeHead, encodeHead, encodeHistoryValue, IntentKind, type Head } from './head.ts';
+import {
+  decodeHead,
+  encodeHead,
+  encodeHistoryValue,
+  IntentKind,
+  NEEDS_DECODE,
+  visibleWithoutIntent,
+  type Head,
+} from './head.ts';
 import { Hlc, LOGICAL_PER_MS, type Timestamp } from './hlc.ts';
 import {
   BOOT_KEY,
@@ -179,6 +187,30 @@ export class MvccTxnManager implements TxnManager {
     const txn = new MvccTxn(this, this.bootBase + seq, isolation, readOnly);
     this.live.set(seq, txn);
     return txn;
+  }
+
+  /**
+   * The read-only fast path for one key outside any transaction (a SQL
+   * point SELECT in an implicit transaction): what `begin()`, `get(key)`,
+   * `commit()` would return, when that is known without waiting or
+   * resolving, i.e. when the head (`hk`, SPACE_HEAD then the user key)
+   * carries no intent. Nothing is allocated or registered: no transaction,
+   * no timestamp taken. The read happens at a snapshot just above
+   * `hlc.peek()`: every committed version's timestamp was handed out by
+   * this HLC before, so a fresh snapshot would see exactly the newest
+   * committed version, which is what is returned (undefined for a tombstone
+   * or a missing key). It holds no GC horizon because it is synchronous.
+   *
+   * NEEDS_DECODE when the head has an intent (another transaction's write
+   * or lock, possibly committing, or an orphan) or the manager is closed:
+   * the caller then reads in a real transaction, which handles the intent
+   * as every read does (waits for a committing owner, resolves an orphan,
+   * else reads the committed version). `hk` is not kept.
+   */
+  readLatestCommitted(hk: Uint8Array): Buffer | undefined | typeof NEEDS_DECODE {
+    if (this.closed) return NEEDS_DECODE;
+    const raw = this.engine.get(hk);
+    return raw === undefined ? undefined : visibleWithoutIntent(raw, this.hlc.peek());
   }
 
   /** A fresh timestamp; keeps the persisted ceiling ahead of it. */
