@@ -1,7 +1,8 @@
 // Raft benchmark: committed puts per second and commit latency for a 3-node
 // group on loopback with fsync on, NextDB (src/server/raft-kv-node.ts, three
-// processes, ports 19051-19063) side by side with etcd 3.4 (three members,
-// ports 19101-19113, started and removed by this script) — the same number of
+// processes, ports B+1..B+23) side by side with etcd 3.4 (three members,
+// ports B+51..B+63, started and removed by this script; B = --port-base,
+// default 19050) — the same number of
 // puts of the same size, from the same closed-loop client with the same
 // concurrency, sent to the leader: NextDB through its HTTP put API, etcd
 // through its native gRPC API (default) or its HTTP/JSON gateway.
@@ -14,7 +15,7 @@
 // `--warmup` unmeasured puts (other keys), so V8 has compiled NextDB's hot
 // paths — the same count for etcd.
 //
-//   npm run bench:raft [-- --quick] [--puts N] [--rounds R] [--warmup W] [--concurrency C] [--value-bytes B] [--skip-etcd] [--etcd-api grpc|http] [--nextdb-api http|h2] [--cpu-prof DIR]
+//   npm run bench:raft [-- --quick] [--puts N] [--rounds R] [--warmup W] [--concurrency C] [--value-bytes B] [--skip-etcd] [--etcd-api grpc|http] [--nextdb-api http|h2] [--cpu-prof DIR] [--port-base B]
 //
 // Prints `bench raft-put nextdb=<ops/s> etcd=<ops/s> ratio=<x>`,
 // `latency raft-put-<system> p50=<ms> p99=<ms>` and `cpu ...` lines. If the
@@ -60,6 +61,8 @@ const WARMUP = num('warmup', quick ? 500 : 2000);
 const VALUE_BYTES = num('value-bytes', 100);
 /** `--cpu-prof DIR`: each NextDB node writes a V8 CPU profile into DIR when it stops. */
 const cpuProfDir = args.includes('--cpu-prof') ? args[args.indexOf('--cpu-prof') + 1] : undefined;
+/** `--port-base B`: the ports used are B+1 .. B+63 (several benches can then run on one machine). */
+const PORT_BASE = num('port-base', 19050);
 const root = join(import.meta.dirname, '..');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
@@ -266,7 +269,7 @@ interface Cluster {
 async function startNextDb(): Promise<Cluster> {
   const dir = await mkdtemp(join(tmpdir(), 'nextdb-bench-raft-'));
   const ids = [1, 2, 3];
-  const peers = ids.map((id) => `${id}=127.0.0.1:${19050 + id}`).join(',');
+  const peers = ids.map((id) => `${id}=127.0.0.1:${PORT_BASE + id}`).join(',');
   const procs: ChildProcess[] = [];
   const stop = async (): Promise<void> => {
     await stopAll(procs);
@@ -286,11 +289,11 @@ async function startNextDb(): Promise<Cluster> {
           '--dir',
           join(dir, `n${id}`),
           '--raft-port',
-          String(19050 + id),
+          String(PORT_BASE + id),
           '--http-port',
-          String(19060 + id),
+          String(PORT_BASE + 10 + id),
           '--h2-port',
-          String(19070 + id),
+          String(PORT_BASE + 20 + id),
           '--peers',
           peers,
         ],
@@ -302,8 +305,8 @@ async function startNextDb(): Promise<Cluster> {
       'a nextdb leader',
       async () => {
         for (const id of ids) {
-          const r = await request(19060 + id, 'GET', '/status');
-          if ((JSON.parse(r.body) as { role: string }).role === 'leader') return 19060 + id;
+          const r = await request(PORT_BASE + 10 + id, 'GET', '/status');
+          if ((JSON.parse(r.body) as { role: string }).role === 'leader') return PORT_BASE + 10 + id;
         }
         return undefined;
       },
@@ -326,7 +329,7 @@ async function startNextDb(): Promise<Cluster> {
       // A leader change under load (elections on a starved machine): follow the 421 answer, retry the put.
       if (r.status === 421) {
         const leader = (JSON.parse(r.body) as { leader?: number }).leader;
-        if (leader !== undefined && ids.includes(leader)) leaderPort = 19060 + leader;
+        if (leader !== undefined && ids.includes(leader)) leaderPort = PORT_BASE + 10 + leader;
       }
       return r.status === 200;
     };
@@ -348,7 +351,7 @@ async function startEtcd(): Promise<Cluster | undefined> {
   if (!existsSync('/usr/bin/etcd')) return undefined;
   const dir = await mkdtemp(join(tmpdir(), 'nextdb-bench-etcd-'));
   const ids = [1, 2, 3];
-  const cluster = ids.map((id) => `e${id}=http://127.0.0.1:${19110 + id}`).join(',');
+  const cluster = ids.map((id) => `e${id}=http://127.0.0.1:${PORT_BASE + 60 + id}`).join(',');
   const procs: ChildProcess[] = [];
   const stop = async (): Promise<void> => {
     await stopAll(procs);
@@ -364,13 +367,13 @@ async function startEtcd(): Promise<Cluster | undefined> {
           '--data-dir',
           join(dir, `e${id}`),
           '--listen-client-urls',
-          `http://127.0.0.1:${19100 + id}`,
+          `http://127.0.0.1:${PORT_BASE + 50 + id}`,
           '--advertise-client-urls',
-          `http://127.0.0.1:${19100 + id}`,
+          `http://127.0.0.1:${PORT_BASE + 50 + id}`,
           '--listen-peer-urls',
-          `http://127.0.0.1:${19110 + id}`,
+          `http://127.0.0.1:${PORT_BASE + 60 + id}`,
           '--initial-advertise-peer-urls',
-          `http://127.0.0.1:${19110 + id}`,
+          `http://127.0.0.1:${PORT_BASE + 60 + id}`,
           '--initial-cluster',
           cluster,
           '--initial-cluster-state',
@@ -388,9 +391,9 @@ async function startEtcd(): Promise<Cluster | undefined> {
       'an etcd leader',
       async () => {
         for (const id of ids) {
-          const r = await request(19100 + id, 'POST', '/v3/maintenance/status', '{}');
+          const r = await request(PORT_BASE + 50 + id, 'POST', '/v3/maintenance/status', '{}');
           const s = JSON.parse(r.body) as { leader?: string; header?: { member_id?: string } };
-          if (s.leader !== undefined && s.leader === s.header?.member_id) return 19100 + id;
+          if (s.leader !== undefined && s.leader === s.header?.member_id) return PORT_BASE + 50 + id;
         }
         return undefined;
       },

@@ -80,6 +80,10 @@ export class RaftDriver {
     syncMs: 0,
     syncMaxMs: 0,
     slowSyncs: 0,
+    /** Time in store.save (the synchronous append on the event loop), its max, and saves over 5 ms. */
+    saveMs: 0,
+    saveMaxMs: 0,
+    slowSaves: 0,
     entriesPersisted: 0,
     entriesApplied: 0,
     earlyApplied: 0,
@@ -221,8 +225,14 @@ export class RaftDriver {
           while (applied < rd.committedEntries.length && rd.committedEntries[applied]!.index <= durable)
             this.applyOne(rd.committedEntries[applied++]!);
         }
-        if (rd.hardState !== undefined || rd.entries.length > 0 || rd.snapshot !== undefined)
+        if (rd.hardState !== undefined || rd.entries.length > 0 || rd.snapshot !== undefined) {
+          const t = performance.now();
           store.save(this.raft.group, rd);
+          const ms = performance.now() - t;
+          this.stats.saveMs += ms;
+          if (ms > this.stats.saveMaxMs) this.stats.saveMaxMs = ms;
+          if (ms > 5) this.stats.slowSaves++;
+        }
         this.stats.readies++;
         this.stats.entriesPersisted += rd.entries.length;
         if (rd.mustSync) {
