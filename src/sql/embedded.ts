@@ -150,21 +150,50 @@ export class PreparedQuery {
     private readonly source: SessionSource,
     private readonly handle: PreparedHandle,
   ) {}
-  async query<R = Record<string, unknown>>(params: readonly unknown[] = []): Promise<QueryResult<R>> {
-    const types = this.handle.paramTypes;
-    if (params.length !== types.length)
-      throw new NextDbError(
-        SqlState.protocolViolation,
-        `statement needs ${types.length} parameters, got ${params.length}`,
-      );
-    const values = params.map((p, i) => fromJs(types[i]!, p));
-    const s = this.source.acquire();
+
+  /**
+   * Runs the statement. A point SELECT by primary key usually completes
+   * synchronously (SqlSession.runHandleNow: no transaction, no awaits) and
+   * the promise is already resolved; anything else runs in a transaction.
+   */
+  query<R = Record<string, unknown>>(params: readonly unknown[] = []): Promise<QueryResult<R>> {
+    let values: Value[];
+    let s: SqlSession;
+    try {
+      values = this.values(params);
+      s = this.source.acquire();
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+    let now: ReturnType<SqlSession['runHandleNow']>;
+    try {
+      now = s.runHandleNow(this.handle, values);
+    } catch (e) {
+      this.source.release(s);
+      return Promise.reject(e as Error);
+    }
+    if (now === undefined) return this.runAsync<R>(s, values);
+    this.source.release(s);
+    return Promise.resolve(shape<R>(now.cols, now.rows, now.tag));
+  }
+
+  private async runAsync<R>(s: SqlSession, values: Value[]): Promise<QueryResult<R>> {
     try {
       const r = await s.runHandle(this.handle, values);
       return shape<R>(r.cols, r.rows, r.tag);
     } finally {
       this.source.release(s);
     }
+  }
+
+  private values(params: readonly unknown[]): Value[] {
+    const types = this.handle.paramTypes;
+    const n = types.length;
+    if (params.length !== n)
+      throw new NextDbError(SqlState.protocolViolation, `statement needs ${n} parameters, got ${params.length}`);
+    const values = new Array<Value>(n);
+    for (let i = 0; i < n; i++) values[i] = fromJs(types[i]!, params[i]);
+    return values;
   }
 }
 

@@ -6,6 +6,7 @@
 
 import type { Clock } from '../util/clock.ts';
 import type { Txn, TxnManager } from '../txn/api.ts';
+import { MvccTxnManager } from '../txn/txn-manager.ts';
 import { CatalogStore, sequenceKey, type CatalogSnapshot, type SequenceDef } from './catalog/catalog.ts';
 import { NextDbError, SqlState } from '../util/errors.ts';
 import { Prng } from '../util/prng.ts';
@@ -41,6 +42,13 @@ export class SqlEngineCore {
   /** Counts catalog writers seen ending: a read that overlapped one must not become `known`. */
   private catalogWritesEnded = 0;
 
+  /**
+   * This engine's own MVCC manager, for the read-only fast path of a point
+   * SELECT outside a block (MvccTxnManager.readLatestCommitted); undefined
+   * when transactions come from elsewhere (a shared or distributed manager).
+   */
+  readonly localMvcc: MvccTxnManager | undefined;
+
   constructor(
     readonly txns: TxnManager,
     readonly clock: Clock,
@@ -49,6 +57,7 @@ export class SqlEngineCore {
     private readonly catalogIsLocal = false,
   ) {
     this.prng = new Prng(seed);
+    this.localMvcc = catalogIsLocal && txns instanceof MvccTxnManager ? txns : undefined;
   }
 
   /** Called before a transaction writes the catalog version: no shortcut until it has ended. */

@@ -229,23 +229,70 @@ function readValue(r: Reader, ty: SqlType): Value {
   }
 }
 
-/** Decodes a row into `out` (length = types.length); columns beyond the stored count are NULL. */
+/** Steps over one non-null value without decoding it (the value shapes of readValue). */
+function skipValue(r: Reader, ty: SqlType): void {
+  let n: number;
+  switch (ty.id) {
+    case 'bool':
+      n = 1;
+      break;
+    case 'int2':
+    case 'int4':
+    case 'oid':
+    case 'regclass':
+    case 'regtype':
+    case 'regproc':
+    case 'regnamespace':
+    case 'date':
+      n = 4;
+      break;
+    case 'int8':
+    case 'time':
+    case 'timestamp':
+    case 'timestamptz':
+    case 'float4':
+    case 'float8':
+      n = 8;
+      break;
+    case 'interval':
+      n = 16;
+      break;
+    default:
+      n = r.uvarint(); // every other type is a uvarint length and that many bytes
+  }
+  r.need(n);
+  r.pos += n;
+}
+
+/**
+ * Decodes a row into `out` (length = types.length); columns beyond the
+ * stored count are NULL. With `wanted`, only the columns it marks true are
+ * decoded; the others are skipped and read as NULL (for a reader that uses
+ * a few columns of a wide row), and columns past its length are not looked
+ * at at all.
+ */
 export function decodeRow(
   types: readonly SqlType[],
   value: Buffer,
   out: Value[] = new Array<Value>(types.length),
+  wanted?: readonly boolean[],
 ): Value[] {
   const r = new Reader(value);
   const n = r.uvarint();
   const bitmapAt = r.pos;
   r.pos += (n + 7) >> 3;
   r.need(0);
-  for (let i = 0; i < types.length; i++) {
+  const stop = wanted === undefined ? types.length : Math.min(types.length, wanted.length);
+  for (let i = 0; i < stop; i++) {
     if (i >= n || (value[bitmapAt + (i >> 3)]! & (1 << (i & 7))) !== 0) {
       out[i] = null;
       continue;
     }
-    out[i] = readValue(r, types[i]!);
+    if (wanted !== undefined && wanted[i] !== true) {
+      skipValue(r, types[i]!);
+      out[i] = null;
+    } else out[i] = readValue(r, types[i]!);
   }
+  for (let i = stop; i < types.length; i++) out[i] = null;
   return out;
 }

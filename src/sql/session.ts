@@ -339,8 +339,13 @@ export class SqlSession implements Session, Backend {
   private svcCatalog: CatalogSnapshot | undefined;
   private svc: SessionServices | undefined;
 
-  /** The session services for a statement: one object per session, pointed at the statement's transaction and catalog. */
-  private services(txn: Txn, catalog: CatalogSnapshot): SessionServices {
+  /**
+   * The session services for a statement: one object per session, pointed
+   * at the statement's transaction and catalog. No transaction for the
+   * read-only point fast path (pointReadNow), whose expressions call no
+   * volatile function, so never txn().
+   */
+  private services(txn: Txn | undefined, catalog: CatalogSnapshot): SessionServices {
     this.svcTxn = txn;
     this.svcCatalog = catalog;
     return (this.svc ??= this.buildServices());
@@ -350,12 +355,17 @@ export class SqlSession implements Session, Backend {
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const self = this;
     const cur = (): { txn: Txn; catalog: CatalogSnapshot } => {
-      assert(self.svcTxn !== undefined && self.svcCatalog !== undefined, 'services used outside a statement');
+      assert(self.svcCatalog !== undefined, 'services used outside a statement');
+      assert(self.svcTxn !== undefined, 'services asked for the transaction of a statement that runs without one');
       return { txn: self.svcTxn, catalog: self.svcCatalog };
+    };
+    const curCatalog = (): CatalogSnapshot => {
+      assert(self.svcCatalog !== undefined, 'services used outside a statement');
+      return self.svcCatalog;
     };
     const findSeq = (ref: string | number): SequenceDef => {
       if (typeof ref === 'number') {
-        const { catalog } = cur();
+        const catalog = curCatalog();
         const q = catalog.sequences.get(ref);
         if (q === undefined)
           throw new NextDbError('42809', `"${catalog.tables.get(ref)?.name ?? ref}" is not a sequence`);
@@ -366,7 +376,7 @@ export class SqlSession implements Session, Backend {
       const nm = parts[parts.length - 1]!;
       const schemas = parts.length > 1 ? [parts[0]!] : this.searchPath();
       for (const s of schemas) {
-        const q = cur().catalog.sequence(this.dbOid, s, nm);
+        const q = curCatalog().sequence(this.dbOid, s, nm);
         if (q !== undefined) return q;
       }
       throw new NextDbError(SqlState.undefinedTable, `relation "${name}" does not exist`);
@@ -415,14 +425,14 @@ export class SqlSession implements Session, Backend {
         const parts = n.split('.');
         const nm = parts[parts.length - 1]!;
         for (const s of parts.length > 1 ? [parts[0]!] : this.searchPath()) {
-          const t = cur().catalog.table(this.dbOid, s, nm);
+          const t = curCatalog().table(this.dbOid, s, nm);
           if (t !== undefined) return t.oid;
         }
         return undefined;
       },
-      relationName: (oid) => this.relationNameIn(cur().catalog, oid),
+      relationName: (oid) => this.relationNameIn(curCatalog(), oid),
       catalogText: (kind, oid) => {
-        const { catalog } = cur();
+        const catalog = curCatalog();
         if (kind === 'functionresult' || kind === 'functionargs') return functionText(catalog, kind, oid);
         for (const t of catalog.tables.values()) {
           if (kind === 'viewdef' && t.oid === oid) return t.viewSql ?? null;
@@ -454,7 +464,7 @@ export class SqlSession implements Session, Backend {
         return total;
       },
       signalBackend: (pid, signal) =>
-        this.core.backends.signal(pid, signal, this.user, (role) => findRole(cur().catalog, role)?.superuser === true),
+        this.core.backends.signal(pid, signal, this.user, (role) => findRole(curCatalog(), role)?.superuser === true),
       yieldPoint: () => {
         const now = performance.now();
         if (now - this.lastYieldMs < YIELD_EVERY_MS) return undefined;
@@ -540,6 +550,48 @@ export class SqlSession implements Session, Backend {
     });
   }
 
+  /** A statement begins: its clock reading, timeout and cancel state. */
+  private startStatement(): void {
+    this.stmtStartMicros = this.nowMicros();
+    const timeout = this.hotSettings().timeoutMs;
+    this.deadlineMs = timeout > 0 ? this.core.clock.nowMs() + timeout : 0;
+    this.cancelRequested = false;
+    this.lastYieldMs = performance.now();
+  }
+
+  /**
+   * The read-only fast path of a prepared point SELECT outside a block:
+   * when the cached plan is a compiled lookup proven read-only
+   * (PointLookup.readOnlyNow), it is still valid for the committed catalog
+   * (SqlEngineCore.committedCatalog) and the session's settings, the
+   * lookup reads the newest committed row synchronously, without a
+   * transaction (MvccTxnManager.readLatestCommitted). That is the answer
+   * an implicit transaction would give: it would snapshot now, read the
+   * one key and commit with nothing to check. Undefined when any condition
+   * does not hold or the key carries an intent: then the statement runs as
+   * usual. Call startStatement() first.
+   */
+  private pointReadNow(prepared: Prepared, params: readonly Value[]): ExecResult | undefined {
+    const cached = prepared.cache;
+    const point = cached?.point;
+    const mvcc = this.core.localMvcc;
+    if (point === undefined || !point.readOnlyNow || mvcc === undefined || this.block !== undefined) return undefined;
+    const catalog = this.core.committedCatalog();
+    if (catalog === undefined || !cached!.matches(catalog.version, this.settingsKey())) return undefined;
+    this.txnStartMicros = this.stmtStartMicros;
+    this.lastCatalog = catalog;
+    const cols = cached!.query.cols;
+    let row: Value[] | null | undefined;
+    try {
+      row = point.readLatest(mvcc, new EvalContext(this.io(), params, this.services(undefined, catalog)));
+    } catch (e) {
+      carry(e, { failedColumns: this.describe(cols) });
+      throw e;
+    }
+    if (row === undefined) return undefined;
+    return row === null ? { tag: 'SELECT 0', cols, rows: [] } : { tag: 'SELECT 1', cols, rows: [row] };
+  }
+
   /** Runs one statement; `prepared` carries a plan cache for the extended protocol. */
   private async run(
     parsed: ParsedStatement,
@@ -549,11 +601,11 @@ export class SqlSession implements Session, Backend {
     prepared?: Prepared,
   ): Promise<ExecResult & { notices?: Notice[] }> {
     const stmt = parsed.stmt;
-    this.stmtStartMicros = this.nowMicros();
-    const timeout = this.hotSettings().timeoutMs;
-    this.deadlineMs = timeout > 0 ? this.core.clock.nowMs() + timeout : 0;
-    this.cancelRequested = false;
-    this.lastYieldMs = performance.now();
+    this.startStatement();
+    if (prepared !== undefined) {
+      const fast = this.pointReadNow(prepared, params);
+      if (fast !== undefined) return fast;
+    }
     if ('TransactionStmt' in stmt) return this.transactionStmt(stmt.TransactionStmt);
     if (this.block !== undefined && this.failed) {
       throw new NextDbError(
@@ -1239,6 +1291,23 @@ export class SqlSession implements Session, Backend {
     const p = this.getPrepared(name);
     this.prepared.delete(name);
     return new PreparedHandle(p);
+  }
+
+  /**
+   * Embedded API: runs a prepared handle synchronously when it can take
+   * the read-only point fast path (see pointReadNow); undefined when it
+   * cannot, and then nothing has happened: call runHandle.
+   */
+  runHandleNow(
+    h: PreparedHandle,
+    params: readonly Value[],
+  ): { tag: string; cols: readonly OutputColumn[]; rows: Value[][] } | undefined {
+    this.assertOpen();
+    const p = h.prepared;
+    if (p.cache?.point === undefined) return undefined;
+    this.startStatement();
+    const r = this.pointReadNow(p, params);
+    return r === undefined ? undefined : { tag: r.tag, cols: r.cols!, rows: r.rows! };
   }
 
   /** Embedded API: runs a prepared handle with already-converted parameter values. */

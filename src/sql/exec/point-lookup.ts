@@ -20,6 +20,19 @@
  * catalog version it was planned under: it lives in the prepared
  * statement's plan cache entry (src/sql/plan/plan-cache.ts), which is keyed
  * by that version.
+ *
+ * Two ways to run it:
+ * - `run(txn, ctx)`: inside a transaction (a block, or the implicit one).
+ * - `readLatest(mgr, ctx)`: the read-only fast path for a statement outside
+ *   a block, synchronous and without a transaction
+ *   (MvccTxnManager.readLatestCommitted). Only for a lookup proven
+ *   read-only and free of session effects (`readOnlyNow`): no FOR UPDATE,
+ *   no volatile function (random(), now(), txid_current(), set_config()...).
+ *   When the key's head carries another transaction's intent it answers
+ *   undefined and the caller runs `run` in a transaction, which handles
+ *   the intent exactly as every read does.
+ *
+ * Both decode only the columns the filter and the projection read.
  */
 
 import type { Txn } from '../../txn/api.ts';
@@ -31,7 +44,12 @@ import type { EvalContext } from './eval-context.ts';
 import { TableStore, writeKeyValue } from './table-store.ts';
 import { KeyWriter } from '../../encoding/key-codec.ts';
 import { MvccTxn } from '../../txn/transaction.ts';
+import type { MvccTxnManager } from '../../txn/txn-manager.ts';
+import { NEEDS_DECODE } from '../../txn/head.ts';
 import { HEAD_SPACE_START } from '../../txn/keys.ts';
+import { decodeRow } from '../row-codec.ts';
+import type { ColumnId } from '../plan/plan.ts';
+import { hasVolatile, refs } from '../plan/optimizer.ts';
 import type { Row } from './executor.ts';
 
 /** Never called: compilation gives up when an expression would need a subplan (it is hoisted). */
@@ -49,6 +67,10 @@ export class PointLookup {
     private readonly exprs: readonly CompiledExpr[] | undefined,
     private readonly lockForUpdate: boolean,
     private readonly limit: number,
+    /** The row's columns the filter and projection read (undefined: all); see decodeRow. */
+    private readonly wanted: readonly boolean[] | undefined,
+    /** True when `readLatest` may run it: no lock, no volatile function (see the header). */
+    readonly readOnlyNow: boolean,
   ) {}
 
   /** The compiled form of `plan`, or undefined when the plan is not a plain primary-key point lookup. */
@@ -76,7 +98,23 @@ export class PointLookup {
       if (projEnv.hoisted.length > 0) return undefined;
     }
     if (root.hoisted.length > 0 || rowEnv.hoisted.length > 0) return undefined;
-    return new PointLookup(store, keyExprs, filter, projected, scan.lockForUpdate === true, scan.limit ?? Infinity);
+    const lockForUpdate = scan.lockForUpdate === true;
+    const all: Expr[] = [...access.eq, ...(scan.filter === undefined ? [] : [scan.filter]), ...(exprs ?? [])];
+    return new PointLookup(
+      store,
+      keyExprs,
+      filter,
+      projected,
+      lockForUpdate,
+      scan.limit ?? Infinity,
+      exprs === undefined
+        ? undefined
+        : wantedColumns(
+            scan.cols.map((c) => c.id),
+            all,
+          ),
+      !lockForUpdate && !all.some(hasVolatile),
+    );
   }
 
   /**
@@ -108,17 +146,56 @@ export class PointLookup {
         ? await txn.getByHeadKey(this.writer.view())
         : await txn.get(this.writer.finish().subarray(1));
     if (raw === undefined) return [];
-    const row = this.store.decode(raw);
+    const row = this.decode(raw);
     if (this.filter !== undefined && this.filter(row, ctx) !== true) return [];
     // The writer may have been reused by another run while this one awaited: build the key again.
     if (this.lockForUpdate && this.writeKey(ctx)) await txn.lockForUpdate(this.writer.finish().subarray(1));
+    return [this.project(row, ctx)];
+  }
+
+  /**
+   * The read-only fast path (only when `readOnlyNow`): the row, null when
+   * there is none, or undefined when the key's head carries an intent and
+   * the lookup must `run` in a transaction instead. Synchronous: nothing
+   * else runs between the read and the answer.
+   */
+  readLatest(mgr: MvccTxnManager, ctx: EvalContext): Row | null | undefined {
+    if (this.limit <= 0 || !this.writeKey(ctx)) return null;
+    const raw = mgr.readLatestCommitted(this.writer.view());
+    if (raw === NEEDS_DECODE) return undefined;
+    if (raw === undefined) return null;
+    const row = this.decode(raw);
+    if (this.filter !== undefined && this.filter(row, ctx) !== true) return null;
+    return this.project(row, ctx);
+  }
+
+  private decode(raw: Buffer): Row {
+    const types = this.store.types;
+    return decodeRow(types, raw, new Array<Value>(types.length), this.wanted);
+  }
+
+  private project(row: Row, ctx: EvalContext): Row {
     const exprs = this.exprs;
-    if (exprs === undefined) return [row];
+    if (exprs === undefined) return row;
     const n = exprs.length;
     const out = new Array<Value>(n);
     for (let j = 0; j < n; j++) out[j] = exprs[j]!(row, ctx);
-    return [out];
+    return out;
   }
+}
+
+/**
+ * Which of the row's columns (`ids`, in decode order) the expressions read,
+ * trimmed after the last one (decodeRow stops there); undefined when they
+ * may read anything.
+ */
+function wantedColumns(ids: readonly ColumnId[], exprs: readonly Expr[]): boolean[] | undefined {
+  const read = new Set<ColumnId>();
+  for (const e of exprs) if (!refs(e, read)) return undefined;
+  const wanted = ids.map((id) => read.has(id));
+  const last = wanted.lastIndexOf(true);
+  wanted.length = last + 1;
+  return wanted;
 }
 
 const NO_ROW: readonly Value[] = [];

@@ -38,7 +38,7 @@ import { exprKey, mapExpr } from './binder.ts';
 const DEFAULT_TABLE_ROWS = 1000;
 
 /** Column ids an expression reads; 'all' when it holds a correlated subquery (which may read anything). */
-function refs(e: Expr, out: Set<ColumnId>): boolean {
+export function refs(e: Expr, out: Set<ColumnId>): boolean {
   switch (e.kind) {
     case 'col':
       out.add(e.id);
@@ -587,7 +587,7 @@ function impliesOne(h: Expr, w: Expr): boolean {
   }
 }
 
-function hasVolatile(e: Expr): boolean {
+export function hasVolatile(e: Expr): boolean {
   if ((e.kind === 'call' && e.volatile) || e.kind === 'async-call') return true;
   let v = false;
   mapExpr(e, (c) => {

@@ -1,0 +1,133 @@
+// The read-only fast path of a prepared point SELECT outside a transaction
+// block (SqlSession.runHandleNow / pointReadNow over
+// MvccTxnManager.readLatestCommitted): it is taken only when the statement
+// is proven read-only and the key carries no other transaction's intent,
+// and it answers exactly as the transaction path would. Each test checks
+// both which path ran (runHandleNow defined or not) and the answer.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SqlEngine } from '../../src/sql/index.ts';
+import { MemoryEngine } from '../../src/storage/index.ts';
+import { open } from '../../src/index.ts';
+import { NextDbError } from '../../src/util/errors.ts';
+import type { Value } from '../../src/sql/types/sql-type.ts';
+
+async function setup() {
+  const engine = await SqlEngine.open({ engine: new MemoryEngine() });
+  const s = engine.createSession({ user: 'postgres', database: 'postgres' });
+  const other = engine.createSession({ user: 'postgres', database: 'postgres' });
+  await s.simpleQuery('CREATE TABLE kv (k int PRIMARY KEY, v text NOT NULL, n int)');
+  await s.simpleQuery("INSERT INTO kv VALUES (1, 'one', 10), (2, 'two', NULL), (3, 'three', 30)");
+  /** The fast path's rows, or 'slow' when it declined (then runHandle gives the rows). */
+  const now = async (sql: string, params: Value[]): Promise<{ fast: Value[][] | 'slow'; rows: Value[][] }> => {
+    const h = await s.prepareHandle(sql);
+    const r = s.runHandleNow(h, params);
+    const full = await s.runHandle(h, params);
+    if (r !== undefined) assert.deepEqual(r.rows, full.rows, 'the fast path answers as the transaction path');
+    return { fast: r === undefined ? 'slow' : r.rows, rows: full.rows };
+  };
+  return { engine, s, other, now };
+}
+
+test('fast path: hit, miss, NULL key, residual filter, projection', async () => {
+  const { engine, now } = await setup();
+  // The first run after prepare may need to learn the committed catalog; run each twice.
+  await now('SELECT v FROM kv WHERE k = $1', [1]);
+  assert.deepEqual((await now('SELECT v FROM kv WHERE k = $1', [1])).fast, [['one']]);
+  assert.deepEqual((await now('SELECT v FROM kv WHERE k = $1', [9])).fast, []);
+  assert.deepEqual((await now('SELECT v FROM kv WHERE k = $1', [null])).fast, []);
+  assert.deepEqual((await now('SELECT v FROM kv WHERE k = $1 AND n > $2', [3, 5])).fast, [['three']]);
+  assert.deepEqual((await now('SELECT v FROM kv WHERE k = $1 AND n > $2', [2, 5])).fast, []);
+  assert.deepEqual((await now('SELECT n * 2, k FROM kv WHERE k = $1', [3])).fast, [[60, 3]]);
+  assert.deepEqual((await now('SELECT * FROM kv WHERE k = $1', [2])).fast, [[2, 'two', null]]);
+  await engine.close();
+});
+
+test('not taken for FOR UPDATE, volatile functions, or inside a block', async () => {
+  const { engine, s, now } = await setup();
+  await now('SELECT v FROM kv WHERE k = $1', [1]);
+  assert.equal((await now('SELECT v FROM kv WHERE k = $1 FOR UPDATE', [1])).fast, 'slow');
+  assert.equal((await now('SELECT v, txid_current() > 0 AS t FROM kv WHERE k = $1', [1])).fast, 'slow');
+  assert.deepEqual((await now('SELECT v, txid_current() > 0 AS t FROM kv WHERE k = $1', [1])).rows, [['one', true]]);
+  assert.equal((await now('SELECT v, random() < 2 FROM kv WHERE k = $1', [1])).fast, 'slow');
+  assert.equal(
+    (await now("SELECT v, set_config('application_name', 'x', false) FROM kv WHERE k = $1", [1])).fast,
+    'slow',
+  );
+  await s.simpleQuery('BEGIN');
+  assert.equal((await now('SELECT v FROM kv WHERE k = $1', [1])).fast, 'slow');
+  await s.simpleQuery('COMMIT');
+  await engine.close();
+});
+
+test('a key another transaction wrote or locked goes through a transaction, which reads the committed row', async () => {
+  const { engine, other, now } = await setup();
+  await now('SELECT v FROM kv WHERE k = $1', [1]);
+  await other.simpleQuery('BEGIN');
+  await other.simpleQuery("UPDATE kv SET v = 'uncommitted' WHERE k = 1");
+  await other.simpleQuery('SELECT * FROM kv WHERE k = 2 FOR UPDATE');
+  const r1 = await now('SELECT v FROM kv WHERE k = $1', [1]);
+  assert.equal(r1.fast, 'slow');
+  assert.deepEqual(r1.rows, [['one']]);
+  const r2 = await now('SELECT v FROM kv WHERE k = $1', [2]);
+  assert.equal(r2.fast, 'slow');
+  assert.deepEqual(r2.rows, [['two']]);
+  // A key the block did not touch still takes the fast path.
+  assert.deepEqual((await now('SELECT v FROM kv WHERE k = $1', [3])).fast, [['three']]);
+  await other.simpleQuery('COMMIT');
+  assert.deepEqual((await now('SELECT v FROM kv WHERE k = $1', [1])).fast, [['uncommitted']]);
+  assert.deepEqual((await now('SELECT v FROM kv WHERE k = $1', [2])).fast, [['two']]);
+  await engine.close();
+});
+
+test('not taken while DDL is uncommitted; follows it after commit', async () => {
+  const { engine, other, now } = await setup();
+  await now('SELECT * FROM kv WHERE k = $1', [1]);
+  assert.deepEqual((await now('SELECT * FROM kv WHERE k = $1', [1])).fast, [[1, 'one', 10]]);
+  await other.simpleQuery('BEGIN');
+  await other.simpleQuery('ALTER TABLE kv ADD COLUMN w int DEFAULT 4');
+  const during = await now('SELECT * FROM kv WHERE k = $1', [1]);
+  assert.equal(during.fast, 'slow');
+  assert.deepEqual(during.rows, [[1, 'one', 10]]);
+  await other.simpleQuery('COMMIT');
+  await now('SELECT * FROM kv WHERE k = $1', [1]);
+  assert.deepEqual((await now('SELECT * FROM kv WHERE k = $1', [1])).rows, [[1, 'one', 10, 4]]);
+  await engine.close();
+});
+
+test('only the columns read are decoded, across every column type', async () => {
+  const db = await open();
+  await db.query(`CREATE TABLE w (
+    k int PRIMARY KEY, b bool, s int2, i8 int8, f float8, num numeric, iv interval, by bytea,
+    j jsonb, d date, ts timestamp, a int[], u uuid, t text, last text)`);
+  await db.query(`INSERT INTO w VALUES
+    (1, true, 2, 3, 4.5, 6.75, '1 day 2 hours', '\\x0102', '{"x": [1]}', '2024-02-29', '2024-01-01 10:00', '{1,2}',
+     'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'text', 'end'),
+    (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'end2')`);
+  const last = await db.prepare('SELECT last FROM w WHERE k = $1');
+  const mid = await db.prepare('SELECT num, t FROM w WHERE k = $1 AND s = 2');
+  for (let i = 0; i < 2; i++) {
+    assert.deepEqual((await last.query([1])).rows, [{ last: 'end' }]);
+    assert.deepEqual((await last.query([2])).rows, [{ last: 'end2' }]);
+    assert.deepEqual((await mid.query([1])).rows, [{ num: '6.75', t: 'text' }]);
+    assert.deepEqual((await mid.query([2])).rows, []);
+  }
+  const all = await db.prepare('SELECT * FROM w WHERE k = $1');
+  assert.deepEqual(Object.keys((await all.query([1])).rows[0]!).length, 15);
+  await db.close();
+});
+
+test('errors on the fast path are the statement errors', async () => {
+  const db = await open();
+  await db.query('CREATE TABLE kv (k int PRIMARY KEY, n int)');
+  await db.query('INSERT INTO kv VALUES (1, 0)');
+  const div = await db.prepare('SELECT 10 / n AS q FROM kv WHERE k = $1');
+  for (let i = 0; i < 2; i++)
+    await assert.rejects(div.query([1]), (e: unknown) => e instanceof NextDbError && e.code === '22012');
+  assert.deepEqual((await div.query([2])).rows, []);
+  const sel = await db.prepare('SELECT n FROM kv WHERE k = $1');
+  await assert.rejects(sel.query(['x']), (e: unknown) => e instanceof NextDbError && e.code === '22P02');
+  await assert.rejects(sel.query([]), (e: unknown) => e instanceof NextDbError && e.code === '08P01');
+  assert.deepEqual((await sel.query([1])).rows, [{ n: 0 }]);
+  await db.close();
+});
