@@ -81,6 +81,7 @@ import { compileExpr, CompileEnv, layoutOf } from './exec/compile-expr.ts';
 import { CopyLoader, copyOptions, copyOutChunks } from './exec/copy.ts';
 import { alterRole, createRole, dropRole, findRole } from './exec/roles.ts';
 import type { Backend } from './backends.ts';
+import { PlRuntime } from './plpgsql/host.ts';
 import type { CopyFormatOptions } from '../wire/copy-format.ts';
 
 interface ExecResult {
@@ -130,6 +131,9 @@ export class SqlSession implements Session, Backend {
   private closed = false;
   private lastCatalog: CatalogSnapshot | undefined;
   private lastYieldMs = 0;
+  /** PL/pgSQL: the runtime (made on first use) and RAISE notices for the current statement's result. */
+  private plRuntime: PlRuntime | undefined;
+  private readonly pendingNotices: Notice[] = [];
   /** Settings read by every statement, parsed once; undefined after any setting changed. */
   private hot:
     | {
@@ -420,6 +424,8 @@ export class SqlSession implements Session, Backend {
       },
       clockMicros: () => this.nowMicros(),
       random: () => this.core.random(),
+      callFunction: (f, args) => this.pl().callFunction(f, args),
+      notice: (n) => void this.pendingNotices.push(n),
       uniqueRowId: () => this.core.uniqueRowId(),
       relationOid: (n) => {
         const parts = n.split('.');
@@ -683,7 +689,43 @@ export class SqlSession implements Session, Backend {
     return this.utility(stmt, sql);
   }
 
+  /** The session's PL/pgSQL runtime: the current statement's transaction and catalog, this session's binder. */
+  private pl(): PlRuntime {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const self = this;
+    return (this.plRuntime ??= new PlRuntime({
+      txn: () => self.services(self.svcTxn!, self.svcCatalog!).txn(),
+      catalog: () => self.svcCatalog!,
+      binder: (catalog, sql, paramTypes) => self.binder(catalog, sql, paramTypes),
+      env: (txn, catalog, params) => self.env(txn, catalog, params),
+      io: () => self.io(),
+      settingsKey: () => self.settingsKey(),
+      notice: (n) => void self.pendingNotices.push(n),
+      dbOid: this.dbOid,
+      searchPath: () => self.searchPath(),
+    }));
+  }
+
+  /** DO [LANGUAGE plpgsql] $$ ... $$: runs in the statement's (or the block's) transaction. */
+  private async doStmt(s: Extract<Node, { DoStmt: unknown }>['DoStmt']): Promise<ExecResult> {
+    let body: string | undefined;
+    for (const a of s.args ?? []) {
+      if (!('DefElem' in a)) continue;
+      const v = a.DefElem.arg;
+      const text = v !== undefined && 'String' in v ? (v.String.sval ?? '') : '';
+      if (a.DefElem.defname === 'language' && text !== 'plpgsql') throw notSupported(`DO LANGUAGE ${text}`);
+      if (a.DefElem.defname === 'as') body = text;
+    }
+    await this.inTxn(async (txn) => {
+      const catalog = await this.catalogFor(txn);
+      this.services(txn, catalog);
+      await this.pl().doBlock(body ?? '');
+    });
+    return { tag: 'DO' };
+  }
+
   private async utility(stmt: Node, sql: string): Promise<ExecResult & { notices?: Notice[] }> {
+    if ('DoStmt' in stmt) return this.doStmt(stmt.DoStmt);
     if ('CreatedbStmt' in stmt) return this.createDatabase(stmt.CreatedbStmt.dbname ?? '');
     if ('DropdbStmt' in stmt) throw notSupported('DROP DATABASE');
     if ('CommentStmt' in stmt) return { tag: 'COMMENT' };
@@ -1056,6 +1098,7 @@ export class SqlSession implements Session, Backend {
   }
 
   private toResult(r: ExecResult & { notices?: Notice[] }, formats: readonly FormatCode[]): StatementResult {
+    if (this.pendingNotices.length > 0) r = { ...r, notices: [...this.pendingNotices.splice(0), ...(r.notices ?? [])] };
     if (r.copyIn !== undefined) return { commandTag: r.tag, copyIn: r.copyIn };
     if (r.copyOut !== undefined) return { commandTag: r.tag, copyOut: r.copyOut };
     return {
@@ -1071,6 +1114,7 @@ export class SqlSession implements Session, Backend {
 
   async simpleQuery(sql: string): Promise<StatementResult[]> {
     this.assertOpen();
+    this.pendingNotices.length = 0;
     const stmts = parseStatements(sql);
     const out: StatementResult[] = [];
     // Several statements in one Query message run in one implicit transaction
@@ -1436,8 +1480,9 @@ export class SqlSession implements Session, Backend {
     const r = p.result;
     if (r.copyIn !== undefined) return { commandTag: r.tag, copyIn: r.copyIn, suspended: false };
     if (r.copyOut !== undefined) return { commandTag: r.tag, copyOut: r.copyOut, suspended: false };
+    const notices = this.pendingNotices.length === 0 ? undefined : { notices: this.pendingNotices.splice(0) };
     if (r.cols === undefined || r.rows === undefined) {
-      return { commandTag: r.tag, suspended: false };
+      return { commandTag: r.tag, suspended: false, ...notices };
     }
     const all = r.rows;
     const end = maxRows > 0 ? Math.min(all.length, p.pos + maxRows) : all.length;
@@ -1450,6 +1495,7 @@ export class SqlSession implements Session, Backend {
       columns: this.describe(r.cols),
       rows: this.formatRows(r.cols, slice, p.resultFormats),
       suspended,
+      ...notices,
     };
   }
 

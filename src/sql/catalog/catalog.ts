@@ -144,6 +144,12 @@ export interface FunctionDef {
   /** provolatile: i immutable, s stable, v volatile. */
   readonly volatility: 'i' | 's' | 'v';
   readonly strict: boolean;
+  /** LANGUAGE plpgsql (absent: LANGUAGE sql). */
+  readonly language?: 'plpgsql';
+  /** `outColumns` are OUT parameters (not RETURNS TABLE). */
+  readonly outParams?: boolean;
+  /** RETURNS trigger (retType is void). */
+  readonly returnsTrigger?: boolean;
 }
 
 export interface SchemaDef {

@@ -180,9 +180,10 @@ export function compileExpr(e: Expr, env: CompileEnv): CompiledExpr {
       const args = e.args.map((a) => compileExpr(a, env));
       const impl = e.impl;
       const slot = env.allocSlot();
+      const strict = e.nonStrict !== true;
       env.hoist(slot, async (r, ctx) => {
         const vals = args.map((a) => a(r, ctx));
-        if (vals.some((v) => v === null)) return null;
+        if (strict && vals.some((v) => v === null)) return null;
         return impl(vals, ctx);
       });
       return (_r, ctx) => ctx.slots[slot] ?? null;

@@ -54,6 +54,7 @@ import { mapExpr, type Binder } from '../plan/binder.ts';
 import type { Expr, OutputColumn } from '../plan/plan.ts';
 import type { Value } from '../types/sql-type.ts';
 import { CompileEnv, compileExpr, layoutOf } from './compile-expr.ts';
+import { compilePlpgsql, plSource } from '../plpgsql/compile.ts';
 
 export interface DdlContext {
   readonly txn: Txn;
@@ -926,17 +927,15 @@ export async function createFunction(ctx: DdlContext, s: CreateFunctionStmt): Pr
       continue;
     else throw notSupported(`function option ${d.defname ?? '?'}`);
   }
-  if (language !== 'sql') {
-    throw notSupported(
-      `LANGUAGE ${language}`,
-      'NextDB runs LANGUAGE sql functions only (no PL/pgSQL, so no trigger functions either).',
-    );
-  }
+  if (language !== 'sql' && language !== 'plpgsql')
+    throw notSupported(`LANGUAGE ${language}`, 'NextDB runs LANGUAGE sql and LANGUAGE plpgsql functions.');
+  const pl = language === 'plpgsql';
   if (s.sql_body !== undefined) throw notSupported('SQL-standard function bodies (BEGIN ATOMIC / RETURN)');
   if (body === undefined) throw new NextDbError('42P13', 'no function body specified');
   const argNames: string[] = [];
   const argTypes: SqlType[] = [];
   const outColumns: { name: string; type: SqlType }[] = [];
+  let outParams = false;
   for (const p of s.parameters ?? []) {
     assert('FunctionParameter' in p, 'function parameter');
     const fp = p.FunctionParameter;
@@ -945,19 +944,40 @@ export async function createFunction(ctx: DdlContext, s: CreateFunctionStmt): Pr
       outColumns.push({ name: fp.name ?? `column${outColumns.length + 1}`, type });
       continue;
     }
+    if (pl && fp.mode === 'FUNC_PARAM_OUT') {
+      outColumns.push({ name: fp.name ?? `column${outColumns.length + 1}`, type });
+      outParams = true;
+      continue;
+    }
     if (fp.mode !== undefined && fp.mode !== 'FUNC_PARAM_IN' && fp.mode !== 'FUNC_PARAM_DEFAULT')
-      throw notSupported('OUT, INOUT and VARIADIC parameters');
+      throw notSupported(pl ? 'INOUT and VARIADIC parameters' : 'OUT, INOUT and VARIADIC parameters');
     if (fp.defexpr !== undefined) throw notSupported('parameter defaults');
     argNames.push(fp.name ?? '');
     argTypes.push(type);
   }
   const rt = s.returnType;
-  if (rt === undefined) throw notSupported('functions without RETURNS');
-  const rtName = (rt.names ?? []).map(str);
-  if (rtName[rtName.length - 1] === 'trigger') throw notSupported('trigger functions', 'Triggers are not supported.');
-  const retSet = rt.setof === true || outColumns.length > 0;
-  const retType = outColumns.length > 0 ? Types.record : resolveTypeName(rt).type;
+  if (rt === undefined && !outParams) throw notSupported('functions without RETURNS');
+  const rtName = (rt?.names ?? []).map(str);
+  const returnsTrigger = rtName[rtName.length - 1] === 'trigger';
+  if (returnsTrigger && !pl) throw new NextDbError('42P13', 'SQL functions cannot return type trigger');
+  if (returnsTrigger && (s.parameters ?? []).length > 0)
+    throw new NextDbError('42P13', 'trigger functions cannot have declared arguments', {
+      hint: 'The arguments of the trigger can be accessed through TG_NARGS and TG_ARGV instead.',
+    });
+  // OUT parameters: one gives that type, several a record (a row in FROM).
+  const retSet = rt?.setof === true || (outColumns.length > 0 && !outParams);
+  const retType = returnsTrigger
+    ? Types.void
+    : outParams
+      ? outColumns.length === 1
+        ? outColumns[0]!.type
+        : Types.record
+      : outColumns.length > 0
+        ? Types.record
+        : resolveTypeName(rt!).type;
   if (retType.id === 'record' && outColumns.length === 0) throw notSupported('functions returning record');
+  if (outParams && rt !== undefined && rtName[rtName.length - 1] !== 'record' && outColumns.length > 1)
+    throw new NextDbError('42P13', 'function result type must be record because of OUT parameters');
   const existing = ctx.catalog
     .functionsNamed(ctx.dbOid, schema, name)
     .find((f) => f.argTypes.length === argTypes.length && f.argTypes.every((t, i) => t.oid === argTypes[i]!.oid));
@@ -986,9 +1006,13 @@ export async function createFunction(ctx: DdlContext, s: CreateFunctionStmt): Pr
     body,
     volatility,
     strict,
+    ...(pl ? { language: 'plpgsql' as const } : {}),
+    ...(outParams ? { outParams: true } : {}),
+    ...(returnsTrigger ? { returnsTrigger: true } : {}),
   };
   // Validate the body now, as PostgreSQL does (check_function_bodies).
-  ctx.binder(body).bindFunctionBody(def);
+  if (pl) compilePlpgsql(name, plSource(def));
+  else ctx.binder(body).bindFunctionBody(def);
   await CatalogStore.put(ctx.txn, 'func', def.oid, def);
   return existing === undefined ? 'CREATE FUNCTION' : 'CREATE FUNCTION';
 }

@@ -10,6 +10,9 @@ import type { Txn } from '../../txn/api.ts';
 import type { Value } from '../types/sql-type.ts';
 import type { IoSettings } from '../types/text-io.ts';
 import type { BackendSignal } from '../backends.ts';
+import type { FunctionDef } from '../catalog/catalog.ts';
+import type { Notice } from '../api.ts';
+import type { PlResult } from '../plpgsql/interpreter.ts';
 
 /** Session services for built-in functions (current_setting, nextval, catalog lookups). */
 export interface SessionServices {
@@ -48,6 +51,10 @@ export interface SessionServices {
    * arrive); undefined otherwise, which costs nothing.
    */
   yieldPoint(): Promise<void> | undefined;
+  /** Calls a LANGUAGE plpgsql function (absent where no session runs PL/pgSQL). */
+  callFunction?(f: FunctionDef, args: readonly Value[]): Promise<PlResult>;
+  /** A notice for the client (RAISE NOTICE); absent where there is no client. */
+  notice?(n: Notice): void;
   /** pg_cancel_backend / pg_terminate_backend: false when no session has that pid (absent where there are no sessions). */
   signalBackend?(pid: number, signal: BackendSignal): boolean;
 }

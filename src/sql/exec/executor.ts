@@ -927,7 +927,10 @@ function functionScanOp(plan: Extract<Plan, { kind: 'function-scan' }>, env: Exe
       if (it === undefined) {
         const args: Value[] = [];
         for (const a of plan.args) args.push(await evalStandalone(a, env));
-        if (args.some((a) => a === null) && (plan.body === undefined || plan.strict === true)) {
+        if (
+          args.some((a) => a === null) &&
+          ((plan.body === undefined && plan.asyncImpl === undefined) || plan.strict === true)
+        ) {
           done = true;
           return null;
         }
@@ -935,7 +938,8 @@ function functionScanOp(plan: Extract<Plan, { kind: 'function-scan' }>, env: Exe
           // A SQL function: its body runs with the arguments as its parameters and sees no caller rows.
           const ctx = new EvalContext(env.ctx.io, args, env.ctx.services);
           it = (await drain(build(plan.body, { ...env, ctx, outer: [] }), env))[Symbol.iterator]();
-        } else it = plan.impl(args, env.ctx)[Symbol.iterator]();
+        } else if (plan.asyncImpl !== undefined) it = (await plan.asyncImpl(args, env.ctx))[Symbol.iterator]();
+        else it = plan.impl(args, env.ctx)[Symbol.iterator]();
       }
       const out: Row[] = [];
       while (out.length < BATCH_ROWS) {

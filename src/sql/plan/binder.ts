@@ -1033,6 +1033,7 @@ export class Binder {
     if (f.retSet)
       throw notSupported(`set-returning function ${f.name}() in the select list`, 'call it in FROM instead');
     const args = rawArgs.map((a, i) => this.coerce(a, f.argTypes[i]!, 'implicit', location));
+    if (f.language === 'plpgsql') return plCall(f, args);
     const st = parseSql(f.body)[0]?.stmt;
     const sel = st !== undefined && 'SelectStmt' in st ? st.SelectStmt : undefined;
     const simpleArgs = args.every((a) => a.kind === 'const' || a.kind === 'param' || a.kind === 'col');
@@ -1685,6 +1686,18 @@ export class Binder {
     if (uf !== undefined) {
       // A SQL function in FROM: its body's rows (one row for a scalar function).
       const cargs = args.map((a, i) => this.coerce(a, uf.argTypes[i]!, 'implicit', fc.location));
+      if (uf.language === 'plpgsql') {
+        const outCols = uf.outColumns ?? [{ name: uf.name, type: uf.retType }];
+        const outNames = outCols.map((c) => c.name);
+        if (uf.outColumns === undefined && rf.alias?.aliasname !== undefined && (rf.alias.colnames ?? []).length === 0)
+          outNames[0] = alias;
+        if (ordinality) outNames.push('ordinality');
+        const names = this.aliasCols(outNames, rf.alias, alias);
+        const colTypes = [...outCols.map((c) => c.type), ...(ordinality ? [Types.int8] : [])];
+        cols = colTypes.map((t, i) => ({ id: this.newId(), name: names[i]!, type: t, tableOid: 0, attnum: 0 }));
+        plan = plFunctionScan(uf, cols, cargs, ordinality);
+        return { plan, rels: [{ alias, cols: cols.map((c) => ({ ...c })) }], lateral };
+      }
       const body = this.bindFunctionBody(uf);
       const outNames =
         uf.outColumns !== undefined
@@ -3419,4 +3432,46 @@ function containsCorrelation(_p: Plan): boolean {
 function substituteCols(e: Expr, by: ReadonlyMap<ColumnId, Expr>): Expr {
   if (e.kind === 'col') return by.get(e.id) ?? e;
   return mapExpr(e, (c) => substituteCols(c, by));
+}
+
+/** A call of a scalar LANGUAGE plpgsql function: run by the session's interpreter for each row (hoisted, async). */
+function plCall(f: FunctionDef, args: Expr[]): Expr {
+  if (f.returnsTrigger === true) throw new NextDbError('0A000', 'trigger functions can only be called as triggers');
+  if (f.retType.id === 'record')
+    throw notSupported(
+      `function ${f.name}() with several OUT parameters in the select list`,
+      'call it in FROM instead',
+    );
+  return {
+    kind: 'async-call',
+    type: f.retType,
+    name: f.name,
+    args,
+    impl: async (vals, ctx) => {
+      const call = ctx.services.callFunction;
+      if (call === undefined) throw notSupported('PL/pgSQL functions here');
+      return (await call(f, vals)).value;
+    },
+    ...(f.strict ? {} : { nonStrict: true }),
+  };
+}
+
+/** A LANGUAGE plpgsql function in FROM: its rows (SETOF, TABLE, OUT parameters) or its one value. */
+function plFunctionScan(f: FunctionDef, cols: OutputColumn[], args: Expr[], ordinality: boolean): Plan {
+  if (f.returnsTrigger === true) throw new NextDbError('0A000', 'trigger functions can only be called as triggers');
+  return {
+    kind: 'function-scan',
+    cols,
+    name: f.name,
+    args,
+    impl: () => [],
+    ordinality,
+    strict: f.strict,
+    asyncImpl: async (vals, ctx) => {
+      const call = ctx.services.callFunction;
+      if (call === undefined) throw notSupported('PL/pgSQL functions here');
+      const r = await call(f, vals);
+      return r.rows ?? [[r.value]];
+    },
+  };
 }

@@ -55,6 +55,8 @@ export type Expr =
       readonly name: string;
       readonly args: readonly Expr[];
       readonly impl: AsyncScalarImpl;
+      /** Called with NULL arguments too (a PL/pgSQL function not declared STRICT). */
+      readonly nonStrict?: boolean;
     }
   | { readonly kind: 'cast'; readonly type: SqlType; readonly arg: Expr; readonly fn: CastFn }
   | { readonly kind: 'and' | 'or'; readonly type: SqlType; readonly args: readonly Expr[] }
@@ -284,8 +286,10 @@ export type Plan =
       readonly ordinality: boolean;
       /** A set-returning SQL function: its body, run with the argument values as parameters (`impl` unused). */
       readonly body?: Plan;
-      /** With `body`: no rows without running it when an argument is NULL (STRICT). */
+      /** With `body` or `asyncImpl`: no rows without running it when an argument is NULL (STRICT). */
       readonly strict?: boolean;
+      /** A set-returning PL/pgSQL function: its rows (`impl` unused). */
+      readonly asyncImpl?: (args: Value[], ctx: EvalContext) => Promise<Value[][]>;
     }
   | { readonly kind: 'modify'; readonly cols: readonly OutputColumn[]; readonly modify: ModifyPlan }
   /**
