@@ -263,7 +263,7 @@ export class RaftLogStore {
         const entries: Entry[] = [];
         for (let n = r.uint(); n > 0; n--) {
           const e = readEntry(r);
-          entries.push({ ...e, data: Buffer.from(e.data) });
+          entries.push({ index: e.index, term: e.term, type: e.type, data: Buffer.from(e.data) });
         }
         const hs = (flags & FLAG_HARD_STATE) !== 0 ? readHardState(r) : undefined;
         r.done();

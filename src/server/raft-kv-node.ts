@@ -126,8 +126,9 @@ export async function startRaftKvNode(o: RaftKvNodeOptions): Promise<RaftKvNode>
     tickMs: o.tickMs ?? 20,
     apply: (e) => {
       if (e.type !== EntryType.normal || e.data.length === 0) return;
-      const [k, v] = JSON.parse(Buffer.from(e.data).toString()) as [string, string];
-      kv.set(k, v);
+      const b = Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength);
+      const kl = b.readUInt32LE(0);
+      kv.set(b.toString('utf8', 4, 4 + kl), b.toString('utf8', 4 + kl));
     },
     restore: (s) => {
       restores++;
@@ -148,7 +149,10 @@ export async function startRaftKvNode(o: RaftKvNodeOptions): Promise<RaftKvNode>
     req: http.IncomingMessage | http2.Http2ServerRequest,
     res: http.ServerResponse | http2.Http2ServerResponse,
   ): void => {
-    const url = new URL(req.url ?? '/', 'http://x');
+    const target = req.url ?? '/';
+    const q = target.indexOf('?');
+    const pathname = q < 0 ? target : target.slice(0, q);
+    const key = (): string => (q < 0 ? '' : (new URLSearchParams(target.slice(q + 1)).get('key') ?? ''));
     const reply = (code: number, body: string): void => {
       res.writeHead(code, { 'content-type': 'text/plain' });
       res.end(body);
@@ -158,24 +162,25 @@ export async function startRaftKvNode(o: RaftKvNodeOptions): Promise<RaftKvNode>
       else if (e instanceof RaftBusyError) reply(503, (e as Error).message);
       else reply(500, (e as Error).message);
     };
-    if (req.method === 'POST' && url.pathname === '/put') {
+    if (req.method === 'POST' && pathname === '/put') {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         try {
-          d.propose(
-            Buffer.from(JSON.stringify([url.searchParams.get('key') ?? '', Buffer.concat(chunks).toString()])),
-          ).then(() => reply(200, 'ok'), fail);
+          d.propose(encodePut(key(), chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))).then(
+            () => reply(200, 'ok'),
+            fail,
+          );
         } catch (e) {
           fail(e);
         }
       });
       return;
     }
-    if (url.pathname === '/get') {
+    if (pathname === '/get') {
       try {
         d.read().then(() => {
-          const v = kv.get(url.searchParams.get('key') ?? '');
+          const v = kv.get(key());
           if (v === undefined) reply(404, '');
           else reply(200, v);
         }, fail);
@@ -184,7 +189,7 @@ export async function startRaftKvNode(o: RaftKvNodeOptions): Promise<RaftKvNode>
       }
       return;
     }
-    if (url.pathname === '/status') {
+    if (pathname === '/status') {
       const st = raft.status();
       reply(
         200,
@@ -200,7 +205,7 @@ export async function startRaftKvNode(o: RaftKvNodeOptions): Promise<RaftKvNode>
       );
       return;
     }
-    if (url.pathname === '/kv') {
+    if (pathname === '/kv') {
       reply(200, JSON.stringify(Object.fromEntries(kv)));
       return;
     }
@@ -239,6 +244,16 @@ export async function startRaftKvNode(o: RaftKvNodeOptions): Promise<RaftKvNode>
       await store.close();
     },
   };
+}
+
+/** A put's log entry: [u32 LE key bytes][key][value] (UTF-8 key; the value's bytes as sent). */
+export function encodePut(key: string, value: Buffer): Buffer {
+  const kl = Buffer.byteLength(key);
+  const out = Buffer.allocUnsafe(4 + kl + value.length);
+  out.writeUInt32LE(kl, 0);
+  out.write(key, 4);
+  value.copy(out, 4 + kl);
+  return out;
 }
 
 /** Pairs encoded per event-loop turn when building a snapshot. */
@@ -312,7 +327,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   const shutdown = (): void => {
     if (process.env.NEXTDB_RAFT_STATS === '1')
       process.stderr.write(
-        `raft-kv-node ${options.id} ${node.driver.node.status().role} cpuMs=${((process.cpuUsage().user + process.cpuUsage().system) / 1000).toFixed(0)} loopDelayMs p50=${(loopDelay.percentile(50) / 1e6).toFixed(1)} p99=${(loopDelay.percentile(99) / 1e6).toFixed(1)} max=${(loopDelay.max / 1e6).toFixed(1)} ${JSON.stringify(node.driver.stats)} ${JSON.stringify(node.transport.stats)}\n`,
+        `raft-kv-node ${options.id} ${node.driver.node.status().role} cpuMs=${((process.cpuUsage().user + process.cpuUsage().system) / 1000).toFixed(0)} (user ${(process.cpuUsage().user / 1000).toFixed(0)}) loopDelayMs p50=${(loopDelay.percentile(50) / 1e6).toFixed(1)} p99=${(loopDelay.percentile(99) / 1e6).toFixed(1)} max=${(loopDelay.max / 1e6).toFixed(1)} ${JSON.stringify(node.driver.stats)} ${JSON.stringify(node.transport.stats)}\n`,
       );
     void node.close().then(() => process.exit(0));
   };

@@ -11,7 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import http2 from 'node:http2';
 import { join } from 'node:path';
-import { startRaftKvNode } from '../../src/server/raft-kv-node.ts';
+import { encodePut, startRaftKvNode } from '../../src/server/raft-kv-node.ts';
 import type { RaftKvNode } from '../../src/server/raft-kv-node.ts';
 import type { PeerAddress } from '../../src/server/raft-transport.ts';
 
@@ -61,7 +61,7 @@ test('kv node: snapshots under load, catch-up by snapshot, restart from local sn
             const leader = [...nodes.values()].find((n) => n.driver.node.status().role === 'leader');
             try {
               if (leader === undefined) throw new Error('no leader yet');
-              await leader.driver.propose(Buffer.from(JSON.stringify([key, value])));
+              await leader.driver.propose(encodePut(key, Buffer.from(value)));
               expected.set(key, value);
               break;
             } catch {
