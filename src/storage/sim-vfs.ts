@@ -73,6 +73,11 @@ export class SimVfs implements Vfs {
   private epoch = 0;
   private readonly prng: Prng;
   private readonly tornWrites: boolean;
+  /**
+   * Latency injection: return a promise to hold a file's `sync()` until it settles (a slow fsync), so
+   * tests can make syncs finish out of order. The sync still covers the bytes appended before its call.
+   */
+  syncGate: ((path: string) => Promise<void> | undefined) | undefined = undefined;
   /** Fault injection: return an Error to make the operation fail. */
   fault: ((op: SimOp, path: string) => Error | undefined) | undefined = undefined;
   /** Counters, for tests that check what the engine did. */
@@ -279,14 +284,17 @@ class SimFile implements VfsFile {
       return Promise.reject(err as Error);
     }
     const covered = this.inode.size;
+    const gate = this.vfs.syncGate?.(this.path) ?? Promise.resolve();
     // Completes on a later turn of the event loop, like a real fsync, so that
     // writers can pile up behind it (group commit) and crashes can land mid-sync.
     return new Promise((resolve, reject) => {
-      setImmediate(() => {
-        if (this.epoch !== this.vfs.currentEpoch) return reject(deadHandle(this.path));
-        if (covered > this.inode.durableSize) this.inode.durableSize = Math.min(covered, this.inode.size);
-        resolve();
-      });
+      void gate.then(() =>
+        setImmediate(() => {
+          if (this.epoch !== this.vfs.currentEpoch) return reject(deadHandle(this.path));
+          if (covered > this.inode.durableSize) this.inode.durableSize = Math.min(covered, this.inode.size);
+          resolve();
+        }),
+      );
     });
   }
 

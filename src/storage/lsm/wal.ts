@@ -17,9 +17,11 @@
  * round (fdatasync of the segment) is in flight, a round starts at once;
  * otherwise the next one is scheduled for the next turn of the event loop,
  * and every writer that calls `sync()` before it starts shares it. Rounds
- * are pipelined: up to SYNC_ROUNDS_IN_FLIGHT_MAX run at once, and a round
- * acknowledges its writers only when it and every earlier round are done.
- * One fdatasync acknowledges many writers.
+ * are pipelined: up to SYNC_ROUNDS_IN_FLIGHT_MAX run at once. A round that
+ * finishes acknowledges every byte logged before it started, also the bytes
+ * of earlier rounds still in flight (see settleRounds), unless an earlier
+ * round that syncs an older segment is still running. One fdatasync
+ * acknowledges many writers.
  *
  * Why the first round starts at once: writers that wait on their sync come
  * back together when it completes, so with every round deferred to the next
@@ -60,6 +62,8 @@ const SYNC_ROUNDS_IN_FLIGHT_MAX = 4;
 
 interface SyncRound {
   readonly target: number;
+  /** The round also syncs older segments or the directory (a rotation happened since the last round). */
+  readonly barrier: boolean;
   done: boolean;
 }
 
@@ -208,17 +212,14 @@ export class Wal {
       this.needDirSync = false;
       work.push(this.vfs.syncDir(this.dir));
     }
-    const round: SyncRound = { target, done: false };
+    const round: SyncRound = { target, barrier: work.length > 1, done: false };
     this.rounds.push(round);
     this.startedBytes = target;
     Promise.all(work).then(
       () => {
         round.done = true;
         for (const f of older) f.close();
-        // A round acknowledges its bytes only once every earlier round is done too: an earlier round may
-        // still be syncing an older segment that this round's bytes come after.
-        while (this.rounds.length > 0 && this.rounds[0]!.done)
-          this.durableBytes = Math.max(this.durableBytes, this.rounds.shift()!.target);
+        this.settleRounds();
         this.syncRounds++;
         const still: Waiter[] = [];
         for (const w of this.waiters) {
@@ -230,6 +231,30 @@ export class Wal {
       },
       (err: unknown) => this.fail(err),
     );
+  }
+
+  /**
+   * Moves durableBytes past every done round that no unfinished barrier round precedes. Rounds of one
+   * segment may finish out of order: an fdatasync that returns makes durable every byte written to the
+   * file before it was called, including the bytes of earlier rounds whose own fdatasync is still running
+   * (the kernel waits for their writeback), so the writers of a slow fdatasync (fdatasync latency here has
+   * a tail of 5-25 ms against a median of 0.2-0.4 ms) are acknowledged by the first later round to finish
+   * instead of waiting for their own. A round
+   * that also syncs older segments (or the directory) is a barrier: no later round is acknowledged before
+   * it is done, because recovery stops at a torn record in an older segment and ignores what follows.
+   */
+  private settleRounds(): void {
+    let barrierPending = false;
+    let kept = 0;
+    for (const r of this.rounds) {
+      if (r.done && !barrierPending) {
+        if (r.target > this.durableBytes) this.durableBytes = r.target;
+        continue;
+      }
+      if (!r.done && r.barrier) barrierPending = true;
+      this.rounds[kept++] = r;
+    }
+    this.rounds.length = kept;
   }
 
   private fail(err: unknown): void {
