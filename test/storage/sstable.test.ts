@@ -70,7 +70,7 @@ test('sstable: point reads at any snapshot and cursors in both directions match 
         const r = SstableReader.open(vfs, '/t/1.sst', 1, new BlockCache(1 << 20));
         for (const [key, snap] of probes.concat(keys.map((k) => [k, 1e9] as [string, number]))) {
           const hit = entries.find((e) => e.key === key && e.seq <= snap);
-          const got = r.get(Buffer.from(key, 'latin1'), key, snap);
+          const got = r.get(Buffer.from(key, 'latin1'), snap);
           if (hit === undefined) assert.equal(got, undefined, `absent ${JSON.stringify(key)}@${snap}`);
           else if (hit.kind === 0) assert.equal(got, null, `tombstone ${JSON.stringify(key)}@${snap}`);
           else assert.equal(got?.toString('latin1'), hit.value, `value ${JSON.stringify(key)}@${snap}`);

@@ -16,11 +16,18 @@
  * Hash: FNV-1a over the key bytes with a murmur3 finalizer (h). The line is
  * (h >>> 8) mod lines. Probes: g = fmix(h ^ 0x5bd1e995), d = g rotated right
  * by 17; bit j of the line is (g + j*d) mod 512. The hash is computed
- * identically from a latin1 string (a char code is the byte).
+ * identically from the key's bytes (bloomHash) and from its latin1 string
+ * (bloomHashString: a char code is the byte).
  */
 
 const LINE_BYTES = 64;
 const LINE_BITS = LINE_BYTES * 8;
+
+export function bloomHash(key: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key[i]!, 0x01000193);
+  return fmix(h);
+}
 
 export function bloomHashString(s: string): number {
   let h = 0x811c9dc5;

@@ -41,7 +41,7 @@ import { vfsJoin } from '../vfs.ts';
 import { NodeVfs } from '../node-vfs.ts';
 import { OpKind, type WriteBatch } from '../write-batch.ts';
 import { BlockCache } from './block-cache.ts';
-import { bloomHashString } from './bloom.ts';
+import { bloomHash } from './bloom.ts';
 import { pickCompaction, type PickerOptions } from './compaction-picker.ts';
 import { JobCancelled, runMerge, type MergeJob } from './compaction.ts';
 import type { CompactionReply, CompactionRequest, InputTable } from './compaction-worker.ts';
@@ -51,7 +51,7 @@ import { DbIterator, InternalMerge, LevelCursor, MemSource, VisibleSource, type 
 import { defaultTableOptions, type TableOptions } from './sstable-builder.ts';
 import { SstableReader, type EntryCursor } from './sstable-reader.ts';
 import { sstFileName } from './sstable-format.ts';
-import { FileMeta, LEVELS, Version, emptyEdit, type VersionEdit } from './version.ts';
+import { compareLatin1, FileMeta, LEVELS, Version, emptyEdit, type VersionEdit } from './version.ts';
 import { replayWalSegment, Wal, walFileName } from './wal.ts';
 
 export interface LsmOptions {
@@ -350,7 +350,7 @@ export class LsmEngine implements Engine {
       v = this.imms[i]!.tree.get(k);
       if (v !== undefined) return v.kind === OpKind.put ? v.value : undefined;
     }
-    return getFromVersion(this.current, asBuffer(key), k, this.lastSeq);
+    return getFromVersion(this.current, asBuffer(key), this.lastSeq);
   }
 
   iterator(options: ScanOptions = {}): EngineIterator {
@@ -888,28 +888,28 @@ function fileNumberOf(name: string): number | undefined {
   return m === null ? undefined : Number.parseInt(m[1]!, 10);
 }
 
-/** Point read against the tables of a version. */
-function getFromVersion(version: Version, key: Buffer, k: string, seq: number): Buffer | undefined {
+/** Point read against the tables of a version, on the key's bytes (tables need no latin1 form of it). */
+function getFromVersion(version: Version, key: Buffer, seq: number): Buffer | undefined {
   let hash = -1;
   const l0 = version.levels[0]!;
   for (let i = 0; i < l0.length; i++) {
     const f = l0[i]!;
-    if (k < f.smallest || k > f.largest) continue;
-    if (hash < 0) hash = bloomHashString(k);
+    if (compareLatin1(f.smallest, key) > 0 || compareLatin1(f.largest, key) < 0) continue;
+    if (hash < 0) hash = bloomHash(key);
     const t = f.reader!;
     if (!t.mayContain(hash)) continue;
-    const r = t.get(key, k, seq);
+    const r = t.get(key, seq);
     if (r !== undefined) return r ?? undefined;
   }
   for (let l = 1; l < LEVELS; l++) {
     const files = version.levels[l]!;
     if (files.length === 0) continue;
-    const i = Version.findFile(files, k);
+    const i = Version.findFile(files, key);
     if (i < 0) continue;
-    if (hash < 0) hash = bloomHashString(k);
+    if (hash < 0) hash = bloomHash(key);
     const t = files[i]!.reader!;
     if (!t.mayContain(hash)) continue;
-    const r = t.get(key, k, seq);
+    const r = t.get(key, seq);
     if (r !== undefined) return r ?? undefined;
   }
   return undefined;
@@ -921,7 +921,7 @@ function viewGet(view: ReadView, key: Uint8Array): Buffer | undefined {
     const v = visibleVersion(mem.tree.get(k), view.seq);
     if (v !== undefined) return v.kind === OpKind.put ? v.value : undefined;
   }
-  return getFromVersion(view.version, asBuffer(key), k, view.seq);
+  return getFromVersion(view.version, asBuffer(key), view.seq);
 }
 
 function makeIterator(view: ReadView, o: ScanOptions, onClose: () => void): EngineIterator {

@@ -2,8 +2,14 @@
  * Reads one SSTable: point lookups and bidirectional cursors.
  *
  * Opening reads and verifies the footer (magic, version, CRC), the index
- * block and the bloom filter, which stay in memory for the table's life (the
- * index decoded into arrays of latin1 keys for fast string binary search).
+ * block and the bloom filter, which stay in memory for the table's life. The
+ * index is kept flat: every block's last key in one Buffer, with typed arrays
+ * of key offsets, 4-byte big-endian key prefixes, sequence numbers and block
+ * handles. A point read binary-searches the prefixes (one Uint32Array, a few
+ * cache lines) and compares whole keys only on a prefix tie, straight from
+ * the caller's key bytes: no string per probe (an array of strings cost a
+ * cache miss per probe and one heap object per block for the GC to trace),
+ * and no latin1 form of the key at all.
  * Data blocks are read on demand, synchronously, through the block cache;
  * every block read from the file has its CRC checked before use. Any damage
  * is a CorruptionError naming the file; no bytes from a damaged block are
@@ -57,11 +63,38 @@ function slabFree(b: Buffer): void {
   if (b.buffer === slab && b.byteOffset + b.length === slabUsed) slabUsed = b.byteOffset;
 }
 
+/** The first 4 bytes of `key` as a big-endian u32, zero-padded: prefix(a) < prefix(b) implies a < b. */
+function keyPrefix(key: Uint8Array): number {
+  const n = key.length;
+  if (n >= 4) return ((key[0]! << 24) | (key[1]! << 16) | (key[2]! << 8) | key[3]!) >>> 0;
+  let p = 0;
+  for (let i = 0; i < 4; i++) p = p * 256 + (i < n ? key[i]! : 0);
+  return p;
+}
+
+const NO_NUMBERS = new Float64Array(0);
+const NO_U32 = new Uint32Array(0);
+
+/** Scratch for a cursor seek's key bytes (seeks are synchronous and keys short). */
+let seekScratch: Buffer = Buffer.allocUnsafe(256);
+
+/** `k` (latin1) as bytes in a reused scratch buffer, valid until the next call. */
+function latin1Bytes(k: string): Buffer {
+  if (k.length > seekScratch.length) seekScratch = Buffer.allocUnsafe(k.length * 2);
+  for (let i = 0; i < k.length; i++) seekScratch[i] = k.charCodeAt(i);
+  return seekScratch.subarray(0, k.length);
+}
+
 export class SstableReader {
-  readonly indexKeys: string[] = [];
-  readonly indexSeqs: number[] = [];
-  readonly blockOffsets: number[] = [];
-  readonly blockSizes: number[] = [];
+  /** Number of data blocks. */
+  blockCount = 0;
+  /** The blocks' last keys, back to back; key i is ixKeys[ixKeyStarts[i] .. ixKeyStarts[i+1]). */
+  private ixKeys: Buffer = Buffer.alloc(0);
+  private ixKeyStarts: Uint32Array = NO_U32;
+  private ixPrefixes: Uint32Array = NO_U32;
+  private ixSeqs: Float64Array = NO_NUMBERS;
+  private blockOffsets: Float64Array = NO_NUMBERS;
+  private blockSizes: Uint32Array = NO_U32;
   private bloom: Buffer = Buffer.alloc(0);
   private slots = new CacheSlots(0);
   /** Bytes pinned in memory by this reader (index + bloom). */
@@ -117,22 +150,35 @@ export class SstableReader {
     }
     if (index.count !== blockCount)
       throw this.corrupt(`index has ${index.count} entries, footer says ${blockCount}`, indexOffset);
-    for (let i = 0; i < index.count; i++) {
+    const n = index.count;
+    let keyBytes = 0;
+    for (let i = 0; i < n; i++) keyBytes += index.keys[i]!.length;
+    this.ixKeys = Buffer.allocUnsafe(keyBytes);
+    this.ixKeyStarts = new Uint32Array(n + 1);
+    this.ixPrefixes = new Uint32Array(n);
+    this.ixSeqs = new Float64Array(n);
+    this.blockOffsets = new Float64Array(n);
+    this.blockSizes = new Uint32Array(n);
+    let at = 0;
+    for (let i = 0; i < n; i++) {
       const v = index.value(i);
       c.pos = 0;
       const off = getVarint(v, c, v.length);
       const sz = getVarint(v, c, v.length);
       if (off < 0 || sz < 0 || off + sz + BLOCK_TRAILER_BYTES > bloomOffset)
         throw this.corrupt('bad block handle in index', indexOffset);
-      // A decoded key is usually a concatenation (shared prefix + suffix); a flat copy compares faster in the
-      // binary search every point read makes.
-      this.indexKeys.push(Buffer.from(index.keys[i]!, 'latin1').toString('latin1'));
-      this.indexSeqs.push(index.seqs[i]!);
-      this.blockOffsets.push(off);
-      this.blockSizes.push(sz);
+      const k = index.keys[i]!;
+      this.ixKeyStarts[i] = at;
+      at += this.ixKeys.write(k, at, 'latin1');
+      this.ixPrefixes[i] = keyPrefix(this.ixKeys.subarray(this.ixKeyStarts[i], at));
+      this.ixSeqs[i] = index.seqs[i]!;
+      this.blockOffsets[i] = off;
+      this.blockSizes[i] = sz;
     }
-    this.pinnedBytes = this.bloom.length + indexData.length * 2;
-    this.slots = new CacheSlots(index.count);
+    this.ixKeyStarts[n] = at;
+    this.blockCount = n;
+    this.pinnedBytes = this.bloom.length + keyBytes + 32 * n;
+    this.slots = new CacheSlots(n);
   }
 
   private rewrap(err: unknown, offset: number): unknown {
@@ -181,28 +227,57 @@ export class SstableReader {
   }
 
   /**
+   * The first block whose last (key, seq) is >= (key, snapSeq) in internal
+   * order (user key ascending, seq descending), or blockCount. snapSeq
+   * Infinity finds the first block whose last key is >= key; -1 the first
+   * whose last key is > key.
+   */
+  findBlock(key: Uint8Array, snapSeq: number): number {
+    const prefixes = this.ixPrefixes;
+    const p = keyPrefix(key);
+    let lo = 0;
+    let hi = this.blockCount;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const q = prefixes[mid]!;
+      let below: boolean;
+      if (q !== p) below = q < p;
+      else {
+        const c = this.compareIndexKey(mid, key);
+        below = c < 0 || (c === 0 && this.ixSeqs[mid]! > snapSeq);
+      }
+      if (below) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Sign of (index key i) - key, bytewise. */
+  private compareIndexKey(i: number, key: Uint8Array): number {
+    const keys = this.ixKeys;
+    const start = this.ixKeyStarts[i]!;
+    const len = this.ixKeyStarts[i + 1]! - start;
+    const n = Math.min(len, key.length);
+    for (let j = 0; j < n; j++) {
+      const d = keys[start + j]! - key[j]!;
+      if (d !== 0) return d;
+    }
+    return len - key.length;
+  }
+
+  /**
    * The newest version of `key` with seq <= snapSeq in this table: its value
    * (a view into a cached block), null for a tombstone, undefined if absent.
    */
-  get(key: Buffer, keyStr: string, snapSeq: number): Buffer | null | undefined {
-    // First block whose last (key, seq) is >= (keyStr, snapSeq) in internal order.
-    const keys = this.indexKeys;
-    const seqs = this.indexSeqs;
-    let lo = 0;
-    let hi = keys.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const k = keys[mid]!;
-      if (k < keyStr || (k === keyStr && seqs[mid]! > snapSeq)) lo = mid + 1;
-      else hi = mid;
-    }
-    if (lo >= keys.length) return undefined;
-    const data = this.block(lo);
+  get(key: Buffer, snapSeq: number): Buffer | null | undefined {
+    const bi = this.findBlock(key, snapSeq);
+    if (bi >= this.blockCount) return undefined;
+    const data = this.block(bi);
     let hit: boolean;
     try {
       hit = blockGet(data, key, snapSeq);
     } catch (err) {
-      throw this.rewrap(err, this.blockOffsets[lo]!);
+      throw this.rewrap(err, this.blockOffsets[bi]!);
     }
     if (!hit) return undefined;
     if (found.kind === 0) return null;
@@ -290,7 +365,7 @@ export class TableCursor implements EntryCursor {
   }
 
   private load(bi: number): boolean {
-    if (bi < 0 || bi >= this.table.indexKeys.length) {
+    if (bi < 0 || bi >= this.table.blockCount) {
       this.bi = -1;
       return false;
     }
@@ -302,17 +377,15 @@ export class TableCursor implements EntryCursor {
   }
 
   seekGE(k: string): void {
-    const keys = this.table.indexKeys;
-    if (!this.load(searchKeys(keys, keys.length, k, false))) return;
+    if (!this.load(this.table.findBlock(latin1Bytes(k), Infinity))) return;
     this.i = searchKeys(this.blk.keys, this.blk.count, k, false);
     if (this.i >= this.blk.count) this.next0();
   }
 
   seekLE(k: string): void {
-    const keys = this.table.indexKeys;
     // The first block whose last key is > k may start with keys <= k.
-    const bi = searchKeys(keys, keys.length, k, true);
-    if (bi >= keys.length) {
+    const bi = this.table.findBlock(latin1Bytes(k), -1);
+    if (bi >= this.table.blockCount) {
       this.last();
       return;
     }
@@ -330,7 +403,7 @@ export class TableCursor implements EntryCursor {
   }
 
   last(): void {
-    if (this.load(this.table.indexKeys.length - 1)) {
+    if (this.load(this.table.blockCount - 1)) {
       this.i = this.blk.count;
       this.prev();
     }

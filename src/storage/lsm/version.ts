@@ -124,15 +124,28 @@ export class Version {
     return true;
   }
 
-  /** Index in a sorted, non-overlapping level of the only table that may hold `key`, or -1. */
-  static findFile(files: readonly FileMeta[], key: string): number {
+  /**
+   * Index in a sorted, non-overlapping level of the only table that may hold
+   * `key` (bytes: a point read has no latin1 form of its key), or -1.
+   */
+  static findFile(files: readonly FileMeta[], key: Uint8Array): number {
     let lo = 0;
     let hi = files.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (files[mid]!.largest < key) lo = mid + 1;
+      if (compareLatin1(files[mid]!.largest, key) < 0) lo = mid + 1;
       else hi = mid;
     }
-    return lo < files.length && files[lo]!.smallest <= key ? lo : -1;
+    return lo < files.length && compareLatin1(files[lo]!.smallest, key) <= 0 ? lo : -1;
   }
+}
+
+/** Sign of s - key, where s is a latin1 key (one char per byte): bytewise order without converting either. */
+export function compareLatin1(s: string, key: Uint8Array): number {
+  const n = Math.min(s.length, key.length);
+  for (let i = 0; i < n; i++) {
+    const d = s.charCodeAt(i) - key[i]!;
+    if (d !== 0) return d;
+  }
+  return s.length - key.length;
 }
