@@ -45,19 +45,24 @@ export interface RaftDriverOptions {
   readonly onAdvance?: () => void;
 }
 
+/**
+ * A pending proposal. Timeouts are deadlines checked on every tick (no timer
+ * per proposal): waiters are kept in proposal order, so their deadlines are
+ * in order too and expiry only looks at the front.
+ */
 interface Waiter {
   readonly index: number;
   readonly term: number;
   readonly resolve: () => void;
   readonly reject: (e: Error) => void;
-  readonly timer: NodeJS.Timeout;
+  readonly deadline: number;
 }
 
 interface ReadWaiter {
   index: number;
   readonly resolve: () => void;
   readonly reject: (e: Error) => void;
-  readonly timer: NodeJS.Timeout;
+  readonly deadline: number;
 }
 
 export class RaftDriver {
@@ -101,6 +106,7 @@ export class RaftDriver {
   start(): void {
     this.timer = setInterval(() => {
       this.raft.tick();
+      this.expire(performance.now());
       this.schedule();
     }, this.options.tickMs);
     this.schedule();
@@ -110,16 +116,12 @@ export class RaftDriver {
     this.stopped = true;
     if (this.timer !== undefined) clearInterval(this.timer);
     const err = new NextDbError(SqlState.adminShutdown, 'raft driver stopped');
-    for (const w of this.waiters) {
-      clearTimeout(w.timer);
-      w.reject(err);
-    }
+    for (const w of this.waiters) w.reject(err);
     this.waiters = [];
-    for (const r of this.reads.values()) {
-      clearTimeout(r.timer);
-      r.reject(err);
-    }
+    for (const r of this.reads.values()) r.reject(err);
     this.reads.clear();
+    for (const r of this.readyReads) r.reject(err);
+    this.readyReads = [];
   }
 
   step(m: Message): void {
@@ -145,17 +147,9 @@ export class RaftDriver {
       return Promise.reject(e as Error);
     }
     this.schedule();
+    const deadline = performance.now() + this.proposalTimeoutMs;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w.timer !== timer);
-        reject(
-          new NextDbError(
-            SqlState.queryCanceled,
-            `raft proposal ${pos.index}@${pos.term} not applied within ${this.proposalTimeoutMs}ms; its outcome is unknown`,
-          ),
-        );
-      }, this.proposalTimeoutMs);
-      this.waiters.push({ index: pos.index, term: pos.term, resolve, reject, timer });
+      this.waiters.push({ index: pos.index, term: pos.term, resolve, reject, deadline });
     });
   }
 
@@ -175,13 +169,35 @@ export class RaftDriver {
       return Promise.reject(e as Error);
     }
     this.schedule();
+    const deadline = performance.now() + this.proposalTimeoutMs;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.reads.delete(ctx);
-        reject(new NextDbError(SqlState.queryCanceled, `raft read not confirmed within ${this.proposalTimeoutMs}ms`));
-      }, this.proposalTimeoutMs);
-      this.reads.set(ctx, { index: -1, resolve, reject, timer });
+      this.reads.set(ctx, { index: -1, resolve, reject, deadline });
     });
+  }
+
+  /** Rejects the proposals and reads whose deadline has passed (called on every tick). */
+  private expire(now: number): void {
+    while (this.waiters.length > 0 && this.waiters[0]!.deadline <= now) {
+      const w = this.waiters.shift()!;
+      w.reject(
+        new NextDbError(
+          SqlState.queryCanceled,
+          `raft proposal ${w.index}@${w.term} not applied within ${this.proposalTimeoutMs}ms; its outcome is unknown`,
+        ),
+      );
+    }
+    // Map iteration follows insertion (ctx) order, which is deadline order.
+    for (const [ctx, r] of this.reads) {
+      if (r.deadline > now) break;
+      this.reads.delete(ctx);
+      r.reject(readTimeout(this.proposalTimeoutMs));
+    }
+    if (this.readyReads.length > 0 && this.readyReads.some((r) => r.deadline <= now))
+      this.readyReads = this.readyReads.filter((r) => {
+        if (r.deadline > now) return true;
+        r.reject(readTimeout(this.proposalTimeoutMs));
+        return false;
+      });
   }
 
   private schedule(): void {
@@ -279,7 +295,6 @@ export class RaftDriver {
   private settle(e: Entry): void {
     while (this.waiters.length > 0 && this.waiters[0]!.index <= e.index) {
       const w = this.waiters.shift()!;
-      clearTimeout(w.timer);
       if (w.index === e.index && w.term === e.term) w.resolve();
       else if (w.index < e.index)
         w.reject(
@@ -303,9 +318,12 @@ export class RaftDriver {
     const applied = this.raft.status().applied;
     this.readyReads = this.readyReads.filter((r) => {
       if (r.index > applied) return true;
-      clearTimeout(r.timer);
       r.resolve();
       return false;
     });
   }
+}
+
+function readTimeout(ms: number): NextDbError {
+  return new NextDbError(SqlState.queryCanceled, `raft read not confirmed within ${ms}ms`);
 }

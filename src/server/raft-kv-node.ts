@@ -145,53 +145,46 @@ export async function startRaftKvNode(o: RaftKvNodeOptions): Promise<RaftKvNode>
   ref.driver = d;
   d.start();
 
-  const handle = (
-    req: http.IncomingMessage | http2.Http2ServerRequest,
-    res: http.ServerResponse | http2.Http2ServerResponse,
-  ): void => {
+  const handle = (req: http.IncomingMessage | http2.Http2ServerRequest, res: Response): void => {
     const target = req.url ?? '/';
     const q = target.indexOf('?');
     const pathname = q < 0 ? target : target.slice(0, q);
-    const key = (): string => (q < 0 ? '' : (new URLSearchParams(target.slice(q + 1)).get('key') ?? ''));
-    const reply = (code: number, body: string): void => {
-      res.writeHead(code, { 'content-type': 'text/plain' });
-      res.end(body);
-    };
-    const fail = (e: unknown): void => {
-      if (e instanceof NotLeaderError) reply(421, JSON.stringify({ leader: e.leader }));
-      else if (e instanceof RaftBusyError) reply(503, (e as Error).message);
-      else reply(500, (e as Error).message);
-    };
     if (req.method === 'POST' && pathname === '/put') {
+      const key = keyParam(target, q);
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         try {
-          d.propose(encodePut(key(), chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))).then(
-            () => reply(200, 'ok'),
-            fail,
+          d.propose(encodePut(key, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))).then(
+            () => reply(res, 200, 'ok'),
+            (e: unknown) => fail(res, e),
           );
         } catch (e) {
-          fail(e);
+          fail(res, e);
         }
       });
       return;
     }
     if (pathname === '/get') {
+      const key = keyParam(target, q);
       try {
-        d.read().then(() => {
-          const v = kv.get(key());
-          if (v === undefined) reply(404, '');
-          else reply(200, v);
-        }, fail);
+        d.read().then(
+          () => {
+            const v = kv.get(key);
+            if (v === undefined) reply(res, 404, '');
+            else reply(res, 200, v);
+          },
+          (e: unknown) => fail(res, e),
+        );
       } catch (e) {
-        fail(e);
+        fail(res, e);
       }
       return;
     }
     if (pathname === '/status') {
       const st = raft.status();
       reply(
+        res,
         200,
         JSON.stringify({
           id: st.id,
@@ -206,10 +199,10 @@ export async function startRaftKvNode(o: RaftKvNodeOptions): Promise<RaftKvNode>
       return;
     }
     if (pathname === '/kv') {
-      reply(200, JSON.stringify(Object.fromEntries(kv)));
+      reply(res, 200, JSON.stringify(Object.fromEntries(kv)));
       return;
     }
-    reply(404, 'not found');
+    reply(res, 404, 'not found');
   };
   const server = http.createServer(handle);
   server.keepAliveTimeout = 60_000;
@@ -244,6 +237,25 @@ export async function startRaftKvNode(o: RaftKvNodeOptions): Promise<RaftKvNode>
       await store.close();
     },
   };
+}
+
+type Response = http.ServerResponse | http2.Http2ServerResponse;
+
+function reply(res: Response, code: number, body: string): void {
+  res.writeHead(code, { 'content-type': 'text/plain' });
+  res.end(body);
+}
+
+/** A failed put or get: 421 {"leader":N} on a follower, 503 while busy (leadership transfer), else 500. */
+function fail(res: Response, e: unknown): void {
+  if (e instanceof NotLeaderError) reply(res, 421, JSON.stringify({ leader: e.leader }));
+  else if (e instanceof RaftBusyError) reply(res, 503, (e as Error).message);
+  else reply(res, 500, (e as Error).message);
+}
+
+/** The `key` query parameter of a request target whose query starts after index `q` (-1: none). */
+function keyParam(target: string, q: number): string {
+  return q < 0 ? '' : (new URLSearchParams(target.slice(q + 1)).get('key') ?? '');
 }
 
 /** A put's log entry: [u32 LE key bytes][key][value] (UTF-8 key; the value's bytes as sent). */

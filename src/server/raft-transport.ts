@@ -239,6 +239,7 @@ export class RaftTransport {
     this.inbound.add(socket);
     socket.setNoDelay(true);
     let pending: Buffer = Buffer.alloc(0);
+    const source = `raft connection from ${socket.remoteAddress}:${socket.remotePort}`;
     socket.on('data', (chunk: Buffer) => {
       pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
       let pos = 0;
@@ -247,14 +248,7 @@ export class RaftTransport {
           const len = pending.readUInt32BE(pos);
           if (len > this.maxFrameBytes) throw new RangeError(`raft frame of ${len} bytes exceeds the limit`);
           if (pending.length - pos - 4 < len) break;
-          const m = readMessage(
-            new ByteReader(
-              pending,
-              `raft connection from ${socket.remoteAddress}:${socket.remotePort}`,
-              pos + 4,
-              pos + 4 + len,
-            ),
-          );
+          const m = readMessage(new ByteReader(pending, source, pos + 4, pos + 4 + len));
           pos += 4 + len;
           this.stats.receivedMessages++;
           this.options.onMessage(m);

@@ -4,7 +4,8 @@
 // reaches every member; a proposal or read on a follower rejects (a rejected
 // promise, never a synchronous throw) with NotLeaderError naming the leader;
 // after the leader stops, the survivors elect a new one and the error names
-// the new leader; a stopped driver rejects at once.
+// the new leader; a stopped driver rejects at once; a proposal or read that
+// cannot complete rejects once its timeout has passed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NotLeaderError } from '../../src/raft/errors.ts';
@@ -24,7 +25,7 @@ interface Member {
   readonly applied: string[];
 }
 
-async function startGroup(): Promise<Map<NodeId, Member>> {
+async function startGroup(proposalTimeoutMs = 3000): Promise<Map<NodeId, Member>> {
   const members = new Map<NodeId, Member>();
   const down = new Set<NodeId>();
   for (const id of ids) {
@@ -38,7 +39,7 @@ async function startGroup(): Promise<Map<NodeId, Member>> {
       raft,
       store,
       tickMs: 5,
-      proposalTimeoutMs: 3000,
+      proposalTimeoutMs,
       send: (m: Message) => {
         if (down.has(m.from) || down.has(m.to)) return;
         setImmediate(() => members.get(m.to)?.driver.step(m));
@@ -116,6 +117,36 @@ test(
       await waitApplied(other, 'd');
       for (let t = 0; t < 100 && other.driver.node.status().leader !== next; t++) await sleep(10);
       await assert.rejects(other.driver.propose(Buffer.from('e')), isNotLeader(next));
+    } finally {
+      for (const m of members.values()) await m.driver.stop();
+    }
+  },
+);
+
+test(
+  'raft driver: a proposal and a read that cannot complete reject after the timeout (57014)',
+  { timeout: 30_000 },
+  async () => {
+    const members = await startGroup(200);
+    try {
+      const leader = await waitLeader(members, ids);
+      const lead = members.get(leader)!;
+      await lead.driver.propose(Buffer.from('a'));
+      // Both followers go away (stop() marks them down at once): nothing can commit or be confirmed any more.
+      // The proposal and the read are made in the same turn, before check-quorum could demote the leader.
+      const stopping = ids.filter((id) => id !== leader).map((id) => members.get(id)!.driver.stop());
+      const started = performance.now();
+      const proposal = lead.driver.propose(Buffer.from('b'));
+      const read = lead.driver.read();
+      await Promise.all(stopping);
+      const timedOut = (what: RegExp) => (e: unknown) =>
+        e instanceof Error && (e as { code?: string }).code === '57014' && what.test(e.message);
+      await Promise.all([
+        assert.rejects(proposal, timedOut(/not applied within 200ms; its outcome is unknown/)),
+        assert.rejects(read, timedOut(/not confirmed within 200ms/)),
+      ]);
+      assert.ok(performance.now() - started >= 200, 'not before the timeout');
+      assert.ok(!lead.applied.includes('b'));
     } finally {
       for (const m of members.values()) await m.driver.stop();
     }
