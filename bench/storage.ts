@@ -216,17 +216,30 @@ try {
     results[e].scan = await measure(e, async () => (scanned = await subjects[e].scan()));
     notes.push(`${e} scanned ${scanned} entries`);
   }
-  // Durable puts depend on the disk's fsync latency, which drifts on a shared machine: alternate in chunks.
-  const chunks = 5;
+  // Durable puts depend on the disk's fsync latency, which drifts within seconds on a shared machine (0.1 to
+  // 25 ms here): alternate in chunks of 200 puts (12 waves of the 16 writers), each engine first in every
+  // other chunk, so both see the same stretches of disk weather.
+  // The bench line sums the chunks, so a stall of the disk in one chunk (up to ~0.4 s for 200 puts here)
+  // weighs on whichever engine ran then; a note adds the quartiles of the per-chunk ratios.
+  const chunks = SYNC_PUTS / 200;
+  const chunkRatios: number[] = [];
   for (let c = 0; c < chunks; c++) {
     const from = Math.floor((SYNC_PUTS * c) / chunks);
     const to = Math.floor((SYNC_PUTS * (c + 1)) / chunks);
-    for (const e of engines) {
+    const wallS: Record<Engine, number> = { nextdb: 0, leveldb: 0 };
+    for (const e of c % 2 === 0 ? engines : [...engines].reverse()) {
       const m = await measure(e, () => subjects[e].syncput(from, to));
       results[e].syncput.wallS += m.wallS;
       results[e].syncput.cpuS += m.cpuS;
+      wallS[e] = m.wallS;
     }
+    chunkRatios.push(wallS.leveldb / wallS.nextdb);
   }
+  chunkRatios.sort((a, b) => a - b);
+  const quartile = (q: number): string => chunkRatios[Math.floor((chunkRatios.length - 1) * q)]!.toFixed(2);
+  notes.push(
+    `syncput ratio per chunk of 200 puts (${chunks} chunks): median ${quartile(0.5)}, quartiles ${quartile(0.25)}-${quartile(0.75)}`,
+  );
   for (const e of engines) await subjects[e].close();
   const fmt = (x: number): string => String(Math.round(x));
   for (const w of WORKLOADS) {
