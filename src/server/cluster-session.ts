@@ -35,15 +35,46 @@
  * Stale reads: `SET nextdb.read_consistency = 'stale'` (or 'linearizable',
  * the default; also RESET and SHOW, and SET as a prepared statement) is
  * handled here; a connection may also start with it (startup parameter
- * `nextdb.read_consistency`, or `options=-c nextdb.read_consistency=stale`). While it is 'stale', a simple query outside a transaction
- * block that does not open one runs on this node's own replica
- * (deps.stale: a SqlEngine over StaleTxnManager) without asking the
- * leader — if the node heard from the leader within an election timeout,
- * which bounds how far the replica can lag; otherwise, and for any
- * statement that tries to write (25006 from the read-only transaction,
- * before anything changed), the statement goes the normal way. Extended-
- * protocol statements and statements inside blocks always go the normal
- * way (linearizable).
+ * `nextdb.read_consistency`, or `options=-c nextdb.read_consistency=stale`).
+ * While it is 'stale', a read outside a transaction block runs on this
+ * node's own replica (the stale session: deps.stale, a SqlEngine over
+ * StaleTxnManager) without asking the leader — if the node heard from the
+ * leader within an election timeout, which bounds how far the replica can
+ * lag. A read is what `replicaSafe` says: only SELECT (no FOR UPDATE/SHARE,
+ * INTO, data-modifying WITH, or function acting on the session or other
+ * backends), TABLE, VALUES, SHOW and EXPLAIN of those; judged from the
+ * parse tree, because an UPDATE or DELETE that matches nothing on a
+ * lagging replica would otherwise "succeed" there without ever reaching the
+ * leader. Anything else goes the normal way, and so does a read that tries
+ * to write all the same (nextval(): 25006 from the read-only transaction,
+ * before anything changed). Statements
+ * inside blocks always go the normal way (linearizable). The stale session
+ * gets the session's SET/RESET statements too (replayed when it opens, and
+ * each new one), so both resolve names and format values alike.
+ *
+ * The extended protocol follows the same rules per Execute (NextDB runs
+ * each Execute outside a block in an implicit transaction of its own):
+ *
+ *   Parse ── stale eligible ──► prepared on the stale session only (the
+ *            │                  leader is asked at Execute, if ever)
+ *            └─ otherwise ────► prepared on the target (as before)
+ *   Bind ─── stale eligible ──► a routed portal, bound on the stale session
+ *            │                  (at once, or at Execute if the statement must
+ *            │                  be prepared there first)
+ *            ├─ prepared on the target ► bound there (the ordinary path)
+ *            └─ otherwise ────► a routed portal bound on the target at Execute
+ *   Execute ─ routed to the replica: runs there; 25006 on its first Execute
+ *            (a write) ─► the statement is marked leader-only, the portal is
+ *            bound on the target and runs there
+ *   Sync ─── goes to the stale session and/or the target — only to those
+ *            used since the last Sync, so a read served by the replica
+ *            costs no round trip to the leader.
+ *
+ * A statement prepared in one place and run in the other must describe the
+ * same parameters and columns there (the client was told them at Parse);
+ * otherwise the replica is not used, or on the target the Execute fails with
+ * 0A000 'cached plan must not change result type', as PostgreSQL says when a
+ * prepared statement's result type changed under it.
  */
 
 import type { ClusterNode } from '../kv/cluster-node.ts';
@@ -59,6 +90,7 @@ import type {
   StatementResult,
   TxnStatus,
 } from '../sql/api.ts';
+import { loadParser, parseSql } from '../sql/parser.ts';
 import { NextDbError, SqlState } from '../util/errors.ts';
 import { ConnectionLostError, RemoteSession } from './remote-session.ts';
 import type { StartupInfo } from './server-types.ts';
@@ -79,6 +111,8 @@ const resetRe =
   /^\s*(?:reset\s+nextdb\.read_consistency|set\s+(?:session\s+)?nextdb\.read_consistency\s*(?:=|to)\s*default)\s*;?\s*$/i;
 const showRe = /^\s*show\s+nextdb\.read_consistency\s*;?\s*$/i;
 const beginsBlock = /^\s*(begin|start\s+transaction)\b/i;
+/** A SET or RESET of any kind: runs on the target (and is replayed on the stale session), never only on the replica. */
+const setsParameter = /^\s*(set|reset)\b/i;
 /** `SET [SESSION] name ...` or `RESET name` as one statement: the parameter name (SET LOCAL ends with its block). */
 const settingRe = /^\s*(?:set\s+(?:session\s+)?(?!local\b)([a-z_][\w.]*)\b|reset\s+([a-z_][\w.]*))[^;]*;?\s*$/i;
 
@@ -113,6 +147,38 @@ interface Target {
   readonly leader: NodeId;
 }
 
+/** A prepared statement ('' included) as the client was told it, and where it is prepared. */
+interface Statement {
+  readonly name: string;
+  readonly sql: string;
+  readonly paramTypes: readonly number[];
+  /** What Parse answered the client (parameter and result types). */
+  readonly info: PreparedStatementInfo;
+  /** The target session it is prepared on under `name` (undefined: not yet, or not since the target changed). */
+  on: Session | undefined;
+  /** The stale session it is prepared on, and under which name there. */
+  staleOn: Session | undefined;
+  staleName: string;
+  /** Never runs on the replica (not replicaSafe, or it tried to write there once); undefined: not judged yet. */
+  leaderOnly: boolean | undefined;
+  /** A SET/RESET: remembered for replay when it succeeds outside a block. */
+  readonly setting: boolean;
+}
+
+/** A portal not bound on the target the ordinary way (see the header: routed to the replica, or bound at Execute). */
+interface RoutedPortal {
+  readonly stmt: Statement;
+  readonly paramFormats: readonly FormatCode[];
+  readonly params: readonly (Buffer | null)[];
+  readonly resultFormats: readonly FormatCode[];
+  /** Runs on the replica if it can (until a 25006 sends it to the target). */
+  toStale: boolean;
+  /** Where it is bound now. */
+  at: 'stale' | 'target' | undefined;
+  /** Executed once already (a suspended portal continues where it is). */
+  started: boolean;
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const endsBlock = /^\s*(rollback|abort|commit|end)\b/i;
 
@@ -121,8 +187,17 @@ export class ClusterSession implements Session {
   /** The remote leader was lost inside a transaction block: 'E' until the client ends the block. */
   private broken = false;
   private brokenEnd: string | undefined;
-  /** Named prepared statements, to prepare again after a switch. */
-  private readonly prepared = new Map<string, { sql: string; paramTypes: readonly number[] }>();
+  /** Prepared statements by name ('' included): named ones are prepared again after a switch. */
+  private readonly statements = new Map<string, Statement>();
+  /** Portals routed to the replica or bound on the target only at Execute. */
+  private readonly routed = new Map<string, RoutedPortal>();
+  /** Portals of SET/RESET statements bound on the target, to remember the setting once it ran. */
+  private readonly settingPortals = new Map<string, Statement>();
+  /** Since the last Sync: extended-protocol messages went to the target / the stale session ran something. */
+  private targetUsed = false;
+  private staleUsed = false;
+  /** Names for statements prepared only for one portal (a statement re-parsed since its Bind). */
+  private hiddenSeq = 0;
   /** Session-level SET/RESET statements (simple protocol, outside blocks), replayed after a switch; the last per parameter. */
   private readonly settings = new Map<string, string>();
   private readonly forwarded: boolean;
@@ -207,24 +282,48 @@ export class ClusterSession implements Session {
     return undefined;
   }
 
+  /**
+   * The session asked for stale reads and they are allowed now: no block is
+   * open (nor may one have been opened by an Execute on the target since
+   * the last Sync, which a remote target reports only at Sync), and the
+   * replica heard from the leader recently.
+   */
+  private staleAllowed(): boolean {
+    return (
+      this.readConsistency === 'stale' &&
+      this.deps.stale !== undefined &&
+      !this.targetUsed &&
+      this.txnStatus === 'I' &&
+      this.deps.stale.fresh()
+    );
+  }
+
+  /** The stale session, opened on first use with the session's settings replayed; undefined when it cannot open. */
+  private async openStale(): Promise<Session | undefined> {
+    if (this.staleSession !== undefined) return this.staleSession;
+    let session: Session;
+    try {
+      session = await this.deps.stale!.session(this.startup);
+    } catch {
+      return undefined; // e.g. the catalog has not replicated yet: the normal way works
+    }
+    for (const sql of this.settings.values()) await session.simpleQuery(sql).catch(() => undefined);
+    await loadParser(); // loaded by the stale SqlEngine already; replicaSafe parses synchronously
+    if (this.staleSession !== undefined) {
+      void session.close();
+      return this.staleSession;
+    }
+    this.staleSession = session;
+    return session;
+  }
+
   /** Runs `sql` on this node's replica when the session asked for stale reads and that is allowed now; undefined otherwise. */
   private async tryStale(sql: string): Promise<StatementResult[] | undefined> {
     const stale = this.deps.stale;
-    if (
-      this.readConsistency !== 'stale' ||
-      stale === undefined ||
-      this.txnStatus !== 'I' ||
-      beginsBlock.test(sql) ||
-      !stale.fresh()
-    )
+    if (stale === undefined || !this.staleAllowed() || beginsBlock.test(sql) || setsParameter.test(sql))
       return undefined;
-    let session: Session;
-    try {
-      session = this.staleSession ??= await stale.session(this.startup);
-    } catch {
-      this.staleSession = undefined;
-      return undefined; // e.g. the catalog has not replicated yet: the normal way works
-    }
+    const session = await this.openStale();
+    if (session === undefined || !replicaSafe(sql)) return undefined;
     try {
       const results = await session.simpleQuery(sql);
       if (session.txnStatus !== 'I') {
@@ -260,7 +359,7 @@ export class ClusterSession implements Session {
         t = await this.current();
         before = t.session.txnStatus;
         const results = await t.session.simpleQuery(sql);
-        if (before === 'I' && t.session.txnStatus === 'I') this.noteSetting(sql, results);
+        if (before === 'I' && t.session.txnStatus === 'I') await this.noteSetting(sql, results);
         return results;
       } catch (e) {
         const lost = t !== undefined && t.kind === 'remote' && (t.session as RemoteSession).lost;
@@ -275,14 +374,18 @@ export class ClusterSession implements Session {
     }
   }
 
-  /** Remembers a successful single SET/RESET of a session parameter, to replay it on a new target. */
-  private noteSetting(sql: string, results: readonly StatementResult[]): void {
+  /**
+   * Remembers a successful single SET/RESET of a session parameter, to
+   * replay it on a new target, and runs it on the stale session too.
+   */
+  private async noteSetting(sql: string, results: readonly StatementResult[]): Promise<void> {
     if (results.length !== 1 || (results[0]!.commandTag !== 'SET' && results[0]!.commandTag !== 'RESET')) return;
     const m = settingRe.exec(sql);
     if (m === null) return;
     const name = (m[1] ?? m[2]!).toLowerCase();
     if (name === 'all') this.settings.clear();
     else this.settings.set(name, sql);
+    await this.staleSession?.simpleQuery(sql).catch(() => undefined);
   }
 
   /** After the leader was lost inside a block: only ending the block is accepted. */
@@ -347,19 +450,58 @@ export class ClusterSession implements Session {
       this.brokenEnd = name;
       return { paramTypes: [], columns: undefined };
     }
+    if (name !== '' && (this.statements.has(name) || this.own.has(name)))
+      throw new NextDbError('42P05', `prepared statement "${name}" already exists`);
     const own = this.ownStatement(sql);
     if (own !== undefined) {
       this.own.set(name, own);
       return own.info;
     }
     this.own.delete(name);
+    const setting = setsParameter.test(sql);
+    let leaderOnly: boolean | undefined = setting || beginsBlock.test(sql) ? true : undefined;
+    if (leaderOnly === undefined && this.staleAllowed()) {
+      // Prepared on the replica only: a read it serves never asks the leader.
+      const session = await this.openStale();
+      if (session !== undefined) leaderOnly = !replicaSafe(sql);
+      if (session !== undefined && !leaderOnly) {
+        try {
+          const info = await session.prepare(name, sql, paramTypes);
+          this.statements.set(name, {
+            name,
+            sql,
+            paramTypes,
+            info,
+            on: undefined,
+            staleOn: session,
+            staleName: name,
+            leaderOnly,
+            setting,
+          });
+          return info;
+        } catch {
+          // E.g. its table has not replicated yet: the target decides (and reports the error if any).
+        }
+      }
+    }
     this.dropLostTarget();
     for (let attempt = 0; ; attempt++) {
       let t: Target | undefined;
       try {
         t = await this.current();
+        this.targetUsed = true;
         const info = await t.session.prepare(name, sql, paramTypes);
-        if (name !== '') this.prepared.set(name, { sql, paramTypes });
+        this.statements.set(name, {
+          name,
+          sql,
+          paramTypes,
+          info,
+          on: t.session,
+          staleOn: undefined,
+          staleName: name,
+          leaderOnly,
+          setting,
+        });
         return info;
       } catch (e) {
         // Preparing has no effects: retry when the leader moved and no block is open.
@@ -379,6 +521,8 @@ export class ClusterSession implements Session {
     if (this.broken && this.brokenEnd === name) return { paramTypes: [], columns: undefined };
     const own = this.own.get(name);
     if (own !== undefined) return own.info;
+    const st = this.statements.get(name);
+    if (st !== undefined) return st.info;
     return this.require().describeStatement(name);
   }
 
@@ -402,13 +546,55 @@ export class ClusterSession implements Session {
       return;
     }
     this.ownPortals.delete(portal);
-    this.require().bind(portal, statement, paramFormats, params, resultFormats);
+    const prev = this.routed.get(portal);
+    if (prev !== undefined) {
+      if (portal !== '') throw new NextDbError('42P03', `cursor "${portal}" already exists`);
+      this.dropRouted(portal, prev);
+    }
+    this.settingPortals.delete(portal);
+    const st = this.statements.get(statement);
+    if (st === undefined) {
+      // Unknown here: the target answers (26000) as before.
+      this.targetUsed = true;
+      this.require().bind(portal, statement, paramFormats, params, resultFormats);
+      return;
+    }
+    const route = (toStale: boolean): RoutedPortal => ({
+      stmt: st,
+      paramFormats,
+      params,
+      resultFormats,
+      toStale,
+      at: undefined,
+      started: false,
+    });
+    if (st.leaderOnly !== true && this.staleAllowed()) {
+      const r = route(true);
+      const session = this.staleSession;
+      if (session !== undefined && st.staleOn === session) {
+        session.bind(portal, st.staleName, paramFormats, params, resultFormats);
+        r.at = 'stale';
+      }
+      this.routed.set(portal, r);
+      return;
+    }
+    const t = this.target;
+    if (t !== undefined && st.on === t.session) {
+      this.targetUsed = true;
+      t.session.bind(portal, statement, paramFormats, params, resultFormats);
+      if (st.setting) this.settingPortals.set(portal, st);
+      return;
+    }
+    this.routed.set(portal, route(false));
   }
 
   describePortal(portal: string): readonly ColumnDescription[] | undefined {
     if (this.broken) return undefined;
     const own = this.ownPortals.get(portal);
     if (own !== undefined) return own.info.columns;
+    const r = this.routed.get(portal);
+    if (r !== undefined && r.at === 'stale') return this.staleSession!.describePortal(portal);
+    if (r !== undefined && r.at === undefined) return r.stmt.info.columns;
     return this.require().describePortal(portal);
   }
 
@@ -425,31 +611,158 @@ export class ClusterSession implements Session {
     }
     const own = this.ownPortals.get(portal);
     if (own !== undefined) return { ...own.run(), suspended: false };
+    const r = this.routed.get(portal);
+    if (r !== undefined) {
+      if (r.toStale) {
+        const result = await this.executeStale(portal, r, maxRows);
+        if (result !== undefined) return result;
+      }
+      if (r.at !== 'target') await this.bindOnTarget(portal, r);
+    }
     const t = this.requireTarget();
     const before = t.session.txnStatus;
+    this.targetUsed = true;
     try {
-      return await t.session.execute(portal, maxRows);
+      const result = await t.session.execute(portal, maxRows);
+      const setting = this.settingPortals.get(portal) ?? (r?.stmt.setting === true ? r.stmt : undefined);
+      if (setting !== undefined && before === 'I' && t.session.txnStatus === 'I')
+        await this.noteSetting(setting.sql, [result]);
+      return result;
     } catch (e) {
       if (before !== 'I' && t.kind === 'remote' && (t.session as RemoteSession).lost) throw this.breakBlock(e);
       throw e;
     }
   }
 
+  /**
+   * Runs a portal routed to the replica there. Undefined when it must run
+   * on the target instead: the replica is no longer fresh or cannot prepare
+   * the statement as the client knows it, or the statement tried to write
+   * (25006 before anything changed; it goes to the target from now on).
+   */
+  private async executeStale(portal: string, r: RoutedPortal, maxRows: number): Promise<PortalResult | undefined> {
+    const stale = this.deps.stale!;
+    if (r.started) return this.staleSession!.execute(portal, maxRows);
+    const fallBack = (): undefined => {
+      if (r.at === 'stale') this.staleSession?.closePortal(portal);
+      r.at = undefined;
+      r.toStale = false;
+      return undefined;
+    };
+    if (!stale.fresh()) return fallBack();
+    let session = r.at === 'stale' ? this.staleSession : undefined;
+    if (session === undefined) {
+      session = await this.openStale();
+      if (session === undefined) return fallBack();
+      const st = r.stmt;
+      st.leaderOnly ??= !replicaSafe(st.sql);
+      if (st.leaderOnly) return fallBack();
+      if (st.staleOn !== session) {
+        const current = this.statements.get(st.name) === st;
+        const name = current ? st.name : `\u0000stale${++this.hiddenSeq}`;
+        try {
+          const info = await session.prepare(name, st.sql, st.paramTypes);
+          if (!sameShape(info, st.info)) {
+            session.closeStatement(name);
+            return fallBack(); // the replica's catalog differs (DDL not applied yet): the target decides
+          }
+        } catch {
+          return fallBack();
+        }
+        if (current) {
+          st.staleOn = session;
+          st.staleName = name;
+        }
+        session.bind(portal, name, r.paramFormats, r.params, r.resultFormats);
+        if (!current) session.closeStatement(name); // the portal keeps it
+      } else session.bind(portal, st.staleName, r.paramFormats, r.params, r.resultFormats);
+      r.at = 'stale';
+    }
+    this.staleUsed = true;
+    try {
+      const result = await session.execute(portal, maxRows);
+      r.started = true;
+      stale.served();
+      return result;
+    } catch (e) {
+      if (e instanceof NextDbError && e.code === SqlState.readOnlySqlTransaction) {
+        r.stmt.leaderOnly = true; // a write: the target runs it, now and from now on
+        return fallBack();
+      }
+      throw e;
+    }
+  }
+
+  /** Binds a routed portal on the target at its Execute, preparing its statement there first when needed. */
+  private async bindOnTarget(portal: string, r: RoutedPortal): Promise<void> {
+    const t = this.targetUsed ? this.requireTarget() : await this.current();
+    this.targetUsed = true;
+    const st = r.stmt;
+    let name = st.name;
+    if (st.on !== t.session) {
+      const current = this.statements.get(st.name) === st;
+      if (!current) name = `\u0000target${++this.hiddenSeq}`;
+      const info = await t.session.prepare(name, st.sql, st.paramTypes);
+      if (!sameShape(info, st.info)) {
+        t.session.closeStatement(name);
+        if (current) st.on = undefined;
+        throw new NextDbError(SqlState.featureNotSupported, 'cached plan must not change result type');
+      }
+      if (current) st.on = t.session;
+    }
+    t.session.bind(portal, name, r.paramFormats, r.params, r.resultFormats);
+    if (name !== st.name) t.session.closeStatement(name); // the portal keeps it
+    r.at = 'target';
+  }
+
+  /** Forgets a routed portal (closed, rebound, or its cycle ended), closing it where it is bound. */
+  private dropRouted(portal: string, r: RoutedPortal): void {
+    this.routed.delete(portal);
+    if (r.at === 'stale') this.staleSession?.closePortal(portal);
+    else if (r.at === 'target') {
+      this.targetUsed = true;
+      this.target?.session.closePortal(portal);
+    }
+  }
+
   closeStatement(name: string): void {
-    this.prepared.delete(name);
+    const st = this.statements.get(name);
+    this.statements.delete(name);
     if (this.own.delete(name)) return;
     if (this.brokenEnd === name) this.brokenEnd = undefined;
-    this.target?.session.closeStatement(name);
+    if (st !== undefined && st.staleOn !== undefined && st.staleOn === this.staleSession)
+      st.staleOn.closeStatement(st.staleName);
+    if (st === undefined || st.on === this.target?.session) {
+      this.targetUsed = true;
+      this.target?.session.closeStatement(name);
+    }
   }
 
   closePortal(portal: string): void {
     if (this.ownPortals.delete(portal)) return;
+    this.settingPortals.delete(portal);
+    const r = this.routed.get(portal);
+    if (r !== undefined) {
+      this.dropRouted(portal, r);
+      return;
+    }
+    this.targetUsed = true;
     this.target?.session.closePortal(portal);
   }
 
   async sync(): Promise<void> {
+    const staleUsed = this.staleUsed;
+    const targetUsed = this.targetUsed;
+    this.staleUsed = false;
+    this.targetUsed = false;
+    // Portals on the replica live only until Sync (they are outside blocks); so do the others once no block is open.
+    for (const [portal, r] of this.routed) if (r.at === 'stale') this.dropRouted(portal, r);
+    if (staleUsed) await this.staleSession?.sync();
     const t = this.target;
-    if (t === undefined || this.broken) return;
+    if (t === undefined || this.broken || !targetUsed) {
+      if (this.txnStatus === 'I') this.routed.clear();
+      return; // nothing went to the target since the last Sync: no round trip
+    }
     const before = t.session.txnStatus;
     try {
       await t.session.sync();
@@ -459,6 +772,11 @@ export class ClusterSession implements Session {
         return; // an idle connection that went away: the next statement opens a new one
       }
       throw e;
+    } finally {
+      if (t.session.txnStatus === 'I') {
+        this.routed.clear();
+        this.settingPortals.clear();
+      }
     }
   }
 
@@ -495,11 +813,15 @@ export class ClusterSession implements Session {
     if (t !== undefined) await t.session.close().catch(() => undefined);
     const next = await this.choose();
     for (const sql of this.settings.values()) await next.session.simpleQuery(sql).catch(() => undefined);
-    for (const [name, p] of this.prepared) {
+    for (const st of this.statements.values()) {
+      if (st.on === undefined) continue; // prepared there when a portal needs it
+      st.on = undefined;
+      if (st.name === '') continue;
       try {
-        await next.session.prepare(name, p.sql, p.paramTypes);
+        await next.session.prepare(st.name, st.sql, st.paramTypes);
+        st.on = next.session;
       } catch {
-        this.prepared.delete(name); // e.g. its table was dropped meanwhile: it fails when used, as it would anyway
+        // E.g. its table was dropped meanwhile: preparing it again at its next Execute reports why.
       }
     }
     this.target = next;
@@ -538,4 +860,73 @@ export class ClusterSession implements Session {
       await sleep(this.deps.tickMs);
     }
   }
+}
+
+/** Whether two descriptions of a statement agree on parameter and result types (what a client relies on). */
+function sameShape(a: PreparedStatementInfo, b: PreparedStatementInfo): boolean {
+  if (a.paramTypes.length !== b.paramTypes.length || a.paramTypes.some((t, i) => t !== b.paramTypes[i])) return false;
+  if (a.columns === undefined || b.columns === undefined) return a.columns === b.columns;
+  return a.columns.length === b.columns.length && a.columns.every((c, i) => c.typeOid === b.columns![i]!.typeOid);
+}
+
+/** Functions a SELECT may call that act on this session or on other backends: the replica's engine must not run them. */
+const sessionFunctions = new Set([
+  'set_config',
+  'pg_terminate_backend',
+  'pg_cancel_backend',
+  'pg_backend_pid',
+  'txid_current',
+  'pg_current_xact_id',
+  'nextval',
+  'setval',
+]);
+
+/**
+ * True when every statement of `sql` only reads (see the header): the
+ * replica may answer it. False for anything else, and for text that does
+ * not parse (the target reports the syntax error). Needs the parser loaded.
+ */
+export function replicaSafe(sql: string): boolean {
+  let stmts;
+  try {
+    stmts = parseSql(sql);
+  } catch {
+    return false;
+  }
+  return stmts.length > 0 && stmts.every((p) => readOnlyStatement(p.stmt));
+}
+
+function readOnlyStatement(stmt: unknown): boolean {
+  const n = stmt as Record<string, unknown>;
+  if ('VariableShowStmt' in n) return true;
+  if ('ExplainStmt' in n) return readOnlyStatement((n.ExplainStmt as { query?: unknown }).query ?? {});
+  if (!('SelectStmt' in n)) return false;
+  return onlyReads(n.SelectStmt);
+}
+
+/** Walks a SELECT's tree: no locking clause, no INTO, no data-modifying statement, no session function anywhere. */
+function onlyReads(node: unknown): boolean {
+  if (Array.isArray(node)) return node.every(onlyReads);
+  if (node === null || typeof node !== 'object') return true;
+  for (const [key, value] of Object.entries(node as Record<string, unknown>)) {
+    switch (key) {
+      case 'lockingClause':
+      case 'intoClause':
+      case 'InsertStmt':
+      case 'UpdateStmt':
+      case 'DeleteStmt':
+      case 'MergeStmt':
+        return false;
+      case 'FuncCall': {
+        const names = (value as { funcname?: { String?: { sval?: string } }[] }).funcname ?? [];
+        const last = names.at(-1)?.String?.sval?.toLowerCase();
+        if (last !== undefined && sessionFunctions.has(last)) return false;
+        break;
+      }
+      default:
+        break;
+    }
+    if (!onlyReads(value)) return false;
+  }
+  return true;
 }
