@@ -46,20 +46,30 @@ function fmix(h: number): number {
 
 export function buildBloom(hashes: readonly number[], bitsPerKey: number): Buffer {
   const k = Math.min(30, Math.max(1, Math.round(bitsPerKey * 0.69)));
-  const lines = Math.max(1, Math.ceil((hashes.length * bitsPerKey) / LINE_BITS));
-  const out = Buffer.alloc(lines * LINE_BYTES + 1);
-  for (const hash of hashes) {
-    const base = ((hash >>> 8) % lines) * LINE_BYTES;
-    let g = fmix(hash ^ 0x5bd1e995);
-    const delta = ((g >>> 17) | (g << 15)) >>> 0;
-    for (let j = 0; j < k; j++) {
-      const bit = g & (LINE_BITS - 1);
-      out[base + (bit >>> 3)]! |= 1 << (bit & 7);
-      g = (g + delta) >>> 0;
-    }
+  const filter = emptyBloom(Math.max(1, Math.ceil((hashes.length * bitsPerKey) / LINE_BITS)), k);
+  for (const hash of hashes) bloomAdd(filter, hash);
+  return filter;
+}
+
+/** A filter of `lines` lines with no key yet, probed k times per key; keys go in by bloomAdd (a memtable's filter fills as it does). */
+export function emptyBloom(lines: number, k: number): Buffer {
+  const filter = Buffer.alloc(lines * LINE_BYTES + 1);
+  filter[lines * LINE_BYTES] = k;
+  return filter;
+}
+
+/** Sets the k bits of `hash` in a well-formed filter (one made by emptyBloom). */
+export function bloomAdd(filter: Buffer, hash: number): void {
+  const bytes = filter.length - 1;
+  const k = filter[bytes]!;
+  const base = ((hash >>> 8) % (bytes / LINE_BYTES)) * LINE_BYTES;
+  let g = fmix(hash ^ 0x5bd1e995);
+  const delta = ((g >>> 17) | (g << 15)) >>> 0;
+  for (let j = 0; j < k; j++) {
+    const bit = g & (LINE_BITS - 1);
+    filter[base + (bit >>> 3)]! |= 1 << (bit & 7);
+    g = (g + delta) >>> 0;
   }
-  out[lines * LINE_BYTES] = k;
-  return out;
 }
 
 /** False means the key is certainly absent. A malformed filter answers true (it only costs a read). */

@@ -33,6 +33,7 @@
 
 import { Worker } from 'node:worker_threads';
 import { NextDbError, SqlState, CorruptionError } from '../../util/errors.ts';
+import { toLatin1 } from '../../util/bytes.ts';
 import { assert } from '../../util/assert.ts';
 import type { Engine, EngineIterator, EngineStats, ScanOptions, Snapshot } from '../engine.ts';
 import { scanIterator } from '../engine.ts';
@@ -123,10 +124,6 @@ const EMPTY: Buffer = Buffer.alloc(0);
 
 function asBuffer(key: Uint8Array): Buffer {
   return Buffer.isBuffer(key) ? key : Buffer.from(key.buffer, key.byteOffset, key.byteLength);
-}
-
-function latin1(key: Uint8Array): string {
-  return asBuffer(key).toString('latin1');
 }
 
 export async function openLsmEngine(options: LsmOptions): Promise<LsmEngine> {
@@ -315,7 +312,7 @@ export class LsmEngine implements Engine {
       if (stale) vfs.remove(vfsJoin(dir, n));
     }
     this.wal = new Wal(vfs, dir, walNumber);
-    this.mem = new Memtable(walNumber);
+    this.mem = new Memtable(walNumber, this.memtableBytes);
     this.scheduleBackground();
   }
 
@@ -343,14 +340,23 @@ export class LsmEngine implements Engine {
 
   get(key: Uint8Array): Buffer | undefined {
     this.checkOpen();
-    const k = latin1(key);
-    let v = this.mem.tree.get(k);
-    if (v !== undefined) return v.kind === OpKind.put ? v.value : undefined;
-    for (let i = this.imms.length - 1; i >= 0; i--) {
-      v = this.imms[i]!.tree.get(k);
+    const kb = asBuffer(key);
+    // One hash serves the memtables' filters and the tables' blooms; the latin1 form only if a memtable may hold the key.
+    const hash = bloomHash(kb);
+    let k: string | undefined;
+    if (this.mem.mayContain(hash)) {
+      k = toLatin1(kb);
+      const v = this.mem.tree.get(k);
       if (v !== undefined) return v.kind === OpKind.put ? v.value : undefined;
     }
-    return getFromVersion(this.current, asBuffer(key), this.lastSeq);
+    for (let i = this.imms.length - 1; i >= 0; i--) {
+      const imm = this.imms[i]!;
+      if (!imm.mayContain(hash)) continue;
+      k ??= toLatin1(kb);
+      const v = imm.tree.get(k);
+      if (v !== undefined) return v.kind === OpKind.put ? v.value : undefined;
+    }
+    return getFromVersion(this.current, kb, hash, this.lastSeq);
   }
 
   iterator(options: ScanOptions = {}): EngineIterator {
@@ -408,7 +414,7 @@ export class LsmEngine implements Engine {
     const seq = this.lastSeq + 1;
     this.wal.addOne(seq, OpKind.put, key, value);
     this.lastSeq = seq;
-    this.mem.add(latin1(key), seq, OpKind.put, value);
+    this.mem.add(toLatin1(key), seq, OpKind.put, value);
     if (this.mem.bytes >= this.memtableBytes) this.rotate();
   }
 
@@ -417,7 +423,7 @@ export class LsmEngine implements Engine {
     const seq = this.lastSeq + 1;
     this.wal.addOne(seq, OpKind.delete, key, EMPTY);
     this.lastSeq = seq;
-    this.mem.add(latin1(key), seq, OpKind.delete, EMPTY);
+    this.mem.add(toLatin1(key), seq, OpKind.delete, EMPTY);
     if (this.mem.bytes >= this.memtableBytes) this.rotate();
   }
 
@@ -428,7 +434,7 @@ export class LsmEngine implements Engine {
     let seq = this.lastSeq + 1;
     this.wal.addBatch(seq, ops);
     const mem = this.mem;
-    for (const op of ops) mem.add(op.key.toString('latin1'), seq++, op.kind, op.value);
+    for (const op of ops) mem.add(toLatin1(op.key), seq++, op.kind, op.value);
     this.lastSeq = seq - 1;
     if (mem.bytes >= this.memtableBytes) this.rotate();
   }
@@ -469,7 +475,7 @@ export class LsmEngine implements Engine {
     const n = this.nextFileNumber++;
     this.wal.rotate(n);
     this.imms.push(this.mem);
-    this.mem = new Memtable(n);
+    this.mem = new Memtable(n, this.memtableBytes);
     this.scheduleBackground();
   }
 
@@ -562,6 +568,7 @@ export class LsmEngine implements Engine {
     await this.logAndInstall(edit);
     this.imms.shift();
     this.wakeWriters();
+    this.wal.forget(mem.walNumber);
     this.vfs.remove(vfsJoin(this.dir, walFileName(mem.walNumber)));
     this.counters.flushes++;
     for (const f of outputs) this.counters.flushBytesWritten += f.size;
@@ -889,13 +896,11 @@ function fileNumberOf(name: string): number | undefined {
 }
 
 /** Point read against the tables of a version, on the key's bytes (tables need no latin1 form of it). */
-function getFromVersion(version: Version, key: Buffer, seq: number): Buffer | undefined {
-  let hash = -1;
+function getFromVersion(version: Version, key: Buffer, hash: number, seq: number): Buffer | undefined {
   const l0 = version.levels[0]!;
   for (let i = 0; i < l0.length; i++) {
     const f = l0[i]!;
     if (compareLatin1(f.smallest, key) > 0 || compareLatin1(f.largest, key) < 0) continue;
-    if (hash < 0) hash = bloomHash(key);
     const t = f.reader!;
     if (!t.mayContain(hash)) continue;
     const r = t.get(key, seq);
@@ -906,7 +911,6 @@ function getFromVersion(version: Version, key: Buffer, seq: number): Buffer | un
     if (files.length === 0) continue;
     const i = Version.findFile(files, key);
     if (i < 0) continue;
-    if (hash < 0) hash = bloomHash(key);
     const t = files[i]!.reader!;
     if (!t.mayContain(hash)) continue;
     const r = t.get(key, seq);
@@ -916,12 +920,16 @@ function getFromVersion(version: Version, key: Buffer, seq: number): Buffer | un
 }
 
 function viewGet(view: ReadView, key: Uint8Array): Buffer | undefined {
-  const k = latin1(key);
+  const kb = asBuffer(key);
+  const hash = bloomHash(kb);
+  let k: string | undefined;
   for (const mem of view.mems) {
+    if (!mem.mayContain(hash)) continue;
+    k ??= toLatin1(kb);
     const v = visibleVersion(mem.tree.get(k), view.seq);
     if (v !== undefined) return v.kind === OpKind.put ? v.value : undefined;
   }
-  return getFromVersion(view.version, asBuffer(key), view.seq);
+  return getFromVersion(view.version, kb, hash, view.seq);
 }
 
 function makeIterator(view: ReadView, o: ScanOptions, onClose: () => void): EngineIterator {
@@ -938,9 +946,9 @@ function makeIterator(view: ReadView, o: ScanOptions, onClose: () => void): Engi
   return new DbIterator(
     sources,
     {
-      lo: lo === undefined ? undefined : latin1(lo),
+      lo: lo === undefined ? undefined : toLatin1(lo),
       loInclusive: o.gt === undefined,
-      hi: hi === undefined ? undefined : latin1(hi),
+      hi: hi === undefined ? undefined : toLatin1(hi),
       hiInclusive: o.lt === undefined,
       reverse,
       limit: o.limit ?? Infinity,
