@@ -20,6 +20,7 @@
 import http from 'node:http';
 import http2 from 'node:http2';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { NotLeaderError, RaftBusyError } from '../raft/errors.ts';
 import { RaftLogStore } from '../raft/log-store.ts';
@@ -145,46 +146,49 @@ export async function startRaftKvNode(o: RaftKvNodeOptions): Promise<RaftKvNode>
   ref.driver = d;
   d.start();
 
-  const handle = (req: http.IncomingMessage | http2.Http2ServerRequest, res: Response): void => {
-    const target = req.url ?? '/';
+  /**
+   * One request, whatever the HTTP version: `body` is the request stream
+   * (read only by a put), `send` writes the whole answer.
+   */
+  const serve = (method: string, target: string, body: Readable, send: Send): void => {
     const q = target.indexOf('?');
     const pathname = q < 0 ? target : target.slice(0, q);
-    if (req.method === 'POST' && pathname === '/put') {
+    if (method === 'POST' && pathname === '/put') {
       const key = keyParam(target, q);
       const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
+      body.on('data', (c: Buffer) => chunks.push(c));
+      body.on('end', () => {
         try {
           d.propose(encodePut(key, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))).then(
-            () => reply(res, 200, 'ok'),
-            (e: unknown) => fail(res, e),
+            () => send(200, 'ok'),
+            (e: unknown) => fail(send, e),
           );
         } catch (e) {
-          fail(res, e);
+          fail(send, e);
         }
       });
       return;
     }
+    body.resume(); // other requests carry no body worth reading
     if (pathname === '/get') {
       const key = keyParam(target, q);
       try {
         d.read().then(
           () => {
             const v = kv.get(key);
-            if (v === undefined) reply(res, 404, '');
-            else reply(res, 200, v);
+            if (v === undefined) send(404, '');
+            else send(200, v);
           },
-          (e: unknown) => fail(res, e),
+          (e: unknown) => fail(send, e),
         );
       } catch (e) {
-        fail(res, e);
+        fail(send, e);
       }
       return;
     }
     if (pathname === '/status') {
       const st = raft.status();
-      reply(
-        res,
+      send(
         200,
         JSON.stringify({
           id: st.id,
@@ -199,19 +203,33 @@ export async function startRaftKvNode(o: RaftKvNodeOptions): Promise<RaftKvNode>
       return;
     }
     if (pathname === '/kv') {
-      reply(res, 200, JSON.stringify(Object.fromEntries(kv)));
+      send(200, JSON.stringify(Object.fromEntries(kv)));
       return;
     }
-    reply(res, 404, 'not found');
+    send(404, 'not found');
   };
-  const server = http.createServer(handle);
+  const server = http.createServer((req, res) =>
+    serve(req.method ?? 'GET', req.url ?? '/', req, (code, text) => {
+      res.writeHead(code, TEXT_PLAIN);
+      res.end(text);
+    }),
+  );
   server.keepAliveTimeout = 60_000;
   // Small request/response pairs: no Nagle delay on either side.
   server.on('connection', (socket: import('node:net').Socket) => socket.setNoDelay(true));
   await new Promise<void>((resolve) => server.listen(o.httpPort, o.host, resolve));
-  const h2 = o.h2Port === undefined ? undefined : http2.createServer(handle);
+  // HTTP/2 through the core stream API: no compatibility request/response objects per request.
+  const h2 = o.h2Port === undefined ? undefined : http2.createServer();
   const h2Sessions = new Set<http2.ServerHttp2Session>();
   if (h2 !== undefined) {
+    h2.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
+      stream.on('error', () => {}); // a client gone mid-request: nothing to answer
+      serve(headers[':method'] ?? 'GET', headers[':path'] ?? '/', stream, (code, text) => {
+        if (stream.destroyed || stream.closed) return;
+        stream.respond({ ':status': code, 'content-type': 'text/plain' });
+        stream.end(text);
+      });
+    });
     h2.on('connection', (socket: import('node:net').Socket) => socket.setNoDelay(true));
     h2.on('session', (session: http2.ServerHttp2Session) => {
       h2Sessions.add(session);
@@ -239,18 +257,16 @@ export async function startRaftKvNode(o: RaftKvNodeOptions): Promise<RaftKvNode>
   };
 }
 
-type Response = http.ServerResponse | http2.Http2ServerResponse;
+/** Writes a whole answer: status code and text body. */
+type Send = (code: number, text: string) => void;
 
-function reply(res: Response, code: number, body: string): void {
-  res.writeHead(code, { 'content-type': 'text/plain' });
-  res.end(body);
-}
+const TEXT_PLAIN = { 'content-type': 'text/plain' } as const;
 
 /** A failed put or get: 421 {"leader":N} on a follower, 503 while busy (leadership transfer), else 500. */
-function fail(res: Response, e: unknown): void {
-  if (e instanceof NotLeaderError) reply(res, 421, JSON.stringify({ leader: e.leader }));
-  else if (e instanceof RaftBusyError) reply(res, 503, (e as Error).message);
-  else reply(res, 500, (e as Error).message);
+function fail(send: Send, e: unknown): void {
+  if (e instanceof NotLeaderError) send(421, JSON.stringify({ leader: e.leader }));
+  else if (e instanceof RaftBusyError) send(503, (e as Error).message);
+  else send(500, (e as Error).message);
 }
 
 /** The `key` query parameter of a request target whose query starts after index `q` (-1: none). */
@@ -332,12 +348,14 @@ function parseArgs(argv: readonly string[]): RaftKvNodeOptions {
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const options = parseArgs(process.argv.slice(2));
+  // The event-loop delay monitor (a 5 ms timer) runs only when its figures will be printed.
+  const stats = process.env.NEXTDB_RAFT_STATS === '1';
   const loopDelay = monitorEventLoopDelay({ resolution: 5 });
-  loopDelay.enable();
+  if (stats) loopDelay.enable();
   const node = await startRaftKvNode(options);
   process.stdout.write(`ready ${options.id}\n`);
   const shutdown = (): void => {
-    if (process.env.NEXTDB_RAFT_STATS === '1')
+    if (stats)
       process.stderr.write(
         `raft-kv-node ${options.id} ${node.driver.node.status().role} cpuMs=${((process.cpuUsage().user + process.cpuUsage().system) / 1000).toFixed(0)} (user ${(process.cpuUsage().user / 1000).toFixed(0)}) loopDelayMs p50=${(loopDelay.percentile(50) / 1e6).toFixed(1)} p99=${(loopDelay.percentile(99) / 1e6).toFixed(1)} max=${(loopDelay.max / 1e6).toFixed(1)} ${JSON.stringify(node.driver.stats)} ${JSON.stringify(node.transport.stats)}\n`,
       );
