@@ -107,11 +107,38 @@ function fromJs(ty: SqlType, v: unknown): Value {
   return parseText(ty, String(v), defaultIoSettings);
 }
 
-/** The command tag's trailing count ('INSERT 0 5' -> 5), or -1 when it has none. */
-function tagCount(tag: string): number {
+/** A command tag's parts: 'INSERT 0 5' -> command 'INSERT', count 5 (-1 when it has none). */
+interface TagParts {
+  readonly command: string;
+  readonly count: number;
+}
+
+/** Parsed tags by text: statements repeat the same few tags ('SELECT 1', 'UPDATE 1'). */
+const tagParts = new Map<string, TagParts>();
+const TAG_PARTS_MAX = 256;
+
+function partsOf(tag: string): TagParts {
+  let p = tagParts.get(tag);
+  if (p !== undefined) return p;
   let i = tag.length;
   while (i > 0 && tag.charCodeAt(i - 1) >= 48 && tag.charCodeAt(i - 1) <= 57) i--;
-  return i === tag.length ? -1 : Number(tag.slice(i));
+  const space = tag.indexOf(' ');
+  p = { command: space < 0 ? tag : tag.slice(0, space), count: i === tag.length ? -1 : Number(tag.slice(i)) };
+  if (tagParts.size >= TAG_PARTS_MAX) tagParts.clear();
+  tagParts.set(tag, p);
+  return p;
+}
+
+/** The (frozen) field list of a result's columns, made once per column list: cached plans reuse theirs. */
+const fieldLists = new WeakMap<readonly OutputColumn[], readonly FieldInfo[]>();
+
+function fieldsOf(cols: readonly OutputColumn[]): readonly FieldInfo[] {
+  let f = fieldLists.get(cols);
+  if (f === undefined) {
+    f = Object.freeze(cols.map((c) => Object.freeze({ name: c.name, dataTypeID: c.type.oid })));
+    fieldLists.set(cols, f);
+  }
+  return f;
 }
 
 function shape<R>(cols: readonly OutputColumn[], rows: Value[][], tag: string): QueryResult<R> {
@@ -126,13 +153,12 @@ function shape<R>(cols: readonly OutputColumn[], rows: Value[][], tag: string): 
     }
     out[j] = o as R;
   }
-  const count = tagCount(tag);
-  const space = tag.indexOf(' ');
+  const parts = partsOf(tag);
   return {
     rows: out,
-    rowCount: count >= 0 ? count : out.length,
-    fields: cols.map((c) => ({ name: c.name, dataTypeID: c.type.oid })),
-    command: space < 0 ? tag : tag.slice(0, space),
+    rowCount: parts.count >= 0 ? parts.count : out.length,
+    fields: fieldsOf(cols),
+    command: parts.command,
   };
 }
 
@@ -143,6 +169,12 @@ const IDLE_SESSIONS_MAX = 16;
 interface SessionSource {
   acquire(): SqlSession;
   release(s: SqlSession): void;
+  /**
+   * The session a call that completes synchronously may use without
+   * acquiring it (nothing else can run meanwhile): the one acquire() would
+   * most likely return. Undefined when there is none at hand.
+   */
+  current(): SqlSession | undefined;
 }
 
 export class PreparedQuery {
@@ -157,24 +189,15 @@ export class PreparedQuery {
    * the promise is already resolved; anything else runs in a transaction.
    */
   query<R = Record<string, unknown>>(params: readonly unknown[] = []): Promise<QueryResult<R>> {
-    let values: Value[];
-    let s: SqlSession;
     try {
-      values = this.values(params);
-      s = this.source.acquire();
+      const values = this.values(params);
+      const s = this.source.current();
+      const now = s === undefined ? undefined : s.runHandleNow(this.handle, values);
+      if (now === undefined) return this.runAsync<R>(this.source.acquire(), values);
+      return Promise.resolve(shape<R>(now.cols, now.rows, now.tag));
     } catch (e) {
       return Promise.reject(e as Error);
     }
-    let now: ReturnType<SqlSession['runHandleNow']>;
-    try {
-      now = s.runHandleNow(this.handle, values);
-    } catch (e) {
-      this.source.release(s);
-      return Promise.reject(e as Error);
-    }
-    if (now === undefined) return this.runAsync<R>(s, values);
-    this.source.release(s);
-    return Promise.resolve(shape<R>(now.cols, now.rows, now.tag));
   }
 
   private async runAsync<R>(s: SqlSession, values: Value[]): Promise<QueryResult<R>> {
@@ -219,6 +242,9 @@ class OneSession implements SessionSource, Queryable {
     return this.session;
   }
   release(): void {}
+  current(): SqlSession {
+    return this.session;
+  }
   query<R = Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<R>> {
     return queryOn<R>(this, sql, params);
   }
@@ -260,6 +286,12 @@ export class Database implements Queryable, SessionSource {
     const s = this.idle.pop() ?? this.sql.createSession(this.startup);
     this.busy.add(s);
     return s;
+  }
+
+  /** @internal */
+  current(): SqlSession | undefined {
+    if (this.closed) return undefined;
+    return this.pinned ?? this.idle[this.idle.length - 1];
   }
 
   /** @internal */

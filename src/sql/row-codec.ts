@@ -135,6 +135,17 @@ export function encodeRow(types: readonly SqlType[], row: readonly Value[]): Buf
   return Buffer.from(w.buf.subarray(0, w.len));
 }
 
+/**
+ * Buffer's own UTF-8 decoder, called directly: `toString('utf8', start, end)`
+ * ends there after argument checks and an encoding switch that cost as much
+ * as decoding a short value. Not in Node's typings; falls back to toString.
+ */
+const utf8Slice: (this: Buffer, start: number, end: number) => string =
+  (Buffer.prototype as unknown as { utf8Slice?: (this: Buffer, start: number, end: number) => string }).utf8Slice ??
+  function (this: Buffer, start: number, end: number): string {
+    return this.toString('utf8', start, end);
+  };
+
 class Reader {
   pos = 0;
   constructor(readonly buf: Buffer) {}
@@ -156,7 +167,7 @@ class Reader {
   string(): string {
     const n = this.uvarint();
     this.need(n);
-    const s = this.buf.toString('utf8', this.pos, this.pos + n);
+    const s = utf8Slice.call(this.buf, this.pos, this.pos + n);
     this.pos += n;
     return s;
   }

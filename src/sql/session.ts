@@ -82,6 +82,7 @@ import { CopyLoader, copyOptions, copyOutChunks } from './exec/copy.ts';
 import { alterRole, createRole, dropRole, findRole } from './exec/roles.ts';
 import type { Backend } from './backends.ts';
 import { PlRuntime } from './plpgsql/host.ts';
+import { createTrigger, triggerDef } from './exec/trigger-ddl.ts';
 import type { CopyFormatOptions } from '../wire/copy-format.ts';
 
 interface ExecResult {
@@ -425,6 +426,7 @@ export class SqlSession implements Session, Backend {
       clockMicros: () => this.nowMicros(),
       random: () => this.core.random(),
       callFunction: (f, args) => this.pl().callFunction(f, args),
+      fireTrigger: (g, info) => this.pl().fireTrigger(g, info),
       notice: (n) => void this.pendingNotices.push(n),
       uniqueRowId: () => this.core.uniqueRowId(),
       relationOid: (n) => {
@@ -442,6 +444,8 @@ export class SqlSession implements Session, Backend {
         if (kind === 'functionresult' || kind === 'functionargs') return functionText(catalog, kind, oid);
         for (const t of catalog.tables.values()) {
           if (kind === 'viewdef' && t.oid === oid) return t.viewSql ?? null;
+          const g = kind === 'triggerdef' ? t.triggers?.find((x) => x.oid === oid) : undefined;
+          if (g !== undefined) return triggerDef(t, g, catalog.functions.get(g.funcOid)?.name ?? '?');
           if (kind === 'indexdef' && t.indexes.some((i) => i.oid === oid)) return indexDef(t, oid) ?? null;
           if (kind === 'constraintdef' && t.constraints.some((c) => c.oid === oid))
             return constraintDef({ catalog }, t, oid) ?? null;
@@ -758,6 +762,7 @@ export class SqlSession implements Session, Backend {
       if ('CreateStmt' in stmt) t = await createTable(ctx, stmt.CreateStmt);
       else if ('IndexStmt' in stmt) t = await createIndex(ctx, stmt.IndexStmt);
       else if ('CreateFunctionStmt' in stmt) t = await createFunction(ctx, stmt.CreateFunctionStmt);
+      else if ('CreateTrigStmt' in stmt) t = await createTrigger(ctx, stmt.CreateTrigStmt);
       else if ('ViewStmt' in stmt) t = await createView(ctx, stmt.ViewStmt, sql);
       else if ('CreateSeqStmt' in stmt) t = await createSequence(ctx, stmt.CreateSeqStmt);
       else if ('CreateSchemaStmt' in stmt) t = await createSchema(ctx, stmt.CreateSchemaStmt);

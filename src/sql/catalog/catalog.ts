@@ -110,6 +110,26 @@ export interface TableDef {
   readonly viewSql?: string;
   /** Views: the OIDs of relations the view reads (dependency tracking for DROP). */
   readonly dependsOn?: readonly number[];
+  /** CREATE TRIGGER on this table (absent: none, and DML pays nothing for triggers). */
+  readonly triggers?: readonly TriggerDef[];
+}
+
+/** A trigger (CREATE TRIGGER): PostgreSQL's pg_trigger row. */
+export interface TriggerDef {
+  readonly oid: number;
+  readonly name: string;
+  /** The trigger function (RETURNS trigger). */
+  readonly funcOid: number;
+  readonly timing: 'before' | 'after';
+  readonly level: 'row' | 'statement';
+  readonly events: readonly ('insert' | 'update' | 'delete')[];
+  /** UPDATE OF: column positions (attnum - 1); fires only when the UPDATE sets one of them. */
+  readonly columns?: readonly number[];
+  /** WHEN (condition) as SQL text over NEW and OLD. */
+  readonly when?: string;
+  readonly args: readonly string[];
+  /** ALTER TABLE ... DISABLE TRIGGER. */
+  readonly disabled?: boolean;
 }
 
 export interface SequenceDef {

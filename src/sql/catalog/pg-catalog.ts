@@ -310,18 +310,18 @@ const TABLES: Record<string, VirtualTable> = {
       ];
       for (const t of relations(ctx)) {
         const ns = schemaOid(ctx, t.schema);
-        out.push(
-          row(
-            t.oid,
-            t.name,
-            ns,
-            t.kind === 'r' ? HEAP_AM : 0,
-            t.kind,
-            liveColumns(t).length,
-            t.constraints.filter((c) => c.type === 'c').length,
-            shownIndexes(t).length > 0,
-          ),
+        const r = row(
+          t.oid,
+          t.name,
+          ns,
+          t.kind === 'r' ? HEAP_AM : 0,
+          t.kind,
+          liveColumns(t).length,
+          t.constraints.filter((c) => c.type === 'c').length,
+          shownIndexes(t).length > 0,
         );
+        r[20] = (t.triggers ?? []).length > 0; // relhastriggers
+        out.push(r);
         for (const ix of shownIndexes(t))
           out.push(row(ix.oid, ix.name, ns, BTREE_AM, 'i', ix.columns.length, 0, false));
       }
@@ -819,10 +819,46 @@ const TABLES: Record<string, VirtualTable> = {
       ['tgrelid', oid],
       ['tgparentid', oid],
       ['tgname', name],
+      ['tgfoid', oid],
+      ['tgtype', T.int2],
       ['tgenabled', T.char],
       ['tgisinternal', T.bool],
+      ['tgconstrrelid', oid],
+      ['tgconstrindid', oid],
+      ['tgconstraint', oid],
+      ['tgdeferrable', T.bool],
+      ['tginitdeferred', T.bool],
+      ['tgnargs', T.int2],
+      ['tgqual', T.text],
     ],
-    rows: () => [],
+    // tgtype bits as PostgreSQL: 1 ROW, 2 BEFORE, 4 INSERT, 8 DELETE, 16 UPDATE.
+    rows: (ctx) =>
+      relations(ctx).flatMap((t) =>
+        (t.triggers ?? []).map(
+          (g) =>
+            [
+              g.oid,
+              t.oid,
+              0,
+              g.name,
+              g.funcOid,
+              (g.level === 'row' ? 1 : 0) +
+                (g.timing === 'before' ? 2 : 0) +
+                (g.events.includes('insert') ? 4 : 0) +
+                (g.events.includes('delete') ? 8 : 0) +
+                (g.events.includes('update') ? 16 : 0),
+              g.disabled === true ? 'D' : 'O',
+              false,
+              0,
+              0,
+              0,
+              false,
+              false,
+              g.args.length,
+              g.when ?? null,
+            ] as Value[],
+        ),
+      ),
   },
   pg_policy: {
     cols: [

@@ -55,6 +55,7 @@ import type { Expr, OutputColumn } from '../plan/plan.ts';
 import type { Value } from '../types/sql-type.ts';
 import { CompileEnv, compileExpr, layoutOf } from './compile-expr.ts';
 import { compilePlpgsql, plSource } from '../plpgsql/compile.ts';
+import { dropTrigger, setTriggersEnabled } from './trigger-ddl.ts';
 
 export interface DdlContext {
   readonly txn: Txn;
@@ -879,7 +880,16 @@ async function dropFunctions(ctx: DdlContext, s: DropStmt): Promise<string> {
       throw new NextDbError('42725', `function name "${name}" is not unique`, {
         hint: 'Specify the argument list to select the function unambiguously.',
       });
-    await CatalogStore.remove(ctx.txn, 'func', found[0]!.oid);
+    const f = found[0]!;
+    const user = [...ctx.catalog.tables.values()].find((t) => (t.triggers ?? []).some((g) => g.funcOid === f.oid));
+    if (user !== undefined) {
+      const g = user.triggers!.find((x) => x.funcOid === f.oid)!;
+      throw new NextDbError('2BP01', `cannot drop function ${name}() because other objects depend on it`, {
+        detail: `trigger ${g.name} on table ${user.name} depends on function ${name}()`,
+        hint: 'Use DROP ... CASCADE to drop the dependent objects too.',
+      });
+    }
+    await CatalogStore.remove(ctx.txn, 'func', f.oid);
   }
   return 'DROP FUNCTION';
 }
@@ -1019,6 +1029,7 @@ export async function createFunction(ctx: DdlContext, s: CreateFunctionStmt): Pr
 
 export async function drop(ctx: DdlContext, s: DropStmt): Promise<string> {
   if (s.removeType === 'OBJECT_FUNCTION') return dropFunctions(ctx, s);
+  if (s.removeType === 'OBJECT_TRIGGER') return dropTrigger(ctx, s);
   const cascade = s.behavior === 'DROP_CASCADE';
   const dropped = new Set<number>();
   const kind = s.removeType ?? 'OBJECT_TABLE';
@@ -1532,6 +1543,16 @@ export async function alterTable(ctx: DdlContext, s: AlterTableStmt): Promise<st
       case 'AT_ChangeOwner':
       case 'AT_SetRelOptions':
       case 'AT_ResetRelOptions':
+        break;
+      case 'AT_EnableTrig':
+      case 'AT_DisableTrig':
+        t = setTriggersEnabled(t, cmd.name, cmd.subtype === 'AT_EnableTrig');
+        break;
+      case 'AT_EnableTrigAll':
+      case 'AT_DisableTrigAll':
+      case 'AT_EnableTrigUser':
+      case 'AT_DisableTrigUser':
+        t = setTriggersEnabled(t, undefined, cmd.subtype.startsWith('AT_Enable'));
         break;
       default:
         throw notSupported(`ALTER TABLE ${cmd.subtype ?? '?'}`);

@@ -10,9 +10,9 @@ import type { Txn } from '../../txn/api.ts';
 import type { Value } from '../types/sql-type.ts';
 import type { IoSettings } from '../types/text-io.ts';
 import type { BackendSignal } from '../backends.ts';
-import type { FunctionDef } from '../catalog/catalog.ts';
+import type { FunctionDef, TriggerDef } from '../catalog/catalog.ts';
 import type { Notice } from '../api.ts';
-import type { PlResult } from '../plpgsql/interpreter.ts';
+import type { PlResult, TriggerInfo } from '../plpgsql/interpreter.ts';
 
 /** Session services for built-in functions (current_setting, nextval, catalog lookups). */
 export interface SessionServices {
@@ -38,7 +38,7 @@ export interface SessionServices {
   relationName(oid: number): string | undefined;
   /** Definition text for pg_get_indexdef / pg_get_constraintdef / pg_get_viewdef (null when unknown). */
   catalogText(
-    kind: 'indexdef' | 'constraintdef' | 'viewdef' | 'functionresult' | 'functionargs',
+    kind: 'indexdef' | 'constraintdef' | 'viewdef' | 'functionresult' | 'functionargs' | 'triggerdef',
     oid: number,
   ): string | null;
   /** Bytes of keys and values stored for a relation (0 = database-wide). */
@@ -53,6 +53,12 @@ export interface SessionServices {
   yieldPoint(): Promise<void> | undefined;
   /** Calls a LANGUAGE plpgsql function (absent where no session runs PL/pgSQL). */
   callFunction?(f: FunctionDef, args: readonly Value[]): Promise<PlResult>;
+  /**
+   * Runs a trigger (its WHEN condition, then its function): undefined when
+   * WHEN was not true, else the function's result (`record`: the row a
+   * BEFORE ROW trigger returned, null to skip the row).
+   */
+  fireTrigger?(g: TriggerDef, info: TriggerInfo): Promise<PlResult | undefined>;
   /** A notice for the client (RAISE NOTICE); absent where there is no client. */
   notice?(n: Notice): void;
   /** pg_cancel_backend / pg_terminate_backend: false when no session has that pid (absent where there are no sessions). */

@@ -25,6 +25,7 @@ import { TableStore } from './table-store.ts';
 import { PointLookup } from './point-lookup.ts';
 import type { EvalContext } from './eval-context.ts';
 import type { Plan } from '../plan/plan.ts';
+import { triggersFor } from './triggers.ts';
 
 /**
  * The parts of a modify plan compiled once and reused by every execution of
@@ -273,6 +274,14 @@ export async function runModify(m: ModifyPlan, env: ExecEnv): Promise<Row[]> {
     await checkParents(env, m, row);
   };
 
+  // Triggers: undefined (one property read) for a table without any.
+  if (t.triggers !== undefined && m.op === 'merge' && t.triggers.length > 0)
+    throw new NextDbError(SqlState.featureNotSupported, 'MERGE on a table with triggers is not supported yet');
+  const trig =
+    t.triggers === undefined || m.op === 'merge'
+      ? undefined
+      : triggersFor(t, m.op, ctx, m.op === 'update' ? m.assignments?.map((a) => a !== undefined) : undefined);
+  if (trig !== undefined) await trig.beforeStatement();
   const inputRows =
     cache?.input !== undefined ? await cache.input(env.txn, ctx) : await drain(build(m.input, env), env);
   switch (m.op) {
@@ -288,10 +297,16 @@ export async function runModify(m: ModifyPlan, env: ExecEnv): Promise<Row[]> {
         ocWhere = oc.where === undefined ? undefined : compileExpr(oc.where, ocEnv);
       }
       const insertedKeys = new Set<string>();
-      for (const row of inputRows) {
+      const ocTrig = trig !== undefined && oc?.action === 'update' ? triggersFor(t, 'update', ctx) : undefined;
+      for (let row of inputRows) {
         const y = ctx.services.yieldPoint();
         if (y !== undefined) await y;
         ctx.services.checkInterrupt();
+        if (trig !== undefined) {
+          const r = await trig.beforeRow(undefined, row);
+          if (r === null) continue;
+          row = r;
+        }
         if (oc !== undefined) {
           const indexes = oc.index !== undefined ? [oc.index] : t.indexes.filter((i) => i.unique);
           let conflictKey: Buffer | undefined;
@@ -311,9 +326,15 @@ export async function runModify(m: ModifyPlan, env: ExecEnv): Promise<Row[]> {
             if (existing !== undefined) {
               const both = existing.concat(row);
               if (ocWhere !== undefined && ocWhere(both, ctx) !== true) continue;
-              const updated = ocSet!.map((f) => f(both, ctx));
+              let updated = ocSet!.map((f) => f(both, ctx));
+              if (ocTrig !== undefined) {
+                const r = await ocTrig.beforeRow(existing, updated);
+                if (r === null) continue;
+                updated = r;
+              }
               await validate(updated);
               await store.update(env.txn, existing, updated);
+              ocTrig?.afterRow(existing, updated);
               insertedKeys.add(store.primaryKey(updated).toString('latin1'));
               await emit(updated, undefined);
               continue;
@@ -324,8 +345,11 @@ export async function runModify(m: ModifyPlan, env: ExecEnv): Promise<Row[]> {
         await validate(row);
         const key = await store.insert(env.txn, row);
         if (oc !== undefined) insertedKeys.add(key.toString('latin1'));
+        trig?.afterRow(undefined, row);
         await emit(row, undefined);
       }
+      if (trig !== undefined) await trig.finish();
+      if (ocTrig !== undefined) await ocTrig.finish();
       return out;
     }
     case 'update': {
@@ -356,12 +380,19 @@ export async function runModify(m: ModifyPlan, env: ExecEnv): Promise<Row[]> {
         if (hoisted.length > 0) await runHoisted(hoisted, inRow, ctx);
         if (locked.changed && recheck !== undefined && recheck(inRow, ctx) !== true) continue;
         const oldRow = locked.oldRow;
-        const newRow = sets.map((f) => f(inRow, ctx));
+        let newRow = sets.map((f) => f(inRow, ctx));
+        if (trig !== undefined) {
+          const r = await trig.beforeRow(oldRow, newRow);
+          if (r === null) continue;
+          newRow = r;
+        }
         await validate(newRow);
         if (m.children.length > 0) await enforceChildren(env, m, oldRow, newRow);
         await store.update(env.txn, oldRow, newRow);
+        trig?.afterRow(oldRow, newRow);
         await emit(newRow, inRow);
       }
+      if (trig !== undefined) await trig.finish();
       return out;
     }
     case 'delete': {
@@ -382,10 +413,13 @@ export async function runModify(m: ModifyPlan, env: ExecEnv): Promise<Row[]> {
           if (recheck(inRow, ctx) !== true) continue;
         }
         const oldRow = locked.oldRow;
+        if (trig !== undefined && (await trig.beforeRow(oldRow, undefined)) === null) continue;
         if (m.children.length > 0) await enforceChildren(env, m, oldRow, undefined);
         await store.delete(env.txn, oldRow);
+        trig?.afterRow(oldRow, undefined);
         await emit(oldRow, inRow);
       }
+      if (trig !== undefined) await trig.finish();
       return out;
     }
     case 'merge':

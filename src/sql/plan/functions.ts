@@ -956,9 +956,9 @@ def('pg_get_triggerdef', (args) =>
     ? {
         argTypes: args.map((t, i) => (i === 0 ? T.oid : T.bool)),
         ret: T.text,
-        impl: () => null,
+        impl: (a, ctx) => ctx.services.catalogText('triggerdef', a[0] as number),
         strict: true,
-        volatile: false,
+        volatile: true,
       }
     : undefined,
 );

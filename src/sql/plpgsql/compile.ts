@@ -391,10 +391,31 @@ function paramFor(refs: PlRef[], ref: PlRef, location: unknown): unknown {
 }
 
 /** Replaces variable references by parameters (a copy of the parse tree). */
-function substitute(f: PlFunction, n: unknown, refs: PlRef[]): unknown {
+function substitute(f: PlFunction, n: unknown, refs: PlRef[], argvDone = false): unknown {
   if (Array.isArray(n)) return n.map((x) => substitute(f, x, refs));
   if (n === null || typeof n !== 'object') return n;
   const o = n as Record<string, unknown>;
+  if ('A_Indirection' in o && !argvDone) {
+    // TG_ARGV counts from 0 (PostgreSQL gives it lower bound 0); NextDB arrays start at 1.
+    const ind = o.A_Indirection as { arg?: Record<string, unknown>; indirection?: Record<string, unknown>[] };
+    const arg = ind.arg?.ColumnRef as { fields?: { String?: { sval?: string } }[] } | undefined;
+    if (arg?.fields?.length === 1 && arg.fields[0]?.String?.sval === 'tg_argv' && f.names.has('tg_argv')) {
+      const indirection = (ind.indirection ?? []).map((x) => {
+        const ix = x.A_Indices as { is_slice?: boolean; uidx?: unknown } | undefined;
+        if (ix === undefined || ix.is_slice === true || ix.uidx === undefined) return x;
+        const plusOne = {
+          A_Expr: {
+            kind: 'AEXPR_OP',
+            name: [{ String: { sval: '+' } }],
+            lexpr: ix.uidx,
+            rexpr: { A_Const: { ival: { ival: 1 } } },
+          },
+        };
+        return { A_Indices: { ...ix, uidx: plusOne } };
+      });
+      return substitute(f, { A_Indirection: { ...ind, indirection } }, refs, true);
+    }
+  }
   if ('ColumnRef' in o) {
     const cr = o.ColumnRef as { fields?: Record<string, { sval?: string }>[]; location?: number };
     const parts = (cr.fields ?? []).map((x) => ('String' in x ? (x.String!.sval ?? '') : undefined));

@@ -10,7 +10,7 @@ import type { Node } from '@pgsql/types';
 import { NextDbError, notSupported } from '../../util/errors.ts';
 import type { Txn } from '../../txn/api.ts';
 import type { Notice } from '../api.ts';
-import type { CatalogSnapshot, FunctionDef } from '../catalog/catalog.ts';
+import type { CatalogSnapshot, FunctionDef, TriggerDef } from '../catalog/catalog.ts';
 import type { Binder, BoundQuery } from '../plan/binder.ts';
 import { optimize } from '../plan/optimizer.ts';
 import { runPlan, type ExecEnv } from '../exec/executor.ts';
@@ -41,6 +41,8 @@ const MAX_DEPTH = 64;
 
 /** Compiled functions by definition (a FunctionDef belongs to one catalog snapshot). */
 const compiled = new WeakMap<FunctionDef, PlFunction>();
+/** Triggers' WHEN conditions, compiled as small trigger functions returning the row or NULL. */
+const whenFunctions = new WeakMap<TriggerDef, PlFunction>();
 
 export function compiledFunction(f: FunctionDef): PlFunction {
   let c = compiled.get(f);
@@ -172,6 +174,23 @@ export class PlRuntime implements PlHost {
       retSet: def.retSet,
       ...(def.outColumns === undefined ? {} : { outColumns: def.outColumns }),
     });
+  }
+
+  /** A trigger's WHEN condition (when it has one) and function for one row or statement. */
+  async fireTrigger(g: TriggerDef, trigger: TriggerInfo): Promise<PlResult | undefined> {
+    if (g.when !== undefined) {
+      let w = whenFunctions.get(g);
+      if (w === undefined) {
+        const body = `BEGIN IF ${g.when} THEN IF TG_OP = 'DELETE' THEN RETURN OLD; END IF; RETURN NEW; END IF; RETURN NULL; END`;
+        w = compilePlpgsql(g.name, `CREATE FUNCTION w() RETURNS trigger LANGUAGE plpgsql AS ${quoteLiteral(body)}`);
+        whenFunctions.set(g, w);
+      }
+      const r = await this.run(w, { args: [], argTypes: [], retType: Types.void, retSet: false, trigger });
+      if ((r.record ?? null) === null) return undefined;
+    }
+    const f = this.a.catalog().functions.get(g.funcOid);
+    if (f === undefined) throw new NextDbError('42883', `function of trigger "${g.name}" does not exist`);
+    return this.callTrigger(f, trigger);
   }
 
   /** A trigger function's run for one row or statement. */

@@ -125,9 +125,8 @@ ERROR 42883: function nosuch(integer) does not exist
 > CREATE FUNCTION trg() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'
 CREATE FUNCTION
 
-# Deliberate difference from PostgreSQL (which accepts it): no triggers yet, 0A000.
 > CREATE TRIGGER t BEFORE INSERT ON acc FOR EACH ROW EXECUTE FUNCTION trg()
-ERROR 0A000: CREATE TRIGGER is not supported yet
+CREATE TRIGGER
 
 > DROP FUNCTION half(text)
 ERROR 42883: function half(text) does not exist
