@@ -122,20 +122,22 @@ export class BackendWriter {
    * one entry = applies to all columns, else one per column.
    */
   rowDescription(columns: readonly ColumnDescription[], formats: readonly FormatCode[] = emptyFormats): this {
-    const w = this.w;
-    w.begin(0x54).int16(columns.length);
-    for (let i = 0; i < columns.length; i++) {
-      const c = columns[i]!;
-      const f = formats.length === 0 ? 0 : formats.length === 1 ? formats[0]! : (formats[i] ?? 0);
-      w.cstring(c.name)
-        .int32(c.tableOid)
-        .int16(c.columnAttr)
-        .int32(c.typeOid)
-        .int16(c.typeSize)
-        .int32(c.typeMod)
-        .int16(f);
+    // The session hands out one columns array per statement plan, so a statement's RowDescription is encoded once per
+    // uniform format (all text, all binary) and copied in afterwards; mixed per-column formats are encoded each time.
+    const uniform = uniformFormat(formats, columns.length);
+    if (uniform !== undefined) {
+      const cache = uniform === 0 ? textRowDescriptions : binaryRowDescriptions;
+      let encoded = cache.get(columns);
+      if (encoded === undefined) {
+        const scratch = new MessageWriter(64);
+        encodeRowDescription(scratch, columns, formats);
+        encoded = scratch.take();
+        cache.set(columns, encoded);
+      }
+      this.w.bytes(encoded);
+      return this;
     }
-    w.end();
+    encodeRowDescription(this.w, columns, formats);
     return this;
   }
 
@@ -241,4 +243,36 @@ export class BackendWriter {
     this.w.begin(0x63).end();
     return this;
   }
+}
+
+/** Encoded RowDescription messages per columns array (the session reuses one per statement plan), by uniform format. */
+const textRowDescriptions = new WeakMap<readonly ColumnDescription[], Buffer>();
+const binaryRowDescriptions = new WeakMap<readonly ColumnDescription[], Buffer>();
+
+/** The one format every column has (Bind's convention: empty = text, one entry = all), or undefined when they differ. */
+function uniformFormat(formats: readonly FormatCode[], columnCount: number): FormatCode | undefined {
+  if (formats.length <= 1) return formats[0] ?? 0;
+  const f = formats[0]!;
+  for (let i = 1; i < columnCount; i++) if ((formats[i] ?? 0) !== f) return undefined;
+  return f;
+}
+
+function encodeRowDescription(
+  w: MessageWriter,
+  columns: readonly ColumnDescription[],
+  formats: readonly FormatCode[],
+): void {
+  w.begin(0x54).int16(columns.length);
+  for (let i = 0; i < columns.length; i++) {
+    const c = columns[i]!;
+    const f = formats.length === 0 ? 0 : formats.length === 1 ? formats[0]! : (formats[i] ?? 0);
+    w.cstring(c.name)
+      .int32(c.tableOid)
+      .int16(c.columnAttr)
+      .int32(c.typeOid)
+      .int16(c.typeSize)
+      .int32(c.typeMod)
+      .int16(f);
+  }
+  w.end();
 }

@@ -166,7 +166,7 @@ export class FrontendParser {
         const params: (Buffer | null)[] = new Array<Buffer | null>(n);
         for (let i = 0; i < n; i++) {
           const len = r.int32();
-          params[i] = len === -1 ? null : r.bytes(len);
+          params[i] = len === -1 ? null : r.view(len);
         }
         const resultFormats = readFormats(r);
         r.done();
@@ -201,7 +201,8 @@ export class FrontendParser {
       case 0x70 /* p */:
         return { kind: 'password', data: r.reset(this.buf, start, end, 'password').rest() };
       case 0x64 /* d */:
-        return { kind: 'copyData', data: r.reset(this.buf, start, end, 'CopyData').rest() };
+        const r2 = r.reset(this.buf, start, end, 'CopyData');
+        return { kind: 'copyData', data: r2.view(r2.remaining()) };
       case 0x66 /* f */: {
         r.reset(this.buf, start, end, 'CopyFail');
         const message = r.cstring();

@@ -64,6 +64,10 @@ export class MessageReader {
 
   /** A NUL-terminated UTF-8 string. */
   cstring(): string {
+    if (this.pos < this.end && this.buf[this.pos] === 0) {
+      this.pos++;
+      return ''; // the unnamed statement or portal: the common case on the extended-protocol hot path
+    }
     const nul = this.buf.indexOf(0, this.pos);
     if (nul < 0 || nul >= this.end) throw new ProtocolError(`invalid ${this.what} message: string is not terminated`);
     const s = this.buf.toString('utf8', this.pos, nul);
@@ -76,6 +80,21 @@ export class MessageReader {
     if (n < 0) throw new ProtocolError(`invalid ${this.what} message: negative length ${n}`);
     this.need(n);
     const out = Buffer.from(this.buf.subarray(this.pos, this.pos + n));
+    this.pos += n;
+    return out;
+  }
+
+  /**
+   * `n` bytes without a copy: a view of the input buffer, valid as long as
+   * that buffer is not modified. FrontendParser never modifies what it was
+   * given (socket chunks are fresh Buffers, and it joins a split message
+   * into a new one), so the server decodes Bind parameters and CopyData
+   * this way and spares an allocation and a copy per value.
+   */
+  view(n: number): Buffer {
+    if (n < 0) throw new ProtocolError(`invalid ${this.what} message: negative length ${n}`);
+    this.need(n);
+    const out = this.buf.subarray(this.pos, this.pos + n);
     this.pos += n;
     return out;
   }

@@ -20,10 +20,15 @@ const initialBytes = 16 * 1024;
 const handOverBytes = 256 * 1024;
 
 export class MessageWriter {
-  private buf: Buffer = Buffer.allocUnsafe(initialBytes);
+  private buf: Buffer;
   private pos = 0;
   /** Offset of the length field of the open message, or -1. */
   private lengthAt = -1;
+
+  /** `capacity`: the initial buffer size (it grows as needed). */
+  constructor(capacity = initialBytes) {
+    this.buf = Buffer.allocUnsafe(capacity);
+  }
 
   get length(): number {
     return this.pos;

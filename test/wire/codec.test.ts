@@ -370,3 +370,68 @@ test('ErrorResponse carries every NextDbError field; RowDescription honours form
   assert.ok(sasl?.type === 'R' && sasl.code === 10);
   assert.equal(sasl.data.toString('latin1'), 'SCRAM-SHA-256\0\0');
 });
+
+test('RowDescription of one columns array is encoded once per uniform format and stays right for every format', () => {
+  const cols = [
+    { name: 'aid', tableOid: 16390, columnAttr: 1, typeOid: 23, typeSize: 4, typeMod: -1 },
+    { name: 'filler', tableOid: 16390, columnAttr: 4, typeOid: 1042, typeSize: -1, typeMod: 88 },
+  ];
+  const w = new BackendWriter();
+  const asked: (readonly (0 | 1)[])[] = [[], [0], [1], [0, 0], [1, 1], [0, 1], [1, 0], [], [1]];
+  for (const f of asked) w.rowDescription(cols, f);
+  // A second array with the same content but another identity (a different statement) is described by its own content.
+  const other = cols.map((c) => ({ ...c, name: c.name.toUpperCase() }));
+  w.rowDescription(other, []);
+  const p = new BackendParser();
+  p.push(w.take());
+  const out: BackendMessage[] = [];
+  for (let m = p.next(); m !== undefined; m = p.next()) out.push(m);
+  assert.equal(out.length, asked.length + 1);
+  const expected = (f: readonly number[], i: number): number => (f.length === 0 ? 0 : f.length === 1 ? f[0]! : f[i]!);
+  asked.forEach((f, k) => {
+    const m = out[k];
+    assert.ok(m?.type === 'T');
+    assert.deepEqual(
+      m.fields.map((x) => [x.name, x.tableOid, x.columnAttr, x.typeOid, x.typeSize, x.typeMod, x.format]),
+      cols.map((c, i) => [c.name, c.tableOid, c.columnAttr, c.typeOid, c.typeSize, c.typeMod, expected(f, i)]),
+      `formats ${JSON.stringify(f)}`,
+    );
+  });
+  const last = out[asked.length];
+  assert.ok(last?.type === 'T');
+  assert.deepEqual(
+    last.fields.map((x) => x.name),
+    ['AID', 'FILLER'],
+  );
+});
+
+test('Bind parameters and CopyData are decoded without a copy and have the right bytes in any chunking', () => {
+  const startup = new FrontendWriter()
+    .add({ kind: 'startup', protocolVersion: RequestCode.protocol30, params: { user: 'u' } })
+    .take();
+  const params = [Buffer.from('42'), null, Buffer.alloc(0), Buffer.from([0, 1, 2])];
+  const body = new FrontendWriter()
+    .add({ kind: 'bind', portal: '', statement: 'P_0', paramFormats: [0], params, resultFormats: [] })
+    .add({ kind: 'copyData', data: Buffer.from('1\tx\n') })
+    .take();
+  const bytes = Buffer.concat([startup, body]);
+  for (let seed = 1; seed <= 20; seed++) {
+    const msgs = parseChunked(bytes, new Prng(seed));
+    assert.equal(msgs[0]?.kind, 'startup');
+    const bind = msgs[1];
+    assert.ok(bind?.kind === 'bind');
+    assert.deepEqual(bind.params, params);
+    assert.equal(bind.statement, 'P_0');
+    assert.equal(bind.portal, '');
+    const copy = msgs[2];
+    assert.ok(copy?.kind === 'copyData');
+    assert.equal(copy.data.toString(), '1\tx\n');
+  }
+  // Unsplit input: the values are views of the pushed chunk itself.
+  const p = new FrontendParser();
+  p.push(bytes);
+  p.next();
+  const bind = p.next();
+  assert.ok(bind?.kind === 'bind');
+  assert.equal(bind.params[0]?.buffer, bytes.buffer);
+});
