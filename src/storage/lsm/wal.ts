@@ -77,7 +77,7 @@ export class Wal {
   private file: VfsFile;
   private readonly out = new ByteWriter(BUFFER_BYTES_MAX + 64 * 1024);
   /** Segments rotated away from whose bytes are not yet known durable. */
-  private older: VfsFile[] = [];
+  private older: { readonly number: number; readonly file: VfsFile }[] = [];
   private needDirSync = true;
   /** Bytes logged (buffered or appended), over all segments of this Wal's life. */
   private loggedBytes = 0;
@@ -160,10 +160,24 @@ export class Wal {
   /** Starts a new segment; the old one is fsynced by the next sync round. */
   rotate(number: number): void {
     this.drain();
-    this.older.push(this.file);
+    this.older.push({ number: this.number, file: this.file });
     this.file = this.vfs.create(vfsJoin(this.dir, walFileName(number)));
     this.number = number;
     this.needDirSync = true;
+  }
+
+  /**
+   * Segment `number` is no longer needed: its memtable is in a table and the manifest edit that moved the
+   * log number past it is durable, so recovery ignores it. If no sync round has taken it yet, it is closed
+   * without a sync: an acknowledgement need not cover it, syncing it would write dead bytes (after a bulk
+   * load without syncs, megabytes per segment in the next writer's round), and holding it open would keep
+   * a deleted file's blocks allocated. A segment a round is syncing is closed when that round ends.
+   */
+  forget(number: number): void {
+    const i = this.older.findIndex((s) => s.number === number);
+    if (i < 0) return;
+    this.older[i]!.file.close();
+    this.older.splice(i, 1);
   }
 
   /** Resolves once everything logged before the call is durable. */
@@ -206,7 +220,7 @@ export class Wal {
     if (target <= this.startedBytes) return;
     const older = this.older;
     this.older = [];
-    const work: Promise<void>[] = older.map((f) => f.sync());
+    const work: Promise<void>[] = older.map((s) => s.file.sync());
     work.push(this.file.sync());
     if (this.needDirSync) {
       this.needDirSync = false;
@@ -218,7 +232,7 @@ export class Wal {
     Promise.all(work).then(
       () => {
         round.done = true;
-        for (const f of older) f.close();
+        for (const s of older) s.file.close();
         this.settleRounds();
         this.syncRounds++;
         const still: Waiter[] = [];
@@ -269,7 +283,7 @@ export class Wal {
     if (this.closed) return;
     if (this.failed === undefined) await this.sync();
     this.closed = true;
-    for (const f of this.older) f.close();
+    for (const s of this.older) s.file.close();
     this.file.close();
   }
 
