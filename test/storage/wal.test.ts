@@ -2,10 +2,13 @@
 // chosen syncs back, as a slow fsync would): within one segment a later round
 // acknowledges the writers of an earlier one still in flight; across a
 // rotation nothing is acknowledged before the round that syncs the older
-// segment, and after a crash everything acknowledged is there.
+// segment, and after a crash everything acknowledged is there. Segments whose
+// memtable was flushed are closed without a sync.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SimVfs } from '../../src/storage/sim-vfs.ts';
+import { openLsmEngine } from '../../src/storage/lsm/index.ts';
+import { tinyLsm } from './engines.lib.ts';
 import { replayWalSegment, Wal, walFileName } from '../../src/storage/lsm/wal.ts';
 import { OpKind } from '../../src/storage/write-batch.ts';
 
@@ -89,4 +92,29 @@ test('across a rotation, no round is acknowledged before the round that syncs th
   await turns(5);
   assert.deepEqual([a.done, b.done, c.done], [true, true, true]);
   assert.deepEqual(durableSeqs(vfs, [1, 2]), [1, 2, 3, 4]);
+});
+
+test('segments whose memtable was flushed are not synced again: the next sync covers only live segments', async () => {
+  const vfs = new SimVfs();
+  const e = await openLsmEngine({ dir: '/db', vfs, ...tinyLsm, backgroundWork: false });
+  await e.sync();
+  // A bulk load without syncs: several memtables, each rotated to a new segment, then flushed to tables.
+  for (let i = 0; i < 2000; i++) e.put(Buffer.from(`key${i}`), Buffer.alloc(40, i));
+  await e.flush();
+  const synced: string[] = [];
+  vfs.syncGate = (path) => {
+    synced.push(path);
+    return undefined;
+  };
+  e.put(Buffer.from('last'), Buffer.from('v'));
+  await e.sync();
+  const logs = synced.filter((p) => p.endsWith('.log'));
+  assert.equal(logs.length, 1, `one segment synced, not the flushed ones: ${logs.join(' ')}`);
+  assert.ok(vfs.exists(logs[0]!), 'the live segment');
+  e.abandon();
+  vfs.crash();
+  const e2 = await openLsmEngine({ dir: '/db', vfs, ...tinyLsm, backgroundWork: false });
+  assert.equal(e2.get(Buffer.from('last'))?.toString(), 'v');
+  assert.equal(e2.get(Buffer.from('key1999'))?.length, 40);
+  await e2.close();
 });
