@@ -56,6 +56,10 @@ const oid = T.oid;
 const textArr = arrayOf(T.text);
 const BTREE_AM = 403;
 const HEAP_AM = 2;
+/** pg_type OID of the trigger pseudo-type (prorettype of trigger functions). */
+const TRIGGER_TYPE_OID = 2279;
+/** pg_language OIDs: sql 14; plpgsql as in a fresh PostgreSQL 15 cluster. */
+const PLPGSQL_LANG_OID = 13576;
 
 function schemaOid(ctx: Ctx, schema: string): number {
   return ctx.catalog.schema(ctx.dbOid, schema)?.oid ?? PUBLIC_OID;
@@ -159,6 +163,7 @@ export function functionText(
       .join(', ');
   if (f.outColumns !== undefined)
     return `TABLE(${f.outColumns.map((c) => `${c.name} ${formatType(c.type)}`).join(', ')})`;
+  if (f.returnsTrigger === true) return 'trigger';
   return `${f.retSet ? 'SETOF ' : ''}${formatType(f.retType)}`;
 }
 
@@ -776,13 +781,13 @@ const TABLES: Record<string, VirtualTable> = {
               f.name,
               schemaOid(ctx, f.schema),
               'f',
-              f.retType.oid,
+              f.returnsTrigger === true ? TRIGGER_TYPE_OID : f.retType.oid,
               f.retSet,
               f.volatility,
               f.strict,
               f.argTypes.length,
               f.body,
-              14,
+              f.language === 'plpgsql' ? PLPGSQL_LANG_OID : 14,
               SUPERUSER_OID,
             ] as Value[],
         ),
