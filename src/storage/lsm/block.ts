@@ -127,7 +127,7 @@ function parseEntry(data: Buffer, pos: number, end: number, prevKeyLen: number):
  * differ within their first bytes, and Buffer#compare's native call cost more
  * than the comparison itself.
  */
-function keyAbove(key: Buffer, data: Buffer, start: number, end: number): boolean {
+function keyAbove(key: Uint8Array, data: Buffer, start: number, end: number): boolean {
   const n = Math.min(key.length, end - start);
   for (let i = 0; i < n; i++) {
     const a = key[i]!;
@@ -138,9 +138,11 @@ function keyAbove(key: Buffer, data: Buffer, start: number, end: number): boolea
 }
 
 /**
- * Point lookup inside one block: the first entry with user key == `key` and
- * seq <= snapSeq. Returns true and fills `found`, or false when the block has
- * no such entry. Throws BlockFormatError on a malformed block.
+ * Point lookup inside one block, the bytes [start, end) of `data` (a block
+ * cache segment or a block of its own): the first entry with user key ==
+ * `key` and seq <= snapSeq. Returns true and fills `found` (offsets into
+ * `data`), or false when the block has no such entry. Throws
+ * BlockFormatError on a malformed block.
  *
  * Keys are compared in place, without rebuilding them: scanning forward from
  * a restart point, `matched` is the length of the common prefix of the
@@ -148,23 +150,22 @@ function keyAbove(key: Buffer, data: Buffer, start: number, end: number): boolea
  * `matched` bytes with its predecessor is still < key; one sharing fewer is
  * already > key; only at equality are its new bytes compared.
  */
-export function blockGet(data: Buffer, key: Buffer, snapSeq: number): boolean {
-  const len = data.length;
+export function blockGet(data: Buffer, start: number, end: number, key: Uint8Array, snapSeq: number): boolean {
   const klen = key.length;
-  if (len < 4) throw new BlockFormatError('block too short');
-  const n = u32(data, len - 4);
-  const restartsAt = len - 4 - 4 * n;
-  if (n === 0 || restartsAt < 0) throw new BlockFormatError('bad restart count');
+  if (end - start < 4) throw new BlockFormatError('block too short');
+  const n = u32(data, end - 4);
+  const restartsAt = end - 4 - 4 * n;
+  if (n === 0 || restartsAt < start) throw new BlockFormatError('bad restart count');
   // Binary search: the last restart whose key is < key.
   let lo = 0;
   let hi = n - 1;
   while (lo < hi) {
     const mid = (lo + hi + 1) >>> 1;
-    parseEntry(data, u32(data, restartsAt + 4 * mid), restartsAt, 0);
+    parseEntry(data, start + u32(data, restartsAt + 4 * mid), restartsAt, 0);
     if (keyAbove(key, data, ent.keyStart, ent.valueStart)) lo = mid;
     else hi = mid - 1;
   }
-  let pos = u32(data, restartsAt + 4 * lo);
+  let pos = start + u32(data, restartsAt + 4 * lo);
   let matched = 0;
   let keyLen = 0;
   while (pos < restartsAt) {

@@ -118,9 +118,10 @@ export class SstableBuilder {
         this.skipAfterFailure = Math.min(this.skipAfterFailure * 2, SKIP_AFTER_FAILURE_MAX);
       }
     }
+    const start = this.out.len;
     this.out.bytes(payload);
     this.out.u8(codec);
-    this.out.u32(blockCrc(payload, codec));
+    this.out.u32(blockCrc(this.out.buf.subarray(start, this.out.len)));
     return payload.length;
   }
 

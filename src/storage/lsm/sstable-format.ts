@@ -36,11 +36,10 @@ export function sstFileName(n: number): string {
   return `${String(n).padStart(6, '0')}.sst`;
 }
 
-export function blockCrc(payload: Uint8Array, codec: number): number {
-  return zlib.crc32(CODEC_BYTES[codec] ?? Buffer.of(codec), zlib.crc32(payload));
+/** The CRC of a block frame: `payloadAndCodec` is the payload followed by its codec byte (contiguous in a frame). */
+export function blockCrc(payloadAndCodec: Uint8Array): number {
+  return zlib.crc32(payloadAndCodec);
 }
-
-const CODEC_BYTES = [Buffer.of(0), Buffer.of(1)];
 
 export function lz4Compress(raw: Buffer): Buffer {
   return lz4.compressSync(raw);

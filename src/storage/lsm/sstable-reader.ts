@@ -35,6 +35,9 @@ import {
 
 const c: Cursor = { pos: 0 };
 
+/** Where the block found by the last SstableReader.locate lies in the Buffer it returned (module-level: no allocation per read). */
+const at = { start: 0, end: 0 };
+
 /**
  * Blocks read from files are carved out of 1 MiB slabs instead of getting an
  * ArrayBuffer each: a fresh allocation per block-cache miss cost as much as
@@ -83,6 +86,15 @@ function latin1Bytes(k: string): Buffer {
   if (k.length > seekScratch.length) seekScratch = Buffer.allocUnsafe(k.length * 2);
   for (let i = 0; i < k.length; i++) seekScratch[i] = k.charCodeAt(i);
   return seekScratch.subarray(0, k.length);
+}
+
+/** A copy of data[start, end): short values by a loop (Buffer's native copy costs more than copying 100 bytes). */
+function copyOut(data: Buffer, start: number, end: number): Buffer {
+  const n = end - start;
+  if (n > 128) return Buffer.from(data.subarray(start, end));
+  const out = Buffer.allocUnsafe(n);
+  for (let j = 0; j < n; j++) out[j] = data[start + j]!;
+  return out;
 }
 
 export class SstableReader {
@@ -186,40 +198,85 @@ export class SstableReader {
     return err;
   }
 
-  /** Reads, verifies and uncompresses the block whose payload is at [offset, offset+size). */
+  /** Reads, verifies and uncompresses the block whose payload is at [offset, offset+size), into memory of its own. */
   private readRaw(offset: number, size: number): Buffer {
     const framed = slabAlloc(size + BLOCK_TRAILER_BYTES);
-    const n = this.file.read(framed, 0, framed.length, offset);
-    if (n !== framed.length) throw this.corrupt('short read of block', offset);
+    const codec = this.readFrame(framed, 0, offset, size);
     const payload = framed.subarray(0, size);
-    const codec = framed[size]!;
-    if (blockCrc(payload, codec) !== framed.readUInt32LE(size + 1))
-      throw this.corrupt('block checksum mismatch', offset);
     if (codec === Codec.none) return payload;
-    if (codec === Codec.lz4) {
-      try {
-        const raw = lz4Uncompress(payload);
-        slabFree(framed);
-        return raw;
-      } catch (err) {
-        throw new CorruptionError(this.file.path, `LZ4 block does not decompress: ${(err as Error).message}`, offset);
-      }
+    const raw = this.uncompress(payload, offset);
+    slabFree(framed);
+    return raw;
+  }
+
+  /** Reads the frame of the block at `offset` into `into` at `at` and checks its CRC; returns its codec. */
+  private readFrame(into: Buffer, at: number, offset: number, size: number): number {
+    const n = size + BLOCK_TRAILER_BYTES;
+    if (this.file.read(into, at, n, offset) !== n) throw this.corrupt('short read of block', offset);
+    const end = at + size;
+    const stored = (into[end + 1]! | (into[end + 2]! << 8) | (into[end + 3]! << 16)) + into[end + 4]! * 0x1000000;
+    if (blockCrc(into.subarray(at, end + 1)) !== stored) throw this.corrupt('block checksum mismatch', offset);
+    const codec = into[end]!;
+    if (codec !== Codec.none && codec !== Codec.lz4) throw this.corrupt(`unknown block codec ${codec}`, offset);
+    return codec;
+  }
+
+  private uncompress(payload: Buffer, offset: number): Buffer {
+    try {
+      return lz4Uncompress(payload);
+    } catch (err) {
+      throw new CorruptionError(this.file.path, `LZ4 block does not decompress: ${(err as Error).message}`, offset);
     }
-    throw this.corrupt(`unknown block codec ${codec}`, offset);
   }
 
   /**
-   * Data block `i`, from the cache or the file. `fillCache` false (compaction
-   * reads) leaves the cache as it was: a compaction's one pass over its inputs
-   * would otherwise evict the blocks that readers actually reuse.
+   * Data block `i`, from the cache or the file: returns the Buffer holding
+   * it (the cache's arena, or memory of its own), with its bytes at
+   * [at.start, at.end). A missed block is read straight into the arena.
+   * Arena bytes are only valid until the next cache operation: copy what you
+   * keep. `fillCache` false (compaction reads) leaves the cache as it was: a
+   * compaction's one pass over its inputs would otherwise evict the blocks
+   * that readers actually reuse.
    */
-  block(i: number, fillCache = true): Buffer {
-    let data = this.cache.get(this.slots, i);
-    if (data === undefined) {
-      data = this.readRaw(this.blockOffsets[i]!, this.blockSizes[i]!);
-      if (fillCache) this.cache.set(this.slots, i, data);
+  private locate(i: number, fillCache: boolean): Buffer {
+    const slots = this.slots;
+    const cache = this.cache;
+    if (cache.get(slots, i)) {
+      at.start = slots.off[i]!;
+      at.end = at.start + slots.len[i]!;
+      return cache.arena;
     }
-    return data;
+    const offset = this.blockOffsets[i]!;
+    const size = this.blockSizes[i]!;
+    let buf: Buffer;
+    const arena = fillCache ? cache.alloc(size + BLOCK_TRAILER_BYTES) : undefined;
+    if (arena !== undefined) {
+      const start = cache.allocOffset;
+      if (this.readFrame(arena, start, offset, size) === Codec.none) {
+        cache.commit(slots, i, size);
+        at.start = start;
+        at.end = start + size;
+        return arena;
+      }
+      buf = this.uncompress(arena.subarray(start, start + size), offset);
+    } else {
+      buf = this.readRaw(offset, size);
+    }
+    if (fillCache && cache.set(slots, i, buf)) {
+      at.start = slots.off[i]!;
+      at.end = at.start + slots.len[i]!;
+      return cache.arena;
+    }
+    at.start = 0;
+    at.end = buf.length;
+    return buf;
+  }
+
+  /** Data block `i` as a Buffer of its own (copied out of the cache's arena, which later reads overwrite). */
+  block(i: number, fillCache = true): Buffer {
+    const buf = this.locate(i, fillCache);
+    if (buf === this.cache.arena) return Buffer.from(buf.subarray(at.start, at.end));
+    return buf.subarray(at.start, at.end);
   }
 
   mayContain(hash: number): boolean {
@@ -267,21 +324,22 @@ export class SstableReader {
 
   /**
    * The newest version of `key` with seq <= snapSeq in this table: its value
-   * (a view into a cached block), null for a tombstone, undefined if absent.
+   * (a copy: cached bytes get overwritten), null for a tombstone, undefined
+   * if absent.
    */
   get(key: Buffer, snapSeq: number): Buffer | null | undefined {
     const bi = this.findBlock(key, snapSeq);
     if (bi >= this.blockCount) return undefined;
-    const data = this.block(bi);
+    const data = this.locate(bi, true);
     let hit: boolean;
     try {
-      hit = blockGet(data, key, snapSeq);
+      hit = blockGet(data, at.start, at.end, key, snapSeq);
     } catch (err) {
       throw this.rewrap(err, this.blockOffsets[bi]!);
     }
     if (!hit) return undefined;
     if (found.kind === 0) return null;
-    return data.subarray(found.valueStart, found.valueEnd);
+    return copyOut(data, found.valueStart, found.valueEnd);
   }
 
   /** Closes the file and drops its blocks from the cache. */
