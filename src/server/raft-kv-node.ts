@@ -19,7 +19,7 @@
 
 import http from 'node:http';
 import http2 from 'node:http2';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { PerformanceObserver, constants as perfConstants, monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { NotLeaderError, RaftBusyError } from '../raft/errors.ts';
@@ -352,12 +352,26 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   const stats = process.env.NEXTDB_RAFT_STATS === '1';
   const loopDelay = monitorEventLoopDelay({ resolution: 5 });
   if (stats) loopDelay.enable();
+  // GC pauses (all kinds): count, total, over 5 ms, max — to tell collector pauses from descheduling.
+  const gc = { pauses: 0, totalMs: 0, over5ms: 0, maxMs: 0, majorMs: 0, minorMs: 0 };
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      gc.pauses++;
+      gc.totalMs += e.duration;
+      if (e.duration > 5) gc.over5ms++;
+      if (e.duration > gc.maxMs) gc.maxMs = e.duration;
+      const kind = (e as { detail?: { kind?: number } }).detail?.kind;
+      if (kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) gc.majorMs += e.duration;
+      else if (kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) gc.minorMs += e.duration;
+    }
+  });
+  if (stats) gcObserver.observe({ entryTypes: ['gc'] });
   const node = await startRaftKvNode(options);
   process.stdout.write(`ready ${options.id}\n`);
   const shutdown = (): void => {
     if (stats)
       process.stderr.write(
-        `raft-kv-node ${options.id} ${node.driver.node.status().role} cpuMs=${((process.cpuUsage().user + process.cpuUsage().system) / 1000).toFixed(0)} (user ${(process.cpuUsage().user / 1000).toFixed(0)}) loopDelayMs p50=${(loopDelay.percentile(50) / 1e6).toFixed(1)} p99=${(loopDelay.percentile(99) / 1e6).toFixed(1)} max=${(loopDelay.max / 1e6).toFixed(1)} ${JSON.stringify(node.driver.stats)} ${JSON.stringify(node.transport.stats)}\n`,
+        `raft-kv-node ${options.id} ${node.driver.node.status().role} cpuMs=${((process.cpuUsage().user + process.cpuUsage().system) / 1000).toFixed(0)} (user ${(process.cpuUsage().user / 1000).toFixed(0)}) loopDelayMs p50=${(loopDelay.percentile(50) / 1e6).toFixed(1)} p99=${(loopDelay.percentile(99) / 1e6).toFixed(1)} max=${(loopDelay.max / 1e6).toFixed(1)} gc=${JSON.stringify(gc, (_k, v: unknown) => (typeof v === 'number' ? Math.round(v) : v))} ${JSON.stringify(node.driver.stats)} ${JSON.stringify(node.transport.stats)}\n`,
       );
     void node.close().then(() => process.exit(0));
   };
