@@ -15,6 +15,9 @@
  *                       LSM engine (open({ path })) vs a SQLite file (same rows)
  * measures the real storage engine's read path. --quick uses 20,000 rows and
  * short runs (about a minute); the full run loads 1,000,000 rows.
+ *
+ * Each workload alternates NextDB and SQLite in short slices (ROUNDS each),
+ * so a change in machine load during the run hits both sides alike.
  */
 
 import Database from 'better-sqlite3';
@@ -34,12 +37,20 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }
 
+interface Timed {
+  ops: number;
+  secs: number;
+  lat: number[];
+}
+
+/** Runs `fn` for about `ms` milliseconds, adding its op count, time and (when `collect`) latencies to `into`. */
 async function timeLoop(
   fn: (i: number) => Promise<void> | void,
   ms: number,
   collect: boolean,
-): Promise<{ opsPerSec: number; lat: number[] }> {
-  const lat: number[] = [];
+  into: Timed,
+): Promise<void> {
+  const lat = into.lat;
   const start = performance.now();
   let i = 0;
   for (;;) {
@@ -48,9 +59,26 @@ async function timeLoop(
     if (collect) lat.push(performance.now() - t0);
     if ((i & 63) === 0 && performance.now() - start >= ms) break;
   }
-  const secs = (performance.now() - start) / 1000;
-  lat.sort((a, b) => a - b);
-  return { opsPerSec: i / secs, lat };
+  into.ops += i;
+  into.secs += (performance.now() - start) / 1000;
+}
+
+/** Rounds per workload: NextDB and SQLite alternate, so both see the same machine load (it varies on a shared machine). */
+const ROUNDS = quick ? 6 : 10;
+
+/**
+ * NextDB and its peer side by side: ROUNDS alternating slices of RUN_MS / ROUNDS
+ * each; throughput is each engine's total ops over its total time.
+ */
+async function compare(name: string, nextdb: (i: number) => Promise<void>, sqlite: (i: number) => void): Promise<void> {
+  const a: Timed = { ops: 0, secs: 0, lat: [] };
+  const b: Timed = { ops: 0, secs: 0, lat: [] };
+  for (let r = 0; r < ROUNDS; r++) {
+    await timeLoop(nextdb, RUN_MS / ROUNDS, true, a);
+    await timeLoop(sqlite, RUN_MS / ROUNDS, false, b);
+  }
+  a.lat.sort((x, y) => x - y);
+  report(name, { opsPerSec: a.ops / a.secs, lat: a.lat }, { opsPerSec: b.ops / b.secs });
 }
 
 function report(name: string, nextdb: { opsPerSec: number; lat: number[] }, sqlite: { opsPerSec: number }): void {
@@ -78,65 +106,41 @@ lite.transaction(() => {
 const rnd = new Prng(42);
 const sel = await db.prepare('SELECT v FROM kv WHERE k = $1');
 const liteSel = lite.prepare('SELECT v FROM kv WHERE k = ?');
-report(
+await compare(
   'point-select',
-  await timeLoop(
-    async () => {
-      await sel.query([1 + rnd.int(ROWS)]);
-    },
-    RUN_MS,
-    true,
-  ),
-  await timeLoop(
-    () => {
-      liteSel.get(1 + rnd.int(ROWS));
-    },
-    RUN_MS,
-    false,
-  ),
+  async () => {
+    await sel.query([1 + rnd.int(ROWS)]);
+  },
+  () => {
+    liteSel.get(1 + rnd.int(ROWS));
+  },
 );
 
 const ins = await db.prepare('INSERT INTO kv VALUES ($1, $2, 0)');
 let next = ROWS + 1;
 let liteNext = ROWS + 1;
-report(
+await compare(
   'insert',
-  await timeLoop(
-    async () => {
-      const k = next++;
-      await ins.query([k, `new-${k}`]);
-    },
-    RUN_MS,
-    true,
-  ),
-  await timeLoop(
-    () => {
-      const k = liteNext++;
-      liteIns.run(k, `new-${k}`);
-    },
-    RUN_MS,
-    false,
-  ),
+  async () => {
+    const k = next++;
+    await ins.query([k, `new-${k}`]);
+  },
+  () => {
+    const k = liteNext++;
+    liteIns.run(k, `new-${k}`);
+  },
 );
 
 const upd = await db.prepare('UPDATE kv SET n = n + 1 WHERE k = $1');
 const liteUpd = lite.prepare('UPDATE kv SET n = n + 1 WHERE k = ?');
-report(
+await compare(
   'update',
-  await timeLoop(
-    async () => {
-      await upd.query([1 + rnd.int(ROWS)]);
-    },
-    RUN_MS,
-    true,
-  ),
-  await timeLoop(
-    () => {
-      liteUpd.run(1 + rnd.int(ROWS));
-    },
-    RUN_MS,
-    false,
-  ),
+  async () => {
+    await upd.query([1 + rnd.int(ROWS)]);
+  },
+  () => {
+    liteUpd.run(1 + rnd.int(ROWS));
+  },
 );
 
 await db.close();
@@ -159,22 +163,14 @@ try {
   })();
   const diskSel = await disk.prepare('SELECT v FROM kv WHERE k = $1');
   const liteDiskSel = liteDisk.prepare('SELECT v FROM kv WHERE k = ?');
-  report(
+  await compare(
     'point-select-disk',
-    await timeLoop(
-      async () => {
-        await diskSel.query([1 + rnd.int(ROWS)]);
-      },
-      RUN_MS,
-      true,
-    ),
-    await timeLoop(
-      () => {
-        liteDiskSel.get(1 + rnd.int(ROWS));
-      },
-      RUN_MS,
-      false,
-    ),
+    async () => {
+      await diskSel.query([1 + rnd.int(ROWS)]);
+    },
+    () => {
+      liteDiskSel.get(1 + rnd.int(ROWS));
+    },
   );
   await disk.close();
   liteDisk.close();

@@ -94,6 +94,12 @@ interface ExecResult {
   readonly copyOut?: CopyOut;
 }
 
+/** A statement's result with rows (a SELECT's). */
+interface RowsResult extends ExecResult {
+  readonly cols: readonly OutputColumn[];
+  readonly rows: Value[][];
+}
+
 interface Prepared {
   readonly name: string;
   readonly parsed: ParsedStatement | undefined;
@@ -560,13 +566,17 @@ export class SqlSession implements Session, Backend {
     });
   }
 
-  /** A statement begins: its clock reading, timeout and cancel state. */
-  private startStatement(): void {
+  /**
+   * A statement begins: its clock reading, timeout and cancel state, and
+   * (unless it is known to finish synchronously, so never yields) the time
+   * of its last yield to the event loop.
+   */
+  private startStatement(synchronous = false): void {
     this.stmtStartMicros = this.nowMicros();
     const timeout = this.hotSettings().timeoutMs;
     this.deadlineMs = timeout > 0 ? this.core.clock.nowMs() + timeout : 0;
     this.cancelRequested = false;
-    this.lastYieldMs = performance.now();
+    if (!synchronous) this.lastYieldMs = performance.now();
   }
 
   /**
@@ -581,7 +591,7 @@ export class SqlSession implements Session, Backend {
    * does not hold or the key carries an intent: then the statement runs as
    * usual. Call startStatement() first.
    */
-  private pointReadNow(prepared: Prepared, params: readonly Value[]): ExecResult | undefined {
+  private pointReadNow(prepared: Prepared, params: readonly Value[]): RowsResult | undefined {
     const cached = prepared.cache;
     const point = cached?.point;
     const mvcc = this.core.localMvcc;
@@ -1347,16 +1357,12 @@ export class SqlSession implements Session, Backend {
    * the read-only point fast path (see pointReadNow); undefined when it
    * cannot, and then nothing has happened: call runHandle.
    */
-  runHandleNow(
-    h: PreparedHandle,
-    params: readonly Value[],
-  ): { tag: string; cols: readonly OutputColumn[]; rows: Value[][] } | undefined {
+  runHandleNow(h: PreparedHandle, params: readonly Value[]): RowsResult | undefined {
     this.assertOpen();
     const p = h.prepared;
     if (p.cache?.point === undefined) return undefined;
-    this.startStatement();
-    const r = this.pointReadNow(p, params);
-    return r === undefined ? undefined : { tag: r.tag, cols: r.cols!, rows: r.rows! };
+    this.startStatement(true);
+    return this.pointReadNow(p, params);
   }
 
   /** Embedded API: runs a prepared handle with already-converted parameter values. */

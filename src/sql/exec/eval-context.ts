@@ -65,6 +65,9 @@ export interface SessionServices {
   signalBackend?(pid: number, signal: BackendSignal): boolean;
 }
 
+/** The outer rows of a top-level query: none (shared, never written). */
+const NO_OUTER: readonly (readonly Value[])[] = [];
+
 export class EvalContext {
   /** Subquery and async-call results for the current row, by slot number. */
   slots: Value[] = [];
@@ -73,7 +76,7 @@ export class EvalContext {
     readonly params: readonly Value[],
     readonly services: SessionServices,
     /** Enclosing queries' current rows, innermost first. */
-    readonly outer: readonly (readonly Value[])[] = [],
+    readonly outer: readonly (readonly Value[])[] = NO_OUTER,
   ) {}
 
   withOuter(row: readonly Value[]): EvalContext {
