@@ -70,6 +70,9 @@ export class SimVfs implements Vfs {
   private durableNames = new Map<string, Inode>();
   private dirs = new Set<string>(['/']);
   private locks = new Set<string>();
+  private syncDirCalls = 0;
+  /** Per directory, the latest syncDir call whose snapshot is durable. */
+  private readonly dirSyncApplied = new Map<string, number>();
   private epoch = 0;
   private readonly prng: Prng;
   private readonly tornWrites: boolean;
@@ -205,15 +208,22 @@ export class SimVfs implements Vfs {
     const prefix = d === '/' ? '/' : `${d}/`;
     // Snapshot the namespace now (what the fsync covers), apply on completion.
     const live = [...this.names].filter(([n]) => n.startsWith(prefix) && !n.slice(prefix.length).includes('/'));
+    const call = ++this.syncDirCalls;
+    const gate = this.syncGate?.(d) ?? Promise.resolve();
     return new Promise((resolve, reject) => {
-      setImmediate(() => {
+      void gate.then(() => setImmediate(apply));
+      const apply = (): void => {
         if (epoch !== this.epoch) return reject(deadHandle(d));
+        // A directory sync that finishes after a later one must not undo it: the later one made durable every
+        // change made before it was called, which includes everything this one covers.
+        if (call < (this.dirSyncApplied.get(d) ?? 0)) return resolve();
+        this.dirSyncApplied.set(d, call);
         for (const n of [...this.durableNames.keys()]) {
           if (n.startsWith(prefix) && !n.slice(prefix.length).includes('/')) this.durableNames.delete(n);
         }
         for (const [n, inode] of live) this.durableNames.set(n, inode);
         resolve();
-      });
+      };
     });
   }
 

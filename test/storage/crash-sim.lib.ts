@@ -20,6 +20,20 @@ export async function runSimCrashSeed(seed: number, rounds = 4): Promise<{ ops: 
     dir: '/db',
     vfs,
   };
+  // Slow fsyncs: some syncs take a few more turns, so WAL rounds (and manifest, table syncs) finish out of
+  // order, as concurrent fdatasyncs do on a real disk. Own PRNG, so the operation stream of a seed is unchanged.
+  const latency = new Prng(seed ^ 0x51ee9);
+  vfs.syncGate = () => {
+    if (!latency.chance(0.3)) return undefined;
+    let turns = 1 + latency.int(6);
+    return new Promise<void>((resolve) => {
+      const tick = (): void => {
+        if (--turns <= 0) resolve();
+        else setImmediate(tick);
+      };
+      setImmediate(tick);
+    });
+  };
   let engine: LsmEngine = await openLsmEngine(options);
   let baseline = new Map<string, string>();
   let total = 0;

@@ -3,13 +3,14 @@
 // acknowledges the writers of an earlier one still in flight; across a
 // rotation nothing is acknowledged before the round that syncs the older
 // segment, and after a crash everything acknowledged is there. Segments whose
-// memtable was flushed are closed without a sync.
+// memtable was flushed are closed without a sync. Replay stops at a gap in
+// sequence numbers between segments (an older segment cut at a record boundary).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SimVfs } from '../../src/storage/sim-vfs.ts';
 import { openLsmEngine } from '../../src/storage/lsm/index.ts';
 import { tinyLsm } from './engines.lib.ts';
-import { replayWalSegment, Wal, walFileName } from '../../src/storage/lsm/wal.ts';
+import { replayWal, replayWalSegment, Wal, walFileName } from '../../src/storage/lsm/wal.ts';
 import { OpKind } from '../../src/storage/write-batch.ts';
 
 const key = (seq: number): Buffer => Buffer.from(`k${seq}`);
@@ -117,4 +118,30 @@ test('segments whose memtable was flushed are not synced again: the next sync co
   assert.equal(e2.get(Buffer.from('last'))?.toString(), 'v');
   assert.equal(e2.get(Buffer.from('key1999'))?.length, 40);
   await e2.close();
+});
+
+test('replay stops where an older segment lost its tail at a record boundary and a later segment was synced', async () => {
+  const vfs = new SimVfs();
+  vfs.mkdir('/db');
+  const wal = new Wal(vfs, '/db', 1);
+  addPut(wal, 1);
+  addPut(wal, 2);
+  await wal.sync();
+  const cut = vfs.rawBytes(`/db/${walFileName(1)}`).length;
+  addPut(wal, 3);
+  wal.rotate(2);
+  addPut(wal, 4);
+  addPut(wal, 5);
+  await wal.close();
+  const replayed = (): number[] => {
+    const seqs: number[] = [];
+    const last = replayWal(vfs, '/db', [1, 2], (seq) => seqs.push(seq));
+    assert.equal(last, seqs.at(-1) ?? 0);
+    return seqs;
+  };
+  assert.deepEqual(replayed(), [1, 2, 3, 4, 5]);
+  // The crash kept segment 1 only up to a record boundary (it looks whole) and all of segment 2, whose own
+  // fdatasync finished first: recovering 4 and 5 without 3 would be no prefix of the writes.
+  vfs.truncate(`/db/${walFileName(1)}`, cut);
+  assert.deepEqual(replayed(), [1, 2]);
 });

@@ -53,7 +53,7 @@ import { defaultTableOptions, type TableOptions } from './sstable-builder.ts';
 import { SstableReader, type EntryCursor } from './sstable-reader.ts';
 import { sstFileName } from './sstable-format.ts';
 import { compareLatin1, FileMeta, LEVELS, Version, emptyEdit, type VersionEdit } from './version.ts';
-import { replayWalSegment, Wal, walFileName } from './wal.ts';
+import { replayWal, Wal, walFileName } from './wal.ts';
 
 export interface LsmOptions {
   readonly dir: string;
@@ -262,21 +262,17 @@ export class LsmEngine implements Engine {
       f.reader = SstableReader.open(vfs, vfsJoin(dir, sstFileName(f.number)), f.number, this.cache);
     }
 
-    // Replay the WAL into one memtable; a torn record ends the replay (later segments hold only unacknowledged writes).
+    // Replay the WAL into one memtable; a torn record or a gap in sequence numbers ends it (wal.ts replayWal).
     const logs = names
       .filter((n) => /^\d{6,}\.log$/.test(n))
       .map((n) => Number.parseInt(n, 10))
       .filter((n) => n >= logNumber)
       .sort((a, b) => a - b);
     const recovered = new Memtable(0);
-    for (const n of logs) {
-      const path = vfsJoin(dir, walFileName(n));
-      const { torn, lastSeq } = replayWalSegment(vfs.readAll(path), path, (seq, kind, key, value) => {
-        recovered.add(key.toString('latin1'), seq, kind, value);
-      });
-      this.lastSeq = Math.max(this.lastSeq, lastSeq);
-      if (torn) break;
-    }
+    const lastSeq = replayWal(vfs, dir, logs, (seq, kind, key, value) => {
+      recovered.add(key.toString('latin1'), seq, kind, value);
+    });
+    this.lastSeq = Math.max(this.lastSeq, lastSeq);
 
     const edit = emptyEdit();
     if (!recovered.empty) {

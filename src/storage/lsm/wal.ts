@@ -306,13 +306,19 @@ export type WalOpSink = (seq: number, kind: OpKind, key: Buffer, value: Buffer) 
  * then ignores every later segment). Checksum mismatches and malformed
  * payloads throw CorruptionError naming the segment.
  */
-export function replayWalSegment(bytes: Buffer, file: string, sink: WalOpSink): { torn: boolean; lastSeq: number } {
+export function replayWalSegment(
+  bytes: Buffer,
+  file: string,
+  sink: WalOpSink,
+): { torn: boolean; firstSeq: number; lastSeq: number } {
   const { records, torn } = readRecords(bytes, file);
   const c: Cursor = { pos: 0 };
   let lastSeq = 0;
+  let firstSeq = 0;
   for (const rec of records) {
     if (rec.length < 10) throw new CorruptionError(file, 'WAL record too short');
     let seq = rec.readUIntLE(0, 6);
+    if (firstSeq === 0) firstSeq = seq;
     const count = rec.readUInt32LE(6);
     c.pos = 10;
     for (let i = 0; i < count; i++) {
@@ -336,7 +342,33 @@ export function replayWalSegment(bytes: Buffer, file: string, sink: WalOpSink): 
     }
     if (c.pos !== rec.length) throw new CorruptionError(file, 'WAL record has trailing bytes');
   }
-  return { torn, lastSeq };
+  return { torn, firstSeq, lastSeq };
+}
+
+/**
+ * Replays the segments numbered `numbers` (ascending, all >= the manifest's log number) in order and
+ * returns the last sequence number replayed (0 if none). Replay stops after a segment that ends in a
+ * torn record, and also where the sequence numbers jump from one non-empty segment to the next: every
+ * write takes the next sequence number and is logged in the current segment, so consecutive segments
+ * continue each other, and a gap means the earlier segment lost its tail in a crash at a record
+ * boundary (it looks whole). The later segment was synced on its own (its fdatasync finished while the
+ * round that also syncs the earlier segment had not), and replaying it would recover writes without
+ * the ones before them. Nothing after a gap was acknowledged: an acknowledgement covers every earlier
+ * segment in full, and then there is no gap.
+ */
+export function replayWal(vfs: Vfs, dir: string, numbers: readonly number[], sink: WalOpSink): number {
+  let lastSeq = 0;
+  for (const n of numbers) {
+    const path = vfsJoin(dir, walFileName(n));
+    const bytes = vfs.readAll(path);
+    // Check the continuity before replaying anything of this segment (its first record's sequence number).
+    const first = readRecords(bytes, path).records[0];
+    if (first !== undefined && first.length >= 6 && lastSeq !== 0 && first.readUIntLE(0, 6) !== lastSeq + 1) break;
+    const seg = replayWalSegment(bytes, path, sink);
+    if (seg.lastSeq !== 0) lastSeq = seg.lastSeq;
+    if (seg.torn) break;
+  }
+  return lastSeq;
 }
 
 const EMPTY: Buffer = Buffer.alloc(0);
