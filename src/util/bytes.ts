@@ -20,10 +20,10 @@ const latin1Slice = (
   Buffer.prototype as unknown as { latin1Slice?: (this: Uint8Array, start: number, end: number) => string }
 ).latin1Slice;
 
-/** One char per byte; string comparison of the result equals byte comparison. */
-export function toLatin1(b: Uint8Array): string {
-  if (latin1Slice !== undefined) return latin1Slice.call(b, 0, b.byteLength);
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+/** Bytes [start, end) of `b` (default: all), one char per byte; string comparison of the result equals byte comparison. */
+export function toLatin1(b: Uint8Array, start = 0, end = b.byteLength): string {
+  if (latin1Slice !== undefined) return latin1Slice.call(b, start, end);
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1', start, end);
 }
 
 export function fromLatin1(s: string): Buffer {

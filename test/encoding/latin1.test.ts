@@ -1,5 +1,6 @@
 // toLatin1 (util/bytes.ts), the memtable's key form: one char per byte for
-// every byte value, for views at any offset into a larger buffer, and
+// every byte value, for views at any offset into a larger buffer and byte
+// ranges of them, and
 // string order equal to byte order (property-tested against Buffer.compare).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,6 +17,9 @@ test('toLatin1 maps each byte to one char, for subarray views and plain Uint8Arr
   assert.equal(toLatin1(new Uint8Array(all.buffer, all.byteOffset + 65, 3)), 'ABC');
   assert.equal(toLatin1(new Uint8Array(0)), '');
   assert.deepEqual(fromLatin1(toLatin1(all.subarray(7, 99))), all.subarray(7, 99));
+  // A range of a view: offsets relative to the view.
+  assert.equal(toLatin1(all.subarray(60), 5, 8), 'ABC');
+  assert.equal(toLatin1(all, 3, 3), '');
 });
 
 test('toLatin1 order is byte order', () => {
