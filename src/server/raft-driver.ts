@@ -147,7 +147,7 @@ export class RaftDriver {
       return Promise.reject(e as Error);
     }
     this.schedule();
-    const deadline = performance.now() + this.proposalTimeoutMs;
+    const deadline = Math.ceil(performance.now()) + this.proposalTimeoutMs; // a small integer: no heap number per waiter
     return new Promise((resolve, reject) => {
       this.waiters.push({ index: pos.index, term: pos.term, resolve, reject, deadline });
     });
@@ -169,7 +169,7 @@ export class RaftDriver {
       return Promise.reject(e as Error);
     }
     this.schedule();
-    const deadline = performance.now() + this.proposalTimeoutMs;
+    const deadline = Math.ceil(performance.now()) + this.proposalTimeoutMs; // a small integer: no heap number per waiter
     return new Promise((resolve, reject) => {
       this.reads.set(ctx, { index: -1, resolve, reject, deadline });
     });

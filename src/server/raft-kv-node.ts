@@ -127,7 +127,8 @@ export async function startRaftKvNode(o: RaftKvNodeOptions): Promise<RaftKvNode>
     tickMs: o.tickMs ?? 20,
     apply: (e) => {
       if (e.type !== EntryType.normal || e.data.length === 0) return;
-      const b = Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength);
+      // Entry data is a Buffer already (decoded from a socket chunk, or made by encodePut): no view per apply.
+      const b = Buffer.isBuffer(e.data) ? e.data : Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength);
       const kl = b.readUInt32LE(0);
       kv.set(b.toString('utf8', 4, 4 + kl), b.toString('utf8', 4 + kl));
     },
