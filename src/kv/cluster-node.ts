@@ -17,8 +17,10 @@
  *   no-op (every entry committed before T is then applied). Then the
  *   ReplicatedEngine starts leading and a fresh TxnManager opens over a
  *   LeaderTermEngine view; MVCC recovery finishes transactions whose
- *   records the old leader committed and treats its other intents as
- *   orphans. Until the manager is open, requests get a retryable 40001.
+ *   records the old leader committed (in slices that yield through
+ *   `schedule`, so a big one does not stall heartbeats into the next
+ *   election) and treats its other intents as orphans. Until the manager
+ *   is open, requests get a retryable 40001.
  * - Lost term T: the ReplicatedEngine drops its overlay and rejects pending
  *   syncs (40001 certainly-not-committed / 40003 unknown), the view fences,
  *   the manager closes (its live transactions abort; ClusterTxn reports
@@ -65,7 +67,7 @@ import { MergedSnapshot, ReplicatedEngine } from './replicated-engine.ts';
  * `schedule`) after each this many bytes of entries, so a replica applying
  * a big transaction keeps ticking and answering heartbeats.
  */
-export const APPLY_YIELD_BYTES = 1 << 20;
+export const APPLY_YIELD_BYTES = 128 << 10;
 
 /** Default: take a state-machine snapshot and truncate the log every this many applied entries. */
 export const COMPACT_AFTER_ENTRIES = 10_000;
@@ -87,6 +89,8 @@ export interface ClusterNodeOptions {
   readonly compactAfterEntries?: number;
   /** Default APPLY_YIELD_BYTES. */
   readonly applyYieldBytes?: number;
+  /** Intents the leader's MVCC layer resolves per slice between yields (default RESOLVE_SLICE_KEYS of src/txn). */
+  readonly resolveSliceKeys?: number;
   readonly proposalBytesMax?: number;
   /** Runs the Ready loop later (default: queueMicrotask). */
   readonly schedule?: (fn: () => void) => void;
@@ -132,6 +136,7 @@ export class ClusterNode {
   private readonly onFatal: (e: unknown) => void;
   private readonly compactAfterEntries: number;
   private readonly applyYieldBytes: number;
+  private readonly resolveSliceKeys: number | undefined;
   private readonly leaseReads: boolean;
 
   private running = false;
@@ -177,6 +182,7 @@ export class ClusterNode {
         }));
     this.compactAfterEntries = options.compactAfterEntries ?? COMPACT_AFTER_ENTRIES;
     this.applyYieldBytes = options.applyYieldBytes ?? APPLY_YIELD_BYTES;
+    this.resolveSliceKeys = options.resolveSliceKeys;
     this.leaseReads = options.raft?.leaseReads ?? false;
     this.lastCompacted = snapshotIndex;
     engine.onWork = () => this.kick();
@@ -515,7 +521,13 @@ export class ClusterNode {
 
   private openManager(term: number): void {
     const view = new LeaderTermEngine(this.engine, term);
-    openTxnManager(view, { clock: this.clock }).then(
+    // Recovery (finishing the old leader's committed transactions) and every commit's resolution
+    // yield through the node's scheduler between slices: the Ready loop keeps running meanwhile.
+    openTxnManager(view, {
+      clock: this.clock,
+      yieldToOthers: () => new Promise<void>((resolve) => this.schedule(resolve)),
+      ...(this.resolveSliceKeys === undefined ? {} : { resolveSliceKeys: this.resolveSliceKeys }),
+    }).then(
       (mgr) => {
         if (this.dead || this.leaderTerm !== term || !this.engine.isLeading) {
           void mgr.close().catch(() => undefined);

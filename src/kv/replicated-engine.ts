@@ -60,7 +60,7 @@ import { appliedIndexKey, isReplicatedKey, readU64, REPLICATED_END, u64 } from '
 export const STATEMENT_COMPLETION_UNKNOWN = '40003';
 
 /** Default bound on the bytes of one proposal (several write batches are packed into one). */
-export const PROPOSAL_BYTES_MAX = 256 << 10;
+export const PROPOSAL_BYTES_MAX = 64 << 10;
 
 /**
  * Default bound on the bytes of writes the leader holds not yet applied

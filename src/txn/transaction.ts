@@ -40,7 +40,7 @@
 
 import { WriteBatch } from '../storage/write-batch.ts';
 import { assert } from '../util/assert.ts';
-import type { NextDbError } from '../util/errors.ts';
+import { NextDbError } from '../util/errors.ts';
 import type { IsolationLevel, KeyValue, Txn, TxnScanOptions, TxnState } from './api.ts';
 import {
   concurrentUpdate,
@@ -454,7 +454,7 @@ export class MvccTxn implements Txn {
     );
     try {
       await engine.sync(); // the commit point: durable record flip
-    } finally {
+    } catch (e) {
       // Even when sync fails the record is in the engine, so the engine's
       // state says committed; resolving keeps memory consistent with it and
       // releases the locks. The caller still sees the I/O error.
@@ -462,6 +462,20 @@ export class MvccTxn implements Txn {
       for (const hk of hks) this.mgr.resolveIntentInto(batch, hk, this.numericId, commitTs);
       batch.delete(rk);
       engine.write(batch);
+      this.finish('committed');
+      throw e;
+    }
+    // Committed: the durable record decides. Resolution goes in slices that
+    // yield (a big transaction must not stall the process); the transaction
+    // stays live and 'committing' until it is done, so whoever meets one of
+    // its intents waits for it. If resolving fails (the engine went away),
+    // the record still decides: recovery or resolveOrphan finishes it.
+    try {
+      const slicing = this.mgr.resolveCommitted(hks, this.numericId, commitTs, rk);
+      if (slicing !== undefined) await slicing;
+    } catch (e) {
+      if (!(e instanceof NextDbError)) throw e; // a bug, never dressed up as success
+    } finally {
       this.finish('committed');
     }
     this.mgr.noteCommit();

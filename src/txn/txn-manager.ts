@@ -13,7 +13,16 @@
  *
  * Crash safety: before the record is durable the transaction is aborted
  * (its intents are orphans: no live owner, no record); after, recovery at
- * open finishes the resolution batch from the record. Either way all or
+ * open finishes the resolution from the record.
+ *
+ * Resolution (at commit, and recovery at open) goes in slices of
+ * `resolveSliceKeys` keys, one batch each, with a yield to other work
+ * between slices, so a very large transaction does not hold the event loop
+ * (a cluster leader keeps sending heartbeats). The record is deleted with
+ * the last slice: until then it decides every intent not yet resolved, and
+ * resolving again is a no-op. Meanwhile the transaction stays live and
+ * 'committing', so readers and writers meeting its intents wait for it as
+ * for any commit in flight. Either way all or
  * none of the transaction is visible. Intents of the previous boot can never
  * be mistaken for a live transaction's because transaction ids carry a boot
  * epoch that is persisted and bumped at every open.
@@ -70,7 +79,16 @@ export interface TxnManagerOptions {
    * 0: only when `gc()` is called).
    */
   readonly gcEveryCommits?: number;
+  /** Intents resolved per batch (at commit and at recovery) before yielding (default RESOLVE_SLICE_KEYS). */
+  readonly resolveSliceKeys?: number;
+  /** How resolution yields between slices (default: setImmediate; a cluster node passes its scheduler). */
+  readonly yieldToOthers?: () => Promise<void>;
 }
+
+/** A committed transaction's intents are resolved this many per batch, with a yield between batches. */
+export const RESOLVE_SLICE_KEYS = 1024;
+
+const yieldImmediate = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
 
 export interface GcStats {
   readonly horizon: Timestamp;
@@ -118,6 +136,8 @@ export class MvccTxnManager implements TxnManager {
    */
   private gcCandidates = new Set<string>();
   private gcFullSweepDone = false;
+  private readonly resolveSliceKeys: number;
+  private readonly yieldToOthers: () => Promise<void>;
 
   private constructor(
     readonly engine: Engine,
@@ -125,7 +145,14 @@ export class MvccTxnManager implements TxnManager {
     clock: Clock,
     private readonly gcRetentionMs: number,
     private readonly gcEveryCommits: number,
+    options: TxnManagerOptions,
   ) {
+    assert(
+      options.resolveSliceKeys === undefined || options.resolveSliceKeys >= 1,
+      'resolveSliceKeys must be at least 1',
+    );
+    this.resolveSliceKeys = options.resolveSliceKeys ?? RESOLVE_SLICE_KEYS;
+    this.yieldToOthers = options.yieldToOthers ?? yieldImmediate;
     this.hlc = new Hlc(clock);
     this.bootBase = boot * TWO_32;
   }
@@ -159,11 +186,12 @@ export class MvccTxnManager implements TxnManager {
       options.clock ?? systemClock,
       options.gcRetentionMs ?? 0,
       options.gcEveryCommits ?? 4096,
+      options,
     );
     const ceilingRaw = engine.get(HLC_CEILING_KEY);
     if (ceilingRaw !== undefined) m.hlc.update(readU64(ceilingRaw, 0));
     m.now(); // persists a fresh ceiling
-    m.recover();
+    await m.recover();
     // A keyspace without any version yet has nothing an earlier boot left for GC: the
     // background runs can visit only the keys written from now on (no full sweep first).
     const it = engine.iterator({ gte: HEAD_SPACE_START, lt: HISTORY_SPACE_END });
@@ -275,18 +303,61 @@ export class MvccTxnManager implements TxnManager {
     this.engine.write(batch);
   }
 
-  /** Finishes the resolution of every committed record left by a crash. */
-  private recover(): void {
+  /**
+   * Resolves committed transaction `txnId`'s intents on `hks` (head keys)
+   * at `commitTs` and deletes its record `rk` with the last of them: at once
+   * when they fit in one slice (undefined: nothing to wait for, the common
+   * case costs no extra await), else in slices with a yield between them
+   * (see the header; the promise settles after the last). Slicing stops
+   * early when the manager closes meanwhile (its engine may be going away):
+   * the record stays, and recovery at the next open, or a reader meeting an
+   * intent whose owner is gone (resolveOrphan), finishes the job.
+   */
+  resolveCommitted(hks: readonly Buffer[], txnId: number, commitTs: Timestamp, rk: Buffer): Promise<void> | undefined {
+    if (hks.length > this.resolveSliceKeys) return this.resolveInSlices(hks, txnId, commitTs, rk);
+    const batch = new WriteBatch();
+    for (const hk of hks) this.resolveIntentInto(batch, hk, txnId, commitTs);
+    batch.delete(rk);
+    this.engine.write(batch);
+    return undefined;
+  }
+
+  private async resolveInSlices(hks: readonly Buffer[], txnId: number, commitTs: Timestamp, rk: Buffer): Promise<void> {
+    let i = 0;
+    for (;;) {
+      const end = Math.min(hks.length, i + this.resolveSliceKeys);
+      const batch = new WriteBatch();
+      for (; i < end; i++) this.resolveIntentInto(batch, hks[i]!, txnId, commitTs);
+      if (i === hks.length) batch.delete(rk);
+      this.engine.write(batch);
+      if (i === hks.length) return;
+      await this.yieldToOthers();
+      if (this.closed) return;
+    }
+  }
+
+  /** Finishes the resolution of every committed record left by a crash (or by the previous leader). */
+  private async recover(): Promise<void> {
     const records: [Buffer, Buffer][] = [...this.engine.scan({ gte: RECORD_SPACE_START, lt: RECORD_SPACE_END })];
     this.recoveredRecords = records.length;
+    for (const [, rv] of records) this.hlc.update(decodeTxnRecord(rv).commitTs);
+    let keysSinceYield = 0;
     for (const [rk, rv] of records) {
-      const txnId = readU64(rk, 1);
       const r = decodeTxnRecord(rv);
-      this.hlc.update(r.commitTs);
-      const batch = new WriteBatch();
-      for (const k of r.keys) this.resolveIntentInto(batch, headKey(k), txnId, r.commitTs);
-      batch.delete(rk);
-      this.engine.write(batch);
+      const slicing = this.resolveCommitted(
+        r.keys.map((k) => headKey(k)),
+        readU64(rk, 1),
+        r.commitTs,
+        rk,
+      );
+      if (slicing !== undefined) await slicing;
+      // Many small records (a crash under load) are sliced too: a yield after each slice's worth of keys.
+      keysSinceYield += r.keys.length;
+      if (keysSinceYield >= this.resolveSliceKeys && rk !== records[records.length - 1]![0]) {
+        keysSinceYield = 0;
+        await this.yieldToOthers();
+      }
+      if (this.closed) return;
     }
   }
 

@@ -285,6 +285,9 @@ export class ClusterSim {
           // In a third of the seeds the Ready loop yields between nearly every applied entry
           // (derived from a value already drawn, so the seed's random stream is unchanged).
           ...(this.compactAfterEntries % 3 === 0 ? { applyYieldBytes: 64 } : {}),
+          // In half of them the MVCC layer resolves (and recovers) one intent per slice, yielding between
+          // slices, as a very large transaction does with the default slice size.
+          ...(this.compactAfterEntries % 2 === 0 ? { resolveSliceKeys: 1 } : {}),
           onFatal: (e) => {
             this.failure ??= new SimFailure(`t=${this.now}ms: node ${s.id} failed: ${(e as Error).stack ?? String(e)}`);
           },
