@@ -66,8 +66,13 @@ test('a round that finishes first acknowledges the writers of an earlier round o
   assert.equal(held, 2, 'two rounds were started');
   assert.ok(second.done, 'the later round finished');
   assert.ok(first.done, "its fdatasync covered the earlier round's bytes, so that round's writer is acknowledged");
-  assert.deepEqual(durableSeqs(vfs, [1]), [1, 2, 3]);
+  const closed = track(wal.close());
+  await turns(5);
+  assert.ok(!closed.done, 'close waits for the held fdatasync before closing the segment under it');
   slow.open();
+  await turns(5);
+  assert.ok(closed.done);
+  assert.deepEqual(durableSeqs(vfs, [1]), [1, 2, 3]);
 });
 
 test('across a rotation, no round is acknowledged before the round that syncs the older segment', async () => {

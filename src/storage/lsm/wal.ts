@@ -85,6 +85,8 @@ export class Wal {
   private waiters: Waiter[] = [];
   /** Sync rounds in flight, in the order they started. */
   private rounds: SyncRound[] = [];
+  /** The system calls of every round not yet returned (close waits for them before closing files). */
+  private readonly syncing = new Set<Promise<unknown>>();
   /** Bytes covered by the latest started round. */
   private startedBytes = 0;
   private scheduled = false;
@@ -229,6 +231,9 @@ export class Wal {
     const round: SyncRound = { target, barrier: work.length > 1, done: false };
     this.rounds.push(round);
     this.startedBytes = target;
+    const calls = Promise.allSettled(work);
+    this.syncing.add(calls);
+    void calls.then(() => this.syncing.delete(calls));
     Promise.all(work).then(
       () => {
         round.done = true;
@@ -282,6 +287,8 @@ export class Wal {
   async close(): Promise<void> {
     if (this.closed) return;
     if (this.failed === undefined) await this.sync();
+    // A round acknowledged by a later one may still have its fdatasync running: never close a descriptor under it.
+    await Promise.all([...this.syncing]);
     this.closed = true;
     for (const s of this.older) s.file.close();
     this.file.close();
