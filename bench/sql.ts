@@ -3,7 +3,7 @@
  * in the same process and run.
  *
  * Workloads (one line each: `bench <workload> nextdb=<ops/s> sqlite=<ops/s> ratio=<nextdb/sqlite>`,
- * then `latency <workload> p50=<ms> p99=<ms>` for NextDB):
+ * then `latency <workload> p50=<ms> p99=<ms>` for NextDB and `latency-sqlite ...` for SQLite):
  *   point-select   prepared SELECT by primary key over ROWS rows (random keys)
  *   insert         single-row prepared INSERT, autocommit
  *   update         single-row prepared UPDATE by primary key, autocommit
@@ -17,7 +17,8 @@
  * short runs (about a minute); the full run loads 1,000,000 rows.
  *
  * Each workload alternates NextDB and SQLite in short slices (ROUNDS each),
- * so a change in machine load during the run hits both sides alike.
+ * so a change in machine load during the run hits both sides alike, and
+ * both sides time every operation (so both pay the same clock reads).
  */
 
 import Database from 'better-sqlite3';
@@ -43,20 +44,15 @@ interface Timed {
   lat: number[];
 }
 
-/** Runs `fn` for about `ms` milliseconds, adding its op count, time and (when `collect`) latencies to `into`. */
-async function timeLoop(
-  fn: (i: number) => Promise<void> | void,
-  ms: number,
-  collect: boolean,
-  into: Timed,
-): Promise<void> {
+/** Runs `fn` for about `ms` milliseconds, adding its op count, time and latencies to `into`. */
+async function timeLoop(fn: (i: number) => Promise<void> | void, ms: number, into: Timed): Promise<void> {
   const lat = into.lat;
   const start = performance.now();
   let i = 0;
   for (;;) {
-    const t0 = collect ? performance.now() : 0;
+    const t0 = performance.now();
     await fn(i++);
-    if (collect) lat.push(performance.now() - t0);
+    lat.push(performance.now() - t0);
     if ((i & 63) === 0 && performance.now() - start >= ms) break;
   }
   into.ops += i;
@@ -74,20 +70,22 @@ async function compare(name: string, nextdb: (i: number) => Promise<void>, sqlit
   const a: Timed = { ops: 0, secs: 0, lat: [] };
   const b: Timed = { ops: 0, secs: 0, lat: [] };
   for (let r = 0; r < ROUNDS; r++) {
-    await timeLoop(nextdb, RUN_MS / ROUNDS, true, a);
-    await timeLoop(sqlite, RUN_MS / ROUNDS, false, b);
+    await timeLoop(nextdb, RUN_MS / ROUNDS, a);
+    await timeLoop(sqlite, RUN_MS / ROUNDS, b);
   }
   a.lat.sort((x, y) => x - y);
-  report(name, { opsPerSec: a.ops / a.secs, lat: a.lat }, { opsPerSec: b.ops / b.secs });
+  b.lat.sort((x, y) => x - y);
+  const nextdbOps = a.ops / a.secs;
+  const sqliteOps = b.ops / b.secs;
+  console.log(
+    `bench ${name} nextdb=${Math.round(nextdbOps)} sqlite=${Math.round(sqliteOps)} ratio=${(nextdbOps / sqliteOps).toFixed(3)}`,
+  );
+  console.log(`latency ${name} ${latencies(a.lat)}`);
+  console.log(`latency-sqlite ${name} ${latencies(b.lat)}`);
 }
 
-function report(name: string, nextdb: { opsPerSec: number; lat: number[] }, sqlite: { opsPerSec: number }): void {
-  console.log(
-    `bench ${name} nextdb=${Math.round(nextdb.opsPerSec)} sqlite=${Math.round(sqlite.opsPerSec)} ratio=${(nextdb.opsPerSec / sqlite.opsPerSec).toFixed(3)}`,
-  );
-  console.log(
-    `latency ${name} p50=${percentile(nextdb.lat, 0.5).toFixed(4)} p99=${percentile(nextdb.lat, 0.99).toFixed(4)}`,
-  );
+function latencies(sorted: number[]): string {
+  return `p50=${percentile(sorted, 0.5).toFixed(4)} p99=${percentile(sorted, 0.99).toFixed(4)}`;
 }
 
 const db = await open();
