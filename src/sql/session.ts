@@ -83,6 +83,7 @@ import { alterRole, createRole, dropRole, findRole } from './exec/roles.ts';
 import type { Backend } from './backends.ts';
 import { PlRuntime } from './plpgsql/host.ts';
 import { createTrigger, triggerDef } from './exec/trigger-ddl.ts';
+import { grantRevoke, privilegeAnswer } from './exec/privileges.ts';
 import type { CopyFormatOptions } from '../wire/copy-format.ts';
 
 interface ExecResult {
@@ -433,6 +434,8 @@ export class SqlSession implements Session, Backend {
       random: () => this.core.random(),
       callFunction: (f, args) => this.pl().callFunction(f, args),
       fireTrigger: (g, info) => this.pl().fireTrigger(g, info),
+      privilege: (kind, user, object, privs) =>
+        privilegeAnswer(curCatalog(), this.dbOid, this.searchPath(), user ?? this.user, kind, object, privs),
       notice: (n) => void this.pendingNotices.push(n),
       uniqueRowId: () => this.core.uniqueRowId(),
       relationOid: (n) => {
@@ -500,7 +503,15 @@ export class SqlSession implements Session, Backend {
   }
 
   private binder(catalog: CatalogSnapshot, sql: string, paramTypes: (SqlType | undefined)[]): Binder {
-    const b = new Binder({ catalog, dbOid: this.dbOid, searchPath: this.searchPath(), io: this.io(), sql, paramTypes });
+    const b = new Binder({
+      catalog,
+      dbOid: this.dbOid,
+      searchPath: this.searchPath(),
+      io: this.io(),
+      sql,
+      paramTypes,
+      user: this.user,
+    });
     b.virtualRelations = (schema, name, binder) => virtualRelation(schema, name, binder, catalog, this.dbOid, this);
     b.virtualOid = virtualOid;
     return b;
@@ -752,6 +763,7 @@ export class SqlSession implements Session, Backend {
         dbOid: this.dbOid,
         searchPath: this.searchPath().filter((s) => s !== 'pg_catalog'),
         notices,
+        user: this.user,
         binder: (text) => this.binder(catalog, text, []),
         evalDefault: async (t: TableDef, col: ColumnDef) => {
           const b = this.binder(catalog, '', []);
@@ -773,6 +785,7 @@ export class SqlSession implements Session, Backend {
       else if ('IndexStmt' in stmt) t = await createIndex(ctx, stmt.IndexStmt);
       else if ('CreateFunctionStmt' in stmt) t = await createFunction(ctx, stmt.CreateFunctionStmt);
       else if ('CreateTrigStmt' in stmt) t = await createTrigger(ctx, stmt.CreateTrigStmt);
+      else if ('GrantStmt' in stmt) t = await grantRevoke(ctx, stmt.GrantStmt);
       else if ('ViewStmt' in stmt) t = await createView(ctx, stmt.ViewStmt, sql);
       else if ('CreateSeqStmt' in stmt) t = await createSequence(ctx, stmt.CreateSeqStmt);
       else if ('CreateSchemaStmt' in stmt) t = await createSchema(ctx, stmt.CreateSchemaStmt);

@@ -172,6 +172,23 @@ export interface FunctionDef {
   readonly returnsTrigger?: boolean;
 }
 
+/** One grant in an ACL: grantee '' is PUBLIC; privileges and grant options as PostgreSQL's aclitem letters. */
+export interface AclItem {
+  readonly grantee: string;
+  readonly privs: string;
+  readonly grantable: string;
+  readonly grantor: string;
+}
+
+/** An object's owner and ACL (GRANT/REVOKE; see exec/privileges.ts). `items` absent: the default privileges. */
+export interface AclDef {
+  /** The object's OID (table, view, catalog relation, sequence, schema or function). */
+  readonly oid: number;
+  readonly kind: 'r' | 'S' | 'n' | 'f';
+  readonly owner: string;
+  readonly items?: readonly AclItem[];
+}
+
 export interface SchemaDef {
   readonly oid: number;
   readonly dbOid: number;
@@ -293,6 +310,8 @@ export class CatalogSnapshot {
   readonly tables = new Map<number, TableDef>();
   readonly sequences = new Map<number, SequenceDef>();
   readonly functions = new Map<number, FunctionDef>();
+  /** Owners and ACLs by object OID (objects without one: the built-in superuser's, default privileges). */
+  readonly acls = new Map<number, AclDef>();
   private readonly tableByName = new Map<string, TableDef>();
   private readonly seqByName = new Map<string, SequenceDef>();
   private readonly indexByName = new Map<string, [TableDef, IndexDef]>();
@@ -305,7 +324,9 @@ export class CatalogSnapshot {
     seqs: SequenceDef[],
     roles: RoleDef[] = [],
     functions: FunctionDef[] = [],
+    acls: AclDef[] = [],
   ) {
+    for (const a of acls) this.acls.set(a.oid, a);
     for (const r of roles) this.roles.set(r.oid, r);
     for (const f of functions) this.functions.set(f.oid, f);
     for (const d of dbs) this.databases.set(d.oid, d);
@@ -383,6 +404,7 @@ export class CatalogStore {
       await all<SequenceDef>('seq'),
       await all<RoleDef>('role'),
       await all<FunctionDef>('func'),
+      await all<AclDef>('acl'),
     );
   }
 
@@ -400,14 +422,18 @@ export class CatalogStore {
 
   static async put(
     txn: Txn,
-    kind: 'db' | 'schema' | 'rel' | 'seq' | 'role' | 'func',
+    kind: 'db' | 'schema' | 'rel' | 'seq' | 'role' | 'func' | 'acl',
     oid: number,
     d: unknown,
   ): Promise<void> {
     await txn.put(catalogKey(kind, oid), encodeDescriptor(d));
   }
 
-  static async remove(txn: Txn, kind: 'db' | 'schema' | 'rel' | 'seq' | 'role' | 'func', oid: number): Promise<void> {
+  static async remove(
+    txn: Txn,
+    kind: 'db' | 'schema' | 'rel' | 'seq' | 'role' | 'func' | 'acl',
+    oid: number,
+  ): Promise<void> {
     await txn.delete(catalogKey(kind, oid));
   }
 

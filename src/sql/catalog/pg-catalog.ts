@@ -12,6 +12,7 @@
  * access methods and the superuser use PostgreSQL's fixed OIDs.
  */
 
+import { aclText } from '../exec/privileges.ts';
 import { allRoles } from '../exec/roles.ts';
 import type { Binder, BoundQuery } from '../plan/binder.ts';
 import type { OutputColumn, Expr } from '../plan/plan.ts';
@@ -326,6 +327,8 @@ const TABLES: Record<string, VirtualTable> = {
           shownIndexes(t).length > 0,
         );
         r[20] = (t.triggers ?? []).length > 0; // relhastriggers
+        const acl = aclText(ctx.catalog, t.oid, 'r');
+        if (acl !== null) r[27] = { kind: 'array', elems: acl }; // relacl
         out.push(r);
         for (const ix of shownIndexes(t))
           out.push(row(ix.oid, ix.name, ns, BTREE_AM, 'i', ix.columns.length, 0, false));

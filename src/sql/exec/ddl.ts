@@ -56,6 +56,7 @@ import type { Value } from '../types/sql-type.ts';
 import { CompileEnv, compileExpr, layoutOf } from './compile-expr.ts';
 import { compilePlpgsql, plSource } from '../plpgsql/compile.ts';
 import { dropTrigger, setTriggersEnabled } from './trigger-ddl.ts';
+import { recordOwner, requireOwner, requirePrivilege, requireRelation } from './privileges.ts';
 
 export interface DdlContext {
   readonly txn: Txn;
@@ -63,6 +64,8 @@ export interface DdlContext {
   readonly dbOid: number;
   readonly searchPath: readonly string[];
   readonly notices: Notice[];
+  /** The session's user: ownership of new objects and privilege checks (absent: no checks). */
+  readonly user?: string;
   /** Creates a binder over the current catalog (views, defaults validation). */
   binder(sql: string): Binder;
   /** Fills an existing table's new column (ALTER TABLE ADD COLUMN ... DEFAULT). */
@@ -79,13 +82,25 @@ function deparseExpr(n: Node): string {
 }
 
 function creationSchema(ctx: DdlContext, schema: string | undefined): string {
-  if (schema !== undefined) {
-    if (ctx.catalog.schema(ctx.dbOid, schema) === undefined)
-      throw new NextDbError('3F000', `schema "${schema}" does not exist`);
-    return schema;
-  }
-  for (const s of ctx.searchPath) if (s !== 'pg_catalog' && ctx.catalog.schema(ctx.dbOid, s) !== undefined) return s;
-  throw new NextDbError('3F000', 'no schema has been selected to create in');
+  const chosen = ((): string => {
+    if (schema !== undefined) {
+      if (ctx.catalog.schema(ctx.dbOid, schema) === undefined)
+        throw new NextDbError('3F000', `schema "${schema}" does not exist`);
+      return schema;
+    }
+    for (const s of ctx.searchPath) if (s !== 'pg_catalog' && ctx.catalog.schema(ctx.dbOid, s) !== undefined) return s;
+    throw new NextDbError('3F000', 'no schema has been selected to create in');
+  })();
+  // CREATE needs the CREATE privilege on the schema (PUBLIC has it on public).
+  if (ctx.user !== undefined)
+    requirePrivilege(ctx.catalog, ctx.user, ctx.catalog.schema(ctx.dbOid, chosen)!.oid, 'n', 'C', chosen);
+  return chosen;
+}
+
+/** ALTER, DROP, CREATE INDEX / TRIGGER on a relation: its owner (or a superuser) only. */
+export function requireTableOwner(ctx: DdlContext, t: TableDef): void {
+  if (ctx.user !== undefined)
+    requireOwner(ctx.catalog, ctx.user, t.oid, `${t.kind === 'v' ? 'view' : 'table'} ${t.name}`);
 }
 
 function findRelation(ctx: DdlContext, schema: string | undefined, name: string): TableDef | undefined {
@@ -408,8 +423,10 @@ export async function createTable(ctx: DdlContext, cs: CreateStmt): Promise<stri
   for (const c of columns)
     if (c.defaultExpr !== undefined && !c.defaultExpr.startsWith('nextval(')) binder.defaultFor(c, scope);
   await CatalogStore.put(txn, 'rel', oid, table);
+  await recordOwner(ctx, oid, 'r');
   for (const s of sequences) {
     await CatalogStore.put(txn, 'seq', s.oid, s);
+    await recordOwner(ctx, s.oid, 'S');
   }
   return 'CREATE TABLE';
 }
@@ -482,6 +499,7 @@ export async function createIndex(ctx: DdlContext, s: IndexStmt): Promise<string
   const t = findRelation(ctx, rv.schemaname, rv.relname ?? '');
   if (t === undefined) throw new NextDbError(SqlState.undefinedTable, `relation "${rv.relname ?? ''}" does not exist`);
   if (t.kind !== 'r') throw new NextDbError('42809', `"${t.name}" is not a table`);
+  requireTableOwner(ctx, t);
   if (s.accessMethod !== undefined && s.accessMethod !== 'btree') throw notSupported(`index method ${s.accessMethod}`);
   if ((s.indexIncludingParams ?? []).length > 0) throw notSupported('INCLUDE columns in indexes');
   const cols: number[] = [];
@@ -625,6 +643,7 @@ export async function createView(ctx: DdlContext, v: ViewStmt, sqlText: string):
     dependsOn: deps,
   };
   await CatalogStore.put(ctx.txn, 'rel', oid, t);
+  await recordOwner(ctx, oid, 'r');
   return 'CREATE VIEW';
 }
 
@@ -664,6 +683,7 @@ export async function createSequence(ctx: DdlContext, s: CreateSeqStmt): Promise
       type = resolveTypeName(o.DefElem.arg.TypeName).type;
   }
   await CatalogStore.put(ctx.txn, 'seq', oid, await sequenceDef(ctx, oid, schema, name, type, s.options ?? []));
+  await recordOwner(ctx, oid, 'S');
   return 'CREATE SEQUENCE';
 }
 
@@ -679,6 +699,7 @@ export async function createSchema(ctx: DdlContext, s: CreateSchemaStmt): Promis
   if ((s.schemaElts ?? []).length > 0) throw notSupported('CREATE SCHEMA with elements');
   const oid = await CatalogStore.allocOid(ctx.txn);
   await CatalogStore.put(ctx.txn, 'schema', oid, { oid, dbOid: ctx.dbOid, name });
+  await recordOwner(ctx, oid, 'n');
   return 'CREATE SCHEMA';
 }
 
@@ -1024,6 +1045,7 @@ export async function createFunction(ctx: DdlContext, s: CreateFunctionStmt): Pr
   if (pl) compilePlpgsql(name, plSource(def));
   else ctx.binder(body).bindFunctionBody(def);
   await CatalogStore.put(ctx.txn, 'func', def.oid, def);
+  if (existing === undefined) await recordOwner(ctx, def.oid, 'f');
   return existing === undefined ? 'CREATE FUNCTION' : 'CREATE FUNCTION';
 }
 
@@ -1087,6 +1109,7 @@ export async function drop(ctx: DdlContext, s: DropStmt): Promise<string> {
           throw new NextDbError('42809', `"${name}" is not a ${typeWord}`, {
             hint: `Use DROP ${t.kind === 'v' ? 'VIEW' : 'TABLE'} to remove a ${t.kind === 'v' ? 'view' : 'table'}.`,
           });
+        requireTableOwner(ctx, t);
         await dropRelation(ctx, ctx.catalog.tables.get(t.oid)!, cascade, dropped);
         break;
       }
@@ -1161,6 +1184,7 @@ export async function truncate(ctx: DdlContext, s: TruncateStmt): Promise<string
     if (t === undefined)
       throw new NextDbError(SqlState.undefinedTable, `relation "${r.RangeVar.relname ?? ''}" does not exist`);
     if (t.kind !== 'r') throw new NextDbError('42809', `"${t.name}" is not a table`);
+    if (ctx.user !== undefined) requireRelation(ctx.catalog, ctx.user, ctx.dbOid, t, 'D');
     tables.push(t);
   }
   const oids = new Set(tables.map((t) => t.oid));
@@ -1261,6 +1285,7 @@ export async function alterTable(ctx: DdlContext, s: AlterTableStmt): Promise<st
     throw new NextDbError(SqlState.undefinedTable, `relation "${rv.relname ?? ''}" does not exist`);
   }
   if (t.kind !== 'r') throw notSupported('ALTER on views');
+  requireTableOwner(ctx, t);
   const taken = new Set<string>();
   for (const cn of s.cmds ?? []) {
     assert('AlterTableCmd' in cn, 'ALTER TABLE command');

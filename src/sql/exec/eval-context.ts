@@ -59,6 +59,13 @@ export interface SessionServices {
    * BEFORE ROW trigger returned, null to skip the row).
    */
   fireTrigger?(g: TriggerDef, info: TriggerInfo): Promise<PlResult | undefined>;
+  /** has_*_privilege: see exec/privileges.ts privilegeAnswer (`user` undefined: the session's). */
+  privilege?(
+    kind: 'table' | 'schema' | 'sequence' | 'function' | 'database',
+    user: string | number | undefined,
+    object: string | number,
+    privs: string,
+  ): boolean;
   /** A notice for the client (RAISE NOTICE); absent where there is no client. */
   notice?(n: Notice): void;
   /** pg_cancel_backend / pg_terminate_backend: false when no session has that pid (absent where there are no sessions). */

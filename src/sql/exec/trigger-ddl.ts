@@ -11,6 +11,7 @@ import { deparseSync } from 'pgsql-parser';
 import { NextDbError, notSupported } from '../../util/errors.ts';
 import { CatalogStore, type TableDef, type TriggerDef } from '../catalog/catalog.ts';
 import type { DdlContext } from './ddl.ts';
+import { requirePrivilege } from './privileges.ts';
 
 function str(n: Node | undefined): string {
   if (n !== undefined && 'String' in n) return n.String.sval ?? '';
@@ -42,6 +43,7 @@ export async function createTrigger(ctx: DdlContext, s: CreateTrigStmt): Promise
     throw new NextDbError('42809', `"${t.name}" is a view`, {
       detail: 'Views cannot have row-level BEFORE or AFTER triggers.',
     });
+  if (ctx.user !== undefined) requirePrivilege(ctx.catalog, ctx.user, t.oid, 'r', 't', t.name, 'table');
   if (s.isconstraint === true) throw notSupported('CREATE CONSTRAINT TRIGGER');
   if ((s.transitionRels ?? []).length > 0) throw notSupported('REFERENCING (transition tables) in triggers');
   const timing = s.timing ?? 0;
@@ -126,6 +128,7 @@ export async function dropTrigger(ctx: DdlContext, s: DropStmt): Promise<string>
       }
       throw new NextDbError('42704', `trigger "${trig}" for table "${t.name}" does not exist`);
     }
+    if (ctx.user !== undefined) requirePrivilege(ctx.catalog, ctx.user, t.oid, 'r', 't', t.name, 'table');
     const triggers = (t.triggers ?? []).filter((x) => x.name !== trig);
     const { triggers: _old, ...rest } = t;
     void _old;

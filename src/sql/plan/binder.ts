@@ -65,6 +65,7 @@ import { resolveFunction, resolveSrf, isSrf, functionExists } from './functions.
 import { isAggregateName, resolveAggregate } from '../exec/aggregates.ts';
 import { resolveTypeName, typeNameString } from './type-names.ts';
 import { positionOf, parseSql } from '../parser.ts';
+import { requirePrivilege, requireRelation, requireSchemaUsage } from '../exec/privileges.ts';
 import type {
   AggCall,
   ColumnId,
@@ -96,6 +97,8 @@ export interface BindOptions {
   readonly sql: string;
   /** Parameter types: given by the client or inferred here (mutable). */
   readonly paramTypes: (SqlType | undefined)[];
+  /** The session's user, whose privileges are checked (exec/privileges.ts); absent: no checks. */
+  readonly user?: string;
 }
 
 interface ScopeColumn {
@@ -1033,6 +1036,7 @@ export class Binder {
     if (f.retSet)
       throw notSupported(`set-returning function ${f.name}() in the select list`, 'call it in FROM instead');
     const args = rawArgs.map((a, i) => this.coerce(a, f.argTypes[i]!, 'implicit', location));
+    this.requireExecute(f);
     if (f.language === 'plpgsql') return plCall(f, args);
     const st = parseSql(f.body)[0]?.stmt;
     const sel = st !== undefined && 'SelectStmt' in st ? st.SelectStmt : undefined;
@@ -1129,6 +1133,13 @@ export class Binder {
           args[0].kind === 'const' && args[0].value !== null
             ? this.constExpr(Types.regclass, this.regclassOid(args[0].value as string, fc.location))
             : args[0];
+      }
+      // nextval: USAGE or UPDATE; currval: SELECT or USAGE; setval: UPDATE (PostgreSQL's rules).
+      const seq = args[0]?.kind === 'const' ? this.o.catalog.sequences.get(Number(args[0].value)) : undefined;
+      if (seq !== undefined && this.o.user !== undefined && this.privSkip === 0) {
+        requireSchemaUsage(this.o.catalog, this.o.user, this.o.dbOid, seq.schema);
+        const letters = name === 'nextval' ? 'Uw' : name === 'currval' ? 'rU' : 'w';
+        requirePrivilege(this.o.catalog, this.o.user, seq.oid, 'S', letters, seq.name);
       }
     }
     return this.makeFuncCall(name, args, fc.location);
@@ -1572,12 +1583,15 @@ export class Binder {
     }
     const virtual = this.virtualRelation(rv.schemaname, name);
     if (virtual !== undefined) {
+      const voi = this.virtualOid?.(rv.schemaname, name);
+      if (voi !== undefined) this.requireRel({ oid: voi, name, schema: rv.schemaname ?? 'pg_catalog' }, 'r');
       const alias = rv.alias?.aliasname ?? name;
       const q = virtual;
       return this.aliasedQuery(q, rv.alias, alias);
     }
     const t = this.lookupTable(rv.schemaname, name, rv.location)!;
     const alias = rv.alias?.aliasname ?? name;
+    this.requireRel(t, 'r');
     if (t.kind === 'v') {
       const q = this.bindView(t);
       const names = this.aliasCols(
@@ -1605,7 +1619,13 @@ export class Binder {
   virtualRelations: ((schema: string | undefined, name: string, binder: Binder) => BoundQuery | undefined) | undefined;
 
   private virtualRelation(schema: string | undefined, name: string): BoundQuery | undefined {
-    return this.virtualRelations?.(schema, name, this);
+    if (this.virtualRelations === undefined) return undefined;
+    this.privSkip++;
+    try {
+      return this.virtualRelations(schema, name, this);
+    } finally {
+      this.privSkip--;
+    }
   }
 
   /** Binds a view's stored SELECT afresh (views are expanded like subqueries). */
@@ -1613,6 +1633,7 @@ export class Binder {
     assert(t.viewSql !== undefined, 'view without SQL');
     const stmts = parseSql(t.viewSql);
     const sub = new Binder({ ...this.o, sql: t.viewSql, paramTypes: [] });
+    sub.privSkip = 1;
     sub.nextId = this.nextId + 1_000_000;
     sub.virtualRelations = this.virtualRelations;
     sub.virtualOid = this.virtualOid;
@@ -1686,6 +1707,7 @@ export class Binder {
     if (uf !== undefined) {
       // A SQL function in FROM: its body's rows (one row for a scalar function).
       const cargs = args.map((a, i) => this.coerce(a, uf.argTypes[i]!, 'implicit', fc.location));
+      this.requireExecute(uf);
       if (uf.language === 'plpgsql') {
         const outCols = uf.outColumns ?? [{ name: uf.name, type: uf.retType }];
         const outNames = outCols.map((c) => c.name);
@@ -2628,14 +2650,31 @@ export class Binder {
 
   // ------------------------------------------------------------------- DML
 
-  /** A table addressed by INSERT/UPDATE/DELETE (views and catalogs are rejected). */
-  private targetTable(rv: RangeVar): TableDef {
+  /** A table addressed by INSERT/UPDATE/DELETE (views and catalogs are rejected); `privs`: each is required. */
+  private targetTable(rv: RangeVar, privs: string): TableDef {
     const name = rv.relname ?? '';
     if (this.virtualRelation(rv.schemaname, name) !== undefined)
       throw this.err('42809', `cannot change system relation "${name}"`, rv.location);
     const t = this.lookupTable(rv.schemaname, name, rv.location)!;
     if (t.kind === 'v') throw notSupported(`changing view "${name}" (views are not updatable yet)`);
+    for (const p of privs) this.requireRel(t, p);
     return t;
+  }
+
+  /** Views and catalog relations are expanded with their own (owner's) rights: no checks inside. */
+  private privSkip = 0;
+
+  /** 42501 unless the session's user holds `letter` on relation `t` (and USAGE on its schema). */
+  private requireRel(t: { oid: number; name: string; schema: string; kind?: string }, letter: string): void {
+    if (this.o.user === undefined || this.privSkip > 0) return;
+    requireRelation(this.o.catalog, this.o.user, this.o.dbOid, t, letter);
+  }
+
+  /** EXECUTE on a user function. */
+  private requireExecute(f: FunctionDef): void {
+    if (this.o.user === undefined || this.privSkip > 0) return;
+    requireSchemaUsage(this.o.catalog, this.o.user, this.o.dbOid, f.schema);
+    requirePrivilege(this.o.catalog, this.o.user, f.oid, 'f', 'X', f.name);
   }
 
   /** Fresh output columns for every column of `t` (dropped and hidden included: a stored row's layout). */
@@ -2644,8 +2683,11 @@ export class Binder {
   }
 
   /** UPDATE/DELETE/MERGE: the target table, its alias and a scan of it. */
-  private targetScan(rv: RangeVar): { t: TableDef; alias: string; scan: ReturnType<Binder['tableScan']> } {
-    const t = this.targetTable(rv);
+  private targetScan(
+    rv: RangeVar,
+    privs: string,
+  ): { t: TableDef; alias: string; scan: ReturnType<Binder['tableScan']> } {
+    const t = this.targetTable(rv, privs);
     const alias = rv.alias?.aliasname ?? t.name;
     return { t, alias, scan: this.tableScan(t, alias) };
   }
@@ -2766,7 +2808,11 @@ export class Binder {
   }
 
   private bindInsertBody(ins: InsertStmt): BoundQuery {
-    const t = this.targetTable(ins.relation!);
+    const upsert = ins.onConflictClause?.action === 'ONCONFLICT_UPDATE';
+    const t = this.targetTable(
+      ins.relation!,
+      `a${ins.returningClause !== undefined || upsert ? 'r' : ''}${upsert ? 'w' : ''}`,
+    );
     const live = t.columns.filter((c) => !c.dropped && c.hidden !== true);
     let targetCols: ColumnDef[];
     if (ins.cols !== undefined && ins.cols.length > 0) {
@@ -3011,7 +3057,9 @@ export class Binder {
   }
 
   private bindUpdateBody(up: UpdateStmt): BoundQuery {
-    const { t, alias, scan } = this.targetScan(up.relation!);
+    // UPDATE needs UPDATE, and SELECT when it reads the table (WHERE, FROM, RETURNING).
+    const reads = up.whereClause !== undefined || (up.fromClause ?? []).length > 0 || up.returningClause !== undefined;
+    const { t, alias, scan } = this.targetScan(up.relation!, reads ? 'wr' : 'w');
     const scope = new Scope(undefined);
     scope.rels = [scan.rel];
     const { input, recheck } = this.bindDmlSource(scan, scope, up.fromClause ?? [], up.whereClause);
@@ -3051,7 +3099,9 @@ export class Binder {
    */
   private bindMergeBody(mg: MergeStmt): BoundQuery {
     if (mg.returningClause !== undefined) throw notSupported('MERGE ... RETURNING');
-    const { t, alias, scan } = this.targetScan(mg.relation!);
+    const acts = (mg.mergeWhenClauses ?? []).map((c) => ('MergeWhenClause' in c ? c.MergeWhenClause.commandType : ''));
+    const privs = `r${acts.includes('CMD_INSERT') ? 'a' : ''}${acts.includes('CMD_UPDATE') ? 'w' : ''}${acts.includes('CMD_DELETE') ? 'd' : ''}`;
+    const { t, alias, scan } = this.targetScan(mg.relation!, privs);
     const scope = new Scope(undefined);
     const src = this.bindFromItem(mg.sourceRelation!, scope, new Scope(undefined));
     if (src.rels.some((r) => r.alias === alias)) throw this.err('42712', `name "${alias}" specified more than once`);
@@ -3145,7 +3195,9 @@ export class Binder {
   }
 
   private bindDeleteBody(del: DeleteStmt): BoundQuery {
-    const { t, scan } = this.targetScan(del.relation!);
+    const reads =
+      del.whereClause !== undefined || (del.usingClause ?? []).length > 0 || del.returningClause !== undefined;
+    const { t, scan } = this.targetScan(del.relation!, reads ? 'dr' : 'd');
     const scope = new Scope(undefined);
     scope.rels = [scan.rel];
     const { input, recheck } = this.bindDmlSource(scan, scope, del.usingClause ?? [], del.whereClause);

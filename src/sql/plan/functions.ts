@@ -811,16 +811,28 @@ def(
   'pg_encoding_to_char',
   sig([T.int4], T.name, () => 'UTF8'),
 );
-// No privileges yet (GRANT/REVOKE are 0A000): every role may use everything it can name.
-for (const name of ['has_table_privilege', 'has_schema_privilege', 'has_database_privilege']) {
+// has_*_privilege([user,] object, privileges): answered from the catalog's ACLs (exec/privileges.ts).
+for (const [name, kind] of [
+  ['has_table_privilege', 'table'],
+  ['has_schema_privilege', 'schema'],
+  ['has_sequence_privilege', 'sequence'],
+  ['has_function_privilege', 'function'],
+  ['has_database_privilege', 'database'],
+] as const) {
   def(name, (args) =>
-    args.length >= 2
+    args.length === 2 || args.length === 3
       ? {
           argTypes: args.map((t) => (t.id === 'unknown' ? T.text : t)),
           ret: T.bool,
-          impl: () => true,
+          impl: (a, ctx) => {
+            const [user, object, privs] = a.length === 3 ? a : [undefined, a[0], a[1]];
+            const answer = ctx.services.privilege;
+            if (answer === undefined) return true;
+            const u = user === undefined || typeof user === 'number' ? user : String(user);
+            return answer(kind, u, typeof object === 'number' ? object : String(object), String(privs));
+          },
           strict: true,
-          volatile: false,
+          volatile: true,
         }
       : undefined,
   );
