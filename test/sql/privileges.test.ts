@@ -70,6 +70,14 @@ test('an ordinary role can do what it was granted and nothing else', async () =>
     assert.equal(await run(al, 'GRANT SELECT ON mine TO PUBLIC'), 'GRANT');
     assert.equal(await run(su, "SELECT relacl FROM pg_class WHERE relname = 'mine'"), '{alice=arwdDxt/alice,=r/alice}');
     assert.equal(await run(al, 'DROP TABLE mine'), 'DROP TABLE');
+    // Views read their tables with the view owner's privileges.
+    // (PostgreSQL creates this view and fails when it is read; NextDB checks the creator at CREATE VIEW.)
+    assert.equal(await run(al, 'CREATE VIEW peek AS SELECT v FROM t'), '42501 permission denied for table t');
+    await run(su, 'CREATE VIEW shown AS SELECT count(*) AS n FROM t');
+    assert.equal(await run(al, 'SELECT n FROM shown'), '42501 permission denied for view shown');
+    await run(su, 'GRANT SELECT ON shown TO alice');
+    assert.equal(await run(al, 'SELECT n FROM shown'), '1');
+    assert.equal(await run(al, 'SELECT count(*) FROM t'), '42501 permission denied for table t');
     // A catalog relation revoked from PUBLIC; superusers are not affected.
     await run(su, 'REVOKE SELECT ON pg_catalog.pg_type FROM PUBLIC');
     assert.equal(await run(al, 'SELECT count(*) > 0 FROM pg_type'), '42501 permission denied for table pg_type');

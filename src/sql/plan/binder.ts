@@ -65,7 +65,7 @@ import { resolveFunction, resolveSrf, isSrf, functionExists } from './functions.
 import { isAggregateName, resolveAggregate } from '../exec/aggregates.ts';
 import { resolveTypeName, typeNameString } from './type-names.ts';
 import { positionOf, parseSql } from '../parser.ts';
-import { requirePrivilege, requireRelation, requireSchemaUsage } from '../exec/privileges.ts';
+import { ownerOf, requirePrivilege, requireRelation, requireSchemaUsage } from '../exec/privileges.ts';
 import type {
   AggCall,
   ColumnId,
@@ -1632,8 +1632,14 @@ export class Binder {
   bindView(t: TableDef): BoundQuery {
     assert(t.viewSql !== undefined, 'view without SQL');
     const stmts = parseSql(t.viewSql);
-    const sub = new Binder({ ...this.o, sql: t.viewSql, paramTypes: [] });
-    sub.privSkip = 1;
+    // The view's relations are read with its owner's privileges (PostgreSQL's rule).
+    const sub = new Binder({
+      ...this.o,
+      sql: t.viewSql,
+      paramTypes: [],
+      ...(this.o.user === undefined || this.privSkip > 0 ? {} : { user: ownerOf(this.o.catalog, t.oid) }),
+    });
+    sub.privSkip = this.privSkip;
     sub.nextId = this.nextId + 1_000_000;
     sub.virtualRelations = this.virtualRelations;
     sub.virtualOid = this.virtualOid;
@@ -2661,7 +2667,7 @@ export class Binder {
     return t;
   }
 
-  /** Views and catalog relations are expanded with their own (owner's) rights: no checks inside. */
+  /** Inside catalog relations (owned by the superuser): no checks. Views: checked as their owner (bindView). */
   private privSkip = 0;
 
   /** 42501 unless the session's user holds `letter` on relation `t` (and USAGE on its schema). */
