@@ -23,6 +23,7 @@
  */
 
 import { assert } from '../../util/assert.ts';
+import { toLatin1 } from '../../util/bytes.ts';
 import { ByteWriter, getVarint, type Cursor } from './coding.ts';
 
 export const ENTRY_FIXED_BYTES = 7;
@@ -238,7 +239,7 @@ export class DecodedBlock {
       keyLen = shared + unshared;
       if (keyLen > scratch.length) scratch = growScratch(scratch, keyLen, shared);
       for (let j = 0; j < unshared; j++) scratch[shared + j] = data[start + j]!;
-      const key = scratch.toString('latin1', 0, keyLen);
+      const key = toLatin1(scratch, 0, keyLen);
       this.keys[i] = key;
       this.kinds[i] = data[ent.meta]!;
       this.seqs[i] = data.readUIntLE(ent.meta + 1, 6);

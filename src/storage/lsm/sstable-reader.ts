@@ -88,6 +88,15 @@ function latin1Bytes(k: string): Buffer {
   return seekScratch.subarray(0, k.length);
 }
 
+/** Bytes a compaction cursor reads from its table per call (one syscall per 2 KiB block was ~5% of a compaction). */
+const READ_AHEAD_BYTES = 256 * 1024;
+
+/** A window of a table file [start, start + buf.length), read in one call, for a cursor that walks the file in order. */
+export class ReadAhead {
+  buf: Buffer = Buffer.alloc(0);
+  start = 0;
+}
+
 /** A copy of data[start, end): short values by a loop (Buffer's native copy costs more than copying 100 bytes). */
 function copyOut(data: Buffer, start: number, end: number): Buffer {
   const n = end - start;
@@ -109,6 +118,7 @@ export class SstableReader {
   private blockSizes: Uint32Array = NO_U32;
   private bloom: Buffer = Buffer.alloc(0);
   private slots = new CacheSlots(0);
+  private fileBytes = 0;
   /** Bytes pinned in memory by this reader (index + bloom). */
   pinnedBytes = 0;
 
@@ -136,6 +146,7 @@ export class SstableReader {
 
   private load(): void {
     const size = this.file.size();
+    this.fileBytes = size;
     if (size < FOOTER_BYTES) throw this.corrupt(`file of ${size} bytes is too short for a footer`);
     const footer = Buffer.allocUnsafe(FOOTER_BYTES);
     this.file.read(footer, 0, FOOTER_BYTES, size - FOOTER_BYTES);
@@ -198,25 +209,52 @@ export class SstableReader {
     return err;
   }
 
-  /** Reads, verifies and uncompresses the block whose payload is at [offset, offset+size), into memory of its own. */
-  private readRaw(offset: number, size: number): Buffer {
-    const framed = slabAlloc(size + BLOCK_TRAILER_BYTES);
-    const codec = this.readFrame(framed, 0, offset, size);
-    const payload = framed.subarray(0, size);
-    if (codec === Codec.none) return payload;
+  /**
+   * Reads, verifies and uncompresses the block whose payload is at
+   * [offset, offset+size), into memory of its own; with `ra`, out of that
+   * read-ahead window (refilled by one large read when the block is not in it).
+   */
+  private readRaw(offset: number, size: number, ra?: ReadAhead): Buffer {
+    const n = size + BLOCK_TRAILER_BYTES;
+    let framed: Buffer;
+    let start = 0;
+    if (ra === undefined) {
+      framed = slabAlloc(n);
+      this.readFrame(framed, 0, offset, size);
+    } else {
+      if (offset < ra.start || offset + n > ra.start + ra.buf.length) {
+        // A fresh window each time: blocks handed out from the old one stay valid.
+        const want = Math.max(n, Math.min(READ_AHEAD_BYTES, this.fileBytes - offset));
+        const buf = Buffer.allocUnsafe(want);
+        const got = this.file.read(buf, 0, want, offset);
+        if (got < n) throw this.corrupt('short read of block', offset);
+        ra.buf = buf.subarray(0, got);
+        ra.start = offset;
+      }
+      framed = ra.buf;
+      start = offset - ra.start;
+      this.checkFrame(framed, start, offset, size);
+    }
+    const payload = framed.subarray(start, start + size);
+    if (framed[start + size] === Codec.none) return payload;
     const raw = this.uncompress(payload, offset);
-    slabFree(framed);
+    if (ra === undefined) slabFree(framed);
     return raw;
   }
 
-  /** Reads the frame of the block at `offset` into `into` at `at` and checks its CRC; returns its codec. */
+  /** Reads the frame of the block at `offset` into `into` at `at` and checks it; returns its codec. */
   private readFrame(into: Buffer, at: number, offset: number, size: number): number {
     const n = size + BLOCK_TRAILER_BYTES;
     if (this.file.read(into, at, n, offset) !== n) throw this.corrupt('short read of block', offset);
+    return this.checkFrame(into, at, offset, size);
+  }
+
+  /** Checks the CRC and codec of the frame at `at` in `buf` (the block at file `offset`); returns its codec. */
+  private checkFrame(buf: Buffer, at: number, offset: number, size: number): number {
     const end = at + size;
-    const stored = (into[end + 1]! | (into[end + 2]! << 8) | (into[end + 3]! << 16)) + into[end + 4]! * 0x1000000;
-    if (blockCrc(into.subarray(at, end + 1)) !== stored) throw this.corrupt('block checksum mismatch', offset);
-    const codec = into[end]!;
+    const stored = (buf[end + 1]! | (buf[end + 2]! << 8) | (buf[end + 3]! << 16)) + buf[end + 4]! * 0x1000000;
+    if (blockCrc(buf.subarray(at, end + 1)) !== stored) throw this.corrupt('block checksum mismatch', offset);
+    const codec = buf[end]!;
     if (codec !== Codec.none && codec !== Codec.lz4) throw this.corrupt(`unknown block codec ${codec}`, offset);
     return codec;
   }
@@ -238,7 +276,7 @@ export class SstableReader {
    * compaction's one pass over its inputs would otherwise evict the blocks
    * that readers actually reuse.
    */
-  private locate(i: number, fillCache: boolean): Buffer {
+  private locate(i: number, fillCache: boolean, ra?: ReadAhead): Buffer {
     const slots = this.slots;
     const cache = this.cache;
     if (cache.get(slots, i)) {
@@ -260,7 +298,7 @@ export class SstableReader {
       }
       buf = this.uncompress(arena.subarray(start, start + size), offset);
     } else {
-      buf = this.readRaw(offset, size);
+      buf = this.readRaw(offset, size, ra);
     }
     if (fillCache && cache.set(slots, i, buf)) {
       at.start = slots.off[i]!;
@@ -273,8 +311,8 @@ export class SstableReader {
   }
 
   /** Data block `i` as a Buffer of its own (copied out of the cache's arena, which later reads overwrite). */
-  block(i: number, fillCache = true): Buffer {
-    const buf = this.locate(i, fillCache);
+  block(i: number, fillCache = true, ra?: ReadAhead): Buffer {
+    const buf = this.locate(i, fillCache, ra);
     if (buf === this.cache.arena) return Buffer.from(buf.subarray(at.start, at.end));
     return buf.subarray(at.start, at.end);
   }
@@ -353,9 +391,9 @@ export class SstableReader {
   }
 
   /** @internal decodes block i into `into`, naming the file on damage. */
-  decodeBlock(i: number, into: DecodedBlock, fillCache: boolean): void {
+  decodeBlock(i: number, into: DecodedBlock, fillCache: boolean, ra?: ReadAhead): void {
     try {
-      into.decode(this.block(i, fillCache));
+      into.decode(this.block(i, fillCache, ra));
     } catch (err) {
       throw this.rewrap(err, this.blockOffsets[i]!);
     }
@@ -400,11 +438,15 @@ export class TableCursor implements EntryCursor {
   private readonly blk = new DecodedBlock();
   private bi = -1;
   private i = 0;
+  /** A cursor that bypasses the cache (compaction) walks the file in order: it reads ahead. */
+  private readonly ra: ReadAhead | undefined;
 
   constructor(
     private readonly table: SstableReader,
     private readonly fillCache: boolean,
-  ) {}
+  ) {
+    this.ra = fillCache ? undefined : new ReadAhead();
+  }
 
   valid(): boolean {
     return this.bi >= 0;
@@ -428,7 +470,7 @@ export class TableCursor implements EntryCursor {
       return false;
     }
     if (bi !== this.bi) {
-      this.table.decodeBlock(bi, this.blk, this.fillCache);
+      this.table.decodeBlock(bi, this.blk, this.fillCache, this.ra);
       this.bi = bi;
     }
     return true;
