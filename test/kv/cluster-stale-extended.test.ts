@@ -220,7 +220,11 @@ test(
       for (const c of clients) await c.end().catch(() => undefined);
       for (const p of procs) p.child.kill('SIGKILL');
       await Promise.all(
-        procs.map((p) => (p.child.exitCode === null ? new Promise((r) => p.child.once('exit', r)) : undefined)),
+        procs.map((p) =>
+          p.child.exitCode === null && p.child.signalCode === null
+            ? new Promise((r) => p.child.once('exit', r))
+            : undefined,
+        ),
       );
       await rm(dir, { recursive: true, force: true });
     }
