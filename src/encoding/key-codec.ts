@@ -80,6 +80,8 @@ export type KeyValueKind = 'null' | 'bool' | 'int' | 'float' | 'decimal' | 'stri
 export class KeyWriter {
   private buf: Buffer;
   private len = 0;
+  /** The last view() (of the current buffer); dropped when the buffer grows. */
+  private lastView: Buffer | undefined;
 
   constructor(capacityBytes = INITIAL_CAPACITY_BYTES) {
     this.buf = Buffer.allocUnsafe(Math.max(16, capacityBytes));
@@ -261,7 +263,10 @@ export class KeyWriter {
    * keep the key.
    */
   view(): Buffer {
-    return this.buf.subarray(0, this.len);
+    // The last view is reused while it still spans the key (point lookups build same-length keys): no allocation.
+    const v = this.lastView;
+    if (v !== undefined && v.length === this.len) return v;
+    return (this.lastView = this.buf.subarray(0, this.len));
   }
 
   reset(): this {
@@ -277,6 +282,7 @@ export class KeyWriter {
     const next = Buffer.allocUnsafe(cap);
     this.buf.copy(next, 0, 0, this.len);
     this.buf = next;
+    this.lastView = undefined;
   }
 
   private invert(from: number): void {
