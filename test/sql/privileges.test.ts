@@ -43,6 +43,9 @@ test('an ordinary role can do what it was granted and nothing else', async () =>
     assert.equal(await run(al, 'TRUNCATE t'), '42501 permission denied for table t');
     assert.equal(await run(al, 'DROP TABLE t'), '42501 must be owner of table t');
     assert.equal(await run(al, 'ALTER TABLE t ADD COLUMN w int'), '42501 must be owner of table t');
+    assert.equal(await run(al, 'ALTER TABLE t RENAME TO t2'), '42501 must be owner of table t');
+    assert.equal(await run(al, 'CREATE INDEX t_v ON t (v)'), '42501 must be owner of table t');
+    assert.equal(await run(al, 'DROP SEQUENCE t_id_seq'), '42501 must be owner of sequence t_id_seq');
     assert.match(await run(al, 'GRANT SELECT ON t TO alice'), /^GRANT$/);
     await run(su, 'GRANT UPDATE, DELETE ON t TO alice');
     assert.equal(await run(al, "UPDATE t SET v = 'x' WHERE id = 2"), 'UPDATE 1');
@@ -62,6 +65,7 @@ test('an ordinary role can do what it was granted and nothing else', async () =>
     assert.equal(await run(al, 'SELECT f()'), '7');
     await run(su, 'REVOKE EXECUTE ON FUNCTION f() FROM PUBLIC');
     assert.equal(await run(al, 'SELECT f()'), '42501 permission denied for function f');
+    assert.equal(await run(al, 'DROP FUNCTION f()'), '42501 must be owner of function f');
     // Schemas: PostgreSQL 15 gives PUBLIC no CREATE on public.
     assert.equal(await run(al, 'CREATE TABLE mine (a int)'), '42501 permission denied for schema public');
     await run(su, 'GRANT CREATE ON SCHEMA public TO alice');

@@ -902,6 +902,7 @@ async function dropFunctions(ctx: DdlContext, s: DropStmt): Promise<string> {
         hint: 'Specify the argument list to select the function unambiguously.',
       });
     const f = found[0]!;
+    if (ctx.user !== undefined) requireOwner(ctx.catalog, ctx.user, f.oid, `function ${name}`);
     const user = [...ctx.catalog.tables.values()].find((t) => (t.triggers ?? []).some((g) => g.funcOid === f.oid));
     if (user !== undefined) {
       const g = user.triggers!.find((x) => x.funcOid === f.oid)!;
@@ -1124,6 +1125,7 @@ export async function drop(ctx: DdlContext, s: DropStmt): Promise<string> {
           continue;
         }
         const [t, ix] = found;
+        requireTableOwner(ctx, t);
         const con = t.constraints.find((c) => c.indexId === ix.id);
         if (ix.primary || con !== undefined) {
           throw new NextDbError(
@@ -1145,6 +1147,7 @@ export async function drop(ctx: DdlContext, s: DropStmt): Promise<string> {
           missing();
           continue;
         }
+        if (ctx.user !== undefined) requireOwner(ctx.catalog, ctx.user, q.oid, `sequence ${q.name}`);
         await CatalogStore.remove(ctx.txn, 'seq', q.oid);
         await ctx.txn.delete(sequenceKey(q.oid));
         break;
@@ -1157,6 +1160,7 @@ export async function drop(ctx: DdlContext, s: DropStmt): Promise<string> {
         }
         if (sc.dbOid === 0)
           throw new NextDbError('2BP01', `cannot drop schema ${name} because it is required by the database system`);
+        if (ctx.user !== undefined) requireOwner(ctx.catalog, ctx.user, sc.oid, `schema ${name}`);
         const rels = ctx.catalog.tablesOf(ctx.dbOid).filter((t) => t.schema === name);
         if (rels.length > 0 && !cascade) {
           throw new NextDbError('2BP01', `cannot drop schema ${name} because other objects depend on it`, {
@@ -1228,6 +1232,7 @@ export async function rename(ctx: DdlContext, s: RenameStmt): Promise<string> {
       const t = findRelation(ctx, rv?.schemaname, rv?.relname ?? '');
       if (t === undefined)
         throw new NextDbError(SqlState.undefinedTable, `relation "${rv?.relname ?? ''}" does not exist`);
+      requireTableOwner(ctx, t);
       if (nameTaken(ctx, t.schema, newName))
         throw new NextDbError(SqlState.duplicateTable, `relation "${newName}" already exists`);
       await CatalogStore.put(ctx.txn, 'rel', t.oid, { ...t, name: newName });
@@ -1237,6 +1242,7 @@ export async function rename(ctx: DdlContext, s: RenameStmt): Promise<string> {
       const t = findRelation(ctx, rv?.schemaname, rv?.relname ?? '');
       if (t === undefined)
         throw new NextDbError(SqlState.undefinedTable, `relation "${rv?.relname ?? ''}" does not exist`);
+      requireTableOwner(ctx, t);
       const i = t.columns.findIndex((c) => c.name === s.subname && !c.dropped && c.hidden !== true);
       if (i < 0) throw new NextDbError(SqlState.undefinedColumn, `column "${s.subname ?? ''}" does not exist`);
       if (t.columns.some((c) => c.name === newName && !c.dropped))
@@ -1258,6 +1264,7 @@ export async function rename(ctx: DdlContext, s: RenameStmt): Promise<string> {
       if (found === undefined)
         throw new NextDbError(SqlState.undefinedTable, `relation "${rv?.relname ?? ''}" does not exist`);
       const [t, ix] = found;
+      requireTableOwner(ctx, t);
       await CatalogStore.put(ctx.txn, 'rel', t.oid, {
         ...t,
         indexes: t.indexes.map((i) => (i.oid === ix.oid ? { ...i, name: newName } : i)),

@@ -6,8 +6,9 @@
  * stored as is. The built-in superuser `postgres` (oid 10) exists without a
  * catalog row until ALTER ROLE stores one.
  *
- * Roles are cluster-wide (not per database). Privileges are not enforced
- * yet: SUPERUSER and LOGIN are stored and LOGIN is checked at login; other
+ * Roles are cluster-wide (not per database). SUPERUSER and LOGIN are
+ * stored, LOGIN is checked at login and privileges (GRANT/REVOKE) are
+ * enforced by exec/privileges.ts, which superusers bypass; other
  * attributes (CREATEDB, CREATEROLE, REPLICATION, ...) raise 0A000 rather
  * than being stored and ignored.
  */
