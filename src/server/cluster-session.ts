@@ -869,6 +869,15 @@ function sameShape(a: PreparedStatementInfo, b: PreparedStatementInfo): boolean 
   return a.columns.length === b.columns.length && a.columns.every((c, i) => c.typeOid === b.columns![i]!.typeOid);
 }
 
+/** One statement (at most a trailing ';') that begins with a keyword only a read begins with. */
+const quickRead = /^\s*(?:select|table|values|show|with)\b[^;]*;?\s*$/i;
+/**
+ * Any text that could hold what onlyReads rejects: FOR UPDATE/SHARE, INTO, a data-modifying statement, a
+ * session function — or a Unicode-escaped identifier (U&"...") that could spell one.
+ */
+const riskyWord =
+  /for|into|insert|update|delete|merge|set_config|nextval|setval|pg_terminate|pg_cancel|pg_backend_pid|txid|xact|u&/i;
+
 /** Functions a SELECT may call that act on this session or on other backends: the replica's engine must not run them. */
 const sessionFunctions = new Set([
   'set_config',
@@ -887,6 +896,10 @@ const sessionFunctions = new Set([
  * not parse (the target reports the syntax error). Needs the parser loaded.
  */
 export function replicaSafe(sql: string): boolean {
+  // Most reads are told by their text alone (no parse: pgbench -S sends a new text every time). Only when
+  // the text is one statement starting with a read keyword and has none of the words the tree walk looks
+  // for; anything else (including "information_schema", which contains "for") is parsed.
+  if (quickRead.test(sql) && !riskyWord.test(sql)) return true;
   let stmts;
   try {
     stmts = parseSql(sql);
