@@ -726,6 +726,12 @@ export class SqlSession implements Session, Backend {
       io: () => self.io(),
       settingsKey: () => self.settingsKey(),
       notice: (n) => void self.pendingNotices.push(n),
+      utility: async (stmt, text) => {
+        const txn = self.svcTxn!;
+        const tag = await self.utilityIn(txn, stmt, text, self.pendingNotices);
+        self.services(txn, await self.catalogFor(txn));
+        return tag;
+      },
       dbOid: this.dbOid,
       searchPath: () => self.searchPath(),
     }));
@@ -755,7 +761,13 @@ export class SqlSession implements Session, Backend {
     if ('DropdbStmt' in stmt) throw notSupported('DROP DATABASE');
     if ('CommentStmt' in stmt) return { tag: 'COMMENT' };
     const notices: Notice[] = [];
-    const tag = await this.inTxn(async (txn) => {
+    const tag = await this.inTxn((txn) => this.utilityIn(txn, stmt, sql, notices));
+    return { tag, notices };
+  }
+
+  /** A DDL / role / GRANT statement in `txn` (also from PL/pgSQL): its command tag. */
+  private async utilityIn(txn: Txn, stmt: Node, sql: string, notices: Notice[]): Promise<string> {
+    {
       const catalog = await this.catalogFor(txn);
       const ctx: DdlContext = {
         txn,
@@ -811,8 +823,7 @@ export class SqlSession implements Session, Backend {
       await CatalogStore.bumpVersion(txn, this.core.newVersionToken());
       if ('AlterTableStmt' in stmt) await this.validateChecks(txn, stmt);
       return t;
-    });
-    return { tag, notices };
+    }
   }
 
   /** After ALTER TABLE ADD CONSTRAINT CHECK/FOREIGN KEY: every existing row must satisfy it. */

@@ -85,8 +85,8 @@ test('what PL/pgSQL in NextDB does not run is 0A000 when the function is created
       /^0A000: LANGUAGE plperl/,
     );
     assert.match(
-      await code(s.simpleQuery('DO $$ BEGIN CREATE TABLE inside (a int); END $$')),
-      /^0A000: Create statements inside PL\/pgSQL/,
+      await code(s.simpleQuery('DO $$ BEGIN CREATE DATABASE inside; END $$')),
+      /^0A000: Createdb statements inside PL\/pgSQL/,
     );
   });
 });

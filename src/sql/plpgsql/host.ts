@@ -28,6 +28,8 @@ export interface PlSessionAccess {
   io(): IoSettings;
   settingsKey(): string;
   notice(n: Notice): void;
+  /** Runs a DDL statement in the current transaction (the catalog the next statements see is refreshed). */
+  utility(stmt: Node, text: string): Promise<string>;
   readonly dbOid: number;
   searchPath(): string[];
 }
@@ -53,6 +55,26 @@ export function compiledFunction(f: FunctionDef): PlFunction {
   return c;
 }
 
+const QUERY_KINDS = new Set(['SelectStmt', 'InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt']);
+/** Statements PL/pgSQL passes to the session's DDL path (anything else: 0A000 from bindStatement). */
+const UTILITY_KINDS = new Set([
+  'CreateStmt',
+  'IndexStmt',
+  'CreateFunctionStmt',
+  'CreateTrigStmt',
+  'GrantStmt',
+  'ViewStmt',
+  'CreateSeqStmt',
+  'CreateSchemaStmt',
+  'DropStmt',
+  'TruncateStmt',
+  'AlterTableStmt',
+  'RenameStmt',
+  'CreateRoleStmt',
+  'AlterRoleStmt',
+  'DropRoleStmt',
+]);
+
 function bindStatement(stmt: Node, b: Binder): BoundQuery {
   if ('SelectStmt' in stmt) return b.bindTopQuery(stmt);
   if ('InsertStmt' in stmt) return b.bindInsert(stmt.InsertStmt);
@@ -60,7 +82,7 @@ function bindStatement(stmt: Node, b: Binder): BoundQuery {
   if ('DeleteStmt' in stmt) return b.bindDelete(stmt.DeleteStmt);
   if ('MergeStmt' in stmt) return b.bindMerge(stmt.MergeStmt);
   const kind = (Object.keys(stmt)[0] ?? 'statement').replace(/Stmt$/, '');
-  throw notSupported(`${kind} statements inside PL/pgSQL`, 'PL/pgSQL runs SELECT, INSERT, UPDATE, DELETE and MERGE');
+  throw notSupported(`${kind} statements inside PL/pgSQL`);
 }
 
 /** One session's PL/pgSQL runtime. */
@@ -120,6 +142,11 @@ export class PlRuntime implements PlHost {
     params: readonly Value[],
     paramTypes: readonly SqlType[],
   ): Promise<PlQueryResult> {
+    const kind = Object.keys(stmt)[0] ?? '';
+    if (!QUERY_KINDS.has(kind) && UTILITY_KINDS.has(kind)) {
+      await this.a.utility(stmt, text);
+      return { cols: [], rows: [], changed: 0 };
+    }
     const txn = this.a.txn();
     const catalog = this.a.catalog();
     const sig = `${this.a.settingsKey()}|${paramTypes.map((t) => `${t.oid}.${t.typmod}`).join(',')}`;

@@ -458,3 +458,60 @@ DROP FUNCTION
 
 > SELECT add_one(1)
 ERROR 42883: function add_one(integer) does not exist
+
+# DDL inside PL/pgSQL: the migration pattern (create when missing) and dynamic DDL.
+> DO $$
+> BEGIN
+>   IF NOT EXISTS (SELECT 1 FROM pg_tables WHERE tablename = 'made_in_do') THEN
+>     CREATE TABLE made_in_do (id int PRIMARY KEY, note text);
+>     INSERT INTO made_in_do VALUES (1, 'first run');
+>   END IF;
+> END $$
+DO
+
+> DO $$
+> BEGIN
+>   IF NOT EXISTS (SELECT 1 FROM pg_tables WHERE tablename = 'made_in_do') THEN
+>     CREATE TABLE made_in_do (id int PRIMARY KEY, note text);
+>   END IF;
+>   INSERT INTO made_in_do VALUES (2, 'second run');
+> END $$
+DO
+
+> SELECT id, note FROM made_in_do ORDER BY id
+id | note
+1 | first run
+2 | second run
+
+> CREATE FUNCTION make_log(suffix text) RETURNS text LANGUAGE plpgsql AS $$
+> DECLARE
+>   tab text := 'log_' || suffix;
+> BEGIN
+>   EXECUTE format('CREATE TABLE %I (id int, msg text)', tab);
+>   EXECUTE format('INSERT INTO %I VALUES ($1, $2)', tab) USING 1, 'created';
+>   RETURN tab;
+> END $$
+CREATE FUNCTION
+
+> SELECT make_log('a')
+make_log
+log_a
+
+> SELECT * FROM log_a
+id | msg
+1 | created
+
+> SELECT make_log('a')
+ERROR 42P07: relation "log_a" already exists
+
+> DO $$ BEGIN ALTER TABLE made_in_do ADD COLUMN extra int DEFAULT 7; DROP TABLE log_a; END $$
+DO
+
+> SELECT id, extra FROM made_in_do ORDER BY id
+id | extra
+1 | 7
+2 | 7
+
+> SELECT count(*) FROM pg_tables WHERE tablename = 'log_a'
+count
+0
