@@ -2,12 +2,14 @@
 // (`nextdb server --peers`, LSM on disk) — on the leader — and against a
 // single `nextdb server --data` node, same machine, same run; then
 // select-only through a follower (forwarded to the leader, and with
-// nextdb.read_consistency = 'stale' served by the follower's replica); then
-// the failover time after kill -9 of the leader.
+// nextdb.read_consistency = 'stale' served by the follower's replica, with
+// the simple and with the extended protocol); then the failover time after
+// kill -9 of the leader.
 //   bench <workload> cluster=<tps> single=<tps> ratio=<cluster/single>
 //   bench select-only-c8 via-follower=<tps> stale-follower=<tps> leader-simple=<tps>
+//   bench select-only-c8-prepared stale-follower=<tps> leader=<tps> ratio=<stale/leader>
 //   failover writes-again-after=<ms>
-// Ports 16260-16262 (SQL) and 16270-16272 (Raft).
+// Ports 16460-16462 (SQL) and 16470-16472 (Raft).
 // Usage: npm run bench:cluster -- [--quick] [--scale N] [--seconds S]
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -28,8 +30,8 @@ const flag = (name: string, dflt: number): number => {
 const scale = flag('--scale', 1);
 const seconds = flag('--seconds', quick ? 4 : 15);
 const ids = [1, 2, 3];
-const sqlPort = (id: number): number => 16259 + id;
-const raftPort = (id: number): number => 16269 + id;
+const sqlPort = (id: number): number => 16459 + id;
+const raftPort = (id: number): number => 16469 + id;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function pgbench(port: number, extra: readonly string[], env: Record<string, string> = {}): Promise<number> {
@@ -132,6 +134,13 @@ async function main(): Promise<number> {
     const leaderSimple = await pgbench(leader, simple);
     console.log(
       `bench select-only-c8 via-follower=${fmt(viaFollower)} stale-follower=${fmt(staleFollower)} leader-simple=${fmt(leaderSimple)}`,
+    );
+    // Stale reads with the extended protocol (-M prepared) on the follower, beside the leader's own
+    // prepared select-only figure (the first workload's, measured again here, next to it in time).
+    const stalePrepared = await pgbench(follower, selectOnly, { PGOPTIONS: '-c nextdb.read_consistency=stale' });
+    const leaderPrepared = await pgbench(leader, selectOnly);
+    console.log(
+      `bench select-only-c8-prepared stale-follower=${fmt(stalePrepared)} leader=${fmt(leaderPrepared)} ratio=${(stalePrepared / leaderPrepared).toFixed(2)}`,
     );
     // Failover: kill -9 the leader, time until an UPDATE succeeds on the new one.
     const victim = ids.find((id) => sqlPort(id) === leader)!;
