@@ -726,6 +726,11 @@ export class SqlSession implements Session, Backend {
       io: () => self.io(),
       settingsKey: () => self.settingsKey(),
       notice: (n) => void self.pendingNotices.push(n),
+      interrupt: () => {
+        const svc = self.services(self.svcTxn!, self.svcCatalog!);
+        svc.checkInterrupt();
+        return svc.yieldPoint();
+      },
       utility: async (stmt, text) => {
         const txn = self.svcTxn!;
         const tag = await self.utilityIn(txn, stmt, text, self.pendingNotices);

@@ -116,3 +116,14 @@ test('an exception block in a transaction block undoes its own writes only', asy
     );
   });
 });
+
+test('statement_timeout ends an endless PL/pgSQL loop', async () => {
+  await withSession(async (s) => {
+    await s.simpleQuery('SET statement_timeout = 200');
+    assert.match(
+      await code(s.simpleQuery('DO $$ DECLARE i int := 0; BEGIN LOOP i := i + 1; END LOOP; END $$')),
+      /^57014: canceling statement due to statement timeout/,
+    );
+    assert.match(await code(s.simpleQuery('DO $$ BEGIN LOOP END LOOP; END $$')), /^57014:/);
+  });
+});

@@ -28,6 +28,8 @@ export interface PlSessionAccess {
   io(): IoSettings;
   settingsKey(): string;
   notice(n: Notice): void;
+  /** Throws 57014 when the statement was cancelled or timed out; sometimes a promise that lets the event loop run. */
+  interrupt(): Promise<void> | undefined;
   /** Runs a DDL statement in the current transaction (the catalog the next statements see is refreshed). */
   utility(stmt: Node, text: string): Promise<string>;
   readonly dbOid: number;
@@ -100,6 +102,10 @@ export class PlRuntime implements PlHost {
 
   notice(n: Notice): void {
     this.a.notice(n);
+  }
+
+  tick(): Promise<void> | undefined {
+    return this.a.interrupt();
   }
 
   savepoint(): string {

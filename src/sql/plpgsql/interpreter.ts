@@ -66,6 +66,8 @@ export interface PlHost {
     paramTypes: readonly SqlType[],
   ): Promise<PlQueryResult>;
   notice(n: Notice): void;
+  /** Each loop iteration: 57014 when cancelled or past statement_timeout; sometimes a promise to let the event loop run. */
+  tick(): Promise<void> | undefined;
   /** Subtransactions (BEGIN ... EXCEPTION blocks). */
   savepoint(): string;
   rollbackTo(name: string): Promise<void>;
@@ -468,13 +470,13 @@ export class PlInterpreter {
       }
       case 'PLpgSQL_stmt_loop':
         for (;;) {
-          const f = this.loopFlow(await this.exec(b.body), b.label);
+          const f = await this.loop(b.body, b.label);
           if (f === 'break') return undefined;
           if (f !== 'next') return f;
         }
       case 'PLpgSQL_stmt_while':
         while (await this.evalBool(b.cond!)) {
-          const f = this.loopFlow(await this.exec(b.body), b.label);
+          const f = await this.loop(b.body, b.label);
           if (f === 'break') return undefined;
           if (f !== 'next') return f;
         }
@@ -500,7 +502,7 @@ export class PlInterpreter {
         for (const el of arr.elems) {
           found = true;
           await this.assignDno(b.varno ?? 0, el, at.elem ?? Types.text);
-          const f = this.loopFlow(await this.exec(b.body), b.label);
+          const f = await this.loop(b.body, b.label);
           if (f === 'break') break;
           if (f !== 'next') return f;
         }
@@ -603,6 +605,12 @@ export class PlInterpreter {
   }
 
   /** A loop body's flow: 'next' iteration, 'break' out of this loop, or a flow for an outer construct. */
+  private async loop(body: readonly PlStmt[] | undefined, label: string | undefined): Promise<'next' | 'break' | Flow> {
+    const y = this.host.tick();
+    if (y !== undefined) await y;
+    return this.loopFlow(await this.exec(body), label);
+  }
+
   private loopFlow(f: Flow, label: string | undefined): 'next' | 'break' | Flow {
     if (f === undefined) return 'next';
     if (f.k === 'exit' && (f.label === undefined || f.label === label)) return 'break';
@@ -666,7 +674,7 @@ export class PlInterpreter {
     for (let i = from; reverse ? i >= to : i <= to; i += reverse ? -step : step) {
       found = true;
       this.slots[dno] = { value: i, type: Types.int4 };
-      const f = this.loopFlow(await this.exec(b.body), b.label);
+      const f = await this.loop(b.body, b.label);
       if (f === 'break') break;
       if (f !== 'next') {
         this.setFound(true);
@@ -682,7 +690,7 @@ export class PlInterpreter {
     for (const row of rows) {
       found = true;
       await this.storeRow(b.var!, cols, row);
-      const f = this.loopFlow(await this.exec(b.body), b.label);
+      const f = await this.loop(b.body, b.label);
       if (f === 'break') break;
       if (f !== 'next') {
         this.setFound(true);
