@@ -81,6 +81,12 @@ test('what PL/pgSQL in NextDB does not run is 0A000 when the function is created
       /^0A000: PL\/pgSQL statement cursors \(OPEN\)/,
     );
     assert.match(
+      await code(
+        s.simpleQuery('CREATE FUNCTION c() RETURNS int LANGUAGE plpgsql SECURITY DEFINER AS $$ BEGIN RETURN 1; END $$'),
+      ),
+      /^0A000: SECURITY DEFINER functions/,
+    );
+    assert.match(
       await code(s.simpleQuery('CREATE FUNCTION c() RETURNS int LANGUAGE plperl AS $$ return 1 $$')),
       /^0A000: LANGUAGE plperl/,
     );

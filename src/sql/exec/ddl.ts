@@ -949,13 +949,11 @@ export async function createFunction(ctx: DdlContext, s: CreateFunctionStmt): Pr
       volatility = str(arg) === 'immutable' ? 'i' : str(arg) === 'stable' ? 's' : 'v';
     else if (d.defname === 'strict')
       strict = arg !== undefined && 'Boolean' in arg ? arg.Boolean.boolval === true : true;
-    else if (
-      d.defname === 'parallel' ||
-      d.defname === 'leakproof' ||
-      d.defname === 'cost' ||
-      d.defname === 'rows' ||
-      d.defname === 'security'
-    )
+    else if (d.defname === 'security') {
+      // SECURITY DEFINER would run the body with the owner's privileges: not implemented, so refused.
+      if (arg !== undefined && 'Boolean' in arg && arg.Boolean.boolval === true)
+        throw notSupported('SECURITY DEFINER functions');
+    } else if (d.defname === 'parallel' || d.defname === 'leakproof' || d.defname === 'cost' || d.defname === 'rows')
       continue;
     else throw notSupported(`function option ${d.defname ?? '?'}`);
   }
