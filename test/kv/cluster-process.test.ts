@@ -1,6 +1,6 @@
 // Three replicated NextDB processes (src/server/cluster-server.ts) on
 // loopback: Raft on ports 16200-16202, PostgreSQL protocol on 16210-16212
-// (or 16220-16232 when a port there is taken).
+// (or 16220-16232, or 16440-16452, when a port there is taken).
 // A client (node-postgres) writes rows continuously to whichever node
 // leads; the leader is killed with SIGKILL mid-stream. Checks: writes
 // succeed again (the time is measured and printed; target < 3 s), every
@@ -22,7 +22,7 @@ import {
 } from './cluster-procs.ts';
 
 const ids = [1, 2, 3];
-/** First port of the block in use: 16200 unless something else holds a port there (then 16220). */
+/** First port of the block in use: 16200 unless something else holds a port there (then 16220, then 16440). */
 let base = 16200;
 const raftPort = (id: number): number => base - 1 + id;
 const pgPort = (id: number): number => base + 9 + id;
@@ -37,14 +37,14 @@ function portFree(port: number): Promise<boolean> {
 }
 
 async function chooseBase(): Promise<void> {
-  for (const b of [16200, 16220]) {
+  for (const b of [16200, 16220, 16440]) {
     const ports = ids.flatMap((id) => [b - 1 + id, b + 9 + id]);
     if ((await Promise.all(ports.map(portFree))).every(Boolean)) {
       base = b;
       return;
     }
   }
-  throw new Error('ports 16200-16212 and 16220-16232 are both in use');
+  throw new Error('ports 16200-16212, 16220-16232 and 16440-16452 are all in use');
 }
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
