@@ -14,6 +14,8 @@ import type { CatalogSnapshot, FunctionDef, TriggerDef } from '../catalog/catalo
 import type { Binder, BoundQuery } from '../plan/binder.ts';
 import { optimize } from '../plan/optimizer.ts';
 import { runPlan, type ExecEnv } from '../exec/executor.ts';
+import { CompileEnv, compileExpr, layoutOf, type CompiledExpr } from '../exec/compile-expr.ts';
+import { EvalContext, type SessionServices } from '../exec/eval-context.ts';
 import { Types, type SqlType, type Value } from '../types/sql-type.ts';
 import type { IoSettings } from '../types/text-io.ts';
 import { compilePlpgsql, plSource, quoteLiteral, type PlFunction } from './compile.ts';
@@ -39,6 +41,24 @@ export interface PlSessionAccess {
 interface CachedStmt {
   readonly version: string;
   readonly q: BoundQuery;
+  /**
+   * A simple expression (SELECT expr, no FROM, nothing to await): its
+   * compiled closures, evaluated directly instead of through the executor
+   * (PostgreSQL's "simple expression" path; most assignments and conditions).
+   */
+  readonly simple: readonly CompiledExpr[] | undefined;
+}
+
+function noSubplans(): Promise<Value[][]> {
+  return Promise.reject(new Error('a simple expression has no subqueries'));
+}
+
+/** The compiled select list of `SELECT exprs` without FROM, when nothing in it waits (no subquery, no async call). */
+function simpleExpression(plan: BoundQuery['plan']): CompiledExpr[] | undefined {
+  if (plan.kind !== 'project' || plan.input.kind !== 'one-row') return undefined;
+  const cenv = CompileEnv.root(layoutOf([]), [], noSubplans);
+  const fns = plan.exprs.map((e) => compileExpr(e, cenv));
+  return cenv.hoisted.length === 0 ? fns : undefined;
 }
 
 const MAX_DEPTH = 64;
@@ -93,6 +113,8 @@ export class PlRuntime implements PlHost {
   private readonly byText = new Map<string, Map<string, CachedStmt>>();
   private depth = 0;
   private spCounter = 0;
+  /** The session's services (one object per session), for simple expressions. */
+  private services: SessionServices | undefined;
 
   constructor(private readonly a: PlSessionAccess) {}
 
@@ -170,8 +192,15 @@ export class PlRuntime implements PlHost {
     let c = m.get(sig);
     if (c === undefined || c.version !== catalog.version) {
       const bound = bindStatement(stmt, this.a.binder(catalog, text, [...paramTypes]));
-      c = { version: catalog.version, q: { plan: optimize(bound.plan), cols: bound.cols } };
+      const plan = optimize(bound.plan);
+      c = { version: catalog.version, q: { plan, cols: bound.cols }, simple: simpleExpression(plan) };
       m.set(sig, c);
+    }
+    if (c.simple !== undefined) {
+      this.services ??= this.a.env(txn, catalog, []).ctx.services;
+      const ctx = new EvalContext(this.a.io(), params, this.services);
+      const none: readonly Value[] = [];
+      return { cols: c.q.cols, rows: [c.simple.map((f) => f(none, ctx))], changed: -1 };
     }
     const env = this.a.env(txn, catalog, params);
     const rows = await runPlan(c.q.plan, env);

@@ -122,8 +122,13 @@ const NOTICE_LEVELS: Readonly<Record<number, Notice['severity']>> = {
   19: 'WARNING',
 };
 
+/** Plain type names already resolved (not %TYPE, which depends on the catalog). */
+const typeNames = new Map<string, SqlType>();
+
 /** Resolves a declared type name (`int`, `numeric(10,2)`, `text[]`, `t.col%TYPE`); undefined for a record. */
 function declaredType(typname: string, host: PlHost): SqlType | undefined {
+  const known = typeNames.get(typname);
+  if (known !== undefined) return known;
   const lower = typname.toLowerCase();
   if (lower === 'record' || lower.endsWith('%rowtype')) return undefined;
   if (lower.endsWith('%type')) {
@@ -141,7 +146,9 @@ function declaredType(typname: string, host: PlHost): SqlType | undefined {
   const val = target !== undefined && 'ResTarget' in target ? target.ResTarget.val : undefined;
   if (val === undefined || !('TypeCast' in val) || val.TypeCast.typeName === undefined)
     throw new NextDbError('42704', `type "${typname}" does not exist`);
-  return resolveTypeName(val.TypeCast.typeName).type;
+  const type = resolveTypeName(val.TypeCast.typeName).type;
+  if (typeNames.size < 1000) typeNames.set(typname, type);
+  return type;
 }
 
 /** Converts a value to a variable's type: the assignment cast, else through text (PL/pgSQL's I/O conversion). */
