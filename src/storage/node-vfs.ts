@@ -2,9 +2,12 @@
  * NodeVfs: the Vfs over the real file system (node:fs).
  *
  * Reads and appends are synchronous system calls (pread/pwrite into the OS
- * page cache, microseconds); only `sync` and `syncDir` are asynchronous, as
+ * page cache, microseconds); `sync` and `syncDir` are asynchronous, as
  * fdatasync/fsync on the libuv thread pool, so a group commit never blocks the
- * event loop while the disk works.
+ * event loop while the disk works. `appendAsync` queues its bytes and writes
+ * them with pwritev on the thread pool too (one write at a time, batching
+ * what queued meanwhile): a pwrite can block for as long as a concurrent
+ * fdatasync of the same file holds its pages.
  *
  * Locking: Node has no flock(2), so the lock is a LOCK file created with
  * O_EXCL holding the owner's pid, plus an in-process registry (a second open
@@ -24,6 +27,14 @@ const lockedDirs = new Set<string>();
 class NodeFile implements VfsFile {
   private fd: number;
   private length: number;
+  /** appendAsync buffers not yet handed to a write, and the file offset of the first. */
+  private queue: Uint8Array[] = [];
+  private queuedAt = 0;
+  /** Settles when every batch started so far is written; sync() waits for it. */
+  private written: Promise<void> | undefined;
+  private batchPending = false;
+  private closed = false;
+  private writeError: NextDbError | undefined;
 
   constructor(
     readonly path: string,
@@ -47,18 +58,74 @@ class NodeFile implements VfsFile {
     this.length += data.length;
   }
 
+  appendAsync(data: Uint8Array): void {
+    if (this.queue.length === 0) this.queuedAt = this.length;
+    this.queue.push(data);
+    this.length += data.length;
+    if (this.batchPending) return;
+    // One write at a time, in call order: the next batch takes everything queued until it starts.
+    this.batchPending = true;
+    this.written = (this.written ?? Promise.resolve()).then(() => this.writeBatch());
+  }
+
+  /** Writes the queued buffers with pwritev (never rejects: a failure is kept in writeError for sync()). */
+  private async writeBatch(): Promise<void> {
+    this.batchPending = false;
+    let bufs = this.queue;
+    let at = this.queuedAt;
+    this.queue = [];
+    if (this.writeError !== undefined) return;
+    try {
+      for (;;) {
+        const n = await writev(this.fd, bufs, at);
+        bufs = skipBytes(bufs, n);
+        if (bufs.length === 0) break;
+        at += n;
+      }
+    } catch (err) {
+      this.writeError = ioError('write', this.path, err);
+    }
+  }
+
   sync(): Promise<void> {
     const fd = this.fd;
-    return new Promise((resolve, reject) => {
-      fs.fdatasync(fd, (err) => (err ? reject(ioError('fdatasync', this.path, err)) : resolve()));
-    });
+    const datasync = (): Promise<void> => {
+      if (this.writeError !== undefined) return Promise.reject(this.writeError);
+      return new Promise((resolve, reject) => {
+        fs.fdatasync(fd, (err) => (err ? reject(ioError('fdatasync', this.path, err)) : resolve()));
+      });
+    };
+    // Waits for the background writes of the bytes appended before this call, not for later ones.
+    return this.written === undefined ? datasync() : this.written.then(datasync);
   }
 
   close(): void {
-    if (this.fd < 0) return;
-    fs.closeSync(this.fd);
-    this.fd = -1;
+    if (this.closed) return;
+    this.closed = true;
+    const close = (): void => {
+      fs.closeSync(this.fd);
+      this.fd = -1;
+    };
+    // Background writes still use the descriptor: close it after them, never under them.
+    if (this.written === undefined) close();
+    else void this.written.then(close);
   }
+}
+
+function writev(fd: number, bufs: Uint8Array[], position: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    fs.writev(fd, bufs, position, (err, n) => (err ? reject(err) : resolve(n)));
+  });
+}
+
+/** The buffers left after the first `n` bytes (a short write). */
+function skipBytes(bufs: Uint8Array[], n: number): Uint8Array[] {
+  let i = 0;
+  while (i < bufs.length && n >= bufs[i]!.length) n -= bufs[i++]!.length;
+  if (i === bufs.length) return [];
+  const rest = bufs.slice(i);
+  rest[0] = rest[0]!.subarray(n);
+  return rest;
 }
 
 function ioError(op: string, file: string, cause: unknown): NextDbError {

@@ -262,6 +262,7 @@ export class SimVfs implements Vfs {
 
 class SimFile implements VfsFile {
   private closed = false;
+  private writeError: Error | undefined;
   constructor(
     private readonly vfs: SimVfs,
     readonly path: string,
@@ -287,12 +288,22 @@ class SimFile implements VfsFile {
     this.inode.append(data);
   }
 
+  /** Appends at once (visible, lost or torn on a crash until synced); a failure rejects the later syncs. */
+  appendAsync(data: Uint8Array): void {
+    try {
+      this.append(data);
+    } catch (err) {
+      this.writeError ??= err as Error;
+    }
+  }
+
   sync(): Promise<void> {
     try {
       this.vfs.check('sync', this.path, this.epoch);
     } catch (err) {
       return Promise.reject(err as Error);
     }
+    if (this.writeError !== undefined) return Promise.reject(this.writeError);
     const covered = this.inode.size;
     const gate = this.vfs.syncGate?.(this.path) ?? Promise.resolve();
     // Completes on a later turn of the event loop, like a real fsync, so that

@@ -34,6 +34,14 @@ export interface VfsFile {
   read(into: Uint8Array, offset: number, length: number, position: number): number;
   /** Appends bytes at the end of the file; visible at once, durable after `sync()`. */
   append(data: Uint8Array): void;
+  /**
+   * Appends bytes at the end of the file without blocking the caller: the write runs in the background
+   * (NodeVfs: pwritev on the libuv thread pool, in call order). `size()` counts the bytes at once; reading
+   * them is undefined until a later `sync()` resolves, which waits for the write and makes it durable (a
+   * crash before then keeps a prefix of the unsynced bytes, as for `append`). A failed write makes every
+   * later `sync()` reject. `data` must not change until that sync resolves.
+   */
+  appendAsync(data: Uint8Array): void;
   /** Resolves once every byte appended before the call is durable. */
   sync(): Promise<void>;
   /** Releases the handle; idempotent. */
