@@ -13,8 +13,11 @@
 //   bench <workload> nextdb=<tps> postgres=<tps> ratio=<nextdb/postgres>
 //   latency <workload> p50=<ms> p99=<ms>            (NextDB, from pgbench's per-transaction log)
 //   latency <workload>-postgres p50=<ms> p99=<ms>
+//   note <workload>: failed transactions ...         (when pgbench counted any: 40001/40P01)
 // Usage: npm run bench:wire -- [--quick] [--scale N] [--seconds S]
-//   --quick: scale 1, 4 s per run (under 60 s in total).
+//   --quick: scale 1, 2 s per run (10 runs; about 30-40 s in total on a loaded
+//            2-core machine, servers included). A closing note line prints the
+//            scale, seconds per run and the wall time of each phase.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -32,10 +35,13 @@ const flag = (name: string, dflt: number): number => {
   return i >= 0 ? Number(args[i + 1]) : dflt;
 };
 const scale = flag('--scale', quick ? 1 : 10);
-const seconds = flag('--seconds', quick ? 4 : 20);
+const seconds = flag('--seconds', quick ? 2 : 20);
 
 interface RunResult {
   readonly tps: number;
+  /** Transactions pgbench counted as failed (serialization/deadlock errors, pgbench 15). */
+  readonly failed: number;
+  readonly processed: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
 }
@@ -84,6 +90,8 @@ async function pgbench(
       { maxBuffer: 64 << 20, env: { ...process.env, PGCONNECT_TIMEOUT: '10', ...env } },
     );
     const tps = Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(stdout)?.[1] ?? NaN);
+    const processed = Number(/number of transactions actually processed: (\d+)/.exec(stdout)?.[1] ?? NaN);
+    const failed = Number(/number of failed transactions: (\d+)/.exec(stdout)?.[1] ?? 0);
     const latencies: number[] = [];
     for (const f of readdirSync(logDir)) {
       for (const line of readFileSync(join(logDir, f), 'utf8').split('\n')) {
@@ -94,7 +102,7 @@ async function pgbench(
       }
     }
     latencies.sort((a, b) => a - b);
-    return { tps, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) };
+    return { tps, failed, processed, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) };
   } finally {
     rmSync(logDir, { recursive: true, force: true });
   }
@@ -135,6 +143,11 @@ async function report(
   console.log(`bench ${name} nextdb=${fmt(n.tps)} postgres=${fmt(p.tps)} ratio=${(n.tps / p.tps).toFixed(2)}`);
   console.log(`latency ${name} p50=${fmt(n.p50Ms)} p99=${fmt(n.p99Ms)}`);
   console.log(`latency ${name}-postgres p50=${fmt(p.p50Ms)} p99=${fmt(p.p99Ms)}`);
+  if (n.failed > 0 || p.failed > 0) {
+    console.log(
+      `note ${name}: failed transactions (40001/40P01, not counted in tps) nextdb=${n.failed}/${n.processed + n.failed} postgres=${p.failed}/${p.processed + p.failed}`,
+    );
+  }
 }
 
 const fmt = (n: number): string => (Number.isFinite(n) ? n.toFixed(n >= 100 ? 0 : 2) : 'n/a');
@@ -144,8 +157,27 @@ async function main(): Promise<number> {
     console.error('bench wire: PostgreSQL 15 binaries not found (see test/support/pg-server.ts)');
     return 2;
   }
-  const nextdb = await startServerProcess(['0', '--memory', '--max-connections', '200']);
-  const postgres = await startPostgres(await freePort());
+  const t0 = performance.now();
+  const phases: string[] = [];
+  const phase = (label: string, since: number): number => {
+    const now = performance.now();
+    phases.push(`${label} ${((now - since) / 1000).toFixed(1)} s`);
+    return now;
+  };
+  // Both servers start at once: on a loaded machine each takes seconds.
+  const [nextdbStart, postgresStart] = await Promise.allSettled([
+    startServerProcess(['0', '--memory', '--max-connections', '200']),
+    freePort().then((port) => startPostgres(port)),
+  ]);
+  if (nextdbStart.status === 'rejected' || postgresStart.status === 'rejected') {
+    // Stop whichever did start, then fail with the first error.
+    if (nextdbStart.status === 'fulfilled') await nextdbStart.value.stop();
+    if (postgresStart.status === 'fulfilled') await postgresStart.value.stop();
+    throw nextdbStart.status === 'rejected' ? nextdbStart.reason : (postgresStart as PromiseRejectedResult).reason;
+  }
+  const nextdb = nextdbStart.value;
+  const postgres = postgresStart.value;
+  let t = phase('start', t0);
   try {
     const scriptDir = mkdtempSync(join(tmpdir(), 'nextdb-wire-bench-'));
     try {
@@ -155,20 +187,29 @@ async function main(): Promise<number> {
     } finally {
       rmSync(scriptDir, { recursive: true, force: true });
     }
-    try {
-      await init(nextdb.port);
-    } catch (err) {
+    t = phase('select1', t);
+    // Both loads at once (not measured; each is mostly its server's CPU).
+    const [nextdbInit, postgresInit] = await Promise.allSettled([init(nextdb.port), init(postgres.port)]);
+    if (nextdbInit.status === 'rejected') {
+      const err = nextdbInit.reason as { stderr?: string };
       console.error(
-        `bench wire: pgbench -i against NextDB failed, so there is nothing to compare yet:\n${(err as { stderr?: string }).stderr ?? String(err)}`,
+        `bench wire: pgbench -i against NextDB failed, so there is nothing to compare yet:\n${err.stderr ?? String(err)}`,
       );
       return 1;
     }
-    await init(postgres.port);
-    for (const w of workloads) await report(w.name, w.args, nextdb.port, postgres.port, w.env);
+    if (postgresInit.status === 'rejected') throw postgresInit.reason;
+    t = phase('init', t);
+    for (const w of workloads) {
+      await report(w.name, w.args, nextdb.port, postgres.port, w.env);
+      t = phase(w.name, t);
+    }
     return 0;
   } finally {
-    await nextdb.stop();
-    await postgres.stop();
+    await Promise.all([nextdb.stop(), postgres.stop()]);
+    phase('stop', t);
+    console.log(
+      `note wire: scale ${scale}, ${seconds} s per pgbench run${quick ? ' (--quick)' : ''}; wall ${((performance.now() - t0) / 1000).toFixed(1)} s (${phases.join(', ')})`,
+    );
   }
 }
 
