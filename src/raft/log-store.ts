@@ -17,10 +17,11 @@
  *   COMPACT  snapshot — a local state-machine snapshot: entries up to its
  *            index are dropped.
  *
- * Durability: `save`/`compact` append (visible at once); `sync()` resolves
- * once everything appended before it is durable, and concurrent callers
- * share one fdatasync (group commit) — the driver awaits it before sending
- * the Ready's messages.
+ * Durability: `save`/`compact` append in the background (Vfs.appendAsync:
+ * the write runs on the thread pool, not on the event loop); `sync()`
+ * resolves once everything appended before it is written and durable, and
+ * concurrent callers share one fdatasync (group commit) — the driver awaits
+ * it before sending the Ready's messages.
  *
  * Space: when the active segment exceeds `segmentBytes`, the next sync
  * starts a new segment with a READY checkpoint (snapshot + entries + hard
@@ -176,7 +177,8 @@ export class RaftLogStore {
 
   private append(record: Buffer): void {
     assert(!this.closed, 'raft log store: append after close');
-    this.active.append(record);
+    // In the background (the Vfs's pwrite on the thread pool), off the event loop; sync() waits for it.
+    this.active.appendAsync(record);
   }
 
   private encodeReady(

@@ -85,7 +85,7 @@ export class RaftDriver {
     syncMs: 0,
     syncMaxMs: 0,
     slowSyncs: 0,
-    /** Time in store.save (the synchronous append on the event loop), its max, and saves over 5 ms. */
+    /** Time in store.save (encoding the Ready and queueing its write, which runs on the thread pool), its max, and saves over 5 ms. */
     saveMs: 0,
     saveMaxMs: 0,
     slowSaves: 0,

@@ -7,6 +7,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NodeVfs } from '../../src/storage/node-vfs.ts';
 import { SimVfs } from '../../src/storage/sim-vfs.ts';
 import { Prng } from '../../src/util/prng.ts';
 import { RaftLogStore } from '../../src/raft/log-store.ts';
@@ -141,4 +145,69 @@ test('raft log store: a flipped byte in a sealed segment is reported as corrupti
   await f.sync();
   f.close();
   await assert.rejects(RaftLogStore.open(vfs, '/d'), /corruption in \/d\/raft-.*checksum/);
+});
+
+test('raft log store on NodeVfs: saves written in the background are all on disk, in order, after sync', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'nextdb-h3-logstore-'));
+  try {
+    const vfs = new NodeVfs();
+    const store = await RaftLogStore.open(vfs, dir, { segmentBytes: 64 << 10 });
+    const syncs: Promise<void>[] = [];
+    let index = 0;
+    // Saves pile up while background writes run (several per batch) and segments rotate; syncs are not awaited.
+    for (let k = 0; k < 400; k++) {
+      const entries: Entry[] = Array.from({ length: 1 + (k % 3) }, () => ({
+        index: ++index,
+        term: 1,
+        type: 0 as const,
+        data: Buffer.alloc(100 + (k % 50), k % 251),
+      }));
+      store.save(1, { entries, hardState: { term: 1, vote: 1, commit: index - 1 }, snapshot: undefined });
+      if (k % 7 === 0) syncs.push(store.sync());
+      if (k % 50 === 0) await new Promise((r) => setImmediate(r));
+    }
+    await Promise.all(syncs);
+    await store.close();
+    const again = await RaftLogStore.open(vfs, dir);
+    const s = again.initialState(1)!;
+    assert.equal(s.entries.length, index);
+    assert.deepEqual(
+      s.entries.map((e) => e.index),
+      Array.from({ length: index }, (_, i) => i + 1),
+    );
+    assert.equal(s.hardState.commit, index - 1);
+    await again.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('NodeVfs appendAsync: sync waits for the queued writes; append after it lands after them; close waits', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'nextdb-h3-vfs-'));
+  try {
+    const vfs = new NodeVfs();
+    const f = vfs.create(join(dir, 'f'));
+    const parts = Array.from({ length: 50 }, (_, i) => Buffer.alloc(1000 + i, i));
+    for (const b of parts.slice(0, 49)) f.appendAsync(b);
+    f.append(parts[49]!);
+    assert.equal(f.size(), Buffer.concat(parts).length);
+    await f.sync();
+    assert.deepEqual(vfs.readAll(join(dir, 'f')), Buffer.concat(parts));
+    f.appendAsync(Buffer.from('tail'));
+    f.close(); // the queued write still completes (then the descriptor is closed)
+    for (let i = 0; i < 500 && vfs.readAll(join(dir, 'f')).length < f.size(); i++)
+      await new Promise((r) => setTimeout(r, 10));
+    assert.equal(vfs.readAll(join(dir, 'f')).subarray(-4).toString(), 'tail');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('raft log store: a failed background write fails the next sync', async () => {
+  const vfs = new SimVfs({ seed: 3 });
+  const store = await RaftLogStore.open(vfs, '/d');
+  vfs.fault = (op) => (op === 'append' ? new Error('EIO: injected') : undefined);
+  store.save(1, { entries: [], hardState: { term: 2, vote: 1, commit: 0 }, snapshot: undefined });
+  vfs.fault = undefined;
+  await assert.rejects(store.sync(), /EIO: injected/);
 });
