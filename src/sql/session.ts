@@ -56,6 +56,7 @@ import { optimize } from './plan/optimizer.ts';
 import type { OutputColumn, Plan } from './plan/plan.ts';
 import { EvalContext, type SessionServices } from './exec/eval-context.ts';
 import { runPlan, type ExecEnv, type OperatorStats } from './exec/executor.ts';
+import { readOnlyTransaction } from './exec/modify.ts';
 import {
   alterTable,
   createFunction,
@@ -124,6 +125,8 @@ const YIELD_EVERY_MS = 10;
 
 export class SqlSession implements Session, Backend {
   private block: Txn | undefined;
+  /** SET TRANSACTION READ ONLY (or SET transaction_read_only = on) inside the open block. */
+  private blockReadOnly = false;
   private failed = false;
   private readonly settings = new Map<string, string>();
   /** Values to restore at the end of the transaction (SET LOCAL). */
@@ -148,6 +151,7 @@ export class SqlSession implements Session, Backend {
         readonly settingsKey: string;
         readonly timeoutMs: number;
         readonly isolation: IsolationLevel;
+        readonly readOnly: boolean;
         readonly timeZone: string;
         readonly extraFloatDigits: number;
       }
@@ -186,6 +190,10 @@ export class SqlSession implements Session, Backend {
     const v = this.settings.get(key);
     if (v !== undefined) return v;
     if (key === 'transaction_isolation' && this.block !== undefined) return this.block.isolation;
+    if (key === 'transaction_read_only') {
+      const ro = this.block !== undefined ? this.readOnlyTxn(this.block) : this.hotSettings().readOnly;
+      return ro ? 'on' : 'off';
+    }
     const def = SETTINGS[key];
     if (def !== undefined) return def.default;
     return undefined;
@@ -210,6 +218,11 @@ export class SqlSession implements Session, Backend {
     if (key === 'transaction_isolation') {
       if (this.block === undefined) return;
       throw notSupported('changing the isolation level after BEGIN', 'use BEGIN ISOLATION LEVEL ...');
+    }
+    if (key === 'transaction_read_only') {
+      // The current transaction's mode: outside a block, the statement's own transaction is over already.
+      if (this.block !== undefined) this.setBlockReadOnly(v === 'on');
+      return;
     }
     if (isLocal && this.block !== undefined) {
       this.localRestore ??= new Map();
@@ -281,6 +294,23 @@ export class SqlSession implements Session, Backend {
     return this.hotSettings().isolation;
   }
 
+  /** Options of an implicit transaction (a statement outside a block). */
+  private implicitTxnOptions(): { isolation: IsolationLevel; readOnly: boolean } {
+    const h = this.hotSettings();
+    return { isolation: h.isolation, readOnly: h.readOnly };
+  }
+
+  /** Whether `txn` may not write: begun READ ONLY (or over a replica), or SET TRANSACTION READ ONLY in the block. */
+  private readOnlyTxn(txn: Txn): boolean {
+    return txn.readOnly || (txn === this.block && this.blockReadOnly);
+  }
+
+  private setBlockReadOnly(on: boolean): void {
+    if (!on && this.block?.readOnly === true)
+      throw notSupported('SET TRANSACTION READ WRITE in a block begun READ ONLY', 'use BEGIN READ WRITE');
+    this.blockReadOnly = on;
+  }
+
   private lastNowMs = Number.NaN;
   private lastNowMicros = 0n;
 
@@ -296,6 +326,7 @@ export class SqlSession implements Session, Backend {
 
   private endBlock(): void {
     this.block = undefined;
+    this.blockReadOnly = false;
     this.failed = false;
     if (this.localRestore !== undefined) {
       for (const [k, v] of this.localRestore) {
@@ -324,7 +355,7 @@ export class SqlSession implements Session, Backend {
       }
     }
     for (let attempt = 0; ; attempt++) {
-      const txn = this.core.txns.begin({ isolation: this.isolation() });
+      const txn = this.core.txns.begin(this.implicitTxnOptions());
       this.txnStartMicros = this.stmtStartMicros;
       try {
         const r = await fn(txn);
@@ -400,7 +431,11 @@ export class SqlSession implements Session, Backend {
       database: this.database,
       backendPid: this.backendPid,
       txn: () => cur().txn,
+      checkWritable: (command) => {
+        if (this.readOnlyTxn(cur().txn)) throw readOnlyTransaction(command);
+      },
       nextval: async (name) => {
+        if (this.readOnlyTxn(cur().txn)) throw readOnlyTransaction('nextval()');
         const q = findSeq(name);
         const next = await this.core.nextval(q);
         this.seqLast.set(q.oid, next);
@@ -414,6 +449,7 @@ export class SqlSession implements Session, Backend {
         return v;
       },
       setval: async (name, value, isCalled) => {
+        if (this.readOnlyTxn(cur().txn)) throw readOnlyTransaction('setval()');
         const q = findSeq(name);
         if (value > q.max || value < q.min)
           throw new NextDbError(
@@ -572,6 +608,7 @@ export class SqlSession implements Session, Backend {
       settingsKey: `${this.getSetting('search_path') ?? ''}|${this.getSetting('timezone') ?? ''}|${this.getSetting('extra_float_digits') ?? ''}`,
       timeoutMs: Number(this.getSetting('statement_timeout') ?? '0'),
       isolation: (this.getSetting('default_transaction_isolation') ?? 'serializable') as IsolationLevel,
+      readOnly: this.getSetting('default_transaction_read_only') === 'on',
       timeZone: this.getSetting('timezone') ?? 'UTC',
       extraFloatDigits: Number(this.getSetting('extra_float_digits') ?? '1'),
     });
@@ -772,6 +809,7 @@ export class SqlSession implements Session, Backend {
 
   /** A DDL / role / GRANT statement in `txn` (also from PL/pgSQL): its command tag. */
   private async utilityIn(txn: Txn, stmt: Node, sql: string, notices: Notice[]): Promise<string> {
+    if (this.readOnlyTxn(txn)) throw readOnlyTransaction(ddlCommand(stmt));
     {
       const catalog = await this.catalogFor(txn);
       const ctx: DdlContext = {
@@ -893,6 +931,7 @@ export class SqlSession implements Session, Backend {
         }
         this.txnStartMicros = this.nowMicros();
         this.block = this.core.txns.begin({ isolation, readOnly });
+        this.blockReadOnly = readOnly;
         this.failed = false;
         return { tag: 'BEGIN' };
       }
@@ -1002,8 +1041,9 @@ export class SqlSession implements Session, Backend {
                 throw notSupported('SET TRANSACTION ISOLATION LEVEL after BEGIN', 'use BEGIN ISOLATION LEVEL ...');
             } else this.setSetting('default_transaction_isolation', iso, false);
           } else if (d.defname === 'transaction_read_only') {
-            if (name !== 'TRANSACTION')
-              this.setSetting('default_transaction_read_only', v === 'true' || v === '1' ? 'on' : 'off', false);
+            if (name === 'TRANSACTION') {
+              if (this.block !== undefined) this.setBlockReadOnly(v === 'true' || v === '1');
+            } else this.setSetting('default_transaction_read_only', v === 'true' || v === '1' ? 'on' : 'off', false);
           }
         }
         return { tag: 'SET' };
@@ -1176,7 +1216,7 @@ export class SqlSession implements Session, Backend {
     }
     if (stmts.length > 1 && this.block === undefined && !stmts.some((p) => 'TransactionStmt' in p.stmt)) {
       this.txnStartMicros = this.nowMicros();
-      const txn = this.core.txns.begin({ isolation: this.isolation() });
+      const txn = this.core.txns.begin(this.implicitTxnOptions());
       this.block = txn;
       try {
         for (const p of stmts) out.push(this.toResult(await this.run(p, sql, [], []), []));
@@ -1268,9 +1308,11 @@ export class SqlSession implements Session, Backend {
     attnames: readonly string[],
     options: CopyFormatOptions,
   ): Promise<ExecResult> {
+    if (this.block !== undefined ? this.readOnlyTxn(this.block) : this.hotSettings().readOnly)
+      throw readOnlyTransaction('COPY FROM');
     // The COPY runs in the open block, or in a transaction of its own that commits when the data is in.
     const own = this.block === undefined;
-    const txn = this.block ?? this.core.txns.begin({ isolation: this.isolation() });
+    const txn = this.block ?? this.core.txns.begin(this.implicitTxnOptions());
     if (own) this.txnStartMicros = this.stmtStartMicros;
     const fail = async (): Promise<void> => {
       if (own) {
@@ -1609,6 +1651,26 @@ export class PreparedHandle {
   get columns(): readonly OutputColumn[] | undefined {
     return this.prepared.columns;
   }
+}
+
+/** The command a read-only transaction refuses, as PostgreSQL names it in 25006. */
+function ddlCommand(stmt: Node): string {
+  const kind = Object.keys(stmt)[0] ?? 'statement';
+  const names: Record<string, string> = {
+    CreateStmt: 'CREATE TABLE',
+    IndexStmt: 'CREATE INDEX',
+    ViewStmt: 'CREATE VIEW',
+    CreateSeqStmt: 'CREATE SEQUENCE',
+    CreateSchemaStmt: 'CREATE SCHEMA',
+    DropStmt: 'DROP',
+    TruncateStmt: 'TRUNCATE TABLE',
+    AlterTableStmt: 'ALTER TABLE',
+    RenameStmt: 'ALTER',
+    AlterRoleStmt: 'ALTER ROLE',
+    DropRoleStmt: 'DROP ROLE',
+    GrantStmt: 'GRANT',
+  };
+  return names[kind] ?? kindToSql(kind);
 }
 
 function kindToSql(kind: string): string {

@@ -26,6 +26,8 @@ export interface SessionServices {
   nextval(seq: string | number): Promise<bigint>;
   currval(seq: string | number): bigint;
   setval(seq: string | number, value: bigint, isCalled: boolean): Promise<bigint>;
+  /** Throws 25006 when the current transaction is read-only (`command`: what would write, e.g. 'UPDATE'). */
+  checkWritable?(command: string): void;
   /** Statement start (now(), CURRENT_TIMESTAMP), microseconds since epoch. */
   readonly statementStartMicros: bigint;
   readonly txnStartMicros: bigint;

@@ -219,7 +219,19 @@ async function lockLatest(
   return { inRow, oldRow: latest.slice(), changed: true };
 }
 
+/** 25006 as PostgreSQL words it: `cannot execute UPDATE in a read-only transaction`. */
+export function readOnlyTransaction(command: string): NextDbError {
+  return new NextDbError(SqlState.readOnlySqlTransaction, `cannot execute ${command} in a read-only transaction`);
+}
+
 export async function runModify(m: ModifyPlan, env: ExecEnv): Promise<Row[]> {
+  // A read-only transaction refuses the statement before it runs, whether or not rows match
+  // (PostgreSQL's ExecCheckXactReadOnly); a MERGE whose every action is DO NOTHING only reads.
+  if (m.op !== 'merge' || m.merge!.clauses.some((c) => c.action !== 'nothing')) {
+    const command = m.op.toUpperCase();
+    if (env.txn.readOnly) throw readOnlyTransaction(command);
+    env.ctx.services.checkWritable?.(command);
+  }
   const store = storeFor(env, m.table);
   const t = m.table;
   const ctx = env.ctx;
@@ -460,6 +472,7 @@ async function runMerge(
     values: c.values?.map((e) => compileExpr(e, inEnv)),
   }));
   const touched = new Set<string>();
+  const matchedActs = mp.clauses.some((c) => c.matched && c.action !== 'nothing');
   for (const snapRow of inputRows) {
     const y = ctx.services.yieldPoint();
     if (y !== undefined) await y;
@@ -467,6 +480,7 @@ async function runMerge(
     let inRow: Row = snapRow;
     let oldRow: Row | undefined;
     const matched = (snapRow[mp.matchedPos] ?? null) !== null;
+    if (matched && !matchedActs) continue; // every WHEN MATCHED is DO NOTHING: no lock (PostgreSQL takes none either)
     if (matched) {
       const locked = await lockLatest(store, env, oldPos, snapRow);
       if (locked === undefined) continue;
