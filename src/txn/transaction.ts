@@ -296,28 +296,38 @@ export class MvccTxn implements Txn {
   // ─── writes ───────────────────────────────────────────────────────────
 
   put(key: Uint8Array, value: Uint8Array): Promise<void> {
-    return this.write(key, IntentKind.put, Buffer.from(value));
+    // `value` is not kept: encodeHead copies it into the intent. (write resolves
+    // to undefined for a put or delete, so the cast is true; no extra promise.)
+    return this.write(key, IntentKind.put, value) as Promise<unknown> as Promise<void>;
   }
 
   delete(key: Uint8Array): Promise<void> {
-    return this.write(key, IntentKind.delete, undefined);
+    return this.write(key, IntentKind.delete, undefined) as Promise<unknown> as Promise<void>;
   }
 
   lockForUpdate(key: Uint8Array): Promise<void> {
-    return this.write(key, IntentKind.lock, undefined);
+    return this.write(key, IntentKind.lock, undefined) as Promise<unknown> as Promise<void>;
   }
 
   /**
    * Locks the key, then reads it: the snapshot's version under REPEATABLE
    * READ / SERIALIZABLE (40001 if it changed since), the latest committed
    * version under READ COMMITTED. What UPDATE / SELECT FOR UPDATE need.
+   * The lock and the read are one step: what `get` would return right after
+   * the lock comes from the head the lock was placed on.
    */
-  async getForUpdate(key: Uint8Array): Promise<Buffer | undefined> {
-    await this.lockForUpdate(key);
-    return this.get(key);
+  getForUpdate(key: Uint8Array): Promise<Buffer | undefined> {
+    return this.write(key, IntentKind.lock, undefined);
   }
 
-  private async write(key: Uint8Array, kind: IntentKind, value: Buffer | undefined): Promise<void> {
+  /**
+   * Places this transaction's intent of `kind` on the key. For a lock it
+   * resolves to what a `get` of the key would return afterwards (the own
+   * intent's value, else the latest committed version, which under
+   * REPEATABLE READ / SERIALIZABLE is the snapshot's: a newer one fails);
+   * for a put or delete to undefined.
+   */
+  private async write(key: Uint8Array, kind: IntentKind, value: Uint8Array | undefined): Promise<Buffer | undefined> {
     this.checkActive();
     if (this.readOnly) throw readOnlyWrite();
     const ts = this.snapshot();
@@ -335,7 +345,10 @@ export class MvccTxn implements Txn {
         throw this.fail(concurrentUpdate(key, formatTxnId(h.committedTxn), h.committedTs));
       }
       const own = h !== undefined && h.intentTxn === this.numericId;
-      if (kind === IntentKind.lock && own) return; // already locked (or written): never downgrade
+      if (kind === IntentKind.lock && own) {
+        // Already locked (or written): never downgrade. A read sees the own intent (a lock: the latest committed).
+        return h.intentKind === IntentKind.lock ? h.committedValue : h.intentValue;
+      }
       // The previous value is copied: it is a view into the engine's buffer.
       this.undo.push({
         hk,
@@ -353,7 +366,7 @@ export class MvccTxn implements Txn {
       });
       assert(next !== undefined, 'intent head encodes to nothing');
       engine.put(hk, next);
-      return;
+      return kind === IntentKind.lock ? h?.committedValue : undefined;
     }
   }
 
@@ -445,13 +458,7 @@ export class MvccTxn implements Txn {
     const engine = this.mgr.engine;
     const rk = recordKey(this.numericId);
     const hks = [...(this.intents?.values() ?? [])];
-    engine.put(
-      rk,
-      encodeTxnRecord(
-        commitTs,
-        hks.map((hk) => userKeyOfHead(hk)),
-      ),
-    );
+    engine.put(rk, encodeTxnRecord(commitTs, hks, 1)); // user keys: head keys without their space byte
     try {
       await engine.sync(); // the commit point: durable record flip
     } catch (e) {

@@ -29,18 +29,25 @@ export interface TxnRecord {
   readonly keys: readonly Buffer[];
 }
 
-export function encodeTxnRecord(commitTs: Timestamp, keys: readonly Uint8Array[]): Buffer {
+/**
+ * Encodes a committed record of `keys`, each without its first `skip` bytes
+ * (1 for head keys: the record lists user keys; no view per key is made).
+ */
+export function encodeTxnRecord(commitTs: Timestamp, keys: readonly Uint8Array[], skip = 0): Buffer {
   let size = 1 + 8 + 4;
-  for (const k of keys) size += 4 + k.length;
+  for (const k of keys) size += 4 + k.length - skip;
   const buf = Buffer.allocUnsafe(size);
   buf[0] = TxnStatusByte.committed;
   writeU64(buf, 1, commitTs);
   buf.writeUInt32BE(keys.length, 9);
   let o = 13;
   for (const k of keys) {
-    buf.writeUInt32BE(k.length, o);
-    buf.set(k, o + 4);
-    o += 4 + k.length;
+    const len = k.length - skip;
+    buf.writeUInt32BE(len, o);
+    o += 4;
+    if (skip === 0) buf.set(k, o);
+    else for (let i = 0; i < len; i++) buf[o + i] = k[skip + i]!;
+    o += len;
   }
   return buf;
 }
