@@ -28,7 +28,7 @@ const flag = (name: string, dflt: number): number => {
   return i >= 0 ? Number(args[i + 1]) : dflt;
 };
 const scale = flag('--scale', 1);
-const seconds = flag('--seconds', quick ? 4 : 15);
+const seconds = flag('--seconds', quick ? 2 : 15);
 const ids = [1, 2, 3];
 const sqlPort = (id: number): number => 16459 + id;
 const raftPort = (id: number): number => 16469 + id;
