@@ -1184,6 +1184,11 @@ function frameBounds(
 
 /** Runs a plan to completion and returns all rows. */
 export async function runPlan(plan: Plan, env: ExecEnv, limit = 0): Promise<Row[]> {
+  if (plan.kind === 'modify') {
+    // INSERT/UPDATE/DELETE at the root: its rows as they are, without an operator and batches around them.
+    const rows = await runModify(plan.modify, env);
+    return limit > 0 && rows.length > limit ? rows.slice(0, limit) : rows;
+  }
   const op = build(plan, env);
   const out: Row[] = [];
   for (;;) {

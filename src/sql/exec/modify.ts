@@ -229,8 +229,8 @@ export async function runModify(m: ModifyPlan, env: ExecEnv): Promise<Row[]> {
   // (PostgreSQL's ExecCheckXactReadOnly); a MERGE whose every action is DO NOTHING only reads.
   if (m.op !== 'merge' || m.merge!.clauses.some((c) => c.action !== 'nothing')) {
     const command = m.op.toUpperCase();
-    if (env.txn.readOnly) throw readOnlyTransaction(command);
     env.ctx.services.checkWritable?.(command);
+    if (env.txn.readOnly) throw readOnlyTransaction(command);
   }
   const store = storeFor(env, m.table);
   const t = m.table;
@@ -256,17 +256,23 @@ export async function runModify(m: ModifyPlan, env: ExecEnv): Promise<Row[]> {
     retFns = m.returning.exprs.map((e) => compileExpr(e, retEnv!));
   }
   const out: Row[] = [];
-  const emit = async (newRow: Row, inputRow: Row | undefined): Promise<void> => {
+  // emit and validate settle synchronously (no promise) when there is nothing to await:
+  // no RETURNING subquery, no foreign key to check.
+  const emit = (newRow: Row, inputRow: Row | undefined): Promise<void> | undefined => {
     env.changed++;
-    if (retFns === undefined) return;
+    if (retFns === undefined) return undefined;
     const r = inputRow === undefined ? newRow : newRow.concat(inputRow);
-    if (retEnv!.hoisted.length > 0) await runHoisted(retEnv!.hoisted, r, ctx);
+    if (retEnv!.hoisted.length > 0)
+      return runHoisted(retEnv!.hoisted, r, ctx).then(() => void out.push(retFns.map((f) => f(r, ctx))));
     out.push(retFns.map((f) => f(r, ctx)));
+    return undefined;
   };
-  const validate = async (row: Row): Promise<void> => {
-    t.columns.forEach((c, i) => {
+  const validate = (row: Row): Promise<void> | undefined => {
+    const cols = t.columns;
+    for (let i = 0; i < cols.length; i++) {
+      const c = cols[i]!;
       if (c.notNull && (row[i] ?? null) === null) throw notNullViolation(t, c);
-    });
+    }
     for (const c of checks) {
       if (c.fn(row, ctx) === false) {
         throw new NextDbError(
@@ -283,7 +289,7 @@ export async function runModify(m: ModifyPlan, env: ExecEnv): Promise<Row[]> {
         );
       }
     }
-    await checkParents(env, m, row);
+    return m.parents.length > 0 ? checkParents(env, m, row) : undefined;
   };
 
   // Triggers: undefined (one property read) for a table without any.
@@ -354,11 +360,13 @@ export async function runModify(m: ModifyPlan, env: ExecEnv): Promise<Row[]> {
             // The conflicting row was deleted concurrently: insert after all (store.insert re-checks).
           }
         }
-        await validate(row);
+        const checking = validate(row);
+        if (checking !== undefined) await checking;
         const key = await store.insert(env.txn, row);
         if (oc !== undefined) insertedKeys.add(key.toString('latin1'));
         trig?.afterRow(undefined, row);
-        await emit(row, undefined);
+        const emitting = emit(row, undefined);
+        if (emitting !== undefined) await emitting;
       }
       if (trig !== undefined) await trig.finish();
       if (ocTrig !== undefined) await ocTrig.finish();
@@ -398,11 +406,13 @@ export async function runModify(m: ModifyPlan, env: ExecEnv): Promise<Row[]> {
           if (r === null) continue;
           newRow = r;
         }
-        await validate(newRow);
+        const checking = validate(newRow);
+        if (checking !== undefined) await checking;
         if (m.children.length > 0) await enforceChildren(env, m, oldRow, newRow);
         await store.update(env.txn, oldRow, newRow);
         trig?.afterRow(oldRow, newRow);
-        await emit(newRow, inRow);
+        const emitting = emit(newRow, inRow);
+        if (emitting !== undefined) await emitting;
       }
       if (trig !== undefined) await trig.finish();
       return out;
@@ -429,7 +439,8 @@ export async function runModify(m: ModifyPlan, env: ExecEnv): Promise<Row[]> {
         if (m.children.length > 0) await enforceChildren(env, m, oldRow, undefined);
         await store.delete(env.txn, oldRow);
         trig?.afterRow(oldRow, undefined);
-        await emit(oldRow, inRow);
+        const emitting = emit(oldRow, inRow);
+        if (emitting !== undefined) await emitting;
       }
       if (trig !== undefined) await trig.finish();
       return out;
@@ -453,7 +464,7 @@ async function runMerge(
   env: ExecEnv,
   store: TableStore,
   inputRows: readonly Row[],
-  validate: (row: Row) => Promise<void>,
+  validate: (row: Row) => Promise<void> | undefined,
 ): Promise<void> {
   const mp = m.merge!;
   const ctx = env.ctx;
