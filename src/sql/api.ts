@@ -105,6 +105,12 @@ export interface Session {
    * connection, BackendKeyData carries it, so the two agree.
    */
   readonly backendPid?: number;
+  /**
+   * How many writes this session's read-only transactions refused (25006),
+   * counted even when a PL/pgSQL handler caught the error. Optional; the
+   * cluster's stale reads use it to tell a statement that tried to write.
+   */
+  readonly writesRefused?: number;
   /** Current value of a setting (SHOW), for ParameterStatus. */
   getSetting(name: string): string | undefined;
   /** Simple query protocol: one or more statements separated by ';'. Stops at the first error (which is thrown). */
