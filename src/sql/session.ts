@@ -305,6 +305,15 @@ export class SqlSession implements Session, Backend {
     return txn.readOnly || (txn === this.block && this.blockReadOnly);
   }
 
+  /** Writes refused by read-only transactions (Session.writesRefused). */
+  writesRefused = 0;
+
+  /** 25006 for `command`, counted in writesRefused. */
+  private refuseWrite(command: string): NextDbError {
+    this.writesRefused++;
+    return readOnlyTransaction(command);
+  }
+
   private setBlockReadOnly(on: boolean): void {
     if (!on && this.block?.readOnly === true)
       throw notSupported('SET TRANSACTION READ WRITE in a block begun READ ONLY', 'use BEGIN READ WRITE');
@@ -432,10 +441,10 @@ export class SqlSession implements Session, Backend {
       backendPid: this.backendPid,
       txn: () => cur().txn,
       checkWritable: (command) => {
-        if (this.readOnlyTxn(cur().txn)) throw readOnlyTransaction(command);
+        if (this.readOnlyTxn(cur().txn)) throw this.refuseWrite(command);
       },
       nextval: async (name) => {
-        if (this.readOnlyTxn(cur().txn)) throw readOnlyTransaction('nextval()');
+        if (this.readOnlyTxn(cur().txn)) throw this.refuseWrite('nextval()');
         const q = findSeq(name);
         const next = await this.core.nextval(q);
         this.seqLast.set(q.oid, next);
@@ -449,7 +458,7 @@ export class SqlSession implements Session, Backend {
         return v;
       },
       setval: async (name, value, isCalled) => {
-        if (this.readOnlyTxn(cur().txn)) throw readOnlyTransaction('setval()');
+        if (this.readOnlyTxn(cur().txn)) throw this.refuseWrite('setval()');
         const q = findSeq(name);
         if (value > q.max || value < q.min)
           throw new NextDbError(
@@ -809,7 +818,7 @@ export class SqlSession implements Session, Backend {
 
   /** A DDL / role / GRANT statement in `txn` (also from PL/pgSQL): its command tag. */
   private async utilityIn(txn: Txn, stmt: Node, sql: string, notices: Notice[]): Promise<string> {
-    if (this.readOnlyTxn(txn)) throw readOnlyTransaction(ddlCommand(stmt));
+    if (this.readOnlyTxn(txn)) throw this.refuseWrite(ddlCommand(stmt));
     {
       const catalog = await this.catalogFor(txn);
       const ctx: DdlContext = {
@@ -1309,7 +1318,7 @@ export class SqlSession implements Session, Backend {
     options: CopyFormatOptions,
   ): Promise<ExecResult> {
     if (this.block !== undefined ? this.readOnlyTxn(this.block) : this.hotSettings().readOnly)
-      throw readOnlyTransaction('COPY FROM');
+      throw this.refuseWrite('COPY FROM');
     // The COPY runs in the open block, or in a transaction of its own that commits when the data is in.
     const own = this.block === undefined;
     const txn = this.block ?? this.core.txns.begin(this.implicitTxnOptions());

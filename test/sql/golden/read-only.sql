@@ -20,6 +20,9 @@ CREATE FUNCTION
 > CREATE FUNCTION ro_pl(k int) RETURNS int LANGUAGE plpgsql AS $$ BEGIN DELETE FROM ro WHERE id = k; RETURN k; END $$
 CREATE FUNCTION
 
+> CREATE FUNCTION ro_caught(k int) RETURNS int LANGUAGE plpgsql AS $$ BEGIN UPDATE ro SET v = 'c' WHERE id = k; RETURN k; EXCEPTION WHEN read_only_sql_transaction THEN RETURN -1; END $$
+CREATE FUNCTION
+
 > CREATE FUNCTION ro_read(k int) RETURNS text LANGUAGE plpgsql AS $$ BEGIN RETURN (SELECT v FROM ro WHERE id = k); END $$
 CREATE FUNCTION
 
@@ -155,6 +158,10 @@ ROLLBACK
 
 > BEGIN READ ONLY
 BEGIN
+
+> SELECT ro_caught(1)
+ro_caught
+-1
 
 > SELECT ro_read(2)
 ro_read
