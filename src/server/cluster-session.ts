@@ -46,8 +46,10 @@
  * parse tree, because an UPDATE or DELETE that matches nothing on a
  * lagging replica would otherwise "succeed" there without ever reaching the
  * leader. Anything else goes the normal way, and so does a read that tries
- * to write all the same (nextval(): 25006 from the read-only transaction,
- * before anything changed). Statements
+ * to write all the same (a function that writes: the replica's read-only
+ * transaction refuses the write with 25006 when its statement starts,
+ * before anything changed; and when the function caught that 25006 itself,
+ * the stale session's writesRefused count tells). Statements
  * inside blocks always go the normal way (linearizable). The stale session
  * gets the session's SET/RESET statements too (replayed when it opens, and
  * each new one), so both resolve names and format values alike.
@@ -324,8 +326,11 @@ export class ClusterSession implements Session {
       return undefined;
     const session = await this.openStale();
     if (session === undefined || !replicaSafe(sql)) return undefined;
+    const refused = session.writesRefused ?? 0;
     try {
       const results = await session.simpleQuery(sql);
+      // A write refused there but caught (a PL/pgSQL EXCEPTION handler): nothing was written; the leader runs it.
+      if ((session.writesRefused ?? 0) !== refused) return undefined;
       if (session.txnStatus !== 'I') {
         await session.simpleQuery('ROLLBACK').catch(() => undefined);
         throw new NextDbError(
@@ -642,7 +647,20 @@ export class ClusterSession implements Session {
    */
   private async executeStale(portal: string, r: RoutedPortal, maxRows: number): Promise<PortalResult | undefined> {
     const stale = this.deps.stale!;
-    if (r.started) return this.staleSession!.execute(portal, maxRows);
+    if (r.started) {
+      // Rows went out already: a write refused (and caught) now cannot move to the target; fail, never answer wrongly.
+      const s = this.staleSession!;
+      const refused = s.writesRefused ?? 0;
+      const more = await s.execute(portal, maxRows);
+      if ((s.writesRefused ?? 0) !== refused) {
+        r.stmt.leaderOnly = true;
+        throw new NextDbError(
+          SqlState.readOnlySqlTransaction,
+          `a function called by this statement tried to write on the replica after rows were sent; run it under ${READ_CONSISTENCY} = 'linearizable'`,
+        );
+      }
+      return more;
+    }
     const fallBack = (): undefined => {
       if (r.at === 'stale') this.staleSession?.closePortal(portal);
       r.at = undefined;
@@ -679,8 +697,13 @@ export class ClusterSession implements Session {
       r.at = 'stale';
     }
     this.staleUsed = true;
+    const refused = session.writesRefused ?? 0;
     try {
       const result = await session.execute(portal, maxRows);
+      if ((session.writesRefused ?? 0) !== refused) {
+        r.stmt.leaderOnly = true; // a write refused there but caught: nothing was written; the target runs it
+        return fallBack();
+      }
       r.started = true;
       stale.served();
       return result;

@@ -8,6 +8,8 @@
 //   replica yet) is refused by the replica's read-only transaction (25006
 //   before anything ran) and runs on the leader: its write is visible
 //   afterwards, and the replica's stale-read counter does not move;
+// - so does one whose EXCEPTION WHEN OTHERS handler catches that 25006
+//   (the stale session counts refused writes: Session.writesRefused);
 // - a SELECT of a LANGUAGE sql function calling nextval() likewise;
 // - a pure SELECT (also of a function that only reads) is still served by
 //   the replica.
@@ -62,6 +64,9 @@ test(
       await leader.query(
         'CREATE FUNCTION bump(k int) RETURNS int LANGUAGE plpgsql AS $$ BEGIN UPDATE acct SET v = v + 1 WHERE id = k; RETURN k; END $$',
       );
+      await leader.query(
+        'CREATE FUNCTION bump_caught(k int) RETURNS int LANGUAGE plpgsql AS $$ BEGIN UPDATE acct SET v = v + 1 WHERE id = k; RETURN k; EXCEPTION WHEN OTHERS THEN RETURN -1; END $$',
+      );
       await leader.query("CREATE FUNCTION next_id() RETURNS bigint LANGUAGE sql AS $$ SELECT nextval('ids') $$");
       await leader.query(
         'CREATE FUNCTION read_v(k int) RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN (SELECT v FROM acct WHERE id = k); END $$',
@@ -101,6 +106,10 @@ test(
         await s.query('SELECT bump($1)', [k]);
         assert.equal(await leaderV(k), 2, `both updates of fresh row ${k} reached the leader`);
       }
+      // A function that catches the replica's 25006 itself (EXCEPTION WHEN OTHERS): the refusal is still seen.
+      assert.equal((await s.query('SELECT bump_caught(1) AS k')).rows[0].k, 1, 'simple protocol: run by the leader');
+      assert.equal((await s.query('SELECT bump_caught($1) AS k', [1])).rows[0].k, 1, 'extended protocol');
+      assert.equal(await leaderV(1), 13, 'both updates of bump_caught reached the leader');
       // A function whose UPDATE matches no row anywhere: still not served by the replica.
       assert.equal((await s.query('SELECT bump(99) AS k')).rows[0].k, 99);
       // nextval() inside a LANGUAGE sql function.
@@ -113,7 +122,7 @@ test(
         'no statement calling a writing function was served by the replica',
       );
       await waitFor('the replica to show the function writes', async () =>
-        (await s.query('SELECT sum(v)::int AS n FROM acct WHERE id IN (1, 2)')).rows[0].n === 34 ? true : undefined,
+        (await s.query('SELECT sum(v)::int AS n FROM acct WHERE id IN (1, 2)')).rows[0].n === 36 ? true : undefined,
       );
 
       // Reads are still served by the replica afterwards (one statement's fall-back is not sticky).
