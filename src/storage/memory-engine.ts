@@ -24,15 +24,27 @@ import { OpKind, type WriteBatch } from './write-batch.ts';
 const BTree: typeof sortedBtree.default =
   (sortedBtree as { default?: typeof sortedBtree.default }).default ??
   (sortedBtree as unknown as typeof sortedBtree.default);
-type Tree = InstanceType<typeof BTree<string, Buffer>>;
+/**
+ * A key's value, held in a slot that the tree and the get map share: an
+ * overwrite of an existing key (an MVCC head is rewritten several times
+ * per transaction) replaces the slot's value instead of descending the
+ * tree again, unless a snapshot is open (a snapshot's clone shares the
+ * slots, so then the key gets a new slot through the tree).
+ */
+interface Slot {
+  v: Buffer;
+}
+type Tree = InstanceType<typeof BTree<string, Slot>>;
 
 /** Above this many keys the get map is dropped (V8 refuses Maps beyond 2^24 entries); an option for tests. */
 const GET_MAP_KEYS_MAX = 8_000_000;
 
 export class MemoryEngine implements Engine {
-  private tree: Tree = new BTree<string, Buffer>();
+  private tree: Tree = new BTree<string, Slot>();
   /** The tree's entries by key, for get (undefined once too large: see GET_MAP_KEYS_MAX). */
-  private byKey: Map<string, Buffer> | undefined = new Map<string, Buffer>();
+  private byKey: Map<string, Slot> | undefined = new Map<string, Slot>();
+  /** Snapshots not yet released: while any is open, slots are never changed in place. */
+  private openSnapshots = 0;
   private closed = false;
   private bytes = 0;
   private readonly getMapKeysMax: number;
@@ -44,7 +56,7 @@ export class MemoryEngine implements Engine {
   get(key: Uint8Array): Buffer | undefined {
     this.checkOpen();
     const k = toLatin1(key);
-    return this.byKey !== undefined ? this.byKey.get(k) : this.tree.get(k);
+    return (this.byKey !== undefined ? this.byKey.get(k) : this.tree.get(k))?.v;
   }
 
   iterator(options: ScanOptions = {}): EngineIterator {
@@ -81,7 +93,8 @@ export class MemoryEngine implements Engine {
 
   snapshot(): Snapshot {
     this.checkOpen();
-    return new TreeSnapshot(this.tree.clone());
+    this.openSnapshots++;
+    return new TreeSnapshot(this.tree.clone(), () => this.openSnapshots--);
   }
 
   flush(): Promise<void> {
@@ -98,8 +111,8 @@ export class MemoryEngine implements Engine {
 
   close(): Promise<void> {
     this.closed = true;
-    this.tree = new BTree<string, Buffer>();
-    this.byKey = new Map<string, Buffer>();
+    this.tree = new BTree<string, Slot>();
+    this.byKey = new Map<string, Slot>();
     this.bytes = 0;
     return Promise.resolve();
   }
@@ -107,17 +120,22 @@ export class MemoryEngine implements Engine {
   private setKey(k: string, v: Buffer): void {
     const byKey = this.byKey;
     const old = byKey !== undefined ? byKey.get(k) : this.tree.get(k);
-    this.bytes += v.length - (old === undefined ? -k.length : old.length);
-    this.tree.set(k, v, true);
+    this.bytes += v.length - (old === undefined ? -k.length : old.v.length);
+    if (old !== undefined && this.openSnapshots === 0) {
+      old.v = v;
+      return;
+    }
+    const slot: Slot = { v };
+    this.tree.set(k, slot, true);
     if (byKey === undefined) return;
     if (old === undefined && byKey.size >= this.getMapKeysMax) this.byKey = undefined;
-    else byKey.set(k, v);
+    else byKey.set(k, slot);
   }
 
   private deleteKey(k: string): void {
     const old = this.byKey !== undefined ? this.byKey.get(k) : this.tree.get(k);
     if (old === undefined) return;
-    this.bytes -= k.length + old.length;
+    this.bytes -= k.length + old.v.length;
     this.tree.delete(k);
     this.byKey?.delete(k);
   }
@@ -129,10 +147,13 @@ export class MemoryEngine implements Engine {
 
 class TreeSnapshot implements Snapshot {
   private released = false;
-  constructor(private readonly tree: Tree) {}
+  constructor(
+    private readonly tree: Tree,
+    private readonly onRelease: () => void,
+  ) {}
   get(key: Uint8Array): Buffer | undefined {
     this.check();
-    return this.tree.get(toLatin1(key));
+    return this.tree.get(toLatin1(key))?.v;
   }
   iterator(options: ScanOptions = {}): EngineIterator {
     this.check();
@@ -142,7 +163,9 @@ class TreeSnapshot implements Snapshot {
     return scanIterator(this as Reader, options);
   }
   release(): void {
+    if (this.released) return;
     this.released = true;
+    this.onRelease();
   }
   private check(): void {
     if (this.released) throw new Error('snapshot used after release');
@@ -162,7 +185,9 @@ class TreeIterator implements EngineIterator {
   private readonly hiInclusive: boolean;
   private readonly reverse: boolean;
   private remaining: number;
-  private cur: [string, Buffer] | undefined;
+  private cur: [string, Slot] | undefined;
+  /** The value at `cur` when the iterator got there (a later in-place overwrite does not show). */
+  private curValue: Buffer | undefined;
   private keyBuf: Buffer | undefined;
 
   constructor(
@@ -200,8 +225,8 @@ class TreeIterator implements EngineIterator {
   }
 
   value(): Buffer {
-    if (this.cur === undefined) throw new Error('iterator not valid');
-    return this.cur[1];
+    if (this.curValue === undefined) throw new Error('iterator not valid');
+    return this.curValue;
   }
 
   next(): void {
@@ -224,11 +249,12 @@ class TreeIterator implements EngineIterator {
 
   close(): void {
     this.cur = undefined;
+    this.curValue = undefined;
   }
 
   private positionAtOrAbove(k: string | undefined, inclusive: boolean): void {
     this.keyBuf = undefined;
-    let pair: [string, Buffer] | undefined;
+    let pair: [string, Slot] | undefined;
     if (k === undefined) pair = this.tree.nextHigherPair(undefined);
     else pair = inclusive ? this.tree.getPairOrNextHigher(k) : this.tree.nextHigherPair(k);
     this.settle(pair);
@@ -236,19 +262,21 @@ class TreeIterator implements EngineIterator {
 
   private positionAtOrBelow(k: string | undefined, inclusive: boolean): void {
     this.keyBuf = undefined;
-    let pair: [string, Buffer] | undefined;
+    let pair: [string, Slot] | undefined;
     if (k === undefined) pair = this.tree.nextLowerPair(undefined);
     else pair = inclusive ? this.tree.getPairOrNextLower(k) : this.tree.nextLowerPair(k);
     this.settle(pair);
   }
 
-  private settle(pair: [string, Buffer] | undefined): void {
+  private settle(pair: [string, Slot] | undefined): void {
     if (pair === undefined || this.remaining <= 0 || !this.inBounds(pair[0])) {
       this.cur = undefined;
+      this.curValue = undefined;
       return;
     }
     this.remaining--;
     this.cur = pair;
+    this.curValue = pair[1].v;
   }
 
   private inBounds(k: string): boolean {

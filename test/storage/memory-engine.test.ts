@@ -26,3 +26,34 @@ test('memory engine: put/get/delete, bounded scans, snapshots', () => {
   snap.release();
   assert.throws(() => snap.get(b('a')));
 });
+
+test('memory engine: an overwrite changes the value in place only while no snapshot is open', () => {
+  const e = new MemoryEngine();
+  e.put(b('a'), b('1'));
+  const s = e.snapshot();
+  e.put(b('a'), b('2'));
+  assert.equal(s.get(b('a'))?.toString(), '1');
+  assert.equal(e.get(b('a'))?.toString(), '2');
+  s.release();
+  s.release(); // twice: counted once
+  e.put(b('a'), b('3'));
+  const s2 = e.snapshot();
+  e.write(new WriteBatch().put(b('a'), b('4')));
+  assert.equal(s2.get(b('a'))?.toString(), '3');
+  assert.deepEqual(
+    [...s2.scan()].map(([, v]) => v.toString()),
+    ['3'],
+  );
+  s2.release();
+  e.put(b('a'), b('5'));
+  // An iterator keeps the value it found; the engine returns the newest.
+  const it = e.iterator({});
+  e.put(b('a'), b('6'));
+  assert.equal(it.value().toString(), '5');
+  it.close();
+  assert.equal(e.get(b('a'))?.toString(), '6');
+  assert.equal(e.stats().memoryBytes, 2);
+  e.delete(b('a'));
+  assert.equal(e.get(b('a')), undefined);
+  assert.equal(e.stats().memoryBytes, 0);
+});
