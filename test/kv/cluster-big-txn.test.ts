@@ -12,12 +12,11 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connectLeader, spawnClusterNode, type ClusterProc } from './cluster-procs.ts';
+import { connectLeader, spawnCluster, type ClusterProc } from './cluster-procs.ts';
 
 const ids = [1, 2, 3];
 const pgPort = (id: number): number => 16419 + id;
 const raftPort = (id: number): number => 16429 + id;
-const peers = ids.map((id) => `${id}=127.0.0.1:${raftPort(id)}`).join(',');
 const ROWS = 30_000;
 /**
  * 800 ms (elections start after 0.8-1.6 s of silence): the default is 500 ms,
@@ -44,21 +43,7 @@ test('cluster: a 30,000-row transaction commits without a leader change', { time
   const dir = await mkdtemp(join(tmpdir(), 'nextdb-h5-bigtxn-'));
   const procs: ClusterProc[] = [];
   try {
-    const started = await Promise.allSettled(
-      ids.map(async (id) => {
-        const p = await spawnClusterNode({
-          id,
-          dir: join(dir, `n${id}`),
-          raftPort: raftPort(id),
-          pgPort: pgPort(id),
-          peers,
-          tickMs: 50,
-          electionTicks: ELECTION_TICKS,
-        });
-        procs.push(p);
-      }),
-    );
-    for (const r of started) if (r.status === 'rejected') throw r.reason;
+    await spawnCluster({ ids, dir, pgPort, raftPort, tickMs: 50, electionTicks: ELECTION_TICKS }, procs);
     const { client } = await connectLeader(ids.map(pgPort), 20_000);
     try {
       await client.query('CREATE TABLE big (id int PRIMARY KEY, v text NOT NULL)');

@@ -51,6 +51,41 @@ export function spawnClusterNode(o: ClusterProcOptions): Promise<ClusterProc> {
 }
 
 /**
+ * Spawns nodes `ids` of one static-membership cluster in parallel (peers:
+ * each other on `raftPort(id)`). Each process is pushed to `procs` as soon
+ * as it is up, so the caller's finally block stops it even if another one
+ * fails to start; the first failure is thrown once all have settled.
+ */
+export async function spawnCluster(
+  o: {
+    readonly ids: readonly number[];
+    readonly dir: string;
+    readonly pgPort: (id: number) => number;
+    readonly raftPort: (id: number) => number;
+    readonly tickMs: number;
+    readonly electionTicks: number;
+  },
+  procs: ClusterProc[],
+): Promise<void> {
+  const peers = o.ids.map((id) => `${id}=127.0.0.1:${o.raftPort(id)}`).join(',');
+  const started = await Promise.allSettled(
+    o.ids.map(async (id) => {
+      const p = await spawnClusterNode({
+        id,
+        dir: join(o.dir, `n${id}`),
+        raftPort: o.raftPort(id),
+        pgPort: o.pgPort(id),
+        peers,
+        tickMs: o.tickMs,
+        electionTicks: o.electionTicks,
+      });
+      procs.push(p);
+    }),
+  );
+  for (const r of started) if (r.status === 'rejected') throw r.reason;
+}
+
+/**
  * Spawns `nextdb server ARGS...` (cluster mode) and resolves once it logged
  * "cluster node <id> ready"; `id` undefined accepts any id (a joining node
  * learns its id from the cluster) and fills it in.

@@ -28,12 +28,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { connectLeader, spawnClusterNode, type ClusterProc, waitFor } from './cluster-procs.ts';
+import { connectLeader, spawnCluster, type ClusterProc, waitFor } from './cluster-procs.ts';
 
 const ids = [1, 2, 3];
 const pgPort = (id: number): number => 16399 + id;
 const raftPort = (id: number): number => 16409 + id;
-const peers = ids.map((id) => `${id}=127.0.0.1:${raftPort(id)}`).join(',');
 
 async function staleCount(port: number): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
@@ -49,21 +48,7 @@ test(
     const clients: pg.Client[] = [];
     try {
       // Each process is remembered as soon as it is up, so the finally block stops it even if another fails to start.
-      const started = await Promise.allSettled(
-        ids.map(async (id) => {
-          const p = await spawnClusterNode({
-            id,
-            dir: join(dir, `n${id}`),
-            raftPort: raftPort(id),
-            pgPort: pgPort(id),
-            peers,
-            tickMs: 30,
-            electionTicks: 10,
-          });
-          procs.push(p);
-        }),
-      );
-      for (const r of started) if (r.status === 'rejected') throw r.reason;
+      await spawnCluster({ ids, dir, pgPort, raftPort, tickMs: 30, electionTicks: 10 }, procs);
       const { client: leader, port: leaderPort } = await connectLeader(ids.map(pgPort), 20_000);
       clients.push(leader);
       await leader.query('CREATE TABLE acct (id int PRIMARY KEY, v int NOT NULL)');

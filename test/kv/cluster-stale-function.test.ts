@@ -19,12 +19,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { connectLeader, spawnClusterNode, type ClusterProc, waitFor } from './cluster-procs.ts';
+import { connectLeader, spawnCluster, type ClusterProc, waitFor } from './cluster-procs.ts';
 
 const ids = [1, 2, 3];
 const pgPort = (id: number): number => 16479 + id;
 const raftPort = (id: number): number => 16482 + id;
-const peers = ids.map((id) => `${id}=127.0.0.1:${raftPort(id)}`).join(',');
 
 async function staleCount(port: number): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
@@ -41,21 +40,7 @@ test(
     const procs: ClusterProc[] = [];
     const clients: pg.Client[] = [];
     try {
-      const started = await Promise.allSettled(
-        ids.map(async (id) => {
-          const p = await spawnClusterNode({
-            id,
-            dir: join(dir, `n${id}`),
-            raftPort: raftPort(id),
-            pgPort: pgPort(id),
-            peers,
-            tickMs: 30,
-            electionTicks: 10,
-          });
-          procs.push(p);
-        }),
-      );
-      for (const r of started) if (r.status === 'rejected') throw r.reason;
+      await spawnCluster({ ids, dir, pgPort, raftPort, tickMs: 30, electionTicks: 10 }, procs);
       const { client: leader, port: leaderPort } = await connectLeader(ids.map(pgPort), 20_000);
       clients.push(leader);
       await leader.query('CREATE TABLE acct (id int PRIMARY KEY, v int NOT NULL)');
