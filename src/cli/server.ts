@@ -97,6 +97,8 @@ export async function runServer(portArg: string | undefined, opts: ServerCliOpti
       engineDescription: config.memory ? 'memory' : `lsm ${resolve(config.data)}`,
     });
     const port = await opened.server.start();
+    // Before "listening" is logged: whoever waits for that line may signal at once (see the cluster node below).
+    onShutdownSignals(logger, () => closeAll(opened, logger), { note: 'shutting down' });
     logger.info(
       {
         host: config.host,
@@ -111,8 +113,6 @@ export async function runServer(portArg: string | undefined, opts: ServerCliOpti
     await closeAll(opened, logger);
     fail(`nextdb server: ${message(err)}`, 1);
   }
-
-  onShutdownSignals(logger, () => closeAll(opened, logger), { note: 'shutting down' });
 }
 
 /** A cluster node: asked for by a cluster flag, or the data directory already is one. */
@@ -177,6 +177,17 @@ async function runClusterNode(config: ServerConfig, opts: ServerCliOptions, logg
     fail(`nextdb server: ${message(err)}`, 1);
   }
   const id = running.id;
+  // The signal handlers go in before "ready" is logged: whoever waits for that line may signal at once,
+  // and a signal that arrives before its handler is installed takes its default action (SIGUSR2 ends the process).
+  // Tests and operators compare replicas: SIGUSR2 logs a digest of the replicated keyspace at an applied index.
+  process.on('SIGUSR2', () => {
+    const d = replicaDigest(running.node);
+    logger.info({ nodeId: id, applied: d.applied, digest: d.digest }, `digest ${id} ${d.applied} ${d.digest}`);
+  });
+  onShutdownSignals(logger, () => running.stop(), {
+    note: 'shutting down (handing leadership away first if leading)',
+    nodeId: id,
+  });
   logger.info(
     {
       nodeId: id,
@@ -187,15 +198,6 @@ async function runClusterNode(config: ServerConfig, opts: ServerCliOptions, logg
     },
     `NextDB cluster node ${id} ready on ${config.host}:${running.server.port}`,
   );
-  // Tests and operators compare replicas: SIGUSR2 logs a digest of the replicated keyspace at an applied index.
-  process.on('SIGUSR2', () => {
-    const d = replicaDigest(running.node);
-    logger.info({ nodeId: id, applied: d.applied, digest: d.digest }, `digest ${id} ${d.applied} ${d.digest}`);
-  });
-  onShutdownSignals(logger, () => running.stop(), {
-    note: 'shutting down (handing leadership away first if leading)',
-    nodeId: id,
-  });
 }
 
 /** The listener's options from the config, the same for a single server and a cluster node. */
