@@ -781,15 +781,7 @@ def(
   ),
 );
 def(
-  'pg_table_is_visible',
-  sig([T.oid], T.bool, () => true),
-);
-def(
-  'pg_type_is_visible',
-  sig([T.oid], T.bool, () => true),
-);
-def(
-  'pg_function_is_visible',
+  ['pg_table_is_visible', 'pg_type_is_visible', 'pg_function_is_visible'],
   sig([T.oid], T.bool, () => true),
 );
 def(
