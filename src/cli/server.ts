@@ -81,7 +81,7 @@ export async function runServer(portArg: string | undefined, opts: ServerCliOpti
   const opened: { engine?: Engine; sql?: SqlEngine; server?: NextDbServer } = {};
   try {
     opened.engine = await openStorage(config);
-    opened.sql = await openSql(opened.engine);
+    opened.sql = await openSql(opened.engine, config.memory ? undefined : resolve(config.data));
     const provider = sessionProvider(opened.sql);
     const tls =
       config.tlsCert === undefined || config.tlsKey === undefined
@@ -301,8 +301,8 @@ async function openStorage(config: ServerConfig): Promise<Engine> {
   return openLsmEngine({ dir });
 }
 
-async function openSql(engine: Engine): Promise<SqlEngine> {
-  return SqlEngine.open({ engine });
+async function openSql(engine: Engine, dataDir: string | undefined): Promise<SqlEngine> {
+  return SqlEngine.open({ engine, ...(dataDir === undefined ? {} : { dataDir }) });
 }
 
 /**

@@ -355,7 +355,7 @@ export class Database implements Queryable, SessionSource {
 
 export async function open(options: OpenOptions = {}): Promise<Database> {
   const engine: Engine = options.path === undefined ? new MemoryEngine() : await openLsmEngine({ dir: options.path });
-  const sql = await SqlEngine.open({ engine });
+  const sql = await SqlEngine.open({ engine, ...(options.path === undefined ? {} : { dataDir: options.path }) });
   const startup = { user: options.user ?? 'postgres', database: options.database ?? 'postgres' };
   return new Database(sql, sql.createSession(startup), engine, startup);
 }

@@ -11,6 +11,7 @@ import { CatalogStore, sequenceKey, type CatalogSnapshot, type SequenceDef } fro
 import { NextDbError, SqlState } from '../util/errors.ts';
 import { Prng } from '../util/prng.ts';
 import { BackendTable } from './backends.ts';
+import { SpillDir } from './exec/spill.ts';
 
 const CATALOG_CACHE_MAX = 16;
 /** Sequence values reserved per storage round trip (PostgreSQL's CACHE); unused ones are skipped after a restart. */
@@ -55,6 +56,8 @@ export class SqlEngineCore {
     seed: number,
     /** False when another process may change the catalog (a shared or distributed transaction manager). */
     private readonly catalogIsLocal = false,
+    /** Where sessions' spill files go (see exec/spill.ts). */
+    readonly spillDir: SpillDir = SpillDir.fallback(),
   ) {
     this.prng = new Prng(seed);
     this.localMvcc = catalogIsLocal && txns instanceof MvccTxnManager ? txns : undefined;

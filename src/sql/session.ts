@@ -56,6 +56,7 @@ import { optimize } from './plan/optimizer.ts';
 import type { OutputColumn, Plan } from './plan/plan.ts';
 import { EvalContext, type SessionServices } from './exec/eval-context.ts';
 import { runPlan, type ExecEnv, type OperatorStats } from './exec/executor.ts';
+import { parseMemorySetting, SpillSpace, type SpillSettings } from './exec/spill.ts';
 import { readOnlyTransaction } from './exec/modify.ts';
 import {
   alterTable,
@@ -145,6 +146,8 @@ export class SqlSession implements Session, Backend {
   /** PL/pgSQL: the runtime (made on first use) and RAISE notices for the current statement's result. */
   private plRuntime: PlRuntime | undefined;
   private readonly pendingNotices: Notice[] = [];
+  /** Spill files of this session's statements (sorts, hashes over work_mem). */
+  private readonly spill: SpillSpace;
   /** Settings read by every statement, parsed once; undefined after any setting changed. */
   private hot:
     | {
@@ -166,6 +169,7 @@ export class SqlSession implements Session, Backend {
   ) {
     this.backendPid = core.nextBackendPid();
     core.backends.add(this);
+    this.spill = new SpillSpace(core.spillDir, () => spillSettings(this));
     this.settings.set('session_authorization', user);
     for (const [k, v] of Object.entries(params)) {
       const key = settingKey(k);
@@ -571,6 +575,7 @@ export class SqlSession implements Session, Backend {
       ctes: new Map(),
       working: new Map(),
       memoryRowsMax: MEMORY_ROWS_MAX,
+      spill: this.spill,
       changed: 0,
       stores: new Map(),
       ...(stats === undefined ? {} : { stats }),
@@ -1625,6 +1630,7 @@ export class SqlSession implements Session, Backend {
     this.endBlock();
     this.prepared.clear();
     this.portals.clear();
+    await this.spill.releaseFrom(0);
   }
 
   private assertOpen(): void {
@@ -1633,6 +1639,14 @@ export class SqlSession implements Session, Backend {
 }
 
 let embeddedSeq = 0;
+
+/** work_mem and temp_file_limit in bytes (both validated by SET). */
+function spillSettings(s: SqlSession): SpillSettings {
+  return {
+    workMemBytes: parseMemorySetting(s.getSetting('work_mem') ?? '4MB') ?? 4 * 1024 * 1024,
+    tempFileLimitBytes: parseMemorySetting(s.getSetting('temp_file_limit') ?? '-1') ?? -1,
+  };
+}
 
 const describedColumns = new WeakMap<readonly OutputColumn[], readonly ColumnDescription[]>();
 

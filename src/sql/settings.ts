@@ -7,6 +7,7 @@
 
 import { NextDbError } from '../util/errors.ts';
 import { normalizeZone } from './types/datetime.ts';
+import { formatMemoryKb, parseMemorySetting } from './exec/spill.ts';
 
 export interface SettingDef {
   readonly default: string;
@@ -47,6 +48,19 @@ function duration(v: string): string {
             ? n * 3600000
             : n * 86400000;
   return String(ms);
+}
+
+/** A memory setting in kB units (PostgreSQL's work_mem, temp_file_limit): validated, shown in its largest whole unit. */
+function memory(name: string, v: string, minKb: number, maxKb: number): string {
+  const bytes = parseMemorySetting(v);
+  if (bytes === undefined) throw new NextDbError('22023', `invalid value for parameter "${name}": "${v}"`);
+  const kb = Math.floor(bytes / 1024);
+  if (kb < minKb || kb > maxKb)
+    throw new NextDbError(
+      '22023',
+      `${kb} kB is outside the valid range for parameter "${name}" (${minKb} .. ${maxKb})`,
+    );
+  return kb < 0 ? String(kb) : formatMemoryKb(kb);
 }
 
 export const SETTINGS: Record<string, SettingDef> = {
@@ -135,7 +149,8 @@ export const SETTINGS: Record<string, SettingDef> = {
   },
   enable_seqscan: { default: 'on', normalize: bool },
   jit: { default: 'off', normalize: bool },
-  work_mem: { default: '4MB' },
+  work_mem: { default: '4MB', normalize: (v) => memory('work_mem', v, 64, 2147483647) },
+  temp_file_limit: { default: '-1', normalize: (v) => memory('temp_file_limit', v, -1, 2147483647) },
   maintenance_work_mem: { default: '64MB' },
   max_parallel_workers_per_gather: { default: '0' },
   block_size: { default: '8192', readOnly: true },

@@ -22,6 +22,7 @@ import { CatalogStore } from './catalog/catalog.ts';
 import { SqlEngineCore } from './engine-core.ts';
 import { SqlSession } from './session.ts';
 import { findRole } from './exec/roles.ts';
+import { SpillDir } from './exec/spill.ts';
 import type { RoleInfo, RoleLookup } from './api.ts';
 
 export interface SqlEngineOptions {
@@ -31,6 +32,8 @@ export interface SqlEngineOptions {
   readonly seed?: number;
   /** Use this transaction manager instead of opening one over `engine` (tests, the cluster layer). */
   readonly txnManager?: TxnManager;
+  /** The data directory: spill files go to `<dataDir>/tmp` (emptied at open); without it, under os.tmpdir(). */
+  readonly dataDir?: string;
 }
 
 export interface StartupInfo {
@@ -58,6 +61,7 @@ export class SqlEngine implements RoleLookup {
       clock,
       options.seed ?? Math.floor(clock.nowMs()) % 2147483647,
       options.txnManager === undefined,
+      await SpillDir.open(options.dataDir),
     );
     const txn = txns.begin({ isolation: 'serializable' });
     try {
@@ -127,5 +131,6 @@ export class SqlEngine implements RoleLookup {
     for (const s of this.sessions) await s.close();
     this.sessions.clear();
     if (this.ownsTxns) await this.core.txns.close();
+    await this.core.spillDir.close();
   }
 }

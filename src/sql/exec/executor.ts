@@ -6,10 +6,15 @@
  * at the end. Batches amortize the cost of awaiting storage: a table scan
  * reads up to BATCH_ROWS keys per transaction call.
  *
- * Blocking operators (sort, hash aggregate, hash join build side, set
- * operations, window) materialize their input; each counts the rows it holds
- * against `memoryRowsMax` and fails with 53200 beyond it rather than
- * exhausting the process (no spilling yet).
+ * Blocking operators hold rows in memory up to work_mem (estimated bytes,
+ * see spill.ts) and then spill to disk: the sort writes sorted runs and
+ * merges them (external merge sort), the hash aggregate and plain DISTINCT
+ * send rows of groups they have no room for to partition files and process
+ * those afterwards, the hash join partitions both sides (grace hash join).
+ * What still holds everything in memory (window partitions, set operations,
+ * materialized CTEs, nested-loop join inner sides, GROUPING SETS) counts
+ * rows against `memoryRowsMax` and fails with 53200 beyond it rather than
+ * exhausting the process.
  *
  * EXPLAIN ANALYZE wraps operators to count rows and time per node.
  */
@@ -27,6 +32,7 @@ import { resolveAggregate, type Accumulator } from './aggregates.ts';
 import { TableStore } from './table-store.ts';
 import { runModify } from './modify.ts';
 import { withWritesOp } from './with-writes.ts';
+import { estimateRowBytes, READ_CHUNK_BYTES, type SpillFile, type SpillSpace } from './spill.ts';
 
 export type Row = Value[];
 
@@ -40,6 +46,8 @@ export interface OperatorStats {
   rows: number;
   timeMs: number;
   loops: number;
+  /** EXPLAIN ANALYZE lines an operator adds under its node (sort method, batches). */
+  details?: string[];
 }
 
 export interface ExecEnv {
@@ -51,6 +59,8 @@ export interface ExecEnv {
   /** Recursive CTE working tables (set while iterating). */
   readonly working: Map<CteDef, Row[]>;
   readonly memoryRowsMax: number;
+  /** Spill files of the session; without it operators never spill (work_mem unlimited). */
+  readonly spill?: SpillSpace;
   /** EXPLAIN ANALYZE: per-plan-node statistics. */
   readonly stats?: Map<Plan, OperatorStats>;
   /** Counts rows changed by DML (command tags). */
@@ -109,17 +119,22 @@ async function runSubplan(
   parent: ExecEnv,
 ): Promise<Row[]> {
   const env: ExecEnv = { ...parent, ctx, outer: outerLayouts, changed: 0 };
-  const op = build(plan, env);
-  const out: Row[] = [];
-  for (;;) {
-    const b = await op.next();
-    if (b === null) break;
-    for (const r of b) {
-      out.push(r);
-      if (limit > 0 && out.length >= limit) return out;
+  const mark = env.spill?.mark() ?? 0;
+  try {
+    const op = build(plan, env);
+    const out: Row[] = [];
+    for (;;) {
+      const b = await op.next();
+      if (b === null) break;
+      for (const r of b) {
+        out.push(r);
+        if (limit > 0 && out.length >= limit) return out;
+      }
     }
+    return out;
+  } finally {
+    if (env.spill !== undefined && env.spill.openFiles > 0) await env.spill.releaseFrom(mark);
   }
-  return out;
 }
 
 export async function drain(op: Operator, env?: ExecEnv): Promise<Row[]> {
@@ -720,27 +735,214 @@ function sortOp(plan: Extract<Plan, { kind: 'sort' }>, env: ExecEnv): Operator {
   const { env: cenv, compile } = compiler(env, ids(plan.input));
   const keyFns = plan.keys.map((k) => compile(k.expr));
   const hoisted = cenv.hoisted;
+  const n = keyFns.length;
+  const keys = plan.keys;
+  // Decorated rows: [key values..., input position, row]. Stable: ties keep input order (the position).
+  const cmp = (x: Row, y: Row): number => compareRows(x, y, keys, 0) || (x[n] as number) - (y[n] as number);
   let out: Operator | undefined;
+
+  const sortInput = async (): Promise<Operator> => {
+    const budget = workMemOf(env);
+    const ctx = env.ctx;
+    let mem: Row[] = [];
+    let memBytes = 0;
+    let peakBytes = 0;
+    const runs: SpillFile[] = [];
+    let diskBytes = 0;
+    let seq = 0;
+    for (;;) {
+      const b = await input.next();
+      if (b === null) break;
+      for (const r of b) {
+        if (hoisted.length > 0) await runHoisted(hoisted, r, ctx);
+        const d = new Array<Value>(n + 2);
+        for (let j = 0; j < n; j++) d[j] = keyFns[j]!(r, ctx);
+        d[n] = seq++;
+        d[n + 1] = r as unknown as Value;
+        mem.push(d);
+        memBytes += estimateRowBytes(r) + 16 * n + 64;
+      }
+      if (memBytes > budget) {
+        // Over work_mem: this much becomes one sorted run on disk.
+        peakBytes = Math.max(peakBytes, memBytes);
+        mem.sort(cmp);
+        const f = await env.spill!.create();
+        for (let i = 0; i < mem.length; i++) {
+          const d = mem[i]!;
+          f.add(d, d[n + 1] as unknown as Value[], n + 1);
+          const w = f.flushIfFull();
+          if (w !== undefined) await w;
+        }
+        await f.finish();
+        diskBytes += f.bytes;
+        runs.push(f);
+        mem = [];
+        memBytes = 0;
+      } else memoryCheck(env, mem.length);
+      await interruptPoint(ctx);
+    }
+    mem.sort(cmp);
+    if (runs.length === 0) {
+      detail(env, plan, `Sort Method: quicksort  Memory: ${Math.ceil(memBytes / 1024)}kB`);
+      const rows = new Array<Row>(mem.length);
+      for (let i = 0; i < mem.length; i++) rows[i] = mem[i]![n + 1] as unknown as Row;
+      return fromRows(rows);
+    }
+    detail(env, plan, `Sort Method: external merge  Disk: ${Math.ceil(diskBytes / 1024)}kB`);
+    const undecorate = (flat: Row): Row => {
+      const row = flat.slice(n + 1);
+      flat.length = n + 1;
+      flat.push(row as unknown as Value);
+      return flat;
+    };
+    // Merge at most `fanIn` runs at a time (one read buffer each within work_mem); the rest in earlier passes.
+    const fanIn = Math.max(6, Math.floor(budget / READ_CHUNK_BYTES));
+    let sources: RunSource[] = runs.map((f) => fileSource(f, undecorate));
+    while (sources.length + 1 > fanIn) {
+      const group = sources.splice(0, fanIn);
+      const merged = mergeRuns(group, cmp);
+      const f = await env.spill!.create();
+      for (;;) {
+        const b = await merged();
+        if (b === null) break;
+        for (const d of b) f.add(d, d[n + 1] as unknown as Value[], n + 1);
+        const w = f.flushIfFull();
+        if (w !== undefined) await w;
+        await interruptPoint(env.ctx);
+      }
+      await f.finish();
+      for (const g of group) await g.release();
+      sources.push(fileSource(f, undecorate));
+    }
+    sources = [...sources, memorySource(mem)];
+    const merged = mergeRuns(sources, cmp);
+    return {
+      next: async () => {
+        const b = await merged();
+        if (b === null) {
+          for (const src of sources) await src.release();
+          return null;
+        }
+        await interruptPoint(env.ctx);
+        for (let i = 0; i < b.length; i++) b[i] = b[i]![n + 1] as unknown as Row;
+        return b;
+      },
+    };
+  };
+
   return {
     next: async () => {
-      if (out === undefined) {
-        const rows = await drain(input, env);
-        const ctx = env.ctx;
-        const decorated: Row[] = [];
-        for (let i = 0; i < rows.length; i++) {
-          const r = rows[i]!;
-          if (hoisted.length > 0) await runHoisted(hoisted, r, ctx);
-          const d = keyFns.map((f) => f(r, ctx));
-          d.push(i);
-          decorated.push(d);
-        }
-        const n = keyFns.length;
-        // Stable: ties keep input order (the trailing index).
-        decorated.sort((x, y) => compareRows(x, y, plan.keys, 0) || (x[n] as number) - (y[n] as number));
-        out = fromRows(decorated.map((d) => rows[d[n] as number]!));
-      }
+      out ??= await sortInput();
       return out.next();
     },
+  };
+}
+
+/** work_mem in bytes for one operator (unlimited without a spill space). */
+function workMemOf(env: ExecEnv): number {
+  return env.spill === undefined ? Infinity : env.spill.settings().workMemBytes;
+}
+
+/** EXPLAIN ANALYZE: a line under the operator's node (the last run's, for an operator run in loops). */
+function detail(env: ExecEnv, plan: Plan, line: string): void {
+  const st = env.stats?.get(plan);
+  if (st === undefined) return;
+  st.details ??= [];
+  const key = line.slice(0, line.indexOf(':') + 1);
+  const i = st.details.findIndex((l) => l.startsWith(key));
+  if (i >= 0) st.details[i] = line;
+  else st.details.push(line);
+}
+
+/** A sorted run being merged: its rows in order, a batch at a time. */
+interface RunSource {
+  next(): Promise<Row[] | null>;
+  release(): Promise<void>;
+}
+
+function fileSource(f: SpillFile, convert: (flat: Row) => Row): RunSource {
+  return {
+    next: async () => {
+      const b = await f.read(Infinity);
+      if (b === null) return null;
+      for (let i = 0; i < b.length; i++) b[i] = convert(b[i]!);
+      return b;
+    },
+    release: () => f.release(),
+  };
+}
+
+function memorySource(rows: Row[]): RunSource {
+  let done = false;
+  return {
+    next: async () => {
+      if (done) return null;
+      done = true;
+      return rows.length === 0 ? null : rows;
+    },
+    release: async () => undefined,
+  };
+}
+
+/**
+ * K-way merge of sorted runs with a binary heap of cursors: returns a
+ * function giving the merged rows a batch (BATCH_ROWS) at a time, null at
+ * the end. Equal rows come from the earlier source first.
+ */
+function mergeRuns(sources: readonly RunSource[], cmp: (a: Row, b: Row) => number): () => Promise<Row[] | null> {
+  interface Cursor {
+    buf: Row[];
+    i: number;
+    src: number;
+  }
+  const heap: Cursor[] = [];
+  let started = false;
+  const less = (a: Cursor, b: Cursor): boolean => {
+    const c = cmp(a.buf[a.i]!, b.buf[b.i]!);
+    return c < 0 || (c === 0 && a.src < b.src);
+  };
+  const down = (at: number): void => {
+    const len = heap.length;
+    for (;;) {
+      const l = 2 * at + 1;
+      if (l >= len) return;
+      const r = l + 1;
+      const m = r < len && less(heap[r]!, heap[l]!) ? r : l;
+      if (!less(heap[m]!, heap[at]!)) return;
+      const t = heap[m]!;
+      heap[m] = heap[at]!;
+      heap[at] = t;
+      at = m;
+    }
+  };
+  return async () => {
+    if (!started) {
+      started = true;
+      for (let s = 0; s < sources.length; s++) {
+        const b = await sources[s]!.next();
+        if (b !== null && b.length > 0) heap.push({ buf: b, i: 0, src: s });
+      }
+      for (let i = (heap.length >> 1) - 1; i >= 0; i--) down(i);
+    }
+    if (heap.length === 0) return null;
+    const out: Row[] = [];
+    while (out.length < BATCH_ROWS && heap.length > 0) {
+      const c = heap[0]!;
+      out.push(c.buf[c.i++]!);
+      if (c.i >= c.buf.length) {
+        const b = await sources[c.src]!.next();
+        if (b !== null && b.length > 0) {
+          c.buf = b;
+          c.i = 0;
+        } else {
+          const last = heap.pop()!;
+          if (heap.length === 0) break;
+          heap[0] = last;
+        }
+      }
+      down(0);
+    }
+    return out;
   };
 }
 
@@ -1184,19 +1386,25 @@ function frameBounds(
 
 /** Runs a plan to completion and returns all rows. */
 export async function runPlan(plan: Plan, env: ExecEnv, limit = 0): Promise<Row[]> {
-  if (plan.kind === 'modify') {
-    // INSERT/UPDATE/DELETE at the root: its rows as they are, without an operator and batches around them.
-    const rows = await runModify(plan.modify, env);
-    return limit > 0 && rows.length > limit ? rows.slice(0, limit) : rows;
-  }
-  const op = build(plan, env);
-  const out: Row[] = [];
-  for (;;) {
-    const b = await op.next();
-    if (b === null) return out;
-    for (const r of b) {
-      out.push(r);
-      if (limit > 0 && out.length >= limit) return out;
+  const mark = env.spill?.mark() ?? 0;
+  try {
+    if (plan.kind === 'modify') {
+      // INSERT/UPDATE/DELETE at the root: its rows as they are, without an operator and batches around them.
+      const rows = await runModify(plan.modify, env);
+      return limit > 0 && rows.length > limit ? rows.slice(0, limit) : rows;
     }
+    const op = build(plan, env);
+    const out: Row[] = [];
+    for (;;) {
+      const b = await op.next();
+      if (b === null) return out;
+      for (const r of b) {
+        out.push(r);
+        if (limit > 0 && out.length >= limit) return out;
+      }
+    }
+  } finally {
+    // Spill files of this plan's operators go, however it ended (done, LIMIT, error, cancel).
+    if (env.spill !== undefined && env.spill.openFiles > 0) await env.spill.releaseFrom(mark);
   }
 }

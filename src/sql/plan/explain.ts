@@ -189,6 +189,7 @@ export function explainPlan(plan: Plan, stats: Map<Plan, OperatorStats> | undefi
     lines.push(`${indent}${label(p)}${actual}`);
     const pad = depth === 0 ? '  ' : `${' '.repeat(depth * 6)}`;
     for (const d of details(p, verbose)) lines.push(`${pad}${d}`);
+    if (st?.details !== undefined) for (const d of st.details) lines.push(`${pad}${d}`);
     for (const c of children(p)) walk(c, depth + 1);
   };
   walk(plan, 0);

