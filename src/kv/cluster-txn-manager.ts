@@ -78,6 +78,10 @@ class DeferredTxn implements Txn {
     // Before the first operation there is no snapshot to refresh.
   }
 
+  retryStatement(): boolean {
+    return this.inner?.retryStatement?.() ?? false;
+  }
+
   savepoint(name: string): void {
     if (this.inner !== undefined) return this.inner.savepoint(name);
     this.savepoints.push(name);

@@ -60,6 +60,9 @@ export class ClusterTxn implements Txn {
   beginStatement(): void {
     this.guard(() => this.inner.beginStatement());
   }
+  retryStatement(): boolean {
+    return this.witness.leads(this.term) && (this.inner.retryStatement?.() ?? false);
+  }
   get(key: Uint8Array): Promise<Buffer | undefined> {
     return this.wrap(() => this.inner.get(key));
   }

@@ -28,6 +28,7 @@ import type { Node } from '@pgsql/types';
 import { NextDbError, SqlState, notSupported } from '../util/errors.ts';
 import { assert } from '../util/assert.ts';
 import type { IsolationLevel, Txn } from '../txn/api.ts';
+import { isStatementRetry } from '../txn/conflict-errors.ts';
 import { prefixSuccessor } from '../encoding/key-codec.ts';
 import {
   FormatCode,
@@ -360,18 +361,32 @@ export class SqlSession implements Session, Backend {
           'current transaction is aborted, commands ignored until end of transaction block',
         );
       this.block.beginStatement();
-      try {
-        return await fn(this.block);
-      } catch (e) {
-        this.failed = true;
-        throw e;
+      for (let retries = 0; ; retries++) {
+        try {
+          return await fn(this.block);
+        } catch (e) {
+          // A SERIALIZABLE write refresh moved the snapshot and undid the statement: run it again.
+          if (retries < STATEMENT_RETRIES_MAX && isStatementRetry(e) && this.block.retryStatement?.() === true)
+            continue;
+          this.failed = true;
+          throw e;
+        }
       }
     }
     for (let attempt = 0; ; attempt++) {
       const txn = this.core.txns.begin(this.implicitTxnOptions());
       this.txnStartMicros = this.stmtStartMicros;
       try {
-        const r = await fn(txn);
+        let r: T;
+        for (let retries = 0; ; retries++) {
+          try {
+            r = await fn(txn);
+            break;
+          } catch (e) {
+            if (retries < STATEMENT_RETRIES_MAX && isStatementRetry(e) && txn.retryStatement?.() === true) continue;
+            throw e;
+          }
+        }
         await txn.commit();
         return r;
       } catch (e) {
@@ -1639,6 +1654,9 @@ export class SqlSession implements Session, Backend {
 }
 
 let embeddedSeq = 0;
+
+/** How many times one statement runs again after SERIALIZABLE write refreshes before its 40001 goes to the client. */
+const STATEMENT_RETRIES_MAX = 100;
 
 /** work_mem and temp_file_limit in bytes (both validated by SET). */
 function spillSettings(s: SqlSession): SpillSettings {

@@ -17,6 +17,8 @@
  *   as in PostgreSQL: it keeps its locks and `state` stays 'active' until
  *   `rollback()`, or until `rollbackToSavepoint()` makes it usable again.
  *   So always call `rollback()` on a transaction whose state is 'active'.
+ *   (The 40001 of a SERIALIZABLE write refresh also leaves a failed block,
+ *   which `retryStatement()` makes usable again: see there.)
  *   A serialization failure at `commit()` always ends the whole
  *   transaction; `commit()` of a failed block rolls it back and throws 25P02.
  * - The snapshot is taken at the first statement (first `beginStatement()`
@@ -26,8 +28,11 @@
  *   statement.
  * - Write-write conflicts: a writer (put/delete/lockForUpdate) that meets a
  *   key another live transaction wrote or locked waits for it to end. Then
- *   REPEATABLE READ / SERIALIZABLE fail with 40001 if that transaction
- *   committed a change (first updater wins); READ COMMITTED proceeds.
+ *   REPEATABLE READ fails with 40001 if that transaction committed a change
+ *   (first updater wins); READ COMMITTED proceeds; SERIALIZABLE refreshes:
+ *   if nothing it read before the statement changed, it moves its snapshot
+ *   past that commit and asks for the statement to run again
+ *   (`retryStatement`), else 40001.
  * - UPDATE/DELETE under READ COMMITTED (PostgreSQL's EvalPlanQual): find
  *   candidate rows with the statement snapshot, then for each call
  *   `getForUpdate(key)`: it waits for a concurrent writer, locks the key and
@@ -79,6 +84,16 @@ export interface Txn {
 
   /** Marks a statement boundary (fresh snapshot under READ COMMITTED). */
   beginStatement(): void;
+  /**
+   * After an error for which `isStatementRetry` (conflict-errors.ts) is
+   * true: a SERIALIZABLE write met a newer committed version and the
+   * transaction moved its snapshot past it (write refresh), undoing the
+   * statement. Returns true and makes the transaction active again, so the
+   * caller runs the same statement once more (it sees the new snapshot);
+   * false otherwise (then treat the error as any 40001). Optional: callers
+   * without statement retry just see a 40001 and roll back.
+   */
+  retryStatement?(): boolean;
 
   get(key: Uint8Array): Promise<Buffer | undefined>;
   /** Returns up to `limit` pairs in order within [start, end). */

@@ -24,6 +24,50 @@ export function concurrentUpdate(key: Uint8Array, otherTxn: string, otherCommitT
   );
 }
 
+/**
+ * A SERIALIZABLE statement's write met a version committed after the
+ * transaction's snapshot, and the transaction moved its snapshot past it
+ * (write refresh: nothing it read before the statement had changed). The
+ * statement's own writes are undone and the transaction is a failed block
+ * until `retryStatement()` makes it active again to run the statement anew
+ * at the new snapshot. A caller that does not retry statements sees an
+ * ordinary 40001 and rolls back.
+ */
+export class StatementRetryError extends NextDbError {
+  readonly statementRetry = true;
+}
+
+export function statementRetry(key: Uint8Array, otherTxn: string, otherCommitTs: Timestamp): StatementRetryError {
+  return new StatementRetryError(
+    SqlState.serializationFailure,
+    `could not serialize access due to concurrent update: key ${formatKey(key)} was changed by transaction ${otherTxn} ` +
+      `(committed at ${formatTimestamp(otherCommitTs)}) after this statement's snapshot; the transaction moved its ` +
+      'snapshot forward, retry the statement (or the transaction)',
+    { hint: RETRY_HINT },
+  );
+}
+
+/** True for the error after a successful write refresh: the statement may run again (see `Txn.retryStatement`). */
+export function isStatementRetry(e: unknown): e is StatementRetryError {
+  return e instanceof StatementRetryError;
+}
+
+/** Write refresh failed: a key the transaction read before the statement changed too. */
+export function writeRefreshFailed(
+  key: Uint8Array,
+  otherTxn: string,
+  otherCommitTs: Timestamp,
+  readKey: Uint8Array,
+): NextDbError {
+  return new NextDbError(
+    SqlState.serializationFailure,
+    `could not serialize access due to concurrent update: key ${formatKey(key)} was changed by transaction ${otherTxn} ` +
+      `(committed at ${formatTimestamp(otherCommitTs)}) after this transaction took its snapshot, and key ` +
+      `${formatKey(readKey)} that it read changed too; retry the transaction`,
+    { hint: RETRY_HINT, detail: 'Reason code: write refresh found a newer committed version of a key read earlier.' },
+  );
+}
+
 /** Read refresh failed: something this transaction read changed before it could commit. */
 export function readWriteConflict(
   key: Uint8Array,

@@ -10,6 +10,8 @@ export type { IsolationLevel, KeyValue, Txn, TxnManager, TxnOptions, TxnScanOpti
 export { MvccTxnManager, type GcStats, type TxnManagerOptions } from './txn-manager.ts';
 export { MvccTxn } from './transaction.ts';
 export { Hlc, formatTimestamp, type Timestamp } from './hlc.ts';
+export { isStatementRetry, StatementRetryError } from './conflict-errors.ts';
+export { txnCounters, type TxnCounters } from './txn-metrics.ts';
 
 /**
  * Opens a transaction manager over `engine` (which it then owns: the MVCC

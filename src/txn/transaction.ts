@@ -49,8 +49,10 @@ import {
   noSuchSavepoint,
   readOnlyWrite,
   readWriteConflict,
+  statementRetry,
   txnAborted,
   txnFinished,
+  writeRefreshFailed,
 } from './conflict-errors.ts';
 import {
   decodeHead,
@@ -64,6 +66,7 @@ import {
 import type { Timestamp } from './hlc.ts';
 import { formatTxnId, headKey, historyKey, historyRange, recordKey, userKeyOfHead } from './keys.ts';
 import type { MvccTxnManager } from './txn-manager.ts';
+import { txnCounters } from './txn-metrics.ts';
 import { encodeTxnRecord } from './txn-record.ts';
 
 /**
@@ -88,6 +91,13 @@ interface Savepoint {
 interface Span {
   readonly gte: Buffer;
   readonly lt: Buffer;
+}
+
+/** What a read refresh found changed: the head key, its head, and whether it was read as a key or in a scanned range. */
+interface RefreshConflict {
+  readonly hk: Buffer;
+  readonly head: Head;
+  readonly what: 'key' | 'range';
 }
 
 /** Result of looking at a head from a reader's point of view. */
@@ -127,6 +137,18 @@ export class MvccTxn implements Txn {
   /** Allocated when the first waiter comes (most transactions never have one). */
   private waiters: (() => void)[] | undefined;
   private idText: string | undefined;
+  /**
+   * Where the current statement began (set by beginStatement): lengths of
+   * the undo log and of the read set, and how many savepoints had been
+   * taken. A write refresh undoes the statement back to these marks.
+   */
+  private stmtUndo = 0;
+  private stmtReadKeys = 0;
+  private stmtReadSpans = 0;
+  private stmtSavepointsMade = 0;
+  private savepointsMade = 0;
+  /** Set by a write refresh: the failed block may become active again through retryStatement(). */
+  private retryPending = false;
 
   constructor(
     private readonly mgr: MvccTxnManager,
@@ -173,6 +195,24 @@ export class MvccTxn implements Txn {
   beginStatement(): void {
     this.checkActive();
     if (this.readTs === 0 || this.isolation === 'read committed') this.readTs = this.mgr.now();
+    this.stmtUndo = this.undo.length;
+    this.stmtReadKeys = this.readKeys.length;
+    this.stmtReadSpans = this.readSpans.length;
+    this.stmtSavepointsMade = this.savepointsMade;
+  }
+
+  /**
+   * After a StatementRetryError (a write refresh moved the snapshot past a
+   * concurrent commit and undid the statement): makes the transaction
+   * active again, at the new snapshot, to run the same statement anew.
+   * False when there is nothing to retry (any other error, or the block was
+   * rolled back meanwhile): the caller then handles the error as a 40001.
+   */
+  retryStatement(): boolean {
+    if (this.phase !== 'failed' || !this.retryPending || this.mgr.isClosed) return false;
+    this.retryPending = false;
+    this.phase = 'active';
+    return true;
   }
 
   // ─── reads ────────────────────────────────────────────────────────────
@@ -342,6 +382,8 @@ export class MvccTxn implements Txn {
         continue;
       }
       if (this.isolation !== 'read committed' && h !== undefined && h.committedTs > ts) {
+        if (this.isolation === 'serializable') throw await this.writeRefresh(key, hk, h);
+        txnCounters.writeTooOld++;
         throw this.fail(concurrentUpdate(key, formatTxnId(h.committedTxn), h.committedTs));
       }
       const own = h !== undefined && h.intentTxn === this.numericId;
@@ -375,18 +417,28 @@ export class MvccTxn implements Txn {
   savepoint(name: string): void {
     this.checkActive();
     this.savepoints.push({ name, undoLength: this.undo.length });
+    this.savepointsMade++;
   }
 
   async rollbackToSavepoint(name: string): Promise<void> {
     if (this.phase !== 'failed') this.checkActive();
     const i = this.findSavepoint(name);
-    const sp = this.savepoints[i]!;
+    this.undoTo(this.savepoints[i]!.undoLength);
+    this.savepoints.length = i + 1;
+    if (this.stmtUndo > this.undo.length) this.stmtUndo = this.undo.length;
+    this.retryPending = false;
+    if (this.phase === 'failed') this.phase = 'active';
+    this.notifyWaiters(); // locks taken after the savepoint are gone
+  }
+
+  /** Restores the intents the undo log recorded after its first `length` entries, and drops those entries. */
+  private undoTo(length: number): void {
     const engine = this.mgr.engine;
     const batch = new WriteBatch();
     // Undo in reverse so that several writes to one key restore the oldest state.
     // Batch ops on one key apply in order, so the last restore (the oldest) wins.
     const latest = new Map<string, Head>();
-    for (let j = this.undo.length - 1; j >= sp.undoLength; j--) {
+    for (let j = this.undo.length - 1; j >= length; j--) {
       const u = this.undo[j]!;
       const k = u.hk.toString('latin1');
       let h = latest.get(k);
@@ -408,11 +460,8 @@ export class MvccTxn implements Txn {
       else batch.put(u.hk, enc);
       if (u.prevKind === undefined) this.intents?.delete(k);
     }
-    engine.write(batch);
-    this.undo.length = sp.undoLength;
-    this.savepoints.length = i + 1;
-    if (this.phase === 'failed') this.phase = 'active';
-    this.notifyWaiters(); // locks taken after the savepoint are gone
+    if (batch.length > 0) engine.write(batch);
+    this.undo.length = length;
   }
 
   releaseSavepoint(name: string): void {
@@ -447,9 +496,18 @@ export class MvccTxn implements Txn {
     for (;;) {
       commitTs = this.mgr.now();
       if (!this.trackReads || this.mgr.lastCommitTs <= this.readTs) break;
-      const blocker = this.refresh(commitTs);
-      if (blocker === undefined) break;
-      await this.waitFor(blocker, undefined);
+      const found = this.refresh(commitTs, this.readKeys.length, this.readSpans.length);
+      if (found === undefined) break;
+      if (found instanceof MvccTxn) {
+        await this.waitFor(found, undefined);
+        continue;
+      }
+      txnCounters.commitRefreshFailed++;
+      const { hk, head, what } = found;
+      throw this.fail(
+        readWriteConflict(userKeyOfHead(hk), formatTxnId(head.committedTxn), head.committedTs, what),
+        true,
+      );
     }
     // From here to the record put nothing awaits: no one can commit in between.
     this.phase = 'committing';
@@ -529,32 +587,35 @@ export class MvccTxn implements Txn {
   }
 
   /**
-   * Read refresh: undefined if nothing read changed since the snapshot;
-   * throws 40001 if something did; returns a committing transaction to
-   * wait for when one holds an intent on something read.
+   * Read refresh of the first `nKeys` keys and `nSpans` ranges of the read
+   * set, from the snapshot up to `ts`: undefined if none of them changed
+   * since the snapshot (so every such read gives the same answer at `ts`);
+   * the changed head if one did; a committing transaction to wait for when
+   * one holds an intent on something read (it commits below `ts`). Other
+   * live transactions' intents do not matter: they commit above `ts`.
    */
-  private refresh(commitTs: Timestamp): MvccTxn | undefined {
+  private refresh(ts: Timestamp, nKeys: number, nSpans: number): MvccTxn | RefreshConflict | undefined {
     const engine = this.mgr.engine;
-    const check = (hk: Buffer, raw: Buffer, what: 'key' | 'range'): MvccTxn | undefined => {
+    const check = (hk: Buffer, raw: Buffer, what: 'key' | 'range'): MvccTxn | RefreshConflict | undefined => {
       const h = decodeHead(raw);
       if (h.intentTxn !== 0 && h.intentTxn !== this.numericId) {
         const owner = this.mgr.liveTxn(h.intentTxn);
         if (owner !== undefined && owner.isCommitting) {
-          assert(owner.committedAt < commitTs, 'committing transaction above a later commit timestamp');
+          assert(owner.committedAt < ts, 'committing transaction above a later timestamp');
           return owner;
         }
       }
-      if (h.committedTs > this.readTs)
-        throw this.fail(readWriteConflict(userKeyOfHead(hk), formatTxnId(h.committedTxn), h.committedTs, what), true);
-      return undefined;
+      return h.committedTs > this.readTs ? { hk: Buffer.from(hk), head: h, what } : undefined;
     };
-    for (const hk of this.readKeys) {
+    for (let i = 0; i < nKeys; i++) {
+      const hk = this.readKeys[i]!;
       const raw = engine.get(hk);
       if (raw === undefined) continue;
       const w = check(hk, raw, 'key');
       if (w !== undefined) return w;
     }
-    for (const span of this.readSpans) {
+    for (let i = 0; i < nSpans; i++) {
+      const span = this.readSpans[i]!;
       const it = engine.iterator({ gte: span.gte, lt: span.lt });
       try {
         for (; it.valid(); it.next()) {
@@ -566,6 +627,65 @@ export class MvccTxn implements Txn {
       }
     }
     return undefined;
+  }
+
+  /**
+   * SERIALIZABLE write refresh (CockroachDB's read refresh on a write too
+   * old): the write to `key` met version `h` committed after the snapshot.
+   * If nothing this transaction read before the current statement changed
+   * between its snapshot and a fresh timestamp, the transaction moves its
+   * snapshot there: the reads stay true, and its writes will land above the
+   * other commit. The statement's partial work is undone (its writes, and
+   * its reads, which were at the old snapshot) and it must run again: the
+   * returned StatementRetryError leaves a failed block that
+   * `retryStatement()` reactivates. The key is locked first, so the rerun
+   * cannot lose it to another writer again. Refused (plain 40001) when
+   * something read changed, or when the statement took a savepoint (a
+   * PL/pgSQL exception block could catch the error half-way through it).
+   * Returns the error to throw.
+   */
+  private async writeRefresh(key: Uint8Array, hk: Buffer, h: Head): Promise<NextDbError> {
+    if (this.savepointsMade !== this.stmtSavepointsMade) {
+      txnCounters.writeTooOld++;
+      return this.fail(concurrentUpdate(key, formatTxnId(h.committedTxn), h.committedTs));
+    }
+    let ts: Timestamp;
+    for (;;) {
+      ts = this.mgr.now();
+      const found = this.refresh(ts, this.stmtReadKeys, this.stmtReadSpans);
+      if (found === undefined) break;
+      if (found instanceof MvccTxn) {
+        await this.waitFor(found, key);
+        continue;
+      }
+      txnCounters.writeRefreshFailed++;
+      return this.fail(writeRefreshFailed(key, formatTxnId(h.committedTxn), h.committedTs, userKeyOfHead(found.hk)));
+    }
+    // From here on nothing awaits: the refresh holds up to the lock below.
+    assert(ts > h.committedTs, 'refreshed timestamp not above the version it moves past');
+    this.undoTo(this.stmtUndo);
+    this.readKeys.length = this.stmtReadKeys;
+    this.readSpans.length = this.stmtReadSpans;
+    this.readTs = ts;
+    const raw = this.mgr.engine.get(hk);
+    const now = raw === undefined ? undefined : decodeHead(raw);
+    if (now !== undefined && now.intentTxn === 0 && now.committedTs <= ts) {
+      this.undo.push({ hk, prevKind: undefined, prevValue: undefined });
+      (this.intents ??= new Map()).set(hk.toString('latin1'), hk);
+      const locked = encodeHead({
+        ...now,
+        intentTxn: this.numericId,
+        intentKind: IntentKind.lock,
+        intentValue: undefined,
+      });
+      assert(locked !== undefined, 'lock head encodes to nothing');
+      this.mgr.engine.put(hk, locked);
+    }
+    this.phase = 'failed';
+    this.retryPending = true;
+    this.notifyWaiters(); // locks the statement took are gone
+    txnCounters.writeRefreshes++;
+    return statementRetry(key, formatTxnId(h.committedTxn), h.committedTs);
   }
 
   // ─── helpers ──────────────────────────────────────────────────────────
@@ -609,13 +729,19 @@ export class MvccTxn implements Txn {
     let t = owner.waitingFor;
     for (let n = 0; t !== undefined && n < MAX_WAIT_CHAIN; n++, t = t.waitingFor) {
       cycle.push(t.id);
-      if (t === this) throw this.fail(deadlockVictim(cycle, key ?? Buffer.alloc(0)));
+      if (t === this) {
+        txnCounters.deadlocks++;
+        throw this.fail(deadlockVictim(cycle, key ?? Buffer.alloc(0)));
+      }
     }
     this.waitingFor = owner;
+    const t0 = performance.now();
     try {
       await new Promise<void>((resolve) => (owner.waiters ??= []).push(resolve));
     } finally {
       this.waitingFor = undefined;
+      txnCounters.lockWaits++;
+      txnCounters.lockWaitMs += performance.now() - t0;
     }
     this.checkActive();
   }

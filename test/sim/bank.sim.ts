@@ -12,6 +12,7 @@ const modes: readonly BankMode[] =
 let failed = 0;
 let commits = 0;
 let retries = 0;
+let refreshes = 0;
 const started = Date.now();
 for (const seed of seeds) {
   for (const mode of modes) {
@@ -19,6 +20,7 @@ for (const seed of seeds) {
       const s = await runBankSeed(seed, mode);
       commits += s.commits;
       retries += s.retries;
+      refreshes += s.refreshes;
     } catch (err) {
       failed++;
       console.log(`FAIL seed=${seed} mode=${mode}: ${(err as Error).message}`);
@@ -26,6 +28,6 @@ for (const seed of seeds) {
   }
 }
 console.log(
-  `bank: ${seeds.length} seeds x ${modes.length} modes, ${commits} commits, ${retries} retries, ${failed} failed, ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  `bank: ${seeds.length} seeds x ${modes.length} modes, ${commits} commits, ${retries} retries, ${refreshes} statement refreshes, ${failed} failed, ${((Date.now() - started) / 1000).toFixed(1)} s`,
 );
 process.exit(failed > 0 ? 1 : 0);

@@ -5,14 +5,15 @@
  * snapshot, then `getForUpdate` each one (waiting for concurrent writers;
  * READ COMMITTED gets the latest committed version back) and re-check the
  * predicate on what it returns, as PostgreSQL's EvalPlanQual does; INSERT
- * checks the key is free first. Rows are `id` (4-byte big-endian key) to
+ * checks the key is free first; a statement whose SERIALIZABLE write
+ * refreshed the snapshot runs again. Rows are `id` (4-byte big-endian key) to
  * `value` (decimal text).
  */
 
 import { MemoryEngine } from '../../src/storage/memory-engine.ts';
 import { ManualClock } from '../../src/util/clock.ts';
 import { NextDbError, SqlState } from '../../src/util/errors.ts';
-import { openTxnManager, type MvccTxnManager, type Txn } from '../../src/txn/index.ts';
+import { isStatementRetry, openTxnManager, type MvccTxnManager, type Txn } from '../../src/txn/index.ts';
 import { formatRows, matches, type Backend, type Session, type Stmt } from './anomaly-runner.ts';
 import type { Level } from './anomaly-scenarios.ts';
 
@@ -57,6 +58,18 @@ class NextDbSession implements Session {
     }
     if (t.state === 'aborted') throw new NextDbError(SqlState.inFailedSqlTransaction, 'aborted');
     t.beginStatement();
+    for (;;) {
+      try {
+        return await this.statement(t, stmt);
+      } catch (e) {
+        // A SERIALIZABLE write refresh: the statement runs again at the new snapshot (as the SQL session does).
+        if (isStatementRetry(e) && t.retryStatement?.() === true) continue;
+        throw e;
+      }
+    }
+  }
+
+  private async statement(t: Txn, stmt: Stmt): Promise<string> {
     switch (stmt.kind) {
       case 'selectId': {
         const v = await t.get(key(stmt.id));
@@ -91,6 +104,8 @@ class NextDbSession implements Session {
         }
         return `${n} rows`;
       }
+      default:
+        throw new Error(`not a statement: ${stmt.kind}`);
     }
   }
 }

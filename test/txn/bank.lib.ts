@@ -30,6 +30,7 @@ import { ManualClock } from '../../src/util/clock.ts';
 import { NextDbError } from '../../src/util/errors.ts';
 import { Prng } from '../../src/util/prng.ts';
 import {
+  isStatementRetry,
   openTxnManager,
   type IsolationLevel,
   type MvccTxn,
@@ -46,6 +47,8 @@ export interface BankStats {
   reads: number;
   deadlocks: number;
   gcRuns: number;
+  /** Statements run again after a SERIALIZABLE write refresh. */
+  refreshes: number;
 }
 
 const key = (i: number): Buffer => Buffer.from(`acct/${String(i).padStart(3, '0')}`);
@@ -131,7 +134,7 @@ export async function runBankSeed(
   await setup.commit();
   const total = initial.reduce((a, b) => a + b, 0);
   const expected = [...initial];
-  const stats: BankStats = { commits: 0, retries: 0, reads: 0, deadlocks: 0, gcRuns: 0 };
+  const stats: BankStats = { commits: 0, retries: 0, reads: 0, deadlocks: 0, gcRuns: 0, refreshes: 0 };
   stepped = true;
   let failure: unknown;
   const fail = (msg: string): never => {
@@ -160,6 +163,23 @@ export async function runBankSeed(
   // Transfer clients.
   for (let c = 0; c < clients; c++) {
     const p = prng.fork();
+    // One statement, run again (as the SQL session does) when a SERIALIZABLE
+    // write refreshed the snapshot; now and then not, to test the 40001 path.
+    const stmt = async <T>(t: Txn, fn: () => Promise<T>): Promise<T> => {
+      t.beginStatement();
+      for (;;) {
+        try {
+          return await fn();
+        } catch (e) {
+          if (isStatementRetry(e) && p.chance(0.9) && t.retryStatement?.() === true) {
+            stats.refreshes++;
+            await sched.step();
+            continue;
+          }
+          throw e;
+        }
+      }
+    };
     sched.spawn(
       async () => {
         for (let n = 0; n < txnsPerClient;) {
@@ -172,11 +192,9 @@ export async function runBankSeed(
           // (PostgreSQL too): transfers there lock-then-read (EvalPlanQual).
           const lockRead = level === 'read committed' || p.chance(0.3);
           try {
-            t.beginStatement();
-            const a = balance(lockRead ? await t.getForUpdate(key(from)) : await t.get(key(from)), from);
+            const a = balance(await stmt(t, () => (lockRead ? t.getForUpdate(key(from)) : t.get(key(from)))), from);
             await sched.step();
-            t.beginStatement();
-            const b = balance(lockRead ? await t.getForUpdate(key(to)) : await t.get(key(to)), to);
+            const b = balance(await stmt(t, () => (lockRead ? t.getForUpdate(key(to)) : t.get(key(to)))), to);
             await sched.step();
             if (p.chance(0.2)) {
               // A savepoint whose writes are rolled back must leave no trace.
@@ -199,11 +217,9 @@ export async function runBankSeed(
                 continue;
               }
             }
-            t.beginStatement();
-            await t.put(key(from), Buffer.from(String(a - amount)));
+            await stmt(t, () => t.put(key(from), Buffer.from(String(a - amount))));
             await sched.step();
-            t.beginStatement();
-            await t.put(key(to), Buffer.from(String(b + amount)));
+            await stmt(t, () => t.put(key(to), Buffer.from(String(b + amount))));
             await sched.step();
             if (p.chance(0.1)) {
               await t.rollback();
