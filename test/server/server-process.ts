@@ -47,12 +47,21 @@ export function runCli(
   });
 }
 
+/**
+ * Starts `nextdb server ARGS`. By default from source through tsx; with
+ * `entry` (a compiled CLI runner, see compileCli) with plain node, as the
+ * installed `nextdb` command runs dist.
+ */
 export async function startServerProcess(
   args: readonly string[],
-  options: { dir?: string; env?: Record<string, string> } = {},
+  options: { dir?: string; env?: Record<string, string>; entry?: string } = {},
 ): Promise<ServerProcess> {
   const dir = options.dir ?? tempDir();
-  const child = spawn(process.execPath, ['--import', tsx, join(root, 'test/server/run-cli.ts'), 'server', ...args], {
+  const command =
+    options.entry === undefined
+      ? ['--import', tsx, join(root, 'test/server/run-cli.ts'), 'server', ...args]
+      : [options.entry, 'server', ...args];
+  const child = spawn(process.execPath, command, {
     cwd: dir,
     env: { ...process.env, ...options.env },
   });
