@@ -88,6 +88,9 @@ import { PlRuntime } from './plpgsql/host.ts';
 import { createTrigger, triggerDef } from './exec/trigger-ddl.ts';
 import { grantRevoke, privilegeAnswer } from './exec/privileges.ts';
 import type { CopyFormatOptions } from '../wire/copy-format.ts';
+import { TempSpace, TempTxn, isTempOid } from './temp-space.ts';
+import { createTableAs } from './exec/create-table-as.ts';
+import { isTempRelation } from './exec/ddl.ts';
 
 interface ExecResult {
   readonly tag: string;
@@ -147,6 +150,8 @@ export class SqlSession implements Session, Backend {
   /** PL/pgSQL: the runtime (made on first use) and RAISE notices for the current statement's result. */
   private plRuntime: PlRuntime | undefined;
   private readonly pendingNotices: Notice[] = [];
+  /** Temporary tables: the session's private keyspace, made by its first CREATE TEMP (temp-space.ts). */
+  private temp: TempSpace | undefined;
   /** Spill files of this session's statements (sorts, hashes over work_mem). */
   private readonly spill: SpillSpace;
   /** Settings read by every statement, parsed once; undefined after any setting changed. */
@@ -290,6 +295,12 @@ export class SqlSession implements Session, Backend {
       out.push(s === '$user' ? this.user : s);
     }
     if (!out.includes('pg_catalog')) out.push('pg_catalog');
+    if (this.temp !== undefined) {
+      // The temporary schema is searched first unless search_path places pg_temp (PostgreSQL's rule).
+      const at = out.indexOf('pg_temp');
+      if (at >= 0) out[at] = this.temp.schema.name;
+      else out.unshift(this.temp.schema.name);
+    }
     return out;
   }
 
@@ -374,7 +385,7 @@ export class SqlSession implements Session, Backend {
       }
     }
     for (let attempt = 0; ; attempt++) {
-      const txn = this.core.txns.begin(this.implicitTxnOptions());
+      const txn = this.beginTxn(this.implicitTxnOptions());
       this.txnStartMicros = this.stmtStartMicros;
       try {
         let r: T;
@@ -397,9 +408,43 @@ export class SqlSession implements Session, Backend {
     }
   }
 
+  /** A new transaction: joined with the session's temporary objects once it has some (temp-space.ts). */
+  private beginTxn(options: { isolation: IsolationLevel; readOnly: boolean }): Txn {
+    const txn = this.core.txns.begin(options);
+    return this.temp === undefined ? txn : this.temp.wrap(txn);
+  }
+
+  /** Makes the temporary space before a statement that creates the session's first temporary object. */
+  private async ensureTemp(): Promise<void> {
+    if (this.temp !== undefined) return;
+    this.temp = await TempSpace.create(this.backendPid, this.dbOid, this.core.clock, (txn) => this.tempOnCommit(txn));
+    this.hot = undefined; // the settings key marks plans made without temporary tables in sight
+    if (this.block !== undefined) this.block = this.temp.wrap(this.block);
+  }
+
+  /** ON COMMIT DELETE ROWS empties, ON COMMIT DROP drops its temporary table, in the committing transaction. */
+  private async tempOnCommit(txn: TempTxn): Promise<void> {
+    const catalog = await this.catalogFor(txn);
+    for (const t of catalog.tables.values()) {
+      if (t.onCommit === 'drop') {
+        const drop = parseSql(`DROP TABLE "${t.schema}"."${t.name.replace(/"/g, '""')}"`)[0]!.stmt;
+        await this.utilityIn(txn, drop, '', []);
+      } else if (t.onCommit === 'delete') {
+        const prefix = tablePrefix(t.oid);
+        const end = prefixSuccessor(prefix)!;
+        for (;;) {
+          const page = await txn.mine.scan({ start: prefix, end, limit: 1024 });
+          for (const kv of page) await txn.mine.delete(kv.key);
+          if (page.length < 1024) break;
+        }
+      }
+    }
+  }
+
   async catalogFor(txn: Txn): Promise<CatalogSnapshot> {
     const version = await CatalogStore.readVersion(txn);
-    const c = await this.core.catalog(version, txn);
+    const c =
+      txn instanceof TempTxn ? await txn.space.catalog(version, txn, this.core) : await this.core.catalog(version, txn);
     this.lastCatalog = c;
     return c;
   }
@@ -465,7 +510,7 @@ export class SqlSession implements Session, Backend {
       nextval: async (name) => {
         if (this.readOnlyTxn(cur().txn)) throw this.refuseWrite('nextval()');
         const q = findSeq(name);
-        const next = await this.core.nextval(q);
+        const next = await (isTempOid(q.oid) ? this.temp!.sequences : this.core).nextval(q);
         this.seqLast.set(q.oid, next);
         return next;
       },
@@ -484,7 +529,7 @@ export class SqlSession implements Session, Backend {
             '22003',
             `setval: value ${value} is out of bounds for sequence "${q.name}" (${q.min}..${q.max})`,
           );
-        await this.core.setval(q, isCalled ? value : value - q.increment);
+        await (isTempOid(q.oid) ? this.temp!.sequences : this.core).setval(q, isCalled ? value : value - q.increment);
         if (isCalled) this.seqLast.set(q.oid, value);
         return value;
       },
@@ -634,7 +679,7 @@ export class SqlSession implements Session, Backend {
 
   private hotSettings(): NonNullable<SqlSession['hot']> {
     return (this.hot ??= {
-      settingsKey: `${this.getSetting('search_path') ?? ''}|${this.getSetting('timezone') ?? ''}|${this.getSetting('extra_float_digits') ?? ''}`,
+      settingsKey: `${this.getSetting('search_path') ?? ''}|${this.getSetting('timezone') ?? ''}|${this.getSetting('extra_float_digits') ?? ''}${this.temp === undefined ? '' : '|temp'}`,
       timeoutMs: Number(this.getSetting('statement_timeout') ?? '0'),
       isolation: (this.getSetting('default_transaction_isolation') ?? 'serializable') as IsolationLevel,
       readOnly: this.getSetting('default_transaction_read_only') === 'on',
@@ -713,7 +758,14 @@ export class SqlSession implements Session, Backend {
     if ('VariableSetStmt' in stmt) return this.setStmt(stmt.VariableSetStmt);
     if ('VariableShowStmt' in stmt) return this.showStmt(stmt.VariableShowStmt.name ?? '');
     if ('VacuumStmt' in stmt) return { tag: stmt.VacuumStmt.is_vacuumcmd === false ? 'ANALYZE' : 'VACUUM' };
+    if ('DiscardStmt' in stmt && stmt.DiscardStmt.target === 'DISCARD_TEMP') {
+      await this.discardTemp();
+      return { tag: 'DISCARD TEMP' };
+    }
     if ('DiscardStmt' in stmt) {
+      if (stmt.DiscardStmt.target === 'DISCARD_ALL' && this.block !== undefined)
+        throw new NextDbError('25001', 'DISCARD ALL cannot run inside a transaction block');
+      await this.discardTemp();
       this.settings.clear();
       this.hot = undefined;
       this.prepared.clear();
@@ -727,6 +779,19 @@ export class SqlSession implements Session, Backend {
     }
     if ('ExplainStmt' in stmt) return this.explain(stmt.ExplainStmt, sql, params, paramTypes);
     if ('CopyStmt' in stmt) return this.copy(stmt.CopyStmt);
+    if ('SelectStmt' in stmt && stmt.SelectStmt.intoClause !== undefined) {
+      // SELECT ... INTO name: CREATE TABLE name AS SELECT ...
+      const { intoClause, ...query } = stmt.SelectStmt;
+      const ctas: Node = {
+        CreateTableAsStmt: {
+          query: { SelectStmt: query },
+          into: intoClause,
+          objtype: 'OBJECT_TABLE',
+          is_select_into: true,
+        },
+      };
+      return this.utility(ctas, sql);
+    }
     if (SqlSession.isQuery(stmt)) {
       // A prepared point SELECT outside a block may skip reading the catalog version when the
       // engine knows the committed catalog and the cached plan was made for it (SqlEngineCore.committedCatalog).
@@ -832,12 +897,14 @@ export class SqlSession implements Session, Backend {
     if ('DropdbStmt' in stmt) throw notSupported('DROP DATABASE');
     if ('CommentStmt' in stmt) return { tag: 'COMMENT' };
     const notices: Notice[] = [];
+    if (this.temp === undefined && createsTemp(stmt)) await this.ensureTemp();
     const tag = await this.inTxn((txn) => this.utilityIn(txn, stmt, sql, notices));
     return { tag, notices };
   }
 
   /** A DDL / role / GRANT statement in `txn` (also from PL/pgSQL): its command tag. */
   private async utilityIn(txn: Txn, stmt: Node, sql: string, notices: Notice[]): Promise<string> {
+    if (this.temp !== undefined) this.temp.tempDdl = false;
     if (this.readOnlyTxn(txn)) throw this.refuseWrite(ddlCommand(stmt));
     {
       const catalog = await this.catalogFor(txn);
@@ -865,7 +932,21 @@ export class SqlSession implements Session, Backend {
         },
       };
       let t: string;
+      if (createsTemp(stmt) && !(txn instanceof TempTxn))
+        throw notSupported(
+          "a session's first temporary object inside a function or DO block",
+          'create it with a statement of its own first',
+        );
       if ('CreateStmt' in stmt) t = await createTable(ctx, stmt.CreateStmt);
+      else if ('CreateTableAsStmt' in stmt)
+        t = await createTableAs(ctx, stmt.CreateTableAsStmt, async (ins) => {
+          this.core.catalogWriteBegins(txn);
+          await CatalogStore.bumpVersion(txn, this.core.newVersionToken());
+          const cat = await this.catalogFor(txn);
+          const env = this.env(txn, cat, []);
+          await runPlan(optimize(this.binder(cat, sql, []).bindInsert(ins).plan), env);
+          return env.changed;
+        });
       else if ('IndexStmt' in stmt) t = await createIndex(ctx, stmt.IndexStmt);
       else if ('CreateFunctionStmt' in stmt) t = await createFunction(ctx, stmt.CreateFunctionStmt);
       else if ('CreateTrigStmt' in stmt) t = await createTrigger(ctx, stmt.CreateTrigStmt);
@@ -891,6 +972,7 @@ export class SqlSession implements Session, Backend {
         const kind = Object.keys(stmt)[0] ?? 'statement';
         throw notSupported(kindToSql(kind));
       }
+      if (this.temp !== undefined && onCommitAction(stmt)) this.temp.hasOnCommit = true;
       this.core.catalogWriteBegins(txn);
       await CatalogStore.bumpVersion(txn, this.core.newVersionToken());
       if ('AlterTableStmt' in stmt) await this.validateChecks(txn, stmt);
@@ -916,6 +998,7 @@ export class SqlSession implements Session, Backend {
   private async createDatabase(name: string): Promise<ExecResult> {
     if (this.block !== undefined)
       throw new NextDbError('25001', 'CREATE DATABASE cannot run inside a transaction block');
+    if (this.temp !== undefined) this.temp.tempDdl = false;
     return this.inTxn(async (txn) => {
       const catalog = await this.catalogFor(txn);
       if (catalog.database(name) !== undefined) throw new NextDbError('42P04', `database "${name}" already exists`);
@@ -959,7 +1042,7 @@ export class SqlSession implements Session, Backend {
           else if (d.defname === 'transaction_deferrable') continue;
         }
         this.txnStartMicros = this.nowMicros();
-        this.block = this.core.txns.begin({ isolation, readOnly });
+        this.block = this.beginTxn({ isolation, readOnly });
         this.blockReadOnly = readOnly;
         this.failed = false;
         return { tag: 'BEGIN' };
@@ -1244,8 +1327,9 @@ export class SqlSession implements Session, Backend {
       );
     }
     if (stmts.length > 1 && this.block === undefined && !stmts.some((p) => 'TransactionStmt' in p.stmt)) {
+      if (this.temp === undefined && stmts.some((p) => createsTemp(p.stmt))) await this.ensureTemp();
       this.txnStartMicros = this.nowMicros();
-      const txn = this.core.txns.begin(this.implicitTxnOptions());
+      const txn = this.beginTxn(this.implicitTxnOptions());
       this.block = txn;
       try {
         for (const p of stmts) out.push(this.toResult(await this.run(p, sql, [], []), []));
@@ -1341,7 +1425,7 @@ export class SqlSession implements Session, Backend {
       throw this.refuseWrite('COPY FROM');
     // The COPY runs in the open block, or in a transaction of its own that commits when the data is in.
     const own = this.block === undefined;
-    const txn = this.block ?? this.core.txns.begin(this.implicitTxnOptions());
+    const txn = this.block ?? this.beginTxn(this.implicitTxnOptions());
     if (own) this.txnStartMicros = this.stmtStartMicros;
     const fail = async (): Promise<void> => {
       if (own) {
@@ -1508,7 +1592,7 @@ export class SqlSession implements Session, Backend {
           );
         await bind(this.block);
       } else {
-        const txn = this.core.txns.begin({ readOnly: true, isolation: 'read committed' });
+        const txn = this.beginTxn({ readOnly: true, isolation: 'read committed' });
         try {
           await bind(txn);
         } finally {
@@ -1646,6 +1730,18 @@ export class SqlSession implements Session, Backend {
     this.prepared.clear();
     this.portals.clear();
     await this.spill.releaseFrom(0);
+    await this.temp?.close();
+    this.temp = undefined;
+  }
+
+  /** DISCARD TEMP / ALL: drops the session's temporary objects (all of them are in its private space). */
+  private async discardTemp(): Promise<void> {
+    if (this.temp === undefined) return;
+    if (this.block !== undefined)
+      throw notSupported('DISCARD TEMP inside a transaction block', 'run it outside the block');
+    await this.temp.close();
+    this.temp = undefined;
+    this.hot = undefined;
   }
 
   private assertOpen(): void {
@@ -1654,6 +1750,25 @@ export class SqlSession implements Session, Backend {
 }
 
 let embeddedSeq = 0;
+
+/** Whether `stmt` creates a table with ON COMMIT DELETE ROWS / DROP (commits must look for them). */
+function onCommitAction(stmt: Node): boolean {
+  const a =
+    'CreateStmt' in stmt
+      ? stmt.CreateStmt.oncommit
+      : 'CreateTableAsStmt' in stmt
+        ? stmt.CreateTableAsStmt.into?.onCommit
+        : undefined;
+  return a === 'ONCOMMIT_DELETE_ROWS' || a === 'ONCOMMIT_DROP';
+}
+
+/** Whether `stmt` creates a temporary relation (the session needs its temporary space first). */
+function createsTemp(stmt: Node): boolean {
+  if ('CreateStmt' in stmt) return isTempRelation(stmt.CreateStmt.relation ?? {});
+  if ('CreateTableAsStmt' in stmt) return isTempRelation(stmt.CreateTableAsStmt.into?.rel ?? {});
+  if ('ViewStmt' in stmt) return isTempRelation(stmt.ViewStmt.view ?? {});
+  return false;
+}
 
 /** How many times one statement runs again after SERIALIZABLE write refreshes before its 40001 goes to the client. */
 const STATEMENT_RETRIES_MAX = 100;

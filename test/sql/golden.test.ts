@@ -55,8 +55,11 @@ function pgTag(command: string, rowCount: number | null, sql: string): string {
   if (command === 'SELECT' || command === 'UPDATE' || command === 'DELETE' || command === 'MERGE')
     return `${command} ${rowCount ?? 0}`;
   if (command === 'TRUNCATE') return 'TRUNCATE TABLE';
+  if (command === 'DISCARD') return `DISCARD ${(/^\s*discard\s+(\w+)/i.exec(sql)?.[1] ?? '').toUpperCase()}`;
   if (command === 'CREATE' || command === 'DROP' || command === 'ALTER') {
-    const m = /^\s*(?:create|drop|alter)\s+(?:or\s+replace\s+)?(?:unique\s+)?(\w+)/i.exec(sql);
+    if (command === 'CREATE' && /^\s*create\b[^;]*\bas\b[^;]*\bwith\s+no\s+data\s*$/i.test(sql))
+      return 'CREATE TABLE AS';
+    const m = /^\s*(?:create|drop|alter)\s+(?:or\s+replace\s+)?(?:unique\s+|temp\s+|temporary\s+)?(\w+)/i.exec(sql);
     return `${command} ${(m?.[1] ?? '').toUpperCase()}`;
   }
   return command;

@@ -112,6 +112,8 @@ export interface TableDef {
   readonly dependsOn?: readonly number[];
   /** CREATE TRIGGER on this table (absent: none, and DML pays nothing for triggers). */
   readonly triggers?: readonly TriggerDef[];
+  /** Temporary tables: ON COMMIT DELETE ROWS / DROP (absent: PRESERVE ROWS). See temp-space.ts. */
+  readonly onCommit?: 'delete' | 'drop';
 }
 
 /** A trigger (CREATE TRIGGER): PostgreSQL's pg_trigger row. */
@@ -224,11 +226,11 @@ export function catalogKindPrefix(kind: string): Buffer {
     .string(kind)
     .finish();
 }
-const VERSION_KEY = new KeyWriter()
+export const VERSION_KEY = new KeyWriter()
   .raw(Buffer.from([CAT]))
   .string('version')
   .finish();
-const OID_KEY = new KeyWriter()
+export const OID_KEY = new KeyWriter()
   .raw(Buffer.from([CAT]))
   .string('oid')
   .finish();
@@ -315,6 +317,8 @@ export class CatalogSnapshot {
   private readonly tableByName = new Map<string, TableDef>();
   private readonly seqByName = new Map<string, SequenceDef>();
   private readonly indexByName = new Map<string, [TableDef, IndexDef]>();
+  /** The session's temporary schema when this snapshot has one (temp-space.ts). */
+  readonly tempSchema: SchemaDef | undefined;
 
   constructor(
     readonly version: string,
@@ -340,6 +344,17 @@ export class CatalogSnapshot {
       this.sequences.set(s.oid, s);
       this.seqByName.set(`${s.dbOid}\0${s.schema}\0${s.name}`, s);
     }
+    // A session's temporary schema (pg_temp_N, only in that session's snapshots: temp-space.ts) also answers to pg_temp.
+    for (const sc of schemas) {
+      if (!sc.name.startsWith('pg_temp_')) continue;
+      this.tempSchema = sc;
+      for (const t of tables) {
+        if (t.schema !== sc.name) continue;
+        this.tableByName.set(`${t.dbOid}\0pg_temp\0${t.name}`, t);
+        for (const ix of t.indexes) this.indexByName.set(`${t.dbOid}\0pg_temp\0${ix.name}`, [t, ix]);
+      }
+      for (const q of seqs) if (q.schema === sc.name) this.seqByName.set(`${q.dbOid}\0pg_temp\0${q.name}`, q);
+    }
   }
 
   database(name: string): DatabaseDef | undefined {
@@ -348,6 +363,7 @@ export class CatalogSnapshot {
   }
 
   schema(dbOid: number, name: string): SchemaDef | undefined {
+    if (name === 'pg_temp') return this.tempSchema;
     for (const s of this.schemas.values()) if ((s.dbOid === dbOid || s.dbOid === 0) && s.name === name) return s;
     return undefined;
   }

@@ -12,6 +12,7 @@
  * access methods and the superuser use PostgreSQL's fixed OIDs.
  */
 
+import { isTempOid } from '../temp-space.ts';
 import { aclText } from '../exec/privileges.ts';
 import { allRoles } from '../exec/roles.ts';
 import type { Binder, BoundQuery } from '../plan/binder.ts';
@@ -327,6 +328,7 @@ const TABLES: Record<string, VirtualTable> = {
           shownIndexes(t).length > 0,
         );
         r[20] = (t.triggers ?? []).length > 0; // relhastriggers
+        if (isTempOid(t.oid)) r[15] = 't'; // relpersistence
         const acl = aclText(ctx.catalog, t.oid, 'r');
         if (acl !== null) r[27] = { kind: 'array', elems: acl }; // relacl
         out.push(r);

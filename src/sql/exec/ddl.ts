@@ -57,6 +57,7 @@ import { CompileEnv, compileExpr, layoutOf } from './compile-expr.ts';
 import { compilePlpgsql, plSource } from '../plpgsql/compile.ts';
 import { dropTrigger, setTriggersEnabled } from './trigger-ddl.ts';
 import { recordOwner, requireOwner, requirePrivilege, requireRelation } from './privileges.ts';
+import { isTempOid, markTempDdl } from '../temp-space.ts';
 
 export interface DdlContext {
   readonly txn: Txn;
@@ -88,13 +89,28 @@ function creationSchema(ctx: DdlContext, schema: string | undefined): string {
         throw new NextDbError('3F000', `schema "${schema}" does not exist`);
       return schema;
     }
-    for (const s of ctx.searchPath) if (s !== 'pg_catalog' && ctx.catalog.schema(ctx.dbOid, s) !== undefined) return s;
+    for (const s of ctx.searchPath)
+      if (s !== 'pg_catalog' && !s.startsWith('pg_temp') && ctx.catalog.schema(ctx.dbOid, s) !== undefined) return s;
     throw new NextDbError('3F000', 'no schema has been selected to create in');
   })();
   // CREATE needs the CREATE privilege on the schema (PUBLIC has it on public).
   if (ctx.user !== undefined)
     requirePrivilege(ctx.catalog, ctx.user, ctx.catalog.schema(ctx.dbOid, chosen)!.oid, 'n', 'C', chosen);
   return chosen;
+}
+
+/** CREATE TEMP ... or CREATE ... pg_temp.name: a temporary relation (temp-space.ts). */
+export function isTempRelation(rv: { relpersistence?: string; schemaname?: string }): boolean {
+  return rv.relpersistence === 't' || (rv.schemaname !== undefined && rv.schemaname.startsWith('pg_temp'));
+}
+
+/** The session's temporary schema (the session made it before running the statement: temp-space.ts). */
+function tempCreationSchema(ctx: DdlContext, schema: string | undefined): string {
+  const ts = ctx.catalog.tempSchema;
+  assert(ts !== undefined, 'the temporary schema exists before a temporary relation is created');
+  if (schema !== undefined && schema !== 'pg_temp' && schema !== ts.name)
+    throw new NextDbError('42P16', 'cannot create temporary relation in non-temporary schema');
+  return ts.name;
 }
 
 /** ALTER, DROP, CREATE INDEX / TRIGGER on a relation: its owner (or a superuser) only. */
@@ -224,10 +240,14 @@ async function sequenceDef(
 
 export async function createTable(ctx: DdlContext, cs: CreateStmt): Promise<string> {
   const rv = cs.relation!;
-  if (rv.relpersistence === 't') throw notSupported('temporary tables');
   if (cs.inhRelations !== undefined && cs.inhRelations.length > 0) throw notSupported('table inheritance');
   if (cs.partspec !== undefined) throw notSupported('partitioned tables');
-  const schema = creationSchema(ctx, rv.schemaname);
+  const temp = isTempRelation(rv);
+  const onCommit =
+    cs.oncommit === 'ONCOMMIT_DELETE_ROWS' ? 'delete' : cs.oncommit === 'ONCOMMIT_DROP' ? 'drop' : undefined;
+  if (!temp && cs.oncommit !== undefined && cs.oncommit !== 'ONCOMMIT_NOOP')
+    throw new NextDbError('42P16', 'ON COMMIT can only be used on temporary tables');
+  const schema = temp ? tempCreationSchema(ctx, rv.schemaname) : creationSchema(ctx, rv.schemaname);
   const name = rv.relname ?? '';
   if (nameTaken(ctx, schema, name)) {
     if (cs.if_not_exists) {
@@ -237,6 +257,7 @@ export async function createTable(ctx: DdlContext, cs: CreateStmt): Promise<stri
     throw new NextDbError(SqlState.duplicateTable, `relation "${name}" already exists`);
   }
   const txn = ctx.txn;
+  if (temp) markTempDdl(txn);
   const oid = await CatalogStore.allocOid(txn);
   const columns: ColumnDef[] = [];
   const constraints: ConstraintDef[] = [];
@@ -414,6 +435,7 @@ export async function createTable(ctx: DdlContext, cs: CreateStmt): Promise<stri
     indexes,
     constraints,
     nextIndexId,
+    ...(onCommit === undefined ? {} : { onCommit }),
   };
   for (const c of fks) constraints.push(await foreignKey(ctx, draft, c, taken));
   const table: TableDef = { ...draft, constraints };
@@ -440,6 +462,13 @@ async function foreignKey(ctx: DdlContext, table: TableDef, c: Constraint, taken
   if (parent === undefined)
     throw new NextDbError(SqlState.undefinedTable, `relation "${pk.relname ?? ''}" does not exist`);
   if (parent.kind !== 'r') throw new NextDbError('42809', `referenced relation "${parent.name}" is not a table`);
+  if (isTempOid(parent.oid) !== isTempOid(table.oid))
+    throw new NextDbError(
+      '42P16',
+      isTempOid(table.oid)
+        ? 'constraints on temporary tables may reference only temporary tables'
+        : 'constraints on permanent tables may reference only permanent tables',
+    );
   const cols = (c.fk_attrs ?? []).map((k) => {
     const i = table.columns.findIndex((x) => x.name === str(k) && !x.dropped);
     if (i < 0)
@@ -572,6 +601,7 @@ export async function createIndex(ctx: DdlContext, s: IndexStmt): Promise<string
     throw new NextDbError(SqlState.duplicateTable, `relation "${name}" already exists`);
   }
   name ??= chooseName(ctx, t.schema, [t.name, ...nameParts], 'idx', taken);
+  if (isTempOid(t.oid)) markTempDdl(ctx.txn);
   const ix: IndexDef = {
     id: t.nextIndexId,
     oid: await CatalogStore.allocOid(ctx.txn),
@@ -595,9 +625,16 @@ export async function createIndex(ctx: DdlContext, s: IndexStmt): Promise<string
 
 export async function createView(ctx: DdlContext, v: ViewStmt, sqlText: string): Promise<string> {
   const rv = v.view!;
-  if (rv.relpersistence === 't') throw notSupported('temporary views');
-  const schema = creationSchema(ctx, rv.schemaname);
   const name = rv.relname ?? '';
+  // A view over a temporary table is temporary too (PostgreSQL's rule, with its notice).
+  let temp = isTempRelation(rv);
+  if (!temp && rv.schemaname === undefined && ctx.catalog.tempSchema !== undefined) {
+    temp = collectRelations(v.query).some((r) => isTempOid(findRelation(ctx, r.schema, r.name)?.oid ?? 0));
+    if (temp)
+      ctx.notices.push({ severity: 'NOTICE', code: '00000', message: `view "${name}" will be a temporary view` });
+  }
+  const schema = temp ? tempCreationSchema(ctx, rv.schemaname) : creationSchema(ctx, rv.schemaname);
+  if (temp) markTempDdl(ctx.txn);
   const existing = ctx.catalog.table(ctx.dbOid, schema, name);
   if (existing !== undefined && !(v.replace === true && existing.kind === 'v'))
     throw new NextDbError(SqlState.duplicateTable, `relation "${name}" already exists`);
