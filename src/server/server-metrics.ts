@@ -13,6 +13,15 @@
  *   nextdb_http_requests_total{path}     counter
  *   nextdb_engine_stat{name}             gauge    every figure of engine.stats()
  *                                                 (storage, cache), read at scrape
+ *   nextdb_txn_conflicts_total{kind}     counter  transactions failed by a conflict:
+ *                                                 40001 write_too_old (REPEATABLE READ
+ *                                                 first updater wins), write_refresh_failed,
+ *                                                 commit_refresh_failed; 40P01 deadlock
+ *   nextdb_txn_write_refreshes_total     counter  SERIALIZABLE writes that moved the
+ *                                                 snapshot instead of failing (statement rerun)
+ *   nextdb_txn_lock_waits_total          counter  waits for another transaction
+ *   nextdb_txn_lock_wait_seconds_total   counter  time spent in them
+ *                                                 (the txn figures are process-wide: src/txn/txn-metrics.ts)
  * plus prom-client's default process metrics (memory, event loop lag, GC).
  */
 
@@ -27,6 +36,7 @@ import {
   type MetricValueWithName,
 } from 'prom-client';
 import type { EngineStats } from '../storage/engine.ts';
+import { txnCounters } from '../txn/txn-metrics.ts';
 
 export class ServerMetrics {
   readonly registry = new Registry();
@@ -97,6 +107,7 @@ export class ServerMetrics {
         for (const [name, value] of Object.entries(stats)) if (Number.isFinite(value)) this.set({ name }, value);
       },
     });
+    registerTxnCounters(registers);
     collectDefaultMetrics({ register: this.registry, prefix: 'nextdb_' });
   }
 
@@ -121,6 +132,52 @@ export class ServerMetrics {
     while (i < latencyBuckets.length && seconds > latencyBuckets[i]!) i++;
     k.buckets[i]!++;
   }
+}
+
+/** The transaction layer's conflict and lock-wait counters, read at scrape (each counter grows by what changed since). */
+function registerTxnCounters(registers: Registry[]): void {
+  const conflictKinds = [
+    ['write_too_old', 'writeTooOld'],
+    ['write_refresh_failed', 'writeRefreshFailed'],
+    ['commit_refresh_failed', 'commitRefreshFailed'],
+    ['deadlock', 'deadlocks'],
+  ] as const;
+  const seen = { ...txnCounters };
+  new Counter({
+    name: 'nextdb_txn_conflicts_total',
+    help: 'Transactions failed by a conflict, by kind (40001: write_too_old, write_refresh_failed, commit_refresh_failed; 40P01: deadlock)',
+    labelNames: ['kind'],
+    registers,
+    collect() {
+      for (const [kind, field] of conflictKinds) {
+        this.inc({ kind }, txnCounters[field] - seen[field]);
+        seen[field] = txnCounters[field];
+      }
+    },
+  });
+  const simple = (
+    name: string,
+    help: string,
+    field: 'writeRefreshes' | 'lockWaits' | 'lockWaitMs',
+    scale = 1,
+  ): void => {
+    new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        this.inc((txnCounters[field] - seen[field]) * scale);
+        seen[field] = txnCounters[field];
+      },
+    });
+  };
+  simple(
+    'nextdb_txn_write_refreshes_total',
+    'SERIALIZABLE writes that moved their snapshot past a newer commit instead of failing (the statement ran again)',
+    'writeRefreshes',
+  );
+  simple('nextdb_txn_lock_waits_total', 'Waits for another transaction (a lock, or a commit in flight)', 'lockWaits');
+  simple('nextdb_txn_lock_wait_seconds_total', 'Time spent waiting for other transactions', 'lockWaitMs', 1 / 1000);
 }
 
 /** Upper bounds of the latency histogram (seconds); a last bucket is +Inf. */
