@@ -2,12 +2,14 @@
  * MemoryEngine: the Engine contract held entirely in memory.
  *
  * A sorted-btree keyed by latin1 strings (one char per byte, so string order
- * is byte order), plus a hash map of the same keys and values for `get`: a
- * point read then costs one hash probe instead of a B-tree descent whose
- * ~20 string comparisons each miss the CPU cache on large trees (at 1M keys
- * that descent was three quarters of an embedded SQL point SELECT). The map
- * is dropped, and `get` uses the tree, if it would outgrow V8's Map size
- * limit. Snapshots are O(1) copy-on-write clones of the tree. Nothing
+ * is byte order), plus a hash index of the same keys and values for `get`
+ * (src/storage/hash-index.ts): a point read then costs one hash probe
+ * instead of a B-tree descent whose ~20 string comparisons each miss the
+ * CPU cache on large trees (at 1M keys that descent was three quarters of
+ * an embedded SQL point SELECT). The index also finds an existing key's
+ * tree slot for an overwrite, and it holds the values: a slot's value is a
+ * view of the index's arena. The index is dropped, and `get` uses the
+ * tree, above getMapKeysMax keys. Snapshots are O(1) copy-on-write clones of the tree. Nothing
  * is durable: `sync()` resolves at once and `close()` drops everything. It is
  * the reference the LSM engine is tested against and the engine behind
  * `--memory` databases.
@@ -18,6 +20,7 @@ import { fromLatin1, toLatin1 } from '../util/bytes.ts';
 import { scanIterator } from './engine.ts';
 import type { Engine, EngineIterator, EngineStats, Reader, ScanOptions, Snapshot } from './engine.ts';
 import { OpKind, type WriteBatch } from './write-batch.ts';
+import { HashIndex } from './hash-index.ts';
 
 // sorted-btree is CommonJS; under NodeNext its class is the `default` export property.
 // (Loaded through a CommonJS transpiler, the default import is the class itself.)
@@ -36,13 +39,19 @@ interface Slot {
 }
 type Tree = InstanceType<typeof BTree<string, Slot>>;
 
-/** Above this many keys the get map is dropped (V8 refuses Maps beyond 2^24 entries); an option for tests. */
+/** Above this many keys the get index is dropped (its buckets would pass 256 MiB); an option for tests. */
 const GET_MAP_KEYS_MAX = 8_000_000;
 
 export class MemoryEngine implements Engine {
   private tree: Tree = new BTree<string, Slot>();
-  /** The tree's entries by key, for get (undefined once too large: see GET_MAP_KEYS_MAX). */
-  private byKey: Map<string, Slot> | undefined = new Map<string, Slot>();
+  /**
+   * The tree's entries by key, for get and for finding an overwritten key's
+   * slot (undefined once too large: see GET_MAP_KEYS_MAX). Each entry's
+   * slot number is its index in `slots`; a slot's value is the index's view.
+   */
+  private index: HashIndex | undefined = this.newIndex();
+  private slots: (Slot | undefined)[] = [];
+  private freeSlots: number[] = [];
   /** Snapshots not yet released: while any is open, slots are never changed in place. */
   private openSnapshots = 0;
   private closed = false;
@@ -55,8 +64,8 @@ export class MemoryEngine implements Engine {
 
   get(key: Uint8Array): Buffer | undefined {
     this.checkOpen();
-    const k = toLatin1(key);
-    return (this.byKey !== undefined ? this.byKey.get(k) : this.tree.get(k))?.v;
+    const index = this.index;
+    return index !== undefined ? index.get(key) : this.tree.get(toLatin1(key))?.v;
   }
 
   iterator(options: ScanOptions = {}): EngineIterator {
@@ -70,19 +79,21 @@ export class MemoryEngine implements Engine {
 
   put(key: Uint8Array, value: Uint8Array): void {
     this.checkOpen();
-    this.setKey(toLatin1(key), Buffer.from(value));
+    // The index copies the value into its arena; without it, the tree keeps a copy.
+    if (this.index === undefined || !this.setIndexed(key, value)) this.setKey(toLatin1(key), Buffer.from(value));
   }
 
   delete(key: Uint8Array): void {
     this.checkOpen();
-    this.deleteKey(toLatin1(key));
+    this.deleteKey(key);
   }
 
   write(batch: WriteBatch): void {
     this.checkOpen();
     for (const op of batch.ops) {
-      if (op.kind === OpKind.put) this.setKey(toLatin1(op.key), op.value);
-      else this.deleteKey(toLatin1(op.key));
+      if (op.kind === OpKind.put) {
+        if (this.index === undefined || !this.setIndexed(op.key, op.value)) this.setKey(toLatin1(op.key), op.value);
+      } else this.deleteKey(op.key);
     }
   }
 
@@ -112,32 +123,80 @@ export class MemoryEngine implements Engine {
   close(): Promise<void> {
     this.closed = true;
     this.tree = new BTree<string, Slot>();
-    this.byKey = new Map<string, Slot>();
+    this.index?.clear();
+    this.slots = [];
+    this.freeSlots = [];
     this.bytes = 0;
     return Promise.resolve();
   }
 
+  private newIndex(): HashIndex {
+    // Compaction moved an entry: its slot's value becomes the moved copy (the same bytes).
+    return new HashIndex((id, v) => {
+      this.slots[id]!.v = v;
+    });
+  }
+
+  /**
+   * Sets a key through the index (present); false when the key is new and
+   * the index is full: then the index is dropped and the caller uses setKey.
+   */
+  private setIndexed(key: Uint8Array, value: Uint8Array): boolean {
+    const index = this.index!;
+    const b = index.find(key);
+    if (b >= 0) {
+      const id = index.slotAt(b);
+      let slot = this.slots[id]!;
+      this.bytes += value.length - slot.v.length;
+      if (this.openSnapshots > 0) {
+        // A snapshot's clone shares the slot: the key gets a new one (before the index write, which may relocate it).
+        slot = { v: slot.v };
+        this.slots[id] = slot;
+        this.tree.set(toLatin1(key), slot, true);
+      }
+      slot.v = index.replaceAt(b, key, value);
+      return true;
+    }
+    if (index.size >= this.getMapKeysMax) {
+      this.index = undefined;
+      this.slots = [];
+      this.freeSlots = [];
+      return false;
+    }
+    const id = this.freeSlots.pop() ?? this.slots.length;
+    const slot: Slot = { v: index.insert(key, value, id) };
+    this.slots[id] = slot;
+    this.tree.set(toLatin1(key), slot, true);
+    this.bytes += key.length + value.length;
+    return true;
+  }
+
+  /** Sets a key without the index (dropped for size). */
   private setKey(k: string, v: Buffer): void {
-    const byKey = this.byKey;
-    const old = byKey !== undefined ? byKey.get(k) : this.tree.get(k);
+    const old = this.tree.get(k);
     this.bytes += v.length - (old === undefined ? -k.length : old.v.length);
     if (old !== undefined && this.openSnapshots === 0) {
       old.v = v;
       return;
     }
-    const slot: Slot = { v };
-    this.tree.set(k, slot, true);
-    if (byKey === undefined) return;
-    if (old === undefined && byKey.size >= this.getMapKeysMax) this.byKey = undefined;
-    else byKey.set(k, slot);
+    this.tree.set(k, { v }, true);
   }
 
-  private deleteKey(k: string): void {
-    const old = this.byKey !== undefined ? this.byKey.get(k) : this.tree.get(k);
+  private deleteKey(key: Uint8Array): void {
+    const index = this.index;
+    const b = index === undefined ? -1 : index.find(key);
+    if (index !== undefined && b < 0) return;
+    const k = toLatin1(key);
+    const old = b >= 0 ? this.slots[index!.slotAt(b)] : this.tree.get(k);
     if (old === undefined) return;
     this.bytes -= k.length + old.v.length;
     this.tree.delete(k);
-    this.byKey?.delete(k);
+    if (b >= 0) {
+      const id = index!.slotAt(b);
+      this.slots[id] = undefined;
+      this.freeSlots.push(id);
+      index!.deleteAt(b);
+    }
   }
 
   private checkOpen(): void {
