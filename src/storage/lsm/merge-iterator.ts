@@ -227,9 +227,8 @@ export class VisibleSource extends SourceBase implements Source {
 }
 
 /** Greater than every latin1 string: the open upper end of a memtable range read. */
-const ABOVE_ALL_KEYS = '\u0100';
-/** Pairs fetched per memtable range read (sorted-btree returns one more than asked). */
-const MEM_BATCH = 63;
+/** Pairs fetched per memtable range read. */
+const MEM_BATCH = 64;
 
 /**
  * Per user key, the newest visible version in a memtable.
@@ -241,7 +240,9 @@ const MEM_BATCH = 63;
  * the chain when consumed. Reverse steps one lookup at a time.
  */
 export class MemSource extends SourceBase implements Source {
-  private batch: [string, MemVersion][] = [];
+  private readonly batchKeys: string[] = [];
+  private readonly batchVers: MemVersion[] = [];
+  private bn = 0;
   private bi = 0;
 
   constructor(
@@ -255,7 +256,7 @@ export class MemSource extends SourceBase implements Source {
   seek(k: string | undefined): void {
     const t = this.mem.tree;
     if (this.reverse) {
-      this.settleReverse(k === undefined ? t.nextLowerPair(undefined) : t.getPairOrNextLower(k));
+      this.settleReverse(t.lowerPair(k, true));
       return;
     }
     this.fetch(k ?? '', true);
@@ -265,7 +266,7 @@ export class MemSource extends SourceBase implements Source {
   next(): void {
     if (!this.valid) return;
     if (this.reverse) {
-      this.settleReverse(this.mem.tree.nextLowerPair(this.key));
+      this.settleReverse(this.mem.tree.lowerPair(this.key, false));
       return;
     }
     this.bi++;
@@ -273,25 +274,24 @@ export class MemSource extends SourceBase implements Source {
   }
 
   private fetch(from: string, inclusive: boolean): void {
-    this.batch = this.mem.tree.getRange(from, ABOVE_ALL_KEYS, false, MEM_BATCH);
-    this.bi = !inclusive && this.batch.length > 0 && this.batch[0]![0] === from ? 1 : 0;
+    this.bn = this.mem.tree.range(from, inclusive, MEM_BATCH, this.batchKeys, this.batchVers);
+    this.bi = 0;
   }
 
   private settleForward(): void {
     for (;;) {
-      if (this.bi >= this.batch.length) {
+      if (this.bi >= this.bn) {
         // A short batch reached the end of the tree; a full one continues after its last key.
-        if (this.batch.length <= MEM_BATCH) {
+        if (this.bn < MEM_BATCH) {
           this.valid = false;
           return;
         }
-        this.fetch(this.batch[this.batch.length - 1]![0], false);
+        this.fetch(this.batchKeys[this.bn - 1]!, false);
         continue;
       }
-      const pair = this.batch[this.bi]!;
-      const v = visibleVersion(pair[1], this.snapSeq);
+      const v = visibleVersion(this.batchVers[this.bi], this.snapSeq);
       if (v !== undefined) {
-        this.capture(pair[0], v);
+        this.capture(this.batchKeys[this.bi]!, v);
         return;
       }
       this.bi++;
@@ -306,7 +306,7 @@ export class MemSource extends SourceBase implements Source {
         this.capture(pair[0], v);
         return;
       }
-      pair = t.nextLowerPair(pair[0]);
+      pair = t.lowerPair(pair[0], false);
     }
     this.valid = false;
   }
