@@ -90,6 +90,7 @@ import { grantRevoke, privilegeAnswer } from './exec/privileges.ts';
 import type { CopyFormatOptions } from '../wire/copy-format.ts';
 import { TempSpace, TempTxn, isTempOid } from './temp-space.ts';
 import { createTableAs } from './exec/create-table-as.ts';
+import { Cursors, cursorOptions } from './cursors.ts';
 import { isTempRelation } from './exec/ddl.ts';
 
 interface ExecResult {
@@ -152,6 +153,8 @@ export class SqlSession implements Session, Backend {
   private readonly pendingNotices: Notice[] = [];
   /** Temporary tables: the session's private keyspace, made by its first CREATE TEMP (temp-space.ts). */
   private temp: TempSpace | undefined;
+  /** DECLARE CURSOR: the open cursors (made on first use; cursors.ts). */
+  private cursors: Cursors | undefined;
   /** Spill files of this session's statements (sorts, hashes over work_mem). */
   private readonly spill: SpillSpace;
   /** Settings read by every statement, parsed once; undefined after any setting changed. */
@@ -350,6 +353,7 @@ export class SqlSession implements Session, Backend {
   }
 
   private endBlock(): void {
+    if (this.cursors !== undefined) this.cursors.endTransaction(this.block?.state === 'committed');
     this.block = undefined;
     this.blockReadOnly = false;
     this.failed = false;
@@ -766,6 +770,7 @@ export class SqlSession implements Session, Backend {
       if (stmt.DiscardStmt.target === 'DISCARD_ALL' && this.block !== undefined)
         throw new NextDbError('25001', 'DISCARD ALL cannot run inside a transaction block');
       await this.discardTemp();
+      this.cursors = undefined;
       this.settings.clear();
       this.hot = undefined;
       this.prepared.clear();
@@ -791,6 +796,17 @@ export class SqlSession implements Session, Backend {
         },
       };
       return this.utility(ctas, sql);
+    }
+    if ('DeclareCursorStmt' in stmt) return this.declareCursor(stmt.DeclareCursorStmt, parsed, params, paramTypes);
+    if ('FetchStmt' in stmt) {
+      const f = (this.cursors ??= new Cursors()).fetch(stmt.FetchStmt);
+      return stmt.FetchStmt.ismove === true
+        ? { tag: `MOVE ${f.count}` }
+        : { tag: `FETCH ${f.count}`, cols: f.cursor.cols, rows: f.rows };
+    }
+    if ('ClosePortalStmt' in stmt) {
+      (this.cursors ??= new Cursors()).close(stmt.ClosePortalStmt.portalname);
+      return { tag: stmt.ClosePortalStmt.portalname === undefined ? 'CLOSE CURSOR ALL' : 'CLOSE CURSOR' };
     }
     if (SqlSession.isQuery(stmt)) {
       // A prepared point SELECT outside a block may skip reading the catalog version when the
@@ -1575,7 +1591,17 @@ export class SqlSession implements Session, Backend {
     });
     let columns: readonly OutputColumn[] | undefined;
     let cache: Prepared['cache'];
-    if (parsed !== undefined && SqlSession.isQuery(parsed.stmt)) {
+    // DECLARE CURSOR: its query's parameters (it returns no rows itself).
+    const declared =
+      parsed !== undefined && 'DeclareCursorStmt' in parsed.stmt ? parsed.stmt.DeclareCursorStmt.query : undefined;
+    if (declared !== undefined && SqlSession.isQuery(declared)) {
+      const bindDeclared = async (txn: Txn): Promise<void> => {
+        this.bindQuery(declared, this.binder(await this.catalogFor(txn), sql, types));
+      };
+      await (this.block !== undefined ? bindDeclared(this.block) : this.inTxn(bindDeclared));
+    } else if (parsed !== undefined && 'FetchStmt' in parsed.stmt && parsed.stmt.FetchStmt.ismove !== true) {
+      columns = this.cursors?.columnsOf(parsed.stmt.FetchStmt.portalname ?? '');
+    } else if (parsed !== undefined && SqlSession.isQuery(parsed.stmt)) {
       const bind = async (txn: Txn): Promise<void> => {
         const catalog = await this.catalogFor(txn);
         const b = this.binder(catalog, sql, types);
@@ -1734,6 +1760,58 @@ export class SqlSession implements Session, Backend {
     this.temp = undefined;
   }
 
+  /** DECLARE name [NO] SCROLL CURSOR [WITH HOLD] FOR query: runs the query now and keeps its rows (cursors.ts). */
+  private async declareCursor(
+    s: Extract<Node, { DeclareCursorStmt: unknown }>['DeclareCursorStmt'],
+    parsed: ParsedStatement,
+    params: Value[],
+    paramTypes: (SqlType | undefined)[],
+  ): Promise<ExecResult> {
+    const name = s.portalname ?? '';
+    const o = cursorOptions(s);
+    if (o.binary) throw notSupported('BINARY cursors', 'fetch in text format');
+    if (!o.hold && this.block === undefined)
+      throw new NextDbError(SqlState.noActiveSqlTransaction, 'DECLARE CURSOR can only be used in transaction blocks');
+    this.cursors ??= new Cursors();
+    if (this.cursors.has(name)) throw new NextDbError('42P03', `cursor "${name}" already exists`);
+    const query = s.query!;
+    if (!('SelectStmt' in query)) throw notSupported(`DECLARE CURSOR FOR ${Object.keys(query)[0] ?? ''}`);
+    if (hasModifyingCte(query))
+      throw new NextDbError('0A000', 'DECLARE CURSOR must not contain data-modifying statements in WITH');
+    const r = await this.run(
+      { stmt: query, text: parsed.text, offset: parsed.offset },
+      parsed.text,
+      params,
+      paramTypes,
+    );
+    this.cursors.add(
+      {
+        name,
+        statement: parsed.text,
+        cols: r.cols ?? [],
+        rows: r.rows ?? [],
+        hold: o.hold,
+        binary: o.binary,
+        scroll: o.scroll,
+        createdMicros: this.stmtStartMicros,
+      },
+      this.block !== undefined,
+    );
+    return { tag: 'DECLARE CURSOR' };
+  }
+
+  /** pg_cursors: the session's open cursors. */
+  cursorList(): {
+    name: string;
+    statement: string;
+    hold: boolean;
+    binary: boolean;
+    scroll: boolean;
+    createdMicros: bigint;
+  }[] {
+    return this.cursors === undefined ? [] : [...this.cursors.all()];
+  }
+
   /** DISCARD TEMP / ALL: drops the session's temporary objects (all of them are in its private space). */
   private async discardTemp(): Promise<void> {
     if (this.temp === undefined) return;
@@ -1750,6 +1828,17 @@ export class SqlSession implements Session, Backend {
 }
 
 let embeddedSeq = 0;
+
+/** Whether a cursor's query has a data-modifying CTE (PostgreSQL refuses it). */
+function hasModifyingCte(query: Node): boolean {
+  if (!('SelectStmt' in query)) return false;
+  for (const cte of query.SelectStmt.withClause?.ctes ?? []) {
+    const q = 'CommonTableExpr' in cte ? cte.CommonTableExpr.ctequery : undefined;
+    if (q !== undefined && ('InsertStmt' in q || 'UpdateStmt' in q || 'DeleteStmt' in q || 'MergeStmt' in q))
+      return true;
+  }
+  return false;
+}
 
 /** Whether `stmt` creates a table with ON COMMIT DELETE ROWS / DROP (commits must look for them). */
 function onCommitAction(stmt: Node): boolean {

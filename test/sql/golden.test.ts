@@ -55,6 +55,9 @@ function pgTag(command: string, rowCount: number | null, sql: string): string {
   if (command === 'SELECT' || command === 'UPDATE' || command === 'DELETE' || command === 'MERGE')
     return `${command} ${rowCount ?? 0}`;
   if (command === 'TRUNCATE') return 'TRUNCATE TABLE';
+  if (command === 'FETCH' || command === 'MOVE') return `${command} ${rowCount ?? 0}`;
+  if (command === 'DECLARE') return 'DECLARE CURSOR';
+  if (command === 'CLOSE') return /^\s*close\s+all\s*$/i.test(sql) ? 'CLOSE CURSOR ALL' : 'CLOSE CURSOR';
   if (command === 'DISCARD') return `DISCARD ${(/^\s*discard\s+(\w+)/i.exec(sql)?.[1] ?? '').toUpperCase()}`;
   if (command === 'CREATE' || command === 'DROP' || command === 'ALTER') {
     if (command === 'CREATE' && /^\s*create\b[^;]*\bas\b[^;]*\bwith\s+no\s+data\s*$/i.test(sql))

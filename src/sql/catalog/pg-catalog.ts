@@ -37,6 +37,15 @@ export interface SessionInfo {
   readonly user: string;
   readonly database: string;
   getSetting(name: string): string | undefined;
+  /** The session's open cursors (pg_cursors). */
+  cursorList?(): readonly {
+    name: string;
+    statement: string;
+    hold: boolean;
+    binary: boolean;
+    scroll: boolean;
+    createdMicros: bigint;
+  }[];
 }
 
 interface Ctx {
@@ -714,6 +723,18 @@ const TABLES: Record<string, VirtualTable> = {
       [1663, 'pg_default', SUPERUSER_OID, null, null],
       [1664, 'pg_global', SUPERUSER_OID, null, null],
     ],
+  },
+  pg_cursors: {
+    cols: [
+      ['name', T.text],
+      ['statement', T.text],
+      ['is_holdable', T.bool],
+      ['is_binary', T.bool],
+      ['is_scrollable', T.bool],
+      ['creation_time', T.timestamptz],
+    ],
+    rows: (ctx) =>
+      (ctx.session.cursorList?.() ?? []).map((c) => [c.name, c.statement, c.hold, c.binary, c.scroll, c.createdMicros]),
   },
   pg_settings: {
     cols: [
