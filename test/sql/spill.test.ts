@@ -112,6 +112,69 @@ test('ORDER BY with a tiny work_mem equals the in-memory sort (random tables, se
   }
 });
 
+test('GROUP BY and DISTINCT with a tiny work_mem equal the in-memory results (random tables, seeded)', async () => {
+  const f = await fixture();
+  try {
+    await randomTable(f.s, 't', 5000, 43);
+    const queries = [
+      'SELECT id % 1500 AS g, count(*), sum(a), avg(c), min(b), max(d) FROM t GROUP BY 1',
+      'SELECT a, b, count(*), bool_and(e) FROM t GROUP BY a, b',
+      "SELECT b, string_agg(id::text, ',' ORDER BY id DESC), count(DISTINCT a) FROM t GROUP BY b",
+      "SELECT d, array_agg(id), string_agg(b, ';') FROM t GROUP BY d",
+      'SELECT j, arr, count(*) FROM t GROUP BY j, arr',
+      'SELECT id % 997, sum(d) FILTER (WHERE e) FROM t GROUP BY id % 997 HAVING count(*) > 1',
+      'SELECT DISTINCT a, b FROM t',
+      'SELECT DISTINCT d, arr FROM t',
+      'SELECT DISTINCT c FROM t',
+      'SELECT count(*) FROM (SELECT DISTINCT b, id % 3 FROM t) s',
+    ];
+    for (const q of queries) {
+      await f.s.simpleQuery('RESET work_mem');
+      const expected = await rows(f.s, q);
+      await f.s.simpleQuery("SET work_mem = '64kB'");
+      const got = await rows(f.s, q);
+      assert.deepEqual(sorted(got), sorted(expected), q);
+      assert.deepEqual(spillFiles(f.spillDir), [], `no spill file left after ${q}`);
+    }
+    const plan = (await rows(f.s, 'EXPLAIN ANALYZE SELECT id % 1500, count(*) FROM t GROUP BY 1')).join('\n');
+    assert.match(
+      plan,
+      /HashAggregate[^\n]*\n[^\n]*Group Key[^\n]*\n\s+Batches: ([2-9]|\d\d+) {2}Memory Usage: \d+kB {2}Disk Usage: \d+kB/,
+    );
+    await f.s.simpleQuery('RESET work_mem');
+    const inMem = (await rows(f.s, 'EXPLAIN ANALYZE SELECT id % 1500, count(*) FROM t GROUP BY 1')).join('\n');
+    assert.match(inMem, /Batches: 1 {2}Memory Usage: \d+kB\n/);
+  } finally {
+    await f.close();
+  }
+});
+
+test('hash joins with a tiny work_mem (grace hash join) equal the in-memory results (random tables, seeded)', async () => {
+  const f = await fixture();
+  try {
+    await randomTable(f.s, 't', 3000, 44);
+    await randomTable(f.s, 'u', 2500, 45);
+    const queries = [
+      'SELECT t.id, u.id, u.b FROM t JOIN u ON t.id = u.id',
+      'SELECT t.id, u.id FROM t LEFT JOIN u ON t.a = u.id',
+      'SELECT t.id, u.id FROM t JOIN u ON t.b = u.b AND t.a = u.a',
+    ];
+    for (const q of queries) {
+      await f.s.simpleQuery('RESET work_mem');
+      assert.match((await rows(f.s, `EXPLAIN ${q}`)).join('\n'), /Hash (Join|Semi|Anti)/, q);
+      const expected = await rows(f.s, q);
+      await f.s.simpleQuery("SET work_mem = '64kB'");
+      const got = await rows(f.s, q);
+      assert.deepEqual(sorted(got), sorted(expected), q);
+      assert.deepEqual(spillFiles(f.spillDir), [], `no spill file left after ${q}`);
+    }
+    const plan = (await rows(f.s, 'EXPLAIN ANALYZE SELECT * FROM t JOIN u ON t.id = u.id')).join('\n');
+    assert.match(plan, /Hash Join[^\n]*\n(\s+[A-Z][^\n]*\n)*\s+Batches: ([2-9]|\d\d+) {2}Memory Usage: \d+kB/);
+  } finally {
+    await f.close();
+  }
+});
+
 test('a multi-pass merge (more runs than the merge fan-in) sorts right', async () => {
   const f = await fixture();
   try {
@@ -221,5 +284,3 @@ test('start-up empties the spill directory (files left by a crash)', async () =>
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
-
-export { sorted };

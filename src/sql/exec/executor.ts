@@ -494,6 +494,16 @@ function joinOp(plan: Extract<Plan, { kind: 'join' }>, env: ExecEnv): Operator {
   let rightIndex: Map<Row, number> | undefined;
   let leftDone = false;
   let emittedUnmatchedRight = false;
+  /**
+   * Grace hash join: when the build (right) side is over work_mem, both
+   * sides are split by the hash of the join key into partition files and
+   * joined one partition pair (batch) at a time. Undefined: one batch, the
+   * right side in memory and the left side streamed.
+   */
+  let batches: { right: SpillFile; left: SpillFile }[] | undefined;
+  let nextLeft: () => Promise<Row[] | null> = () => left.next();
+  let batchCount = 1;
+  let peakBytes = 0;
 
   const keyOf = (fns: CompiledExpr[], r: Row, ctx: EvalContext): string | undefined => {
     if (fns.length === 1) {
@@ -509,16 +519,19 @@ function joinOp(plan: Extract<Plan, { kind: 'join' }>, env: ExecEnv): Operator {
     return k;
   };
 
-  const prepare = async (): Promise<void> => {
-    rightRows = await drain(build(plan.right, env), env);
+  /** The right rows of the current batch: the hash table and the matched flags. */
+  const setRight = (rows: Row[]): void => {
+    rightRows = rows;
+    rightMatched = undefined;
+    rightIndex = undefined;
     if (jt === 'full' || jt === 'right') {
-      rightMatched = new Uint8Array(rightRows.length);
-      rightIndex = new Map(rightRows.map((r, i) => [r, i]));
+      rightMatched = new Uint8Array(rows.length);
+      rightIndex = new Map(rows.map((r, i) => [r, i]));
     }
     if (rightKey !== undefined) {
       table = new Map();
       const ctx = env.ctx;
-      for (const r of rightRows) {
+      for (const r of rows) {
         const k = keyOf(rightKey, r, ctx);
         if (k === undefined) continue;
         const list = table.get(k);
@@ -526,6 +539,108 @@ function joinOp(plan: Extract<Plan, { kind: 'join' }>, env: ExecEnv): Operator {
         else list.push(r);
       }
     }
+    leftDone = false;
+    emittedUnmatchedRight = false;
+  };
+
+  /** Splits rows into `files` by join key; rows with a NULL key (they match nothing) go to the first. */
+  const partition = async (rows: Row[], fns: CompiledExpr[], files: SpillFile[]): Promise<void> => {
+    const ctx = env.ctx;
+    for (const r of rows) {
+      const k = keyOf(fns, r, ctx);
+      files[k === undefined ? 0 : partitionOf(k, 0, files.length)]!.add(r);
+    }
+    for (const f of files) await f.flushIfFull();
+  };
+
+  const prepare = async (): Promise<void> => {
+    const rightOp = build(plan.right, env);
+    const budget = rightKey === undefined ? Infinity : workMemOf(env);
+    const rows: Row[] = [];
+    let bytes = 0;
+    let overflow: SpillFile | undefined;
+    for (;;) {
+      const b = await rightOp.next();
+      if (b === null) break;
+      if (overflow !== undefined) {
+        for (const r of b) {
+          overflow.add(r);
+          bytes += estimateRowBytes(r) + 64;
+        }
+        await overflow.flushIfFull();
+        continue;
+      }
+      for (const r of b) {
+        rows.push(r);
+        bytes += estimateRowBytes(r) + 64;
+      }
+      if (bytes > budget) {
+        overflow = await env.spill!.create();
+        for (const r of rows) overflow.add(r);
+        rows.length = 0;
+        await overflow.flushIfFull();
+      } else memoryCheck(env, rows.length);
+    }
+    if (overflow === undefined) {
+      peakBytes = bytes;
+      setRight(rows);
+      return;
+    }
+    // Enough batches for each to fit in work_mem (with room for uneven keys).
+    await overflow.finish();
+    let n = 2;
+    while (n < 1024 && (bytes * 1.5) / n > budget) n *= 2;
+    batchCount = n;
+    const rightParts: SpillFile[] = [];
+    const leftParts: SpillFile[] = [];
+    for (let i = 0; i < n; i++) rightParts.push(await env.spill!.create());
+    for (let i = 0; i < n; i++) leftParts.push(await env.spill!.create());
+    for (;;) {
+      const b = await overflow.read(BATCH_ROWS);
+      if (b === null) break;
+      await partition(b, rightKey!, rightParts);
+      await interruptPoint(env.ctx);
+    }
+    await overflow.release();
+    for (;;) {
+      const b = await left.next();
+      if (b === null) break;
+      await partition(b, leftKey!, leftParts);
+      await interruptPoint(env.ctx);
+    }
+    batches = [];
+    for (let i = 0; i < n; i++) {
+      await rightParts[i]!.finish();
+      await leftParts[i]!.finish();
+      batches.push({ right: rightParts[i]!, left: leftParts[i]! });
+    }
+    await nextBatch();
+  };
+
+  /** Loads the next batch (grace mode); false when none is left. */
+  const nextBatch = async (): Promise<boolean> => {
+    const bt = batches!.shift();
+    if (bt === undefined) return false;
+    const rows: Row[] = [];
+    let bytes = 0;
+    for (;;) {
+      const b = await bt.right.read(BATCH_ROWS);
+      if (b === null) break;
+      for (const r of b) {
+        rows.push(r);
+        bytes += estimateRowBytes(r) + 64;
+      }
+      memoryCheck(env, rows.length);
+    }
+    await bt.right.release();
+    peakBytes = Math.max(peakBytes, bytes);
+    setRight(rows);
+    nextLeft = async () => {
+      const b = await bt.left.read(BATCH_ROWS);
+      if (b === null) await bt.left.release();
+      return b;
+    };
+    return true;
   };
 
   const matches = async (joined: Row, ctx: EvalContext): Promise<boolean> => {
@@ -534,49 +649,61 @@ function joinOp(plan: Extract<Plan, { kind: 'join' }>, env: ExecEnv): Operator {
     return cond(joined, ctx) === true;
   };
 
+  const joinBatch = async (): Promise<Row[] | null> => {
+    const ctx = env.ctx;
+    while (!leftDone) {
+      const b = await nextLeft();
+      if (b === null) {
+        leftDone = true;
+        break;
+      }
+      await interruptPoint(ctx);
+      const out: Row[] = [];
+      for (const l of b) {
+        let candidates: Row[];
+        if (table !== undefined) {
+          const k = keyOf(leftKey!, l, ctx);
+          candidates = k === undefined ? [] : (table.get(k) ?? []);
+        } else candidates = rightRows!;
+        let matched = false;
+        for (const r of candidates) {
+          const joined = l.concat(r);
+          if (!(await matches(joined, ctx))) continue;
+          matched = true;
+          if (jt === 'semi' || jt === 'anti') break;
+          if (rightMatched !== undefined) rightMatched[rightIndex!.get(r)!] = 1;
+          out.push(joined);
+        }
+        if (jt === 'semi' && matched) out.push(l.concat(nullsR));
+        else if (jt === 'anti' && !matched) out.push(l.concat(nullsR));
+        else if ((jt === 'left' || jt === 'full') && !matched) out.push(l.concat(nullsR));
+      }
+      memoryCheck(env, out.length);
+      if (out.length > 0) return out;
+    }
+    if ((jt === 'right' || jt === 'full') && !emittedUnmatchedRight) {
+      emittedUnmatchedRight = true;
+      const out: Row[] = [];
+      rightRows!.forEach((r, i) => {
+        if (rightMatched![i] === 0) out.push(nullsL.concat(r));
+      });
+      if (out.length > 0) return out;
+    }
+    return null;
+  };
+
   return {
     next: async () => {
       if (rightRows === undefined) await prepare();
-      const ctx = env.ctx;
-      while (!leftDone) {
-        const b = await left.next();
-        if (b === null) {
-          leftDone = true;
-          break;
+      for (;;) {
+        const b = await joinBatch();
+        if (b !== null) return b;
+        if (batches === undefined || !(await nextBatch())) {
+          if (rightKey !== undefined)
+            detail(env, plan, `Batches: ${batchCount}  Memory Usage: ${Math.ceil(peakBytes / 1024)}kB`);
+          return null;
         }
-        await interruptPoint(ctx);
-        const out: Row[] = [];
-        for (const l of b) {
-          let candidates: Row[];
-          if (table !== undefined) {
-            const k = keyOf(leftKey!, l, ctx);
-            candidates = k === undefined ? [] : (table.get(k) ?? []);
-          } else candidates = rightRows!;
-          let matched = false;
-          for (const r of candidates) {
-            const joined = l.concat(r);
-            if (!(await matches(joined, ctx))) continue;
-            matched = true;
-            if (jt === 'semi' || jt === 'anti') break;
-            if (rightMatched !== undefined) rightMatched[rightIndex!.get(r)!] = 1;
-            out.push(joined);
-          }
-          if (jt === 'semi' && matched) out.push(l.concat(nullsR));
-          else if (jt === 'anti' && !matched) out.push(l.concat(nullsR));
-          else if ((jt === 'left' || jt === 'full') && !matched) out.push(l.concat(nullsR));
-        }
-        memoryCheck(env, out.length);
-        if (out.length > 0) return out;
       }
-      if ((jt === 'right' || jt === 'full') && !emittedUnmatchedRight) {
-        emittedUnmatchedRight = true;
-        const out: Row[] = [];
-        rightRows!.forEach((r, i) => {
-          if (rightMatched![i] === 0) out.push(nullsL.concat(r));
-        });
-        if (out.length > 0) return out;
-      }
-      return null;
     },
   };
 }
@@ -608,6 +735,13 @@ function aggregateOp(plan: Extract<Plan, { kind: 'aggregate' }>, env: ExecEnv): 
   });
   let result: Row[] | undefined;
   let emitted = false;
+  // Hash aggregation state: passes still to run, the finished groups of the last one, EXPLAIN ANALYZE figures.
+  let passes: { next: () => Promise<Row[] | null>; depth: number; release?: () => Promise<void> }[] | undefined;
+  let ready: Row[] = [];
+  let readyAt = 0;
+  let batches = 0;
+  let peakBytes = 0;
+  let diskBytes = 0;
   // GROUPING(a, b, ...): bit i (from the right) is 1 when argument i is not grouped in this set.
   const groupingBits = (set: readonly number[]): Value[] =>
     (plan.groupingCalls ?? []).map((g) => g.args.reduce((acc, gi) => (acc << 1) | (set.includes(gi) ? 0 : 1), 0));
@@ -673,46 +807,118 @@ function aggregateOp(plan: Extract<Plan, { kind: 'aggregate' }>, env: ExecEnv): 
           for (const g of byKey.values()) result.push([...g.key, ...finish(g.st, ctx), ...bits]);
         }
       }
-      if (result === undefined) {
+      if (result === undefined && groups.length === 0) {
+        // An aggregate without GROUP BY yields one row even over no input.
         const ctx = env.ctx;
-        const byKey = new Map<string, { key: Value[]; st: AggPlanState }>();
-        let single: AggPlanState | undefined;
+        const single = newState();
         for (;;) {
           const b = await input.next();
           if (b === null) break;
           await interruptPoint(ctx);
           for (const r of b) {
             if (hoisted.length > 0) await runHoisted(hoisted, r, ctx);
-            if (groups.length === 0) {
-              single ??= newState();
-              feed(single, r, ctx);
-              continue;
-            }
-            const key = groups.map((g) => g(r, ctx));
-            const k = key.length === 1 ? hashKey(key[0]!) : key.map(hashKey).join('\u0001');
-            let g = byKey.get(k);
-            if (g === undefined) {
-              g = { key, st: newState() };
-              byKey.set(k, g);
-              memoryCheck(env, byKey.size);
-            }
-            feed(g.st, r, ctx);
+            feed(single, r, ctx);
           }
         }
-        result = [];
-        const bits = groupingBits(groups.map((_g, i) => i));
-        if (groups.length === 0) {
-          // An aggregate without GROUP BY yields one row even over no input.
-          result.push([...finish(single ?? newState(), ctx), ...bits]);
-        } else {
-          for (const g of byKey.values()) result.push([...g.key, ...finish(g.st, ctx), ...bits]);
-        }
+        result = [[...finish(single, ctx), ...groupingBits([])]];
       }
-      if (emitted) return null;
-      emitted = true;
-      return result.length === 0 ? null : result;
+      if (result !== undefined) {
+        if (emitted) return null;
+        emitted = true;
+        return result.length === 0 ? null : result;
+      }
+      // Hash aggregation in passes: the first over the input, one per spilled partition after it.
+      for (;;) {
+        if (readyAt < ready.length) {
+          const b = readyAt === 0 && ready.length <= BATCH_ROWS ? ready : ready.slice(readyAt, readyAt + BATCH_ROWS);
+          readyAt += BATCH_ROWS;
+          return b;
+        }
+        passes ??= [{ next: () => input.next(), depth: 0 }];
+        const p = passes.shift();
+        if (p === undefined) {
+          detail(
+            env,
+            plan,
+            `Batches: ${batches}  Memory Usage: ${Math.ceil(peakBytes / 1024)}kB${diskBytes > 0 ? `  Disk Usage: ${Math.ceil(diskBytes / 1024)}kB` : ''}`,
+          );
+          return null;
+        }
+        ready = await hashPass(p.next, p.depth);
+        readyAt = 0;
+        await p.release?.();
+      }
     },
   };
+
+  /**
+   * One hash aggregation pass over `next`'s rows. Groups are made while the
+   * table is within work_mem; after that, rows of groups not in the table go
+   * to partition files (by hash of the group key), which become later passes
+   * (a group's rows all land in one place, so every group is aggregated in
+   * one pass). Returns the finished groups of this pass.
+   */
+  async function hashPass(next: () => Promise<Row[] | null>, depth: number): Promise<Row[]> {
+    const ctx = env.ctx;
+    const byKey = new Map<string, { key: Value[]; st: AggPlanState }>();
+    const budget = depth < SPILL_DEPTH_MAX ? workMemOf(env) : Infinity;
+    let memBytes = 0;
+    let parts: SpillFile[] | undefined;
+    batches++;
+    for (;;) {
+      const b = await next();
+      if (b === null) break;
+      await interruptPoint(ctx);
+      for (const r of b) {
+        if (hoisted.length > 0) await runHoisted(hoisted, r, ctx);
+        const key = groups.map((g) => g(r, ctx));
+        const k = key.length === 1 ? hashKey(key[0]!) : key.map(hashKey).join('\u0001');
+        let g = byKey.get(k);
+        if (g === undefined) {
+          if (parts !== undefined) {
+            parts[partitionOf(k, depth, parts.length)]!.add(r);
+            continue;
+          }
+          g = { key, st: newState() };
+          byKey.set(k, g);
+          memBytes += estimateRowBytes(key) + 64 + 48 * aggs.length;
+          if (memBytes > budget) {
+            parts = [];
+            for (let i = 0; i < SPILL_PARTITIONS; i++) parts.push(await env.spill!.create());
+          } else memoryCheck(env, byKey.size);
+        }
+        feed(g.st, r, ctx);
+      }
+      if (parts !== undefined) for (const f of parts) await f.flushIfFull();
+    }
+    peakBytes = Math.max(peakBytes, memBytes);
+    if (parts !== undefined) {
+      for (const f of parts) {
+        await f.finish();
+        diskBytes += f.bytes;
+        if (f.rows === 0) await f.release();
+        else passes!.push({ next: () => f.read(BATCH_ROWS), depth: depth + 1, release: () => f.release() });
+      }
+    }
+    const out: Row[] = [];
+    const bits = groupingBits(groups.map((_g, i) => i));
+    for (const g of byKey.values()) out.push([...g.key, ...finish(g.st, ctx), ...bits]);
+    return out;
+  }
+}
+
+/** Partition files a spilling hash operator splits its overflow into, and how deep partitions may split again. */
+const SPILL_PARTITIONS = 16;
+const SPILL_DEPTH_MAX = 6;
+
+/** The partition of a hash key at a recursion depth (FNV-1a, seeded by the depth so each level splits anew). */
+function partitionOf(k: string, depth: number, n: number): number {
+  let h = (0x811c9dc5 ^ Math.imul(depth + 1, 0x9e3779b1)) >>> 0;
+  for (let i = 0; i < k.length; i++) {
+    h ^= k.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % n;
 }
 
 function compareRows(x: Row, y: Row, keys: readonly SortKey[], offset: number): number {
@@ -985,21 +1191,66 @@ function distinctOp(plan: Extract<Plan, { kind: 'distinct' }>, env: ExecEnv): Op
   const input = build(plan.input, env);
   const { compile } = compiler(env, ids(plan.input));
   const on = plan.on?.map(compile);
-  const seen = new Set<string>();
+  // DISTINCT ON over its sort must keep the sorted order: it never spills (partitions would reorder it).
+  const canSpill = plan.on === undefined || plan.input.kind !== 'sort';
+  interface Pass {
+    next: () => Promise<Row[] | null>;
+    depth: number;
+    release?: () => Promise<void>;
+  }
+  const passes: Pass[] = [{ next: () => input.next(), depth: 0 }];
+  // The pass being read: keys seen, their estimated bytes, and partition files once over work_mem.
+  let cur: { p: Pass; seen: Set<string>; bytes: number; budget: number; parts?: SpillFile[] } | undefined;
+  let batches = 0;
+  let diskBytes = 0;
   return {
     next: async () => {
       for (;;) {
-        const b = await input.next();
-        if (b === null) return null;
+        if (cur === undefined) {
+          const p = passes.shift();
+          if (p === undefined) {
+            if (batches > 1) detail(env, plan, `Batches: ${batches}  Disk Usage: ${Math.ceil(diskBytes / 1024)}kB`);
+            return null;
+          }
+          batches++;
+          const budget = canSpill && p.depth < SPILL_DEPTH_MAX ? workMemOf(env) : Infinity;
+          cur = { p, seen: new Set(), bytes: 0, budget };
+        }
+        const c = cur;
+        const b = await c.p.next();
+        if (b === null) {
+          if (c.parts !== undefined) {
+            for (const f of c.parts) {
+              await f.finish();
+              diskBytes += f.bytes;
+              if (f.rows === 0) await f.release();
+              else passes.push({ next: () => f.read(BATCH_ROWS), depth: c.p.depth + 1, release: () => f.release() });
+            }
+          }
+          await c.p.release?.();
+          cur = undefined;
+          continue;
+        }
         const ctx = env.ctx;
         const out: Row[] = [];
         for (const r of b) {
           const k = on === undefined ? r.map(hashKey).join('\u0001') : on.map((f) => hashKey(f(r, ctx))).join('\u0001');
-          if (seen.has(k)) continue;
-          seen.add(k);
+          if (c.seen.has(k)) continue;
+          if (c.parts !== undefined) {
+            // No room for another key: its rows wait in a partition (all of them: the key is in no table yet).
+            c.parts[partitionOf(k, c.p.depth, c.parts.length)]!.add(r);
+            continue;
+          }
+          c.seen.add(k);
+          c.bytes += 2 * k.length + 64;
+          if (c.bytes > c.budget) {
+            c.parts = [];
+            for (let i = 0; i < SPILL_PARTITIONS; i++) c.parts.push(await env.spill!.create());
+          }
           out.push(r);
         }
-        memoryCheck(env, seen.size);
+        if (c.parts !== undefined) for (const f of c.parts) await f.flushIfFull();
+        else memoryCheck(env, c.seen.size);
         if (out.length > 0) return out;
       }
     },
