@@ -39,6 +39,7 @@ import { defaultMaxMessageBytes } from '../wire/frontend-parser.ts';
 import { ConnectionRegistry } from './connection-registry.ts';
 import { PgConnection, type ConnectionContext } from './pg-connection.ts';
 import { ServerMetrics } from './server-metrics.ts';
+import { SocketWriter, backlogHighWaterBytes } from './socket-writer.ts';
 import { renderAdminPage, type AdminStatus } from './admin-page.ts';
 import type { AuthConfig, ClusterView, Logger, ServerLimits, SessionProvider, Transport } from './server-types.ts';
 
@@ -96,6 +97,12 @@ export interface ServerOptions {
   readonly clusterStatus?: () => Promise<ClusterView>;
   /** Extra HTTP routes by exact path (e.g. the cluster's /api/cluster), answered with JSON. */
   readonly routes?: ReadonlyMap<string, HttpRoute>;
+  /**
+   * Write replies to plaintext PostgreSQL connections from a worker thread
+   * (SocketWriter). Default: on, unless the environment variable
+   * NEXTDB_WRITER_THREAD is `off`.
+   */
+  readonly writerThread?: boolean;
 }
 
 export const defaultLimits: ServerLimits = {
@@ -133,9 +140,14 @@ export class NextDbServer {
     const d = this.deferred;
     for (let i = 0; i < d.length; i++) d[i]!();
     d.length = 0;
+    this.writer?.notify();
   };
+  /** The reply writer thread, started with the first PostgreSQL connection (see socket-writer.ts). */
+  private writer: SocketWriter | undefined;
+  private useWriter: boolean;
 
   constructor(private readonly options: ServerOptions) {
+    this.useWriter = options.writerThread ?? process.env.NEXTDB_WRITER_THREAD !== 'off';
     this.secureContext =
       options.tls === undefined ? undefined : tls.createSecureContext({ cert: options.tls.cert, key: options.tls.key });
     this.metrics = new ServerMetrics(
@@ -275,8 +287,61 @@ export class NextDbServer {
     const onData = (chunk: Buffer): void => conn.onData(chunk);
     const onEnd = (): void => conn.onEnd();
     let pending: Buffer | undefined;
+    // Plaintext replies go through the writer thread when it has a slot for this connection (socket-writer.ts).
+    const writer = this.replyWriter();
+    const fd = socketFd(socket);
+    let slot = writer !== undefined && fd !== undefined ? writer.acquire() : undefined;
+    /** Runs `then` once the writer has finished every batch of this connection (at once without a slot). */
+    const whenWritten = (then: () => void): void => {
+      const s = slot;
+      if (s === undefined || writer === undefined || writer.idle(s)) return then();
+      const poll = (): void => {
+        if (writer.idle(s)) then();
+        else setTimeout(poll, 1);
+      };
+      setTimeout(poll, 1);
+    };
+    const releaseSlot = (): void => {
+      if (slot !== undefined) writer?.release(slot);
+      slot = undefined;
+    };
+    if (slot !== undefined && writer !== undefined) {
+      // The descriptor must stay open until the writer is done with it: a closed number can be reused by the next
+      // connection at once. Node closes it in _destroy, so that waits for the writer (which drops what is left).
+      const guarded = socket as unknown as { _destroy(err: Error | null, cb: (err: Error | null) => void): void };
+      const destroySocket = guarded._destroy;
+      guarded._destroy = (err, cb) => {
+        if (slot === undefined) return destroySocket.call(socket, err, cb);
+        writer.drop(slot);
+        whenWritten(() => {
+          releaseSlot();
+          destroySocket.call(socket, err, cb);
+        });
+      };
+    }
+    const writeViaWriter = (w: SocketWriter, s: number, data: Buffer): void => {
+      if (!w.usable) {
+        // The writer thread failed: what it held for this connection is lost, so the connection cannot go on.
+        current.destroy();
+        return;
+      }
+      w.push(fd!, s, data);
+      // A client that does not read its results: its backlog in the writer grows; stop reading its input meanwhile.
+      if (!writeBlocked && w.backlogBytes(s) > backlogHighWaterBytes) {
+        writeBlocked = true;
+        current.pause();
+        const sock = current;
+        const timer = setInterval(() => {
+          if (!sock.destroyed && slot === s && w.usable && w.backlogBytes(s) > backlogHighWaterBytes / 2) return;
+          clearInterval(timer);
+          writeBlocked = false;
+          if (!inputPaused && !sock.destroyed) sock.resume();
+        }, 5);
+      }
+    };
     const writeNow = (data: Buffer): void => {
       if (current.destroyed) return;
+      if (slot !== undefined && writer !== undefined) return writeViaWriter(writer, slot, data);
       // A client that does not read its results must not make us buffer without bound: stop reading its input until it catches up.
       if (!current.write(data) && !writeBlocked) {
         writeBlocked = true;
@@ -296,7 +361,11 @@ export class NextDbServer {
     const transport: Transport = {
       write: (data) => {
         if (pending !== undefined) flushPending();
-        if (data.length >= deferWriteMaxBytes) return writeNow(data);
+        if (data.length >= deferWriteMaxBytes) {
+          writeNow(data);
+          writer?.notify();
+          return;
+        }
         pending = data;
         this.deferred.push(flushPending);
         if (this.deferred.length === 1) setImmediate(this.writeDeferred);
@@ -311,8 +380,12 @@ export class NextDbServer {
       },
       close: () => {
         flushPending();
+        writer?.notify();
         if (current.destroyed) return;
-        current.end();
+        // The last replies (a FATAL error, say) leave before the FIN.
+        whenWritten(() => {
+          if (!current.destroyed) current.end();
+        });
         // A peer that never reads must not keep the socket open forever.
         setTimeout(() => socket.destroy(), shutdownGraceMs).unref();
       },
@@ -322,18 +395,24 @@ export class NextDbServer {
           : () =>
               new Promise<void>((resolve, reject) => {
                 flushPending();
-                socket.removeListener('data', onData);
-                const t = new tls.TLSSocket(socket, { isServer: true, secureContext: this.secureContext! });
-                t.on('error', (err) => {
-                  this.options.logger.debug({ err: err.message }, 'TLS socket error');
-                  reject(err);
-                  socket.destroy();
-                });
-                t.once('secure', () => {
-                  current = t;
-                  encrypted = true;
-                  t.on('data', onData);
-                  resolve();
+                writer?.notify();
+                // The 'S' answer must be on the wire before the handshake; from then on Node writes (TLS).
+                whenWritten(() => {
+                  releaseSlot();
+                  if (current.destroyed) return reject(new Error('connection closed before the TLS handshake'));
+                  socket.removeListener('data', onData);
+                  const t = new tls.TLSSocket(socket, { isServer: true, secureContext: this.secureContext! });
+                  t.on('error', (err) => {
+                    this.options.logger.debug({ err: err.message }, 'TLS socket error');
+                    reject(err);
+                    socket.destroy();
+                  });
+                  t.once('secure', () => {
+                    current = t;
+                    encrypted = true;
+                    t.on('data', onData);
+                    resolve();
+                  });
                 });
               }),
       remoteAddress: remote,
@@ -354,6 +433,30 @@ export class NextDbServer {
     socket.once('close', onEnd);
     socket.once('end', onEnd);
     conn.onData(first);
+  }
+
+  /** The reply writer thread, started on first use; undefined when off, failed, or stopping. */
+  private replyWriter(): SocketWriter | undefined {
+    if (!this.useWriter || this.stopping !== undefined) return undefined;
+    if (this.writer === undefined) {
+      try {
+        this.writer = new SocketWriter({
+          onFailure: (err) =>
+            this.options.logger.error(
+              { err: err.message },
+              'reply writer thread failed; new connections write directly',
+            ),
+        });
+      } catch (err) {
+        this.useWriter = false;
+        this.options.logger.error(
+          { err: String(err) },
+          'reply writer thread could not start; connections write directly',
+        );
+        return undefined;
+      }
+    }
+    return this.writer.usable ? this.writer : undefined;
   }
 
   private async serveHttp(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -498,7 +601,14 @@ export class NextDbServer {
     this.http.closeAllConnections();
     await closed;
     await unixClosed;
+    await this.writer?.stop();
   }
+}
+
+/** The file descriptor of a plaintext TCP or Unix socket (undefined where Node does not expose one). */
+function socketFd(socket: net.Socket): number | undefined {
+  const fd = (socket as unknown as { _handle?: { fd?: unknown } | null })._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
 }
 
 function readJsonBody(req: http.IncomingMessage): Promise<{ ok: true; value: unknown } | { ok: false; error: string }> {
