@@ -141,11 +141,19 @@ export const NEEDS_DECODE: unique symbol = Symbol('needs decode');
 
 /**
  * The read fast path: when the head carries no intent and its committed
- * version is at or below `ts`, returns that version's value (undefined for
- * a tombstone) without decoding the whole head; otherwise NEEDS_DECODE.
+ * version is at or below `ts` (and below `undurableFrom`: a newer version
+ * may still await its commit's sync, see MvccTxnManager.undurableFrom),
+ * returns that version's value (undefined for a tombstone) without decoding
+ * the whole head; otherwise NEEDS_DECODE.
  */
-export function visibleWithoutIntent(buf: Buffer, ts: Timestamp): Buffer | undefined | typeof NEEDS_DECODE {
+export function visibleWithoutIntent(
+  buf: Buffer,
+  ts: Timestamp,
+  undurableFrom: Timestamp,
+): Buffer | undefined | typeof NEEDS_DECODE {
   const flags = buf[0]!;
-  if (flags & F_INTENT || !(flags & F_COMMITTED) || readU64(buf, 1) > ts) return NEEDS_DECODE;
+  if (flags & F_INTENT || !(flags & F_COMMITTED)) return NEEDS_DECODE;
+  const committedTs = readU64(buf, 1);
+  if (committedTs > ts || committedTs >= undurableFrom) return NEEDS_DECODE;
   return flags & F_VALUE ? buf.subarray(17) : undefined;
 }

@@ -112,6 +112,8 @@ const Look = {
   wait: 3,
   /** Owner gone: resolve, then look again. */
   orphan: 4,
+  /** The committed version's writer is still waiting for its sync (record-less commit): wait, then look again. */
+  waitDurable: 5,
 } as const;
 type Look = (typeof Look)[keyof typeof Look];
 
@@ -224,7 +226,7 @@ export class MvccTxn implements Txn {
       const ts = this.readTs === 0 ? this.snapshot() : this.readTs;
       const hk = headKey(key);
       const raw = this.mgr.engine.get(hk);
-      const fast = raw === undefined ? undefined : visibleWithoutIntent(raw, ts);
+      const fast = raw === undefined ? undefined : visibleWithoutIntent(raw, ts, this.mgr.undurableFrom);
       if (fast !== NEEDS_DECODE) {
         if (this.trackReads) this.readKeys.push(hk);
         return fast === undefined ? RESOLVED_UNDEFINED : Promise.resolve(fast);
@@ -243,7 +245,7 @@ export class MvccTxn implements Txn {
     if (this.phase === 'active' && !this.mgr.isClosed) {
       const ts = this.readTs === 0 ? this.snapshot() : this.readTs;
       const raw = this.mgr.engine.get(hk);
-      const fast = raw === undefined ? undefined : visibleWithoutIntent(raw, ts);
+      const fast = raw === undefined ? undefined : visibleWithoutIntent(raw, ts, this.mgr.undurableFrom);
       if (fast !== NEEDS_DECODE) {
         if (this.trackReads) this.readKeys.push(Buffer.from(hk));
         return fast === undefined ? RESOLVED_UNDEFINED : Promise.resolve(fast);
@@ -268,7 +270,7 @@ export class MvccTxn implements Txn {
       if (look === Look.ownIntent) return h.intentValue;
       if (look === Look.ownLock) return h.committedValue;
       if (look === Look.orphan) this.mgr.resolveOrphan(hk, h);
-      else await this.waitFor(this.owner(h), key);
+      else await this.waitFor(this.blocker(h, look, ts), key);
     }
     if (this.trackReads) this.readKeys.push(hk);
     return undefined;
@@ -289,7 +291,7 @@ export class MvccTxn implements Txn {
       try {
         for (; it.valid() && out.length < limit; it.next()) {
           const raw = it.value();
-          const fast = visibleWithoutIntent(raw, ts);
+          const fast = visibleWithoutIntent(raw, ts, this.mgr.undurableFrom);
           if (fast !== NEEDS_DECODE) {
             if (fast !== undefined) out.push({ key: Buffer.from(userKeyOfHead(it.key())), value: Buffer.from(fast) });
             continue;
@@ -314,8 +316,9 @@ export class MvccTxn implements Txn {
         it.close();
       }
       if (stopAt === undefined) break;
-      if (this.look(stopAt.head, ts) === Look.orphan) this.mgr.resolveOrphan(stopAt.hk, stopAt.head);
-      else await this.waitFor(this.owner(stopAt.head), userKeyOfHead(stopAt.hk));
+      const look = this.look(stopAt.head, ts);
+      if (look === Look.orphan) this.mgr.resolveOrphan(stopAt.hk, stopAt.head);
+      else await this.waitFor(this.blocker(stopAt.head, look, ts), userKeyOfHead(stopAt.hk));
       // Resume at the key we stopped on (inclusive).
       if (reverse) hi = Buffer.concat([stopAt.hk, ZERO_BYTE]);
       else lo = stopAt.hk;
@@ -380,6 +383,14 @@ export class MvccTxn implements Txn {
         if (this.mgr.liveTxn(h.intentTxn) !== undefined) await this.waitFor(this.owner(h), key);
         else this.mgr.resolveOrphan(hk, h);
         continue;
+      }
+      if (h !== undefined && h.committedTs >= this.mgr.undurableFrom) {
+        // Never build on a version whose commit is not durable yet.
+        const w = this.undurableWriter(h, Infinity);
+        if (w !== undefined) {
+          await this.waitFor(w, key);
+          continue;
+        }
       }
       if (this.isolation !== 'read committed' && h !== undefined && h.committedTs > ts) {
         if (this.isolation === 'serializable') throw await this.writeRefresh(key, hk, h);
@@ -509,11 +520,42 @@ export class MvccTxn implements Txn {
         true,
       );
     }
-    // From here to the record put nothing awaits: no one can commit in between.
+    // From here to the record put (or the batch) nothing awaits: no one can commit in between.
     this.phase = 'committing';
     this.commitTs = commitTs;
     if (commitTs > this.mgr.lastCommitTs) this.mgr.lastCommitTs = commitTs;
     const engine = this.mgr.engine;
+    const intents = this.intents;
+    if (intents !== undefined && this.mgr.commitsWithoutRecord(intents.size)) {
+      // Record-less commit (see txn-manager.ts): one batch resolves every
+      // intent; it is the atomic flip, durable once the sync resolves. Until
+      // then the versions are visible in the engine, so whoever meets one
+      // waits for this transaction (undurableFrom), as for a record's intents.
+      const batch = new WriteBatch();
+      for (const hk of intents.values()) this.mgr.resolveIntentInto(batch, hk, this.numericId, commitTs);
+      this.mgr.beginUndurable(this);
+      try {
+        engine.write(batch);
+      } catch (e) {
+        // Nothing was written (the engine refused the batch): an ordinary abort.
+        this.mgr.endUndurable(this);
+        try {
+          this.abortNow();
+        } catch {
+          this.finish('aborted'); // the intents are orphans now: whoever meets them drops them
+        }
+        throw e;
+      }
+      try {
+        await engine.sync(); // the commit point
+      } finally {
+        // Even when sync fails the batch is in the engine, whose state says committed (as with a record).
+        this.mgr.endUndurable(this);
+        this.finish('committed');
+      }
+      this.mgr.noteCommit();
+      return;
+    }
     const rk = recordKey(this.numericId);
     const hks = [...(this.intents?.values() ?? [])];
     engine.put(rk, encodeTxnRecord(commitTs, hks, 1)); // user keys: head keys without their space byte
@@ -669,7 +711,12 @@ export class MvccTxn implements Txn {
     this.readTs = ts;
     const raw = this.mgr.engine.get(hk);
     const now = raw === undefined ? undefined : decodeHead(raw);
-    if (now !== undefined && now.intentTxn === 0 && now.committedTs <= ts) {
+    if (
+      now !== undefined &&
+      now.intentTxn === 0 &&
+      now.committedTs <= ts &&
+      this.undurableWriter(now, ts) === undefined
+    ) {
       this.undo.push({ hk, prevKind: undefined, prevValue: undefined });
       (this.intents ??= new Map()).set(hk.toString('latin1'), hk);
       const locked = encodeHead({
@@ -696,12 +743,34 @@ export class MvccTxn implements Txn {
   }
 
   private look(h: Head, ts: Timestamp): Look {
-    if (h.intentTxn === 0) return Look.committed;
     if (h.intentTxn === this.numericId) return h.intentKind === IntentKind.lock ? Look.ownLock : Look.ownIntent;
-    const owner = this.mgr.liveTxn(h.intentTxn);
-    if (owner === undefined) return Look.orphan;
-    if (owner.phase === 'committing' && owner.commitTs <= ts) return Look.wait;
-    return Look.committed;
+    if (h.intentTxn !== 0) {
+      const owner = this.mgr.liveTxn(h.intentTxn);
+      if (owner === undefined) return Look.orphan;
+      if (owner.phase === 'committing' && owner.commitTs <= ts) return Look.wait;
+    }
+    return h.committedTs >= this.mgr.undurableFrom && this.undurableWriter(h, ts) !== undefined
+      ? Look.waitDurable
+      : Look.committed;
+  }
+
+  /**
+   * The writer of `h`'s committed version if this reader at `ts` would see
+   * it and it is not durable yet (a record-less commit waiting for its
+   * sync); undefined otherwise.
+   */
+  private undurableWriter(h: Head, ts: Timestamp): MvccTxn | undefined {
+    if (h.committedTs < this.mgr.undurableFrom || h.committedTs > ts) return undefined;
+    const w = this.mgr.liveTxn(h.committedTxn);
+    return w !== undefined && w !== this && w.phase === 'committing' ? w : undefined;
+  }
+
+  /** Whom to wait for after `look` said Look.wait or Look.waitDurable. */
+  private blocker(h: Head, look: Look, ts: Timestamp): MvccTxn {
+    if (look !== Look.waitDurable) return this.owner(h);
+    const w = this.undurableWriter(h, ts);
+    assert(w !== undefined, 'writer of an undurable version is not live');
+    return w;
   }
 
   private owner(h: Head): MvccTxn {

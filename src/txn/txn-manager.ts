@@ -15,6 +15,16 @@
  * (its intents are orphans: no live owner, no record); after, recovery at
  * open finishes the resolution from the record.
  *
+ * Small transactions (at most `resolveSliceKeys` intents, nearly all of
+ * them) commit without a record: one batch resolves every intent at
+ * commitTs (the batch is the atomic, durable flip: before it is durable a
+ * crash leaves orphan intents, after it the committed versions), then
+ * `engine.sync()`. Until the sync resolves those versions are visible in
+ * the engine but not durable, so the transaction stays live and
+ * 'committing' and its commitTs is in `undurableFrom`: whoever meets a
+ * version at or above that timestamp whose writer is still committing
+ * waits for it, as readers wait for a committing transaction's intents.
+ *
  * Resolution (at commit, and recovery at open) goes in slices of
  * `resolveSliceKeys` keys, one batch each, with a yield to other work
  * between slices, so a very large transaction does not hold the event loop
@@ -118,6 +128,14 @@ export class MvccTxnManager implements TxnManager {
   private readonly bootBase: number;
   /** The largest commit timestamp handed to any transaction; lets read refresh skip work. */
   lastCommitTs: Timestamp = 0;
+  /**
+   * The smallest commit timestamp of a record-less commit still waiting for
+   * its sync (Infinity: none). A committed version at or above it may not
+   * be durable yet: readers and writers that meet one check its writer and
+   * wait while it is committing (see MvccTxn.commitWrites).
+   */
+  undurableFrom: Timestamp = Infinity;
+  private readonly undurable = new Set<MvccTxn>();
   private seq = 0;
   private ceiling: Timestamp = 0;
   private closed = false;
@@ -238,7 +256,26 @@ export class MvccTxnManager implements TxnManager {
   readLatestCommitted(hk: Uint8Array): Buffer | undefined | typeof NEEDS_DECODE {
     if (this.closed) return NEEDS_DECODE;
     const raw = this.engine.get(hk);
-    return raw === undefined ? undefined : visibleWithoutIntent(raw, this.hlc.peek());
+    return raw === undefined ? undefined : visibleWithoutIntent(raw, this.hlc.peek(), this.undurableFrom);
+  }
+
+  /** Whether a commit of `keys` intents takes the record-less path (one batch; small enough not to need slices). */
+  commitsWithoutRecord(keys: number): boolean {
+    return keys <= this.resolveSliceKeys;
+  }
+
+  /** A record-less commit wrote its versions at `txn.committedAt` and now waits for its sync. */
+  beginUndurable(txn: MvccTxn): void {
+    this.undurable.add(txn);
+    if (txn.committedAt < this.undurableFrom) this.undurableFrom = txn.committedAt;
+  }
+
+  /** Its sync is over (or failed): its versions count as durable. */
+  endUndurable(txn: MvccTxn): void {
+    if (!this.undurable.delete(txn) || txn.committedAt !== this.undurableFrom) return;
+    let min = Infinity;
+    for (const t of this.undurable) if (t.committedAt < min) min = t.committedAt;
+    this.undurableFrom = min;
   }
 
   /** A fresh timestamp; keeps the persisted ceiling ahead of it. */

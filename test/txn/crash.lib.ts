@@ -88,7 +88,16 @@ export async function runTxnCrashSeed(
   };
   const open = async (): Promise<{ engine: LsmEngine; mgr: MvccTxnManager }> => {
     const engine = await openLsmEngine(lsmOptions);
-    return { engine, mgr: await openTxnManager(engine, { clock: new ManualClock(1_000) }) };
+    // Odd seeds: a transfer (3 keys) is over resolveSliceKeys, so it commits through a record resolved
+    // in two slices; even seeds: the record-less one-batch commit of small transactions.
+    const resolveSliceKeys = seed % 2 === 1 ? 2 : undefined;
+    return {
+      engine,
+      mgr: await openTxnManager(engine, {
+        clock: new ManualClock(1_000),
+        ...(resolveSliceKeys ? { resolveSliceKeys } : {}),
+      }),
+    };
   };
   let { engine, mgr } = await open();
   const setup = mgr.begin();
