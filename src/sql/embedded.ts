@@ -86,9 +86,6 @@ function toJs(ty: SqlType, v: Value): unknown {
 
 function fromJs(ty: SqlType, v: unknown): Value {
   if (v === null || v === undefined) return null;
-  if (Buffer.isBuffer(v)) return ty.id === 'bytea' ? v : parseText(ty, v.toString('utf8'), defaultIoSettings);
-  if (v instanceof Date) return parseText(ty, v.toISOString(), defaultIoSettings);
-  if (typeof v === 'bigint') return parseText(ty, v.toString(), defaultIoSettings);
   if (typeof v === 'number') {
     if (ty.id === 'float8' || ty.id === 'float4') return ty.id === 'float4' ? Math.fround(v) : v;
     // The common case, without a round trip through text: an integer in range of the column's integer type.
@@ -99,6 +96,9 @@ function fromJs(ty: SqlType, v: unknown): Value {
       return v;
     return parseText(ty, String(v), defaultIoSettings);
   }
+  if (Buffer.isBuffer(v)) return ty.id === 'bytea' ? v : parseText(ty, v.toString('utf8'), defaultIoSettings);
+  if (v instanceof Date) return parseText(ty, v.toISOString(), defaultIoSettings);
+  if (typeof v === 'bigint') return parseText(ty, v.toString(), defaultIoSettings);
   if (typeof v === 'boolean') return parseText(ty, v ? 'true' : 'false', defaultIoSettings);
   if (Array.isArray(v) && ty.id === 'array')
     return { kind: 'array', elems: v.map((e) => fromJs(ty.elem!, e)) } satisfies ArrayValue;
@@ -142,6 +142,18 @@ function fieldsOf(cols: readonly OutputColumn[]): readonly FieldInfo[] {
 }
 
 function shape<R>(cols: readonly OutputColumn[], rows: Value[][], tag: string): QueryResult<R> {
+  const parts = partsOf(tag);
+  return shapeRows(cols, rows, parts.command, parts.count, fieldsOf(cols));
+}
+
+/** The result of `rows` (rowCount: `count`, or the number of rows when negative). */
+function shapeRows<R>(
+  cols: readonly OutputColumn[],
+  rows: Value[][],
+  command: string,
+  count: number,
+  fields: readonly FieldInfo[],
+): QueryResult<R> {
   const n = cols.length;
   const out = new Array<R>(rows.length);
   for (let j = 0; j < rows.length; j++) {
@@ -153,13 +165,7 @@ function shape<R>(cols: readonly OutputColumn[], rows: Value[][], tag: string): 
     }
     out[j] = o as R;
   }
-  const parts = partsOf(tag);
-  return {
-    rows: out,
-    rowCount: parts.count >= 0 ? parts.count : out.length,
-    fields: fieldsOf(cols),
-    command: parts.command,
-  };
+  return { rows: out, rowCount: count >= 0 ? count : out.length, fields, command };
 }
 
 /** Idle sessions a Database keeps for later calls; more concurrent callers get sessions that are closed after use. */
@@ -178,6 +184,10 @@ interface SessionSource {
 }
 
 export class PreparedQuery {
+  /** The field list of the last synchronous result's columns (a cached plan keeps its column list). */
+  private lastCols: readonly OutputColumn[] | undefined;
+  private lastFields: readonly FieldInfo[] = [];
+
   constructor(
     private readonly source: SessionSource,
     private readonly handle: PreparedHandle,
@@ -194,7 +204,12 @@ export class PreparedQuery {
       const s = this.source.current();
       const now = s === undefined ? undefined : s.runHandleNow(this.handle, values);
       if (now === undefined) return this.runAsync<R>(this.source.acquire(), values);
-      return Promise.resolve(shape<R>(now.cols, now.rows, now.tag));
+      // A synchronous answer is a point SELECT's (tag 'SELECT n', n the rows).
+      if (now.cols !== this.lastCols) {
+        this.lastFields = fieldsOf(now.cols);
+        this.lastCols = now.cols;
+      }
+      return Promise.resolve(shapeRows<R>(now.cols, now.rows, 'SELECT', -1, this.lastFields));
     } catch (e) {
       return Promise.reject(e as Error);
     }

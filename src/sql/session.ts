@@ -697,8 +697,9 @@ export class SqlSession implements Session, Backend {
    * (unless it is known to finish synchronously, so never yields) the time
    * of its last yield to the event loop.
    */
-  private startStatement(synchronous = false): void {
-    this.stmtStartMicros = this.nowMicros();
+  private startStatement(synchronous = false, clockFree = false): void {
+    // A statement that cannot read the clock (a plain point lookup, see runHandleNow) keeps the old reading.
+    if (!clockFree) this.stmtStartMicros = this.nowMicros();
     const timeout = this.hotSettings().timeoutMs;
     this.deadlineMs = timeout > 0 ? this.core.clock.nowMs() + timeout : 0;
     this.cancelRequested = false;
@@ -729,7 +730,10 @@ export class SqlSession implements Session, Backend {
     const cols = cached!.query.cols;
     let row: Value[] | null | undefined;
     try {
-      row = point.readLatest(mvcc, new EvalContext(this.io(), params, this.services(undefined, catalog)));
+      row =
+        point.plain !== undefined
+          ? point.readLatestPlain(mvcc, params)
+          : point.readLatest(mvcc, new EvalContext(this.io(), params, this.services(undefined, catalog)));
     } catch (e) {
       carry(e, { failedColumns: this.describe(cols) });
       throw e;
@@ -1560,8 +1564,11 @@ export class SqlSession implements Session, Backend {
   runHandleNow(h: PreparedHandle, params: readonly Value[]): RowsResult | undefined {
     this.assertOpen();
     const p = h.prepared;
-    if (p.cache?.point === undefined) return undefined;
-    this.startStatement(true);
+    const point = p.cache?.point;
+    if (point === undefined) return undefined;
+    // A plain lookup reads only its parameters and the row (PointLookup.readLatestPlain): no clock reading
+    // (if it cannot run now, runHandle starts the statement again, with one).
+    this.startStatement(true, point.plain !== undefined);
     return this.pointReadNow(p, params);
   }
 

@@ -131,3 +131,35 @@ test('errors on the fast path are the statement errors', async () => {
   assert.deepEqual((await sel.query([1])).rows, [{ n: 0 }]);
   await db.close();
 });
+
+test('plain lookups (parameters and constants as the key, the row columns as output) answer as the general path', async () => {
+  const engine = await SqlEngine.open({ engine: new MemoryEngine() });
+  const s = engine.createSession({ user: 'postgres', database: 'postgres' });
+  await s.simpleQuery('CREATE TABLE c (a int, b text, v text, n int8, PRIMARY KEY (a, b))');
+  await s.simpleQuery("INSERT INTO c VALUES (1, 'x', 'one-x', 10), (1, 'y', 'one-y', NULL), (2, 'x', 'two-x', 20)");
+  const cases: [string, Value[], Value[][], boolean][] = [
+    ['SELECT v FROM c WHERE a = $1 AND b = $2', [1, 'y'], [['one-y']], true],
+    ['SELECT n, v, a, n AS again FROM c WHERE b = $2 AND a = $1', [2, 'x'], [[20n, 'two-x', 2, 20n]], true],
+    ["SELECT v FROM c WHERE a = $1 AND b = 'x'", [1], [['one-x']], true],
+    ['SELECT * FROM c WHERE a = 1 AND b = $1', ['y'], [[1, 'y', 'one-y', null]], true],
+    ['SELECT v FROM c WHERE a = $1 AND b = $2', [null, 'x'], [], true],
+    ['SELECT v FROM c WHERE a = $1 AND b = $2', [3, 'x'], [], true],
+    // Not plain: a computed output column, a residual filter.
+    ['SELECT v || $2 FROM c WHERE a = $1 AND b = $2', [1, 'x'], [['one-xx']], false],
+    ['SELECT v FROM c WHERE a = $1 AND b = $2 AND n > 15', [1, 'x'], [], false],
+    // A second equality on a key column is not the one the key was built from: it stays a filter.
+    ['SELECT v FROM c WHERE a = $1 AND a = $3 AND b = $2', [1, 'x', 2], [], false],
+    ['SELECT v FROM c WHERE a = $1 AND a = $3 AND b = $2', [1, 'x', 1], [['one-x']], false],
+  ];
+  for (const [sql, params, rows, plain] of cases) {
+    const h = await s.prepareHandle(sql);
+    await s.runHandle(h, params); // plans the statement (and learns the committed catalog)
+    assert.equal(h.prepared.cache?.point?.plain !== undefined, plain, `plain: ${sql}`);
+    const fast = s.runHandleNow(h, params);
+    assert.ok(fast !== undefined, `fast path taken: ${sql}`);
+    assert.deepEqual(fast.rows, rows, sql);
+    assert.deepEqual((await s.runHandle(h, params)).rows, rows, sql);
+    assert.deepEqual(fast.cols, h.prepared.cache?.query.cols);
+  }
+  await engine.close();
+});

@@ -33,6 +33,15 @@
  *   the intent exactly as every read does.
  *
  * Both decode only the columns the filter and the projection read.
+ *
+ * Most point SELECTs have the plain shape (`SELECT a, b FROM t WHERE pk =
+ * $1`): every key value a parameter or a constant, no filter, and output
+ * columns that are the row's own columns. For those `readLatestPlain`
+ * reads with the parameters alone: no EvalContext and no compiled
+ * closures, and the row is decoded into a reused scratch array and copied
+ * into the output by position. Such a lookup evaluates nothing that could
+ * read the session (settings, clock), so the session may skip reading the
+ * clock for it (SqlSession.runHandleNow).
  */
 
 import type { Txn } from '../../txn/api.ts';
@@ -49,7 +58,7 @@ import { NEEDS_DECODE } from '../../txn/head.ts';
 import { HEAD_SPACE_START } from '../../txn/keys.ts';
 import { decodeRow } from '../row-codec.ts';
 import type { ColumnId } from '../plan/plan.ts';
-import { hasVolatile, refs } from '../plan/optimizer.ts';
+import { andOf, conjuncts, hasVolatile, refs } from '../plan/optimizer.ts';
 import type { Row } from './executor.ts';
 
 /** Never called: compilation gives up when an expression would need a subplan (it is hoisted). */
@@ -57,8 +66,19 @@ function noSubplans(): Promise<Value[][]> {
   return Promise.reject(new NextDbError(SqlState.internalError, 'point lookup compiled an expression with a subquery'));
 }
 
+/** What `readLatestPlain` needs: where each key value comes from and which row columns are the output. */
+interface PlainShape {
+  /** Per primary-key column: the parameter index, or -1 for a constant (in keyConsts). */
+  readonly keyParams: readonly number[];
+  readonly keyConsts: readonly Value[];
+  /** The output's columns as positions in the decoded row; undefined: the whole row. */
+  readonly outCols: readonly number[] | undefined;
+}
+
 export class PointLookup {
   private readonly writer = new KeyWriter(64);
+  /** The decode target of readLatestPlain (synchronous: its values are copied out before it returns). */
+  private readonly scratch: Value[];
 
   private constructor(
     private readonly store: TableStore,
@@ -71,7 +91,11 @@ export class PointLookup {
     private readonly wanted: readonly boolean[] | undefined,
     /** True when `readLatest` may run it: no lock, no volatile function (see the header). */
     readonly readOnlyNow: boolean,
-  ) {}
+    /** Set when `readLatestPlain` may run it (see the header): read-only and of the plain shape. */
+    readonly plain: PlainShape | undefined,
+  ) {
+    this.scratch = new Array<Value>(store.types.length).fill(null);
+  }
 
   /** The compiled form of `plan`, or undefined when the plan is not a plain primary-key point lookup. */
   static compile(plan: Plan): PointLookup | undefined {
@@ -90,7 +114,8 @@ export class PointLookup {
     const root = CompileEnv.root(layoutOf([]), [], noSubplans);
     const keyExprs = access.eq.map((e) => compileExpr(e, root));
     const rowEnv = root.forLayout(layoutOf(scan.cols.map((c) => c.id)));
-    const filter = scan.filter === undefined ? undefined : compileExpr(scan.filter, rowEnv);
+    const residual = residualFilter(scan.filter, access.eq, access.index.columns, scan.cols);
+    const filter = residual === undefined ? undefined : compileExpr(residual, rowEnv);
     let projected: CompiledExpr[] | undefined;
     if (exprs !== undefined) {
       const projEnv = root.forLayout(layoutOf(scan.cols.map((c) => c.id)));
@@ -99,7 +124,8 @@ export class PointLookup {
     }
     if (root.hoisted.length > 0 || rowEnv.hoisted.length > 0) return undefined;
     const lockForUpdate = scan.lockForUpdate === true;
-    const all: Expr[] = [...access.eq, ...(scan.filter === undefined ? [] : [scan.filter]), ...(exprs ?? [])];
+    const all: Expr[] = [...access.eq, ...(residual === undefined ? [] : [residual]), ...(exprs ?? [])];
+    const readOnlyNow = !lockForUpdate && !all.some(hasVolatile);
     return new PointLookup(
       store,
       keyExprs,
@@ -113,7 +139,8 @@ export class PointLookup {
             scan.cols.map((c) => c.id),
             all,
           ),
-      !lockForUpdate && !all.some(hasVolatile),
+      readOnlyNow,
+      readOnlyNow && residual === undefined ? plainShape(access.eq, scan.cols, exprs) : undefined,
     );
   }
 
@@ -169,6 +196,38 @@ export class PointLookup {
     return this.project(row, ctx);
   }
 
+  /**
+   * `readLatest` for a lookup of the plain shape (only when `plain` is
+   * set), with the statement's parameters instead of an EvalContext: the
+   * same answers.
+   */
+  readLatestPlain(mgr: MvccTxnManager, params: readonly Value[]): Row | null | undefined {
+    const plain = this.plain!;
+    if (this.limit <= 0) return null;
+    const store = this.store;
+    const cols = store.primary.columns;
+    const w = this.writer.reset();
+    w.raw(HEAD_SPACE_START);
+    w.raw(store.primaryPrefix);
+    const keyParams = plain.keyParams;
+    for (let i = 0; i < keyParams.length; i++) {
+      const p = keyParams[i]!;
+      const v = p >= 0 ? (params[p] ?? null) : plain.keyConsts[i]!;
+      if (v === null) return null;
+      writeKeyValue(w, store.types[cols[i]!]!, v, store.primary.desc[i] ?? false);
+    }
+    const raw = mgr.readLatestCommitted(w.view());
+    if (raw === NEEDS_DECODE) return undefined;
+    if (raw === undefined) return null;
+    const outCols = plain.outCols;
+    if (outCols === undefined) return this.decode(raw);
+    const row = decodeRow(store.types, raw, this.scratch, this.wanted);
+    const n = outCols.length;
+    const out = new Array<Value>(n);
+    for (let j = 0; j < n; j++) out[j] = row[outCols[j]!] ?? null;
+    return out;
+  }
+
   private decode(raw: Buffer): Row {
     const types = this.store.types;
     return decodeRow(types, raw, new Array<Value>(types.length), this.wanted);
@@ -182,6 +241,83 @@ export class PointLookup {
     for (let j = 0; j < n; j++) out[j] = exprs[j]!(row, ctx);
     return out;
   }
+}
+
+/**
+ * Key column types whose key encoding is equal exactly when the values are
+ * SQL-equal (integers, and text in the C collation NextDB compares by): for
+ * them a row found by the key `encode(v)` satisfies `col = v`.
+ */
+const KEY_EQUALITY_EXACT: ReadonlySet<string> = new Set([
+  'int2',
+  'int4',
+  'int8',
+  'oid',
+  'date',
+  'text',
+  'varchar',
+  'name',
+]);
+
+/**
+ * The scan filter without the conjuncts the key lookup already decided:
+ * the optimizer keeps every conjunct as a residual check (its index
+ * bounds need only be a superset), but a conjunct `col = v` whose `v` is
+ * the very expression the key was built from, on a column of a type in
+ * KEY_EQUALITY_EXACT, holds for the one row the key finds. Undefined when
+ * nothing remains.
+ */
+function residualFilter(
+  filter: Expr | undefined,
+  eq: readonly Expr[],
+  keyCols: readonly number[],
+  cols: readonly { readonly id: ColumnId }[],
+): Expr | undefined {
+  const list: Expr[] = [];
+  conjuncts(filter, list);
+  const decided = (col: Expr, value: Expr): boolean => {
+    if (col.kind !== 'col' || !KEY_EQUALITY_EXACT.has(col.type.id)) return false;
+    const pos = cols.findIndex((c) => c.id === col.id);
+    for (let i = 0; i < eq.length; i++) if (keyCols[i] === pos && eq[i] === value) return true;
+    return false;
+  };
+  return andOf(
+    list.filter(
+      (c) => !(c.kind === 'compare' && c.op === '=' && (decided(c.left, c.right) || decided(c.right, c.left))),
+    ),
+  );
+}
+
+/**
+ * The plain shape (see the header) of a lookup by `keys` projecting `exprs`
+ * from a row of `cols`, or undefined when it is not plain.
+ */
+function plainShape(
+  keys: readonly Expr[],
+  cols: readonly { readonly id: ColumnId }[],
+  exprs: readonly Expr[] | undefined,
+): PlainShape | undefined {
+  const keyParams: number[] = [];
+  const keyConsts: Value[] = [];
+  for (const k of keys) {
+    if (k.kind === 'param') {
+      keyParams.push(k.index);
+      keyConsts.push(null);
+    } else if (k.kind === 'const') {
+      keyParams.push(-1);
+      keyConsts.push(k.value);
+    } else return undefined;
+  }
+  let outCols: number[] | undefined;
+  if (exprs !== undefined) {
+    outCols = [];
+    for (const e of exprs) {
+      const pos = e.kind === 'col' ? cols.findIndex((c) => c.id === e.id) : -1;
+      if (pos < 0) return undefined;
+      outCols.push(pos);
+    }
+  }
+  return { keyParams, keyConsts, outCols };
 }
 
 /**

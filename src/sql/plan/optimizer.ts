@@ -57,14 +57,14 @@ export function refs(e: Expr, out: Set<ColumnId>): boolean {
   }
 }
 
-function conjuncts(e: Expr | undefined, out: Expr[]): void {
+export function conjuncts(e: Expr | undefined, out: Expr[]): void {
   if (e === undefined) return;
   if (e.kind === 'and') for (const a of e.args) conjuncts(a, out);
   else if (e.kind === 'const' && e.value === true) return;
   else out.push(e);
 }
 
-function andOf(list: readonly Expr[]): Expr | undefined {
+export function andOf(list: readonly Expr[]): Expr | undefined {
   if (list.length === 0) return undefined;
   if (list.length === 1) return list[0];
   return { kind: 'and', type: list[0]!.type, args: list };
