@@ -19,7 +19,10 @@
  * pgbench -S transaction by about 5-8% and its involuntary context switches
  * per transaction (same-run A/B, 11 rounds: lower CPU/tx in 9). Batches of
  * 16 KB or more (large results) and anything before close or a TLS upgrade
- * are written at once; order per connection is kept. An 'error' listener on
+ * are written at once; order per connection is kept. For plaintext
+ * connections "written" means handed to the reply writer thread
+ * (socket-writer.ts), which makes the write system calls, so the client a
+ * write wakes preempts that thread rather than this one. An 'error' listener on
  * every socket, so a reset peer never becomes an uncaught exception. TLS: SSLRequest answered 'S' and
  * the socket wrapped in a server TLSSocket when a certificate is configured.
  *
