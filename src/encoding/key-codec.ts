@@ -274,6 +274,13 @@ export class KeyWriter {
     return this;
   }
 
+  /** Keeps only the first `len` bytes (a prefix shared by the next key: it need not be written again). */
+  truncate(len: number): this {
+    if (len < 0 || len > this.len) throw new RangeError(`key truncate: ${len} is outside 0..${this.len}`);
+    this.len = len;
+    return this;
+  }
+
   private ensure(extra: number): void {
     const need = this.len + extra;
     if (need <= this.buf.length) return;

@@ -79,6 +79,8 @@ export class PointLookup {
   private readonly writer = new KeyWriter(64);
   /** The decode target of readLatestPlain (synchronous: its values are copied out before it returns). */
   private readonly scratch: Value[];
+  /** The length of the key prefix the writer keeps (see the constructor). */
+  private readonly prefixBytes: number;
 
   private constructor(
     private readonly store: TableStore,
@@ -95,6 +97,9 @@ export class PointLookup {
     readonly plain: PlainShape | undefined,
   ) {
     this.scratch = new Array<Value>(store.types.length).fill(null);
+    // Every key starts with SPACE_HEAD and the primary index prefix: written once, kept by truncate.
+    this.writer.raw(HEAD_SPACE_START).raw(store.primaryPrefix);
+    this.prefixBytes = this.writer.length;
   }
 
   /** The compiled form of `plan`, or undefined when the plan is not a plain primary-key point lookup. */
@@ -152,9 +157,7 @@ export class PointLookup {
   private writeKey(ctx: EvalContext): boolean {
     const store = this.store;
     const cols = store.primary.columns;
-    const w = this.writer.reset();
-    w.raw(HEAD_SPACE_START);
-    w.raw(store.primaryPrefix);
+    const w = this.writer.truncate(this.prefixBytes);
     for (let i = 0; i < this.keyExprs.length; i++) {
       const v = this.keyExprs[i]!(NO_ROW, ctx);
       if (v === null) return false;
@@ -206,9 +209,7 @@ export class PointLookup {
     if (this.limit <= 0) return null;
     const store = this.store;
     const cols = store.primary.columns;
-    const w = this.writer.reset();
-    w.raw(HEAD_SPACE_START);
-    w.raw(store.primaryPrefix);
+    const w = this.writer.truncate(this.prefixBytes);
     const keyParams = plain.keyParams;
     for (let i = 0; i < keyParams.length; i++) {
       const p = keyParams[i]!;
