@@ -275,7 +275,7 @@ export class LsmEngine implements Engine {
       .sort((a, b) => a - b);
     const recovered = new Memtable(0);
     const lastSeq = replayWal(vfs, dir, logs, (seq, kind, key, value) => {
-      recovered.add(key.toString('latin1'), seq, kind, value);
+      recovered.add(key, seq, kind, value);
     });
     this.lastSeq = Math.max(this.lastSeq, lastSeq);
 
@@ -344,17 +344,14 @@ export class LsmEngine implements Engine {
     const kb = asBuffer(key);
     // One hash serves the memtables' filters and the tables' blooms; the latin1 form only if a memtable may hold the key.
     const hash = bloomHash(kb);
-    let k: string | undefined;
     if (this.mem.mayContain(hash)) {
-      k = toLatin1(kb);
-      const v = this.mem.tree.get(k);
+      const v = this.mem.get(kb);
       if (v !== undefined) return v.kind === OpKind.put ? v.value : undefined;
     }
     for (let i = this.imms.length - 1; i >= 0; i--) {
       const imm = this.imms[i]!;
       if (!imm.mayContain(hash)) continue;
-      k ??= toLatin1(kb);
-      const v = imm.tree.get(k);
+      const v = imm.get(kb);
       if (v !== undefined) return v.kind === OpKind.put ? v.value : undefined;
     }
     return getFromVersion(this.current, kb, hash, this.lastSeq);
@@ -415,7 +412,7 @@ export class LsmEngine implements Engine {
     const seq = this.lastSeq + 1;
     this.wal.addOne(seq, OpKind.put, key, value);
     this.lastSeq = seq;
-    this.mem.add(toLatin1(key), seq, OpKind.put, value);
+    this.mem.add(key, seq, OpKind.put, value);
     if (this.mem.bytes >= this.memtableBytes) this.rotate();
   }
 
@@ -424,7 +421,7 @@ export class LsmEngine implements Engine {
     const seq = this.lastSeq + 1;
     this.wal.addOne(seq, OpKind.delete, key, EMPTY);
     this.lastSeq = seq;
-    this.mem.add(toLatin1(key), seq, OpKind.delete, EMPTY);
+    this.mem.add(key, seq, OpKind.delete, EMPTY);
     if (this.mem.bytes >= this.memtableBytes) this.rotate();
   }
 
@@ -435,7 +432,7 @@ export class LsmEngine implements Engine {
     let seq = this.lastSeq + 1;
     this.wal.addBatch(seq, ops);
     const mem = this.mem;
-    for (const op of ops) mem.add(toLatin1(op.key), seq++, op.kind, op.value);
+    for (const op of ops) mem.add(op.key, seq++, op.kind, op.value);
     this.lastSeq = seq - 1;
     if (mem.bytes >= this.memtableBytes) this.rotate();
   }
@@ -923,11 +920,9 @@ function getFromVersion(version: Version, key: Buffer, hash: number, seq: number
 function viewGet(view: ReadView, key: Uint8Array): Buffer | undefined {
   const kb = asBuffer(key);
   const hash = bloomHash(kb);
-  let k: string | undefined;
   for (const mem of view.mems) {
     if (!mem.mayContain(hash)) continue;
-    k ??= toLatin1(kb);
-    const v = visibleVersion(mem.tree.get(k), view.seq);
+    const v = visibleVersion(mem.get(kb), view.seq);
     if (v !== undefined) return v.kind === OpKind.put ? v.value : undefined;
   }
   return getFromVersion(view.version, kb, hash, view.seq);

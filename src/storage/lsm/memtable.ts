@@ -1,9 +1,10 @@
 /**
  * The memtable: the newest writes, in memory, sorted.
  *
- * A B+tree (`MemTree`, mem-tree.ts) keyed by the user key as a latin1 string
- * (one char per byte, so string order is byte order), searched on six-byte
- * key prefixes kept as numbers in its nodes.
+ * A B+tree (`MemTree`, mem-tree.ts) of version chains ordered by their key
+ * bytes, searched on six-byte key prefixes kept as numbers in its nodes. Keys
+ * and values live in the memtable's arena; the chain head holds where its
+ * key is (a key costs no object of its own).
  * Each key maps to a version chain, newest first:
  *
  *   "apple" -> {seq 42, put, v3} -> {seq 17, delete} -> {seq 5, put, v1}
@@ -24,7 +25,8 @@
  */
 
 import { OpKind } from '../write-batch.ts';
-import { bloomAdd, bloomHashString, bloomMayContain, emptyBloom } from './bloom.ts';
+import { toLatin1 } from '../../util/bytes.ts';
+import { bloomAdd, bloomHash, bloomMayContain, emptyBloom } from './bloom.ts';
 import { MemTree } from './mem-tree.ts';
 
 /** Estimated bytes of bookkeeping per version (node object, tree slot). */
@@ -44,10 +46,19 @@ export class MemVersion {
     public off: number,
     public len: number,
     public older: MemVersion | undefined,
+    /** The key's bytes: kbuf[koff, koff + klen) (in the arena; the same for every version of a chain). */
+    readonly kbuf: Buffer,
+    readonly koff: number,
+    readonly klen: number,
   ) {}
 
   get value(): Buffer {
     return this.chunk.subarray(this.off, this.off + this.len);
+  }
+
+  /** The key as a latin1 string (one char per byte: string order is byte order). */
+  get keyString(): string {
+    return toLatin1(this.kbuf, this.koff, this.koff + this.klen);
   }
 }
 
@@ -93,31 +104,60 @@ export class Memtable {
   private chunk: Buffer = EMPTY;
   private chunkUsed = 0;
 
-  /** Adds a version; the value is copied into the arena (the caller may reuse its buffer). */
-  add(key: string, seq: number, kind: OpKind, value: Uint8Array): void {
-    const len = value.length;
-    let chunk: Buffer;
-    let off: number;
+  /** Copies b into the arena; sets `at` to the chunk and offset holding it. */
+  private copyIn(b: Uint8Array): Buffer {
+    const len = b.length;
     if (len > CHUNK_BYTES / 4) {
-      chunk = Buffer.from(value);
-      off = 0;
-    } else {
-      if (this.chunkUsed + len > this.chunk.length) {
-        this.chunk = Buffer.allocUnsafe(CHUNK_BYTES);
-        this.chunkUsed = 0;
-      }
-      chunk = this.chunk;
-      off = this.chunkUsed;
-      chunk.set(value, off);
-      this.chunkUsed += len;
+      this.at = 0;
+      const own = Buffer.allocUnsafe(len);
+      own.set(b);
+      return own;
     }
+    if (this.chunkUsed + len > this.chunk.length) {
+      this.chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+      this.chunkUsed = 0;
+    }
+    const chunk = this.chunk;
+    const off = this.chunkUsed;
+    // Short keys and values by a loop: a native copy costs more than copying a few dozen bytes.
+    if (len <= 32) for (let j = 0; j < len; j++) chunk[off + j] = b[j]!;
+    else chunk.set(b, off);
+    this.chunkUsed = off + len;
+    this.at = off;
+    return chunk;
+  }
+
+  private at = 0;
+
+  /** Adds a version; key and value are copied into the arena (the caller may reuse its buffers). */
+  add(key: Uint8Array, seq: number, kind: OpKind, value: Uint8Array): void {
+    const len = value.length;
+    const chunk = this.copyIn(value);
+    const off = this.at;
+    const kchunk = this.copyIn(key);
+    const koff = this.at;
     // One descent: inserts a new key, or finds the chain head of an existing one.
-    const head = this.tree.insertOrGet(key, new MemVersion(seq, kind, chunk, off, len, undefined));
+    const head = this.tree.insertOrGet(
+      key,
+      new MemVersion(seq, kind, chunk, off, len, undefined, kchunk, koff, key.length),
+    );
     if (head === undefined) {
-      bloomAdd(this.filter, bloomHashString(key));
+      bloomAdd(this.filter, bloomHash(key));
       this.bytes += key.length + len + VERSION_OVERHEAD_BYTES;
     } else {
-      head.older = new MemVersion(head.seq, head.kind, head.chunk, head.off, head.len, head.older);
+      // The key's copy just made is not needed: the chain head has one (give the bytes back if they are last).
+      if (kchunk === this.chunk && koff + key.length === this.chunkUsed) this.chunkUsed = koff;
+      head.older = new MemVersion(
+        head.seq,
+        head.kind,
+        head.chunk,
+        head.off,
+        head.len,
+        head.older,
+        head.kbuf,
+        head.koff,
+        head.klen,
+      );
       head.seq = seq;
       head.kind = kind;
       head.chunk = chunk;
@@ -128,7 +168,8 @@ export class Memtable {
     this.entries++;
   }
 
-  get(key: string): MemVersion | undefined {
+  /** The version chain of the key, newest first, if any. */
+  get(key: Uint8Array): MemVersion | undefined {
     return this.tree.get(key);
   }
 
@@ -143,25 +184,26 @@ export class Memtable {
  * change while this runs (frozen memtables never do).
  */
 export class MemtableEntries {
-  private readonly it: Iterator<[string, MemVersion]>;
+  private readonly heads: MemVersion[];
+  private hi = -1;
   private k = '';
   private v: MemVersion | undefined = undefined;
   cur: MemtableEntries | undefined = undefined;
 
   constructor(mem: Memtable) {
-    this.it = mem.tree.entries();
+    this.heads = mem.tree.toArray();
     this.advanceKey();
   }
 
   private advanceKey(): void {
-    const r = this.it.next();
-    if (r.done === true) {
+    const head = this.heads[++this.hi];
+    if (head === undefined) {
       this.v = undefined;
       this.cur = undefined;
       return;
     }
-    this.k = r.value[0];
-    this.v = r.value[1];
+    this.k = head.keyString;
+    this.v = head;
     this.cur = this;
   }
 

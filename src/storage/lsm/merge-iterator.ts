@@ -27,6 +27,11 @@ import type { FileMeta } from './version.ts';
 
 const EMPTY: Buffer = Buffer.alloc(0);
 
+/** A view of a memtable chain's key bytes. */
+function keyBytes(v: MemVersion): Buffer {
+  return v.kbuf.subarray(v.koff, v.koff + v.klen);
+}
+
 export interface Source {
   valid: boolean;
   key: string;
@@ -240,10 +245,11 @@ const MEM_BATCH = 64;
  * the chain when consumed. Reverse steps one lookup at a time.
  */
 export class MemSource extends SourceBase implements Source {
-  private readonly batchKeys: string[] = [];
-  private readonly batchVers: MemVersion[] = [];
+  private readonly batch: MemVersion[] = [];
   private bn = 0;
   private bi = 0;
+  /** The chain head of the current key (its key bytes start the next reverse step). */
+  private head: MemVersion | undefined = undefined;
 
   constructor(
     private readonly mem: Memtable,
@@ -254,27 +260,27 @@ export class MemSource extends SourceBase implements Source {
   }
 
   seek(k: string | undefined): void {
-    const t = this.mem.tree;
+    const kb = k === undefined ? undefined : fromLatin1(k);
     if (this.reverse) {
-      this.settleReverse(t.lowerPair(k, true));
+      this.settleReverse(this.mem.tree.lower(kb, true));
       return;
     }
-    this.fetch(k ?? '', true);
+    this.fetch(kb ?? EMPTY, true);
     this.settleForward();
   }
 
   next(): void {
     if (!this.valid) return;
     if (this.reverse) {
-      this.settleReverse(this.mem.tree.lowerPair(this.key, false));
+      this.settleReverse(this.mem.tree.lower(keyBytes(this.head!), false));
       return;
     }
     this.bi++;
     this.settleForward();
   }
 
-  private fetch(from: string, inclusive: boolean): void {
-    this.bn = this.mem.tree.range(from, inclusive, MEM_BATCH, this.batchKeys, this.batchVers);
+  private fetch(from: Uint8Array, inclusive: boolean): void {
+    this.bn = this.mem.tree.range(from, inclusive, MEM_BATCH, this.batch);
     this.bi = 0;
   }
 
@@ -286,34 +292,36 @@ export class MemSource extends SourceBase implements Source {
           this.valid = false;
           return;
         }
-        this.fetch(this.batchKeys[this.bn - 1]!, false);
+        this.fetch(keyBytes(this.batch[this.bn - 1]!), false);
         continue;
       }
-      const v = visibleVersion(this.batchVers[this.bi], this.snapSeq);
+      const head = this.batch[this.bi]!;
+      const v = visibleVersion(head, this.snapSeq);
       if (v !== undefined) {
-        this.capture(this.batchKeys[this.bi]!, v);
+        this.capture(head, v);
         return;
       }
       this.bi++;
     }
   }
 
-  private settleReverse(pair: [string, MemVersion] | undefined): void {
+  private settleReverse(head: MemVersion | undefined): void {
     const t = this.mem.tree;
-    while (pair !== undefined) {
-      const v = visibleVersion(pair[1], this.snapSeq);
+    while (head !== undefined) {
+      const v = visibleVersion(head, this.snapSeq);
       if (v !== undefined) {
-        this.capture(pair[0], v);
+        this.capture(head, v);
         return;
       }
-      pair = t.lowerPair(pair[0], false);
+      head = t.lower(keyBytes(head), false);
     }
     this.valid = false;
   }
 
-  private capture(key: string, v: MemVersion): void {
+  private capture(head: MemVersion, v: MemVersion): void {
     this.valid = true;
-    this.key = key;
+    this.head = head;
+    this.key = head.keyString;
     this.seq = v.seq;
     this.kind = v.kind;
     this.val = v.value;
