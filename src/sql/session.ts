@@ -376,13 +376,17 @@ export class SqlSession implements Session, Backend {
           'current transaction is aborted, commands ignored until end of transaction block',
         );
       this.block.beginStatement();
+      const notices = this.pendingNotices.length;
       for (let retries = 0; ; retries++) {
         try {
           return await fn(this.block);
         } catch (e) {
-          // A SERIALIZABLE write refresh moved the snapshot and undid the statement: run it again.
-          if (retries < STATEMENT_RETRIES_MAX && isStatementRetry(e) && this.block.retryStatement?.() === true)
+          // A SERIALIZABLE write refresh moved the snapshot and undid the statement: run it again
+          // (without the notices its first run raised).
+          if (retries < STATEMENT_RETRIES_MAX && isStatementRetry(e) && this.block.retryStatement?.() === true) {
+            this.pendingNotices.length = notices;
             continue;
+          }
           this.failed = true;
           throw e;
         }
@@ -391,6 +395,7 @@ export class SqlSession implements Session, Backend {
     for (let attempt = 0; ; attempt++) {
       const txn = this.beginTxn(this.implicitTxnOptions());
       this.txnStartMicros = this.stmtStartMicros;
+      const notices = this.pendingNotices.length;
       try {
         let r: T;
         for (let retries = 0; ; retries++) {
@@ -398,7 +403,10 @@ export class SqlSession implements Session, Backend {
             r = await fn(txn);
             break;
           } catch (e) {
-            if (retries < STATEMENT_RETRIES_MAX && isStatementRetry(e) && txn.retryStatement?.() === true) continue;
+            if (retries < STATEMENT_RETRIES_MAX && isStatementRetry(e) && txn.retryStatement?.() === true) {
+              this.pendingNotices.length = notices;
+              continue;
+            }
             throw e;
           }
         }

@@ -300,3 +300,25 @@ test('SQL: SERIALIZABLE write skew still fails (the refresh sees the changed rea
   assert.equal(await one('SELECT changes FROM shifts'), '1');
   await engine.close();
 });
+
+test('SQL: a refreshed statement runs again without repeating its notices', async () => {
+  const { engine, mk, admin, one } = await sqlSetup();
+  await admin.simpleQuery('CREATE TABLE c (id int PRIMARY KEY, n int)');
+  await admin.simpleQuery('INSERT INTO c VALUES (1, 0)');
+  await admin.simpleQuery(
+    "CREATE FUNCTION bump() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RAISE NOTICE 'bumping'; UPDATE c SET n = n + 1 WHERE id = 1; RETURN 1; END $$",
+  );
+  const a = mk();
+  const s = mk();
+  await s.simpleQuery('BEGIN ISOLATION LEVEL SERIALIZABLE');
+  await s.simpleQuery('SELECT 1'); // snapshot taken
+  await a.simpleQuery('UPDATE c SET n = n + 10 WHERE id = 1');
+  const r = await s.simpleQuery('SELECT bump()');
+  assert.deepEqual(
+    (r[0]!.notices ?? []).map((n) => n.message),
+    ['bumping'],
+  );
+  await s.simpleQuery('COMMIT');
+  assert.equal(await one('SELECT n FROM c'), '11');
+  await engine.close();
+});
