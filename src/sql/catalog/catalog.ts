@@ -110,6 +110,8 @@ export interface TableDef {
   readonly viewSql?: string;
   /** Views: the OIDs of relations the view reads (dependency tracking for DROP). */
   readonly dependsOn?: readonly number[];
+  /** Views: WITH [LOCAL | CASCADED] CHECK OPTION (absent: none). See plan/view-dml.ts. */
+  readonly viewCheckOption?: 'local' | 'cascaded';
   /** CREATE TRIGGER on this table (absent: none, and DML pays nothing for triggers). */
   readonly triggers?: readonly TriggerDef[];
   /** Temporary tables: ON COMMIT DELETE ROWS / DROP (absent: PRESERVE ROWS). See temp-space.ts. */

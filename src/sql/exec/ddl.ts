@@ -58,6 +58,7 @@ import { compilePlpgsql, plSource } from '../plpgsql/compile.ts';
 import { dropTrigger, setTriggersEnabled } from './trigger-ddl.ts';
 import { recordOwner, requireOwner, requirePrivilege, requireRelation } from './privileges.ts';
 import { isTempOid, markTempDdl } from '../temp-space.ts';
+import { checkOptionRefusal } from '../plan/view-dml.ts';
 
 export interface DdlContext {
   readonly txn: Txn;
@@ -666,6 +667,19 @@ export async function createView(ctx: DdlContext, v: ViewStmt, sqlText: string):
   ];
   const oid = existing?.oid ?? (await CatalogStore.allocOid(ctx.txn));
   const columns: ColumnDef[] = q.cols.map((c, i) => ({ name: names[i]!, attnum: i + 1, type: c.type, notNull: false }));
+  const optionArg = (v.options ?? [])
+    .map((o) => ('DefElem' in o && o.DefElem.defname === 'check_option' ? o.DefElem.arg : undefined))
+    .find((a) => a !== undefined);
+  const checkOption: 'local' | 'cascaded' | undefined =
+    v.withCheckOption === 'LOCAL_CHECK_OPTION'
+      ? 'local'
+      : v.withCheckOption === 'CASCADED_CHECK_OPTION'
+        ? 'cascaded'
+        : optionArg === undefined
+          ? undefined
+          : defElemWord(optionArg) === 'local'
+            ? 'local'
+            : 'cascaded';
   const t: TableDef = {
     oid,
     dbOid: ctx.dbOid,
@@ -678,10 +692,28 @@ export async function createView(ctx: DdlContext, v: ViewStmt, sqlText: string):
     nextIndexId: 1,
     viewSql,
     dependsOn: deps,
+    ...(checkOption === undefined ? {} : { viewCheckOption: checkOption }),
   };
+  if (checkOption !== undefined) {
+    // WITH CHECK OPTION needs an automatically updatable view (PostgreSQL's rule).
+    const reason = checkOptionRefusal(t, (sch, n) =>
+      (findRelation(ctx, sch, n)?.columns ?? []).filter((c) => !c.dropped && c.hidden !== true).map((c) => c.name),
+    );
+    if (reason !== undefined)
+      throw new NextDbError('0A000', 'WITH CHECK OPTION is supported only on automatically updatable views', {
+        hint: reason,
+      });
+  }
   await CatalogStore.put(ctx.txn, 'rel', oid, t);
   await recordOwner(ctx, oid, 'r');
   return 'CREATE VIEW';
+}
+
+/** The word of an option value (`check_option = local` parses as a type name, `'local'` as a string). */
+function defElemWord(arg: Node): string {
+  if ('String' in arg) return arg.String.sval ?? '';
+  if ('TypeName' in arg) return str(arg.TypeName.names?.[arg.TypeName.names.length - 1]);
+  return '';
 }
 
 /** Relation names a query reads (for view dependencies). */

@@ -38,7 +38,7 @@ import { triggersFor } from './triggers.ts';
 interface ModifyCache {
   /** Reads the input rows without building an operator tree; undefined = through the executor. */
   readonly input: ((txn: Txn, ctx: EvalContext) => Promise<Row[]>) | undefined;
-  checks?: readonly { readonly name: string; readonly fn: CompiledExpr }[];
+  checks?: readonly { readonly name: string; readonly fn: CompiledExpr; readonly view?: true }[];
   update?: {
     readonly sets: readonly CompiledExpr[];
     readonly recheck: CompiledExpr | undefined;
@@ -91,6 +91,16 @@ function notNullViolation(t: TableDef, c: ColumnDef): NextDbError {
       schema: t.schema,
     },
   );
+}
+
+/** WITH CHECK OPTION: the new row is not one the view `view` shows (PostgreSQL's 44000). */
+function viewCheckViolation(t: TableDef, view: string, row: readonly Value[], ctx: EvalContext): NextDbError {
+  return new NextDbError('44000', `new row violates check option for view "${view}"`, {
+    detail: `Failing row contains (${row
+      .slice(0, t.columns.length)
+      .map((v, i) => (v === null ? 'null' : formatText(t.columns[i]!.type, v, ctx.io)))
+      .join(', ')}).`,
+  });
 }
 
 function fmtKey(t: TableDef, cols: readonly number[], row: readonly Value[]): string {
@@ -242,7 +252,11 @@ export async function runModify(m: ModifyPlan, env: ExecEnv): Promise<Row[]> {
   let checks = cache?.checks;
   if (checks === undefined) {
     const rowEnv = CompileEnv.root(layoutOf(m.newRowCols), env.outer, runSub);
-    checks = m.checks.map((c) => ({ name: c.name, fn: compileExpr(c.expr, rowEnv) }));
+    checks = m.checks.map((c) => ({
+      name: c.name,
+      fn: compileExpr(c.expr, rowEnv),
+      ...(c.view ? { view: true } : {}),
+    }));
     if (cache !== undefined && rowEnv.hoisted.length === 0) cache.checks = checks;
   }
   let retFns: CompiledExpr[] | undefined;
@@ -274,6 +288,10 @@ export async function runModify(m: ModifyPlan, env: ExecEnv): Promise<Row[]> {
       if (c.notNull && (row[i] ?? null) === null) throw notNullViolation(t, c);
     }
     for (const c of checks) {
+      if (c.view === true) {
+        if (c.fn(row, ctx) !== true) throw viewCheckViolation(t, c.name, row, ctx);
+        continue;
+      }
       if (c.fn(row, ctx) === false) {
         throw new NextDbError(
           SqlState.checkViolation,

@@ -66,6 +66,7 @@ import { isAggregateName, resolveAggregate } from '../exec/aggregates.ts';
 import { resolveTypeName, typeNameString } from './type-names.ts';
 import { positionOf, parseSql } from '../parser.ts';
 import { ownerOf, requirePrivilege, requireRelation, requireSchemaUsage } from '../exec/privileges.ts';
+import { rewriteViewDml, type ViewCheck } from './view-dml.ts';
 import type {
   AggCall,
   ColumnId,
@@ -2662,9 +2663,55 @@ export class Binder {
     if (this.virtualRelation(rv.schemaname, name) !== undefined)
       throw this.err('42809', `cannot change system relation "${name}"`, rv.location);
     const t = this.lookupTable(rv.schemaname, name, rv.location)!;
-    if (t.kind === 'v') throw notSupported(`changing view "${name}" (views are not updatable yet)`);
-    for (const p of privs) this.requireRel(t, p);
+    if (t.kind === 'v') throw notSupported(`changing view "${name}" (MERGE into a view is not supported yet)`);
+    for (const p of privs) this.requireDmlRel(t, p);
     return t;
+  }
+
+  /** A view being changed: the checks it carries down and whose privileges its base relation needs (view-dml.ts). */
+  private viewDml: { readonly checks: ViewCheck[]; readonly cascade: boolean; readonly user: string } | undefined;
+
+  /** `requireRel` for a DML target: reached through a view, the view owner's privileges count. */
+  private requireDmlRel(t: TableDef, letter: string): void {
+    if (this.viewDml === undefined || this.o.user === undefined || this.privSkip > 0) return this.requireRel(t, letter);
+    requireRelation(this.o.catalog, this.viewDml.user, this.o.dbOid, t, letter);
+  }
+
+  /**
+   * INSERT/UPDATE/DELETE on an automatically updatable view: binds the
+   * statement rewritten onto the view's base relation (view-dml.ts);
+   * undefined when the target is not a view.
+   */
+  private throughView<S extends InsertStmt | UpdateStmt | DeleteStmt>(
+    kind: 'InsertStmt' | 'UpdateStmt' | 'DeleteStmt',
+    stmt: S,
+    privs: string,
+    bind: (rewritten: S) => BoundQuery,
+  ): BoundQuery | undefined {
+    const rv = stmt.relation!;
+    if (this.virtualRelation(rv.schemaname, rv.relname ?? '') !== undefined) return undefined;
+    const t = this.lookupTable(rv.schemaname, rv.relname ?? '', rv.location);
+    if (t === undefined || t.kind !== 'v') return undefined;
+    for (const p of privs) this.requireDmlRel(t, p);
+    const columnsOf = (schema: string | undefined, name: string): string[] =>
+      (this.lookupTable(schema, name, undefined, true)?.columns ?? [])
+        .filter((c) => !c.dropped && c.hidden !== true)
+        .map((c) => c.name);
+    const saved = this.viewDml;
+    const r = rewriteViewDml(
+      kind,
+      stmt as unknown as Record<string, unknown>,
+      t,
+      columnsOf,
+      saved?.checks ?? [],
+      saved?.cascade ?? false,
+    );
+    this.viewDml = { checks: r.checks, cascade: r.cascade, user: ownerOf(this.o.catalog, t.oid) };
+    try {
+      return bind(r.stmt as unknown as S);
+    } finally {
+      this.viewDml = saved;
+    }
   }
 
   /** Inside catalog relations (owned by the superuser): no checks. Views: checked as their owner (bindView). */
@@ -2762,7 +2809,7 @@ export class Binder {
     t: TableDef,
     rowCols: readonly OutputColumn[],
   ): Pick<ModifyPlan, 'newRowCols' | 'checks' | 'parents' | 'children'> {
-    const checks: { name: string; expr: Expr }[] = [];
+    const checks: { name: string; expr: Expr; view?: true }[] = [];
     for (const c of t.constraints) {
       if (c.type !== 'c' || c.checkExpr === undefined) continue;
       const stmts = parseSql(`SELECT ${c.checkExpr}`);
@@ -2775,6 +2822,11 @@ export class Binder {
       const expr = sub.coerceBool(sub.bindTableExpr(t, rt.ResTarget.val!, rowCols), 'CHECK');
       this.nextId = sub.nextId;
       checks.push({ name: c.name, expr });
+    }
+    // WITH CHECK OPTION of the views the statement came through (their conditions over this table's columns).
+    for (const vc of this.viewDml?.checks ?? []) {
+      const expr = this.coerceBool(this.bindTableExpr(t, vc.expr, rowCols), 'CHECK OPTION');
+      checks.push({ name: vc.view, expr, view: true });
     }
     const parents: ForeignKeyRef[] = [];
     for (const c of t.constraints) {
@@ -2815,6 +2867,10 @@ export class Binder {
 
   private bindInsertBody(ins: InsertStmt): BoundQuery {
     const upsert = ins.onConflictClause?.action === 'ONCONFLICT_UPDATE';
+    const viaView = this.throughView('InsertStmt', ins, `a${ins.returningClause !== undefined ? 'r' : ''}`, (x) =>
+      this.bindInsertBody(x),
+    );
+    if (viaView !== undefined) return viaView;
     const t = this.targetTable(
       ins.relation!,
       `a${ins.returningClause !== undefined || upsert ? 'r' : ''}${upsert ? 'w' : ''}`,
@@ -3065,6 +3121,8 @@ export class Binder {
   private bindUpdateBody(up: UpdateStmt): BoundQuery {
     // UPDATE needs UPDATE, and SELECT when it reads the table (WHERE, FROM, RETURNING).
     const reads = up.whereClause !== undefined || (up.fromClause ?? []).length > 0 || up.returningClause !== undefined;
+    const viaView = this.throughView('UpdateStmt', up, reads ? 'wr' : 'w', (x) => this.bindUpdateBody(x));
+    if (viaView !== undefined) return viaView;
     const { t, alias, scan } = this.targetScan(up.relation!, reads ? 'wr' : 'w');
     const scope = new Scope(undefined);
     scope.rels = [scan.rel];
@@ -3203,6 +3261,8 @@ export class Binder {
   private bindDeleteBody(del: DeleteStmt): BoundQuery {
     const reads =
       del.whereClause !== undefined || (del.usingClause ?? []).length > 0 || del.returningClause !== undefined;
+    const viaView = this.throughView('DeleteStmt', del, reads ? 'dr' : 'd', (x) => this.bindDeleteBody(x));
+    if (viaView !== undefined) return viaView;
     const { t, scan } = this.targetScan(del.relation!, reads ? 'dr' : 'd');
     const scope = new Scope(undefined);
     scope.rels = [scan.rel];

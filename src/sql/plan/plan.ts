@@ -340,7 +340,8 @@ export interface ModifyPlan {
   readonly columns: readonly ColumnDef[];
   /** Layout (column ids) of the new row that CHECK expressions read. */
   readonly newRowCols: readonly ColumnId[];
-  readonly checks: readonly { readonly name: string; readonly expr: Expr }[];
+  /** CHECK constraints; `view`: a view's WITH CHECK OPTION condition (named by the view; NULL fails it). */
+  readonly checks: readonly { readonly name: string; readonly expr: Expr; readonly view?: true }[];
   /** Foreign keys this table references (checked on insert/update). */
   readonly parents: readonly ForeignKeyRef[];
   /** Foreign keys referencing this table (enforced on delete/update). */
