@@ -132,7 +132,11 @@ function partsOf(tag: string): TagParts {
 /** The (frozen) field list of a result's columns, made once per column list: cached plans reuse theirs. */
 const fieldLists = new WeakMap<readonly OutputColumn[], readonly FieldInfo[]>();
 
+const NO_FIELDS: readonly FieldInfo[] = Object.freeze([]);
+
 function fieldsOf(cols: readonly OutputColumn[]): readonly FieldInfo[] {
+  // A statement without result columns (INSERT/UPDATE/DELETE) gets a new empty list each run: no WeakMap entry for it.
+  if (cols.length === 0) return NO_FIELDS;
   let f = fieldLists.get(cols);
   if (f === undefined) {
     f = Object.freeze(cols.map((c) => Object.freeze({ name: c.name, dataTypeID: c.type.oid })));
