@@ -1,6 +1,6 @@
 // Operators over work_mem spill to disk and give the same answers as in
 // memory: a seeded random table is queried (ORDER BY, GROUP BY, DISTINCT,
-// hash joins) once with the default work_mem (everything fits) and once with
+// set operations, hash joins) once with the default work_mem (everything fits) and once with
 // work_mem = 64kB (everything spills), and the results must be equal (ORDER
 // BY exactly, row for row; the others as multisets). Also: EXPLAIN ANALYZE
 // shows the spill ("Sort Method: external merge  Disk: NkB", batches),
@@ -112,7 +112,7 @@ test('ORDER BY with a tiny work_mem equals the in-memory sort (random tables, se
   }
 });
 
-test('GROUP BY and DISTINCT with a tiny work_mem equal the in-memory results (random tables, seeded)', async () => {
+test('GROUP BY, DISTINCT and set operations with a tiny work_mem equal the in-memory results (random tables, seeded)', async () => {
   const f = await fixture();
   try {
     await randomTable(f.s, 't', 5000, 43);
@@ -127,6 +127,12 @@ test('GROUP BY and DISTINCT with a tiny work_mem equal the in-memory results (ra
       'SELECT DISTINCT d, arr FROM t',
       'SELECT DISTINCT c FROM t',
       'SELECT count(*) FROM (SELECT DISTINCT b, id % 3 FROM t) s',
+      'SELECT a, b FROM t UNION SELECT a, b FROM t WHERE id % 3 = 0',
+      'SELECT b FROM t INTERSECT ALL SELECT b FROM t WHERE id % 2 = 0',
+      'SELECT b, a FROM t INTERSECT SELECT b, a FROM t WHERE id % 7 = 0',
+      'SELECT b, a FROM t EXCEPT SELECT b, a FROM t WHERE id % 5 = 0',
+      'SELECT a FROM t EXCEPT ALL SELECT a FROM t WHERE id < 1000',
+      'SELECT id, d FROM t UNION ALL SELECT id, d FROM t',
     ];
     for (const q of queries) {
       await f.s.simpleQuery('RESET work_mem');
@@ -141,6 +147,10 @@ test('GROUP BY and DISTINCT with a tiny work_mem equal the in-memory results (ra
       plan,
       /HashAggregate[^\n]*\n[^\n]*Group Key[^\n]*\n\s+Batches: ([2-9]|\d\d+) {2}Memory Usage: \d+kB {2}Disk Usage: \d+kB/,
     );
+    const setop = (await rows(f.s, 'EXPLAIN ANALYZE SELECT b, a FROM t EXCEPT SELECT b, a FROM t WHERE id < 9')).join(
+      '\n',
+    );
+    assert.match(setop, /HashSetOp Except[^\n]*\n\s+Batches: ([2-9]|\d\d+)\n/);
     await f.s.simpleQuery('RESET work_mem');
     const inMem = (await rows(f.s, 'EXPLAIN ANALYZE SELECT id % 1500, count(*) FROM t GROUP BY 1')).join('\n');
     assert.match(inMem, /Batches: 1 {2}Memory Usage: \d+kB\n/);

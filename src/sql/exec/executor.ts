@@ -1258,55 +1258,167 @@ function distinctOp(plan: Extract<Plan, { kind: 'distinct' }>, env: ExecEnv): Op
 }
 
 function setOp(plan: Extract<Plan, { kind: 'setop' }>, env: ExecEnv): Operator {
+  if (plan.op === 'union' && plan.all) {
+    // UNION ALL holds nothing: the left rows, then the right rows.
+    const left = build(plan.left, env);
+    let right: Operator | undefined;
+    return {
+      next: async () => {
+        if (right === undefined) {
+          const b = await left.next();
+          if (b !== null) return b;
+          right = build(plan.right, env);
+        }
+        return right.next();
+      },
+    };
+  }
   let out: Operator | undefined;
   const rowKey = (r: Row): string => r.map(hashKey).join('\u0001');
+  /** The set operation over rows that fit in memory (all of them, or one partition pair). */
+  const combine = (left: Row[], right: Row[]): Row[] => {
+    let rows: Row[];
+    if (plan.op === 'union') {
+      const seen = new Set<string>();
+      rows = [];
+      for (const part of [left, right]) {
+        for (const r of part) {
+          const k = rowKey(r);
+          if (!seen.has(k)) {
+            seen.add(k);
+            rows.push(r);
+          }
+        }
+      }
+      return rows;
+    }
+    const counts = new Map<string, number>();
+    for (const r of right) counts.set(rowKey(r), (counts.get(rowKey(r)) ?? 0) + 1);
+    rows = [];
+    const emitted = new Set<string>();
+    for (const r of left) {
+      const k = rowKey(r);
+      const c = counts.get(k) ?? 0;
+      if (plan.op === 'intersect') {
+        if (plan.all) {
+          if (c > 0) {
+            rows.push(r);
+            counts.set(k, c - 1);
+          }
+        } else if (c > 0 && !emitted.has(k)) {
+          emitted.add(k);
+          rows.push(r);
+        }
+      } else if (plan.all) {
+        if (c > 0) counts.set(k, c - 1);
+        else rows.push(r);
+      } else if (c === 0 && !emitted.has(k)) {
+        emitted.add(k);
+        rows.push(r);
+      }
+    }
+    return rows;
+  };
+
+  /**
+   * Reads one side: its rows in memory while the estimate (with `bytesBefore`)
+   * is under work_mem, else all of them in an overflow file.
+   */
+  const readSide = async (p: Plan, bytesBefore: number): Promise<{ rows: Row[]; file?: SpillFile; bytes: number }> => {
+    const op = build(p, env);
+    const budget = workMemOf(env);
+    const rows: Row[] = [];
+    let bytes = 0;
+    let file: SpillFile | undefined;
+    for (;;) {
+      const b = await op.next();
+      if (b === null) break;
+      for (const r of b) {
+        bytes += estimateRowBytes(r) + 48;
+        if (file !== undefined) file.add(r);
+        else rows.push(r);
+      }
+      if (file === undefined && bytesBefore + bytes > budget) {
+        file = await env.spill!.create();
+        for (const r of rows) file.add(r);
+        rows.length = 0;
+      }
+      if (file !== undefined) await file.flushIfFull();
+      else memoryCheck(env, rows.length);
+      await interruptPoint(env.ctx);
+    }
+    if (file !== undefined) await file.finish();
+    return file === undefined ? { rows, bytes } : { rows, file, bytes };
+  };
+
+  /** Over work_mem: both sides split by the hash of the whole row, each partition pair combined in memory. */
+  const partitioned = async (
+    l: { rows: Row[]; file?: SpillFile; bytes: number },
+    r: { rows: Row[]; file?: SpillFile; bytes: number },
+  ): Promise<Operator> => {
+    const budget = workMemOf(env);
+    let n = 2;
+    while (n < 1024 && ((l.bytes + r.bytes) * 1.5) / n > budget) n *= 2;
+    const split = async (side: { rows: Row[]; file?: SpillFile }): Promise<SpillFile[]> => {
+      const parts: SpillFile[] = [];
+      for (let i = 0; i < n; i++) parts.push(await env.spill!.create());
+      const put = async (rows: Row[]): Promise<void> => {
+        for (const row of rows) parts[partitionOf(rowKey(row), 0, n)]!.add(row);
+        for (const f of parts) await f.flushIfFull();
+      };
+      await put(side.rows);
+      if (side.file !== undefined) {
+        for (;;) {
+          const b = await side.file.read(BATCH_ROWS);
+          if (b === null) break;
+          await put(b);
+          await interruptPoint(env.ctx);
+        }
+        await side.file.release();
+      }
+      for (const f of parts) await f.finish();
+      return parts;
+    };
+    const lp = await split(l);
+    const rp = await split(r);
+    detail(env, plan, `Batches: ${n}`);
+    const readAll = async (f: SpillFile): Promise<Row[]> => {
+      const rows: Row[] = [];
+      for (;;) {
+        const b = await f.read(BATCH_ROWS);
+        if (b === null) break;
+        for (const row of b) rows.push(row);
+        memoryCheck(env, rows.length);
+      }
+      await f.release();
+      return rows;
+    };
+    let i = 0;
+    let cur: Operator | undefined;
+    return {
+      next: async () => {
+        for (;;) {
+          if (cur !== undefined) {
+            const b = await cur.next();
+            if (b !== null) return b;
+          }
+          if (i >= n) return null;
+          cur = fromRows(combine(await readAll(lp[i]!), await readAll(rp[i]!)));
+          i++;
+        }
+      },
+    };
+  };
+
   return {
     next: async () => {
       if (out === undefined) {
-        const left = await drain(build(plan.left, env), env);
-        const right = await drain(build(plan.right, env), env);
-        let rows: Row[];
-        if (plan.op === 'union') {
-          if (plan.all) rows = left.concat(right);
-          else {
-            const seen = new Set<string>();
-            rows = [];
-            for (const r of left.concat(right)) {
-              const k = rowKey(r);
-              if (!seen.has(k)) {
-                seen.add(k);
-                rows.push(r);
-              }
-            }
-          }
-        } else {
-          const counts = new Map<string, number>();
-          for (const r of right) counts.set(rowKey(r), (counts.get(rowKey(r)) ?? 0) + 1);
-          rows = [];
-          const emitted = new Set<string>();
-          for (const r of left) {
-            const k = rowKey(r);
-            const c = counts.get(k) ?? 0;
-            if (plan.op === 'intersect') {
-              if (plan.all) {
-                if (c > 0) {
-                  rows.push(r);
-                  counts.set(k, c - 1);
-                }
-              } else if (c > 0 && !emitted.has(k)) {
-                emitted.add(k);
-                rows.push(r);
-              }
-            } else if (plan.all) {
-              if (c > 0) counts.set(k, c - 1);
-              else rows.push(r);
-            } else if (c === 0 && !emitted.has(k)) {
-              emitted.add(k);
-              rows.push(r);
-            }
-          }
-        }
-        out = fromRows(rows);
+        const left = await readSide(plan.left, 0);
+        const right = await readSide(plan.right, left.bytes);
+        out =
+          left.file === undefined && right.file === undefined
+            ? fromRows(combine(left.rows, right.rows))
+            : await partitioned(left, right);
       }
       return out.next();
     },
