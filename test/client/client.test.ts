@@ -348,21 +348,25 @@ for (const target of targets) {
       assert.deepEqual(r.rows, [{ a: [1, -2, 3], t: texts, b: [true, false], e: [] }]);
     });
 
-    test(
-      'two-dimensional arrays',
-      {
-        skip: target.plpgsql
-          ? false
-          : 'nextdb has one-dimensional arrays only: ARRAY[[1,2],[3,4]] raises 0A000 (test/sql/multidim-array.test.ts)',
-      },
-      async () => {
-        const r = await client.query<{ m: number[][] }>('SELECT ARRAY[[1,2],[3,4]] AS m');
-        assert.deepEqual(r.rows[0]?.m, [
-          [1, 2],
-          [3, 4],
-        ]);
-      },
-    );
+    test('two-dimensional arrays', async () => {
+      const r = await client.query<{ m: number[][]; p: string[][] }>(
+        'SELECT ARRAY[[1,2],[3,4]] AS m, $1::text[] AS p',
+        [
+          [
+            ['a', 'b c'],
+            ['{', 'd'],
+          ],
+        ],
+      );
+      assert.deepEqual(r.rows[0]?.m, [
+        [1, 2],
+        [3, 4],
+      ]);
+      assert.deepEqual(r.rows[0]?.p, [
+        ['a', 'b c'],
+        ['{', 'd'],
+      ]);
+    });
 
     // postgres.js fetches array types on every new connection and drops the
     // promise: a failing fetch is an unhandled rejection that ends the

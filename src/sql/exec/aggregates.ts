@@ -8,6 +8,7 @@
  * count(*), and returns NULL over no rows (0 for count).
  */
 
+import { accumulateArrays } from '../types/array-dims.ts';
 import { NextDbError, SqlState } from '../../util/errors.ts';
 import { Decimal } from '../types/decimal.ts';
 import {
@@ -35,6 +36,9 @@ export interface ResolvedAggregate {
   readonly ret: SqlType;
   readonly make: () => Accumulator;
 }
+
+/** Aggregates that are not strict: rows whose argument is NULL still reach them (PostgreSQL). */
+export const AGGS_KEEPING_NULLS: ReadonlySet<string> = new Set(['array_agg', 'json_agg', 'jsonb_agg']);
 
 const AGG_NAMES = new Set([
   'count',
@@ -327,6 +331,13 @@ export function resolveAggregate(name: string, args: readonly SqlType[], star: b
       };
     case 'array_agg':
       if (args.length !== 1) return undefined;
+      // array_agg(arr): the arrays stacked into one more dimension, of the same array type (PostgreSQL).
+      if (base.id === 'array')
+        return {
+          argTypes: [base],
+          ret: base,
+          make: () => new CollectAcc((items) => accumulateArrays(items.map((it) => it[0]!))),
+        };
       return {
         argTypes: [base],
         ret: arrayOf(base),

@@ -22,9 +22,10 @@
  * earlier in the list and are filled first.
  */
 
+import { accumulateArrays, nestArrays } from '../types/array-dims.ts';
 import { NextDbError } from '../../util/errors.ts';
 import { assert, assertNever } from '../../util/assert.ts';
-import type { ColumnId, Expr, Plan } from '../plan/plan.ts';
+import type { ColumnId, Expr, OutputColumn, Plan } from '../plan/plan.ts';
 import type { ArrayValue, Value } from '../types/sql-type.ts';
 import { EvalContext } from './eval-context.ts';
 
@@ -408,6 +409,7 @@ export function compileExpr(e: Expr, env: CompileEnv): CompiledExpr {
     }
     case 'array': {
       const elems = e.elems.map((a) => compileExpr(a, env));
+      if (e.nested === true) return (r, ctx) => nestArrays(elems.map((a) => a(r, ctx)));
       return (r, ctx) => ({ kind: 'array', elems: elems.map((a) => a(r, ctx)) }) satisfies ArrayValue;
     }
     case 'row': {
@@ -429,6 +431,8 @@ function compileSubquery(e: Extract<Expr, { kind: 'subquery' }>, env: CompileEnv
   const op = e.op;
   const mode = e.mode;
   const plan = e.plan;
+  // ARRAY(SELECT arr): the rows' arrays become one multidimensional array.
+  const ofArrays = mode === 'array' && (plan as { cols?: readonly OutputColumn[] }).cols?.[0]?.type.id === 'array';
   let cached: { value: Value } | undefined;
   // ANY/ALL compare each outer row's test value: cache the subquery's rows, not the answer.
   let cachedRows: Value[][] | undefined;
@@ -489,6 +493,7 @@ function compileSubquery(e: Extract<Expr, { kind: 'subquery' }>, env: CompileEnv
           throw new NextDbError('21000', 'more than one row returned by a subquery used as an expression');
         return rows[0]?.[0] ?? null;
       case 'array':
+        if (ofArrays) return accumulateArrays(rows.map((rr) => rr[0] ?? null));
         return { kind: 'array', elems: rows.map((rr) => rr[0] ?? null) } satisfies ArrayValue;
       default:
         return assertNever(mode as never, 'subquery mode');

@@ -23,12 +23,12 @@ import { NextDbError } from '../../util/errors.ts';
 import { assert, assertNever } from '../../util/assert.ts';
 import { prefixSuccessor } from '../../encoding/key-codec.ts';
 import type { Txn } from '../../txn/api.ts';
-import type { AggCall, ColumnId, CteDef, Expr, Plan, SortKey, WindowCall } from '../plan/plan.ts';
+import type { ColumnId, CteDef, Expr, Plan, SortKey, WindowCall } from '../plan/plan.ts';
 import type { Value } from '../types/sql-type.ts';
 import { hashKey } from '../types/compare.ts';
 import { CompileEnv, compileExpr, layoutOf, runHoisted, type CompiledExpr, type Layout } from './compile-expr.ts';
 import { EvalContext } from './eval-context.ts';
-import { resolveAggregate, type Accumulator } from './aggregates.ts';
+import { AGGS_KEEPING_NULLS, resolveAggregate, type Accumulator } from './aggregates.ts';
 import { TableStore } from './table-store.ts';
 import { runModify } from './modify.ts';
 import { withWritesOp } from './with-writes.ts';
@@ -721,6 +721,8 @@ function aggregateOp(plan: Extract<Plan, { kind: 'aggregate' }>, env: ExecEnv): 
   const aggs = plan.aggs;
   const aggArgs = aggs.map((a) => a.args.map(compile));
   const aggFilters = aggs.map((a) => (a.filter === undefined ? undefined : compile(a.filter)));
+  // Strict aggregates skip rows with a NULL argument; array_agg / json_agg / jsonb_agg collect them.
+  const aggSkipsNulls = aggs.map((a) => !a.star && !AGGS_KEEPING_NULLS.has(a.name));
   const aggOrder = aggs.map((a) => (a.orderBy === undefined ? undefined : a.orderBy.map((k) => compile(k.expr))));
   const hoisted = cenv.hoisted;
   const factories = aggs.map((a) => {
@@ -748,12 +750,11 @@ function aggregateOp(plan: Extract<Plan, { kind: 'aggregate' }>, env: ExecEnv): 
 
   const feed = (st: AggPlanState, r: Row, ctx: EvalContext): void => {
     for (let i = 0; i < aggs.length; i++) {
-      const a: AggCall = aggs[i]!;
       const f = aggFilters[i];
       if (f !== undefined && f(r, ctx) !== true) continue;
       const argFns = aggArgs[i]!;
       const vals = argFns.map((fn) => fn(r, ctx));
-      if (!a.star && vals.some((v) => v === null)) continue;
+      if (aggSkipsNulls[i] === true && vals.some((v) => v === null)) continue;
       const seen = st.distinctSeen[i];
       if (seen !== undefined) {
         const k = vals.map(hashKey).join('\u0001');
@@ -1671,7 +1672,7 @@ function computeWindow(call: WindowCall, rows: Row[], compile: (e: Expr) => Comp
             const row = rows[sorted[p]!]!;
             if (filter !== undefined && filter(row, ctx) !== true) continue;
             const vals = args.map((f) => f(row, ctx));
-            if (call.args.length > 0 && vals.some((v) => v === null)) continue;
+            if (call.args.length > 0 && !AGGS_KEEPING_NULLS.has(call.name) && vals.some((v) => v === null)) continue;
             if (seen !== undefined) {
               const k = vals.map(hashKey).join('\u0001');
               if (seen.has(k)) continue;

@@ -29,6 +29,7 @@
  * subqueries.
  */
 
+import { subscript } from '../types/array-dims.ts';
 import type {
   A_Const,
   A_Expr,
@@ -431,6 +432,8 @@ export class Binder {
         'ARRAY',
         n.A_ArrayExpr.location,
       );
+      if (t.id === 'array')
+        return { kind: 'array', type: t, elems: elems.map((e) => this.coerce(e, t, 'implicit')), nested: true };
       return { kind: 'array', type: arrayOf(t), elems: elems.map((e) => this.coerce(e, t, 'implicit')) };
     }
     if ('RowExpr' in n) {
@@ -448,16 +451,29 @@ export class Binder {
     if ('A_Indirection' in n) {
       const base = this.bindExpr(n.A_Indirection.arg!, scope);
       let e = base;
-      for (const ind of n.A_Indirection.indirection ?? []) {
+      const inds = n.A_Indirection.indirection ?? [];
+      for (let k = 0; k < inds.length; k++) {
+        const ind = inds[k]!;
         if ('A_Indices' in ind && !ind.A_Indices.is_slice && e.type.id === 'array') {
-          const idx = this.coerce(this.bindExpr(ind.A_Indices.uidx!, scope), Types.int4, 'implicit');
+          // a[i][j]...: consecutive subscripts address one element of a multidimensional array.
+          const idx = [this.coerce(this.bindExpr(ind.A_Indices.uidx!, scope), Types.int4, 'implicit')];
+          for (let m = inds[k + 1]; m !== undefined && 'A_Indices' in m && !m.A_Indices.is_slice; m = inds[k + 1]) {
+            idx.push(this.coerce(this.bindExpr(m.A_Indices.uidx!, scope), Types.int4, 'implicit'));
+            k++;
+          }
           const elemT = e.type.elem ?? Types.text;
           e = {
             kind: 'call',
             type: elemT,
             name: 'array_subscript',
-            args: [e, idx],
-            impl: (a) => (a[0] as ArrayValue).elems[(a[1] as number) - 1] ?? null,
+            args: [e, ...idx],
+            impl:
+              idx.length === 1
+                ? (a) =>
+                    (a[0] as ArrayValue).dims === undefined
+                      ? ((a[0] as ArrayValue).elems[(a[1] as number) - 1] ?? null)
+                      : null
+                : (a) => subscript(a[0] as ArrayValue, a.slice(1) as number[]),
             strict: true,
             volatile: false,
           };
@@ -1459,7 +1475,9 @@ export class Binder {
       }
       case 'ARRAY_SUBLINK': {
         if (q.cols.length !== 1) throw this.err('42601', 'subquery must return only one column', sl.location);
-        return { kind: 'subquery', type: arrayOf(q.cols[0]!.type), mode: 'array', plan: q.plan, correlated };
+        // ARRAY(SELECT arr): one more dimension over the rows' arrays, of the same array type.
+        const t = q.cols[0]!.type;
+        return { kind: 'subquery', type: t.id === 'array' ? t : arrayOf(t), mode: 'array', plan: q.plan, correlated };
       }
       case 'ANY_SUBLINK':
       case 'ALL_SUBLINK': {

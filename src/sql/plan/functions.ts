@@ -8,6 +8,7 @@
  * Implementations of strict functions are never called with NULL.
  */
 
+import { arrayDims, arrayDimsText, oneDimensional } from '../types/array-dims.ts';
 import { NextDbError, SqlState, notSupported } from '../../util/errors.ts';
 import { Decimal } from '../types/decimal.ts';
 import {
@@ -984,8 +985,7 @@ def('array_upper', (args) =>
     ? {
         argTypes: [args[0]!, T.int4],
         ret: T.int4,
-        impl: (a) =>
-          (a[1] as number) === 1 && (a[0] as ArrayValue).elems.length > 0 ? (a[0] as ArrayValue).elems.length : null,
+        impl: (a) => arrayDims(a[0] as ArrayValue)[(a[1] as number) - 1] ?? null,
         strict: true,
         volatile: false,
       }
@@ -996,7 +996,7 @@ def('array_lower', (args) =>
     ? {
         argTypes: [args[0]!, T.int4],
         ret: T.int4,
-        impl: (a) => ((a[1] as number) === 1 && (a[0] as ArrayValue).elems.length > 0 ? 1 : null),
+        impl: (a) => (arrayDims(a[0] as ArrayValue)[(a[1] as number) - 1] === undefined ? null : 1),
         strict: true,
         volatile: false,
       }
@@ -1085,13 +1085,34 @@ seqFn('setval', [T.regclass, T.int8, T.bool], async (a, ctx) =>
 
 // ---- arrays ----
 
+def('array_ndims', (args) =>
+  args.length === 1 && args[0]!.id === 'array'
+    ? {
+        argTypes: [args[0]!],
+        ret: T.int4,
+        impl: (a) => arrayDims(a[0] as ArrayValue).length || null,
+        strict: true,
+        volatile: false,
+      }
+    : undefined,
+);
+def('array_dims', (args) =>
+  args.length === 1 && args[0]!.id === 'array'
+    ? {
+        argTypes: [args[0]!],
+        ret: T.text,
+        impl: (a) => arrayDimsText(a[0] as ArrayValue),
+        strict: true,
+        volatile: false,
+      }
+    : undefined,
+);
 def(['array_length'], (args) =>
   args.length === 2 && args[0]!.id === 'array'
     ? {
         argTypes: [args[0]!, T.int4],
         ret: T.int4,
-        impl: (a) =>
-          (a[1] as number) === 1 && (a[0] as ArrayValue).elems.length > 0 ? (a[0] as ArrayValue).elems.length : null,
+        impl: (a) => arrayDims(a[0] as ArrayValue)[(a[1] as number) - 1] ?? null,
         strict: true,
         volatile: false,
       }
@@ -1146,7 +1167,7 @@ def('array_append', (args) =>
     ? {
         argTypes: [args[0]!, args[0]!.elem ?? T.text],
         ret: args[0]!,
-        impl: (a) => ({ kind: 'array', elems: [...(a[0] as ArrayValue).elems, a[1] ?? null] }),
+        impl: (a) => ({ kind: 'array', elems: [...oneDimensional(a[0] as ArrayValue).elems, a[1] ?? null] }),
         strict: false,
         volatile: false,
       }
@@ -1158,6 +1179,8 @@ def('array_position', (args) =>
         argTypes: [args[0]!, args[0]!.elem ?? T.text],
         ret: T.int4,
         impl: (a) => {
+          if ((a[0] as ArrayValue).dims !== undefined)
+            throw notSupported('searching for elements in multidimensional arrays');
           const i = (a[0] as ArrayValue).elems.findIndex(
             (e) => e === a[1] || (e !== null && a[1] !== null && String(e) === String(a[1])),
           );

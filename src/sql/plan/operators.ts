@@ -10,6 +10,7 @@
  * binder using `commonType`.
  */
 
+import { concatArrays, oneDimensional } from '../types/array-dims.ts';
 import { NextDbError, SqlState } from '../../util/errors.ts';
 import { Decimal } from '../types/decimal.ts';
 import { addInterval, timestampDiff, MICROS_PER_DAY } from '../types/datetime.ts';
@@ -342,7 +343,7 @@ export function resolveBinaryOp(op: string, l: SqlType, r: SqlType): ResolvedOp 
             left: at,
             right: at,
             ret: at,
-            impl: (a) => ({ kind: 'array', elems: [...(a[0] as ArrayValue).elems, ...(a[1] as ArrayValue).elems] }),
+            impl: (a) => concatArrays(a[0] as ArrayValue, a[1] as ArrayValue),
           };
         }
         if (l.id === 'array')
@@ -350,13 +351,13 @@ export function resolveBinaryOp(op: string, l: SqlType, r: SqlType): ResolvedOp 
             left: at,
             right: elemT,
             ret: at,
-            impl: (a) => ({ kind: 'array', elems: [...(a[0] as ArrayValue).elems, a[1] ?? null] }),
+            impl: (a) => ({ kind: 'array', elems: [...oneDimensional(a[0] as ArrayValue).elems, a[1] ?? null] }),
           };
         return {
           left: elemT,
           right: at,
           ret: at,
-          impl: (a) => ({ kind: 'array', elems: [a[0] ?? null, ...(a[1] as ArrayValue).elems] }),
+          impl: (a) => ({ kind: 'array', elems: [a[0] ?? null, ...oneDimensional(a[1] as ArrayValue).elems] }),
         };
       }
       if (l.id === 'jsonb' && r.id === 'jsonb') {

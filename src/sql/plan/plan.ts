@@ -105,7 +105,13 @@ export type Expr =
       readonly cmp: Comparator;
       readonly negate: boolean;
     }
-  | { readonly kind: 'array'; readonly type: SqlType; readonly elems: readonly Expr[] }
+  | {
+      readonly kind: 'array';
+      readonly type: SqlType;
+      readonly elems: readonly Expr[];
+      /** ARRAY[arr, arr]: the elements are arrays, nested into one more dimension (types/array-dims.ts). */
+      readonly nested?: boolean;
+    }
   | { readonly kind: 'row'; readonly type: SqlType; readonly args: readonly Expr[] }
   | {
       readonly kind: 'subquery';

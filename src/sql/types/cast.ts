@@ -12,6 +12,7 @@
  * on overflow except in explicit casts, which truncate).
  */
 
+import { withElems } from './array-dims.ts';
 import { NextDbError, SqlState } from '../../util/errors.ts';
 import { Decimal } from './decimal.ts';
 import { MICROS_PER_DAY, localToUtc, zoneOffsetSeconds, MICROS_PER_SECOND } from './datetime.ts';
@@ -254,10 +255,10 @@ function baseCast(from: SqlType, to: SqlType, ctx: CastContext): CastFn {
     const inner = castFunction(from.elem, to.elem, 'explicit');
     if (inner !== undefined) {
       return (v, io) =>
-        ({
-          kind: 'array',
-          elems: (v as ArrayValue).elems.map((e) => (e === null ? null : inner(e, io))),
-        }) satisfies ArrayValue;
+        withElems(
+          v as ArrayValue,
+          (v as ArrayValue).elems.map((e) => (e === null ? null : inner(e, io))),
+        );
     }
   }
   if (to.id === 'text' || to.id === 'varchar' || to.id === 'bpchar' || to.id === 'name' || to.id === 'char') {

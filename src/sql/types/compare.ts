@@ -102,7 +102,16 @@ export function comparatorFor(ty: SqlType): Comparator {
           const c = elem === undefined ? cmpText(String(p), String(q)) : elem(p, q);
           if (c !== 0) return c;
         }
-        return x.length - y.length;
+        if (x.length !== y.length) return x.length - y.length;
+        // Same elements: then fewer dimensions first, then shorter dimensions (PostgreSQL's array_cmp).
+        const dx = (a as ArrayValue).dims;
+        const dy = (b as ArrayValue).dims;
+        if (dx === dy) return 0;
+        const nx = dx?.length ?? 1;
+        const ny = dy?.length ?? 1;
+        if (nx !== ny) return nx - ny;
+        for (let d = 0; d < nx; d++) if (dx![d] !== dy![d]) return dx![d]! - dy![d]!;
+        return 0;
       };
     }
     default:

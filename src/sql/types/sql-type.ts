@@ -18,7 +18,7 @@
  *   uuid            string                          canonical lower-case form
  *   json            string                          the text as given
  *   jsonb           JsonValue                       parsed; numbers kept as Decimal
- *   arrays          ArrayValue                      one-dimensional (arrayOf refuses nesting: 0A000)
+ *   arrays          ArrayValue                      elements row-major, dims when multidimensional
  *   unknown         string                          untyped literal, resolved by context
  *
  * SQL NULL is `null` for every type. Types are interned: compare with `===`
@@ -130,9 +130,10 @@ const arrayByOid = new Map<number, SqlType>();
 
 /** The array type whose elements are `elem`. */
 export function arrayOf(elem: SqlType): SqlType {
-  // PostgreSQL makes an array of arrays a multidimensional array ({{1,2},{3,4}});
-  // arrays here are one-dimensional, so refuse rather than nest them as elements.
-  if (elem.id === 'array') throw notSupported('a multidimensional array');
+  // PostgreSQL makes an array of arrays a multidimensional array ({{1,2},{3,4}}) of the same
+  // type: the places that build one (ARRAY[...], ARRAY(subquery), array_agg) handle an array
+  // element themselves (types/array-dims.ts nestArrays); anywhere else, refuse rather than nest.
+  if (elem.id === 'array') throw notSupported('an array of arrays here');
   const base = elem.typmod === -1 ? elem : (typeByOid(elem.oid) ?? elem);
   let a = arrayByOid.get(base.arrayOid);
   if (a === undefined) {
@@ -222,7 +223,14 @@ export interface Interval {
 
 export interface ArrayValue {
   readonly kind: 'array';
+  /** The elements, row-major (the last subscript varies fastest). */
   readonly elems: readonly Value[];
+  /**
+   * Multidimensional arrays only (two or more dimensions): the length of each
+   * dimension, whose product is elems.length. Absent for one dimension (and
+   * for the empty array). Lower bounds are always 1. See types/array-dims.ts.
+   */
+  readonly dims?: readonly number[];
 }
 
 /** jsonb values: objects keep PostgreSQL's key order (shorter keys first, then bytewise). */

@@ -10,6 +10,7 @@
  * the old %.{15+efd}g style.
  */
 
+import { arrayDims, makeArray, nestText } from './array-dims.ts';
 import { NextDbError, SqlState, notSupported } from '../../util/errors.ts';
 import { Decimal } from './decimal.ts';
 import {
@@ -386,48 +387,86 @@ function quoteArrayElem(s: string): string {
 
 export function formatArray(a: ArrayValue, elem: SqlType, io: IoSettings): string {
   const parts = a.elems.map((e) => (e === null ? 'NULL' : quoteArrayElem(formatText(elem, e, io))));
-  return `{${parts.join(',')}}`;
+  return a.dims === undefined ? `{${parts.join(',')}}` : nestText(parts, a.dims);
 }
 
+/**
+ * An array literal: '{1,2}', '{{1,2},{3,4}}' (any depth, rectangular), with
+ * quoted elements and NULL. The elements are kept flat with their dimensions
+ * (types/array-dims.ts).
+ */
 export function parseArray(text: string, elem: SqlType, io: IoSettings): ArrayValue {
   const s = text.trim();
-  if (!s.startsWith('{') || !s.endsWith('}')) {
-    throw new NextDbError(SqlState.invalidTextRepresentation, `malformed array literal: "${text}"`);
-  }
-  const body = s.slice(1, -1);
+  const bad = (detail: string): NextDbError =>
+    new NextDbError(SqlState.invalidTextRepresentation, `malformed array literal: "${text}"`, { detail });
+  if (!s.startsWith('{')) throw bad('Array value must start with "{" or dimension information.');
   const elems: Value[] = [];
+  const dims: number[] = [];
+  let leafDepth = -1;
   let i = 0;
-  if (body.trim() === '') return { kind: 'array', elems };
-  while (i <= body.length) {
-    while (i < body.length && /\s/.test(body[i]!)) i++;
-    let item = '';
-    let quoted = false;
-    if (body[i] === '"') {
-      quoted = true;
+  const ws = (): void => {
+    while (i < s.length && /\s/.test(s[i]!)) i++;
+  };
+  const level = (depth: number): void => {
+    i++; // '{'
+    ws();
+    let count = 0;
+    if (s[i] === '}') {
       i++;
-      while (i < body.length && body[i] !== '"') {
-        if (body[i] === '\\') i++;
-        item += body[i] ?? '';
-        i++;
-      }
-      i++;
-    } else {
-      if (body[i] === '{') throw notSupported('a multidimensional array');
-      while (i < body.length && body[i] !== ',') {
-        if (body[i] === '\\') i++;
-        item += body[i] ?? '';
-        i++;
-      }
-      item = item.trim();
+      if (depth > 0) throw bad('Multidimensional arrays must have sub-arrays with matching dimensions.');
+      return;
     }
-    while (i < body.length && /\s/.test(body[i]!)) i++;
-    elems.push(!quoted && /^null$/i.test(item) ? null : parseText(elem, item, io));
-    if (i >= body.length) break;
-    if (body[i] !== ',')
-      throw new NextDbError(SqlState.invalidTextRepresentation, `malformed array literal: "${text}"`);
-    i++;
-  }
-  return { kind: 'array', elems };
+    for (;;) {
+      ws();
+      if (s[i] === '{') {
+        if (leafDepth >= 0 && leafDepth <= depth) throw bad('Unexpected "{" character.');
+        level(depth + 1);
+      } else {
+        if (leafDepth >= 0 && leafDepth !== depth)
+          throw bad('Multidimensional arrays must have sub-arrays with matching dimensions.');
+        leafDepth = depth;
+        let item = '';
+        let quoted = false;
+        if (s[i] === '"') {
+          quoted = true;
+          i++;
+          while (i < s.length && s[i] !== '"') {
+            if (s[i] === '\\') i++;
+            item += s[i] ?? '';
+            i++;
+          }
+          if (i >= s.length) throw bad('Unexpected end of input.');
+          i++;
+        } else {
+          while (i < s.length && s[i] !== ',' && s[i] !== '}' && s[i] !== '{') {
+            if (s[i] === '\\') i++;
+            item += s[i] ?? '';
+            i++;
+          }
+          item = item.trim();
+          if (item === '') throw bad(s[i] === '{' ? 'Unexpected "{" character.' : 'Unexpected "," character.');
+        }
+        elems.push(!quoted && /^null$/i.test(item) ? null : parseText(elem, item, io));
+      }
+      count++;
+      ws();
+      if (s[i] === ',') {
+        i++;
+        continue;
+      }
+      if (s[i] === '}') {
+        i++;
+        break;
+      }
+      throw bad(i >= s.length ? 'Unexpected end of input.' : `Unexpected "${s[i]!}" character.`);
+    }
+    if (dims[depth] === undefined) dims[depth] = count;
+    else if (dims[depth] !== count) throw bad('Multidimensional arrays must have sub-arrays with matching dimensions.');
+  };
+  level(0);
+  ws();
+  if (i < s.length) throw bad('Junk after closing right brace.');
+  return elems.length === 0 ? { kind: 'array', elems } : makeArray(elems, dims.slice(0, leafDepth + 1));
 }
 
 // ---- dispatch ----
@@ -751,14 +790,15 @@ export function parseBinary(ty: SqlType, b: Buffer, io: IoSettings): Value {
  */
 function arraySend(a: ArrayValue, elem: SqlType, io: IoSettings): Buffer {
   const parts: Buffer[] = [];
-  const head = Buffer.alloc(a.elems.length === 0 ? 12 : 20);
-  head.writeInt32BE(a.elems.length === 0 ? 0 : 1, 0);
+  const dims = arrayDims(a);
+  const head = Buffer.alloc(12 + 8 * dims.length);
+  head.writeInt32BE(dims.length, 0);
   head.writeInt32BE(a.elems.some((e) => e === null) ? 1 : 0, 4);
   head.writeUInt32BE(elem.oid, 8);
-  if (a.elems.length > 0) {
-    head.writeInt32BE(a.elems.length, 12);
-    head.writeInt32BE(1, 16);
-  }
+  dims.forEach((n, d) => {
+    head.writeInt32BE(n, 12 + 8 * d);
+    head.writeInt32BE(1, 16 + 8 * d);
+  });
   parts.push(head);
   for (const e of a.elems) {
     const len = Buffer.alloc(4);
@@ -781,15 +821,21 @@ function arrayRecv(b: Buffer, elem: SqlType, io: IoSettings): ArrayValue {
   const elemOid = b.readUInt32BE(8);
   if (ndim === 0) return { kind: 'array', elems: [] };
   if (ndim < 0) throw bad(`invalid number of dimensions: ${ndim}`);
-  if (ndim > 1) throw notSupported('a multidimensional array');
+  if (ndim > 6) throw new NextDbError('54000', `number of array dimensions (${ndim}) exceeds the maximum allowed (6)`);
   if (elemOid !== elem.oid)
     throw new NextDbError('42804', `binary data has array element type ${elemOid} instead of expected ${elem.oid}`);
-  if (b.length < 20) throw bad('too short');
-  const n = b.readInt32BE(12);
-  if (b.readInt32BE(16) !== 1) throw notSupported('array lower bounds other than 1');
-  if (n < 0) throw bad(`invalid length ${n}`);
+  if (b.length < 12 + 8 * ndim) throw bad('too short');
+  const dims: number[] = [];
+  let n = 1;
+  for (let d = 0; d < ndim; d++) {
+    const len = b.readInt32BE(12 + 8 * d);
+    if (b.readInt32BE(16 + 8 * d) !== 1) throw notSupported('array lower bounds other than 1');
+    if (len < 0) throw bad(`invalid length ${len}`);
+    dims.push(len);
+    n *= len;
+  }
   const elems: Value[] = [];
-  let pos = 20;
+  let pos = 12 + 8 * ndim;
   for (let i = 0; i < n; i++) {
     if (pos + 4 > b.length) throw bad('insufficient data');
     const len = b.readInt32BE(pos);
@@ -803,5 +849,5 @@ function arrayRecv(b: Buffer, elem: SqlType, io: IoSettings): ArrayValue {
     pos += len;
   }
   if (pos !== b.length) throw bad('trailing data');
-  return { kind: 'array', elems };
+  return n === 0 ? { kind: 'array', elems } : makeArray(elems, dims);
 }
