@@ -1,6 +1,6 @@
 // Operators over work_mem spill to disk and give the same answers as in
 // memory: a seeded random table is queried (ORDER BY, GROUP BY, DISTINCT,
-// set operations, hash joins) once with the default work_mem (everything fits) and once with
+// set operations, window functions, hash joins) once with the default work_mem (everything fits) and once with
 // work_mem = 64kB (everything spills), and the results must be equal (ORDER
 // BY exactly, row for row; the others as multisets). Also: EXPLAIN ANALYZE
 // shows the spill ("Sort Method: external merge  Disk: NkB", batches),
@@ -112,7 +112,7 @@ test('ORDER BY with a tiny work_mem equals the in-memory sort (random tables, se
   }
 });
 
-test('GROUP BY, DISTINCT and set operations with a tiny work_mem equal the in-memory results (random tables, seeded)', async () => {
+test('GROUP BY, DISTINCT, set operations and windows with a tiny work_mem equal the in-memory results (random tables, seeded)', async () => {
   const f = await fixture();
   try {
     await randomTable(f.s, 't', 5000, 43);
@@ -133,6 +133,9 @@ test('GROUP BY, DISTINCT and set operations with a tiny work_mem equal the in-me
       'SELECT b, a FROM t EXCEPT SELECT b, a FROM t WHERE id % 5 = 0',
       'SELECT a FROM t EXCEPT ALL SELECT a FROM t WHERE id < 1000',
       'SELECT id, d FROM t UNION ALL SELECT id, d FROM t',
+      'SELECT id, a, row_number() OVER (PARTITION BY a ORDER BY id), sum(d) OVER (PARTITION BY a) FROM t',
+      'SELECT id, b, rank() OVER (PARTITION BY b ORDER BY c), lag(id) OVER (PARTITION BY b ORDER BY id) FROM t',
+      'SELECT id, count(*) OVER (PARTITION BY id % 100 ORDER BY id ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) FROM t',
     ];
     for (const q of queries) {
       await f.s.simpleQuery('RESET work_mem');
@@ -151,6 +154,10 @@ test('GROUP BY, DISTINCT and set operations with a tiny work_mem equal the in-me
       '\n',
     );
     assert.match(setop, /HashSetOp Except[^\n]*\n\s+Batches: ([2-9]|\d\d+)\n/);
+    const win = (await rows(f.s, 'EXPLAIN ANALYZE SELECT id, rank() OVER (PARTITION BY b ORDER BY id) FROM t')).join(
+      '\n',
+    );
+    assert.match(win, /WindowAgg[^\n]*\n\s+Batches: ([2-9]|\d\d+)\n/);
     await f.s.simpleQuery('RESET work_mem');
     const inMem = (await rows(f.s, 'EXPLAIN ANALYZE SELECT id % 1500, count(*) FROM t GROUP BY 1')).join('\n');
     assert.match(inMem, /Batches: 1 {2}Memory Usage: \d+kB\n/);

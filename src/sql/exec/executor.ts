@@ -1538,22 +1538,107 @@ function windowOp(plan: Extract<Plan, { kind: 'window' }>, env: ExecEnv): Operat
   const input = build(plan.input, env);
   const inIds = ids(plan.input);
   const { compile } = compiler(env, inIds);
+  // Over work_mem the rows are split by PARTITION BY into files, each holding whole partitions;
+  // possible when every call partitions alike (and by something).
+  const first = plan.calls[0];
+  const partitionBy =
+    first !== undefined &&
+    first.partitionBy.length > 0 &&
+    plan.calls.every((c) => sameTree(c.partitionBy, first.partitionBy))
+      ? first.partitionBy.map(compile)
+      : undefined;
   let out: Operator | undefined;
+  const compute = (rows: Row[]): Row[] => {
+    const ctx = env.ctx;
+    const results: Value[][] = rows.map(() => []);
+    for (const call of plan.calls) {
+      const vals = computeWindow(call, rows, compile, ctx);
+      for (let i = 0; i < rows.length; i++) results[i]!.push(vals[i]!);
+    }
+    return rows.map((r, i) => r.concat(results[i]!));
+  };
+  const partitioned = async (rows: Row[], overflow: SpillFile, bytes: number): Promise<Operator> => {
+    const ctx = env.ctx;
+    const budget = workMemOf(env);
+    let n = 2;
+    while (n < 1024 && (bytes * 1.5) / n > budget) n *= 2;
+    const parts: SpillFile[] = [];
+    for (let i = 0; i < n; i++) parts.push(await env.spill!.create());
+    for (let b: Row[] | null = rows; b !== null; b = await overflow.read(BATCH_ROWS)) {
+      for (const r of b) {
+        const k = partitionBy!.map((f) => hashKey(f(r, ctx))).join('\u0001');
+        parts[partitionOf(k, 0, n)]!.add(r);
+      }
+      for (const f of parts) await f.flushIfFull();
+      await interruptPoint(ctx);
+    }
+    await overflow.release();
+    for (const f of parts) await f.finish();
+    detail(env, plan, `Batches: ${n}`);
+    let i = 0;
+    let cur: Operator | undefined;
+    return {
+      next: async () => {
+        for (;;) {
+          if (cur !== undefined) {
+            const b = await cur.next();
+            if (b !== null) return b;
+          }
+          if (i >= n) return null;
+          const f = parts[i++]!;
+          const batch: Row[] = [];
+          for (;;) {
+            const b = await f.read(BATCH_ROWS);
+            if (b === null) break;
+            for (const r of b) batch.push(r);
+            memoryCheck(env, batch.length);
+          }
+          await f.release();
+          cur = fromRows(compute(batch));
+        }
+      },
+    };
+  };
   return {
     next: async () => {
       if (out === undefined) {
-        const rows = await drain(input, env);
-        const ctx = env.ctx;
-        const results: Value[][] = rows.map(() => []);
-        for (const call of plan.calls) {
-          const vals = computeWindow(call, rows, compile, ctx);
-          for (let i = 0; i < rows.length; i++) results[i]!.push(vals[i]!);
+        const budget = partitionBy === undefined ? Infinity : workMemOf(env);
+        const rows: Row[] = [];
+        let bytes = 0;
+        let overflow: SpillFile | undefined;
+        for (;;) {
+          const b = await input.next();
+          if (b === null) break;
+          for (const r of b) {
+            bytes += estimateRowBytes(r) + 32 * plan.calls.length + 64;
+            if (overflow !== undefined) overflow.add(r);
+            else rows.push(r);
+          }
+          if (overflow === undefined && bytes > budget) overflow = await env.spill!.create();
+          if (overflow !== undefined) await overflow.flushIfFull();
+          else memoryCheck(env, rows.length);
         }
-        out = fromRows(rows.map((r, i) => r.concat(results[i]!)));
+        if (overflow === undefined) out = fromRows(compute(rows));
+        else {
+          await overflow.finish();
+          out = await partitioned(rows, overflow, bytes);
+        }
       }
       return out.next();
     },
   };
+}
+
+/** Structural equality of plan expressions (same PARTITION BY in two window calls). */
+function sameTree(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (const k of ka) if (!sameTree((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  return true;
 }
 
 function computeWindow(call: WindowCall, rows: Row[], compile: (e: Expr) => CompiledExpr, ctx: EvalContext): Value[] {
