@@ -14,8 +14,9 @@
  *                    committed version counts (T is live or aborted)
  *
  * Because a transaction commits by one replicated write of its record, and
- * resolution only rewrites heads to what the record already says, the view
- * is transactionally consistent: exactly the transactions committed up to
+ * resolution only rewrites heads to what the record already says (a small
+ * transaction commits without a record: one replicated batch resolves all
+ * its intents at once), the view is transactionally consistent: exactly the transactions committed up to
  * entry i, each completely. It may lag the leader (how far is the caller's
  * business: the server checks the node heard from the leader recently).
  *
