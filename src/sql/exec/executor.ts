@@ -737,6 +737,8 @@ function aggregateOp(plan: Extract<Plan, { kind: 'aggregate' }>, env: ExecEnv): 
   });
   let result: Row[] | undefined;
   let emitted = false;
+  // Aggregates whose state grows with every row (they keep their input): their rows count against work_mem.
+  const collects = aggs.some((a) => a.distinct || a.orderBy !== undefined || COLLECTING_AGGS.has(a.name));
   // Hash aggregation state: passes still to run, the finished groups of the last one, EXPLAIN ANALYZE figures.
   let passes: { next: () => Promise<Row[] | null>; depth: number; release?: () => Promise<void> }[] | undefined;
   let ready: Row[] = [];
@@ -889,6 +891,14 @@ function aggregateOp(plan: Extract<Plan, { kind: 'aggregate' }>, env: ExecEnv): 
           } else memoryCheck(env, byKey.size);
         }
         feed(g.st, r, ctx);
+        if (collects && parts === undefined) {
+          // The group's state grew by about this row's arguments: count it, so fewer new groups are made.
+          memBytes += 16 + 16 * r.length;
+          if (memBytes > budget) {
+            parts = [];
+            for (let i = 0; i < SPILL_PARTITIONS; i++) parts.push(await env.spill!.create());
+          }
+        }
       }
       if (parts !== undefined) for (const f of parts) await f.flushIfFull();
     }
@@ -907,6 +917,16 @@ function aggregateOp(plan: Extract<Plan, { kind: 'aggregate' }>, env: ExecEnv): 
     return out;
   }
 }
+
+/** Aggregates that keep (a function of) every input row in their state. */
+const COLLECTING_AGGS: ReadonlySet<string> = new Set([
+  'array_agg',
+  'string_agg',
+  'json_agg',
+  'jsonb_agg',
+  'json_object_agg',
+  'jsonb_object_agg',
+]);
 
 /** Partition files a spilling hash operator splits its overflow into, and how deep partitions may split again. */
 const SPILL_PARTITIONS = 16;
