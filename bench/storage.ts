@@ -122,6 +122,34 @@ async function nextDbSubject(dir: string, notes: string[]): Promise<Subject> {
   };
 }
 
+/**
+ * Resolves when LevelDB's background compaction has caught up: its compaction
+ * picker's rule holds (L0 below its trigger of 4 files, each level Ln below
+ * 10^n MiB) on the figures of `leveldb.stats` (sizes printed in whole MiB, so a
+ * level just under its limit may print as equal: then 1.5 s without any change
+ * of the stats, i.e. no compaction finishing, also counts as settled).
+ */
+async function levelDbSettled(db: ClassicLevel<Buffer, Buffer>): Promise<void> {
+  let last = '';
+  let since = performance.now();
+  for (;;) {
+    const stats = db.getProperty('leveldb.stats');
+    let ok = true;
+    for (const line of stats.split('\n')) {
+      const m = /^\s*(\d+)\s+(\d+)\s+(\d+)\s/.exec(line);
+      if (m === null) continue;
+      const level = Number(m[1]);
+      if (level === 0 ? Number(m[2]) >= 4 : Number(m[3]) >= 10 ** level) ok = false;
+    }
+    if (stats !== last) {
+      last = stats;
+      since = performance.now();
+    } else if (performance.now() - since >= 1500 && Number(db.getProperty('leveldb.num-files-at-level0')) < 4) return;
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 async function levelDbSubject(dir: string): Promise<Subject> {
   const db = new ClassicLevel<Buffer, Buffer>(dir, {
     keyEncoding: 'buffer',
@@ -137,8 +165,9 @@ async function levelDbSubject(dir: string): Promise<Subject> {
         await db.batch(ops);
       }
     },
-    // LevelDB compacts on its own background thread, also during the next phases; there is nothing to await.
-    settle: () => Promise.resolve(),
+    // LevelDB compacts on its own background thread: wait until it has nothing left to do by LevelDB's own
+    // rule (fewer than 4 L0 files, every level Ln under 10^n MiB), as NextDB's compact() runs its picker dry.
+    settle: () => levelDbSettled(db),
     get() {
       let found = 0;
       for (let i = 0; i < GETS; i++) if (db.getSync(key(getOrder[i]!)) !== undefined) found++;
@@ -197,14 +226,23 @@ try {
   };
   const engines: Engine[] = ['nextdb', 'leveldb'];
   // Each workload runs on both engines back to back, so both see the same machine (load, disk latency).
-  // NextDB's compaction debt from its fill is paid right after it, outside the timings (so it does not run
-  // during LevelDB's fill); LevelDB pays its own on its background thread, so the read phases run LevelDB
-  // first, where that thread competes with LevelDB's own reads rather than NextDB's.
+  // Each engine's compaction debt from its fill is paid right after it, outside the timings (NextDB's so that
+  // it does not run during LevelDB's fill, LevelDB's so that its background thread does not run during the
+  // reads), by the same rule for both: until the engine's own picker has nothing to do. Both are printed
+  // (wall and CPU), and a note gives fill plus settle CPU per put.
   results.nextdb.fill = await measure('nextdb', () => subjects.nextdb.fill());
-  const settleT0 = performance.now();
-  await subjects.nextdb.settle();
-  notes.push(`nextdb settle (compactions left after the fill) ${((performance.now() - settleT0) / 1000).toFixed(2)} s`);
+  const ndSettle = await measure('nextdb', () => subjects.nextdb.settle());
+  notes.push(
+    `nextdb settle (compactions left after the fill) ${ndSettle.wallS.toFixed(2)} s, CPU ${ndSettle.cpuS.toFixed(2)} s`,
+  );
   results.leveldb.fill = await measure('leveldb', () => subjects.leveldb.fill());
+  const ldSettle = await measure('leveldb', () => subjects.leveldb.settle());
+  notes.push(
+    `leveldb settle (compactions left after the fill) ${ldSettle.wallS.toFixed(2)} s, CPU ${ldSettle.cpuS.toFixed(2)} s`,
+  );
+  notes.push(
+    `fill+settle CPU per put nextdb=${((1e6 * (results.nextdb.fill.cpuS + ndSettle.cpuS)) / N).toFixed(2)} us leveldb=${((1e6 * (results.leveldb.fill.cpuS + ldSettle.cpuS)) / N).toFixed(2)} us`,
+  );
   engines.reverse();
   for (const e of engines) {
     let found = 0;
