@@ -192,6 +192,31 @@ test('hash joins with a tiny work_mem (grace hash join) equal the in-memory resu
   }
 });
 
+test('nested-loop joins with a tiny work_mem (inner side read back per batch) equal the in-memory results', async () => {
+  const f = await fixture();
+  try {
+    await randomTable(f.s, 't', 500, 46);
+    await randomTable(f.s, 'u', 400, 47);
+    const queries = [
+      'SELECT t.id, u.id FROM t JOIN u ON t.id BETWEEN u.id - 1 AND u.id + 1',
+      'SELECT t.id, u.id FROM t LEFT JOIN u ON t.id < u.id - 350',
+      'SELECT t.id, u.id FROM t RIGHT JOIN u ON t.id = u.id + 200',
+      'SELECT t.id, u.id, u.b FROM t FULL JOIN u ON t.id = u.id * 2 AND t.a IS DISTINCT FROM u.a',
+    ];
+    for (const q of queries) {
+      await f.s.simpleQuery('RESET work_mem');
+      assert.match((await rows(f.s, `EXPLAIN ${q}`)).join('\n'), /Nested Loop/, q);
+      const expected = await rows(f.s, q);
+      await f.s.simpleQuery("SET work_mem = '64kB'");
+      const got = await rows(f.s, q);
+      assert.deepEqual(sorted(got), sorted(expected), q);
+      assert.deepEqual(spillFiles(f.spillDir), [], `no spill file left after ${q}`);
+    }
+  } finally {
+    await f.close();
+  }
+});
+
 test('a multi-pass merge (more runs than the merge fan-in) sorts right', async () => {
   const f = await fixture();
   try {

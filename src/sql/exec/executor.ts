@@ -502,6 +502,8 @@ function joinOp(plan: Extract<Plan, { kind: 'join' }>, env: ExecEnv): Operator {
    */
   let batches: { right: SpillFile; left: SpillFile }[] | undefined;
   let nextLeft: () => Promise<Row[] | null> = () => left.next();
+  /** Nested loop whose inner (right) side is over work_mem: the right rows in a file, read once per left batch. */
+  let inner: { file: SpillFile; count: number; unmatchedEmitted: boolean } | undefined;
   let batchCount = 1;
   let peakBytes = 0;
 
@@ -555,7 +557,7 @@ function joinOp(plan: Extract<Plan, { kind: 'join' }>, env: ExecEnv): Operator {
 
   const prepare = async (): Promise<void> => {
     const rightOp = build(plan.right, env);
-    const budget = rightKey === undefined ? Infinity : workMemOf(env);
+    const budget = workMemOf(env);
     const rows: Row[] = [];
     let bytes = 0;
     let overflow: SpillFile | undefined;
@@ -586,8 +588,14 @@ function joinOp(plan: Extract<Plan, { kind: 'join' }>, env: ExecEnv): Operator {
       setRight(rows);
       return;
     }
-    // Enough batches for each to fit in work_mem (with room for uneven keys).
     await overflow.finish();
+    if (rightKey === undefined) {
+      inner = { file: overflow, count: overflow.rows, unmatchedEmitted: false };
+      if (jt === 'full' || jt === 'right') rightMatched = new Uint8Array(overflow.rows);
+      rightRows = [];
+      return;
+    }
+    // Enough batches for each to fit in work_mem (with room for uneven keys).
     let n = 2;
     while (n < 1024 && (bytes * 1.5) / n > budget) n *= 2;
     batchCount = n;
@@ -692,9 +700,66 @@ function joinOp(plan: Extract<Plan, { kind: 'join' }>, env: ExecEnv): Operator {
     return null;
   };
 
+  /** One left batch against every right row read back from the file (block nested loop), or the unmatched right rows at the end. */
+  const innerBatch = async (nl: NonNullable<typeof inner>): Promise<Row[] | null> => {
+    const ctx = env.ctx;
+    while (!leftDone) {
+      const b = await left.next();
+      if (b === null) {
+        leftDone = true;
+        break;
+      }
+      const matchedL = new Uint8Array(b.length);
+      const out: Row[] = [];
+      nl.file.rewind();
+      let ord = 0;
+      for (;;) {
+        const rb = await nl.file.read(BATCH_ROWS * 4);
+        if (rb === null) break;
+        await interruptPoint(ctx);
+        for (let li = 0; li < b.length; li++) {
+          if ((jt === 'semi' || jt === 'anti') && matchedL[li] === 1) continue;
+          const l = b[li]!;
+          for (let ri = 0; ri < rb.length; ri++) {
+            const joined = l.concat(rb[ri]!);
+            if (!(await matches(joined, ctx))) continue;
+            matchedL[li] = 1;
+            if (jt === 'semi' || jt === 'anti') break;
+            if (rightMatched !== undefined) rightMatched[ord + ri] = 1;
+            out.push(joined);
+          }
+        }
+        ord += rb.length;
+        memoryCheck(env, out.length);
+      }
+      for (let li = 0; li < b.length; li++) {
+        const matched = matchedL[li] === 1;
+        if (jt === 'semi' ? matched : jt === 'anti' || jt === 'left' || jt === 'full' ? !matched : false)
+          out.push(b[li]!.concat(nullsR));
+      }
+      if (out.length > 0) return out;
+    }
+    if ((jt === 'right' || jt === 'full') && !nl.unmatchedEmitted) {
+      nl.unmatchedEmitted = true;
+      nl.file.rewind();
+      const out: Row[] = [];
+      let ord = 0;
+      for (;;) {
+        const rb = await nl.file.read(BATCH_ROWS * 4);
+        if (rb === null) break;
+        for (const r of rb) if (rightMatched![ord++] === 0) out.push(nullsL.concat(r));
+        memoryCheck(env, out.length);
+      }
+      if (out.length > 0) return out;
+    }
+    await nl.file.release();
+    return null;
+  };
+
   return {
     next: async () => {
       if (rightRows === undefined) await prepare();
+      if (inner !== undefined) return innerBatch(inner);
       for (;;) {
         const b = await joinBatch();
         if (b !== null) return b;

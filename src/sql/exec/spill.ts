@@ -436,6 +436,13 @@ export class SpillFile {
     }
   }
 
+  /** Reads again from the first record (a nested loop's inner side is read once per outer batch). */
+  rewind(): void {
+    assert(this.finished && !this.released, 'spill file rewound before finish or after release');
+    this.readPos = 0;
+    this.rlen = 0;
+  }
+
   /** Closes and removes the file (idempotent). */
   async release(): Promise<void> {
     if (this.released) return;
