@@ -11,7 +11,7 @@ import pg from 'pg';
 import postgres from 'postgres';
 import { startTestServer, RawClient, types } from './harness.ts';
 import { FakeProvider } from './fake-session.ts';
-import { RequestCode } from '../../src/wire/frontend-messages.ts';
+import { RequestCode, type FrontendMessage } from '../../src/wire/frontend-messages.ts';
 import { FrontendWriter } from '../../src/wire/frontend-writer.ts';
 
 const corpus = new URL('../../../shared/corpus/client-wire/postgresql-15.18-server.backend.jsonl', import.meta.url)
@@ -476,3 +476,41 @@ test('protocol 3.2 and _pq_ options get NegotiateProtocolVersion(3.0); FunctionC
     await ts.stop();
   }
 });
+
+for (const writerThread of [true, false]) {
+  test(`pipelined input over the 1 MiB high-water mark while a statement runs: reading pauses, resumes, every reply in order (writer thread ${writerThread ? 'on' : 'off'})`, async () => {
+    const ts = await startTestServer({ writerThread });
+    try {
+      const { client } = await RawClient.startup(ts.port);
+      const big = 'x'.repeat(16 * 1024);
+      const msgs: FrontendMessage[] = [{ kind: 'query', sql: 'SLEEP 300' }];
+      for (let i = 0; i < 100; i++) {
+        msgs.push(
+          { kind: 'parse', name: '', sql: 'ECHO $1', paramTypes: [] },
+          {
+            kind: 'bind',
+            portal: '',
+            statement: '',
+            paramFormats: [],
+            params: [Buffer.from(`${i}:${big}`)],
+            resultFormats: [],
+          },
+          { kind: 'execute', portal: '', maxRows: 0 },
+          { kind: 'sync' },
+        );
+      }
+      client.send(...msgs);
+      assert.equal(types(await client.until('Z', 10_000)), 'CZ');
+      for (let i = 0; i < 100; i++) {
+        const ms = await client.until('Z', 10_000);
+        assert.equal(types(ms), '12DCZ');
+        const row = ms.find((m) => m.type === 'D');
+        assert.ok(row?.type === 'D');
+        assert.equal(row.values[0]?.toString(), `${i}:${big}`);
+      }
+      client.end();
+    } finally {
+      await ts.stop();
+    }
+  });
+}
