@@ -8,6 +8,7 @@
  * Implementations of strict functions are never called with NULL.
  */
 
+import { isInfiniteDate, isInfiniteTs } from '../types/datetime.ts';
 import { arrayDims, arrayDimsText, oneDimensional } from '../types/array-dims.ts';
 import { NextDbError, SqlState, notSupported } from '../../util/errors.ts';
 import { Decimal } from '../types/decimal.ts';
@@ -565,13 +566,13 @@ def(['date_part', 'extract'], (args) => {
     impl: (a, ctx) => {
       const f = str(a[0]!).toLowerCase();
       let ts = a[1] as bigint;
-      if (at.id === 'timestamptz' && f !== 'epoch')
+      if (at.id === 'timestamptz' && f !== 'epoch' && !isInfiniteTs(ts))
         ts += BigInt(zoneOffsetSeconds(ctx.io.timeZone, ts)) * MICROS_PER_SECOND;
       if (f === 'timezone' && at.id === 'timestamptz') return zoneOffsetSeconds(ctx.io.timeZone, a[1] as bigint);
       const v = extractField(f, ts);
       if (v === undefined)
         throw new NextDbError(SqlState.invalidParameterValue, `unit "${f}" not recognized for type ${at.name}`);
-      return v;
+      return Number.isNaN(v) ? null : v; // NaN: a bounded field of an infinite value
     },
     strict: true,
     volatile: false,
@@ -594,6 +595,14 @@ def('date_trunc', (args) => {
             `unit "${f}" not recognized for type timestamp without time zone`,
           );
         return r;
+      }
+      if (isInfiniteTs(a[1] as bigint)) {
+        if (truncTimestamp(f, 0n) === undefined)
+          throw new NextDbError(
+            SqlState.invalidParameterValue,
+            `unit "${f}" not recognized for type timestamp with time zone`,
+          );
+        return a[1]!;
       }
       const off = BigInt(zoneOffsetSeconds(ctx.io.timeZone, a[1] as bigint)) * MICROS_PER_SECOND;
       const r = truncTimestamp(f, (a[1] as bigint) + off);
@@ -629,10 +638,15 @@ def(
   'to_timestamp',
   sig([T.float8], T.timestamptz, (a) => BigInt(Math.round(num(a[0]!) * 1e6))),
 );
-def(
-  'isfinite',
-  sig([T.timestamptz], T.bool, () => true),
-);
+def('isfinite', (args) => {
+  if (args.length !== 1) return undefined;
+  const t = args[0]!;
+  if (t.id === 'date')
+    return { argTypes: [t], ret: T.bool, impl: (a) => !isInfiniteDate(a[0] as number), strict: true, volatile: false };
+  if (t.id === 'interval') return { argTypes: [t], ret: T.bool, impl: () => true, strict: true, volatile: false };
+  const at = t.id === 'timestamp' ? t : T.timestamptz;
+  return { argTypes: [at], ret: T.bool, impl: (a) => !isInfiniteTs(a[0] as bigint), strict: true, volatile: false };
+});
 def(
   'justify_days',
   sig([T.interval], T.interval, (a) => {

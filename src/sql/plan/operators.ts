@@ -10,6 +10,7 @@
  * binder using `commonType`.
  */
 
+import { addDays, dateDiff } from '../types/datetime.ts';
 import { concatArrays, oneDimensional } from '../types/array-dims.ts';
 import { NextDbError, SqlState } from '../../util/errors.ts';
 import { Decimal } from '../types/decimal.ts';
@@ -518,13 +519,18 @@ function scaleInterval(iv: Interval, f: number): Interval {
 function dateArith(op: '+' | '-', l: SqlType, r: SqlType): ResolvedOp | undefined {
   const sign = op === '+' ? 1 : -1;
   if (l.id === 'date' && (r.id === 'int4' || r.id === 'int2' || r.id === 'int8')) {
-    return { left: l, right: Types.int4, ret: Types.date, impl: (a) => (a[0] as number) + sign * (a[1] as number) };
+    return {
+      left: l,
+      right: Types.int4,
+      ret: Types.date,
+      impl: (a) => addDays(a[0] as number, sign * (a[1] as number)),
+    };
   }
   if (op === '+' && r.id === 'date' && (l.id === 'int4' || l.id === 'int2')) {
-    return { left: Types.int4, right: r, ret: Types.date, impl: (a) => (a[0] as number) + (a[1] as number) };
+    return { left: Types.int4, right: r, ret: Types.date, impl: (a) => addDays(a[1] as number, a[0] as number) };
   }
   if (op === '-' && l.id === 'date' && r.id === 'date')
-    return { left: l, right: r, ret: Types.int4, impl: (a) => (a[0] as number) - (a[1] as number) };
+    return { left: l, right: r, ret: Types.int4, impl: (a) => dateDiff(a[0] as number, a[1] as number) };
   if ((l.id === 'timestamp' || l.id === 'timestamptz' || l.id === 'date') && r.id === 'interval') {
     const lt = l.id === 'date' ? Types.timestamp : l;
     return { left: lt, right: r, ret: lt, impl: (a) => addInterval(a[0] as bigint, a[1] as Interval, sign) };

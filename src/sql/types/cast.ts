@@ -12,6 +12,7 @@
  * on overflow except in explicit casts, which truncate).
  */
 
+import { DATE_INFINITY, DATE_NEG_INFINITY, dateToTimestamp, isInfiniteDate, isInfiniteTs } from './datetime.ts';
 import { withElems } from './array-dims.ts';
 import { NextDbError, SqlState } from '../../util/errors.ts';
 import { Decimal } from './decimal.ts';
@@ -230,16 +231,27 @@ function baseCast(from: SqlType, to: SqlType, ctx: CastContext): CastFn {
   if (isOidLike(from) && to.id === 'int4') return (v) => v;
   if (from.id === 'bool' && to.id === 'int4') return (v) => (v ? 1 : 0);
   if (from.id === 'int4' && to.id === 'bool') return (v) => v !== 0;
-  if (from.id === 'date' && to.id === 'timestamp') return (v) => BigInt(v as number) * MICROS_PER_DAY;
+  if (from.id === 'date' && to.id === 'timestamp') return (v) => dateToTimestamp(v as number);
   if (from.id === 'date' && to.id === 'timestamptz')
-    return (v, io) => localToUtc(BigInt(v as number) * MICROS_PER_DAY, io.timeZone);
-  if (from.id === 'timestamp' && to.id === 'timestamptz') return (v, io) => localToUtc(v as bigint, io.timeZone);
+    return (v, io) =>
+      isInfiniteDate(v as number)
+        ? dateToTimestamp(v as number)
+        : localToUtc(dateToTimestamp(v as number), io.timeZone);
+  if (from.id === 'timestamp' && to.id === 'timestamptz')
+    return (v, io) => (isInfiniteTs(v as bigint) ? v : localToUtc(v as bigint, io.timeZone));
   if (from.id === 'timestamptz' && to.id === 'timestamp') {
-    return (v, io) => (v as bigint) + BigInt(zoneOffsetSeconds(io.timeZone, v as bigint)) * MICROS_PER_SECOND;
+    return (v, io) =>
+      isInfiniteTs(v as bigint)
+        ? v
+        : (v as bigint) + BigInt(zoneOffsetSeconds(io.timeZone, v as bigint)) * MICROS_PER_SECOND;
   }
   if ((from.id === 'timestamp' || from.id === 'timestamptz') && (to.id === 'date' || to.id === 'time')) {
     return (v, io) => {
       let ts = v as bigint;
+      if (isInfiniteTs(ts)) {
+        if (to.id === 'time') return null; // PostgreSQL 15: an infinite timestamp has no time of day
+        return ts > 0n ? DATE_INFINITY : DATE_NEG_INFINITY;
+      }
       if (from.id === 'timestamptz') ts += BigInt(zoneOffsetSeconds(io.timeZone, ts)) * MICROS_PER_SECOND;
       let days = ts / MICROS_PER_DAY;
       let rem = ts % MICROS_PER_DAY;

@@ -12,14 +12,50 @@
  * Intl.DateTimeFormat, cached per zone.
  *
  * Limits: input accepts ISO-8601 style ('2024-01-31', '2024-01-31 10:00:00.5+02',
- * 'T' separator), 'epoch', 'now', 'today', 'infinity' is rejected with 0A000;
+ * 'T' separator), 'epoch', 'now', 'today', 'infinity', '-infinity';
  * BC dates are accepted; other DateStyles for input are not.
  */
 
-import { NextDbError, notSupported } from '../../util/errors.ts';
+import { NextDbError } from '../../util/errors.ts';
 import type { Interval } from './sql-type.ts';
 
 export const MICROS_PER_SECOND = 1_000_000n;
+
+/**
+ * 'infinity' and '-infinity': PostgreSQL's sentinels, the largest and
+ * smallest value of the representation (int32 days for date, int64
+ * microseconds for timestamps), so they sort after and before every finite
+ * value, in keys too. The binary wire format carries them unchanged.
+ */
+export const DATE_INFINITY = 2147483647;
+export const DATE_NEG_INFINITY = -2147483648;
+export const TS_INFINITY = 9223372036854775807n;
+export const TS_NEG_INFINITY = -9223372036854775808n;
+
+export function isInfiniteDate(days: number): boolean {
+  return days === DATE_INFINITY || days === DATE_NEG_INFINITY;
+}
+
+export function isInfiniteTs(ts: bigint): boolean {
+  return ts === TS_INFINITY || ts === TS_NEG_INFINITY;
+}
+
+/** 1 for 'infinity', -1 for '-infinity', 0 otherwise (PostgreSQL 15 takes no '+infinity' here). */
+function infinityIn(text: string): 1 | -1 | 0 {
+  const t = text.trim().toLowerCase();
+  return t === 'infinity' ? 1 : t === '-infinity' ? -1 : 0;
+}
+
+/** date → timestamp (midnight); the infinities map to each other. */
+export function dateToTimestamp(days: number): bigint {
+  if (days === DATE_INFINITY) return TS_INFINITY;
+  if (days === DATE_NEG_INFINITY) return TS_NEG_INFINITY;
+  return BigInt(days) * MICROS_PER_DAY;
+}
+
+function infinityError(what: string): NextDbError {
+  return new NextDbError('22008', `cannot subtract infinite ${what}`);
+}
 export const MICROS_PER_DAY = 86_400_000_000n;
 const MICROS_PER_DAY_N = 86_400_000_000;
 
@@ -67,6 +103,7 @@ function formatYear(y: number): [string, string] {
 }
 
 export function formatDate(days: number): string {
+  if (isInfiniteDate(days)) return days > 0 ? 'infinity' : '-infinity';
   const [y, m, d] = civilFromDays(days);
   const [ys, bc] = formatYear(y);
   return `${ys}-${pad(m, 2)}-${pad(d, 2)}${bc}`;
@@ -75,6 +112,17 @@ export function formatDate(days: number): string {
 function formatFraction(micros: number): string {
   if (micros === 0) return '';
   return `.${pad(micros, 6).replace(/0+$/, '')}`;
+}
+
+/** date - date in days (PostgreSQL refuses infinite dates). */
+export function dateDiff(a: number, b: number): number {
+  if (isInfiniteDate(a) || isInfiniteDate(b)) throw infinityError('dates');
+  return a - b;
+}
+
+/** date ± days: an infinite date stays infinite. */
+export function addDays(days: number, n: number): number {
+  return isInfiniteDate(days) ? days : days + n;
 }
 
 export function formatTime(micros: bigint): string {
@@ -95,6 +143,7 @@ function splitMicros(ts: bigint): [number, bigint] {
 }
 
 export function formatTimestamp(ts: bigint): string {
+  if (isInfiniteTs(ts)) return ts > 0n ? 'infinity' : '-infinity';
   const [days, rem] = splitMicros(ts);
   const [y, m, d] = civilFromDays(days);
   const [ys, bc] = formatYear(y);
@@ -114,6 +163,7 @@ function formatOffset(offsetSeconds: number): string {
 }
 
 export function formatTimestamptz(ts: bigint, zone: string): string {
+  if (isInfiniteTs(ts)) return ts > 0n ? 'infinity' : '-infinity';
   const off = zoneOffsetSeconds(zone, ts);
   const local = ts + BigInt(off) * MICROS_PER_SECOND;
   const [days, rem] = splitMicros(local);
@@ -203,7 +253,6 @@ const DT_RE =
 function parseDateTime(text: string, type: string, nowMicros: bigint | undefined): ParsedDateTime {
   const lower = text.trim().toLowerCase();
   if (lower === 'epoch') return { days: 0, timeMicros: 0n, offset: 0, hasTime: true };
-  if (lower === 'infinity' || lower === '-infinity') throw notSupported('infinite date/time values');
   if (
     nowMicros !== undefined &&
     (lower === 'now' || lower === 'today' || lower === 'tomorrow' || lower === 'yesterday')
@@ -253,17 +302,23 @@ function fractionMicros(frac: string | undefined): bigint {
 }
 
 export function parseDate(text: string, nowMicros?: bigint): number {
+  const inf = infinityIn(text);
+  if (inf !== 0) return inf > 0 ? DATE_INFINITY : DATE_NEG_INFINITY;
   const p = parseDateTime(text, 'date', nowMicros);
   return p.days;
 }
 
 export function parseTimestamp(text: string, nowMicros?: bigint): bigint {
+  const inf = infinityIn(text);
+  if (inf !== 0) return inf > 0 ? TS_INFINITY : TS_NEG_INFINITY;
   const p = parseDateTime(text, 'timestamp', nowMicros);
   // A zone in the text is ignored for timestamp without time zone (PostgreSQL does the same).
   return BigInt(p.days) * MICROS_PER_DAY + p.timeMicros;
 }
 
 export function parseTimestamptz(text: string, zone: string, nowMicros?: bigint): bigint {
+  const inf = infinityIn(text);
+  if (inf !== 0) return inf > 0 ? TS_INFINITY : TS_NEG_INFINITY;
   const p = parseDateTime(text, 'timestamp with time zone', nowMicros);
   const local = BigInt(p.days) * MICROS_PER_DAY + p.timeMicros;
   if (p.offset !== undefined) return local - BigInt(p.offset) * MICROS_PER_SECOND;
@@ -402,6 +457,7 @@ export function addMonthsToTimestamp(ts: bigint, months: number): bigint {
 }
 
 export function addInterval(ts: bigint, iv: Interval, sign: 1 | -1): bigint {
+  if (isInfiniteTs(ts)) return ts;
   let out = addMonthsToTimestamp(ts, sign * iv.months);
   out += BigInt(sign * iv.days) * MICROS_PER_DAY;
   out += sign === 1 ? iv.micros : -iv.micros;
@@ -410,6 +466,7 @@ export function addInterval(ts: bigint, iv: Interval, sign: 1 | -1): bigint {
 
 /** Timestamp difference as PostgreSQL prints it: days and time, no months. */
 export function timestampDiff(a: bigint, b: bigint): Interval {
+  if (isInfiniteTs(a) || isInfiniteTs(b)) throw infinityError('timestamps');
   const d = a - b;
   const days = d / MICROS_PER_DAY;
   return { months: 0, days: Number(days), micros: d - days * MICROS_PER_DAY };
@@ -427,6 +484,12 @@ export function compareIntervals(a: Interval, b: Interval): number {
 
 /** Field extraction for date_part/extract on a (UTC-wall-clock) timestamp. */
 export function extractField(field: string, ts: bigint): number | undefined {
+  if (isInfiniteTs(ts)) {
+    // PostgreSQL: the unbounded fields are ±Infinity, the others NULL (NaN here: the caller makes it NULL).
+    if (['epoch', 'year', 'decade', 'century', 'millennium', 'julian', 'isoyear'].includes(field))
+      return ts > 0n ? Infinity : -Infinity;
+    return extractField(field, 0n) === undefined ? undefined : Number.NaN;
+  }
   const [days, rem] = splitMicros(ts);
   const [y, m, d] = civilFromDays(days);
   const secs = Number(rem) / 1e6;
@@ -479,6 +542,7 @@ export function extractField(field: string, ts: bigint): number | undefined {
 
 /** date_trunc on a (UTC-wall-clock) timestamp. */
 export function truncTimestamp(field: string, ts: bigint): bigint | undefined {
+  if (isInfiniteTs(ts)) return truncTimestamp(field, 0n) === undefined ? undefined : ts;
   const [days, rem] = splitMicros(ts);
   const [y, m] = civilFromDays(days);
   const dayStart = BigInt(days) * MICROS_PER_DAY;

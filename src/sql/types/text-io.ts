@@ -10,6 +10,7 @@
  * the old %.{15+efd}g style.
  */
 
+import { isInfiniteDate, isInfiniteTs } from './datetime.ts';
 import { arrayDims, makeArray, nestText } from './array-dims.ts';
 import { NextDbError, SqlState, notSupported } from '../../util/errors.ts';
 import { Decimal } from './decimal.ts';
@@ -573,7 +574,11 @@ export function parseText(ty: SqlType, text: string, io: IoSettings): Value {
       return parseFloatText(text, false);
     case 'numeric': {
       const d = Decimal.parse(text);
-      if (d === undefined) throw invalidInput('numeric', text);
+      if (d === undefined) {
+        // PostgreSQL's numeric also has ±Infinity; NextDB's does not (refused, not misread).
+        if (/^\s*[+-]?inf(inity)?\s*$/i.test(text)) throw notSupported(`numeric value "${text.trim()}"`);
+        throw invalidInput('numeric', text);
+      }
       return d;
     }
     case 'text':
@@ -657,7 +662,7 @@ export function formatBinary(ty: SqlType, v: Value, io: IoSettings): Buffer {
       return Buffer.from((v as string).replace(/-/g, ''), 'hex');
     case 'date': {
       const b = Buffer.allocUnsafe(4);
-      b.writeInt32BE((v as number) - PG_EPOCH_DAYS);
+      b.writeInt32BE(isInfiniteDate(v as number) ? (v as number) : (v as number) - PG_EPOCH_DAYS);
       return b;
     }
     case 'time': {
@@ -668,7 +673,7 @@ export function formatBinary(ty: SqlType, v: Value, io: IoSettings): Buffer {
     case 'timestamp':
     case 'timestamptz': {
       const b = Buffer.allocUnsafe(8);
-      b.writeBigInt64BE((v as bigint) - PG_EPOCH_MICROS);
+      b.writeBigInt64BE(isInfiniteTs(v as bigint) ? (v as bigint) : (v as bigint) - PG_EPOCH_MICROS);
       return b;
     }
     case 'interval': {
@@ -750,13 +755,17 @@ export function parseBinary(ty: SqlType, b: Buffer, io: IoSettings): Value {
       return Buffer.from(b);
     case 'uuid':
       return parseUuid(b.toString('hex'));
-    case 'date':
-      return b.readInt32BE(0) + PG_EPOCH_DAYS;
+    case 'date': {
+      const d = b.readInt32BE(0);
+      return isInfiniteDate(d) ? d : d + PG_EPOCH_DAYS;
+    }
     case 'time':
       return b.readBigInt64BE(0);
     case 'timestamp':
-    case 'timestamptz':
-      return b.readBigInt64BE(0) + PG_EPOCH_MICROS;
+    case 'timestamptz': {
+      const t = b.readBigInt64BE(0);
+      return isInfiniteTs(t) ? t : t + PG_EPOCH_MICROS;
+    }
     case 'interval':
       return { micros: b.readBigInt64BE(0), days: b.readInt32BE(8), months: b.readInt32BE(12) };
     case 'jsonb':
