@@ -1,8 +1,9 @@
 // Operators over work_mem spill to disk and give the same answers as in
-// memory: a seeded random table is queried (ORDER BY, GROUP BY, DISTINCT,
-// set operations, window functions, hash joins) once with the default work_mem (everything fits) and once with
-// work_mem = 64kB (everything spills), and the results must be equal (ORDER
-// BY exactly, row for row; the others as multisets). Also: EXPLAIN ANALYZE
+// memory: seeded random tables are queried (ORDER BY, GROUP BY, DISTINCT,
+// set operations, window functions, CTEs, hash and nested-loop joins) once
+// with the default work_mem (everything fits) and once with work_mem =
+// 64kB (everything spills), and the results must be equal (ORDER BY
+// exactly, row for row; the others as multisets). Also: EXPLAIN ANALYZE
 // shows the spill ("Sort Method: external merge  Disk: NkB", batches),
 // temp_file_limit stops a query with 53400, and no spill file outlives its
 // statement, whether it ended, failed, was cancelled or stopped at a LIMIT.
@@ -112,7 +113,7 @@ test('ORDER BY with a tiny work_mem equals the in-memory sort (random tables, se
   }
 });
 
-test('GROUP BY, DISTINCT, set operations and windows with a tiny work_mem equal the in-memory results (random tables, seeded)', async () => {
+test('GROUP BY, DISTINCT, set operations, windows and CTEs with a tiny work_mem equal the in-memory results (random tables, seeded)', async () => {
   const f = await fixture();
   try {
     await randomTable(f.s, 't', 5000, 43);
@@ -136,6 +137,9 @@ test('GROUP BY, DISTINCT, set operations and windows with a tiny work_mem equal 
       'SELECT id, a, row_number() OVER (PARTITION BY a ORDER BY id), sum(d) OVER (PARTITION BY a) FROM t',
       'SELECT id, b, rank() OVER (PARTITION BY b ORDER BY c), lag(id) OVER (PARTITION BY b ORDER BY id) FROM t',
       'SELECT id, count(*) OVER (PARTITION BY id % 100 ORDER BY id ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) FROM t',
+      'WITH c AS MATERIALIZED (SELECT id, b, d FROM t) SELECT x.id, y.b, y.d FROM c x JOIN c y ON x.id = y.id',
+      'WITH c AS (SELECT * FROM t WHERE a > 10) SELECT count(*), sum(d), max(b) FROM c',
+      'WITH c AS (SELECT id FROM t) SELECT id, (SELECT count(*) FROM c WHERE c.id < t2.id) FROM t t2 WHERE t2.id < 20',
     ];
     for (const q of queries) {
       await f.s.simpleQuery('RESET work_mem');

@@ -54,8 +54,8 @@ export interface ExecEnv {
   readonly txn: Txn;
   readonly ctx: EvalContext;
   readonly outer: readonly Layout[];
-  /** Materialized CTE results for this execution. */
-  readonly ctes: Map<CteDef, Row[]>;
+  /** Materialized CTE results for this execution (a spill file when over work_mem). */
+  readonly ctes: Map<CteDef, Row[] | SpillFile>;
   /** Recursive CTE working tables (set while iterating). */
   readonly working: Map<CteDef, Row[]>;
   readonly memoryRowsMax: number;
@@ -1511,6 +1511,35 @@ function setOp(plan: Extract<Plan, { kind: 'setop' }>, env: ExecEnv): Operator {
   };
 }
 
+/** All rows of `op`: in memory while under work_mem, else in a spill file (finished, ready to read). */
+async function materializeRows(op: Operator, env: ExecEnv): Promise<Row[] | SpillFile> {
+  const budget = workMemOf(env);
+  const rows: Row[] = [];
+  let bytes = 0;
+  let file: SpillFile | undefined;
+  for (;;) {
+    const b = await op.next();
+    if (b === null) break;
+    for (const r of b) {
+      if (file !== undefined) file.add(r);
+      else {
+        rows.push(r);
+        bytes += estimateRowBytes(r) + 32;
+      }
+    }
+    if (file === undefined && bytes > budget) {
+      file = await env.spill!.create();
+      for (const r of rows) file.add(r);
+      rows.length = 0;
+    }
+    if (file !== undefined) await file.flushIfFull();
+    else memoryCheck(env, rows.length);
+  }
+  if (file === undefined) return rows;
+  await file.finish();
+  return file;
+}
+
 function cteScanOp(plan: Extract<Plan, { kind: 'cte-scan' }>, env: ExecEnv): Operator {
   let out: Operator | undefined;
   return {
@@ -1518,21 +1547,34 @@ function cteScanOp(plan: Extract<Plan, { kind: 'cte-scan' }>, env: ExecEnv): Ope
       if (out === undefined) {
         const working = env.working.get(plan.cte);
         if (working !== undefined) out = fromRows(working);
-        else out = fromRows(await materializeCte(plan.cte, env));
+        else {
+          const m = await materializeCte(plan.cte, env);
+          if (Array.isArray(m)) out = fromRows(m);
+          else {
+            const c = m.cursor();
+            out = { next: () => c.read(BATCH_ROWS) };
+          }
+        }
       }
       return out.next();
     },
   };
 }
 
-async function materializeCte(cte: CteDef, env: ExecEnv): Promise<Row[]> {
+/**
+ * A CTE's rows, computed once per statement: in memory, or (non-recursive,
+ * over work_mem) in a spill file each scan reads with its own cursor.
+ */
+async function materializeCte(cte: CteDef, env: ExecEnv): Promise<Row[] | SpillFile> {
   const cached = env.ctes.get(cte);
-  if (cached !== undefined) return cached;
-  const base = await drain(build(cte.plan, env), env);
+  // A file made inside a subquery run is gone when that run ended: compute again.
+  if (cached !== undefined && (Array.isArray(cached) || !cached.released)) return cached;
   if (cte.recursive === undefined) {
-    env.ctes.set(cte, base);
-    return base;
+    const m = await materializeRows(build(cte.plan, env), env);
+    env.ctes.set(cte, m);
+    return m;
   }
+  const base = await drain(build(cte.plan, env), env);
   const all = cte.recursive.all;
   const seen = new Set<string>();
   const rowKey = (r: Row): string => r.map(hashKey).join('\u0001');

@@ -338,6 +338,12 @@ class RecordReader {
 
 // ---- files ----
 
+interface ReadState {
+  readPos: number;
+  rbuf: Buffer | undefined;
+  rlen: number;
+}
+
 /**
  * One spill file: append rows, then finish() and read them back in order
  * (once). Writes are buffered; add() never awaits, flushIfFull() does.
@@ -348,9 +354,8 @@ export class SpillFile {
   /** Bytes written to disk so far. */
   bytes = 0;
   rows = 0;
-  private readPos = 0;
-  private rbuf: Buffer | undefined;
-  private rlen = 0;
+  /** Where read() is (rewind() resets it; cursor() makes others). */
+  private readonly main: ReadState = { readPos: 0, rbuf: undefined, rlen: 0 };
   private finished = false;
   released = false;
 
@@ -392,17 +397,27 @@ export class SpillFile {
   }
 
   /** The next rows in write order (up to about `max`), or null at the end. */
-  async read(max: number): Promise<Value[][] | null> {
-    assert(this.finished, 'spill file read before finish');
-    this.rbuf ??= Buffer.allocUnsafe(READ_CHUNK_BYTES);
+  read(max: number): Promise<Value[][] | null> {
+    return this.readWith(this.main, max);
+  }
+
+  /** An independent reader from the first record (several scans of one materialized CTE). */
+  cursor(): { read(max: number): Promise<Value[][] | null> } {
+    const st: ReadState = { readPos: 0, rbuf: undefined, rlen: 0 };
+    return { read: (max) => this.readWith(st, max) };
+  }
+
+  private async readWith(st: ReadState, max: number): Promise<Value[][] | null> {
+    assert(this.finished && !this.released, 'spill file read before finish or after release');
+    st.rbuf ??= Buffer.allocUnsafe(READ_CHUNK_BYTES);
     const out: Value[][] = [];
     for (;;) {
       // Decode every complete record in the buffer.
       let p = 0;
-      while (out.length < max && p + 4 <= this.rlen) {
-        const n = this.rbuf.readUInt32BE(p);
-        if (p + 4 + n > this.rlen) break;
-        const r = new RecordReader(this.rbuf, p + 4 + n);
+      while (out.length < max && p + 4 <= st.rlen) {
+        const n = st.rbuf.readUInt32BE(p);
+        if (p + 4 + n > st.rlen) break;
+        const r = new RecordReader(st.rbuf, p + 4 + n);
         r.pos = p + 4;
         const count = r.uvarint();
         const row = new Array<Value>(count);
@@ -411,43 +426,43 @@ export class SpillFile {
         p += 4 + n;
       }
       if (p > 0) {
-        this.rbuf.copy(this.rbuf, 0, p, this.rlen);
-        this.rlen -= p;
+        st.rbuf.copy(st.rbuf, 0, p, st.rlen);
+        st.rlen -= p;
       }
       if (out.length >= max) return out;
-      if (this.readPos >= this.bytes) {
-        assert(this.rlen === 0, 'spill file ends inside a record');
+      if (st.readPos >= this.bytes) {
+        assert(st.rlen === 0, 'spill file ends inside a record');
         return out.length > 0 ? out : null;
       }
       if (out.length > 0) return out;
       // A record larger than the buffer: grow it.
-      if (this.rlen >= 4) {
-        const need = 4 + this.rbuf.readUInt32BE(0);
-        if (need > this.rbuf.length) {
+      if (st.rlen >= 4) {
+        const need = 4 + st.rbuf.readUInt32BE(0);
+        if (need > st.rbuf.length) {
           const b = Buffer.allocUnsafe(need);
-          this.rbuf.copy(b, 0, 0, this.rlen);
-          this.rbuf = b;
+          st.rbuf.copy(b, 0, 0, st.rlen);
+          st.rbuf = b;
         }
       }
-      const { bytesRead } = await this.fh!.read(this.rbuf, this.rlen, this.rbuf.length - this.rlen, this.readPos);
+      const { bytesRead } = await this.fh!.read(st.rbuf, st.rlen, st.rbuf.length - st.rlen, st.readPos);
       assert(bytesRead > 0, 'spill file shorter than written');
-      this.readPos += bytesRead;
-      this.rlen += bytesRead;
+      st.readPos += bytesRead;
+      st.rlen += bytesRead;
     }
   }
 
   /** Reads again from the first record (a nested loop's inner side is read once per outer batch). */
   rewind(): void {
     assert(this.finished && !this.released, 'spill file rewound before finish or after release');
-    this.readPos = 0;
-    this.rlen = 0;
+    this.main.readPos = 0;
+    this.main.rlen = 0;
   }
 
   /** Closes and removes the file (idempotent). */
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
-    this.rbuf = undefined;
+    this.main.rbuf = undefined;
     this.space.forget(this);
     const fh = this.fh;
     this.fh = undefined;
