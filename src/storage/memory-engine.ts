@@ -7,8 +7,8 @@
  * instead of a B-tree descent whose ~20 string comparisons each miss the
  * CPU cache on large trees (at 1M keys that descent was three quarters of
  * an embedded SQL point SELECT). The index also finds an existing key's
- * tree slot for an overwrite, and it holds the values: a slot's value is a
- * view of the index's arena. The index is dropped, and `get` uses the
+ * tree slot for an overwrite. It keeps its own copy of each value (get
+ * answers from it; scans from the tree's slots). The index is dropped, and `get` uses the
  * tree, above getMapKeysMax keys. Snapshots are O(1) copy-on-write clones of the tree. Nothing
  * is durable: `sync()` resolves at once and `close()` drops everything. It is
  * the reference the LSM engine is tested against and the engine behind
@@ -47,7 +47,7 @@ export class MemoryEngine implements Engine {
   /**
    * The tree's entries by key, for get and for finding an overwritten key's
    * slot (undefined once too large: see GET_MAP_KEYS_MAX). Each entry's
-   * slot number is its index in `slots`; a slot's value is the index's view.
+   * slot number is its index in `slots` (the slot holds the engine's own copy of the value).
    */
   private index: HashIndex | undefined = this.newIndex();
   private slots: (Slot | undefined)[] = [];
@@ -79,8 +79,8 @@ export class MemoryEngine implements Engine {
 
   put(key: Uint8Array, value: Uint8Array): void {
     this.checkOpen();
-    // The index copies the value into its arena; without it, the tree keeps a copy.
-    if (this.index === undefined || !this.setIndexed(key, value)) this.setKey(toLatin1(key), Buffer.from(value));
+    const v = Buffer.from(value);
+    if (this.index === undefined || !this.setIndexed(key, v)) this.setKey(toLatin1(key), v);
   }
 
   delete(key: Uint8Array): void {
@@ -131,30 +131,29 @@ export class MemoryEngine implements Engine {
   }
 
   private newIndex(): HashIndex {
-    // Compaction moved an entry: its slot's value becomes the moved copy (the same bytes).
-    return new HashIndex((id, v) => {
-      this.slots[id]!.v = v;
-    });
+    return new HashIndex();
   }
 
   /**
-   * Sets a key through the index (present); false when the key is new and
+   * Sets a key through the index (present) to `value` (the engine's own
+   * buffer; the index keeps a copy for get); false when the key is new and
    * the index is full: then the index is dropped and the caller uses setKey.
    */
-  private setIndexed(key: Uint8Array, value: Uint8Array): boolean {
+  private setIndexed(key: Uint8Array, value: Buffer): boolean {
     const index = this.index!;
     const b = index.find(key);
     if (b >= 0) {
       const id = index.slotAt(b);
-      let slot = this.slots[id]!;
+      const slot = this.slots[id]!;
       this.bytes += value.length - slot.v.length;
-      if (this.openSnapshots > 0) {
-        // A snapshot's clone shares the slot: the key gets a new one (before the index write, which may relocate it).
-        slot = { v: slot.v };
-        this.slots[id] = slot;
-        this.tree.set(toLatin1(key), slot, true);
+      index.replaceAt(b, key, value);
+      if (this.openSnapshots === 0) slot.v = value;
+      else {
+        // A snapshot's clone shares the slot: the key gets a new one.
+        const fresh: Slot = { v: value };
+        this.slots[id] = fresh;
+        this.tree.set(toLatin1(key), fresh, true);
       }
-      slot.v = index.replaceAt(b, key, value);
       return true;
     }
     if (index.size >= this.getMapKeysMax) {
@@ -164,7 +163,8 @@ export class MemoryEngine implements Engine {
       return false;
     }
     const id = this.freeSlots.pop() ?? this.slots.length;
-    const slot: Slot = { v: index.insert(key, value, id) };
+    index.insert(key, value, id);
+    const slot: Slot = { v: value };
     this.slots[id] = slot;
     this.tree.set(toLatin1(key), slot, true);
     this.bytes += key.length + value.length;
