@@ -532,7 +532,8 @@ export class MvccTxn implements Txn {
       // then the versions are visible in the engine, so whoever meets one
       // waits for this transaction (undurableFrom), as for a record's intents.
       const batch = new WriteBatch();
-      for (const hk of intents.values()) this.mgr.resolveIntentInto(batch, hk, this.numericId, commitTs);
+      const history = this.mgr.keepsHistory(commitTs, this.numericId);
+      for (const hk of intents.values()) this.mgr.resolveIntentInto(batch, hk, this.numericId, commitTs, history);
       this.mgr.beginUndurable(this);
       try {
         engine.write(batch);
@@ -566,7 +567,8 @@ export class MvccTxn implements Txn {
       // state says committed; resolving keeps memory consistent with it and
       // releases the locks. The caller still sees the I/O error.
       const batch = new WriteBatch();
-      for (const hk of hks) this.mgr.resolveIntentInto(batch, hk, this.numericId, commitTs);
+      const history = this.mgr.keepsHistory(commitTs, this.numericId);
+      for (const hk of hks) this.mgr.resolveIntentInto(batch, hk, this.numericId, commitTs, history);
       batch.delete(rk);
       engine.write(batch);
       this.finish('committed');
@@ -601,7 +603,8 @@ export class MvccTxn implements Txn {
 
   private abortNow(): void {
     const batch = new WriteBatch();
-    for (const hk of this.intents?.values() ?? []) this.mgr.resolveIntentInto(batch, hk, this.numericId, undefined);
+    for (const hk of this.intents?.values() ?? [])
+      this.mgr.resolveIntentInto(batch, hk, this.numericId, undefined, false);
     if (batch.length > 0) this.mgr.engine.write(batch);
     this.finish('aborted');
   }

@@ -292,23 +292,53 @@ export class MvccTxnManager implements TxnManager {
   }
 
   /**
+   * Whether a commit at `commitTs` by `writerId` must keep the versions it
+   * supersedes as history: some other live transaction reads at a snapshot
+   * below `commitTs`, or the retention window keeps old versions. When not,
+   * no reader can ever ask for them: every snapshot comes from this HLC,
+   * which is monotonic, so transactions that have not taken one yet (or
+   * begin later) read above `commitTs`; the versions would be garbage the
+   * moment they are written (GC removes a version once the newer one is at
+   * or below the horizon), so they are not written at all. The writer's own
+   * snapshot does not count: it is finishing. Cost: one pass over the live
+   * transactions per commit.
+   */
+  keepsHistory(commitTs: Timestamp, writerId: number): boolean {
+    if (this.gcRetentionMs > 0) return true;
+    for (const t of this.live.values()) {
+      if (t.numericId === writerId) continue;
+      const ts = t.snapshotTsIfTaken();
+      if (ts !== 0 && ts < commitTs) return true;
+    }
+    return false;
+  }
+
+  /**
    * Adds to `batch` the resolution of `txnId`'s intent on the key, as
    * committed at `commitTs` or (undefined) aborted. Skips keys whose head
    * no longer carries that transaction's intent, so it is idempotent.
+   * `history`: keep the superseded committed version as history (what
+   * keepsHistory(commitTs, txnId) says; ignored for an abort).
    */
-  resolveIntentInto(batch: WriteBatch, hk: Buffer, txnId: number, commitTs: Timestamp | undefined): void {
+  resolveIntentInto(
+    batch: WriteBatch,
+    hk: Buffer,
+    txnId: number,
+    commitTs: Timestamp | undefined,
+    history: boolean,
+  ): void {
     const raw = this.engine.get(hk);
     if (raw === undefined) return;
     const h = decodeHead(raw);
     if (h.intentTxn !== txnId) return;
-    const next = resolvedHead(h, hk, txnId, commitTs, batch);
+    const next = resolvedHead(h, hk, txnId, commitTs, history, batch);
     if (next === undefined) batch.delete(hk);
     else batch.put(hk, next);
     // A superseded version went to history, or the key is now a tombstone: something for GC later.
     if (
       commitTs !== undefined &&
       h.intentKind !== IntentKind.lock &&
-      (h.committedTs !== 0 || h.intentKind === IntentKind.delete)
+      ((history && h.committedTs !== 0) || h.intentKind === IntentKind.delete)
     )
       this.noteGcCandidate(hk);
   }
@@ -332,10 +362,11 @@ export class MvccTxnManager implements TxnManager {
     const batch = new WriteBatch();
     if (rec !== undefined) {
       const r = decodeTxnRecord(rec);
-      for (const k of r.keys) this.resolveIntentInto(batch, headKey(k), h.intentTxn, r.commitTs);
+      const history = this.keepsHistory(r.commitTs, h.intentTxn);
+      for (const k of r.keys) this.resolveIntentInto(batch, headKey(k), h.intentTxn, r.commitTs, history);
       batch.delete(rk);
     } else {
-      this.resolveIntentInto(batch, hk, h.intentTxn, undefined);
+      this.resolveIntentInto(batch, hk, h.intentTxn, undefined, false);
     }
     this.engine.write(batch);
   }
@@ -353,7 +384,8 @@ export class MvccTxnManager implements TxnManager {
   resolveCommitted(hks: readonly Buffer[], txnId: number, commitTs: Timestamp, rk: Buffer): Promise<void> | undefined {
     if (hks.length > this.resolveSliceKeys) return this.resolveInSlices(hks, txnId, commitTs, rk);
     const batch = new WriteBatch();
-    for (const hk of hks) this.resolveIntentInto(batch, hk, txnId, commitTs);
+    const history = this.keepsHistory(commitTs, txnId);
+    for (const hk of hks) this.resolveIntentInto(batch, hk, txnId, commitTs, history);
     batch.delete(rk);
     this.engine.write(batch);
     return undefined;
@@ -361,10 +393,12 @@ export class MvccTxnManager implements TxnManager {
 
   private async resolveInSlices(hks: readonly Buffer[], txnId: number, commitTs: Timestamp, rk: Buffer): Promise<void> {
     let i = 0;
+    // Decided once: transactions that begin between slices read above commitTs.
+    const history = this.keepsHistory(commitTs, txnId);
     for (;;) {
       const end = Math.min(hks.length, i + this.resolveSliceKeys);
       const batch = new WriteBatch();
-      for (; i < end; i++) this.resolveIntentInto(batch, hks[i]!, txnId, commitTs);
+      for (; i < end; i++) this.resolveIntentInto(batch, hks[i]!, txnId, commitTs, history);
       if (i === hks.length) batch.delete(rk);
       this.engine.write(batch);
       if (i === hks.length) return;
@@ -615,13 +649,15 @@ export class MvccTxnManager implements TxnManager {
 
 /**
  * The head after resolving `txnId`'s intent; for a committed put/delete the
- * superseded committed version is added to `batch` as history.
+ * superseded committed version is added to `batch` as history when
+ * `history` (see MvccTxnManager.keepsHistory).
  */
 function resolvedHead(
   h: Head,
   hk: Buffer,
   txnId: number,
   commitTs: Timestamp | undefined,
+  history: boolean,
   batch: WriteBatch,
 ): Buffer | undefined {
   if (commitTs === undefined || h.intentKind === IntentKind.lock) {
@@ -629,7 +665,9 @@ function resolvedHead(
   }
   assert(commitTs > h.committedTs, 'commit timestamp not above the previous version');
   if (h.committedTs !== 0) {
-    batch.put(historyKey(userKeyOfHead(hk), h.committedTs), encodeHistoryValue(h.committedTxn, h.committedValue));
+    // The superseded version goes to history only when some reader may still ask for it (keepsHistory).
+    if (history)
+      batch.put(historyKey(userKeyOfHead(hk), h.committedTs), encodeHistoryValue(h.committedTxn, h.committedValue));
   } else if (h.intentKind === IntentKind.delete) {
     return undefined; // deleting a key that never had a committed version leaves nothing
   }

@@ -257,6 +257,9 @@ test('serializable: write skew aborts the second committer; read-only never need
 test('gc removes versions below the horizon and keeps what a live snapshot needs', async () => {
   const clock = new ManualClock(1_000);
   const m = await openTxnManager(new MemoryEngine(), { clock });
+  // A reader with an early snapshot makes commits keep superseded versions as history (see keepsHistory).
+  const pin = m.begin({ isolation: 'repeatable read' });
+  pin.beginStatement();
   for (let i = 0; i < 5; i++) await seed(m, { k: `v${i}`, gone: `g${i}` });
   const old = m.begin({ isolation: 'repeatable read' });
   old.beginStatement();
@@ -264,6 +267,7 @@ test('gc removes versions below the horizon and keeps what a live snapshot needs
   const del = m.begin();
   await del.delete(b('gone'));
   await del.commit();
+  await pin.commit();
   const s1 = await m.gc();
   assert.ok(s1.versionsRemoved >= 6, `removed ${s1.versionsRemoved}`);
   assert.equal(str(await old.get(b('k'))), 'v4');
@@ -370,7 +374,12 @@ test('serializable read refresh is conservative: an overwritten read fails the c
 
 test('background gc runs every gcEveryCommits write commits', async () => {
   const m = await openTxnManager(new MemoryEngine(), { clock: new ManualClock(1_000), gcEveryCommits: 10 });
-  for (let i = 0; i < 95; i++) await seed(m, { k: `v${i}` });
+  // A READ COMMITTED reader whose snapshot trails every commit: each commit keeps history, GC removes it.
+  const pin = m.begin({ isolation: 'read committed' });
+  for (let i = 0; i < 95; i++) {
+    pin.beginStatement();
+    await seed(m, { k: `v${i}` });
+  }
   await new Promise((r) => setImmediate(r));
   const keys = m.engine.stats()['keys']!;
   // Without GC: 2 meta keys + head + 94 history versions.
@@ -379,11 +388,14 @@ test('background gc runs every gcEveryCommits write commits', async () => {
   const r = m.begin();
   assert.equal(str(await r.get(b('k'))), 'v94');
   await r.commit();
+  await pin.commit();
   await m.close();
 });
 
 test('gc works through more versions than one batch holds', async () => {
   const m = await openTxnManager(new MemoryEngine(), { clock: new ManualClock(1_000), gcEveryCommits: 0 });
+  const pin = m.begin({ isolation: 'repeatable read' });
+  pin.beginStatement(); // keeps the superseded versions as history until it ends
   for (let round = 0; round < 3; round++) {
     const t = m.begin();
     for (let i = 0; i < 1500; i++) await t.put(b(`k${i}`), b(`v${round}`));
@@ -392,6 +404,7 @@ test('gc works through more versions than one batch holds', async () => {
   const del = m.begin();
   for (let i = 0; i < 1500; i++) await del.delete(b(`k${i}`));
   await del.commit();
+  await pin.commit();
   const s = await m.gc();
   assert.equal(s.versionsRemoved, 4500);
   assert.equal(s.headsRemoved, 1500);
@@ -551,5 +564,39 @@ test('background gc after the first sweep visits only written keys, keeps what a
   assert.equal(str(await r.get(b('k'))), 'c29');
   assert.equal(str(await r.get(b('cold7'))), 'x');
   await r.commit();
+  await m.close();
+});
+
+test('a commit keeps the version it supersedes as history only while a live snapshot is below it', async () => {
+  const m = await openTxnManager(new MemoryEngine(), { clock: new ManualClock(1_000), gcEveryCommits: 0 });
+  const keys = (): number => m.engine.stats()['keys']!;
+  await seed(m, { k: 'v0' });
+  const base = keys(); // boot, hlc ceiling, head of k
+  await seed(m, { k: 'v1' });
+  assert.equal(keys(), base, 'no reader below the commit: no history version written');
+  const notYet = m.begin({ isolation: 'repeatable read' }); // no snapshot taken yet: reads above later commits
+  await seed(m, { k: 'v2' });
+  assert.equal(keys(), base);
+  assert.equal(str(await notYet.get(b('k'))), 'v2');
+  const old = m.begin({ isolation: 'repeatable read' });
+  old.beginStatement();
+  await seed(m, { k: 'v3' }); // record-less commit
+  const big = m.begin();
+  await big.put(b('k'), b('v4'));
+  for (let i = 0; i < 1100; i++) await big.put(b(`x${i}`), b('x')); // over resolveSliceKeys: commits with a record
+  await big.commit();
+  assert.equal(keys(), base + 2 + 1100, 'history of v2 and v3 kept for the reader below them');
+  assert.equal(str(await old.get(b('k'))), 'v2');
+  await old.commit();
+  await notYet.commit();
+  const s = await m.gc();
+  assert.equal(s.versionsRemoved, 2);
+  const del = m.begin();
+  await del.delete(b('k'));
+  await del.commit();
+  const r = m.begin();
+  assert.equal(await r.get(b('k')), undefined); // a tombstone head (no history), removed by GC later
+  await r.commit();
+  assert.equal((await m.gc()).headsRemoved, 1);
   await m.close();
 });
