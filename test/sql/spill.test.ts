@@ -137,6 +137,8 @@ test('GROUP BY, DISTINCT, set operations, windows and CTEs with a tiny work_mem 
       'SELECT id, a, row_number() OVER (PARTITION BY a ORDER BY id), sum(d) OVER (PARTITION BY a) FROM t',
       'SELECT id, b, rank() OVER (PARTITION BY b ORDER BY c), lag(id) OVER (PARTITION BY b ORDER BY id) FROM t',
       'SELECT id, count(*) OVER (PARTITION BY id % 100 ORDER BY id ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) FROM t',
+      'SELECT a, e, count(*), sum(d) FROM t GROUP BY ROLLUP (a, e)',
+      'SELECT a % 3, e, count(*), grouping(a % 3, e) FROM t GROUP BY CUBE (a % 3, e)',
       'WITH c AS MATERIALIZED (SELECT id, b, d FROM t) SELECT x.id, y.b, y.d FROM c x JOIN c y ON x.id = y.id',
       'WITH c AS (SELECT * FROM t WHERE a > 10) SELECT count(*), sum(d), max(b) FROM c',
       'WITH c AS (SELECT id FROM t) SELECT id, (SELECT count(*) FROM c WHERE c.id < t2.id) FROM t t2 WHERE t2.id < 20',

@@ -853,27 +853,35 @@ function aggregateOp(plan: Extract<Plan, { kind: 'aggregate' }>, env: ExecEnv): 
     next: async () => {
       if (result === undefined && plan.groupingSets !== undefined) {
         // GROUPING SETS: aggregate the (materialized) input once per set; absent group columns are NULL.
+        // Over work_mem the input waits in a spill file, read once per set (the groups stay in memory).
         const ctx = env.ctx;
-        const rows = await drain(input, env);
+        const input0 = await materializeRows(input, env);
         result = [];
         for (const set of plan.groupingSets) {
           const byKey = new Map<string, { key: Value[]; st: AggPlanState }>();
-          for (const r of rows) {
-            if (hoisted.length > 0) await runHoisted(hoisted, r, ctx);
-            const key = groups.map((g, i) => (set.includes(i) ? g(r, ctx) : null));
-            const k = key.map(hashKey).join('\u0001');
-            let g = byKey.get(k);
-            if (g === undefined) {
-              g = { key, st: newState() };
-              byKey.set(k, g);
+          const cursor = Array.isArray(input0) ? undefined : input0.cursor();
+          for (let b = cursor === undefined ? input0 : await cursor.read(BATCH_ROWS); b !== null;) {
+            for (const r of b as Row[]) {
+              if (hoisted.length > 0) await runHoisted(hoisted, r, ctx);
+              const key = groups.map((g, i) => (set.includes(i) ? g(r, ctx) : null));
+              const k = key.map(hashKey).join('\u0001');
+              let g = byKey.get(k);
+              if (g === undefined) {
+                g = { key, st: newState() };
+                byKey.set(k, g);
+                memoryCheck(env, byKey.size);
+              }
+              feed(g.st, r, ctx);
             }
-            feed(g.st, r, ctx);
+            b = cursor === undefined ? null : await cursor.read(BATCH_ROWS);
+            await interruptPoint(ctx);
           }
           const bits = groupingBits(set);
           if (set.length === 0 && byKey.size === 0)
             result.push([...groups.map(() => null), ...finish(newState(), ctx), ...bits]);
           for (const g of byKey.values()) result.push([...g.key, ...finish(g.st, ctx), ...bits]);
         }
+        if (!Array.isArray(input0)) await input0.release();
       }
       if (result === undefined && groups.length === 0) {
         // An aggregate without GROUP BY yields one row even over no input.
