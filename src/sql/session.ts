@@ -809,6 +809,17 @@ export class SqlSession implements Session, Backend {
       };
       return this.utility(ctas, sql);
     }
+    if ('CallStmt' in stmt) {
+      const fc = stmt.CallStmt.funccall!;
+      return this.inTxn(async (txn) => {
+        const catalog = await this.catalogFor(txn);
+        await runPlan(
+          optimize(this.binder(catalog, sql, paramTypes).bindCall(fc).plan),
+          this.env(txn, catalog, params),
+        );
+        return { tag: 'CALL' };
+      });
+    }
     if ('DeclareCursorStmt' in stmt) return this.declareCursor(stmt.DeclareCursorStmt, parsed, params, paramTypes);
     if ('FetchStmt' in stmt) {
       const f = (this.cursors ??= new Cursors()).fetch(stmt.FetchStmt);

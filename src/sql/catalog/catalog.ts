@@ -174,6 +174,10 @@ export interface FunctionDef {
   readonly outParams?: boolean;
   /** RETURNS trigger (retType is void). */
   readonly returnsTrigger?: boolean;
+  /** Parameter defaults (SQL text) by position; null where a parameter has none. Absent: none. */
+  readonly argDefaults?: readonly (string | null)[];
+  /** CREATE PROCEDURE: called only by CALL (retType void). */
+  readonly procedure?: boolean;
 }
 
 /** One grant in an ACL: grantee '' is PUBLIC; privileges and grant options as PostgreSQL's aclitem letters. */

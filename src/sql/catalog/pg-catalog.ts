@@ -169,7 +169,10 @@ export function functionText(
   if (kind === 'functionargs')
     return f.argTypes
       .map(
-        (t, i) => `${f.argNames[i] !== '' && f.argNames[i] !== undefined ? `${f.argNames[i]} ` : ''}${formatType(t)}`,
+        (t, i) =>
+          `${f.argNames[i] !== '' && f.argNames[i] !== undefined ? `${f.argNames[i]} ` : ''}${formatType(t)}${
+            f.argDefaults?.[i] != null ? ` DEFAULT ${f.argDefaults[i]}` : ''
+          }`,
       )
       .join(', ');
   if (f.outColumns !== undefined)
@@ -806,7 +809,7 @@ const TABLES: Record<string, VirtualTable> = {
               f.oid,
               f.name,
               schemaOid(ctx, f.schema),
-              'f',
+              f.procedure === true ? 'p' : 'f',
               f.returnsTrigger === true ? TRIGGER_TYPE_OID : f.retType.oid,
               f.retSet,
               f.volatility,

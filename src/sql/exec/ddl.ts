@@ -58,6 +58,7 @@ import { compilePlpgsql, plSource } from '../plpgsql/compile.ts';
 import { dropTrigger, setTriggersEnabled } from './trigger-ddl.ts';
 import { recordOwner, requireOwner, requirePrivilege, requireRelation } from './privileges.ts';
 import { isTempOid, markTempDdl } from '../temp-space.ts';
+import { parseSql } from '../parser.ts';
 import { checkOptionRefusal } from '../plan/view-dml.ts';
 
 export interface DdlContext {
@@ -940,6 +941,7 @@ function signatureTypes(objargs: readonly Node[] | undefined): SqlType[] | undef
 
 /** DROP FUNCTION [IF EXISTS] name [(types)] [, ...]: by name alone when only one function has it (42725 otherwise). */
 async function dropFunctions(ctx: DdlContext, s: DropStmt): Promise<string> {
+  const kindWord = s.removeType === 'OBJECT_PROCEDURE' ? 'procedure' : 'function';
   for (const obj of s.objects ?? []) {
     assert('ObjectWithArgs' in obj, 'DROP FUNCTION object');
     const o = obj.ObjectWithArgs;
@@ -960,11 +962,11 @@ async function dropFunctions(ctx: DdlContext, s: DropStmt): Promise<string> {
         ctx.notices.push({
           severity: 'NOTICE',
           code: '00000',
-          message: `function ${types === undefined ? name : sig} does not exist, skipping`,
+          message: `${kindWord} ${types === undefined ? name : sig} does not exist, skipping`,
         });
         continue;
       }
-      throw new NextDbError('42883', `function ${types === undefined ? name : sig} does not exist`);
+      throw new NextDbError('42883', `${kindWord} ${types === undefined ? name : sig} does not exist`);
     }
     if (found.length > 1)
       throw new NextDbError('42725', `function name "${name}" is not unique`, {
@@ -982,7 +984,7 @@ async function dropFunctions(ctx: DdlContext, s: DropStmt): Promise<string> {
     }
     await CatalogStore.remove(ctx.txn, 'func', f.oid);
   }
-  return 'DROP FUNCTION';
+  return s.removeType === 'OBJECT_PROCEDURE' ? 'DROP PROCEDURE' : 'DROP FUNCTION';
 }
 
 /**
@@ -994,7 +996,6 @@ async function dropFunctions(ctx: DdlContext, s: DropStmt): Promise<string> {
  * BEGIN ATOMIC bodies raise 0A000.
  */
 export async function createFunction(ctx: DdlContext, s: CreateFunctionStmt): Promise<string> {
-  if (s.is_procedure === true) throw notSupported('CREATE PROCEDURE');
   const names = (s.funcname ?? []).map(str);
   const name = names[names.length - 1] ?? '';
   const schema = creationSchema(ctx, names.length > 1 ? names[0] : undefined);
@@ -1031,6 +1032,15 @@ export async function createFunction(ctx: DdlContext, s: CreateFunctionStmt): Pr
   const pl = language === 'plpgsql';
   if (s.sql_body !== undefined) throw notSupported('SQL-standard function bodies (BEGIN ATOMIC / RETURN)');
   if (body === undefined) throw new NextDbError('42P13', 'no function body specified');
+  const procedure = s.is_procedure === true;
+  if (procedure && !pl) {
+    // A LANGUAGE sql procedure runs its statements in order, discarding SELECT results: the same as a
+    // PL/pgSQL block of those statements with SELECT as PERFORM, which is how it is kept and run.
+    const stmts = parseSql(body).map((p) => p.text.trim().replace(/;$/, ''));
+    body = `BEGIN\n${stmts.map((t) => `${t.replace(/^select\b/i, 'PERFORM')};\n`).join('')}END`;
+  }
+  const plBody = pl || procedure;
+  const argDefaults: (string | null)[] = [];
   const argNames: string[] = [];
   const argTypes: SqlType[] = [];
   const outColumns: { name: string; type: SqlType }[] = [];
@@ -1050,12 +1060,16 @@ export async function createFunction(ctx: DdlContext, s: CreateFunctionStmt): Pr
     }
     if (fp.mode !== undefined && fp.mode !== 'FUNC_PARAM_IN' && fp.mode !== 'FUNC_PARAM_DEFAULT')
       throw notSupported(pl ? 'INOUT and VARIADIC parameters' : 'OUT, INOUT and VARIADIC parameters');
-    if (fp.defexpr !== undefined) throw notSupported('parameter defaults');
+    if (fp.defexpr === undefined && argDefaults.some((d) => d !== null))
+      throw new NextDbError('42P13', 'input parameters after one with a default value must also have defaults');
+    // Kept as PostgreSQL shows it (pg_get_function_arguments): a quoted literal with its cast to the parameter's type.
+    const dflt = fp.defexpr === undefined ? null : deparseExpr(fp.defexpr);
+    argDefaults.push(dflt !== null && /^'(?:[^']|'')*'$/.test(dflt) ? `${dflt}::${formatType(type)}` : dflt);
     argNames.push(fp.name ?? '');
     argTypes.push(type);
   }
   const rt = s.returnType;
-  if (rt === undefined && !outParams) throw notSupported('functions without RETURNS');
+  if (rt === undefined && !outParams && !procedure) throw notSupported('functions without RETURNS');
   const rtName = (rt?.names ?? []).map(str);
   const returnsTrigger = rtName[rtName.length - 1] === 'trigger';
   if (returnsTrigger && !pl) throw new NextDbError('42P13', 'SQL functions cannot return type trigger');
@@ -1065,15 +1079,16 @@ export async function createFunction(ctx: DdlContext, s: CreateFunctionStmt): Pr
     });
   // OUT parameters: one gives that type, several a record (a row in FROM).
   const retSet = rt?.setof === true || (outColumns.length > 0 && !outParams);
-  const retType = returnsTrigger
-    ? Types.void
-    : outParams
-      ? outColumns.length === 1
-        ? outColumns[0]!.type
-        : Types.record
-      : outColumns.length > 0
-        ? Types.record
-        : resolveTypeName(rt!).type;
+  const retType =
+    returnsTrigger || procedure
+      ? Types.void
+      : outParams
+        ? outColumns.length === 1
+          ? outColumns[0]!.type
+          : Types.record
+        : outColumns.length > 0
+          ? Types.record
+          : resolveTypeName(rt!).type;
   if (retType.id === 'record' && outColumns.length === 0) throw notSupported('functions returning record');
   if (outParams && rt !== undefined && rtName[rtName.length - 1] !== 'record' && outColumns.length > 1)
     throw new NextDbError('42P13', 'function result type must be record because of OUT parameters');
@@ -1105,20 +1120,22 @@ export async function createFunction(ctx: DdlContext, s: CreateFunctionStmt): Pr
     body,
     volatility,
     strict,
-    ...(pl ? { language: 'plpgsql' as const } : {}),
+    ...(plBody ? { language: 'plpgsql' as const } : {}),
     ...(outParams ? { outParams: true } : {}),
     ...(returnsTrigger ? { returnsTrigger: true } : {}),
+    ...(argDefaults.some((d) => d !== null) ? { argDefaults } : {}),
+    ...(procedure ? { procedure: true } : {}),
   };
   // Validate the body now, as PostgreSQL does (check_function_bodies).
-  if (pl) compilePlpgsql(name, plSource(def));
+  if (plBody) compilePlpgsql(name, plSource(def));
   else ctx.binder(body).bindFunctionBody(def);
   await CatalogStore.put(ctx.txn, 'func', def.oid, def);
   if (existing === undefined) await recordOwner(ctx, def.oid, 'f');
-  return existing === undefined ? 'CREATE FUNCTION' : 'CREATE FUNCTION';
+  return procedure ? 'CREATE PROCEDURE' : 'CREATE FUNCTION';
 }
 
 export async function drop(ctx: DdlContext, s: DropStmt): Promise<string> {
-  if (s.removeType === 'OBJECT_FUNCTION') return dropFunctions(ctx, s);
+  if (s.removeType === 'OBJECT_FUNCTION' || s.removeType === 'OBJECT_PROCEDURE') return dropFunctions(ctx, s);
   if (s.removeType === 'OBJECT_TRIGGER') return dropTrigger(ctx, s);
   const cascade = s.behavior === 'DROP_CASCADE';
   const dropped = new Set<number>();

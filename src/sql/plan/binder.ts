@@ -196,9 +196,9 @@ export class Binder {
     return this.nextId++;
   }
 
-  err(code: string, message: string, location?: number): NextDbError {
+  err(code: string, message: string, location?: number, extra?: { readonly hint: string }): NextDbError {
     const position = positionOf(this.o.sql, location);
-    return new NextDbError(code, message, position === undefined ? {} : { position });
+    return new NextDbError(code, message, { ...(position === undefined ? {} : { position }), ...extra });
   }
 
   /** Resolves a possibly schema-qualified relation name. */
@@ -980,16 +980,89 @@ export class Binder {
   /** How many SQL function bodies enclose this binder (recursion guard). */
   private fnDepth = 0;
 
-  /** A user function this call names (by name and argument count), when no built-in takes it. */
-  private userFunction(fc: FuncCall, nargs: number): FunctionDef | undefined {
+  /**
+   * A user function this call names, when no built-in takes it, and its
+   * arguments in declaration order: positional ones first, then `name => value`
+   * ones by parameter name, the rest from the parameters' defaults
+   * (PostgreSQL's rules; undefined when no function fits).
+   */
+  private userCall(
+    fc: FuncCall,
+    args: readonly Expr[],
+    argNames: readonly (string | undefined)[],
+    scope: Scope,
+  ): { f: FunctionDef; args: Expr[] } | undefined {
     const names = (fc.funcname ?? []).map(str);
     const name = names[names.length - 1] ?? '';
     const schemas = names.length > 1 ? [names[0]!] : this.o.searchPath;
     for (const sc of schemas) {
-      const f = this.o.catalog.functionsNamed(this.o.dbOid, sc, name).find((x) => x.argTypes.length === nargs);
-      if (f !== undefined) return f;
+      for (const f of this.o.catalog.functionsNamed(this.o.dbOid, sc, name)) {
+        const n = f.argTypes.length;
+        if (args.length > n) continue;
+        const slots: (Expr | undefined)[] = new Array<Expr | undefined>(n).fill(undefined);
+        let fits = true;
+        args.forEach((a, i) => {
+          const nm = argNames[i];
+          const at = nm === undefined ? i : f.argNames.indexOf(nm);
+          if (at < 0 || slots[at] !== undefined) fits = false;
+          else slots[at] = a;
+        });
+        if (!fits) continue;
+        const out: Expr[] = [];
+        for (let i = 0; i < n; i++) {
+          const given = slots[i];
+          const def = f.argDefaults?.[i];
+          if (given !== undefined) out.push(given);
+          else if (def !== undefined && def !== null)
+            out.push(
+              this.defaultFor(
+                { name: f.argNames[i] ?? '', attnum: i + 1, type: f.argTypes[i]!, notNull: false, defaultExpr: def },
+                scope,
+              ),
+            );
+          else fits = false;
+        }
+        if (fits) return { f, args: out };
+      }
     }
     return undefined;
+  }
+
+  /** CALL procedure(args): a one-row query that runs it (its result, void, is dropped). */
+  bindCall(fc: FuncCall): BoundQuery {
+    const scope = this.newScope();
+    const name = this.funcName(fc);
+    const { args, names } = this.callArgs(fc, scope);
+    const uc = this.userCall(fc, args, names, scope);
+    if (uc === undefined || uc.f.procedure !== true) {
+      const sig = `${name}(${args.map((a, i) => (names[i] === undefined ? '' : `${names[i]} => `) + formatType(a.type)).join(', ')})`;
+      if (uc !== undefined)
+        throw this.err('42809', `${sig} is not a procedure`, fc.location, { hint: 'To call a function, use SELECT.' });
+      throw this.err('42883', `procedure ${sig} does not exist`, fc.location, {
+        hint: 'No procedure matches the given name and argument types. You might need to add explicit type casts.',
+      });
+    }
+    const e = this.callUserFunction(uc.f, uc.args, fc.location);
+    const cols: OutputColumn[] = [{ id: this.newId(), name: uc.f.name, type: Types.void, tableOid: 0, attnum: 0 }];
+    return { plan: { kind: 'project', input: { kind: 'one-row', cols: [] }, exprs: [e], cols }, cols };
+  }
+
+  /** A call's arguments, `name => value` ones unwrapped, with their names. */
+  private callArgs(fc: FuncCall, scope: Scope): { args: Expr[]; names: (string | undefined)[] } {
+    const args: Expr[] = [];
+    const names: (string | undefined)[] = [];
+    for (const a of fc.args ?? []) {
+      if ('NamedArgExpr' in a) {
+        args.push(this.bindExpr(a.NamedArgExpr.arg!, scope));
+        names.push(a.NamedArgExpr.name ?? '');
+      } else {
+        if (names.some((x) => x !== undefined))
+          throw this.err('42601', 'positional argument cannot follow named argument', fc.location);
+        args.push(this.bindExpr(a, scope));
+        names.push(undefined);
+      }
+    }
+    return { args, names };
   }
 
   /**
@@ -1112,13 +1185,26 @@ export class Binder {
     const name = this.funcName(fc);
     if (fc.over !== undefined) return this.bindWindowCall(fc, name, scope);
     if (!functionExists(name) && !isAggregateName(name) && !isSrf(name)) {
-      const nargs = (fc.args ?? []).length;
-      const uf = this.userFunction(fc, nargs);
-      if (uf !== undefined)
-        return this.callUserFunction(
-          uf,
-          (fc.args ?? []).map((a) => this.bindExpr(a, scope)),
+      const { args, names } = this.callArgs(fc, scope);
+      const uc = this.userCall(fc, args, names, scope);
+      if (uc !== undefined) {
+        if (uc.f.procedure === true)
+          throw this.err(
+            '42809',
+            `${uc.f.name}(${uc.f.argTypes.map(formatType).join(', ')}) is a procedure`,
+            fc.location,
+            {
+              hint: 'To call a procedure, use CALL.',
+            },
+          );
+        return this.callUserFunction(uc.f, uc.args, fc.location);
+      }
+      if (names.some((x) => x !== undefined))
+        throw this.err(
+          '42883',
+          `function ${name}(${args.map((a, i) => (names[i] === undefined ? '' : `${names[i]} => `) + formatType(a.type)).join(', ')}) does not exist`,
           fc.location,
+          { hint: 'No function matches the given name and argument types. You might need to add explicit type casts.' },
         );
     }
     if (isAggregateName(name) && (!functionExists(name) || fc.agg_star === true || this.agg !== undefined)) {
@@ -1718,7 +1804,8 @@ export class Binder {
     const name = this.funcName(fc);
     // Functions in FROM are implicitly LATERAL in PostgreSQL.
     const argScope = new Scope(lateralScope);
-    const args = (fc.args ?? []).map((a) => this.bindExpr(a, argScope));
+    const { args: namedArgs, names: argNames } = this.callArgs(fc, argScope);
+    let args = namedArgs;
     if (argScope.correlated) scope.correlated = true;
     const lateral = argScope.correlated;
     const srf = resolveSrf(
@@ -1728,7 +1815,9 @@ export class Binder {
     let cols: OutputColumn[];
     let plan: Plan;
     const alias = rf.alias?.aliasname ?? name;
-    const uf = srf === undefined && !functionExists(name) ? this.userFunction(fc, args.length) : undefined;
+    const uc = srf === undefined && !functionExists(name) ? this.userCall(fc, args, argNames, argScope) : undefined;
+    const uf = uc?.f;
+    if (uc !== undefined) args = uc.args;
     if (uf !== undefined) {
       // A SQL function in FROM: its body's rows (one row for a scalar function).
       const cargs = args.map((a, i) => this.coerce(a, uf.argTypes[i]!, 'implicit', fc.location));
