@@ -408,7 +408,8 @@ export class MvccTxn implements Txn {
         prevKind: own ? h.intentKind : undefined,
         prevValue: own && h.intentValue !== undefined ? Buffer.from(h.intentValue) : undefined,
       });
-      (this.intents ??= new Map()).set(hk.toString('latin1'), hk);
+      // An own intent is in the map already (an UPDATE's put after its lock): no key string to make.
+      if (!own) (this.intents ??= new Map()).set(hk.toString('latin1'), hk);
       const next = encodeHead({
         committedTs: h?.committedTs ?? 0,
         committedTxn: h?.committedTxn ?? 0,
