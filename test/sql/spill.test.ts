@@ -27,7 +27,13 @@ interface Fixture {
 
 async function fixture(): Promise<Fixture> {
   const dataDir = mkdtempSync(join(tmpdir(), 'nextdb-h6-spill-'));
-  const engine = await SqlEngine.open({ engine: new MemoryEngine(), seed: 1, dataDir });
+  let engine: SqlEngine;
+  try {
+    engine = await SqlEngine.open({ engine: new MemoryEngine(), seed: 1, dataDir });
+  } catch (e) {
+    rmSync(dataDir, { recursive: true, force: true });
+    throw e;
+  }
   const s = engine.createSession({ user: 'postgres', database: 'postgres' });
   return {
     engine,
