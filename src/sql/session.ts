@@ -169,13 +169,31 @@ export class SqlSession implements Session, Backend {
       }
     | undefined;
 
+  /** The authenticated user (SET SESSION AUTHORIZATION may act as another one only when this is a superuser). */
+  private readonly loginUser: string;
+  /** SET SESSION AUTHORIZATION: session_user (undefined: the authenticated user). */
+  private sessionAuth: string | undefined;
+  /** SET ROLE: current_user (undefined: NONE, i.e. session_user). Privilege checks follow it. */
+  private role: string | undefined;
+
+  /** current_user: the role privileges are checked for (SET ROLE), else session_user. */
+  get user(): string {
+    return this.role ?? this.sessionAuth ?? this.loginUser;
+  }
+
+  /** session_user. */
+  get sessionUser(): string {
+    return this.sessionAuth ?? this.loginUser;
+  }
+
   constructor(
     private readonly core: SqlEngineCore,
-    readonly user: string,
+    user: string,
     readonly database: string,
     readonly dbOid: number,
     params: Record<string, string>,
   ) {
+    this.loginUser = user;
     this.backendPid = core.nextBackendPid();
     core.backends.add(this);
     this.spill = new SpillSpace(core.spillDir, () => spillSettings(this));
@@ -203,6 +221,7 @@ export class SqlSession implements Session, Backend {
     const v = this.settings.get(key);
     if (v !== undefined) return v;
     if (key === 'transaction_isolation' && this.block !== undefined) return this.block.isolation;
+    if (key === 'role') return this.role ?? 'none';
     if (key === 'transaction_read_only') {
       const ro = this.block !== undefined ? this.readOnlyTxn(this.block) : this.hotSettings().readOnly;
       return ro ? 'on' : 'off';
@@ -512,7 +531,12 @@ export class SqlSession implements Session, Backend {
     return {
       getSetting: (n) => this.getSetting(n),
       setSetting: (n, v, l) => this.setSetting(n, v, l),
-      user: this.user,
+      get user() {
+        return self.user;
+      },
+      get sessionUser() {
+        return self.sessionUser;
+      },
       database: this.database,
       backendPid: this.backendPid,
       txn: () => cur().txn,
@@ -691,7 +715,7 @@ export class SqlSession implements Session, Backend {
 
   private hotSettings(): NonNullable<SqlSession['hot']> {
     return (this.hot ??= {
-      settingsKey: `${this.getSetting('search_path') ?? ''}|${this.getSetting('timezone') ?? ''}|${this.getSetting('extra_float_digits') ?? ''}${this.temp === undefined ? '' : '|temp'}`,
+      settingsKey: `${this.getSetting('search_path') ?? ''}|${this.getSetting('timezone') ?? ''}|${this.getSetting('extra_float_digits') ?? ''}${this.temp === undefined ? '' : '|temp'}|${this.user}`,
       timeoutMs: Number(this.getSetting('statement_timeout') ?? '0'),
       isolation: (this.getSetting('default_transaction_isolation') ?? 'serializable') as IsolationLevel,
       readOnly: this.getSetting('default_transaction_read_only') === 'on',
@@ -771,6 +795,11 @@ export class SqlSession implements Session, Backend {
         'current transaction is aborted, commands ignored until end of transaction block',
       );
     }
+    if (
+      'VariableSetStmt' in stmt &&
+      (stmt.VariableSetStmt.name === 'role' || stmt.VariableSetStmt.name === 'session_authorization')
+    )
+      return this.setRole(stmt.VariableSetStmt);
     if ('VariableSetStmt' in stmt) return this.setStmt(stmt.VariableSetStmt);
     if ('VariableShowStmt' in stmt) return this.showStmt(stmt.VariableShowStmt.name ?? '');
     if ('VacuumStmt' in stmt) return { tag: stmt.VacuumStmt.is_vacuumcmd === false ? 'ANALYZE' : 'VACUUM' };
@@ -783,6 +812,8 @@ export class SqlSession implements Session, Backend {
         throw new NextDbError('25001', 'DISCARD ALL cannot run inside a transaction block');
       await this.discardTemp();
       this.cursors = undefined;
+      this.role = undefined;
+      this.sessionAuth = undefined;
       this.settings.clear();
       this.hot = undefined;
       this.prepared.clear();
@@ -1157,6 +1188,40 @@ export class SqlSession implements Session, Backend {
       default:
         throw notSupported(`transaction command ${kind}`);
     }
+  }
+
+  /**
+   * SET ROLE name / NONE, RESET ROLE, SET SESSION AUTHORIZATION name / DEFAULT, RESET SESSION AUTHORIZATION.
+   * Without role memberships, SET ROLE to another role needs a superuser session user (PostgreSQL: a member
+   * of the role); SET SESSION AUTHORIZATION needs a superuser authenticated user. Privileges then follow
+   * current_user, and the plan cache key has it (settingsKey).
+   */
+  private async setRole(s: Extract<Node, { VariableSetStmt: unknown }>['VariableSetStmt']): Promise<ExecResult> {
+    if (s.is_local === true) throw notSupported(`SET LOCAL ${s.name === 'role' ? 'ROLE' : 'SESSION AUTHORIZATION'}`);
+    const kind = s.kind ?? 'VAR_SET_VALUE';
+    const a = s.args?.[0];
+    const value =
+      kind === 'VAR_SET_VALUE' && a !== undefined && 'A_Const' in a ? (a.A_Const.sval?.sval ?? '') : undefined;
+    const target = value === undefined || (s.name === 'role' && value === 'none') ? undefined : value;
+    const superuser = async (name: string): Promise<boolean> =>
+      this.inTxn(async (txn) => findRole(await this.catalogFor(txn), name)?.superuser === true);
+    if (target !== undefined) {
+      const exists = await this.inTxn(async (txn) => findRole(await this.catalogFor(txn), target) !== undefined);
+      if (!exists) throw new NextDbError('22023', `role "${target}" does not exist`);
+    }
+    if (s.name === 'role') {
+      if (target !== undefined && target !== this.sessionUser && !(await superuser(this.sessionUser)))
+        throw new NextDbError('42501', `permission denied to set role "${target}"`);
+      this.role = target;
+    } else {
+      if (target !== undefined && target !== this.loginUser && !(await superuser(this.loginUser)))
+        throw new NextDbError('42501', 'permission denied to set session authorization');
+      this.sessionAuth = target;
+      this.role = undefined;
+      this.settings.set('session_authorization', this.sessionUser);
+    }
+    this.hot = undefined; // the settings key (plan cache) has current_user
+    return { tag: kind === 'VAR_RESET' ? 'RESET' : 'SET' };
   }
 
   private setStmt(s: Extract<Node, { VariableSetStmt: unknown }>['VariableSetStmt']): ExecResult {

@@ -18,7 +18,10 @@ import type { PlResult, TriggerInfo } from '../plpgsql/interpreter.ts';
 export interface SessionServices {
   getSetting(name: string): string | undefined;
   setSetting(name: string, value: string, isLocal: boolean): void;
+  /** current_user (SET ROLE). */
   readonly user: string;
+  /** session_user (SET SESSION AUTHORIZATION); absent: the same as user. */
+  readonly sessionUser?: string;
   readonly database: string;
   readonly backendPid: number;
   txn(): Txn;

@@ -697,8 +697,12 @@ def(
   ),
 );
 def(
-  ['current_user', 'session_user', 'user', 'current_role'],
+  ['current_user', 'user', 'current_role'],
   sig([], T.name, (_a, ctx) => ctx.services.user, { volatile: true }),
+);
+def(
+  'session_user',
+  sig([], T.name, (_a, ctx) => ctx.services.sessionUser ?? ctx.services.user, { volatile: true }),
 );
 def(
   'pg_backend_pid',
