@@ -128,3 +128,37 @@ test('temporary tables do not survive a restart', async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("psql's \\d lists the session's temporary tables, and only in that session", async () => {
+  const { execFile } = await import('node:child_process');
+  const { startTestServer } = await import('../server/harness.ts');
+  const storage = new MemoryEngine();
+  const engine = await SqlEngine.open({ engine: storage });
+  const ts = await startTestServer({ provider: { createSession: (st) => engine.createSession(st) }, engine: storage });
+  const psql = (cmds: readonly string[]): Promise<string> =>
+    new Promise((resolve) => {
+      const args = ['-h', '127.0.0.1', '-p', String(ts.port), '-U', 'postgres', '-X', '-q'];
+      for (const c of cmds) args.push('-c', c);
+      execFile('psql', [...args, 'postgres'], (_e, out, err) => resolve(out + err));
+    });
+  try {
+    const mine = await psql([
+      'CREATE TABLE perm (a int)',
+      'CREATE TEMP TABLE tt (id serial PRIMARY KEY, v text)',
+      '\\d',
+      '\\d tt',
+    ]);
+    assert.match(mine, /pg_temp_\d+ \| tt +\| table/);
+    assert.match(mine, /pg_temp_\d+ \| tt_id_seq +\| sequence/);
+    assert.match(mine, /public +\| perm +\| table/);
+    assert.match(mine, /Table "pg_temp_\d+\.tt"/);
+    assert.match(mine, /nextval\('tt_id_seq'::regclass\)/);
+    assert.match(mine, /"tt_pkey" PRIMARY KEY, btree \(id\)/);
+    const other = await psql(['\\d']);
+    assert.match(other, /public \| perm/);
+    assert.doesNotMatch(other, /tt/);
+  } finally {
+    await ts.stop();
+    await engine.close();
+  }
+});

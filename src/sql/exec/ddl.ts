@@ -289,7 +289,7 @@ export async function createTable(ctx: DdlContext, cs: CreateStmt): Promise<stri
       const seqName = chooseName(ctx, schema, [name, colName], 'seq', taken);
       const seqOid = await CatalogStore.allocOid(txn);
       sequences.push(await sequenceDef(ctx, seqOid, schema, seqName, type, [], { table: oid, column: attnum - 1 }));
-      defaultExpr = `nextval('${schema === 'public' ? '' : `${schema}.`}${seqName}'::regclass)`;
+      defaultExpr = `nextval('${schema === 'public' || temp ? '' : `${schema}.`}${seqName}'::regclass)`;
       notNull = true;
     }
     for (const cn of cd.constraints ?? []) {
@@ -327,7 +327,7 @@ export async function createTable(ctx: DdlContext, cs: CreateStmt): Promise<stri
           sequences.push(
             await sequenceDef(ctx, seqOid, schema, seqName, type, c.options ?? [], { table: oid, column: attnum - 1 }),
           );
-          defaultExpr = `nextval('${schema === 'public' ? '' : `${schema}.`}${seqName}'::regclass)`;
+          defaultExpr = `nextval('${schema === 'public' || temp ? '' : `${schema}.`}${seqName}'::regclass)`;
           notNull = true;
           break;
         }
