@@ -22,9 +22,9 @@
  * / string). A template is only kept when every literal token of its text has
  * exactly one A_Const at its own location (or at a '-' folded into it) whose
  * value is the one the lexer computed; anything else (a literal the grammar
- * turns into something else, an unusual token, non-ASCII text) falls back to
- * a real parse. The first hit of each template is checked against a real
- * parse as well. Every hit returns a fresh copy: the binder and DDL code may
+ * turns into something else, a token the lexer does not model) falls back to
+ * a real parse. Offsets are UTF-8 bytes, as libpg_query's locations. The
+ * first hit of each template is checked against a real parse as well. Every hit returns a fresh copy: the binder and DDL code may
  * keep or annotate nodes, so a cached tree is never handed out.
  */
 
@@ -273,13 +273,13 @@ function cloneJson<T>(v: T): T {
 type LiteralClass = 'i' | 'n' | 's';
 
 interface Literal {
-  /** Offset of the literal token (ASCII text: bytes = characters). */
+  /** Byte offset of the literal token in the UTF-8 text (the unit of node locations). */
   readonly start: number;
   readonly end: number;
   readonly cls: LiteralClass;
   /** int4 value, or the numeric text, or the decoded string. */
   readonly value: number | string;
-  /** Offset of a '-' directly before the literal (only blanks between), else -1. */
+  /** Byte offset of a '-' directly before the literal (only blanks between), else -1. */
   readonly minusAt: number;
 }
 
@@ -294,8 +294,9 @@ const POSITION_KEYS = new Set([
   'stmt_location',
 ]);
 
+/** PostgreSQL's ident_cont: letters, digits, '_', '$' and every non-ASCII character. */
 function isIdentChar(c: number): boolean {
-  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 36;
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 36 || c >= 128;
 }
 function isDigit(c: number): boolean {
   return c >= 48 && c <= 57;
@@ -306,17 +307,15 @@ function isBlank(c: number): boolean {
 
 /**
  * Splits `sql` into a normalized key (literals replaced by a class marker) and
- * its literals, following PostgreSQL's lexical rules; undefined whenever the
- * text holds something this small lexer does not model exactly (non-ASCII or
- * control characters, U& strings, numbers with trailing junk, hex/octal/binary
+ * its literals (at byte offsets), following PostgreSQL's lexical rules;
+ * undefined whenever the text holds something this small lexer does not model
+ * exactly (control characters, U& strings, numbers with trailing junk, hex/octal/binary
  * or `_` digits, leading zeros, string continuation across lines, unterminated
  * tokens). Literals it does not normalize (E'', B'', X'', N'', dollar quotes)
  * stay in the key verbatim.
  */
 function lexLiterals(sql: string): { key: string; literals: Literal[] } | undefined {
   const n = sql.length;
-  // Node locations are byte offsets: only ASCII text has them equal to character offsets.
-  for (let i = 0; i < n; i++) if (sql.charCodeAt(i) > 126) return undefined;
   const literals: Literal[] = [];
   let key = '';
   let copied = 0;
@@ -324,7 +323,7 @@ function lexLiterals(sql: string): { key: string; literals: Literal[] } | undefi
   let i = 0;
   while (i < n) {
     const c = sql.charCodeAt(i);
-    if (c < 32 && !isBlank(c)) return undefined;
+    if ((c < 32 && !isBlank(c)) || c === 127) return undefined;
     if (isBlank(c)) {
       i++;
       continue;
@@ -378,7 +377,7 @@ function lexLiterals(sql: string): { key: string; literals: Literal[] } | undefi
         if (close < 0) return undefined;
         i = close + delim.length;
       }
-    } else if ((c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95) {
+    } else if ((c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c >= 128) {
       let j = i + 1;
       while (isIdentChar(sql.charCodeAt(j))) j++;
       const next = sql.charCodeAt(j);
@@ -430,7 +429,31 @@ function lexLiterals(sql: string): { key: string; literals: Literal[] } | undefi
       i++;
     }
   }
-  return { key: key + sql.slice(copied), literals };
+  return { key: key + sql.slice(copied), literals: toByteOffsets(sql, literals) };
+}
+
+/** `literals` with character offsets turned into UTF-8 byte offsets (the same array for ASCII text). */
+function toByteOffsets(sql: string, literals: Literal[]): Literal[] {
+  if (literals.length === 0 || Buffer.byteLength(sql) === sql.length) return literals;
+  const out: Literal[] = [];
+  let chars = 0;
+  let bytes = 0;
+  /** Advances the running (characters, bytes) pair to character offset `to` and returns its byte offset. */
+  const byteAt = (to: number): number => {
+    for (; chars < to; chars++) {
+      const c = sql.charCodeAt(chars);
+      // A surrogate pair is 4 bytes: 2 for each half.
+      bytes += c < 0x80 ? 1 : c < 0x800 ? 2 : c >= 0xd800 && c <= 0xdfff ? 2 : 3;
+    }
+    return bytes;
+  };
+  for (const lit of literals) {
+    const minusAt = lit.minusAt < 0 ? -1 : byteAt(lit.minusAt);
+    const start = byteAt(lit.start);
+    const end = byteAt(lit.end);
+    out.push({ start, end, cls: lit.cls, value: lit.value, minusAt });
+  }
+  return out;
 }
 
 /** End (past the closing quote) of a quoted token whose body starts at `from`, with doubled-quote escapes; -1 if unterminated. */

@@ -138,6 +138,12 @@ const special: fc.Arbitrary<Three> = fc.oneof(
     .tuple(literal, literal)
     .map(([a, b]) => [0, 1, 2].map((i) => `VALUES (${a[i]}, ${b[i]}), (${b[i]}, ${a[i]})`) as Three),
   three(smallInt).map((t) => map3(t, (v) => `SELECT $1 + ${v}, a[${v}:${v}] FROM t`)),
+  fc
+    .tuple(literal, literal)
+    .map(
+      ([a, b]) =>
+        [0, 1, 2].map((i) => `SELECT café1 + ${a[i]}, "𝄞€" || ${b[i]} FROM "tÿ" /* ü */ WHERE ä = ${a[i]}`) as Three,
+    ),
 );
 
 const query: fc.Arbitrary<Three> = fc
