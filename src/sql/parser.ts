@@ -309,10 +309,10 @@ function isBlank(c: number): boolean {
  * Splits `sql` into a normalized key (literals replaced by a class marker) and
  * its literals (at byte offsets), following PostgreSQL's lexical rules;
  * undefined whenever the text holds something this small lexer does not model
- * exactly (control characters, U& strings, numbers with trailing junk, hex/octal/binary
- * or `_` digits, leading zeros, string continuation across lines, unterminated
- * tokens). Literals it does not normalize (E'', B'', X'', N'', dollar quotes)
- * stay in the key verbatim.
+ * exactly (control characters, U& strings, numbers with trailing junk, string
+ * continuation across lines, unterminated tokens). Literals it does not
+ * normalize (E'', B'', X'', N'', dollar quotes, numbers with leading zeros,
+ * hex/octal/binary or `_` digits) stay in the key verbatim.
  */
 function lexLiterals(sql: string): { key: string; literals: Literal[] } | undefined {
   const n = sql.length;
@@ -412,7 +412,17 @@ function lexLiterals(sql: string): { key: string; literals: Literal[] } | undefi
         j = k;
       }
       const after = sql.charCodeAt(j);
-      if (isIdentChar(after) || after === 46) return undefined;
+      if (isIdentChar(after)) {
+        // PostgreSQL 16+ numbers: 0x1F, 0o17, 0b101, 1_000, 1_0.5e1_0 stay in the key verbatim.
+        EXTENDED_NUMBER.lastIndex = i;
+        const m = EXTENDED_NUMBER.exec(sql);
+        if (m === null) return undefined;
+        const end = i + m[0].length;
+        if (isIdentChar(sql.charCodeAt(end)) || sql.charCodeAt(end) === 46) return undefined;
+        i = end;
+        continue;
+      }
+      if (after === 46) return undefined;
       const text = sql.slice(i, j);
       if (!isFloat && text.length > 1 && c === 48) {
         i = j; // leading zeros: kept verbatim in the key
@@ -455,6 +465,10 @@ function toByteOffsets(sql: string, literals: Literal[]): Literal[] {
   }
   return out;
 }
+
+/** PostgreSQL's hexinteger / octinteger / bininteger / decinteger-based numeric and real, with '_' separators. */
+const EXTENDED_NUMBER =
+  /0[xX](?:_?[0-9A-Fa-f])+|0[oO](?:_?[0-7])+|0[bB](?:_?[01])+|(?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)(?:[eE][+-]?\d(?:_?\d)*)?/y;
 
 /** End (past the closing quote) of a quoted token whose body starts at `from`, with doubled-quote escapes; -1 if unterminated. */
 function scanQuoted(sql: string, from: number, quote: number): number {

@@ -71,7 +71,26 @@ const literal: fc.Arbitrary<Three> = fc.oneof(
   three(smallInt).map((t) => map3(t, (v) => `'${v}'::int4`)),
   three(smallInt).map((t) => map3(t, (v) => `CAST(${v} AS text)`)),
   three(stringText).map((t) => map3(t, (v) => `date ${v}`)),
-  three(fc.constantFrom("B'101'", "X'1F'", '0x1F', '1_000', '$$d$$', '$t$x$t$')),
+  three(
+    fc.constantFrom(
+      "B'101'",
+      "X'1F'",
+      '0x1F',
+      '0X_ff',
+      '0o17',
+      '0b1_01',
+      '1_000',
+      '1_000.000_1',
+      '.5_5',
+      '1e1_0',
+      '0x',
+      '1__0',
+      '12abc',
+      '0b12',
+      '$$d$$',
+      '$t$x$t$',
+    ),
+  ),
 );
 
 const comment = fc.constantFrom('', ' /* c */ ', ' /* a /* nested */ b */ ', ' -- line\n', '\n');
