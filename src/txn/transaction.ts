@@ -364,17 +364,40 @@ export class MvccTxn implements Txn {
   }
 
   /**
+   * `getByHeadKey` then `getForUpdate` of the same key with nothing in
+   * between, in one step, for the common case only: when the head is a
+   * durable committed version the snapshot sees, with no intent (the read
+   * returns it, the lock finds it unchanged and returns it too). Otherwise
+   * undefined and nothing is done: the caller reads and locks as before.
+   * `hk` is not kept (may be a view the caller reuses).
+   */
+  lockVisible(hk: Buffer): Promise<Buffer | undefined> | undefined {
+    if (this.phase !== 'active' || this.mgr.isClosed || this.readOnly) return undefined;
+    const raw = this.mgr.engine.get(hk);
+    if (raw === undefined) return undefined;
+    const fast = visibleWithoutIntent(raw, this.snapshot(), this.mgr.undurableFrom);
+    if (fast === NEEDS_DECODE || fast === undefined) return undefined;
+    const own = Buffer.from(hk);
+    if (this.trackReads) this.readKeys.push(own);
+    return this.write(userKeyOfHead(own), IntentKind.lock, undefined, own);
+  }
+
+  /**
    * Places this transaction's intent of `kind` on the key. For a lock it
    * resolves to what a `get` of the key would return afterwards (the own
    * intent's value, else the latest committed version, which under
    * REPEATABLE READ / SERIALIZABLE is the snapshot's: a newer one fails);
    * for a put or delete to undefined.
    */
-  private async write(key: Uint8Array, kind: IntentKind, value: Uint8Array | undefined): Promise<Buffer | undefined> {
+  private async write(
+    key: Uint8Array,
+    kind: IntentKind,
+    value: Uint8Array | undefined,
+    hk: Buffer = headKey(key),
+  ): Promise<Buffer | undefined> {
     this.checkActive();
     if (this.readOnly) throw readOnlyWrite();
     const ts = this.snapshot();
-    const hk = headKey(key);
     const engine = this.mgr.engine;
     for (;;) {
       const raw = engine.get(hk);
