@@ -38,6 +38,8 @@ import { triggersFor } from './triggers.ts';
 interface ModifyCache {
   /** Reads the input rows without building an operator tree; undefined = through the executor. */
   readonly input: ((txn: Txn, ctx: EvalContext) => Promise<Row[]>) | undefined;
+  /** A point lookup's input read and locked in one step (PointLookup.runLocked); undefined: not a point lookup. */
+  readonly lockedInput: ((txn: Txn, ctx: EvalContext) => Promise<Row[]> | undefined) | undefined;
   checks?: readonly { readonly name: string; readonly fn: CompiledExpr; readonly view?: true }[];
   update?: {
     readonly sets: readonly CompiledExpr[];
@@ -75,7 +77,13 @@ function modifyCache(m: ModifyPlan): ModifyCache {
   let c = modifyCaches.get(m);
   if (c === undefined) {
     const point = PointLookup.compile(m.input);
-    c = { input: point !== undefined ? (txn, ctx) => point.run(txn, ctx) : compiledValues(m.input) };
+    c = {
+      input: point !== undefined ? (txn, ctx) => point.run(txn, ctx) : compiledValues(m.input),
+      lockedInput:
+        point !== undefined && (m.op === 'update' || m.op === 'delete')
+          ? (txn, ctx) => point.runLocked(txn, ctx)
+          : undefined,
+    };
     modifyCaches.set(m, c);
   }
   return c;
@@ -212,15 +220,18 @@ async function enforceChildren(
  * latest version (READ COMMITTED, PostgreSQL's EvalPlanQual): undefined
  * when the row is gone, else the input row to use, the old row to replace
  * and whether it changed since the snapshot (then the caller re-checks its
- * WHERE clause; columns of FROM/USING items keep their values).
+ * WHERE clause; columns of FROM/USING items keep their values). `preLocked`:
+ * the input already locked it and read its latest version (PointLookup.runLocked).
  */
 async function lockLatest(
   store: TableStore,
   env: ExecEnv,
   oldPos: readonly number[],
   snapRow: Row,
+  preLocked: boolean,
 ): Promise<{ readonly inRow: Row; readonly oldRow: Row; readonly changed: boolean } | undefined> {
   const snapOld = oldPos.map((p) => snapRow[p] ?? null);
+  if (preLocked) return { inRow: snapRow, oldRow: snapOld, changed: false };
   const latest = await store.lockRow(env.txn, snapOld);
   if (latest === undefined) return undefined;
   if (latest === snapOld) return { inRow: snapRow, oldRow: snapOld, changed: false };
@@ -345,8 +356,15 @@ export async function runModify(m: ModifyPlan, env: ExecEnv): Promise<Row[]> {
       ? undefined
       : triggersFor(t, m.op, ctx, m.op === 'update' ? m.assignments?.map((a) => a !== undefined) : undefined);
   if (trig !== undefined) await trig.beforeStatement();
+  // UPDATE / DELETE by primary key: the row is read and locked in one step when nothing is in the way.
+  const lockedInput = cache?.lockedInput?.(env.txn, ctx);
+  const preLocked = lockedInput !== undefined;
   const inputRows =
-    cache?.input !== undefined ? await cache.input(env.txn, ctx) : await drain(build(m.input, env), env);
+    lockedInput !== undefined
+      ? await lockedInput
+      : cache?.input !== undefined
+        ? await cache.input(env.txn, ctx)
+        : await drain(build(m.input, env), env);
   switch (m.op) {
     case 'insert': {
       const oc = m.onConflict;
@@ -439,7 +457,7 @@ export async function runModify(m: ModifyPlan, env: ExecEnv): Promise<Row[]> {
         const y = ctx.services.yieldPoint();
         if (y !== undefined) await y;
         ctx.services.checkInterrupt();
-        const locked = await lockLatest(store, env, oldPos, snapRow);
+        const locked = await lockLatest(store, env, oldPos, snapRow, preLocked);
         if (locked === undefined) continue;
         const inRow = locked.inRow;
         if (hoisted.length > 0) await runHoisted(hoisted, inRow, ctx);
@@ -472,7 +490,7 @@ export async function runModify(m: ModifyPlan, env: ExecEnv): Promise<Row[]> {
         const y = ctx.services.yieldPoint();
         if (y !== undefined) await y;
         ctx.services.checkInterrupt();
-        const locked = await lockLatest(store, env, oldPos, snapRow);
+        const locked = await lockLatest(store, env, oldPos, snapRow, preLocked);
         if (locked === undefined) continue;
         const inRow = locked.inRow;
         if (locked.changed && recheck !== undefined) {
@@ -538,7 +556,7 @@ async function runMerge(
     const matched = (snapRow[mp.matchedPos] ?? null) !== null;
     if (matched && !matchedActs) continue; // every WHEN MATCHED is DO NOTHING: no lock (PostgreSQL takes none either)
     if (matched) {
-      const locked = await lockLatest(store, env, oldPos, snapRow);
+      const locked = await lockLatest(store, env, oldPos, snapRow, false);
       if (locked === undefined) continue;
       inRow = locked.inRow;
       oldRow = locked.oldRow;

@@ -184,6 +184,23 @@ export class PointLookup {
   }
 
   /**
+   * The input of an UPDATE / DELETE by primary key: `run` and then the
+   * row's lock (TableStore.lockRow) in one step, when the key's head is a
+   * committed version the snapshot sees with no intent (MvccTxn.lockVisible):
+   * the rows, already locked and the latest version. Undefined when that
+   * does not hold (also with a residual filter, which must pass before a
+   * lock is taken): nothing was done, the caller runs and locks as usual.
+   */
+  runLocked(txn: Txn, ctx: EvalContext): Promise<Row[]> | undefined {
+    if (this.filter !== undefined || this.lockForUpdate || this.limit <= 0 || !(txn instanceof MvccTxn))
+      return undefined;
+    if (!this.writeKey(ctx)) return undefined;
+    const locked = txn.lockVisible(this.writer.view());
+    if (locked === undefined) return undefined;
+    return locked.then((raw) => (raw === undefined ? [] : [this.project(this.decode(raw), ctx)]));
+  }
+
+  /**
    * The read-only fast path (only when `readOnlyNow`): the row, null when
    * there is none, or undefined when the key's head carries an intent and
    * the lookup must `run` in a transaction instead. Synchronous: nothing
