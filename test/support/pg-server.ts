@@ -102,7 +102,9 @@ async function launch(cmd: string, args: string[], port: number, pgdata: string)
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const deadline = Date.now() + 20000;
-  while (!(await canConnect(port))) {
+  // Ready means the postmaster says so in postmaster.pid (status line "ready") and the port answers: a bare TCP
+  // connect succeeds while PostgreSQL is still starting up (57P03), or reaches whatever else took the port first.
+  while (!(postmasterReady(pgdata) && (await canConnect(port)))) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`PostgreSQL did not start on port ${port}: ${stderr}`);
@@ -123,6 +125,15 @@ async function shutdown({ child, pid }: Running): Promise<void> {
   while (isAlive(pid) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
   if (isAlive(pid)) process.kill(pid, 'SIGKILL');
   if (child.exitCode === null) child.kill('SIGKILL');
+}
+
+/** True when postmaster.pid's status line (the eighth) says the postmaster accepts connections. */
+function postmasterReady(pgdata: string): boolean {
+  try {
+    return readFileSync(join(pgdata, 'postmaster.pid'), 'utf8').split('\n')[7]?.trim() === 'ready';
+  } catch {
+    return false;
+  }
 }
 
 function isAlive(pid: number): boolean {
