@@ -128,6 +128,8 @@ interface Portal {
 const MEMORY_ROWS_MAX = 5_000_000;
 /** Long statements give the event loop a turn this often (cancel requests, other sessions). */
 const YIELD_EVERY_MS = 10;
+/** The (empty) input row of a statement without FROM (see constantNow). */
+const NO_VALUES: readonly Value[] = [];
 
 export class SqlSession implements Session, Backend {
   private block: Txn | undefined;
@@ -774,6 +776,34 @@ export class SqlSession implements Session, Backend {
     return row === null ? { tag: 'SELECT 0', cols, rows: [] } : { tag: 'SELECT 1', cols, rows: [row] };
   }
 
+  /**
+   * A prepared statement without FROM whose output is immutable over its
+   * parameters (CachedPlan.constant: `SELECT 1`, `SELECT $1 + 1`), outside
+   * a block, while its plan is valid for the committed catalog and the
+   * session's settings: the row is computed without a transaction (an
+   * implicit one would read nothing and commit with nothing to check).
+   * Undefined otherwise: the statement runs as usual.
+   */
+  private constantNow(prepared: Prepared, params: readonly Value[]): RowsResult | undefined {
+    const cached = prepared.cache;
+    const fns = cached?.constant;
+    if (fns === undefined || this.block !== undefined) return undefined;
+    const catalog = this.core.committedCatalog();
+    if (catalog === undefined || !cached!.matches(catalog.version, this.settingsKey())) return undefined;
+    this.txnStartMicros = this.stmtStartMicros;
+    this.lastCatalog = catalog;
+    const cols = cached!.query.cols;
+    const ctx = new EvalContext(this.io(), params, this.services(undefined, catalog));
+    const row = new Array<Value>(fns.length);
+    try {
+      for (let i = 0; i < fns.length; i++) row[i] = fns[i]!(NO_VALUES, ctx);
+    } catch (e) {
+      carry(e, { failedColumns: this.describe(cols) });
+      throw e;
+    }
+    return { tag: 'SELECT 1', cols, rows: [row] };
+  }
+
   /** Runs one statement; `prepared` carries a plan cache for the extended protocol. */
   private async run(
     parsed: ParsedStatement,
@@ -785,7 +815,7 @@ export class SqlSession implements Session, Backend {
     const stmt = parsed.stmt;
     this.startStatement();
     if (prepared !== undefined) {
-      const fast = this.pointReadNow(prepared, params);
+      const fast = this.pointReadNow(prepared, params) ?? this.constantNow(prepared, params);
       if (fast !== undefined) return fast;
     }
     if ('TransactionStmt' in stmt) return this.transactionStmt(stmt.TransactionStmt);
@@ -863,9 +893,13 @@ export class SqlSession implements Session, Backend {
       return { tag: stmt.ClosePortalStmt.portalname === undefined ? 'CLOSE CURSOR ALL' : 'CLOSE CURSOR' };
     }
     if (SqlSession.isQuery(stmt)) {
-      // A prepared point SELECT outside a block may skip reading the catalog version when the
-      // engine knows the committed catalog and the cached plan was made for it (SqlEngineCore.committedCatalog).
-      const pointRead = this.block === undefined && prepared?.cache?.point !== undefined && 'SelectStmt' in stmt;
+      // A prepared point SELECT (or constant SELECT, see constantNow) outside a block may skip reading the
+      // catalog version when the engine knows the committed catalog and the cached plan was made for it
+      // (SqlEngineCore.committedCatalog); it notes the catalog it reads for the next one.
+      const pointRead =
+        this.block === undefined &&
+        (prepared?.cache?.point !== undefined || prepared?.cache?.constant !== undefined) &&
+        'SelectStmt' in stmt;
       const mark = pointRead ? this.core.catalogMark() : -1;
       return this.inTxn(async (txn) => {
         const settingsKey = this.settingsKey();
