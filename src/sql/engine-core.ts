@@ -14,6 +14,29 @@ import { BackendTable } from './backends.ts';
 import { SpillDir } from './exec/spill.ts';
 
 const CATALOG_CACHE_MAX = 16;
+
+/**
+ * The catalog snapshot of `version` from `cache`, made by `load` on a miss. A failed load is forgotten (the next
+ * call tries again); beyond `max` entries the oldest one goes.
+ */
+export function cachedCatalog(
+  cache: Map<string, Promise<CatalogSnapshot>>,
+  version: string,
+  max: number,
+  load: () => Promise<CatalogSnapshot>,
+): Promise<CatalogSnapshot> {
+  let p = cache.get(version);
+  if (p === undefined) {
+    p = load();
+    p.catch(() => cache.delete(version));
+    if (cache.size >= max) {
+      const first = cache.keys().next().value;
+      if (first !== undefined) cache.delete(first);
+    }
+    cache.set(version, p);
+  }
+  return p;
+}
 /** Sequence values reserved per storage round trip (PostgreSQL's CACHE); unused ones are skipped after a restart. */
 const SEQUENCE_BLOCK = 32;
 
@@ -197,17 +220,7 @@ export class SqlEngineCore {
 
   /** Catalog snapshot for `version`, loaded through `txn` on a cache miss. */
   catalog(version: string, txn: Txn): Promise<CatalogSnapshot> {
-    let p = this.catalogs.get(version);
-    if (p === undefined) {
-      p = CatalogStore.load(txn, version);
-      p.catch(() => this.catalogs.delete(version));
-      if (this.catalogs.size >= CATALOG_CACHE_MAX) {
-        const first = this.catalogs.keys().next().value;
-        if (first !== undefined) this.catalogs.delete(first);
-      }
-      this.catalogs.set(version, p);
-    }
-    return p;
+    return cachedCatalog(this.catalogs, version, CATALOG_CACHE_MAX, () => CatalogStore.load(txn, version));
   }
 
   /** A new catalog version token: unique per engine, ordered, and distinct across restarts. */

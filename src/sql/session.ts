@@ -78,7 +78,14 @@ import { SETTINGS, DISPLAY_NAMES, settingKey } from './settings.ts';
 import { explainPlan } from './plan/explain.ts';
 import { CachedPlan } from './plan/plan-cache.ts';
 import type { PointLookup } from './exec/point-lookup.ts';
-import { virtualRelation, virtualOid, indexDef, constraintDef, functionText } from './catalog/pg-catalog.ts';
+import {
+  virtualRelation,
+  virtualOid,
+  indexDef,
+  constraintDef,
+  functionText,
+  type CursorInfo,
+} from './catalog/pg-catalog.ts';
 import type { SqlEngineCore } from './engine-core.ts';
 import { compileExpr, CompileEnv, layoutOf } from './exec/compile-expr.ts';
 import { CopyLoader, copyOptions, copyOutChunks } from './exec/copy.ts';
@@ -1926,14 +1933,7 @@ export class SqlSession implements Session, Backend {
   }
 
   /** pg_cursors: the session's open cursors. */
-  cursorList(): {
-    name: string;
-    statement: string;
-    hold: boolean;
-    binary: boolean;
-    scroll: boolean;
-    createdMicros: bigint;
-  }[] {
+  cursorList(): CursorInfo[] {
     return this.cursors === undefined ? [] : [...this.cursors.all()];
   }
 

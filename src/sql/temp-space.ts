@@ -52,7 +52,7 @@ import {
   tablePrefix,
   type SchemaDef,
 } from './catalog/catalog.ts';
-import { SqlEngineCore } from './engine-core.ts';
+import { SqlEngineCore, cachedCatalog } from './engine-core.ts';
 
 /** Temporary objects' OIDs start here (below 2^31, so an OID still fits a signed int4 anywhere). */
 export const TEMP_OID_BASE = 2_000_000_000;
@@ -145,31 +145,21 @@ export class TempSpace {
 
   /** The snapshot for a joined version: the shared one (from the engine's cache) plus the private descriptors. */
   catalog(version: string, txn: TempTxn, core: SqlEngineCore): Promise<CatalogSnapshot> {
-    let p = this.catalogs.get(version);
-    if (p === undefined) {
+    return cachedCatalog(this.catalogs, version, CATALOG_CACHE_MAX, async () => {
       const shared = version.slice(0, version.lastIndexOf('~'));
-      p = (async () => {
-        const base = await core.catalog(shared, txn.shared);
-        const mine = await CatalogStore.load(txn.mine, version);
-        return new CatalogSnapshot(
-          version,
-          [...base.databases.values(), ...mine.databases.values()],
-          [...base.schemas.values(), ...mine.schemas.values()],
-          [...base.tables.values(), ...mine.tables.values()],
-          [...base.sequences.values(), ...mine.sequences.values()],
-          [...base.roles.values(), ...mine.roles.values()],
-          [...base.functions.values(), ...mine.functions.values()],
-          [...base.acls.values(), ...mine.acls.values()],
-        );
-      })();
-      p.catch(() => this.catalogs.delete(version));
-      if (this.catalogs.size >= CATALOG_CACHE_MAX) {
-        const first = this.catalogs.keys().next().value;
-        if (first !== undefined) this.catalogs.delete(first);
-      }
-      this.catalogs.set(version, p);
-    }
-    return p;
+      const base = await core.catalog(shared, txn.shared);
+      const mine = await CatalogStore.load(txn.mine, version);
+      return new CatalogSnapshot(
+        version,
+        [...base.databases.values(), ...mine.databases.values()],
+        [...base.schemas.values(), ...mine.schemas.values()],
+        [...base.tables.values(), ...mine.tables.values()],
+        [...base.sequences.values(), ...mine.sequences.values()],
+        [...base.roles.values(), ...mine.roles.values()],
+        [...base.functions.values(), ...mine.functions.values()],
+        [...base.acls.values(), ...mine.acls.values()],
+      );
+    });
   }
 
   /** Ends the session's temporary objects (session end, DISCARD TEMP). */

@@ -38,14 +38,17 @@ export interface SessionInfo {
   readonly database: string;
   getSetting(name: string): string | undefined;
   /** The session's open cursors (pg_cursors). */
-  cursorList?(): readonly {
-    name: string;
-    statement: string;
-    hold: boolean;
-    binary: boolean;
-    scroll: boolean;
-    createdMicros: bigint;
-  }[];
+  cursorList?(): readonly CursorInfo[];
+}
+
+/** One row of pg_cursors. */
+export interface CursorInfo {
+  name: string;
+  statement: string;
+  hold: boolean;
+  binary: boolean;
+  scroll: boolean;
+  createdMicros: bigint;
 }
 
 interface Ctx {

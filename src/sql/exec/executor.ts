@@ -216,6 +216,37 @@ function buildInner(plan: Plan, env: ExecEnv): Operator {
   }
 }
 
+/** Every row of a spill file, read back into memory (counted against the row limit) and the file released. */
+async function readSpilled(env: ExecEnv, f: SpillFile): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (;;) {
+    const b = await f.read(BATCH_ROWS);
+    if (b === null) break;
+    for (const row of b) rows.push(row);
+    memoryCheck(env, rows.length);
+  }
+  await f.release();
+  return rows;
+}
+
+/** The rows of part(0), then part(1), ... part(n - 1); each part is made when the one before is used up. */
+function concatParts(n: number, part: (i: number) => Promise<Row[]>): Operator {
+  let i = 0;
+  let cur: Operator | undefined;
+  return {
+    next: async () => {
+      for (;;) {
+        if (cur !== undefined) {
+          const b = await cur.next();
+          if (b !== null) return b;
+        }
+        if (i >= n) return null;
+        cur = fromRows(await part(i++));
+      }
+    },
+  };
+}
+
 function fromRows(rows: Row[]): Operator {
   let i = 0;
   return {
@@ -1476,32 +1507,7 @@ function setOp(plan: Extract<Plan, { kind: 'setop' }>, env: ExecEnv): Operator {
     const lp = await split(l);
     const rp = await split(r);
     detail(env, plan, `Batches: ${n}`);
-    const readAll = async (f: SpillFile): Promise<Row[]> => {
-      const rows: Row[] = [];
-      for (;;) {
-        const b = await f.read(BATCH_ROWS);
-        if (b === null) break;
-        for (const row of b) rows.push(row);
-        memoryCheck(env, rows.length);
-      }
-      await f.release();
-      return rows;
-    };
-    let i = 0;
-    let cur: Operator | undefined;
-    return {
-      next: async () => {
-        for (;;) {
-          if (cur !== undefined) {
-            const b = await cur.next();
-            if (b !== null) return b;
-          }
-          if (i >= n) return null;
-          cur = fromRows(combine(await readAll(lp[i]!), await readAll(rp[i]!)));
-          i++;
-        }
-      },
-    };
+    return concatParts(n, async (i) => combine(await readSpilled(env, lp[i]!), await readSpilled(env, rp[i]!)));
   };
 
   return {
@@ -1710,29 +1716,7 @@ function windowOp(plan: Extract<Plan, { kind: 'window' }>, env: ExecEnv): Operat
     await overflow.release();
     for (const f of parts) await f.finish();
     detail(env, plan, `Batches: ${n}`);
-    let i = 0;
-    let cur: Operator | undefined;
-    return {
-      next: async () => {
-        for (;;) {
-          if (cur !== undefined) {
-            const b = await cur.next();
-            if (b !== null) return b;
-          }
-          if (i >= n) return null;
-          const f = parts[i++]!;
-          const batch: Row[] = [];
-          for (;;) {
-            const b = await f.read(BATCH_ROWS);
-            if (b === null) break;
-            for (const r of b) batch.push(r);
-            memoryCheck(env, batch.length);
-          }
-          await f.release();
-          cur = fromRows(compute(batch));
-        }
-      },
-    };
+    return concatParts(n, async (i) => compute(await readSpilled(env, parts[i]!)));
   };
   return {
     next: async () => {
