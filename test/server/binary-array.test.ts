@@ -63,15 +63,17 @@ test(
   },
 );
 
-test('binary arrays: receive(send(a)) = a; two dimensions raise 0A000', () => {
+test('binary arrays: receive(send(a)) = a, also in two dimensions; a lower bound other than 1 raises 0A000', () => {
   const io = defaultIoSettings;
   const cases: [ReturnType<typeof arrayOf>, ArrayValue][] = [
     [arrayOf(Types.int4), { kind: 'array', elems: [1, null, -3] }],
     [arrayOf(Types.int8), { kind: 'array', elems: [] }],
     [arrayOf(Types.text), { kind: 'array', elems: ['x', '', null, 'é'] }],
     [arrayOf(Types.numeric), { kind: 'array', elems: [Decimal.parse('12.50')!, null] }],
+    [arrayOf(Types.int4), { kind: 'array', elems: [1, 2, null, 4, 5, 6], dims: [2, 3] }],
   ];
   for (const [ty, v] of cases) assert.deepEqual(parseBinary(ty, formatBinary(ty, v, io), io), v);
+  // Two dimensions of length 0 with lower bounds 0 (NextDB's arrays always start at 1).
   const twoD = Buffer.alloc(12 + 16 + 4 * 8);
   twoD.writeInt32BE(2, 0);
   twoD.writeUInt32BE(23, 8);
