@@ -22,9 +22,13 @@ import { formatText, parseText, type IoSettings } from './types/text-io.ts';
 
 const CODEC_IO: IoSettings = { timeZone: 'UTC', extraFloatDigits: 1 };
 
-class Writer {
-  buf = Buffer.allocUnsafe(256);
+/** A growable byte buffer with varint, byte-string and UTF-8 string writes (rows here; spill records extend it). */
+export class ByteWriter {
+  buf: Buffer;
   len = 0;
+  constructor(initialBytes = 256) {
+    this.buf = Buffer.allocUnsafe(initialBytes);
+  }
   ensure(n: number): void {
     if (this.len + n <= this.buf.length) return;
     const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + n));
@@ -54,9 +58,9 @@ class Writer {
   }
 }
 
-const shared = new Writer();
+const shared = new ByteWriter();
 
-function writeValue(w: Writer, ty: SqlType, v: Value): void {
+function writeValue(w: ByteWriter, ty: SqlType, v: Value): void {
   switch (ty.id) {
     case 'bool':
       w.ensure(1);

@@ -32,6 +32,7 @@ import { join } from 'node:path';
 import { NextDbError } from '../../util/errors.ts';
 import { assert } from '../../util/assert.ts';
 import { Decimal } from '../types/decimal.ts';
+import { ByteWriter } from '../row-codec.ts';
 import type { ArrayValue, Interval, JsonBox, JsonValue, Value } from '../types/sql-type.ts';
 
 /** Bytes buffered before a write, and read at a time per reader. */
@@ -93,33 +94,14 @@ function jsonBytes(j: JsonValue): number {
 
 // ---- record codec ----
 
-class RecordWriter {
-  buf = Buffer.allocUnsafe(WRITE_CHUNK_BYTES + 1024);
-  len = 0;
-  ensure(n: number): void {
-    if (this.len + n <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + n));
-    this.buf.copy(next, 0, 0, this.len);
-    this.buf = next;
+/** Spill records: tagged values over row-codec's ByteWriter (every varint here is a length or count below 2^31). */
+class RecordWriter extends ByteWriter {
+  constructor() {
+    super(WRITE_CHUNK_BYTES + 1024);
   }
   byte(b: number): void {
     this.ensure(1);
     this.buf[this.len++] = b;
-  }
-  uvarint(v: number): void {
-    this.ensure(10);
-    while (v >= 0x80) {
-      this.buf[this.len++] = (v % 0x80) | 0x80;
-      v = Math.floor(v / 0x80);
-    }
-    this.buf[this.len++] = v;
-  }
-  string(s: string): void {
-    const n = Buffer.byteLength(s);
-    this.uvarint(n);
-    this.ensure(n);
-    this.buf.write(s, this.len, 'utf8');
-    this.len += n;
   }
   value(v: Value | undefined): void {
     if (v === null || v === undefined) return this.byte(T_NULL);
