@@ -1445,42 +1445,12 @@ function setOp(plan: Extract<Plan, { kind: 'setop' }>, env: ExecEnv): Operator {
     return rows;
   };
 
-  /**
-   * Reads one side: its rows in memory while the estimate (with `bytesBefore`)
-   * is under work_mem, else all of them in an overflow file.
-   */
-  const readSide = async (p: Plan, bytesBefore: number): Promise<{ rows: Row[]; file?: SpillFile; bytes: number }> => {
-    const op = build(p, env);
-    const budget = workMemOf(env);
-    const rows: Row[] = [];
-    let bytes = 0;
-    let file: SpillFile | undefined;
-    for (;;) {
-      const b = await op.next();
-      if (b === null) break;
-      for (const r of b) {
-        bytes += estimateRowBytes(r) + 48;
-        if (file !== undefined) file.add(r);
-        else rows.push(r);
-      }
-      if (file === undefined && bytesBefore + bytes > budget) {
-        file = await env.spill!.create();
-        for (const r of rows) file.add(r);
-        rows.length = 0;
-      }
-      if (file !== undefined) await file.flushIfFull();
-      else memoryCheck(env, rows.length);
-      await interruptPoint(env.ctx);
-    }
-    if (file !== undefined) await file.finish();
-    return file === undefined ? { rows, bytes } : { rows, file, bytes };
-  };
+  /** Reads one side: in memory while under work_mem (counting `bytesBefore`), else all of it in an overflow file. */
+  const readSide = (p: Plan, bytesBefore: number): Promise<Materialized> =>
+    readWithinWorkMem(build(p, env), env, bytesBefore, 48);
 
   /** Over work_mem: both sides split by the hash of the whole row, each partition pair combined in memory. */
-  const partitioned = async (
-    l: { rows: Row[]; file?: SpillFile; bytes: number },
-    r: { rows: Row[]; file?: SpillFile; bytes: number },
-  ): Promise<Operator> => {
+  const partitioned = async (l: Materialized, r: Materialized): Promise<Operator> => {
     const budget = workMemOf(env);
     let n = 2;
     while (n < 1024 && ((l.bytes + r.bytes) * 1.5) / n > budget) n *= 2;
@@ -1525,8 +1495,18 @@ function setOp(plan: Extract<Plan, { kind: 'setop' }>, env: ExecEnv): Operator {
   };
 }
 
-/** All rows of `op`: in memory while under work_mem, else in a spill file (finished, ready to read). */
-async function materializeRows(op: Operator, env: ExecEnv): Promise<Row[] | SpillFile> {
+/** Rows held in memory, or (past work_mem) all of them in a finished spill file; `bytes` estimates every row. */
+interface Materialized {
+  rows: Row[];
+  file?: SpillFile;
+  bytes: number;
+}
+
+/**
+ * All rows of `op`: in memory while the estimate (`bytesBefore` plus each row's size and `rowOverhead`) is under
+ * work_mem, else all of them in a spill file (finished, ready to read).
+ */
+async function readWithinWorkMem(op: Operator, env: ExecEnv, bytesBefore = 0, rowOverhead = 32): Promise<Materialized> {
   const budget = workMemOf(env);
   const rows: Row[] = [];
   let bytes = 0;
@@ -1535,23 +1515,28 @@ async function materializeRows(op: Operator, env: ExecEnv): Promise<Row[] | Spil
     const b = await op.next();
     if (b === null) break;
     for (const r of b) {
+      bytes += estimateRowBytes(r) + rowOverhead;
       if (file !== undefined) file.add(r);
-      else {
-        rows.push(r);
-        bytes += estimateRowBytes(r) + 32;
-      }
+      else rows.push(r);
     }
-    if (file === undefined && bytes > budget) {
+    if (file === undefined && bytesBefore + bytes > budget) {
       file = await env.spill!.create();
       for (const r of rows) file.add(r);
       rows.length = 0;
     }
     if (file !== undefined) await file.flushIfFull();
     else memoryCheck(env, rows.length);
+    await interruptPoint(env.ctx);
   }
-  if (file === undefined) return rows;
+  if (file === undefined) return { rows, bytes };
   await file.finish();
-  return file;
+  return { rows, file, bytes };
+}
+
+/** All rows of `op`: in memory while under work_mem, else in a spill file (finished, ready to read). */
+async function materializeRows(op: Operator, env: ExecEnv): Promise<Row[] | SpillFile> {
+  const m = await readWithinWorkMem(op, env);
+  return m.file ?? m.rows;
 }
 
 function cteScanOp(plan: Extract<Plan, { kind: 'cte-scan' }>, env: ExecEnv): Operator {
