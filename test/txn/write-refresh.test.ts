@@ -44,6 +44,23 @@ async function addTo(t: MvccTxn, key: string, n: number): Promise<void> {
   await t.put(b(key), b(String(num(cur) + n)));
 }
 
+/** c = 0; t2 reads `readKey` in a first statement, t1 adds 1 to c and commits, t2 begins its next statement. */
+async function afterConcurrentIncrement(
+  isolation: 'serializable' | 'repeatable read',
+  readKey: string,
+): Promise<{ m: MvccTxnManager; t2: MvccTxn }> {
+  const m = await open({ c: '0' });
+  const t1 = m.begin({ isolation }) as MvccTxn;
+  const t2 = m.begin({ isolation }) as MvccTxn;
+  t2.beginStatement();
+  await t2.get(b(readKey));
+  t1.beginStatement();
+  await addTo(t1, 'c', 1);
+  await t1.commit();
+  t2.beginStatement();
+  return { m, t2 };
+}
+
 async function committed(m: MvccTxnManager, key: string): Promise<number> {
   const t = m.begin({ readOnly: true });
   const v = num(await t.get(b(key)));
@@ -94,15 +111,7 @@ test('TPC-B shape: two transactions add to one counter row; the later one refres
 });
 
 test('the refresh locks the conflicting key: a third writer waits instead of winning it again', async () => {
-  const m = await open({ c: '0' });
-  const t1 = m.begin({ isolation: 'serializable' }) as MvccTxn;
-  const t2 = m.begin({ isolation: 'serializable' }) as MvccTxn;
-  t2.beginStatement();
-  await t2.get(b('unrelated'));
-  t1.beginStatement();
-  await addTo(t1, 'c', 1);
-  await t1.commit();
-  t2.beginStatement();
+  const { m, t2 } = await afterConcurrentIncrement('serializable', 'unrelated');
   assert.ok(isStatementRetry(await caught(addTo(t2, 'c', 1))));
   assert.equal(t2.retryStatement(), true);
   const t4 = m.begin({ isolation: 'serializable' }) as MvccTxn;
@@ -192,15 +201,7 @@ test('a scan in the same statement does not block the refresh; one in an earlier
 });
 
 test('no refresh when the statement took a savepoint (an exception handler could catch it midway)', async () => {
-  const m = await open({ c: '0' });
-  const t1 = m.begin({ isolation: 'serializable' }) as MvccTxn;
-  const t2 = m.begin({ isolation: 'serializable' }) as MvccTxn;
-  t2.beginStatement();
-  await t2.get(b('other'));
-  t1.beginStatement();
-  await addTo(t1, 'c', 1);
-  await t1.commit();
-  t2.beginStatement();
+  const { m, t2 } = await afterConcurrentIncrement('serializable', 'other');
   t2.savepoint('plpgsql_block');
   const e = await caught(addTo(t2, 'c', 1));
   assert.ok(e instanceof NextDbError && e.code === '40001' && !isStatementRetry(e), String(e));
@@ -212,15 +213,7 @@ test('no refresh when the statement took a savepoint (an exception handler could
 });
 
 test('repeatable read never refreshes (first updater wins, as PostgreSQL)', async () => {
-  const m = await open({ c: '0' });
-  const t1 = m.begin({ isolation: 'repeatable read' }) as MvccTxn;
-  const t2 = m.begin({ isolation: 'repeatable read' }) as MvccTxn;
-  t2.beginStatement();
-  await t2.get(b('other'));
-  t1.beginStatement();
-  await addTo(t1, 'c', 1);
-  await t1.commit();
-  t2.beginStatement();
+  const { m, t2 } = await afterConcurrentIncrement('repeatable read', 'other');
   const e = await caught(addTo(t2, 'c', 1));
   assert.ok(e instanceof NextDbError && e.code === '40001' && !isStatementRetry(e), String(e));
   assert.equal(t2.state, 'aborted');
