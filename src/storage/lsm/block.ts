@@ -18,13 +18,13 @@
  *
  *   u32 LE offset of restart 0 ... u32 LE offset of restart n-1 | u32 LE n
  *
- * Keys are handed to the builder as latin1 strings (the memtable's form) and
- * written as their bytes.
+ * The builder takes keys and values as byte ranges (a memtable flush hands
+ * it the bytes in the memtable's arena; no string or view per entry).
  */
 
 import { assert } from '../../util/assert.ts';
 import { toLatin1 } from '../../util/bytes.ts';
-import { ByteWriter, getVarint, type Cursor } from './coding.ts';
+import { ByteWriter, getVarint, putVarint, type Cursor } from './coding.ts';
 
 export const ENTRY_FIXED_BYTES = 7;
 
@@ -32,34 +32,62 @@ export class BlockBuilder {
   readonly out = new ByteWriter(8192);
   private restarts: number[] = [];
   private counter = 0;
-  private lastKey = '';
+  /** The previous entry's key: last[0, lastLen). */
+  private last: Buffer = Buffer.allocUnsafe(64);
+  private lastLen = 0;
   entries = 0;
 
   constructor(private readonly restartInterval: number) {
     assert(restartInterval >= 1, 'restart interval must be positive');
   }
 
-  add(key: string, seq: number, kind: number, value: Uint8Array): void {
+  /** Adds the entry with key kb[koff, koff + klen) and value vb[voff, voff + vlen). */
+  add(
+    kb: Uint8Array,
+    koff: number,
+    klen: number,
+    seq: number,
+    kind: number,
+    vb: Buffer,
+    voff: number,
+    vlen: number,
+  ): void {
     let shared = 0;
+    const last = this.last;
     if (this.counter < this.restartInterval && this.entries > 0) {
-      const last = this.lastKey;
-      const max = Math.min(last.length, key.length);
-      while (shared < max && last.charCodeAt(shared) === key.charCodeAt(shared)) shared++;
+      const max = Math.min(this.lastLen, klen);
+      while (shared < max && last[shared] === kb[koff + shared]) shared++;
     } else {
       this.restarts.push(this.out.len);
       this.counter = 0;
     }
     const out = this.out;
-    out.ensure(24 + key.length - shared + value.length);
-    out.varint(shared);
-    out.varint(key.length - shared);
-    out.varint(value.length);
-    out.buf[out.len++] = kind;
-    out.buf.writeUIntLE(seq, out.len, 6);
-    out.len += 6;
-    out.latin1(key, shared);
-    out.bytes(value);
-    this.lastKey = key;
+    const unshared = klen - shared;
+    out.ensure(24 + unshared + vlen);
+    const buf = out.buf;
+    let pos = putVarint(buf, out.len, shared);
+    pos = putVarint(buf, pos, unshared);
+    pos = putVarint(buf, pos, vlen);
+    buf[pos++] = kind;
+    buf.writeUIntLE(seq, pos, 6);
+    pos += 6;
+    // Key suffixes and short values by a loop; a longer value by a native copy (for 100 bytes the copy
+    // costs a third less; Buffer#copy would first go through JavaScript wrappers).
+    for (let j = shared; j < klen; j++) buf[pos++] = kb[koff + j]!;
+    if (vlen <= 32) for (let j = 0; j < vlen; j++) buf[pos++] = vb[voff + j]!;
+    else {
+      buf.set(vb.subarray(voff, voff + vlen), pos);
+      pos += vlen;
+    }
+    out.len = pos;
+    if (klen > last.length) {
+      const grown = Buffer.allocUnsafe(Math.max(klen, 2 * last.length));
+      last.copy(grown, 0, 0, shared);
+      this.last = grown;
+    }
+    const l = this.last;
+    for (let j = shared; j < klen; j++) l[j] = kb[koff + j]!;
+    this.lastLen = klen;
     this.counter++;
     this.entries++;
   }
@@ -80,7 +108,7 @@ export class BlockBuilder {
     this.out.reset();
     this.restarts = [];
     this.counter = 0;
-    this.lastKey = '';
+    this.lastLen = 0;
     this.entries = 0;
   }
 }

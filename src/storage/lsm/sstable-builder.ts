@@ -13,8 +13,9 @@
 import { assert } from '../../util/assert.ts';
 import type { VfsFile } from '../vfs.ts';
 import { BlockBuilder } from './block.ts';
-import { buildBloom, bloomHashString } from './bloom.ts';
-import { ByteWriter } from './coding.ts';
+import { toLatin1 } from '../../util/bytes.ts';
+import { buildBloom, bloomHash, bloomHashString } from './bloom.ts';
+import { ByteWriter, putVarint } from './coding.ts';
 import { blockCrc, Codec, FOOTER_BYTES, FORMAT_VERSION, footerCrc, lz4Compress, MAGIC } from './sstable-format.ts';
 
 export interface TableOptions {
@@ -55,8 +56,13 @@ export class SstableBuilder {
   private readonly out = new ByteWriter(FLUSH_BYTES + 64 * 1024);
   private offset = 0;
   private readonly hashes: number[] = [];
-  private lastKey: string | undefined = undefined;
+  /** The last entry's key: last[0, lastLen) (lastLen -1 before the first entry). */
+  private last: Buffer = Buffer.allocUnsafe(64);
+  private lastLen = -1;
   private lastSeq = 0;
+  /** The key bytes of add(string) (compaction's merge hands keys as latin1 strings). */
+  private scratch: Buffer = Buffer.allocUnsafe(64);
+  private readonly handle = Buffer.allocUnsafe(32);
   private smallest: string | undefined = undefined;
   private blocks = 0;
   /** Blocks to store uncompressed without trying, after LZ4 failed to shrink one. */
@@ -72,14 +78,53 @@ export class SstableBuilder {
     this.data = new BlockBuilder(opts.restartInterval);
   }
 
-  add(key: string, seq: number, kind: number, value: Uint8Array): void {
-    if (this.lastKey !== undefined) {
-      assert(key > this.lastKey || (key === this.lastKey && seq < this.lastSeq), 'sstable entries out of order');
+  /** Adds an entry whose key is a latin1 string (one char per byte). */
+  add(key: string, seq: number, kind: number, value: Buffer): void {
+    const n = key.length;
+    if (n > this.scratch.length) this.scratch = Buffer.allocUnsafe(Math.max(n, 2 * this.scratch.length));
+    const kb = this.scratch;
+    for (let i = 0; i < n; i++) kb[i] = key.charCodeAt(i);
+    this.addBytes(kb, 0, n, seq, kind, value, 0, value.length, bloomHashString(key));
+  }
+
+  /**
+   * Adds the entry with key kb[koff, koff + klen) and value vb[voff, voff + vlen).
+   * `hash`: the key's bloomHash if the caller has it, else -1 (computed here when needed).
+   */
+  addBytes(
+    kb: Uint8Array,
+    koff: number,
+    klen: number,
+    seq: number,
+    kind: number,
+    vb: Buffer,
+    voff: number,
+    vlen: number,
+    hash: number,
+  ): void {
+    let last = this.last;
+    const lastLen = this.lastLen;
+    // Sign of key - last key, bytewise (entries arrive in internal order: a new key is larger).
+    let c = 1;
+    let shared = 0;
+    if (lastLen >= 0) {
+      const n = klen < lastLen ? klen : lastLen;
+      while (shared < n && kb[koff + shared] === last[shared]) shared++;
+      c = shared < n ? kb[koff + shared]! - last[shared]! : klen - lastLen;
+      assert(c > 0 || (c === 0 && seq < this.lastSeq), 'sstable entries out of order');
     }
-    if (key !== this.lastKey) this.hashes.push(bloomHashString(key));
-    this.smallest ??= key;
-    this.data.add(key, seq, kind, value);
-    this.lastKey = key;
+    if (c !== 0) {
+      this.hashes.push(hash >= 0 ? hash : bloomHash(kb.subarray(koff, koff + klen)));
+      if (klen > last.length) {
+        const grown = Buffer.allocUnsafe(Math.max(klen, 2 * last.length));
+        last.copy(grown, 0, 0, shared);
+        this.last = last = grown;
+      }
+      for (let j = shared; j < klen; j++) last[j] = kb[koff + j]!;
+      this.lastLen = klen;
+      this.smallest ??= toLatin1(last, 0, klen);
+    }
+    this.data.add(kb, koff, klen, seq, kind, vb, voff, vlen);
     this.lastSeq = seq;
     this.entries++;
     if (this.data.estimatedBytes() >= this.opts.blockBytes) this.flushBlock();
@@ -97,10 +142,9 @@ export class SstableBuilder {
     const size = this.writeBlock(raw, this.opts.compression === 'lz4' && this.skipCompression-- <= 0);
     this.data.reset();
     // Index entry: the block's last key and seq; value = varint offset, varint payload size.
-    const handle = new ByteWriter(16);
-    handle.varint(offset);
-    handle.varint(size);
-    this.index.add(this.lastKey!, this.lastSeq, 0, handle.view());
+    const h = this.handle;
+    const hlen = putVarint(h, putVarint(h, 0, offset), size);
+    this.index.add(this.last, 0, this.lastLen, this.lastSeq, 0, h, 0, hlen);
     this.blocks++;
     if (this.out.len >= FLUSH_BYTES) this.flushOut();
   }
@@ -159,6 +203,11 @@ export class SstableBuilder {
     const footer = this.out.buf.subarray(footerAt, footerAt + FOOTER_BYTES);
     footer.writeUInt32LE(footerCrc(footer), 32);
     this.flushOut();
-    return { size: this.offset, entries: this.entries, smallest: this.smallest!, largest: this.lastKey! };
+    return {
+      size: this.offset,
+      entries: this.entries,
+      smallest: this.smallest!,
+      largest: toLatin1(this.last, 0, this.lastLen),
+    };
   }
 }
