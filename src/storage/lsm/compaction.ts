@@ -22,6 +22,7 @@ import type { Vfs } from '../vfs.ts';
 import { vfsJoin } from '../vfs.ts';
 import { OpKind } from '../write-batch.ts';
 import type { BlockCache } from './block-cache.ts';
+import type { Memtable, MemVersion } from './memtable.ts';
 import type { EntryCursor } from './sstable-reader.ts';
 import { SstableReader } from './sstable-reader.ts';
 import { SstableBuilder, type TableOptions } from './sstable-builder.ts';
@@ -55,30 +56,82 @@ export class JobCancelled extends Error {}
 
 const yieldTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-export async function runMerge(job: MergeJob, input: ForwardEntries): Promise<FileMeta[]> {
-  const outputs: FileMeta[] = [];
-  let builder: SstableBuilder | undefined;
-  let builderNumber = 0;
-  let lastAdded: string | undefined;
-  let curKey: string | undefined;
-  let lastSeqForKey = Infinity;
-  let sliceStart = performance.now();
-  let n = 0;
+/**
+ * The output side of a merge: the table being built, cut at the job's target
+ * size, and every table finished so far; plus the job's time slicing.
+ */
+class MergeOutput {
+  readonly tables: FileMeta[] = [];
+  private builder: SstableBuilder | undefined = undefined;
+  private number = 0;
+  private sliceStart = performance.now();
+  private n = 0;
 
-  const finishTable = async (): Promise<void> => {
-    if (builder === undefined) return;
-    const b = builder;
-    builder = undefined;
-    const path = vfsJoin(job.dir, sstFileName(builderNumber));
+  constructor(private readonly job: MergeJob) {}
+
+  /** Whether the table being built must end before the next entry; `newKey`: that entry starts a user key. */
+  full(newKey: boolean): boolean {
+    return this.builder !== undefined && newKey && this.builder.estimatedBytes() >= this.job.targetFileBytes;
+  }
+
+  /** The builder for the next entry (a new table if none is open). */
+  get table(): SstableBuilder {
+    if (this.builder === undefined) {
+      const job = this.job;
+      this.number = job.newFileNumber();
+      this.builder = new SstableBuilder(job.vfs.create(vfsJoin(job.dir, sstFileName(this.number))), job.tableOptions);
+    }
+    return this.builder;
+  }
+
+  /** After every entry read: yields to the event loop once a slice of sliceMs is used up. */
+  tick(): Promise<void> | undefined {
+    const job = this.job;
+    if (job.sliceMs > 0 && (++this.n & 127) === 0 && performance.now() - this.sliceStart >= job.sliceMs)
+      return this.yield();
+    return undefined;
+  }
+
+  private async yield(): Promise<void> {
+    await yieldTurn();
+    if (this.job.cancelled()) throw new JobCancelled('merge cancelled');
+    this.sliceStart = performance.now();
+  }
+
+  async finishTable(): Promise<void> {
+    if (this.builder === undefined) return;
+    const job = this.job;
+    const b = this.builder;
+    this.builder = undefined;
+    const path = vfsJoin(job.dir, sstFileName(this.number));
     const file = b.file;
     const info = b.finish();
     await file.sync();
     file.close();
-    const meta = new FileMeta(builderNumber, info.size, info.entries, info.smallest, info.largest);
-    if (job.openOutputs !== false) meta.reader = SstableReader.open(job.vfs, path, builderNumber, job.cache);
-    outputs.push(meta);
-  };
+    const meta = new FileMeta(this.number, info.size, info.entries, info.smallest, info.largest);
+    if (job.openOutputs !== false) meta.reader = SstableReader.open(job.vfs, path, this.number, job.cache);
+    this.tables.push(meta);
+  }
 
+  async finish(): Promise<FileMeta[]> {
+    await this.finishTable();
+    // The new tables' directory entries must be durable before the manifest names them.
+    if (this.tables.length > 0) await this.job.vfs.syncDir(this.job.dir);
+    return this.tables;
+  }
+
+  /** Leaves no half-written tables behind (they are not in the manifest; this just tidies up). */
+  abort(): void {
+    for (const o of this.tables) o.reader?.close();
+    if (this.builder !== undefined) this.builder.file.close();
+  }
+}
+
+export async function runMerge(job: MergeJob, input: ForwardEntries): Promise<FileMeta[]> {
+  const out = new MergeOutput(job);
+  let lastAdded: string | undefined;
+  let curKey: string | undefined;
+  let lastSeqForKey = Infinity;
   try {
     for (let c = input.cur; c !== undefined; input.next(), c = input.cur) {
       const key = c.key();
@@ -93,29 +146,47 @@ export async function runMerge(job: MergeJob, input: ForwardEntries): Promise<Fi
       else if (kind === OpKind.delete && seq <= job.smallestSnapshot && job.isBaseLevel(key)) drop = true;
       lastSeqForKey = seq;
       if (!drop) {
-        if (builder !== undefined && key !== lastAdded && builder.estimatedBytes() >= job.targetFileBytes)
-          await finishTable();
-        if (builder === undefined) {
-          builderNumber = job.newFileNumber();
-          builder = new SstableBuilder(job.vfs.create(vfsJoin(job.dir, sstFileName(builderNumber))), job.tableOptions);
-        }
-        builder.add(key, seq, kind, c.value());
+        if (out.full(key !== lastAdded)) await out.finishTable();
+        out.table.add(key, seq, kind, c.value());
         lastAdded = key;
       }
-      if (job.sliceMs > 0 && (++n & 127) === 0 && performance.now() - sliceStart >= job.sliceMs) {
-        await yieldTurn();
-        if (job.cancelled()) throw new JobCancelled('merge cancelled');
-        sliceStart = performance.now();
-      }
+      const pause = out.tick();
+      if (pause !== undefined) await pause;
     }
-    await finishTable();
-    // The new tables' directory entries must be durable before the manifest names them.
-    if (outputs.length > 0) await job.vfs.syncDir(job.dir);
+    return await out.finish();
   } catch (err) {
-    // Leave no half-written tables behind (they are not in the manifest; this just tidies up).
-    for (const o of outputs) o.reader?.close();
-    if (builder !== undefined) builder.file.close();
+    out.abort();
     throw err;
   }
-  return outputs;
+}
+
+/**
+ * Flushes a frozen memtable (which must not change meanwhile) into tables:
+ * the merge of runMerge with the memtable's versions as its only input,
+ * handed to the builder as bytes in the memtable's arena (no latin1 key, no
+ * value view, no bloom hash per entry: the memtable computed it on insert).
+ * Tombstones are kept (a flush writes L0, above every other table).
+ */
+export async function flushMemtable(job: MergeJob, mem: Memtable): Promise<FileMeta[]> {
+  const out = new MergeOutput(job);
+  const heads = mem.tree.toArray();
+  try {
+    for (let i = 0; i < heads.length; i++) {
+      const head = heads[i]!;
+      let newKey = true;
+      for (let v: MemVersion | undefined = head; v !== undefined; v = v.older) {
+        if (out.full(newKey)) await out.finishTable();
+        out.table.addBytes(head.kbuf, head.koff, head.klen, v.seq, v.kind, v.chunk, v.off, v.len, head.hash);
+        newKey = false;
+        // Every older version is shadowed by this one for every reader.
+        if (v.seq <= job.smallestSnapshot) break;
+      }
+      const pause = out.tick();
+      if (pause !== undefined) await pause;
+    }
+    return await out.finish();
+  } catch (err) {
+    out.abort();
+    throw err;
+  }
 }

@@ -44,10 +44,10 @@ import { OpKind, type WriteBatch } from '../write-batch.ts';
 import { BlockCache } from './block-cache.ts';
 import { bloomHash } from './bloom.ts';
 import { pickCompaction, type PickerOptions } from './compaction-picker.ts';
-import { JobCancelled, runMerge, type MergeJob } from './compaction.ts';
+import { flushMemtable, JobCancelled, runMerge, type MergeJob } from './compaction.ts';
 import type { CompactionReply, CompactionRequest, InputTable } from './compaction-worker.ts';
 import { manifestFileName, ManifestWriter, readManifest } from './manifest.ts';
-import { Memtable, MemtableEntries, visibleVersion } from './memtable.ts';
+import { Memtable, visibleVersion } from './memtable.ts';
 import { DbIterator, InternalMerge, LevelCursor, MemSource, VisibleSource, type Source } from './merge-iterator.ts';
 import { defaultTableOptions, type TableOptions } from './sstable-builder.ts';
 import { SstableReader, type EntryCursor } from './sstable-reader.ts';
@@ -281,9 +281,9 @@ export class LsmEngine implements Engine {
 
     const edit = emptyEdit();
     if (!recovered.empty) {
-      const outputs = await runMerge(
+      const outputs = await flushMemtable(
         this.mergeJob(this.lastSeq, () => false, Infinity, 0),
-        new MemtableEntries(recovered),
+        recovered,
       );
       for (const f of outputs) edit.added.push({ level: 0, file: f });
     }
@@ -554,9 +554,9 @@ export class LsmEngine implements Engine {
   private async flushOldest(): Promise<void> {
     const mem = this.imms[0];
     assert(mem !== undefined, 'nothing to flush');
-    const outputs = await runMerge(
+    const outputs = await flushMemtable(
       this.mergeJob(this.smallestSnapshot(), () => false, Infinity, this.sliceMs),
-      new MemtableEntries(mem),
+      mem,
     );
     const edit = emptyEdit();
     for (const f of outputs) edit.added.push({ level: 0, file: f });

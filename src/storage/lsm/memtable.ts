@@ -50,6 +50,8 @@ export class MemVersion {
     readonly kbuf: Buffer,
     readonly koff: number,
     readonly klen: number,
+    /** The key's bloomHash (its filter's and its table's). */
+    readonly hash: number,
   ) {}
 
   get value(): Buffer {
@@ -136,13 +138,14 @@ export class Memtable {
     const off = this.at;
     const kchunk = this.copyIn(key);
     const koff = this.at;
+    const hash = bloomHash(key);
     // One descent: inserts a new key, or finds the chain head of an existing one.
     const head = this.tree.insertOrGet(
       key,
-      new MemVersion(seq, kind, chunk, off, len, undefined, kchunk, koff, key.length),
+      new MemVersion(seq, kind, chunk, off, len, undefined, kchunk, koff, key.length, hash),
     );
     if (head === undefined) {
-      bloomAdd(this.filter, bloomHash(key));
+      bloomAdd(this.filter, hash);
       this.bytes += key.length + len + VERSION_OVERHEAD_BYTES;
     } else {
       // The key's copy just made is not needed: the chain head has one (give the bytes back if they are last).
@@ -157,6 +160,7 @@ export class Memtable {
         head.kbuf,
         head.koff,
         head.klen,
+        head.hash,
       );
       head.seq = seq;
       head.kind = kind;
@@ -175,72 +179,5 @@ export class Memtable {
 
   get empty(): boolean {
     return this.entries === 0;
-  }
-}
-
-/**
- * Every version of a frozen memtable in internal order (key ascending, seq
- * descending), forward only: the input of a flush. The memtable must not
- * change while this runs (frozen memtables never do).
- */
-export class MemtableEntries {
-  private readonly heads: MemVersion[];
-  private hi = -1;
-  private k = '';
-  private v: MemVersion | undefined = undefined;
-  cur: MemtableEntries | undefined = undefined;
-
-  constructor(mem: Memtable) {
-    this.heads = mem.tree.toArray();
-    this.advanceKey();
-  }
-
-  private advanceKey(): void {
-    const head = this.heads[++this.hi];
-    if (head === undefined) {
-      this.v = undefined;
-      this.cur = undefined;
-      return;
-    }
-    this.k = head.keyString;
-    this.v = head;
-    this.cur = this;
-  }
-
-  next(): void {
-    if (this.v === undefined) return;
-    this.v = this.v.older;
-    if (this.v === undefined) this.advanceKey();
-  }
-
-  valid(): boolean {
-    return this.v !== undefined;
-  }
-  key(): string {
-    return this.k;
-  }
-  seq(): number {
-    return this.v!.seq;
-  }
-  kind(): number {
-    return this.v!.kind;
-  }
-  value(): Buffer {
-    return this.v!.value;
-  }
-  seekGE(): void {
-    throw new Error('MemtableEntries is forward-only');
-  }
-  seekLE(): void {
-    throw new Error('MemtableEntries is forward-only');
-  }
-  first(): void {
-    throw new Error('MemtableEntries is forward-only');
-  }
-  last(): void {
-    throw new Error('MemtableEntries is forward-only');
-  }
-  prev(): void {
-    throw new Error('MemtableEntries is forward-only');
   }
 }
