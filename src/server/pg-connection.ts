@@ -28,7 +28,15 @@
 
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
-import type { CopyIn, FormatCode, PartialResultsCarrier, RoleInfo, Session, StatementResult } from '../sql/api.ts';
+import type {
+  CopyIn,
+  FormatCode,
+  PartialResultsCarrier,
+  PortalResult,
+  RoleInfo,
+  Session,
+  StatementResult,
+} from '../sql/api.ts';
 import { NextDbError, SqlState } from '../util/errors.ts';
 import { assertNever } from '../util/assert.ts';
 import { BackendWriter, type ErrorNoticeFields } from '../wire/backend-writer.ts';
@@ -577,30 +585,73 @@ export class PgConnection {
     }
   }
 
-  private async execute(session: Session, portal: string, maxRows: number): Promise<void> {
+  /**
+   * Execute. A statement the session answers at once (Session.executeNow: a prepared point read, a constant
+   * SELECT) is written without a promise, so a Bind/Execute/Sync round trip runs in one synchronous pass.
+   */
+  private execute(session: Session, portal: string, maxRows: number): Promise<void> | undefined {
     const started = performance.now();
     this.markActive();
     try {
-      const result = await session.execute(portal, maxRows);
-      if (result.copyIn !== undefined) this.startCopyIn(result.copyIn, false);
-      else this.writeResult(result, false, result.suspended);
-      this.observe(queryKind(result.commandTag), (performance.now() - started) / 1000);
-      if (isSettingCommand(result.commandTag)) this.reportChangedParameters();
+      const now = session.executeNow?.(portal, maxRows);
+      if (now === undefined) return this.executeLater(session, portal, maxRows, started);
+      this.executed(now, started);
     } catch (err) {
-      this.observe('error', (performance.now() - started) / 1000);
-      this.extendedError(err);
+      this.executeFailed(err, started);
     }
+    return undefined;
+  }
+
+  private async executeLater(session: Session, portal: string, maxRows: number, started: number): Promise<void> {
+    try {
+      this.executed(await session.execute(portal, maxRows), started);
+    } catch (err) {
+      this.executeFailed(err, started);
+    }
+  }
+
+  private executed(result: PortalResult, started: number): void {
+    if (result.copyIn !== undefined) this.startCopyIn(result.copyIn, false);
+    else this.writeResult(result, false, result.suspended);
+    this.observe(queryKind(result.commandTag), (performance.now() - started) / 1000);
+    if (isSettingCommand(result.commandTag)) this.reportChangedParameters();
     if (this.out.length >= flushBytes) this.flush();
   }
 
-  private async sync(session: Session): Promise<void> {
+  private executeFailed(err: unknown, started: number): void {
+    this.observe('error', (performance.now() - started) / 1000);
+    this.extendedError(err);
+    if (this.out.length >= flushBytes) this.flush();
+  }
+
+  /** Sync: ReadyForQuery at once when the session closes the cycle without waiting (Session.sync returns undefined). */
+  private sync(session: Session): Promise<void> | undefined {
     this.skipToSync = false;
+    let pending: Promise<void> | undefined;
     try {
-      await session.sync();
+      pending = session.sync();
     } catch (err) {
-      if (isFatal(err)) throw err;
-      this.writeError(err);
+      this.syncFailed(err);
     }
+    if (pending === undefined) {
+      this.synced(session);
+      return undefined;
+    }
+    return pending.then(
+      () => this.synced(session),
+      (err: unknown) => {
+        this.syncFailed(err);
+        this.synced(session);
+      },
+    );
+  }
+
+  private syncFailed(err: unknown): void {
+    if (isFatal(err)) throw err;
+    this.writeError(err);
+  }
+
+  private synced(session: Session): void {
     if (session.txnStatus === 'I' && this.portalFormats.size > 0) this.portalFormats.clear();
     this.markIdle(session);
     this.out.readyForQuery(session.txnStatus);

@@ -129,10 +129,17 @@ export interface Session {
   describePortal(portal: string): readonly ColumnDescription[] | undefined;
   /** Runs a portal; maxRows 0 means all. */
   execute(portal: string, maxRows: number): Promise<PortalResult>;
+  /**
+   * Optional: runs a portal without a promise when the session can answer
+   * at once (the embedded engine's prepared point reads and constant
+   * SELECTs); undefined when it cannot, and then nothing has happened:
+   * call execute().
+   */
+  executeNow?(portal: string, maxRows: number): PortalResult | undefined;
   closeStatement(name: string): void;
   closePortal(portal: string): void;
-  /** End of an extended-protocol cycle: closes the implicit transaction if any. */
-  sync(): Promise<void>;
+  /** End of an extended-protocol cycle: closes the implicit transaction if any (undefined: done at once). */
+  sync(): Promise<void> | undefined;
 
   /** Requests cancellation of the running statement (CancelRequest). */
   cancel(): void;

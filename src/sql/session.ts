@@ -1830,7 +1830,32 @@ export class SqlSession implements Session, Backend {
         p.result = await this.run(parsed, p.stmt.sql, p.params, [...p.stmt.paramTypes], p.stmt);
       }
     }
-    const r = p.result;
+    return this.portalResult(p, maxRows);
+  }
+
+  /**
+   * Runs a portal at once when its statement takes the read-only point
+   * fast path or is a constant SELECT (pointReadNow, constantNow): the
+   * same answer as execute(), without a promise. Undefined when it cannot,
+   * and then nothing has happened: call execute().
+   */
+  executeNow(portal: string, maxRows: number): PortalResult | undefined {
+    this.assertOpen();
+    const p = this.portals.get(portal);
+    const cached = p?.stmt.cache;
+    if (p === undefined || p.result !== undefined || cached === undefined) return undefined;
+    if (cached.point === undefined && cached.constant === undefined) return undefined;
+    // A plain lookup reads no clock (as runHandleNow); when the fast path is refused, execute() starts the statement again.
+    this.startStatement(true, cached.point?.plain !== undefined);
+    const r = this.pointReadNow(p.stmt, p.params) ?? this.constantNow(p.stmt, p.params);
+    if (r === undefined) return undefined;
+    p.result = r;
+    return this.portalResult(p, maxRows);
+  }
+
+  /** The next rows of a portal whose statement has run (at most maxRows, 0 = all). */
+  private portalResult(p: Portal, maxRows: number): PortalResult {
+    const r = p.result!;
     if (r.copyIn !== undefined) return { commandTag: r.tag, copyIn: r.copyIn, suspended: false };
     if (r.copyOut !== undefined) return { commandTag: r.tag, copyOut: r.copyOut, suspended: false };
     const notices = this.pendingNotices.length === 0 ? undefined : { notices: this.pendingNotices.splice(0) };
@@ -1860,9 +1885,10 @@ export class SqlSession implements Session, Backend {
     this.portals.delete(portal);
   }
 
-  async sync(): Promise<void> {
+  sync(): undefined {
     // Each Execute ran in its own implicit transaction (or the open block); nothing to close.
     this.portals.delete('');
+    return undefined;
   }
 
   cancel(): void {

@@ -163,3 +163,65 @@ test('plain lookups (parameters and constants as the key, the row columns as out
   }
   await engine.close();
 });
+
+test('executeNow (the wire path): answers as execute, declines what needs a transaction', async () => {
+  const { engine, s, other } = await setup();
+  const text = (rows: readonly (readonly (Buffer | null)[])[] | undefined): (string | null)[][] | undefined =>
+    rows?.map((r) => r.map((b) => (b === null ? null : b.toString())));
+  const bind = (stmt: string, params: (string | null)[]): void =>
+    s.bind(
+      '',
+      stmt,
+      [],
+      params.map((p) => (p === null ? null : Buffer.from(p))),
+      [],
+    );
+  /** Bind, executeNow, then execute (the fast answer must equal the slow one of the same statement), Sync. */
+  const cycle = async (stmt: string, params: (string | null)[]) => {
+    bind(stmt, params);
+    const fast = s.executeNow('', 0);
+    if (fast !== undefined) assert.equal(s.executeNow('', 0), undefined, 'a portal that has run is not run again');
+    bind(stmt, params);
+    s.sync();
+    bind(stmt, params);
+    const slow = await s.execute('', 0);
+    assert.equal(s.sync(), undefined);
+    if (fast !== undefined) {
+      assert.equal(fast.commandTag, slow.commandTag);
+      assert.deepEqual(text(fast.rows), text(slow.rows));
+    }
+    return { fast: fast === undefined ? 'slow' : text(fast.rows), tag: slow.commandTag, rows: text(slow.rows) };
+  };
+  await s.prepare('p', 'SELECT v, n FROM kv WHERE k = $1', []);
+  await s.prepare('c', 'SELECT $1::int + 1', []);
+  await s.prepare('u', 'UPDATE kv SET n = n + 1 WHERE k = $1', []);
+  await cycle('p', ['1']); // learns the committed catalog
+  await cycle('c', ['1']);
+  assert.deepEqual((await cycle('p', ['1'])).fast, [['one', '10']]);
+  assert.deepEqual((await cycle('p', ['2'])).fast, [['two', null]]);
+  assert.deepEqual((await cycle('p', ['9'])).fast, []);
+  assert.deepEqual((await cycle('c', ['41'])).fast, [['42']]);
+  const u = await cycle('u', ['3']);
+  assert.equal(u.fast, 'slow');
+  assert.equal(u.tag, 'UPDATE 1');
+  // Another transaction's intent on the key: declined; execute reads the committed row.
+  await other.simpleQuery('BEGIN');
+  await other.simpleQuery("UPDATE kv SET v = 'uncommitted' WHERE k = 1");
+  const held = await cycle('p', ['1']);
+  assert.equal(held.fast, 'slow');
+  assert.deepEqual(held.rows, [['one', '10']]);
+  await other.simpleQuery('ROLLBACK');
+  // Inside a block: declined.
+  await s.simpleQuery('BEGIN');
+  const inBlock = await cycle('p', ['3']);
+  assert.equal(inBlock.fast, 'slow');
+  assert.deepEqual(inBlock.rows, [['three', '31']]); // the UPDATE above ran once (executeNow declined it)
+  await s.simpleQuery('COMMIT');
+  // maxRows: the fast path keeps the portal's row limit (one row, limit 1: complete, not suspended).
+  bind('p', ['3']);
+  const limited = s.executeNow('', 1);
+  assert.equal(limited?.suspended, false);
+  assert.equal(limited?.commandTag, 'SELECT 1');
+  s.sync();
+  await engine.close();
+});
