@@ -5,56 +5,82 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { keyPrefix, MemTree } from '../../src/storage/lsm/mem-tree.ts';
+import {
+  KEY_CHUNK,
+  KEY_LEN,
+  KEY_OFF,
+  KEY_STRIDE,
+  keyPrefix,
+  MemTree,
+  type KeyStore,
+} from '../../src/storage/lsm/mem-tree.ts';
 
 const charArb = fc.constantFrom('\x00', '\x01', 'a', 'b', '\xfe', '\xff');
 const keyArb = fc.array(charArb, { minLength: 0, maxLength: 9 }).map((c) => c.join(''));
 
-interface E {
-  readonly kbuf: Buffer;
-  readonly koff: number;
-  readonly klen: number;
-  readonly id: number;
+/** A KeyStore whose keys sit at an offset inside larger buffers, as in the memtable's arena. */
+class Keys implements KeyStore {
+  readonly chunks: Buffer[] = [];
+  keyMeta = new Int32Array(16 * KEY_STRIDE);
+  add(k: string): number {
+    const id = this.chunks.length;
+    if ((id + 1) * KEY_STRIDE > this.keyMeta.length) {
+      const grown = new Int32Array(this.keyMeta.length * 2);
+      grown.set(this.keyMeta);
+      this.keyMeta = grown;
+    }
+    this.chunks.push(Buffer.concat([b('##'), b(k), b('#')]));
+    this.keyMeta[id * KEY_STRIDE + KEY_CHUNK] = id;
+    this.keyMeta[id * KEY_STRIDE + KEY_OFF] = 2;
+    this.keyMeta[id * KEY_STRIDE + KEY_LEN] = k.length;
+    return id;
+  }
+  str(id: number): string | undefined {
+    if (id < 0) return undefined;
+    const off = this.keyMeta[id * KEY_STRIDE + KEY_OFF]!;
+    return this.chunks[id]!.toString('latin1', off, off + this.keyMeta[id * KEY_STRIDE + KEY_LEN]!);
+  }
 }
 
 const b = (k: string): Buffer => Buffer.from(k, 'latin1');
-const str = (e: E | undefined): string | undefined =>
-  e === undefined ? undefined : e.kbuf.toString('latin1', e.koff, e.koff + e.klen);
 
 function check(keys: readonly string[]): void {
-  const t = new MemTree<E>();
+  const store = new Keys();
+  const t = new MemTree(store);
   const model = new Map<string, number>();
-  keys.forEach((k, i) => {
-    // Keys sit at an offset inside a larger buffer, as in the memtable's arena.
-    const kbuf = Buffer.concat([b('##'), b(k), b('#')]);
+  const str = (id: number): string | undefined => store.str(id);
+  for (const k of keys) {
+    // The store records the key before the tree is asked (the tree reads an id's bytes only after inserting it).
+    const id = store.add(k);
     const had = model.get(k);
-    assert.equal(t.insertOrGet(b(k), { kbuf, koff: 2, klen: k.length, id: i })?.id, had);
-    if (had === undefined) model.set(k, i);
-  });
+    const got = t.insertOrGet(b(k), id);
+    assert.equal(got, had ?? -1);
+    if (had === undefined) model.set(k, id);
+  }
   const sorted = [...model.keys()].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
   assert.equal(t.size, sorted.length);
-  assert.deepEqual(t.toArray().map(str), sorted);
+  assert.deepEqual([...t.toArray()].map(str), sorted);
   // Range reads in batches of 7 (each restarting after the last key of the previous one).
-  const out: E[] = [];
+  const out: number[] = [];
   const walked: string[] = [];
   let n = t.range(b(''), true, 7, out);
   for (;;) {
-    for (const e of out) {
-      walked.push(str(e)!);
-      assert.equal(e.id, model.get(str(e)!));
+    for (const id of out) {
+      walked.push(str(id)!);
+      assert.equal(id, model.get(str(id)!));
     }
     if (n < 7) break;
-    n = t.range(b(str(out[n - 1])!), false, 7, out);
+    n = t.range(b(str(out[n - 1]!)!), false, 7, out);
   }
   assert.deepEqual(walked, sorted);
   // Reverse: from the end, one lower() per step.
   const back: string[] = [];
-  for (let e = t.lower(undefined, true); e !== undefined; e = t.lower(b(str(e)!), false)) back.push(str(e)!);
+  for (let id = t.lower(undefined, true); id >= 0; id = t.lower(b(str(id)!), false)) back.push(str(id)!);
   assert.deepEqual(back, [...sorted].reverse());
   // Point reads and bounds of present and absent keys.
   const probes = [...sorted, ...keys.map((k) => k + '\x00'), 'a', '\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff'];
   for (const k of probes.length > 2000 ? probes.filter((_, i) => i % 211 === 0) : probes) {
-    assert.equal(t.get(b(k))?.id, model.get(k));
+    assert.equal(t.get(b(k)), model.get(k) ?? -1);
     const below = sorted.filter((s) => s < k);
     const atOrBelow = sorted.filter((s) => s <= k);
     assert.equal(str(t.lower(b(k), false)), below[below.length - 1]);

@@ -22,7 +22,7 @@ import type { Vfs } from '../vfs.ts';
 import { vfsJoin } from '../vfs.ts';
 import { OpKind } from '../write-batch.ts';
 import type { BlockCache } from './block-cache.ts';
-import type { Memtable, MemVersion } from './memtable.ts';
+import type { Memtable } from './memtable.ts';
 import type { EntryCursor } from './sstable-reader.ts';
 import { SstableReader } from './sstable-reader.ts';
 import { SstableBuilder, type TableOptions } from './sstable-builder.ts';
@@ -169,17 +169,22 @@ export async function runMerge(job: MergeJob, input: ForwardEntries): Promise<Fi
  */
 export async function flushMemtable(job: MergeJob, mem: Memtable): Promise<FileMeta[]> {
   const out = new MergeOutput(job);
-  const heads = mem.tree.toArray();
+  const keys = mem.tree.toArray();
   try {
-    for (let i = 0; i < heads.length; i++) {
-      const head = heads[i]!;
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!;
+      const kb = mem.keyChunk(k);
+      const koff = mem.keyOff(k);
+      const klen = mem.keyLen(k);
+      const hash = mem.keyHash(k);
       let newKey = true;
-      for (let v: MemVersion | undefined = head; v !== undefined; v = v.older) {
+      for (let v = mem.head(k); v >= 0; v = mem.older(v)) {
         if (out.full(newKey)) await out.finishTable();
-        out.table.addBytes(head.kbuf, head.koff, head.klen, v.seq, v.kind, v.chunk, v.off, v.len, head.hash);
+        const seq = mem.seq(v);
+        out.table.addBytes(kb, koff, klen, seq, mem.kind(v), mem.valueChunk(v), mem.valueOff(v), mem.valueLen(v), hash);
         newKey = false;
         // Every older version is shadowed by this one for every reader.
-        if (v.seq <= job.smallestSnapshot) break;
+        if (seq <= job.smallestSnapshot) break;
       }
       const pause = out.tick();
       if (pause !== undefined) await pause;

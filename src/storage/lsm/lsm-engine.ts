@@ -47,7 +47,7 @@ import { pickCompaction, type PickerOptions } from './compaction-picker.ts';
 import { flushMemtable, JobCancelled, runMerge, type MergeJob } from './compaction.ts';
 import type { CompactionReply, CompactionRequest, InputTable } from './compaction-worker.ts';
 import { manifestFileName, ManifestWriter, readManifest } from './manifest.ts';
-import { Memtable, visibleVersion } from './memtable.ts';
+import { Memtable } from './memtable.ts';
 import { DbIterator, InternalMerge, LevelCursor, MemSource, VisibleSource, type Source } from './merge-iterator.ts';
 import { defaultTableOptions, type TableOptions } from './sstable-builder.ts';
 import { SstableReader, type EntryCursor } from './sstable-reader.ts';
@@ -344,15 +344,16 @@ export class LsmEngine implements Engine {
     const kb = asBuffer(key);
     // One hash serves the memtables' filters and the tables' blooms; the latin1 form only if a memtable may hold the key.
     const hash = bloomHash(kb);
-    if (this.mem.mayContain(hash)) {
-      const v = this.mem.get(kb);
-      if (v !== undefined) return v.kind === OpKind.put ? v.value : undefined;
+    const mem = this.mem;
+    if (mem.mayContain(hash)) {
+      const v = mem.get(kb);
+      if (v >= 0) return mem.kind(v) === OpKind.put ? mem.value(v) : undefined;
     }
     for (let i = this.imms.length - 1; i >= 0; i--) {
       const imm = this.imms[i]!;
       if (!imm.mayContain(hash)) continue;
       const v = imm.get(kb);
-      if (v !== undefined) return v.kind === OpKind.put ? v.value : undefined;
+      if (v >= 0) return imm.kind(v) === OpKind.put ? imm.value(v) : undefined;
     }
     return getFromVersion(this.current, kb, hash, this.lastSeq);
   }
@@ -922,8 +923,8 @@ function viewGet(view: ReadView, key: Uint8Array): Buffer | undefined {
   const hash = bloomHash(kb);
   for (const mem of view.mems) {
     if (!mem.mayContain(hash)) continue;
-    const v = visibleVersion(mem.get(kb), view.seq);
-    if (v !== undefined) return v.kind === OpKind.put ? v.value : undefined;
+    const v = mem.visible(mem.get(kb), view.seq);
+    if (v >= 0) return mem.kind(v) === OpKind.put ? mem.value(v) : undefined;
   }
   return getFromVersion(view.version, kb, hash, view.seq);
 }

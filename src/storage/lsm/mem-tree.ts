@@ -1,31 +1,39 @@
 /**
- * The memtable's sorted map: a B+tree of entries ordered by their key bytes,
+ * The memtable's sorted map: a B+tree of key ids ordered by their key bytes,
  * insert-only.
  *
- * An entry carries its own key, as bytes in the memtable's arena (`kbuf`,
- * `koff`, `klen`); the tree holds no key object of its own. Searches take the
- * key as bytes, so a write never converts its key to a string. (Keying a
+ * The tree holds numbers only: a key is an id into the owner's `KeyStore`,
+ * whose `keyMeta` records say where the key's bytes are (a chunk of the
+ * memtable's arena, an offset, a length). No object per key or per entry
+ * lives in the tree, so a full memtable gives the garbage collector a few
+ * thousand nodes to trace instead of one object per write. (Keying a
  * general-purpose B+tree by a latin1 string per key cost a string per write
  * that lived as long as the memtable: the scavenger copied every one of them
- * twice on its way to the old generation.)
+ * twice on its way to the old generation; entry objects per key cost the same.)
  *
- * Every node also keeps the first six bytes of each of its keys as a number,
- * in a run of CAP + 1 slots of one Float64Array shared by the whole tree, so a
- * search compares numbers in one contiguous run (a few cache lines per node)
- * and reads an entry's key bytes only when the six-byte prefixes are equal.
+ * Every node keeps, per slot, the first six bytes of its key as a number and
+ * the key's id, in runs of CAP + 1 slots of two typed arrays shared by the
+ * whole tree (`pre`, `ids`), so a search compares numbers in one contiguous
+ * run (a few cache lines per node) and reads a key's bytes only when the
+ * six-byte prefixes are equal.
  *
  * Keys are never removed (a memtable only grows until it is frozen and
  * flushed), so there is no delete, no merge of nodes, and every leaf is
  * non-empty once the tree holds a key. Leaves are linked both ways for
- * ordered walks. Range reads copy entries out (`range`), so a reader of the
+ * ordered walks. Range reads copy ids out (`range`), so a reader of the
  * live memtable is not disturbed by later inserts splitting the leaf it read.
  */
 
-/** What the tree needs of an entry: where its key bytes are. */
-export interface KeyedEntry {
-  readonly kbuf: Uint8Array;
-  readonly koff: number;
-  readonly klen: number;
+/** Key record layout in KeyStore.keyMeta: KEY_STRIDE ints per key id; the tree reads the first three. */
+export const KEY_CHUNK = 0;
+export const KEY_OFF = 1;
+export const KEY_LEN = 2;
+export const KEY_STRIDE = 5;
+
+/** Where the tree finds a key id's bytes: chunks[keyMeta[id * KEY_STRIDE + KEY_CHUNK]] at KEY_OFF, KEY_LEN. */
+export interface KeyStore {
+  readonly chunks: readonly Buffer[];
+  readonly keyMeta: Int32Array;
 }
 
 /** Entries per leaf and children per inner node before a split. */
@@ -49,11 +57,13 @@ export function keyPrefix(b: Uint8Array, off = 0, len = b.length - off): number 
   return p;
 }
 
-/** Sign of key - (the entry's key), bytewise; the first `skip` bytes are known equal. */
-function compareKey(key: Uint8Array, e: KeyedEntry, skip: number): number {
-  const kb = e.kbuf;
-  const ko = e.koff;
-  const kl = e.klen;
+/** Sign of key - (the key of id), bytewise; the first `skip` bytes are known equal. */
+function compareKey(key: Uint8Array, store: KeyStore, id: number, skip: number): number {
+  const m = store.keyMeta;
+  const at = id * KEY_STRIDE;
+  const kb = store.chunks[m[at + KEY_CHUNK]!]!;
+  const ko = m[at + KEY_OFF]!;
+  const kl = m[at + KEY_LEN]!;
   const n = key.length < kl ? key.length : kl;
   for (let j = skip; j < n; j++) {
     const d = key[j]! - kb[ko + j]!;
@@ -62,27 +72,25 @@ function compareKey(key: Uint8Array, e: KeyedEntry, skip: number): number {
   return key.length - kl;
 }
 
-class Leaf<V extends KeyedEntry> {
+/** ids[base + i] is the key id of slot i, pre[base + i] its prefix (the tree's shared arrays). */
+class Leaf {
   readonly leaf = true;
   n = 0;
-  readonly vals: V[] = [];
-  next: Leaf<V> | undefined = undefined;
-  prev: Leaf<V> | undefined = undefined;
-  /** pre[base + i] is the prefix of vals[i]'s key (pre: the tree's shared array). */
+  next: Leaf | undefined = undefined;
+  prev: Leaf | undefined = undefined;
   constructor(readonly base: number) {}
 }
 
-class Inner<V extends KeyedEntry> {
+class Inner {
   readonly leaf = false;
   /** Number of children. */
   n = 0;
-  /** seps[i] (i >= 1): the entry with the smallest key under kids[i]; seps[0] is not used by searches. */
-  readonly seps: V[] = [];
-  readonly kids: Node<V>[] = [];
+  /** Slot i (i >= 1): the smallest key under kids[i]; slot 0 is not used by searches. */
+  readonly kids: Node[] = [];
   constructor(readonly base: number) {}
 }
 
-type Node<V extends KeyedEntry> = Leaf<V> | Inner<V>;
+type Node = Leaf | Inner;
 
 /** Bytes of a key its prefix covers (a tie on prefixes means these are equal). */
 function prefixBytes(len: number): number {
@@ -90,7 +98,9 @@ function prefixBytes(len: number): number {
 }
 
 /** Index of the child of `node` whose subtree holds (or would hold) the key. */
-function childIndex<V extends KeyedEntry>(pre: Float64Array, node: Inner<V>, kp: number, key: Uint8Array): number {
+function childIndex(t: MemTree, node: Inner, kp: number, key: Uint8Array): number {
+  const pre = t.pre;
+  const ids = t.ids;
   const base = node.base;
   const skip = prefixBytes(key.length);
   let lo = 1;
@@ -98,14 +108,16 @@ function childIndex<V extends KeyedEntry>(pre: Float64Array, node: Inner<V>, kp:
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     const p = pre[base + mid]!;
-    if (kp > p || (kp === p && compareKey(key, node.seps[mid]!, skip) >= 0)) lo = mid + 1;
+    if (kp > p || (kp === p && compareKey(key, t.store, ids[base + mid]!, skip) >= 0)) lo = mid + 1;
     else hi = mid;
   }
   return lo - 1;
 }
 
-/** Index of the first entry in the leaf whose key is >= key (n if none). */
-function lowerBound<V extends KeyedEntry>(pre: Float64Array, leaf: Leaf<V>, kp: number, key: Uint8Array): number {
+/** Index of the first slot in the leaf whose key is >= key (n if none). */
+function lowerBound(t: MemTree, leaf: Leaf, kp: number, key: Uint8Array): number {
+  const pre = t.pre;
+  const ids = t.ids;
   const base = leaf.base;
   const skip = prefixBytes(key.length);
   let lo = 0;
@@ -113,43 +125,58 @@ function lowerBound<V extends KeyedEntry>(pre: Float64Array, leaf: Leaf<V>, kp: 
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     const p = pre[base + mid]!;
-    if (kp > p || (kp === p && compareKey(key, leaf.vals[mid]!, skip) > 0)) lo = mid + 1;
+    if (kp > p || (kp === p && compareKey(key, t.store, ids[base + mid]!, skip) > 0)) lo = mid + 1;
     else hi = mid;
   }
   return lo;
 }
 
-export class MemTree<V extends KeyedEntry> {
+export class MemTree {
   /** Every node's prefix slots, SLOTS per node, in allocation order. */
-  private pre = new Float64Array(64 * SLOTS);
+  pre: Float64Array;
+  /** Every node's key id slots, parallel to pre. */
+  ids: Int32Array;
   private slotsUsed = SLOTS;
-  private root: Node<V> = new Leaf<V>(0);
-  private head: Leaf<V> = this.root as Leaf<V>;
-  private tail: Leaf<V> = this.root as Leaf<V>;
+  private root: Node = new Leaf(0);
+  private head: Leaf = this.root as Leaf;
+  private tail: Leaf = this.root as Leaf;
   /** Number of keys. */
   size = 0;
   // Scratch path of the last descent (inner nodes and the child index taken in each).
-  private readonly pathNodes: Inner<V>[] = [];
+  private readonly pathNodes: Inner[] = [];
   private readonly pathIdx: number[] = [];
 
-  /** Base of a fresh node's prefix slots. */
+  /** `expectedKeys`: sizes the slot arrays (they grow when needed). */
+  constructor(
+    readonly store: KeyStore,
+    expectedKeys = 2048,
+  ) {
+    // Leaves are half to fully filled: ~CAP * 3/4 keys per leaf, plus inner nodes.
+    const nodes = Math.max(64, Math.ceil(expectedKeys / 40));
+    this.pre = new Float64Array(nodes * SLOTS);
+    this.ids = new Int32Array(nodes * SLOTS);
+  }
+
+  /** Base of a fresh node's slots. */
   private allocSlots(): number {
     if (this.slotsUsed + SLOTS > this.pre.length) {
-      const grown = new Float64Array(this.pre.length * 2);
-      grown.set(this.pre);
-      this.pre = grown;
+      const pre = new Float64Array(this.pre.length * 2);
+      pre.set(this.pre);
+      this.pre = pre;
+      const ids = new Int32Array(this.ids.length * 2);
+      ids.set(this.ids);
+      this.ids = ids;
     }
     const base = this.slotsUsed;
     this.slotsUsed += SLOTS;
     return base;
   }
 
-  private findLeaf(kp: number, key: Uint8Array, record: boolean): Leaf<V> {
-    const pre = this.pre;
+  private findLeaf(kp: number, key: Uint8Array, record: boolean): Leaf {
     let node = this.root;
     let depth = 0;
     while (!node.leaf) {
-      const i = childIndex(pre, node, kp, key);
+      const i = childIndex(this, node, kp, key);
       if (record) {
         this.pathNodes[depth] = node;
         this.pathIdx[depth] = i;
@@ -161,67 +188,68 @@ export class MemTree<V extends KeyedEntry> {
     return node;
   }
 
-  /** The entry whose key equals `key`, if any. */
-  get(key: Uint8Array): V | undefined {
+  /** The id of the key equal to `key`, or -1. */
+  get(key: Uint8Array): number {
     const kp = keyPrefix(key);
     const leaf = this.findLeaf(kp, key, false);
-    const i = lowerBound(this.pre, leaf, kp, key);
-    if (i >= leaf.n || this.pre[leaf.base + i] !== kp) return undefined;
-    const e = leaf.vals[i]!;
-    return compareKey(key, e, prefixBytes(key.length)) === 0 ? e : undefined;
+    const i = lowerBound(this, leaf, kp, key);
+    const at = leaf.base + i;
+    if (i >= leaf.n || this.pre[at] !== kp) return -1;
+    const id = this.ids[at]!;
+    return compareKey(key, this.store, id, prefixBytes(key.length)) === 0 ? id : -1;
   }
 
   /**
-   * Inserts `e` (whose key is `key`) and returns undefined if no entry has
-   * that key; otherwise changes nothing and returns the entry that has it.
+   * Inserts key id `id` (whose key is `key`; the tree reads its bytes from the
+   * store only after this call) and returns -1 if no key equals `key`;
+   * otherwise changes nothing and returns the id of the key that does.
    */
-  insertOrGet(key: Uint8Array, e: V): V | undefined {
+  insertOrGet(key: Uint8Array, id: number): number {
     const kp = keyPrefix(key);
     const leaf = this.findLeaf(kp, key, true);
     const n = leaf.n;
     const pre = this.pre;
+    const ids = this.ids;
     const base = leaf.base;
-    const i = lowerBound(pre, leaf, kp, key);
+    const i = lowerBound(this, leaf, kp, key);
     if (i < n && pre[base + i] === kp) {
-      const found = leaf.vals[i]!;
-      if (compareKey(key, found, prefixBytes(key.length)) === 0) return found;
+      const found = ids[base + i]!;
+      if (compareKey(key, this.store, found, prefixBytes(key.length)) === 0) return found;
     }
-    const vals = leaf.vals;
-    for (let j = n; j > i; j--) vals[j] = vals[j - 1]!;
-    vals[i] = e;
     pre.copyWithin(base + i + 1, base + i, base + n);
+    ids.copyWithin(base + i + 1, base + i, base + n);
     pre[base + i] = kp;
+    ids[base + i] = id;
     leaf.n = n + 1;
     this.size++;
     if (leaf.n > CAP) this.splitLeaf(leaf, i === n && leaf.next === undefined);
-    return undefined;
+    return -1;
   }
 
   /** Splits an overfull leaf; `appending`: the key went to the end of the last leaf (keep the left one full). */
-  private splitLeaf(leaf: Leaf<V>, appending: boolean): void {
+  private splitLeaf(leaf: Leaf, appending: boolean): void {
     const n = leaf.n;
     const h = appending ? n - 1 : n >>> 1;
-    const right = new Leaf<V>(this.allocSlots());
-    for (let j = h; j < n; j++) right.vals.push(leaf.vals[j]!);
+    const right = new Leaf(this.allocSlots());
     this.pre.copyWithin(right.base, leaf.base + h, leaf.base + n);
+    this.ids.copyWithin(right.base, leaf.base + h, leaf.base + n);
     right.n = n - h;
-    leaf.vals.length = h;
     leaf.n = h;
     right.next = leaf.next;
     right.prev = leaf;
     if (leaf.next !== undefined) leaf.next.prev = right;
     else this.tail = right;
     leaf.next = right;
-    this.insertInParent(this.pathNodes.length - 1, right, right.vals[0]!, this.pre[right.base]!);
+    this.insertInParent(this.pathNodes.length - 1, right, this.ids[right.base]!, this.pre[right.base]!);
   }
 
-  /** Adds `right` (smallest entry sep, its prefix kp) after the child taken at path depth d, splitting upwards. */
-  private insertInParent(d: number, right: Node<V>, sep: V, kp: number): void {
+  /** Adds `right` (smallest key id sep, its prefix kp) after the child taken at path depth d, splitting upwards. */
+  private insertInParent(d: number, right: Node, sep: number, kp: number): void {
     if (d < 0) {
-      const root = new Inner<V>(this.allocSlots());
+      const root = new Inner(this.allocSlots());
       root.kids.push(this.root, right);
-      root.seps.push(sep, sep);
       this.pre[root.base + 1] = kp;
+      this.ids[root.base + 1] = sep;
       root.n = 2;
       this.root = root;
       return;
@@ -229,59 +257,53 @@ export class MemTree<V extends KeyedEntry> {
     const node = this.pathNodes[d]!;
     const at = this.pathIdx[d]! + 1;
     const n = node.n;
-    for (let j = n; j > at; j--) {
-      node.kids[j] = node.kids[j - 1]!;
-      node.seps[j] = node.seps[j - 1]!;
-    }
+    for (let j = n; j > at; j--) node.kids[j] = node.kids[j - 1]!;
     node.kids[at] = right;
-    node.seps[at] = sep;
-    const pre = this.pre;
     const base = node.base;
-    pre.copyWithin(base + at + 1, base + at, base + n);
-    pre[base + at] = kp;
+    this.pre.copyWithin(base + at + 1, base + at, base + n);
+    this.ids.copyWithin(base + at + 1, base + at, base + n);
+    this.pre[base + at] = kp;
+    this.ids[base + at] = sep;
     node.n = n + 1;
     if (node.n <= CAP) return;
     const m = node.n;
     const h = m >>> 1;
-    const sib = new Inner<V>(this.allocSlots());
-    for (let j = h; j < m; j++) {
-      sib.kids.push(node.kids[j]!);
-      sib.seps.push(node.seps[j]!);
-    }
-    // allocSlots may have replaced the array.
-    const grown = this.pre;
-    grown.copyWithin(sib.base, base + h, base + m);
+    const sib = new Inner(this.allocSlots());
+    for (let j = h; j < m; j++) sib.kids.push(node.kids[j]!);
+    // allocSlots may have replaced the arrays.
+    this.pre.copyWithin(sib.base, base + h, base + m);
+    this.ids.copyWithin(sib.base, base + h, base + m);
     sib.n = m - h;
     node.kids.length = h;
-    node.seps.length = h;
     node.n = h;
-    this.insertInParent(d - 1, sib, sib.seps[0]!, grown[sib.base]!);
+    this.insertInParent(d - 1, sib, this.ids[sib.base]!, this.pre[sib.base]!);
   }
 
   /**
-   * Copies up to `max` entries in key order, starting at the first key >= from
+   * Copies up to `max` key ids in key order, starting at the first key >= from
    * (> from unless `inclusive`), into `out` (cleared first). Returns how many
    * were copied; fewer than `max` means the end was reached.
    */
-  range(from: Uint8Array, inclusive: boolean, max: number, out: V[]): number {
+  range(from: Uint8Array, inclusive: boolean, max: number, out: number[]): number {
     out.length = 0;
     const kp = keyPrefix(from);
-    let leaf: Leaf<V> | undefined = this.findLeaf(kp, from, false);
-    let i = lowerBound(this.pre, leaf, kp, from);
-    if (!inclusive && i < leaf.n && compareKey(from, leaf.vals[i]!, 0) === 0) i++;
+    let leaf: Leaf | undefined = this.findLeaf(kp, from, false);
+    let i = lowerBound(this, leaf, kp, from);
+    if (!inclusive && i < leaf.n && compareKey(from, this.store, this.ids[leaf.base + i]!, 0) === 0) i++;
+    const ids = this.ids;
     let c = 0;
     while (leaf !== undefined && c < max) {
       const n = leaf.n;
-      for (; i < n && c < max; i++, c++) out.push(leaf.vals[i]!);
+      for (; i < n && c < max; i++, c++) out.push(ids[leaf.base + i]!);
       leaf = leaf.next;
       i = 0;
     }
     return c;
   }
 
-  /** The entry with the largest key <= key (< key unless `inclusive`); the largest entry when key is undefined. */
-  lower(key: Uint8Array | undefined, inclusive: boolean): V | undefined {
-    let leaf: Leaf<V> | undefined;
+  /** The id of the largest key <= key (< key unless `inclusive`); the largest when key is undefined; -1 if none. */
+  lower(key: Uint8Array | undefined, inclusive: boolean): number {
+    let leaf: Leaf | undefined;
     let i: number;
     if (key === undefined) {
       leaf = this.tail;
@@ -289,22 +311,25 @@ export class MemTree<V extends KeyedEntry> {
     } else {
       const kp = keyPrefix(key);
       leaf = this.findLeaf(kp, key, false);
-      i = lowerBound(this.pre, leaf, kp, key);
-      if (!(inclusive && i < leaf.n && compareKey(key, leaf.vals[i]!, 0) === 0)) i--;
+      i = lowerBound(this, leaf, kp, key);
+      if (!(inclusive && i < leaf.n && compareKey(key, this.store, this.ids[leaf.base + i]!, 0) === 0)) i--;
     }
     if (i < 0) {
       leaf = leaf.prev;
-      if (leaf === undefined) return undefined;
+      if (leaf === undefined) return -1;
       i = leaf.n - 1;
     }
-    return i < 0 ? undefined : leaf.vals[i];
+    return i < 0 ? -1 : this.ids[leaf.base + i]!;
   }
 
-  /** Every entry in key order (a copy: the tree may change afterwards). */
-  toArray(): V[] {
-    const out: V[] = [];
-    for (let leaf: Leaf<V> | undefined = this.head; leaf !== undefined; leaf = leaf.next)
-      for (let i = 0; i < leaf.n; i++) out.push(leaf.vals[i]!);
+  /** Every key id in key order (a copy: the tree may change afterwards). */
+  toArray(): Int32Array {
+    const out = new Int32Array(this.size);
+    let c = 0;
+    for (let leaf: Leaf | undefined = this.head; leaf !== undefined; leaf = leaf.next) {
+      out.set(this.ids.subarray(leaf.base, leaf.base + leaf.n), c);
+      c += leaf.n;
+    }
     return out;
   }
 }

@@ -1,17 +1,24 @@
 /**
  * The memtable: the newest writes, in memory, sorted.
  *
- * A B+tree (`MemTree`, mem-tree.ts) of version chains ordered by their key
- * bytes, searched on six-byte key prefixes kept as numbers in its nodes. Keys
- * and values live in the memtable's arena; the chain head holds where its
- * key is (a key costs no object of its own).
- * Each key maps to a version chain, newest first:
+ * Keys and values live in the memtable's arena (256 KiB chunks); everything
+ * else lives in typed arrays, so a memtable of any size is a handful of
+ * objects for the garbage collector (a heap object per version was ~1 s of
+ * scavenging per million writes: each one lived as long as its memtable and
+ * was copied twice on its way to the old generation).
+ *
+ *   key id k      keyMeta[k * KEY_STRIDE ..]: arena chunk, offset, length of
+ *                 the key's bytes; the newest version's id; the bloom hash
+ *   version id v  verMeta[v * VER_STRIDE ..]: arena chunk, offset, length of
+ *                 the value; kind; the next older version's id (-1: none)
+ *                 verSeq[v]: the sequence number
+ *
+ * `MemTree` (mem-tree.ts) orders the key ids by their key bytes. Each key maps
+ * to a version chain, newest first:
  *
  *   "apple" -> {seq 42, put, v3} -> {seq 17, delete} -> {seq 5, put, v1}
  *
- * A reader at snapshot sequence S sees the first version with seq <= S. The
- * chain head is updated in place (the old head's fields move into a new
- * node behind it), so a put to an existing key costs one tree lookup.
+ * A reader at snapshot sequence S sees the first version with seq <= S.
  * Versions are never pruned while the memtable lives: a snapshot may still
  * need them; the flush drops the ones no snapshot can see.
  *
@@ -27,53 +34,25 @@
 import { OpKind } from '../write-batch.ts';
 import { toLatin1 } from '../../util/bytes.ts';
 import { bloomAdd, bloomHash, bloomMayContain, emptyBloom } from './bloom.ts';
-import { MemTree } from './mem-tree.ts';
+import { KEY_CHUNK, KEY_LEN, KEY_OFF, KEY_STRIDE, MemTree, type KeyStore } from './mem-tree.ts';
 
-/** Estimated bytes of bookkeeping per version (node object, tree slot). */
+/** Estimated bytes of bookkeeping per version (typed-array slots, tree slot, growth slack). */
 const VERSION_OVERHEAD_BYTES = 48;
 
-/**
- * One version of a key. The value lives in the memtable's arena (`chunk`,
- * `off`, `len`) rather than in a Buffer of its own: a long-lived Buffer per
- * entry was a third of the objects the garbage collector had to trace in a
- * full memtable. `value` makes a view on demand (short-lived garbage).
- */
-export class MemVersion {
-  constructor(
-    public seq: number,
-    public kind: OpKind,
-    public chunk: Buffer,
-    public off: number,
-    public len: number,
-    public older: MemVersion | undefined,
-    /** The key's bytes: kbuf[koff, koff + klen) (in the arena; the same for every version of a chain). */
-    readonly kbuf: Buffer,
-    readonly koff: number,
-    readonly klen: number,
-    /** The key's bloomHash (its filter's and its table's). */
-    readonly hash: number,
-  ) {}
+/** keyMeta slots the memtable adds after the tree's three. */
+const KEY_HEAD = 3;
+const KEY_HASH = 4;
 
-  get value(): Buffer {
-    return this.chunk.subarray(this.off, this.off + this.len);
-  }
-
-  /** The key as a latin1 string (one char per byte: string order is byte order). */
-  get keyString(): string {
-    return toLatin1(this.kbuf, this.koff, this.koff + this.klen);
-  }
-}
+/** verMeta layout: VER_STRIDE ints per version id. */
+const VER_CHUNK = 0;
+const VER_OFF = 1;
+const VER_LEN = 2;
+const VER_KIND = 3;
+const VER_OLDER = 4;
+const VER_STRIDE = 5;
 
 /** Arena chunk size; values above a quarter of it get a chunk of their own. */
 const CHUNK_BYTES = 256 * 1024;
-const EMPTY: Buffer = Buffer.alloc(0);
-
-/** The newest version of a chain visible at `snapSeq`, if any. */
-export function visibleVersion(head: MemVersion | undefined, snapSeq: number): MemVersion | undefined {
-  let v = head;
-  while (v !== undefined && v.seq > snapSeq) v = v.older;
-  return v;
-}
 
 /**
  * Filter bits per byte of memtable budget: a version costs at least
@@ -83,19 +62,33 @@ export function visibleVersion(head: MemVersion | undefined, snapSeq: number): M
 const FILTER_BITS_PER_BYTE = 1 / 8;
 const FILTER_PROBES = 5;
 
-export class Memtable {
-  readonly tree = new MemTree<MemVersion>();
+export class Memtable implements KeyStore {
+  readonly tree: MemTree;
   bytes = 0;
   /** Number of versions held. */
   entries = 0;
   /** The WAL segment holding this memtable's writes. */
   readonly walNumber: number;
   private readonly filter: Buffer;
+  /** Arena chunks (KeyStore). */
+  readonly chunks: Buffer[] = [];
+  keyMeta: Int32Array;
+  verMeta: Int32Array;
+  verSeq: Float64Array;
+  private keys = 0;
+  private chunk = -1;
+  private chunkUsed = CHUNK_BYTES;
 
   /** `budgetBytes`: the size at which the engine freezes it (sizes the key filter). */
   constructor(walNumber: number, budgetBytes = 4 << 20) {
     this.walNumber = walNumber;
     this.filter = emptyBloom(Math.max(1, Math.ceil((budgetBytes * FILTER_BITS_PER_BYTE) / 512)), FILTER_PROBES);
+    // Sized for the budget at ~128 bytes per write (a 16-byte key and a 100-byte value fit without growing).
+    const versions = Math.max(1024, budgetBytes >>> 7);
+    this.tree = new MemTree(this, versions);
+    this.keyMeta = new Int32Array(versions * KEY_STRIDE);
+    this.verMeta = new Int32Array(versions * VER_STRIDE);
+    this.verSeq = new Float64Array(versions);
   }
 
   /** False when no version of the key with this bloomHash is here. */
@@ -103,78 +96,160 @@ export class Memtable {
     return bloomMayContain(this.filter, hash);
   }
 
-  private chunk: Buffer = EMPTY;
-  private chunkUsed = 0;
-
-  /** Copies b into the arena; sets `at` to the chunk and offset holding it. */
-  private copyIn(b: Uint8Array): Buffer {
+  /** Copies b into the arena; returns its chunk index and sets `at` to its offset. */
+  private copyIn(b: Uint8Array): number {
     const len = b.length;
     if (len > CHUNK_BYTES / 4) {
-      this.at = 0;
       const own = Buffer.allocUnsafe(len);
       own.set(b);
-      return own;
+      this.at = 0;
+      return this.chunks.push(own) - 1;
     }
-    if (this.chunkUsed + len > this.chunk.length) {
-      this.chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+    if (this.chunk < 0 || this.chunkUsed + len > CHUNK_BYTES) {
+      this.chunk = this.chunks.push(Buffer.allocUnsafe(CHUNK_BYTES)) - 1;
       this.chunkUsed = 0;
     }
-    const chunk = this.chunk;
+    const chunk = this.chunks[this.chunk]!;
     const off = this.chunkUsed;
     // Short keys and values by a loop: a native copy costs more than copying a few dozen bytes.
     if (len <= 32) for (let j = 0; j < len; j++) chunk[off + j] = b[j]!;
     else chunk.set(b, off);
     this.chunkUsed = off + len;
     this.at = off;
-    return chunk;
+    return this.chunk;
   }
 
   private at = 0;
 
   /** Adds a version; key and value are copied into the arena (the caller may reuse its buffers). */
   add(key: Uint8Array, seq: number, kind: OpKind, value: Uint8Array): void {
+    const v = this.entries;
+    if (v * VER_STRIDE >= this.verMeta.length) this.growVersions();
+    const vm = this.verMeta;
+    const vat = v * VER_STRIDE;
     const len = value.length;
-    const chunk = this.copyIn(value);
-    const off = this.at;
-    const kchunk = this.copyIn(key);
-    const koff = this.at;
-    const hash = bloomHash(key);
-    // One descent: inserts a new key, or finds the chain head of an existing one.
-    const head = this.tree.insertOrGet(
-      key,
-      new MemVersion(seq, kind, chunk, off, len, undefined, kchunk, koff, key.length, hash),
-    );
-    if (head === undefined) {
+    vm[vat + VER_CHUNK] = this.copyIn(value);
+    vm[vat + VER_OFF] = this.at;
+    vm[vat + VER_LEN] = len;
+    vm[vat + VER_KIND] = kind;
+    this.verSeq[v] = seq;
+    // One descent: inserts a new key id, or finds the id of an existing key.
+    const k = this.keys;
+    if (k * KEY_STRIDE >= this.keyMeta.length) this.growKeys();
+    const found = this.tree.insertOrGet(key, k);
+    const km = this.keyMeta;
+    if (found < 0) {
+      const kat = k * KEY_STRIDE;
+      km[kat + KEY_CHUNK] = this.copyIn(key);
+      km[kat + KEY_OFF] = this.at;
+      km[kat + KEY_LEN] = key.length;
+      km[kat + KEY_HEAD] = v;
+      const hash = bloomHash(key);
+      km[kat + KEY_HASH] = hash;
+      vm[vat + VER_OLDER] = -1;
       bloomAdd(this.filter, hash);
+      this.keys = k + 1;
       this.bytes += key.length + len + VERSION_OVERHEAD_BYTES;
     } else {
-      // The key's copy just made is not needed: the chain head has one (give the bytes back if they are last).
-      if (kchunk === this.chunk && koff + key.length === this.chunkUsed) this.chunkUsed = koff;
-      head.older = new MemVersion(
-        head.seq,
-        head.kind,
-        head.chunk,
-        head.off,
-        head.len,
-        head.older,
-        head.kbuf,
-        head.koff,
-        head.klen,
-        head.hash,
-      );
-      head.seq = seq;
-      head.kind = kind;
-      head.chunk = chunk;
-      head.off = off;
-      head.len = len;
+      const fat = found * KEY_STRIDE + KEY_HEAD;
+      vm[vat + VER_OLDER] = km[fat]!;
+      km[fat] = v;
       this.bytes += len + VERSION_OVERHEAD_BYTES;
     }
-    this.entries++;
+    this.entries = v + 1;
   }
 
-  /** The version chain of the key, newest first, if any. */
-  get(key: Uint8Array): MemVersion | undefined {
-    return this.tree.get(key);
+  private growVersions(): void {
+    const vm = new Int32Array(this.verMeta.length * 2);
+    vm.set(this.verMeta);
+    this.verMeta = vm;
+    const seq = new Float64Array(this.verSeq.length * 2);
+    seq.set(this.verSeq);
+    this.verSeq = seq;
+  }
+
+  private growKeys(): void {
+    const km = new Int32Array(this.keyMeta.length * 2);
+    km.set(this.keyMeta);
+    this.keyMeta = km;
+  }
+
+  /** The newest version of the key, or -1 if the key is not here. */
+  get(key: Uint8Array): number {
+    const k = this.tree.get(key);
+    return k < 0 ? -1 : this.keyMeta[k * KEY_STRIDE + KEY_HEAD]!;
+  }
+
+  /** The newest version of key id k. */
+  head(k: number): number {
+    return this.keyMeta[k * KEY_STRIDE + KEY_HEAD]!;
+  }
+
+  /** The key's bloomHash. */
+  keyHash(k: number): number {
+    return this.keyMeta[k * KEY_STRIDE + KEY_HASH]! >>> 0;
+  }
+
+  /** The arena chunk holding key k's bytes (at keyOff(k), keyLen(k) bytes). */
+  keyChunk(k: number): Buffer {
+    return this.chunks[this.keyMeta[k * KEY_STRIDE + KEY_CHUNK]!]!;
+  }
+  keyOff(k: number): number {
+    return this.keyMeta[k * KEY_STRIDE + KEY_OFF]!;
+  }
+  keyLen(k: number): number {
+    return this.keyMeta[k * KEY_STRIDE + KEY_LEN]!;
+  }
+
+  /** A view of key k's bytes. */
+  keyBytes(k: number): Buffer {
+    const at = k * KEY_STRIDE;
+    const m = this.keyMeta;
+    return this.chunks[m[at + KEY_CHUNK]!]!.subarray(m[at + KEY_OFF], m[at + KEY_OFF]! + m[at + KEY_LEN]!);
+  }
+
+  /** Key k as a latin1 string (one char per byte: string order is byte order). */
+  keyString(k: number): string {
+    const at = k * KEY_STRIDE;
+    const m = this.keyMeta;
+    const off = m[at + KEY_OFF]!;
+    return toLatin1(this.chunks[m[at + KEY_CHUNK]!]!, off, off + m[at + KEY_LEN]!);
+  }
+
+  seq(v: number): number {
+    return this.verSeq[v]!;
+  }
+  kind(v: number): number {
+    return this.verMeta[v * VER_STRIDE + VER_KIND]!;
+  }
+  /** The next older version of the same key, or -1. */
+  older(v: number): number {
+    return this.verMeta[v * VER_STRIDE + VER_OLDER]!;
+  }
+  /** The arena chunk holding version v's value (at valueOff(v), valueLen(v) bytes). */
+  valueChunk(v: number): Buffer {
+    return this.chunks[this.verMeta[v * VER_STRIDE + VER_CHUNK]!]!;
+  }
+  valueOff(v: number): number {
+    return this.verMeta[v * VER_STRIDE + VER_OFF]!;
+  }
+  valueLen(v: number): number {
+    return this.verMeta[v * VER_STRIDE + VER_LEN]!;
+  }
+
+  /** A view of version v's value. */
+  value(v: number): Buffer {
+    const at = v * VER_STRIDE;
+    const m = this.verMeta;
+    const off = m[at + VER_OFF]!;
+    return this.chunks[m[at + VER_CHUNK]!]!.subarray(off, off + m[at + VER_LEN]!);
+  }
+
+  /** The newest version at or below `snapSeq`, starting from version v (-1: none). */
+  visible(v: number, snapSeq: number): number {
+    const seqs = this.verSeq;
+    while (v >= 0 && seqs[v]! > snapSeq) v = this.verMeta[v * VER_STRIDE + VER_OLDER]!;
+    return v;
   }
 
   get empty(): boolean {

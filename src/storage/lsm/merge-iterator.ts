@@ -21,16 +21,11 @@
 import { fromLatin1 } from '../../util/bytes.ts';
 import type { EngineIterator } from '../engine.ts';
 import { OpKind } from '../write-batch.ts';
-import { visibleVersion, type Memtable, type MemVersion } from './memtable.ts';
+import type { Memtable } from './memtable.ts';
 import type { EntryCursor, TableCursor } from './sstable-reader.ts';
 import type { FileMeta } from './version.ts';
 
 const EMPTY: Buffer = Buffer.alloc(0);
-
-/** A view of a memtable chain's key bytes. */
-function keyBytes(v: MemVersion): Buffer {
-  return v.kbuf.subarray(v.koff, v.koff + v.klen);
-}
 
 export interface Source {
   valid: boolean;
@@ -245,11 +240,12 @@ const MEM_BATCH = 64;
  * the chain when consumed. Reverse steps one lookup at a time.
  */
 export class MemSource extends SourceBase implements Source {
-  private readonly batch: MemVersion[] = [];
+  /** Key ids. */
+  private readonly batch: number[] = [];
   private bn = 0;
   private bi = 0;
-  /** The chain head of the current key (its key bytes start the next reverse step). */
-  private head: MemVersion | undefined = undefined;
+  /** The current key's id (its key bytes start the next reverse step). */
+  private cur = -1;
 
   constructor(
     private readonly mem: Memtable,
@@ -272,7 +268,7 @@ export class MemSource extends SourceBase implements Source {
   next(): void {
     if (!this.valid) return;
     if (this.reverse) {
-      this.settleReverse(this.mem.tree.lower(keyBytes(this.head!), false));
+      this.settleReverse(this.mem.tree.lower(this.mem.keyBytes(this.cur), false));
       return;
     }
     this.bi++;
@@ -285,6 +281,7 @@ export class MemSource extends SourceBase implements Source {
   }
 
   private settleForward(): void {
+    const mem = this.mem;
     for (;;) {
       if (this.bi >= this.bn) {
         // A short batch reached the end of the tree; a full one continues after its last key.
@@ -292,39 +289,40 @@ export class MemSource extends SourceBase implements Source {
           this.valid = false;
           return;
         }
-        this.fetch(keyBytes(this.batch[this.bn - 1]!), false);
+        this.fetch(mem.keyBytes(this.batch[this.bn - 1]!), false);
         continue;
       }
-      const head = this.batch[this.bi]!;
-      const v = visibleVersion(head, this.snapSeq);
-      if (v !== undefined) {
-        this.capture(head, v);
+      const k = this.batch[this.bi]!;
+      const v = mem.visible(mem.head(k), this.snapSeq);
+      if (v >= 0) {
+        this.capture(k, v);
         return;
       }
       this.bi++;
     }
   }
 
-  private settleReverse(head: MemVersion | undefined): void {
-    const t = this.mem.tree;
-    while (head !== undefined) {
-      const v = visibleVersion(head, this.snapSeq);
-      if (v !== undefined) {
-        this.capture(head, v);
+  private settleReverse(k: number): void {
+    const mem = this.mem;
+    while (k >= 0) {
+      const v = mem.visible(mem.head(k), this.snapSeq);
+      if (v >= 0) {
+        this.capture(k, v);
         return;
       }
-      head = t.lower(keyBytes(head), false);
+      k = mem.tree.lower(mem.keyBytes(k), false);
     }
     this.valid = false;
   }
 
-  private capture(head: MemVersion, v: MemVersion): void {
+  private capture(k: number, v: number): void {
+    const mem = this.mem;
     this.valid = true;
-    this.head = head;
-    this.key = head.keyString;
-    this.seq = v.seq;
-    this.kind = v.kind;
-    this.val = v.value;
+    this.cur = k;
+    this.key = mem.keyString(k);
+    this.seq = mem.seq(v);
+    this.kind = mem.kind(v);
+    this.val = mem.value(v);
   }
 }
 
