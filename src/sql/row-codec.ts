@@ -150,23 +150,32 @@ const utf8Slice: (this: Buffer, start: number, end: number) => string =
     return this.toString('utf8', start, end);
   };
 
-class Reader {
+/**
+ * Reads varints, byte strings and UTF-8 strings from buf[pos, end), and
+ * throws CorruptionError (naming `what`) instead of reading past `end` (rows
+ * here; spill records extend it).
+ */
+export class ByteReader {
   pos = 0;
-  constructor(readonly buf: Buffer) {}
+  constructor(
+    readonly buf: Buffer,
+    readonly end = buf.length,
+    readonly what = 'row value',
+  ) {}
   uvarint(): number {
     let v = 0;
     let shift = 0;
     for (;;) {
-      const b = this.buf[this.pos++];
-      if (b === undefined) throw new CorruptionError('row value', 'truncated varint', this.pos);
+      if (this.pos >= this.end) throw new CorruptionError(this.what, 'truncated varint', this.pos);
+      const b = this.buf[this.pos++]!;
       v += (b & 0x7f) * 2 ** shift;
       if (b < 0x80) return v;
       shift += 7;
-      if (shift > 35) throw new CorruptionError('row value', 'varint too long', this.pos);
+      if (shift > 35) throw new CorruptionError(this.what, 'varint too long', this.pos);
     }
   }
   need(n: number): void {
-    if (this.pos + n > this.buf.length) throw new CorruptionError('row value', 'truncated value', this.pos);
+    if (this.pos + n > this.end) throw new CorruptionError(this.what, 'truncated value', this.pos);
   }
   string(): string {
     const n = this.uvarint();
@@ -184,7 +193,7 @@ class Reader {
   }
 }
 
-function readValue(r: Reader, ty: SqlType): Value {
+function readValue(r: ByteReader, ty: SqlType): Value {
   switch (ty.id) {
     case 'bool':
       r.need(1);
@@ -220,7 +229,7 @@ function readValue(r: Reader, ty: SqlType): Value {
     }
     case 'numeric': {
       const d = Decimal.parse(r.string());
-      if (d === undefined) throw new CorruptionError('row value', 'bad numeric', r.pos);
+      if (d === undefined) throw new CorruptionError(r.what, 'bad numeric', r.pos);
       return d;
     }
     case 'interval': {
@@ -245,7 +254,7 @@ function readValue(r: Reader, ty: SqlType): Value {
 }
 
 /** Steps over one non-null value without decoding it (the value shapes of readValue). */
-function skipValue(r: Reader, ty: SqlType): void {
+function skipValue(r: ByteReader, ty: SqlType): void {
   let n: number;
   switch (ty.id) {
     case 'bool':
@@ -292,7 +301,7 @@ export function decodeRow(
   out: Value[] = new Array<Value>(types.length),
   wanted?: readonly boolean[],
 ): Value[] {
-  const r = new Reader(value);
+  const r = new ByteReader(value);
   const n = r.uvarint();
   const bitmapAt = r.pos;
   r.pos += (n + 7) >> 3;

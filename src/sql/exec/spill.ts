@@ -29,10 +29,10 @@
 import { mkdir, open, readdir, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NextDbError } from '../../util/errors.ts';
+import { CorruptionError, NextDbError } from '../../util/errors.ts';
 import { assert } from '../../util/assert.ts';
 import { Decimal } from '../types/decimal.ts';
-import { ByteWriter } from '../row-codec.ts';
+import { ByteReader, ByteWriter } from '../row-codec.ts';
 import type { ArrayValue, Interval, JsonBox, JsonValue, Value } from '../types/sql-type.ts';
 
 /** Bytes buffered before a write, and read at a time per reader. */
@@ -207,29 +207,20 @@ function arrayExtra(v: ArrayValue): string {
   return JSON.stringify(o);
 }
 
-class RecordReader {
-  pos = 0;
-  constructor(
-    readonly buf: Buffer,
-    readonly end: number,
-  ) {}
-  uvarint(): number {
-    let v = 0;
-    let mul = 1;
-    for (;;) {
-      const b = this.buf[this.pos++]!;
-      v += (b & 0x7f) * mul;
-      if (b < 0x80) return v;
-      mul *= 0x80;
-    }
+/** Reads one record's values; a record that does not hold what its tags say is a CorruptionError. */
+class RecordReader extends ByteReader {
+  constructor(buf: Buffer, pos: number, end: number) {
+    super(buf, end, 'spill file');
+    this.pos = pos;
   }
-  string(): string {
+  /** A count of values that follow (each takes at least one byte). */
+  count(): number {
     const n = this.uvarint();
-    const s = this.buf.toString('utf8', this.pos, this.pos + n);
-    this.pos += n;
-    return s;
+    if (n > this.end - this.pos) throw new CorruptionError(this.what, `count ${n} beyond the record`, this.pos);
+    return n;
   }
   value(): Value {
+    this.need(1);
     const tag = this.buf[this.pos++];
     switch (tag) {
       case T_NULL:
@@ -239,11 +230,13 @@ class RecordReader {
       case T_TRUE:
         return true;
       case T_NUMBER: {
+        this.need(8);
         const v = this.buf.readDoubleBE(this.pos);
         this.pos += 8;
         return v;
       }
       case T_BIGINT: {
+        this.need(8);
         const v = this.buf.readBigInt64BE(this.pos);
         this.pos += 8;
         return v;
@@ -253,14 +246,11 @@ class RecordReader {
       case T_STRING:
         return this.string();
       case T_DECIMAL:
-        return Decimal.parse(this.string())!;
-      case T_BYTES: {
-        const n = this.uvarint();
-        const b = Buffer.from(this.buf.subarray(this.pos, this.pos + n));
-        this.pos += n;
-        return b;
-      }
+        return this.decimal();
+      case T_BYTES:
+        return this.bytes();
       case T_INTERVAL: {
+        this.need(16);
         const iv: Interval = {
           months: this.buf.readInt32BE(this.pos),
           days: this.buf.readInt32BE(this.pos + 4),
@@ -271,7 +261,7 @@ class RecordReader {
       }
       case T_ARRAY:
       case T_ARRAY_EXTRA: {
-        const n = this.uvarint();
+        const n = this.count();
         const elems = new Array<Value>(n);
         for (let i = 0; i < n; i++) elems[i] = this.value();
         if (tag === T_ARRAY) return { kind: 'array', elems } satisfies ArrayValue;
@@ -281,10 +271,11 @@ class RecordReader {
       case T_JSONB:
         return { kind: 'jsonb', json: this.json() } satisfies JsonBox;
       default:
-        throw new NextDbError('XX001', `spill file: unknown value tag ${String(tag)}`);
+        throw new CorruptionError(this.what, `unknown value tag ${String(tag)}`, this.pos - 1);
     }
   }
   json(): JsonValue {
+    this.need(1);
     const tag = this.buf[this.pos++];
     switch (tag) {
       case J_NULL:
@@ -296,15 +287,15 @@ class RecordReader {
       case J_STRING:
         return this.string();
       case J_NUMBER:
-        return Decimal.parse(this.string())!;
+        return this.decimal();
       case J_ARRAY: {
-        const n = this.uvarint();
+        const n = this.count();
         const a: JsonValue[] = [];
         for (let i = 0; i < n; i++) a.push(this.json());
         return a;
       }
       case J_OBJECT: {
-        const n = this.uvarint();
+        const n = this.count();
         const o: Record<string, JsonValue> = {};
         for (let i = 0; i < n; i++) {
           const k = this.string();
@@ -313,8 +304,13 @@ class RecordReader {
         return o;
       }
       default:
-        throw new NextDbError('XX001', `spill file: unknown json tag ${String(tag)}`);
+        throw new CorruptionError(this.what, `unknown json tag ${String(tag)}`, this.pos - 1);
     }
+  }
+  private decimal(): Decimal {
+    const d = Decimal.parse(this.string());
+    if (d === undefined) throw new CorruptionError(this.what, 'bad numeric', this.pos);
+    return d;
   }
 }
 
@@ -399,11 +395,11 @@ export class SpillFile {
       while (out.length < max && p + 4 <= st.rlen) {
         const n = st.rbuf.readUInt32BE(p);
         if (p + 4 + n > st.rlen) break;
-        const r = new RecordReader(st.rbuf, p + 4 + n);
-        r.pos = p + 4;
-        const count = r.uvarint();
+        const r = new RecordReader(st.rbuf, p + 4, p + 4 + n);
+        const count = r.count();
         const row = new Array<Value>(count);
         for (let i = 0; i < count; i++) row[i] = r.value();
+        if (r.pos !== r.end) throw new CorruptionError(r.what, 'record longer than its values', r.pos);
         out.push(row);
         p += 4 + n;
       }
