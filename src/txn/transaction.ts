@@ -64,7 +64,7 @@ import {
   type Head,
 } from './head.ts';
 import type { Timestamp } from './hlc.ts';
-import { formatTxnId, headKey, historyKey, historyRange, recordKey, userKeyOfHead } from './keys.ts';
+import { decodeHistoryKey, formatTxnId, headKey, historyKey, historyRange, recordKey, userKeyOfHead } from './keys.ts';
 import type { MvccTxnManager } from './txn-manager.ts';
 import { txnCounters } from './txn-metrics.ts';
 import { encodeTxnRecord } from './txn-record.ts';
@@ -120,6 +120,9 @@ type Look = (typeof Look)[keyof typeof Look];
 const MAX_WAIT_CHAIN = 10_000;
 const NO_READ_KEYS: readonly Buffer[] = Object.freeze([]);
 const NO_READ_SPANS: readonly Span[] = Object.freeze([]);
+
+/** What `lockForStatement` resolves to when it did nothing: the caller reads and locks as usual. */
+export const NOT_LOCKED: unique symbol = Symbol('not locked');
 
 export class MvccTxn implements Txn {
   private phase: Phase = 'active';
@@ -264,8 +267,13 @@ export class MvccTxn implements Txn {
       const h = decodeHead(raw);
       const look = this.look(h, ts);
       if (look === Look.committed) {
+        const v = h.committedTs <= ts ? h.committedValue : this.historyAt(key, ts);
+        if (v instanceof MvccTxn) {
+          await this.waitFor(v, key);
+          continue;
+        }
         if (this.trackReads) this.readKeys.push(hk);
-        return h.committedTs <= ts ? h.committedValue : this.historyAt(key, ts);
+        return v;
       }
       if (look === Look.ownIntent) return h.intentValue;
       if (look === Look.ownLock) return h.committedValue;
@@ -286,7 +294,8 @@ export class MvccTxn implements Txn {
     let hi = headKey(options.end);
     if (limit <= 0 || Buffer.compare(lo, hi) >= 0) return out;
     for (;;) {
-      let stopAt: { hk: Buffer; head: Head } | undefined;
+      /** Where the scan stopped to resolve or wait; `writer`: the undurable writer of the history version it needs. */
+      let stopAt: { hk: Buffer; head: Head; writer?: MvccTxn } | undefined;
       const it = this.mgr.engine.iterator(reverse ? { gte: lo, lt: hi, reverse } : { gte: lo, lt: hi });
       try {
         for (; it.valid() && out.length < limit; it.next()) {
@@ -300,7 +309,12 @@ export class MvccTxn implements Txn {
           const look = this.look(h, ts);
           let v: Buffer | undefined;
           if (look === Look.committed) {
-            v = h.committedTs <= ts ? h.committedValue : this.historyAt(userKeyOfHead(it.key()), ts);
+            const hv = h.committedTs <= ts ? h.committedValue : this.historyAt(userKeyOfHead(it.key()), ts);
+            if (hv instanceof MvccTxn) {
+              stopAt = { hk: Buffer.from(it.key()), head: h, writer: hv };
+              break;
+            }
+            v = hv;
           } else if (look === Look.ownIntent) {
             v = h.intentValue;
           } else if (look === Look.ownLock) {
@@ -317,7 +331,8 @@ export class MvccTxn implements Txn {
       }
       if (stopAt === undefined) break;
       const look = this.look(stopAt.head, ts);
-      if (look === Look.orphan) this.mgr.resolveOrphan(stopAt.hk, stopAt.head);
+      if (stopAt.writer !== undefined) await this.waitFor(stopAt.writer, userKeyOfHead(stopAt.hk));
+      else if (look === Look.orphan) this.mgr.resolveOrphan(stopAt.hk, stopAt.head);
       else await this.waitFor(this.blocker(stopAt.head, look, ts), userKeyOfHead(stopAt.hk));
       // Resume at the key we stopped on (inclusive).
       if (reverse) hi = Buffer.concat([stopAt.hk, ZERO_BYTE]);
@@ -364,22 +379,71 @@ export class MvccTxn implements Txn {
   }
 
   /**
-   * `getByHeadKey` then `getForUpdate` of the same key with nothing in
-   * between, in one step, for the common case only: when the head is a
-   * durable committed version the snapshot sees, with no intent (the read
-   * returns it, the lock finds it unchanged and returns it too). Otherwise
-   * undefined and nothing is done: the caller reads and locks as before.
+   * The read and the lock of a statement that updates or deletes one row by
+   * its key (SQL's UPDATE / DELETE by primary key) in one step: locks the
+   * key and resolves to the committed value the statement must start from.
+   * Resolves to NOT_LOCKED (or returns undefined, synchronously) when it
+   * cannot say, and then nothing observable was done: the caller reads at
+   * its snapshot and locks as usual (`getByHeadKey`, then `getForUpdate`).
    * `hk` is not kept (may be a view the caller reuses).
+   *
+   * - A head with a committed value the snapshot sees and no intent: what
+   *   the snapshot read returns and the lock finds unchanged. Its commit
+   *   may still await its sync: a writer builds on it at once (early lock
+   *   release, see write()).
+   * - Another live transaction's intent: waits for it (as the lock would),
+   *   then looks again.
+   * - SERIALIZABLE, a committed value newer than the snapshot: the write
+   *   refresh in place. When nothing this transaction has read so far (this
+   *   statement's reads included) changed up to a fresh timestamp, the
+   *   snapshot moves there, which is what the refresh and the rerun of the
+   *   statement would arrive at, without the rerun; then as above. When
+   *   something changed, NOT_LOCKED (the usual path refreshes or fails).
+   * - Anything else (no key, a tombstone, an own intent, READ COMMITTED or
+   *   REPEATABLE READ facing a newer version, a savepoint taken in this
+   *   statement): NOT_LOCKED.
    */
-  lockVisible(hk: Buffer): Promise<Buffer | undefined> | undefined {
+  lockForStatement(hk: Buffer): Promise<Buffer | undefined | typeof NOT_LOCKED> | undefined {
     if (this.phase !== 'active' || this.mgr.isClosed || this.readOnly) return undefined;
     const raw = this.mgr.engine.get(hk);
     if (raw === undefined) return undefined;
     const fast = visibleWithoutIntent(raw, this.snapshot(), this.mgr.undurableFrom);
-    if (fast === NEEDS_DECODE || fast === undefined) return undefined;
+    if (fast === undefined) return undefined;
     const own = Buffer.from(hk);
+    if (fast === NEEDS_DECODE) return this.lockForStatementSlow(own);
     if (this.trackReads) this.readKeys.push(own);
     return this.write(userKeyOfHead(own), IntentKind.lock, undefined, own);
+  }
+
+  private async lockForStatementSlow(hk: Buffer): Promise<Buffer | undefined | typeof NOT_LOCKED> {
+    for (;;) {
+      if (this.phase !== 'active' || this.mgr.isClosed) return NOT_LOCKED;
+      const raw = this.mgr.engine.get(hk);
+      if (raw === undefined) return NOT_LOCKED;
+      const h = decodeHead(raw);
+      if (h.intentTxn === this.numericId) return NOT_LOCKED;
+      if (h.intentTxn !== 0) {
+        const owner = this.mgr.liveTxn(h.intentTxn);
+        if (owner === undefined) this.mgr.resolveOrphan(hk, h);
+        else await this.waitFor(owner, userKeyOfHead(hk));
+        continue;
+      }
+      if (h.committedTs === 0 || h.committedValue === undefined) return NOT_LOCKED;
+      if (h.committedTs > this.readTs) {
+        if (this.isolation !== 'serializable' || this.savepointsMade !== this.stmtSavepointsMade) return NOT_LOCKED;
+        const ts = this.mgr.now();
+        const found = this.refresh(ts, this.readKeys.length, this.readSpans.length);
+        if (found instanceof MvccTxn) {
+          await this.waitFor(found, userKeyOfHead(hk));
+          continue;
+        }
+        if (found !== undefined) return NOT_LOCKED;
+        this.readTs = ts;
+        txnCounters.writeRefreshes++;
+      }
+      if (this.trackReads) this.readKeys.push(hk);
+      return this.write(userKeyOfHead(hk), IntentKind.lock, undefined, hk);
+    }
   }
 
   /**
@@ -407,14 +471,10 @@ export class MvccTxn implements Txn {
         else this.mgr.resolveOrphan(hk, h);
         continue;
       }
-      if (h !== undefined && h.committedTs >= this.mgr.undurableFrom) {
-        // Never build on a version whose commit is not durable yet.
-        const w = this.undurableWriter(h, Infinity);
-        if (w !== undefined) {
-          await this.waitFor(w, key);
-          continue;
-        }
-      }
+      // A committed version whose record-less commit still awaits its sync
+      // is built on at once (early lock release, see "Writers and undurable
+      // versions" in docs/internals/transactions.md): this transaction's own
+      // commit syncs after that batch, so it is never acknowledged first.
       if (this.isolation !== 'read committed' && h !== undefined && h.committedTs > ts) {
         if (this.isolation === 'serializable') throw await this.writeRefresh(key, hk, h);
         txnCounters.writeTooOld++;
@@ -571,6 +631,10 @@ export class MvccTxn implements Txn {
         }
         throw e;
       }
+      // The intents are gone: writers waiting for them build on the new
+      // versions now (early lock release, see write()); readers look again
+      // and wait for the sync (finish() wakes them).
+      this.notifyWaiters();
       try {
         await engine.sync(); // the commit point
       } finally {
@@ -738,12 +802,7 @@ export class MvccTxn implements Txn {
     this.readTs = ts;
     const raw = this.mgr.engine.get(hk);
     const now = raw === undefined ? undefined : decodeHead(raw);
-    if (
-      now !== undefined &&
-      now.intentTxn === 0 &&
-      now.committedTs <= ts &&
-      this.undurableWriter(now, ts) === undefined
-    ) {
+    if (now !== undefined && now.intentTxn === 0 && now.committedTs <= ts) {
       this.undo.push({ hk, prevKind: undefined, prevValue: undefined });
       (this.intents ??= new Map()).set(hk.toString('latin1'), hk);
       const locked = encodeHead({
@@ -806,13 +865,22 @@ export class MvccTxn implements Txn {
     return o;
   }
 
-  /** The newest history version of `userKey` at or below `ts`. */
-  private historyAt(userKey: Uint8Array, ts: Timestamp): Buffer | undefined {
+  /**
+   * The newest history version of `userKey` at or below `ts`; or, when
+   * that version's record-less commit still awaits its sync (a writer built
+   * on it before it was durable and committed over it), its writer, to wait
+   * for before reading again.
+   */
+  private historyAt(userKey: Uint8Array, ts: Timestamp): Buffer | undefined | MvccTxn {
     const it = this.mgr.engine.iterator({ gte: historyKey(userKey, ts), lt: historyRange(userKey).lt });
     try {
       if (!it.valid()) return undefined;
-      const v = decodeHistoryValue(it.value()).value;
-      return v === undefined ? undefined : Buffer.from(v);
+      const hv = decodeHistoryValue(it.value());
+      if (this.mgr.undurableFrom <= ts && decodeHistoryKey(it.key()).ts >= this.mgr.undurableFrom) {
+        const w = this.mgr.liveTxn(hv.writerTxn);
+        if (w !== undefined && w !== this && w.phase === 'committing') return w;
+      }
+      return hv.value === undefined ? undefined : Buffer.from(hv.value);
     } finally {
       it.close();
     }

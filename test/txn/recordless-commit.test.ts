@@ -1,9 +1,11 @@
 // Small transactions commit without a transaction record: one batch resolves
 // every intent (the atomic flip), then the sync. While that sync is pending
 // the new versions are in the engine but not durable: every reader that
-// would see them (get, scan, the point-read fast path) and every writer
-// waits; readers below the commit timestamp read the old version. Big
-// transactions (over resolveSliceKeys) still go through the record.
+// would see them (get, scan, the point-read fast path, a history read)
+// waits; readers below the commit timestamp read the old version. A writer
+// builds on them at once (early lock release): its own commit syncs after
+// that batch, so it is never acknowledged before it. Big transactions (over
+// resolveSliceKeys) still go through the record.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryEngine } from '../../src/storage/memory-engine.ts';
@@ -44,7 +46,7 @@ async function setup(options: { resolveSliceKeys?: number } = {}): Promise<{ e: 
   return { e, m };
 }
 
-test('a small commit writes no record; its versions wait for the sync before anyone builds on them', async () => {
+test('a small commit writes no record; readers of its versions wait for the sync, writers do not', async () => {
   const { e, m } = await setup();
   assert.equal(e.recordPuts, 0);
   const old = m.begin({ isolation: 'repeatable read' });
@@ -71,7 +73,7 @@ test('a small commit writes no record; its versions wait for the sync before any
   const pLock = writer.getForUpdate(b('a')).then((v) => seen.push(`lock=${str(v)}`));
   await tick();
   await tick();
-  assert.deepEqual(seen, [], 'readers and writers at or above the commit wait for durability');
+  assert.deepEqual(seen, ['lock=2'], 'readers at or above the commit wait for durability; a writer does not');
   // A reader below the commit timestamp reads the old versions without waiting.
   assert.equal(str(await old.get(b('a'))), '1');
   assert.equal(str(await old.get(b('b'))), '1');
@@ -142,5 +144,42 @@ test('two small commits in flight: undurableFrom follows the oldest until both s
   e.release();
   await Promise.all([c1, c2]);
   assert.equal(m.undurableFrom, Infinity);
+  await m.close();
+});
+
+test('early lock release: a writer commits over an undurable version; nothing is acknowledged or read before its sync', async () => {
+  const { e, m } = await setup();
+  const w1 = m.begin();
+  await w1.put(b('a'), b('2'));
+  e.hold = true;
+  let c1Done = false;
+  const c1 = w1.commit().then(() => (c1Done = true));
+  await tick();
+  // Between the two commits: a snapshot above w1's commit and below w2's.
+  const between = m.begin({ isolation: 'repeatable read' });
+  between.beginStatement();
+  const w2 = m.begin();
+  assert.equal(str(await w2.getForUpdate(b('a'))), '2', 'the writer locks at once and sees the undurable version');
+  await w2.put(b('a'), b('3'));
+  let c2Done = false;
+  const c2 = w2.commit().then(() => (c2Done = true));
+  await tick();
+  await tick();
+  assert.equal(c2Done, false, 'w2 waits for its own sync');
+  assert.equal(c1Done, false);
+  // w2's version is the head; w1's went to history (a snapshot is below w2). Reading it waits for w1's sync.
+  const seen: string[] = [];
+  const pHist = between.get(b('a')).then((v) => seen.push(`get=${str(v)}`));
+  const pScan = between.scan({ start: b('a'), end: b('b') }).then((kvs) => seen.push(`scan=${kvs.length}`));
+  const latest = m.begin({ isolation: 'read committed' });
+  const pLatest = latest.get(b('a')).then((v) => seen.push(`latest=${str(v)}`));
+  await tick();
+  await tick();
+  assert.deepEqual(seen, [], 'no reader sees an undurable version, from the head or from history');
+  e.release();
+  await Promise.all([c1, c2, pHist, pScan, pLatest]);
+  assert.deepEqual(seen.sort(), ['get=2', 'latest=3', 'scan=1']);
+  await between.commit();
+  await latest.commit();
   await m.close();
 });

@@ -39,7 +39,7 @@ interface ModifyCache {
   /** Reads the input rows without building an operator tree; undefined = through the executor. */
   readonly input: ((txn: Txn, ctx: EvalContext) => Promise<Row[]>) | undefined;
   /** A point lookup's input read and locked in one step (PointLookup.runLocked); undefined: not a point lookup. */
-  readonly lockedInput: ((txn: Txn, ctx: EvalContext) => Promise<Row[]> | undefined) | undefined;
+  readonly lockedInput: ((txn: Txn, ctx: EvalContext) => Promise<Row[] | undefined> | undefined) | undefined;
   checks?: readonly { readonly name: string; readonly fn: CompiledExpr; readonly view?: true }[];
   update?: {
     readonly sets: readonly CompiledExpr[];
@@ -358,10 +358,11 @@ export async function runModify(m: ModifyPlan, env: ExecEnv): Promise<Row[]> {
   if (trig !== undefined) await trig.beforeStatement();
   // UPDATE / DELETE by primary key: the row is read and locked in one step when nothing is in the way.
   const lockedInput = cache?.lockedInput?.(env.txn, ctx);
-  const preLocked = lockedInput !== undefined;
+  const lockedRows = lockedInput === undefined ? undefined : await lockedInput;
+  const preLocked = lockedRows !== undefined;
   const inputRows =
-    lockedInput !== undefined
-      ? await lockedInput
+    lockedRows !== undefined
+      ? lockedRows
       : cache?.input !== undefined
         ? await cache.input(env.txn, ctx)
         : await drain(build(m.input, env), env);

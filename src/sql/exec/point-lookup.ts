@@ -52,7 +52,7 @@ import { CompileEnv, compileExpr, layoutOf, type CompiledExpr } from './compile-
 import type { EvalContext } from './eval-context.ts';
 import { TableStore, writeKeyValue } from './table-store.ts';
 import { KeyWriter } from '../../encoding/key-codec.ts';
-import { MvccTxn } from '../../txn/transaction.ts';
+import { MvccTxn, NOT_LOCKED } from '../../txn/transaction.ts';
 import type { MvccTxnManager } from '../../txn/txn-manager.ts';
 import { NEEDS_DECODE } from '../../txn/head.ts';
 import { HEAD_SPACE_START } from '../../txn/keys.ts';
@@ -185,19 +185,21 @@ export class PointLookup {
 
   /**
    * The input of an UPDATE / DELETE by primary key: `run` and then the
-   * row's lock (TableStore.lockRow) in one step, when the key's head is a
-   * committed version the snapshot sees with no intent (MvccTxn.lockVisible):
-   * the rows, already locked and the latest version. Undefined when that
-   * does not hold (also with a residual filter, which must pass before a
-   * lock is taken): nothing was done, the caller runs and locks as usual.
+   * row's lock (TableStore.lockRow) in one step (MvccTxn.lockForStatement):
+   * the rows, already locked and the latest version. Undefined, or a
+   * promise of undefined, when that cannot be done (also with a residual
+   * filter, which must pass before a lock is taken): nothing was done, the
+   * caller runs and locks as usual.
    */
-  runLocked(txn: Txn, ctx: EvalContext): Promise<Row[]> | undefined {
+  runLocked(txn: Txn, ctx: EvalContext): Promise<Row[] | undefined> | undefined {
     if (this.filter !== undefined || this.lockForUpdate || this.limit <= 0 || !(txn instanceof MvccTxn))
       return undefined;
     if (!this.writeKey(ctx)) return undefined;
-    const locked = txn.lockVisible(this.writer.view());
+    const locked = txn.lockForStatement(this.writer.view());
     if (locked === undefined) return undefined;
-    return locked.then((raw) => (raw === undefined ? [] : [this.project(this.decode(raw), ctx)]));
+    return locked.then((raw) =>
+      raw === NOT_LOCKED ? undefined : raw === undefined ? [] : [this.project(this.decode(raw), ctx)],
+    );
   }
 
   /**
