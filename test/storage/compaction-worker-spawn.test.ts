@@ -28,7 +28,7 @@ import {
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import ts from 'typescript';
-import { workerExecArgv } from '../../src/storage/lsm/lsm-engine.ts';
+import { workerExecArgv, workerLoaderExecArgv } from '../../src/storage/lsm/lsm-engine.ts';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 let tmp = '';
@@ -139,6 +139,24 @@ test('workerExecArgv drops the options a worker started from a file rejects', ()
   assert.deepEqual(workerExecArgv(['-p', '1+1', '--max-old-space-size=100']), ['--max-old-space-size=100']);
 });
 
+test('workerLoaderExecArgv keeps only the options of module loading', () => {
+  // What Node 24's test runner hands a test process (an excerpt): a worker refuses the V8 and process-wide ones.
+  const argv = ['--stack-trace-limit=10', '--import=tsx', '--v8-pool-size=4', '--experimental-addon-modules'];
+  assert.deepEqual(workerLoaderExecArgv([...argv, '--secure-heap=0', '--import', 'tsx', '--conditions', 'dev']), [
+    '--import=tsx',
+    '--experimental-addon-modules',
+    '--import',
+    'tsx',
+    '--conditions',
+    'dev',
+  ]);
+  assert.deepEqual(workerLoaderExecArgv(['-r', 'pnp.cjs', '--enable-source-maps', '--max-old-space-size=100']), [
+    '-r',
+    'pnp.cjs',
+    '--enable-source-maps',
+  ]);
+});
+
 // Each case is mostly a node start-up: run them side by side.
 describe('compaction worker outside the repo', { concurrency: 5 }, () => {
   test('compiled engine outside the repo: compaction runs on the worker from a plain .mjs file', async () => {
@@ -163,6 +181,13 @@ describe('compaction worker outside the repo', { concurrency: 5 }, () => {
     const file = join(tmp, 'script.ts');
     writeFileSync(file, `export {};\n${scriptText(engine, dataDir())}`);
     assertWorkerRan(await runNode(['--import', 'tsx', file]));
+  });
+
+  test('compiled engine outside the repo: compaction runs on the worker when node has options a worker refuses', async () => {
+    const engine = pathToFileURL(join(tmp, 'dist/src/storage/lsm/index.js')).href;
+    const file = join(tmp, 'v8-options.mjs');
+    writeFileSync(file, scriptText(engine, dataDir()));
+    assertWorkerRan(await runNode(['--stack-trace-limit=20', '--v8-pool-size=2', file]));
   });
 
   test('a worker that cannot start: one NEXTDB_COMPACTION_WORKER warning, compactions on the event loop, data intact', async () => {

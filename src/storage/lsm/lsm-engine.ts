@@ -118,6 +118,41 @@ export function workerExecArgv(execArgv: readonly string[]): string[] {
   return out;
 }
 
+/** Options of how modules load (with the value they take, if any), which a worker needs as its parent has them. */
+const loaderOptions = new Map([
+  ['--import', true],
+  ['--require', true],
+  ['-r', true],
+  ['--loader', true],
+  ['--experimental-loader', true],
+  ['--conditions', true],
+  ['-C', true],
+  ['--enable-source-maps', false],
+  ['--preserve-symlinks', false],
+  ['--preserve-symlinks-main', false],
+]);
+
+/**
+ * The module-loading options of execArgv (loaders, preloads, conditions, --experimental-* switches): what a
+ * worker is started with when it refused the whole of workerExecArgv (ERR_WORKER_INVALID_EXEC_ARGV). A worker
+ * refuses process-wide options (V8's --stack-trace-limit, --v8-pool-size, --secure-heap, ...), and Node 24's
+ * test runner hands every test process all of Node's options, defaults included.
+ */
+export function workerLoaderExecArgv(execArgv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const a = execArgv[i]!;
+    const eq = a.indexOf('=');
+    const name = eq < 0 ? a : a.slice(0, eq);
+    const takesValue = loaderOptions.get(name);
+    if (takesValue === undefined && !name.startsWith('--experimental-') && !name.startsWith('--no-experimental-'))
+      continue;
+    out.push(a);
+    if (takesValue === true && eq < 0 && i + 1 < execArgv.length) out.push(execArgv[++i]!);
+  }
+  return out;
+}
+
 interface ReadView {
   readonly seq: number;
   /** Memtables, newest first. */
@@ -731,21 +766,28 @@ export class LsmEngine implements Engine {
   }
 
   private spawnWorker(): Worker {
+    const start = (execArgv: string[]): Worker => {
+      if (import.meta.url.endsWith('.ts')) {
+        // Running from TypeScript sources under tsx (tests, benchmarks): a worker does not inherit the loader
+        // hooks, so a small bootstrap registers tsx in the worker before importing the worker module.
+        const worker = new URL('./compaction-worker.ts', import.meta.url).href;
+        const tsx = import.meta.resolve('tsx/esm/api');
+        return new Worker(
+          `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(worker)}); })`,
+          { eval: true, execArgv },
+        );
+      }
+      return new Worker(new URL('./compaction-worker.js', import.meta.url), { execArgv });
+    };
     let w: Worker;
     // The worker inherits the process's node options (loaders such as tsx or Yarn PnP must apply there too),
-    // except those that only make sense for the main script's source text.
-    const execArgv = workerExecArgv(process.execArgv);
-    if (import.meta.url.endsWith('.ts')) {
-      // Running from TypeScript sources under tsx (tests, benchmarks): a worker does not inherit the loader
-      // hooks, so a small bootstrap registers tsx in the worker before importing the worker module.
-      const worker = new URL('./compaction-worker.ts', import.meta.url).href;
-      const tsx = import.meta.resolve('tsx/esm/api');
-      w = new Worker(
-        `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(worker)}); })`,
-        { eval: true, execArgv },
-      );
-    } else {
-      w = new Worker(new URL('./compaction-worker.js', import.meta.url), { execArgv });
+    // except those that only make sense for the main script's source text; if it refuses some of them (options
+    // of the whole process), only those of module loading.
+    try {
+      w = start(workerExecArgv(process.execArgv));
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw err;
+      w = start(workerLoaderExecArgv(process.execArgv));
     }
     // A forgotten close() must not keep the process alive.
     w.unref();
