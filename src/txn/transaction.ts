@@ -440,6 +440,7 @@ export class MvccTxn implements Txn {
         if (found !== undefined) return NOT_LOCKED;
         this.readTs = ts;
         txnCounters.writeRefreshes++;
+        txnCounters.writeRefreshesInPlace++;
       }
       if (this.trackReads) this.readKeys.push(hk);
       return this.write(userKeyOfHead(hk), IntentKind.lock, undefined, hk);

@@ -14,8 +14,10 @@ export interface TxnCounters {
   commitRefreshFailed: number;
   /** 40P01 deadlock victims. */
   deadlocks: number;
-  /** SERIALIZABLE writes that moved their transaction's snapshot forward instead of failing (the statement then runs again). */
+  /** SERIALIZABLE writes that moved their transaction's snapshot forward instead of failing (the statement then runs again, unless in place). */
   writeRefreshes: number;
+  /** Of those, the refreshes done in place (MvccTxn.lockForStatement): the statement went on without running again. */
+  writeRefreshesInPlace: number;
   /** Waits for another transaction (a lock held, or a commit in flight). */
   lockWaits: number;
   /** Total time spent in those waits, milliseconds. */
@@ -28,6 +30,7 @@ export const txnCounters: TxnCounters = {
   commitRefreshFailed: 0,
   deadlocks: 0,
   writeRefreshes: 0,
+  writeRefreshesInPlace: 0,
   lockWaits: 0,
   lockWaitMs: 0,
 };

@@ -315,3 +315,36 @@ test('SQL: a refreshed statement runs again without repeating its notices', asyn
   assert.equal(await one('SELECT n FROM c'), '11');
   await engine.close();
 });
+
+test('SQL: an UPDATE by primary key refreshes in place (no rerun); a read of the row before still fails it', async () => {
+  const { engine, mk, admin, one } = await sqlSetup();
+  await admin.simpleQuery('CREATE TABLE counters (k int PRIMARY KEY, n int, s bigint)');
+  await admin.simpleQuery('INSERT INTO counters VALUES (1, 0, 0)');
+  await admin.simpleQuery('CREATE TABLE mine (k int PRIMARY KEY, v int)');
+  await admin.simpleQuery('INSERT INTO mine VALUES (1, 0)');
+  await admin.simpleQuery('CREATE SEQUENCE q');
+  const a = mk();
+  const c = mk();
+  const before = { ...txnCounters };
+  await a.simpleQuery('BEGIN ISOLATION LEVEL SERIALIZABLE');
+  await a.simpleQuery('UPDATE mine SET v = v + 1 WHERE k = 1'); // snapshot taken, a row of its own written
+  await c.simpleQuery('UPDATE counters SET n = n + 1 WHERE k = 1');
+  // Newer than a's snapshot: refreshed, and the statement goes on at the new snapshot.
+  await a.simpleQuery("UPDATE counters SET n = n + 10, s = nextval('q') WHERE k = 1");
+  await a.simpleQuery('COMMIT');
+  assert.equal(await one('SELECT n, s FROM counters'), '11|1');
+  assert.equal(await one("SELECT nextval('q')"), '2');
+  assert.equal(txnCounters.writeRefreshes - before.writeRefreshes, 1);
+  assert.equal(txnCounters.writeRefreshesInPlace - before.writeRefreshesInPlace, 1, 'refreshed in place, not rerun');
+  // Lost-update shape: the row itself was read before, so nothing is refreshed: 40001.
+  await a.simpleQuery('BEGIN ISOLATION LEVEL SERIALIZABLE');
+  assert.equal((await a.simpleQuery('SELECT n FROM counters WHERE k = 1'))[0]!.rows![0]![0]!.toString(), '11');
+  await c.simpleQuery('UPDATE counters SET n = n + 1 WHERE k = 1');
+  await assert.rejects(
+    a.simpleQuery('UPDATE counters SET n = n + 10 WHERE k = 1'),
+    (e: unknown) => e instanceof NextDbError && e.code === '40001',
+  );
+  await a.simpleQuery('ROLLBACK');
+  assert.equal(await one('SELECT n FROM counters'), '12');
+  await engine.close();
+});
