@@ -174,6 +174,12 @@ export class NodeVfs implements Vfs {
     fs.rmSync(p, { force: true });
   }
 
+  removeInBackground(p: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      fs.unlink(p, (err) => (err === null || err.code === 'ENOENT' ? resolve() : reject(ioError('unlink', p, err))));
+    });
+  }
+
   syncDir(dir: string): Promise<void> {
     return new Promise((resolve, reject) => {
       fs.open(dir, 'r', (err, fd) => {

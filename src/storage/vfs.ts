@@ -69,6 +69,13 @@ export interface Vfs {
   rename(from: string, to: string): void;
   /** Removes a file; a missing file is not an error. */
   remove(path: string): void;
+  /**
+   * Optional: removes a file off the calling thread (a missing file is not an
+   * error). For files nothing needs any more, whose removal may also be lost
+   * in a crash (the next open deletes them): unlinking a table of megabytes
+   * costs the kernel milliseconds of freeing blocks.
+   */
+  removeInBackground?(path: string): Promise<void>;
   /** Makes the directory's entries (creates, renames, removes) durable. */
   syncDir(dir: string): Promise<void>;
   /**

@@ -136,6 +136,10 @@ test('many flushes and compactions (worker thread) with background work, then re
     assert.ok(s.flushes! > 10 && s.compactions! > 0, JSON.stringify(s));
     assert.equal(s.workerCompactions, s.compactions, 'on the real file system compactions run on the worker thread');
     await e.close();
+    // Replaced tables and flushed WAL segments are removed (off the event loop, by NodeVfs.removeInBackground).
+    const names = fs.readdirSync(dir);
+    assert.equal(names.filter((n) => n.endsWith('.sst')).length, s.tables, names.join(' '));
+    assert.equal(names.filter((n) => n.endsWith('.log')).length, 1, names.join(' '));
     const e2 = await openLsmEngine({ dir, ...tinyLsm });
     for (let i = 13000; i < 20000; i++) assert.equal(e2.get(k(i % 7000))?.toString(), `v${i}`);
     assert.equal([...e2.scan()].length, 7000);
