@@ -22,7 +22,9 @@
  * are written at once; order per connection is kept. For plaintext
  * connections "written" means handed to the reply writer thread
  * (socket-writer.ts), which makes the write system calls, so the client a
- * write wakes preempts that thread rather than this one. An 'error' listener on
+ * write wakes preempts that thread rather than this one; except in a turn
+ * with at most two batches (this thread keeps up with its clients), which
+ * writes them itself and spares the writer's wake-up and thread hop. An 'error' listener on
  * every socket, so a reset peer never becomes an uncaught exception. TLS: SSLRequest answered 'S' and
  * the socket wrapped in a server TLSSocket when a certificate is configured.
  *
@@ -116,6 +118,12 @@ export const defaultLimits: ServerLimits = {
   slowQueryMs: 0,
 };
 
+/**
+ * A turn that ends with at most this many connections' reply batches writes them on the event loop
+ * (SocketWriter.write) instead of waking the writer thread; see the comment on servePg's writeViaWriter.
+ */
+const directWriteMaxBatches = 2;
+
 /** Reply batches at least this large are written at once instead of at the end of the I/O phase. */
 const deferWriteMaxBytes = 16 * 1024;
 
@@ -141,10 +149,14 @@ export class NextDbServer {
   private readonly deferred: (() => void)[] = [];
   private readonly writeDeferred = (): void => {
     const d = this.deferred;
+    this.directWrites = d.length <= directWriteMaxBatches;
     for (let i = 0; i < d.length; i++) d[i]!();
+    this.directWrites = false;
     d.length = 0;
     this.writer?.notify();
   };
+  /** True while writeDeferred flushes a turn with few batches: they are written on the event loop. */
+  private directWrites = false;
   /** The reply writer thread, started with the first PostgreSQL connection (see socket-writer.ts). */
   private writer: SocketWriter | undefined;
   private useWriter: boolean;
@@ -366,7 +378,12 @@ export class NextDbServer {
         current.destroy();
         return;
       }
-      w.push(fd!, s, data);
+      // A turn with few batches (the event loop keeps up with its clients) writes them here: waking the writer
+      // would cost a futex call, often a preemption by the woken writer, and one more thread hop before the
+      // client sees its reply. Busier turns hand their batches to the writer, which takes the writes' system
+      // time and the preemptions by the clients they wake off this thread.
+      if (this.directWrites) w.write(fd!, s, data);
+      else w.push(fd!, s, data);
       // A client that does not read its results: its backlog in the writer grows; stop reading its input meanwhile.
       if (!writeBlocked && w.backlogBytes(s) > backlogHighWaterBytes) {
         writeBlocked = true;

@@ -19,6 +19,14 @@
  * the two threads never interleave bytes on one connection, and batches of
  * one connection leave in order. Reads stay on the event loop.
  *
+ * Direct writes: when the event loop has few replies in a turn (it is
+ * keeping up with its clients, so the writer's wake-up and its extra
+ * thread hop cost more latency than the write itself), it writes them
+ * with `write()` below on its own thread, provided the writer has finished
+ * every batch of that connection (so nothing can be overtaken); what the
+ * socket does not take goes to the ring as usual. The server decides per
+ * turn (pg-server.ts).
+ *
  * A socket whose send buffer is full (EAGAIN, a client not reading its
  * results): the writer copies the rest of that batch, and every later batch
  * of the same connection, to a backlog of its own and retries it every
@@ -35,6 +43,7 @@
  * `guardDestroy`). A slot is reused only after that.
  */
 
+import { writeSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 
 // Control words (Int32Array indexes).
@@ -272,6 +281,26 @@ export class SocketWriter {
       const end = Math.min(data.length, off + maxEntryBytes);
       this.pushEntry(fd, slot, data.subarray(off, end));
     }
+  }
+
+  /**
+   * Writes bytes for fd now, on the calling thread, when the writer has
+   * finished every batch of the slot (else push(): they must not overtake
+   * one). What the socket does not take (EAGAIN, a partial write, EINTR)
+   * is pushed for the writer, which keeps retrying; a write error (EPIPE,
+   * ECONNRESET) drops the bytes, as the writer does: the read side sees the
+   * connection end. Like push(), the bytes still pushed leave at notify().
+   */
+  write(fd: number, slot: number, data: Uint8Array): void {
+    if (!this.usable || Atomics.load(this.done, slot) !== this.pushed[slot]) return this.push(fd, slot, data);
+    let n = 0;
+    try {
+      n = writeSync(fd, data);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EAGAIN' && code !== 'EWOULDBLOCK' && code !== 'EINTR') return;
+    }
+    if (n < data.length) this.push(fd, slot, n === 0 ? data : data.subarray(n));
   }
 
   private pushEntry(fd: number, slot: number, data: Uint8Array): void {

@@ -1,7 +1,8 @@
 // SocketWriter (src/server/socket-writer.ts) over real loopback sockets: every
 // byte arrives once and in order across ring wrap-arounds, entries split at
 // the size limit, and a full socket buffer (EAGAIN: the writer's backlog);
-// drop() discards a stalled connection's batches; slots and idle().
+// drop() discards a stalled connection's batches; slots and idle(); write()
+// on the caller's thread keeps the order with what the writer holds.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -88,6 +89,48 @@ test('every byte arrives once and in order: ring wrap, split entries, a full soc
     assert.equal(mismatch, -1, `first wrong byte at ${mismatch}`);
     assert.equal(writer.backlogBytes(slot!), 0);
     writer.release(slot!);
+  } finally {
+    await close(p);
+    await writer.stop();
+  }
+});
+
+test('write() writes at once when the writer holds nothing of the slot, and never overtakes a batch it holds', async () => {
+  const writer = new SocketWriter({ ringBytes: 1 << 20, slots: 4 });
+  const p = await pair();
+  try {
+    const slot = writer.acquire()!;
+    let received = 0;
+    let mismatch = -1;
+    p.client.on('data', (d: Buffer) => {
+      for (let i = 0; i < d.length; i++) {
+        if (mismatch < 0 && d[i] !== streamByte(received + i)) mismatch = received + i;
+      }
+      received += d.length;
+    });
+    // An idle slot: the bytes leave on this thread, without notify() and without an entry for the writer.
+    writer.write(p.fd, slot, chunk(0, 1000));
+    assert.equal(writer.idle(slot), true, 'nothing was pushed');
+    await until(() => received === 1000, 'the directly written bytes');
+    let sent = 1000;
+    // A client that does not read: write() meets EAGAIN and a busy slot, and must queue behind the writer.
+    p.client.pause();
+    let seed = 777;
+    for (let i = 0; i < 300; i++) {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      const n = seed % 7 === 0 ? 100_000 + (seed % 200_000) : 1 + (seed % 5000);
+      if (seed % 3 === 0) writer.push(p.fd, slot, chunk(sent, n));
+      else writer.write(p.fd, slot, chunk(sent, n));
+      sent += n;
+      writer.notify();
+    }
+    await until(() => writer.backlogBytes(slot) > 0, 'a backlog while the client does not read');
+    p.client.resume();
+    await until(() => received >= sent, `all ${sent} bytes`);
+    await until(() => writer.idle(slot), 'the writer to finish the slot');
+    assert.equal(received, sent);
+    assert.equal(mismatch, -1, `first wrong byte at ${mismatch}`);
+    writer.release(slot);
   } finally {
     await close(p);
     await writer.stop();
