@@ -76,7 +76,8 @@ export class BlockBuilder {
     for (let j = shared; j < klen; j++) buf[pos++] = kb[koff + j]!;
     if (vlen <= 32) for (let j = 0; j < vlen; j++) buf[pos++] = vb[voff + j]!;
     else {
-      buf.set(vb.subarray(voff, voff + vlen), pos);
+      // A whole Buffer (a compaction's value) needs no view of its own (Buffer#subarray costs ~0.15 us).
+      buf.set(voff === 0 && vlen === vb.length ? vb : vb.subarray(voff, voff + vlen), pos);
       pos += vlen;
     }
     out.len = pos;
