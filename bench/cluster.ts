@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { connectLeader, spawnClusterNode, type ClusterProc } from '../test/kv/cluster-procs.ts';
+import { connectLeader, spawnClusterNode, stopProcs, type ClusterProc } from '../test/kv/cluster-procs.ts';
 import { startServerProcess } from '../test/server/server-process.ts';
 
 const run = promisify(execFile);
@@ -172,9 +172,8 @@ async function main(): Promise<number> {
     console.log(`failover writes-again-after=${Date.now() - killedAt}ms`);
     return 0;
   } finally {
-    for (const p of procs.values()) p.child.kill('SIGKILL');
+    await stopProcs(procs.values());
     await single?.stop();
-    await sleep(100);
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connectLeader, spawnCluster, type ClusterProc } from './cluster-procs.ts';
+import { connectLeader, spawnCluster, type ClusterProc, stopProcs } from './cluster-procs.ts';
 
 const ids = [1, 2, 3];
 const pgPort = (id: number): number => 16419 + id;
@@ -92,14 +92,7 @@ test('cluster: a 30,000-row transaction commits without a leader change', { time
       await client.end().catch(() => undefined);
     }
   } finally {
-    for (const p of procs) p.child.kill('SIGKILL');
-    await Promise.all(
-      procs.map((p) =>
-        p.child.exitCode === null && p.child.signalCode === null
-          ? new Promise((r) => p.child.once('exit', r))
-          : undefined,
-      ),
-    );
+    await stopProcs(procs);
     await rm(dir, { recursive: true, force: true });
   }
 });

@@ -25,7 +25,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { sameIndexDigests, spawnServer, type ClusterProc, waitFor } from './cluster-procs.ts';
+import { sameIndexDigests, spawnServer, type ClusterProc, waitFor, stopProcs } from './cluster-procs.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const sqlPort = (i: number): number => 16299 + i;
@@ -303,7 +303,7 @@ test(
       );
     } finally {
       for (const c of clients) await c.end().catch(() => undefined);
-      for (const p of procs.values()) p.child.kill('SIGKILL');
+      await stopProcs(procs.values());
       await rm(dir, { recursive: true, force: true });
     }
   },

@@ -11,7 +11,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { connectLeader, sameIndexDigests, spawnClusterNode, type ClusterProc } from './cluster-procs.ts';
+import { connectLeader, sameIndexDigests, spawnClusterNode, type ClusterProc, stopProcs } from './cluster-procs.ts';
 
 const ids = [1, 2, 3];
 const raftPort = (id: number): number => 16279 + id; // 16280-16282
@@ -166,9 +166,8 @@ test(
         }
       }
     } finally {
-      for (const p of procs.values()) p.child.kill('SIGKILL');
+      await stopProcs(procs.values());
       for (const l of links) l.close();
-      await sleep(100);
       await rm(dir, { recursive: true, force: true });
     }
   },

@@ -19,6 +19,7 @@ import {
   sameIndexDigests,
   spawnClusterNode,
   type ClusterProc,
+  stopProcs,
 } from './cluster-procs.ts';
 
 const ids = [1, 2, 3];
@@ -46,7 +47,6 @@ async function chooseBase(): Promise<void> {
   }
   throw new Error('ports 16200-16212, 16220-16232 and 16440-16452 are all in use');
 }
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function connectLeader(deadlineMs: number): Promise<{ client: pg.Client; id: number }> {
   const { client, port } = await connectLeaderProc(ids.map(pgPort), deadlineMs);
@@ -120,8 +120,7 @@ test(
       assert.ok(same.equal, `replicas differ at applied index ${same.applied}`);
       console.log(`cluster: ${acked.size} acknowledged rows; 3 replicas identical at applied index ${same.applied}`);
     } finally {
-      for (const p of procs.values()) p.child.kill('SIGKILL');
-      await sleep(100);
+      await stopProcs(procs.values());
       await rm(dir, { recursive: true, force: true });
     }
   },

@@ -109,6 +109,17 @@ export function spawnServer(id: number | undefined, args: readonly string[]): Pr
   });
 }
 
+/** Kills every process (SIGKILL) and waits until each has exited, so its data directory can be removed. */
+export async function stopProcs(procs: Iterable<ClusterProc>): Promise<void> {
+  const exits: Promise<unknown>[] = [];
+  for (const { child } of procs) {
+    if (child.exitCode !== null || child.signalCode !== null) continue;
+    exits.push(new Promise((r) => child.once('exit', r)));
+    child.kill('SIGKILL');
+  }
+  await Promise.all(exits);
+}
+
 /** Polls `fn` every 100 ms until it returns a value; fails after `ms` with the last error seen. */
 export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
   const end = Date.now() + ms;

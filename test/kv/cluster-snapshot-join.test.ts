@@ -21,11 +21,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { connectLeader, sameIndexDigests, spawnServer, type ClusterProc, waitFor } from './cluster-procs.ts';
+import { connectLeader, sameIndexDigests, spawnServer, type ClusterProc, waitFor, stopProcs } from './cluster-procs.ts';
 
 const sqlPort = (slot: number): number => 16329 + slot;
 const raftPort = (slot: number): number => 16339 + slot;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const tables = ['acct ORDER BY id', 'item ORDER BY id', 'tag ORDER BY name'];
 
 interface View {
@@ -218,8 +217,7 @@ test(
       assert.notEqual(after, before, 'the writes while node 3 was down changed the tables');
     } finally {
       for (const c of clients) await c.end().catch(() => undefined);
-      for (const p of procs.values()) p.child.kill('SIGKILL');
-      await sleep(100);
+      await stopProcs(procs.values());
       await rm(dir, { recursive: true, force: true });
     }
   },

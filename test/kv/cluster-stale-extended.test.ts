@@ -28,7 +28,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { connectLeader, spawnCluster, type ClusterProc, waitFor } from './cluster-procs.ts';
+import { connectLeader, spawnCluster, type ClusterProc, waitFor, stopProcs } from './cluster-procs.ts';
 
 const ids = [1, 2, 3];
 const pgPort = (id: number): number => 16399 + id;
@@ -203,14 +203,7 @@ test(
       }
     } finally {
       for (const c of clients) await c.end().catch(() => undefined);
-      for (const p of procs) p.child.kill('SIGKILL');
-      await Promise.all(
-        procs.map((p) =>
-          p.child.exitCode === null && p.child.signalCode === null
-            ? new Promise((r) => p.child.once('exit', r))
-            : undefined,
-        ),
-      );
+      await stopProcs(procs);
       await rm(dir, { recursive: true, force: true });
     }
   },
