@@ -138,6 +138,11 @@ export function parseFloatText(text: string, single: boolean): number {
 const INT_RE = /^\s*[+-]?\d+\s*$/;
 
 export function parseIntText(text: string, ty: SqlType): number | bigint {
+  if (ty.id !== 'int8') {
+    // Up to 9 digits and an optional sign (every int4 key a client binds, say) need no BigInt: exact as a Number.
+    const n = smallIntText(text);
+    if (n !== undefined && (ty.id === 'int4' || (n <= 32767 && n >= -32768))) return n;
+  }
   const name = ty.name;
   if (!INT_RE.test(text)) throw invalidInput(name, text);
   const b = BigInt(text.trim());
@@ -151,6 +156,22 @@ export function parseIntText(text: string, ty: SqlType): number | bigint {
   if (b > max || b < -max - 1n)
     throw new NextDbError(SqlState.numericValueOutOfRange, `value "${text}" is out of range for type ${name}`);
   return Number(b);
+}
+
+/** `[+-]?[0-9]{1,9}` as a number (-0 as 0), else undefined (the general path decides). */
+function smallIntText(text: string): number | undefined {
+  const len = text.length;
+  const c0 = text.charCodeAt(0);
+  const signed = c0 === 45 || c0 === 43; // '-' or '+'
+  let i = signed ? 1 : 0;
+  if (len === i || len - i > 9) return undefined;
+  let n = 0;
+  for (; i < len; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return undefined;
+    n = n * 10 + d;
+  }
+  return c0 === 45 ? -n || 0 : n;
 }
 
 // ---- bytea ----
