@@ -379,6 +379,18 @@ export class MvccTxn implements Txn {
   }
 
   /**
+   * An INSERT's write of a key that must be new: `getForUpdate(key)` and,
+   * when that finds no value, `put(key, value)`, in one step (one head read
+   * and one head write instead of two of each). Resolves to the value found
+   * (the key is then locked and nothing else is written, exactly as after
+   * `getForUpdate`: the caller reports the duplicate) or to undefined (the
+   * value is written). `value` is not kept.
+   */
+  putIfAbsent(key: Uint8Array, value: Uint8Array): Promise<Buffer | undefined> {
+    return this.write(key, IntentKind.put, value, headKey(key), true);
+  }
+
+  /**
    * The read and the lock of a statement that updates or deletes one row by
    * its key (SQL's UPDATE / DELETE by primary key) in one step: locks the
    * key and resolves to the committed value the statement must start from.
@@ -459,6 +471,7 @@ export class MvccTxn implements Txn {
     kind: IntentKind,
     value: Uint8Array | undefined,
     hk: Buffer = headKey(key),
+    ifAbsent = false,
   ): Promise<Buffer | undefined> {
     this.checkActive();
     if (this.readOnly) throw readOnlyWrite();
@@ -482,6 +495,14 @@ export class MvccTxn implements Txn {
         throw this.fail(concurrentUpdate(key, formatTxnId(h.committedTxn), h.committedTs));
       }
       const own = h !== undefined && h.intentTxn === this.numericId;
+      if (ifAbsent) {
+        // What getForUpdate would return; a value means the put does not happen, the key is only locked.
+        const found = own ? (h.intentKind === IntentKind.lock ? h.committedValue : h.intentValue) : h?.committedValue;
+        if (found !== undefined) {
+          kind = IntentKind.lock;
+          value = undefined;
+        }
+      }
       if (kind === IntentKind.lock && own) {
         // Already locked (or written): never downgrade. A read sees the own intent (a lock: the latest committed).
         return h.intentKind === IntentKind.lock ? h.committedValue : h.intentValue;

@@ -600,3 +600,31 @@ test('a commit keeps the version it supersedes as history only while a live snap
   assert.equal((await m.gc()).headsRemoved, 1);
   await m.close();
 });
+
+test('putIfAbsent: writes a new key; on an existing one returns it and only locks it (as getForUpdate)', async () => {
+  const m = await open();
+  await seed(m, { a: '1' });
+  const t = m.begin() as MvccTxn;
+  assert.equal(await t.putIfAbsent(b('n'), b('new')), undefined);
+  assert.equal(str(await t.get(b('n'))), 'new');
+  assert.equal(str(await t.putIfAbsent(b('n'), b('again'))), 'new', 'its own write is what it finds');
+  assert.equal(str(await t.putIfAbsent(b('a'), b('2'))), '1', 'a committed value is found, not overwritten');
+  assert.equal(str(await t.get(b('a'))), '1');
+  // The existing key is locked: another writer waits until t ends.
+  const other = m.begin({ isolation: 'read committed' });
+  let locked = true;
+  const p = other.getForUpdate(b('a')).then((v) => {
+    locked = false;
+    return str(v);
+  });
+  await new Promise((r) => setImmediate(r));
+  assert.equal(locked, true);
+  await t.commit();
+  assert.equal(await p, '1');
+  await other.rollback();
+  const r = m.begin();
+  assert.equal(str(await r.get(b('n'))), 'new');
+  assert.equal(str(await r.get(b('a'))), '1');
+  await r.commit();
+  await m.close();
+});

@@ -38,6 +38,7 @@ import { KeyWriter, prefixSuccessor } from '../../encoding/key-codec.ts';
 import { NextDbError, SqlState, notSupported } from '../../util/errors.ts';
 import { assert } from '../../util/assert.ts';
 import type { Txn } from '../../txn/api.ts';
+import { MvccTxn } from '../../txn/transaction.ts';
 import type { IndexDef, TableDef } from '../catalog/catalog.ts';
 import { indexPrefix } from '../catalog/catalog.ts';
 import { Decimal } from '../types/decimal.ts';
@@ -288,6 +289,12 @@ export class TableStore {
   /** Inserts a new row; 23505 on a duplicate primary or unique key. */
   async insert(txn: Txn, row: readonly Value[], skipUniqueOf?: Buffer): Promise<Buffer> {
     const key = this.primaryKey(row);
+    if (this.secondary.length === 0 && skipUniqueOf === undefined && txn instanceof MvccTxn) {
+      // Only the primary key to check: the probe and the write are one step (same locks, same errors).
+      if ((await txn.putIfAbsent(key, encodeRow(this.types, row))) !== undefined)
+        throw this.uniqueViolation(this.primary, row);
+      return key;
+    }
     if (skipUniqueOf === undefined || !key.equals(skipUniqueOf)) {
       if ((await txn.getForUpdate(key)) !== undefined) throw this.uniqueViolation(this.primary, row);
     }
