@@ -8,7 +8,7 @@
 //            (LevelDB: put with sync: true; NextDB: put, then await sync())
 //
 // Both engines are open at once and each workload runs on both back to back
-// (durable puts alternate in chunks), so both see the same machine.
+// (point reads and durable puts alternate in chunks), so both see the same machine.
 // Prints `bench <workload> nextdb=<ops/s> leveldb=<ops/s> ratio=<x>`, then
 // bytes on disk and peak RSS per engine, then notes: ops per CPU-second of
 // the whole process (all threads), which stays meaningful on a shared
@@ -61,7 +61,8 @@ interface Subject {
   fill(): Promise<void>;
   /** Background work left after the fill, run to completion outside the timings (NextDB: compact()). */
   settle(): Promise<void>;
-  get(): number;
+  /** Point reads of the keys getOrder[from, to); returns how many were found. */
+  get(from: number, to: number): number;
   scan(): Promise<number>;
   syncput(from: number, to: number): Promise<void>;
   close(): Promise<void>;
@@ -83,9 +84,9 @@ async function nextDbSubject(dir: string, notes: string[]): Promise<Subject> {
       }
     },
     settle: () => e.compact(),
-    get() {
+    get(from, to) {
       let found = 0;
-      for (let i = 0; i < GETS; i++) if (e.get(key(getOrder[i]!)) !== undefined) found++;
+      for (let i = from; i < to; i++) if (e.get(key(getOrder[i]!)) !== undefined) found++;
       return found;
     },
     scan() {
@@ -168,9 +169,9 @@ async function levelDbSubject(dir: string): Promise<Subject> {
     // LevelDB compacts on its own background thread: wait until it has nothing left to do by LevelDB's own
     // rule (fewer than 4 L0 files, every level Ln under 10^n MiB), as NextDB's compact() runs its picker dry.
     settle: () => levelDbSettled(db),
-    get() {
+    get(from, to) {
       let found = 0;
-      for (let i = 0; i < GETS; i++) if (db.getSync(key(getOrder[i]!)) !== undefined) found++;
+      for (let i = from; i < to; i++) if (db.getSync(key(getOrder[i]!)) !== undefined) found++;
       return found;
     },
     async scan() {
@@ -210,6 +211,13 @@ async function measure(engine: Engine, fn: () => Promise<unknown> | unknown): Pr
   return { wallS, cpuS: (cpu.user + cpu.system) / 1e6 };
 }
 
+/** `ratio per <what> (<n> chunks): median m, quartiles a-b` of per-chunk ratios. */
+function quartiles(ratios: number[], what: string): string {
+  const sorted = [...ratios].sort((a, b) => a - b);
+  const q = (x: number): string => sorted[Math.floor((sorted.length - 1) * x)]!.toFixed(2);
+  return `ratio per ${what} (${sorted.length} chunks): median ${q(0.5)}, quartiles ${q(0.25)}-${q(0.75)}`;
+}
+
 const counts: Record<Workload, number> = { fill: N, get: GETS, scan: SCANS, syncput: SYNC_PUTS };
 const root = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'nextdb-bench-storage-'));
 try {
@@ -244,11 +252,27 @@ try {
     `fill+settle CPU per put nextdb=${((1e6 * (results.nextdb.fill.cpuS + ndSettle.cpuS)) / N).toFixed(2)} us leveldb=${((1e6 * (results.leveldb.fill.cpuS + ldSettle.cpuS)) / N).toFixed(2)} us`,
   );
   engines.reverse();
-  for (const e of engines) {
-    let found = 0;
-    results[e].get = await measure(e, () => (found = subjects[e].get()));
-    if (found !== GETS) throw new Error(`${e} found ${found} of ${GETS} keys`);
+  // Point reads alternate in chunks of GETS/10, each engine first in every other chunk, as durable puts do
+  // below: run back to back, the two halves of ~5-20 s each saw different load on a shared machine, which
+  // moved the wall-clock ratio by more than the engines differed. The bench line sums the chunks; a note
+  // adds the quartiles of the per-chunk ratios.
+  const getChunks = 10;
+  const getRatios: number[] = [];
+  const found: Record<Engine, number> = { nextdb: 0, leveldb: 0 };
+  for (let c = 0; c < getChunks; c++) {
+    const from = Math.floor((GETS * c) / getChunks);
+    const to = Math.floor((GETS * (c + 1)) / getChunks);
+    const wallS: Record<Engine, number> = { nextdb: 0, leveldb: 0 };
+    for (const e of c % 2 === 0 ? engines : [...engines].reverse()) {
+      const m = await measure(e, () => (found[e] += subjects[e].get(from, to)));
+      results[e].get.wallS += m.wallS;
+      results[e].get.cpuS += m.cpuS;
+      wallS[e] = m.wallS;
+    }
+    getRatios.push(wallS.leveldb / wallS.nextdb);
   }
+  for (const e of engines) if (found[e] !== GETS) throw new Error(`${e} found ${found[e]} of ${GETS} keys`);
+  notes.push(`get ${quartiles(getRatios, `chunk of ${GETS / getChunks} gets`)}`);
   for (const e of engines) {
     let scanned = 0;
     results[e].scan = await measure(e, async () => (scanned = await subjects[e].scan()));
@@ -273,11 +297,7 @@ try {
     }
     chunkRatios.push(wallS.leveldb / wallS.nextdb);
   }
-  chunkRatios.sort((a, b) => a - b);
-  const quartile = (q: number): string => chunkRatios[Math.floor((chunkRatios.length - 1) * q)]!.toFixed(2);
-  notes.push(
-    `syncput ratio per chunk of 200 puts (${chunks} chunks): median ${quartile(0.5)}, quartiles ${quartile(0.25)}-${quartile(0.75)}`,
-  );
+  notes.push(`syncput ${quartiles(chunkRatios, 'chunk of 200 puts')}`);
   for (const e of engines) await subjects[e].close();
   const fmt = (x: number): string => String(Math.round(x));
   for (const w of WORKLOADS) {
