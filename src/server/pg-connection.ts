@@ -502,7 +502,9 @@ export class PgConnection {
       case 'bind':
         try {
           session.bind(msg.portal, msg.statement, msg.paramFormats, msg.params, msg.resultFormats);
-          this.portalFormats.set(msg.portal, msg.resultFormats);
+          // All-text results (no format codes) need no entry unless one of an earlier Bind must be replaced.
+          if (msg.resultFormats.length > 0 || this.portalFormats.size > 0)
+            this.portalFormats.set(msg.portal, msg.resultFormats);
           this.out.bindComplete();
         } catch (err) {
           this.extendedError(err);
@@ -591,7 +593,7 @@ export class PgConnection {
    */
   private execute(session: Session, portal: string, maxRows: number): Promise<void> | undefined {
     const started = performance.now();
-    this.markActive();
+    this.markActive(started);
     try {
       const now = session.executeNow?.(portal, maxRows);
       if (now === undefined) return this.executeLater(session, portal, maxRows, started);
@@ -661,7 +663,7 @@ export class PgConnection {
   private async simpleQuery(session: Session, sql: string): Promise<void> {
     const started = performance.now();
     this.beginQuery(sql);
-    this.markActive();
+    this.markActive(started);
     let results: readonly StatementResult[] = [];
     let failure: unknown;
     try {
@@ -847,11 +849,12 @@ export class PgConnection {
     reg.currentQuery = sql;
   }
 
-  private markActive(): void {
+  /** `startedAt`: the statement's performance.now() reading (one clock read serves metrics and the admin page). */
+  private markActive(startedAt: number): void {
     const reg = this.registration;
     if (reg === undefined) return;
     reg.state = 'active';
-    reg.queryStartedAtMs = Date.now();
+    reg.queryStartedAtMs = performance.timeOrigin + startedAt;
   }
 
   private markIdle(session: Session): void {
