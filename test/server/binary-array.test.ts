@@ -5,9 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { startTestServer } from './harness.ts';
-import { SqlEngine } from '../../src/sql/index.ts';
-import { MemoryEngine } from '../../src/storage/memory-engine.ts';
+import { startSqlTestServer } from './harness.ts';
 import { findPostgres, startPostgres } from '../support/pg-server.ts';
 import { Types, arrayOf, type ArrayValue } from '../../src/sql/types/sql-type.ts';
 import { Decimal } from '../../src/sql/types/decimal.ts';
@@ -31,14 +29,11 @@ async function check(port: number): Promise<void> {
 }
 
 test('nextdb: array results in binary format', async () => {
-  const engine = new MemoryEngine();
-  const sql = await SqlEngine.open({ engine });
-  const ts = await startTestServer({ provider: { createSession: (startup) => sql.createSession(startup) }, engine });
+  const ts = await startSqlTestServer();
   try {
     await check(ts.port);
   } finally {
     await ts.stop();
-    await sql.close();
   }
 });
 

@@ -15,27 +15,20 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import pg from 'pg';
 import postgres from 'postgres';
-import { startTestServer, type TestServer } from './harness.ts';
-import { SqlEngine } from '../../src/sql/index.ts';
-import { MemoryEngine } from '../../src/storage/memory-engine.ts';
+import { startSqlTestServer, type TestServer } from './harness.ts';
 
 const run = promisify(execFile);
 
 let ts: TestServer | undefined;
-let sqlEngine: SqlEngine | undefined;
 let dir = '';
 
 before(async () => {
-  const engine = new MemoryEngine();
-  sqlEngine = await SqlEngine.open({ engine });
-  const s = sqlEngine;
-  ts = await startTestServer({ provider: { createSession: (startup) => s.createSession(startup) }, engine });
+  ts = await startSqlTestServer();
   dir = mkdtempSync(join(tmpdir(), 'nextdb-copy-sql-'));
 });
 
 after(async () => {
   await ts?.stop();
-  await sqlEngine?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -10,6 +10,7 @@ import { FrontendWriter } from '../../src/wire/frontend-writer.ts';
 import { BackendParser, type BackendMessage } from '../../src/wire/backend-parser.ts';
 import { RequestCode, type FrontendMessage } from '../../src/wire/frontend-messages.ts';
 import { FakeProvider } from './fake-session.ts';
+import type { SqlEngine } from '../../src/sql/index.ts';
 import type { SessionProvider } from '../../src/server/server-types.ts';
 
 /** A self-signed certificate and key for TLS tests (test/server/fixtures/README.md). */
@@ -43,6 +44,29 @@ export async function startTestServer(options: Partial<ServerOptions> = {}): Pro
     stop: async () => {
       await server.stop();
       await engine.close();
+    },
+  };
+}
+
+/** startTestServer over a real SQL engine on a fresh MemoryEngine; stop() also closes the SQL engine. */
+export async function startSqlTestServer(
+  options: Partial<ServerOptions> = {},
+): Promise<TestServer & { readonly sql: SqlEngine }> {
+  // Imported here so that the tests on a FakeProvider do not load the SQL engine.
+  const { SqlEngine } = await import('../../src/sql/index.ts');
+  const engine = new MemoryEngine();
+  const sql = await SqlEngine.open({ engine });
+  const ts = await startTestServer({
+    provider: { createSession: (startup) => sql.createSession(startup) },
+    engine,
+    ...options,
+  });
+  return {
+    ...ts,
+    sql,
+    stop: async () => {
+      await ts.stop();
+      await sql.close();
     },
   };
 }

@@ -5,9 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { startTestServer } from './harness.ts';
-import { SqlEngine } from '../../src/sql/index.ts';
-import { MemoryEngine } from '../../src/storage/memory-engine.ts';
+import { startSqlTestServer } from './harness.ts';
 import { findPostgres, startPostgres } from '../support/pg-server.ts';
 
 interface Target {
@@ -15,9 +13,7 @@ interface Target {
 }
 
 async function withNextDb(body: (t: Target) => Promise<void>): Promise<void> {
-  const engine = new MemoryEngine();
-  const sql = await SqlEngine.open({ engine });
-  const ts = await startTestServer({ provider: { createSession: (startup) => sql.createSession(startup) }, engine });
+  const ts = await startSqlTestServer();
   try {
     await body({
       connect: async (user = 'postgres') => {
@@ -28,7 +24,6 @@ async function withNextDb(body: (t: Target) => Promise<void>): Promise<void> {
     });
   } finally {
     await ts.stop();
-    await sql.close();
   }
 }
 

@@ -13,23 +13,16 @@
 // Expected sequences are PostgreSQL 15's for the same messages.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, RawClient, types, type TestServer } from './harness.ts';
-import { SqlEngine } from '../../src/sql/index.ts';
-import { MemoryEngine } from '../../src/storage/memory-engine.ts';
+import { startSqlTestServer, RawClient, types, type TestServer } from './harness.ts';
 
 let ts: TestServer | undefined;
-let sqlEngine: SqlEngine | undefined;
 
 before(async () => {
-  const engine = new MemoryEngine();
-  sqlEngine = await SqlEngine.open({ engine });
-  const s = sqlEngine;
-  ts = await startTestServer({ provider: { createSession: (startup) => s.createSession(startup) }, engine });
+  ts = await startSqlTestServer();
 });
 
 after(async () => {
   await ts?.stop();
-  await sqlEngine?.close();
 });
 
 test('a run-time error after planning: RowDescription, then ErrorResponse (simple protocol)', async () => {

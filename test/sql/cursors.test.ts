@@ -6,23 +6,16 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import pg from 'pg';
-import { startTestServer, type TestServer } from '../server/harness.ts';
-import { SqlEngine } from '../../src/sql/index.ts';
-import { MemoryEngine } from '../../src/storage/memory-engine.ts';
+import { startSqlTestServer, type TestServer } from '../server/harness.ts';
 
 let ts: TestServer | undefined;
-let sqlEngine: SqlEngine | undefined;
 
 before(async () => {
-  const engine = new MemoryEngine();
-  sqlEngine = await SqlEngine.open({ engine });
-  const s = sqlEngine;
-  ts = await startTestServer({ provider: { createSession: (startup) => s.createSession(startup) }, engine });
+  ts = await startSqlTestServer();
 });
 
 after(async () => {
   await ts?.stop();
-  await sqlEngine?.close();
 });
 
 function psql(args: readonly string[]): Promise<{ out: string; err: string; code: number }> {
