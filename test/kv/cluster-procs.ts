@@ -2,8 +2,9 @@
  * Helpers for tests and benchmarks that run replicated nodes as real
  * processes (`nextdb server --peers ...`, run from source through
  * test/server/run-cli.ts): spawn one and wait until it is ready,
- * find the leader (the only node that accepts SQL), and compare the
- * replicas' digests (SIGUSR2) once they applied the same index.
+ * find the leader (the only node that accepts SQL), compare the
+ * replicas' digests (SIGUSR2) once they applied the same index, read a
+ * node's stale-read count, and stop them all.
  */
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -107,6 +108,12 @@ export function spawnServer(id: number | undefined, args: readonly string[]): Pr
     });
     child.once('exit', (code) => reject(new Error(`node ${id ?? '(joining)'} exited with ${code} before ready`)));
   });
+}
+
+/** The node's count of reads served by its own replica (nextdb_cluster_stale_reads_total on /metrics). */
+export async function staleCount(port: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return Number(/^nextdb_cluster_stale_reads_total (\d+)/m.exec(text)?.[1] ?? 0);
 }
 
 /** Kills every process (SIGKILL) and waits until each has exited, so its data directory can be removed. */

@@ -19,16 +19,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { connectLeader, spawnCluster, type ClusterProc, waitFor, stopProcs } from './cluster-procs.ts';
+import { connectLeader, spawnCluster, type ClusterProc, waitFor, stopProcs, staleCount } from './cluster-procs.ts';
 
 const ids = [1, 2, 3];
 const pgPort = (id: number): number => 16479 + id;
 const raftPort = (id: number): number => 16482 + id;
-
-async function staleCount(port: number): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  return Number(/^nextdb_cluster_stale_reads_total (\d+)/m.exec(text)?.[1] ?? 0);
-}
 
 test(
   'cluster: a stale SELECT of a function that writes runs on the leader; pure reads stay on the replica',
