@@ -148,6 +148,8 @@ export class SqlSession implements Session, Backend {
   private localRestore: Map<string, string | undefined> | undefined;
   private readonly prepared = new Map<string, Prepared>();
   private readonly portals = new Map<string, Portal>();
+  /** The unnamed portal, outside the Map: every Bind replaces it and every Sync drops it. */
+  private unnamedPortal: Portal | undefined;
   private cancelRequested = false;
   private deadlineMs = 0;
   private readonly seqLast = new Map<number, bigint>();
@@ -855,6 +857,7 @@ export class SqlSession implements Session, Backend {
       this.hot = undefined;
       this.prepared.clear();
       this.portals.clear();
+      this.unnamedPortal = undefined;
       return { tag: 'DISCARD ALL' };
     }
     if ('DeallocateStmt' in stmt) {
@@ -1804,8 +1807,10 @@ export class SqlSession implements Session, Backend {
       const ty = p.paramTypes[i]!;
       return f === 1 ? parseBinary(ty, b, io) : parseText(ty, b.toString('utf8'), io);
     });
-    if (portal !== '' && this.portals.has(portal)) throw new NextDbError('42P03', `cursor "${portal}" already exists`);
-    this.portals.set(portal, { stmt: p, params: values, resultFormats, pos: 0 });
+    const bound: Portal = { stmt: p, params: values, resultFormats, pos: 0 };
+    if (portal === '') this.unnamedPortal = bound;
+    else if (this.portals.has(portal)) throw new NextDbError('42P03', `cursor "${portal}" already exists`);
+    else this.portals.set(portal, bound);
   }
 
   describePortal(portal: string): readonly ColumnDescription[] | undefined {
@@ -1814,7 +1819,7 @@ export class SqlSession implements Session, Backend {
   }
 
   private getPortal(name: string): Portal {
-    const p = this.portals.get(name);
+    const p = this.findPortal(name);
     if (p === undefined) throw new NextDbError('34000', `portal "${name}" does not exist`);
     return p;
   }
@@ -1841,7 +1846,7 @@ export class SqlSession implements Session, Backend {
    */
   executeNow(portal: string, maxRows: number): PortalResult | undefined {
     this.assertOpen();
-    const p = this.portals.get(portal);
+    const p = this.findPortal(portal);
     const cached = p?.stmt.cache;
     if (p === undefined || p.result !== undefined || cached === undefined) return undefined;
     if (cached.point === undefined && cached.constant === undefined) return undefined;
@@ -1882,12 +1887,17 @@ export class SqlSession implements Session, Backend {
   }
 
   closePortal(portal: string): void {
-    this.portals.delete(portal);
+    if (portal === '') this.unnamedPortal = undefined;
+    else this.portals.delete(portal);
+  }
+
+  private findPortal(name: string): Portal | undefined {
+    return name === '' ? this.unnamedPortal : this.portals.get(name);
   }
 
   sync(): undefined {
     // Each Execute ran in its own implicit transaction (or the open block); nothing to close.
-    this.portals.delete('');
+    this.unnamedPortal = undefined;
     return undefined;
   }
 
@@ -1913,6 +1923,7 @@ export class SqlSession implements Session, Backend {
     this.endBlock();
     this.prepared.clear();
     this.portals.clear();
+    this.unnamedPortal = undefined;
     await this.spill.releaseFrom(0);
     await this.temp?.close();
     this.temp = undefined;
