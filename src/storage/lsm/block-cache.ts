@@ -57,6 +57,8 @@ const EMPTY: Buffer = Buffer.alloc(0);
 export class BlockCache {
   /** Every cached block's bytes (empty until the first insertion). */
   arena: Buffer = EMPTY;
+  /** A DataView of the arena, for word-wise copies out of it (SstableReader.get). */
+  view: DataView = new DataView(EMPTY.buffer, EMPTY.byteOffset, 0);
   /** Blocks of at most this many bytes are cached. */
   readonly maxBlockBytes: number;
   /** Where the block reserved by the last alloc() goes in the arena. */
@@ -102,7 +104,10 @@ export class BlockCache {
    */
   alloc(n: number): Buffer | undefined {
     if (n > this.maxBlockBytes || n <= 0) return undefined;
-    if (this.arena.length === 0) this.arena = Buffer.allocUnsafeSlow(this.segments * this.segmentBytes);
+    if (this.arena.length === 0) {
+      this.arena = Buffer.allocUnsafeSlow(this.segments * this.segmentBytes);
+      this.view = new DataView(this.arena.buffer, this.arena.byteOffset, this.arena.length);
+    }
     if (this.used[this.head]! + n > this.segmentBytes) this.advance();
     this.allocOffset = this.head * this.segmentBytes + this.used[this.head]!;
     return this.arena;
