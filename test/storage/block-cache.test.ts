@@ -2,11 +2,14 @@
 // was inserted survives the reuse of its segment (kept at the segment's
 // front: CLOCK's second chance) while an unreferenced one goes, a hit returns
 // the bytes stored for that slot, blocks over half a segment are not cached,
-// and evictAll empties a table's slots.
+// evictAll empties a table's slots, and a budget over the largest Buffer is cut to it.
+import { constants } from 'node:buffer';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BlockCache, CacheSlots } from '../../src/storage/lsm/block-cache.ts';
 import { Prng } from '../../src/util/prng.ts';
+
+const MAX_LENGTH = constants.MAX_LENGTH;
 
 const block = (n: number, fill: number): Buffer => Buffer.alloc(n, fill);
 
@@ -69,4 +72,13 @@ test('block cache: random inserts and hits never exceed the budget, and a hit re
   // A block larger than the whole budget is not cached at all.
   assert.equal(cache.set(tables[0]!, 0, block(50_000, 1)), false);
   assert.ok(cache.arena.length <= 40_000);
+});
+
+test('block cache: a budget over the largest Buffer is cut to it (the arena is one Buffer, offsets are u32s)', () => {
+  const cache = new BlockCache(2 ** 34);
+  assert.ok(cache.arenaBytes <= MAX_LENGTH && cache.arenaBytes > 2 ** 31, `arena of ${cache.arenaBytes} bytes`);
+  assert.equal(cache.arena.length, 0, 'nothing is allocated before the first insertion');
+  const slots = new CacheSlots(1);
+  slots.off[0] = 2 ** 31 + 5;
+  assert.equal(slots.off[0], 2 ** 31 + 5, 'an offset past 2 GiB reads back as written');
 });

@@ -30,12 +30,14 @@
  * A block larger than half a segment is not cached.
  */
 
+import { constants } from 'node:buffer';
+
 /** One table's view of the cache: block i is cached when seg[i] > 0. */
 export class CacheSlots {
   /** Segment + 1 of the segment holding block i; 0 when not cached. */
   readonly seg: Int32Array;
-  /** Offset of block i in the arena, and its length. */
-  readonly off: Int32Array;
+  /** Offset of block i in the arena (unsigned: an arena may exceed 2 GiB), and its length. */
+  readonly off: Uint32Array;
   readonly len: Int32Array;
   /** Block i was hit since it was inserted or last kept (second chance). */
   readonly ref: Uint8Array;
@@ -44,12 +46,13 @@ export class CacheSlots {
 
   constructor(blocks: number) {
     this.seg = new Int32Array(blocks);
-    this.off = new Int32Array(blocks);
+    this.off = new Uint32Array(blocks);
     this.len = new Int32Array(blocks);
     this.ref = new Uint8Array(blocks);
   }
 }
 
+const MAX_LENGTH = constants.MAX_LENGTH;
 const MAX_SEGMENT_BYTES = 1 << 20;
 const MIN_SEGMENT_BYTES = 4096;
 const EMPTY: Buffer = Buffer.alloc(0);
@@ -70,6 +73,10 @@ export class BlockCache {
   misses = 0;
   private readonly segmentBytes: number;
   private readonly segments: number;
+  /** Size of the arena once allocated: the budget, rounded down to whole segments. */
+  get arenaBytes(): number {
+    return this.segments * this.segmentBytes;
+  }
   /** Per segment: bytes used from its start. */
   private readonly used: Int32Array;
   /** Per segment: (table id, block index, arena offset) of every block written there, in offset order. */
@@ -80,7 +87,8 @@ export class BlockCache {
 
   constructor(readonly capacityBytes: number) {
     this.segmentBytes = Math.min(MAX_SEGMENT_BYTES, Math.max(MIN_SEGMENT_BYTES, Math.floor(capacityBytes / 8)));
-    this.segments = Math.max(0, Math.floor(capacityBytes / this.segmentBytes));
+    // The arena is one Buffer: a budget over the largest Buffer (4 GiB) is cut to it (offsets are u32s).
+    this.segments = Math.max(0, Math.floor(Math.min(capacityBytes, MAX_LENGTH) / this.segmentBytes));
     this.maxBlockBytes = this.segments === 0 ? 0 : this.segmentBytes >>> 1;
     this.used = new Int32Array(this.segments);
     this.written = Array.from({ length: this.segments }, () => []);
@@ -105,7 +113,7 @@ export class BlockCache {
   alloc(n: number): Buffer | undefined {
     if (n > this.maxBlockBytes || n <= 0) return undefined;
     if (this.arena.length === 0) {
-      this.arena = Buffer.allocUnsafeSlow(this.segments * this.segmentBytes);
+      this.arena = Buffer.allocUnsafeSlow(this.arenaBytes);
       this.view = new DataView(this.arena.buffer, this.arena.byteOffset, this.arena.length);
     }
     if (this.used[this.head]! + n > this.segmentBytes) this.advance();
