@@ -40,6 +40,7 @@ import {
   writeHardState,
   writeSnapshotMeta,
 } from '../raft/codec.ts';
+import { emptySnapshot } from '../raft/raft-node.ts';
 import type { Entry, GroupId, HardState, RaftInitialState, Ready, Snapshot } from '../raft/types.ts';
 import type { Engine } from '../storage/engine.ts';
 import { WriteBatch } from '../storage/write-batch.ts';
@@ -83,7 +84,7 @@ export class EngineLogStore {
     const hardState: HardState =
       hsRaw === undefined ? { term: 0, vote: 0, commit: 0 } : readHardState(new ByteReader(hsRaw, src));
     const metaRaw = this.engine.get(snapshotMetaKey(this.group));
-    let snapshot: Snapshot = { meta: { index: 0, term: 0, conf: { voters: [], learners: [] } }, data: Buffer.alloc(0) };
+    let snapshot = emptySnapshot();
     if (metaRaw !== undefined) {
       const meta = readSnapshotMeta(new ByteReader(metaRaw, `${src} (snapshot meta)`));
       const parts: Buffer[] = [];

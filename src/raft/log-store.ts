@@ -52,6 +52,7 @@ import {
 } from './codec.ts';
 import type { Entry, GroupId, HardState, RaftInitialState, Ready, Snapshot } from './types.ts';
 import { NONE } from './types.ts';
+import { emptySnapshot } from './raft-node.ts';
 
 const REC_READY = 1;
 const REC_COMPACT = 2;
@@ -207,7 +208,7 @@ export class RaftLogStore {
     if (g === undefined) {
       g = {
         hardState: { term: 0, vote: NONE, commit: 0 },
-        snapshot: { meta: { index: 0, term: 0, conf: { voters: [], learners: [] } }, data: new Uint8Array(0) },
+        snapshot: emptySnapshot(),
         entries: [],
       };
       this.groupStates.set(group, g);

@@ -138,7 +138,8 @@ export function joiningState(): RaftInitialState {
   return { hardState: { term: 0, vote: NONE, commit: 0 }, snapshot: emptySnapshot(), entries: [] };
 }
 
-function emptySnapshot(): Snapshot {
+/** The snapshot of a node that has none yet: index 0, no members, no data. */
+export function emptySnapshot(): Snapshot {
   return { meta: { index: 0, term: 0, conf: { voters: [], learners: [] } }, data: EMPTY };
 }
 
