@@ -42,6 +42,8 @@ export class FrontendParser {
   private startupPhase = true;
   private poisoned: ProtocolError | undefined;
   private readonly reader = new MessageReader();
+  /** The statement name of the last Bind, reused while the client binds the same one (MessageReader.cstringAgain). */
+  private lastBindStatement = '';
   readonly maxMessageBytes: number;
 
   constructor(options: FrontendParserOptions = {}) {
@@ -160,7 +162,7 @@ export class FrontendParser {
       case 0x42 /* B */: {
         r.reset(this.buf, start, end, 'Bind');
         const portal = r.cstring();
-        const statement = r.cstring();
+        const statement = (this.lastBindStatement = r.cstringAgain(this.lastBindStatement));
         const paramFormats = readFormats(r);
         const n = r.count16(4);
         const params: (Buffer | null)[] = new Array<Buffer | null>(n);

@@ -75,6 +75,26 @@ export class MessageReader {
     return s;
   }
 
+  /**
+   * A NUL-terminated string, returned as `prev` itself when the bytes spell
+   * it (an ASCII name a client sends again and again: the statement of
+   * every Bind), which spares decoding it and hashing a new string for the
+   * lookup by name.
+   */
+  cstringAgain(prev: string): string {
+    const n = prev.length;
+    const at = this.pos;
+    if (n > 0 && at + n < this.end && this.buf[at + n] === 0) {
+      let i = 0;
+      while (i < n && this.buf[at + i] === prev.charCodeAt(i) && prev.charCodeAt(i) < 0x80) i++;
+      if (i === n) {
+        this.pos = at + n + 1;
+        return prev;
+      }
+    }
+    return this.cstring();
+  }
+
   /** `n` bytes, copied so the caller may keep them after the input buffer is reused. */
   bytes(n: number): Buffer {
     if (n < 0) throw new ProtocolError(`invalid ${this.what} message: negative length ${n}`);

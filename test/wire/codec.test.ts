@@ -435,3 +435,17 @@ test('Bind parameters and CopyData are decoded without a copy and have the right
   assert.ok(bind?.kind === 'bind');
   assert.equal(bind.params[0]?.buffer, bytes.buffer);
 });
+
+test('Bind statement names: a repeated name is reused, prefixes, longer names, non-ASCII and empty names decode right', () => {
+  const names = ['P0_1', 'P0_1', 'P0_10', 'P0_1', 'P0_', '', 'P0_1', 'é', 'é', 'ée', 'x'.repeat(300), 'x'.repeat(300)];
+  const w = new FrontendWriter();
+  w.add({ kind: 'startup', protocolVersion: 196608, params: { user: 'u' } });
+  for (const statement of names)
+    w.add({ kind: 'bind', portal: '', statement, paramFormats: [], params: [], resultFormats: [] });
+  const p = new FrontendParser();
+  p.push(w.take());
+  assert.equal(p.next()?.kind, 'startup');
+  const got: string[] = [];
+  for (let m = p.next(); m !== undefined; m = p.next()) if (m.kind === 'bind') got.push(m.statement);
+  assert.deepEqual(got, names);
+});
