@@ -377,13 +377,19 @@ export class TableStore {
     }
   }
 
-  /** Deletes every key of the table (all indexes). */
+  /**
+   * Deletes every key of the table (all indexes). Each page resumes after
+   * the last key deleted: a scan from the prefix again would walk over this
+   * transaction's own deletions each time (quadratic in the table's size).
+   */
   async truncate(txn: Txn, tablePrefixKey: Buffer): Promise<void> {
     const end = prefixSuccessor(tablePrefixKey)!;
+    let start = tablePrefixKey;
     for (;;) {
-      const page = await txn.scan({ start: tablePrefixKey, end, limit: 512 });
+      const page = await txn.scan({ start, end, limit: 512 });
       for (const kv of page) await txn.delete(kv.key);
       if (page.length < 512) return;
+      start = Buffer.concat([page[page.length - 1]!.key, Buffer.from([0])]);
     }
   }
 }
