@@ -1575,20 +1575,7 @@ export async function alterTable(ctx: DdlContext, s: AlterTableStmt): Promise<st
                   { oid: await CatalogStore.allocOid(ctx.txn), name, type: 'p', columns: cols, indexId: pk.id },
                 ],
               };
-              const rows: unknown[][] = [];
-              for await (const row of new TableStore(t).scanAll(ctx.txn)) rows.push(row);
-              await new TableStore(t).truncate(ctx.txn, tablePrefix(t.oid));
-              const store = new TableStore(next);
-              for (const row of rows) {
-                cols.forEach((ci) => {
-                  if (row[ci] === null)
-                    throw new NextDbError(
-                      SqlState.notNullViolation,
-                      `column "${t!.columns[ci]!.name}" of relation "${t!.name}" contains null values`,
-                    );
-                });
-                await store.insert(ctx.txn, row as never);
-              }
+              await new TableStore(next).rekeyFrom(ctx.txn, new TableStore(t));
               t = next;
             } else {
               const name =

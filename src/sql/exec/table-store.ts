@@ -367,6 +367,63 @@ export class TableStore {
     }
   }
 
+  /**
+   * ALTER TABLE ... ADD PRIMARY KEY on a table keyed by its hidden rowid:
+   * moves every row of `old` (same columns, the old primary key) to its key
+   * in this store. One pass reads the rows at the transaction's snapshot and
+   * deletes their old keys (each page resumes after the last key, see
+   * truncate); the new keys are then checked in memory, NULLs first (23502)
+   * and duplicates next to each other once sorted (23505, as CREATE UNIQUE
+   * INDEX reports them), before anything is written under them; the rows
+   * are written in key order with their stored values unchanged (the
+   * columns are the same), and the secondary indexes rebuilt. An error
+   * leaves the table as it was when the transaction (or the statement's
+   * savepoint) rolls back, as for any statement.
+   */
+  async rekeyFrom(txn: Txn, old: TableStore): Promise<void> {
+    const rows: Value[][] = [];
+    const values: Buffer[] = [];
+    let start: Buffer = old.primaryPrefix;
+    for (;;) {
+      const page = await txn.scan({ start, end: old.primaryEnd, limit: 512 });
+      for (const kv of page) {
+        rows.push(this.decode(kv.value));
+        values.push(kv.value);
+        await txn.delete(kv.key);
+      }
+      if (page.length < 512) break;
+      start = Buffer.concat([page[page.length - 1]!.key, Buffer.from([0])]);
+    }
+    // Forwarding entries and secondary index entries name old primary keys.
+    for (const id of [0, ...this.table.indexes.filter((i) => !i.primary).map((i) => i.id)])
+      await this.truncate(txn, indexPrefix(this.table.oid, id));
+    for (const c of this.primary.columns) {
+      if (rows.some((r) => r[c] === null))
+        throw new NextDbError(
+          SqlState.notNullViolation,
+          `column "${this.table.columns[c]!.name}" of relation "${this.table.name}" contains null values`,
+          { table: this.table.name, column: this.table.columns[c]!.name, schema: this.table.schema },
+        );
+    }
+    const keys = rows.map((r) => this.primaryKey(r));
+    // Usually already in key order (rowids follow insertion order): the sort is then one linear pass.
+    const order = keys.map((_, i) => i).sort((a, b) => Buffer.compare(keys[a]!, keys[b]!));
+    for (let i = 1; i < order.length; i++) {
+      if (keys[order[i]!]!.equals(keys[order[i - 1]!]!)) {
+        const row = rows[order[i]!]!;
+        const vals = this.primary.columns.map((c) => formatText(this.types[c]!, row[c]!, defaultIoSettings));
+        throw new NextDbError(SqlState.uniqueViolation, `could not create unique index "${this.primary.name}"`, {
+          detail: `Key (${this.keyNames(this.primary).join(', ')})=(${vals.join(', ')}) is duplicated.`,
+          table: this.table.name,
+          constraint: this.primary.name,
+          schema: this.table.schema,
+        });
+      }
+    }
+    for (const i of order) await txn.put(keys[i]!, values[i]!);
+    for (const { index } of this.secondary) await this.buildIndex(txn, index);
+  }
+
   async *scanAll(txn: Txn): AsyncGenerator<Value[]> {
     let start: Buffer = this.primaryPrefix;
     for (;;) {
