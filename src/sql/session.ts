@@ -1094,10 +1094,19 @@ export class SqlSession implements Session, Backend {
     }
   }
 
-  /** After ALTER TABLE ADD CONSTRAINT CHECK/FOREIGN KEY: every existing row must satisfy it. */
+  /**
+   * After ALTER TABLE ADD CONSTRAINT CHECK/FOREIGN KEY: every existing row
+   * must satisfy it. (PRIMARY KEY and UNIQUE check their rows while they
+   * build: TableStore.rekeyFrom, buildIndex.)
+   */
   private async validateChecks(txn: Txn, stmt: Extract<Node, { AlterTableStmt: unknown }>): Promise<void> {
     const cmds = stmt.AlterTableStmt.cmds ?? [];
-    const adds = cmds.some((c) => 'AlterTableCmd' in c && c.AlterTableCmd.subtype === 'AT_AddConstraint');
+    const adds = cmds.some((c) => {
+      if (!('AlterTableCmd' in c) || c.AlterTableCmd.subtype !== 'AT_AddConstraint') return false;
+      const def = c.AlterTableCmd.def;
+      const type = def !== undefined && 'Constraint' in def ? def.Constraint.contype : undefined;
+      return type !== 'CONSTR_PRIMARY' && type !== 'CONSTR_UNIQUE';
+    });
     if (!adds) return;
     const catalog = await this.catalogFor(txn);
     const rv = stmt.AlterTableStmt.relation!;
