@@ -474,10 +474,14 @@ export class SqlSession implements Session, Backend {
       } else if (t.onCommit === 'delete') {
         const prefix = tablePrefix(t.oid);
         const end = prefixSuccessor(prefix)!;
+        // Each page resumes after the last key deleted (as TableStore.truncate):
+        // from the prefix again it would walk over its own deletions every page.
+        let start = prefix;
         for (;;) {
-          const page = await txn.mine.scan({ start: prefix, end, limit: 1024 });
+          const page = await txn.mine.scan({ start, end, limit: 1024 });
           for (const kv of page) await txn.mine.delete(kv.key);
           if (page.length < 1024) break;
+          start = Buffer.concat([page[page.length - 1]!.key, Buffer.from([0])]);
         }
       }
     }
