@@ -8,23 +8,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SqlEngine } from '../../src/sql/index.ts';
 import { MemoryEngine } from '../../src/storage/index.ts';
-import { NextDbError } from '../../src/util/errors.ts';
+import { sqlOutcome } from '../support/sql-outcome.ts';
 
 async function setup(): Promise<{ run: (sql: string) => Promise<string>; close: () => Promise<void> }> {
   const engine = await SqlEngine.open({ engine: new MemoryEngine(), seed: 1 });
   const s = engine.createSession({ user: 'postgres', database: 'postgres' });
-  const run = async (sql: string): Promise<string> => {
-    try {
-      const r = await s.simpleQuery(sql);
-      const last = r[r.length - 1]!;
-      return last.rows !== undefined
-        ? last.rows.map((row) => row.map((v) => v?.toString() ?? 'NULL').join(',')).join(';')
-        : last.commandTag;
-    } catch (e) {
-      assert.ok(e instanceof NextDbError, String(e));
-      return `${e.code} ${e.message}${e.detail === undefined ? '' : ` / ${e.detail}`}`;
-    }
-  };
+  const run = (sql: string): Promise<string> => sqlOutcome(s, sql, { detail: true });
   return { run, close: () => engine.close() };
 }
 

@@ -8,25 +8,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SqlEngine } from '../../src/sql/index.ts';
 import { MemoryEngine } from '../../src/storage/index.ts';
-import { NextDbError } from '../../src/util/errors.ts';
+import { sqlOutcome } from '../support/sql-outcome.ts';
 
 test('DML through a view checks the view for the user and the table for the view owner', async () => {
   const engine = await SqlEngine.open({ engine: new MemoryEngine(), seed: 1 });
   const su = engine.createSession({ user: 'postgres', database: 'postgres' });
   const al = engine.createSession({ user: 'alice', database: 'postgres' });
   const bo = engine.createSession({ user: 'bob', database: 'postgres' });
-  const run = async (s: typeof su, sql: string): Promise<string> => {
-    try {
-      const r = await s.simpleQuery(sql);
-      const last = r[r.length - 1]!;
-      return last.rows !== undefined
-        ? last.rows.map((row) => row.map((v) => v?.toString() ?? 'NULL').join(',')).join(';')
-        : last.commandTag;
-    } catch (e) {
-      assert.ok(e instanceof NextDbError, String(e));
-      return `${e.code} ${e.message}`;
-    }
-  };
+  const run = sqlOutcome;
   try {
     await run(su, 'CREATE ROLE alice LOGIN');
     await run(su, 'CREATE ROLE bob LOGIN');
