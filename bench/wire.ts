@@ -13,8 +13,8 @@
 // (the machine's load drifts; this gives both the same average moment).
 // Prints per workload:
 //   bench <workload> nextdb=<tps> postgres=<tps> ratio=<nextdb/postgres>
-//   latency <workload> p50=<ms> p99=<ms>            (NextDB, from pgbench's per-transaction log)
-//   latency <workload>-postgres p50=<ms> p99=<ms>
+//   latency <workload> p50=<ms> p99=<ms> avg=<ms>    (NextDB, from pgbench's per-transaction log)
+//   latency <workload>-postgres p50=<ms> p99=<ms> avg=<ms>
 //   note <workload>: failed transactions ...         (when pgbench counted any: 40001/40P01)
 // Usage: npm run bench:wire -- [--quick] [--scale N] [--seconds S]
 //   --quick: scale 1, 2 s per server and workload (20 pgbench runs of 1 s;
@@ -162,10 +162,8 @@ async function report(
   const n = combine(n1, n2);
   const p = combine(p1, p2);
   console.log(`bench ${name} nextdb=${fmt(n.tps)} postgres=${fmt(p.tps)} ratio=${(n.tps / p.tps).toFixed(2)}`);
-  console.log(`latency ${name} p50=${fmt(percentile(n.latencies, 50))} p99=${fmt(percentile(n.latencies, 99))}`);
-  console.log(
-    `latency ${name}-postgres p50=${fmt(percentile(p.latencies, 50))} p99=${fmt(percentile(p.latencies, 99))}`,
-  );
+  console.log(latencyLine(name, n.latencies));
+  console.log(latencyLine(`${name}-postgres`, p.latencies));
   if (n.failed > 0 || p.failed > 0) {
     console.log(
       `note ${name}: failed transactions (40001/40P01, not counted in tps) nextdb=${n.failed}/${n.processed + n.failed} postgres=${p.failed}/${p.processed + p.failed}`,
@@ -174,6 +172,14 @@ async function report(
 }
 
 /** Two runs of one server as one: transactions over the summed run time (pgbench's tps excludes connecting). */
+/** `latency <name> p50= p99= avg=` in ms over the sorted per-transaction latencies. */
+function latencyLine(name: string, sorted: readonly number[]): string {
+  let sum = 0;
+  for (const x of sorted) sum += x;
+  const avg = sorted.length === 0 ? NaN : sum / sorted.length;
+  return `latency ${name} p50=${fmt(percentile(sorted, 50))} p99=${fmt(percentile(sorted, 99))} avg=${fmt(avg)}`;
+}
+
 function combine(a: RunResult, b: RunResult): RunResult {
   const processed = a.processed + b.processed;
   const tps = processed / (a.processed / a.tps + b.processed / b.tps);
