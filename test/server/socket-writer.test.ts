@@ -43,6 +43,18 @@ function chunk(from: number, length: number): Buffer {
   return b;
 }
 
+/** Counts what the client receives and notes the first byte that is not the test stream's. */
+function receiveStream(client: net.Socket): { received: number; mismatch: number } {
+  const rx = { received: 0, mismatch: -1 };
+  client.on('data', (d: Buffer) => {
+    for (let i = 0; i < d.length; i++) {
+      if (rx.mismatch < 0 && d[i] !== streamByte(rx.received + i)) rx.mismatch = rx.received + i;
+    }
+    rx.received += d.length;
+  });
+  return rx;
+}
+
 async function until(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!cond()) {
@@ -59,14 +71,7 @@ test('every byte arrives once and in order: ring wrap, split entries, a full soc
     assert.notEqual(slot, undefined);
     // The client reads nothing at first: the socket buffers fill and the writer must hold the rest.
     p.client.pause();
-    let received = 0;
-    let mismatch = -1;
-    p.client.on('data', (d: Buffer) => {
-      for (let i = 0; i < d.length; i++) {
-        if (mismatch < 0 && d[i] !== streamByte(received + i)) mismatch = received + i;
-      }
-      received += d.length;
-    });
+    const rx = receiveStream(p.client);
     let sent = 0;
     let seed = 12345;
     const nextSize = (): number => {
@@ -83,10 +88,10 @@ test('every byte arrives once and in order: ring wrap, split entries, a full soc
     await until(() => writer.backlogBytes(slot!) > 0, 'a backlog (EAGAIN) while the client does not read');
     assert.equal(writer.idle(slot!), false);
     p.client.resume();
-    await until(() => received >= sent, `all ${sent} bytes`);
+    await until(() => rx.received >= sent, `all ${sent} bytes`);
     await until(() => writer.idle(slot!), 'the writer to finish the slot');
-    assert.equal(received, sent);
-    assert.equal(mismatch, -1, `first wrong byte at ${mismatch}`);
+    assert.equal(rx.received, sent);
+    assert.equal(rx.mismatch, -1, `first wrong byte at ${rx.mismatch}`);
     assert.equal(writer.backlogBytes(slot!), 0);
     writer.release(slot!);
   } finally {
@@ -100,18 +105,11 @@ test('write() writes at once when the writer holds nothing of the slot, and neve
   const p = await pair();
   try {
     const slot = writer.acquire()!;
-    let received = 0;
-    let mismatch = -1;
-    p.client.on('data', (d: Buffer) => {
-      for (let i = 0; i < d.length; i++) {
-        if (mismatch < 0 && d[i] !== streamByte(received + i)) mismatch = received + i;
-      }
-      received += d.length;
-    });
+    const rx = receiveStream(p.client);
     // An idle slot: the bytes leave on this thread, without notify() and without an entry for the writer.
     writer.write(p.fd, slot, chunk(0, 1000));
     assert.equal(writer.idle(slot), true, 'nothing was pushed');
-    await until(() => received === 1000, 'the directly written bytes');
+    await until(() => rx.received === 1000, 'the directly written bytes');
     let sent = 1000;
     // A client that does not read: write() meets EAGAIN and a busy slot, and must queue behind the writer.
     p.client.pause();
@@ -126,10 +124,10 @@ test('write() writes at once when the writer holds nothing of the slot, and neve
     }
     await until(() => writer.backlogBytes(slot) > 0, 'a backlog while the client does not read');
     p.client.resume();
-    await until(() => received >= sent, `all ${sent} bytes`);
+    await until(() => rx.received >= sent, `all ${sent} bytes`);
     await until(() => writer.idle(slot), 'the writer to finish the slot');
-    assert.equal(received, sent);
-    assert.equal(mismatch, -1, `first wrong byte at ${mismatch}`);
+    assert.equal(rx.received, sent);
+    assert.equal(rx.mismatch, -1, `first wrong byte at ${rx.mismatch}`);
     writer.release(slot);
   } finally {
     await close(p);
