@@ -80,6 +80,30 @@ async function randomTable(s: SqlSession, name: string, n: number, seed: number)
 
 const sorted = (xs: string[]): string[] => [...xs].sort();
 
+/**
+ * Runs q at the default work_mem and again at 64kB: the same rows (in the
+ * same order when `ordered`, else as a multiset), no spill file left after
+ * it, and, when `plan` is given, the default plan matches it.
+ */
+async function sameUnderTinyWorkMem(
+  f: Fixture,
+  q: string,
+  opts: { ordered?: boolean; plan?: RegExp } = {},
+): Promise<void> {
+  await f.s.simpleQuery('RESET work_mem');
+  if (opts.plan !== undefined) assert.match((await rows(f.s, `EXPLAIN ${q}`)).join('\n'), opts.plan, q);
+  const expected = await rows(f.s, q);
+  await f.s.simpleQuery("SET work_mem = '64kB'");
+  const got = await rows(f.s, q);
+  if (opts.ordered === true) {
+    assert.equal(got.length, expected.length, q);
+    assert.deepEqual(got, expected, q);
+  } else {
+    assert.deepEqual(sorted(got), sorted(expected), q);
+  }
+  assert.deepEqual(spillFiles(f.spillDir), [], `no spill file left after ${q}`);
+}
+
 test('ORDER BY with a tiny work_mem equals the in-memory sort (random tables, seeded)', async () => {
   const f = await fixture();
   try {
@@ -100,15 +124,7 @@ test('ORDER BY with a tiny work_mem equals the in-memory sort (random tables, se
         );
       queries.push(`SELECT id, a, b, d, arr FROM t ORDER BY ${keys.join(', ')}`);
     }
-    for (const q of queries) {
-      await f.s.simpleQuery('RESET work_mem');
-      const expected = await rows(f.s, q);
-      await f.s.simpleQuery("SET work_mem = '64kB'");
-      const got = await rows(f.s, q);
-      assert.equal(got.length, expected.length, q);
-      assert.deepEqual(got, expected, q);
-      assert.deepEqual(spillFiles(f.spillDir), [], `no spill file left after ${q}`);
-    }
+    for (const q of queries) await sameUnderTinyWorkMem(f, q, { ordered: true });
     const plan = (await rows(f.s, 'EXPLAIN ANALYZE SELECT * FROM t ORDER BY b, id')).join('\n');
     assert.match(plan, /Sort Method: external merge {2}Disk: \d+kB/);
     await f.s.simpleQuery('RESET work_mem');
@@ -149,14 +165,7 @@ test('GROUP BY, DISTINCT, set operations, windows and CTEs with a tiny work_mem 
       'WITH c AS (SELECT * FROM t WHERE a > 10) SELECT count(*), sum(d), max(b) FROM c',
       'WITH c AS (SELECT id FROM t) SELECT id, (SELECT count(*) FROM c WHERE c.id < t2.id) FROM t t2 WHERE t2.id < 20',
     ];
-    for (const q of queries) {
-      await f.s.simpleQuery('RESET work_mem');
-      const expected = await rows(f.s, q);
-      await f.s.simpleQuery("SET work_mem = '64kB'");
-      const got = await rows(f.s, q);
-      assert.deepEqual(sorted(got), sorted(expected), q);
-      assert.deepEqual(spillFiles(f.spillDir), [], `no spill file left after ${q}`);
-    }
+    for (const q of queries) await sameUnderTinyWorkMem(f, q);
     const plan = (await rows(f.s, 'EXPLAIN ANALYZE SELECT id % 1500, count(*) FROM t GROUP BY 1')).join('\n');
     assert.match(
       plan,
@@ -188,15 +197,7 @@ test('hash joins with a tiny work_mem (grace hash join) equal the in-memory resu
       'SELECT t.id, u.id FROM t LEFT JOIN u ON t.a = u.id',
       'SELECT t.id, u.id FROM t JOIN u ON t.b = u.b AND t.a = u.a',
     ];
-    for (const q of queries) {
-      await f.s.simpleQuery('RESET work_mem');
-      assert.match((await rows(f.s, `EXPLAIN ${q}`)).join('\n'), /Hash (Join|Semi|Anti)/, q);
-      const expected = await rows(f.s, q);
-      await f.s.simpleQuery("SET work_mem = '64kB'");
-      const got = await rows(f.s, q);
-      assert.deepEqual(sorted(got), sorted(expected), q);
-      assert.deepEqual(spillFiles(f.spillDir), [], `no spill file left after ${q}`);
-    }
+    for (const q of queries) await sameUnderTinyWorkMem(f, q, { plan: /Hash (Join|Semi|Anti)/ });
     const plan = (await rows(f.s, 'EXPLAIN ANALYZE SELECT * FROM t JOIN u ON t.id = u.id')).join('\n');
     assert.match(plan, /Hash Join[^\n]*\n(\s+[A-Z][^\n]*\n)*\s+Batches: ([2-9]|\d\d+) {2}Memory Usage: \d+kB/);
   } finally {
@@ -215,15 +216,7 @@ test('nested-loop joins with a tiny work_mem (inner side read back per batch) eq
       'SELECT t.id, u.id FROM t RIGHT JOIN u ON t.id = u.id + 200',
       'SELECT t.id, u.id, u.b FROM t FULL JOIN u ON t.id = u.id * 2 AND t.a IS DISTINCT FROM u.a',
     ];
-    for (const q of queries) {
-      await f.s.simpleQuery('RESET work_mem');
-      assert.match((await rows(f.s, `EXPLAIN ${q}`)).join('\n'), /Nested Loop/, q);
-      const expected = await rows(f.s, q);
-      await f.s.simpleQuery("SET work_mem = '64kB'");
-      const got = await rows(f.s, q);
-      assert.deepEqual(sorted(got), sorted(expected), q);
-      assert.deepEqual(spillFiles(f.spillDir), [], `no spill file left after ${q}`);
-    }
+    for (const q of queries) await sameUnderTinyWorkMem(f, q, { plan: /Nested Loop/ });
   } finally {
     await f.close();
   }
