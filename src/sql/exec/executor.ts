@@ -587,39 +587,15 @@ function joinOp(plan: Extract<Plan, { kind: 'join' }>, env: ExecEnv): Operator {
   };
 
   const prepare = async (): Promise<void> => {
-    const rightOp = build(plan.right, env);
     const budget = workMemOf(env);
-    const rows: Row[] = [];
-    let bytes = 0;
-    let overflow: SpillFile | undefined;
-    for (;;) {
-      const b = await rightOp.next();
-      if (b === null) break;
-      if (overflow !== undefined) {
-        for (const r of b) {
-          overflow.add(r);
-          bytes += estimateRowBytes(r) + 64;
-        }
-        await overflow.flushIfFull();
-        continue;
-      }
-      for (const r of b) {
-        rows.push(r);
-        bytes += estimateRowBytes(r) + 64;
-      }
-      if (bytes > budget) {
-        overflow = await env.spill!.create();
-        for (const r of rows) overflow.add(r);
-        rows.length = 0;
-        await overflow.flushIfFull();
-      } else memoryCheck(env, rows.length);
-    }
-    if (overflow === undefined) {
+    const right = await readWithinWorkMem(build(plan.right, env), env, 0, 64);
+    const bytes = right.bytes;
+    if (right.file === undefined) {
       peakBytes = bytes;
-      setRight(rows);
+      setRight(right.rows);
       return;
     }
-    await overflow.finish();
+    const overflow = right.file;
     if (rightKey === undefined) {
       inner = { file: overflow, count: overflow.rows, unmatchedEmitted: false };
       if (jt === 'full' || jt === 'right') rightMatched = new Uint8Array(overflow.rows);
