@@ -17,8 +17,9 @@ import {
   namePattern,
   type TextResult,
 } from '../../src/cli/client-describe.ts';
+import { corpusPath } from '../support/corpus.ts';
 
-const CORPUS = '/work/shared/corpus/psql-describe-queries.sql';
+const CORPUS = corpusPath('psql-describe-queries.sql');
 
 /** Corpus blocks by "<meta-command> <i>" ("\\d users 3"). */
 function corpusBlocks(): Map<string, string> {
@@ -108,7 +109,7 @@ test('describe: \\du folds role attributes like psql 15', () => {
     ],
   };
   const text = formatRoles(r);
-  const transcript = readFileSync('/work/shared/corpus/psql/psql-describe-transcript.txt', 'utf8');
+  const transcript = readFileSync(corpusPath('psql', 'psql-describe-transcript.txt'), 'utf8');
   const postgresRow = ' postgres  | Superuser, Create role, Create DB, Replication, Bypass RLS | {}';
   assert.ok(transcript.includes(postgresRow));
   assert.ok(text.includes(postgresRow), text);

@@ -16,8 +16,9 @@ import {
   formatTiming,
   rowCountFooter,
 } from '../../src/cli/client-format.ts';
+import { corpusPath } from '../support/corpus.ts';
 
-const TRANSCRIPT = '/work/shared/corpus/psql/psql-describe-transcript.txt';
+const TRANSCRIPT = corpusPath('psql', 'psql-describe-transcript.txt');
 
 /** The rendered block of a meta-command in the transcript: from its title line to the blank line after it. */
 function transcriptBlock(command: string, title: string): string {

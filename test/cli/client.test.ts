@@ -17,8 +17,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPg, unavailable, type PgServer } from './pg-server.ts';
 import { CLI, ROOT, runClientProcess, type ClientRun } from './spawn-client.ts';
+import { corpusPath } from '../support/corpus.ts';
 
-const CORPUS = '/work/shared/corpus/psql';
+const CORPUS = corpusPath('psql');
 const skip = unavailable();
 
 let pg: PgServer | undefined;

@@ -13,9 +13,9 @@ import { startTestServer, RawClient, types } from './harness.ts';
 import { FakeProvider } from './fake-session.ts';
 import { RequestCode, type FrontendMessage } from '../../src/wire/frontend-messages.ts';
 import { FrontendWriter } from '../../src/wire/frontend-writer.ts';
+import { corpusPath } from '../support/corpus.ts';
 
-const corpus = new URL('../../../shared/corpus/client-wire/postgresql-15.18-server.backend.jsonl', import.meta.url)
-  .pathname;
+const corpus = corpusPath('client-wire', 'postgresql-15.18-server.backend.jsonl');
 
 const pgClient = (port: number, extra: pg.ClientConfig = {}): pg.Client =>
   new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres', ...extra });

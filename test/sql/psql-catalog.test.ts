@@ -8,8 +8,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { SqlEngine } from '../../src/sql/index.ts';
 import { MemoryEngine } from '../../src/storage/index.ts';
+import { CORPUS_DIR } from '../support/corpus.ts';
 
-const CORPUS = '/work/shared/corpus';
+const CORPUS = CORPUS_DIR;
 
 test('psql describe queries run against the demo schema', async () => {
   const engine = await SqlEngine.open({ engine: new MemoryEngine() });

@@ -6,8 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { runSltFile } from './slt/runner.ts';
+import { corpusPath } from '../support/corpus.ts';
 
-const ROOT = '/work/shared/corpus/sqllogictest';
+const ROOT = corpusPath('sqllogictest');
 const baseline = new Map<string, { ok: number; fail: number }>();
 for (const line of readFileSync(`${ROOT}/baseline-summary.tsv`, 'utf8').split('\n').slice(1)) {
   const [file, ok, fail] = line.split('\t');

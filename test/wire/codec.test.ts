@@ -16,8 +16,9 @@ import { ProtocolError } from '../../src/wire/protocol-error.ts';
 import { RequestCode, type FrontendMessage } from '../../src/wire/frontend-messages.ts';
 import { Prng } from '../../src/util/prng.ts';
 import { NextDbError } from '../../src/util/errors.ts';
+import { corpusPath } from '../support/corpus.ts';
 
-const corpusDir = new URL('../../../shared/corpus/client-wire/', import.meta.url).pathname;
+const corpusDir = corpusPath('client-wire') + '/';
 
 type CorpusLine = Record<string, unknown> & { type?: string };
 
