@@ -285,6 +285,62 @@ export class DecodedBlock {
   }
 }
 
+/**
+ * A forward walk over the entries of one block on bytes, for a compaction's
+ * merge: the current key is rebuilt in place in `key` (its first `keyLen`
+ * bytes; the next entry overwrites only the bytes it does not share), the
+ * value is `data[valueStart, valueEnd)`. No string, view or array per entry:
+ * DecodedBlock's latin1 keys, which the merge compared and the table builder
+ * turned back into bytes, were a third of a compaction's CPU.
+ */
+export class BlockWalker {
+  key: Buffer = Buffer.allocUnsafe(64);
+  keyLen = 0;
+  seq = 0;
+  kind = 0;
+  data: Buffer = EMPTY;
+  valueStart = 0;
+  valueEnd = 0;
+  private pos = 0;
+  private end = 0;
+
+  /** Starts before the first entry of `data`. Throws BlockFormatError when its restart array is malformed. */
+  reset(data: Buffer): void {
+    const len = data.length;
+    if (len < 4) throw new BlockFormatError('block too short');
+    const restartsAt = len - 4 - 4 * u32(data, len - 4);
+    if (restartsAt < 0) throw new BlockFormatError('bad restart count');
+    this.data = data;
+    this.pos = 0;
+    this.end = restartsAt;
+    this.keyLen = 0;
+  }
+
+  /** Moves to the next entry; false at the end of the block. Throws BlockFormatError on a malformed entry. */
+  next(): boolean {
+    const pos = this.pos;
+    if (pos >= this.end) return false;
+    const data = this.data;
+    parseEntry(data, pos, this.end, this.keyLen);
+    const shared = ent.shared;
+    const start = ent.keyStart;
+    const unshared = ent.valueStart - start;
+    const keyLen = shared + unshared;
+    if (keyLen > this.key.length) this.key = growScratch(this.key, keyLen, shared);
+    const key = this.key;
+    for (let j = 0; j < unshared; j++) key[shared + j] = data[start + j]!;
+    this.keyLen = keyLen;
+    const meta = ent.meta;
+    this.kind = data[meta]!;
+    // u48 little-endian, read without Buffer#readUIntLE's argument checks.
+    this.seq = u32(data, meta + 1) + (data[meta + 5]! | (data[meta + 6]! << 8)) * 0x100000000;
+    this.valueStart = ent.valueStart;
+    this.valueEnd = ent.valueEnd;
+    this.pos = ent.valueEnd;
+    return true;
+  }
+}
+
 const EMPTY: Buffer = Buffer.alloc(0);
 
 /** Scratch for DecodedBlock.decode's key rebuilding (module-level: decoding is synchronous). */

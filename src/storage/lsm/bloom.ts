@@ -29,6 +29,13 @@ export function bloomHash(key: Uint8Array): number {
   return fmix(h);
 }
 
+/** bloomHash of the bytes b[off, off + len), without a view of them. */
+export function bloomHashRange(b: Uint8Array, off: number, len: number): number {
+  let h = 0x811c9dc5;
+  for (let i = off; i < off + len; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
+  return fmix(h);
+}
+
 export function bloomHashString(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);

@@ -28,9 +28,9 @@ import { NodeVfs } from '../node-vfs.ts';
 import { vfsJoin } from '../vfs.ts';
 import { BlockCache } from './block-cache.ts';
 import { runMerge } from './compaction.ts';
-import { InternalMerge, LevelCursor } from './merge-iterator.ts';
+import { InternalMerge, RunCursor } from './merge-iterator.ts';
 import type { TableOptions } from './sstable-builder.ts';
-import { SstableReader, type EntryCursor } from './sstable-reader.ts';
+import { SstableReader } from './sstable-reader.ts';
 import { sstFileName } from './sstable-format.ts';
 import { FileMeta } from './version.ts';
 
@@ -80,7 +80,7 @@ const cache = new BlockCache(1 << 20);
 export async function runCompactionRequest(req: CompactionRequest): Promise<OutputInfo[]> {
   const readers: SstableReader[] = [];
   try {
-    const cursors: EntryCursor[] = [];
+    const cursors: RunCursor[] = [];
     for (const run of req.runs) {
       const metas = run.map((t) => {
         const m = new FileMeta(t.number, t.size, t.entries, t.smallest, t.largest);
@@ -88,7 +88,7 @@ export async function runCompactionRequest(req: CompactionRequest): Promise<Outp
         readers.push(m.reader);
         return m;
       });
-      cursors.push(new LevelCursor(metas, false));
+      cursors.push(new RunCursor(metas));
     }
     let next = req.firstFileNumber;
     const end = req.firstFileNumber + req.fileNumbersReserved;

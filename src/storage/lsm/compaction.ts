@@ -20,10 +20,11 @@
 
 import type { Vfs } from '../vfs.ts';
 import { vfsJoin } from '../vfs.ts';
+import { toLatin1 } from '../../util/bytes.ts';
 import { OpKind } from '../write-batch.ts';
 import type { BlockCache } from './block-cache.ts';
 import type { Memtable } from './memtable.ts';
-import type { EntryCursor } from './sstable-reader.ts';
+import type { InternalMerge } from './merge-iterator.ts';
 import { SstableReader } from './sstable-reader.ts';
 import { SstableBuilder, type TableOptions } from './sstable-builder.ts';
 import { sstFileName } from './sstable-format.ts';
@@ -44,12 +45,6 @@ export interface MergeJob {
   readonly cancelled: () => boolean;
   /** Open a reader on each output (false in the compaction worker, whose outputs the engine opens). */
   readonly openOutputs?: boolean;
-}
-
-/** A forward merge source: InternalMerge or a single cursor. */
-export interface ForwardEntries {
-  readonly cur: EntryCursor | undefined;
-  next(): void;
 }
 
 export class JobCancelled extends Error {}
@@ -127,28 +122,37 @@ class MergeOutput {
   }
 }
 
-export async function runMerge(job: MergeJob, input: ForwardEntries): Promise<FileMeta[]> {
+export async function runMerge(job: MergeJob, input: InternalMerge): Promise<FileMeta[]> {
   const out = new MergeOutput(job);
-  let lastAdded: string | undefined;
-  let curKey: string | undefined;
+  // The current user key (prev[0, prevLen); -1: none yet) and whether an entry of it went to the output.
+  let prev: Buffer = Buffer.allocUnsafe(64);
+  let prevLen = -1;
+  let addedForKey = false;
   let lastSeqForKey = Infinity;
   try {
     for (let c = input.cur; c !== undefined; input.next(), c = input.cur) {
-      const key = c.key();
-      const seq = c.seq();
-      const kind = c.kind();
-      if (key !== curKey) {
-        curKey = key;
+      const key = c.key;
+      const klen = c.keyLen;
+      const seq = c.seq;
+      const kind = c.kind;
+      let same = klen === prevLen;
+      for (let i = 0; same && i < klen; i++) same = key[i] === prev[i];
+      if (!same) {
+        if (klen > prev.length) prev = Buffer.allocUnsafe(Math.max(klen, 2 * prev.length));
+        for (let i = 0; i < klen; i++) prev[i] = key[i]!;
+        prevLen = klen;
         lastSeqForKey = Infinity;
+        addedForKey = false;
       }
       let drop = false;
       if (lastSeqForKey <= job.smallestSnapshot) drop = true;
-      else if (kind === OpKind.delete && seq <= job.smallestSnapshot && job.isBaseLevel(key)) drop = true;
+      else if (kind === OpKind.delete && seq <= job.smallestSnapshot && job.isBaseLevel(toLatin1(key, 0, klen)))
+        drop = true;
       lastSeqForKey = seq;
       if (!drop) {
-        if (out.full(key !== lastAdded)) await out.finishTable();
-        out.table.add(key, seq, kind, c.value());
-        lastAdded = key;
+        if (out.full(!addedForKey)) await out.finishTable();
+        out.table.addBytes(key, 0, klen, seq, kind, c.data, c.valueStart, c.valueEnd - c.valueStart, -1);
+        addedForKey = true;
       }
       const pause = out.tick();
       if (pause !== undefined) await pause;

@@ -48,9 +48,17 @@ import { flushMemtable, JobCancelled, runMerge, type MergeJob } from './compacti
 import type { CompactionReply, CompactionRequest, InputTable } from './compaction-worker.ts';
 import { manifestFileName, ManifestWriter, readManifest } from './manifest.ts';
 import { Memtable } from './memtable.ts';
-import { DbIterator, InternalMerge, LevelCursor, MemSource, VisibleSource, type Source } from './merge-iterator.ts';
+import {
+  DbIterator,
+  InternalMerge,
+  LevelCursor,
+  MemSource,
+  RunCursor,
+  VisibleSource,
+  type Source,
+} from './merge-iterator.ts';
 import { defaultTableOptions, type TableOptions } from './sstable-builder.ts';
-import { SstableReader, type EntryCursor } from './sstable-reader.ts';
+import { SstableReader } from './sstable-reader.ts';
 import { sstFileName } from './sstable-format.ts';
 import { compareLatin1, FileMeta, LEVELS, Version, emptyEdit, type VersionEdit } from './version.ts';
 import { replayWal, Wal, walFileName } from './wal.ts';
@@ -647,14 +655,12 @@ export class LsmEngine implements Engine {
       version.refs++;
       try {
         for (const f of pick.nextInputs) edit.deleted.push({ level: pick.outputLevel, number: f.number });
-        const cursors: EntryCursor[] =
-          pick.level === 0 ? pick.inputs.map((f) => f.table().cursor(false)) : [new LevelCursor(pick.inputs, false)];
-        if (pick.nextInputs.length > 0) cursors.push(new LevelCursor(pick.nextInputs, false));
+        // Each run is merged as one cursor: an L0 table alone, or a level's sorted tables.
+        const runs = pick.level === 0 ? pick.inputs.map((f) => [f]) : [pick.inputs];
+        if (pick.nextInputs.length > 0) runs.push(pick.nextInputs);
         const outLevel = pick.outputLevel;
         let outputs: FileMeta[] | undefined;
         if (this.usesWorker()) {
-          const runs = pick.level === 0 ? pick.inputs.map((f) => [f]) : [pick.inputs];
-          if (pick.nextInputs.length > 0) runs.push(pick.nextInputs);
           outputs = await this.compactInWorker(runs, version, outLevel);
           if (outputs !== undefined) this.counters.workerCompactions++;
         }
@@ -665,7 +671,7 @@ export class LsmEngine implements Engine {
             this.tableBytes,
             this.sliceMs,
           ),
-          new InternalMerge(cursors),
+          new InternalMerge(runs.map((r) => new RunCursor(r))),
         );
         for (const f of outputs) edit.added.push({ level: outLevel, file: f });
         await this.logAndInstall(edit);

@@ -11,18 +11,22 @@
  *                 when reverse) current key; among the sources positioned on
  *                 it, the version with the highest sequence number wins;
  *                 tombstones are skipped; bounds and limit applied
- *   InternalMerge merges entry cursors in internal order (key asc, seq desc)
- *                 with every version kept: the input of flush and compaction
+ *   InternalMerge merges RunCursors (a compaction's input runs, read on
+ *                 bytes) in internal order (key asc, seq desc) with every
+ *                 version kept: the input of a compaction
  *
- * Keys travel as latin1 strings (string compare == byte compare); only the
- * public key() turns one into a Buffer.
+ * Readers' keys travel as latin1 strings (string compare == byte compare);
+ * only the public key() turns one into a Buffer. A compaction's merge works
+ * on the key bytes: it only compares them and hands them to the builder.
  */
 
 import { fromLatin1 } from '../../util/bytes.ts';
+import { CorruptionError } from '../../util/errors.ts';
 import type { EngineIterator } from '../engine.ts';
 import { OpKind } from '../write-batch.ts';
 import type { Memtable } from './memtable.ts';
-import type { EntryCursor, TableCursor } from './sstable-reader.ts';
+import { BlockFormatError, BlockWalker } from './block.ts';
+import { ReadAhead, type EntryCursor, type SstableReader, type TableCursor } from './sstable-reader.ts';
 import type { FileMeta } from './version.ts';
 
 const EMPTY: Buffer = Buffer.alloc(0);
@@ -445,12 +449,126 @@ export class DbIterator implements EngineIterator {
   }
 }
 
-/** Forward merge of entry cursors in internal order, every version kept. */
-export class InternalMerge {
-  cur: EntryCursor | undefined = undefined;
+/**
+ * Every entry of a run of tables (one L0 table, or a level's sorted,
+ * non-overlapping tables), forward, on bytes: the input of a compaction.
+ * Blocks are read past the block cache in large windows (SstableReader's
+ * read-ahead) and walked in place (BlockWalker): the current key is
+ * `key[0, keyLen)`, the value `data[valueStart, valueEnd)`, both valid until
+ * next().
+ */
+export class RunCursor {
+  valid = false;
+  private fi = -1;
+  private bi = 0;
+  private table: SstableReader | undefined = undefined;
+  private readonly ra = new ReadAhead();
+  private readonly w = new BlockWalker();
 
-  constructor(private readonly cursors: readonly EntryCursor[]) {
-    for (const c of cursors) c.first();
+  constructor(private readonly files: readonly FileMeta[]) {
+    this.nextTable();
+  }
+
+  get key(): Buffer {
+    return this.w.key;
+  }
+  get keyLen(): number {
+    return this.w.keyLen;
+  }
+  get seq(): number {
+    return this.w.seq;
+  }
+  get kind(): number {
+    return this.w.kind;
+  }
+  get data(): Buffer {
+    return this.w.data;
+  }
+  get valueStart(): number {
+    return this.w.valueStart;
+  }
+  get valueEnd(): number {
+    return this.w.valueEnd;
+  }
+
+  next(): void {
+    if (!this.valid) return;
+    if (!this.step()) this.nextBlock();
+  }
+
+  private step(): boolean {
+    try {
+      return this.w.next();
+    } catch (err) {
+      throw this.rewrap(err);
+    }
+  }
+
+  private nextTable(): void {
+    this.fi++;
+    this.table = this.files[this.fi]?.table();
+    this.bi = -1;
+    this.ra.start = 0;
+    this.ra.buf = EMPTY;
+    this.nextBlock();
+  }
+
+  /** Moves to the first entry of the next non-empty block (of this table or the following ones). */
+  private nextBlock(): void {
+    for (;;) {
+      const t = this.table;
+      if (t === undefined) {
+        this.valid = false;
+        return;
+      }
+      if (++this.bi >= t.blockCount) {
+        this.nextTable();
+        return;
+      }
+      const data = t.block(this.bi, false, this.ra);
+      try {
+        this.w.reset(data);
+      } catch (err) {
+        throw this.rewrap(err);
+      }
+      if (this.step()) {
+        this.valid = true;
+        return;
+      }
+    }
+  }
+
+  private rewrap(err: unknown): unknown {
+    if (!(err instanceof BlockFormatError) || this.table === undefined) return err;
+    return new CorruptionError(this.table.file.path, `malformed block ${this.bi}: ${err.message}`);
+  }
+}
+
+/** Sign of (a's key, newest first) - (b's key, newest first) in internal order: key ascending, seq descending. */
+function compareEntries(a: RunCursor, b: RunCursor): number {
+  const ak = a.key;
+  const bk = b.key;
+  const al = a.keyLen;
+  const bl = b.keyLen;
+  const n = al < bl ? al : bl;
+  for (let i = 0; i < n; i++) {
+    const d = ak[i]! - bk[i]!;
+    if (d !== 0) return d;
+  }
+  if (al !== bl) return al - bl;
+  return b.seq - a.seq;
+}
+
+/**
+ * Forward merge of runs in internal order (key ascending, seq descending),
+ * every version kept: the input of a compaction. `cur` is the run holding
+ * the smallest entry (undefined at the end). A linear pick: a compaction
+ * merges a handful of runs (the L0 tables and one level).
+ */
+export class InternalMerge {
+  cur: RunCursor | undefined = undefined;
+
+  constructor(private readonly runs: readonly RunCursor[]) {
     this.pick();
   }
 
@@ -461,16 +579,12 @@ export class InternalMerge {
   }
 
   private pick(): void {
-    let best: EntryCursor | undefined = undefined;
-    for (const c of this.cursors) {
-      if (!c.valid()) continue;
-      if (best === undefined) {
-        best = c;
-        continue;
-      }
-      const k = c.key();
-      const bk = best.key();
-      if (k < bk || (k === bk && c.seq() > best.seq())) best = c;
+    let best: RunCursor | undefined = undefined;
+    const runs = this.runs;
+    for (let i = 0; i < runs.length; i++) {
+      const r = runs[i]!;
+      if (!r.valid) continue;
+      if (best === undefined || compareEntries(r, best) < 0) best = r;
     }
     this.cur = best;
   }

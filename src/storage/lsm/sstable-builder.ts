@@ -14,7 +14,7 @@ import { assert } from '../../util/assert.ts';
 import type { VfsFile } from '../vfs.ts';
 import { BlockBuilder } from './block.ts';
 import { toLatin1 } from '../../util/bytes.ts';
-import { buildBloom, bloomHash, bloomHashString } from './bloom.ts';
+import { buildBloom, bloomHashRange, bloomHashString } from './bloom.ts';
 import { ByteWriter, putVarint } from './coding.ts';
 import { blockCrc, Codec, FOOTER_BYTES, FORMAT_VERSION, footerCrc, lz4Compress, MAGIC } from './sstable-format.ts';
 
@@ -114,7 +114,7 @@ export class SstableBuilder {
       assert(c > 0 || (c === 0 && seq < this.lastSeq), 'sstable entries out of order');
     }
     if (c !== 0) {
-      this.hashes.push(hash >= 0 ? hash : bloomHash(kb.subarray(koff, koff + klen)));
+      this.hashes.push(hash >= 0 ? hash : bloomHashRange(kb, koff, klen));
       if (klen > last.length) {
         const grown = Buffer.allocUnsafe(Math.max(klen, 2 * last.length));
         last.copy(grown, 0, 0, shared);
