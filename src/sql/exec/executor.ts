@@ -23,8 +23,8 @@ import { NextDbError } from '../../util/errors.ts';
 import { assert, assertNever } from '../../util/assert.ts';
 import { prefixSuccessor } from '../../encoding/key-codec.ts';
 import type { Txn } from '../../txn/api.ts';
-import type { ColumnId, CteDef, Expr, Plan, SortKey, WindowCall } from '../plan/plan.ts';
-import type { Value } from '../types/sql-type.ts';
+import type { ColumnId, CteDef, Expr, Plan, SortKey, SrfCall, WindowCall } from '../plan/plan.ts';
+import type { ArrayValue, Value } from '../types/sql-type.ts';
 import { hashKey } from '../types/compare.ts';
 import { CompileEnv, compileExpr, layoutOf, runHoisted, type CompiledExpr, type Layout } from './compile-expr.ts';
 import { EvalContext } from './eval-context.ts';
@@ -207,6 +207,8 @@ function buildInner(plan: Plan, env: ExecEnv): Operator {
       return cteScanOp(plan, env);
     case 'function-scan':
       return functionScanOp(plan, env);
+    case 'project-set':
+      return projectSetOp(plan, env);
     case 'modify':
       return modifyOp(plan, env);
     case 'with-writes':
@@ -1595,19 +1597,7 @@ function functionScanOp(plan: Extract<Plan, { kind: 'function-scan' }>, env: Exe
       if (it === undefined) {
         const args: Value[] = [];
         for (const a of plan.args) args.push(await evalStandalone(a, env));
-        if (
-          args.some((a) => a === null) &&
-          ((plan.body === undefined && plan.asyncImpl === undefined) || plan.strict === true)
-        ) {
-          done = true;
-          return null;
-        }
-        if (plan.body !== undefined) {
-          // A SQL function: its body runs with the arguments as its parameters and sees no caller rows.
-          const ctx = new EvalContext(env.ctx.io, args, env.ctx.services);
-          it = (await drain(build(plan.body, { ...env, ctx, outer: [] }), env))[Symbol.iterator]();
-        } else if (plan.asyncImpl !== undefined) it = (await plan.asyncImpl(args, env.ctx))[Symbol.iterator]();
-        else it = plan.impl(args, env.ctx)[Symbol.iterator]();
+        it = await openSrf(plan, args, env);
       }
       const out: Row[] = [];
       while (out.length < BATCH_ROWS) {
@@ -1620,6 +1610,96 @@ function functionScanOp(plan: Extract<Plan, { kind: 'function-scan' }>, env: Exe
       }
       await interruptPoint(env.ctx);
       return out.length === 0 ? null : out;
+    },
+  };
+}
+
+const NO_ROWS: readonly Value[][] = [];
+
+/**
+ * The rows of one call of a set-returning function (a FROM-clause function
+ * scan or a ProjectSet's function) with argument values `args`: none when a
+ * strict function gets a NULL argument (the built-in ones are all strict).
+ * A SQL function's body runs with the arguments as its parameters and sees
+ * no caller rows.
+ */
+async function openSrf(call: SrfCall, args: Value[], env: ExecEnv): Promise<Iterator<Value[]>> {
+  const strict = (call.body === undefined && call.asyncImpl === undefined) || call.strict === true;
+  if (strict && args.some((a) => a === null)) return NO_ROWS[Symbol.iterator]();
+  if (call.body !== undefined) {
+    const ctx = new EvalContext(env.ctx.io, args, env.ctx.services);
+    return (await drain(build(call.body, { ...env, ctx, outer: [] }), env))[Symbol.iterator]();
+  }
+  if (call.asyncImpl !== undefined) return (await call.asyncImpl(args, env.ctx))[Symbol.iterator]();
+  return call.impl(args, env.ctx)[Symbol.iterator]();
+}
+
+/**
+ * ProjectSet: per input row, opens every set-returning function on that row
+ * and emits the row followed by their next values, in lockstep, until all
+ * have run out (one that ran out early gives NULL). Streams: a function
+ * yielding millions of rows for one input row never holds them all.
+ */
+function projectSetOp(plan: Extract<Plan, { kind: 'project-set' }>, env: ExecEnv): Operator {
+  const input = build(plan.input, env);
+  const { env: cenv, compile } = compiler(env, ids(plan.input));
+  const srfs = plan.srfs;
+  const n = srfs.length;
+  const argFns = srfs.map((s) => s.args.map(compile));
+  const hoisted = cenv.hoisted;
+  const running = new Array<Iterator<Value[]> | undefined>(n).fill(undefined);
+  let batch: Row[] = [];
+  let at = 0;
+  let row: Row | undefined;
+  let ended = false;
+  return {
+    next: async () => {
+      if (ended) return null;
+      const ctx = env.ctx;
+      const out: Row[] = [];
+      while (out.length < BATCH_ROWS) {
+        if (row === undefined) {
+          if (at >= batch.length) {
+            const b = await input.next();
+            if (b === null) {
+              ended = true;
+              break;
+            }
+            batch = b;
+            at = 0;
+            continue;
+          }
+          const r = batch[at++]!;
+          if (hoisted.length > 0) await runHoisted(hoisted, r, ctx);
+          for (let i = 0; i < n; i++) {
+            const fns = argFns[i]!;
+            const args = new Array<Value>(fns.length);
+            for (let j = 0; j < fns.length; j++) args[j] = fns[j]!(r, ctx);
+            running[i] = await openSrf(srfs[i]!, args, env);
+          }
+          row = r;
+        }
+        const o = row.slice();
+        let any = false;
+        for (let i = 0; i < n; i++) {
+          const it = running[i];
+          let v: Value = null;
+          if (it !== undefined) {
+            const x = it.next();
+            if (x.done === true) running[i] = undefined;
+            else {
+              any = true;
+              v = srfs[i]!.record ? ({ kind: 'array', elems: x.value } satisfies ArrayValue) : (x.value[0] ?? null);
+            }
+          }
+          o.push(v);
+        }
+        if (any) out.push(o);
+        else row = undefined;
+      }
+      if (out.length === 0) return null;
+      await interruptPoint(ctx);
+      return out;
     },
   };
 }

@@ -33,6 +33,8 @@ import { subscript } from '../types/array-dims.ts';
 import type {
   A_Const,
   A_Expr,
+  CaseExpr,
+  CoalesceExpr,
   ColumnRef,
   FuncCall,
   JoinExpr,
@@ -83,7 +85,9 @@ import type {
   OnConflict,
   OutputColumn,
   Plan,
+  ProjectSetSrf,
   SortKey,
+  SrfCall,
   WindowCall,
   WindowFrame,
 } from './plan.ts';
@@ -124,6 +128,48 @@ class Scope {
   correlated = false;
   constructor(readonly parent: Scope | undefined) {}
 }
+
+/**
+ * Where a set-returning function called in an expression goes: collected
+ * for the ProjectSet of this query level's select list (`calls`), or refused
+ * with PostgreSQL's error for the clause being bound.
+ */
+type SrfSink =
+  | { readonly kind: 'collect'; readonly scope: Scope; readonly calls: BoundSrf[] }
+  | { readonly kind: 'refuse'; readonly code: string; readonly message: string; readonly hint?: string };
+
+/** A set-returning function of a select list, with its nesting level (0 = no set-returning function in its arguments). */
+interface BoundSrf {
+  readonly srf: ProjectSetSrf;
+  readonly type: SqlType;
+  readonly key: string;
+  readonly level: number;
+}
+
+const FROM_SRF: SrfSink = {
+  kind: 'refuse',
+  code: '0A000',
+  message: 'set-returning functions must appear at top level of FROM',
+};
+const SRF_HINT = 'You might be able to move the set-returning function into a LATERAL FROM item.';
+const AGG_SRF: SrfSink = {
+  kind: 'refuse',
+  code: '0A000',
+  message: 'aggregate function calls cannot contain set-returning function calls',
+  hint: SRF_HINT,
+};
+const WINDOW_SRF: SrfSink = {
+  kind: 'refuse',
+  code: '0A000',
+  message: 'window function calls cannot contain set-returning function calls',
+  hint: SRF_HINT,
+};
+const WINDOW_CLAUSE_SRF: SrfSink = {
+  kind: 'refuse',
+  code: '0A000',
+  message: 'set-returning functions in window PARTITION BY or ORDER BY are not supported',
+  hint: SRF_HINT,
+};
 
 interface AggState {
   readonly aggs: AggCall[];
@@ -344,10 +390,10 @@ export class Binder {
     if ('A_Expr' in n) return this.bindAExpr(n.A_Expr, scope);
     if ('BoolExpr' in n) {
       const b = n.BoolExpr;
+      const op = b.boolop === 'NOT_EXPR' ? 'NOT' : b.boolop === 'AND_EXPR' ? 'AND' : 'OR';
       const args = (b.args ?? []).map((a) =>
-        this.coerceBool(
-          this.bindExpr(a, scope),
-          b.boolop === 'NOT_EXPR' ? 'NOT' : b.boolop === 'AND_EXPR' ? 'AND' : 'OR',
+        this.noSrfIn('42804', `argument of ${op} must not return a set`, () =>
+          this.coerceBool(this.bindExpr(a, scope), op),
         ),
       );
       if (b.boolop === 'NOT_EXPR') return this.foldNot({ kind: 'not', type: BOOL, arg: args[0]! });
@@ -372,43 +418,20 @@ export class Binder {
     }
     if ('TypeCast' in n) return this.bindTypeCast(n.TypeCast, scope);
     if ('FuncCall' in n) return this.bindFuncCall(n.FuncCall, scope);
-    if ('CaseExpr' in n) {
-      const c = n.CaseExpr;
-      const operand = c.arg === undefined ? undefined : this.bindExpr(c.arg, scope);
-      const conds: Expr[] = [];
-      const results: Expr[] = [];
-      for (const w of c.args ?? []) {
-        assert('CaseWhen' in w, 'CASE arm');
-        const cw = w.CaseWhen;
-        let cond = this.bindExpr(cw.expr!, scope);
-        if (operand !== undefined) cond = this.makeCompare('=', operand, cond, cw.location);
-        conds.push(this.coerceBool(cond, 'CASE/WHEN'));
-        results.push(this.bindExpr(cw.result!, scope));
-      }
-      const elseExpr =
-        c.defresult === undefined ? this.constExpr(Types.unknown, null) : this.bindExpr(c.defresult, scope);
-      const all = [...results, elseExpr];
-      const t = this.unifyTypes(
-        all.map((e) => e.type),
-        'CASE',
-        c.location,
+    if ('CaseExpr' in n)
+      return this.noSrfIn(
+        '0A000',
+        'set-returning functions are not allowed in CASE',
+        () => this.bindCase(n.CaseExpr, scope),
+        SRF_HINT,
       );
-      return {
-        kind: 'case',
-        type: t,
-        whens: conds.map((cond, i) => ({ cond, result: this.coerce(results[i]!, t, 'implicit') })),
-        elseExpr: this.coerce(elseExpr, t, 'implicit'),
-      };
-    }
-    if ('CoalesceExpr' in n) {
-      const args = (n.CoalesceExpr.args ?? []).map((a) => this.bindExpr(a, scope));
-      const t = this.unifyTypes(
-        args.map((a) => a.type),
-        'COALESCE',
-        n.CoalesceExpr.location,
+    if ('CoalesceExpr' in n)
+      return this.noSrfIn(
+        '0A000',
+        'set-returning functions are not allowed in COALESCE',
+        () => this.bindCoalesce(n.CoalesceExpr, scope),
+        SRF_HINT,
       );
-      return { kind: 'coalesce', type: t, args: args.map((a) => this.coerce(a, t, 'implicit')), cmp: comparatorFor(t) };
-    }
     if ('MinMaxExpr' in n) {
       const args = (n.MinMaxExpr.args ?? []).map((a) => this.bindExpr(a, scope));
       const t = this.unifyTypes(
@@ -497,6 +520,44 @@ export class Binder {
     if ('A_Star' in n) throw this.err(SqlState.syntaxError, 'unexpected *');
     const kind = Object.keys(n)[0] ?? 'unknown';
     throw notSupported(`expression ${kind}`);
+  }
+
+  private bindCase(c: CaseExpr, scope: Scope): Expr {
+    const operand = c.arg === undefined ? undefined : this.bindExpr(c.arg, scope);
+    const conds: Expr[] = [];
+    const results: Expr[] = [];
+    for (const w of c.args ?? []) {
+      assert('CaseWhen' in w, 'CASE arm');
+      const cw = w.CaseWhen;
+      let cond = this.bindExpr(cw.expr!, scope);
+      if (operand !== undefined) cond = this.makeCompare('=', operand, cond, cw.location);
+      conds.push(this.coerceBool(cond, 'CASE/WHEN'));
+      results.push(this.bindExpr(cw.result!, scope));
+    }
+    const elseExpr =
+      c.defresult === undefined ? this.constExpr(Types.unknown, null) : this.bindExpr(c.defresult, scope);
+    const all = [...results, elseExpr];
+    const t = this.unifyTypes(
+      all.map((e) => e.type),
+      'CASE',
+      c.location,
+    );
+    return {
+      kind: 'case',
+      type: t,
+      whens: conds.map((cond, i) => ({ cond, result: this.coerce(results[i]!, t, 'implicit') })),
+      elseExpr: this.coerce(elseExpr, t, 'implicit'),
+    };
+  }
+
+  private bindCoalesce(c: CoalesceExpr, scope: Scope): Expr {
+    const args = (c.args ?? []).map((a) => this.bindExpr(a, scope));
+    const t = this.unifyTypes(
+      args.map((a) => a.type),
+      'COALESCE',
+      c.location,
+    );
+    return { kind: 'coalesce', type: t, args: args.map((a) => this.coerce(a, t, 'implicit')), cmp: comparatorFor(t) };
   }
 
   private foldNot(e: Expr): Expr {
@@ -980,6 +1041,102 @@ export class Binder {
   /** How many SQL function bodies enclose this binder (recursion guard). */
   private fnDepth = 0;
 
+  /** Where set-returning function calls go now (undefined: refused, no clause named). */
+  private srfSink: SrfSink | undefined;
+  /** Set-returning function calls bound so far, and where the last one was (CASE/COALESCE/AND checks). */
+  private srfsBound = 0;
+  private lastSrfLocation: number | undefined;
+
+  /** Runs `f` with set-returning function calls going to `sink`. */
+  private withSrfSink<T>(sink: SrfSink | undefined, f: () => T): T {
+    const saved = this.srfSink;
+    this.srfSink = sink;
+    try {
+      return f();
+    } finally {
+      this.srfSink = saved;
+    }
+  }
+
+  /** PostgreSQL's check_srf_call_placement error for a clause. */
+  private static srfRefused(clause: string): SrfSink {
+    return { kind: 'refuse', code: '0A000', message: `set-returning functions are not allowed in ${clause}` };
+  }
+
+  /** Binds `f` and raises `message` (PostgreSQL's error for CASE, COALESCE, AND ...) when it bound a set-returning function. */
+  private noSrfIn<T>(code: string, message: string, f: () => T, hint?: string): T {
+    const before = this.srfsBound;
+    const r = f();
+    if (this.srfsBound !== before)
+      throw this.err(code, message, this.lastSrfLocation, hint === undefined ? undefined : { hint });
+    return r;
+  }
+
+  /**
+   * A set-returning function called in an expression: collected for the
+   * select list's ProjectSet (the expression reads its value as a column),
+   * or PostgreSQL's error where the clause allows none. Identical calls
+   * share one function (they would yield the same rows in lockstep).
+   */
+  private addSrf(call: SrfCall, type: SqlType, record: boolean, scope: Scope, location?: number): Expr {
+    const sink = this.srfSink;
+    if (sink === undefined || sink.kind === 'refuse' || sink.scope !== scope) {
+      if (sink?.kind === 'refuse')
+        throw this.err(sink.code, sink.message, location, sink.hint === undefined ? undefined : { hint: sink.hint });
+      throw this.err('0A000', 'set-returning functions are not allowed here', location);
+    }
+    this.srfsBound++;
+    this.lastSrfLocation = location;
+    const key = `${call.name}(${call.args.map(exprKey).join(',')})`;
+    const same = sink.calls.find((c) => c.key === key);
+    if (same !== undefined) return { kind: 'col', type: same.type, id: same.srf.id, name: call.name };
+    const read = new Set<ColumnId>();
+    for (const a of call.args) colIds(a, read);
+    let level = 0;
+    for (const c of sink.calls) if (read.has(c.srf.id)) level = Math.max(level, c.level + 1);
+    const id = this.newId();
+    sink.calls.push({ srf: { ...call, id, record }, type, key, level });
+    return { kind: 'col', type, id, name: call.name };
+  }
+
+  /** A call of a built-in set-returning function in an expression. */
+  private bindBuiltinSrf(name: string, args: Expr[], scope: Scope, location?: number): Expr {
+    const srf = resolveSrf(
+      name,
+      args.map((a) => a.type),
+    );
+    if (srf === undefined)
+      throw this.err(
+        '42883',
+        `function ${name}(${args.map((a) => formatType(a.type)).join(', ')}) does not exist`,
+        location,
+        {
+          hint: 'No function matches the given name and argument types. You might need to add explicit type casts.',
+        },
+      );
+    const cargs = args.map((a, i) => this.coerce(a, srf.argTypes[i] ?? a.type, 'implicit'));
+    const one = srf.columns.length === 1;
+    return this.addSrf(
+      { name, args: cargs, impl: srf.impl },
+      one ? srf.columns[0]!.type : Types.record,
+      !one,
+      scope,
+      location,
+    );
+  }
+
+  /** A user function's rows as a set-returning call (its arguments already in declaration order). */
+  private userSrfCall(uf: FunctionDef, args: readonly Expr[], location?: number): SrfCall {
+    const cargs = args.map((a, i) => this.coerce(a, uf.argTypes[i]!, 'implicit', location));
+    this.requireExecute(uf);
+    if (uf.language === 'plpgsql') return plSrfCall(uf, cargs);
+    const body = this.bindFunctionBody(uf);
+    const bodyPlan: Plan = uf.retSet
+      ? body.plan
+      : { kind: 'limit', cols: body.cols, input: body.plan, limit: this.constExpr(Types.int8, 1n) };
+    return { name: uf.name, args: cargs, impl: () => [], body: bodyPlan, strict: uf.strict };
+  }
+
   /**
    * A user function this call names, when no built-in takes it, and its
    * arguments in declaration order: positional ones first, then `name => value`
@@ -1197,6 +1354,11 @@ export class Binder {
               hint: 'To call a procedure, use CALL.',
             },
           );
+        if (uc.f.retSet) {
+          const call = this.userSrfCall(uc.f, uc.args, fc.location);
+          const record = uc.f.outColumns !== undefined && uc.f.outColumns.length > 1;
+          return this.addSrf(call, record ? Types.record : uc.f.retType, record, scope, fc.location);
+        }
         return this.callUserFunction(uc.f, uc.args, fc.location);
       }
       if (names.some((x) => x !== undefined))
@@ -1224,7 +1386,9 @@ export class Binder {
         args.map((a) => a.type),
       ) === undefined
     ) {
-      throw notSupported(`set-returning function ${name}() in the select list`, 'call it in FROM instead');
+      if (fc.agg_filter !== undefined)
+        throw this.err('42809', `FILTER specified, but ${name} is not an aggregate function`, fc.location);
+      return this.bindBuiltinSrf(name, args, scope, fc.location);
     }
     if (name === 'nextval' || name === 'currval' || name === 'setval') {
       // The sequence argument is regclass: a name literal resolves to the OID now.
@@ -1264,9 +1428,16 @@ export class Binder {
     let args: Expr[];
     let filter: Expr | undefined;
     let orderBy: SortKey[] | undefined;
+    const savedSink = this.srfSink;
+    this.srfSink = AGG_SRF;
     try {
       args = (fc.args ?? []).map((a) => this.bindExpr(a, scope));
-      if (fc.agg_filter !== undefined) filter = this.coerceBool(this.bindExpr(fc.agg_filter, scope), 'FILTER');
+      if (fc.agg_filter !== undefined) {
+        const f = fc.agg_filter;
+        filter = this.withSrfSink(Binder.srfRefused('FILTER'), () =>
+          this.coerceBool(this.bindExpr(f, scope), 'FILTER'),
+        );
+      }
       if (fc.agg_order !== undefined && fc.agg_order.length > 0) {
         orderBy = fc.agg_order.map((s) => {
           assert('SortBy' in s, 'aggregate ORDER BY item');
@@ -1275,6 +1446,7 @@ export class Binder {
       }
     } finally {
       st.inAggArgs = false;
+      this.srfSink = savedSink;
     }
     const star = fc.agg_star === true;
     const ra = resolveAggregate(
@@ -1317,11 +1489,14 @@ export class Binder {
     st.inAggArgs = true;
     let sortExpr: Expr;
     let direct: Expr[];
+    const savedSink = this.srfSink;
+    this.srfSink = AGG_SRF;
     try {
       sortExpr = this.bindExpr(order[0].SortBy.node!, scope);
       direct = (fc.args ?? []).map((a) => this.bindExpr(a, scope));
     } finally {
       st.inAggArgs = false;
+      this.srfSink = savedSink;
     }
     let valueType = sortExpr.type.id === 'unknown' ? Types.text : sortExpr.type;
     if (name === 'percentile_cont') {
@@ -1351,8 +1526,13 @@ export class Binder {
     if (ra === undefined)
       throw this.err('42883', `function ${name} does not exist for type ${formatType(valueType)}`, fc.location);
     const id = this.newId();
+    const aggFilter = fc.agg_filter;
     const filter =
-      fc.agg_filter === undefined ? undefined : this.coerceBool(this.bindExpr(fc.agg_filter, scope), 'FILTER');
+      aggFilter === undefined
+        ? undefined
+        : this.withSrfSink(Binder.srfRefused('FILTER'), () =>
+            this.coerceBool(this.bindExpr(aggFilter, scope), 'FILTER'),
+          );
     st.aggs.push({
       name,
       args,
@@ -1386,13 +1566,18 @@ export class Binder {
     }
     const prevAllowWin = st.allowWindows;
     st.allowWindows = false;
+    const savedSink = this.srfSink;
     try {
+      this.srfSink = WINDOW_SRF;
       const args = (fc.args ?? []).map((a) => this.bindExpr(a, scope));
+      // PostgreSQL runs such functions below the WindowAgg; NextDB's ProjectSet is above it.
+      this.srfSink = WINDOW_CLAUSE_SRF;
       const partitionBy = (def.partitionClause ?? []).map((p) => this.bindExpr(p, scope));
       const orderBy = (def.orderClause ?? []).map((s) => {
         assert('SortBy' in s, 'window ORDER BY item');
         return this.sortKey(this.bindExpr(s.SortBy.node!, scope), s.SortBy);
       });
+      this.srfSink = Binder.srfRefused('FILTER');
       const frame = this.windowFrame(def, scope, orderBy.length > 0);
       let type: SqlType;
       let cargs = args;
@@ -1463,6 +1648,7 @@ export class Binder {
       return { kind: 'col', type, id, name };
     } finally {
       st.allowWindows = prevAllowWin;
+      this.srfSink = savedSink;
     }
   }
 
@@ -1819,43 +2005,18 @@ export class Binder {
     const uf = uc?.f;
     if (uc !== undefined) args = uc.args;
     if (uf !== undefined) {
-      // A SQL function in FROM: its body's rows (one row for a scalar function).
-      const cargs = args.map((a, i) => this.coerce(a, uf.argTypes[i]!, 'implicit', fc.location));
-      this.requireExecute(uf);
-      if (uf.language === 'plpgsql') {
-        const outCols = uf.outColumns ?? [{ name: uf.name, type: uf.retType }];
-        const outNames = outCols.map((c) => c.name);
-        if (uf.outColumns === undefined && rf.alias?.aliasname !== undefined && (rf.alias.colnames ?? []).length === 0)
-          outNames[0] = alias;
-        if (ordinality) outNames.push('ordinality');
-        const names = this.aliasCols(outNames, rf.alias, alias);
-        const colTypes = [...outCols.map((c) => c.type), ...(ordinality ? [Types.int8] : [])];
-        cols = colTypes.map((t, i) => ({ id: this.newId(), name: names[i]!, type: t, tableOid: 0, attnum: 0 }));
-        plan = plFunctionScan(uf, cols, cargs, ordinality);
-        return { plan, rels: [{ alias, cols: cols.map((c) => ({ ...c })) }], lateral };
-      }
-      const body = this.bindFunctionBody(uf);
-      const outNames =
-        uf.outColumns !== undefined
-          ? uf.outColumns.map((c) => c.name)
-          : [rf.alias?.aliasname !== undefined && (rf.alias.colnames ?? []).length === 0 ? alias : uf.name];
+      // A user function in FROM: its rows (one row for a scalar function).
+      const call = this.userSrfCall(uf, args, fc.location);
+      const declared = uf.outColumns ?? [{ name: uf.name, type: uf.retType }];
+      const outNames = declared.map((c) => c.name);
+      if (uf.outColumns === undefined && rf.alias?.aliasname !== undefined && (rf.alias.colnames ?? []).length === 0)
+        outNames[0] = alias;
       if (ordinality) outNames.push('ordinality');
       const names = this.aliasCols(outNames, rf.alias, alias);
-      const colTypes = [...body.cols.map((c) => c.type), ...(ordinality ? [Types.int8] : [])];
+      const types = call.body === undefined ? declared.map((c) => c.type) : outCols(call.body).map((c) => c.type);
+      const colTypes = [...types, ...(ordinality ? [Types.int8] : [])];
       cols = colTypes.map((t, i) => ({ id: this.newId(), name: names[i]!, type: t, tableOid: 0, attnum: 0 }));
-      const bodyPlan: Plan = uf.retSet
-        ? body.plan
-        : { kind: 'limit', cols: body.cols, input: body.plan, limit: this.constExpr(Types.int8, 1n) };
-      plan = {
-        kind: 'function-scan',
-        cols,
-        name,
-        args: cargs,
-        impl: () => [],
-        ordinality,
-        body: bodyPlan,
-        strict: uf.strict,
-      };
+      plan = { kind: 'function-scan', cols, ordinality, ...call };
       return { plan, rels: [{ alias, cols: cols.map((c) => ({ ...c })) }], lateral };
     }
     if (srf !== undefined) {
@@ -1963,7 +2124,10 @@ export class Binder {
         })),
       ];
     } else if (j.quals !== undefined) {
-      cond = this.coerceBool(this.bindExpr(j.quals, joinScope), 'JOIN/ON');
+      const quals = j.quals;
+      cond = this.withSrfSink(Binder.srfRefused('JOIN conditions'), () =>
+        this.coerceBool(this.bindExpr(quals, joinScope), 'JOIN/ON'),
+      );
     }
     if (joinScope.correlated) scope.correlated = true;
     const cols = [...outCols(left.plan), ...outCols(right.plan)];
@@ -2176,8 +2340,8 @@ export class Binder {
   }
 
   private bindValues(s: SelectStmt, scope: Scope): BoundQuery {
-    const rows = (s.valuesLists ?? []).map((l) =>
-      ('List' in l ? (l.List.items ?? []) : []).map((e) => this.bindExpr(e, scope)),
+    const rows = this.withSrfSink(Binder.srfRefused('VALUES'), () =>
+      (s.valuesLists ?? []).map((l) => ('List' in l ? (l.List.items ?? []) : []).map((e) => this.bindExpr(e, scope))),
     );
     const width = rows[0]?.length ?? 0;
     if (rows.some((r) => r.length !== width)) throw this.err('42601', 'VALUES lists must all be the same length');
@@ -2229,12 +2393,14 @@ export class Binder {
     if (s.limitCount === undefined && s.limitOffset === undefined) return plan;
     if (s.limitOption === 'LIMIT_OPTION_WITH_TIES') throw notSupported('FETCH ... WITH TIES');
     const noCols = new Scope(scope.parent);
-    const lim =
-      s.limitCount === undefined ? undefined : this.coerce(this.bindExpr(s.limitCount, noCols), Types.int8, 'implicit');
-    const off =
-      s.limitOffset === undefined
+    const bound = (n: Node | undefined, clause: string): Expr | undefined =>
+      n === undefined
         ? undefined
-        : this.coerce(this.bindExpr(s.limitOffset, noCols), Types.int8, 'implicit');
+        : this.withSrfSink(Binder.srfRefused(clause), () =>
+            this.coerce(this.bindExpr(n, noCols), Types.int8, 'implicit'),
+          );
+    const lim = bound(s.limitCount, 'LIMIT');
+    const off = bound(s.limitOffset, 'OFFSET');
     return {
       kind: 'limit',
       cols: outCols(plan),
@@ -2266,8 +2432,18 @@ export class Binder {
   }
 
   private bindSimpleSelect(s: SelectStmt, scope: Scope): BoundQuery {
+    const savedSink = this.srfSink;
+    try {
+      return this.bindSimpleSelectClauses(s, scope);
+    } finally {
+      this.srfSink = savedSink;
+    }
+  }
+
+  private bindSimpleSelectClauses(s: SelectStmt, scope: Scope): BoundQuery {
     if (s.intoClause !== undefined) throw notSupported('SELECT INTO');
     // FROM
+    this.srfSink = FROM_SRF;
     let plan: Plan = { kind: 'one-row', cols: [] };
     let first = true;
     for (const item of s.fromClause ?? []) {
@@ -2293,6 +2469,7 @@ export class Binder {
       first = false;
     }
     // WHERE
+    this.srfSink = Binder.srfRefused('WHERE');
     if (s.whereClause !== undefined) {
       const savedAgg = this.agg;
       this.agg = undefined;
@@ -2324,6 +2501,9 @@ export class Binder {
     };
     const savedAgg = this.agg;
     this.agg = st;
+    // Set-returning functions of the select list, GROUP BY, ORDER BY and DISTINCT ON.
+    const srfSink: SrfSink & { kind: 'collect' } = { kind: 'collect', scope, calls: [] };
+    this.srfSink = srfSink;
     try {
       // Select list (with * expansion).
       const targets: { expr: Expr; name: string; col?: ScopeColumn; location?: number }[] = [];
@@ -2441,7 +2621,9 @@ export class Binder {
       let having: Expr | undefined;
       if (s.havingClause !== undefined) {
         st.allowWindows = false;
+        this.srfSink = Binder.srfRefused('HAVING');
         having = this.coerceBool(this.bindExpr(s.havingClause, scope), 'HAVING');
+        this.srfSink = srfSink;
         st.allowWindows = true;
       }
       // ORDER BY (bound now so that aggregates in it are collected).
@@ -2498,7 +2680,12 @@ export class Binder {
       const aggregated =
         st.aggs.length > 0 || groupExprs.length > 0 || having !== undefined || (s.groupClause ?? []).length > 0;
       let rewrite = (e: Expr): Expr => e;
+      // Set-returning functions that GROUP BY reads run below the aggregate (PostgreSQL's rule); the rest above it.
+      const srfsBelow = aggregated ? srfsReadBy(groupExprs, srfSink.calls) : [];
+      const belowIds = new Set(srfsBelow.map((c) => c.srf.id));
+      const srfsAbove = srfSink.calls.filter((c) => !belowIds.has(c.srf.id));
       if (aggregated) {
+        plan = this.projectSets(plan, srfsBelow, (e) => e);
         const groupCols: OutputColumn[] = groupExprs.map((g) => ({
           id: this.newId(),
           name: g.kind === 'col' ? g.name : '?column?',
@@ -2554,7 +2741,7 @@ export class Binder {
               name: e.kind === 'col' ? e.name : groupCols[gi]!.name,
             };
           if (e.kind === 'col') {
-            if (aggIds.has(e.id) || windowIds.has(e.id) || !inputIds.has(e.id)) return e;
+            if (aggIds.has(e.id) || windowIds.has(e.id) || (!inputIds.has(e.id) && !belowIds.has(e.id))) return e;
             const src = inputCols.find((c) => c.id === e.id);
             const rel = scope.rels.find((r) => r.cols.some((c) => c.id === e.id));
             throw this.err(
@@ -2585,6 +2772,8 @@ export class Binder {
         }));
         plan = { kind: 'window', cols: [...outCols(plan), ...wcols], input: plan, calls };
       }
+      // Set-returning functions: ProjectSet nodes between the aggregate/window output and the projection.
+      plan = this.projectSets(plan, srfsAbove, rewrite);
       // Projection: select list, then hidden sort/distinct-on expressions.
       const finalTargets = targets.map((t) => ({ ...t, expr: rewrite(t.expr) }));
       const projCols: OutputColumn[] = finalTargets.map((t) => ({
@@ -2668,6 +2857,29 @@ export class Binder {
     } finally {
       this.agg = savedAgg;
     }
+  }
+
+  /**
+   * ProjectSet nodes over `plan` for `calls`: one per nesting level, inner
+   * calls first (`generate_series(1, generate_series(1, 3))` runs the inner
+   * one in the lower node). Arguments are read through `rewrite` (aggregate
+   * and GROUP BY references).
+   */
+  private projectSets(plan: Plan, calls: readonly BoundSrf[], rewrite: (e: Expr) => Expr): Plan {
+    const levels = [...new Set(calls.map((c) => c.level))].sort((a, b) => a - b);
+    for (const level of levels) {
+      const at = calls.filter((c) => c.level === level);
+      const srfs = at.map((c) => ({ ...c.srf, args: c.srf.args.map(rewrite) }));
+      const cols: OutputColumn[] = at.map((c) => ({
+        id: c.srf.id,
+        name: c.srf.name,
+        type: c.type,
+        tableOid: 0,
+        attnum: 0,
+      }));
+      plan = { kind: 'project-set', cols: [...outCols(plan), ...cols], input: plan, srfs };
+    }
+    return plan;
   }
 
   private bindGroupItem(g: Node, scope: Scope, targets: readonly { expr: Expr; name: string }[]): Expr {
@@ -2897,7 +3109,7 @@ export class Binder {
           }
         continue;
       }
-      const e = this.bindExpr(v, scope);
+      const e = this.withSrfSink(Binder.srfRefused('RETURNING'), () => this.bindExpr(v, scope));
       out.push(e.type.id === 'unknown' ? this.coerce(e, Types.text, 'implicit') : e);
       cols.push({
         id: this.newId(),
@@ -3681,16 +3893,13 @@ function plCall(f: FunctionDef, args: Expr[]): Expr {
   };
 }
 
-/** A LANGUAGE plpgsql function in FROM: its rows (SETOF, TABLE, OUT parameters) or its one value. */
-function plFunctionScan(f: FunctionDef, cols: OutputColumn[], args: Expr[], ordinality: boolean): Plan {
+/** A LANGUAGE plpgsql function's rows (SETOF, TABLE, OUT parameters) or its one value, as a set-returning call. */
+function plSrfCall(f: FunctionDef, args: Expr[]): SrfCall {
   if (f.returnsTrigger === true) throw new NextDbError('0A000', 'trigger functions can only be called as triggers');
   return {
-    kind: 'function-scan',
-    cols,
     name: f.name,
     args,
     impl: () => [],
-    ordinality,
     strict: f.strict,
     asyncImpl: async (vals, ctx) => {
       const call = ctx.services.callFunction;
@@ -3699,4 +3908,29 @@ function plFunctionScan(f: FunctionDef, cols: OutputColumn[], args: Expr[], ordi
       return r.rows ?? [[r.value]];
     },
   };
+}
+
+/** The calls among `calls` that `exprs` read, directly or through another call's arguments. */
+function srfsReadBy(exprs: readonly Expr[], calls: readonly BoundSrf[]): BoundSrf[] {
+  const read = new Set<ColumnId>();
+  for (const e of exprs) colIds(e, read);
+  const out: BoundSrf[] = [];
+  // A call's arguments hold only calls bound before it: walk back from the last.
+  for (let i = calls.length - 1; i >= 0; i--) {
+    const c = calls[i]!;
+    if (!read.has(c.srf.id)) continue;
+    out.unshift(c);
+    for (const a of c.srf.args) colIds(a, read);
+  }
+  return out;
+}
+
+/** Adds the ids of the columns `e` reads (outside subqueries) to `out`. */
+function colIds(e: Expr, out: Set<ColumnId>): void {
+  if (e.kind === 'col') out.add(e.id);
+  else
+    mapExpr(e, (c) => {
+      colIds(c, out);
+      return c;
+    });
 }

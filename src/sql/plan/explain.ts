@@ -92,6 +92,8 @@ function label(p: Plan): string {
       return `CTE Scan on ${p.cte.name}`;
     case 'function-scan':
       return `Function Scan on ${p.name}`;
+    case 'project-set':
+      return 'ProjectSet';
     case 'modify':
       return `${p.modify.op[0]!.toUpperCase()}${p.modify.op.slice(1)} on ${p.modify.table.name}`;
     case 'with-writes':
@@ -142,6 +144,9 @@ function details(p: Plan, verbose: boolean): string[] {
     case 'project':
       if (verbose) out.push(`Output: ${p.exprs.map(exprText).join(', ')}`);
       break;
+    case 'project-set':
+      if (verbose) out.push(`Output: ${p.srfs.map((f) => `${f.name}(${f.args.map(exprText).join(', ')})`).join(', ')}`);
+      break;
     default:
       break;
   }
@@ -152,6 +157,7 @@ function children(p: Plan): Plan[] {
   switch (p.kind) {
     case 'filter':
     case 'project':
+    case 'project-set':
     case 'aggregate':
     case 'window':
     case 'sort':

@@ -120,6 +120,8 @@ function opt(p: Plan): Plan {
     }
     case 'project':
       return { ...p, input: opt(p.input), exprs: p.exprs.map(optExpr) };
+    case 'project-set':
+      return { ...p, input: opt(p.input), srfs: p.srfs.map((f) => ({ ...f, args: f.args.map(optExpr) })) };
     case 'aggregate':
       return {
         ...p,

@@ -282,20 +282,26 @@ export type Plan =
       readonly right: Plan;
     }
   | { readonly kind: 'cte-scan'; readonly cols: readonly OutputColumn[]; readonly cte: CteDef }
-  | {
+  | ({
       readonly kind: 'function-scan';
       readonly cols: readonly OutputColumn[];
-      readonly name: string;
-      readonly args: readonly Expr[];
-      readonly impl: SetReturningImpl;
       /** WITH ORDINALITY: a trailing int8 row number column. */
       readonly ordinality: boolean;
-      /** A set-returning SQL function: its body, run with the argument values as parameters (`impl` unused). */
-      readonly body?: Plan;
-      /** With `body` or `asyncImpl`: no rows without running it when an argument is NULL (STRICT). */
-      readonly strict?: boolean;
-      /** A set-returning PL/pgSQL function: its rows (`impl` unused). */
-      readonly asyncImpl?: (args: Value[], ctx: EvalContext) => Promise<Value[][]>;
+    } & SrfCall)
+  /**
+   * PostgreSQL's ProjectSet: the set-returning functions of a select list,
+   * run in lockstep for each input row. The output rows of one input row are
+   * the input row followed by the n-th value of every function, for n up to
+   * the longest function's row count; a function that has run out gives
+   * NULL. A function that returns no rows (all of them, when there are
+   * several) drops the input row. Output columns: the input's, then one per
+   * function (`srfs[i].id`).
+   */
+  | {
+      readonly kind: 'project-set';
+      readonly cols: readonly OutputColumn[];
+      readonly input: Plan;
+      readonly srfs: readonly ProjectSetSrf[];
     }
   | { readonly kind: 'modify'; readonly cols: readonly OutputColumn[]; readonly modify: ModifyPlan }
   /**
@@ -312,6 +318,26 @@ export type Plan =
     };
 
 export type SetReturningImpl = (args: Value[], ctx: EvalContext) => Iterable<Value[]>;
+
+/** One call of a set-returning function: in FROM (function-scan) or in a select list (project-set). */
+export interface SrfCall {
+  readonly name: string;
+  readonly args: readonly Expr[];
+  readonly impl: SetReturningImpl;
+  /** A set-returning SQL function: its body, run with the argument values as parameters (`impl` unused). */
+  readonly body?: Plan;
+  /** With `body` or `asyncImpl`: no rows without running it when an argument is NULL (STRICT). */
+  readonly strict?: boolean;
+  /** A set-returning PL/pgSQL function: its rows (`impl` unused). */
+  readonly asyncImpl?: (args: Value[], ctx: EvalContext) => Promise<Value[][]>;
+}
+
+/** A set-returning function in a select list: its value is output column `id`. */
+export interface ProjectSetSrf extends SrfCall {
+  readonly id: ColumnId;
+  /** A function with several result columns: each row becomes one record value (PostgreSQL's composite result). */
+  readonly record: boolean;
+}
 
 export interface CteDef {
   readonly name: string;

@@ -569,6 +569,8 @@ export function guessType(v: Value): SqlType {
   if (typeof v === 'bigint') return Types.int8;
   if (v instanceof Decimal) return Types.numeric;
   if (Buffer.isBuffer(v)) return Types.bytea;
+  // A jsonb field (jsonb_each in a select list gives (key,value) records).
+  if (typeof v === 'object' && v !== null && 'kind' in v && v.kind === 'jsonb') return Types.jsonb;
   return Types.text;
 }
 

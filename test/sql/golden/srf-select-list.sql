@@ -1,0 +1,308 @@
+# Set-returning functions in the select list (PostgreSQL 10+ semantics): a
+# ProjectSet runs the select list's SRFs in lockstep per input row (rows =
+# the longest one's count, shorter ones padded with NULL; an input row whose
+# SRFs all return nothing disappears); they run after aggregation and window
+# functions unless GROUP BY reads them; and the clauses that refuse them.
+> CREATE TABLE t (id int PRIMARY KEY, x int, tags text[], doc jsonb)
+CREATE TABLE
+
+> INSERT INTO t VALUES (1, 2, '{a,b}', '{"items": [1, "a"]}'), (2, 0, '{}', '{"items": []}'), (3, 3, NULL, NULL)
+INSERT 0 3
+
+> SELECT generate_series(1, 3)
+generate_series
+1
+2
+3
+
+> SELECT generate_series(1, 3) AS g ORDER BY g DESC
+g
+3
+2
+1
+
+> SELECT generate_series(1, 3) + 1 AS g, -generate_series(1, 3) AS n, generate_series(1, 3)::text || 'x' AS s
+g | n | s
+2 | -1 | 1x
+3 | -2 | 2x
+4 | -3 | 3x
+
+> SELECT unnest(ARRAY[1, 2]) AS a, unnest(ARRAY['a', 'b', 'c']) AS b
+a | b
+1 | a
+2 | b
+NULL | c
+
+> SELECT unnest(ARRAY[1, 2]) AS a, generate_series(1, 3) AS b ORDER BY a NULLS FIRST
+a | b
+NULL | 3
+1 | 1
+2 | 2
+
+> SELECT id, unnest(tags) FROM t ORDER BY 1, 2
+id | unnest
+1 | a
+1 | b
+
+> SELECT id, jsonb_array_elements(doc -> 'items') AS e FROM t ORDER BY id, e
+id | e
+1 | "a"
+1 | 1
+
+> SELECT x, generate_series(1, x) FROM t ORDER BY 1, 2
+x | generate_series
+2 | 1
+2 | 2
+3 | 1
+3 | 2
+3 | 3
+
+> SELECT generate_series(1, 0)
+generate_series
+
+> SELECT 1 AS one, generate_series(1, NULL::int)
+one | generate_series
+
+> SELECT generate_series(1, generate_series(1, 3))
+generate_series
+1
+1
+2
+1
+2
+3
+
+> SELECT generate_series(1, 3) AS a, generate_series(1, generate_series(1, 2)) AS b
+a | b
+1 | 1
+2 | 1
+2 | 2
+
+> SELECT count(*), generate_series(1, 2) FROM t
+count | generate_series
+3 | 1
+3 | 2
+
+> SELECT generate_series(1, count(*)::int) AS g FROM t
+g
+1
+2
+3
+
+> SELECT x, generate_series(1, 2) AS g FROM t GROUP BY x ORDER BY 1, 2
+x | g
+0 | 1
+0 | 2
+2 | 1
+2 | 2
+3 | 1
+3 | 2
+
+> SELECT generate_series(1, 2) AS g, count(*) FROM t GROUP BY g ORDER BY 1
+g | count
+1 | 3
+2 | 3
+
+> SELECT generate_series(1, 2) + 1 AS g, count(*) FROM t GROUP BY generate_series(1, 2) ORDER BY 1
+g | count
+2 | 3
+3 | 3
+
+> SELECT generate_series(1, 3) AS g GROUP BY 1 ORDER BY 1
+g
+1
+2
+3
+
+> SELECT DISTINCT generate_series(1, 6) % 3 AS r ORDER BY r
+r
+0
+1
+2
+
+> SELECT generate_series(1, 10) AS g LIMIT 3
+g
+1
+2
+3
+
+> SELECT generate_series(1, 10) AS g ORDER BY g DESC LIMIT 2 OFFSET 1
+g
+9
+8
+
+> SELECT 1 AS one ORDER BY generate_series(1, 3)
+one
+1
+1
+1
+
+> SELECT row_number() OVER (), generate_series(1, 2)
+row_number | generate_series
+1 | 1
+1 | 2
+
+> SELECT generate_series(1, 2) AS g, *  FROM t ORDER BY id, g LIMIT 3
+g | id | x | tags | doc
+1 | 1 | 2 | {a,b} | {"items": [1, "a"]}
+2 | 1 | 2 | {a,b} | {"items": [1, "a"]}
+1 | 2 | 0 | {} | {"items": []}
+
+> SELECT random() >= 0 AS r, generate_series(1, 2) AS g
+r | g
+t | 1
+t | 2
+
+> SELECT jsonb_each('{"a": 1, "b": [2]}') AS e
+e
+(a,1)
+(b,[2])
+
+> SELECT jsonb_object_keys('{"a": 1, "b": 2}') AS k
+k
+a
+b
+
+> SELECT generate_subscripts(ARRAY[5, 6, 7], 1) AS s
+s
+1
+2
+3
+
+> SELECT generate_series('2020-01-01'::timestamp, '2020-01-03'::timestamp, '1 day') AS d
+d
+2020-01-01 00:00:00
+2020-01-02 00:00:00
+2020-01-03 00:00:00
+
+> SELECT jsonb_array_elements('[[1], [2, 3]]') -> 0 AS e
+e
+1
+2
+
+> SELECT abs(generate_series(-2, 0)) AS a, nullif(generate_series(1, 3), 2) AS n, greatest(generate_series(1, 3), 2) AS g
+a | n | g
+2 | 1 | 2
+1 | NULL | 2
+0 | 3 | 3
+
+> SELECT array(SELECT generate_series(1, 3)) AS a
+a
+{1,2,3}
+
+> SELECT * FROM t WHERE x IN (SELECT generate_series(1, 2)) ORDER BY id
+id | x | tags | doc
+1 | 2 | {a,b} | {"items": [1, "a"]}
+
+> SELECT s.g FROM (SELECT generate_series(1, 3) AS g) s WHERE s.g > 1 ORDER BY 1
+g
+2
+3
+
+> SELECT generate_series(1, 2) AS g UNION ALL SELECT 9 ORDER BY 1
+g
+1
+2
+9
+
+> SELECT pg_typeof(generate_series(1, 2)) AS t
+t
+integer
+integer
+
+> INSERT INTO t (id) SELECT generate_series(20, 21) RETURNING id
+id
+20
+21
+
+> SELECT count(*) FROM t
+count
+5
+
+> CREATE FUNCTION evens(n int) RETURNS SETOF int LANGUAGE sql AS 'SELECT g * 2 FROM generate_series(1, n) g'
+CREATE FUNCTION
+
+> SELECT evens(3) AS e
+e
+2
+4
+6
+
+> SELECT id, evens(x) AS e FROM t WHERE id < 10 ORDER BY id, e
+id | e
+1 | 2
+1 | 4
+3 | 2
+3 | 4
+3 | 6
+
+> CREATE FUNCTION countdown(n int) RETURNS SETOF int LANGUAGE plpgsql AS $$ BEGIN FOR i IN REVERSE n..1 LOOP RETURN NEXT i; END LOOP; END $$
+CREATE FUNCTION
+
+> SELECT countdown(3) AS c, generate_series(1, 4) AS g
+c | g
+3 | 1
+2 | 2
+1 | 3
+NULL | 4
+
+# Where PostgreSQL refuses them.
+> SELECT 1 WHERE generate_series(1, 2) > 1
+ERROR 0A000: set-returning functions are not allowed in WHERE
+
+> SELECT 1 FROM t JOIN t t2 ON generate_series(1, 2) = 1
+ERROR 0A000: set-returning functions are not allowed in JOIN conditions
+
+> SELECT count(generate_series(1, 2))
+ERROR 0A000: aggregate function calls cannot contain set-returning function calls
+
+> SELECT array_agg(x ORDER BY generate_series(1, 2)) FROM t
+ERROR 0A000: aggregate function calls cannot contain set-returning function calls
+
+> SELECT sum(x) FILTER (WHERE generate_series(1, 2) > 0) FROM t
+ERROR 0A000: set-returning functions are not allowed in FILTER
+
+> SELECT lag(generate_series(1, 2)) OVER ()
+ERROR 0A000: window function calls cannot contain set-returning function calls
+
+> SELECT CASE WHEN x > 1 THEN generate_series(1, 2) END FROM t
+ERROR 0A000: set-returning functions are not allowed in CASE
+
+> SELECT CASE generate_series(1, 2) WHEN 1 THEN 'a' END
+ERROR 0A000: set-returning functions are not allowed in CASE
+
+> SELECT coalesce(generate_series(1, 2), 0)
+ERROR 0A000: set-returning functions are not allowed in COALESCE
+
+> SELECT 1 LIMIT generate_series(1, 2)
+ERROR 0A000: set-returning functions are not allowed in LIMIT
+
+> SELECT 1 OFFSET generate_series(1, 2)
+ERROR 0A000: set-returning functions are not allowed in OFFSET
+
+> SELECT x FROM t GROUP BY x HAVING generate_series(1, 2) > 1
+ERROR 0A000: set-returning functions are not allowed in HAVING
+
+> VALUES (generate_series(1, 2))
+ERROR 0A000: set-returning functions are not allowed in VALUES
+
+> SELECT * FROM (VALUES (generate_series(1, 2))) v
+ERROR 0A000: set-returning functions are not allowed in VALUES
+
+> UPDATE t SET x = 1 WHERE id = 1 RETURNING generate_series(1, 2)
+ERROR 0A000: set-returning functions are not allowed in RETURNING
+
+> SELECT * FROM generate_series(generate_series(1, 2), 3)
+ERROR 0A000: set-returning functions must appear at top level of FROM
+
+> SELECT NOT generate_series(1, 2) > 1
+ERROR 42804: argument of NOT must not return a set
+
+> SELECT true AND generate_series(1, 2) > 0
+ERROR 42804: argument of AND must not return a set
+
+> SELECT (SELECT x FROM t WHERE generate_series(1, 2) = 1 LIMIT 1)
+ERROR 0A000: set-returning functions are not allowed in WHERE
+
+> SELECT generate_series(1, 2) FILTER (WHERE true)
+ERROR 42809: FILTER specified, but generate_series is not an aggregate function
