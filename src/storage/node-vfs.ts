@@ -20,6 +20,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { NextDbError, SqlState } from '../util/errors.ts';
+import { native } from '../util/native.ts';
 import type { Vfs, VfsFile, VfsLock } from './vfs.ts';
 
 const lockedDirs = new Set<string>();
@@ -35,10 +36,13 @@ class NodeFile implements VfsFile {
   private batchPending = false;
   private closed = false;
   private writeError: NextDbError | undefined;
+  /** The mapping map() made (undefined: none yet; null: not mappable). */
+  private mapped: Buffer | null | undefined;
 
   constructor(
     readonly path: string,
     fd: number,
+    private readonly mayMap: boolean,
   ) {
     this.fd = fd;
     this.length = fs.fstatSync(fd).size;
@@ -50,6 +54,20 @@ class NodeFile implements VfsFile {
 
   read(into: Uint8Array, offset: number, length: number, position: number): number {
     return fs.readSync(this.fd, into, offset, length, position);
+  }
+
+  map(): Buffer | undefined {
+    if (this.mapped === undefined) {
+      this.mapped = null;
+      if (this.mayMap && native !== undefined && this.length > 0 && !this.closed) {
+        try {
+          this.mapped = Buffer.from(native.map(this.fd, this.length));
+        } catch {
+          // No address space, or a runtime without external memory: read() still works.
+        }
+      }
+    }
+    return this.mapped ?? undefined;
   }
 
   append(data: Uint8Array): void {
@@ -102,6 +120,7 @@ class NodeFile implements VfsFile {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.mapped) native?.unmap(this.mapped.buffer as ArrayBuffer);
     const close = (): void => {
       fs.closeSync(this.fd);
       this.fd = -1;
@@ -141,13 +160,27 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+export interface NodeVfsOptions {
+  /**
+   * Files may be memory-mapped for reading (VfsFile.map) when the native
+   * helpers are built. Default true; false reads every byte with pread.
+   */
+  readonly mmap?: boolean;
+}
+
 export class NodeVfs implements Vfs {
+  private readonly mayMap: boolean;
+
+  constructor(options: NodeVfsOptions = {}) {
+    this.mayMap = options.mmap ?? true;
+  }
+
   open(p: string): VfsFile {
-    return new NodeFile(p, fs.openSync(p, 'r+'));
+    return new NodeFile(p, fs.openSync(p, 'r+'), this.mayMap);
   }
 
   create(p: string): VfsFile {
-    return new NodeFile(p, fs.openSync(p, 'w+'));
+    return new NodeFile(p, fs.openSync(p, 'w+'), this.mayMap);
   }
 
   readAll(p: string): Buffer {

@@ -32,6 +32,12 @@ export interface SimVfsOptions {
   readonly seed?: number;
   /** On crash, keep a random prefix of unsynced bytes instead of none. */
   readonly tornWrites?: boolean;
+  /**
+   * Files offer VfsFile.map (default true), as NodeVfs does with the native
+   * helpers: the mapping is a copy of the file's bytes at the call, which
+   * close() detaches (length 0 after), like an unmapped mapping.
+   */
+  readonly map?: boolean;
 }
 
 class Inode {
@@ -76,6 +82,8 @@ export class SimVfs implements Vfs {
   private epoch = 0;
   private readonly prng: Prng;
   private readonly tornWrites: boolean;
+  /** @internal SimVfsOptions.map. */
+  readonly mapFiles: boolean;
   /**
    * Latency injection: return a promise to hold a file's `sync()` until it settles (a slow fsync), so
    * tests can make syncs finish out of order. The sync still covers the bytes appended before its call.
@@ -100,6 +108,7 @@ export class SimVfs implements Vfs {
   constructor(options: SimVfsOptions = {}) {
     this.prng = new Prng(options.seed ?? 1);
     this.tornWrites = options.tornWrites ?? false;
+    this.mapFiles = options.map ?? true;
   }
 
   /** Simulates a power loss: unsynced data and directory changes are lost (or torn). */
@@ -262,6 +271,7 @@ export class SimVfs implements Vfs {
 
 class SimFile implements VfsFile {
   private closed = false;
+  private mapped: Buffer | undefined;
   private writeError: Error | undefined;
   constructor(
     private readonly vfs: SimVfs,
@@ -280,6 +290,16 @@ class SimFile implements VfsFile {
     const n = Math.max(0, Math.min(length, this.inode.size - position));
     if (n > 0) into.set(this.inode.bytes.subarray(position, position + n), offset);
     return n;
+  }
+
+  map(): Buffer | undefined {
+    if (this.mapped === undefined) {
+      if (!this.vfs.mapFiles || this.closed) return undefined;
+      this.vfs.check('read', this.path, this.epoch);
+      if (this.inode.size === 0) return undefined;
+      this.mapped = Buffer.from(new Uint8Array(this.inode.bytes.subarray(0, this.inode.size)).buffer);
+    }
+    return this.mapped;
   }
 
   append(data: Uint8Array): void {
@@ -321,6 +341,10 @@ class SimFile implements VfsFile {
 
   close(): void {
     this.closed = true;
+    // Detach the mapping's memory (transfer it away), so any view still held sees length 0, as after munmap.
+    if (this.mapped !== undefined)
+      structuredClone(this.mapped.buffer, { transfer: [this.mapped.buffer as ArrayBuffer] });
+    this.mapped = undefined;
   }
 }
 

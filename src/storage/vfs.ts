@@ -32,6 +32,15 @@ export interface VfsFile {
   size(): number;
   /** Reads up to `length` bytes at `position` into `into` at `offset`; returns the count (short at end of file). */
   read(into: Uint8Array, offset: number, length: number, position: number): number;
+  /**
+   * Optional: the file's first `size()` bytes as memory, for a file nothing
+   * appends to any more (a table), so that reading it costs no system call
+   * (NodeVfs: a read-only mmap, when the native helpers are built). Valid
+   * until `close()`, which unmaps it: from then on the returned Buffer has
+   * length 0, so callers copy out what they keep. undefined when the file
+   * cannot be mapped (callers use `read`). Each call returns the same memory.
+   */
+  map?(): Buffer | undefined;
   /** Appends bytes at the end of the file; visible at once, durable after `sync()`. */
   append(data: Uint8Array): void;
   /**

@@ -9,7 +9,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ScanOptions, Snapshot, Reader } from '../../src/storage/engine.ts';
 import { WriteBatch } from '../../src/storage/write-batch.ts';
-import { memoryHarness, nodeLsmHarness, simLsmHarness, type EngineHarness } from './engines.lib.ts';
+import { memoryHarness, nodeLsmHarness, simLsmHarness, tinyLsm, type EngineHarness } from './engines.lib.ts';
+import { NodeVfs } from '../../src/storage/node-vfs.ts';
 
 const GOLDEN = path.join(import.meta.dirname, 'golden', 'engine-contract.txt');
 
@@ -179,6 +180,7 @@ const harnesses: [string, () => Promise<EngineHarness>][] = [
   ['memory', () => Promise.resolve(memoryHarness())],
   ['lsm on SimVfs', () => simLsmHarness()],
   ['lsm on the file system', () => nodeLsmHarness()],
+  ['lsm on the file system, no mmap', () => nodeLsmHarness({ ...tinyLsm, vfs: new NodeVfs({ mmap: false }) })],
 ];
 
 for (const [name, make] of harnesses) {

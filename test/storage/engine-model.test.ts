@@ -181,10 +181,13 @@ test('model property: memory engine', async () => {
   );
 });
 
-test('model property: LSM engine (SimVfs, tiny tables so flushes and compactions happen)', async () => {
-  const opts = { ...tinyLsm, memtableBytes: 600, tableBytes: 400, blockBytes: 128, l1MaxBytes: 1500 };
-  await fc.assert(
-    fc.asyncProperty(opsArb, async (ops) => check(await simLsmHarness(opts), ops)),
-    params,
-  );
-});
+for (const map of [true, false]) {
+  const reads = map ? 'tables read through their mapping' : 'tables read with read()';
+  test(`model property: LSM engine (SimVfs, tiny tables so flushes and compactions happen; ${reads})`, async () => {
+    const opts = { ...tinyLsm, memtableBytes: 600, tableBytes: 400, blockBytes: 128, l1MaxBytes: 1500 };
+    await fc.assert(
+      fc.asyncProperty(opsArb, async (ops) => check(await simLsmHarness(opts, 1, { map }), ops)),
+      params,
+    );
+  });
+}

@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { Engine } from '../../src/storage/engine.ts';
 import { MemoryEngine } from '../../src/storage/memory-engine.ts';
 import { openLsmEngine, type LsmOptions } from '../../src/storage/lsm/index.ts';
-import { SimVfs } from '../../src/storage/sim-vfs.ts';
+import { SimVfs, type SimVfsOptions } from '../../src/storage/sim-vfs.ts';
 
 /** An engine under test plus how to close and reopen it (durable engines keep their data). */
 export interface EngineHarness {
@@ -42,8 +42,9 @@ export const tinyLsm: Omit<LsmOptions, 'dir'> = {
 export async function simLsmHarness(
   options: Omit<LsmOptions, 'dir'> = tinyLsm,
   seed = 1,
+  vfsOptions: Omit<SimVfsOptions, 'seed'> = {},
 ): Promise<EngineHarness & { vfs: SimVfs }> {
-  const vfs = new SimVfs({ seed });
+  const vfs = new SimVfs({ ...vfsOptions, seed });
   const open = (): Promise<Engine> => openLsmEngine({ ...options, dir: '/db', vfs });
   const h = {
     name: 'lsm-sim',

@@ -20,7 +20,7 @@
  *     rewrite bytes, so a mismatch is damage, never a crash artefact.
  */
 
-import zlib from 'node:zlib';
+import { crc32 } from '../../util/crc32.ts';
 import { CorruptionError } from '../../util/errors.ts';
 
 export const RECORD_HEADER_BYTES = 12;
@@ -32,8 +32,8 @@ export function frameRecordInPlace(buf: Buffer, headerPos: number, payloadEnd: n
   const payloadStart = headerPos + RECORD_HEADER_BYTES;
   const len = payloadEnd - payloadStart;
   buf.writeUInt32LE(len, headerPos);
-  buf.writeUInt32LE(zlib.crc32(buf.subarray(payloadStart, payloadEnd)), headerPos + 4);
-  buf.writeUInt32LE(zlib.crc32(buf.subarray(headerPos, headerPos + 8)), headerPos + 8);
+  buf.writeUInt32LE(crc32(buf, payloadStart, payloadEnd), headerPos + 4);
+  buf.writeUInt32LE(crc32(buf, headerPos, headerPos + 8), headerPos + 8);
 }
 
 /** A standalone framed record (manifest edits). */
@@ -59,16 +59,15 @@ export function readRecords(bytes: Buffer, file: string): LogReadResult {
   while (pos < bytes.length) {
     if (bytes.length - pos < RECORD_HEADER_BYTES) return { records, validEnd: pos, torn: true };
     const headerCrc = bytes.readUInt32LE(pos + 8);
-    if (zlib.crc32(bytes.subarray(pos, pos + 8)) !== headerCrc)
+    if (crc32(bytes, pos, pos + 8) !== headerCrc)
       throw new CorruptionError(file, 'record header checksum mismatch', pos);
     const len = bytes.readUInt32LE(pos);
     if (len > RECORD_BYTES_MAX) throw new CorruptionError(file, `record length ${len} is too large`, pos);
     const start = pos + RECORD_HEADER_BYTES;
     if (start + len > bytes.length) return { records, validEnd: pos, torn: true };
-    const payload = bytes.subarray(start, start + len);
-    if (zlib.crc32(payload) !== bytes.readUInt32LE(pos + 4))
+    if (crc32(bytes, start, start + len) !== bytes.readUInt32LE(pos + 4))
       throw new CorruptionError(file, 'record checksum mismatch', pos);
-    records.push(payload);
+    records.push(bytes.subarray(start, start + len));
     pos = start + len;
   }
   return { records, validEnd: pos, torn: false };

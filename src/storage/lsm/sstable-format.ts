@@ -23,8 +23,8 @@
  *   40 8 bytes magic "NXDBSST\x01"
  */
 
-import zlib from 'node:zlib';
 import lz4 from 'lz4-napi';
+import { crc32 } from '../../util/crc32.ts';
 
 export const FOOTER_BYTES = 48;
 export const FORMAT_VERSION = 1;
@@ -36,9 +36,9 @@ export function sstFileName(n: number): string {
   return `${String(n).padStart(6, '0')}.sst`;
 }
 
-/** The CRC of a block frame: `payloadAndCodec` is the payload followed by its codec byte (contiguous in a frame). */
-export function blockCrc(payloadAndCodec: Uint8Array): number {
-  return zlib.crc32(payloadAndCodec);
+/** The CRC of a block frame: bytes [start, end) of `frame` (all of it by default) are the payload followed by its codec byte. */
+export function blockCrc(frame: Uint8Array, start = 0, end = frame.length): number {
+  return crc32(frame, start, end);
 }
 
 export function lz4Compress(raw: Buffer): Buffer {
@@ -51,5 +51,5 @@ export function lz4Uncompress(payload: Buffer): Buffer {
 
 /** CRC32 of footer bytes 0..31. */
 export function footerCrc(footer: Buffer): number {
-  return zlib.crc32(footer.subarray(0, 32));
+  return crc32(footer, 0, 32);
 }
