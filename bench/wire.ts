@@ -13,7 +13,7 @@
 // (the machine's load drifts; this gives both the same average moment).
 // Prints per workload:
 //   bench <workload> nextdb=<tps> postgres=<tps> ratio=<nextdb/postgres>
-//   latency <workload> p50=<ms> p99=<ms> avg=<ms>    (NextDB, from pgbench's per-transaction log)
+//   latency <workload> p50=<ms> p99=<ms> avg=<ms>    (NextDB, from pgbench's per-transaction log: see logLatencies)
 //   latency <workload>-postgres p50=<ms> p99=<ms> avg=<ms>
 //   note <workload>: failed transactions ...         (when pgbench counted any: 40001/40P01)
 // Usage: npm run bench:wire -- [--quick] [--scale N] [--seconds S]
@@ -101,19 +101,42 @@ async function pgbench(
     const processed = Number(/number of transactions actually processed: (\d+)/.exec(stdout)?.[1] ?? NaN);
     const failed = Number(/number of failed transactions: (\d+)/.exec(stdout)?.[1] ?? 0);
     const latencies: number[] = [];
-    for (const f of readdirSync(logDir)) {
-      for (const line of readFileSync(join(logDir, f), 'utf8').split('\n')) {
-        const parts = line.split(' ');
-        // Failed transactions (serialization failures with --max-tries) log a word instead of a latency.
-        const us = Number(parts[2]);
-        if (parts.length >= 3 && Number.isFinite(us)) latencies.push(us / 1000);
-      }
-    }
+    for (const f of readdirSync(logDir)) latencies.push(...logLatencies(readFileSync(join(logDir, f), 'utf8')));
     latencies.sort((a, b) => a - b);
     return { tps, failed, processed, latencies };
   } finally {
     rmSync(logDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Per-transaction latencies (ms) from one pgbench log file (`client_id
+ * transaction_no time script_no time_epoch time_us` per line). The logged
+ * `time` is not used: pgbench 15 reads its clock lazily, so a transaction
+ * whose reply it reads in the same pass of its event loop as it sent the
+ * query is logged with the start time as its end, a latency of 0 (35% of
+ * PostgreSQL's `SELECT 1` transactions in one run here; when it is half or
+ * more, p50 prints as 0.00). Instead a transaction's latency is the time since its client's
+ * previous logged transaction ended (pgbench starts the next one at once,
+ * so that is one whole transaction); the first one of each client keeps
+ * its logged time. Failed transactions (a word instead of a time) are not
+ * counted, but the next one is measured from their end.
+ */
+function logLatencies(log: string): number[] {
+  const out: number[] = [];
+  const lastEndUs = new Map<string, number>();
+  for (const line of log.split('\n')) {
+    const parts = line.split(' ');
+    if (parts.length < 6) continue;
+    const client = parts[0]!;
+    const endUs = Number(parts[4]) * 1e6 + Number(parts[5]);
+    const loggedUs = Number(parts[2]);
+    const prev = lastEndUs.get(client);
+    lastEndUs.set(client, endUs);
+    if (!Number.isFinite(loggedUs)) continue;
+    out.push((prev === undefined ? loggedUs : endUs - prev) / 1000);
+  }
+  return out;
 }
 
 /**
