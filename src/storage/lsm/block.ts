@@ -32,34 +32,34 @@ export class BlockBuilder {
   readonly out = new ByteWriter(8192);
   private restarts: number[] = [];
   private counter = 0;
-  /** The previous entry's key: last[0, lastLen). */
-  private last: Buffer = Buffer.allocUnsafe(64);
-  private lastLen = 0;
   entries = 0;
 
   constructor(private readonly restartInterval: number) {
     assert(restartInterval >= 1, 'restart interval must be positive');
   }
 
-  /** Adds the entry with key kb[koff, koff + klen) and value vb[voff, voff + vlen). */
+  /**
+   * Adds the entry with key kb[koff, koff + klen) and value vb[voff, voff + vlen).
+   * `shared`: how many leading bytes the key shares with the previous key
+   * added to this block (the caller compares keys anyway to check their
+   * order: the block keeps no copy of its last key to compare again);
+   * ignored at a restart point.
+   */
   add(
     kb: Uint8Array,
     koff: number,
     klen: number,
+    shared: number,
     seq: number,
     kind: number,
     vb: Buffer,
     voff: number,
     vlen: number,
   ): void {
-    let shared = 0;
-    const last = this.last;
-    if (this.counter < this.restartInterval && this.entries > 0) {
-      const max = Math.min(this.lastLen, klen);
-      while (shared < max && last[shared] === kb[koff + shared]) shared++;
-    } else {
+    if (this.counter >= this.restartInterval || this.entries === 0) {
       this.restarts.push(this.out.len);
       this.counter = 0;
+      shared = 0;
     }
     const out = this.out;
     const unshared = klen - shared;
@@ -68,9 +68,17 @@ export class BlockBuilder {
     let pos = putVarint(buf, out.len, shared);
     pos = putVarint(buf, pos, unshared);
     pos = putVarint(buf, pos, vlen);
-    buf[pos++] = kind;
-    buf.writeUIntLE(seq, pos, 6);
-    pos += 6;
+    buf[pos] = kind;
+    // u48 little-endian by byte stores (Buffer#writeUIntLE checks its arguments first).
+    const lo = seq % 0x100000000;
+    const hi = (seq - lo) / 0x100000000;
+    buf[pos + 1] = lo;
+    buf[pos + 2] = lo >>> 8;
+    buf[pos + 3] = lo >>> 16;
+    buf[pos + 4] = lo >>> 24;
+    buf[pos + 5] = hi;
+    buf[pos + 6] = hi >>> 8;
+    pos += 7;
     // Key suffixes and short values by a loop; a longer value by a native copy (for 100 bytes the copy
     // costs a third less; Buffer#copy would first go through JavaScript wrappers).
     for (let j = shared; j < klen; j++) buf[pos++] = kb[koff + j]!;
@@ -81,14 +89,6 @@ export class BlockBuilder {
       pos += vlen;
     }
     out.len = pos;
-    if (klen > last.length) {
-      const grown = Buffer.allocUnsafe(Math.max(klen, 2 * last.length));
-      last.copy(grown, 0, 0, shared);
-      this.last = grown;
-    }
-    const l = this.last;
-    for (let j = shared; j < klen; j++) l[j] = kb[koff + j]!;
-    this.lastLen = klen;
     this.counter++;
     this.entries++;
   }
@@ -109,7 +109,6 @@ export class BlockBuilder {
     this.out.reset();
     this.restarts = [];
     this.counter = 0;
-    this.lastLen = 0;
     this.entries = 0;
   }
 }

@@ -124,7 +124,7 @@ export class SstableBuilder {
       this.lastLen = klen;
       this.smallest ??= toLatin1(last, 0, klen);
     }
-    this.data.add(kb, koff, klen, seq, kind, vb, voff, vlen);
+    this.data.add(kb, koff, klen, shared, seq, kind, vb, voff, vlen);
     this.lastSeq = seq;
     this.entries++;
     if (this.data.estimatedBytes() >= this.opts.blockBytes) this.flushBlock();
@@ -144,7 +144,7 @@ export class SstableBuilder {
     // Index entry: the block's last key and seq; value = varint offset, varint payload size.
     const h = this.handle;
     const hlen = putVarint(h, putVarint(h, 0, offset), size);
-    this.index.add(this.last, 0, this.lastLen, this.lastSeq, 0, h, 0, hlen);
+    this.index.add(this.last, 0, this.lastLen, 0, this.lastSeq, 0, h, 0, hlen);
     this.blocks++;
     if (this.out.len >= FLUSH_BYTES) this.flushOut();
   }
