@@ -24,6 +24,7 @@ import { MemoryEngine } from '../storage/memory-engine.ts';
 import type { Engine } from '../storage/engine.ts';
 import { SqlEngine } from '../sql/index.ts';
 import { NextDbError } from '../util/errors.ts';
+import { nativeStatus } from '../util/native.ts';
 import { NextDbServer, type ServerOptions } from '../server/pg-server.ts';
 import {
   configFromJson,
@@ -106,6 +107,7 @@ export async function runServer(portArg: string | undefined, opts: ServerCliOpti
         unixSocket: opened.server.unixSocketPath ?? null,
         data: config.memory ? null : resolve(config.data),
         tls: tls !== undefined,
+        native: nativeStatus,
       },
       `NextDB listening on ${config.host}:${port}`,
     );

@@ -332,7 +332,8 @@ export class SstableReader {
    */
   private locate(i: number, fillCache: boolean, ra?: ReadAhead): Buffer {
     const m = this.mapped;
-    if (m !== undefined) {
+    // A read-ahead cursor (compaction) takes whole windows instead: one copy per 256 KiB, blocks viewed in it.
+    if (m !== undefined && ra === undefined) {
       const offset = this.blockOffsets[i]!;
       const end = offset + this.blockSizes[i]!;
       if (end + BLOCK_TRAILER_BYTES > m.length) throw this.corrupt('short read of block', offset);
