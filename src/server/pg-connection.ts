@@ -145,6 +145,8 @@ export class PgConnection {
   private readonly portalFormats = new Map<string, readonly FormatCode[]>();
   /** Last reported value of each ParameterStatus, to report changes. */
   private readonly reported = new Map<string, string>();
+  /** The session's settingsVersion when `reported` was last brought up to date (undefined: the session has none). */
+  private reportedVersion: number | undefined;
   private registration: RegisteredConnection | undefined;
   private closedNotified = false;
 
@@ -445,6 +447,7 @@ export class PgConnection {
     this.state = { kind: 'ready' };
     clearTimeout(this.authTimer);
     this.out.authenticationOk();
+    this.reportedVersion = session.settingsVersion;
     for (const name of reportedParameters) {
       const value = this.parameterValue(name);
       this.reported.set(name, value);
@@ -472,8 +475,12 @@ export class PgConnection {
     }
   }
 
-  /** Sends ParameterStatus for reported settings that changed (after SET/RESET). */
+  /** Sends ParameterStatus for reported settings that changed (after SET/RESET, and COMMIT/ROLLBACK for SET LOCAL). */
   private reportChangedParameters(): void {
+    // Unchanged settings version: nothing to look at (every COMMIT and ROLLBACK comes here).
+    const version = this.session?.settingsVersion;
+    if (version !== undefined && version === this.reportedVersion) return;
+    this.reportedVersion = version;
     for (const name of reportedParameters) {
       const value = this.parameterValue(name);
       if (this.reported.get(name) !== value) {

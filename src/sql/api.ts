@@ -113,6 +113,13 @@ export interface Session {
   readonly writesRefused?: number;
   /** Current value of a setting (SHOW), for ParameterStatus. */
   getSetting(name: string): string | undefined;
+  /**
+   * Optional: a number that changes whenever a value getSetting reports may
+   * have changed (SET, RESET, the end of a block with SET LOCAL, SET ROLE,
+   * DISCARD ALL). While it stays the same the server skips looking for
+   * ParameterStatus changes after COMMIT and ROLLBACK.
+   */
+  readonly settingsVersion?: number;
   /** Simple query protocol: one or more statements separated by ';'. Stops at the first error (which is thrown). */
   simpleQuery(sql: string): Promise<StatementResult[]>;
 

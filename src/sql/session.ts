@@ -272,7 +272,7 @@ export class SqlSession implements Session, Backend {
       if (!this.localRestore.has(key)) this.localRestore.set(key, this.settings.get(key));
     }
     this.settings.set(key, v);
-    this.hot = undefined;
+    this.settingsChanged();
   }
 
   private resetSetting(name: string): void {
@@ -280,7 +280,7 @@ export class SqlSession implements Session, Backend {
     if (SETTINGS[key] === undefined && !key.includes('.'))
       throw new NextDbError('42704', `unrecognized configuration parameter "${name}"`);
     this.settings.delete(key);
-    this.hot = undefined;
+    this.settingsChanged();
   }
 
   // Created once: they read the session's latest catalog when called.
@@ -392,7 +392,7 @@ export class SqlSession implements Session, Backend {
         if (v === undefined) this.settings.delete(k);
         else this.settings.set(k, v);
       }
-      this.hot = undefined;
+      this.settingsChanged();
       this.localRestore = undefined;
     }
   }
@@ -460,7 +460,7 @@ export class SqlSession implements Session, Backend {
   private async ensureTemp(): Promise<void> {
     if (this.temp !== undefined) return;
     this.temp = await TempSpace.create(this.backendPid, this.dbOid, this.core.clock, (txn) => this.tempOnCommit(txn));
-    this.hot = undefined; // the settings key marks plans made without temporary tables in sight
+    this.settingsChanged(); // the settings key marks plans made without temporary tables in sight
     if (this.block !== undefined) this.block = this.temp.wrap(this.block);
   }
 
@@ -728,6 +728,15 @@ export class SqlSession implements Session, Backend {
     return this.hotSettings().settingsKey;
   }
 
+  /** Session.settingsVersion: bumped with every change that drops the hot settings. */
+  settingsVersion = 0;
+
+  /** A setting (or current_user) changed: the parsed hot settings are stale, and the server looks for ParameterStatus changes. */
+  private settingsChanged(): void {
+    this.hot = undefined;
+    this.settingsVersion++;
+  }
+
   private hotSettings(): NonNullable<SqlSession['hot']> {
     return (this.hot ??= {
       settingsKey: `${this.getSetting('search_path') ?? ''}|${this.getSetting('timezone') ?? ''}|${this.getSetting('extra_float_digits') ?? ''}${this.temp === undefined ? '' : '|temp'}|${this.user}`,
@@ -858,7 +867,7 @@ export class SqlSession implements Session, Backend {
       this.role = undefined;
       this.sessionAuth = undefined;
       this.settings.clear();
-      this.hot = undefined;
+      this.settingsChanged();
       this.prepared.clear();
       this.portals.clear();
       this.unnamedPortal = undefined;
@@ -1277,7 +1286,7 @@ export class SqlSession implements Session, Backend {
       this.role = undefined;
       this.settings.set('session_authorization', this.sessionUser);
     }
-    this.hot = undefined; // the settings key (plan cache) has current_user
+    this.settingsChanged(); // the settings key (plan cache) has current_user
     return { tag: kind === 'VAR_RESET' ? 'RESET' : 'SET' };
   }
 
@@ -1286,7 +1295,7 @@ export class SqlSession implements Session, Backend {
     const name = s.name ?? '';
     if (kind === 'VAR_RESET_ALL') {
       this.settings.clear();
-      this.hot = undefined;
+      this.settingsChanged();
       return { tag: 'RESET' };
     }
     if (kind === 'VAR_RESET') {
@@ -1994,7 +2003,7 @@ export class SqlSession implements Session, Backend {
       throw notSupported('DISCARD TEMP inside a transaction block', 'run it outside the block');
     await this.temp.close();
     this.temp = undefined;
-    this.hot = undefined;
+    this.settingsChanged();
   }
 
   private assertOpen(): void {

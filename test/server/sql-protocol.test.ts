@@ -14,6 +14,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startSqlTestServer, RawClient, types, type TestServer } from './harness.ts';
+import type { BackendMessage } from '../../src/wire/backend-parser.ts';
 
 let ts: TestServer | undefined;
 
@@ -91,6 +92,37 @@ test('COPY FROM STDIN failing mid-stream: ErrorResponse and ReadyForQuery at onc
     const after = await client.until('Z');
     assert.equal(types(after), 'TDCZ');
     assert.ok(after[1]?.type === 'D' && after[1].values[0]?.toString() === '0');
+  } finally {
+    client.end();
+  }
+});
+
+test('ParameterStatus: SET LOCAL reports the value and COMMIT / ROLLBACK the one restored; blocks without a SET report none', async () => {
+  const { client } = await RawClient.startup(ts!.port);
+  const statuses = (ms: readonly BackendMessage[]): string[] =>
+    ms.flatMap((m) => (m.type === 'S' ? [`${m.name}=${m.value}`] : []));
+  try {
+    for (const end of ['COMMIT', 'ROLLBACK']) {
+      client.send({ kind: 'query', sql: 'BEGIN' });
+      assert.deepEqual(statuses(await client.until('Z')), []);
+      client.send({ kind: 'query', sql: "SET LOCAL application_name = 'inside'" });
+      assert.deepEqual(statuses(await client.until('Z')), ['application_name=inside']);
+      client.send({ kind: 'query', sql: end });
+      assert.deepEqual(statuses(await client.until('Z')), ['application_name='], end);
+    }
+    // Extended protocol, a block with no SET: nothing reported at COMMIT.
+    for (const sql of ['BEGIN', 'SELECT 1', 'COMMIT']) {
+      client.send(
+        { kind: 'parse', name: '', sql, paramTypes: [] },
+        { kind: 'bind', portal: '', statement: '', paramFormats: [], params: [], resultFormats: [] },
+        { kind: 'execute', portal: '', maxRows: 0 },
+        { kind: 'sync' },
+      );
+      assert.deepEqual(statuses(await client.until('Z')), [], sql);
+    }
+    // A session-level SET inside a block stays after COMMIT: reported once, when set.
+    client.send({ kind: 'query', sql: "BEGIN; SET application_name = 'kept'; COMMIT" });
+    assert.deepEqual(statuses(await client.until('Z')), ['application_name=kept']);
   } finally {
     client.end();
   }
