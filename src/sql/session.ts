@@ -29,6 +29,8 @@ import { NextDbError, SqlState, notSupported } from '../util/errors.ts';
 import { assert } from '../util/assert.ts';
 import type { IsolationLevel, Txn } from '../txn/api.ts';
 import { isStatementRetry } from '../txn/conflict-errors.ts';
+import { MvccTxn } from '../txn/transaction.ts';
+import { headKey } from '../txn/keys.ts';
 import { prefixSuccessor } from '../encoding/key-codec.ts';
 import {
   FormatCode,
@@ -46,6 +48,7 @@ import {
 import { parseSql, type ParsedStatement } from './parser.ts';
 import {
   CatalogStore,
+  VERSION_KEY,
   tablePrefix,
   type CatalogSnapshot,
   type SequenceDef,
@@ -133,6 +136,8 @@ interface Portal {
 }
 
 const MEMORY_ROWS_MAX = 5_000_000;
+/** The catalog version key's MVCC head key as latin1, as MvccTxn.holdsIntent takes it. */
+const VERSION_HEAD_LATIN1 = headKey(VERSION_KEY).toString('latin1');
 /** Long statements give the event loop a turn this often (cancel requests, other sessions). */
 const YIELD_EVERY_MS = 10;
 /** The (empty) input row of a statement without FROM (see constantNow). */
@@ -488,12 +493,39 @@ export class SqlSession implements Session, Backend {
   }
 
   async catalogFor(txn: Txn): Promise<CatalogSnapshot> {
+    const memo = this.catalogMemo;
+    // Only an MVCC transaction's snapshot can be compared (snapshotTs is 0 until it is taken).
+    const snapshotTs = txn instanceof MvccTxn ? txn.snapshotTsIfTaken() : 0;
+    if (
+      memo !== undefined &&
+      memo.txn === txn &&
+      snapshotTs !== 0 &&
+      memo.snapshotTs === snapshotTs &&
+      !(txn as MvccTxn).holdsIntent(VERSION_HEAD_LATIN1)
+    ) {
+      this.lastCatalog = memo.catalog;
+      return memo.catalog;
+    }
     const version = await CatalogStore.readVersion(txn);
     const c =
       txn instanceof TempTxn ? await txn.space.catalog(version, txn, this.core) : await this.core.catalog(version, txn);
     this.lastCatalog = c;
+    // A repeated read of the version key at the same snapshot, with no intent of the transaction's own on it,
+    // gives the same version: the block's next statements reuse this catalog while that holds (under READ
+    // COMMITTED, each statement has a snapshot of its own). The transaction's own DDL writes the key first,
+    // and a rollback to a savepoint before that DDL removes the intent again.
+    if (
+      snapshotTs !== 0 &&
+      (txn as MvccTxn).snapshotTsIfTaken() === snapshotTs &&
+      !(txn as MvccTxn).holdsIntent(VERSION_HEAD_LATIN1)
+    )
+      this.catalogMemo = { txn, snapshotTs, catalog: c };
     return c;
   }
+
+  /** The catalog catalogFor read last, with the transaction and snapshot it read it at. */
+  private catalogMemo:
+    { readonly txn: Txn; readonly snapshotTs: number; readonly catalog: CatalogSnapshot } | undefined;
 
   // ------------------------------------------------------------ services
 

@@ -197,6 +197,17 @@ export class MvccTxn implements Txn {
     return this.readTs;
   }
 
+  /**
+   * Whether this transaction holds an intent (a lock or a write) on the key
+   * whose head key, as latin1, is `hkLatin1`. While it holds none and the
+   * snapshot (snapshotTsIfTaken) stays the same, a read of that key gives
+   * the answer it gave before: the SQL session reuses the catalog it read
+   * for the block's earlier statements on that ground.
+   */
+  holdsIntent(hkLatin1: string): boolean {
+    return this.intents?.has(hkLatin1) === true;
+  }
+
   beginStatement(): void {
     this.checkActive();
     if (this.readTs === 0 || this.isolation === 'read committed') this.readTs = this.mgr.now();
