@@ -14,6 +14,11 @@
  *      to the group key; any other column reference is 42803.
  *   5. HAVING, then window functions (a Window node adds their columns).
  *   6. The select list, plus hidden ORDER BY expressions that are not in it.
+ *      Set-returning functions in it (and in ORDER BY / GROUP BY) become
+ *      column references to ProjectSet nodes, one per nesting level, under
+ *      the projection: above the aggregate and window nodes, except those
+ *      GROUP BY reads, which run below the aggregate (PostgreSQL's rule).
+ *      Clauses that refuse them bind with a refusing SrfSink.
  *   7. DISTINCT / DISTINCT ON, ORDER BY, LIMIT/OFFSET, and a final projection
  *      dropping hidden columns.
  *
@@ -939,10 +944,13 @@ export class Binder {
       case 'AEXPR_NOT_BETWEEN':
       case 'AEXPR_BETWEEN_SYM':
       case 'AEXPR_NOT_BETWEEN_SYM': {
-        const x = this.bindExpr(a.lexpr!, scope);
         const items = a.rexpr !== undefined && 'List' in a.rexpr ? (a.rexpr.List.items ?? []) : [];
-        const lo = this.bindExpr(items[0]!, scope);
-        const hi = this.bindExpr(items[1]!, scope);
+        // x BETWEEN lo AND hi is x >= lo AND x <= hi to PostgreSQL: no set-returning function in it.
+        const [x, lo, hi] = this.noSrfIn('42804', 'argument of AND must not return a set', () => [
+          this.bindExpr(a.lexpr!, scope),
+          this.bindExpr(items[0]!, scope),
+          this.bindExpr(items[1]!, scope),
+        ]);
         const between = (p: Expr, q: Expr): Expr => ({
           kind: 'and',
           type: BOOL,
@@ -3085,6 +3093,7 @@ export class Binder {
     const saved = this.o;
     const sub = new Binder({ ...saved, sql: `SELECT ${col.defaultExpr}`, paramTypes: [] });
     sub.nextId = this.nextId;
+    sub.srfSink = Binder.srfRefused('DEFAULT expressions');
     const e = sub.bindExpr(rt.ResTarget.val!, new Scope(scope.parent));
     this.nextId = sub.nextId;
     return sub.coerce(e, col.type, 'assignment');
@@ -3138,6 +3147,7 @@ export class Binder {
       assert('ResTarget' in rt, 'check expression target');
       const sub = new Binder({ ...this.o, sql: `SELECT ${c.checkExpr}`, paramTypes: [] });
       sub.nextId = this.nextId;
+      sub.srfSink = Binder.srfRefused('check constraints');
       const expr = sub.coerceBool(sub.bindTableExpr(t, rt.ResTarget.val!, rowCols), 'CHECK');
       this.nextId = sub.nextId;
       checks.push({ name: c.name, expr });
@@ -3216,6 +3226,7 @@ export class Binder {
     // Source rows.
     let source: BoundQuery | undefined;
     let valuesRows: (Expr | 'default')[][] | undefined;
+    let valuesSrfs: SrfSink | undefined;
     const sel = ins.selectStmt;
     if (sel === undefined) {
       valuesRows = [targetCols.map(() => 'default' as const)];
@@ -3231,9 +3242,14 @@ export class Binder {
         ss.limitCount === undefined &&
         ss.withClause === undefined
       ) {
-        valuesRows = ss.valuesLists.map((l) =>
-          ('List' in l ? (l.List.items ?? []) : []).map((e) =>
-            'SetToDefault' in e ? ('default' as const) : this.bindExpr(e, scope),
+        // One VALUES row may call set-returning functions (PostgreSQL: one row inserted per value); several may not.
+        valuesSrfs = ss.valuesLists.length === 1 ? { kind: 'collect', scope, calls: [] } : Binder.srfRefused('VALUES');
+        const lists = ss.valuesLists;
+        valuesRows = this.withSrfSink(valuesSrfs, () =>
+          lists.map((l) =>
+            ('List' in l ? (l.List.items ?? []) : []).map((e) =>
+              'SetToDefault' in e ? ('default' as const) : this.bindExpr(e, scope),
+            ),
           ),
         );
       } else {
@@ -3272,7 +3288,15 @@ export class Binder {
           return this.coerce(v, c.type, 'assignment');
         }),
       );
-      input = { kind: 'values', cols: fullCols, rows };
+      input =
+        valuesSrfs?.kind === 'collect' && valuesSrfs.calls.length > 0
+          ? {
+              kind: 'project',
+              cols: fullCols,
+              input: this.projectSets({ kind: 'one-row', cols: [] }, valuesSrfs.calls, (e) => e),
+              exprs: rows[0]!,
+            }
+          : { kind: 'values', cols: fullCols, rows };
     } else {
       const src = source!;
       const exprs = t.columns.map((c) => {
@@ -3389,7 +3413,12 @@ export class Binder {
       out[idx] =
         'SetToDefault' in v
           ? this.defaultFor(col, scope)
-          : this.coerce(this.bindExpr(v, scope), col.type, 'assignment', rt.location);
+          : this.coerce(
+              this.withSrfSink(Binder.srfRefused('UPDATE'), () => this.bindExpr(v, scope)),
+              col.type,
+              'assignment',
+              rt.location,
+            );
     }
     return out;
   }
@@ -3660,6 +3689,7 @@ export class Binder {
     assert('ResTarget' in rt, 'index expression target');
     const sub = new Binder({ ...this.o, sql: text, paramTypes: [] });
     sub.nextId = this.nextId;
+    sub.srfSink = Binder.srfRefused(what === 'expression' ? 'index expressions' : 'index predicates');
     const e = sub.bindTableExpr(t, rt.ResTarget.val!, cols);
     this.nextId = sub.nextId;
     checkIndexExpr(e, what);

@@ -246,7 +246,73 @@ c | g
 1 | 3
 NULL | 4
 
+> SELECT count(*) FROM t GROUP BY generate_series(1, 2), x ORDER BY 1
+count
+1
+1
+1
+1
+1
+1
+2
+2
+
+> SELECT generate_series(1, 2) AS g, x FROM t WHERE id < 10 GROUP BY CUBE (g, x) ORDER BY 1, 2
+g | x
+1 | 0
+1 | 2
+1 | 3
+1 | NULL
+2 | 0
+2 | 2
+2 | 3
+2 | NULL
+NULL | 0
+NULL | 2
+NULL | 3
+NULL | NULL
+
+> SELECT generate_series(1, 2) AS g FROM t WHERE false
+g
+
+# One VALUES row of an INSERT may call them: a row is inserted per value.
+> CREATE TABLE v (id int PRIMARY KEY, x int DEFAULT 7)
+CREATE TABLE
+
+> INSERT INTO v (id) VALUES (generate_series(1, 3)) RETURNING *
+id | x
+1 | 7
+2 | 7
+3 | 7
+
+> INSERT INTO v VALUES (unnest(ARRAY[10, 11, 12]), generate_series(1, 2)) RETURNING *
+id | x
+10 | 1
+11 | 2
+12 | NULL
+
 # Where PostgreSQL refuses them.
+> INSERT INTO v VALUES (generate_series(20, 21)), (3)
+ERROR 0A000: set-returning functions are not allowed in VALUES
+
+> UPDATE v SET x = generate_series(1, 2)
+ERROR 0A000: set-returning functions are not allowed in UPDATE
+
+> INSERT INTO v VALUES (30, 1) ON CONFLICT (id) DO UPDATE SET x = generate_series(1, 2)
+ERROR 0A000: set-returning functions are not allowed in UPDATE
+
+> CREATE TABLE d (a int DEFAULT generate_series(1, 2))
+ERROR 0A000: set-returning functions are not allowed in DEFAULT expressions
+
+> CREATE INDEX ON v ((generate_series(1, 2)))
+ERROR 0A000: set-returning functions are not allowed in index expressions
+
+> CREATE INDEX ON v (x) WHERE generate_series(1, 2) > 0
+ERROR 0A000: set-returning functions are not allowed in index predicates
+
+> SELECT generate_series(1, 2) BETWEEN 1 AND 2
+ERROR 42804: argument of AND must not return a set
+
 > SELECT 1 WHERE generate_series(1, 2) > 1
 ERROR 0A000: set-returning functions are not allowed in WHERE
 
