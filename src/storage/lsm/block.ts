@@ -37,7 +37,7 @@ export class BlockBuilder {
   /** A DataView of out.buf (replaced when the writer grows). */
   private outBuf: Buffer = EMPTY;
   private outView: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
-  /** The last value source and its DataView; DataViews of other sources (a flush's arena chunks) by Buffer. */
+  /** The last value source without a DataView from the caller, and its DataView; others' by Buffer. */
   private srcBuf: Buffer = EMPTY;
   private srcView: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
   private readonly srcViews = new WeakMap<Buffer, DataView<ArrayBufferLike>>();
@@ -46,7 +46,7 @@ export class BlockBuilder {
     assert(restartInterval >= 1, 'restart interval must be positive');
   }
 
-  /** A DataView of vb's bytes (offsets as in vb). */
+  /** A DataView of vb's bytes (offsets as in vb), for a caller that has none at hand. */
   private viewOf(vb: Buffer): DataView<ArrayBufferLike> {
     if (vb === this.srcBuf) return this.srcView;
     let v = this.srcViews.get(vb);
@@ -64,7 +64,8 @@ export class BlockBuilder {
    * `shared`: how many leading bytes the key shares with the previous key
    * added to this block (the caller compares keys anyway to check their
    * order: the block keeps no copy of its last key to compare again);
-   * ignored at a restart point.
+   * ignored at a restart point. `vview`: a DataView of vb (same offsets), if
+   * the caller keeps one (a flush's arena chunk, a compaction's block).
    */
   add(
     kb: Uint8Array,
@@ -76,6 +77,7 @@ export class BlockBuilder {
     vb: Buffer,
     voff: number,
     vlen: number,
+    vview?: DataView<ArrayBufferLike>,
   ): void {
     if (this.counter >= this.restartInterval || this.entries === 0) {
       this.restarts.push(this.out.len);
@@ -113,7 +115,7 @@ export class BlockBuilder {
         this.outView = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
       }
       const dst = this.outView;
-      const src = this.viewOf(vb);
+      const src = vview ?? this.viewOf(vb);
       let j = 0;
       for (; j + 4 <= vlen; j += 4) dst.setUint32(pos + j, src.getUint32(voff + j));
       for (; j < vlen; j++) buf[pos + j] = vb[voff + j]!;
@@ -332,6 +334,8 @@ export class BlockWalker {
   seq = 0;
   kind = 0;
   data: Buffer = EMPTY;
+  /** A DataView of data (for the builder's value copy). */
+  view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
   valueStart = 0;
   valueEnd = 0;
   private pos = 0;
@@ -344,6 +348,7 @@ export class BlockWalker {
     const restartsAt = len - 4 - 4 * u32(data, len - 4);
     if (restartsAt < 0) throw new BlockFormatError('bad restart count');
     this.data = data;
+    this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
     this.pos = 0;
     this.end = restartsAt;
     this.keyLen = 0;

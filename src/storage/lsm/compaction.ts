@@ -151,7 +151,7 @@ export async function runMerge(job: MergeJob, input: InternalMerge): Promise<Fil
       lastSeqForKey = seq;
       if (!drop) {
         if (out.full(!addedForKey)) await out.finishTable();
-        out.table.addBytes(key, 0, klen, seq, kind, c.data, c.valueStart, c.valueEnd - c.valueStart, -1);
+        out.table.addBytes(key, 0, klen, seq, kind, c.data, c.valueStart, c.valueEnd - c.valueStart, -1, c.view);
         addedForKey = true;
       }
       const pause = out.tick();
@@ -194,7 +194,18 @@ export async function flushMemtable(job: MergeJob, mem: Memtable): Promise<FileM
       for (let v = mem.head(k); v >= 0; v = mem.older(v)) {
         if (out.full(newKey)) await out.finishTable();
         const seq = mem.seq(v);
-        out.table.addBytes(kb, koff, klen, seq, mem.kind(v), mem.valueChunk(v), mem.valueOff(v), mem.valueLen(v), hash);
+        out.table.addBytes(
+          kb,
+          koff,
+          klen,
+          seq,
+          mem.kind(v),
+          mem.valueChunk(v),
+          mem.valueOff(v),
+          mem.valueLen(v),
+          hash,
+          mem.valueView(v),
+        );
         newKey = false;
         // Every older version is shadowed by this one for every reader.
         if (seq <= job.smallestSnapshot) break;

@@ -72,6 +72,8 @@ export class Memtable implements KeyStore {
   private readonly filter: Buffer;
   /** Arena chunks (KeyStore). */
   readonly chunks: Buffer[] = [];
+  /** A DataView of each arena chunk (a flush's builder copies values through them). */
+  private readonly chunkViews: DataView<ArrayBufferLike>[] = [];
   keyMeta: Int32Array;
   verMeta: Int32Array;
   verSeq: Float64Array;
@@ -103,10 +105,10 @@ export class Memtable implements KeyStore {
       const own = Buffer.allocUnsafe(len);
       own.set(b);
       this.at = 0;
-      return this.chunks.push(own) - 1;
+      return this.addChunk(own);
     }
     if (this.chunk < 0 || this.chunkUsed + len > CHUNK_BYTES) {
-      this.chunk = this.chunks.push(Buffer.allocUnsafe(CHUNK_BYTES)) - 1;
+      this.chunk = this.addChunk(Buffer.allocUnsafe(CHUNK_BYTES));
       this.chunkUsed = 0;
     }
     const chunk = this.chunks[this.chunk]!;
@@ -120,6 +122,11 @@ export class Memtable implements KeyStore {
   }
 
   private at = 0;
+
+  private addChunk(chunk: Buffer): number {
+    this.chunkViews.push(new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    return this.chunks.push(chunk) - 1;
+  }
 
   /** Adds a version; key and value are copied into the arena (the caller may reuse its buffers). */
   add(key: Uint8Array, seq: number, kind: OpKind, value: Uint8Array): void {
@@ -229,6 +236,10 @@ export class Memtable implements KeyStore {
   /** The arena chunk holding version v's value (at valueOff(v), valueLen(v) bytes). */
   valueChunk(v: number): Buffer {
     return this.chunks[this.verMeta[v * VER_STRIDE + VER_CHUNK]!]!;
+  }
+  /** A DataView of valueChunk(v). */
+  valueView(v: number): DataView<ArrayBufferLike> {
+    return this.chunkViews[this.verMeta[v * VER_STRIDE + VER_CHUNK]!]!;
   }
   valueOff(v: number): number {
     return this.verMeta[v * VER_STRIDE + VER_OFF]!;

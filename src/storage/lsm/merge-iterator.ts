@@ -484,6 +484,9 @@ export class RunCursor {
   get data(): Buffer {
     return this.w.data;
   }
+  get view(): DataView<ArrayBufferLike> {
+    return this.w.view;
+  }
   get valueStart(): number {
     return this.w.valueStart;
   }

@@ -90,6 +90,7 @@ export class SstableBuilder {
   /**
    * Adds the entry with key kb[koff, koff + klen) and value vb[voff, voff + vlen).
    * `hash`: the key's bloomHash if the caller has it, else -1 (computed here when needed).
+   * `vview`: a DataView of vb, if the caller keeps one.
    */
   addBytes(
     kb: Uint8Array,
@@ -101,6 +102,7 @@ export class SstableBuilder {
     voff: number,
     vlen: number,
     hash: number,
+    vview?: DataView<ArrayBufferLike>,
   ): void {
     let last = this.last;
     const lastLen = this.lastLen;
@@ -124,7 +126,7 @@ export class SstableBuilder {
       this.lastLen = klen;
       this.smallest ??= toLatin1(last, 0, klen);
     }
-    this.data.add(kb, koff, klen, shared, seq, kind, vb, voff, vlen);
+    this.data.add(kb, koff, klen, shared, seq, kind, vb, voff, vlen, vview);
     this.lastSeq = seq;
     this.entries++;
     if (this.data.estimatedBytes() >= this.opts.blockBytes) this.flushBlock();
