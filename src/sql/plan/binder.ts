@@ -2780,8 +2780,6 @@ export class Binder {
         }));
         plan = { kind: 'window', cols: [...outCols(plan), ...wcols], input: plan, calls };
       }
-      // Set-returning functions: ProjectSet nodes between the aggregate/window output and the projection.
-      plan = this.projectSets(plan, srfsAbove, rewrite);
       // Projection: select list, then hidden sort/distinct-on expressions.
       const finalTargets = targets.map((t) => ({ ...t, expr: rewrite(t.expr) }));
       const projCols: OutputColumn[] = finalTargets.map((t) => ({
@@ -2823,6 +2821,9 @@ export class Binder {
           return { kind: 'col', type: e.type, id, name: '?distinct?' } as Expr;
         });
       }
+      // Set-returning functions: ProjectSet nodes between the aggregate/window output and the projection. Only
+      // those the projection still reads run: like PostgreSQL, `NULL::int + generate_series(1, 3)` folds to one NULL.
+      plan = this.projectSets(plan, srfsReadBy(projExprs, srfsAbove), rewrite);
       plan = { kind: 'project', cols: projCols, input: plan, exprs: projExprs };
       const visible = projCols.slice(0, targets.length);
       if (isDistinct) {
@@ -3293,7 +3294,7 @@ export class Binder {
           ? {
               kind: 'project',
               cols: fullCols,
-              input: this.projectSets({ kind: 'one-row', cols: [] }, valuesSrfs.calls, (e) => e),
+              input: this.projectSets({ kind: 'one-row', cols: [] }, srfsReadBy(rows[0]!, valuesSrfs.calls), (e) => e),
               exprs: rows[0]!,
             }
           : { kind: 'values', cols: fullCols, rows };

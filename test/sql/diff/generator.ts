@@ -77,6 +77,9 @@ export function generate(seed: number, queriesPerSeed: number): Scenario {
   }
   const queries: string[] = [];
   for (let q = 0; q < queriesPerSeed; q++) queries.push(query(r, tables));
+  // Set-returning functions in the select list, from a stream of their own: the queries above stay what they were per seed.
+  const rs = new Prng(seed * 31 + 7);
+  for (let q = 0; q < Math.ceil(queriesPerSeed / 8); q++) queries.push(srfQuery(rs, tables));
   return { setup, queries };
 }
 
@@ -196,4 +199,47 @@ function query(r: Prng, tables: readonly Table[]): string {
     expr(r, cols, (['int', 'text', 'numeric', 'bool'] as const)[r.int(4)]!, 3),
   );
   return `SELECT ${sel.join(', ')} FROM ${from}${where}`;
+}
+
+/**
+ * A select list with set-returning functions (PostgreSQL's ProjectSet):
+ * lockstep series of different lengths, series whose bounds read the row
+ * (possibly NULL or empty), nesting, inside expressions, over aggregates
+ * and under GROUP BY / DISTINCT. Series stay short (bounds are small).
+ */
+function srfQuery(r: Prng, tables: readonly Table[]): string {
+  const t = tables[r.int(tables.length)]!;
+  const cols = colsOf(t, 'a');
+  const ints = cols.filter((c) => c.type === 'int');
+  const small = (): string => {
+    const c = ints[r.int(ints.length)]!.ref;
+    return r.chance(0.5) ? `(${c} % 4)` : String(r.range(-1, 3));
+  };
+  const series = (): string =>
+    r.chance(0.25)
+      ? `unnest(ARRAY[${[0, 1, 2]
+          .slice(0, r.range(1, 3))
+          .map(() => expr(r, cols, 'int', 1))
+          .join(', ')}])`
+      : r.chance(0.2)
+        ? `generate_series(1, generate_series(0, ${small()}))`
+        : `generate_series(${small()}, ${small()})`;
+  const where = r.chance(0.5) ? ` WHERE ${expr(r, cols, 'bool', 1)}` : '';
+  const from = `${t.name} a${where}`;
+  switch (r.int(6)) {
+    case 0:
+      return `SELECT a.id, ${series()} FROM ${from}`;
+    case 1:
+      return `SELECT a.id, ${series()}, ${series()} FROM ${from}`;
+    case 2:
+      return `SELECT ${expr(r, cols, 'int', 1)} + ${series()}, ${expr(r, cols, (['int', 'text', 'numeric', 'bool'] as const)[r.int(4)]!, 1)} FROM ${from}`;
+    case 3: {
+      const g = cols[r.int(cols.length)]!.ref;
+      return `SELECT ${g}, count(*), ${r.chance(0.5) ? `generate_series(1, count(*)::int % 3)` : series().replace(/a\.\w+/g, g)} FROM ${from} GROUP BY ${g}`;
+    }
+    case 4:
+      return `SELECT generate_series(${small()}, 2) AS g, count(*) FROM ${from} GROUP BY g`;
+    default:
+      return `SELECT DISTINCT ${series()} FROM ${from}`;
+  }
 }

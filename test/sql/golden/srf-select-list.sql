@@ -246,6 +246,19 @@ c | g
 1 | 3
 NULL | 4
 
+# A strict operator with a constant NULL operand folds away the function (PostgreSQL's planner does): one row.
+> SELECT NULL::int + generate_series(3, 4) AS n
+n
+NULL
+
+> SELECT id, abs(NULL) + generate_series(1, 3) AS n FROM t ORDER BY id
+id | n
+1 | NULL
+2 | NULL
+3 | NULL
+20 | NULL
+21 | NULL
+
 > SELECT count(*) FROM t GROUP BY generate_series(1, 2), x ORDER BY 1
 count
 1
