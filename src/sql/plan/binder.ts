@@ -17,7 +17,8 @@
  *      Set-returning functions in it (and in ORDER BY / GROUP BY) become
  *      column references to ProjectSet nodes, one per nesting level, under
  *      the projection: above the aggregate and window nodes, except those
- *      GROUP BY reads, which run below the aggregate (PostgreSQL's rule).
+ *      GROUP BY reads, which run below the aggregate, and those a window's
+ *      PARTITION BY / ORDER BY reads, below the window (PostgreSQL's rules).
  *      Clauses that refuse them bind with a refusing SrfSink.
  *   7. DISTINCT / DISTINCT ON, ORDER BY, LIMIT/OFFSET, and a final projection
  *      dropping hidden columns.
@@ -167,12 +168,6 @@ const WINDOW_SRF: SrfSink = {
   kind: 'refuse',
   code: '0A000',
   message: 'window function calls cannot contain set-returning function calls',
-  hint: SRF_HINT,
-};
-const WINDOW_CLAUSE_SRF: SrfSink = {
-  kind: 'refuse',
-  code: '0A000',
-  message: 'set-returning functions in window PARTITION BY or ORDER BY are not supported',
   hint: SRF_HINT,
 };
 
@@ -1578,8 +1573,8 @@ export class Binder {
     try {
       this.srfSink = WINDOW_SRF;
       const args = (fc.args ?? []).map((a) => this.bindExpr(a, scope));
-      // PostgreSQL runs such functions below the WindowAgg; NextDB's ProjectSet is above it.
-      this.srfSink = WINDOW_CLAUSE_SRF;
+      // PARTITION BY / ORDER BY may call them (run below the window node).
+      this.srfSink = savedSink;
       const partitionBy = (def.partitionClause ?? []).map((p) => this.bindExpr(p, scope));
       const orderBy = (def.orderClause ?? []).map((s) => {
         assert('SortBy' in s, 'window ORDER BY item');
@@ -2691,7 +2686,7 @@ export class Binder {
       // Set-returning functions that GROUP BY reads run below the aggregate (PostgreSQL's rule); the rest above it.
       const srfsBelow = aggregated ? srfsReadBy(groupExprs, srfSink.calls) : [];
       const belowIds = new Set(srfsBelow.map((c) => c.srf.id));
-      const srfsAbove = srfSink.calls.filter((c) => !belowIds.has(c.srf.id));
+      let srfsAbove = srfSink.calls.filter((c) => !belowIds.has(c.srf.id));
       if (aggregated) {
         plan = this.projectSets(plan, srfsBelow, (e) => e);
         const groupCols: OutputColumn[] = groupExprs.map((g) => ({
@@ -2771,6 +2766,16 @@ export class Binder {
           orderBy: w.orderBy.map((k) => ({ ...k, expr: rewrite(k.expr) })),
           ...(w.filter === undefined ? {} : { filter: rewrite(w.filter) }),
         }));
+        // Set-returning functions a window's PARTITION BY / ORDER BY reads run below the window node (PostgreSQL's rule).
+        const windowSrfs = srfsReadBy(
+          calls.flatMap((c) => [...c.partitionBy, ...c.orderBy.map((k) => k.expr)]),
+          srfsAbove,
+        );
+        if (windowSrfs.length > 0) {
+          plan = this.projectSets(plan, windowSrfs, rewrite);
+          const done = new Set(windowSrfs.map((c) => c.srf.id));
+          srfsAbove = srfsAbove.filter((c) => !done.has(c.srf.id));
+        }
         const wcols: OutputColumn[] = calls.map((c) => ({
           id: c.id,
           name: c.name,

@@ -259,6 +259,47 @@ id | n
 20 | NULL
 21 | NULL
 
+# A window's PARTITION BY / ORDER BY reads the function: it runs below the window.
+> SELECT id, row_number() OVER (PARTITION BY generate_series(1, 2) ORDER BY id) AS r FROM t ORDER BY 1, 2
+id | r
+1 | 1
+1 | 1
+2 | 2
+2 | 2
+3 | 3
+3 | 3
+20 | 4
+20 | 4
+21 | 5
+21 | 5
+
+> SELECT generate_series(1, 2) AS g, sum(id) OVER (PARTITION BY generate_series(1, 2)) AS s FROM t ORDER BY 1, 2
+g | s
+1 | 47
+1 | 47
+1 | 47
+1 | 47
+1 | 47
+2 | 47
+2 | 47
+2 | 47
+2 | 47
+2 | 47
+
+> SELECT id, rank() OVER (ORDER BY generate_series(1, id % 3) DESC) AS r FROM t ORDER BY 1, 2
+id | r
+1 | 3
+2 | 1
+2 | 3
+20 | 1
+20 | 3
+
+> SELECT count(*), row_number() OVER (ORDER BY generate_series(1, 3)) AS r FROM t
+count | r
+5 | 1
+5 | 2
+5 | 3
+
 > SELECT count(*) FROM t GROUP BY generate_series(1, 2), x ORDER BY 1
 count
 1
