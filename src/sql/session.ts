@@ -136,6 +136,26 @@ interface Portal {
 }
 
 const MEMORY_ROWS_MAX = 5_000_000;
+/**
+ * `[+-]?[0-9]{1,9}` in ASCII bytes as a number (-0 as 0), else undefined:
+ * what parseText gives for such text as int4 (int2 when in its range),
+ * which decides everything else (spaces, longer numbers, errors).
+ */
+function smallIntBytes(b: Uint8Array): number | undefined {
+  const len = b.length;
+  const c0 = b[0];
+  const signed = c0 === 45 || c0 === 43; // '-' or '+'
+  let i = signed ? 1 : 0;
+  if (len === i || len - i > 9) return undefined;
+  let n = 0;
+  for (; i < len; i++) {
+    const d = b[i]! - 48;
+    if (d < 0 || d > 9) return undefined;
+    n = n * 10 + d;
+  }
+  return c0 === 45 ? -n || 0 : n;
+}
+
 /** The catalog version key's MVCC head key as latin1, as MvccTxn.holdsIntent takes it. */
 const VERSION_HEAD_LATIN1 = headKey(VERSION_KEY).toString('latin1');
 /** Long statements give the event loop a turn this often (cancel requests, other sessions). */
@@ -1181,40 +1201,46 @@ export class SqlSession implements Session, Backend {
     });
   }
 
+  /** BEGIN / START TRANSACTION: synchronous (executeNow runs it without a promise). */
+  private beginBlock(
+    t: Extract<Node, { TransactionStmt: unknown }>['TransactionStmt'],
+  ): ExecResult & { notices?: Notice[] } {
+    if (this.block !== undefined) {
+      return {
+        tag: 'BEGIN',
+        notices: [{ severity: 'WARNING', code: '25001', message: 'there is already a transaction in progress' }],
+      };
+    }
+    let isolation = this.isolation();
+    let readOnly = this.getSetting('default_transaction_read_only') === 'on';
+    for (const o of t.options ?? []) {
+      if (!('DefElem' in o)) continue;
+      const d = o.DefElem;
+      const a = d.arg;
+      const val =
+        a !== undefined && 'A_Const' in a
+          ? (a.A_Const.sval?.sval ?? (a.A_Const.ival?.ival === 1 ? 'true' : 'false'))
+          : '';
+      if (d.defname === 'transaction_isolation')
+        isolation = SETTINGS.transaction_isolation!.normalize!(val) as IsolationLevel;
+      else if (d.defname === 'transaction_read_only') readOnly = val === 'true' || val === '1';
+      else if (d.defname === 'transaction_deferrable') continue;
+    }
+    this.txnStartMicros = this.nowMicros();
+    this.block = this.beginTxn({ isolation, readOnly });
+    this.blockReadOnly = readOnly;
+    this.failed = false;
+    return { tag: 'BEGIN' };
+  }
+
   private async transactionStmt(
     t: Extract<Node, { TransactionStmt: unknown }>['TransactionStmt'],
   ): Promise<ExecResult & { notices?: Notice[] }> {
     const kind = t.kind ?? 'TRANS_STMT_BEGIN';
     switch (kind) {
       case 'TRANS_STMT_BEGIN':
-      case 'TRANS_STMT_START': {
-        if (this.block !== undefined) {
-          return {
-            tag: 'BEGIN',
-            notices: [{ severity: 'WARNING', code: '25001', message: 'there is already a transaction in progress' }],
-          };
-        }
-        let isolation = this.isolation();
-        let readOnly = this.getSetting('default_transaction_read_only') === 'on';
-        for (const o of t.options ?? []) {
-          if (!('DefElem' in o)) continue;
-          const d = o.DefElem;
-          const a = d.arg;
-          const val =
-            a !== undefined && 'A_Const' in a
-              ? (a.A_Const.sval?.sval ?? (a.A_Const.ival?.ival === 1 ? 'true' : 'false'))
-              : '';
-          if (d.defname === 'transaction_isolation')
-            isolation = SETTINGS.transaction_isolation!.normalize!(val) as IsolationLevel;
-          else if (d.defname === 'transaction_read_only') readOnly = val === 'true' || val === '1';
-          else if (d.defname === 'transaction_deferrable') continue;
-        }
-        this.txnStartMicros = this.nowMicros();
-        this.block = this.beginTxn({ isolation, readOnly });
-        this.blockReadOnly = readOnly;
-        this.failed = false;
-        return { tag: 'BEGIN' };
-      }
+      case 'TRANS_STMT_START':
+        return this.beginBlock(t);
       case 'TRANS_STMT_COMMIT': {
         const b = this.block;
         if (b === undefined)
@@ -1855,12 +1881,26 @@ export class SqlSession implements Session, Backend {
       );
     }
     const io = this.io();
-    const values = params.map((b, i) => {
-      if (b === null) return null;
+    const n = params.length;
+    const values = new Array<Value>(n);
+    for (let i = 0; i < n; i++) {
+      const b = params[i]!;
+      if (b === null) {
+        values[i] = null;
+        continue;
+      }
       const f = paramFormats.length === 0 ? 0 : paramFormats.length === 1 ? paramFormats[0]! : (paramFormats[i] ?? 0);
       const ty = p.paramTypes[i]!;
-      return f === 1 ? parseBinary(ty, b, io) : parseText(ty, b.toString('utf8'), io);
-    });
+      if (f === 1) values[i] = parseBinary(ty, b, io);
+      else {
+        // A text int4/int2 of plain digits (pgbench's and most drivers' keys) is read from the bytes, without a string.
+        const small = ty.id === 'int4' || ty.id === 'int2' ? smallIntBytes(b) : undefined;
+        values[i] =
+          small !== undefined && (ty.id === 'int4' || (small <= 32767 && small >= -32768))
+            ? small
+            : parseText(ty, b.toString('utf8'), io);
+      }
+    }
     const bound: Portal = { stmt: p, params: values, resultFormats, pos: 0 };
     if (portal === '') this.unnamedPortal = bound;
     else if (this.portals.has(portal)) throw new NextDbError('42P03', `cursor "${portal}" already exists`);
@@ -1886,7 +1926,10 @@ export class SqlSession implements Session, Backend {
       if (parsed === undefined) {
         p.result = { tag: '' }; // EmptyQueryResponse
       } else {
-        p.result = await this.run(parsed, p.stmt.sql, p.params, [...p.stmt.paramTypes], p.stmt);
+        const r = await this.run(parsed, p.stmt.sql, p.params, [...p.stmt.paramTypes], p.stmt);
+        // A statement's own notices (BEGIN in a block, COMMIT outside one) go out with the portal's, as in the simple protocol.
+        if (r.notices !== undefined) this.pendingNotices.push(...r.notices);
+        p.result = r;
       }
     }
     return this.portalResult(p, maxRows);
@@ -1901,8 +1944,18 @@ export class SqlSession implements Session, Backend {
   executeNow(portal: string, maxRows: number): PortalResult | undefined {
     this.assertOpen();
     const p = this.findPortal(portal);
-    const cached = p?.stmt.cache;
-    if (p === undefined || p.result !== undefined || cached === undefined) return undefined;
+    if (p === undefined || p.result !== undefined) return undefined;
+    const stmt = p.stmt.parsed?.stmt;
+    if (stmt !== undefined && 'TransactionStmt' in stmt && this.block === undefined) {
+      // BEGIN / START TRANSACTION outside a block: nothing to wait for (run() would do the same, in a promise).
+      const kind = stmt.TransactionStmt.kind ?? 'TRANS_STMT_BEGIN';
+      if (kind !== 'TRANS_STMT_BEGIN' && kind !== 'TRANS_STMT_START') return undefined;
+      this.startStatement(true);
+      p.result = this.beginBlock(stmt.TransactionStmt);
+      return this.portalResult(p, maxRows);
+    }
+    const cached = p.stmt.cache;
+    if (cached === undefined) return undefined;
     if (cached.point === undefined && cached.constant === undefined) return undefined;
     // A plain lookup reads no clock (as runHandleNow); when the fast path is refused, execute() starts the statement again.
     this.startStatement(true, cached.point?.plain !== undefined);

@@ -225,3 +225,34 @@ test('executeNow (the wire path): answers as execute, declines what needs a tran
   s.sync();
   await engine.close();
 });
+
+test('executeNow runs BEGIN outside a block at once; BEGIN inside one, COMMIT and ROLLBACK go through execute()', async () => {
+  const { engine, s } = await setup();
+  for (const sql of ['BEGIN', 'START TRANSACTION ISOLATION LEVEL READ COMMITTED', 'BEGIN READ ONLY']) {
+    await s.prepare('b', sql, []);
+    s.bind('', 'b', [], [], []);
+    const r = s.executeNow('', 0);
+    assert.equal(r?.commandTag, 'BEGIN', sql);
+    assert.equal(s.txnStatus, 'T');
+    s.sync();
+    assert.equal(s.getSetting('transaction_isolation'), sql.includes('COMMITTED') ? 'read committed' : 'serializable');
+    assert.equal(s.getSetting('transaction_read_only'), sql.includes('ONLY') ? 'on' : 'off');
+    // Inside the block: declined; execute() answers with the warning, the block unchanged.
+    s.bind('', 'b', [], [], []);
+    assert.equal(s.executeNow('', 0), undefined);
+    const again = await s.execute('', 0);
+    assert.equal(again.commandTag, 'BEGIN');
+    assert.equal(again.notices?.[0]?.code, '25001');
+    s.sync();
+    await s.prepare('c', 'COMMIT', []);
+    s.bind('', 'c', [], [], []);
+    assert.equal(s.executeNow('', 0), undefined);
+    assert.equal((await s.execute('', 0)).commandTag, 'COMMIT');
+    assert.equal(s.txnStatus, 'I');
+    s.sync();
+    s.closeStatement('b');
+    s.closeStatement('c');
+  }
+  await s.close();
+  await engine.close();
+});
