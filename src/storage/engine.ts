@@ -87,8 +87,28 @@ export interface Engine extends Reader {
   /** Runs compaction until the tree is within its shape limits (LSM); no-op for memory. */
   compact(): Promise<void>;
   stats(): EngineStats;
+  /**
+   * Optional (engines that can back themselves up while serving): writes a
+   * consistent copy of the whole database into `dir`, a directory that does
+   * not exist yet or is empty, which `openLsmEngine({ dir })` opens as an
+   * ordinary data directory. The copy holds every write made before the
+   * call and is the state of a single moment: what a crash at that moment
+   * would have left had everything written by then been durable.
+   */
+  checkpoint?(dir: string): Promise<CheckpointInfo>;
   /** Syncs, stops background work, releases files and locks. Idempotent. */
   close(): Promise<void>;
+}
+
+/** What Engine.checkpoint wrote. */
+export interface CheckpointInfo {
+  /** The directory written (as given). */
+  readonly dir: string;
+  /** Files in it, and their bytes. */
+  readonly files: number;
+  readonly bytes: number;
+  /** Tables given a second name (hard links: no bytes copied) rather than copied. */
+  readonly linked: number;
 }
 
 /** Copying scan over any iterator-producing reader, shared by implementations. */

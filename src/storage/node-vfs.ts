@@ -213,6 +213,30 @@ export class NodeVfs implements Vfs {
     });
   }
 
+  async link(from: string, to: string): Promise<boolean> {
+    try {
+      await fs.promises.link(from, to);
+      return true;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // Another file system (EXDEV), or one without hard links: a durable copy instead.
+      if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EMLINK')
+        throw ioError('link', to, err);
+    }
+    try {
+      await fs.promises.copyFile(from, to, fs.constants.COPYFILE_EXCL);
+      const handle = await fs.promises.open(to, 'r');
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      return false;
+    } catch (err) {
+      throw ioError('copy', to, err);
+    }
+  }
+
   syncDir(dir: string): Promise<void> {
     return new Promise((resolve, reject) => {
       fs.open(dir, 'r', (err, fd) => {

@@ -26,7 +26,7 @@ import { Prng } from '../util/prng.ts';
 import type { Vfs, VfsFile, VfsLock } from './vfs.ts';
 
 export type SimOp =
-  'open' | 'create' | 'read' | 'append' | 'sync' | 'rename' | 'remove' | 'syncDir' | 'list' | 'readAll';
+  'open' | 'create' | 'read' | 'append' | 'sync' | 'rename' | 'remove' | 'syncDir' | 'list' | 'readAll' | 'link';
 
 export interface SimVfsOptions {
   readonly seed?: number;
@@ -103,6 +103,7 @@ export class SimVfs implements Vfs {
     syncDir: 0,
     list: 0,
     readAll: 0,
+    link: 0,
   };
 
   constructor(options: SimVfsOptions = {}) {
@@ -198,6 +199,21 @@ export class SimVfs implements Vfs {
     const inode = this.inode(f);
     this.names.delete(f);
     this.names.set(t, inode);
+  }
+
+  /** A second name for the same inode (a hard link), durable after syncDir like any directory change. */
+  link(from: string, to: string): Promise<boolean> {
+    try {
+      const f = normalize(from);
+      const t = normalize(to);
+      this.check('link', t);
+      if (this.names.has(t)) throw new Error(`EEXIST: file already exists, link '${f}' -> '${t}'`);
+      if (!this.dirs.has(dirOf(t))) throw enoent(t);
+      this.names.set(t, this.inode(f));
+      return Promise.resolve(true);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
   }
 
   remove(path: string): void {

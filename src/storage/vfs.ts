@@ -85,6 +85,14 @@ export interface Vfs {
    * costs the kernel milliseconds of freeing blocks.
    */
   removeInBackground?(path: string): Promise<void>;
+  /**
+   * Optional: gives the complete, synced file `from` a second name `to` (a
+   * hard link: no bytes copied) or, where the file system cannot link it
+   * (another device), copies it to `to` and syncs the copy. `to` must not
+   * exist. Resolves true for a link, false for a copy. The new name is
+   * durable after `syncDir` of its directory.
+   */
+  link?(from: string, to: string): Promise<boolean>;
   /** Makes the directory's entries (creates, renames, removes) durable. */
   syncDir(dir: string): Promise<void>;
   /**

@@ -63,6 +63,7 @@ export const SqlState = {
   indexCorrupted: 'XX002',
   internalError: 'XX000',
   ioError: '58030',
+  duplicateFile: '58P02',
   serializationFailure: '40001',
   deadlockDetected: '40P01',
   lockNotAvailable: '55P03',

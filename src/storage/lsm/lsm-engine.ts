@@ -35,7 +35,7 @@ import { Worker } from 'node:worker_threads';
 import { NextDbError, SqlState, CorruptionError } from '../../util/errors.ts';
 import { toLatin1 } from '../../util/bytes.ts';
 import { assert } from '../../util/assert.ts';
-import type { Engine, EngineIterator, EngineStats, ScanOptions, Snapshot } from '../engine.ts';
+import type { CheckpointInfo, Engine, EngineIterator, EngineStats, ScanOptions, Snapshot } from '../engine.ts';
 import { scanIterator } from '../engine.ts';
 import type { Vfs, VfsLock } from '../vfs.ts';
 import { vfsJoin } from '../vfs.ts';
@@ -230,6 +230,8 @@ export class LsmEngine implements Engine {
   private closePromise: Promise<void> | undefined;
   /** Background file removals in flight (discard). */
   private readonly removals = new Set<Promise<void>>();
+  /** Checkpoints in progress (settled promises), which close() waits for. */
+  private readonly checkpoints = new Set<Promise<void>>();
   private readonly counters = {
     flushes: 0,
     compactions: 0,
@@ -903,6 +905,84 @@ export class LsmEngine implements Engine {
     return s;
   }
 
+  /**
+   * Engine.checkpoint: flushes the memtables (on the work chain, so the
+   * flushed tables and the version taken are one moment), pins that version,
+   * gives each of its tables a name in `dir` (a hard link, or a synced copy
+   * across file systems) and writes a manifest naming them and CURRENT; no
+   * WAL, since nothing of that moment is outside the tables. The engine keeps
+   * serving meanwhile; the pinned tables outlive compactions until the
+   * checkpoint ends, and close() waits for a checkpoint in progress.
+   */
+  async checkpoint(dir: string): Promise<CheckpointInfo> {
+    this.checkWritable();
+    const vfs = this.vfs;
+    if (vfs.link === undefined)
+      throw new NextDbError(SqlState.featureNotSupported, 'this file system layer cannot link or copy files');
+    if (vfs.exists(dir) && vfs.list(dir).length > 0)
+      throw new NextDbError(SqlState.duplicateFile, `checkpoint directory ${dir} is not empty`);
+    const run = this.runCheckpoint(vfs, vfs.link.bind(vfs), dir);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.checkpoints.add(settled);
+    void settled.then(() => this.checkpoints.delete(settled));
+    return run;
+  }
+
+  private async runCheckpoint(
+    vfs: Vfs,
+    link: (from: string, to: string) => Promise<boolean>,
+    dir: string,
+  ): Promise<CheckpointInfo> {
+    let version: Version | undefined;
+    let lastSeq = 0;
+    let number = 0;
+    await this.enqueue(async () => {
+      if (this.bgError !== undefined) throw this.bgError;
+      if (this.closing) throw closedError();
+      if (!this.mem.empty) this.rotate();
+      while (this.imms.length > 0 && !this.closing) await this.flushOldest();
+      if (this.closing) throw closedError();
+      version = this.current;
+      version.refs++;
+      lastSeq = this.lastSeq;
+      // File numbers above every table of the version, for the new manifest and its (empty) WAL horizon.
+      number = this.nextFileNumber;
+    });
+    const pinned = version!;
+    try {
+      vfs.mkdir(dir);
+      let files = 0;
+      let bytes = 0;
+      let linked = 0;
+      const snapshot: VersionEdit = {
+        logNumber: number + 1,
+        nextFileNumber: number + 2,
+        lastSeq,
+        deleted: [],
+        added: [],
+      };
+      for (let l = 0; l < LEVELS; l++) {
+        for (const f of pinned.levels[l]!) {
+          const name = sstFileName(f.number);
+          if (await link(vfsJoin(this.dir, name), vfsJoin(dir, name))) linked++;
+          snapshot.added.push({ level: l, file: f });
+          files++;
+          bytes += f.size;
+        }
+      }
+      const manifest = await ManifestWriter.create(vfs, dir, number, snapshot);
+      files += 2; // the manifest and CURRENT
+      bytes += manifest.bytes + manifest.name.length + 1;
+      manifest.close();
+      return { dir, files, bytes, linked };
+    } finally {
+      this.unrefVersion(pinned);
+    }
+  }
+
   close(): Promise<void> {
     this.closePromise ??= this.doClose();
     return this.closePromise;
@@ -915,6 +995,8 @@ export class LsmEngine implements Engine {
     // A running worker compaction is abandoned: its outputs are not in the manifest and the next open deletes them.
     if (this.worker !== undefined) await this.worker.terminate();
     await this.chain;
+    // A checkpoint past its flush still links or copies the tables it pinned.
+    await Promise.all([...this.checkpoints]);
     if (this.inflight !== undefined) await this.inflight;
     let failure: unknown;
     try {
