@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { openLsmEngine, type LsmEngine } from '../../src/storage/lsm/index.ts';
+import { blockCrc } from '../../src/storage/lsm/sstable-format.ts';
 import { SimVfs } from '../../src/storage/sim-vfs.ts';
 import { CorruptionError } from '../../src/util/errors.ts';
 import { tmpDir } from './engines.lib.ts';
@@ -91,6 +92,37 @@ test('flipped value byte in a data block that only a compaction reads (read ahea
     await e.flush();
   }
   await assert.rejects(e.compact(), isCorruptionOf(table));
+  await e.close();
+});
+
+test('a data block with a matching checksum but a malformed entry (a bug, not the disk): compact() fails naming the table', async () => {
+  const vfs = new SimVfs();
+  const opts = { dir: DIR, vfs, blockBytes: 1024, backgroundWork: false, compression: 'none' as const };
+  const e0 = await openLsmEngine(opts);
+  for (let i = 0; i < 500; i++) e0.put(key(i), val(i));
+  await e0.flush();
+  await e0.close();
+  const table = `${DIR}/${vfs.list(DIR).find((f) => f.endsWith('.sst'))!}`;
+  const bytes = vfs.rawBytes(table);
+  // The first block's frame: payload, codec byte 0 (none), CRC32 of both; find where its checksum matches.
+  let end = -1;
+  for (let e = 16; e < 4096 && end < 0; e++)
+    if (bytes[e] === 0 && blockCrc(bytes, 0, e + 1) === bytes.readUInt32LE(e + 1)) end = e;
+  assert.ok(end > 0, 'first block frame found');
+  // The first entry says it shares 5 bytes with a previous key it does not have; the checksum is made to match.
+  assert.equal(bytes[0], 0);
+  bytes[0] = 5;
+  bytes.writeUInt32LE(blockCrc(bytes, 0, end + 1), end + 1);
+  const e = await openLsmEngine(opts);
+  for (let t = 0; t < 4; t++) {
+    for (let i = t; i < 500; i += 50) e.put(key(i), val(i));
+    await e.flush();
+  }
+  await assert.rejects(e.compact(), (err: unknown) => {
+    isCorruptionOf(table)(err);
+    assert.match((err as Error).message, /malformed block 0/);
+    return true;
+  });
   await e.close();
 });
 
