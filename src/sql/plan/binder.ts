@@ -500,7 +500,9 @@ export class Binder {
             strict: true,
             volatile: false,
           };
-        } else throw notSupported('this kind of indirection');
+        } else if ('String' in ind && e.kind === 'col' && this.recordFields.has(e.id))
+          e = this.recordField(e, str(ind), scope);
+        else throw notSupported('this kind of indirection');
       }
       return e;
     }
@@ -1049,6 +1051,36 @@ export class Binder {
   /** Set-returning function calls bound so far, and where the last one was (CASE/COALESCE/AND checks). */
   private srfsBound = 0;
   private lastSrfLocation: number | undefined;
+  /** The fields of the records that set-returning functions with several result columns give, by output column. */
+  private readonly recordFields = new Map<ColumnId, readonly { readonly name: string; readonly type: SqlType }[]>();
+
+  /** (f(x)).field of a set-returning function's record: that field's value. */
+  private recordField(rec: Expr & { kind: 'col' }, name: string, _scope: Scope): Expr {
+    const fields = this.recordFields.get(rec.id) ?? [];
+    const i = fields.findIndex((f) => f.name === name);
+    if (i < 0) throw this.err('42703', `could not identify column "${name}" in record data type`);
+    return {
+      kind: 'call',
+      type: fields[i]!.type,
+      name: `.${name}`,
+      args: [rec],
+      impl: (a) => (a[0] as ArrayValue).elems[i] ?? null,
+      strict: true,
+      volatile: false,
+    };
+  }
+
+  /** (f(x)).*: every field of a set-returning function's record, or undefined when `v` is not that. */
+  private recordStar(v: Node, scope: Scope): { expr: Expr; name: string }[] | undefined {
+    if (!('A_Indirection' in v)) return undefined;
+    const inds = v.A_Indirection.indirection ?? [];
+    if (inds.length !== 1 || !('A_Star' in inds[0]!)) return undefined;
+    const rec = this.bindExpr(v.A_Indirection.arg!, scope);
+    const fields = rec.kind === 'col' ? this.recordFields.get(rec.id) : undefined;
+    if (rec.kind !== 'col' || fields === undefined)
+      throw notSupported("(expression).* of a value that is not a set-returning function's record");
+    return fields.map((f) => ({ expr: this.recordField(rec, f.name, scope), name: f.name }));
+  }
 
   /** Runs `f` with set-returning function calls going to `sink`. */
   private withSrfSink<T>(sink: SrfSink | undefined, f: () => T): T {
@@ -1081,7 +1113,14 @@ export class Binder {
    * or PostgreSQL's error where the clause allows none. Identical calls
    * share one function (they would yield the same rows in lockstep).
    */
-  private addSrf(call: SrfCall, type: SqlType, record: boolean, scope: Scope, location?: number): Expr {
+  private addSrf(
+    call: SrfCall,
+    type: SqlType,
+    fields: readonly { readonly name: string; readonly type: SqlType }[] | undefined,
+    scope: Scope,
+    location?: number,
+  ): Expr {
+    const record = fields !== undefined;
     const sink = this.srfSink;
     if (sink === undefined || sink.kind === 'refuse' || sink.scope !== scope) {
       if (sink?.kind === 'refuse')
@@ -1099,6 +1138,7 @@ export class Binder {
     for (const c of sink.calls) if (read.has(c.srf.id)) level = Math.max(level, c.level + 1);
     const id = this.newId();
     sink.calls.push({ srf: { ...call, id, record }, type, key, level });
+    if (fields !== undefined) this.recordFields.set(id, fields);
     return { kind: 'col', type, id, name: call.name };
   }
 
@@ -1122,7 +1162,7 @@ export class Binder {
     return this.addSrf(
       { name, args: cargs, impl: srf.impl },
       one ? srf.columns[0]!.type : Types.record,
-      !one,
+      one ? undefined : srf.columns,
       scope,
       location,
     );
@@ -1359,8 +1399,9 @@ export class Binder {
           );
         if (uc.f.retSet) {
           const call = this.userSrfCall(uc.f, uc.args, fc.location);
-          const record = uc.f.outColumns !== undefined && uc.f.outColumns.length > 1;
-          return this.addSrf(call, record ? Types.record : uc.f.retType, record, scope, fc.location);
+          const out = uc.f.outColumns;
+          const record = out !== undefined && out.length > 1;
+          return this.addSrf(call, record ? Types.record : uc.f.retType, record ? out : undefined, scope, fc.location);
         }
         return this.callUserFunction(uc.f, uc.args, fc.location);
       }
@@ -2534,6 +2575,11 @@ export class Binder {
           }
           continue;
         }
+        const fields = this.recordStar(v, scope);
+        if (fields !== undefined) {
+          for (const f of fields) targets.push(f);
+          continue;
+        }
         const expr = this.bindExpr(v, scope);
         const found = expr.kind === 'col' ? inputCols.find((c) => c.id === expr.id) : undefined;
         targets.push({
@@ -2931,7 +2977,11 @@ export class Binder {
       const name = tn === 'bpchar' ? 'bpchar' : type.id === 'array' ? tn : type.id;
       return [name, 1];
     }
-    if ('A_Indirection' in v) return this.figureName(v.A_Indirection.arg!);
+    if ('A_Indirection' in v) {
+      // PostgreSQL names (f(x)).field after the last field selected.
+      const field = (v.A_Indirection.indirection ?? []).filter((i) => 'String' in i).pop();
+      return field !== undefined ? [str(field), 2] : this.figureName(v.A_Indirection.arg!);
+    }
     const n = this.figureNameSimple(v);
     return [n, n === '?column?' ? 0 : 2];
   }

@@ -345,6 +345,53 @@ id | x
 11 | 2
 12 | NULL
 
+# A function with several result columns: a record, its fields by (f(x)).name or all of them by (f(x)).*.
+> SELECT id, (jsonb_each(doc)).key FROM t WHERE doc IS NOT NULL ORDER BY 1, 2
+id | key
+1 | items
+2 | items
+
+> SELECT (jsonb_each('{"a": 1, "b": [2]}')).* ORDER BY 1
+key | value
+a | 1
+b | [2]
+
+> SELECT (jsonb_each('{"a": 1, "b": [2]}')).value, (jsonb_each('{"a": 1, "b": [2]}')).key ORDER BY 2
+value | key
+1 | a
+[2] | b
+
+> SELECT (jsonb_each('{"a": 1}')).nope
+ERROR 42703: could not identify column "nope" in record data type
+
+> CREATE FUNCTION pairs(n int) RETURNS TABLE (k int, v text) LANGUAGE sql AS 'SELECT g, g::text || ''x'' FROM generate_series(1, n) g'
+CREATE FUNCTION
+
+> SELECT pairs(2) AS p
+p
+(1,1x)
+(2,2x)
+
+> SELECT (pairs(3)).v, (pairs(3)).k
+v | k
+1x | 1
+2x | 2
+3x | 3
+
+> SELECT (pairs(2)).*
+k | v
+1 | 1x
+2 | 2x
+
+> CREATE FUNCTION plpairs(n int) RETURNS TABLE (k int, v text) LANGUAGE plpgsql AS $$ BEGIN FOR i IN 1..n LOOP k := i; v := 'p' || i; RETURN NEXT; END LOOP; END $$
+CREATE FUNCTION
+
+> SELECT id, (plpairs(id)).* FROM t WHERE id < 3 ORDER BY 1, 2
+id | k | v
+1 | 1 | p1
+2 | 1 | p1
+2 | 2 | p2
+
 # Where PostgreSQL refuses them.
 > INSERT INTO v VALUES (generate_series(20, 21)), (3)
 ERROR 0A000: set-returning functions are not allowed in VALUES
