@@ -2902,6 +2902,8 @@ export class Binder {
       if (s.lockingClause !== undefined && s.lockingClause.length > 0) {
         if (aggregated || isDistinct)
           throw this.err('0A000', 'FOR UPDATE is not allowed with aggregate functions or DISTINCT');
+        if (srfSink.calls.length > 0)
+          throw this.err('0A000', 'FOR UPDATE is not allowed with set-returning functions in the target list');
         plan = markForUpdate(plan);
       }
       plan = this.applyLimit(plan, s, scope);

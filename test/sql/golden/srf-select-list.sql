@@ -392,6 +392,20 @@ id | k | v
 2 | 1 | p1
 2 | 2 | p2
 
+> SELECT (SELECT generate_series(1, t.id) LIMIT 1) AS f FROM t ORDER BY 1
+f
+1
+1
+1
+1
+1
+
+> SELECT t.id, s.g FROM t, LATERAL (SELECT generate_series(1, t.id) AS g) s WHERE t.id < 3 ORDER BY 1, 2
+id | g
+1 | 1
+2 | 1
+2 | 2
+
 # Where PostgreSQL refuses them.
 > INSERT INTO v VALUES (generate_series(20, 21)), (3)
 ERROR 0A000: set-returning functions are not allowed in VALUES
@@ -470,6 +484,9 @@ ERROR 42804: argument of AND must not return a set
 
 > SELECT (SELECT x FROM t WHERE generate_series(1, 2) = 1 LIMIT 1)
 ERROR 0A000: set-returning functions are not allowed in WHERE
+
+> SELECT id, generate_series(1, 2) FROM t FOR UPDATE
+ERROR 0A000: FOR UPDATE is not allowed with set-returning functions in the target list
 
 > SELECT generate_series(1, 2) FILTER (WHERE true)
 ERROR 42809: FILTER specified, but generate_series is not an aggregate function
