@@ -4,6 +4,7 @@
  * generator. Sessions reach storage only through transactions from here.
  */
 
+import type { CheckpointInfo } from '../storage/engine.ts';
 import type { Clock } from '../util/clock.ts';
 import type { Txn, TxnManager } from '../txn/api.ts';
 import { MvccTxnManager } from '../txn/txn-manager.ts';
@@ -85,6 +86,12 @@ export class SqlEngineCore {
     this.prng = new Prng(seed);
     this.localMvcc = catalogIsLocal && txns instanceof MvccTxnManager ? txns : undefined;
   }
+
+  /**
+   * nextdb_backup(): an online copy of the storage engine (Engine.checkpoint); undefined where the SQL
+   * engine does not own its storage (a cluster node, a shared transaction manager) or the engine cannot.
+   */
+  checkpoint: ((dir: string) => Promise<CheckpointInfo>) | undefined;
 
   /** Called before a transaction writes the catalog version: no shortcut until it has ended. */
   catalogWriteBegins(txn: Txn): void {

@@ -24,6 +24,7 @@
  * `maxRows` slices (PortalSuspended in between).
  */
 
+import type { CheckpointInfo } from '../storage/engine.ts';
 import type { Node } from '@pgsql/types';
 import { NextDbError, SqlState, notSupported } from '../util/errors.ts';
 import { assert } from '../util/assert.ts';
@@ -696,6 +697,7 @@ export class SqlSession implements Session, Backend {
       },
       signalBackend: (pid, signal) =>
         this.core.backends.signal(pid, signal, this.user, (role) => findRole(curCatalog(), role)?.superuser === true),
+      ...(this.core.checkpoint === undefined ? {} : { backup: (dir: string) => this.backup(curCatalog(), dir) }),
       yieldPoint: () => {
         const now = performance.now();
         if (now - this.lastYieldMs < YIELD_EVERY_MS) return undefined;
@@ -712,6 +714,15 @@ export class SqlSession implements Session, Backend {
         }
       },
     };
+  }
+
+  /** nextdb_backup(): superusers only, as PostgreSQL's functions that write server files. */
+  private backup(catalog: CatalogSnapshot, dir: string): Promise<CheckpointInfo> {
+    if (findRole(catalog, this.user)?.superuser !== true)
+      throw new NextDbError('42501', 'permission denied to back up the database', {
+        hint: 'Only superusers can call nextdb_backup().',
+      });
+    return this.core.checkpoint!(dir);
   }
 
   private binder(catalog: CatalogSnapshot, sql: string, paramTypes: (SqlType | undefined)[]): Binder {

@@ -63,6 +63,9 @@ export class SqlEngine implements RoleLookup {
       options.txnManager === undefined,
       await SpillDir.open(options.dataDir),
     );
+    const storage = options.engine;
+    if (options.txnManager === undefined && storage.checkpoint !== undefined)
+      core.checkpoint = (dir) => storage.checkpoint!(dir);
     const txn = txns.begin({ isolation: 'serializable' });
     try {
       await CatalogStore.bootstrap(txn);

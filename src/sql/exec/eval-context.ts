@@ -6,6 +6,7 @@
  * built-in functions need.
  */
 
+import type { CheckpointInfo } from '../../storage/engine.ts';
 import type { Txn } from '../../txn/api.ts';
 import type { Value } from '../types/sql-type.ts';
 import type { IoSettings } from '../types/text-io.ts';
@@ -75,6 +76,11 @@ export interface SessionServices {
   notice?(n: Notice): void;
   /** pg_cancel_backend / pg_terminate_backend: false when no session has that pid (absent where there are no sessions). */
   signalBackend?(pid: number, signal: BackendSignal): boolean;
+  /**
+   * nextdb_backup(dir): an online copy of the database into a new or empty server directory (superusers
+   * only: 42501 otherwise); absent where the storage cannot be backed up from here (0A000).
+   */
+  backup?(dir: string): Promise<CheckpointInfo>;
 }
 
 /** The outer rows of a top-level query: none (shared, never written). */

@@ -732,6 +732,39 @@ def('pg_terminate_backend', (args) =>
       }
     : undefined,
 );
+// nextdb_backup('/abs/dir'): an online, consistent copy of the whole database into a new or empty directory
+// on the server (Engine.checkpoint), which `nextdb server --data dir` serves as is. Superusers only.
+def('nextdb_backup', (args) =>
+  fits(args, [T.text])
+    ? {
+        argTypes: [T.text],
+        ret: T.jsonb,
+        asyncImpl: async (a, ctx) => {
+          const backup = ctx.services.backup;
+          if (backup === undefined)
+            throw notSupported(
+              'nextdb_backup() here',
+              'back up a single server; a cluster node cannot be backed up yet',
+            );
+          const dir = str(a[0]!);
+          if (!dir.startsWith('/'))
+            throw new NextDbError(SqlState.invalidParameterValue, 'backup directory must be an absolute path');
+          const info = await backup(dir);
+          return {
+            kind: 'jsonb',
+            json: {
+              dir: info.dir,
+              files: Decimal.fromInt(info.files),
+              bytes: Decimal.fromInt(info.bytes),
+              linked: Decimal.fromInt(info.linked),
+            },
+          } satisfies JsonBox;
+        },
+        strict: true,
+        volatile: true,
+      }
+    : undefined,
+);
 def(
   'current_setting',
   sig(
