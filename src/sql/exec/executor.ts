@@ -1679,7 +1679,9 @@ function projectSetOp(plan: Extract<Plan, { kind: 'project-set' }>, env: ExecEnv
           }
           row = r;
         }
-        const o = row.slice();
+        const w = row.length;
+        const o = new Array<Value>(w + n);
+        for (let j = 0; j < w; j++) o[j] = row[j]!;
         let any = false;
         for (let i = 0; i < n; i++) {
           const it = running[i];
@@ -1692,7 +1694,7 @@ function projectSetOp(plan: Extract<Plan, { kind: 'project-set' }>, env: ExecEnv
               v = srfs[i]!.record ? ({ kind: 'array', elems: x.value } satisfies ArrayValue) : (x.value[0] ?? null);
             }
           }
-          o.push(v);
+          o[w + i] = v;
         }
         if (any) out.push(o);
         else row = undefined;
