@@ -29,6 +29,7 @@
 #include <node_api.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -258,12 +259,18 @@ static napi_value js_crc32(napi_env env, napi_callback_info info) {
   return result;
 }
 
-NAPI_MODULE_INIT() {
+/* Once per process: the module is initialized again in every worker thread that loads it. */
+static void init_once(void) {
   crc_init();
 #ifdef HAVE_CLMUL_PATH
   __builtin_cpu_init();
   have_clmul = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
 #endif
+}
+
+NAPI_MODULE_INIT() {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, init_once);
   static const struct {
     const char *name;
     napi_callback fn;
