@@ -1323,8 +1323,8 @@ export class Binder {
    * being the result (PostgreSQL's rule for non-SETOF functions).
    */
   private callUserFunction(f: FunctionDef, rawArgs: Expr[], location?: number): Expr {
-    if (f.retSet)
-      throw notSupported(`set-returning function ${f.name}() in the select list`, 'call it in FROM instead');
+    // Set-returning functions become ProjectSet calls (addSrf); procedures never return sets.
+    assert(!f.retSet, 'a set-returning function bound as a scalar call');
     const args = rawArgs.map((a, i) => this.coerce(a, f.argTypes[i]!, 'implicit', location));
     this.requireExecute(f);
     if (f.language === 'plpgsql') return plCall(f, args);

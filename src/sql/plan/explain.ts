@@ -17,6 +17,8 @@ function exprText(e: Expr): string {
       return e.name;
     case 'call':
     case 'async-call':
+      // A record field (binder.ts recordField): (record).name.
+      if (e.name.startsWith('.') && e.args.length === 1) return `(${exprText(e.args[0]!)})${e.name}`;
       return /^[a-z_]/i.test(e.name)
         ? `${e.name}(${e.args.map(exprText).join(', ')})`
         : e.args.length === 1
