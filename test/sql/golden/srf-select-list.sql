@@ -345,6 +345,41 @@ id | x
 11 | 2
 12 | NULL
 
+# In views, CREATE TABLE AS, CTEs, joins of derived tables and PL/pgSQL queries.
+> CREATE VIEW sv AS SELECT generate_series(1, 3) AS g, 'x' AS s
+CREATE VIEW
+
+> SELECT * FROM sv WHERE g > 1 ORDER BY g
+g | s
+2 | x
+3 | x
+
+> CREATE TABLE ctas AS SELECT unnest(ARRAY['a', 'b']) AS u
+SELECT 2
+
+> SELECT * FROM ctas ORDER BY u
+u
+a
+b
+
+> WITH w AS (SELECT generate_series(1, 3) AS g) SELECT sum(g) FROM w
+sum
+6
+
+> SELECT * FROM (SELECT generate_series(1, 3) AS g) s JOIN (SELECT generate_series(2, 4) AS h) s2 ON g = h ORDER BY g
+g | h
+2 | 2
+3 | 3
+
+> CREATE FUNCTION rq() RETURNS SETOF int LANGUAGE plpgsql AS $$ BEGIN RETURN QUERY SELECT generate_series(1, 3); END $$
+CREATE FUNCTION
+
+> SELECT rq() AS r, generate_series(1, 2) AS g
+r | g
+1 | 1
+2 | 2
+3 | NULL
+
 # A function with several result columns: a record, its fields by (f(x)).name or all of them by (f(x)).*.
 > SELECT id, (jsonb_each(doc)).key FROM t WHERE doc IS NOT NULL ORDER BY 1, 2
 id | key
