@@ -5,12 +5,18 @@
  */
 
 import type { Expr, Plan } from './plan.ts';
+import { defaultIoSettings, formatText } from '../types/text-io.ts';
 import type { OperatorStats } from '../exec/executor.ts';
 
 function exprText(e: Expr): string {
   switch (e.kind) {
     case 'const':
-      return e.value === null ? 'NULL' : typeof e.value === 'string' ? `'${e.value}'` : String(e.value);
+      if (e.value === null) return 'NULL';
+      if (typeof e.value === 'string') return `'${e.value}'`;
+      // Arrays, jsonb, intervals, bytea: their text form (String() gave [object Object]).
+      return typeof e.value === 'object' && e.type.id !== 'numeric'
+        ? `'${formatText(e.type, e.value, defaultIoSettings)}'`
+        : String(e.value);
     case 'param':
       return `$${e.index + 1}`;
     case 'col':
