@@ -49,7 +49,8 @@ import { NotLeaderError, RaftBusyError } from '../raft/errors.ts';
 import { bootstrapState, joiningState, RaftNode, type RaftConfig } from '../raft/raft-node.ts';
 import type { GroupId, Message, NodeId, RaftInitialState, Role } from '../raft/types.ts';
 import { mayPrecedePersist, NONE } from '../raft/types.ts';
-import type { Engine, Snapshot } from '../storage/engine.ts';
+import type { CheckpointInfo, Engine, Snapshot } from '../storage/engine.ts';
+import { writeLsmCopy } from '../storage/lsm/copy.ts';
 import type { Txn, TxnOptions } from '../txn/api.ts';
 import { openTxnManager, type MvccTxnManager } from '../txn/index.ts';
 import { assert } from '../util/assert.ts';
@@ -61,6 +62,7 @@ import { LeaderTermEngine } from './leader-term-engine.ts';
 import { Overlay } from './overlay.ts';
 import { EngineLogStore } from './engine-log-store.ts';
 import { MergedSnapshot, ReplicatedEngine } from './replicated-engine.ts';
+import { REPLICATED_END } from './replica-keys.ts';
 
 /**
  * While applying one Ready, the node yields to the event loop (through
@@ -375,6 +377,24 @@ export class ClusterNode {
       }
       this.kick();
     });
+  }
+
+  /**
+   * nextdb_backup() on a cluster: after a linearizability barrier (so every
+   * transaction committed before the call is applied here), this replica's
+   * replicated keyspace at one applied index, written as a new single-server
+   * LSM data directory (`nextdb server --data dir` serves it). Leader only
+   * (the barrier): others throw NotLeaderError, and SQL sessions forward.
+   */
+  async backup(dir: string): Promise<CheckpointInfo> {
+    this.requireServing();
+    await this.readBarrier();
+    const snap = this.local.snapshot();
+    try {
+      return await writeLsmCopy(snap, dir, { lt: REPLICATED_END });
+    } finally {
+      snap.release();
+    }
   }
 
   /** A point-in-time view of this replica's applied state (stale reads, any node). */

@@ -227,7 +227,11 @@ async function run(
   const localSession = async (startup: StartupInfo): Promise<Session> => {
     const st = node.status();
     if (!st.serving) throw new NotLeaderError(node.group, node.id, st.leader === node.id ? NONE : st.leader);
-    sql ??= SqlEngine.open({ engine: node.engine, txnManager: new ClusterTxnManager(node) });
+    sql ??= SqlEngine.open({
+      engine: node.engine,
+      txnManager: new ClusterTxnManager(node),
+      checkpoint: (dir) => node.backup(dir),
+    });
     // A failed open (lost leadership while bootstrapping the catalog) is retried by the next session.
     return sessionOf(sql, startup, () => (sql = undefined));
   };

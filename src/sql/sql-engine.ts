@@ -12,7 +12,7 @@
  * implicitly (authentication is the server's business).
  */
 
-import type { Engine } from '../storage/engine.ts';
+import type { CheckpointInfo, Engine } from '../storage/engine.ts';
 import type { TxnManager } from '../txn/api.ts';
 import { openTxnManager } from '../txn/index.ts';
 import { systemClock, type Clock } from '../util/clock.ts';
@@ -32,6 +32,11 @@ export interface SqlEngineOptions {
   readonly seed?: number;
   /** Use this transaction manager instead of opening one over `engine` (tests, the cluster layer). */
   readonly txnManager?: TxnManager;
+  /**
+   * nextdb_backup(): how to copy the database (a cluster node's backup). Default: `engine.checkpoint` when
+   * this SQL engine owns its storage (no `txnManager` given); none otherwise (0A000).
+   */
+  readonly checkpoint?: (dir: string) => Promise<CheckpointInfo>;
   /** The data directory: spill files go to `<dataDir>/tmp` (emptied at open); without it, under os.tmpdir(). */
   readonly dataDir?: string;
 }
@@ -64,7 +69,8 @@ export class SqlEngine implements RoleLookup {
       await SpillDir.open(options.dataDir),
     );
     const storage = options.engine;
-    if (options.txnManager === undefined && storage.checkpoint !== undefined)
+    if (options.checkpoint !== undefined) core.checkpoint = options.checkpoint;
+    else if (options.txnManager === undefined && storage.checkpoint !== undefined)
       core.checkpoint = (dir) => storage.checkpoint!(dir);
     const txn = txns.begin({ isolation: 'serializable' });
     try {

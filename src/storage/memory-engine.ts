@@ -15,16 +15,12 @@
  * `--memory` databases.
  */
 
-import fs from 'node:fs';
 import sortedBtree from 'sorted-btree';
 import { fromLatin1, toLatin1 } from '../util/bytes.ts';
 import { scanIterator } from './engine.ts';
 import type { CheckpointInfo, Engine, EngineIterator, EngineStats, Reader, ScanOptions, Snapshot } from './engine.ts';
-import { OpKind, WriteBatch } from './write-batch.ts';
-import { NextDbError, SqlState } from '../util/errors.ts';
-import { openLsmEngine } from './lsm/index.ts';
-import { NodeVfs } from './node-vfs.ts';
-import { vfsJoin } from './vfs.ts';
+import { OpKind, type WriteBatch } from './write-batch.ts';
+import { writeLsmCopy } from './lsm/copy.ts';
 import { HashIndex } from './hash-index.ts';
 
 // sorted-btree is CommonJS; under NodeNext its class is the `default` export property.
@@ -128,37 +124,16 @@ export class MemoryEngine implements Engine {
   /**
    * Engine.checkpoint: writes a snapshot of everything into a new LSM data
    * directory at `dir` (so an in-memory database can be kept, and later
-   * served with `--data dir`), 1,000 entries per batch, then flushes and
-   * closes it. Writers go on meanwhile; the copy is the snapshot's moment.
+   * served with `--data dir`): writeLsmCopy. Writers go on meanwhile; the
+   * copy is the snapshot's moment.
    */
   async checkpoint(dir: string): Promise<CheckpointInfo> {
-    const vfs = new NodeVfs();
-    if (vfs.exists(dir) && vfs.list(dir).length > 0)
-      throw new NextDbError(SqlState.duplicateFile, `checkpoint directory ${dir} is not empty`);
     const snap = this.snapshot();
     try {
-      const out = await openLsmEngine({ dir, vfs });
-      try {
-        let batch = new WriteBatch();
-        for (const [k, v] of snap.scan()) {
-          batch.put(k, v);
-          if (batch.length < 1000) continue;
-          out.write(batch);
-          batch = new WriteBatch();
-          await out.whenWritable();
-        }
-        if (batch.length > 0) out.write(batch);
-        await out.flush();
-      } finally {
-        await out.close();
-      }
+      return await writeLsmCopy(snap, dir);
     } finally {
       snap.release();
     }
-    let bytes = 0;
-    const names = vfs.list(dir).filter((n) => n !== 'LOCK');
-    for (const n of names) bytes += fs.statSync(vfsJoin(dir, n)).size;
-    return { dir, files: names.length, bytes, linked: 0 };
   }
 
   close(): Promise<void> {

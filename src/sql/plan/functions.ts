@@ -743,8 +743,8 @@ def('nextdb_backup', (args) =>
           const backup = ctx.services.backup;
           if (backup === undefined)
             throw notSupported(
-              'nextdb_backup() here',
-              'back up a single server; a cluster node cannot be backed up yet',
+              'nextdb_backup() in this session',
+              'call it in a session that is not a stale-read session',
             );
           const dir = str(a[0]!);
           if (!dir.startsWith('/'))
