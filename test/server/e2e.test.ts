@@ -248,6 +248,44 @@ test('data directory: created on first start, survives a restart and a SIGKILL, 
   }
 });
 
+test('online backup: nextdb_backup() while another connection writes; a server on the copy serves it', async () => {
+  const dir = tempDir();
+  const data = join(dir, 'data');
+  const copy = join(dir, 'backup');
+  try {
+    const a = await startServerProcess(['0', '--data', data], { dir });
+    const c = await connect(a.port);
+    const w = await connect(a.port);
+    await c.query('CREATE TABLE ledger (id int PRIMARY KEY, amount int NOT NULL)');
+    await c.query('INSERT INTO ledger SELECT g, g FROM generate_series(1, 5000) g');
+    // A writer keeps inserting during the backup; the copy must hold a prefix of its inserts (one moment).
+    let next = 5001;
+    let writing = true;
+    const writer = (async () => {
+      while (writing) await w.query('INSERT INTO ledger VALUES ($1, 1)', [next++]);
+    })();
+    const r = await c.query(`SELECT nextdb_backup('${copy}') AS info`);
+    writing = false;
+    await writer;
+    const info = r.rows[0].info as { files: number; linked: number };
+    assert.ok(info.files >= 3 && info.linked > 0, JSON.stringify(info));
+    await c.end();
+    await w.end();
+    assert.equal(await a.stop(true), 0);
+    const b = await startServerProcess(['0', '--data', copy], { dir });
+    const c2 = await connect(b.port);
+    const { rows } = await c2.query('SELECT count(*)::int AS n, max(id) AS top, sum(amount)::int AS total FROM ledger');
+    const { n, top, total } = rows[0] as { n: number; top: number; total: number };
+    assert.ok(n >= 5000 && n < next, `${n} rows`);
+    assert.equal(top, n, 'the inserts in the copy are a prefix (ids without a gap)');
+    assert.equal(total, (5000 * 5001) / 2 + (n - 5000));
+    await c2.end();
+    assert.equal(await b.stop(true), 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('start-up errors: bad config file, bad flags (clear message, exit 1)', async () => {
   const dir = tempDir();
   try {
