@@ -10,10 +10,14 @@
  * ROLLBACK TO SAVEPOINT) is accepted, as in PostgreSQL.
  *
  * Catalog: each statement reads the catalog version token through its
- * transaction and uses the engine's cached snapshot for that version. The
- * one exception: a prepared point SELECT outside a block uses the committed
+ * transaction and uses the engine's cached snapshot for that version. Two
+ * exceptions: a prepared point SELECT outside a block uses the committed
  * catalog the engine already knows, when no transaction that wrote the
- * catalog has been live since it was read (SqlEngineCore.committedCatalog).
+ * catalog has been live since it was read (SqlEngineCore.committedCatalog);
+ * and a statement in a block reuses the catalog an earlier statement of the
+ * block read while the transaction's snapshot is the same and it holds no
+ * intent on the version key (catalogFor): the same read would give the
+ * same version.
  *
  * Extended protocol: Parse binds the statement once (parameter and result
  * types); the optimized plan is cached on the prepared statement and reused
