@@ -17,6 +17,7 @@
  * the LOCK file is removed by hand; the error message names the pid.
  */
 
+import buffer from 'node:buffer';
 import fs from 'node:fs';
 import path from 'node:path';
 import { NextDbError, SqlState } from '../util/errors.ts';
@@ -24,6 +25,14 @@ import { native } from '../util/native.ts';
 import type { Vfs, VfsFile, VfsLock } from './vfs.ts';
 
 const lockedDirs = new Set<string>();
+/**
+ * Larger files are read, never mapped: Node-API's external buffers stop at
+ * buffer.constants.MAX_LENGTH (4 GiB on Node 20), and a refused one has
+ * already run the mapping's finalizer when native map() frees it again (a
+ * double free: the process aborted opening such a table); crc32 also takes
+ * its offsets as u32.
+ */
+const MAX_MAPPED_BYTES = Math.min(buffer.constants.MAX_LENGTH, 2 ** 32 - 1);
 
 class NodeFile implements VfsFile {
   private fd: number;
@@ -59,7 +68,7 @@ class NodeFile implements VfsFile {
   map(): Buffer | undefined {
     if (this.mapped === undefined) {
       this.mapped = null;
-      if (this.mayMap && native !== undefined && this.length > 0 && !this.closed) {
+      if (this.mayMap && native !== undefined && this.length > 0 && this.length <= MAX_MAPPED_BYTES && !this.closed) {
         try {
           this.mapped = Buffer.from(native.map(this.fd, this.length));
         } catch {
