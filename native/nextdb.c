@@ -241,21 +241,23 @@ static napi_value js_crc32(napi_env env, napi_callback_info info) {
   napi_typedarray_type type;
   size_t length;
   void *data;
-  uint32_t start, end, crc = 0;
+  /* Offsets as int64: napi_get_value_uint32 would wrap one of 4 GiB or more into the array. */
+  int64_t start, end;
+  uint32_t crc = 0;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3 ||
       napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL) != napi_ok ||
-      type != napi_uint8_array || napi_get_value_uint32(env, argv[1], &start) != napi_ok ||
-      napi_get_value_uint32(env, argv[2], &end) != napi_ok ||
+      type != napi_uint8_array || napi_get_value_int64(env, argv[1], &start) != napi_ok ||
+      napi_get_value_int64(env, argv[2], &end) != napi_ok ||
       (argc > 3 && napi_get_value_uint32(env, argv[3], &crc) != napi_ok)) {
     napi_throw_type_error(env, NULL, "crc32(bytes: Uint8Array, start, end, crc?)");
     return NULL;
   }
-  if (start > end || end > length) {
+  if (start < 0 || start > end || (uint64_t)end > length) {
     napi_throw_range_error(env, NULL, "crc32: range outside the array");
     return NULL;
   }
   napi_value result;
-  napi_create_uint32(env, crc32_update(crc, (const uint8_t *)data + start, end - start), &result);
+  napi_create_uint32(env, crc32_update(crc, (const uint8_t *)data + start, (size_t)(end - start)), &result);
   return result;
 }
 

@@ -55,6 +55,10 @@ test('crc32 rejects a range outside its array', { skip: native === undefined && 
   const b = Buffer.alloc(10);
   assert.throws(() => native!.crc32(b, 5, 11), RangeError);
   assert.throws(() => native!.crc32(b, 6, 5), RangeError);
+  assert.throws(() => native!.crc32(b, -1, 5), RangeError);
+  // Offsets of 4 GiB and more are out of this array, not wrapped into it (they were read as u32).
+  assert.throws(() => native!.crc32(b, 2 ** 32, 2 ** 32 + 10), RangeError);
+  assert.throws(() => native!.crc32(b, 0, 2 ** 32 + 5), RangeError);
 });
 
 test('NodeVfs: a mapped file reads as the file, and has length 0 after close', async () => {
