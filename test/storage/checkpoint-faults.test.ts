@@ -121,3 +121,45 @@ test('writeLsmCopy failing midway leaves no database in the target (no CURRENT),
     await fs.promises.rm(dir, { recursive: true, force: true });
   }
 });
+
+test('LSM checkpoints racing worker compactions on the real file system: each copy is a gapless prefix of the writes', async () => {
+  const dir = await tmpDir('nextdb-h4-race-');
+  try {
+    const e = await openLsmEngine({ ...tinyLsm, dir: path.join(dir, 'db') });
+    let written = 0;
+    let stop = false;
+    const writer = (async () => {
+      while (!stop) {
+        for (let j = 0; j < 50; j++) e.put(key(written + j), val(written + j));
+        written += 50;
+        await e.whenWritable();
+        await new Promise((r) => setImmediate(r));
+      }
+    })();
+    const copies: { dir: string; atCall: number }[] = [];
+    for (let c = 0; c < 4; c++) {
+      while (written < (c + 1) * 3000) await new Promise((r) => setTimeout(r, 5));
+      const d = path.join(dir, `copy${c}`);
+      copies.push({ dir: d, atCall: written });
+      await e.checkpoint!(d);
+    }
+    stop = true;
+    await writer;
+    const stats = e.stats();
+    await e.close();
+    for (const { dir: d, atCall } of copies) {
+      const b = await openLsmEngine({ dir: d });
+      let n = 0;
+      for (const [k, v] of b.scan()) {
+        assert.equal(k.toString(), key(n).toString(), `${d}: a gap before ${k.toString()}`);
+        assert.equal(v.toString(), val(n).toString());
+        n++;
+      }
+      await b.close();
+      assert.ok(n >= atCall && n <= written, `${d}: ${n} entries, ${atCall} written before the call`);
+    }
+    assert.ok((stats['compactions'] ?? 0) + (stats['workerCompactions'] ?? 0) > 0, JSON.stringify(stats));
+  } finally {
+    await fs.promises.rm(dir, { recursive: true, force: true });
+  }
+});
