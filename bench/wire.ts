@@ -101,7 +101,7 @@ async function pgbench(
     const processed = Number(/number of transactions actually processed: (\d+)/.exec(stdout)?.[1] ?? NaN);
     const failed = Number(/number of failed transactions: (\d+)/.exec(stdout)?.[1] ?? 0);
     const latencies: number[] = [];
-    for (const f of readdirSync(logDir)) latencies.push(...logLatencies(readFileSync(join(logDir, f), 'utf8')));
+    for (const f of readdirSync(logDir)) logLatencies(readFileSync(join(logDir, f), 'utf8'), latencies);
     latencies.sort((a, b) => a - b);
     return { tps, failed, processed, latencies };
   } finally {
@@ -110,7 +110,7 @@ async function pgbench(
 }
 
 /**
- * Per-transaction latencies (ms) from one pgbench log file (`client_id
+ * Appends to `out` the per-transaction latencies (ms) of one pgbench log file (`client_id
  * transaction_no time script_no time_epoch time_us` per line). The logged
  * `time` is not used: pgbench 15 reads its clock lazily, so a transaction
  * whose reply it reads in the same pass of its event loop as it sent the
@@ -122,8 +122,7 @@ async function pgbench(
  * its logged time. Failed transactions (a word instead of a time) are not
  * counted, but the next one is measured from their end.
  */
-function logLatencies(log: string): number[] {
-  const out: number[] = [];
+function logLatencies(log: string, out: number[]): void {
   const lastEndUs = new Map<string, number>();
   for (const line of log.split('\n')) {
     const parts = line.split(' ');
@@ -136,7 +135,6 @@ function logLatencies(log: string): number[] {
     if (!Number.isFinite(loggedUs)) continue;
     out.push((prev === undefined ? loggedUs : endUs - prev) / 1000);
   }
-  return out;
 }
 
 /**
