@@ -163,3 +163,39 @@ test('LSM checkpoints racing worker compactions on the real file system: each co
     await fs.promises.rm(dir, { recursive: true, force: true });
   }
 });
+
+test('checkpoint then close at once, and checkpoint after a background failure: never a partial copy', async () => {
+  // close() right after the call: the checkpoint either completes (close waits for it) or is refused, and
+  // a refused one leaves no database in the target.
+  {
+    const { vfs, e, before } = await source(5);
+    const p = e.checkpoint!('/backup');
+    const closed = e.close();
+    const r = await Promise.allSettled([p, closed]);
+    assert.equal(r[1]!.status, 'fulfilled');
+    vfs.crash();
+    if (r[0]!.status === 'fulfilled') {
+      const b = await openLsmEngine({ ...tinyLsm, dir: '/backup', vfs });
+      assert.deepEqual(contents(b), before);
+      await b.close();
+    } else assert.ok(!vfs.exists('/backup/CURRENT'), String(r[0]!.reason));
+  }
+  // A flush that fails (EIO syncing a new table) stops background work: a checkpoint is refused with that
+  // error and writes nothing that opens.
+  {
+    const { vfs, e } = await source(6);
+    vfs.fault = (op, p) => (op === 'sync' && p.endsWith('.sst') ? new Error('EIO: simulated') : undefined);
+    for (let i = 0; i < 3000; i++) {
+      try {
+        e.put(key(20000 + i), val(i));
+      } catch {
+        break; // writes refused once the failure is seen
+      }
+      if (i % 100 === 0) await e.whenWritable().catch(() => undefined);
+    }
+    await assert.rejects(e.checkpoint!('/backup'), /simulated/);
+    vfs.fault = undefined;
+    assert.ok(!vfs.exists('/backup/CURRENT'));
+    await e.close().catch(() => undefined);
+  }
+});
