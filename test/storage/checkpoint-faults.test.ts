@@ -24,7 +24,9 @@ function contents(e: Engine): Map<string, string> {
 }
 
 /** A source database on a fresh SimVfs: tables on several levels plus a memtable. */
-async function source(seed: number): Promise<{ vfs: SimVfs; e: Engine; before: Map<string, string> }> {
+async function source(
+  seed: number,
+): Promise<{ vfs: SimVfs; e: Awaited<ReturnType<typeof openLsmEngine>>; before: Map<string, string> }> {
   const vfs = new SimVfs({ seed });
   const e = await openLsmEngine({ ...tinyLsm, dir: '/db', vfs });
   for (let i = 0; i < 1500; i++) e.put(key(i), val(i));
