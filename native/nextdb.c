@@ -13,9 +13,10 @@
  *                                    `crc` (0 to start), as zlib.crc32
  *
  * Mapped files: a mapping that is never unmapped is unmapped when the
- * garbage collector frees its ArrayBuffer. unmap() detaches first, so no
- * JavaScript view can touch the memory after it is gone; the mapping's
- * bookkeeping is freed only by the finalizer, which is the last to run.
+ * garbage collector frees its ArrayBuffer (the finalizer of a napi_wrap on
+ * it). unmap() detaches first, so no JavaScript view can touch the memory
+ * after it is gone; the mapping's bookkeeping is freed only by the
+ * finalizer, which is the last to run.
  *
  * CRC-32: with PCLMULQDQ (x86-64 since 2010) the bulk of a buffer is folded
  * 64 bytes per step by carry-less multiplication (the folding method of
@@ -49,10 +50,11 @@ typedef struct {
   int live;
 } mapping;
 
+/* The wrap's finalizer: `data` is the mapping record. */
 static void mapping_finalize(napi_env env, void *data, void *hint) {
   (void)env;
-  (void)data;
-  mapping *m = hint;
+  (void)hint;
+  mapping *m = data;
   if (m->live) munmap(m->addr, m->length);
   free(m);
 }
@@ -88,16 +90,24 @@ static napi_value js_map(napi_env env, napi_callback_info info) {
   m->addr = addr;
   m->length = (size_t)length;
   m->live = 1;
+  /*
+   * The ArrayBuffer gets no finalizer of its own: on a refusal some runtimes have already run it (others
+   * defer it), so whoever owned `m` after a failure would be unclear. The mapping belongs to the wrap
+   * instead, whose finalizer runs once, when the ArrayBuffer object is collected (no view of it is left).
+   */
   napi_value ab;
-  if (napi_create_external_arraybuffer(env, addr, (size_t)length, mapping_finalize, m, &ab) != napi_ok) {
-    /* Runtimes with the V8 sandbox refuse external memory: the caller reads with pread instead. */
+  if (napi_create_external_arraybuffer(env, addr, (size_t)length, NULL, NULL, &ab) != napi_ok) {
+    /* Runtimes with the V8 sandbox refuse external memory, as does a length over the largest buffer. */
     munmap(addr, (size_t)length);
     free(m);
-    napi_throw_error(env, "ERR_NEXTDB_NO_EXTERNAL", "this runtime does not allow external ArrayBuffers");
+    napi_throw_error(env, "ERR_NEXTDB_NO_EXTERNAL", "this runtime refused an external ArrayBuffer of that size");
     return NULL;
   }
-  if (napi_wrap(env, ab, m, NULL, NULL, NULL) != napi_ok) {
-    /* Still unmapped by the finalizer, just not early. */
+  if (napi_wrap(env, ab, m, mapping_finalize, NULL, NULL) != napi_ok) {
+    /* Not reachable for a fresh ArrayBuffer; detach it so nothing reads the memory, then unmap. */
+    napi_detach_arraybuffer(env, ab);
+    munmap(addr, (size_t)length);
+    free(m);
     napi_throw_error(env, NULL, "napi_wrap of a mapped ArrayBuffer failed");
     return NULL;
   }

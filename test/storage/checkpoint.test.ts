@@ -121,3 +121,27 @@ test('MemoryEngine checkpoint: an LSM data directory holding the snapshot', asyn
     await fs.promises.rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a checkpoint that fails halfway leaves its directory empty for a retry; two at once into one directory: one is 58P02', async () => {
+  const vfs = new SimVfs();
+  const e = await openLsmEngine({ ...tinyLsm, dir: '/db', vfs });
+  for (let i = 0; i < 3000; i++) e.put(key(i), val(i));
+  await e.flush();
+  let links = 0;
+  vfs.fault = (op) => (op === 'link' && ++links === 3 ? new Error('EIO: injected link failure') : undefined);
+  await assert.rejects(e.checkpoint!('/b'), /injected link failure/);
+  vfs.fault = undefined;
+  assert.deepEqual(vfs.list('/b'), [], 'nothing left behind');
+  await e.checkpoint!('/b');
+  const both = await Promise.allSettled([e.checkpoint!('/c'), e.checkpoint!('/c')]);
+  assert.equal(both.filter((r) => r.status === 'fulfilled').length, 1);
+  const failed = both.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+  assert.ok(failed.reason instanceof NextDbError && failed.reason.code === '58P02', String(failed.reason));
+  const before = contents(e);
+  await e.close();
+  for (const d of ['/b', '/c']) {
+    const b = await openLsmEngine({ ...tinyLsm, dir: d, vfs });
+    assert.deepEqual(contents(b), before);
+    await b.close();
+  }
+});

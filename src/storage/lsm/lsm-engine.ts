@@ -31,6 +31,7 @@
  * WAL segment.
  */
 
+import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { NextDbError, SqlState, CorruptionError } from '../../util/errors.ts';
 import { toLatin1 } from '../../util/bytes.ts';
@@ -921,6 +922,10 @@ export class LsmEngine implements Engine {
       throw new NextDbError(SqlState.featureNotSupported, 'this file system layer cannot link or copy files');
     if (vfs.exists(dir) && vfs.list(dir).length > 0)
       throw new NextDbError(SqlState.duplicateFile, `checkpoint directory ${dir} is not empty`);
+    // A directory in the data directory named like one of its files (000123.sst) failed every later open.
+    const inside = path.relative(path.resolve(this.dir), path.resolve(dir));
+    if (!inside.startsWith('..') && !path.isAbsolute(inside))
+      throw new NextDbError(SqlState.invalidParameterValue, `checkpoint directory ${dir} is inside the data directory`);
     const run = this.runCheckpoint(vfs, vfs.link.bind(vfs), dir);
     const settled = run.then(
       () => undefined,
@@ -952,6 +957,8 @@ export class LsmEngine implements Engine {
       number = this.nextFileNumber;
     });
     const pinned = version!;
+    /** Names this checkpoint made in `dir`, removed again if it fails (so a retry does not meet 58P02). */
+    const made: string[] = [];
     try {
       vfs.mkdir(dir);
       let files = 0;
@@ -967,7 +974,14 @@ export class LsmEngine implements Engine {
       for (let l = 0; l < LEVELS; l++) {
         for (const f of pinned.levels[l]!) {
           const name = sstFileName(f.number);
-          if (await link(vfsJoin(this.dir, name), vfsJoin(dir, name))) linked++;
+          const to = vfsJoin(dir, name);
+          if (vfs.exists(to))
+            throw new NextDbError(
+              SqlState.duplicateFile,
+              `checkpoint directory ${dir} is being written by another checkpoint`,
+            );
+          if (await link(vfsJoin(this.dir, name), to)) linked++;
+          made.push(to);
           snapshot.added.push({ level: l, file: f });
           files++;
           bytes += f.size;
@@ -978,6 +992,16 @@ export class LsmEngine implements Engine {
       bytes += manifest.bytes + manifest.name.length + 1;
       manifest.close();
       return { dir, files, bytes, linked };
+    } catch (err) {
+      // Without CURRENT the directory never opened as a database; leave it empty for a retry (best effort).
+      for (const name of made) {
+        try {
+          vfs.remove(name);
+        } catch {
+          // The error below says what went wrong; a leftover is refused by the next checkpoint as 58P02.
+        }
+      }
+      throw err;
     } finally {
       this.unrefVersion(pinned);
     }
