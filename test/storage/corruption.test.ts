@@ -74,35 +74,42 @@ test('flipped byte in an SSTable data block: CorruptionError naming the table on
   await e.close();
 });
 
-test('flipped value byte in a data block that only a compaction reads (read ahead, past the cache): compact() fails naming the table', async () => {
+/** One uncompressed table of 500 keys in 1 KiB blocks, nothing in the WAL; `opts` reopens it without background work. */
+async function uncompressedTable(): Promise<{
+  vfs: SimVfs;
+  opts: Parameters<typeof openLsmEngine>[0];
+  table: string;
+}> {
   const vfs = new SimVfs();
   const opts = { dir: DIR, vfs, blockBytes: 1024, backgroundWork: false, compression: 'none' as const };
   const e0 = await openLsmEngine(opts);
   for (let i = 0; i < 500; i++) e0.put(key(i), val(i));
   await e0.flush();
   await e0.close();
-  const table = `${DIR}/${vfs.list(DIR).find((f) => f.endsWith('.sst'))!}`;
-  // Inside a value, where only the block checksum can tell.
-  const bytes = vfs.rawBytes(table);
-  flip(vfs, table, bytes.indexOf('v'.repeat(40), bytes.length >> 1) + 20);
-  const e = await openLsmEngine(opts);
-  // Tables overlapping the first, so compaction merges it (reads every block) instead of moving it.
+  return { vfs, opts, table: `${DIR}/${vfs.list(DIR).find((f) => f.endsWith('.sst'))!}` };
+}
+
+/** Tables overlapping the first, so that compact() merges it (reads every block) instead of moving it. */
+async function overlapFirstTable(e: LsmEngine): Promise<void> {
   for (let t = 0; t < 4; t++) {
     for (let i = t; i < 500; i += 50) e.put(key(i), val(i));
     await e.flush();
   }
+}
+
+test('flipped value byte in a data block that only a compaction reads (read ahead, past the cache): compact() fails naming the table', async () => {
+  const { vfs, opts, table } = await uncompressedTable();
+  // Inside a value, where only the block checksum can tell.
+  const bytes = vfs.rawBytes(table);
+  flip(vfs, table, bytes.indexOf('v'.repeat(40), bytes.length >> 1) + 20);
+  const e = await openLsmEngine(opts);
+  await overlapFirstTable(e);
   await assert.rejects(e.compact(), isCorruptionOf(table));
   await e.close();
 });
 
 test('a data block with a matching checksum but a malformed entry (a bug, not the disk): compact() fails naming the table', async () => {
-  const vfs = new SimVfs();
-  const opts = { dir: DIR, vfs, blockBytes: 1024, backgroundWork: false, compression: 'none' as const };
-  const e0 = await openLsmEngine(opts);
-  for (let i = 0; i < 500; i++) e0.put(key(i), val(i));
-  await e0.flush();
-  await e0.close();
-  const table = `${DIR}/${vfs.list(DIR).find((f) => f.endsWith('.sst'))!}`;
+  const { vfs, opts, table } = await uncompressedTable();
   const bytes = vfs.rawBytes(table);
   // The first block's frame: payload, codec byte 0 (none), CRC32 of both; find where its checksum matches.
   let end = -1;
@@ -114,10 +121,7 @@ test('a data block with a matching checksum but a malformed entry (a bug, not th
   bytes[0] = 5;
   bytes.writeUInt32LE(blockCrc(bytes, 0, end + 1), end + 1);
   const e = await openLsmEngine(opts);
-  for (let t = 0; t < 4; t++) {
-    for (let i = t; i < 500; i += 50) e.put(key(i), val(i));
-    await e.flush();
-  }
+  await overlapFirstTable(e);
   await assert.rejects(e.compact(), (err: unknown) => {
     isCorruptionOf(table)(err);
     assert.match((err as Error).message, /malformed block 0/);
