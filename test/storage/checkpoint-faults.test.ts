@@ -13,15 +13,7 @@ import { MemoryEngine } from '../../src/storage/memory-engine.ts';
 import { SimVfs } from '../../src/storage/sim-vfs.ts';
 import type { Engine, Reader, ScanOptions } from '../../src/storage/engine.ts';
 import { tinyLsm, tmpDir } from './engines.lib.ts';
-
-const key = (i: number): Buffer => Buffer.from(`key${String(i).padStart(6, '0')}`);
-const val = (i: number, gen = 0): Buffer => Buffer.from(`value-${i}-${gen}-${'x'.repeat(i % 50)}`);
-
-function contents(e: Engine): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const [k, v] of e.scan()) m.set(k.toString(), v.toString());
-  return m;
-}
+import { contents, key, val } from './checkpoint.lib.ts';
 
 /** A source database on a fresh SimVfs: tables on several levels plus a memtable. */
 async function source(

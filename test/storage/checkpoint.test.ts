@@ -12,17 +12,8 @@ import { openLsmEngine } from '../../src/storage/lsm/index.ts';
 import { MemoryEngine } from '../../src/storage/memory-engine.ts';
 import { SimVfs } from '../../src/storage/sim-vfs.ts';
 import { NextDbError } from '../../src/util/errors.ts';
-import type { Engine } from '../../src/storage/engine.ts';
 import { tinyLsm, tmpDir } from './engines.lib.ts';
-
-const key = (i: number): Buffer => Buffer.from(`key${String(i).padStart(6, '0')}`);
-const val = (i: number, gen = 0): Buffer => Buffer.from(`value-${i}-${gen}-${'x'.repeat(i % 50)}`);
-
-function contents(e: Engine): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const [k, v] of e.scan()) m.set(k.toString(), v.toString());
-  return m;
-}
+import { contents, key, val } from './checkpoint.lib.ts';
 
 test('LSM checkpoint on SimVfs: all earlier writes, racing writes as a prefix, survives compaction, deletion and a crash', async () => {
   const vfs = new SimVfs({ seed: 7 });
