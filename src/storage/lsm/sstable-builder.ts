@@ -175,7 +175,7 @@ export class SstableBuilder {
     const start = this.out.len;
     this.out.bytes(payload);
     this.out.u8(codec);
-    this.out.u32(blockCrc(this.out.buf.subarray(start, this.out.len)));
+    this.out.u32(blockCrc(this.out.buf, start, this.out.len));
     return payload.length;
   }
 

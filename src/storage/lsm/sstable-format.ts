@@ -36,8 +36,8 @@ export function sstFileName(n: number): string {
   return `${String(n).padStart(6, '0')}.sst`;
 }
 
-/** The CRC of a block frame: bytes [start, end) of `frame` (all of it by default) are the payload followed by its codec byte. */
-export function blockCrc(frame: Uint8Array, start = 0, end = frame.length): number {
+/** The CRC of a block frame: bytes [start, end) of `frame` are the payload followed by its codec byte. */
+export function blockCrc(frame: Uint8Array, start: number, end: number): number {
   return crc32(frame, start, end);
 }
 

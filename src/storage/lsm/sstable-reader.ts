@@ -15,12 +15,14 @@
  * is a CorruptionError naming the file; no bytes from a damaged block are
  * ever returned.
  *
- * "Read from the file" is a copy out of the file's mapping when the Vfs can
- * map it (VfsFile.map: NodeVfs with the native helpers), else a pread. A
- * copy of a 2 KiB block from the page cache through the mapping costs ~0.1
- * µs against ~1.5-2 µs for the pread system call, and the CRC check stays
- * per read exactly as before (the copy is what is checked and used). No view
- * of the mapping leaves this class: close() unmaps it.
+ * When the Vfs can map the file (VfsFile.map: NodeVfs with the native
+ * helpers), an uncompressed data block is CRC-checked and used where it lies
+ * in the mapping, on every read, and never cached (see locate); everything
+ * else "read from the file" (footer, index, bloom, LZ4 blocks, compaction's
+ * read-ahead windows) is a copy out of the mapping instead of a pread (~0.1
+ * µs against ~1.5-2 µs for the system call), checked as before. No view of
+ * the mapping leaves this class (values and blocks are copied out), and
+ * close() unmaps it.
  */
 
 import { CorruptionError } from '../../util/errors.ts';
